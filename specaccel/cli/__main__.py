@@ -1,0 +1,5 @@
+import sys
+
+from specaccel.cli import main
+
+sys.exit(main())
