@@ -48,7 +48,9 @@ def mode_code(mode: str) -> int:
     try:
         return _MODE_CODES[mode]
     except KeyError:
-        raise ValueError(f"verification mode must be 'greedy' or 'stochastic', not {mode!r}") from None
+        raise ValueError(
+            f"verification mode must be 'greedy' or 'stochastic', not {mode!r}"
+        ) from None
 
 
 @numba.njit(cache=True, nogil=True)

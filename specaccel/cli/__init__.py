@@ -80,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("SPECACCEL_DEBUG"):
             raise
         print(
-            f"specaccel: failed: {type(exc).__name__}: {exc} (set SPECACCEL_DEBUG=1 for a traceback)",
+            f"specaccel: failed: {type(exc).__name__}: {exc} "
+            "(set SPECACCEL_DEBUG=1 for a traceback)",
             file=sys.stderr,
         )
         return 1
