@@ -1,0 +1,164 @@
+"""What a simulation reports: throughput, acceptance, energy, utilisation, step breakdown.
+
+:class:`SimResult` is built from the per-step costs (what each pass costs) and the SimPy
+replay log (when things happened, who was busy).  Energy per component is the dynamic
+energy of the draft and target passes from the cost model plus the static (leakage and
+idle) power of the device over the simulated wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from specaccel.sim.accelerator_model import ROLES
+from specaccel.sim.replay import ReplayLog
+from specaccel.sim.step_costs import StepCosts
+
+ENERGY_COMPONENTS = ("draft", "target", "static")
+
+
+@dataclass
+class SimResult:
+    """The result of replaying one trace on one hardware configuration.
+
+    Attributes
+    ----------
+    hardware, hardware_kind, target, draft, drafting:
+        What was simulated.
+    n_requests, n_steps, tokens:
+        Requests, decode steps and committed tokens.
+    makespan_s:
+        Simulated wall time.
+    tokens_per_s:
+        Committed tokens per simulated second.
+    mean_committed_per_step:
+        τ: tokens committed per decode step (accepted + 1).
+    mean_accepted_per_step:
+        Accepted draft tokens per step.
+    mean_nodes_per_step, mean_draft_passes_per_step:
+        Tree size and draft passes per step.
+    energy_j, energy_per_token_j:
+        By component (``draft``, ``target``, ``static``) and ``total``.
+    utilisation:
+        Busy fraction of each physical unit over the wall time, and ``hbm_bandwidth``
+        (bytes moved / (bandwidth · wall time); ``None`` if the bandwidth is unknown).
+    role_busy_fraction:
+        Busy fraction per role (draft, tree, target, verify).
+    step_time_s:
+        Mean time per step spent in each stage, and ``total``.
+    accepted_histogram:
+        ``accepted_histogram[k]`` = number of steps that accepted ``k`` drafts.
+    hbm_bytes:
+        HBM bytes moved per role and ``total``.
+    kv_cache:
+        KV occupancy (peak and time-weighted mean, tokens and bytes), tokens written and
+        rolled back.
+    baseline:
+        The autoregressive baseline on the same hardware, when simulated.
+    """
+
+    hardware: str
+    hardware_kind: str
+    target: str
+    draft: str
+    drafting: str
+    n_requests: int
+    n_steps: int
+    tokens: int
+    makespan_s: float
+    tokens_per_s: float
+    mean_committed_per_step: float
+    mean_accepted_per_step: float
+    mean_nodes_per_step: float
+    mean_draft_passes_per_step: float
+    energy_j: dict[str, float]
+    energy_per_token_j: dict[str, float]
+    utilisation: dict[str, float | None]
+    role_busy_fraction: dict[str, float]
+    step_time_s: dict[str, float]
+    accepted_histogram: list[int]
+    hbm_bytes: dict[str, float]
+    kv_cache: dict[str, float]
+    baseline: SimResult | None = field(default=None)
+
+    @property
+    def speedup(self) -> float | None:
+        """Tokens/s over the autoregressive baseline's on the same hardware."""
+        if self.baseline is None or self.baseline.tokens_per_s <= 0:
+            return None
+        return self.tokens_per_s / self.baseline.tokens_per_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (nested baseline included, plus ``speedup``)."""
+        out = asdict(self)
+        out["baseline"] = self.baseline.to_dict() if self.baseline is not None else None
+        out["speedup"] = self.speedup
+        return out
+
+
+def _name(obj: Any) -> str:
+    return str(getattr(obj, "name", obj))
+
+
+def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draft: Any
+                 ) -> SimResult:
+    """Combine the per-step costs and the replay log into a :class:`SimResult`."""
+    makespan = log.makespan_s
+    tokens = int(costs.committed.sum())
+    n_steps = costs.n_steps
+    static_w = float(getattr(hw, "static_power_w", 0.0))
+    energy = {
+        "draft": float(costs.draft_j.sum()),
+        "target": float(costs.target_j.sum()),
+        "static": static_w * makespan,
+    }
+    energy["total"] = float(sum(energy[c] for c in ENERGY_COMPONENTS))
+    per_token = {k: (v / tokens if tokens else float("nan")) for k, v in energy.items()}
+
+    def frac(x: float) -> float:
+        return x / makespan if makespan > 0 else 0.0
+
+    utilisation: dict[str, float | None] = {n: frac(b) for n, b in log.unit_busy_s.items()}
+    hbm_total = float(sum(log.hbm_bytes_by_role.values()))
+    bw = log.hbm_bandwidth_bps
+    utilisation["hbm_bandwidth"] = (hbm_total / (bw * makespan)
+                                    if bw and makespan > 0 else None)
+    stages = {"draft": costs.draft_s, "tree": costs.tree_s, "target": costs.target_s,
+              "verify": costs.verify_s}
+    step_time = {k: (float(v.mean()) if n_steps else 0.0) for k, v in stages.items()}
+    step_time["total"] = makespan / n_steps if n_steps else 0.0
+    hist = np.bincount(costs.accepted, minlength=1) if n_steps else np.zeros(1, np.int64)
+    kvb = log.kv_bytes_per_token
+    return SimResult(
+        hardware=_name(hw),
+        hardware_kind=str(getattr(hw, "kind", "")),
+        target=_name(target),
+        draft=_name(draft) if costs.drafting != "none" else "none",
+        drafting=costs.drafting,
+        n_requests=costs.n_requests,
+        n_steps=n_steps,
+        tokens=tokens,
+        makespan_s=makespan,
+        tokens_per_s=tokens / makespan if makespan > 0 else 0.0,
+        mean_committed_per_step=float(costs.committed.mean()) if n_steps else 0.0,
+        mean_accepted_per_step=float(costs.accepted.mean()) if n_steps else 0.0,
+        mean_nodes_per_step=float(costs.n_nodes.mean()) if n_steps else 0.0,
+        mean_draft_passes_per_step=float(costs.draft_passes.mean()) if n_steps else 0.0,
+        energy_j=energy,
+        energy_per_token_j=per_token,
+        utilisation=utilisation,
+        role_busy_fraction={r: frac(log.role_busy_s[r]) for r in ROLES},
+        step_time_s=step_time,
+        accepted_histogram=[int(c) for c in hist],
+        hbm_bytes={**log.hbm_bytes_by_role, "total": hbm_total},
+        kv_cache={
+            "peak_tokens": log.kv_peak_tokens,
+            "mean_tokens": log.kv_mean_tokens,
+            "peak_bytes": log.kv_peak_tokens * kvb,
+            "mean_bytes": log.kv_mean_tokens * kvb,
+            "written_tokens": log.kv_written_tokens,
+            "rolled_back_tokens": log.kv_rolled_back_tokens,
+        },
+    )

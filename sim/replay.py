@@ -1,0 +1,204 @@
+"""SimPy replay of a trace's decode steps, request by request.
+
+A request is a SimPy process that, for every decode step, goes through the stages of
+speculative decoding on the :class:`~specaccel.sim.accelerator_model.Accelerator`:
+
+1. **draft** — hold the draft engine for the step's summed draft-pass latency;
+2. **tree** — the tree unit builds the attention mask and position ids;
+3. **target** — hold the target engine for the verify pass; the KV of all ``N`` tree
+   nodes is written to the cache;
+4. **verify** — the verify unit walks the tree;
+5. **commit** — the KV of the rejected nodes is rolled back (the root and the accepted
+   path stay: ``committed`` entries).
+
+A stage with zero latency (drafting off: no draft, tree or verify stage) is skipped, so
+the autoregressive baseline is the same process with one stage per step.  Each stage is
+one resource acquire + one timeout, so a step costs at most four of each.
+
+In this first version requests replay one after another (batch 1, a closed loop that
+also honours arrival times); each request is its own generator so that a serving loop
+can later run many of them concurrently on the same resources.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import simpy
+from specaccel.sim.accelerator_model import ROLES, Accelerator
+from specaccel.sim.step_costs import StepCosts
+
+
+@dataclass
+class ReplayLog:
+    """What the SimPy replay measured.
+
+    Attributes
+    ----------
+    makespan_s:
+        Simulated time from 0 to the end of the last request.
+    request_start_s, request_end_s:
+        Per request, when its first step started and its last step ended.
+    unit_busy_s, unit_jobs:
+        Busy time and number of passes served, per physical unit.
+    role_busy_s:
+        Busy time per role (draft, tree, target, verify).
+    hbm_bytes_by_role:
+        HBM bytes moved, per role.
+    hbm_bandwidth_bps:
+        The hardware's HBM bandwidth (``None`` if its spec does not give one).
+    kv_peak_tokens, kv_mean_tokens, kv_written_tokens, kv_rolled_back_tokens:
+        KV-cache occupancy and traffic in tokens.
+    kv_bytes_per_token:
+        Target KV bytes per token.
+    timeline:
+        When recorded: ``(role, unit, request, step, start_s, end_s)`` per stage.
+    """
+
+    makespan_s: float
+    request_start_s: np.ndarray
+    request_end_s: np.ndarray
+    unit_busy_s: dict[str, float]
+    unit_jobs: dict[str, int]
+    role_busy_s: dict[str, float]
+    hbm_bytes_by_role: dict[str, float]
+    hbm_bandwidth_bps: float | None
+    kv_peak_tokens: int
+    kv_mean_tokens: float
+    kv_written_tokens: int
+    kv_rolled_back_tokens: int
+    kv_bytes_per_token: float
+    timeline: list[tuple[str, str, int, int, float, float]] | None = field(default=None)
+
+
+class TraceReplay:
+    """Replays the steps of a :class:`StepCosts` on an :class:`Accelerator`.
+
+    Parameters
+    ----------
+    costs:
+        Per-step costs of the trace on this hardware.
+    accelerator:
+        The machine (its ``env`` runs the replay).
+    record_timeline:
+        Keep one record per stage (for timeline export).
+    """
+
+    def __init__(self, costs: StepCosts, accelerator: Accelerator,
+                 record_timeline: bool = False) -> None:
+        self.costs = costs
+        self.acc = accelerator
+        self.env = accelerator.env
+        # Plain Python lists: indexing them in the hot loop is far cheaper than NumPy.
+        self._stage_s = [costs.draft_s.tolist(), costs.tree_s.tolist(),
+                         costs.target_s.tolist(), costs.verify_s.tolist()]
+        self._stage_bytes = [costs.draft_bytes.tolist(), [0.0] * costs.n_steps,
+                             costs.target_bytes.tolist(), [0.0] * costs.n_steps]
+        self._n_nodes = costs.n_nodes.tolist()
+        self._committed = costs.committed.tolist()
+        self.role_busy_s = {r: 0.0 for r in ROLES}
+        self.request_start_s = np.zeros(costs.n_requests)
+        self.request_end_s = np.zeros(costs.n_requests)
+        self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
+            [] if record_timeline else None)
+
+    def request(self, r: int):
+        """SimPy process body of request `r`: its decode steps, one after the other."""
+        env = self.env
+        mem = self.acc.memory
+        units = [self.acc.role_unit[role] for role in ROLES]
+        resources = [u.resource for u in units]
+        stage_s = self._stage_s
+        stage_bytes = self._stage_bytes
+        n_nodes = self._n_nodes
+        committed = self._committed
+        role_busy = [0.0, 0.0, 0.0, 0.0]
+        timeline = self.timeline
+        a = int(self.costs.request_step_offsets[r])
+        b = int(self.costs.request_step_offsets[r + 1])
+        prompt = int(self.costs.prompt_len[r])
+        self.request_start_s[r] = env.now
+        mem.kv_allocate(prompt)
+        kept = prompt
+        for s in range(a, b):
+            for k in range(4):
+                d = stage_s[k][s]
+                if d <= 0.0:
+                    continue
+                res = resources[k]
+                req = res.request()
+                yield req
+                if k == 2:                      # the verify pass writes the tree's KV
+                    mem.kv_allocate(n_nodes[s])
+                start = env.now
+                yield env.timeout(d)
+                res.release(req)
+                unit = units[k]
+                unit.busy_s += d
+                unit.jobs += 1
+                role_busy[k] += d
+                mem.bytes_by_role[ROLES[k]] += stage_bytes[k][s]
+                if timeline is not None:
+                    timeline.append((ROLES[k], unit.name, r, s, start, env.now))
+            # commit: roll back the KV of the rejected nodes
+            if stage_s[2][s] > 0.0:
+                mem.kv_release(n_nodes[s] - committed[s], rollback=True)
+                kept += committed[s]
+        mem.kv_release(kept)                     # the request is done: free its cache
+        self.request_end_s[r] = env.now
+        for k, role in enumerate(ROLES):
+            self.role_busy_s[role] += role_busy[k]
+
+    def closed_loop(self):
+        """SimPy process body: the requests one after another, each not before its arrival."""
+        env = self.env
+        arrival = self.costs.arrival_s.tolist()
+        for r in range(self.costs.n_requests):
+            if arrival[r] > env.now:
+                yield env.timeout(arrival[r] - env.now)
+            yield from self.request(r)
+
+    def log(self) -> ReplayLog:
+        """The measurements so far."""
+        mem = self.acc.memory
+        return ReplayLog(
+            makespan_s=float(self.env.now),
+            request_start_s=self.request_start_s.copy(),
+            request_end_s=self.request_end_s.copy(),
+            unit_busy_s={n: u.busy_s for n, u in self.acc.units.items()},
+            unit_jobs={n: u.jobs for n, u in self.acc.units.items()},
+            role_busy_s=dict(self.role_busy_s),
+            hbm_bytes_by_role=dict(mem.bytes_by_role),
+            hbm_bandwidth_bps=mem.bandwidth_bps,
+            kv_peak_tokens=int(mem.kv_peak_tokens),
+            kv_mean_tokens=float(mem.kv_mean_tokens()),
+            kv_written_tokens=int(mem.kv_written_tokens),
+            kv_rolled_back_tokens=int(mem.kv_rolled_back_tokens),
+            kv_bytes_per_token=mem.kv_bytes_per_token,
+            timeline=self.timeline,
+        )
+
+
+def replay(costs: StepCosts, hw: Any, *, unit_map: dict[str, str] | None = None,
+           record_timeline: bool = False) -> ReplayLog:
+    """Replay every step of `costs` on a fresh SimPy model of `hw`.
+
+    Parameters
+    ----------
+    costs:
+        From :func:`~specaccel.sim.step_costs.compute_step_costs` for the same `hw`.
+    hw:
+        Hardware spec (``kind`` picks the unit map; the HBM bandwidth is read from it).
+    unit_map:
+        Override the role → unit mapping (see :data:`~.accelerator_model.UNIT_MAPS`).
+    record_timeline:
+        Keep a per-stage timeline in the log.
+    """
+    env = simpy.Environment()
+    acc = Accelerator.build(env, hw, costs.kv_bytes_per_token, unit_map)
+    rep = TraceReplay(costs, acc, record_timeline=record_timeline)
+    env.process(rep.closed_loop())
+    env.run()
+    return rep.log()

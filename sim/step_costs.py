@@ -1,0 +1,331 @@
+"""Per-step costs of a trace, computed once and vectorised before the SimPy replay.
+
+The simulator never calls a cost model per event: every forward pass of a trace is
+collected into flat arrays first, and the cost model is called **once per model** on
+those arrays (:func:`specaccel.models.cost.pass_costs` is Numba-vectorised).  The
+SimPy processes then only hold resources for the latencies computed here.
+
+What a decode step ``s`` of a request costs (``N_s`` tree nodes including the root,
+context ``S_s`` = prompt length + tokens committed by the earlier steps of that request
+= the KV entries already in the cache):
+
+Draft passes, by drafting mode (``trace.metadata["drafting"]``):
+
+``"per-level"`` (EAGLE, chain drafts with a small model)
+    One draft pass per tree level ``d = 1 .. depth``.  The pass that produces level
+    ``d`` runs the draft over the nodes of level ``d - 1`` that are expanded (have at
+    least one child), at context ``S_s + d - 1``.  The first pass (``d = 1``) instead
+    runs over the tokens committed by the previous step of the request (1 for the first
+    step): an EAGLE head must first consume the target features of the newly accepted
+    tokens, whose last one is this step's root, before it can expand the root.
+``"single-pass"`` (Medusa heads)
+    One draft pass over one token (the root's hidden state) at context ``S_s``.
+``"none"`` (plain autoregressive decoding)
+    No draft pass, no tree-mask unit and no verify unit; the target pass is the decode.
+
+Then the tree unit builds the attention mask and position ids (``N_s`` nodes), the
+target runs one verify pass over all ``N_s`` nodes at context ``S_s`` with tree
+attention, and the verify unit walks the tree (``N_s`` nodes).
+
+Outcomes (accepted/committed per step) always come from
+:func:`specaccel.models.golden.verify_trace`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+from specaccel.models.golden import TraceOutcome, verify_trace
+
+DRAFTING_MODES = ("per-level", "single-pass", "none")
+"""Drafting modes understood by :func:`compute_step_costs`."""
+
+COST_FIELDS = ("latency_s", "energy_j", "flops", "bytes")
+"""Arrays that a cost function returns, one entry per pass."""
+
+CostFn = Callable[..., dict[str, np.ndarray]]
+"""``cost_fn(model, hw, *, tokens, context, batch=1) -> {field: array}``, as
+:func:`specaccel.models.cost.pass_costs`."""
+
+
+@dataclass(frozen=True)
+class StepCosts:
+    """The cost of every decode step of a trace on one hardware configuration.
+
+    All per-step arrays have shape ``(S,)`` (global step order, requests one after the
+    other).  Latencies are seconds, energies joules.
+
+    Attributes
+    ----------
+    request_step_offsets:
+        Steps of request ``r`` are ``request_step_offsets[r]:request_step_offsets[r+1]``.
+    arrival_s, prompt_len:
+        Arrival time and prompt length of every request.
+    n_nodes, accepted, committed, context:
+        Tree size, accepted drafts, committed tokens (accepted + 1) and context ``S_s``.
+    draft_passes:
+        Number of draft forward passes in the step.
+    draft_s, draft_j, draft_flops, draft_bytes:
+        Summed over the step's draft passes.
+    target_s, target_j, target_flops, target_bytes:
+        The target's verify pass (or decode pass, when drafting is off).
+    tree_s, verify_s:
+        Tree-mask unit and verify unit latencies (0 when drafting is off).
+    kv_bytes_per_token:
+        Target KV-cache bytes per token (for the memory system's occupancy).
+    drafting:
+        The drafting mode used.
+    """
+
+    request_step_offsets: np.ndarray
+    arrival_s: np.ndarray
+    prompt_len: np.ndarray
+    n_nodes: np.ndarray
+    accepted: np.ndarray
+    committed: np.ndarray
+    context: np.ndarray
+    draft_passes: np.ndarray
+    draft_s: np.ndarray
+    draft_j: np.ndarray
+    draft_flops: np.ndarray
+    draft_bytes: np.ndarray
+    target_s: np.ndarray
+    target_j: np.ndarray
+    target_flops: np.ndarray
+    target_bytes: np.ndarray
+    tree_s: np.ndarray
+    verify_s: np.ndarray
+    kv_bytes_per_token: float
+    drafting: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.n_nodes.shape[0])
+
+    @property
+    def n_requests(self) -> int:
+        return int(self.request_step_offsets.shape[0] - 1)
+
+    def step_time_s(self) -> np.ndarray:
+        """Uncontended wall time of every step: the stages run one after the other."""
+        return self.draft_s + self.tree_s + self.target_s + self.verify_s
+
+
+@numba.njit(cache=True, nogil=True)
+def _node_depths_flat(step_off, parent, depth_out):  # pragma: no cover - compiled
+    n_steps = step_off.shape[0] - 1
+    for s in range(n_steps):
+        a = step_off[s]
+        b = step_off[s + 1]
+        depth_out[a] = 0
+        for i in range(a + 1, b):
+            depth_out[i] = depth_out[a + parent[i]] + 1
+
+
+def level_stats(trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tree depth per step, and nodes / expanded nodes per (step, level).
+
+    Returns
+    -------
+    depth:
+        ``(S,)`` depth of each step's tree (root only: 0).
+    nodes_at:
+        ``(S, D + 1)`` number of nodes at each depth, ``D`` the deepest tree.
+    expanded_at:
+        ``(S, D + 1)`` number of nodes at each depth that have at least one child.
+    """
+    off = np.ascontiguousarray(trace.step_node_offsets, dtype=np.int64)
+    parent = np.ascontiguousarray(trace.nodes["parent"], dtype=np.int64)
+    n_steps = off.shape[0] - 1
+    n = int(off[-1])
+    depth = np.zeros(n, dtype=np.int64)
+    if n:
+        _node_depths_flat(off, parent, depth)
+    width = int(depth.max()) + 1 if n else 1
+    node_step = np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(off))
+    nodes_at = np.bincount(node_step * width + depth, minlength=n_steps * width)
+    nonroot = parent >= 0
+    gparent = (parent + off[node_step])[nonroot]
+    has_child = np.zeros(n, dtype=bool)
+    has_child[gparent] = True
+    expanded_at = np.bincount((node_step * width + depth)[has_child], minlength=n_steps * width)
+    step_depth = np.zeros(n_steps, dtype=np.int64)
+    if n:
+        np.maximum.at(step_depth, node_step, depth)
+    return (step_depth, nodes_at.reshape(n_steps, width),
+            expanded_at.reshape(n_steps, width))
+
+
+def step_contexts(trace, committed: np.ndarray) -> np.ndarray:
+    """Context ``S_s`` of every step: prompt length + tokens committed before it."""
+    req_off = np.asarray(trace.request_step_offsets, dtype=np.int64)
+    steps_per_req = np.diff(req_off)
+    cum = np.concatenate([[0], np.cumsum(committed, dtype=np.int64)])
+    start_cum = np.repeat(cum[req_off[:-1]], steps_per_req)
+    prompt = np.repeat(np.asarray(trace.prompt_len, dtype=np.int64), steps_per_req)
+    return prompt + cum[:-1] - start_cum
+
+
+def _previous_committed(trace, committed: np.ndarray) -> np.ndarray:
+    """Tokens committed by the previous step of the same request (1 at a request's start)."""
+    prev = np.ones_like(committed)
+    if committed.shape[0] > 1:
+        prev[1:] = committed[:-1]
+    starts = np.asarray(trace.request_step_offsets[:-1], dtype=np.int64)
+    starts = starts[starts < committed.shape[0]]
+    prev[starts] = 1
+    return prev
+
+
+def draft_pass_shapes(trace, committed: np.ndarray, context: np.ndarray, drafting: str
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All draft passes of the trace as flat arrays.
+
+    Returns
+    -------
+    step_of_pass, tokens, context:
+        For every draft pass, the step it belongs to, its query tokens and its context.
+    """
+    n_steps = committed.shape[0]
+    if drafting == "none":
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    if drafting == "single-pass":
+        steps = np.arange(n_steps, dtype=np.int64)
+        return steps, np.ones(n_steps, dtype=np.int64), context.astype(np.int64)
+    if drafting != "per-level":
+        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
+    step_depth, _, expanded_at = level_stats(trace)
+    # Pass d (1..depth) expands level d-1; the first one consumes last step's commits.
+    width = expanded_at.shape[1]
+    levels = np.arange(1, width, dtype=np.int64) if width > 1 else np.zeros(0, np.int64)
+    use = levels[None, :] <= step_depth[:, None]                      # (S, width-1)
+    tokens = expanded_at[:, :-1].astype(np.int64).copy()              # level d-1 for pass d
+    if tokens.shape[1]:
+        tokens[:, 0] = _previous_committed(trace, committed)
+    step_of = np.broadcast_to(np.arange(n_steps, dtype=np.int64)[:, None], use.shape)[use]
+    ctx = (context[:, None] + levels[None, :] - 1)
+    ctx = np.broadcast_to(ctx, use.shape)[use]
+    return step_of, tokens[use], ctx
+
+
+def _as_cost_arrays(raw: dict[str, Any], n: int, what: str) -> dict[str, np.ndarray]:
+    out = {}
+    for f in COST_FIELDS:
+        if f not in raw:
+            raise ValueError(f"cost function returned no {f!r} for the {what} passes")
+        a = np.asarray(raw[f], dtype=np.float64).reshape(-1)
+        if a.shape[0] != n:
+            raise ValueError(f"cost function returned {a.shape[0]} {f!r} for {n} {what} passes")
+        out[f] = a
+    return out
+
+
+def unit_latencies(fn: Callable[[int], float], n_nodes: np.ndarray) -> np.ndarray:
+    """Evaluate a per-tree-size unit latency once per distinct size and spread it."""
+    if n_nodes.shape[0] == 0:
+        return np.zeros(0)
+    sizes, inverse = np.unique(n_nodes, return_inverse=True)
+    values = np.array([float(fn(int(k))) for k in sizes], dtype=np.float64)
+    return values[inverse]
+
+
+def kv_bytes_per_token(model: Any) -> float:
+    """KV-cache bytes per token of a model spec: 2 · layers · kv_heads · head_dim · bytes.
+
+    Uses the spec's own ``kv_bytes_per_token`` when it has one.
+    """
+    own = getattr(model, "kv_bytes_per_token", None)
+    if own is not None:
+        return float(own() if callable(own) else own)
+    try:
+        return float(2 * model.n_layers * model.n_kv_heads * model.head_dim
+                     * model.bytes_per_param)
+    except AttributeError:
+        return 0.0
+
+
+def compute_step_costs(
+    trace,
+    *,
+    target_model: Any,
+    draft_model: Any,
+    hw: Any,
+    drafting: str | None = None,
+    outcome: TraceOutcome | None = None,
+    cost_fn: CostFn | None = None,
+) -> StepCosts:
+    """Cost every step of `trace` on `hw` (one cost-model call per model).
+
+    Parameters
+    ----------
+    trace:
+        A :class:`~specaccel.workloads.trace.Trace`.
+    target_model, draft_model:
+        Model specs as the cost function expects them (``draft_model`` is unused when
+        drafting is ``"none"``).
+    hw:
+        Hardware spec: ``verify_unit_latency_s(n)``, ``tree_unit_latency_s(n)``.
+    drafting:
+        ``"per-level"``, ``"single-pass"`` or ``"none"``; default from
+        ``trace.metadata["drafting"]`` (``"per-level"`` when absent).
+    outcome:
+        The golden outcome of `trace` (computed when not given).
+    cost_fn:
+        Defaults to :func:`specaccel.models.cost.pass_costs`.
+    """
+    if drafting is None:
+        drafting = str(trace.metadata.get("drafting", "per-level"))
+    if drafting not in DRAFTING_MODES:
+        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
+    if cost_fn is None:
+        from specaccel.models.cost import pass_costs as cost_fn
+    if outcome is None:
+        outcome = verify_trace(trace)
+    n_steps = trace.n_steps
+    accepted = np.asarray(outcome.accepted, dtype=np.int64)
+    committed = accepted + 1
+    n_nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
+    context = step_contexts(trace, committed)
+
+    target = _as_cost_arrays(
+        cost_fn(target_model, hw, tokens=n_nodes, context=context, batch=1), n_steps, "target")
+
+    step_of, d_tokens, d_ctx = draft_pass_shapes(trace, committed, context, drafting)
+    if step_of.shape[0]:
+        draft = _as_cost_arrays(
+            cost_fn(draft_model, hw, tokens=d_tokens, context=d_ctx, batch=1),
+            step_of.shape[0], "draft")
+        summed = {f: np.bincount(step_of, weights=draft[f], minlength=n_steps)
+                  for f in COST_FIELDS}
+    else:
+        summed = {f: np.zeros(n_steps) for f in COST_FIELDS}
+    passes = np.bincount(step_of, minlength=n_steps).astype(np.int64)
+
+    if drafting == "none":
+        tree_s = np.zeros(n_steps)
+        verify_s = np.zeros(n_steps)
+    else:
+        tree_s = unit_latencies(hw.tree_unit_latency_s, n_nodes)
+        verify_s = unit_latencies(hw.verify_unit_latency_s, n_nodes)
+
+    return StepCosts(
+        request_step_offsets=np.asarray(trace.request_step_offsets, dtype=np.int64),
+        arrival_s=np.asarray(trace.arrival_s, dtype=np.float64),
+        prompt_len=np.asarray(trace.prompt_len, dtype=np.int64),
+        n_nodes=n_nodes, accepted=accepted, committed=committed, context=context,
+        draft_passes=passes,
+        draft_s=summed["latency_s"], draft_j=summed["energy_j"],
+        draft_flops=summed["flops"], draft_bytes=summed["bytes"],
+        target_s=target["latency_s"], target_j=target["energy_j"],
+        target_flops=target["flops"], target_bytes=target["bytes"],
+        tree_s=tree_s, verify_s=verify_s,
+        kv_bytes_per_token=kv_bytes_per_token(target_model),
+        drafting=drafting,
+        metadata=dict(trace.metadata),
+    )

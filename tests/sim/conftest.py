@@ -1,0 +1,77 @@
+"""A toy hardware, toy models and a linear cost function whose numbers are exact in binary."""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+Q = 2.0 ** -12  # time quantum: every latency is a small multiple of it, so sums are exact
+
+
+@dataclass(frozen=True)
+class ToyHardware:
+    name: str = "toy-accel"
+    kind: str = "accelerator"
+    static_power_w: float = 8.0
+    hbm_bandwidth_bps: float = 2.0 ** 40
+
+    def verify_unit_latency_s(self, n: int) -> float:
+        return 2 * Q + n * Q
+
+    def tree_unit_latency_s(self, n: int) -> float:
+        return 3 * Q
+
+
+@dataclass(frozen=True)
+class ToyModel:
+    name: str
+    fixed: int          # quanta per pass
+    per_token: int      # quanta per query token
+    per_context: int    # quanta per context token
+    kv_bytes_per_token: float = 1024.0
+
+
+def toy_latency(model: ToyModel, tokens, context):
+    t = np.asarray(tokens, dtype=np.float64)
+    c = np.asarray(context, dtype=np.float64)
+    return (model.fixed + model.per_token * t + model.per_context * c) * Q
+
+
+class RecordingCost:
+    """Linear cost function that records every call it gets."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, model, hw, *, tokens, context, batch=1):
+        tokens = np.asarray(tokens)
+        context = np.asarray(context)
+        self.calls.append((model.name, tokens.copy(), context.copy(), batch))
+        lat = toy_latency(model, tokens, context)
+        return {"latency_s": lat, "energy_j": 3.0 * lat + 0.5 * tokens,
+                "flops": 1e6 * tokens.astype(float), "bytes": 4096.0 + 16.0 * context}
+
+
+@pytest.fixture
+def toy_hw():
+    return ToyHardware()
+
+
+@pytest.fixture
+def toy_gpu():
+    return ToyHardware(name="toy-gpu", kind="gpu", static_power_w=50.0)
+
+
+@pytest.fixture
+def target_model():
+    return ToyModel("toy-target", fixed=40, per_token=2, per_context=1)
+
+
+@pytest.fixture
+def draft_model():
+    return ToyModel("toy-draft", fixed=5, per_token=1, per_context=0)
+
+
+@pytest.fixture
+def cost():
+    return RecordingCost()
