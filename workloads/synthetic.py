@@ -1,0 +1,229 @@
+"""Synthetic decode traces: a tree shape plus an acceptance model, sampled with numpy.
+
+All steps of a trace share one :class:`~specaccel.workloads.tree_shapes.TreeShape`, so
+the generator works on ``(steps, nodes)`` arrays and loops in Python only over sibling
+positions and ranks (a handful), never over steps or nodes.
+
+What is drawn, per step (see :mod:`.acceptance_model` for the model):
+
+1. a draft confidence ``c_v`` for every node ``v`` that has children;
+2. for every non-root node ``i`` (parent ``v``, rank ``r``): its calibrated draft
+   probability ``q_i = P(R_v = r | c_v)`` and its hazard given that no earlier-listed
+   sibling was chosen, ``h_i = q_i / (1 − Σ_{earlier siblings j} q_j)``;
+3. a uniform ``u_i``; the node is *the target's choice* when ``u_i < h_i`` and no earlier
+   sibling was, so the target chooses the rank-r child with probability ``P(R_v = r)``
+   and none of the listed children with the remaining probability;
+4. tokens: the children of ``v`` get distinct tokens, and ``target_token[v]`` is the token
+   of the chosen child, or a token distinct from all children when none was chosen
+   (a leaf's target token is a random bonus token).
+
+Greedy traces store ``draft_prob = q``, ``target_prob`` = the target's one-hot
+distribution at temperature 0 (1.0 for its argmax child, 0.0 for the others) and NaN
+uniforms.  Stochastic traces store SpecInfer residuals: ``draft_prob = h`` (the
+calibrated draft's residual after the earlier siblings), ``target_prob = h · draft_prob``
+(so the acceptance probability ``min(1, p/q)`` is ``h``) and the uniforms ``u``.
+
+Outcomes (accepted paths) are never stored: :func:`specaccel.models.golden.verify_trace`
+computes them, and by construction it accepts exactly the chosen children.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from specaccel.workloads.acceptance_model import AcceptanceModel
+from specaccel.workloads.trace import NODE_DTYPES, Trace
+from specaccel.workloads.tree_shapes import TreeShape
+
+VOCAB_SIZE = 32000
+"""Token ids are drawn from ``[0, VOCAB_SIZE)`` (the Llama/Vicuna vocabulary size)."""
+
+_C_MIN = 1e-6  # confidences are clipped into [_C_MIN, 1 - _C_MIN] so q > 0 and sums < 1
+
+
+@dataclass(frozen=True)
+class PromptLengths:
+    """Prompt-length distribution: log-normal with a median and σ, clipped to [low, high].
+
+    ``sigma == 0`` gives a constant prompt length equal to the median.
+    """
+
+    median: float
+    sigma: float = 0.0
+    low: int = 1
+    high: int = 1 << 20
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """`n` prompt lengths (int64)."""
+        if self.sigma == 0.0:
+            x = np.full(n, self.median)
+        else:
+            x = np.exp(rng.normal(math.log(self.median), self.sigma, size=n))
+        return np.clip(np.rint(x), self.low, self.high).astype(np.int64)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"distribution": "lognormal" if self.sigma else "constant",
+                "median": self.median, "sigma": self.sigma, "low": self.low, "high": self.high}
+
+
+@dataclass(frozen=True)
+class _ShapePlan:
+    """Static index sets of a shape that the vectorised sampler needs."""
+
+    internal: np.ndarray  # nodes with children
+    child_depth_of_internal: np.ndarray
+    n_children: np.ndarray  # per node
+    position: np.ndarray  # sibling position of each node (root 0)
+    by_position: list[np.ndarray]  # non-root nodes at sibling position k
+    prev_sibling: np.ndarray  # previous sibling of each node, or -1
+    rank_levels: list[np.ndarray]  # rank_levels[t]: non-root nodes with rank > t
+
+
+def _plan(shape: TreeShape) -> _ShapePlan:
+    parent = shape.parent
+    n = shape.n_nodes
+    n_children = shape.n_children()
+    position = np.zeros(n, dtype=np.int32)
+    prev_sibling = np.full(n, -1, dtype=np.int64)
+    last_child = np.full(n, -1, dtype=np.int64)
+    for i in range(1, n):
+        p = parent[i]
+        prev_sibling[i] = last_child[p]
+        position[i] = 0 if last_child[p] < 0 else position[last_child[p]] + 1
+        last_child[p] = i
+    nonroot = np.arange(1, n)
+    by_position = [nonroot[position[1:] == k] for k in range(int(position.max()) + 1)] \
+        if n > 1 else []
+    max_rank = int(shape.rank.max())
+    rank_levels = [nonroot[shape.rank[1:] > t] for t in range(max_rank)]
+    internal = np.flatnonzero(n_children > 0)
+    return _ShapePlan(
+        internal=internal,
+        child_depth_of_internal=shape.depth[internal] + 1,
+        n_children=n_children,
+        position=position,
+        by_position=by_position,
+        prev_sibling=prev_sibling,
+        rank_levels=rank_levels,
+    )
+
+
+def sample_steps(shape: TreeShape, model: AcceptanceModel, n_steps: int,
+                 rng: np.random.Generator, *,
+                 verification: str = "greedy") -> dict[str, np.ndarray]:
+    """Sample `n_steps` draft trees of `shape`; returns flat node columns (NODE_FIELDS).
+
+    Each column has ``n_steps * shape.n_nodes`` entries, step-major.
+    """
+    if verification not in ("greedy", "stochastic"):
+        raise ValueError(f"verification must be 'greedy' or 'stochastic', not {verification!r}")
+    plan = _plan(shape)
+    s, n = int(n_steps), shape.n_nodes
+    parent = shape.parent.astype(np.int64)
+
+    # 1. draft confidence of every node with children
+    conf = np.zeros((s, n), dtype=np.float64)
+    if plan.internal.size:
+        mean = model.alpha_at(plan.child_depth_of_internal)
+        kappa = model.confidence_concentration
+        if math.isinf(kappa):
+            conf[:, plan.internal] = mean
+        else:
+            conf[:, plan.internal] = rng.beta(kappa * mean, kappa * (1.0 - mean),
+                                              size=(s, plan.internal.size))
+        np.clip(conf, _C_MIN, 1.0 - _C_MIN, out=conf)
+
+    # 2. calibrated draft probability q and sibling hazard h of every non-root node
+    c_par = conf[:, parent[1:]]  # (s, n-1): confidence of each node's parent
+    g = model.rank_weight(np.arange(int(shape.rank.max()) + 1))
+    q = np.ones((s, n), dtype=np.float64)
+    q[:, 1:] = c_par * g[shape.rank[1:]]
+    for t, nodes in enumerate(plan.rank_levels):  # ∏_{j < r} (1 - c g_j)
+        q[:, nodes] *= 1.0 - conf[:, parent[nodes]] * g[t]
+    cum = np.zeros((s, n), dtype=np.float64)
+    for nodes in plan.by_position[1:]:
+        prev = plan.prev_sibling[nodes]
+        cum[:, nodes] = cum[:, prev] + q[:, prev]
+    hazard = np.ones((s, n), dtype=np.float64)
+    hazard[:, 1:] = np.minimum(q[:, 1:] / (1.0 - cum[:, 1:]), 1.0)
+
+    # 3. uniforms and the target's choice
+    u = rng.random((s, n))
+    u[:, 0] = np.nan
+    if verification == "greedy":
+        draft_prob = q
+        chosen = u[:, 1:] < hazard[:, 1:]
+    else:
+        draft_prob = hazard
+        target_prob = hazard * hazard
+        target_prob[:, 0] = 1.0
+        chosen = u[:, 1:] * draft_prob[:, 1:] < target_prob[:, 1:]
+
+    # 4. tokens: children of v are base_v + 1 + position; "none chosen" is base_v + k_v + 1 + f
+    raw = rng.integers(0, 1 << 62, size=(s, n), dtype=np.int64)
+    base = raw % VOCAB_SIZE
+    spare = VOCAB_SIZE - 1 - plan.n_children.astype(np.int64)  # tokens left for "none chosen"
+    fresh = (base + plan.n_children + 1 + (raw // VOCAB_SIZE) % spare) % VOCAB_SIZE
+    token = np.empty((s, n), dtype=np.int64)
+    token[:, 0] = (raw[:, 0] >> 32) % VOCAB_SIZE
+    token[:, 1:] = (base[:, parent[1:]] + 1 + plan.position[1:]) % VOCAB_SIZE
+    target_token = fresh
+    for nodes in reversed(plan.by_position):  # lowest position written last: it wins
+        par = parent[nodes]
+        pick = chosen[:, nodes - 1]
+        target_token[:, par] = np.where(pick, token[:, nodes], target_token[:, par])
+
+    if verification == "greedy":
+        target_prob = np.zeros((s, n), dtype=np.float64)
+        target_prob[:, 0] = 1.0
+        target_prob[:, 1:] = token[:, 1:] == target_token[:, parent[1:]]
+        uniform = np.full((s, n), np.nan)
+    else:
+        uniform = u
+
+    return {
+        "parent": np.tile(shape.parent, s).astype(NODE_DTYPES["parent"], copy=False),
+        "token": token.reshape(-1),
+        "draft_prob": draft_prob.reshape(-1),
+        "target_prob": target_prob.reshape(-1),
+        "target_token": target_token.reshape(-1),
+        "uniform": uniform.reshape(-1),
+    }
+
+
+def synthesize_trace(shape: TreeShape, model: AcceptanceModel, *, n_requests: int,
+                     steps_per_request: int, seed: int = 0, verification: str = "greedy",
+                     prompt_lengths: PromptLengths | None = None,
+                     metadata: dict[str, Any] | None = None) -> Trace:
+    """A seeded synthetic trace: `n_requests` requests of `steps_per_request` steps on `shape`.
+
+    The same arguments always give the same trace (``np.random.default_rng(seed)``).
+    """
+    if n_requests < 1 or steps_per_request < 1:
+        raise ValueError(f"need n_requests >= 1 and steps_per_request >= 1, "
+                         f"not {n_requests} and {steps_per_request}")
+    rng = np.random.default_rng(seed)
+    prompts = (prompt_lengths or PromptLengths(median=128)).sample(rng, n_requests)
+    n_steps = n_requests * steps_per_request
+    nodes = sample_steps(shape, model, n_steps, rng, verification=verification)
+    meta = {
+        "generator": "specaccel.workloads.synthetic",
+        "seed": int(seed),
+        "tree": shape.describe(),
+        "acceptance_model": model.to_dict(),
+    }
+    meta.update(metadata or {})
+    return Trace(
+        request_id=[f"r{r:05d}" for r in range(n_requests)],
+        prompt_len=prompts,
+        arrival_s=np.zeros(n_requests, dtype=np.float64),
+        request_step_offsets=np.arange(n_requests + 1, dtype=np.int64) * steps_per_request,
+        step_node_offsets=np.arange(n_steps + 1, dtype=np.int64) * shape.n_nodes,
+        nodes=nodes,
+        recorded_accepted=np.full(n_steps, -1, dtype=np.int32),
+        verification=verification,
+        metadata=meta,
+    )
