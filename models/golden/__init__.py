@@ -4,6 +4,13 @@ The RTL, the simulator and the trace tools call these functions or are checked a
 them.  See :mod:`.tree_verify` for the rule and its tie-break.
 """
 
+from specaccel.models.golden.speculative_sampling import (  # noqa: F401
+    speculative_chain,
+    speculative_chains,
+    speculative_tree,
+    speculative_trees,
+    tree_to_trace_columns,
+)
 from specaccel.models.golden.token_selection import greedy_token, sample_token  # noqa: F401
 from specaccel.models.golden.tree_structure import (
     kv_compaction,
