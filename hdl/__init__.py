@@ -1,1 +1,12 @@
-"""(see the package docstring of specaccel)"""
+"""Amaranth RTL of the speculative-decoding units and their verification helpers.
+
+* :mod:`.units` — the registry: ``UNIT_NAMES``, ``build_unit(name, nodes=..., ...)``,
+  ``generate_verilog(component, name)``.
+* :mod:`.tree_verify_unit`, :mod:`.tree_mask_unit`, :mod:`.kv_compact_unit`,
+  :mod:`.spec_decode_core` — the units; :mod:`.layouts` — their payload layouts.
+* :mod:`.tree_vectors` — golden-model test vectors packed with the units' layouts;
+  :mod:`.amaranth_stream_driver` and :mod:`.cocotb_runner` — the simulation drivers.
+
+See docs/hdl.md.  Submodules are imported on demand (Amaranth is not loaded by
+``import specaccel.hdl``).
+"""

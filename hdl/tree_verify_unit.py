@@ -1,0 +1,271 @@
+"""TreeVerifyUnit: pipelined greedy/stochastic draft-tree verification (initiation interval 1).
+
+It computes exactly :func:`specaccel.models.golden.verify_tree` in the golden model's
+parallel form (see :mod:`specaccel.models.golden.tree_verify`):
+
+* stage A — per-node acceptability: greedy ``token[i] == target_token[parent[i]]``;
+  stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below);
+* stage B — ``first[i]``: node i is acceptable and no lower-indexed acceptable sibling exists
+  (the lowest-index tie-break);
+* ``ceil(log2(N - 1))`` pointer-doubling stages — each node holds a jump pointer (initially
+  its parent), a flag "every node from here up to the jump target is first" and the distance
+  to the jump target; a stage does ``ok[i] &= ok[jump[i]]``, ``dist[i] += dist[jump[i]]``,
+  ``jump[i] = jump[jump[i]]``.  The root jumps to itself with ``ok = 1`` and ``dist = 0``.
+  Afterwards ``ok[i]`` is ``on_path[i]`` and ``dist[i]`` is the depth of node i;
+* output stage — ``path[depth[i]] = i`` for every on-path node, ``accepted`` = the deepest
+  on-path depth, ``bonus_token`` = ``target_token`` of the highest-index on-path node.
+
+Every stage is one register; all stages advance together when the output is empty or
+accepted (``en = ~resp.valid | resp.ready``), so a new tree enters every cycle without
+back-pressure and latency is ``ceil(log2(N - 1)) + 3`` cycles.
+
+Stochastic fixed point
+----------------------
+u, q and p are ``w = prob_width``-bit unsigned integers read as fractions ``x / 2**w``.
+The node is accepted iff ``(u/2**w) * (q/2**w) < p/2**w``, i.e. iff
+``u * q < p * 2**w``, which the hardware evaluates as ``(u * q) >> w < p`` (exact).
+Software hands the golden model the same quantised values as floats
+(:mod:`specaccel.hdl.stochastic_fixed_point`), for which the float comparison is exact, so
+hardware and model agree bit for bit.  What is in hardware: the per-node comparison and the
+walk (first acceptable child, lowest index).  What stays in software: the residual
+distributions of later siblings (SpecInfer multi-step sampling: the k-th sibling's p and q
+after siblings 0..k-1 were rejected) and sampling the correction/bonus token from the
+residual at the stopping node — both arrive per node in ``target_prob``/``draft_prob``/
+``target_token``, as in the trace schema.
+
+Invalid input
+-------------
+``n_nodes == 0``, ``n_nodes > N`` or ``parent[i] >= i`` for some ``1 <= i < n_nodes`` set
+``error``; the response then has ``accepted = 0``, an all-zero path and ``bonus_token = 0``.
+The pipeline never stalls on bad input, so the next request is answered normally.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from specaccel.hdl.layouts import index_shape, verify_request_layout, verify_response_layout
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, _check_seed, lfsr_advance_masks
+from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters
+
+__all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
+
+MODES = ("greedy", "stochastic")
+UNIFORM_SOURCES = ("request", "lfsr")
+
+
+def doubling_stages(nodes: int) -> int:
+    """Pointer-doubling stages needed for a chain of ``nodes - 1`` non-root nodes."""
+    return max(0, (nodes - 2).bit_length())
+
+
+def verify_latency(nodes: int) -> int:
+    """Register stages from request to response of a unit with `nodes` nodes (design value;
+    the testbenches measure the latency rather than assume it)."""
+    return doubling_stages(nodes) + 3
+
+
+class TreeVerifyUnit(wiring.Component):
+    """Verify one draft tree per cycle.
+
+    Parameters
+    ----------
+    nodes:
+        N, the maximum number of tree nodes including the root, in [2, 128].
+    token_width:
+        Bits of a token id, in [1, 18] (18 bits hold a 256k vocabulary).
+    prob_width:
+        Bits of a fixed-point probability or uniform, in [8, 16] (stochastic mode only).
+    mode:
+        ``"greedy"`` or ``"stochastic"`` (fixed at build time).
+    uniform_source:
+        Stochastic mode only: ``"request"`` (per-node ``uniform`` field in the request) or
+        ``"lfsr"`` (drawn in the unit, see :mod:`specaccel.hdl.uniform_lfsr`).
+    lfsr_seed:
+        Reset state of the LFSR (``uniform_source="lfsr"``).
+
+    Attributes
+    ----------
+    req : In(stream.Signature(verify_request_layout(...)))
+        One tree per transfer: ``n_nodes``, per-node ``parent``, ``token``,
+        ``target_token`` and, in stochastic mode, ``draft_prob``, ``target_prob`` (and
+        ``uniform`` when ``uniform_source="request"``).
+    resp : Out(stream.Signature(verify_response_layout(...)))
+        ``path`` (accepted node indices, root first, zero-filled), ``accepted``,
+        ``bonus_token``, ``error``; in request order.
+    """
+
+    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
+                 mode: str = "greedy", uniform_source: str = "request",
+                 lfsr_seed: int = DEFAULT_SEED) -> None:
+        check_tree_parameters(nodes, token_width, prob_width)
+        check_choice("mode", mode, MODES)
+        check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
+        _check_seed(lfsr_seed)
+        self.nodes = nodes
+        self.token_width = token_width
+        self.prob_width = prob_width
+        self.mode = mode
+        self.uniform_source = uniform_source
+        self.lfsr_seed = lfsr_seed
+        self.request_layout = verify_request_layout(
+            nodes=nodes, token_width=token_width, prob_width=prob_width,
+            stochastic=mode == "stochastic", uniform_in_request=uniform_source == "request")
+        self.response_layout = verify_response_layout(nodes=nodes, token_width=token_width)
+        self.latency = verify_latency(nodes)
+        super().__init__({
+            "req": In(stream.Signature(self.request_layout)),
+            "resp": Out(stream.Signature(self.response_layout)),
+        })
+
+    # -- stage A helpers ---------------------------------------------------------------------
+
+    def _uniforms(self, m: Module, en: Signal) -> list:
+        """Per-node uniforms: from the request, or this request's stretch of LFSR bits."""
+        p = self.req.payload
+        n, w = self.nodes, self.prob_width
+        if self.uniform_source == "request":
+            return [p.uniform[i] for i in range(n)]
+        state = Signal(LFSR_WIDTH, init=self.lfsr_seed)
+        outputs, next_state = lfsr_advance_masks(n * w)
+        bits = [(state & mask).xor() for mask in outputs]
+        with m.If(self.req.valid & en):
+            m.d.sync += state.eq(Cat(*[(state & mask).xor() for mask in next_state]))
+        return [Cat(*bits[i * w:(i + 1) * w]) for i in range(n)]
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, tw, w = self.nodes, self.token_width, self.prob_width
+        idx = index_shape(n)
+        req = self.req.payload
+
+        # Whole-pipeline enable: advance when the output register is empty or being taken.
+        en = Signal()
+        m.d.comb += [en.eq(~self.resp.valid | self.resp.ready), self.req.ready.eq(en)]
+
+        # ---- stage A: validity, error, per-node acceptability --------------------------
+        n_nodes = req.n_nodes
+        present = [Signal(name=f"present{i}") for i in range(n)]
+        m.d.comb += [present[i].eq(n_nodes > i) for i in range(n)]
+        bad_parent = [present[i] & (req.parent[i] >= i) for i in range(1, n)]
+        error_a = (n_nodes == 0) | (n_nodes > n) | Cat(*bad_parent).any()
+
+        accept_a = [Signal(name=f"accept_a{i}") for i in range(n)]
+        if self.mode == "greedy":
+            for i in range(1, n):
+                parent_tt = Signal(tw, name=f"parent_target{i}")
+                with m.Switch(req.parent[i]):
+                    for j in range(i):
+                        with m.Case(j):
+                            m.d.comb += parent_tt.eq(req.target_token[j])
+                m.d.comb += accept_a[i].eq(present[i] & (req.token[i] == parent_tt))
+        else:
+            uniforms = self._uniforms(m, en)
+            for i in range(1, n):
+                product = Signal(2 * w, name=f"uq{i}")
+                m.d.comb += [
+                    product.eq(uniforms[i] * req.draft_prob[i]),
+                    accept_a[i].eq(present[i] & (product[w:] < req.target_prob[i])),
+                ]
+
+        valid_b = Signal()
+        error_b = Signal()
+        accept_b = Signal(n)
+        parent_b = [Signal(idx, name=f"parent_b{i}") for i in range(n)]
+        present_b = Signal(n)
+        tt_b = [Signal(tw, name=f"tt_b{i}") for i in range(n)]
+        with m.If(en):
+            m.d.sync += [
+                valid_b.eq(self.req.valid),
+                error_b.eq(error_a),
+                accept_b.eq(Cat(*accept_a)),
+                present_b.eq(Cat(*present)),
+            ]
+            m.d.sync += [parent_b[i].eq(req.parent[i]) for i in range(n)]
+            m.d.sync += [tt_b[i].eq(req.target_token[i]) for i in range(n)]
+
+        # ---- stage B: first acceptable child among siblings (lowest index wins) -------------
+        first_b = [Const(0, 1)]
+        for i in range(1, n):
+            earlier = [accept_b[j] & (parent_b[j] == parent_b[i]) for j in range(1, i)]
+            blocked = Cat(*earlier).any() if earlier else Const(0, 1)
+            first_b.append(accept_b[i] & ~blocked)
+
+        dist_shape = idx
+        valid = Signal(name="valid_d0")
+        error = Signal(name="error_d0")
+        ok = Signal(n, name="ok_d0")
+        jump = [Signal(idx, name=f"jump_d0_{i}") for i in range(n)]
+        dist = [Signal(dist_shape, name=f"dist_d0_{i}") for i in range(n)]
+        tt = [Signal(tw, name=f"tt_d0_{i}") for i in range(n)]
+        with m.If(en):
+            m.d.sync += [valid.eq(valid_b), error.eq(error_b)]
+            m.d.sync += ok.eq(Cat(Const(1, 1), *first_b[1:]))
+            for i in range(1, n):
+                # a node beyond n_nodes is not first; point it at the root
+                m.d.sync += [
+                    jump[i].eq(Mux(present_b[i], parent_b[i], 0)),
+                    dist[i].eq(1),
+                ]
+            m.d.sync += [tt[i].eq(tt_b[i]) for i in range(n)]
+
+        # ---- pointer-doubling stages -------------------------------------------------------
+        for s in range(doubling_stages(n)):
+            nvalid = Signal(name=f"valid_d{s + 1}")
+            nerror = Signal(name=f"error_d{s + 1}")
+            nok = Signal(n, name=f"ok_d{s + 1}")
+            njump = [Signal(idx, name=f"jump_d{s + 1}_{i}") for i in range(n)]
+            ndist = [Signal(dist_shape, name=f"dist_d{s + 1}_{i}") for i in range(n)]
+            ntt = [Signal(tw, name=f"tt_d{s + 1}_{i}") for i in range(n)]
+            with m.If(en):
+                m.d.sync += [nvalid.eq(valid), nerror.eq(error), nok[0].eq(1)]
+                m.d.sync += [ntt[i].eq(tt[i]) for i in range(n)]
+                for i in range(1, n):
+                    # jump[i] < i for a valid tree: only lower nodes are candidates
+                    with m.Switch(jump[i]):
+                        for j in range(i):
+                            with m.Case(j):
+                                m.d.sync += [
+                                    njump[i].eq(jump[j]),
+                                    nok[i].eq(ok[i] & ok[j]),
+                                    ndist[i].eq(dist[i] + dist[j]),
+                                ]
+                        with m.Default():
+                            m.d.sync += [njump[i].eq(0), nok[i].eq(0), ndist[i].eq(0)]
+            valid, error, ok, jump, dist, tt = nvalid, nerror, nok, njump, ndist, ntt
+
+        # ---- output stage: path from depths, accepted length, bonus token -------------------
+        on = [ok[i] for i in range(n)]
+        is_last = []
+        for i in range(n):
+            later = [on[j] for j in range(i + 1, n)]
+            is_last.append(on[i] & ~(Cat(*later).any() if later else Const(0, 1)))
+        path_entries = [Const(0, idx)]
+        for k in range(1, n):
+            path_entries.append(_or_all([Mux(on[i] & (dist[i] == k), i, 0) for i in range(k, n)]))
+        accepted = _or_all([Mux(is_last[i], dist[i], 0) for i in range(1, n)])
+        bonus = _or_all([Mux(is_last[i], tt[i], 0) for i in range(n)])
+
+        out = self.resp.payload
+        with m.If(en):
+            m.d.sync += self.resp.valid.eq(valid)
+            m.d.sync += out.error.eq(error)
+            with m.If(error):
+                m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(0)]
+                m.d.sync += [out.path[k].eq(0) for k in range(n)]
+            with m.Else():
+                m.d.sync += [out.accepted.eq(accepted), out.bonus_token.eq(bonus)]
+                m.d.sync += [out.path[k].eq(path_entries[k]) for k in range(n)]
+        return m
+
+
+def _or_all(values: list):
+    """Bitwise OR of a list of values (balanced tree, so the logic depth is logarithmic)."""
+    values = list(values)
+    if not values:
+        return Const(0, 1)
+    while len(values) > 1:
+        values = [values[i] | values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
