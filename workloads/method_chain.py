@@ -1,0 +1,83 @@
+"""Chain speculative decoding: a draft model proposes γ tokens one after another.
+
+* :class:`FixedChain` — always γ tokens (Leviathan et al. 2023; Chen et al. 2023).
+* :class:`AdaptiveChain` — stop drafting as soon as the draft's confidence in its next
+  token (its top probability) falls below a threshold, up to ``gamma_max`` tokens
+  (the dynamic-γ heuristic of e.g. Hugging Face assisted generation / SpecDec++'s idea).
+
+Both draft greedily (the draft's argmax, lowest id on ties) and record q(token).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
+from specaccel.workloads.trace import DraftTree
+
+from specaccel.errors import InputError
+
+
+class FixedChain:
+    """Draft `gamma` tokens greedily with `draft`."""
+
+    name = "chain"
+
+    def __init__(self, draft: NextTokenModel, gamma: int) -> None:
+        if gamma < 1:
+            raise InputError(f"must be >= 1, not {gamma}", field="gamma")
+        self.draft = draft
+        self.gamma = int(gamma)
+
+    def describe(self) -> dict[str, Any]:
+        return {"gamma": self.gamma}
+
+    def reset(self, prompt: np.ndarray) -> None:
+        pass
+
+    def _next(self, ctx: list[int]) -> tuple[int, float]:
+        q = self.draft.distribution(ctx)
+        w = int(np.argmax(q))
+        return w, float(q[w])
+
+    def propose(self, context: list[int]) -> Proposal:
+        ctx = list(context)
+        toks, probs = [], []
+        for _ in range(self.gamma):
+            w, q = self._next(ctx)
+            toks.append(w)
+            probs.append(q)
+            ctx.append(w)
+        return chain_proposal(context[-1], toks, probs)
+
+    def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
+                committed: np.ndarray) -> None:
+        pass
+
+
+class AdaptiveChain(FixedChain):
+    """Draft greedily while the draft's top probability is >= `threshold` (1..gamma_max)."""
+
+    name = "chain-adaptive"
+
+    def __init__(self, draft: NextTokenModel, gamma_max: int, threshold: float) -> None:
+        super().__init__(draft, gamma_max)
+        if not 0.0 <= threshold <= 1.0:
+            raise InputError(f"must be in [0, 1], not {threshold}", field="threshold")
+        self.threshold = float(threshold)
+
+    def describe(self) -> dict[str, Any]:
+        return {"gamma_max": self.gamma, "threshold": self.threshold}
+
+    def propose(self, context: list[int]) -> Proposal:
+        ctx = list(context)
+        toks, probs = [], []
+        for k in range(self.gamma):
+            w, q = self._next(ctx)
+            if k > 0 and q < self.threshold:
+                break  # always draft at least one token
+            toks.append(w)
+            probs.append(q)
+            ctx.append(w)
+        return chain_proposal(context[-1], toks, probs)

@@ -1,0 +1,89 @@
+"""EAGLE-2 dynamic draft trees: expand by cumulative draft confidence, rerank, keep the best M.
+
+Per layer (Li et al. 2024, "EAGLE-2"): the draft scores each node by the product of its
+draft probabilities along the path from the root (its *value*, an estimate of the
+probability that the node is accepted).  Starting from the root, the ``top_k`` nodes of
+the current layer with the highest value are expanded, each with its ``top_k`` most
+likely draft tokens; this repeats for ``depth`` layers.  Finally all drafted nodes are
+reranked by value and the best ``total_tokens`` are kept (a node's value never exceeds
+its parent's, so the kept set is a tree; ties keep shallower, earlier nodes first).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from specaccel.workloads.ngram_lm import top_k_of
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.trace import DraftTree
+
+from specaccel.errors import InputError
+
+
+class DynamicTree:
+    """EAGLE-2 drafting with `draft`: `depth` layers, `top_k` expansion, `total_tokens` kept."""
+
+    name = "eagle2-dynamic"
+
+    def __init__(self, draft: NextTokenModel, depth: int = 6, top_k: int = 10,
+                 total_tokens: int = 60) -> None:
+        if depth < 1 or top_k < 1 or total_tokens < 1:
+            raise InputError("depth, top_k and total_tokens must be >= 1", field="depth")
+        self.draft = draft
+        self.depth, self.top_k, self.total_tokens = int(depth), int(top_k), int(total_tokens)
+
+    def describe(self) -> dict[str, Any]:
+        return {"depth": self.depth, "top_k": self.top_k, "total_tokens": self.total_tokens}
+
+    def reset(self, prompt: np.ndarray) -> None:
+        pass
+
+    def _children(self, ctx: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        dist = self.draft.distribution(ctx)
+        return top_k_of(dist, self.top_k)
+
+    def propose(self, context: list[int]) -> Proposal:
+        # candidate nodes: (parent candidate index, token, q, value, depth, path)
+        par: list[int] = [-1]
+        tok: list[int] = [int(context[-1])]
+        qs: list[float] = [1.0]
+        val: list[float] = [1.0]
+        dep: list[int] = [0]
+        path: list[list[int]] = [[]]
+        frontier = [0]
+        for d in range(1, self.depth + 1):
+            new = []
+            for node in frontier:
+                toks, probs = self._children(context + path[node])
+                for t, q in zip(toks, probs, strict=True):
+                    par.append(node)
+                    tok.append(int(t))
+                    qs.append(float(q))
+                    val.append(val[node] * float(q))
+                    dep.append(d)
+                    path.append(path[node] + [int(t)])
+                    new.append(len(par) - 1)
+            # expand the top_k nodes of this layer by value (stable: earlier first on ties)
+            new.sort(key=lambda i: -val[i])
+            frontier = new[: self.top_k]
+        # rerank all drafted nodes; keep the best total_tokens (root always kept)
+        cand = sorted(range(1, len(par)), key=lambda i: (-val[i], dep[i], i))
+        chosen = set(cand[: self.total_tokens])
+        # emit layer by layer so parents come first; siblings in drafting order (rank)
+        order = [0]
+        pos = {0: 0}
+        for d in range(1, self.depth + 1):
+            layer = [i for i in range(1, len(par)) if dep[i] == d and i in chosen
+                     and par[i] in pos]  # ancestors are kept: values fall along paths
+            layer.sort(key=lambda i: (pos[par[i]], -qs[i], i))
+            for i in layer:
+                pos[i] = len(order)
+                order.append(i)
+        parent_out = [-1] + [pos[par[i]] for i in order[1:]]
+        return Proposal(parent=parent_out, token=[tok[i] for i in order],
+                        draft_prob=[qs[i] for i in order])
+
+    def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
+                committed: np.ndarray) -> None:
+        pass

@@ -1,0 +1,129 @@
+"""Static draft trees given as *choices*, filled by a draft model's ranked predictions.
+
+A tree is a list of choices, each a path of ranks from the root, as in the Medusa and
+EAGLE code bases: ``(0,)`` is the draft's most likely token after the root, ``(0, 1)``
+the second most likely token after that one, and so on.  Every prefix of a choice must
+also be a choice.  :func:`choices_to_parents` turns the list into parent pointers in
+topological order (sorted by depth, then ranks: lower ranks = more confident siblings
+first, which is the golden model's tie-break order).
+
+Shapes provided:
+
+* :func:`specinfer_choices` — SpecInfer-style ``k × depth``: ``k`` children of the root,
+  each followed by a greedy chain, ``k·depth`` draft nodes.
+* :data:`EAGLE_TREE_25` — EAGLE-1's default static tree (25 draft nodes, depth 5;
+  ``mc_sim_7b_63`` in the EAGLE repository's ``model/choices.py``, despite its name).
+* :data:`MEDUSA_MC_SIM_7B_63` — Medusa-1's sparse tree (63 draft nodes, depth 4;
+  ``medusa/model/medusa_choices.py``), the tree of the bundled MT-bench logs.
+* :mod:`.method_medusa_tree` builds such trees greedily from per-head accuracies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from specaccel.workloads.ngram_lm import top_k_of
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.trace import DraftTree
+
+from specaccel.errors import InputError
+
+Choice = tuple[int, ...]
+
+EAGLE_TREE_25: tuple[Choice, ...] = (
+    (0,), (1,), (2,), (3,), (0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (2, 0), (2, 1), (3, 0),
+    (0, 0, 0), (0, 0, 1), (0, 0, 2), (0, 1, 0), (0, 1, 1), (0, 2, 0), (0, 2, 1), (1, 0, 0),
+    (0, 0, 0, 0), (0, 0, 0, 1), (0, 0, 0, 2), (0, 0, 0, 0, 0), (0, 0, 0, 0, 1),
+)
+
+MEDUSA_MC_SIM_7B_63: tuple[Choice, ...] = (
+    (0,), (0, 0), (1,), (0, 1), (2,), (0, 0, 0), (1, 0), (0, 2), (3,), (0, 3), (4,), (0, 4),
+    (2, 0), (0, 5), (0, 0, 1), (5,), (0, 6), (6,), (0, 7), (0, 1, 0), (1, 1), (7,), (0, 8),
+    (0, 0, 2), (3, 0), (0, 9), (8,), (9,), (1, 0, 0), (0, 2, 0), (1, 2), (0, 0, 3), (4, 0),
+    (2, 1), (0, 0, 4), (0, 0, 5), (0, 0, 0, 0), (0, 1, 1), (0, 0, 6), (0, 3, 0), (5, 0),
+    (1, 3), (0, 0, 7), (0, 0, 8), (0, 0, 9), (6, 0), (0, 4, 0), (1, 4), (7, 0), (0, 1, 2),
+    (2, 0, 0), (3, 1), (2, 2), (8, 0), (0, 5, 0), (1, 5), (1, 0, 1), (0, 2, 1), (9, 0),
+    (0, 6, 0), (0, 0, 0, 1), (1, 6), (0, 7, 0),
+)
+
+
+def specinfer_choices(k: int, depth: int) -> tuple[Choice, ...]:
+    """``k`` root children (ranks 0..k−1), each continued by a greedy chain to `depth`."""
+    if k < 1 or depth < 1:
+        raise InputError(f"k and depth must be >= 1, not {k} and {depth}", field="k")
+    return tuple((r,) + (0,) * (d - 1) for d in range(1, depth + 1) for r in range(k))
+
+
+def sort_choices(choices: Iterable[Sequence[int]]) -> tuple[Choice, ...]:
+    """Choices in topological order: by depth, then lexicographically by ranks."""
+    return tuple(sorted({tuple(int(r) for r in c) for c in choices}, key=lambda c: (len(c), c)))
+
+
+def choices_to_parents(choices: Iterable[Sequence[int]]) -> tuple[tuple[Choice, ...], np.ndarray]:
+    """Sorted choices and the parent array of the tree (node 0 = root, node i+1 = choice i).
+
+    Raises
+    ------
+    InputError
+        If a choice is empty, has a negative rank, or its prefix is missing.
+    """
+    ordered = sort_choices(choices)
+    index: dict[Choice, int] = {(): 0}
+    parent = [-1]
+    for c in ordered:
+        if not c or min(c) < 0:
+            raise InputError(f"a choice is a non-empty path of ranks >= 0, not {c}",
+                             field="choices")
+        if c[:-1] not in index:
+            raise InputError(f"choice {c} has no parent {c[:-1]}", field="choices")
+        index[c] = len(parent)
+        parent.append(index[c[:-1]])
+    return ordered, np.asarray(parent, dtype=np.int32)
+
+
+class StaticTree:
+    """Fill a static tree of choices with `draft`'s ranked next tokens at every node."""
+
+    name = "static-tree"
+
+    def __init__(self, draft: NextTokenModel, choices: Iterable[Sequence[int]],
+                 label: str = "static-tree") -> None:
+        self.draft = draft
+        self.choices, self.parent = choices_to_parents(choices)
+        self.name = label
+        n = len(self.parent)
+        self._max_rank = np.zeros(n, dtype=np.int64)  # children ranks needed per node
+        for i, c in enumerate(self.choices, start=1):
+            p = int(self.parent[i])
+            self._max_rank[p] = max(self._max_rank[p], c[-1] + 1)
+
+    def describe(self) -> dict[str, Any]:
+        return {"draft_nodes": len(self.choices),
+                "depth": max(len(c) for c in self.choices) if self.choices else 0}
+
+    def reset(self, prompt: np.ndarray) -> None:
+        pass
+
+    def propose(self, context: list[int]) -> Proposal:
+        n = len(self.parent)
+        token = [int(context[-1])] + [0] * (n - 1)
+        q = [1.0] * n
+        paths: list[list[int]] = [[] for _ in range(n)]
+        ranked: dict[int, np.ndarray] = {}
+        probs: dict[int, np.ndarray] = {}
+        for i in range(1, n):
+            p = int(self.parent[i])
+            if p not in ranked:
+                dist = self.draft.distribution(context + paths[p])
+                ranked[p], probs[p] = top_k_of(dist, int(self._max_rank[p]))
+            r = self.choices[i - 1][-1]
+            token[i] = int(ranked[p][r])
+            q[i] = float(probs[p][r])
+            paths[i] = paths[p] + [token[i]]
+        return Proposal(parent=[int(x) for x in self.parent], token=token, draft_prob=q)
+
+    def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
+                committed: np.ndarray) -> None:
+        pass
