@@ -125,15 +125,12 @@ class MemorySystem:
 
 
 def hbm_bandwidth_bps(hw: Any) -> float | None:
-    """HBM bandwidth of a hardware spec in bytes/s, or ``None`` if it does not say."""
-    for name in ("hbm_bandwidth_bps", "mem_bandwidth_bps", "hbm_bw_bps", "bandwidth_bps"):
+    """HBM bandwidth of a hardware spec in bytes/s (``mem_bw_bytes_s`` of
+    :class:`specaccel.models.cost.hardware_spec.HardwareSpec`), or ``None`` if it has none."""
+    for name in ("mem_bw_bytes_s", "hbm_bandwidth_bps"):
         value = getattr(hw, name, None)
         if value is not None:
             return float(value)
-    for name in ("hbm_bandwidth_gbps", "mem_bandwidth_gbps", "hbm_bandwidth_gb_s"):
-        value = getattr(hw, name, None)
-        if value is not None:
-            return float(value) * 1e9
     return None
 
 

@@ -1,0 +1,148 @@
+"""PNG plots of a `specaccel run` report (matplotlib, Agg backend: no display needed).
+
+Each function draws one figure from the report dict of
+:func:`specaccel.analysis.report.build_report` and writes it to a path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+
+STAGE_COLOURS = {"draft": "#f28e2b", "tree": "#76b7b2", "target": "#4e79a7",
+                 "verify": "#e15759"}
+ENERGY_COLOURS = {"draft": "#f28e2b", "target": "#4e79a7", "static": "#bab0ac"}
+SPEC_COLOUR, AR_COLOUR = "#4e79a7", "#bab0ac"
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _bar_labels(ax, bars, fmt: str) -> None:
+    for b in bars:
+        h = b.get_height()
+        ax.annotate(fmt.format(h), (b.get_x() + b.get_width() / 2, h), ha="center",
+                    va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+
+
+def plot_throughput(report: dict[str, Any], path: Path) -> Path:
+    """Tokens/s (speculative vs autoregressive) and speedup, per hardware."""
+    hws = report["hardware"]
+    names = [h["hardware"] for h in hws]
+    x = np.arange(len(hws))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.8),
+                                   gridspec_kw={"width_ratios": [2, 1]})
+    spec = [h["tokens_per_s"] for h in hws]
+    base = [h["baseline_tokens_per_s"] or 0.0 for h in hws]
+    _bar_labels(ax1, ax1.bar(x - 0.2, base, 0.4, color=AR_COLOUR, label="autoregressive"),
+                "{:.0f}")
+    _bar_labels(ax1, ax1.bar(x + 0.2, spec, 0.4, color=SPEC_COLOUR, label="speculative"),
+                "{:.0f}")
+    ax1.set_xticks(x, names)
+    ax1.set_ylabel("tokens / s (batch 1)")
+    ax1.set_title("decode throughput")
+    ax1.legend(fontsize=8, loc="upper left")
+    ax1.margins(y=0.15)
+    speed = [h["speedup"] or 0.0 for h in hws]
+    _bar_labels(ax2, ax2.bar(x, speed, 0.5, color=SPEC_COLOUR), "{:.2f}×")
+    ax2.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax2.set_xticks(x, names)
+    ax2.set_ylabel("speedup over autoregressive")
+    ax2.set_title("speedup, same hardware")
+    ax2.margins(y=0.15)
+    return _save(fig, path)
+
+
+def plot_step_breakdown(report: dict[str, Any], path: Path) -> Path:
+    """Stacked mean step time by stage, speculative and autoregressive, per hardware."""
+    hws = report["hardware"]
+    labels, parts = [], []
+    for h in hws:
+        for tag, st in (("spec", h["step_time_s"]), ("AR", h["baseline_step_time_s"])):
+            if st is None:
+                continue
+            labels.append(f"{h['hardware']}\n{tag}")
+            parts.append(st)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(len(labels))
+    bottom = np.zeros(len(labels))
+    for stage, colour in STAGE_COLOURS.items():
+        vals = np.array([p.get(stage, 0.0) * 1e3 for p in parts])
+        ax.bar(x, vals, 0.6, bottom=bottom, color=colour, label=stage)
+        bottom += vals
+    for xi, top in zip(x, bottom, strict=True):
+        ax.annotate(f"{top:.2f} ms", (xi, top), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("mean time per decode step (ms)")
+    ax.set_title("where a decode step's time goes")
+    ax.legend(fontsize=8, ncols=4, loc="upper left")
+    ax.margins(y=0.2)
+    return _save(fig, path)
+
+
+def plot_energy(report: dict[str, Any], path: Path) -> Path:
+    """Stacked energy per token by component, speculative and autoregressive, per hardware."""
+    results = report["results"]
+    labels, parts = [], []
+    for r in results:
+        for tag, res in (("spec", r), ("AR", r.get("baseline"))):
+            if res is None:
+                continue
+            labels.append(f"{r['hardware']}\n{tag}")
+            parts.append(res["energy_per_token_j"])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(len(labels))
+    bottom = np.zeros(len(labels))
+    for comp, colour in ENERGY_COLOURS.items():
+        vals = np.array([p.get(comp, 0.0) * 1e3 for p in parts])
+        ax.bar(x, vals, 0.6, bottom=bottom, color=colour, label=comp)
+        bottom += vals
+    for xi, top in zip(x, bottom, strict=True):
+        ax.annotate(f"{top:.1f}", (xi, top), ha="center", va="bottom", fontsize=8,
+                    xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_ylabel("energy per token (mJ)")
+    ax.set_title("energy per committed token")
+    ax.legend(fontsize=8, ncols=3, loc="upper left")
+    ax.margins(y=0.2)
+    return _save(fig, path)
+
+
+def plot_accepted_histogram(report: dict[str, Any], path: Path) -> Path:
+    """Distribution of accepted draft tokens per step (the workload's, same on all hardware)."""
+    hist = np.asarray(report["results"][0]["accepted_histogram"], dtype=float)
+    frac = hist / hist.sum() if hist.sum() else hist
+    k = np.arange(hist.shape[0])
+    mean_acc = float((k * frac).sum())
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    ax.bar(k, frac, 0.8, color=SPEC_COLOUR)
+    ax.axvline(mean_acc, color="black", ls="--", lw=1,
+               label=f"mean accepted {mean_acc:.2f} (τ = {mean_acc + 1:.2f})")
+    ax.set_xticks(k)
+    ax.set_xlabel("accepted draft tokens in a step")
+    ax.set_ylabel("fraction of steps")
+    ax.set_title(f"acceptance, {report['workload'].get('preset', 'trace')}", fontsize=10)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def write_run_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:
+    """All plots of a run report into `out_dir`; returns the files written."""
+    out_dir = Path(out_dir)
+    return [
+        plot_throughput(report, out_dir / "throughput.png"),
+        plot_step_breakdown(report, out_dir / "step_breakdown.png"),
+        plot_energy(report, out_dir / "energy_per_token.png"),
+        plot_accepted_histogram(report, out_dir / "accepted_histogram.png"),
+    ]

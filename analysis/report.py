@@ -1,0 +1,106 @@
+"""The `specaccel run` report: one record per hardware, as a dict and as text.
+
+The dict (:func:`build_report`) is what ``report.json`` holds and what ``--json`` prints;
+the text (:func:`format_report`) is rendered from the same dict, so the printed numbers
+are the JSON numbers rounded for display.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from specaccel.sim.metrics import SimResult
+
+from specaccel.cli.output import table
+
+SUMMARY_FIELDS = (
+    "tokens_per_s", "baseline_tokens_per_s", "speedup", "mean_committed_per_step",
+    "mean_accepted_per_step", "energy_per_token_j", "baseline_energy_per_token_j",
+)
+
+
+def hardware_summary(result: SimResult) -> dict[str, Any]:
+    """The headline numbers of one hardware case (speculative vs autoregressive)."""
+    base = result.baseline
+    return {
+        "hardware": result.hardware,
+        "kind": result.hardware_kind,
+        "tokens_per_s": result.tokens_per_s,
+        "baseline_tokens_per_s": base.tokens_per_s if base else None,
+        "speedup": result.speedup,
+        "mean_committed_per_step": result.mean_committed_per_step,
+        "mean_accepted_per_step": result.mean_accepted_per_step,
+        "energy_per_token_j": result.energy_per_token_j["total"],
+        "energy_per_token_by_component_j": {
+            k: v for k, v in result.energy_per_token_j.items() if k != "total"},
+        "baseline_energy_per_token_j": base.energy_per_token_j["total"] if base else None,
+        "utilisation": dict(result.utilisation),
+        "baseline_utilisation": dict(base.utilisation) if base else None,
+        "step_time_s": dict(result.step_time_s),
+        "baseline_step_time_s": dict(base.step_time_s) if base else None,
+    }
+
+
+def build_report(results: list[SimResult], *, workload: dict[str, Any],
+                 wall_time_s: float | None = None, out_dir: str | None = None
+                 ) -> dict[str, Any]:
+    """The full report: workload description, per-hardware summaries and full results."""
+    return {
+        "workload": dict(workload),
+        "hardware": [hardware_summary(r) for r in results],
+        "results": [r.to_dict() for r in results],
+        "wall_time_s": wall_time_s,
+        "out_dir": out_dir,
+    }
+
+
+def _ms(x: float | None) -> float | None:
+    return None if x is None else x * 1e3
+
+
+def _mj(x: float | None) -> float | None:
+    return None if x is None else x * 1e3
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """Human-readable text of a :func:`build_report` dict."""
+    w = report["workload"]
+    lines = [
+        f"workload: {w.get('preset', '?')} — target {w.get('target_model', '?')}, "
+        f"draft {w.get('draft_model', '?')} ({w.get('drafting', '?')} drafting), "
+        f"{w.get('n_requests', '?')} requests, {w.get('n_steps', '?')} decode steps, "
+        f"seed {w.get('seed', '?')}",
+        "",
+    ]
+    rows = []
+    for h in report["hardware"]:
+        rows.append([
+            h["hardware"], h["tokens_per_s"], h["baseline_tokens_per_s"], h["speedup"],
+            h["mean_committed_per_step"], h["mean_accepted_per_step"],
+            _mj(h["energy_per_token_j"]), _mj(h["baseline_energy_per_token_j"]),
+        ])
+    lines.append(table(rows, ["hardware", "tokens/s", "AR tokens/s", "speedup", "tau",
+                              "accepted", "mJ/token", "AR mJ/token"]))
+    lines += ["", "energy per token by component (mJ):"]
+    comps = sorted({c for h in report["hardware"] for c in h["energy_per_token_by_component_j"]})
+    lines.append(table(
+        [[h["hardware"], *[_mj(h["energy_per_token_by_component_j"].get(c)) for c in comps]]
+         for h in report["hardware"]],
+        ["hardware", *comps]))
+    lines += ["", "utilisation (busy fraction of the simulated time):"]
+    for h in report["hardware"]:
+        parts = ", ".join(f"{k} {_pct(v)}" for k, v in h["utilisation"].items())
+        lines.append(f"  {h['hardware']}: {parts}")
+    lines += ["", "mean step time (ms):"]
+    stages = ["draft", "tree", "target", "verify", "total"]
+    lines.append(table(
+        [[h["hardware"], *[_ms(h["step_time_s"][s]) for s in stages],
+          _ms((h["baseline_step_time_s"] or {}).get("total"))] for h in report["hardware"]],
+        ["hardware", *stages, "AR step"]))
+    if report.get("wall_time_s") is not None:
+        lines += ["", f"wall time: {report['wall_time_s']:.1f} s"]
+    return "\n".join(lines)

@@ -1,0 +1,118 @@
+"""`specaccel run`: the main job — replay the default workload on a GPU and on the accelerator.
+
+Generates the bundled default workload (an EAGLE-on-Vicuna-7B tree-speculation preset),
+replays it with the SimPy simulator on the A100-80GB preset and on the default
+accelerator preset, each against plain autoregressive decoding on the same hardware,
+prints a report and writes ``report.json``, ``trace.parquet`` and PNG plots into the
+output folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from specaccel.cli.output import emit, to_json
+from specaccel.errors import InputError
+
+RUN_HARDWARE = ("a100-80gb", "specaccel-default")
+"""The hardware presets that `specaccel run` compares."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "run",
+        help="replay the default workload on an A100 and on the default accelerator; report",
+        description=(
+            "Generate the bundled default workload (EAGLE tree speculation calibrated to "
+            "Vicuna-7B on MT-Bench), replay it with the SimPy simulator on the A100-80GB "
+            "preset and on the default specaccel accelerator, each against plain "
+            "autoregressive decoding on the same hardware, print the report and write "
+            "report.json, trace.parquet and PNG plots into the output folder."
+        ),
+    )
+    p.add_argument("--out", default="specaccel-out", metavar="DIR",
+                   help="output folder (created if missing; default: ./specaccel-out)")
+    p.add_argument("--requests", type=int, metavar="N",
+                   help="number of requests (default: the preset's)")
+    p.add_argument("--steps", type=int, metavar="N",
+                   help="decode steps per request (default: the preset's)")
+    p.add_argument("--seed", type=int, default=0, metavar="S",
+                   help="workload seed (default: 0)")
+    p.add_argument("--json", action="store_true",
+                   help="print the report as one JSON object instead of text")
+    p.set_defaults(func=run)
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _check_positive(value: int | None, field: str) -> None:
+    if value is not None and value < 1:
+        raise InputError(f"must be >= 1, not {value}", field=field)
+
+
+def _prepare_out_dir(path: str) -> Path:
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", file=str(out), field="out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output folder ({exc.strerror})",
+                         file=str(out), field="out") from None
+    return out
+
+
+def workload_summary(trace) -> dict[str, Any]:
+    """What the report says about the replayed workload."""
+    meta = trace.metadata
+    keys = ("preset", "target_model", "draft_model", "drafting", "seed")
+    out: dict[str, Any] = {k: meta.get(k) for k in keys}
+    out.update(n_requests=trace.n_requests, n_steps=trace.n_steps,
+               verification=trace.verification,
+               mean_nodes_per_step=float(trace.nodes_per_step().mean()))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    from specaccel.analysis.plots import write_run_plots
+    from specaccel.analysis.report import build_report, format_report
+    from specaccel.sim import simulate_named
+    from specaccel.workloads import DEFAULT_PRESET, generate_trace, write_trace
+
+    _check_positive(args.requests, "requests")
+    _check_positive(args.steps, "steps")
+    if args.seed < 0:
+        raise InputError(f"must be >= 0, not {args.seed}", field="seed")
+    out = _prepare_out_dir(args.out)
+    t0 = time.perf_counter()
+
+    _log(f"generating workload {DEFAULT_PRESET} (seed {args.seed})")
+    trace = generate_trace(DEFAULT_PRESET, n_requests=args.requests,
+                           steps_per_request=args.steps, seed=args.seed)
+    write_trace(trace, out / "trace.parquet")
+    results = []
+    for hw in RUN_HARDWARE:
+        t_hw = time.perf_counter()
+        _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw} "
+             "(speculative and autoregressive)")
+        results.append(simulate_named(trace, hw, baseline=True))
+        _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
+
+    report = build_report(results, workload=workload_summary(trace), out_dir=str(out))
+    plots = write_run_plots(report, out)
+    report["plots"] = [p.name for p in plots]
+    report["wall_time_s"] = time.perf_counter() - t0
+    (out / "report.json").write_text(to_json(report) + "\n")
+
+    def human(rep: dict[str, Any]) -> str:
+        return (format_report(rep) + "\n\nwrote report.json, trace.parquet, "
+                + ", ".join(rep["plots"]) + f"\noutput folder: {out.resolve()}")
+
+    emit(args.json, report, human)
+    return 0
