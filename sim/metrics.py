@@ -8,7 +8,8 @@ idle) power of the device over the simulated wall time.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -57,6 +58,10 @@ class SimResult:
         rolled back.
     baseline:
         The autoregressive baseline on the same hardware, when simulated.
+    timeline:
+        Per-stage records ``(role, unit, request, step, start_s, end_s)`` when the
+        replay recorded them (not part of :meth:`to_dict`; see
+        :mod:`specaccel.sim.timeline_export`).
     """
 
     hardware: str
@@ -82,6 +87,8 @@ class SimResult:
     hbm_bytes: dict[str, float]
     kv_cache: dict[str, float]
     baseline: SimResult | None = field(default=None)
+    timeline: list[tuple[str, str, int, int, float, float]] | None = field(
+        default=None, repr=False)
 
     @property
     def speedup(self) -> float | None:
@@ -92,7 +99,9 @@ class SimResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (nested baseline included, plus ``speedup``)."""
-        out = asdict(self)
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name not in ("baseline", "timeline")}
+        out = copy.deepcopy(out)
         out["baseline"] = self.baseline.to_dict() if self.baseline is not None else None
         out["speedup"] = self.speedup
         return out
@@ -153,6 +162,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         step_time_s=step_time,
         accepted_histogram=[int(c) for c in hist],
         hbm_bytes={**log.hbm_bytes_by_role, "total": hbm_total},
+        timeline=log.timeline,
         kv_cache={
             "peak_tokens": log.kv_peak_tokens,
             "mean_tokens": log.kv_mean_tokens,

@@ -29,6 +29,7 @@ def simulate(
     drafting: str | None = None,
     cost_fn: CostFn | None = None,
     unit_map: dict[str, str] | None = None,
+    record_timeline: bool = False,
 ) -> SimResult:
     """Replay `trace` on `hw` (and its autoregressive baseline) and report.
 
@@ -47,11 +48,14 @@ def simulate(
         Per-pass cost function; default :func:`specaccel.models.cost.pass_costs`.
     unit_map:
         Override of the role → unit mapping.
+    record_timeline:
+        Keep the speculative replay's per-stage timeline in ``result.timeline``.
     """
     outcome = verify_trace(trace)
     costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw,
                                drafting=drafting, outcome=outcome, cost_fn=cost_fn)
-    result = build_result(costs, replay(costs, hw, unit_map=unit_map),
+    log = replay(costs, hw, unit_map=unit_map, record_timeline=record_timeline)
+    result = build_result(costs, log,
                           hw=hw, target=target, draft=draft)
     if baseline:
         ar = autoregressive_trace(trace, outcome)
@@ -78,6 +82,7 @@ def simulate_named(
     target: str | None = None,
     draft: str | None = None,
     baseline: bool = True,
+    record_timeline: bool = False,
 ) -> SimResult:
     """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
 
@@ -97,4 +102,4 @@ def simulate_named(
     target_spec = _lookup(get_model, target, "target")
     draft_spec = _lookup(get_model, draft, "draft") if draft else None
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
-                    baseline=baseline, drafting=drafting)
+                    baseline=baseline, drafting=drafting, record_timeline=record_timeline)

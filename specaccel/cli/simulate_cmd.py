@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from specaccel.cli.output import emit, table
+from specaccel.cli.output import emit, table, to_json
 from specaccel.errors import InputError
 
 
@@ -32,6 +32,9 @@ def register(subparsers: Any) -> None:
                    help="draft model (default: the trace's metadata draft_model)")
     p.add_argument("--baseline", action="store_true",
                    help="also simulate plain autoregressive decoding and report the speedup")
+    p.add_argument("--timeline", metavar="FILE",
+                   help="write the speculative replay's timeline as Chrome/Perfetto "
+                        "trace-event JSON (open in ui.perfetto.dev)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
@@ -47,6 +50,17 @@ def _load_trace(path: str):
         raise InputError("no such file", file=path) from None
     except IsADirectoryError:
         raise InputError("is a directory, not a trace file", file=path) from None
+
+
+def _write_timeline(path: str, result) -> None:
+    from specaccel.sim.timeline_export import chrome_trace
+
+    try:
+        with open(path, "w") as fh:
+            fh.write(to_json(chrome_trace(result.timeline or [], hardware=result.hardware)))
+    except OSError as exc:
+        raise InputError(f"cannot write the timeline ({exc.strerror})", file=path,
+                         field="timeline") from None
 
 
 def _human(d: dict[str, Any]) -> str:
@@ -78,9 +92,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {args.hw}",
           file=sys.stderr)
     result = simulate_named(trace, args.hw, target=args.target, draft=args.draft,
-                            baseline=args.baseline)
+                            baseline=args.baseline, record_timeline=bool(args.timeline))
     out = result.to_dict()
     out["trace"] = args.trace
+    if args.timeline:
+        _write_timeline(args.timeline, result)
+        out["timeline_file"] = args.timeline
     print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     emit(args.json, out, _human)
     return 0

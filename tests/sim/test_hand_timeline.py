@@ -135,3 +135,21 @@ def test_single_pass_and_no_drafting(toy_hw, target_model, draft_model, cost):
     with pytest.raises(ValueError, match="drafting"):
         compute_step_costs(trace, target_model=target_model, draft_model=draft_model,
                            hw=toy_hw, drafting="bogus", cost_fn=cost)
+
+
+def test_chrome_trace_export_of_the_hand_timeline(toy_hw, target_model, draft_model, cost):
+    from specaccel.sim.timeline_export import chrome_trace
+
+    res = simulate(hand_trace(), hw=toy_hw, target=target_model, draft=draft_model,
+                   cost_fn=cost, baseline=False, record_timeline=True)
+    doc = chrome_trace(res.timeline, hardware="toy-accel")
+    slices = [e for e in doc["traceEvents"] if e["ph"] == "X"]
+    names = {e["args"]["name"]: e["tid"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert set(names) == {"array", "tree_unit", "verify_unit"}
+    assert len(slices) == len(EXPECTED_TIMELINE)
+    for e, (role, unit, r, s, a, b) in zip(slices, EXPECTED_TIMELINE, strict=True):
+        assert (e["name"], e["tid"], e["args"]) == (role, names[unit], {"request": r, "step": s})
+        assert e["ts"] == pytest.approx(a * Q * 1e6)
+        assert e["dur"] == pytest.approx((b - a) * Q * 1e6)
+    assert "timeline" not in res.to_dict()
