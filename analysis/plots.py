@@ -80,14 +80,16 @@ def plot_step_breakdown(report: dict[str, Any], path: Path) -> Path:
         vals = np.array([p.get(stage, 0.0) * 1e3 for p in parts])
         ax.bar(x, vals, 0.6, bottom=bottom, color=colour, label=stage)
         bottom += vals
-    for xi, top in zip(x, bottom, strict=True):
-        ax.annotate(f"{top:.2f} ms", (xi, top), ha="center", va="bottom", fontsize=8,
+    for xi, top, p in zip(x, bottom, parts, strict=True):
+        units_us = (p.get("tree", 0.0) + p.get("verify", 0.0)) * 1e6
+        note = f"{top:.2f} ms" + (f"\ntree+verify {units_us:.1f} µs" if units_us else "")
+        ax.annotate(note, (xi, top), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x, labels, fontsize=8)
     ax.set_ylabel("mean time per decode step (ms)")
     ax.set_title("where a decode step's time goes")
     ax.legend(fontsize=8, ncols=4, loc="upper left")
-    ax.margins(y=0.2)
+    ax.margins(y=0.3)
     return _save(fig, path)
 
 

@@ -86,7 +86,8 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(table(rows, ["hardware", "tokens/s", "AR tokens/s", "speedup", "tau",
                               "accepted", "mJ/token", "AR mJ/token"]))
     lines += ["", "energy per token by component (mJ):"]
-    comps = sorted({c for h in report["hardware"] for c in h["energy_per_token_by_component_j"]})
+    comps = list(report["hardware"][0]["energy_per_token_by_component_j"]) if report[
+        "hardware"] else []
     lines.append(table(
         [[h["hardware"], *[_mj(h["energy_per_token_by_component_j"].get(c)) for c in comps]]
          for h in report["hardware"]],
