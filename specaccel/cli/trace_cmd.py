@@ -1,0 +1,237 @@
+"""`specaccel trace gen|info|validate|export`: make, inspect, check and convert trace files."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Any
+
+import numpy as np
+
+from specaccel.cli.output import emit, table, to_json
+from specaccel.errors import InputError
+from specaccel.models.golden import verify_trace
+from specaccel.workloads import (
+    DEFAULT_PRESET,
+    Trace,
+    generate_trace,
+    get_preset,
+    list_presets,
+    read_trace,
+    write_trace,
+)
+from specaccel.workloads.trace_io import trace_format
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "trace",
+        help="generate, inspect, validate and convert decode traces",
+        description="Decode traces (.parquet storage, .jsonl interchange): generate one from a "
+                    "calibrated preset, summarise it, validate it, or convert between formats.",
+    )
+    sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND")
+    parser.set_defaults(func=lambda args: _no_subcommand(parser))
+
+    gen = sub.add_parser(
+        "gen", help="generate a synthetic trace from a preset",
+        description="Generate a seeded synthetic trace from a preset calibrated to a published "
+                    f"measurement. Presets: {', '.join(list_presets())}.",
+    )
+    gen.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
+                     help=f"workload preset (default {DEFAULT_PRESET})")
+    gen.add_argument("--requests", type=int, default=None, metavar="N",
+                     help="number of requests (default: the preset's)")
+    gen.add_argument("--steps", type=int, default=None, metavar="N",
+                     help="decode steps per request (default: the preset's)")
+    gen.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
+    gen.add_argument("-o", "--output", required=True, metavar="FILE",
+                     help="output file, .parquet or .jsonl")
+    gen.add_argument("--json", action="store_true", help="print one JSON object")
+    gen.set_defaults(func=_gen)
+
+    info = sub.add_parser(
+        "info", help="summarise a trace file",
+        description="Summarise a trace: sizes, tree depth, and committed tokens per step "
+                    "computed by the golden verification model.",
+    )
+    info.add_argument("file", metavar="FILE", help="trace file (.parquet or .jsonl)")
+    info.add_argument("--json", action="store_true", help="print one JSON object")
+    info.set_defaults(func=_info)
+
+    val = sub.add_parser(
+        "validate", help="check a trace file (exit 0 valid, 2 invalid)",
+        description="Validate a trace file. Exit 0 if valid; otherwise exit 2 with one line "
+                    "naming the file, request, step, field and reason.",
+    )
+    val.add_argument("file", metavar="FILE", help="trace file (.parquet or .jsonl)")
+    val.add_argument("--json", action="store_true", help="print one JSON object")
+    val.set_defaults(func=_validate)
+
+    exp = sub.add_parser(
+        "export", help="convert a trace between .parquet and .jsonl",
+        description="Read a trace and write it in the format of the output suffix.",
+    )
+    exp.add_argument("file", metavar="FILE", help="input trace (.parquet or .jsonl)")
+    exp.add_argument("-o", "--output", required=True, metavar="OUT",
+                     help="output file, .parquet or .jsonl")
+    exp.add_argument("--json", action="store_true", help="print one JSON object")
+    exp.set_defaults(func=_export)
+
+    # `trace import` lives in its own module (specaccel.cli.trace_import); add it if present.
+    try:
+        importer = importlib.import_module("specaccel.cli.trace_import")
+    except ModuleNotFoundError as exc:
+        if exc.name != "specaccel.cli.trace_import":
+            raise
+    else:
+        importer.register_import(sub)
+
+
+def _no_subcommand(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+# ---------------------------------------------------------------------------- summaries
+def node_depths_flat(trace: Trace) -> np.ndarray:
+    """Depth of every node of the trace (root 0), by pointer jumping over all steps at once."""
+    n = trace.n_nodes
+    off = np.asarray(trace.step_node_offsets, dtype=np.int64)
+    start = np.repeat(off[:-1], np.diff(off))
+    idx = np.arange(n, dtype=np.int64)
+    parent = np.asarray(trace.nodes["parent"], dtype=np.int64)
+    anc = np.where(parent < 0, idx, start + parent)
+    dist = (anc != idx).astype(np.int64)
+    while True:
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            return dist
+        dist = dist + dist[anc]
+        anc = nxt
+
+
+def summarize(trace: Trace) -> dict[str, Any]:
+    """Sizes, depth and golden-model committed tokens per step of a (valid) trace."""
+    per_step = trace.nodes_per_step()
+    outcome = verify_trace(trace)
+    committed = outcome.committed.astype(np.float64)
+    depth = node_depths_flat(trace)
+    off = np.asarray(trace.step_node_offsets, dtype=np.int64)
+    step_depth = np.maximum.reduceat(depth, off[:-1]) if trace.n_steps else np.zeros(0)
+    recorded = np.asarray(trace.recorded_accepted)
+    has_rec = recorded >= 0
+    result: dict[str, Any] = {
+        "schema_version": trace.schema_version,
+        "verification": trace.verification,
+        "requests": trace.n_requests,
+        "steps": trace.n_steps,
+        "nodes": trace.n_nodes,
+        "nodes_per_step": _stats(per_step),
+        "depth": {"max": int(step_depth.max()) if step_depth.size else 0,
+                  "mean": float(step_depth.mean()) if step_depth.size else 0.0},
+        "prompt_len": _stats(np.asarray(trace.prompt_len)),
+        "committed_per_step": {
+            "mean": float(committed.mean()) if committed.size else float("nan"),
+            "p10": float(np.percentile(committed, 10)) if committed.size else float("nan"),
+            "p90": float(np.percentile(committed, 90)) if committed.size else float("nan"),
+        },
+        "recorded_steps": int(has_rec.sum()),
+        "recorded_disagreements": int((recorded[has_rec] != outcome.accepted[has_rec]).sum()),
+        "metadata": trace.metadata,
+    }
+    return result
+
+
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if x.size == 0:
+        return {"min": 0, "mean": float("nan"), "max": 0}
+    return {"min": int(x.min()), "mean": float(x.mean()), "max": int(x.max())}
+
+
+def _human_info(r: dict[str, Any]) -> str:
+    c = r["committed_per_step"]
+    rows = [
+        ["file", r.get("file", "")],
+        ["verification", r["verification"]],
+        ["requests", r["requests"]],
+        ["steps", r["steps"]],
+        ["nodes", r["nodes"]],
+        ["nodes/step (min/mean/max)", "{min}/{mean:.4g}/{max}".format(**r["nodes_per_step"])],
+        ["depth (max/mean)", f"{r['depth']['max']}/{r['depth']['mean']:.4g}"],
+        ["prompt length (min/mean/max)", "{min}/{mean:.4g}/{max}".format(**r["prompt_len"])],
+        ["committed tokens/step mean", c["mean"]],
+        ["committed tokens/step P10/P90", f"{c['p10']:.4g}/{c['p90']:.4g}"],
+    ]
+    if r["recorded_steps"]:
+        rows.append(["recorded steps (disagreeing)",
+                     f"{r['recorded_steps']} ({r['recorded_disagreements']})"])
+    text = table(rows, ["trace", "value"])
+    if r["metadata"]:
+        text += "\nmetadata: " + to_json(r["metadata"]).replace("\n", "\n  ")
+    return text
+
+
+# ---------------------------------------------------------------------------- commands
+def _gen(args: argparse.Namespace) -> int:
+    trace_format(args.output)  # reject a bad suffix before the work
+    preset = get_preset(args.preset)
+    trace = generate_trace(preset, n_requests=args.requests, steps_per_request=args.steps,
+                           seed=args.seed)
+    write_trace(trace, args.output)
+    committed = verify_trace(trace).committed
+    result = {
+        "file": args.output,
+        "preset": preset.name,
+        "seed": args.seed,
+        "requests": trace.n_requests,
+        "steps": trace.n_steps,
+        "nodes": trace.n_nodes,
+        "verification": trace.verification,
+        "committed_per_step": float(committed.mean()),
+        "published_tau": preset.published_tau,
+        "source": preset.source["source"],
+    }
+    emit(args.json, result, lambda r: (
+        f"wrote {r['file']}: preset {r['preset']} (seed {r['seed']}), {r['requests']} requests, "
+        f"{r['steps']} steps, {r['nodes']} nodes; committed tokens/step "
+        f"{r['committed_per_step']:.4g} (published {r['published_tau']:.4g}, {r['source']})"))
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    trace = read_trace(args.file)
+    result = {"file": args.file, **summarize(trace)}
+    emit(args.json, result, _human_info)
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    try:
+        trace = read_trace(args.file)
+    except InputError as exc:
+        if args.json:
+            emit(True, {"file": args.file, "valid": False, "error": exc.message,
+                        "field": exc.field, "where": list(exc.where)}, str)
+        print(f"specaccel: error: {exc.message}", file=sys.stderr)
+        return 2
+    result = {"file": args.file, "valid": True, "requests": trace.n_requests,
+              "steps": trace.n_steps, "nodes": trace.n_nodes,
+              "verification": trace.verification}
+    emit(args.json, result, lambda r: (
+        f"{r['file']}: valid ({r['requests']} requests, {r['steps']} steps, {r['nodes']} nodes, "
+        f"{r['verification']})"))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    trace_format(args.output)
+    trace = read_trace(args.file)
+    write_trace(trace, args.output)
+    result = {"file": args.file, "output": args.output, "requests": trace.n_requests,
+              "steps": trace.n_steps, "nodes": trace.n_nodes}
+    emit(args.json, result, lambda r: (
+        f"wrote {r['output']} from {r['file']} ({r['requests']} requests, {r['steps']} steps, "
+        f"{r['nodes']} nodes)"))
+    return 0
