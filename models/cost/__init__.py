@@ -1,1 +1,34 @@
-"""(see the package docstring of specaccel)"""
+"""Cost models: latency, energy, FLOPs and bytes of LLM forward passes on GPUs and on the
+parameterised speculative-decoding accelerator (docs/cost-model.md).
+
+>>> from specaccel.models.cost import get_model, get_hardware, pass_cost
+>>> c = pass_cost(get_model("llama-2-7b"), get_hardware("a100-80gb"), tokens=1, context=1024)
+
+`pass_cost` evaluates one pass with a per-operator breakdown (pure Python);
+`pass_costs` evaluates arrays of passes through the Numba-compiled evaluator.
+"""
+
+from __future__ import annotations
+
+from .accelerator import AcceleratorConfig
+from .hardware_presets import get_hardware, list_hardware
+from .hardware_spec import HardwareSpec
+from .model_presets import get_model, list_models
+from .model_spec import ModelSpec
+from .pass_evaluator import pass_costs
+from .reference_evaluator import PassCost, reference_pass_cost
+
+pass_cost = reference_pass_cost
+
+__all__ = [
+    "AcceleratorConfig",
+    "HardwareSpec",
+    "ModelSpec",
+    "PassCost",
+    "get_hardware",
+    "get_model",
+    "list_hardware",
+    "list_models",
+    "pass_cost",
+    "pass_costs",
+]

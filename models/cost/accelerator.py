@@ -1,0 +1,124 @@
+"""The parameterised speculative-decoding accelerator (`AcceleratorConfig`).
+
+``specaccel-default`` is `AcceleratorConfig()`; every number is documented (with why) in
+docs/cost-model.md, section "specaccel-default".  `AcceleratorConfig.build` turns a
+configuration into the `HardwareSpec` the cost model evaluates, with energy per FLOP and
+per byte from `energy` and an area estimate from `area`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from specaccel.errors import InputError
+
+from . import area, energy
+from .hardware_spec import DATAFLOWS, HardwareSpec
+
+MIB = 1024.0**2
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class AcceleratorConfig:
+    """Design parameters of the accelerator (defaults = ``specaccel-default``)."""
+
+    name: str = "specaccel-default"
+    node_nm: int = 7
+    clock_hz: float = 1.2e9
+    array_cores: int = 8
+    array_rows: int = 64
+    array_cols: int = 128
+    dataflow: str = "os"
+    vector_lanes: int = 2048
+    sram_mib: float = 96.0
+    weight_sram_mib: float = 72.0
+    sram_bytes_per_cycle: float = 8192.0
+    hbm_stacks: int = 5
+    hbm_gbs_per_stack: float = 409.6
+    hbm_gb_per_stack: float = 16.0
+    bw_efficiency: float = 0.85
+    compute_efficiency: float = 0.95
+    precision: str = "bf16"
+    link_bw_bytes_s: float = 300e9
+    link_step_latency_s: float = 1e-6
+    leakage_w_per_mm2: float = 0.03
+    hbm_background_w_per_stack: float = 3.0
+    tree_nodes: int = 64
+
+    def __post_init__(self) -> None:
+        if self.dataflow not in DATAFLOWS:
+            raise InputError(f"unknown dataflow {self.dataflow!r}; choose one of {DATAFLOWS}",
+                             field="dataflow")
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
+                raise InputError(f"must be > 0, not {v!r}", field=f.name)
+        if self.weight_sram_mib > self.sram_mib:
+            raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
+        energy.energy_scale(self.node_nm)
+
+    @property
+    def n_pes(self) -> int:
+        return self.array_cores * self.array_rows * self.array_cols
+
+    @property
+    def peak_flops(self) -> float:
+        return 2.0 * self.n_pes * self.clock_hz
+
+    def area_breakdown(self) -> dict[str, float]:
+        """Area estimate per component in mm^2 (plus ``"total"``)."""
+        pe = area.pe_area_mm2(self.node_nm)
+        verify_luts, _ = area.unit_luts("tree_verify", self.tree_nodes)
+        mask_luts, _ = area.unit_luts("tree_mask", self.tree_nodes)
+        parts = {
+            "pe_array": self.n_pes * pe,
+            "vector_unit": self.vector_lanes * pe,
+            "sram": area.sram_area_mm2(self.sram_mib * MIB, self.node_nm),
+            "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
+            "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),
+            "tree_unit": area.lut_logic_area_mm2(mask_luts, self.node_nm),
+        }
+        parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def build(self) -> HardwareSpec:
+        """The `HardwareSpec` of this design."""
+        areas = self.area_breakdown()
+        logic_mm2 = areas["total"] - areas["hbm_phy"]
+        static_w = (self.leakage_w_per_mm2 * logic_mm2
+                    + self.hbm_background_w_per_stack * self.hbm_stacks)
+        fill = float(self.array_rows + self.array_cols)
+        return HardwareSpec(
+            name=self.name,
+            kind="accelerator",
+            peak_flops=self.peak_flops,
+            vec_flops=2.0 * self.vector_lanes * self.clock_hz,
+            mem_bw_bytes_s=self.hbm_stacks * self.hbm_gbs_per_stack * GB,
+            mem_bytes=self.hbm_stacks * self.hbm_gb_per_stack * GB,
+            clock_hz=self.clock_hz,
+            n_cores=self.array_cores,
+            tile_m=self.array_rows,
+            tile_n=self.array_cols,
+            tile_m_min=self.array_rows,
+            fill_cycles=fill,
+            dataflow=self.dataflow,
+            bw_efficiency=self.bw_efficiency,
+            compute_efficiency=self.compute_efficiency,
+            sram_bytes=self.sram_mib * MIB,
+            sram_bw_bytes_s=self.sram_bytes_per_cycle * self.clock_hz,
+            weight_sram_bytes=self.weight_sram_mib * MIB,
+            act_in_sram=True,
+            e_flop_j=energy.flop_energy_j(self.node_nm, self.precision),
+            e_dram_byte_j=energy.dram_byte_energy_j(),
+            e_sram_byte_j=energy.sram_byte_energy_j(self.node_nm),
+            e_link_byte_j=energy.LINK_BYTE_PJ * 1e-12,
+            static_power_w=static_w,
+            link_bw_bytes_s=self.link_bw_bytes_s,
+            link_step_latency_s=self.link_step_latency_s,
+            area_mm2=areas["total"],
+            peak_int8_ops=2.0 * self.peak_flops,
+            source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
+                   f"{self.array_rows}x{self.array_cols} {self.dataflow})",
+        )

@@ -1,0 +1,201 @@
+"""What the cost model needs to know about a device (`HardwareSpec`).
+
+One description covers GPUs and the parameterised accelerator.  The matrix engine is
+``n_cores`` independent engines, each computing an output tile of ``tile_m x tile_n``
+per pass over the reduction dimension (a GPU's SMs with their tensor-core tiles; a
+systolic array's rows and columns):
+
+* output-stationary (``dataflow="os"``): a GEMM ``M x N x K`` is cut into
+  ``ceil(M/tm) * ceil(N/tile_n)`` output tiles, each taking
+  ``2*tm*tile_n*K / core_peak + fill_cycles / clock`` (fill and drain of the array);
+* weight-stationary (``dataflow="ws"``): the array holds a ``tile_m x tile_n`` block of
+  the weight matrix (``K`` on the rows) and streams the ``M`` rows through:
+  ``ceil(K/tile_m) * ceil(N/tile_n)`` tiles, each ``2*tile_m*tile_n*M / core_peak +
+  fill_cycles / clock``.
+
+Tiles run in waves of ``n_cores``.  A GPU picks a smaller tile for a short ``M``
+(``tm = min(tile_m, ceil(M / tile_m_min) * tile_m_min)``); a systolic array cannot
+(``tile_m_min = tile_m``).  The vector unit (``vec_flops``) runs element-wise work and,
+when faster, a skinny GEMM (GEMV).  See docs/cost-model.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+from specaccel.errors import InputError
+
+HARDWARE_KINDS = ("gpu", "accelerator")
+DATAFLOWS = ("os", "ws")
+
+#: A GPU's software verify step: accept/reject + path walk, then the KV-compaction
+#: gather, then the host sync of the result -- 3 kernels, each launch-bound.
+GPU_VERIFY_KERNELS = 3
+#: Building the tree mask and position ids on a GPU: 2 small kernels.
+GPU_TREE_KERNELS = 2
+
+
+@dataclass(frozen=True)
+class HardwareSpec:
+    """A device as seen by the cost model (all units SI: FLOP/s, bytes/s, s, J, W).
+
+    Efficiency factors: achieved memory bandwidth is ``mem_bw_bytes_s * bw_efficiency``
+    and achieved matrix/vector throughput is the tile model divided by
+    ``compute_efficiency``.  Setting both to 1 gives the pure roofline.
+    """
+
+    name: str
+    kind: str
+    peak_flops: float
+    vec_flops: float
+    mem_bw_bytes_s: float
+    mem_bytes: float
+    clock_hz: float
+    n_cores: int
+    tile_m: int
+    tile_n: int
+    tile_m_min: int
+    fill_cycles: float
+    dataflow: str
+    bw_efficiency: float
+    compute_efficiency: float
+    sram_bytes: float
+    sram_bw_bytes_s: float
+    weight_sram_bytes: float
+    act_in_sram: bool
+    e_flop_j: float
+    e_dram_byte_j: float
+    e_sram_byte_j: float
+    e_link_byte_j: float
+    static_power_w: float
+    link_bw_bytes_s: float
+    link_step_latency_s: float
+    tdp_w: float = 0.0
+    kernel_launch_s: float = 0.0
+    area_mm2: float = 0.0
+    peak_int8_ops: float = 0.0
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in HARDWARE_KINDS:
+            raise InputError(f"unknown kind {self.kind!r}; choose one of {HARDWARE_KINDS}",
+                             field="kind")
+        if self.dataflow not in DATAFLOWS:
+            raise InputError(f"unknown dataflow {self.dataflow!r}; choose one of {DATAFLOWS}",
+                             field="dataflow")
+        for fname in ("peak_flops", "vec_flops", "mem_bw_bytes_s", "clock_hz",
+                      "bw_efficiency", "compute_efficiency", "sram_bw_bytes_s",
+                      "link_bw_bytes_s"):
+            v = getattr(self, fname)
+            if not (v > 0 and math.isfinite(v)):
+                raise InputError(f"must be a positive number, not {v!r}", field=fname)
+        for fname in ("n_cores", "tile_m", "tile_n", "tile_m_min"):
+            if getattr(self, fname) < 1:
+                raise InputError(f"must be >= 1, not {getattr(self, fname)}", field=fname)
+        if self.tile_m_min > self.tile_m:
+            raise InputError("tile_m_min must be <= tile_m", field="tile_m_min")
+        if self.bw_efficiency > 1 or self.compute_efficiency > 1:
+            raise InputError("efficiency factors must be <= 1", field="bw_efficiency")
+
+    # -- variants --------------------------------------------------------------------------
+    def with_efficiency(self, bw: float, compute: float) -> HardwareSpec:
+        """A copy with other efficiency factors (1, 1 is the pure roofline)."""
+        return replace(self, bw_efficiency=bw, compute_efficiency=compute)
+
+    def roofline(self) -> HardwareSpec:
+        """The pure roofline of this device: both efficiency factors 1."""
+        return self.with_efficiency(1.0, 1.0)
+
+    # -- verify and tree units -------------------------------------------------------------
+    @property
+    def verify_unit_source(self) -> str:
+        """Where `verify_unit_latency_s` comes from: ``"gpu-software-kernels"``,
+        ``"rtl-characterisation"`` or ``"pipeline-model"``."""
+        if self.kind == "gpu":
+            return "gpu-software-kernels"
+        return "rtl-characterisation" if _rtl_cycles("tree_verify", 4) is not None \
+            else "pipeline-model"
+
+    @property
+    def tree_unit_source(self) -> str:
+        """Where `tree_unit_latency_s` comes from (as `verify_unit_source`)."""
+        if self.kind == "gpu":
+            return "gpu-software-kernels"
+        return "rtl-characterisation" if _rtl_cycles("tree_mask", 4) is not None \
+            else "pipeline-model"
+
+    def verify_unit_latency_s(self, n_nodes: int) -> float:
+        """Time of the verify step for an `n_nodes`-node tree.
+
+        GPU: a software step of `GPU_VERIFY_KERNELS` launch-bound kernels
+        (``kernel_launch_s`` each; the per-node work of a tree of up to a few hundred
+        nodes fits one thread block and hides under the launch).  Accelerator: cycles of
+        the RTL verify unit at ``clock_hz`` -- from the RTL characterisation table when
+        the hdl package provides one, else the pipelined-unit model
+        ``ceil(log2 N) + 3`` cycles.
+        """
+        n = _check_nodes(n_nodes)
+        if self.kind == "gpu":
+            return GPU_VERIFY_KERNELS * self.kernel_launch_s
+        cycles = _rtl_cycles("tree_verify", n)
+        if cycles is None:
+            cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
+        return cycles / self.clock_hz
+
+    def tree_unit_latency_s(self, n_nodes: int) -> float:
+        """Time to build the attention mask and position ids of the next tree.
+
+        GPU: `GPU_TREE_KERNELS` launch-bound kernels.  Accelerator: the RTL tree-mask
+        unit's cycles from the characterisation table, else the model ``N + ceil(log2 N)
+        + 3`` cycles (one mask row per cycle behind a log-depth ancestor pipeline).
+        """
+        n = _check_nodes(n_nodes)
+        if self.kind == "gpu":
+            return GPU_TREE_KERNELS * self.kernel_launch_s
+        cycles = _rtl_cycles("tree_mask", n)
+        if cycles is None:
+            cycles = n + (math.ceil(math.log2(n)) if n > 1 else 0) + 3
+        return cycles / self.clock_hz
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = asdict(self)
+        out["verify_unit_source"] = self.verify_unit_source
+        return out
+
+
+def _check_nodes(n_nodes: int) -> int:
+    n = int(n_nodes)
+    if n < 1 or n != n_nodes:
+        raise InputError(f"must be a positive integer, not {n_nodes!r}", field="n_nodes")
+    return n
+
+
+def _rtl_cycles(unit: str, n: int) -> float | None:
+    """Latency in cycles of RTL `unit` for `n` nodes from the characterisation table.
+
+    Uses the smallest characterised unit with ``nodes >= n``; beyond the largest, the
+    latency grows with ``log2`` as fitted from the last two rows.  ``None`` when the
+    table (or the hdl module) is absent or has no row for `unit`.
+    """
+    try:
+        from specaccel.hdl.characterisation import load_characterisation
+
+        rows = load_characterisation()
+    except (ImportError, FileNotFoundError, OSError):
+        return None
+    pts = sorted(
+        (int(r["nodes"]), float(r["latency_cycles"]))
+        for r in rows
+        if str(r.get("unit")) == unit and r.get("latency_cycles") not in (None, "")
+    )
+    if not pts:
+        return None
+    for nodes, cyc in pts:
+        if nodes >= n:
+            return cyc
+    if len(pts) == 1:
+        return pts[-1][1]
+    (n0, c0), (n1, c1) = pts[-2], pts[-1]
+    slope = (c1 - c0) / max(math.log2(n1) - math.log2(n0), 1e-9)
+    return c1 + max(slope, 0.0) * (math.log2(n) - math.log2(n1))

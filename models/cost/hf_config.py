@@ -1,0 +1,74 @@
+"""Load a `ModelSpec` from a Hugging Face ``config.json`` (Llama, Mistral, Mixtral, OPT,
+GPT-2/GPT-J/GPT-NeoX style key names)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from specaccel.errors import InputError
+
+from .model_spec import ModelSpec
+
+# Alternative key names, first match wins.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "n_layers": ("num_hidden_layers", "n_layer", "num_layers"),
+    "d_model": ("hidden_size", "n_embd", "d_model"),
+    "n_heads": ("num_attention_heads", "n_head"),
+    "vocab_size": ("vocab_size",),
+}
+_GATED_TYPES = {"llama", "mistral", "mixtral", "qwen2", "gemma", "phi3"}
+_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
+
+
+def _first(cfg: dict[str, Any], keys: tuple[str, ...], path: str, what: str) -> Any:
+    for k in keys:
+        if k in cfg and cfg[k] is not None:
+            return cfg[k]
+    raise InputError(f"missing {what} (one of {', '.join(keys)})", file=path, field=keys[0])
+
+
+def _int(value: Any, path: str, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InputError(f"must be an integer, not {value!r}", file=path, field=key)
+    return value
+
+
+def load_hf_config(path: str | Path) -> ModelSpec:
+    """Read ``config.json`` at `path` into a `ModelSpec` (InputError on bad content)."""
+    p = str(path)
+    try:
+        cfg = json.loads(Path(p).read_text())
+    except FileNotFoundError:
+        raise InputError("no such file", file=p) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not a readable JSON file ({exc})", file=p) from None
+    if not isinstance(cfg, dict):
+        raise InputError("top level must be a JSON object", file=p)
+    vals = {k: _int(_first(cfg, keys, p, k), p, keys[0]) for k, keys in _KEYS.items()}
+    d, heads = vals["d_model"], vals["n_heads"]
+    kv = _int(cfg.get("num_key_value_heads") or heads, p, "num_key_value_heads")
+    head_dim = _int(cfg.get("head_dim") or d // heads, p, "head_dim")
+    ff_raw = cfg.get("intermediate_size") or cfg.get("ffn_dim") or cfg.get("n_inner") or 4 * d
+    d_ff = _int(ff_raw, p, "intermediate_size")
+    model_type = str(cfg.get("model_type", ""))
+    act_name = str(cfg.get("hidden_act") or cfg.get("activation_function") or "silu").lower()
+    activation = "silu" if "silu" in act_name or "swish" in act_name else (
+        "relu" if "relu" in act_name else "gelu")
+    gated = model_type in _GATED_TYPES
+    norm = "rms" if "rms_norm_eps" in cfg else "layer"
+    n_experts = _int(cfg.get("num_local_experts") or 1, p, "num_local_experts")
+    per_tok = _int(cfg.get("num_experts_per_tok") or 1, p, "num_experts_per_tok")
+    wdt = _DTYPES.get(str(cfg.get("torch_dtype", "bfloat16")), "bf16")
+    try:
+        return ModelSpec(
+            name=Path(p).parent.name or Path(p).stem,
+            n_layers=vals["n_layers"], d_model=d, n_heads=heads, n_kv_heads=kv,
+            head_dim=head_dim, d_ff=d_ff, vocab_size=vals["vocab_size"], mlp_gated=gated,
+            activation=activation, norm=norm, n_experts=n_experts,
+            experts_per_token=per_tok if n_experts > 1 else 1, weight_dtype=wdt,
+            kv_dtype=wdt, source=p,
+        )
+    except InputError as exc:
+        raise exc.at(file=p) from None

@@ -1,0 +1,95 @@
+"""Model presets with published shapes (the models' Hugging Face ``config.json`` files).
+
+Vicuna 7B/13B/33B are fine-tunes of LLaMA 7B/13B/33B (v1.3) or Llama-2 (v1.5): the same
+shapes.  ``vicuna-68m`` (double7/vicuna-68m) is a fine-tune of JackFram/llama-68m.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from specaccel.errors import InputError
+
+from .model_spec import ModelSpec
+
+
+def _llama(name: str, layers: int, d: int, heads: int, kv: int, ff: int, vocab: int,
+           source: str) -> ModelSpec:
+    return ModelSpec(name, layers, d, heads, kv, d // heads, ff, vocab, source=source)
+
+
+_L2_7B = _llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, "meta-llama/Llama-2-7b-hf")
+_L2_13B = _llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, "meta-llama/Llama-2-13b-hf")
+_L68M = _llama("llama-68m", 2, 768, 12, 12, 3072, 32000, "JackFram/llama-68m")
+
+MODEL_PRESETS: dict[str, ModelSpec] = {
+    m.name: m
+    for m in [
+        _L2_7B,
+        _L2_13B,
+        _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, "meta-llama/Llama-2-70b-hf"),
+        replace(_L2_7B, name="vicuna-7b", source="lmsys/vicuna-7b-v1.3 (LLaMA-7B shape)"),
+        replace(_L2_13B, name="vicuna-13b", source="lmsys/vicuna-13b-v1.3 (LLaMA-13B shape)"),
+        _llama("vicuna-33b", 60, 6656, 52, 52, 17920, 32000, "lmsys/vicuna-33b-v1.3"),
+        _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, "meta-llama/Meta-Llama-3-8B"),
+        _llama("llama-3-70b", 80, 8192, 64, 8, 28672, 128256, "meta-llama/Meta-Llama-3-70B"),
+        _L68M,
+        replace(_L68M, name="vicuna-68m", source="double7/vicuna-68m (llama-68m shape)"),
+        replace(_L2_7B, name="eagle-head-vicuna-7b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-Vicuna-7B-v1.3: 1 layer + fc 2d->d, target LM head"),
+        replace(_L2_13B, name="eagle-head-vicuna-13b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-Vicuna-13B-v1.3: 1 layer + fc 2d->d, target LM head"),
+        replace(_L2_7B, name="medusa-vicuna-7b", n_layers=0, kind="medusa", medusa_heads=5,
+                source="FasterDecoding/medusa-vicuna-7b-v1.3: 5 heads, 1 block each"),
+        replace(_L2_13B, name="medusa-vicuna-13b", n_layers=0, kind="medusa", medusa_heads=5,
+                source="FasterDecoding/medusa-vicuna-13b-v1.3: 5 heads, 1 block each"),
+        ModelSpec("gpt-3-175b", 96, 12288, 96, 96, 128, 49152, 50257, mlp_gated=False,
+                  activation="gelu", norm="layer", source="Brown et al. 2020, Table 2.1"),
+        ModelSpec("opt-125m", 12, 768, 12, 12, 64, 3072, 50272, mlp_gated=False,
+                  activation="relu", norm="layer", source="facebook/opt-125m"),
+        ModelSpec("opt-6.7b", 32, 4096, 32, 32, 128, 16384, 50272, mlp_gated=False,
+                  activation="relu", norm="layer", source="facebook/opt-6.7b"),
+        ModelSpec("opt-13b", 40, 5120, 40, 40, 128, 20480, 50272, mlp_gated=False,
+                  activation="relu", norm="layer", source="facebook/opt-13b"),
+        ModelSpec("mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32000, n_experts=8,
+                  experts_per_token=2, source="mistralai/Mixtral-8x7B-v0.1"),
+    ]
+}
+
+
+def list_models() -> list[str]:
+    """Names of the model presets."""
+    return list(MODEL_PRESETS)
+
+
+def get_model(name: str | Path, *, weight_dtype: str | None = None,
+              kv_dtype: str | None = None) -> ModelSpec:
+    """A preset by name, or a model loaded from a Hugging Face ``config.json`` path.
+
+    Parameters
+    ----------
+    name:
+        A preset name (`list_models`) or a path to a ``config.json``.
+    weight_dtype, kv_dtype:
+        Override the storage precision of the weights / KV cache.
+    """
+    key = str(name)
+    if key in MODEL_PRESETS:
+        spec = MODEL_PRESETS[key]
+    elif key.endswith(".json") or Path(key).is_file():
+        from .hf_config import load_hf_config
+
+        spec = load_hf_config(key)
+    else:
+        raise InputError(
+            f"unknown model {key!r}; choose one of {', '.join(MODEL_PRESETS)} "
+            "or give a path to a Hugging Face config.json",
+            field="model",
+        )
+    changes: dict[str, str] = {}
+    if weight_dtype is not None:
+        changes["weight_dtype"] = weight_dtype
+    if kv_dtype is not None:
+        changes["kv_dtype"] = kv_dtype
+    return replace(spec, **changes) if changes else spec

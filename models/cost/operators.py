@@ -1,0 +1,196 @@
+"""The operators of a forward pass, as plain Python objects (the reference formulas).
+
+`build_operators` lists what a pass over ``T`` query tokens per row, at mean context
+``S``, batch ``B`` and tensor-parallel degree ``tp`` executes on one device (the busiest
+shard: heads, ``d_ff`` and vocabulary are split ``ceil(x / tp)``).  Each operator knows
+its FLOPs and its bytes by class:
+
+* ``weight``  -- parameters (from SRAM when the whole model shard is resident on chip,
+  else from DRAM);
+* ``act``     -- activations, the tree mask, and the KV written for the new tokens (SRAM
+  on the accelerator, which keeps the tree's KV on chip until it commits; DRAM on GPUs);
+* ``kv_read`` -- the KV cache of the context (always DRAM);
+* ``link``    -- bytes sent over the chip-to-chip link (tensor-parallel all-reduce).
+
+`OpCost` applies the roofline: ``latency = max(compute, DRAM time, SRAM time)``.  The
+compute time of a GEMM uses the tile/wave model of `hardware_spec`.  The Numba evaluator
+(`pass_evaluator`) implements the same formulas independently; tests hold both to 1e-9.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .hardware_spec import HardwareSpec
+from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
+from .pass_args import PassArgs
+
+
+def gemm_compute_time(hw: HardwareSpec, m: float, n: float, k: float, count: float) -> float:
+    """Seconds for `count` independent ``m x n x k`` GEMMs on `hw` (tile/wave model, or
+    the vector unit when faster), divided by the compute-efficiency factor."""
+    if m <= 0 or n <= 0 or k <= 0 or count <= 0:
+        return 0.0
+    core_peak = hw.peak_flops / hw.n_cores
+    if hw.dataflow == "os":
+        tm = min(hw.tile_m, math.ceil(m / hw.tile_m_min) * hw.tile_m_min)
+        tiles = count * math.ceil(m / tm) * math.ceil(n / hw.tile_n)
+        per_tile = 2.0 * tm * hw.tile_n * k / core_peak + hw.fill_cycles / hw.clock_hz
+    else:
+        tiles = count * math.ceil(k / hw.tile_m) * math.ceil(n / hw.tile_n)
+        per_tile = 2.0 * hw.tile_m * hw.tile_n * m / core_peak + hw.fill_cycles / hw.clock_hz
+    array_time = math.ceil(tiles / hw.n_cores) * per_tile
+    vector_time = 2.0 * count * m * n * k / hw.vec_flops
+    return min(array_time, vector_time) / hw.compute_efficiency
+
+
+@dataclass(frozen=True)
+class OpCost:
+    """The cost of one operator instance (multiply by its repeat count)."""
+
+    flops: float
+    dram_bytes: float
+    sram_bytes: float
+    link_bytes: float
+    latency_s: float
+    energy_j: float
+    bound: str
+
+
+@dataclass(frozen=True)
+class Operator:
+    """One operator: its work and the compute time of that work on the device."""
+
+    name: str
+    flops: float = 0.0
+    compute_s: float = 0.0
+    weight_bytes: float = 0.0
+    act_bytes: float = 0.0
+    kv_read_bytes: float = 0.0
+    link_bytes: float = 0.0
+    link_s: float = 0.0
+
+    def cost(self, hw: HardwareSpec, weights_resident: bool) -> OpCost:
+        sram = 0.0
+        dram = self.kv_read_bytes
+        if weights_resident:
+            sram += self.weight_bytes
+        else:
+            dram += self.weight_bytes
+        if hw.act_in_sram:
+            sram += self.act_bytes
+        else:
+            dram += self.act_bytes
+        mem_s = max(dram / (hw.mem_bw_bytes_s * hw.bw_efficiency), sram / hw.sram_bw_bytes_s)
+        latency = max(self.compute_s, mem_s, self.link_s)
+        bound = "compute" if self.compute_s > max(mem_s, self.link_s) else "memory"
+        energy = (self.flops * hw.e_flop_j + dram * hw.e_dram_byte_j
+                  + sram * hw.e_sram_byte_j + self.link_bytes * hw.e_link_byte_j)
+        return OpCost(self.flops, dram, sram, self.link_bytes, latency, energy, bound)
+
+
+def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: float,
+          wb: float, ab: float) -> Operator:
+    """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights."""
+    return Operator(
+        name=name,
+        flops=2.0 * m * n * k * count,
+        compute_s=gemm_compute_time(hw, m, n, k, count),
+        weight_bytes=count * k * n * wb,
+        act_bytes=count * (m * k + m * n) * ab,
+    )
+
+
+def _vector(name: str, hw: HardwareSpec, flops: float, weight_bytes: float = 0.0,
+            act_bytes: float = 0.0) -> Operator:
+    compute_s = flops / (hw.vec_flops * hw.compute_efficiency)
+    return Operator(name=name, flops=flops, compute_s=compute_s, weight_bytes=weight_bytes,
+                    act_bytes=act_bytes)
+
+
+def _allreduce(name: str, hw: HardwareSpec, rows: float, d: float, tp: int) -> Operator:
+    """Ring all-reduce of a ``rows x d`` activation over `tp` devices."""
+    msg = rows * d * ACTIVATION_BYTES
+    steps = 2.0 * (tp - 1)
+    return Operator(
+        name=name,
+        flops=(tp - 1) / tp * rows * d,
+        link_bytes=steps / tp * msg,
+        link_s=steps * (hw.link_step_latency_s + msg / (tp * hw.link_bw_bytes_s)),
+    )
+
+
+def build_operators(model: ModelSpec, hw: HardwareSpec,
+                    args: PassArgs) -> list[tuple[Operator, int]]:
+    """The operators of one pass with their repeat counts (per-layer ops repeat
+    ``args.layers`` times)."""
+    t, s, b, tp = float(args.tokens), args.context, float(args.batch), args.tp
+    d, hd = float(model.d_model), float(model.head_dim)
+    wb, kb, ab = model.weight_bytes_per_param, model.kv_bytes_per_elem, ACTIVATION_BYTES
+    hq = float(math.ceil(model.n_heads / tp))
+    hkv = float(math.ceil(model.n_kv_heads / tp))
+    ff = float(math.ceil(model.d_ff / tp))
+    vocab = float(math.ceil(model.vocab_size / tp))
+    rows = b * t
+    prefill = args.phase == "prefill"
+    keys = s + (t + 1.0) / 2.0 if prefill else s + t
+    lm_rows = b if prefill else rows
+    nf = NORM_FLOPS[model.norm]
+    n_exp, top_k = float(model.n_experts), float(model.experts_per_token)
+    touched = n_exp * (1.0 - (1.0 - top_k / n_exp) ** rows)
+    per_expert = rows * top_k / touched
+    up_n = (2.0 if model.mlp_gated else 1.0) * ff
+
+    layer: list[Operator] = [
+        _vector("attn_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab),
+        _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab),
+        Operator(
+            name="attention",
+            flops=4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys,
+            compute_s=gemm_compute_time(hw, t, keys, hd, 2.0 * b * hq)
+            + 5.0 * b * hq * t * keys / (hw.vec_flops * hw.compute_efficiency),
+            act_bytes=rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab
+            + (b * t * t if args.tree and args.tokens > 1 else 0.0),
+            kv_read_bytes=b * s * 2.0 * hkv * hd * kb,
+        ),
+        _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab),
+    ]
+    if tp > 1:
+        layer.append(_allreduce("attn_allreduce", hw, rows, d, tp))
+    layer.append(_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab))
+    if model.n_experts > 1:
+        layer.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
+    layer += [
+        _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab),
+        _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff),
+        _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab),
+    ]
+    if tp > 1:
+        layer.append(_allreduce("mlp_allreduce", hw, rows, d, tp))
+
+    ops: list[tuple[Operator, int]] = []
+    if model.has_embedding:
+        ops.append((Operator("embedding", weight_bytes=rows * d * wb, act_bytes=rows * d * ab), 1))
+    if model.kind == "eagle":
+        ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab), 1))
+    if args.layers > 0:
+        ops += [(op, args.layers) for op in layer]
+    if model.kind == "medusa":
+        heads = float(model.medusa_heads)
+        ops += [
+            (_gemm("medusa_block", hw, rows, d, d, heads, wb, ab), 1),
+            (_vector("medusa_act", hw, 5.0 * rows * d * heads), 1),
+            (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab), 1),
+        ]
+    else:
+        ops += [
+            (_vector("final_norm", hw, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab), 1),
+            (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab), 1),
+        ]
+    return ops
+
+
+def weights_resident(model: ModelSpec, hw: HardwareSpec, tp: int) -> bool:
+    """Whether the model's weight shard fits the device's on-chip weight budget."""
+    return hw.weight_sram_bytes > 0 and model.weight_bytes / tp <= hw.weight_sram_bytes

@@ -1,0 +1,267 @@
+"""The Numba-compiled pass evaluator, vectorised over arrays of passes.
+
+The model and the device are packed into flat float64 vectors (`pack_model`,
+`pack_hardware`); `_pass_eval` is the whole-pass arithmetic as one compiled scalar
+function (the formulas of `operators`, written out again independently), and
+`_pass_eval_many` loops it over arrays.  Compiled functions are cached on disk
+(``cache=True``), so only the first process pays the compile.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from specaccel.errors import InputError
+
+from .hardware_spec import HardwareSpec
+from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
+from .pass_args import PHASES
+
+# -- packed model vector --------------------------------------------------------------------
+M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
+M_WB, M_KB, M_KIND, M_MHEADS, M_NORMF, M_ACTF, M_WTOTAL = range(9, 16)
+MODEL_VECTOR_LEN = 16
+KIND_CODES = {"decoder": 0.0, "eagle": 1.0, "medusa": 2.0}
+
+# -- packed hardware vector -----------------------------------------------------------------
+H_PEAK, H_VEC, H_BW, H_BE, H_CE, H_CORES, H_TM, H_TN, H_TMMIN, H_FILL, H_CLOCK = range(11)
+H_WS, H_SRAMBW, H_WSRAM, H_ACTSRAM, H_EFLOP, H_EDRAM, H_ESRAM, H_ELINK = range(11, 19)
+H_STATIC, H_LINKBW, H_LINKLAT = range(19, 22)
+HW_VECTOR_LEN = 22
+
+#: Output columns of the evaluator.
+OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes")
+
+
+def pack_model(model: ModelSpec) -> np.ndarray:
+    """`model` as the flat float64 vector the compiled evaluator reads."""
+    v = np.zeros(MODEL_VECTOR_LEN)
+    v[M_D], v[M_HEADS], v[M_KV] = model.d_model, model.n_heads, model.n_kv_heads
+    v[M_HD], v[M_FF], v[M_VOCAB] = model.head_dim, model.d_ff, model.vocab_size
+    v[M_GATED] = 1.0 if model.mlp_gated else 0.0
+    v[M_NEXP], v[M_TOPK] = model.n_experts, model.experts_per_token
+    v[M_WB], v[M_KB] = model.weight_bytes_per_param, model.kv_bytes_per_elem
+    v[M_KIND], v[M_MHEADS] = KIND_CODES[model.kind], model.medusa_heads
+    v[M_NORMF], v[M_ACTF] = NORM_FLOPS[model.norm], ACTIVATION_FLOPS[model.activation]
+    v[M_WTOTAL] = model.weight_bytes
+    return v
+
+
+def pack_hardware(hw: HardwareSpec) -> np.ndarray:
+    """`hw` as the flat float64 vector the compiled evaluator reads."""
+    v = np.zeros(HW_VECTOR_LEN)
+    v[H_PEAK], v[H_VEC], v[H_BW] = hw.peak_flops, hw.vec_flops, hw.mem_bw_bytes_s
+    v[H_BE], v[H_CE], v[H_CORES] = hw.bw_efficiency, hw.compute_efficiency, hw.n_cores
+    v[H_TM], v[H_TN], v[H_TMMIN] = hw.tile_m, hw.tile_n, hw.tile_m_min
+    v[H_FILL], v[H_CLOCK] = hw.fill_cycles, hw.clock_hz
+    v[H_WS] = 1.0 if hw.dataflow == "ws" else 0.0
+    v[H_SRAMBW], v[H_WSRAM] = hw.sram_bw_bytes_s, hw.weight_sram_bytes
+    v[H_ACTSRAM] = 1.0 if hw.act_in_sram else 0.0
+    v[H_EFLOP], v[H_EDRAM], v[H_ESRAM] = hw.e_flop_j, hw.e_dram_byte_j, hw.e_sram_byte_j
+    v[H_ELINK], v[H_STATIC] = hw.e_link_byte_j, hw.static_power_w
+    v[H_LINKBW], v[H_LINKLAT] = hw.link_bw_bytes_s, hw.link_step_latency_s
+    return v
+
+
+@njit(cache=True)
+def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
+    if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
+        return 0.0
+    core_peak = hv[H_PEAK] / hv[H_CORES]
+    fill_s = hv[H_FILL] / hv[H_CLOCK]
+    if hv[H_WS] == 0.0:
+        tm = min(hv[H_TM], math.ceil(m / hv[H_TMMIN]) * hv[H_TMMIN])
+        tiles = count * math.ceil(m / tm) * math.ceil(n / hv[H_TN])
+        per_tile = 2.0 * tm * hv[H_TN] * k / core_peak + fill_s
+    else:
+        tiles = count * math.ceil(k / hv[H_TM]) * math.ceil(n / hv[H_TN])
+        per_tile = 2.0 * hv[H_TM] * hv[H_TN] * m / core_peak + fill_s
+    t_array = math.ceil(tiles / hv[H_CORES]) * per_tile
+    t_vector = 2.0 * count * m * n * k / hv[H_VEC]
+    return min(t_array, t_vector) / hv[H_CE]
+
+
+@njit(cache=True)
+def _account(hv, resident, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link_bytes,
+             link_s, out):  # pragma: no cover - compiled
+    """Roofline of one operator, `reps` times, added into out (OUT_FIELDS order)."""
+    dram = kv_bytes
+    sram = 0.0
+    if resident:
+        sram += w_bytes
+    else:
+        dram += w_bytes
+    if hv[H_ACTSRAM] != 0.0:
+        sram += a_bytes
+    else:
+        dram += a_bytes
+    mem_s = max(dram / (hv[H_BW] * hv[H_BE]), sram / hv[H_SRAMBW])
+    lat = max(compute_s, max(mem_s, link_s))
+    energy = (flops * hv[H_EFLOP] + dram * hv[H_EDRAM] + sram * hv[H_ESRAM]
+              + link_bytes * hv[H_ELINK])
+    out[0] += lat * reps
+    out[1] += energy * reps
+    out[2] += flops * reps
+    out[3] += (dram + sram) * reps
+    out[4] += dram * reps
+    out[5] += link_bytes * reps
+
+
+@njit(cache=True)
+def _gemm_op(hv, resident, reps, m, n, k, count, wb, out):  # pragma: no cover - compiled
+    ab = 2.0
+    _account(hv, resident, reps, 2.0 * m * n * k * count, _gemm_time(hv, m, n, k, count),
+             count * k * n * wb, count * (m * k + m * n) * ab, 0.0, 0.0, 0.0, out)
+
+
+@njit(cache=True)
+def _vector_op(hv, resident, reps, flops, w_bytes, a_bytes, out):  # pragma: no cover
+    _account(hv, resident, reps, flops, flops / (hv[H_VEC] * hv[H_CE]), w_bytes, a_bytes,
+             0.0, 0.0, 0.0, out)
+
+
+@njit(cache=True)
+def _allreduce_op(hv, resident, reps, rows, d, tp, out):  # pragma: no cover - compiled
+    msg = rows * d * 2.0
+    steps = 2.0 * (tp - 1.0)
+    link_s = steps * (hv[H_LINKLAT] + msg / (tp * hv[H_LINKBW]))
+    _account(hv, resident, reps, (tp - 1.0) / tp * rows * d, 0.0, 0.0, 0.0, 0.0,
+             steps / tp * msg, link_s, out)
+
+
+@njit(cache=True)
+def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no cover
+    """One pass; writes OUT_FIELDS into out[0:6]."""
+    for i in range(6):
+        out[i] = 0.0
+    d = mv[M_D]
+    hd = mv[M_HD]
+    wb = mv[M_WB]
+    kb = mv[M_KB]
+    ab = 2.0
+    hq = math.ceil(mv[M_HEADS] / tp)
+    hkv = math.ceil(mv[M_KV] / tp)
+    ff = math.ceil(mv[M_FF] / tp)
+    vocab = math.ceil(mv[M_VOCAB] / tp)
+    rows = b * t
+    prefill = phase == 0.0
+    keys = s + (t + 1.0) / 2.0 if prefill else s + t
+    lm_rows = b if prefill else rows
+    nf = mv[M_NORMF]
+    n_exp = mv[M_NEXP]
+    top_k = mv[M_TOPK]
+    touched = n_exp * (1.0 - (1.0 - top_k / n_exp) ** rows)
+    per_expert = rows * top_k / touched
+    up_n = (2.0 if mv[M_GATED] != 0.0 else 1.0) * ff
+    kind = mv[M_KIND]
+    resident = hv[H_WSRAM] > 0.0 and mv[M_WTOTAL] / tp <= hv[H_WSRAM]
+
+    if kind != 2.0:  # token embedding rows
+        _account(hv, resident, 1.0, 0.0, 0.0, rows * d * wb, rows * d * ab, 0.0, 0.0, 0.0, out)
+    if kind == 1.0:  # EAGLE fusion fc
+        _gemm_op(hv, resident, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
+    if n_layers > 0.0:
+        L = n_layers
+        _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
+        _gemm_op(hv, resident, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
+        att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
+        att_s = (_gemm_time(hv, t, keys, hd, 2.0 * b * hq)
+                 + 5.0 * b * hq * t * keys / (hv[H_VEC] * hv[H_CE]))
+        mask = b * t * t if (tree != 0.0 and t > 1.0) else 0.0
+        att_act = rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab + mask
+        _account(hv, resident, L, att_flops, att_s, 0.0, att_act, b * s * 2.0 * hkv * hd * kb,
+                 0.0, 0.0, out)
+        _gemm_op(hv, resident, L, rows, d, hq * hd, 1.0, wb, out)
+        if tp > 1.0:
+            _allreduce_op(hv, resident, L, rows, d, tp, out)
+        _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
+        if n_exp > 1.0:
+            _gemm_op(hv, resident, L, rows, n_exp, d, 1.0, wb, out)
+        _gemm_op(hv, resident, L, per_expert, up_n, d, touched, wb, out)
+        _vector_op(hv, resident, L, mv[M_ACTF] * rows * top_k * ff, 0.0, 0.0, out)
+        _gemm_op(hv, resident, L, per_expert, d, ff, touched, wb, out)
+        if tp > 1.0:
+            _allreduce_op(hv, resident, L, rows, d, tp, out)
+    if kind == 2.0:  # Medusa heads
+        heads = mv[M_MHEADS]
+        _gemm_op(hv, resident, 1.0, rows, d, d, heads, wb, out)
+        _vector_op(hv, resident, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
+        _gemm_op(hv, resident, 1.0, rows, vocab, d, heads, wb, out)
+    else:
+        _vector_op(hv, resident, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
+        _gemm_op(hv, resident, 1.0, lm_rows, vocab, d, 1.0, wb, out)
+    out[1] += hv[H_STATIC] * out[0]
+
+
+@njit(cache=True)
+def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree,
+                    out):  # pragma: no cover - compiled
+    row = np.zeros(6)
+    for i in range(tokens.shape[0]):
+        _pass_eval(mv, hv, tokens[i], context[i], batch[i], tp[i], phase[i], layers[i],
+                   tree[i], row)
+        for j in range(6):
+            out[j, i] = row[j]
+
+
+def _as_array(name: str, value: object, minimum: float, integer: bool) -> np.ndarray:
+    arr = np.asarray(value, dtype=float)
+    if arr.ndim > 1:
+        raise InputError("must be a scalar or a 1-D array", field=name)
+    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr < minimum)):
+        raise InputError(f"every value must be finite and >= {minimum:g}", field=name)
+    if integer and arr.size and np.any(arr != np.floor(arr)):
+        raise InputError("every value must be an integer", field=name)
+    return np.atleast_1d(arr)
+
+
+def pass_costs(
+    model: ModelSpec,
+    hw: HardwareSpec,
+    *,
+    tokens: np.ndarray | int,
+    context: np.ndarray | float,
+    batch: np.ndarray | int = 1,
+    tp: np.ndarray | int = 1,
+    phase: str | np.ndarray = "decode",
+    layers: np.ndarray | int | None = None,
+    tree: np.ndarray | bool = True,
+) -> dict[str, np.ndarray]:
+    """Costs of many passes at once (Numba): arrays broadcast against each other.
+
+    Returns arrays ``latency_s``, ``energy_j``, ``flops``, ``bytes``, ``dram_bytes``,
+    ``link_bytes``, equal (to 1e-9 relative) to `pass_cost` called pass by pass.
+    `context` is each pass's mean context per row.
+    """
+    t = _as_array("tokens", tokens, 1, True)
+    s = _as_array("context", context, 0, False)
+    b = _as_array("batch", batch, 1, True)
+    p = _as_array("tp", tp, 1, True)
+    lay = _as_array("layers", model.n_layers if layers is None else layers, 0, True)
+    tr = np.atleast_1d(np.asarray(tree, dtype=float))
+    if isinstance(phase, str):
+        if phase not in PHASES:
+            raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}",
+                             field="phase")
+        ph = np.array([float(PHASES[phase])])
+    else:
+        names = np.atleast_1d(np.asarray(phase))
+        bad = [x for x in np.unique(names) if str(x) not in PHASES]
+        if bad:
+            raise InputError(f"unknown phase {bad[0]!r}; choose one of {', '.join(PHASES)}",
+                             field="phase")
+        ph = np.array([float(PHASES[str(x)]) for x in names])
+    try:
+        arrays = np.broadcast_arrays(t, s, b, p, ph, lay, tr)
+    except ValueError as exc:
+        raise InputError(f"pass arrays do not broadcast: {exc}", field="tokens") from None
+    flat = [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+    out = np.empty((6, flat[0].shape[0]))
+    _pass_eval_many(pack_model(model), pack_hardware(hw), *flat, out)
+    return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
+
+
+assert ACTIVATION_BYTES == 2.0  # the compiled code hard-codes bf16 activations

@@ -1,0 +1,68 @@
+"""The Numba evaluator against the pure-Python reference over many random passes."""
+
+import numpy as np
+import pytest
+from specaccel.models.cost import (
+    AcceleratorConfig,
+    get_hardware,
+    get_model,
+    list_hardware,
+    list_models,
+    pass_cost,
+    pass_costs,
+)
+from specaccel.models.cost.pass_evaluator import OUT_FIELDS
+
+PHASES = ["prefill", "decode", "verify"]
+
+
+def _random_hardware(rng):
+    names = list_hardware()
+    hw = get_hardware(names[int(rng.integers(len(names)))])
+    if rng.random() < 0.3:  # a random accelerator design, either dataflow
+        cfg = AcceleratorConfig(
+            array_cores=int(rng.integers(1, 9)), array_rows=int(rng.choice([16, 32, 64, 128])),
+            array_cols=int(rng.choice([32, 128, 256])), dataflow=str(rng.choice(["os", "ws"])),
+            vector_lanes=int(rng.choice([256, 2048])), sram_mib=256.0,
+            weight_sram_mib=float(rng.choice([8.0, 200.0])),
+        )
+        hw = cfg.build()
+    return hw
+
+
+def test_numba_matches_reference_on_random_passes():
+    rng = np.random.default_rng(20261125)
+    models = list_models()
+    n_checked = 0
+    for _ in range(150):
+        model = get_model(models[int(rng.integers(len(models)))],
+                          weight_dtype=str(rng.choice(["bf16", "int8", "fp8"])),
+                          kv_dtype=str(rng.choice(["bf16", "fp8"])))
+        hw = _random_hardware(rng)
+        n = 20
+        tokens = rng.integers(1, 300, n)
+        context = rng.integers(0, 9000, n).astype(float)
+        batch = rng.integers(1, 65, n)
+        tp = rng.choice([1, 2, 4, 8], n)
+        layers = rng.integers(0, model.n_layers + 1, n)
+        tree = rng.random(n) < 0.5
+        phase = rng.choice(PHASES, n)
+        fast = pass_costs(model, hw, tokens=tokens, context=context, batch=batch, tp=tp,
+                          phase=phase, layers=layers, tree=tree)
+        for i in range(n):
+            ref = pass_cost(model, hw, tokens=int(tokens[i]), context=float(context[i]),
+                            batch=int(batch[i]), tp=int(tp[i]), phase=str(phase[i]),
+                            layers=int(layers[i]), tree=bool(tree[i]))
+            for name in OUT_FIELDS:
+                want = getattr(ref, name)
+                assert fast[name][i] == pytest.approx(want, rel=1e-9, abs=1e-300), (
+                    name, model.name, hw.name, i)
+            n_checked += 1
+    assert n_checked == 3000
+
+
+def test_pass_costs_broadcasts_scalars():
+    m, hw = get_model("vicuna-7b"), get_hardware("specaccel-default")
+    out = pass_costs(m, hw, tokens=np.arange(1, 65), context=512)
+    assert out["latency_s"].shape == (64,)
+    assert np.all(np.diff(out["flops"]) > 0)
