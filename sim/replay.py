@@ -94,8 +94,8 @@ class TraceReplay:
         # Plain Python lists: indexing them in the hot loop is far cheaper than NumPy.
         self._stage_s = [costs.draft_s.tolist(), costs.tree_s.tolist(),
                          costs.target_s.tolist(), costs.verify_s.tolist()]
-        self._stage_bytes = [costs.draft_bytes.tolist(), [0.0] * costs.n_steps,
-                             costs.target_bytes.tolist(), [0.0] * costs.n_steps]
+        self._stage_bytes = [costs.draft_hbm_bytes.tolist(), [0.0] * costs.n_steps,
+                             costs.target_hbm_bytes.tolist(), [0.0] * costs.n_steps]
         self._n_nodes = costs.n_nodes.tolist()
         self._committed = costs.committed.tolist()
         self.role_busy_s = {r: 0.0 for r in ROLES}

@@ -45,7 +45,10 @@ DRAFTING_MODES = ("per-level", "single-pass", "none")
 """Drafting modes understood by :func:`compute_step_costs`."""
 
 COST_FIELDS = ("latency_s", "energy_j", "flops", "bytes")
-"""Arrays that a cost function returns, one entry per pass."""
+"""Arrays that a cost function returns, one entry per pass.  ``energy_j`` is the pass's
+total energy *including* static power over the pass (as
+:func:`specaccel.models.cost.pass_costs` computes it); ``bytes`` is all memory traffic and
+an optional ``dram_bytes`` its HBM part (``bytes`` counts as HBM when absent)."""
 
 CostFn = Callable[..., dict[str, np.ndarray]]
 """``cost_fn(model, hw, *, tokens, context, batch=1) -> {field: array}``, as
@@ -69,10 +72,12 @@ class StepCosts:
         Tree size, accepted drafts, committed tokens (accepted + 1) and context ``S_s``.
     draft_passes:
         Number of draft forward passes in the step.
-    draft_s, draft_j, draft_flops, draft_bytes:
-        Summed over the step's draft passes.
-    target_s, target_j, target_flops, target_bytes:
-        The target's verify pass (or decode pass, when drafting is off).
+    draft_s, draft_j, draft_flops, draft_hbm_bytes:
+        Summed over the step's draft passes: latency, *dynamic* energy (the cost
+        model's energy minus ``hw.static_power_w`` × latency: static energy is counted
+        once, over the whole simulated time, by the metrics), FLOPs and HBM bytes.
+    target_s, target_j, target_flops, target_hbm_bytes:
+        The same for the target's verify pass (or decode pass, when drafting is off).
     tree_s, verify_s:
         Tree-mask unit and verify unit latencies (0 when drafting is off).
     kv_bytes_per_token:
@@ -92,11 +97,11 @@ class StepCosts:
     draft_s: np.ndarray
     draft_j: np.ndarray
     draft_flops: np.ndarray
-    draft_bytes: np.ndarray
+    draft_hbm_bytes: np.ndarray
     target_s: np.ndarray
     target_j: np.ndarray
     target_flops: np.ndarray
-    target_bytes: np.ndarray
+    target_hbm_bytes: np.ndarray
     tree_s: np.ndarray
     verify_s: np.ndarray
     kv_bytes_per_token: float
@@ -214,7 +219,9 @@ def draft_pass_shapes(trace, committed: np.ndarray, context: np.ndarray, draftin
     return step_of, tokens[use], ctx
 
 
-def _as_cost_arrays(raw: dict[str, Any], n: int, what: str) -> dict[str, np.ndarray]:
+def _as_cost_arrays(raw: dict[str, Any], n: int, what: str, static_w: float
+                    ) -> dict[str, np.ndarray]:
+    """Check a cost function's output; make energy dynamic and bytes HBM bytes."""
     out = {}
     for f in COST_FIELDS:
         if f not in raw:
@@ -223,6 +230,9 @@ def _as_cost_arrays(raw: dict[str, Any], n: int, what: str) -> dict[str, np.ndar
         if a.shape[0] != n:
             raise ValueError(f"cost function returned {a.shape[0]} {f!r} for {n} {what} passes")
         out[f] = a
+    out["energy_j"] = out["energy_j"] - static_w * out["latency_s"]
+    if "dram_bytes" in raw:
+        out["bytes"] = np.asarray(raw["dram_bytes"], dtype=np.float64).reshape(-1)
     return out
 
 
@@ -293,14 +303,16 @@ def compute_step_costs(
     n_nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
     context = step_contexts(trace, committed)
 
+    static_w = float(getattr(hw, "static_power_w", 0.0))
     target = _as_cost_arrays(
-        cost_fn(target_model, hw, tokens=n_nodes, context=context, batch=1), n_steps, "target")
+        cost_fn(target_model, hw, tokens=n_nodes, context=context, batch=1), n_steps,
+        "target", static_w)
 
     step_of, d_tokens, d_ctx = draft_pass_shapes(trace, committed, context, drafting)
     if step_of.shape[0]:
         draft = _as_cost_arrays(
             cost_fn(draft_model, hw, tokens=d_tokens, context=d_ctx, batch=1),
-            step_of.shape[0], "draft")
+            step_of.shape[0], "draft", static_w)
         summed = {f: np.bincount(step_of, weights=draft[f], minlength=n_steps)
                   for f in COST_FIELDS}
     else:
@@ -321,9 +333,9 @@ def compute_step_costs(
         n_nodes=n_nodes, accepted=accepted, committed=committed, context=context,
         draft_passes=passes,
         draft_s=summed["latency_s"], draft_j=summed["energy_j"],
-        draft_flops=summed["flops"], draft_bytes=summed["bytes"],
+        draft_flops=summed["flops"], draft_hbm_bytes=summed["bytes"],
         target_s=target["latency_s"], target_j=target["energy_j"],
-        target_flops=target["flops"], target_bytes=target["bytes"],
+        target_flops=target["flops"], target_hbm_bytes=target["bytes"],
         tree_s=tree_s, verify_s=verify_s,
         kv_bytes_per_token=kv_bytes_per_token(target_model),
         drafting=drafting,

@@ -48,8 +48,11 @@ class RecordingCost:
         context = np.asarray(context)
         self.calls.append((model.name, tokens.copy(), context.copy(), batch))
         lat = toy_latency(model, tokens, context)
-        return {"latency_s": lat, "energy_j": 3.0 * lat + 0.5 * tokens,
-                "flops": 1e6 * tokens.astype(float), "bytes": 4096.0 + 16.0 * context}
+        # dynamic 3 J/s + 0.5 J/token, plus static power over the pass (as pass_costs)
+        return {"latency_s": lat, "energy_j": 3.0 * lat + 0.5 * tokens + hw.static_power_w * lat,
+                "flops": 1e6 * tokens.astype(float),
+                "bytes": 4096.0 + 16.0 * context + 512.0 * tokens,   # DRAM + SRAM
+                "dram_bytes": 4096.0 + 16.0 * context}
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def test_energy_kv_and_utilisation_accounting(kind, request, target_model, draft
         res.energy_j["draft"] + res.energy_j["target"] + res.energy_j["static"], rel=1e-12)
     for k, v in res.energy_j.items():
         assert res.energy_per_token_j[k] == pytest.approx(v / res.tokens)
-    # Bytes: every draft and target pass's bytes land on HBM, nothing else.
+    # HBM bytes: every draft and target pass's DRAM bytes (not its SRAM traffic).
     assert res.hbm_bytes["target"] == pytest.approx((4096.0 + 16.0 * t_call[2]).sum())
     assert res.hbm_bytes["draft"] == pytest.approx((4096.0 + 16.0 * d_call[2]).sum())
     assert res.hbm_bytes["tree"] == 0 and res.hbm_bytes["verify"] == 0
