@@ -102,7 +102,7 @@ def run_cocotb(*, verilog: str, toplevel: str, test_module: str, test_dir: Path,
     pythonpath = os.pathsep.join(p for p in (str(test_dir), os.environ.get("PYTHONPATH")) if p)
     with _environment(env_changes):
         runner = get_runner(sim)
-        runner.build(verilog_sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
+        runner.build(sources=[source], hdl_toplevel=toplevel, build_dir=build_dir,
                      build_args=build_args, timescale=("1ns", "1ps"), always=False)
         try:
             results = runner.test(
