@@ -62,8 +62,14 @@ def _mj(x: float | None) -> float | None:
     return None if x is None else x * 1e3
 
 
+def _us(x: float | None) -> float | None:
+    return None if x is None else x * 1e6
+
+
 def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{100 * x:.1f}%"
+    if x is None:
+        return "n/a"
+    return f"{100 * x:.2g}%" if 0 < x < 1e-3 else f"{100 * x:.1f}%"
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -96,12 +102,14 @@ def format_report(report: dict[str, Any]) -> str:
     for h in report["hardware"]:
         parts = ", ".join(f"{k} {_pct(v)}" for k, v in h["utilisation"].items())
         lines.append(f"  {h['hardware']}: {parts}")
-    lines += ["", "mean step time (ms):"]
-    stages = ["draft", "tree", "target", "verify", "total"]
+    lines += ["", "mean time per decode step:"]
     lines.append(table(
-        [[h["hardware"], *[_ms(h["step_time_s"][s]) for s in stages],
-          _ms((h["baseline_step_time_s"] or {}).get("total"))] for h in report["hardware"]],
-        ["hardware", *stages, "AR step"]))
+        [[h["hardware"], _ms(h["step_time_s"]["draft"]), _us(h["step_time_s"]["tree"]),
+          _ms(h["step_time_s"]["target"]), _us(h["step_time_s"]["verify"]),
+          _ms(h["step_time_s"]["total"]), _ms((h["baseline_step_time_s"] or {}).get("total"))]
+         for h in report["hardware"]],
+        ["hardware", "draft ms", "tree µs", "target ms", "verify µs", "total ms",
+         "AR step ms"]))
     if report.get("wall_time_s") is not None:
         lines += ["", f"wall time: {report['wall_time_s']:.1f} s"]
     return "\n".join(lines)

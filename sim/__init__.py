@@ -9,10 +9,11 @@ builds the plain-decoding baseline trace; :mod:`.simulation` runs it all.
 from specaccel.sim.autoregressive import autoregressive_trace, committed_token_stream
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.replay import ReplayLog, replay
-from specaccel.sim.simulation import simulate, simulate_named
+from specaccel.sim.simulation import resolve_specs, simulate, simulate_named
 from specaccel.sim.step_costs import StepCosts, compute_step_costs
 
 __all__ = [
     "ReplayLog", "SimResult", "StepCosts", "autoregressive_trace", "build_result",
-    "committed_token_stream", "compute_step_costs", "replay", "simulate", "simulate_named",
+    "committed_token_stream", "compute_step_costs", "replay", "resolve_specs", "simulate",
+    "simulate_named",
 ]

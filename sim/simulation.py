@@ -75,19 +75,12 @@ def _lookup(getter, name: str, field: str):
         raise InputError(f"unknown name {name!r} ({exc})", field=field) from None
 
 
-def simulate_named(
-    trace,
-    hw: str,
-    *,
-    target: str | None = None,
-    draft: str | None = None,
-    baseline: bool = True,
-    record_timeline: bool = False,
-) -> SimResult:
-    """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
+def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | None = None
+                  ) -> tuple[Any, Any, Any, str]:
+    """Hardware and model specs by name; models default to the trace's metadata.
 
-    `target` and `draft` default to ``trace.metadata["target_model"]`` and
-    ``["draft_model"]``.
+    Returns ``(hw_spec, target_spec, draft_spec, drafting)``; ``draft_spec`` is ``None``
+    for a trace without drafting.  Unknown names raise :class:`InputError`.
     """
     from specaccel.models.cost import get_hardware, get_model
 
@@ -101,5 +94,24 @@ def simulate_named(
     hw_spec = _lookup(get_hardware, hw, "hw")
     target_spec = _lookup(get_model, target, "target")
     draft_spec = _lookup(get_model, draft, "draft") if draft else None
+    return hw_spec, target_spec, draft_spec, drafting
+
+
+def simulate_named(
+    trace,
+    hw: str,
+    *,
+    target: str | None = None,
+    draft: str | None = None,
+    baseline: bool = True,
+    record_timeline: bool = False,
+) -> SimResult:
+    """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
+
+    `target` and `draft` default to ``trace.metadata["target_model"]`` and
+    ``["draft_model"]`` (see :func:`resolve_specs`).
+    """
+    hw_spec, target_spec, draft_spec, drafting = resolve_specs(
+        trace, hw, target=target, draft=draft)
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
                     baseline=baseline, drafting=drafting, record_timeline=record_timeline)

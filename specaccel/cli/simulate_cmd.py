@@ -85,14 +85,16 @@ def _human(d: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from specaccel.sim import simulate_named
+    from specaccel.sim.simulation import resolve_specs, simulate
 
     t0 = time.perf_counter()
     trace = _load_trace(args.trace)
-    print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {args.hw}",
+    hw, target, draft, drafting = resolve_specs(trace, args.hw, target=args.target,
+                                                draft=args.draft)
+    print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}",
           file=sys.stderr)
-    result = simulate_named(trace, args.hw, target=args.target, draft=args.draft,
-                            baseline=args.baseline, record_timeline=bool(args.timeline))
+    result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                      baseline=args.baseline, record_timeline=bool(args.timeline))
     out = result.to_dict()
     out["trace"] = args.trace
     if args.timeline:

@@ -1,0 +1,119 @@
+"""`specaccel run` and `specaccel simulate` through the CLI entry point (real modules)."""
+
+import json
+import re
+
+import pytest
+
+from specaccel.cli import main
+from specaccel.cli.output import _fmt
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+RUN_ARGS = ["--requests", "3", "--steps", "12", "--seed", "5"]
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory):
+    """One human-output run shared by the tests that read its files and its text."""
+    out = tmp_path_factory.mktemp("run") / "out"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["run", "--out", str(out), *RUN_ARGS])
+    return code, buf.getvalue(), out
+
+
+def test_run_writes_report_trace_and_pngs(text_run):
+    code, stdout, out = text_run
+    assert code == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [h["hardware"] for h in report["hardware"]] == ["a100-80gb", "specaccel-default"]
+    assert report["workload"]["preset"] == "eagle-vicuna-7b-mtbench"
+    assert report["workload"]["n_requests"] == 3 and report["workload"]["n_steps"] == 36
+    assert len(report["plots"]) >= 3
+    for name in report["plots"]:
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_MAGIC and len(data) > 10_000, name
+    from specaccel.workloads import generate_trace, read_trace
+    assert read_trace(out / "trace.parquet").equals(
+        generate_trace("eagle-vicuna-7b-mtbench", n_requests=3, steps_per_request=12, seed=5))
+    assert str(out.resolve()) in stdout
+    for h, full in zip(report["hardware"], report["results"], strict=True):
+        assert h["tokens_per_s"] == full["tokens_per_s"]
+        assert h["speedup"] == pytest.approx(
+            full["tokens_per_s"] / full["baseline"]["tokens_per_s"])
+        assert full["tokens"] == full["baseline"]["tokens"]
+        assert h["speedup"] > 1.0            # a tau ~ 4 tree pays off at batch 1 on both
+        assert h["mean_committed_per_step"] == pytest.approx(h["mean_accepted_per_step"] + 1)
+
+
+def test_printed_numbers_are_the_json_numbers(text_run):
+    _, stdout, out = text_run
+    report = json.loads((out / "report.json").read_text())
+    for h in report["hardware"]:
+        line = next(ln for ln in stdout.splitlines() if ln.startswith(h["hardware"] + " "))
+        cells = line.split()
+        expected = [h["tokens_per_s"], h["baseline_tokens_per_s"], h["speedup"],
+                    h["mean_committed_per_step"], h["mean_accepted_per_step"],
+                    h["energy_per_token_j"] * 1e3, h["baseline_energy_per_token_j"] * 1e3]
+        assert cells[1:8] == [_fmt(float(v)) for v in expected]
+    assert re.search(r"wall time: \d+\.\d s", stdout)
+
+
+def test_run_json_is_one_object_and_same_seed_is_reproducible(text_run, tmp_path, capsys):
+    _, _, out_text = text_run
+    assert main(["run", "--out", str(tmp_path / "j"), *RUN_ARGS, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)          # exactly one JSON object
+    assert printed == json.loads((tmp_path / "j" / "report.json").read_text())
+    first = json.loads((out_text / "report.json").read_text())
+    assert printed["results"] == first["results"]          # same seed -> identical numbers
+    assert printed["hardware"] == first["hardware"]
+
+
+@pytest.mark.parametrize("argv, field", [
+    (["--requests", "0"], "requests"),
+    (["--steps", "-2"], "steps"),
+    (["--seed", "-1"], "seed"),
+])
+def test_run_bad_options_are_exit_2_one_line(argv, field, tmp_path, capsys):
+    assert main(["run", "--out", str(tmp_path / "o"), *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and field in err and "Traceback" not in err
+
+
+def test_run_out_is_a_file_is_exit_2(tmp_path, capsys):
+    f = tmp_path / "file"
+    f.write_text("x")
+    assert main(["run", "--out", str(f), *RUN_ARGS]) == 2
+    err = capsys.readouterr().err
+    assert str(f) in err and "folder" in err
+
+
+def test_simulate_cli_equals_the_library_and_rejects_bad_names(text_run, tmp_path, capsys):
+    _, _, out = text_run
+    trace_file = str(out / "trace.parquet")
+    timeline = tmp_path / "timeline.json"
+    assert main(["simulate", "--trace", trace_file, "--hw", "specaccel-default",
+                 "--baseline", "--json", "--timeline", str(timeline)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    events = json.loads(timeline.read_text())["traceEvents"]
+    slices = [e for e in events if e["ph"] == "X"]
+    assert len(slices) == 4 * got["n_steps"]       # draft, tree, target, verify per step
+    assert max(e["ts"] + e["dur"] for e in slices) == pytest.approx(got["makespan_s"] * 1e6)
+    from specaccel.sim import simulate_named
+    from specaccel.workloads import read_trace
+    want = simulate_named(read_trace(trace_file), "specaccel-default", baseline=True)
+    assert got["tokens_per_s"] == want.tokens_per_s and got["speedup"] == want.speedup
+    report = json.loads((out / "report.json").read_text())
+    assert got["tokens_per_s"] == report["hardware"][1]["tokens_per_s"]
+
+    assert main(["simulate", "--trace", trace_file, "--hw", "no-such-hw"]) == 2
+    err = capsys.readouterr().err
+    assert "no-such-hw" in err and "\n" not in err.strip() and "'hw'" in err
+    assert main(["simulate", "--trace", str(out / "missing.parquet"), "--hw", "a100-80gb"]) == 2
+    assert "missing.parquet" in capsys.readouterr().err
+    assert main(["simulate", "--trace", trace_file, "--hw", "a100-80gb", "--draft",
+                 "no-such-model"]) == 2
+    assert "no-such-model" in capsys.readouterr().err
