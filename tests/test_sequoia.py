@@ -196,3 +196,29 @@ def test_cli_bad_input_exit_2_one_line(argv, capsys):
     code, out, err = _cli(["tree", "optimize", *argv, "--json"], capsys)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_cli_takes_verify_times_from_the_cost_model(capsys):
+    from specaccel.models.cost import get_hardware, get_model, pass_cost
+
+    code, out, err = _cli(["tree", "optimize", "--acceptance", "0.7,0.4", "--max-nodes", "32",
+                           "--budgets", "8,32", "--draft-time", "0.0003", "--model",
+                           "llama-2-7b", "--hw", "a100-80gb", "--context", "512", "--json"],
+                          capsys)
+    assert code == 0, err
+    res = json.loads(out)
+    model, hw = get_model("llama-2-7b"), get_hardware("a100-80gb")
+    expect = [pass_cost(model, hw, tokens=b, context=512, batch=1).latency_s for b in (8, 32)]
+    assert res["inputs"]["target_times_s"] == pytest.approx(expect)
+    assert res["inputs"]["baseline_time_s"] == pytest.approx(
+        pass_cost(model, hw, tokens=1, context=512, batch=1).latency_s)
+
+
+def test_cli_without_cost_model_asks_for_target_times(capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "specaccel.models.cost", None)  # import fails
+    code, out, err = _cli(["tree", "optimize", "--acceptance", "0.7", "--max-nodes", "8",
+                           "--draft-time", "0", "--model", "m", "--hw", "h"], capsys)
+    assert code == 2 and out == "" and "--target-times" in err
+    assert len(err.strip().splitlines()) == 1
