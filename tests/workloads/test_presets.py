@@ -1,0 +1,82 @@
+"""Presets: calibrated to the published tau of their named source, with the right metadata."""
+
+import csv
+from importlib import resources
+
+import pytest
+from specaccel.models.golden import verify_trace
+from specaccel.workloads import DEFAULT_PRESET, generate_trace, get_preset, list_presets
+
+from specaccel.errors import InputError
+
+REQUIRED = {
+    "eagle-vicuna-7b-mtbench": 3.94,
+    "eagle-vicuna-7b-chain5-mtbench": 3.20,
+    "specinfer-llama2-7b-c4": 3.96,
+    "speculative-sampling-vicuna-7b-68m-specbench": 2.28,
+}
+MODEL_NAMES = {"vicuna-7b", "llama-2-7b", "eagle-head-vicuna-7b", "vicuna-68m", "llama-68m"}
+
+
+def test_required_presets_exist_with_published_tau():
+    assert DEFAULT_PRESET == "eagle-vicuna-7b-mtbench"
+    for name, tau in REQUIRED.items():
+        assert name in list_presets()
+        assert get_preset(name).published_tau == tau
+
+
+def test_published_tau_comes_from_the_bundled_csv_row():
+    rows = list(csv.DictReader(
+        resources.files("specaccel.data").joinpath("acceptance.csv").read_text().splitlines()))
+    for name in list_presets():
+        p = get_preset(name)
+        row = next(r for r in rows if (r["method"], r["target"], r["draft_or_tree"],
+                                       r["benchmark"], r["temperature"]) == p.source_row)
+        assert float(row["tau"]) == p.published_tau
+
+
+@pytest.mark.parametrize("name", sorted(list_presets()))
+def test_generated_tau_within_5_percent_of_published(name):
+    p = get_preset(name)
+    tr = generate_trace(name, n_requests=40, steps_per_request=500, seed=2024)
+    tau = verify_trace(tr).committed.mean()
+    assert abs(tau / p.published_tau - 1) < 0.05
+    assert p.model().expected_committed(p.shape) == pytest.approx(p.published_tau, rel=1e-6)
+
+
+def test_metadata_and_defaults():
+    tr = generate_trace(DEFAULT_PRESET, n_requests=3, steps_per_request=4, seed=9)
+    p = get_preset(DEFAULT_PRESET)
+    assert tr.n_requests == 3 and tr.n_steps == 12 and tr.n_nodes == 12 * 26
+    for key in ("preset", "target_model", "draft_model", "drafting", "seed"):
+        assert key in tr.metadata
+    assert tr.metadata["preset"] == DEFAULT_PRESET and tr.metadata["seed"] == 9
+    for name in list_presets():
+        other = get_preset(name)
+        assert {other.target_model, other.draft_model} <= MODEL_NAMES
+        assert other.drafting in ("per-level", "single-pass")
+        assert other.n_requests > 0 and other.steps_per_request > 0
+    full = generate_trace(DEFAULT_PRESET)
+    assert full.n_requests == p.n_requests
+    assert full.n_steps == p.n_requests * p.steps_per_request
+
+
+def test_eagle_calibration_keeps_the_published_profile_near_scale_one():
+    p = get_preset(DEFAULT_PRESET)
+    assert p.start_alpha() == (0.79, 0.74, 0.72, 0.73, 0.67)
+    assert 0.9 < p.calibration_scale() < 1.1
+
+
+def test_unknown_preset_lists_choices():
+    with pytest.raises(InputError) as exc:
+        get_preset("gpt-5")
+    assert exc.value.field == "preset"
+    for name in list_presets():
+        assert name in str(exc.value)
+
+
+def test_bad_sizes_are_input_errors():
+    with pytest.raises(InputError, match="requests"):
+        generate_trace(DEFAULT_PRESET, n_requests=0)
+    with pytest.raises(InputError, match="steps"):
+        generate_trace(DEFAULT_PRESET, steps_per_request=-1)
