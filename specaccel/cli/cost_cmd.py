@@ -1,0 +1,130 @@
+"""`specaccel cost`: latency, energy, FLOPs and bytes of one forward pass, per operator."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any
+
+from specaccel.cli.output import emit, table
+from specaccel.errors import InputError
+from specaccel.models.cost import (
+    AcceleratorConfig,
+    get_hardware,
+    get_model,
+    list_hardware,
+    list_models,
+    pass_cost,
+)
+from specaccel.models.cost.model_spec import DTYPE_BYTES
+from specaccel.models.cost.pass_args import PHASES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "cost",
+        help="latency/energy of one forward pass (model, hardware, phase, batch, context)",
+        description=(
+            "Cost of one forward pass of a model on a device: latency, energy, FLOPs and "
+            "bytes, with a per-operator breakdown (roofline with the preset's efficiency "
+            "factors; docs/cost-model.md). A verify pass over N tree tokens is "
+            "--phase verify --tokens N. Models: " + ", ".join(list_models())
+            + ", or a path to a Hugging Face config.json. Hardware: "
+            + ", ".join(list_hardware()) + "."
+        ),
+    )
+    parser.add_argument("--model", default="llama-2-7b", metavar="NAME|config.json",
+                        help="model preset or Hugging Face config.json (default llama-2-7b)")
+    parser.add_argument("--hw", default="a100-80gb", metavar="NAME",
+                        help="hardware preset (default a100-80gb)")
+    parser.add_argument("--phase", default="decode", choices=list(PHASES),
+                        help="prefill, decode or verify (default decode)")
+    parser.add_argument("--tokens", type=int, default=None, metavar="N",
+                        help="query tokens per row (default 1; for prefill the prompt length,"
+                             " default 512)")
+    parser.add_argument("--context", default="1024", metavar="S[,S...]",
+                        help="tokens already in the KV cache; one value, or one per batch row"
+                             " (default 1024; prefill: 0)")
+    parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch rows")
+    parser.add_argument("--tp", type=int, default=1, metavar="N",
+                        help="tensor-parallel degree (default 1)")
+    parser.add_argument("--layers", type=int, default=None, metavar="L",
+                        help="decoder layers evaluated (default all; fewer = early-exit draft)")
+    parser.add_argument("--no-tree", action="store_true",
+                        help="multi-token pass without a tree mask (chain / causal)")
+    parser.add_argument("--weight-dtype", choices=list(DTYPE_BYTES), default=None,
+                        help="override the weight precision")
+    parser.add_argument("--kv-dtype", choices=list(DTYPE_BYTES), default=None,
+                        help="override the KV-cache precision")
+    parser.add_argument("--roofline", action="store_true",
+                        help="pure roofline: both efficiency factors set to 1")
+    parser.add_argument("--accel", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a parameter of the accelerator design "
+                             "(e.g. array_cores=4, sram_mib=64, dataflow=ws); implies the "
+                             "parameterised accelerator; repeatable")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _accelerator(overrides: list[str]) -> Any:
+    types = {f.name: f.type for f in dataclasses.fields(AcceleratorConfig)}
+    kwargs: dict[str, Any] = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in types:
+            raise InputError(f"expected KEY=VALUE with KEY one of {', '.join(types)}, "
+                             f"not {item!r}", field="--accel")
+        kind = types[key]
+        try:
+            kwargs[key] = (value if kind == "str" else int(value) if kind == "int"
+                           else float(value))
+        except ValueError:
+            raise InputError(f"{key}: expected {kind}, got {value!r}", field="--accel") from None
+    return AcceleratorConfig(**kwargs).build()
+
+
+def _context(text: str) -> int | list[int]:
+    try:
+        vals = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"not an integer list: {text!r}", field="--context") from None
+    if not vals:
+        raise InputError("empty", field="--context")
+    return vals[0] if len(vals) == 1 else vals
+
+
+def run(args: argparse.Namespace) -> int:
+    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
+    hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
+    if args.roofline:
+        hw = hw.roofline()
+    prefill = args.phase == "prefill"
+    tokens = args.tokens if args.tokens is not None else (512 if prefill else 1)
+    context = _context(args.context) if not (prefill and args.context == "1024") else 0
+    cost = pass_cost(model, hw, tokens=tokens, context=context, batch=args.batch, tp=args.tp,
+                     phase=args.phase, layers=args.layers, tree=not args.no_tree)
+    result = cost.to_dict()
+    rows = cost.meta["batch"] * (1 if prefill else tokens)
+    result["tokens_per_s"] = rows / cost.latency_s
+    result["energy_per_token_j"] = cost.energy_j / rows
+    result["hardware"] = {
+        "name": hw.name, "kind": hw.kind, "peak_flops": hw.peak_flops,
+        "mem_bw_bytes_s": hw.mem_bw_bytes_s, "bw_efficiency": hw.bw_efficiency,
+        "compute_efficiency": hw.compute_efficiency, "area_mm2": hw.area_mm2 or None,
+        "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
+        "verify_unit_source": hw.verify_unit_source,
+    }
+    emit(args.json, result, _human)
+    return 0
+
+
+def _human(r: dict[str, Any]) -> str:
+    head = (f"{r['model']} on {r['hw']}: {r['phase']}, tokens {r['tokens']}, context "
+            f"{r['context']:g}, batch {r['batch']}, tp {r['tp']}, layers {r['layers']}\n"
+            f"latency {r['latency_s'] * 1e3:.4g} ms   energy {r['energy_j']:.4g} J   "
+            f"FLOPs {r['flops']:.4g}   bytes {r['bytes']:.4g}   "
+            f"({r['tokens_per_s']:.4g} tokens/s)\n")
+    rows = [[e["name"], e["count"], e["flops"], e["bytes"], e["latency_s"] * 1e3,
+             e["energy_j"], e["bound"]] for e in r["breakdown"]]
+    return head + table(rows, ["operator", "x", "flops", "bytes", "ms", "J", "bound"])
