@@ -146,12 +146,14 @@ def _draw_children(ctx, k, draft_sampling, rng):
     return np.argsort(-dist, axis=1, kind="stable")[:, :k]  # deterministic top-k
 
 
-def _tree_step(ctx, draft_sampling, rng, *, skip_residual=False):
+def _tree_step(ctx, draft_sampling, rng, *, skip_residual=False, drawn=None):
+    """One tree step; `drawn` (negative control) draws siblings differently from the rule."""
     n, m = ctx.shape[0], TREE_PARENT.shape[0]
     tok = np.zeros((n, m), dtype=np.int64)
     tok[:, 0] = ctx
     for node, kids in TREE_WIDTHS:
-        tok[:, list(kids)] = _draw_children(tok[:, node], len(kids), draft_sampling, rng)
+        tok[:, list(kids)] = _draw_children(tok[:, node], len(kids), drawn or draft_sampling,
+                                            rng)
     out = speculative_trees(
         np.tile(TREE_PARENT, n), tok.ravel(), TARGET[tok.ravel()], DRAFT[tok.ravel()],
         rng.random(n * m), rng.random(n * m),
@@ -289,3 +291,11 @@ def test_bad_inputs_raise():
         tree_to_trace_columns([-1, 0, 0], [0, 1, 0], p * 2, p, [0] * 3, [0] * 3)
     with pytest.raises(ValueError, match="parents"):
         tree_to_trace_columns([-1, 2, 0], [0, 1, 0], p, p, [0] * 3, [0] * 3)
+
+
+def test_tree_negative_control_mismatched_sibling_rule_fails():
+    # siblings drawn without replacement but verified with the with-replacement schedule
+    rng = np.random.default_rng(11)
+    first, _ = _first_two_tree(50_000, "with_replacement", rng, drawn="without_replacement")
+    marg = chisquare(np.bincount(first, minlength=V), first.shape[0] * TARGET[START])
+    assert marg.pvalue < NEGATIVE_CONTROL_P and marg.statistic > 100, marg
