@@ -82,7 +82,7 @@ def plot_step_breakdown(report: dict[str, Any], path: Path) -> Path:
         bottom += vals
     for xi, top, p in zip(x, bottom, parts, strict=True):
         units_us = (p.get("tree", 0.0) + p.get("verify", 0.0)) * 1e6
-        note = f"{top:.2f} ms" + (f"\ntree+verify {units_us:.1f} µs" if units_us else "")
+        note = f"{top:.2f} ms" + (f"\ntree+verify {units_us:.3g} µs" if units_us else "")
         ax.annotate(note, (xi, top), ha="center", va="bottom", fontsize=8,
                     xytext=(0, 2), textcoords="offset points")
     ax.set_xticks(x, labels, fontsize=8)

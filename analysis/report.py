@@ -35,6 +35,7 @@ def hardware_summary(result: SimResult) -> dict[str, Any]:
             k: v for k, v in result.energy_per_token_j.items() if k != "total"},
         "baseline_energy_per_token_j": base.energy_per_token_j["total"] if base else None,
         "utilisation": dict(result.utilisation),
+        "role_busy_fraction": dict(result.role_busy_fraction),
         "baseline_utilisation": dict(base.utilisation) if base else None,
         "step_time_s": dict(result.step_time_s),
         "baseline_step_time_s": dict(base.step_time_s) if base else None,
@@ -101,7 +102,9 @@ def format_report(report: dict[str, Any]) -> str:
     lines += ["", "utilisation (busy fraction of the simulated time):"]
     for h in report["hardware"]:
         parts = ", ".join(f"{k} {_pct(v)}" for k, v in h["utilisation"].items())
+        roles = ", ".join(f"{k} {_pct(v)}" for k, v in h["role_busy_fraction"].items())
         lines.append(f"  {h['hardware']}: {parts}")
+        lines.append(f"  {' ' * len(h['hardware'])}  by role: {roles}")
     lines += ["", "mean time per decode step:"]
     lines.append(table(
         [[h["hardware"], _ms(h["step_time_s"]["draft"]), _us(h["step_time_s"]["tree"]),
