@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -35,7 +36,7 @@ is the largest number of children per node.
 Budget = nodes in the target's verify pass, the root (last committed token) included.
 Depth = tree height below the root = draft passes per step.
 
-{SPEEDUP_DEFINITION}.
+{textwrap.fill(SPEEDUP_DEFINITION + '.', 88)}
 
 The tree is printed as a parent list, breadth first, siblings by rank (node 0 the root).
 Without --target-times, verify times come from the cost model for --model/--hw.
