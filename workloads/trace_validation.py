@@ -114,13 +114,13 @@ def _check_requests(trace: Trace, fail: Callable[..., None]) -> None:
     bad = np.flatnonzero(~(prompt > 0))
     if bad.size:
         r = int(bad[0])
-        fail(f"prompt length must be positive, not {prompt[r]}", "prompt_len",
+        fail(f"prompt length must be positive, not {prompt[r].item()!r}", "prompt_len",
              (f"request {trace.request_id[r]}",))
     arrival = np.asarray(trace.arrival_s, dtype=np.float64)
     bad = np.flatnonzero(~(np.isfinite(arrival) & (arrival >= 0)))
     if bad.size:
         r = int(bad[0])
-        fail(f"arrival time must be finite and >= 0, not {arrival[r]}", "arrival_s",
+        fail(f"arrival time must be finite and >= 0, not {float(arrival[r])!r}", "arrival_s",
              (f"request {trace.request_id[r]}",))
 
 
@@ -153,20 +153,20 @@ def _check_nodes(trace: Trace, file: str | None) -> None:
 
     checks: list[tuple[np.ndarray, str, Callable[[int, int], str]]] = []
     checks.append((is_root & (parent != -1), "parent",
-                   lambda g, i: f"parent[0] must be -1 (the root), not {parent[g]}"))
+                   lambda g, i: f"parent[0] must be -1 (the root), not {int(parent[g])}"))
     checks.append((~is_root & ((parent < 0) | (parent >= local)), "parent",
-                   lambda g, i: f"parent[{i}] must be in [0, {i}), not {parent[g]}"))
+                   lambda g, i: f"parent[{i}] must be in [0, {i}), not {int(parent[g])}"))
     for name in ("draft_prob", "target_prob"):
         col = np.asarray(nodes[name], dtype=np.float64)
         checks.append((np.isnan(col), name,
                        lambda g, i, name=name: f"{name}[{i}] is NaN"))
         checks.append((~np.isnan(col) & ~((col >= 0.0) & (col <= 1.0)), name,
                        lambda g, i, col=col, name=name:
-                       f"{name}[{i}] = {col[g]!r} is not a probability in [0, 1]"))
+                       f"{name}[{i}] = {float(col[g])!r} is not a probability in [0, 1]"))
     uniform = np.asarray(nodes["uniform"], dtype=np.float64)
     present = ~np.isnan(uniform)
     checks.append((present & ~((uniform >= 0.0) & (uniform < 1.0)), "uniform",
-                   lambda g, i: f"uniform[{i}] = {uniform[g]!r} is not in [0, 1)"))
+                   lambda g, i: f"uniform[{i}] = {float(uniform[g])!r} is not in [0, 1)"))
     if stochastic:
         q = np.asarray(nodes["draft_prob"], dtype=np.float64)
         checks.append((~is_root & ~present, "uniform",
