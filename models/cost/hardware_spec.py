@@ -21,6 +21,7 @@ when faster, a skinny GEMM (GEMV).  See docs/cost-model.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import asdict, dataclass, field, replace
 
@@ -171,24 +172,31 @@ def _check_nodes(n_nodes: int) -> int:
     return n
 
 
-def _rtl_cycles(unit: str, n: int) -> float | None:
-    """Latency in cycles of RTL `unit` for `n` nodes from the characterisation table.
-
-    Uses the smallest characterised unit with ``nodes >= n``; beyond the largest, the
-    latency grows with ``log2`` as fitted from the last two rows.  ``None`` when the
-    table (or the hdl module) is absent or has no row for `unit`.
-    """
+@functools.cache
+def _rtl_points(unit: str) -> list[tuple[int, float]]:
+    """``(nodes, latency_cycles)`` rows of RTL `unit` in the characterisation table, sorted;
+    empty when the table (or the hdl module providing it) is absent.  Read once."""
     try:
         from specaccel.hdl.characterisation import load_characterisation
 
         rows = load_characterisation()
     except (ImportError, FileNotFoundError, OSError):
-        return None
-    pts = sorted(
+        return []
+    return sorted(
         (int(r["nodes"]), float(r["latency_cycles"]))
         for r in rows
         if str(r.get("unit")) == unit and r.get("latency_cycles") not in (None, "")
     )
+
+
+def _rtl_cycles(unit: str, n: int) -> float | None:
+    """Latency in cycles of RTL `unit` for `n` nodes from the characterisation table.
+
+    Uses the smallest characterised unit with ``nodes >= n``; beyond the largest, the
+    latency grows with ``log2 N`` at the slope of the last two rows.  ``None`` when there
+    is no row for `unit`.
+    """
+    pts = _rtl_points(unit)
     if not pts:
         return None
     for nodes, cyc in pts:

@@ -249,11 +249,12 @@ def pass_costs(
         ph = np.array([float(PHASES[phase])])
     else:
         names = np.atleast_1d(np.asarray(phase))
-        bad = [x for x in np.unique(names) if str(x) not in PHASES]
+        uniq, inverse = np.unique(names, return_inverse=True)
+        bad = [str(x) for x in uniq if str(x) not in PHASES]
         if bad:
             raise InputError(f"unknown phase {bad[0]!r}; choose one of {', '.join(PHASES)}",
                              field="phase")
-        ph = np.array([float(PHASES[str(x)]) for x in names])
+        ph = np.array([float(PHASES[str(x)]) for x in uniq])[inverse.ravel()]
     try:
         arrays = np.broadcast_arrays(t, s, b, p, ph, lay, tr)
     except ValueError as exc:

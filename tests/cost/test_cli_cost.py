@@ -1,0 +1,67 @@
+"""`specaccel cost` and `specaccel validate` through the CLI entry point."""
+
+import json
+
+import pytest
+from specaccel.models.cost import get_hardware, get_model, pass_cost
+
+from specaccel.cli import main
+
+
+def _json(capsys, argv):
+    code = main(argv)
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+def test_cost_json_has_totals_and_breakdown(capsys):
+    code, r = _json(capsys, ["cost", "--model", "llama-2-13b", "--hw", "h100-sxm", "--phase",
+                             "verify", "--tokens", "32", "--context", "700", "--batch", "2",
+                             "--tp", "2", "--json"])
+    assert code == 0
+    want = pass_cost(get_model("llama-2-13b"), get_hardware("h100-sxm"), tokens=32,
+                     context=700, batch=2, tp=2, phase="verify")
+    for key in ("latency_s", "energy_j", "flops", "bytes"):
+        assert r[key] == pytest.approx(getattr(want, key), rel=1e-12)
+    assert {"name", "flops", "bytes", "latency_s", "energy_j", "bound"} <= set(r["breakdown"][0])
+    assert any(e["name"] == "mlp_allreduce" for e in r["breakdown"])
+
+
+def test_cost_accepts_hf_config_and_per_row_context(tmp_path, capsys):
+    cfg = tmp_path / "tiny" / "config.json"
+    cfg.parent.mkdir()
+    cfg.write_text(json.dumps({"model_type": "llama", "num_hidden_layers": 4, "hidden_size": 256,
+                               "num_attention_heads": 8, "num_key_value_heads": 2,
+                               "intermediate_size": 688, "vocab_size": 1000,
+                               "rms_norm_eps": 1e-5}))
+    code, r = _json(capsys, ["cost", "--model", str(cfg), "--context", "10,20,30", "--json"])
+    assert code == 0 and r["model"] == "tiny" and r["batch"] == 3 and r["context"] == 20
+
+
+def test_cost_accelerator_overrides_change_the_result(capsys):
+    _, base = _json(capsys, ["cost", "--hw", "specaccel-default", "--tokens", "64", "--json"])
+    _, small = _json(capsys, ["cost", "--accel", "array_cores=1", "--tokens", "64", "--json"])
+    assert small["latency_s"] > base["latency_s"]
+    assert small["hardware"]["area_mm2"] < base["hardware"]["area_mm2"]
+
+
+@pytest.mark.parametrize("argv", [
+    ["cost", "--model", "nope"],
+    ["cost", "--hw", "nope"],
+    ["cost", "--tokens", "0"],
+    ["cost", "--context", "a,b"],
+    ["cost", "--accel", "warp=9"],
+    ["cost", "--model", "/no/such/config.json"],
+])
+def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_validate_json_lists_every_row_and_passes(capsys):
+    code, r = _json(capsys, ["validate", "--json"])
+    assert code == 0
+    assert len(r["rows"]) == 12
+    assert r["median_abs_error"] <= 0.10 and r["worst_abs_error"] <= 0.20
+    assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
