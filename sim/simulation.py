@@ -12,11 +12,14 @@ from typing import Any
 
 from specaccel.models.golden import verify_trace
 from specaccel.sim.autoregressive import autoregressive_trace
+from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.replay import replay
 from specaccel.sim.step_costs import CostFn, compute_step_costs
 
 from specaccel.errors import InputError
+
+ENGINES = ("simpy", "fast")
 
 
 def simulate(
@@ -30,6 +33,7 @@ def simulate(
     cost_fn: CostFn | None = None,
     unit_map: dict[str, str] | None = None,
     record_timeline: bool = False,
+    engine: str = "simpy",
 ) -> SimResult:
     """Replay `trace` on `hw` (and its autoregressive baseline) and report.
 
@@ -50,18 +54,30 @@ def simulate(
         Override of the role → unit mapping.
     record_timeline:
         Keep the speculative replay's per-stage timeline in ``result.timeline``.
+    engine:
+        ``"simpy"`` (the discrete-event model) or ``"fast"`` (the vectorised
+        uncontended path of :mod:`.fast_path`: same numbers, no timeline).
     """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if engine == "fast" and record_timeline:
+        raise ValueError("the fast engine records no timeline; use engine='simpy'")
+
+    def run(costs, timeline: bool):
+        if engine == "fast":
+            return fast_replay(costs, hw, unit_map=unit_map)
+        return replay(costs, hw, unit_map=unit_map, record_timeline=timeline)
+
     outcome = verify_trace(trace)
     costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw,
                                drafting=drafting, outcome=outcome, cost_fn=cost_fn)
-    log = replay(costs, hw, unit_map=unit_map, record_timeline=record_timeline)
-    result = build_result(costs, log,
-                          hw=hw, target=target, draft=draft)
+    result = build_result(costs, run(costs, record_timeline), hw=hw, target=target,
+                          draft=draft)
     if baseline:
         ar = autoregressive_trace(trace, outcome)
         ar_costs = compute_step_costs(ar, target_model=target, draft_model=draft, hw=hw,
                                       drafting="none", cost_fn=cost_fn)
-        result.baseline = build_result(ar_costs, replay(ar_costs, hw, unit_map=unit_map),
+        result.baseline = build_result(ar_costs, run(ar_costs, False),
                                        hw=hw, target=target, draft=draft)
     return result
 
@@ -105,6 +121,7 @@ def simulate_named(
     draft: str | None = None,
     baseline: bool = True,
     record_timeline: bool = False,
+    engine: str = "simpy",
 ) -> SimResult:
     """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
 
@@ -114,4 +131,5 @@ def simulate_named(
     hw_spec, target_spec, draft_spec, drafting = resolve_specs(
         trace, hw, target=target, draft=draft)
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
-                    baseline=baseline, drafting=drafting, record_timeline=record_timeline)
+                    baseline=baseline, drafting=drafting, record_timeline=record_timeline,
+                    engine=engine)

@@ -146,3 +146,44 @@ def test_energy_kv_and_utilisation_accounting(kind, request, target_model, draft
         res.hbm_bytes["total"] / (hw.hbm_bandwidth_bps * res.makespan_s))
     step_sum = sum(res.step_time_s[k] for k in ("draft", "tree", "target", "verify"))
     assert step_sum * res.n_steps <= res.makespan_s * (1 + 1e-12)  # idle gaps: arrivals
+
+
+def _assert_logs_equal(a, b):
+    for name in ("makespan_s", "kv_mean_tokens"):
+        assert getattr(a, name) == pytest.approx(getattr(b, name), rel=1e-9), name
+    for name in ("request_start_s", "request_end_s"):
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=1e-9, atol=1e-15)
+    for name in ("unit_busy_s", "role_busy_s", "hbm_bytes_by_role"):
+        da, db = getattr(a, name), getattr(b, name)
+        assert list(da) == list(db), name
+        assert all(da[k] == pytest.approx(db[k], rel=1e-9, abs=1e-15) for k in da), name
+    for name in ("unit_jobs", "kv_peak_tokens", "kv_written_tokens", "kv_rolled_back_tokens",
+                 "kv_bytes_per_token", "hbm_bandwidth_bps"):
+        assert getattr(a, name) == getattr(b, name), name
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("kind", ["toy_hw", "toy_gpu"])
+def test_fast_path_equals_the_simpy_replay(seed, kind, request, target_model, draft_model,
+                                           cost):
+    from specaccel.sim.fast_path import fast_replay
+
+    hw = request.getfixturevalue(kind)
+    trace = random_trace(1000 + seed, n_requests=int(seed % 5) + 1)
+    for t, drafting in ((trace, None), (autoregressive_trace(trace), "none")):
+        costs = compute_step_costs(t, target_model=target_model, draft_model=draft_model,
+                                   hw=hw, drafting=drafting, cost_fn=cost)
+        _assert_logs_equal(fast_replay(costs, hw), replay(costs, hw))
+
+
+def test_fast_engine_gives_the_simpy_result(toy_hw, target_model, draft_model, cost):
+    trace = random_trace(7)
+    a = simulate(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost)
+    b = simulate(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost,
+                 engine="fast")
+    assert b.tokens_per_s == pytest.approx(a.tokens_per_s, rel=1e-9)
+    assert b.speedup == pytest.approx(a.speedup, rel=1e-9)
+    assert b.energy_j == pytest.approx(a.energy_j, rel=1e-9)
+    with pytest.raises(ValueError, match="engine"):
+        simulate(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost,
+                 engine="warp")
