@@ -20,23 +20,36 @@ class StreamRun:
 
     Attributes
     ----------
-    responses:
-        Response words, in the order they left the unit.
-    sent_cycles, received_cycles:
-        Cycle number of each request / response transfer.
+    outputs:
+        Per output stream name, the words in the order they left the unit.
+    sent_cycles:
+        Cycle number of each request transfer.
+    output_cycles:
+        Per output stream name, the cycle of each transfer.
     cycles:
         Cycles simulated.
     """
 
-    responses: list[int]
+    outputs: dict[str, list[int]]
     sent_cycles: list[int]
-    received_cycles: list[int]
+    output_cycles: dict[str, list[int]]
     cycles: int
+
+    @property
+    def responses(self) -> list[int]:
+        """Words of the ``resp`` stream."""
+        return self.outputs["resp"]
+
+    @property
+    def received_cycles(self) -> list[int]:
+        """Transfer cycles of the ``resp`` stream."""
+        return self.output_cycles["resp"]
 
 
 def run_stream(dut, requests: list[int], *, seed: int = 0, p_valid: float = 1.0,
-               p_ready: float = 1.0, max_cycles: int | None = None) -> StreamRun:
-    """Send `requests` through ``dut.req`` and collect as many words from ``dut.resp``.
+               p_ready: float = 1.0, max_cycles: int | None = None,
+               outputs: tuple[str, ...] = ("resp",)) -> StreamRun:
+    """Send `requests` through ``dut.req`` and collect as many words from every output.
 
     Parameters
     ----------
@@ -51,26 +64,34 @@ def run_stream(dut, requests: list[int], *, seed: int = 0, p_valid: float = 1.0,
     max_cycles:
         Give up after this many cycles (default: generous bound); the run then has fewer
         responses than requests, which the caller's assertion catches.
+    outputs:
+        Names of the output streams (each gets its own random ``ready``).
     """
     rng = np.random.default_rng(seed)
     limit = max_cycles if max_cycles is not None else 64 + 300 * (len(requests) + 4)
-    run = StreamRun([], [], [], 0)
+    run = StreamRun({o: [] for o in outputs}, [], {o: [] for o in outputs}, 0)
+    streams = [(o, getattr(dut, o)) for o in outputs]
 
     async def bench(ctx):
         sent = 0
         cycle = 0
-        while len(run.responses) < len(requests) and cycle < limit:
+        def pending():
+            return any(len(run.outputs[o]) < len(requests) for o in outputs)
+
+        while pending() and cycle < limit:
             offer = sent < len(requests) and rng.random() < p_valid
             ctx.set(dut.req.valid, int(offer))
             if offer:
                 ctx.set(dut.req.payload.as_value(), requests[sent])
-            ctx.set(dut.resp.ready, int(rng.random() < p_ready))
+            for _, port in streams:
+                ctx.set(port.ready, int(rng.random() < p_ready))
             if offer and ctx.get(dut.req.ready):
                 run.sent_cycles.append(cycle)
                 sent += 1
-            if ctx.get(dut.resp.valid) and ctx.get(dut.resp.ready):
-                run.responses.append(ctx.get(dut.resp.payload.as_value()))
-                run.received_cycles.append(cycle)
+            for name, port in streams:
+                if ctx.get(port.valid) and ctx.get(port.ready):
+                    run.outputs[name].append(ctx.get(port.payload.as_value()))
+                    run.output_cycles[name].append(cycle)
             await ctx.tick()
             cycle += 1
         run.cycles = cycle

@@ -374,3 +374,55 @@ class CompactVectorModel:
         resp = self.resp_layout.const({"gather": [0] * self.nodes, "count": 0, "moves": 0,
                                        "error": 1}).as_value().value
         return req, resp
+
+
+class CoreVectorModel:
+    """Vectors for :class:`~specaccel.hdl.spec_decode_core.SpecDecodeCore`: a decode step's
+    request and the expected ``mask`` and ``commit`` words, all from the golden model."""
+
+    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
+                 mode: str = "greedy", uniform_source: str = "request",
+                 position_width: int = 16, slot_width: int = 16) -> None:
+        from specaccel.hdl.spec_decode_core import core_commit_layout, core_request_layout
+
+        self.verify = VerifyVectorModel(nodes=nodes, token_width=token_width,
+                                        prob_width=prob_width, mode=mode,
+                                        uniform_source=uniform_source)
+        self.mask = MaskVectorModel(nodes=nodes, position_width=position_width)
+        self.compact = CompactVectorModel(nodes=nodes, slot_width=slot_width)
+        self.nodes, self.position_width, self.slot_width = nodes, position_width, slot_width
+        self.req_layout = core_request_layout(self.verify.req_layout,
+                                              position_width=position_width,
+                                              slot_width=slot_width)
+        self.commit_layout = core_commit_layout(nodes=nodes, token_width=token_width,
+                                                slot_width=slot_width)
+
+    def vector(self, tree: DraftTree, values: StochasticValues | None, root_position: int,
+               kv_base: int) -> tuple[int, int, int]:
+        """(request, expected mask word, expected commit word) of a valid step."""
+        vv = self.verify.vector(tree, values)
+        _, mask_resp = self.mask.vector(tree.parent, root_position)
+        path = [p for k, p in enumerate(self.verify.unpack_response(vv.response)["path"])
+                if k <= vv.accepted]
+        _, compact_resp = self.compact.vector(path, kv_base)
+        req = self.req_layout.const({
+            "tree": self.verify.req_layout.from_bits(vv.request),
+            "root_position": root_position, "kv_base": kv_base}).as_value().value
+        commit = self.commit_layout.const({
+            "verify": self.verify.resp_layout.from_bits(vv.response),
+            "compact": self.compact.resp_layout.from_bits(compact_resp)}).as_value().value
+        return req, mask_resp, commit
+
+    def random_vector(self, rng: np.random.Generator, tree: DraftTree | None = None
+                      ) -> tuple[int, int, int]:
+        """A random step (or the given `tree`), root position and KV base."""
+        if tree is None:
+            n = int(rng.integers(1, self.nodes + 1))
+            shape = SHAPES[int(rng.integers(0, len(SHAPES)))]
+            tree = random_greedy_tree(rng, n, token_width=self.verify.token_width, shape=shape)
+        values = None
+        if self.verify.mode == "stochastic":
+            values = random_stochastic_values(rng, tree.n_nodes, self.verify.prob_width)
+        root = int(rng.integers(0, (1 << self.position_width) - self.nodes))
+        base = int(rng.integers(0, (1 << self.slot_width) - self.nodes))
+        return self.vector(tree, values, root, base)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 NODES_RANGE = (2, 128)
 TOKEN_WIDTH_RANGE = (1, 18)
 PROB_WIDTH_RANGE = (8, 16)
@@ -26,3 +29,14 @@ def check_tree_parameters(nodes: object, token_width: object, prob_width: object
     check_int("nodes", nodes, *NODES_RANGE)
     check_int("token_width", token_width, *TOKEN_WIDTH_RANGE)
     check_int("prob_width", prob_width, *PROB_WIDTH_RANGE)
+
+
+@contextmanager
+def validating(component: object) -> Iterator[None]:
+    """Run a constructor's checks; a unit rejected by them is marked used, so that Amaranth
+    does not also warn that it was "created but never used"."""
+    try:
+        yield
+    except TypeError:
+        component._MustUse__used = True  # type: ignore[attr-defined]
+        raise

@@ -18,12 +18,22 @@ from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 @dataclass
 class StreamLog:
-    """Transfers observed by :func:`drive`."""
+    """Transfers observed by :func:`drive` (``responses``/``received_cycles``: the first
+    output stream; ``outputs``/``output_cycles``: every output stream by name)."""
 
-    responses: list[int] = field(default_factory=list)
+    outputs: dict[str, list[int]] = field(default_factory=dict)
     sent_cycles: list[int] = field(default_factory=list)
-    received_cycles: list[int] = field(default_factory=list)
+    output_cycles: dict[str, list[int]] = field(default_factory=dict)
     cycles: int = 0
+    first: str = "resp"
+
+    @property
+    def responses(self) -> list[int]:
+        return self.outputs[self.first]
+
+    @property
+    def received_cycles(self) -> list[int]:
+        return self.output_cycles[self.first]
 
 
 async def reset(dut, cycles: int = 2) -> None:
@@ -31,32 +41,37 @@ async def reset(dut, cycles: int = 2) -> None:
     Clock(dut.clk, 10, unit="ns").start(start_high=False)
     dut.rst.value = 1
     dut.req__valid.value = 0
-    dut.resp__ready.value = 0
     await ClockCycles(dut.clk, cycles)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
 
 
 async def drive(dut, requests: list[int], *, rng: random.Random, p_valid: float = 1.0,
-                p_ready: float = 1.0, max_cycles: int | None = None) -> StreamLog:
-    """Send `requests`, collect as many responses, with random valid/ready back-pressure."""
-    log = StreamLog()
+                p_ready: float = 1.0, max_cycles: int | None = None,
+                outputs: tuple[str, ...] = ("resp",)) -> StreamLog:
+    """Send `requests`, collect as many words from every output stream, with random
+    valid/ready back-pressure."""
+    log = StreamLog(outputs={o: [] for o in outputs}, output_cycles={o: [] for o in outputs},
+                    first=outputs[0])
     limit = max_cycles if max_cycles is not None else 64 + 300 * (len(requests) + 4)
     sent = 0
-    while len(log.responses) < len(requests) and log.cycles < limit:
+    while (any(len(v) < len(requests) for v in log.outputs.values())
+           and log.cycles < limit):
         await FallingEdge(dut.clk)
         offer = sent < len(requests) and rng.random() < p_valid
         dut.req__valid.value = int(offer)
         if offer:
             dut.req__payload.value = requests[sent]
-        dut.resp__ready.value = int(rng.random() < p_ready)
+        for o in outputs:
+            getattr(dut, f"{o}__ready").value = int(rng.random() < p_ready)
         await ReadOnly()
         if offer and int(dut.req__ready.value):
             log.sent_cycles.append(log.cycles)
             sent += 1
-        if int(dut.resp__valid.value) and int(dut.resp__ready.value):
-            log.responses.append(dut.resp__payload.value.to_unsigned())
-            log.received_cycles.append(log.cycles)
+        for o in outputs:
+            if int(getattr(dut, f"{o}__valid").value) and int(getattr(dut, f"{o}__ready").value):
+                log.outputs[o].append(getattr(dut, f"{o}__payload").value.to_unsigned())
+                log.output_cycles[o].append(log.cycles)
         log.cycles += 1
     await FallingEdge(dut.clk)
     dut.req__valid.value = 0

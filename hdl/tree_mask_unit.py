@@ -1,0 +1,136 @@
+"""TreeMaskUnit: parent pointers -> tree-attention mask rows and position ids.
+
+Exactly :func:`specaccel.models.golden.tree_attention_mask` and
+:func:`~specaccel.models.golden.position_ids`: row i has bit j set iff j is i or an ancestor
+of i; ``position[i] = root_position + depth(i)``.
+
+Structure: one node per cycle in index order (``row[i] = row[parent[i]] | 1 << i``,
+``position[i] = position[parent[i]] + 1``; ``parent[i] < i`` makes the parent's row ready),
+so a tree of n nodes takes about n cycles and the area is one N-way row multiplexer plus the
+N x N mask register — instead of the N^3 of a fully parallel pointer-doubling mask.  The
+testbenches measure its latency; it is the throughput limit of
+:class:`~specaccel.hdl.spec_decode_core.SpecDecodeCore` for large trees.
+
+Invalid input (``n_nodes == 0``, ``n_nodes > N``, ``parent[i] >= i``) is answered at once
+with ``error`` set and all-zero rows and positions; the unit returns to idle after every
+response, so it never hangs and the next request is served normally.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from specaccel.hdl.layouts import (
+    count_shape,
+    index_shape,
+    tree_mask_request_layout,
+    tree_mask_response_layout,
+)
+from specaccel.hdl.unit_parameters import check_int, check_tree_parameters, validating
+
+__all__ = ["TreeMaskUnit"]
+
+
+class TreeMaskUnit(wiring.Component):
+    """Build the ancestor mask and position ids of one tree per request.
+
+    Parameters
+    ----------
+    nodes:
+        N, maximum nodes including the root, in [2, 128].
+    token_width, prob_width:
+        Accepted (and validated) for the registry's common interface; unused here.
+    position_width:
+        Bits of a position id, in [1, 32].
+
+    Attributes
+    ----------
+    req : In(stream.Signature(tree_mask_request_layout(...)))
+        ``n_nodes``, per-node ``parent`` (node 0's ignored), ``root_position``.
+    resp : Out(stream.Signature(tree_mask_response_layout(...)))
+        ``mask`` rows, ``position`` ids (zero past ``n_nodes``), ``error``.
+    """
+
+    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
+                 position_width: int = 16) -> None:
+        with validating(self):
+            check_tree_parameters(nodes, token_width, prob_width)
+            check_int("position_width", position_width, 1, 32)
+        self.nodes = nodes
+        self.position_width = position_width
+        self.request_layout = tree_mask_request_layout(nodes=nodes,
+                                                       position_width=position_width)
+        self.response_layout = tree_mask_response_layout(nodes=nodes,
+                                                         position_width=position_width)
+        super().__init__({
+            "req": In(stream.Signature(self.request_layout)),
+            "resp": Out(stream.Signature(self.response_layout)),
+        })
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, pw = self.nodes, self.position_width
+        idx = index_shape(n)
+        req = self.req.payload
+
+        parent = [Signal(idx, name=f"parent{i}") for i in range(n)]
+        row = [Signal(n, name=f"row{i}") for i in range(n)]
+        pos = [Signal(pw, name=f"pos{i}") for i in range(n)]
+        count = Signal(count_shape(n))
+        cur = Signal(range(n + 1))
+        error = Signal()
+
+        present = [req.n_nodes > i for i in range(n)]
+        bad = Cat(*[present[i] & (req.parent[i] >= i) for i in range(1, n)]).any()
+        req_error = (req.n_nodes == 0) | (req.n_nodes > n) | bad
+
+        # the row and position of the current node's parent (explicit muxes, DESIGN.md)
+        cur_parent = Signal(idx)
+        parent_row = Signal(n)
+        parent_pos = Signal(pw)
+        with m.Switch(cur):
+            for i in range(1, n):
+                with m.Case(i):
+                    m.d.comb += cur_parent.eq(parent[i])
+        with m.Switch(cur_parent):
+            for j in range(n - 1):
+                with m.Case(j):
+                    m.d.comb += [parent_row.eq(row[j]), parent_pos.eq(pos[j])]
+
+        out = self.resp.payload
+        m.d.comb += out.error.eq(error)
+        for i in range(n):
+            m.d.comb += [out.mask[i].eq(row[i]), out.position[i].eq(pos[i])]
+
+        with m.FSM():
+            with m.State("IDLE"):
+                m.d.comb += self.req.ready.eq(1)
+                with m.If(self.req.valid):
+                    m.d.sync += [parent[i].eq(req.parent[i]) for i in range(n)]
+                    m.d.sync += [row[i].eq(0) for i in range(1, n)]
+                    m.d.sync += [pos[i].eq(0) for i in range(1, n)]
+                    m.d.sync += [count.eq(req.n_nodes), cur.eq(1), error.eq(req_error)]
+                    with m.If(req_error):
+                        m.d.sync += [row[0].eq(0), pos[0].eq(0)]
+                        m.next = "DONE"
+                    with m.Else():
+                        m.d.sync += [row[0].eq(1), pos[0].eq(req.root_position)]
+                        with m.If(req.n_nodes == 1):
+                            m.next = "DONE"
+                        with m.Else():
+                            m.next = "BUSY"
+            with m.State("BUSY"):
+                with m.Switch(cur):
+                    for i in range(1, n):
+                        with m.Case(i):
+                            m.d.sync += [row[i].eq(parent_row | (1 << i)),
+                                         pos[i].eq(parent_pos + 1)]
+                m.d.sync += cur.eq(cur + 1)
+                with m.If(cur + 1 >= count):
+                    m.next = "DONE"
+            with m.State("DONE"):
+                m.d.comb += self.resp.valid.eq(1)
+                with m.If(self.resp.ready):
+                    m.next = "IDLE"
+        return m
