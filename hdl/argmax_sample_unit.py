@@ -5,22 +5,28 @@ maximum, lowest index wins ties; sampling: first index whose cumulative weight e
 threshold ``floor(u * total)``).  The vocabulary arrives ``chunk`` lanes per beat, so a
 verify pipeline can start on a node's logits before the whole vocabulary is there.
 
-Pipeline (global stall: every stage advances when the output register is free or being
-read; ``inp.ready`` is that condition):
+Pipeline (one beat per cycle; nothing ever stalls — flow control is by credits: a beat is
+accepted only while the result FIFO has a slot for every request in flight):
 
 * **S1** registers the beat and its base index (running sum of ``count`` in the request);
-* **S2** reduces the chunk: the first maximum of the valid lanes (greedy) and the lane
-  prefix sums of the weights (sampling), both log-depth trees;
-* **S3** merges the chunk into the per-request running state (best logit / remaining
-  threshold) and, on the request's last beat, writes the result register (``out``).
+* **S2** reduces the chunk, one register stage per tree level: the first maximum of the
+  valid lanes (greedy) and the lane prefix sums of the weights (sampling);
+* **S3** merges the chunk maximum into the running best (the tightest loop: one
+  carry-chain compare and one LUT) and compares the prefix sums against the remaining
+  threshold;
+* **S4** picks the first hitting lane of the first hitting beat and, on the request's last
+  beat, writes the result into the FIFO that drives ``out``.
 
-Latency: 3 cycles from the last beat's handshake to ``out.valid``; one beat per cycle.
+Latency: ``4 + ceil(log2 chunk)`` cycles (``unit.latency``; 6 for chunk = 4) from the last
+beat's handshake to ``out.valid``.  Measured on iCE40 HX8K (pin-light harness, N = 16,
+chunk 4, 16-bit logits): about 118 MHz.
 """
 
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
@@ -107,6 +113,12 @@ class ArgmaxSampleUnit(wiring.Component):
         self.beat = beat_layout(nodes=nodes, token_width=token_width, prob_width=prob_width,
                                 chunk=chunk, logit_width=logit_width)
         self.result = result_layout(nodes=nodes, token_width=token_width)
+        #: register stages of the chunk reduction (one per tree level, at least one)
+        self.reduce_levels = max(1, (chunk - 1).bit_length())
+        #: cycles from the handshake of a request's last beat to its result on ``out``
+        self.latency = 4 + self.reduce_levels
+        #: result FIFO slots: enough for one-beat requests back to back at full rate
+        self.fifo_depth = self.latency + 3
         super().__init__({
             "inp": In(stream.Signature(self.beat)),
             "out": Out(stream.Signature(self.result)),
@@ -117,13 +129,27 @@ class ArgmaxSampleUnit(wiring.Component):
         c = self.chunk
         tw = self.token_width
         rem_w = self.prob_width + self.token_width
-        lane_idx_w = bits_for(max(c - 1, 0))
 
-        advance = Signal()
+        # Credit flow control: the pipeline never stalls.  Every request whose last beat was
+        # accepted holds a slot of the result FIFO until its result is read, and a beat is
+        # accepted only while a slot is free, so back-pressure never reaches the datapath
+        # (no enable fan-out from `out.ready`, no combinational ready path).
+        advance = Const(1)
+        fifo = SyncFIFOBuffered(width=len(self.out.payload.as_value()), depth=self.fifo_depth)
+        m.submodules.results = fifo
+        reserved = Signal(range(self.fifo_depth + 1))
         m.d.comb += [
-            advance.eq(~self.out.valid | self.out.ready),
-            self.inp.ready.eq(advance),
+            self.inp.ready.eq(reserved < self.fifo_depth),
+            self.out.valid.eq(fifo.r_rdy),
+            self.out.payload.eq(fifo.r_data),
+            fifo.r_en.eq(self.out.ready),
         ]
+        booked = self.inp.valid & self.inp.ready & self.inp.payload.last
+        freed = self.out.valid & self.out.ready
+        with m.If(booked & ~freed):
+            m.d.sync += reserved.eq(reserved + 1)
+        with m.Elif(freed & ~booked):
+            m.d.sync += reserved.eq(reserved - 1)
 
         # ---- S1: register the beat and its base index --------------------------------
         in_request = Signal()  # a request has started and its last beat is not yet in
@@ -133,12 +159,12 @@ class ArgmaxSampleUnit(wiring.Component):
         s1_base = Signal(tw)
         s1 = Signal(self.beat)
         take = Signal()
-        m.d.comb += take.eq(self.inp.valid & advance)
+        m.d.comb += take.eq(self.inp.valid & self.inp.ready)
         base_now = Signal(tw)
         m.d.comb += base_now.eq(Mux(in_request, next_base, 0))
         with m.If(advance):
             m.d.sync += [
-                s1_valid.eq(self.inp.valid),
+                s1_valid.eq(take),
                 s1.eq(self.inp.payload),
                 s1_first.eq(~in_request),
                 s1_base.eq(base_now),
@@ -149,153 +175,197 @@ class ArgmaxSampleUnit(wiring.Component):
                 next_base.eq(base_now + self.inp.payload.count),
             ]
 
-        # ---- S2: reduce the chunk ---------------------------------------------------
-        lane_ok = [Signal(name=f"lane_ok{j}") for j in range(c)]
+        # ---- S2: reduce the chunk, one register stage per tree level ---------------------
+        # greedy: (valid, value, token) first-maximum tree, the lower lane wins ties;
+        # sampling: inclusive prefix sums of the masked weights (Sklansky: at level k,
+        # lane j with bit k set adds the last prefix of the block of 2**k lanes before it).
+        psum_w = self.prob_width + bits_for(c)
+        cands = []
+        prefix = []
+        lane_tok = []
         for j in range(c):
-            m.d.comb += lane_ok[j].eq(s1.count > j)
-        # greedy: (valid, value, lane) first-maximum tree, lower lane wins ties
-        cands = [(lane_ok[j], s1.lanes[j], Const(j, lane_idx_w)) for j in range(c)]
-        level = 0
-        while len(cands) > 1:
+            ok = Signal(name=f"lane_ok{j}")
+            tok = Signal(tw, name=f"lane_tok{j}")
+            w = Signal(psum_w, name=f"weight{j}")
+            m.d.comb += [
+                ok.eq(s1.count > j),
+                tok.eq(s1_base + j),
+                w.eq(Mux(ok, s1.lanes[j].as_unsigned()[:self.prob_width], 0)),
+            ]
+            cands.append((ok, s1.lanes[j], tok))
+            prefix.append(w)
+            lane_tok.append(tok)
+        carried = {
+            "valid": s1_valid, "first": s1_first, "last": s1.last, "node": s1.node,
+            "sample": s1.sample, "threshold": s1.threshold,
+        }
+        lw = self.logit_width
+        for level in range(self.reduce_levels):
             merged = []
             for k in range(0, len(cands) - 1, 2):
-                (av, a, ai), (bv, b, bi) = cands[k], cands[k + 1]
+                (av, a, at), (bv, b, bt) = cands[k], cands[k + 1]
                 pick_a = Signal(name=f"pick_a_l{level}_{k}")
-                v = Signal(name=f"max_ok_l{level}_{k}")
-                val = Signal(signed(self.logit_width), name=f"max_l{level}_{k}")
-                idx = Signal(lane_idx_w, name=f"max_idx_l{level}_{k}")
-                m.d.comb += [
-                    pick_a.eq(av & (~bv | (a >= b))),
-                    v.eq(av | bv),
-                    val.eq(Mux(pick_a, a, b)),
-                    idx.eq(Mux(pick_a, ai, bi)),
-                ]
-                merged.append((v, val, idx))
+                m.d.comb += pick_a.eq(av & (~bv | (a >= b)))
+                merged.append((av | bv, Mux(pick_a, a, b), Mux(pick_a, at, bt)))
             if len(cands) % 2:
                 merged.append(cands[-1])
-            cands = merged
-            level += 1
-        g_ok, g_val, g_idx = cands[0]
-
-        # sampling: inclusive prefix sums of the masked weights (Sklansky, log depth)
-        psum_w = self.prob_width + bits_for(c)
-        weights = []
-        for j in range(c):
-            w = Signal(psum_w, name=f"weight{j}")
-            m.d.comb += w.eq(Mux(lane_ok[j], s1.lanes[j].as_unsigned()[:self.prob_width], 0))
-            weights.append(w)
-        prefix = self._prefix_sums(m, weights, psum_w)
-
-        s2_valid = Signal()
-        s2_first = Signal()
-        s2_last = Signal()
-        s2_base = Signal(tw)
-        s2_node = Signal.like(s1.node)
-        s2_sample = Signal()
-        s2_threshold = Signal(rem_w)
-        s2_g_ok = Signal()
-        s2_g_val = Signal(signed(self.logit_width))
-        s2_g_idx = Signal(lane_idx_w)
-        s2_prefix = [Signal(psum_w, name=f"s2_prefix{j}") for j in range(c)]
-        with m.If(advance):
-            m.d.sync += [
-                s2_valid.eq(s1_valid),
-                s2_first.eq(s1_first),
-                s2_last.eq(s1.last),
-                s2_base.eq(s1_base),
-                s2_node.eq(s1.node),
-                s2_sample.eq(s1.sample),
-                s2_threshold.eq(s1.threshold),
-                s2_g_ok.eq(g_ok),
-                s2_g_val.eq(g_val),
-                s2_g_idx.eq(g_idx),
+            sums = [prefix[j] + prefix[((j >> level) << level) - 1] if (j >> level) & 1
+                    else prefix[j] for j in range(c)]
+            # register the level
+            final = level == self.reduce_levels - 1
+            # after the last level the maximum is biased to unsigned (v + 2**lw: carry-chain
+            # friendly), and an empty chunk's maximum is EMPTY = 0, below every logit
+            cands = [
+                (self._reg(m, advance, v, 1, f"max_ok_l{level}_{k}"),
+                 self._reg(m, advance, Mux(v, Cat(val[:-1], ~val[-1]), 0) if final else val,
+                           unsigned(lw + 1) if final else signed(lw), f"max_l{level}_{k}"),
+                 self._reg(m, advance, Mux(v, t, 0) if final else t, tw,
+                           f"max_tok_l{level}_{k}"))
+                for k, (v, val, t) in enumerate(merged)
             ]
-            m.d.sync += [s2_prefix[j].eq(prefix[j]) for j in range(c)]
+            prefix = [self._reg(m, advance, x, psum_w, f"prefix_l{level}_{j}")
+                      for j, x in enumerate(sums)]
+            lane_tok = [self._reg(m, advance, x, tw, f"lane_tok_l{level}_{j}")
+                        for j, x in enumerate(lane_tok)]
+            carried = {name: self._reg(m, advance, v, len(v), f"{name}_l{level}")
+                       for name, v in carried.items()}
+        (s2_g_ok, s2_g_val, s2_g_tok), = cands
+        s2_prefix = prefix
+        s2_lane_tok = lane_tok
+        s2_valid = carried["valid"]
+        s2_first = carried["first"]
+        s2_last = carried["last"]
+        s2_node = carried["node"]
+        s2_sample = carried["sample"]
+        s2_threshold = carried["threshold"]
 
-        # ---- S3: merge into the request state; emit on the last beat -------------------
+        # ---- S3: greedy merge; sampling comparisons against the remaining threshold -------
         best_ok = Signal()
-        best_val = Signal(signed(self.logit_width))
+        best_val = Signal(self.logit_width + 1)  # biased; EMPTY (0) until a lane was seen
         best_tok = Signal(tw)
-        rem = Signal(rem_w)
-        s_found = Signal()
-        s_tok = Signal(tw)
+        rem = Signal(rem_w)  # threshold minus the weights of the earlier beats
         req_node = Signal.like(s1.node)
         req_sample = Signal()
 
-        cur_best_ok = Mux(s2_first, 0, best_ok)
-        cur_rem = Signal(rem_w)
-        cur_s_found = Signal()
+        cur_best_ok = Signal()
+        cur_best_tok = Signal(tw)
         m.d.comb += [
-            cur_rem.eq(Mux(s2_first, s2_threshold, rem)),
-            cur_s_found.eq(Mux(s2_first, 0, s_found)),
+            cur_best_ok.eq(~s2_first & best_ok),
+            cur_best_tok.eq(Mux(s2_first, 0, best_tok)),
         ]
+        # g_take: one LUT after the carry chain (the loop best_val -> compare -> best_val
+        # is the unit's tightest recurrence): a first beat always loads (EMPTY and token 0
+        # if it has no lanes); later a chunk must beat the best strictly (the earlier index
+        # wins ties), and EMPTY never does.
         g_take = Signal()
-        m.d.comb += g_take.eq(s2_g_ok & (~cur_best_ok | (s2_g_val > best_val)))
+        m.d.comb += g_take.eq(s2_first | (s2_g_val > best_val))
         new_best_ok = Signal()
-        new_best_val = Signal(signed(self.logit_width))
+        new_best_val = Signal(self.logit_width + 1)
         new_best_tok = Signal(tw)
         m.d.comb += [
             new_best_ok.eq(cur_best_ok | s2_g_ok),
             new_best_val.eq(Mux(g_take, s2_g_val, best_val)),
-            new_best_tok.eq(Mux(g_take, (s2_base + s2_g_idx)[:tw], best_tok)),
+            new_best_tok.eq(Mux(g_take, s2_g_tok, cur_best_tok)),
         ]
 
+        # hits[j]: lane j's cumulative weight exceeds the threshold.  A prefix sum has
+        # psum_w bits, so it can only exceed a remainder whose high bits are zero; the
+        # comparison is psum_w bits wide.  Both comparisons start from registers (no mux in
+        # front of the carry chains); the first-beat choice is a 1-bit mux after them.
+        def exceeds(psum, limit):
+            if rem_w <= psum_w:
+                return psum > limit
+            return (limit[psum_w:] == 0) & (psum > limit[:psum_w])
+
         hits = Signal(c)
-        m.d.comb += hits.eq(Cat(*[s2_prefix[j] > cur_rem for j in range(c)]))
-        hit_lane = Signal(lane_idx_w)
-        for j in reversed(range(c)):  # priority: the lowest hit lane
-            with m.If(hits[j]):
-                m.d.comb += hit_lane.eq(j)
-        s_take = Signal()
-        m.d.comb += s_take.eq(~cur_s_found & hits.any())
-        new_s_found = Signal()
-        new_s_tok = Signal(tw)
-        m.d.comb += [
-            new_s_found.eq(cur_s_found | s_take),
-            new_s_tok.eq(Mux(s_take, (s2_base + hit_lane)[:tw], s_tok)),
-        ]
+        for j in range(c):
+            m.d.comb += hits[j].eq(Mux(s2_first, exceeds(s2_prefix[j], s2_threshold),
+                                       exceeds(s2_prefix[j], rem)))
         node_now = Mux(s2_first, s2_node, req_node)
         sample_now = Mux(s2_first, s2_sample, req_sample)
 
+        s3_valid = Signal()
+        s3_first = Signal()
+        s3_last = Signal()
+        s3_node = Signal.like(s1.node)
+        s3_sample = Signal()
+        s3_hits = Signal(c)
+        s3_lane_tok = [Signal(tw, name=f"s3_lane_tok{j}") for j in range(c)]
+        s3_g_found = Signal()
+        s3_g_tok = Signal(tw)
         with m.If(advance):
-            m.d.sync += self.out.valid.eq(0)
+            m.d.sync += [
+                s3_valid.eq(s2_valid),
+                s3_first.eq(s2_first),
+                s3_last.eq(s2_last),
+                s3_node.eq(node_now),
+                s3_sample.eq(sample_now),
+                s3_hits.eq(hits),
+                s3_g_found.eq(new_best_ok),
+                s3_g_tok.eq(new_best_tok),
+            ]
+            m.d.sync += [s3_lane_tok[j].eq(s2_lane_tok[j]) for j in range(c)]
             with m.If(s2_valid):
                 m.d.sync += [
                     best_ok.eq(new_best_ok),
                     best_val.eq(new_best_val),
                     best_tok.eq(new_best_tok),
-                    rem.eq(cur_rem - s2_prefix[c - 1]),
-                    s_found.eq(new_s_found),
-                    s_tok.eq(new_s_tok),
+                    rem.eq(Mux(s2_first, s2_threshold, rem) - s2_prefix[c - 1]),
                     req_node.eq(node_now),
                     req_sample.eq(sample_now),
                 ]
-                with m.If(s2_last):
-                    found = Mux(sample_now, new_s_found, new_best_ok)
-                    m.d.sync += [
-                        self.out.valid.eq(1),
-                        self.out.payload.node.eq(node_now),
-                        self.out.payload.found.eq(found),
-                        self.out.payload.token.eq(
-                            Mux(found, Mux(sample_now, new_s_tok, new_best_tok), 0)
-                        ),
-                    ]
+
+        # ---- S4: sampling pick (first hit lane of the first hitting beat); emit ----------
+        s_found = Signal()
+        s_tok = Signal(tw)
+        cur_s_found = Signal()
+        cur_s_tok = Signal(tw)
+        m.d.comb += [
+            cur_s_found.eq(~s3_first & s_found),
+            cur_s_tok.eq(Mux(s3_first, 0, s_tok)),
+        ]
+        # prefix sums are non-decreasing, so `hits` is a thermometer code: the first hit
+        # lane is where it turns on
+        first_hit = Signal(c)
+        m.d.comb += first_hit.eq(s3_hits & ~(s3_hits << 1)[:c])
+        hit_tok = Signal(tw)
+        m.d.comb += hit_tok.eq(
+            self._or_reduce([Mux(first_hit[j], s3_lane_tok[j], 0) for j in range(c)]))
+        s_take = Signal()
+        m.d.comb += s_take.eq(~cur_s_found & s3_hits[c - 1])
+        new_s_found = Signal()
+        new_s_tok = Signal(tw)
+        m.d.comb += [
+            new_s_found.eq(cur_s_found | s_take),
+            new_s_tok.eq(Mux(s_take, hit_tok, cur_s_tok)),
+        ]
+
+        result = Signal(self.result)
+        m.d.comb += [
+            result.node.eq(s3_node),
+            result.found.eq(Mux(s3_sample, new_s_found, s3_g_found)),
+            result.token.eq(Mux(s3_sample, new_s_tok, s3_g_tok)),
+            fifo.w_data.eq(result),
+            fifo.w_en.eq(s3_valid & s3_last),  # a slot was reserved when the beat came in
+        ]
+        with m.If(s3_valid):
+            m.d.sync += [
+                s_found.eq(new_s_found),
+                s_tok.eq(new_s_tok),
+            ]
         return m
 
     @staticmethod
-    def _prefix_sums(m: Module, values: list[Signal], width: int) -> list[Signal]:
-        """Inclusive prefix sums of `values` by recursive halving (depth log2 len)."""
-        def rec(vals: list, tag: str) -> list:
-            if len(vals) == 1:
-                return vals
-            half = (len(vals) + 1) // 2
-            left = rec(vals[:half], tag + "l")
-            right = rec(vals[half:], tag + "r")
-            out = list(left)
-            for k, r in enumerate(right):
-                s = Signal(width, name=f"psum_{tag}{k}")
-                m.d.comb += s.eq(left[-1] + r)
-                out.append(s)
-            return out
+    def _reg(m: Module, enable: Signal, value, shape, name: str) -> Signal:
+        """A register of `value` loaded when `enable` is high."""
+        r = Signal(shape, name=name)
+        with m.If(enable):
+            m.d.sync += r.eq(value)
+        return r
 
-        return rec(values, "")
+    @staticmethod
+    def _or_reduce(values: list) -> object:
+        out = values[0]
+        for v in values[1:]:
+            out = out | v
+        return out

@@ -78,7 +78,7 @@ def test_matches_golden_with_backpressure(params, n, p_idle, p_stall):
 
 
 def test_back_to_back_throughput_and_latency():
-    """One beat per cycle with no stalls; result 3 cycles after the last beat."""
+    """One beat per cycle with no stalls; result `latency` cycles after the last beat."""
     dut = ArgmaxSampleUnit(nodes=4, token_width=8, prob_width=6, chunk=4, logit_width=8)
     seen: list[int] = []
     beats_per_req, n_req = 3, 6
@@ -102,7 +102,8 @@ def test_back_to_back_throughput_and_latency():
     sim.add_testbench(tb)
     sim.run()
     last_beats = [beats_per_req * (i + 1) - 1 for i in range(n_req)]
-    assert seen == [c + 3 for c in last_beats]
+    assert seen == [c + dut.latency for c in last_beats]
+    assert dut.latency == 6  # S1, two reduction levels for chunk=4, S3, S4, result FIFO
 
 
 @pytest.mark.filterwarnings("ignore:.*created but never used")
