@@ -56,6 +56,10 @@ class SimResult:
     kv_cache:
         KV occupancy (peak and time-weighted mean, tokens and bytes), tokens written and
         rolled back.
+    memory_footprint:
+        ``weights_bytes`` (target + draft), ``kv_peak_bytes`` (target KV), their sum
+        ``peak_bytes``, the device's ``capacity_bytes`` and whether it ``fits``
+        (``None`` where the specs do not say).
     baseline:
         The autoregressive baseline on the same hardware, when simulated.
     timeline:
@@ -86,6 +90,7 @@ class SimResult:
     accepted_histogram: list[int]
     hbm_bytes: dict[str, float]
     kv_cache: dict[str, float]
+    memory_footprint: dict[str, float | bool | None]
     baseline: SimResult | None = field(default=None)
     timeline: list[tuple[str, str, int, int, float, float]] | None = field(
         default=None, repr=False)
@@ -109,6 +114,30 @@ class SimResult:
 
 def _name(obj: Any) -> str:
     return str(getattr(obj, "name", obj))
+
+
+def memory_footprint(hw: Any, target: Any, draft: Any, kv_peak_bytes: float
+                     ) -> dict[str, float | bool | None]:
+    """Peak device memory: target and draft weights plus the peak target KV cache."""
+    weights = 0.0
+    known = True
+    for model in (target, draft):
+        if model is None:
+            continue
+        w = getattr(model, "weight_bytes", None)
+        if w is None:
+            known = False
+        else:
+            weights += float(w)
+    cap = getattr(hw, "mem_bytes", None)
+    peak = weights + kv_peak_bytes if known else None
+    return {
+        "weights_bytes": weights if known else None,
+        "kv_peak_bytes": kv_peak_bytes,
+        "peak_bytes": peak,
+        "capacity_bytes": float(cap) if cap is not None else None,
+        "fits": (peak <= float(cap)) if (peak is not None and cap is not None) else None,
+    }
 
 
 def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draft: Any
@@ -162,6 +191,8 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         step_time_s=step_time,
         accepted_histogram=[int(c) for c in hist],
         hbm_bytes={**log.hbm_bytes_by_role, "total": hbm_total},
+        memory_footprint=memory_footprint(hw, target, draft if costs.drafting != "none" else None,
+                                          log.kv_peak_tokens * kvb),
         timeline=log.timeline,
         kv_cache={
             "peak_tokens": log.kv_peak_tokens,

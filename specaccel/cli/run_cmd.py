@@ -79,6 +79,14 @@ def workload_summary(trace) -> dict[str, Any]:
     return out
 
 
+def _warn_if_too_big(result) -> None:
+    fp = result.memory_footprint
+    if fp.get("fits") is False:
+        print(f"warning: {result.hardware}: weights + peak KV need "
+              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
+              " GB (the simulation assumes they fit)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.plots import write_run_plots
     from specaccel.analysis.report import build_report, format_report
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw} "
              "(speculative and autoregressive)")
         results.append(simulate_named(trace, hw, baseline=True))
+        _warn_if_too_big(results[-1])
         _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
 
     report = build_report(results, workload=workload_summary(trace), out_dir=str(out))

@@ -84,6 +84,14 @@ def _human(d: dict[str, Any]) -> str:
     return f"{head}\n{table(rows, ['metric', 'value'])}\nutilisation: {util}"
 
 
+def _warn_if_too_big(result) -> None:
+    fp = result.memory_footprint
+    if fp.get("fits") is False:
+        print(f"warning: {result.hardware}: weights + peak KV need "
+              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
+              " GB (the simulation assumes they fit)", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from specaccel.sim.simulation import resolve_specs, simulate
 
@@ -95,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr)
     result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
                       baseline=args.baseline, record_timeline=bool(args.timeline))
+    _warn_if_too_big(result)
     out = result.to_dict()
     out["trace"] = args.trace
     if args.timeline:

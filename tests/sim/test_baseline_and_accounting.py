@@ -187,3 +187,17 @@ def test_fast_engine_gives_the_simpy_result(toy_hw, target_model, draft_model, c
     with pytest.raises(ValueError, match="engine"):
         simulate(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost,
                  engine="warp")
+
+
+def test_memory_footprint_adds_weights_and_peak_kv():
+    from types import SimpleNamespace as NS
+
+    from specaccel.sim.metrics import memory_footprint
+
+    hw = NS(mem_bytes=100.0)
+    fp = memory_footprint(hw, NS(weight_bytes=60.0), NS(weight_bytes=5.0), 30.0)
+    assert fp == {"weights_bytes": 65.0, "kv_peak_bytes": 30.0, "peak_bytes": 95.0,
+                  "capacity_bytes": 100.0, "fits": True}
+    assert memory_footprint(hw, NS(weight_bytes=60.0), None, 41.0)["fits"] is False
+    unknown = memory_footprint(NS(), NS(), None, 1.0)
+    assert unknown["fits"] is None and unknown["weights_bytes"] is None
