@@ -92,6 +92,12 @@ def format_report(report: dict[str, Any]) -> str:
         ])
     lines.append(table(rows, ["hardware", "tokens/s", "AR tokens/s", "speedup", "tau",
                               "accepted", "mJ/token", "AR mJ/token"]))
+    pub = w.get("published")
+    if pub:
+        got = [f"tau {pub['tau']:.2f}" if pub.get("tau") is not None else None,
+               f"speedup {pub['speedup']:.2f}x" if pub.get("speedup") is not None else None]
+        lines.append(f"published: {', '.join(g for g in got if g)} on {pub.get('hardware')} "
+                     f"({pub.get('source')})")
     lines += ["", "energy per token by component (mJ):"]
     comps = list(report["hardware"][0]["energy_per_token_by_component_j"]) if report[
         "hardware"] else []

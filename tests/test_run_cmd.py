@@ -40,6 +40,9 @@ def test_run_writes_report_trace_and_pngs(text_run):
     assert read_trace(out / "trace.parquet").equals(
         generate_trace("eagle-vicuna-7b-mtbench", n_requests=3, steps_per_request=12, seed=5))
     assert str(out.resolve()) in stdout
+    pub = report["workload"]["published"]       # the row the preset is calibrated to
+    assert (pub["tau"], pub["speedup"], pub["hardware"]) == (3.94, 2.90, "A100")
+    assert "published: tau 3.94, speedup 2.90x on A100" in stdout
     for h, full in zip(report["hardware"], report["results"], strict=True):
         assert h["tokens_per_s"] == full["tokens_per_s"]
         assert h["speedup"] == pytest.approx(

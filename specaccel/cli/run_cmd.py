@@ -75,8 +75,24 @@ def workload_summary(trace) -> dict[str, Any]:
     out: dict[str, Any] = {k: meta.get(k) for k in keys}
     out.update(n_requests=trace.n_requests, n_steps=trace.n_steps,
                verification=trace.verification,
-               mean_nodes_per_step=float(trace.nodes_per_step().mean()))
+               mean_nodes_per_step=float(trace.nodes_per_step().mean()),
+               published=published_reference(meta.get("preset")))
     return out
+
+
+def published_reference(preset_name: str | None) -> dict[str, Any] | None:
+    """The published measurement the preset is calibrated to (τ, speedup, hardware)."""
+    from specaccel.workloads import get_preset
+
+    if not preset_name:
+        return None
+    row = get_preset(preset_name).source
+
+    def num(key: str) -> float | None:
+        return float(row[key]) if row.get(key) not in (None, "") else None
+
+    return {"tau": num("tau"), "speedup": num("speedup"), "hardware": row.get("hardware"),
+            "source": row.get("source")}
 
 
 def _warn_if_too_big(result) -> None:
