@@ -36,5 +36,9 @@ def _human(r: dict[str, Any]) -> str:
              f"{x['tolerance'] * 100:.0f}%", "ok" if x["ok"] else "OUT"] for x in r["rows"]]
     head = ["setup", "hardware", "model", "phase", "batch", "context", "unit", "measured",
             "predicted", "error", "tol", ""]
+    pre, der = r["a100_factors_preset"], r["a100_factors_derived"]
     return (table(rows, head) + f"\nmedian |error| {r['median_abs_error'] * 100:.1f}%   "
-            f"worst |error| {r['worst_abs_error'] * 100:.1f}%   (measured rows)\n")
+            f"worst |error| {r['worst_abs_error'] * 100:.1f}%   (measured rows)\n"
+            f"A100 factors: preset bandwidth {pre['bw_efficiency']:.3f}, compute "
+            f"{pre['compute_efficiency']:.3f}; re-derived from the calibration rows "
+            f"{der['bw_efficiency']:.3f}, {der['compute_efficiency']:.3f}\n")
