@@ -16,6 +16,7 @@ import numpy as np
 from specaccel.hdl.layouts import (
     kv_compact_request_layout,
     kv_compact_response_layout,
+    pack,
     tree_mask_request_layout,
     tree_mask_response_layout,
     verify_request_layout,
@@ -155,13 +156,13 @@ class VerifyVectorModel:
             fields["target_prob"] = self._pad(values.target_prob)
             if self.uniform_source == "request":
                 fields["uniform"] = self._pad(values.uniform)
-        return self.req_layout.const(fields).as_value().value
+        return pack(self.req_layout, fields)
 
     def pack_response(self, path, bonus: int, error: bool) -> int:
-        return self.resp_layout.const({
+        return pack(self.resp_layout, {
             "path": self._pad(path), "accepted": len(path) - 1 if path else 0,
             "bonus_token": bonus, "error": int(error),
-        }).as_value().value
+        })
 
     def unpack_response(self, word: int) -> dict:
         """A response word as ``{"path", "accepted", "bonus_token", "error"}``."""
@@ -322,21 +323,21 @@ class MaskVectorModel:
         pos = position_ids(parent, root_position)
         rows = [sum(1 << j for j in range(n) if mask[i, j]) for i in range(n)]
         pad = [0] * (self.nodes - n)
-        req = self.req_layout.const({
+        req = pack(self.req_layout, {
             "n_nodes": n, "parent": [max(0, int(p)) for p in parent] + pad,
-            "root_position": root_position}).as_value().value
-        resp = self.resp_layout.const({
+            "root_position": root_position})
+        resp = pack(self.resp_layout, {
             "mask": rows + pad, "position": [int(p) for p in pos] + pad,
-            "error": 0}).as_value().value
+            "error": 0})
         return req, resp
 
     def invalid_vector(self, n_nodes: int, parent, root_position: int) -> tuple[int, int]:
         parent = [max(0, int(p)) for p in parent][: self.nodes]
         parent += [0] * (self.nodes - len(parent))
-        req = self.req_layout.const({"n_nodes": n_nodes, "parent": parent,
-                                     "root_position": root_position}).as_value().value
-        resp = self.resp_layout.const({"mask": [0] * self.nodes, "position": [0] * self.nodes,
-                                       "error": 1}).as_value().value
+        req = pack(self.req_layout, {"n_nodes": n_nodes, "parent": parent,
+                                     "root_position": root_position})
+        resp = pack(self.resp_layout, {"mask": [0] * self.nodes, "position": [0] * self.nodes,
+                                       "error": 1})
         return req, resp
 
 
@@ -354,10 +355,10 @@ class CompactVectorModel:
         gather = [int(g) for g in kv_compaction(path, base)]
         moves = sum(1 << (dst - base) for _, dst in kv_moves(path, base))
         pad = [0] * (self.nodes - len(path))
-        req = self.req_layout.const({"path": path + pad, "accepted": len(path) - 1,
-                                     "base": base}).as_value().value
-        resp = self.resp_layout.const({"gather": gather + pad, "count": len(path),
-                                       "moves": moves, "error": 0}).as_value().value
+        req = pack(self.req_layout, {"path": path + pad, "accepted": len(path) - 1,
+                                     "base": base})
+        resp = pack(self.resp_layout, {"gather": gather + pad, "count": len(path),
+                                       "moves": moves, "error": 0})
         return req, resp
 
     def invalid_vector(self, path, accepted: int, base: int) -> tuple[int, int]:
@@ -369,10 +370,10 @@ class CompactVectorModel:
         else:
             raise ValueError("invalid_vector() needs a path the golden model rejects")
         path = [int(v) for v in path] + [0] * (self.nodes - len(path))
-        req = self.req_layout.const({"path": path, "accepted": accepted,
-                                     "base": base}).as_value().value
-        resp = self.resp_layout.const({"gather": [0] * self.nodes, "count": 0, "moves": 0,
-                                       "error": 1}).as_value().value
+        req = pack(self.req_layout, {"path": path, "accepted": accepted,
+                                     "base": base})
+        resp = pack(self.resp_layout, {"gather": [0] * self.nodes, "count": 0, "moves": 0,
+                                       "error": 1})
         return req, resp
 
 
@@ -405,12 +406,11 @@ class CoreVectorModel:
         path = [p for k, p in enumerate(self.verify.unpack_response(vv.response)["path"])
                 if k <= vv.accepted]
         _, compact_resp = self.compact.vector(path, kv_base)
-        req = self.req_layout.const({
-            "tree": self.verify.req_layout.from_bits(vv.request),
-            "root_position": root_position, "kv_base": kv_base}).as_value().value
-        commit = self.commit_layout.const({
-            "verify": self.verify.resp_layout.from_bits(vv.response),
-            "compact": self.compact.resp_layout.from_bits(compact_resp)}).as_value().value
+        req = pack(self.req_layout, {
+            "tree": vv.request,
+            "root_position": root_position, "kv_base": kv_base})
+        commit = pack(self.commit_layout, {
+            "verify": vv.response, "compact": compact_resp})
         return req, mask_resp, commit
 
     def random_vector(self, rng: np.random.Generator, tree: DraftTree | None = None
