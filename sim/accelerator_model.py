@@ -64,6 +64,25 @@ class Unit:
         self.jobs += 1
 
 
+class ComputeEngine(Unit):
+    """A matrix engine that runs forward passes: a GPU, or the accelerator's PE array."""
+
+
+class TreeUnit(Unit):
+    """The unit that builds the tree attention mask and position ids."""
+
+
+class VerifyUnit(Unit):
+    """The unit that walks the draft tree and picks the accepted path."""
+
+
+UNIT_CLASSES: dict[str, type[Unit]] = {
+    "gpu": ComputeEngine, "array": ComputeEngine, "draft_engine": ComputeEngine,
+    "tree_unit": TreeUnit, "verify_unit": VerifyUnit,
+}
+"""The class of each named unit (unknown names get a plain :class:`Unit`)."""
+
+
 class MemorySystem:
     """HBM accounting: bytes moved per role and KV-cache occupancy over time.
 
@@ -159,7 +178,26 @@ class Accelerator:
         for role in ROLES:
             name = unit_map[role]
             if name not in units:
-                units[name] = Unit(env, name)
+                units[name] = UNIT_CLASSES.get(name, Unit)(env, name)
         role_unit = {role: units[unit_map[role]] for role in ROLES}
         memory = MemorySystem(env, kv_bytes_per_token, hbm_bandwidth_bps(hw))
         return cls(env=env, units=units, role_unit=role_unit, memory=memory)
+
+    @property
+    def draft_engine(self) -> Unit:
+        """The unit that runs the draft passes."""
+        return self.role_unit["draft"]
+
+    @property
+    def target_engine(self) -> Unit:
+        """The unit that runs the target's verify passes (the same as the draft engine on
+        a GPU and on the default accelerator: time-shared)."""
+        return self.role_unit["target"]
+
+    @property
+    def tree_unit(self) -> Unit:
+        return self.role_unit["tree"]
+
+    @property
+    def verify_unit(self) -> Unit:
+        return self.role_unit["verify"]

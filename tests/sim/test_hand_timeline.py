@@ -153,3 +153,40 @@ def test_chrome_trace_export_of_the_hand_timeline(toy_hw, target_model, draft_mo
         assert e["ts"] == pytest.approx(a * Q * 1e6)
         assert e["dur"] == pytest.approx((b - a) * Q * 1e6)
     assert "timeline" not in res.to_dict()
+
+
+def test_unit_maps_give_the_hardware_its_engines(toy_hw, toy_gpu):
+    import simpy
+    from specaccel.sim.accelerator_model import (
+        Accelerator,
+        ComputeEngine,
+        TreeUnit,
+        VerifyUnit,
+    )
+
+    gpu = Accelerator.build(simpy.Environment(), toy_gpu, 1.0)
+    assert gpu.draft_engine is gpu.target_engine is gpu.verify_unit is gpu.tree_unit
+    assert isinstance(gpu.target_engine, ComputeEngine) and list(gpu.units) == ["gpu"]
+    acc = Accelerator.build(simpy.Environment(), toy_hw, 1.0)
+    assert acc.draft_engine is acc.target_engine
+    assert isinstance(acc.tree_unit, TreeUnit) and isinstance(acc.verify_unit, VerifyUnit)
+    own = Accelerator.build(simpy.Environment(), toy_hw, 1.0, unit_map={
+        "draft": "draft_engine", "tree": "tree_unit", "target": "array",
+        "verify": "verify_unit"})
+    assert own.draft_engine is not own.target_engine
+    with pytest.raises(ValueError, match="roles"):
+        Accelerator.build(simpy.Environment(), toy_hw, 1.0, unit_map={"draft": "array"})
+
+
+def test_a_separate_draft_engine_does_not_change_a_batch_1_timeline(toy_hw, target_model,
+                                                                    draft_model, cost):
+    # Stages of one request depend on each other, so at batch 1 a second engine only
+    # moves busy time between units; the timeline is the hand-computed one.
+    costs = compute_step_costs(hand_trace(), target_model=target_model,
+                               draft_model=draft_model, hw=toy_hw, cost_fn=cost)
+    log = replay(costs, toy_hw, record_timeline=True, unit_map={
+        "draft": "draft_engine", "tree": "tree_unit", "target": "array",
+        "verify": "verify_unit"})
+    assert [(a / Q, b / Q) for *_, a, b in log.timeline] == [
+        (a, b) for *_, a, b in EXPECTED_TIMELINE]
+    assert log.unit_busy_s["draft_engine"] == 37 * Q and log.unit_busy_s["array"] == 167 * Q
