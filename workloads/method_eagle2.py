@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.ngram_lm import top_k_of
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
 from specaccel.workloads.trace import DraftTree
 
@@ -40,8 +39,7 @@ class DynamicTree:
         pass
 
     def _children(self, ctx: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        dist = self.draft.distribution(ctx)
-        return top_k_of(dist, self.top_k)
+        return self.draft.top_k(ctx, self.top_k)
 
     def propose(self, context: list[int]) -> Proposal:
         # candidate nodes: (parent candidate index, token, q, value, depth, path)

@@ -24,7 +24,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.ngram_lm import top_k_of
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
 from specaccel.workloads.trace import DraftTree
 
@@ -116,8 +115,8 @@ class StaticTree:
         for i in range(1, n):
             p = int(self.parent[i])
             if p not in ranked:
-                dist = self.draft.distribution(context + paths[p])
-                ranked[p], probs[p] = top_k_of(dist, int(self._max_rank[p]))
+                ranked[p], probs[p] = self.draft.top_k(context + paths[p],
+                                                       int(self._max_rank[p]))
             r = self.choices[i - 1][-1]
             token[i] = int(ranked[p][r])
             q[i] = float(probs[p][r])

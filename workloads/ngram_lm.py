@@ -96,6 +96,7 @@ class NgramLM:
         self.vocab_size = int(vocab_size)
         self.discount = float(discount)
         self._cache: dict[tuple[int, ...], np.ndarray] = {}
+        self._top_cache: dict[tuple[tuple[int, ...], int], tuple[np.ndarray, np.ndarray]] = {}
         self._cache_size = int(cache_size)
         docs = [np.asarray(d, dtype=np.int64) for d in docs]
         for d in docs:
@@ -194,9 +195,16 @@ class NgramLM:
     def top_k(self, context: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` most probable next tokens and their probabilities, most probable first.
 
-        Ties are broken by lower token id, consistent with :meth:`argmax`.
+        Ties are broken by lower token id, consistent with :meth:`argmax`.  Cached by the
+        last ``order − 1`` tokens and `k` (do not modify the returned arrays).
         """
-        return top_k_of(self.distribution(context), k)
+        key = (tuple(int(w) for w in context[max(0, len(context) - (self.order - 1)):]), int(k))
+        hit = self._top_cache.get(key)
+        if hit is None:
+            if len(self._top_cache) >= 16 * self._cache_size:
+                self._top_cache.clear()
+            hit = self._top_cache[key] = top_k_of(self.distribution(context), k)
+        return hit
 
     def log_prob(self, ids: np.ndarray, start: int = 0) -> float:
         """Sum of natural-log probabilities of ``ids[start:]``, each given its history."""

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from specaccel.models.golden import committed_tokens, verify_tree
-from specaccel.workloads.ngram_lm import NgramLM
+from specaccel.workloads.ngram_lm import NgramLM, top_k_of
 from specaccel.workloads.real_text import Corpus, heldout_prompts, load_corpus
 from specaccel.workloads.trace import DraftTree, Trace
 
@@ -40,6 +40,8 @@ class NextTokenModel(Protocol):
     vocab_size: int
 
     def distribution(self, context: Sequence[int]) -> np.ndarray: ...
+
+    def top_k(self, context: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class NoRepeatTarget:
@@ -56,20 +58,30 @@ class NoRepeatTarget:
         self.ngram = int(ngram)
         self.vocab_size = lm.vocab_size
 
-    def distribution(self, context: Sequence[int]) -> np.ndarray:
-        p = self.lm.distribution(context)
+    def _banned(self, context: Sequence[int]) -> np.ndarray | None:
         n = self.ngram
         if n == 0 or len(context) < n:
-            return p
+            return None
         a = np.asarray(context, dtype=np.int64)
         windows = sliding_window_view(a[:-1], n - 1)
         hits = np.nonzero((windows == a[-(n - 1):]).all(axis=1))[0]
-        if hits.size == 0:
+        return a[hits + n - 1] if hits.size else None
+
+    def distribution(self, context: Sequence[int]) -> np.ndarray:
+        p = self.lm.distribution(context)
+        banned = self._banned(context)
+        if banned is None:
             return p
         q = p.copy()
-        q[a[hits + n - 1]] = 0.0
+        q[banned] = 0.0
         s = q.sum()
         return q / s if s > 0 else p
+
+    def top_k(self, context: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The `k` most probable next tokens (lowest id first on ties) and probabilities."""
+        if self._banned(context) is None:
+            return self.lm.top_k(context, k)
+        return top_k_of(self.distribution(context), k)
 
 
 @dataclass

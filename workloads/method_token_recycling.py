@@ -1,0 +1,86 @@
+"""Token recycling: reuse the target's own top-k candidates as the next steps' drafts.
+
+(Luo et al. 2024, "Turning Trash into Treasure".)  An adjacency matrix ``M[t]`` holds,
+for every token t, the top-k tokens the target proposed right after t the last time t
+was in a verified tree (the "recycled" candidates of every verify pass).  Each step
+fills a static BFS *template tree* of rank choices from the root: the child of rank r of
+a node holding token t gets ``M[t][r]``; nodes whose token has no row yet are pruned.
+No draft model (``draft_prob`` = 1.0).  The matrix persists across requests, as in the
+paper, so a long-running server keeps getting better drafts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from specaccel.workloads.method_static_tree import choices_to_parents
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.trace import DraftTree
+
+from specaccel.errors import InputError
+
+
+def bfs_template(branching: Sequence[int]) -> tuple[tuple[int, ...], ...]:
+    """Choices of a tree whose rank-0 path branches `branching[d]` ways at depth d and
+    whose other nodes continue with one child (rank 0), depth ``len(branching)``."""
+    if not branching or min(branching) < 1:
+        raise InputError("branching factors must be >= 1", field="branching")
+    out: list[tuple[int, ...]] = []
+    frontier: list[tuple[int, ...]] = [()]
+    for b in branching:
+        nxt = []
+        for c in frontier:
+            width = b if all(r == 0 for r in c) else 1
+            nxt.extend(c + (r,) for r in range(width))
+        out.extend(nxt)
+        frontier = nxt
+    return tuple(out)
+
+
+class TokenRecycling:
+    """Adjacency-matrix drafting over a static template tree."""
+
+    name = "token-recycling"
+
+    def __init__(self, target: NextTokenModel, k: int = 8,
+                 template: Sequence[Sequence[int]] | None = None) -> None:
+        if k < 1:
+            raise InputError(f"must be >= 1, not {k}", field="k")
+        self.k = int(k)
+        template = template if template is not None else bfs_template([k, 4, 2, 2, 1, 1])
+        self.choices, self.parent = choices_to_parents(template)
+        if max(c[-1] for c in self.choices) >= k:
+            raise InputError(f"template ranks must be < k = {k}", field="template")
+        self.target = target
+        self.matrix = np.full((int(target.vocab_size), self.k), -1, dtype=np.int64)
+
+    def describe(self) -> dict[str, Any]:
+        return {"k": self.k, "template_nodes": len(self.choices)}
+
+    def reset(self, prompt: np.ndarray) -> None:
+        pass  # the matrix is kept across requests
+
+    def propose(self, context: list[int]) -> Proposal:
+        parent, token = [-1], [int(context[-1])]
+        where = {0: 0}  # template node -> output node
+        for i, c in enumerate(self.choices, start=1):
+            tp = int(self.parent[i])
+            if tp not in where:
+                continue
+            t = int(self.matrix[token[where[tp]], c[-1]])
+            if t < 0:
+                continue
+            where[i] = len(token)
+            parent.append(where[tp])
+            token.append(t)
+        return Proposal(parent=parent, token=token, draft_prob=[1.0] * len(token))
+
+    def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
+                committed: np.ndarray) -> None:
+        paths: list[list[int]] = [[] for _ in range(tree.n_nodes)]
+        for i in range(tree.n_nodes):
+            if i:
+                paths[i] = paths[int(tree.parent[i])] + [int(tree.token[i])]
+            self.matrix[int(tree.token[i])] = self.target.top_k(context + paths[i], self.k)[0]
