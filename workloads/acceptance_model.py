@@ -5,8 +5,10 @@ list after ``v``, of the token the target chooses after ``v`` (its argmax, or it
 The model gives ``R_v`` a distribution with three ingredients:
 
 * **draft confidence** ``c_v`` — the draft's probability of its top-1 token after ``v``,
-  drawn per node from ``Beta(κ·α_d, κ·(1 − α_d))`` (mean α_d).  ``κ``
-  (``confidence_concentration``) sets the spread; ``κ = inf`` makes it constant.
+  drawn per node as ``c = (1 − w)·α_d + w·X`` with ``X ~ Beta(θ, 1)``,
+  ``θ = α_d / (1 − α_d)`` (so ``E[X] = α_d``, and ``X = U ** (1/θ)`` samples it in one
+  power).  The spread ``w`` (``confidence_spread``) runs from 0 (constant confidence α_d)
+  to 1 (the J-shaped ``Beta(θ, 1)``: mostly confident drafts with a tail of unsure ones).
 * **per-depth acceptance** ``α_d`` — the mean top-1 acceptance of a token at depth ``d``
   (the children of ``v`` are at depth ``d = depth(v) + 1``).  Beyond the listed depths
   the last value repeats.
@@ -20,7 +22,7 @@ synthetic draft probability of the rank-r token is exactly this number (the gene
 stores it as ``draft_prob``).  ``R_v`` are independent across nodes, so the accepted
 path reaches node ``i`` with probability ``∏ m(d_e, r_e)`` over the edges e from the root
 to ``i``, with ``m(d, r) = E_c[P(R = r | c)]`` — a polynomial in c whose expectation the
-Beta moments give in closed form.  The expected tokens committed per step is
+moments ``E[X^j] = θ / (θ + j)`` give in closed form.  The expected tokens committed per step is
 
     τ = 1 + Σ_{i ≥ 1} ∏_{e on root→i} m(d_e, r_e)        (:meth:`expected_committed`)
 
@@ -67,10 +69,9 @@ def fit_rank_decay(topk_accuracy: Sequence[Sequence[float]]) -> float:
 RANK_DECAY: float = fit_rank_decay(MEDUSA_VICUNA_7B_TOPK_ACCURACY)
 """β fitted to :data:`MEDUSA_VICUNA_7B_TOPK_ACCURACY` (about 0.87)."""
 
-DEFAULT_CONFIDENCE_CONCENTRATION = 2.0
-"""κ of the draft-confidence Beta.  An assumption: κ = 2 gives a broad, J-shaped spread
-(many steps with a confident draft, a tail of unsure ones); no source in the bundled data
-pins it, and the calibration scale absorbs its effect on τ."""
+DEFAULT_CONFIDENCE_SPREAD = 1.0
+"""w of the draft confidence: 1 = the full ``Beta(θ, 1)`` spread.  An assumption: no
+source in the bundled data pins it, and the calibration scale absorbs its effect on τ."""
 
 
 @dataclass(frozen=True)
@@ -83,13 +84,13 @@ class AcceptanceModel:
         Mean top-1 acceptance α_d for depths 1, 2, ...; the last value repeats deeper.
     rank_decay:
         β of the sibling-rank hazard ``g_r = (1 + r) ** −β``.
-    confidence_concentration:
-        κ of the draft-confidence Beta; ``math.inf`` for a constant confidence α_d.
+    confidence_spread:
+        w in [0, 1]: 0 = constant confidence α_d, 1 = ``Beta(θ, 1)`` (module docstring).
     """
 
     alpha: tuple[float, ...]
     rank_decay: float = RANK_DECAY
-    confidence_concentration: float = DEFAULT_CONFIDENCE_CONCENTRATION
+    confidence_spread: float = DEFAULT_CONFIDENCE_SPREAD
 
     def __post_init__(self) -> None:
         alpha = tuple(float(a) for a in self.alpha)
@@ -97,9 +98,8 @@ class AcceptanceModel:
             raise ValueError(f"alpha values must lie in (0, 1), not {alpha}")
         if not self.rank_decay >= 0.0:
             raise ValueError(f"rank_decay must be >= 0, not {self.rank_decay}")
-        if not self.confidence_concentration > 0.0:
-            raise ValueError(
-                f"confidence_concentration must be > 0, not {self.confidence_concentration}")
+        if not 0.0 <= self.confidence_spread <= 1.0:
+            raise ValueError(f"confidence_spread must be in [0, 1], not {self.confidence_spread}")
         object.__setattr__(self, "alpha", alpha)
 
     # ---------------------------------------------------------------- parameters
@@ -118,23 +118,37 @@ class AcceptanceModel:
         return replace(self, alpha=tuple(scale * a for a in self.alpha))
 
     def to_dict(self) -> dict[str, object]:
-        kappa = self.confidence_concentration
         return {
             "alpha": list(self.alpha),
             "rank_decay": self.rank_decay,
-            "confidence_concentration": None if math.isinf(kappa) else kappa,
+            "confidence_spread": self.confidence_spread,
         }
+
+    def sample_confidence(self, alpha: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Draft confidences from uniforms `u` (broadcast against per-row means `alpha`).
+
+        ``c = (1 − w) α + w U ** ((1 − α) / α)``: the inverse CDF of ``Beta(α/(1−α), 1)``.
+        """
+        alpha = np.asarray(alpha, dtype=np.float64)
+        w = self.confidence_spread
+        x = np.power(u, (1.0 - alpha) / alpha)
+        return x if w == 1.0 else (1.0 - w) * alpha + w * x
 
     # ---------------------------------------------------------------- closed forms
     def _confidence_moments(self, alpha: float, k: int) -> np.ndarray:
-        """``E[c^j]`` for j = 0..k, ``c ~ Beta(κα, κ(1−α))`` (or c = α when κ = inf)."""
-        kappa = self.confidence_concentration
+        """``E[c^j]`` for j = 0..k with ``c = (1 − w) α + w X``, ``X ~ Beta(θ, 1)``."""
+        theta = alpha / (1.0 - alpha)
+        w = self.confidence_spread
         j = np.arange(k + 1, dtype=np.float64)
-        if math.isinf(kappa):
-            return alpha ** j
-        a = kappa * alpha
-        factors = (a + j[:-1]) / (kappa + j[:-1])
-        return np.concatenate([[1.0], np.cumprod(factors)])
+        x_moments = theta / (theta + j)  # E[X^j]; j = 0 gives 1
+        if w == 1.0:
+            return x_moments
+        m = (1.0 - w) * alpha
+        out = np.empty(k + 1)
+        for n in range(k + 1):
+            binom = np.array([math.comb(n, i) for i in range(n + 1)], dtype=np.float64)
+            out[n] = np.sum(binom * m ** (n - j[: n + 1]) * w ** j[: n + 1] * x_moments[: n + 1])
+        return out
 
     def choice_probability(self, depth: int, rank: int) -> float:
         """``m(d, r) = E_c[P(R = r | c)]``: the rank-r token at `depth` is the target's choice."""

@@ -23,7 +23,7 @@ from importlib import resources
 from typing import Any
 
 from specaccel.workloads.acceptance_model import (
-    DEFAULT_CONFIDENCE_CONCENTRATION,
+    DEFAULT_CONFIDENCE_SPREAD,
     RANK_DECAY,
     AcceptanceModel,
     calibrate,
@@ -65,8 +65,8 @@ class Preset:
         Prompt-length distribution.
     n_requests, steps_per_request:
         Default sizes of a generated trace.
-    rank_decay, confidence_concentration:
-        β and κ of the acceptance model.
+    rank_decay, confidence_spread:
+        β and w of the acceptance model.
     assumptions:
         What is not pinned by the source and was chosen here.
     """
@@ -83,7 +83,7 @@ class Preset:
     n_requests: int
     steps_per_request: int
     rank_decay: float = RANK_DECAY
-    confidence_concentration: float = DEFAULT_CONFIDENCE_CONCENTRATION
+    confidence_spread: float = DEFAULT_CONFIDENCE_SPREAD
     assumptions: tuple[str, ...] = field(default=())
 
     # ------------------------------------------------------------ published figures
@@ -158,7 +158,7 @@ def _calibrated(preset: Preset) -> tuple[AcceptanceModel, float]:
     if hit is not None and hit[0] is preset:
         return hit[1]
     start = AcceptanceModel(preset.start_alpha(), rank_decay=preset.rank_decay,
-                            confidence_concentration=preset.confidence_concentration)
+                            confidence_spread=preset.confidence_spread)
     result = calibrate(start, preset.shape, preset.published_tau)
     _CALIBRATIONS[preset.name] = (preset, result)
     return result

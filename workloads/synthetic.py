@@ -6,7 +6,8 @@ positions and ranks (a handful), never over steps or nodes.
 
 What is drawn, per step (see :mod:`.acceptance_model` for the model):
 
-1. a draft confidence ``c_v`` for every node ``v`` that has children;
+1. a draft confidence ``c_v`` for every node ``v`` that has children
+   (:meth:`~specaccel.workloads.acceptance_model.AcceptanceModel.sample_confidence`);
 2. for every non-root node ``i`` (parent ``v``, rank ``r``): its calibrated draft
    probability ``q_i = P(R_v = r | c_v)`` and its hazard given that no earlier-listed
    sibling was chosen, ``h_i = q_i / (1 − Σ_{earlier siblings j} q_j)``;
@@ -116,81 +117,87 @@ def sample_steps(shape: TreeShape, model: AcceptanceModel, n_steps: int,
                  verification: str = "greedy") -> dict[str, np.ndarray]:
     """Sample `n_steps` draft trees of `shape`; returns flat node columns (NODE_FIELDS).
 
-    Each column has ``n_steps * shape.n_nodes`` entries, step-major.
+    Each column has ``n_steps * shape.n_nodes`` entries, step-major.  Internally the
+    arrays are node-major ``(nodes, steps)``, so that every gather over parents or
+    siblings moves whole contiguous rows.
     """
     if verification not in ("greedy", "stochastic"):
         raise ValueError(f"verification must be 'greedy' or 'stochastic', not {verification!r}")
     plan = _plan(shape)
     s, n = int(n_steps), shape.n_nodes
     parent = shape.parent.astype(np.int64)
+    kids = parent[1:]
 
-    # 1. draft confidence of every node with children
-    conf = np.zeros((s, n), dtype=np.float64)
-    if plan.internal.size:
-        mean = model.alpha_at(plan.child_depth_of_internal)
-        kappa = model.confidence_concentration
-        if math.isinf(kappa):
-            conf[:, plan.internal] = mean
-        else:
-            conf[:, plan.internal] = rng.beta(kappa * mean, kappa * (1.0 - mean),
-                                              size=(s, plan.internal.size))
-        np.clip(conf, _C_MIN, 1.0 - _C_MIN, out=conf)
+    # 1. draft confidence of every node with children (rows of `conf`, via `row_of`)
+    row_of = np.zeros(n, dtype=np.int64)
+    row_of[plan.internal] = np.arange(plan.internal.size)
+    mean = model.alpha_at(plan.child_depth_of_internal)[:, None]
+    conf = model.sample_confidence(mean, rng.random((plan.internal.size, s)))
+    np.clip(conf, _C_MIN, 1.0 - _C_MIN, out=conf)
+    c_par = conf[row_of[kids]]  # (n-1, s): confidence of each non-root node's parent
 
     # 2. calibrated draft probability q and sibling hazard h of every non-root node
-    c_par = conf[:, parent[1:]]  # (s, n-1): confidence of each node's parent
     g = model.rank_weight(np.arange(int(shape.rank.max()) + 1))
-    q = np.ones((s, n), dtype=np.float64)
-    q[:, 1:] = c_par * g[shape.rank[1:]]
+    q = np.empty((n, s), dtype=np.float64)
+    q[0] = 1.0
+    np.multiply(c_par, g[shape.rank[1:]][:, None], out=q[1:])
     for t, nodes in enumerate(plan.rank_levels):  # ∏_{j < r} (1 - c g_j)
-        q[:, nodes] *= 1.0 - conf[:, parent[nodes]] * g[t]
-    cum = np.zeros((s, n), dtype=np.float64)
+        q[nodes] *= 1.0 - c_par[nodes - 1] * g[t]
+    cum = np.zeros((n, s), dtype=np.float64)
     for nodes in plan.by_position[1:]:
         prev = plan.prev_sibling[nodes]
-        cum[:, nodes] = cum[:, prev] + q[:, prev]
-    hazard = np.ones((s, n), dtype=np.float64)
-    hazard[:, 1:] = np.minimum(q[:, 1:] / (1.0 - cum[:, 1:]), 1.0)
+        cum[nodes] = cum[prev] + q[prev]
+    hazard = cum  # reuse the buffer: h = min(q / (1 - cum), 1)
+    np.subtract(1.0, cum, out=hazard)
+    np.divide(q, hazard, out=hazard)
+    np.minimum(hazard, 1.0, out=hazard)
+    hazard[0] = 1.0
 
     # 3. uniforms and the target's choice
-    u = rng.random((s, n))
-    u[:, 0] = np.nan
+    u = rng.random((n, s))
+    u[0] = np.nan
     if verification == "greedy":
         draft_prob = q
-        chosen = u[:, 1:] < hazard[:, 1:]
+        chosen = u[1:] < hazard[1:]
     else:
         draft_prob = hazard
         target_prob = hazard * hazard
-        target_prob[:, 0] = 1.0
-        chosen = u[:, 1:] * draft_prob[:, 1:] < target_prob[:, 1:]
+        target_prob[0] = 1.0
+        chosen = u[1:] * draft_prob[1:] < target_prob[1:]
 
-    # 4. tokens: children of v are base_v + 1 + position; "none chosen" is base_v + k_v + 1 + f
-    raw = rng.integers(0, 1 << 62, size=(s, n), dtype=np.int64)
-    base = raw % VOCAB_SIZE
-    spare = VOCAB_SIZE - 1 - plan.n_children.astype(np.int64)  # tokens left for "none chosen"
-    fresh = (base + plan.n_children + 1 + (raw // VOCAB_SIZE) % spare) % VOCAB_SIZE
-    token = np.empty((s, n), dtype=np.int64)
-    token[:, 0] = (raw[:, 0] >> 32) % VOCAB_SIZE
-    token[:, 1:] = (base[:, parent[1:]] + 1 + plan.position[1:]) % VOCAB_SIZE
+    # 4. tokens: the children of v are base_v + 1 .. base_v + k_v; "none chosen" is a token
+    #    f outside that block (f + k_v when f > base_v)
+    k = plan.n_children.astype(np.int64)[:, None]
+    kmax = int(k.max())
+    base = rng.integers(0, VOCAB_SIZE - kmax - 1, size=(n, s), dtype=np.int64)
+    fresh = rng.integers(0, VOCAB_SIZE - kmax, size=(n, s), dtype=np.int64)
+    fresh += k * (fresh > base)
+    token = np.empty((n, s), dtype=np.int64)
+    token[0] = rng.integers(0, VOCAB_SIZE, size=s)
+    np.add(base[kids], (1 + plan.position[1:])[:, None], out=token[1:])
     target_token = fresh
     for nodes in reversed(plan.by_position):  # lowest position written last: it wins
         par = parent[nodes]
-        pick = chosen[:, nodes - 1]
-        target_token[:, par] = np.where(pick, token[:, nodes], target_token[:, par])
+        target_token[par] = np.where(chosen[nodes - 1], token[nodes], target_token[par])
 
     if verification == "greedy":
-        target_prob = np.zeros((s, n), dtype=np.float64)
-        target_prob[:, 0] = 1.0
-        target_prob[:, 1:] = token[:, 1:] == target_token[:, parent[1:]]
-        uniform = np.full((s, n), np.nan)
+        target_prob = np.empty((n, s), dtype=np.float64)
+        target_prob[0] = 1.0
+        np.equal(token[1:], target_token[kids], out=target_prob[1:], casting="unsafe")
+        uniform = None
     else:
         uniform = u
 
+    def step_major(x: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(x.T).reshape(-1)
+
     return {
         "parent": np.tile(shape.parent, s).astype(NODE_DTYPES["parent"], copy=False),
-        "token": token.reshape(-1),
-        "draft_prob": draft_prob.reshape(-1),
-        "target_prob": target_prob.reshape(-1),
-        "target_token": target_token.reshape(-1),
-        "uniform": uniform.reshape(-1),
+        "token": step_major(token),
+        "draft_prob": step_major(draft_prob),
+        "target_prob": step_major(target_prob),
+        "target_token": step_major(target_token),
+        "uniform": np.full(s * n, np.nan) if uniform is None else step_major(uniform),
     }
 
 

@@ -1,7 +1,5 @@
 """The acceptance model's closed forms against direct computation and Monte Carlo."""
 
-import math
-
 import numpy as np
 import pytest
 from specaccel.workloads import AcceptanceModel, calibrate, chain, eagle_default_tree, from_parents
@@ -10,8 +8,8 @@ from specaccel.workloads.acceptance_model import RANK_DECAY, fit_rank_decay
 
 def test_chain_tau_is_leviathan_product_sum():
     alpha = (0.8, 0.7, 0.6)
-    for kappa in (2.0, math.inf):
-        m = AcceptanceModel(alpha, confidence_concentration=kappa)
+    for spread in (1.0, 0.4, 0.0):
+        m = AcceptanceModel(alpha, confidence_spread=spread)
         a = [0.8, 0.7, 0.6, 0.6, 0.6]  # the last value repeats deeper
         expect = 1 + sum(np.prod(a[:k]) for k in range(1, 6))
         assert m.expected_committed(chain(5)) == pytest.approx(expect, rel=1e-12)
@@ -23,16 +21,29 @@ def test_constant_alpha_chain_matches_closed_form():
     assert m.expected_committed(chain(g)) == pytest.approx((1 - 0.65 ** (g + 1)) / (1 - 0.65))
 
 
-def test_choice_probability_matches_monte_carlo_over_confidence():
-    m = AcceptanceModel((0.75,), rank_decay=0.9, confidence_concentration=2.0)
+@pytest.mark.parametrize("spread", [1.0, 0.5])
+def test_choice_probability_matches_monte_carlo_over_confidence(spread):
+    alpha = 0.75
+    m = AcceptanceModel((alpha,), rank_decay=0.9, confidence_spread=spread)
     rng = np.random.default_rng(7)
-    c = rng.beta(2 * 0.75, 2 * 0.25, size=400_000)
+    x = rng.beta(alpha / (1 - alpha), 1.0, size=400_000)  # numpy's own Beta sampler
+    c = (1 - spread) * alpha + spread * x
     g = (1.0 + np.arange(4)) ** -0.9
     surv = np.ones_like(c)
     for r in range(4):
         mc = np.mean(surv * c * g[r])
         assert m.choice_probability(1, r) == pytest.approx(mc, abs=2e-3)
         surv = surv * (1 - c * g[r])
+
+
+def test_confidence_sampler_is_the_documented_distribution():
+    m = AcceptanceModel((0.8,), confidence_spread=0.5)
+    c = m.sample_confidence(np.array([[0.8]]), np.random.default_rng(3).random((1, 200_000)))
+    assert c.mean() == pytest.approx(0.8, abs=2e-3)
+    # c = 0.4 + 0.5 X, X ~ Beta(4, 1): P(c <= 0.4 + 0.5 t) = t ** 4
+    for t in (0.5, 0.8, 0.95):
+        assert np.mean(c <= 0.4 + 0.5 * t) == pytest.approx(t ** 4, abs=4e-3)
+    assert c.min() >= 0.4
 
 
 def test_choice_probabilities_sum_below_one_and_decay():

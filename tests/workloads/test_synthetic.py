@@ -94,7 +94,7 @@ def test_stochastic_trace_uniforms_decide_the_same_path_as_its_tokens():
 
 
 def test_constant_confidence_gives_constant_draft_prob():
-    m = AcceptanceModel((0.7,), confidence_concentration=float("inf"))
+    m = AcceptanceModel((0.7,), confidence_spread=0.0)
     tr = _trace(chain(3), steps=200, model=m)
     q = tr.nodes["draft_prob"].reshape(-1, 4)
     np.testing.assert_allclose(q[:, 1:], 0.7)
