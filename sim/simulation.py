@@ -15,7 +15,7 @@ from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.replay import replay
-from specaccel.sim.step_costs import CostFn, compute_step_costs
+from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, compute_step_costs
 
 from specaccel.errors import InputError
 
@@ -85,8 +85,8 @@ def simulate(
 def _lookup(getter, name: str, field: str):
     try:
         return getter(name)
-    except InputError:
-        raise
+    except InputError as exc:   # name the option the user gave, not the registry's field
+        raise InputError(exc.reason, file=exc.file, where=exc.where, field=field) from None
     except (KeyError, ValueError) as exc:
         raise InputError(f"unknown name {name!r} ({exc})", field=field) from None
 
@@ -103,6 +103,9 @@ def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | Non
     target = target or trace.metadata.get("target_model")
     draft = draft or trace.metadata.get("draft_model")
     drafting = str(trace.metadata.get("drafting", "per-level"))
+    if drafting not in DRAFTING_MODES:
+        raise InputError(f"unknown drafting {drafting!r}; choose one of "
+                         f"{', '.join(DRAFTING_MODES)}", where=("metadata",), field="drafting")
     if not target:
         raise InputError("the trace names no target model; give --target", field="target")
     if not draft and drafting != "none":

@@ -43,3 +43,27 @@ def test_real_costs_give_a_consistent_result(small_trace, hw):
     assert 0 < util["hbm_bandwidth"] <= 1.0
     busy_units = [v for k, v in util.items() if k != "hbm_bandwidth"]
     assert np.isclose(sum(res.role_busy_fraction.values()), sum(busy_units))
+
+
+def test_names_and_metadata_are_checked_as_input(small_trace):
+    from specaccel.sim import resolve_specs
+
+    from specaccel.errors import InputError
+
+    hw, target, draft, drafting = resolve_specs(small_trace, "a100-80gb")
+    assert (hw.name, target.name, draft.name, drafting) == (
+        "a100-80gb", "vicuna-7b", "eagle-head-vicuna-7b", "per-level")
+    for kwargs, field in (({"target": "nope"}, "target"), ({"draft": "nope"}, "draft")):
+        with pytest.raises(InputError) as exc:
+            resolve_specs(small_trace, "a100-80gb", **kwargs)
+        assert exc.value.field == field and "nope" in str(exc.value)
+    bad = small_trace.select_requests([0])
+    bad.metadata = {**bad.metadata, "drafting": "psychic"}
+    with pytest.raises(InputError, match="psychic"):
+        resolve_specs(bad, "a100-80gb")
+    bare = small_trace.select_requests([0])
+    bare.metadata = {}
+    with pytest.raises(InputError, match="--target"):
+        resolve_specs(bare, "a100-80gb")
+    _, t, d, _ = resolve_specs(bare, "a100-80gb", target="vicuna-7b", draft="vicuna-68m")
+    assert (t.name, d.name) == ("vicuna-7b", "vicuna-68m")
