@@ -1,5 +1,5 @@
 """Load a `ModelSpec` from a Hugging Face ``config.json`` (Llama, Mistral, Mixtral, OPT,
-GPT-2/GPT-J/GPT-NeoX style key names)."""
+GPT-2/GPT-J/GPT-NeoX style key names; Mamba and Mamba-2)."""
 
 from __future__ import annotations
 
@@ -46,13 +46,15 @@ def load_hf_config(path: str | Path) -> ModelSpec:
         raise InputError(f"not a readable JSON file ({exc})", file=p) from None
     if not isinstance(cfg, dict):
         raise InputError("top level must be a JSON object", file=p)
+    model_type = str(cfg.get("model_type", ""))
+    if model_type in ("mamba", "mamba2"):
+        return _load_mamba(cfg, p, model_type)
     vals = {k: _int(_first(cfg, keys, p, k), p, keys[0]) for k, keys in _KEYS.items()}
     d, heads = vals["d_model"], vals["n_heads"]
     kv = _int(cfg.get("num_key_value_heads") or heads, p, "num_key_value_heads")
     head_dim = _int(cfg.get("head_dim") or d // heads, p, "head_dim")
     ff_raw = cfg.get("intermediate_size") or cfg.get("ffn_dim") or cfg.get("n_inner") or 4 * d
     d_ff = _int(ff_raw, p, "intermediate_size")
-    model_type = str(cfg.get("model_type", ""))
     act_name = str(cfg.get("hidden_act") or cfg.get("activation_function") or "silu").lower()
     activation = "silu" if "silu" in act_name or "swish" in act_name else (
         "relu" if "relu" in act_name else "gelu")
@@ -69,6 +71,29 @@ def load_hf_config(path: str | Path) -> ModelSpec:
             activation=activation, norm=norm, n_experts=n_experts,
             experts_per_token=per_tok if n_experts > 1 else 1, weight_dtype=wdt,
             kv_dtype=wdt, source=p,
+        )
+    except InputError as exc:
+        raise exc.at(file=p) from None
+
+
+def _load_mamba(cfg: dict[str, Any], p: str, model_type: str) -> ModelSpec:
+    """A pure Mamba (``model_type`` "mamba") or Mamba-2 ("mamba2") config."""
+    layers = _int(_first(cfg, _KEYS["n_layers"], p, "n_layers"), p, "num_hidden_layers")
+    d = _int(_first(cfg, _KEYS["d_model"], p, "d_model"), p, "hidden_size")
+    vocab = _int(_first(cfg, ("vocab_size",), p, "vocab_size"), p, "vocab_size")
+    state = _int(cfg.get("state_size") or 16, p, "state_size")
+    expand = _int(cfg.get("expand") or 2, p, "expand")
+    conv = _int(cfg.get("conv_kernel") or 4, p, "conv_kernel")
+    head_dim = _int(cfg.get("head_dim") or 64, p, "head_dim") if model_type == "mamba2" else 0
+    groups = _int(cfg.get("n_groups") or 1, p, "n_groups")
+    wdt = _DTYPES.get(str(cfg.get("torch_dtype", "bfloat16")), "bf16")
+    try:
+        return ModelSpec(
+            name=Path(p).parent.name or Path(p).stem, n_layers=layers, d_model=d, n_heads=1,
+            n_kv_heads=1, head_dim=64, d_ff=1, vocab_size=vocab, n_ssm_layers=layers,
+            ssm_state=state, ssm_conv=conv, ssm_expand=expand, ssm_head_dim=head_dim,
+            ssm_groups=groups, tied_embeddings=bool(cfg.get("tie_word_embeddings", True)),
+            weight_dtype=wdt, kv_dtype=wdt, source=p,
         )
     except InputError as exc:
         raise exc.at(file=p) from None

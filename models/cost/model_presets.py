@@ -19,6 +19,15 @@ def _llama(name: str, layers: int, d: int, heads: int, kv: int, ff: int, vocab: 
     return ModelSpec(name, layers, d, heads, kv, d // heads, ff, vocab, source=source)
 
 
+def _mamba(name: str, layers: int, d: int, state: int, head_dim: int,
+           source: str) -> ModelSpec:
+    """A pure SSM (Mamba-1 when head_dim == 0, else Mamba-2); tied embeddings, no MLP,
+    vocabulary 50280 (GPT-NeoX, padded).  Attention fields are unused placeholders."""
+    return ModelSpec(name, layers, d, 1, 1, 64, 1, 50280, n_ssm_layers=layers,
+                     ssm_state=state, ssm_head_dim=head_dim, tied_embeddings=True,
+                     source=source)
+
+
 _L2_7B = _llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, "meta-llama/Llama-2-7b-hf")
 _L2_13B = _llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, "meta-llama/Llama-2-13b-hf")
 _L68M = _llama("llama-68m", 2, 768, 12, 12, 3072, 32000, "JackFram/llama-68m")
@@ -52,6 +61,14 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                   activation="relu", norm="layer", source="facebook/opt-6.7b"),
         ModelSpec("opt-13b", 40, 5120, 40, 40, 128, 20480, 50272, mlp_gated=False,
                   activation="relu", norm="layer", source="facebook/opt-13b"),
+        _mamba("mamba-130m", 24, 768, 16, 0, "state-spaces/mamba-130m"),
+        _mamba("mamba-2.8b", 64, 2560, 16, 0, "state-spaces/mamba-2.8b"),
+        _mamba("mamba2-2.7b", 64, 2560, 128, 64, "state-spaces/mamba2-2.7b"),
+        ModelSpec("mamba2-hybrid-8b", 28, 4096, 32, 8, 128, 16384, 256000, mlp_gated=False,
+                  activation="relu", n_ssm_layers=24, ssm_state=128, ssm_head_dim=64,
+                  ssm_groups=8, ssm_has_mlp=True,
+                  source="approximate: Waleffe et al. 2024 (arXiv 2406.07887) 8B "
+                         "Mamba-2-Hybrid, 24 Mamba-2 + 4 attention mixers, 28 MLPs"),
         ModelSpec("mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32000, n_experts=8,
                   experts_per_token=2, source="mistralai/Mixtral-8x7B-v0.1"),
     ]

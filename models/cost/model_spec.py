@@ -81,6 +81,22 @@ class ModelSpec:
         ``"decoder"``, ``"eagle"`` or ``"medusa"`` (module docstring).
     medusa_heads:
         Number of Medusa heads (``kind="medusa"`` only).
+    n_ssm_layers:
+        How many of the ``n_layers`` layers are state-space (Mamba) mixers instead of
+        attention (0: a transformer; ``n_layers``: a pure SSM, whose attention fields are
+        unused; in between: a hybrid, layers taken as evenly interleaved).
+    ssm_state, ssm_conv, ssm_expand:
+        SSM state size N per channel, depthwise-convolution width, inner expansion
+        (``d_inner = ssm_expand * d_model``).
+    ssm_head_dim, ssm_groups:
+        Mamba-2 head dimension (0 selects Mamba-1, with ``dt_rank = ceil(d/16)``) and
+        number of B/C groups.
+    ssm_has_mlp:
+        Whether each SSM layer also has an MLP (hybrids), as attention layers do.
+    ssm_state_dtype:
+        Precision of the recurrent and convolution states.
+    tied_embeddings:
+        LM head shares the embedding matrix (counted once in `param_count`).
     source:
         Where the shape comes from.
     """
@@ -102,14 +118,24 @@ class ModelSpec:
     kv_dtype: str = "bf16"
     kind: str = "decoder"
     medusa_heads: int = 0
+    n_ssm_layers: int = 0
+    ssm_state: int = 16
+    ssm_conv: int = 4
+    ssm_expand: int = 2
+    ssm_head_dim: int = 0
+    ssm_groups: int = 1
+    ssm_has_mlp: bool = False
+    ssm_state_dtype: str = "fp32"
+    tied_embeddings: bool = False
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
-        for fname in ("n_layers", "medusa_heads"):
+        for fname in ("n_layers", "medusa_heads", "n_ssm_layers", "ssm_head_dim"):
             if getattr(self, fname) < 0:
                 raise InputError(f"must be >= 0, not {getattr(self, fname)}", field=fname)
         for fname in ("d_model", "n_heads", "n_kv_heads", "head_dim", "d_ff", "vocab_size",
-                      "n_experts", "experts_per_token"):
+                      "n_experts", "experts_per_token", "ssm_state", "ssm_conv",
+                      "ssm_expand", "ssm_groups"):
             if getattr(self, fname) < 1:
                 raise InputError(f"must be >= 1, not {getattr(self, fname)}", field=fname)
         if self.n_heads % self.n_kv_heads:
@@ -129,10 +155,17 @@ class ModelSpec:
             raise InputError(f"unknown activation {self.activation!r}", field="activation")
         if self.norm not in NORM_FLOPS:
             raise InputError(f"unknown norm {self.norm!r}", field="norm")
+        if self.n_ssm_layers > self.n_layers:
+            raise InputError(f"n_ssm_layers {self.n_ssm_layers} > n_layers {self.n_layers}",
+                             field="n_ssm_layers")
+        if self.ssm_head_dim and self.ssm_d_inner % self.ssm_head_dim:
+            raise InputError(f"d_inner {self.ssm_d_inner} is not a multiple of ssm_head_dim "
+                             f"{self.ssm_head_dim}", field="ssm_head_dim")
         if self.kind == "medusa" and self.medusa_heads < 1:
             raise InputError("a medusa model needs medusa_heads >= 1", field="medusa_heads")
         dtype_bytes(self.weight_dtype, field_name="weight_dtype")
         dtype_bytes(self.kv_dtype, field_name="kv_dtype")
+        dtype_bytes(self.ssm_state_dtype, field_name="ssm_state_dtype")
 
     # -- precision -------------------------------------------------------------------------
     @property
@@ -142,6 +175,41 @@ class ModelSpec:
     @property
     def kv_bytes_per_elem(self) -> float:
         return DTYPE_BYTES[self.kv_dtype]
+
+    @property
+    def ssm_state_bytes_per_elem(self) -> float:
+        return DTYPE_BYTES[self.ssm_state_dtype]
+
+    # -- layer mix -------------------------------------------------------------------------
+    @property
+    def n_attn_layers(self) -> int:
+        """Attention layers (``n_layers - n_ssm_layers``)."""
+        return self.n_layers - self.n_ssm_layers
+
+    @property
+    def ssm_d_inner(self) -> int:
+        return self.ssm_expand * self.d_model
+
+    @property
+    def ssm_heads(self) -> int:
+        """Mamba-2 heads (0 for Mamba-1)."""
+        return self.ssm_d_inner // self.ssm_head_dim if self.ssm_head_dim else 0
+
+    @property
+    def ssm_dt_rank(self) -> int:
+        """Mamba-1 rank of the dt projection, ``ceil(d_model / 16)``."""
+        return -(-self.d_model // 16)
+
+    @property
+    def ssm_conv_channels(self) -> int:
+        """Channels through the depthwise convolution (Mamba-2 also convolves B and C)."""
+        extra = 2 * self.ssm_groups * self.ssm_state if self.ssm_head_dim else 0
+        return self.ssm_d_inner + extra
+
+    @property
+    def ssm_state_elems(self) -> int:
+        """Recurrent + convolution state elements of one SSM layer for one sequence."""
+        return self.ssm_d_inner * self.ssm_state + self.ssm_conv_channels * (self.ssm_conv - 1)
 
     # -- parameter counts ------------------------------------------------------------------
     @property
@@ -155,22 +223,49 @@ class ModelSpec:
         return 3 if self.mlp_gated else 2
 
     @property
-    def layer_params(self) -> int:
-        """Parameters of one decoder layer (norms, attention, router, experts)."""
+    def attn_mixer_params(self) -> int:
+        """Parameters of one attention mixer (its norm, QKV and output projections)."""
         d, hd = self.d_model, self.head_dim
-        attn = d * (self.n_heads + 2 * self.n_kv_heads) * hd + self.n_heads * hd * d
+        return d + d * (self.n_heads + 2 * self.n_kv_heads) * hd + self.n_heads * hd * d
+
+    @property
+    def ssm_mixer_params(self) -> int:
+        """Parameters of one Mamba mixer (norm, in/out projections, conv, dt, A, D)."""
+        d, di, n = self.d_model, self.ssm_d_inner, self.ssm_state
+        conv = self.ssm_conv_channels * (self.ssm_conv + 1)
+        if self.ssm_head_dim:  # Mamba-2: in_proj -> x, z, B, C, dt; A, D, dt_bias per head
+            h = self.ssm_heads
+            in_proj = d * (2 * di + 2 * self.ssm_groups * n + h)
+            return d + in_proj + conv + 3 * h + di + di * d  # + gated-norm weight (di)
+        r = self.ssm_dt_rank
+        return d + d * 2 * di + conv + di * (r + 2 * n) + r * di + di + di * n + di + di * d
+
+    @property
+    def mlp_params(self) -> int:
+        """Parameters of one MLP block (its norm, router, experts)."""
+        d = self.d_model
         router = d * self.n_experts if self.n_experts > 1 else 0
-        experts = self.n_experts * self.mlp_matrices * d * self.d_ff
-        return 2 * d + attn + router + experts
+        return d + router + self.n_experts * self.mlp_matrices * d * self.d_ff
+
+    @property
+    def n_mlp_blocks(self) -> int:
+        return self.n_attn_layers + (self.n_ssm_layers if self.ssm_has_mlp else 0)
+
+    @property
+    def layer_params(self) -> int:
+        """Parameters of one attention decoder layer (norms, attention, router, experts)."""
+        return self.attn_mixer_params + self.mlp_params
 
     @property
     def param_count(self) -> int:
         """All parameters a pass of this model uses (shared target weights included)."""
         d, v = self.d_model, self.vocab_size
-        total = self.n_layers * self.layer_params
+        total = (self.n_attn_layers * self.attn_mixer_params
+                 + self.n_ssm_layers * self.ssm_mixer_params
+                 + self.n_mlp_blocks * self.mlp_params)
         if self.kind == "medusa":
             return total + self.medusa_heads * (d * d + d * v)
-        total += v * d + d + d * v  # embedding, final norm, LM head
+        total += v * d + d + (0 if self.tied_embeddings else d * v)  # embed, norm, LM head
         if self.kind == "eagle":
             total += 2 * d * d  # fusion of [feature, token embedding] -> d
         return total
@@ -182,8 +277,9 @@ class ModelSpec:
 
     @property
     def kv_bytes_per_token(self) -> float:
-        """KV-cache bytes per token: ``2 * layers * kv_heads * head_dim * bytes``."""
-        return 2.0 * self.n_layers * self.n_kv_heads * self.head_dim * self.kv_bytes_per_elem
+        """KV-cache bytes per token: ``2 * layers * kv_heads * head_dim * bytes`` (attention
+        layers only; an SSM layer keeps a fixed-size state instead)."""
+        return 2.0 * self.n_attn_layers * self.n_kv_heads * self.head_dim * self.kv_bytes_per_elem
 
     def to_dict(self) -> dict[str, object]:
         """The spec plus derived sizes, for JSON output."""
@@ -194,5 +290,7 @@ class ModelSpec:
             param_count=self.param_count,
             weight_bytes=self.weight_bytes,
             kv_bytes_per_token=self.kv_bytes_per_token,
+            ssm_state_bytes_per_seq=self.n_ssm_layers * self.ssm_state_elems
+            * self.ssm_state_bytes_per_elem,
         )
         return out

@@ -121,10 +121,79 @@ def _allreduce(name: str, hw: HardwareSpec, rows: float, d: float, tp: int) -> O
     )
 
 
+def layer_counts(model: ModelSpec, layers: int) -> tuple[float, float, float]:
+    """Attention mixers, SSM mixers and MLP blocks in the first `layers` layers (layer
+    kinds evenly interleaved, so a hybrid's counts scale in proportion)."""
+    if model.n_layers == 0 or layers == 0:
+        return 0.0, 0.0, 0.0
+    n_attn = model.n_attn_layers * layers / model.n_layers
+    n_ssm = model.n_ssm_layers * layers / model.n_layers
+    return n_attn, n_ssm, n_attn + (n_ssm if model.ssm_has_mlp else 0.0)
+
+
+#: FLOPs per state element per token of the selective-scan update: Mamba-1 discretises a
+#: per-channel A (exp ~4, dt*A 1, dt*B*x 2, h = dA*h + dBx 2) = 9; Mamba-2 has a scalar
+#: A per head (its exp is per head, negligible), leaving 2 + 2 + the C.h product 2 = 6.
+SSM_SCAN_FLOPS = {"mamba1": 9.0, "mamba2": 6.0}
+
+
+def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Operator]:
+    """One Mamba mixer: norm, in_proj, depthwise conv, (x_proj, dt_proj), scan, out_proj.
+
+    The scan reads each row's recurrent and conv state (the SSM's "KV cache": fixed size,
+    independent of the context) and writes the new state.  A multi-token decode/verify
+    pass writes one state per query token (for a tree: one per node, each derived from
+    its parent's state, as in STree's tree scan) so that the state after the accepted
+    path can be kept and the rest rolled back; prefill writes only the final state.
+    """
+    t, b, tp = float(args.tokens), float(args.batch), args.tp
+    d = float(model.d_model)
+    wb, ab, sb = model.weight_bytes_per_param, ACTIVATION_BYTES, model.ssm_state_bytes_per_elem
+    rows = b * t
+    n = float(model.ssm_state)
+    di = float(math.ceil(model.ssm_d_inner / tp))
+    conv_w = float(model.ssm_conv)
+    mamba2 = model.ssm_head_dim > 0
+    if mamba2:
+        groups = float(math.ceil(model.ssm_groups / tp))
+        heads = float(math.ceil(model.ssm_heads / tp))
+        n_in = 2.0 * di + 2.0 * groups * n + heads
+        conv_ch = di + 2.0 * groups * n
+    else:
+        n_in = 2.0 * di
+        conv_ch = di
+    state = di * n + conv_ch * (conv_w - 1.0)
+    states_written = 1.0 if args.phase == "prefill" else t
+    scan_flops = SSM_SCAN_FLOPS["mamba2" if mamba2 else "mamba1"] * rows * di * n
+    ops = [
+        _vector("ssm_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb, 2.0 * rows * d * ab),
+        _gemm("ssm_in_proj", hw, rows, n_in, d, 1.0, wb, ab),
+        _vector("ssm_conv", hw, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
+                2.0 * rows * conv_ch * ab),
+    ]
+    if not mamba2:
+        r = float(model.ssm_dt_rank)
+        ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab),
+                _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab)]
+    ops += [
+        Operator(
+            name="ssm_scan",
+            flops=scan_flops,
+            compute_s=scan_flops / (hw.vec_flops * hw.compute_efficiency),
+            act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
+            kv_read_bytes=b * state * sb,
+        ),
+        _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab),
+    ]
+    if tp > 1:
+        ops.append(_allreduce("ssm_allreduce", hw, rows, d, tp))
+    return ops
+
+
 def build_operators(model: ModelSpec, hw: HardwareSpec,
-                    args: PassArgs) -> list[tuple[Operator, int]]:
-    """The operators of one pass with their repeat counts (per-layer ops repeat
-    ``args.layers`` times)."""
+                    args: PassArgs) -> list[tuple[Operator, float]]:
+    """The operators of one pass with their repeat counts (per-layer operators repeat
+    once per attention mixer, SSM mixer or MLP block in the evaluated layers)."""
     t, s, b, tp = float(args.tokens), args.context, float(args.batch), args.tp
     d, hd = float(model.d_model), float(model.head_dim)
     wb, kb, ab = model.weight_bytes_per_param, model.kv_bytes_per_elem, ACTIVATION_BYTES
@@ -142,7 +211,7 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     per_expert = rows * top_k / touched
     up_n = (2.0 if model.mlp_gated else 1.0) * ff
 
-    layer: list[Operator] = [
+    attn: list[Operator] = [
         _vector("attn_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab),
         _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab),
         Operator(
@@ -157,25 +226,28 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
         _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab),
     ]
     if tp > 1:
-        layer.append(_allreduce("attn_allreduce", hw, rows, d, tp))
-    layer.append(_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab))
+        attn.append(_allreduce("attn_allreduce", hw, rows, d, tp))
+    ssm = _ssm_mixer(model, hw, args) if model.n_ssm_layers else []
+    mlp: list[Operator] = [_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab)]
     if model.n_experts > 1:
-        layer.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
-    layer += [
+        mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
+    mlp += [
         _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab),
         _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff),
         _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab),
     ]
     if tp > 1:
-        layer.append(_allreduce("mlp_allreduce", hw, rows, d, tp))
+        mlp.append(_allreduce("mlp_allreduce", hw, rows, d, tp))
+    n_attn, n_ssm, n_mlp = layer_counts(model, args.layers)
 
-    ops: list[tuple[Operator, int]] = []
+    ops: list[tuple[Operator, float]] = []
     if model.has_embedding:
         ops.append((Operator("embedding", weight_bytes=rows * d * wb, act_bytes=rows * d * ab), 1))
     if model.kind == "eagle":
         ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab), 1))
-    if args.layers > 0:
-        ops += [(op, args.layers) for op in layer]
+    ops += [(op, n_attn) for op in attn] if n_attn > 0 else []
+    ops += [(op, n_ssm) for op in ssm] if n_ssm > 0 else []
+    ops += [(op, n_mlp) for op in mlp] if n_mlp > 0 else []
     if model.kind == "medusa":
         heads = float(model.medusa_heads)
         ops += [

@@ -23,7 +23,9 @@ from .pass_args import PHASES
 # -- packed model vector --------------------------------------------------------------------
 M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
 M_WB, M_KB, M_KIND, M_MHEADS, M_NORMF, M_ACTF, M_WTOTAL = range(9, 16)
-MODEL_VECTOR_LEN = 16
+M_NLAYERS, M_NATTN, M_NSSM, M_SSMMLP, M_SSMN, M_SSMCONV, M_SSMDI = range(16, 23)
+M_SSMHEADS, M_SSMGROUPS, M_MAMBA2, M_DTRANK, M_SB = range(23, 28)
+MODEL_VECTOR_LEN = 28
 KIND_CODES = {"decoder": 0.0, "eagle": 1.0, "medusa": 2.0}
 
 # -- packed hardware vector -----------------------------------------------------------------
@@ -47,6 +49,12 @@ def pack_model(model: ModelSpec) -> np.ndarray:
     v[M_KIND], v[M_MHEADS] = KIND_CODES[model.kind], model.medusa_heads
     v[M_NORMF], v[M_ACTF] = NORM_FLOPS[model.norm], ACTIVATION_FLOPS[model.activation]
     v[M_WTOTAL] = model.weight_bytes
+    v[M_NLAYERS], v[M_NATTN], v[M_NSSM] = model.n_layers, model.n_attn_layers, model.n_ssm_layers
+    v[M_SSMMLP] = 1.0 if model.ssm_has_mlp else 0.0
+    v[M_SSMN], v[M_SSMCONV], v[M_SSMDI] = model.ssm_state, model.ssm_conv, model.ssm_d_inner
+    v[M_SSMHEADS], v[M_SSMGROUPS] = model.ssm_heads, model.ssm_groups
+    v[M_MAMBA2] = 1.0 if model.ssm_head_dim > 0 else 0.0
+    v[M_DTRANK], v[M_SB] = model.ssm_dt_rank, model.ssm_state_bytes_per_elem
     return v
 
 
@@ -133,6 +141,47 @@ def _allreduce_op(hv, resident, reps, rows, d, tp, out):  # pragma: no cover - c
 
 
 @njit(cache=True)
+def _ssm_mixer(mv, hv, resident, reps, t, b, tp, phase, out):  # pragma: no cover
+    """One Mamba mixer (see operators._ssm_mixer), `reps` times."""
+    d = mv[M_D]
+    wb = mv[M_WB]
+    ab = 2.0
+    sb = mv[M_SB]
+    rows = b * t
+    n = mv[M_SSMN]
+    di = math.ceil(mv[M_SSMDI] / tp)
+    conv_w = mv[M_SSMCONV]
+    mamba2 = mv[M_MAMBA2] != 0.0
+    if mamba2:
+        groups = math.ceil(mv[M_SSMGROUPS] / tp)
+        heads = math.ceil(mv[M_SSMHEADS] / tp)
+        n_in = 2.0 * di + 2.0 * groups * n + heads
+        conv_ch = di + 2.0 * groups * n
+        scan_per = 6.0
+    else:
+        n_in = 2.0 * di
+        conv_ch = di
+        scan_per = 9.0
+    state = di * n + conv_ch * (conv_w - 1.0)
+    states_written = 1.0 if phase == 0.0 else t
+    _vector_op(hv, resident, reps, mv[M_NORMF] * rows * d, d * wb, 2.0 * rows * d * ab, out)
+    _gemm_op(hv, resident, reps, rows, n_in, d, 1.0, wb, out)
+    _vector_op(hv, resident, reps, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
+               2.0 * rows * conv_ch * ab, out)
+    if not mamba2:
+        r = mv[M_DTRANK]
+        _gemm_op(hv, resident, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
+        _gemm_op(hv, resident, reps, rows, di, r, 1.0, wb, out)
+    scan_flops = scan_per * rows * di * n
+    _account(hv, resident, reps, scan_flops, scan_flops / (hv[H_VEC] * hv[H_CE]), 0.0,
+             2.0 * rows * di * ab + states_written * b * state * sb, b * state * sb, 0.0, 0.0,
+             out)
+    _gemm_op(hv, resident, reps, rows, d, di, 1.0, wb, out)
+    if tp > 1.0:
+        _allreduce_op(hv, resident, reps, rows, d, tp, out)
+
+
+@njit(cache=True)
 def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no cover
     """One pass; writes OUT_FIELDS into out[0:6]."""
     for i in range(6):
@@ -163,8 +212,14 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         _account(hv, resident, 1.0, 0.0, 0.0, rows * d * wb, rows * d * ab, 0.0, 0.0, 0.0, out)
     if kind == 1.0:  # EAGLE fusion fc
         _gemm_op(hv, resident, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
-    if n_layers > 0.0:
-        L = n_layers
+    n_attn = 0.0
+    n_ssm = 0.0
+    if mv[M_NLAYERS] > 0.0 and n_layers > 0.0:
+        n_attn = mv[M_NATTN] * n_layers / mv[M_NLAYERS]
+        n_ssm = mv[M_NSSM] * n_layers / mv[M_NLAYERS]
+    n_mlp = n_attn + (n_ssm if mv[M_SSMMLP] != 0.0 else 0.0)
+    if n_attn > 0.0:
+        L = n_attn
         _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
         _gemm_op(hv, resident, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
         att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
@@ -177,6 +232,10 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         _gemm_op(hv, resident, L, rows, d, hq * hd, 1.0, wb, out)
         if tp > 1.0:
             _allreduce_op(hv, resident, L, rows, d, tp, out)
+    if n_ssm > 0.0:
+        _ssm_mixer(mv, hv, resident, n_ssm, t, b, tp, phase, out)
+    if n_mlp > 0.0:
+        L = n_mlp
         _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
         if n_exp > 1.0:
             _gemm_op(hv, resident, L, rows, n_exp, d, 1.0, wb, out)

@@ -78,7 +78,7 @@ def reference_pass_cost(
         c = op.cost(hw, resident)
         entry = {
             "name": op.name,
-            "count": count,
+            "count": int(count) if float(count).is_integer() else count,
             "flops": c.flops * count,
             "bytes": (c.dram_bytes + c.sram_bytes) * count,
             "dram_bytes": c.dram_bytes * count,
