@@ -24,9 +24,13 @@ Two answer-file formats (JSON Lines, one question per line) are read:
     request (``metadata["turns_merged"]``).
 
 In both, the logs hold text, not token ids: node tokens are placeholders (0) whose
-greedy verification accepts exactly the recorded/spread length, probabilities are 1, and
-prompt lengths are unknown (0).  Bad input raises :class:`~specaccel.errors.InputError`
-naming the file, the line and the field.
+greedy verification accepts exactly the recorded/spread length and probabilities are 1.
+Prompt lengths are not in the logs either; they are *estimated* as the tokens of the
+earlier turns of the same conversation (their ``new_tokens``, exact) plus
+``question_tokens`` per turn asked so far (an assumption, default 128, recorded in
+``metadata["prompt_len"]``), so the simulator sees growing multi-turn contexts.
+Bad input raises :class:`~specaccel.errors.InputError` naming the file, the line and
+the field.
 
 Step counting in Medusa's ``idxs``: Medusa's ``medusa_forward`` returns the 0-based index
 of its last loop iteration, so the number of verify passes is ``idxs + 1``; the bundled
@@ -59,6 +63,8 @@ class TurnRecord:
     new_tokens: int
     wall_time_s: float
     accepted: np.ndarray  # per step accepted drafts (spread or recorded)
+    history_tokens: int = 0  # new_tokens of the earlier turns of the conversation
+    turn: int = 0  # 0-based turn index (merged turns: 0)
 
 
 def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
@@ -153,6 +159,7 @@ def _mtbench_turns(path: Path, steps_from: str) -> tuple[list[TurnRecord], dict[
                 raise ctx.error(f"idxs, new_tokens and wall_time have different lengths "
                                 f"({len(idxs)}, {len(new)}, {len(wall)})", pre + "new_tokens")
             index = ch.get("index", c_i)
+            history = 0
             for t, (i, n, w) in enumerate(zip(idxs, new, wall, strict=True)):
                 steps = i + 1 if steps_from == "idxs+1" else i
                 if steps < 1:
@@ -162,7 +169,8 @@ def _mtbench_turns(path: Path, steps_from: str) -> tuple[list[TurnRecord], dict[
                     raise ctx.error(f"turn {t}: new_tokens {n} < steps {steps} (every step "
                                     "commits at least one token)", pre + "new_tokens")
                 records.append(TurnRecord(f"{qid}/c{index}/t{t}", steps, n, w,
-                                          _spread(n - steps, steps)))
+                                          _spread(n - steps, steps), history, t))
+                history += n
     return records, {"per_step": "spread", "steps_from": steps_from,
                      "model_id": sorted(model_ids)}
 
@@ -193,10 +201,13 @@ def _specbench_turns(path: Path) -> tuple[list[TurnRecord], dict[str, Any]]:
             for per_turn in (steps, [s + 1 for s in steps]):
                 if sum(per_turn) == len(acc) and min(per_turn) >= 1:
                     bounds = np.cumsum([0] + per_turn)
+                    history = 0
                     for t in range(len(per_turn)):
                         part = a[bounds[t]:bounds[t + 1]]
+                        n_tok = int(part.sum() + part.shape[0])
                         records.append(TurnRecord(f"{qid}/c{index}/t{t}", int(part.shape[0]),
-                                                  int(part.sum() + part.shape[0]), wall[t], part))
+                                                  n_tok, wall[t], part, history, t))
+                        history += n_tok
                     break
             else:
                 merged += 1
@@ -206,7 +217,8 @@ def _specbench_turns(path: Path) -> tuple[list[TurnRecord], dict[str, Any]]:
                      "turns_merged": merged}
 
 
-def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any]) -> Trace:
+def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any],
+                      question_tokens: int) -> Trace:
     accepted = np.concatenate([r.accepted for r in records]).astype(np.int64)
     sizes = accepted + 1  # root + accepted chain nodes
     step_off = np.zeros(sizes.shape[0] + 1, dtype=np.int64)
@@ -231,7 +243,8 @@ def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any]) -> Trace:
     }
     return Trace(
         request_id=[r.request_id for r in records],
-        prompt_len=np.zeros(len(records), dtype=np.int64),
+        prompt_len=np.array([r.history_tokens + (r.turn + 1) * question_tokens
+                             for r in records], dtype=np.int64),
         arrival_s=np.zeros(len(records)),
         request_step_offsets=req_off,
         step_node_offsets=step_off,
@@ -242,7 +255,8 @@ def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any]) -> Trace:
     )
 
 
-def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs") -> Trace:
+def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs",
+                   question_tokens: int = 128) -> Trace:
     """Import an answer file of format `fmt` (one of :data:`FORMATS`) as a trace.
 
     Parameters
@@ -254,6 +268,9 @@ def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs") -> T
     steps_from:
         MT-bench only: ``"idxs"`` (steps = idxs, the README's reading) or ``"idxs+1"``
         (Medusa's loop index + 1).
+    question_tokens:
+        Assumed tokens per user question (with the chat template) for the prompt-length
+        estimate; must be >= 1.
 
     Raises
     ------
@@ -266,13 +283,19 @@ def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs") -> T
     if steps_from not in STEPS_FROM:
         raise InputError(f"must be one of {', '.join(STEPS_FROM)}, not {steps_from!r}",
                          field="steps_from")
+    if isinstance(question_tokens, bool) or not isinstance(question_tokens, int) \
+            or question_tokens < 1:
+        raise InputError(f"must be an integer >= 1, not {question_tokens!r}",
+                         field="question_tokens")
     if fmt == "mtbench-answers":
         records, meta = _mtbench_turns(path, steps_from)
     else:
         records, meta = _specbench_turns(path)
     meta.update({"generator": "import", "format": fmt, "source": str(path),
-                 "token_ids": "placeholders (logs hold text)", "prompt_len": "unknown (0)"})
-    return _records_to_trace(records, meta)
+                 "token_ids": "placeholders (logs hold text)",
+                 "prompt_len": f"estimated: earlier turns' new_tokens + {question_tokens} "
+                               "assumed tokens per question asked"})
+    return _records_to_trace(records, meta, question_tokens)
 
 
 def imported_summary(trace: Trace) -> dict[str, Any]:

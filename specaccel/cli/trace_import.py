@@ -35,6 +35,9 @@ def register_import(trace_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--steps-from", choices=STEPS_FROM, default="idxs",
                    help="mtbench-answers: steps per turn = idxs (README reading, default) or "
                         "idxs+1 (Medusa's 0-based loop index)")
+    p.add_argument("--question-tokens", type=int, default=128, metavar="N",
+                   help="assumed tokens per user question for the prompt-length estimate "
+                        "(logs hold no prompts; default 128)")
     p.add_argument("--per-request", action="store_true",
                    help="list every request (turn) in the human output")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -64,7 +67,8 @@ def _human(result: dict[str, Any], per_request: bool) -> str:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    trace = import_answers(args.file, args.log_format, steps_from=args.steps_from)
+    trace = import_answers(args.file, args.log_format, steps_from=args.steps_from,
+                           question_tokens=args.question_tokens)
     result = imported_summary(trace)
     if args.output:
         from specaccel.workloads.trace_io import write_trace

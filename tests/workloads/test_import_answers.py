@@ -141,3 +141,22 @@ def test_import_command_json_summary(capsys):
     assert out["per_request"][3]["tau"] == hand[3][2] / hand[3][1]
     assert out["tau_mean"] == pytest.approx(np.mean([n / i for _, i, n in hand]))
     assert json.loads(to_json(out)) == out
+
+
+def test_trace_import_through_the_cli(tmp_path, capsys):
+    from specaccel.workloads import read_trace
+
+    from specaccel.cli import main
+
+    out = tmp_path / "mt7b.parquet"
+    assert main(["trace", "import", str(MT7B), "--format", "mtbench-answers", "-o", str(out),
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)  # stdout holds only the JSON object
+    back = read_trace(out)  # validated on read
+    assert back.n_steps == summary["n_steps"] == sum(i for _, i, _ in _turns_by_hand(MT7B))
+    # prompt lengths: earlier turns' tokens + 128 assumed per question asked
+    hand = _turns_by_hand(MT7B)
+    assert back.prompt_len[:2].tolist() == [128, hand[0][2] + 256]
+    assert main(["trace", "import", str(tmp_path / "nope.jsonl"), "--format",
+                 "spec-bench"]) == 2
+    assert "nope.jsonl: no such file" in capsys.readouterr().err
