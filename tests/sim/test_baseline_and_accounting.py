@@ -201,3 +201,20 @@ def test_memory_footprint_adds_weights_and_peak_kv():
     assert memory_footprint(hw, NS(weight_bytes=60.0), None, 41.0)["fits"] is False
     unknown = memory_footprint(NS(), NS(), None, 1.0)
     assert unknown["fits"] is None and unknown["weights_bytes"] is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_level_stats_match_a_tree_by_tree_count(seed):
+    from specaccel.models.golden import node_depth
+    from specaccel.sim.step_costs import level_stats
+
+    trace = random_trace(500 + seed, n_requests=6)
+    depth, nodes_at, expanded_at = level_stats(trace)
+    for s in range(trace.n_steps):
+        parent = trace.step(s).parent
+        d = node_depth(parent)
+        has_child = np.isin(np.arange(parent.shape[0]), parent[1:])
+        assert depth[s] == d.max()
+        assert nodes_at[s].tolist() == np.bincount(d, minlength=nodes_at.shape[1]).tolist()
+        assert expanded_at[s].tolist() == np.bincount(
+            d[has_child], minlength=nodes_at.shape[1]).tolist()
