@@ -112,19 +112,39 @@ def _plan(shape: TreeShape) -> _ShapePlan:
     )
 
 
+CHUNK_STEPS = 4096
+"""Steps sampled per chunk: small enough that a chunk's arrays stay in cache, large enough
+that the per-chunk Python overhead is negligible.  Part of the seed → trace mapping."""
+
+
 def sample_steps(shape: TreeShape, model: AcceptanceModel, n_steps: int,
                  rng: np.random.Generator, *,
                  verification: str = "greedy") -> dict[str, np.ndarray]:
     """Sample `n_steps` draft trees of `shape`; returns flat node columns (NODE_FIELDS).
 
-    Each column has ``n_steps * shape.n_nodes`` entries, step-major.  Internally the
-    arrays are node-major ``(nodes, steps)``, so that every gather over parents or
-    siblings moves whole contiguous rows.
+    Each column has ``n_steps * shape.n_nodes`` entries, step-major.  Steps are sampled in
+    chunks of :data:`CHUNK_STEPS`; within a chunk the arrays are node-major
+    ``(nodes, steps)``, so that every gather over parents or siblings moves whole
+    contiguous rows.
     """
     if verification not in ("greedy", "stochastic"):
         raise ValueError(f"verification must be 'greedy' or 'stochastic', not {verification!r}")
     plan = _plan(shape)
     s, n = int(n_steps), shape.n_nodes
+    out = {name: np.empty(s * n, dtype=NODE_DTYPES[name]) for name in NODE_DTYPES}
+    out["parent"] = np.tile(shape.parent, s).astype(NODE_DTYPES["parent"], copy=False)
+    for a in range(0, s, CHUNK_STEPS):
+        b = min(s, a + CHUNK_STEPS)
+        views = {name: col[a * n:b * n].reshape(b - a, n).T for name, col in out.items()}
+        _sample_chunk(shape, plan, model, b - a, rng, verification, views)
+    return out
+
+
+def _sample_chunk(shape: TreeShape, plan: _ShapePlan, model: AcceptanceModel, s: int,
+                  rng: np.random.Generator, verification: str,
+                  out: dict[str, np.ndarray]) -> None:
+    """Sample `s` steps into the node-major views `out[name]` (shape ``(nodes, s)``)."""
+    n = shape.n_nodes
     parent = shape.parent.astype(np.int64)
     kids = parent[1:]
 
@@ -157,13 +177,16 @@ def sample_steps(shape: TreeShape, model: AcceptanceModel, n_steps: int,
     u = rng.random((n, s))
     u[0] = np.nan
     if verification == "greedy":
-        draft_prob = q
+        out["draft_prob"][:] = q
         chosen = u[1:] < hazard[1:]
+        out["uniform"][:] = np.nan
     else:
-        draft_prob = hazard
+        out["draft_prob"][:] = hazard
         target_prob = hazard * hazard
         target_prob[0] = 1.0
-        chosen = u[1:] * draft_prob[1:] < target_prob[1:]
+        out["target_prob"][:] = target_prob
+        chosen = u[1:] * hazard[1:] < target_prob[1:]
+        out["uniform"][:] = u
 
     # 4. tokens: the children of v are base_v + 1 .. base_v + k_v; "none chosen" is a token
     #    f outside that block (f + k_v when f > base_v)
@@ -179,26 +202,12 @@ def sample_steps(shape: TreeShape, model: AcceptanceModel, n_steps: int,
     for nodes in reversed(plan.by_position):  # lowest position written last: it wins
         par = parent[nodes]
         target_token[par] = np.where(chosen[nodes - 1], token[nodes], target_token[par])
-
-    if verification == "greedy":
-        target_prob = np.empty((n, s), dtype=np.float64)
-        target_prob[0] = 1.0
-        np.equal(token[1:], target_token[kids], out=target_prob[1:], casting="unsafe")
-        uniform = None
-    else:
-        uniform = u
-
-    def step_major(x: np.ndarray) -> np.ndarray:
-        return np.ascontiguousarray(x.T).reshape(-1)
-
-    return {
-        "parent": np.tile(shape.parent, s).astype(NODE_DTYPES["parent"], copy=False),
-        "token": step_major(token),
-        "draft_prob": step_major(draft_prob),
-        "target_prob": step_major(target_prob),
-        "target_token": step_major(target_token),
-        "uniform": np.full(s * n, np.nan) if uniform is None else step_major(uniform),
-    }
+    out["token"][:] = token
+    out["target_token"][:] = target_token
+    if verification == "greedy":  # temperature 0: p is the target's one-hot distribution
+        tp = out["target_prob"]
+        tp[0] = 1.0
+        tp[1:] = token[1:] == target_token[kids]
 
 
 def synthesize_trace(shape: TreeShape, model: AcceptanceModel, *, n_requests: int,
