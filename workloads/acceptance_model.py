@@ -21,8 +21,9 @@ Hence ``P(R_v = r | c) = c g_r ∏_{j<r} (1 − c g_j)``.  The draft is *calibra
 synthetic draft probability of the rank-r token is exactly this number (the generator
 stores it as ``draft_prob``).  ``R_v`` are independent across nodes, so the accepted
 path reaches node ``i`` with probability ``∏ m(d_e, r_e)`` over the edges e from the root
-to ``i``, with ``m(d, r) = E_c[P(R = r | c)]`` — a polynomial in c whose expectation the
-moments ``E[X^j] = θ / (θ + j)`` give in closed form.  The expected tokens committed per step is
+to ``i``, with ``m(d, r) = E_c[P(R = r | c)]`` — a polynomial in c whose expectation
+the moments ``E[X^j] = θ / (θ + j)`` give in closed form.  The expected tokens committed
+per step is
 
     τ = 1 + Σ_{i ≥ 1} ∏_{e on root→i} m(d_e, r_e)        (:meth:`expected_committed`)
 
@@ -181,7 +182,8 @@ def calibrate(model: AcceptanceModel, shape: TreeShape, target_tau: float,
     """Scale the α profile of `model` so that the expected τ on `shape` is `target_tau`.
 
     Solves ``expected_committed(shape) of model.scaled(s) == target_tau`` for s by
-    bisection over ``(0, 1 / max α)``, where τ rises from 1 towards its largest value.
+    bisection over ``(0, 1 / max α)``: τ is 1 at s = 0 and continuous in s, and the
+    bisection keeps a bracket ``τ(lo) < target <= τ(hi)``, so it converges to a root.
 
     Returns
     -------
