@@ -34,9 +34,9 @@ top-k ranks from the root to one draft token.  25 draft tokens + the root = 26 n
 depth 5 — the "25-node static tree" of EAGLE's Tables 2 and 7."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class TreeShape:
-    """A draft-tree topology with sibling ranks.
+    """A draft-tree topology with sibling ranks (compared by identity: arrays inside).
 
     Attributes
     ----------
