@@ -21,7 +21,11 @@ GB = 1e9
 
 @dataclass(frozen=True)
 class AcceleratorConfig:
-    """Design parameters of the accelerator (defaults = ``specaccel-default``)."""
+    """Design parameters of the accelerator (defaults = ``specaccel-default``).
+
+    ``precision`` is the MAC precision of the PE array: ``bf16``, or ``int8``/``fp8``
+    (a W8A8 design: same MACs per cycle, lower energy per MAC and smaller PEs).
+    """
 
     name: str = "specaccel-default"
     node_nm: int = 7
@@ -54,6 +58,9 @@ class AcceleratorConfig:
             v = getattr(self, f.name)
             if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
                 raise InputError(f"must be > 0, not {v!r}", field=f.name)
+        if self.precision not in ("bf16", "int8", "fp8"):
+            raise InputError(f"unknown array precision {self.precision!r}; choose bf16, int8 "
+                             "or fp8", field="precision")
         if self.weight_sram_mib > self.sram_mib:
             raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
         energy.energy_scale(self.node_nm)
@@ -68,12 +75,12 @@ class AcceleratorConfig:
 
     def area_breakdown(self) -> dict[str, float]:
         """Area estimate per component in mm^2 (plus ``"total"``)."""
-        pe = area.pe_area_mm2(self.node_nm)
+        pe = area.pe_area_mm2(self.node_nm, self.precision)
         verify_luts, _ = area.unit_luts("tree_verify", self.tree_nodes)
         mask_luts, _ = area.unit_luts("tree_mask", self.tree_nodes)
         parts = {
             "pe_array": self.n_pes * pe,
-            "vector_unit": self.vector_lanes * pe,
+            "vector_unit": self.vector_lanes * area.pe_area_mm2(self.node_nm),
             "sram": area.sram_area_mm2(self.sram_mib * MIB, self.node_nm),
             "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
             "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),

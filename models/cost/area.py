@@ -26,6 +26,9 @@ SRAM_UM2_PER_BIT: dict[int, float] = {
     7: 0.055, 5: 0.045, 3: 0.040,
 }
 PE_UM2_45NM = 4000.0
+#: An int8/fp8 MAC PE: 8-bit multiply 282 um^2 + 32-bit accumulate add 137 um^2 (Horowitz)
+#: plus registers.
+PE_INT8_UM2_45NM = 800.0
 HBM_PHY_MM2_PER_STACK = 15.0
 OVERHEAD_FRACTION = 0.15
 LUT_GATES = 10.0
@@ -44,9 +47,10 @@ def _scale(table: dict[int, float], node_nm: int, what: str) -> float:
                          field="node_nm") from None
 
 
-def pe_area_mm2(node_nm: int) -> float:
-    """Area of one bf16 MAC PE (or vector lane) at `node_nm`."""
-    return PE_UM2_45NM * _scale(LOGIC_AREA_SCALE, node_nm, "logic area") * 1e-6
+def pe_area_mm2(node_nm: int, precision: str = "bf16") -> float:
+    """Area of one MAC PE (or vector lane) at `node_nm`: bf16, or int8/fp8."""
+    base = PE_INT8_UM2_45NM if precision in ("int8", "fp8") else PE_UM2_45NM
+    return base * _scale(LOGIC_AREA_SCALE, node_nm, "logic area") * 1e-6
 
 
 def sram_area_mm2(n_bytes: float, node_nm: int) -> float:

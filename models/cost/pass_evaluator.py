@@ -32,7 +32,10 @@ KIND_CODES = {"decoder": 0.0, "eagle": 1.0, "medusa": 2.0}
 H_PEAK, H_VEC, H_BW, H_BE, H_CE, H_CORES, H_TM, H_TN, H_TMMIN, H_FILL, H_CLOCK = range(11)
 H_WS, H_SRAMBW, H_WSRAM, H_ACTSRAM, H_EFLOP, H_EDRAM, H_ESRAM, H_ELINK = range(11, 19)
 H_STATIC, H_LINKBW, H_LINKLAT = range(19, 22)
-HW_VECTOR_LEN = 22
+# derived (precomputed once per call): seconds per DRAM byte, per SRAM byte, per vector
+# FLOP; matrix FLOP/s of one core; fill/drain seconds per tile
+H_S_PER_DRAM, H_S_PER_SRAM, H_S_PER_VFLOP, H_CORE_PEAK, H_FILL_S = range(22, 27)
+HW_VECTOR_LEN = 27
 
 #: Output columns of the evaluator.
 OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes")
@@ -71,6 +74,11 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
     v[H_EFLOP], v[H_EDRAM], v[H_ESRAM] = hw.e_flop_j, hw.e_dram_byte_j, hw.e_sram_byte_j
     v[H_ELINK], v[H_STATIC] = hw.e_link_byte_j, hw.static_power_w
     v[H_LINKBW], v[H_LINKLAT] = hw.link_bw_bytes_s, hw.link_step_latency_s
+    v[H_S_PER_DRAM] = 1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency)
+    v[H_S_PER_SRAM] = 1.0 / hw.sram_bw_bytes_s
+    v[H_S_PER_VFLOP] = 1.0 / (hw.vec_flops * hw.compute_efficiency)
+    v[H_CORE_PEAK] = hw.peak_flops / hw.n_cores
+    v[H_FILL_S] = hw.fill_cycles / hw.clock_hz
     return v
 
 
@@ -78,8 +86,8 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
 def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
     if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
         return 0.0
-    core_peak = hv[H_PEAK] / hv[H_CORES]
-    fill_s = hv[H_FILL] / hv[H_CLOCK]
+    core_peak = hv[H_CORE_PEAK]
+    fill_s = hv[H_FILL_S]
     if hv[H_WS] == 0.0:
         tm = min(hv[H_TM], math.ceil(m / hv[H_TMMIN]) * hv[H_TMMIN])
         tiles = count * math.ceil(m / tm) * math.ceil(n / hv[H_TN])
@@ -106,7 +114,7 @@ def _account(hv, resident, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, l
         sram += a_bytes
     else:
         dram += a_bytes
-    mem_s = max(dram / (hv[H_BW] * hv[H_BE]), sram / hv[H_SRAMBW])
+    mem_s = max(dram * hv[H_S_PER_DRAM], sram * hv[H_S_PER_SRAM])
     lat = max(compute_s, max(mem_s, link_s))
     energy = (flops * hv[H_EFLOP] + dram * hv[H_EDRAM] + sram * hv[H_ESRAM]
               + link_bytes * hv[H_ELINK])
@@ -127,7 +135,7 @@ def _gemm_op(hv, resident, reps, m, n, k, count, wb, out):  # pragma: no cover -
 
 @njit(cache=True)
 def _vector_op(hv, resident, reps, flops, w_bytes, a_bytes, out):  # pragma: no cover
-    _account(hv, resident, reps, flops, flops / (hv[H_VEC] * hv[H_CE]), w_bytes, a_bytes,
+    _account(hv, resident, reps, flops, flops * hv[H_S_PER_VFLOP], w_bytes, a_bytes,
              0.0, 0.0, 0.0, out)
 
 
@@ -173,7 +181,7 @@ def _ssm_mixer(mv, hv, resident, reps, t, b, tp, phase, out):  # pragma: no cove
         _gemm_op(hv, resident, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
         _gemm_op(hv, resident, reps, rows, di, r, 1.0, wb, out)
     scan_flops = scan_per * rows * di * n
-    _account(hv, resident, reps, scan_flops, scan_flops / (hv[H_VEC] * hv[H_CE]), 0.0,
+    _account(hv, resident, reps, scan_flops, scan_flops * hv[H_S_PER_VFLOP], 0.0,
              2.0 * rows * di * ab + states_written * b * state * sb, b * state * sb, 0.0, 0.0,
              out)
     _gemm_op(hv, resident, reps, rows, d, di, 1.0, wb, out)
@@ -202,8 +210,12 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
     nf = mv[M_NORMF]
     n_exp = mv[M_NEXP]
     top_k = mv[M_TOPK]
-    touched = n_exp * (1.0 - (1.0 - top_k / n_exp) ** rows)
-    per_expert = rows * top_k / touched
+    if n_exp > 1.0:
+        touched = n_exp * (1.0 - (1.0 - top_k / n_exp) ** rows)
+        per_expert = rows * top_k / touched
+    else:  # dense: the formula gives exactly 1 expert with all rows
+        touched = 1.0
+        per_expert = rows
     up_n = (2.0 if mv[M_GATED] != 0.0 else 1.0) * ff
     kind = mv[M_KIND]
     resident = hv[H_WSRAM] > 0.0 and mv[M_WTOTAL] / tp <= hv[H_WSRAM]
@@ -224,7 +236,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         _gemm_op(hv, resident, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
         att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
         att_s = (_gemm_time(hv, t, keys, hd, 2.0 * b * hq)
-                 + 5.0 * b * hq * t * keys / (hv[H_VEC] * hv[H_CE]))
+                 + 5.0 * b * hq * t * keys * hv[H_S_PER_VFLOP])
         mask = b * t * t if (tree != 0.0 and t > 1.0) else 0.0
         att_act = rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab + mask
         _account(hv, resident, L, att_flops, att_s, 0.0, att_act, b * s * 2.0 * hkv * hd * kb,
@@ -308,12 +320,13 @@ def pass_costs(
         ph = np.array([float(PHASES[phase])])
     else:
         names = np.atleast_1d(np.asarray(phase))
-        uniq, inverse = np.unique(names, return_inverse=True)
-        bad = [str(x) for x in uniq if str(x) not in PHASES]
-        if bad:
-            raise InputError(f"unknown phase {bad[0]!r}; choose one of {', '.join(PHASES)}",
+        ph = np.full(names.shape, -1.0)
+        for label, code in PHASES.items():
+            ph[names == label] = float(code)
+        if np.any(ph < 0):
+            bad = names[ph < 0][0]
+            raise InputError(f"unknown phase {str(bad)!r}; choose one of {', '.join(PHASES)}",
                              field="phase")
-        ph = np.array([float(PHASES[str(x)]) for x in uniq])[inverse.ravel()]
     try:
         arrays = np.broadcast_arrays(t, s, b, p, ph, lay, tr)
     except ValueError as exc:
