@@ -11,10 +11,18 @@ exactly the tokens that speculative decoding commits.  So the recorded text equa
 plain greedy decoding of the target, token for token, and acceptance dynamics (bursts,
 easy and hard stretches, position effects) come from real text.
 
-Per node the recorder stores the draft token, ``draft_prob`` = q(token) under the
-policy's draft distribution at the parent (1.0 for draft-free methods), ``target_prob`` =
-p(token) under the target's distribution at the parent, and ``target_token`` = the
-target's argmax after the node.
+Greedy recording (the default): per node the recorder stores the draft token,
+``draft_prob`` = q(token) under the policy's draft distribution at the parent (1.0 for
+draft-free methods), ``target_prob`` = p(token) under the target's distribution at the
+parent, and ``target_token`` = the target's argmax after the node.
+
+Stochastic recording (``verification="stochastic"``, target sampled at ``temperature``):
+the policies draft deterministically (argmax / top-k), so every step is multi-step
+speculative sampling with deterministic drafts (as EAGLE-2 does):
+:func:`specaccel.models.golden.speculative_sampling.tree_to_trace_columns` writes the
+residual-adjusted ``target_prob``/``draft_prob`` columns, the pre-drawn uniforms and the
+sampled correction tokens, and ``verify_tree(…, "stochastic")`` decides acceptance.  The
+committed text is then distributed exactly as sampling from the target.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from specaccel.models.golden import committed_tokens, verify_tree
+from specaccel.models.golden.speculative_sampling import tree_to_trace_columns
 from specaccel.workloads.ngram_lm import NgramLM, top_k_of
 from specaccel.workloads.real_text import Corpus, heldout_prompts, load_corpus
 from specaccel.workloads.trace import DraftTree, Trace
@@ -126,13 +135,19 @@ class RecordConfig:
     n_requests, prompt_len, max_new_tokens:
         Held-out prompts and how many tokens to generate for each.
     seed:
-        Seed of the prompt offsets.
+        Seed of the prompt offsets and of stochastic verification.
+    verification:
+        ``"greedy"`` or ``"stochastic"``.
+    temperature:
+        Target sampling temperature (stochastic only).
     """
 
     n_requests: int = 8
     prompt_len: int = 64
     max_new_tokens: int = 256
     seed: int = 0
+    verification: str = "greedy"
+    temperature: float = 1.0
 
 
 @dataclass
@@ -222,23 +237,52 @@ def _ask_target(target: NextTokenModel, context: list[int],
     return tree, dists
 
 
+def tempered(p: np.ndarray, temperature: float) -> np.ndarray:
+    """``p ** (1/T)`` renormalised (``T`` = 1 returns `p` itself)."""
+    if temperature == 1.0:
+        return p
+    q = np.power(p, 1.0 / temperature)
+    return q / q.sum()
+
+
+def _stochastic_tree(tree: DraftTree, dists: list[np.ndarray], rng: np.random.Generator
+                     ) -> DraftTree:
+    n = tree.n_nodes
+    cols = tree_to_trace_columns(tree.parent, tree.token, np.stack(dists), None,
+                                 rng.random(n), rng.random(n), draft_sampling="deterministic")
+    return cols.tree(0)
+
+
 def record_request(target: NextTokenModel, policy: DraftPolicy, prompt: np.ndarray,
-                   max_new_tokens: int) -> tuple[list[DraftTree], np.ndarray]:
+                   max_new_tokens: int, *, verification: str = "greedy",
+                   temperature: float = 1.0, rng: np.random.Generator | None = None,
+                   ) -> tuple[list[DraftTree], np.ndarray]:
     """Speculatively decode one prompt; return the step trees and the generated tokens.
 
     Generation stops once at least `max_new_tokens` tokens are committed (the last step
-    may overshoot, as in real systems).
+    may overshoot, as in real systems).  ``verification="stochastic"`` samples the target
+    at `temperature` with `rng` (see the module docstring).
     """
     context = [int(t) for t in prompt]
     if not context:
         raise InputError("a prompt needs at least one token", field="prompt")
+    if verification not in ("greedy", "stochastic"):
+        raise InputError(f"must be 'greedy' or 'stochastic', not {verification!r}",
+                         field="verification")
+    if not temperature > 0:
+        raise InputError(f"must be > 0, not {temperature}", field="temperature")
+    if verification == "stochastic" and rng is None:
+        rng = np.random.default_rng(0)
     policy.reset(np.asarray(prompt))
     trees: list[DraftTree] = []
     generated = 0
     while generated < max_new_tokens:
         proposal = policy.propose(context)
         tree, dists = _ask_target(target, context, proposal)
-        outcome = verify_tree(tree, "greedy")
+        if verification == "stochastic":
+            dists = [tempered(d, temperature) for d in dists]
+            tree = _stochastic_tree(tree, dists, rng)  # type: ignore[arg-type]
+        outcome = verify_tree(tree, verification)
         new = committed_tokens(tree, outcome)
         policy.observe(context, tree, dists, new)
         context.extend(int(t) for t in new)
@@ -259,10 +303,13 @@ def record_trace(models: RealTextModels, policy_factory: Callable[[RealTextModel
         raise InputError(f"must be >= 1, not {cfg.max_new_tokens}", field="max_new_tokens")
     prompts = heldout_prompts(models.corpus, cfg.n_requests, cfg.prompt_len, cfg.seed)
     policy = policy_factory(models)
+    rng = np.random.default_rng(cfg.seed)
     t0 = time.perf_counter()
     requests = []
     for name, prompt in prompts:
-        trees, _ = record_request(models.target, policy, prompt, cfg.max_new_tokens)
+        trees, _ = record_request(models.target, policy, prompt, cfg.max_new_tokens,
+                                  verification=cfg.verification, temperature=cfg.temperature,
+                                  rng=rng)
         requests.append((name, int(prompt.shape[0]), trees))
     meta = {
         "generator": "recorder_ngram",
@@ -272,6 +319,7 @@ def record_trace(models: RealTextModels, policy_factory: Callable[[RealTextModel
         "prompt_len": cfg.prompt_len,
         "max_new_tokens": cfg.max_new_tokens,
         "seed": cfg.seed,
+        "temperature": cfg.temperature if cfg.verification == "stochastic" else 0.0,
         "record_seconds": round(time.perf_counter() - t0, 3),
     }
-    return Trace.from_trees(requests, verification="greedy", metadata=meta)
+    return Trace.from_trees(requests, verification=cfg.verification, metadata=meta)
