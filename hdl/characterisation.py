@@ -143,7 +143,9 @@ def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: 
 def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int = 16,
                  prob_width: int = 12, device: str = "ice40-hx8k", seed: int = 1,
                  build_root: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+                 progress: Callable[[str], None] | None = None,
+                 on_row: Callable[[list[dict[str, Any]]], None] | None = None,
+                 ) -> list[dict[str, Any]]:
     """One row per (unit, N): measured cycles plus synthesis results.
 
     Parameters
@@ -160,6 +162,9 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
         Keep each run's files under ``build_root/<unit>-n<N>/``.
     progress : callable, optional
         Called with one line per step (the CLI prints it on stderr).
+    on_row : callable, optional
+        Called with the rows so far after each (unit, N) (the CLI rewrites its CSV, so a
+        long sweep that is interrupted keeps what it finished).
     """
     from specaccel.hdl.synthesis import synthesise_unit
 
@@ -182,6 +187,8 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
                 "luts": s["luts"], "ffs": s["ffs"], "carry": s["carry"], "brams": s["brams"],
                 "device": device, "tool_versions": s["tool_versions"],
             })
+            if on_row:
+                on_row(rows)
             if progress:
                 fmax = "-" if rows[-1]["fmax_mhz"] is None else f"{rows[-1]['fmax_mhz']:.1f}"
                 if s.get("pnr_error"):

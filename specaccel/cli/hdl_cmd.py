@@ -121,14 +121,18 @@ def _cmd_characterise(args) -> int:
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    rows = characterise(units, nodes, token_width=args.token_width,
-                        prob_width=args.prob_width, device=args.device,
-                        build_root=args.build_dir, progress=progress)
     note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
                          + " --nodes " + ",".join(str(n) for n in nodes)
                          + f" --device {args.device}")
-    if args.output:
-        write_csv(rows, args.output, header_note=f"produced by: {note}")
+
+    def save(rows: list) -> None:
+        if args.output:
+            write_csv(rows, args.output, header_note=f"produced by: {note}")
+
+    rows = characterise(units, nodes, token_width=args.token_width,
+                        prob_width=args.prob_width, device=args.device,
+                        build_root=args.build_dir, progress=progress, on_row=save)
+    save(rows)
     exponents = {u: fit_lut_exponent(rows, u) for u in units}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
 
