@@ -8,7 +8,7 @@ Public API::
     generate_trace(preset, *, n_requests=None, steps_per_request=None, seed=0) -> Trace
     get_preset(name) -> Preset;  list_presets() -> list[str];  DEFAULT_PRESET
     chain(gamma), k_ary(k, depth), k_by_depth(k, depth), from_parents(parent),
-    from_choices(choices), eagle_default_tree() -> TreeShape
+    from_choices(choices), eagle_default_tree(), medusa_default_tree() -> TreeShape
 """
 
 from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
@@ -37,12 +37,13 @@ from specaccel.workloads.tree_shapes import (
     from_parents,
     k_ary,
     k_by_depth,
+    medusa_default_tree,
 )
 
 __all__ = [
     "DEFAULT_PRESET", "NODE_FIELDS", "SCHEMA_VERSION", "TRACE_SUFFIXES", "VERIFICATION_MODES",
     "AcceptanceModel", "DraftTree", "Preset", "PromptLengths", "Trace", "TreeShape",
     "calibrate", "chain", "eagle_default_tree", "from_choices", "from_parents",
-    "generate_trace", "get_preset", "k_ary", "k_by_depth", "list_presets", "read_trace",
-    "synthesize_trace", "validate_trace", "write_trace",
+    "generate_trace", "get_preset", "k_ary", "k_by_depth", "list_presets",
+    "medusa_default_tree", "read_trace", "synthesize_trace", "validate_trace", "write_trace",
 ]

@@ -8,8 +8,8 @@ so the lowest-index tie-break of the golden walk is also "the most confident".
 Constructors: :func:`chain` (a γ-token chain), :func:`k_ary` (a complete k-ary tree),
 :func:`k_by_depth` (SpecInfer's k×d trees: k ranked branches at the root, each a chain),
 :func:`from_parents` (an explicit parent list), :func:`from_choices` (the path lists of
-Medusa and EAGLE, e.g. ``[[0], [1], [0, 0], ...]``) and :func:`eagle_default_tree`
-(EAGLE-1's static 25-token tree).
+Medusa and EAGLE, e.g. ``[[0], [1], [0, 0], ...]``), :func:`eagle_default_tree`
+(EAGLE-1's static 25-token tree) and :func:`medusa_default_tree` (Medusa-1's 63 tokens).
 """
 
 from __future__ import annotations
@@ -32,6 +32,19 @@ EAGLE_DEFAULT_CHOICES: tuple[tuple[int, ...], ...] = (
 inherited from Medusa, but EAGLE's list has 25 entries): each entry is the path of
 top-k ranks from the root to one draft token.  25 draft tokens + the root = 26 nodes,
 depth 5 — the "25-node static tree" of EAGLE's Tables 2 and 7."""
+
+MEDUSA_DEFAULT_CHOICES: tuple[tuple[int, ...], ...] = (
+    (0,), (0, 0), (1,), (0, 1), (2,), (0, 0, 0), (1, 0), (0, 2), (3,), (0, 3), (4,), (0, 4),
+    (2, 0), (0, 5), (0, 0, 1), (5,), (0, 6), (6,), (0, 7), (0, 1, 0), (1, 1), (7,), (0, 8),
+    (0, 0, 2), (3, 0), (0, 9), (8,), (9,), (1, 0, 0), (0, 2, 0), (1, 2), (0, 0, 3), (4, 0),
+    (2, 1), (0, 0, 4), (0, 0, 5), (0, 0, 0, 0), (0, 1, 1), (0, 0, 6), (0, 3, 0), (5, 0), (1, 3),
+    (0, 0, 7), (0, 0, 8), (0, 0, 9), (6, 0), (0, 4, 0), (1, 4), (7, 0), (0, 1, 2), (2, 0, 0),
+    (3, 1), (2, 2), (8, 0), (0, 5, 0), (1, 5), (1, 0, 1), (0, 2, 1), (9, 0), (0, 6, 0),
+    (0, 0, 0, 1), (1, 6), (0, 7, 0),
+)
+"""Medusa-1's sparse tree for Vicuna-7B (``mc_sim_7b_63`` in Medusa's ``medusa_choices.py``,
+listed there in order of decreasing estimated acceptance): 63 draft tokens, 64 nodes with
+the root, depth 4."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -220,6 +233,11 @@ def from_choices(choices: Sequence[Sequence[int]], *, name: str | None = None) -
         index[path] = len(parent) - 1
     return TreeShape(name=name or f"choices-{len(paths)}", parent=np.array(parent, np.int32),
                      rank=np.array(rank, np.int32))
+
+
+def medusa_default_tree() -> TreeShape:
+    """Medusa-1's 63-token sparse tree for Vicuna-7B (64 nodes with the root, depth 4)."""
+    return from_choices(MEDUSA_DEFAULT_CHOICES, name="medusa-63")
 
 
 def eagle_default_tree() -> TreeShape:

@@ -12,8 +12,9 @@ from specaccel.workloads import (
     from_parents,
     k_ary,
     k_by_depth,
+    medusa_default_tree,
 )
-from specaccel.workloads.tree_shapes import EAGLE_DEFAULT_CHOICES
+from specaccel.workloads.tree_shapes import EAGLE_DEFAULT_CHOICES, MEDUSA_DEFAULT_CHOICES
 
 from specaccel.errors import InputError
 
@@ -38,6 +39,15 @@ def test_from_choices_reproduces_every_path():
             v = int(t.parent[v])
         paths.add(tuple(reversed(path)))
     assert paths == set(EAGLE_DEFAULT_CHOICES)
+
+
+def test_medusa_default_tree_is_63_drafts_depth_4():
+    t = medusa_default_tree()
+    assert t.n_draft_tokens == 63 == len(set(MEDUSA_DEFAULT_CHOICES)) and t.n_nodes == 64
+    assert t.max_depth == 4
+    assert t.n_children()[0] == 10  # top-10 at the root
+    per_level = np.bincount([len(c) for c in MEDUSA_DEFAULT_CHOICES])
+    assert t.level_sizes().tolist() == [1, *per_level[1:].tolist()]
 
 
 def test_chain_and_kary_and_kxd_sizes():
