@@ -1,0 +1,256 @@
+"""The sweep results store: Parquet part files plus a manifest, safe against SIGKILL.
+
+Layout of a results directory::
+
+    DIR/sweep.toml             the spec the sweep ran (copied at the start)
+    DIR/manifest.json          columns, and every committed part file with its point keys
+    DIR/parts/part-000001.parquet, part-000002.parquet, ...   one row per point
+
+Commit protocol (:meth:`ResultsStore.append`): a batch of finished points is written to a
+hidden temporary file in ``DIR/parts``, flushed and fsync'ed, then renamed to its final
+``part-NNNNNN.parquet`` name with :func:`os.replace` (atomic), and the directory is
+fsync'ed; then the manifest is rewritten the same way (temp, fsync, replace) with the
+part's keys appended.  A process killed at any instant therefore leaves, besides
+committed parts, at most one temporary file (deleted on the next open) and at most one
+complete part file that the manifest does not list yet; :meth:`ResultsStore.recover`
+adopts that part (its keys were never committed anywhere else, since the runner never
+re-submits a key that is in the store) or deletes it if it cannot be read or overlaps.
+So every finished point is stored exactly once.
+
+The part files are plain Parquet with flat columns (``accepted_histogram`` is a list
+column): ``pandas.read_parquet("DIR/parts")`` and DuckDB's
+``read_parquet('DIR/parts/*.parquet')`` read them directly.  :func:`load_results` reads
+only committed parts, drops duplicate keys defensively (and says how many it dropped)
+and sorts by key, which makes the table independent of the order points finished in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from specaccel.errors import InputError
+
+MANIFEST = "manifest.json"
+SPEC_COPY = "sweep.toml"
+PARTS = "parts"
+FORMAT = 1
+_PART_RE = re.compile(r"^part-(\d{6,})\.parquet$")
+_TMP_PREFIX = ".tmp-"
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` atomically: temp file in the same folder, fsync, replace."""
+    tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{path.name}"
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+@dataclass
+class Recovery:
+    """What :meth:`ResultsStore.recover` found and did on open."""
+
+    temp_files_removed: int = 0
+    parts_adopted: int = 0
+    parts_discarded: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class ResultsStore:
+    """A results directory (see the module docstring).
+
+    Parameters
+    ----------
+    root:
+        The directory (created if missing).
+    columns:
+        Column order of the part files: ``key``, parameters, metrics, ``evaluator``.
+        Required for a new store; an existing store keeps its own.
+    """
+
+    def __init__(self, root: str | Path, columns: list[str] | None = None) -> None:
+        self.root = Path(root)
+        self.parts_dir = self.root / PARTS
+        self.parts_dir.mkdir(parents=True, exist_ok=True)
+        self._manifest = self._read_manifest()
+        if self._manifest is None:
+            if columns is None:
+                raise InputError("not a results directory (no manifest.json)",
+                                 file=str(self.root))
+            self._manifest = {"format": FORMAT, "columns": list(columns), "parts": []}
+            self._write_manifest()
+        self.recovery = self.recover()
+        self._keys = {k for p in self._manifest["parts"] for k in p["keys"]}
+
+    # ---------------------------------------------------------------- manifest
+    def _read_manifest(self) -> dict[str, Any] | None:
+        path = self.root / MANIFEST
+        if not path.exists():
+            return None
+        try:
+            m = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            # Never happens with atomic replace; refuse rather than guess.
+            raise InputError(f"unreadable manifest: {exc}", file=str(path)) from None
+        if not isinstance(m, dict) or m.get("format") != FORMAT:
+            raise InputError(f"unsupported manifest format {m.get('format')!r}",
+                             file=str(path))
+        return m
+
+    def _write_manifest(self) -> None:
+        data = json.dumps(self._manifest, separators=(",", ":")).encode()
+        write_atomic(self.root / MANIFEST, data)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._manifest["columns"])
+
+    @property
+    def part_files(self) -> list[Path]:
+        """Committed part files, in commit order."""
+        return [self.parts_dir / p["file"] for p in self._manifest["parts"]]
+
+    def done_keys(self) -> set[str]:
+        """Keys of every committed point."""
+        return set(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    # ---------------------------------------------------------------- recovery
+    def recover(self) -> Recovery:
+        """Make the directory consistent after a crash (see the module docstring)."""
+        rec = Recovery()
+        for d in (self.root, self.parts_dir):
+            for p in d.iterdir():
+                if p.name.startswith(_TMP_PREFIX):
+                    p.unlink()
+                    rec.temp_files_removed += 1
+        listed = {p["file"] for p in self._manifest["parts"]}
+        known = {k for p in self._manifest["parts"] for k in p["keys"]}
+        stray = sorted(p for p in self.parts_dir.iterdir()
+                       if _PART_RE.match(p.name) and p.name not in listed)
+        changed = False
+        for p in stray:
+            try:
+                keys = pq.read_table(p, columns=["key"]).column("key").to_pylist()
+            except (OSError, pa.ArrowException) as exc:
+                p.unlink()
+                rec.parts_discarded += 1
+                rec.notes.append(f"{p.name}: unreadable ({exc}); discarded")
+                continue
+            if known.intersection(keys) or len(set(keys)) != len(keys):
+                p.unlink()
+                rec.parts_discarded += 1
+                rec.notes.append(f"{p.name}: overlaps committed points; discarded")
+                continue
+            self._manifest["parts"].append({"file": p.name, "keys": keys})
+            known.update(keys)
+            rec.parts_adopted += 1
+            changed = True
+        missing = [p["file"] for p in self._manifest["parts"]
+                   if not (self.parts_dir / p["file"]).exists()]
+        if missing:
+            raise InputError(f"manifest lists missing part file {missing[0]}",
+                             file=str(self.root / MANIFEST))
+        if changed:
+            self._write_manifest()
+        return rec
+
+    # ---------------------------------------------------------------- writing
+    def _next_part_name(self) -> str:
+        nums = [int(m.group(1)) for p in self.parts_dir.iterdir()
+                if (m := _PART_RE.match(p.name))]
+        return f"part-{max(nums, default=0) + 1:06d}.parquet"
+
+    def append(self, records: list[dict[str, Any]]) -> Path | None:
+        """Commit finished points (dicts with ``key`` and the store's columns).
+
+        Points whose key is already stored are skipped (never stored twice).  Returns
+        the new part file, or ``None`` if there was nothing new.
+        """
+        cols = self.columns
+        fresh: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for r in records:
+            k = r["key"]
+            if k in self._keys or k in seen:
+                continue
+            extra = set(r) - set(cols)
+            if extra:
+                raise ValueError(f"record has columns not in the store: {sorted(extra)}")
+            seen.add(k)
+            fresh.append(r)
+        if not fresh:
+            return None
+        table = pa.table({c: [r.get(c) for r in fresh] for c in cols})
+        name = self._next_part_name()
+        final = self.parts_dir / name
+        tmp = self.parts_dir / f"{_TMP_PREFIX}{os.getpid()}-{name}"
+        with open(tmp, "wb") as f:
+            pq.write_table(table, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, final)
+        _fsync_dir(self.parts_dir)
+        self._manifest["parts"].append({"file": name, "keys": [r["key"] for r in fresh]})
+        self._write_manifest()
+        self._keys.update(seen)
+        return final
+
+    def save_spec(self, text: str) -> None:
+        """Keep a copy of the spec that produced these results."""
+        write_atomic(self.root / SPEC_COPY, text.encode())
+
+
+@dataclass
+class LoadedResults:
+    """A results table and what loading it had to fix."""
+
+    frame: pd.DataFrame
+    duplicates_dropped: int
+    parts: int
+
+
+def load_results(root: str | Path) -> LoadedResults:
+    """Every committed point of a results directory, one row each, sorted by key.
+
+    Reads only the parts the manifest lists; duplicate keys (which the store never
+    writes) are dropped defensively and counted in ``duplicates_dropped``.
+    """
+    root = Path(root)
+    if not (root / MANIFEST).exists():
+        raise InputError("not a results directory (no manifest.json)", file=str(root))
+    # Read-only: no recovery here, so loading never disturbs a sweep that is running.
+    manifest = json.loads((root / MANIFEST).read_text())
+    columns = list(manifest["columns"])
+    frames = [pq.read_table(root / PARTS / p["file"]).to_pandas() for p in manifest["parts"]]
+    if frames:
+        df = pd.concat(frames, ignore_index=True)
+    else:
+        df = pd.DataFrame({c: [] for c in columns})
+    before = len(df)
+    df = df.drop_duplicates(subset="key", keep="first")
+    df = df.sort_values("key", kind="stable").reset_index(drop=True)
+    return LoadedResults(frame=df[columns], duplicates_dropped=before - len(df),
+                         parts=len(frames))

@@ -1,0 +1,422 @@
+"""Running a sweep: points -> workers (local processes or a Dask cluster) -> results store.
+
+:func:`run_sweep` expands the spec into points, keys each point by the hash of its full
+configuration (:func:`~specaccel.analysis.sweep_spec.point_key`), skips the keys the
+results store already holds (``resume``), evaluates the rest in chunks on a local
+process pool or on an existing ``dask.distributed`` cluster, and commits finished points
+to the store in batches (:class:`~specaccel.analysis.results_store.ResultsStore`).
+Only this process writes the store; workers only compute.  A progress bar (points done,
+rate, ETA) goes to stderr.
+
+Successive halving (``[search] strategy = "successive-halving"``): ``samples`` seeded
+random candidates are evaluated on short traces (``min_steps`` steps per request); the
+best ``1/eta`` (by ``objective``, feasible designs first, ties to the earlier candidate)
+go on to ``eta`` times more steps, until the workloads' full step count.  Each rung's
+points are ordinary keyed points, so a killed successive-halving sweep resumes like any
+other and re-derives the same survivors from the stored results.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import math
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from specaccel.analysis import design_point as dp
+from specaccel.analysis.results_store import MANIFEST, ResultsStore, load_results
+from specaccel.analysis.sweep_spec import SweepSpec, point_key
+
+from specaccel.errors import InputError
+
+EvaluateFn = Callable[[dict[str, Any], dp.EvalSettings], dict[str, Any]]
+FLUSH_SECONDS = 2.0
+LOCK = ".lock"
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep run did.
+
+    Attributes
+    ----------
+    out_dir:
+        The results directory.
+    total:
+        Distinct points of the sweep (over all rungs for successive halving).
+    skipped:
+        Points already in the store (resume).
+    evaluated:
+        Points evaluated by this run.
+    seconds:
+        Wall time of this run's evaluation.
+    evaluators:
+        How many points this run evaluated with each evaluator (``fast``/``event``).
+    recovery:
+        What opening the store repaired (temp files removed, parts adopted/discarded).
+    backend:
+        ``"serial"``, ``"processes (N)"`` or ``"dask tcp://..."``.
+    rungs:
+        Successive halving: candidates and steps per rung.
+    """
+
+    out_dir: str
+    total: int = 0
+    skipped: int = 0
+    evaluated: int = 0
+    seconds: float = 0.0
+    evaluators: dict[str, int] = field(default_factory=dict)
+    recovery: dict[str, Any] = field(default_factory=dict)
+    backend: str = ""
+    rungs: list[dict[str, int]] = field(default_factory=list)
+
+    @property
+    def points_per_minute(self) -> float:
+        return 60.0 * self.evaluated / self.seconds if self.seconds > 0 else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"out_dir": self.out_dir, "total": self.total, "skipped": self.skipped,
+                "evaluated": self.evaluated, "seconds": self.seconds,
+                "points_per_minute": self.points_per_minute, "evaluators": self.evaluators,
+                "recovery": self.recovery, "backend": self.backend, "rungs": self.rungs}
+
+
+def evaluate_chunk(points: list[tuple[str, dict[str, Any]]], settings: dp.EvalSettings,
+                   evaluate: EvaluateFn | None = None) -> list[dict[str, Any]]:
+    """Evaluate keyed points on a worker; returns one record per point (key, params,
+    metrics, evaluator)."""
+    fn = evaluate or dp.evaluate_point
+    return [{"key": key, **point, **fn(point, settings)} for key, point in points]
+
+
+# ------------------------------------------------------------------------ executors
+class _Backend:
+    """Runs chunks somewhere and yields their records as they finish."""
+
+    name = ""
+
+    def run(self, chunks: list[list[tuple[str, dict[str, Any]]]], settings: dp.EvalSettings,
+            evaluate: EvaluateFn | None) -> Iterator[list[dict[str, Any]]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class _Serial(_Backend):
+    name = "serial"
+
+    def run(self, chunks, settings, evaluate):
+        for c in chunks:
+            yield evaluate_chunk(c, settings, evaluate)
+
+
+class _Processes(_Backend):
+    def __init__(self, workers: int) -> None:
+        self.name = f"processes ({workers})"
+        self.pool = ProcessPoolExecutor(max_workers=workers)
+        self.workers = workers
+
+    def run(self, chunks, settings, evaluate):
+        pending: set = set()
+        it = iter(chunks)
+        window = 4 * self.workers
+        try:
+            while True:
+                while len(pending) < window:
+                    c = next(it, None)
+                    if c is None:
+                        break
+                    pending.add(self.pool.submit(evaluate_chunk, c, settings, evaluate))
+                if not pending:
+                    return
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in done:
+                    yield f.result()
+        finally:
+            for f in pending:
+                f.cancel()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _Dask(_Backend):
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - a declared dependency
+            raise InputError(f"dask.distributed is not installed ({exc})",
+                             field="scheduler") from None
+        self.name = f"dask {address}"
+        try:
+            self.client = Client(address, timeout="10s", set_as_default=False)
+        except (OSError, TimeoutError) as exc:
+            raise InputError(f"cannot connect to the Dask scheduler: {exc}",
+                             field="scheduler") from None
+
+    def run(self, chunks, settings, evaluate):
+        from distributed import as_completed
+
+        futures = self.client.map(evaluate_chunk, chunks, settings=settings,
+                                  evaluate=evaluate, pure=False)
+        try:
+            for f in as_completed(futures):
+                yield f.result()
+        finally:
+            self.client.cancel([f for f in futures if not f.done()])
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _backend(workers: int | None, scheduler: str | None) -> _Backend:
+    if scheduler:
+        return _Dask(scheduler)
+    n = (os.cpu_count() or 1) if workers is None else workers
+    if n < 1:
+        raise InputError(f"must be >= 1, not {n}", field="workers")
+    return _Serial() if n == 1 else _Processes(n)
+
+
+# ------------------------------------------------------------------------ the run
+class _Lock:
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(root / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            raise InputError("another sweep is writing to this directory",
+                             file=str(root)) from None
+
+    def release(self) -> None:
+        fcntl.flock(self.fd, fcntl.LOCK_UN)
+        os.close(self.fd)
+
+
+def _columns(spec: SweepSpec, points: list[dict[str, Any]]) -> list[str]:
+    params: list[str] = []
+    for p in points:
+        for k in p:
+            if k not in params:
+                params.append(k)
+    if spec.search.strategy == "successive-halving" and "steps" not in params:
+        params.append("steps")
+    return ["key", *params, *spec.settings.metrics, "evaluator"]
+
+
+def _keyed(points: list[dict[str, Any]], settings: dp.EvalSettings
+           ) -> list[tuple[str, dict[str, Any]]]:
+    seen: set[str] = set()
+    out = []
+    for p in points:
+        k = point_key(p, settings)
+        if k not in seen:
+            seen.add(k)
+            out.append((k, p))
+    return out
+
+
+class _Progress:
+    def __init__(self, total: int, enabled: bool, desc: str) -> None:
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="pt", file=sys.stderr,
+                            dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _execute(todo: list[tuple[str, dict[str, Any]]], store: ResultsStore, spec: SweepSpec,
+             backend: _Backend, evaluate: EvaluateFn | None, progress: bool,
+             summary: SweepSummary, desc: str, chunk_size: int | None) -> None:
+    if not todo:
+        return
+    workers = getattr(backend, "workers", 2)
+    size = chunk_size or max(1, min(16, math.ceil(len(todo) / (8 * workers))))
+    chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+    bar = _Progress(len(todo), progress, desc)
+    buffer: list[dict[str, Any]] = []
+    last = time.monotonic()
+    t0 = time.perf_counter()
+    try:
+        for records in backend.run(chunks, spec.settings, evaluate):
+            buffer.extend(records)
+            for r in records:
+                summary.evaluators[r["evaluator"]] = summary.evaluators.get(
+                    r["evaluator"], 0) + 1
+            summary.evaluated += len(records)
+            bar.update(len(records))
+            if len(buffer) >= spec.batch_size or time.monotonic() - last > FLUSH_SECONDS:
+                store.append(buffer)
+                buffer = []
+                last = time.monotonic()
+    finally:
+        # Commit what finished, also when a point failed or the run is interrupted.
+        if buffer:
+            store.append(buffer)
+        summary.seconds += time.perf_counter() - t0
+        bar.close()
+
+
+def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = None,
+              scheduler: str | None = None, resume: bool = False,
+              evaluate: EvaluateFn | None = None, progress: bool = False,
+              chunk_size: int | None = None) -> SweepSummary:
+    """Run (or resume) a sweep into `out_dir`.
+
+    Parameters
+    ----------
+    spec:
+        The validated spec (:func:`~specaccel.analysis.sweep_spec.load_spec`).
+    out_dir:
+        Results directory; must be new or empty unless `resume`.
+    workers:
+        Local worker processes (default: all cores; 1 runs in this process).
+    scheduler:
+        Address of an existing Dask scheduler (``tcp://host:port``); overrides `workers`.
+    resume:
+        Continue a sweep in `out_dir`, skipping the points it already holds.
+    evaluate:
+        Evaluation function ``(point, settings) -> metrics + evaluator`` (default the
+        simulator, :func:`~specaccel.analysis.design_point.evaluate_point`).  It must be
+        picklable (a module-level function) for process and Dask backends.
+    progress:
+        Show a progress bar on stderr.
+    chunk_size:
+        Points per task (default: about 8 tasks per worker, at most 16 points each).
+    """
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise InputError("exists and is not a directory", file=str(root))
+    has_results = (root / MANIFEST).exists()
+    if has_results and not resume:
+        raise InputError("already holds sweep results; pass --resume to continue them or "
+                         "choose another --out", file=str(root))
+    lock = _Lock(root)
+    try:
+        first = spec.points()
+        if spec.search.strategy == "successive-halving":
+            first = [{**p, "steps": _full_steps(p)} for p in first]
+        columns = _columns(spec, first)
+        store = ResultsStore(root, columns=columns)
+        if store.columns != columns:
+            raise InputError(f"holds results of a sweep with other columns "
+                             f"({', '.join(store.columns)}); use another --out",
+                             file=str(root))
+        store.save_spec(spec.text)
+        summary = SweepSummary(out_dir=str(root), recovery=vars(store.recovery))
+        backend = _backend(workers, scheduler)
+        summary.backend = backend.name
+        try:
+            if spec.search.strategy == "successive-halving":
+                _successive_halving(spec, store, backend, evaluate, progress, summary,
+                                    chunk_size)
+            else:
+                keyed = _keyed(first, spec.settings)
+                done = store.done_keys()
+                todo = [kp for kp in keyed if kp[0] not in done]
+                summary.total = len(keyed)
+                summary.skipped = len(keyed) - len(todo)
+                _execute(todo, store, spec, backend, evaluate, progress, summary,
+                         spec.name, chunk_size)
+        finally:
+            backend.close()
+        return summary
+    finally:
+        lock.release()
+
+
+def _full_steps(point: dict[str, Any]) -> int:
+    if point.get("steps") is not None:
+        return int(point["steps"])
+    from specaccel.workloads import get_preset
+
+    return int(get_preset(point["preset"]).steps_per_request)
+
+
+def rung_steps(full: int, min_steps: int, eta: int) -> list[int]:
+    """Trace steps per request on each successive-halving rung (the last is `full`)."""
+    steps = []
+    s = min(min_steps, full)
+    while s < full:
+        steps.append(s)
+        s *= eta
+    steps.append(full)
+    return steps
+
+
+def _successive_halving(spec: SweepSpec, store: ResultsStore, backend: _Backend,
+                        evaluate: EvaluateFn | None, progress: bool,
+                        summary: SweepSummary, chunk_size: int | None) -> None:
+    search = spec.search
+    rng = np.random.default_rng(search.seed)
+    candidates = [{a.name: a.sample(rng) for a in spec.axes} for _ in range(search.samples)]
+    full = {w.name: _full_steps(w.params) for w in spec.workloads}
+    ladders = {w: rung_steps(f, search.min_steps, search.eta) for w, f in full.items()}
+    n_rungs = max(len(v) for v in ladders.values())
+    alive = list(range(len(candidates)))
+    for r in range(n_rungs):
+        keyed_by_cand: dict[int, list[str]] = {}
+        todo_all: list[tuple[str, dict[str, Any]]] = []
+        for c in alive:
+            for w in spec.workloads:
+                ladder = ladders[w.name]
+                steps = ladder[min(r, len(ladder) - 1)]
+                p = {**spec.point(w, candidates[c]), "steps": steps}
+                k = point_key(p, spec.settings)
+                keyed_by_cand.setdefault(c, []).append(k)
+                todo_all.append((k, p))
+        keyed = _keyed([p for _, p in todo_all], spec.settings)
+        done = store.done_keys()
+        todo = [kp for kp in keyed if kp[0] not in done]
+        summary.total += len(keyed)
+        summary.skipped += len(keyed) - len(todo)
+        summary.rungs.append({"rung": r, "candidates": len(alive),
+                              "steps": max(ladders[w][min(r, len(ladders[w]) - 1)]
+                                           for w in ladders)})
+        _execute(todo, store, spec, backend, evaluate, progress, summary,
+                 f"{spec.name} rung {r}", chunk_size)
+        if r == n_rungs - 1:
+            break
+        frame = load_results(store.root).frame.set_index("key")
+        scores = []
+        for c in alive:
+            rows = frame.loc[keyed_by_cand[c]]
+            feasible = all(_feasible(row, spec) for _, row in rows.iterrows())
+            obj = float(rows[search.objective].mean())
+            obj = obj if math.isfinite(obj) else -math.inf if search.maximize else math.inf
+            score = obj if search.maximize else -obj
+            scores.append((not feasible, -score, c))
+        keep = max(1, math.ceil(len(alive) / search.eta))
+        alive = sorted(c for _, _, c in sorted(scores)[:keep])
+
+
+def _feasible(row: Any, spec: SweepSpec) -> bool:
+    for c in spec.constraints:
+        v = float(row[c.metric])
+        if not math.isfinite(v):
+            return False
+        if c.max is not None and v > c.max or c.min is not None and v < c.min:
+            return False
+    return True
+
+
+__all__ = ["EvaluateFn", "SweepSummary", "evaluate_chunk", "rung_steps", "run_sweep"]
