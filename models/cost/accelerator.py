@@ -76,7 +76,8 @@ class AcceleratorConfig:
     def area_breakdown(self) -> dict[str, float]:
         """Area estimate per component in mm^2 (plus ``"total"``)."""
         pe = area.pe_area_mm2(self.node_nm, self.precision)
-        verify_luts, _ = area.unit_luts("tree_verify", self.tree_nodes)
+        verify_luts = (area.unit_luts("tree_verify", self.tree_nodes)[0]
+                       + area.unit_luts("kv_compact", self.tree_nodes)[0])
         mask_luts, _ = area.unit_luts("tree_mask", self.tree_nodes)
         parts = {
             "pe_array": self.n_pes * pe,

@@ -133,7 +133,8 @@ class HardwareSpec:
         (``kernel_launch_s`` each; the per-node work of a tree of up to a few hundred
         nodes fits one thread block and hides under the launch).  Accelerator: cycles of
         the RTL verify unit at ``clock_hz`` -- from the RTL characterisation table when
-        the hdl package provides one, else the pipelined-unit model
+        the hdl package provides one (``tree_verify`` plus the ``kv_compact`` unit that
+        turns the path into compaction indices), else the pipelined-unit model
         ``ceil(log2 N) + 3`` cycles.
         """
         n = _check_nodes(n_nodes)
@@ -142,6 +143,8 @@ class HardwareSpec:
         cycles = _rtl_cycles("tree_verify", n)
         if cycles is None:
             cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
+        else:  # the compaction-index unit follows the verify pipeline
+            cycles += _rtl_cycles("kv_compact", n) or 0.0
         return cycles / self.clock_hz
 
     def tree_unit_latency_s(self, n_nodes: int) -> float:
@@ -182,11 +185,12 @@ def _rtl_points(unit: str) -> list[tuple[int, float]]:
         rows = load_characterisation()
     except (ImportError, FileNotFoundError, OSError):
         return []
-    return sorted(
-        (int(r["nodes"]), float(r["latency_cycles"]))
+    by_nodes = {
+        int(r["nodes"]): float(r["latency_cycles"])  # cycles are the same on every device
         for r in rows
         if str(r.get("unit")) == unit and r.get("latency_cycles") not in (None, "")
-    )
+    }
+    return sorted(by_nodes.items())
 
 
 def _rtl_cycles(unit: str, n: int) -> float | None:

@@ -66,7 +66,8 @@ def test_accelerator_pipeline_model_without_characterisation(monkeypatch):
 
 
 def test_accelerator_uses_rtl_characterisation_when_present(monkeypatch):
-    table = {"tree_verify": [(8, 6.0), (16, 7.0), (32, 9.0)], "tree_mask": [(16, 20.0)]}
+    table = {"tree_verify": [(8, 5.0), (16, 6.0), (32, 8.0)], "tree_mask": [(16, 20.0)],
+             "kv_compact": [(128, 1.0)]}  # verify step = verify unit + compaction unit
     monkeypatch.setattr(hs, "_rtl_points", lambda unit: table.get(unit, []))
     hw = get_hardware("specaccel-default")
     assert hw.verify_unit_source == "rtl-characterisation"
