@@ -22,6 +22,7 @@ from specaccel.workloads import (
     get_preset,
     k_ary,
     k_by_depth,
+    medusa_default_tree,
     read_trace,
     write_trace,
 )
@@ -57,7 +58,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     random64 = from_parents([-1] + [int(rng.integers(0, i)) for i in range(1, 64)],
                             name="random-64")
-    for shape in (k_by_depth(7, 9), k_ary(2, 5), random64):
+    for shape in (medusa_default_tree(), k_by_depth(7, 9), k_ary(2, 5), random64):
         for mode in ("greedy", "stochastic"):
             gen = np.random.default_rng(2)
             t = best_time(lambda shape=shape, mode=mode, gen=gen: sample_steps(
