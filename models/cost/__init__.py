@@ -15,7 +15,7 @@ from .hardware_presets import get_hardware, list_hardware
 from .hardware_spec import HardwareSpec
 from .model_presets import get_model, list_models
 from .model_spec import ModelSpec
-from .pass_evaluator import pass_costs
+from .pass_evaluator import pass_costs, pass_costs_configs
 from .reference_evaluator import PassCost, reference_pass_cost
 
 pass_cost = reference_pass_cost
@@ -31,4 +31,5 @@ __all__ = [
     "list_models",
     "pass_cost",
     "pass_costs",
+    "pass_costs_configs",
 ]

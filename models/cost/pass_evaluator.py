@@ -10,6 +10,7 @@ function (the formulas of `operators`, written out again independently), and
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 from numba import njit
@@ -289,6 +290,43 @@ def _as_array(name: str, value: object, minimum: float, integer: bool) -> np.nda
     return np.atleast_1d(arr)
 
 
+def _phase_codes(phase: str | np.ndarray) -> np.ndarray:
+    if isinstance(phase, str):
+        if phase not in PHASES:
+            raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}",
+                             field="phase")
+        return np.array([float(PHASES[phase])])
+    names = np.atleast_1d(np.asarray(phase))
+    ph = np.full(names.shape, -1.0)
+    for label, code in PHASES.items():
+        ph[names == label] = float(code)
+    if np.any(ph < 0):
+        bad = names[ph < 0][0]
+        raise InputError(f"unknown phase {str(bad)!r}; choose one of {', '.join(PHASES)}",
+                         field="phase")
+    return ph
+
+
+def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
+                 *extra: np.ndarray) -> list[np.ndarray]:
+    """Validated, broadcast, contiguous float64 arrays of the pass parameters."""
+    arrays = [
+        _as_array("tokens", tokens, 1, True),
+        _as_array("context", context, 0, False),
+        _as_array("batch", batch, 1, True),
+        _as_array("tp", tp, 1, True),
+        _phase_codes(phase),
+        _as_array("layers", layers, 0, True),
+        np.atleast_1d(np.asarray(tree, dtype=float)),
+        *extra,
+    ]
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError as exc:
+        raise InputError(f"pass arrays do not broadcast: {exc}", field="tokens") from None
+    return [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+
+
 def pass_costs(
     model: ModelSpec,
     hw: HardwareSpec,
@@ -307,33 +345,63 @@ def pass_costs(
     ``link_bytes``, equal (to 1e-9 relative) to `pass_cost` called pass by pass.
     `context` is each pass's mean context per row.
     """
-    t = _as_array("tokens", tokens, 1, True)
-    s = _as_array("context", context, 0, False)
-    b = _as_array("batch", batch, 1, True)
-    p = _as_array("tp", tp, 1, True)
-    lay = _as_array("layers", model.n_layers if layers is None else layers, 0, True)
-    tr = np.atleast_1d(np.asarray(tree, dtype=float))
-    if isinstance(phase, str):
-        if phase not in PHASES:
-            raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}",
-                             field="phase")
-        ph = np.array([float(PHASES[phase])])
-    else:
-        names = np.atleast_1d(np.asarray(phase))
-        ph = np.full(names.shape, -1.0)
-        for label, code in PHASES.items():
-            ph[names == label] = float(code)
-        if np.any(ph < 0):
-            bad = names[ph < 0][0]
-            raise InputError(f"unknown phase {str(bad)!r}; choose one of {', '.join(PHASES)}",
-                             field="phase")
-    try:
-        arrays = np.broadcast_arrays(t, s, b, p, ph, lay, tr)
-    except ValueError as exc:
-        raise InputError(f"pass arrays do not broadcast: {exc}", field="tokens") from None
-    flat = [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+    flat = _pass_arrays(tokens, context, batch, tp, phase,
+                        model.n_layers if layers is None else layers, tree)
     out = np.empty((6, flat[0].shape[0]))
     _pass_eval_many(pack_model(model), pack_hardware(hw), *flat, out)
+    return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
+
+
+
+
+@njit(cache=True)
+def _pass_eval_configs(mvs, hvs, model_index, hw_index, tokens, context, batch, tp, phase,
+                       layers, tree, out):  # pragma: no cover - compiled
+    row = np.zeros(6)
+    for i in range(tokens.shape[0]):
+        mv = mvs[int(model_index[i])]
+        n_layers = layers[i] if layers[i] >= 0.0 else mv[M_NLAYERS]
+        _pass_eval(mv, hvs[int(hw_index[i])], tokens[i], context[i], batch[i], tp[i],
+                   phase[i], n_layers, tree[i], row)
+        for j in range(6):
+            out[j, i] = row[j]
+
+
+def pass_costs_configs(
+    models: Sequence[ModelSpec],
+    hws: Sequence[HardwareSpec],
+    *,
+    model_index: np.ndarray | int,
+    hw_index: np.ndarray | int,
+    tokens: np.ndarray | int,
+    context: np.ndarray | float,
+    batch: np.ndarray | int = 1,
+    tp: np.ndarray | int = 1,
+    phase: str | np.ndarray = "decode",
+    layers: np.ndarray | int | None = None,
+    tree: np.ndarray | bool = True,
+) -> dict[str, np.ndarray]:
+    """Costs of passes over many (model, device) configurations in one compiled loop.
+
+    Pass ``i`` runs ``models[model_index[i]]`` on ``hws[hw_index[i]]``; everything else as
+    `pass_costs` (``layers=None``: each pass's model's full depth).
+    """
+    if not models or not hws:
+        raise InputError("need at least one model and one device", field="models")
+    mvs = np.stack([pack_model(m) for m in models])
+    hvs = np.stack([pack_hardware(h) for h in hws])
+    mi = _as_array("model_index", model_index, 0, True)
+    hi = _as_array("hw_index", hw_index, 0, True)
+    if mi.size and mi.max() >= len(models):
+        raise InputError(f"index >= {len(models)} models", field="model_index")
+    if hi.size and hi.max() >= len(hws):
+        raise InputError(f"index >= {len(hws)} devices", field="hw_index")
+    flat = _pass_arrays(tokens, context, batch, tp, phase, 0 if layers is None else layers,
+                        tree, mi, hi)
+    if layers is None:
+        flat[5][:] = -1.0  # each model's own depth
+    out = np.empty((6, flat[0].shape[0]))
+    _pass_eval_configs(mvs, hvs, flat[7], flat[8], *flat[:7], out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 

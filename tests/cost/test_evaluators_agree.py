@@ -10,8 +10,11 @@ from specaccel.models.cost import (
     list_models,
     pass_cost,
     pass_costs,
+    pass_costs_configs,
 )
 from specaccel.models.cost.pass_evaluator import OUT_FIELDS
+
+from specaccel.errors import InputError
 
 PHASES = ["prefill", "decode", "verify"]
 
@@ -66,3 +69,24 @@ def test_pass_costs_broadcasts_scalars():
     out = pass_costs(m, hw, tokens=np.arange(1, 65), context=512)
     assert out["latency_s"].shape == (64,)
     assert np.all(np.diff(out["flops"]) > 0)
+
+
+def test_configs_kernel_matches_per_pair_calls():
+    rng = np.random.default_rng(7)
+    models = [get_model(n) for n in ("llama-2-7b", "mixtral-8x7b", "mamba2-hybrid-8b",
+                                     "eagle-head-vicuna-7b")]
+    hws = [get_hardware("a100-80gb"), get_hardware("specaccel-default"),
+           AcceleratorConfig(array_cores=2, dataflow="ws").build()]
+    n = 400
+    mi, hi = rng.integers(0, len(models), n), rng.integers(0, len(hws), n)
+    tokens, context = rng.integers(1, 64, n), rng.integers(0, 5000, n).astype(float)
+    phase = rng.choice(PHASES, n)
+    got = pass_costs_configs(models, hws, model_index=mi, hw_index=hi, tokens=tokens,
+                             context=context, batch=3, phase=phase)
+    for i in range(n):
+        want = pass_costs(models[mi[i]], hws[hi[i]], tokens=tokens[i], context=context[i],
+                          batch=3, phase=str(phase[i]))
+        for name in OUT_FIELDS:
+            assert got[name][i] == pytest.approx(want[name][0], rel=1e-12)
+    with pytest.raises(InputError, match="index"):
+        pass_costs_configs(models, hws, model_index=9, hw_index=0, tokens=1, context=0)
