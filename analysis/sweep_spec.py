@@ -225,6 +225,8 @@ class _Locator:
                     count[current] = count.get(current, -1) + 1
                 if self._in(current, count, table, index):
                     header_line = header_line or no
+                if table is None and key is not None and current.split(".")[0] == key:
+                    return no  # a top-level table given as a [header]
                 continue
             if key is None:
                 continue
@@ -313,7 +315,31 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         raise loc.error(f"{n} points is more than {MAX_POINTS}", "axes")
     if n == 0:
         raise loc.error("the sweep has no points (an empty axis, or samples = 0)", "axes")
+    _check_points(spec, loc)
     return spec
+
+
+def _check_points(spec: SweepSpec, loc: _Locator) -> None:
+    """Build the accelerator of every distinct point, so that rules between parameters
+    (``weight_sram_mib <= sram_mib``) fail before the sweep starts, not in the middle."""
+    from specaccel.models.cost import AcceleratorConfig
+
+    accel = set(dp.accelerator_params())
+    seen: set[tuple] = set()
+    for p in spec.points():
+        if p.get("hardware", dp.DEFAULT_HARDWARE) != dp.DEFAULT_HARDWARE:
+            continue
+        over = tuple(sorted((k, v) for k, v in p.items() if k in accel))
+        if over in seen:
+            continue
+        seen.add(over)
+        try:
+            AcceleratorConfig(**dict(over))
+        except InputError as exc:
+            table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
+            desc = ", ".join(f"{k} = {v!r}" for k, v in over)
+            raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
+                            exc.field, field=f"{table}.{exc.field}") from None
 
 
 def _count(spec: SweepSpec) -> int:
@@ -437,7 +463,8 @@ def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None
         try:
             AcceleratorConfig(**{name: v})
         except InputError as exc:
-            raise loc.error(exc.reason, table, key) from None
+            if exc.field == name:  # cross-field rules are checked per point (_check_points)
+                raise loc.error(exc.reason, table, key) from None
         except TypeError as exc:
             raise loc.error(str(exc), table, key) from None
     elif _is_num(v) and v <= 0:

@@ -1,0 +1,108 @@
+"""Sweep runner with the injected toy evaluator: runs, resume, crash, strategies."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import sweep_helpers
+from sweep_helpers import TOY_SPEC, toy_evaluate, write_spec
+
+from specaccel.analysis.results_store import load_results
+from specaccel.analysis.sweep_runner import rung_steps, run_sweep
+from specaccel.analysis.sweep_spec import load_spec, point_key
+from specaccel.errors import InputError
+
+
+def test_grid_sweep_stores_every_point_once_with_its_values(tmp_path, toy_spec):
+    out = tmp_path / "out"
+    summary = run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    assert (summary.total, summary.evaluated, summary.skipped) == (24, 24, 0)
+    assert summary.evaluators == {"toy": 24}
+    df = load_results(out).frame
+    assert len(df) == 24 and df["key"].is_unique
+    for _, row in df.iterrows():
+        point = {k: row[k] for k in ("preset", "requests", "steps", "trace_seed", "workload",
+                                     "array_rows", "sram_mib", "clock_hz")}
+        point = {k: (v.item() if hasattr(v, "item") else v) for k, v in point.items()}
+        assert row["key"] == point_key(point, toy_spec.settings)
+        assert row["tokens_per_s"] == toy_evaluate(point, toy_spec.settings)["tokens_per_s"]
+    assert (out / "sweep.toml").read_text() == toy_spec.text
+
+
+def test_resume_skips_done_points_and_refuses_without_resume(tmp_path, toy_spec):
+    out = tmp_path / "out"
+    run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    with pytest.raises(InputError, match="--resume"):
+        run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    again = run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate, resume=True)
+    assert (again.evaluated, again.skipped) == (0, 24)
+    # growing an axis only evaluates the new points
+    bigger = load_spec(write_spec(tmp_path, TOY_SPEC.replace("[16, 32, 64, 128]",
+                                                             "[16, 32, 64, 128, 256]"), "b.toml"))
+    more = run_sweep(bigger, out, workers=1, evaluate=toy_evaluate, resume=True)
+    assert (more.evaluated, more.skipped) == (6, 24)
+    assert len(load_results(out).frame) == 30
+
+
+_CALLS = {"n": 0}
+
+
+def _crashing_evaluate(point, settings):
+    _CALLS["n"] += 1
+    if _CALLS["n"] == 13:
+        raise RuntimeError("simulated crash")
+    return toy_evaluate(point, settings)
+
+
+def test_a_failed_run_keeps_finished_points_and_resume_completes(tmp_path, toy_spec):
+    out = tmp_path / "out"
+    _CALLS["n"] = 0
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_sweep(toy_spec, out, workers=1, evaluate=_crashing_evaluate, chunk_size=1)
+    partial = load_results(out).frame
+    assert len(partial) == 12
+    rest = run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate, resume=True)
+    assert (rest.evaluated, rest.skipped) == (12, 12)
+    res = load_results(out)
+    assert len(res.frame) == 24 and res.duplicates_dropped == 0
+
+
+def test_process_pool_gives_the_serial_table(tmp_path, toy_spec):
+    a = run_sweep(toy_spec, tmp_path / "serial", workers=1, evaluate=toy_evaluate)
+    b = run_sweep(toy_spec, tmp_path / "pool", workers=2, evaluate=sweep_helpers.toy_evaluate,
+                  chunk_size=3)
+    assert a.evaluated == b.evaluated == 24 and b.backend == "processes (2)"
+    fa, fb = load_results(tmp_path / "serial").frame, load_results(tmp_path / "pool").frame
+    assert fa.equals(fb)
+
+
+def test_rung_steps():
+    assert rung_steps(100, 10, 3) == [10, 30, 90, 100]
+    assert rung_steps(90, 10, 3) == [10, 30, 90]
+    assert rung_steps(5, 10, 3) == [5]
+
+
+def test_successive_halving_keeps_the_best_and_resumes_identically(tmp_path):
+    body = TOY_SPEC.replace("[constraints]\narea_mm2 = 60\n", "").replace(
+        "clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 0.8e9, high = 1.6e9 }")
+    body += ('\n[search]\nstrategy = "successive-halving"\nsamples = 9\nseed = 1\n'
+             'eta = 3\nmin_steps = 2\nobjective = "tokens_per_s"\n')
+    spec = load_spec(write_spec(tmp_path, body))
+    s = run_sweep(spec, tmp_path / "sh", workers=1, evaluate=toy_evaluate)
+    assert [r["candidates"] for r in s.rungs] == [9, 3, 1]
+    assert [r["steps"] for r in s.rungs] == [2, 6, 10]
+    df = load_results(tmp_path / "sh").frame
+    assert len(df) == 13 and s.evaluated == 13
+    first = df[df["steps"] == 2]
+    best3 = first.nlargest(3, "tokens_per_s")
+    second = df[df["steps"] == 6]
+    key_cols = ["array_rows", "sram_mib", "clock_hz"]
+    assert sorted(map(tuple, second[key_cols].values.tolist())) == \
+        sorted(map(tuple, best3[key_cols].values.tolist()))
+    final = df[df["steps"] == 10]
+    top = second.loc[second["tokens_per_s"].idxmax(), key_cols].tolist()
+    assert final[key_cols].values.tolist() == [top]
+    again = run_sweep(spec, tmp_path / "sh", workers=1, evaluate=toy_evaluate, resume=True)
+    assert again.evaluated == 0 and again.skipped == 13
+    assert math.isfinite(final["tokens_per_s"].iloc[0])

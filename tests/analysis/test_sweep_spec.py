@@ -1,0 +1,110 @@
+"""Sweep spec parsing: axes kinds, points, keys, and line-precise errors."""
+
+from __future__ import annotations
+
+import pytest
+from sweep_helpers import TOY_SPEC, write_spec
+
+from specaccel.analysis.sweep_spec import load_spec, point_key
+from specaccel.errors import InputError
+
+
+def test_grid_points_are_the_cartesian_product(toy_spec):
+    pts = toy_spec.points()
+    assert len(pts) == 4 * 3 * 2
+    combos = {(p["array_rows"], p["sram_mib"], p["clock_hz"]) for p in pts}
+    assert len(combos) == 24
+    assert {p["sram_mib"] for p in pts} == {96, 128, 160}
+    assert all(p["preset"] == "eagle-vicuna-7b-mtbench" and p["steps"] == 10 for p in pts)
+    assert [c.describe() for c in toy_spec.constraints] == ["area_mm2 <= 60"]
+
+
+def test_keys_are_distinct_stable_and_cover_the_configuration(toy_spec):
+    pts = toy_spec.points()
+    keys = [point_key(p, toy_spec.settings) for p in pts]
+    assert len(set(keys)) == len(keys)
+    assert keys == [point_key(dict(reversed(list(p.items()))), toy_spec.settings) for p in pts]
+    changed = dict(pts[0], steps=11)
+    assert point_key(changed, toy_spec.settings) != keys[0]
+
+
+def test_random_axes_are_seeded(tmp_path):
+    body = TOY_SPEC.replace("clock_hz = [0.8e9, 1.2e9]",
+                            "clock_hz = { low = 0.8e9, high = 1.6e9, samples = 3 }")
+    a = load_spec(write_spec(tmp_path, body)).points()
+    b = load_spec(write_spec(tmp_path, body, "b.toml")).points()
+    assert a == b and len(a) == 36
+    clocks = {p["clock_hz"] for p in a}
+    assert len(clocks) == 3 and all(0.8e9 <= c <= 1.6e9 for c in clocks)
+    rnd = body.replace('[constraints]', '[search]\nstrategy = "random"\nsamples = 7\n'
+                       'seed = 3\n\n[constraints]')
+    pts = load_spec(write_spec(tmp_path, rnd, "c.toml")).points()
+    assert len(pts) == 7
+    assert all(p["array_rows"] in (16, 32, 64, 128) for p in pts)
+
+
+def _error(tmp_path, body: str) -> InputError:
+    path = write_spec(tmp_path, body, "bad.toml")
+    with pytest.raises(InputError) as ei:
+        load_spec(path)
+    assert ei.value.file == str(path)
+    return ei.value
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
+    ("array_rows = [16, 32, 64, 128]", "array_rows = [16, -32]", 7, "axes.array_rows",
+     "must be > 0"),
+    ("array_rows = [16, 32, 64, 128]", "pe_rows = [16, 32]", 7, "axes.pe_rows",
+     "unknown parameter"),
+    ('metrics = ["tokens_per_s"', 'metrics = ["tokens_per_sec"', 3, "sweep.metrics",
+     "unknown metric"),
+    ("area_mm2 = 60", "area_mm2 = { under = 60 }", 17, "constraints.area_mm2",
+     "must be a number"),
+    ("steps = 10", "steps = 0", 14, "workloads[0].steps", "must be an integer >= 1"),
+    ('preset = "eagle-vicuna-7b-mtbench"', 'preset = "no-such-preset"', 12,
+     "workloads[0].preset", "no-such-preset"),
+    ("sram_mib = { start = 96, stop = 160, step = 32 }",
+     "sram_mib = { start = 160, stop = 96 }", 8, "axes.sram_mib", "start <= stop"),
+    ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 1, high = 2 }", 9, "axes.clock_hz",
+     "needs 'samples'"),
+    ("batch_size = 5", "batch_size = 0", 4, "sweep.batch_size", ">= 1"),
+])
+def test_schema_errors_name_line_and_field(tmp_path, old, new, line, field, reason):
+    assert old in TOY_SPEC
+    err = _error(tmp_path, TOY_SPEC.replace(old, new))
+    assert err.where == (f"line {line}",), err.message
+    assert err.field == field
+    assert reason in err.reason
+
+
+def test_toml_syntax_error_has_line_and_column(tmp_path):
+    err = _error(tmp_path, TOY_SPEC.replace("clock_hz = [0.8e9, 1.2e9]", "clock_hz = [0.8e9,"))
+    assert err.where[0].startswith("line ") and err.where[1].startswith("column ")
+    assert "invalid TOML" in err.reason
+
+
+def test_structural_errors(tmp_path):
+    err = _error(tmp_path, TOY_SPEC.replace("[[workloads]]", "[[workload]]"))
+    assert err.field == "workload" and err.where == ("line 11",)
+    no_wl = TOY_SPEC[:TOY_SPEC.index("[[workloads]]")]
+    assert "[[workloads]]" in _error(tmp_path, no_wl).reason
+    gpu = TOY_SPEC.replace('[axes]', '[fixed]\nhardware = "a100-80gb"\n\n[axes]')
+    err = _error(tmp_path, gpu)
+    assert err.field == "axes.array_rows" and "GPU preset" in err.reason
+    err = _error(tmp_path, TOY_SPEC.replace('[axes]', '[fixed]\narray_rows = 8\n\n[axes]'))
+    assert "both fixed and an axis" in err.reason
+    err = _error(tmp_path, TOY_SPEC.replace("steps = 10", "steps = 10\ncolour = 1"))
+    assert err.field == "workloads[0].colour" and err.where == ("line 15",)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        load_spec(tmp_path / "nope.toml")
+
+
+def test_rules_between_parameters_are_checked_per_point(tmp_path):
+    body = TOY_SPEC.replace("sram_mib = { start = 96, stop = 160, step = 32 }",
+                            "sram_mib = [64, 96]")
+    err = _error(tmp_path, body)
+    assert err.field == "axes.weight_sram_mib" or err.field == "fixed.weight_sram_mib"
+    assert "sram_mib = 64" in err.reason and "weight_sram_mib must be <= sram_mib" in err.reason
