@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from specaccel.analysis.sweep_spec import load_spec, point_key
 from sweep_helpers import TOY_SPEC, write_spec
 
-from specaccel.analysis.sweep_spec import load_spec, point_key
 from specaccel.errors import InputError
 
 
