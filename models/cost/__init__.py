@@ -13,6 +13,7 @@ from __future__ import annotations
 from .accelerator import AcceleratorConfig
 from .hardware_presets import get_hardware, list_hardware
 from .hardware_spec import HardwareSpec
+from .kv_commit import kv_commit_cost
 from .model_presets import get_model, list_models
 from .model_spec import ModelSpec
 from .pass_evaluator import pass_costs, pass_costs_configs
@@ -27,6 +28,7 @@ __all__ = [
     "PassCost",
     "get_hardware",
     "get_model",
+    "kv_commit_cost",
     "list_hardware",
     "list_models",
     "pass_cost",
