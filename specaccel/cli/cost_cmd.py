@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tokens", type=int, default=None, metavar="N",
                         help="query tokens per row (default 1; for prefill the prompt length,"
                              " default 512)")
-    parser.add_argument("--context", default="1024", metavar="S[,S...]",
+    parser.add_argument("--context", default=None, metavar="S[,S...]",
                         help="tokens already in the KV cache; one value, or one per batch row"
                              " (default 1024; prefill: 0)")
     parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch rows")
@@ -101,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
         hw = hw.roofline()
     prefill = args.phase == "prefill"
     tokens = args.tokens if args.tokens is not None else (512 if prefill else 1)
-    context = _context(args.context) if not (prefill and args.context == "1024") else 0
+    if args.context is None:
+        context: int | list[int] = 0 if prefill else 1024
+    else:
+        context = _context(args.context)
     cost = pass_cost(model, hw, tokens=tokens, context=context, batch=args.batch, tp=args.tp,
                      phase=args.phase, layers=args.layers, tree=not args.no_tree)
     result = cost.to_dict()

@@ -65,3 +65,11 @@ def test_validate_json_lists_every_row_and_passes(capsys):
     assert len(r["rows"]) == 12
     assert r["median_abs_error"] <= 0.10 and r["worst_abs_error"] <= 0.20
     assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
+
+
+def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):
+    _, fresh = _json(capsys, ["cost", "--phase", "prefill", "--tokens", "256", "--json"])
+    _, chunk = _json(capsys, ["cost", "--phase", "prefill", "--tokens", "256", "--context",
+                              "1024", "--json"])
+    assert fresh["context"] == 0 and chunk["context"] == 1024
+    assert chunk["latency_s"] > fresh["latency_s"]
