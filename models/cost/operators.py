@@ -8,7 +8,8 @@ its FLOPs and its bytes by class:
 * ``weight``  -- parameters (from SRAM when the whole model shard is resident on chip,
   else from DRAM);
 * ``act``     -- activations, the tree mask, and the KV written for the new tokens (SRAM
-  on the accelerator, which keeps the tree's KV on chip until it commits; DRAM on GPUs);
+  on the accelerator, which keeps the tree's KV on chip until it commits, as long as the
+  working set fits: `activations_on_chip`; DRAM on GPUs);
 * ``kv_read`` -- the KV cache of the context (always DRAM);
 * ``link``    -- bytes sent over the chip-to-chip link (tensor-parallel all-reduce).
 
@@ -71,14 +72,14 @@ class Operator:
     link_bytes: float = 0.0
     link_s: float = 0.0
 
-    def cost(self, hw: HardwareSpec, weights_resident: bool) -> OpCost:
+    def cost(self, hw: HardwareSpec, weights_resident: bool, acts_on_chip: bool) -> OpCost:
         sram = 0.0
         dram = self.kv_read_bytes
         if weights_resident:
             sram += self.weight_bytes
         else:
             dram += self.weight_bytes
-        if hw.act_in_sram:
+        if acts_on_chip:
             sram += self.act_bytes
         else:
             dram += self.act_bytes
@@ -266,3 +267,36 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
 def weights_resident(model: ModelSpec, hw: HardwareSpec, tp: int) -> bool:
     """Whether the model's weight shard fits the device's on-chip weight budget."""
     return hw.weight_sram_bytes > 0 and model.weight_bytes / tp <= hw.weight_sram_bytes
+
+
+def activations_on_chip(model: ModelSpec, hw: HardwareSpec, args: PassArgs,
+                        resident: bool) -> bool:
+    """Whether the pass keeps its activations and the tree's KV/states in SRAM.
+
+    Only on a device that stages activations on chip (``hw.act_in_sram``), and only when
+    the pass's on-chip working set fits the SRAM left by resident weights: the KV written
+    for every query token of every evaluated attention layer (held until commit), the SSM
+    states written, and one layer's peak activations (residual in/out, QKV, MLP hidden).
+    Otherwise everything spills to DRAM.
+    """
+    if not hw.act_in_sram:
+        return False
+    tp = args.tp
+    rows = float(args.batch) * args.tokens
+    hq = math.ceil(model.n_heads / tp)
+    hkv = math.ceil(model.n_kv_heads / tp)
+    up_n = (2.0 if model.mlp_gated else 1.0) * math.ceil(model.d_ff / tp)
+    n_attn, n_ssm, _ = layer_counts(model, args.layers)
+    kv_tree = rows * 2.0 * hkv * model.head_dim * model.kv_bytes_per_elem * n_attn
+    ssm_tree = 0.0
+    if n_ssm > 0:
+        di = math.ceil(model.ssm_d_inner / tp)
+        conv_ch = di + (2.0 * math.ceil(model.ssm_groups / tp) * model.ssm_state
+                        if model.ssm_head_dim else 0.0)
+        state = di * model.ssm_state + conv_ch * (model.ssm_conv - 1.0)
+        written = 1.0 if args.phase == "prefill" else float(args.tokens)
+        ssm_tree = written * args.batch * state * model.ssm_state_bytes_per_elem * n_ssm
+    peak = rows * (2.0 * model.d_model + up_n + (hq + 2.0 * hkv) * model.head_dim) \
+        * ACTIVATION_BYTES
+    capacity = hw.sram_bytes - (model.weight_bytes / tp if resident else 0.0)
+    return kv_tree + ssm_tree + peak <= capacity

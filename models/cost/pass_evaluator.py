@@ -36,7 +36,8 @@ H_STATIC, H_LINKBW, H_LINKLAT = range(19, 22)
 # derived (precomputed once per call): seconds per DRAM byte, per SRAM byte, per vector
 # FLOP; matrix FLOP/s of one core; fill/drain seconds per tile
 H_S_PER_DRAM, H_S_PER_SRAM, H_S_PER_VFLOP, H_CORE_PEAK, H_FILL_S = range(22, 27)
-HW_VECTOR_LEN = 27
+H_SRAMBYTES = 27
+HW_VECTOR_LEN = 28
 
 #: Output columns of the evaluator.
 OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes")
@@ -80,6 +81,7 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
     v[H_S_PER_VFLOP] = 1.0 / (hw.vec_flops * hw.compute_efficiency)
     v[H_CORE_PEAK] = hw.peak_flops / hw.n_cores
     v[H_FILL_S] = hw.fill_cycles / hw.clock_hz
+    v[H_SRAMBYTES] = hw.sram_bytes
     return v
 
 
@@ -102,16 +104,18 @@ def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _account(hv, resident, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link_bytes,
+def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link_bytes,
              link_s, out):  # pragma: no cover - compiled
-    """Roofline of one operator, `reps` times, added into out (OUT_FIELDS order)."""
+    """Roofline of one operator, `reps` times, added into out (OUT_FIELDS order).
+
+    `place`: 1 = weights in SRAM, 2 = activations in SRAM, 3 = both, 0 = neither."""
     dram = kv_bytes
     sram = 0.0
-    if resident:
+    if place == 1.0 or place == 3.0:
         sram += w_bytes
     else:
         dram += w_bytes
-    if hv[H_ACTSRAM] != 0.0:
+    if place >= 2.0:
         sram += a_bytes
     else:
         dram += a_bytes
@@ -128,29 +132,29 @@ def _account(hv, resident, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, l
 
 
 @njit(cache=True)
-def _gemm_op(hv, resident, reps, m, n, k, count, wb, out):  # pragma: no cover - compiled
+def _gemm_op(hv, place, reps, m, n, k, count, wb, out):  # pragma: no cover - compiled
     ab = 2.0
-    _account(hv, resident, reps, 2.0 * m * n * k * count, _gemm_time(hv, m, n, k, count),
+    _account(hv, place, reps, 2.0 * m * n * k * count, _gemm_time(hv, m, n, k, count),
              count * k * n * wb, count * (m * k + m * n) * ab, 0.0, 0.0, 0.0, out)
 
 
 @njit(cache=True)
-def _vector_op(hv, resident, reps, flops, w_bytes, a_bytes, out):  # pragma: no cover
-    _account(hv, resident, reps, flops, flops * hv[H_S_PER_VFLOP], w_bytes, a_bytes,
+def _vector_op(hv, place, reps, flops, w_bytes, a_bytes, out):  # pragma: no cover
+    _account(hv, place, reps, flops, flops * hv[H_S_PER_VFLOP], w_bytes, a_bytes,
              0.0, 0.0, 0.0, out)
 
 
 @njit(cache=True)
-def _allreduce_op(hv, resident, reps, rows, d, tp, out):  # pragma: no cover - compiled
+def _allreduce_op(hv, place, reps, rows, d, tp, out):  # pragma: no cover - compiled
     msg = rows * d * 2.0
     steps = 2.0 * (tp - 1.0)
     link_s = steps * (hv[H_LINKLAT] + msg / (tp * hv[H_LINKBW]))
-    _account(hv, resident, reps, (tp - 1.0) / tp * rows * d, 0.0, 0.0, 0.0, 0.0,
+    _account(hv, place, reps, (tp - 1.0) / tp * rows * d, 0.0, 0.0, 0.0, 0.0,
              steps / tp * msg, link_s, out)
 
 
 @njit(cache=True)
-def _ssm_mixer(mv, hv, resident, reps, t, b, tp, phase, out):  # pragma: no cover
+def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     """One Mamba mixer (see operators._ssm_mixer), `reps` times."""
     d = mv[M_D]
     wb = mv[M_WB]
@@ -173,21 +177,21 @@ def _ssm_mixer(mv, hv, resident, reps, t, b, tp, phase, out):  # pragma: no cove
         scan_per = 9.0
     state = di * n + conv_ch * (conv_w - 1.0)
     states_written = 1.0 if phase == 0.0 else t
-    _vector_op(hv, resident, reps, mv[M_NORMF] * rows * d, d * wb, 2.0 * rows * d * ab, out)
-    _gemm_op(hv, resident, reps, rows, n_in, d, 1.0, wb, out)
-    _vector_op(hv, resident, reps, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
+    _vector_op(hv, place, reps, mv[M_NORMF] * rows * d, d * wb, 2.0 * rows * d * ab, out)
+    _gemm_op(hv, place, reps, rows, n_in, d, 1.0, wb, out)
+    _vector_op(hv, place, reps, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
                2.0 * rows * conv_ch * ab, out)
     if not mamba2:
         r = mv[M_DTRANK]
-        _gemm_op(hv, resident, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
-        _gemm_op(hv, resident, reps, rows, di, r, 1.0, wb, out)
+        _gemm_op(hv, place, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
+        _gemm_op(hv, place, reps, rows, di, r, 1.0, wb, out)
     scan_flops = scan_per * rows * di * n
-    _account(hv, resident, reps, scan_flops, scan_flops * hv[H_S_PER_VFLOP], 0.0,
+    _account(hv, place, reps, scan_flops, scan_flops * hv[H_S_PER_VFLOP], 0.0,
              2.0 * rows * di * ab + states_written * b * state * sb, b * state * sb, 0.0, 0.0,
              out)
-    _gemm_op(hv, resident, reps, rows, d, di, 1.0, wb, out)
+    _gemm_op(hv, place, reps, rows, d, di, 1.0, wb, out)
     if tp > 1.0:
-        _allreduce_op(hv, resident, reps, rows, d, tp, out)
+        _allreduce_op(hv, place, reps, rows, d, tp, out)
 
 
 @njit(cache=True)
@@ -219,52 +223,68 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         per_expert = rows
     up_n = (2.0 if mv[M_GATED] != 0.0 else 1.0) * ff
     kind = mv[M_KIND]
-    resident = hv[H_WSRAM] > 0.0 and mv[M_WTOTAL] / tp <= hv[H_WSRAM]
-
-    if kind != 2.0:  # token embedding rows
-        _account(hv, resident, 1.0, 0.0, 0.0, rows * d * wb, rows * d * ab, 0.0, 0.0, 0.0, out)
-    if kind == 1.0:  # EAGLE fusion fc
-        _gemm_op(hv, resident, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
+    w_on = hv[H_WSRAM] > 0.0 and mv[M_WTOTAL] / tp <= hv[H_WSRAM]
     n_attn = 0.0
     n_ssm = 0.0
     if mv[M_NLAYERS] > 0.0 and n_layers > 0.0:
         n_attn = mv[M_NATTN] * n_layers / mv[M_NLAYERS]
         n_ssm = mv[M_NSSM] * n_layers / mv[M_NLAYERS]
     n_mlp = n_attn + (n_ssm if mv[M_SSMMLP] != 0.0 else 0.0)
+    a_on = False
+    if hv[H_ACTSRAM] != 0.0:
+        kv_tree = rows * 2.0 * hkv * hd * kb * n_attn
+        ssm_tree = 0.0
+        if n_ssm > 0.0:
+            di = math.ceil(mv[M_SSMDI] / tp)
+            conv_ch = di
+            if mv[M_MAMBA2] != 0.0:
+                conv_ch = di + 2.0 * math.ceil(mv[M_SSMGROUPS] / tp) * mv[M_SSMN]
+            st = di * mv[M_SSMN] + conv_ch * (mv[M_SSMCONV] - 1.0)
+            written = 1.0 if prefill else t
+            ssm_tree = written * b * st * mv[M_SB] * n_ssm
+        peak = rows * (2.0 * d + up_n + (hq + 2.0 * hkv) * hd) * ab
+        cap = hv[H_SRAMBYTES] - (mv[M_WTOTAL] / tp if w_on else 0.0)
+        a_on = kv_tree + ssm_tree + peak <= cap
+    place = (1.0 if w_on else 0.0) + (2.0 if a_on else 0.0)
+
+    if kind != 2.0:  # token embedding rows
+        _account(hv, place, 1.0, 0.0, 0.0, rows * d * wb, rows * d * ab, 0.0, 0.0, 0.0, out)
+    if kind == 1.0:  # EAGLE fusion fc
+        _gemm_op(hv, place, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
     if n_attn > 0.0:
         L = n_attn
-        _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
-        _gemm_op(hv, resident, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
+        _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
+        _gemm_op(hv, place, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
         att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
         att_s = (_gemm_time(hv, t, keys, hd, 2.0 * b * hq)
                  + 5.0 * b * hq * t * keys * hv[H_S_PER_VFLOP])
         mask = b * t * t if (tree != 0.0 and t > 1.0) else 0.0
         att_act = rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab + mask
-        _account(hv, resident, L, att_flops, att_s, 0.0, att_act, b * s * 2.0 * hkv * hd * kb,
+        _account(hv, place, L, att_flops, att_s, 0.0, att_act, b * s * 2.0 * hkv * hd * kb,
                  0.0, 0.0, out)
-        _gemm_op(hv, resident, L, rows, d, hq * hd, 1.0, wb, out)
+        _gemm_op(hv, place, L, rows, d, hq * hd, 1.0, wb, out)
         if tp > 1.0:
-            _allreduce_op(hv, resident, L, rows, d, tp, out)
+            _allreduce_op(hv, place, L, rows, d, tp, out)
     if n_ssm > 0.0:
-        _ssm_mixer(mv, hv, resident, n_ssm, t, b, tp, phase, out)
+        _ssm_mixer(mv, hv, place, n_ssm, t, b, tp, phase, out)
     if n_mlp > 0.0:
         L = n_mlp
-        _vector_op(hv, resident, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
+        _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
         if n_exp > 1.0:
-            _gemm_op(hv, resident, L, rows, n_exp, d, 1.0, wb, out)
-        _gemm_op(hv, resident, L, per_expert, up_n, d, touched, wb, out)
-        _vector_op(hv, resident, L, mv[M_ACTF] * rows * top_k * ff, 0.0, 0.0, out)
-        _gemm_op(hv, resident, L, per_expert, d, ff, touched, wb, out)
+            _gemm_op(hv, place, L, rows, n_exp, d, 1.0, wb, out)
+        _gemm_op(hv, place, L, per_expert, up_n, d, touched, wb, out)
+        _vector_op(hv, place, L, mv[M_ACTF] * rows * top_k * ff, 0.0, 0.0, out)
+        _gemm_op(hv, place, L, per_expert, d, ff, touched, wb, out)
         if tp > 1.0:
-            _allreduce_op(hv, resident, L, rows, d, tp, out)
+            _allreduce_op(hv, place, L, rows, d, tp, out)
     if kind == 2.0:  # Medusa heads
         heads = mv[M_MHEADS]
-        _gemm_op(hv, resident, 1.0, rows, d, d, heads, wb, out)
-        _vector_op(hv, resident, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
-        _gemm_op(hv, resident, 1.0, rows, vocab, d, heads, wb, out)
+        _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out)
+        _vector_op(hv, place, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
+        _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out)
     else:
-        _vector_op(hv, resident, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
-        _gemm_op(hv, resident, 1.0, lm_rows, vocab, d, 1.0, wb, out)
+        _vector_op(hv, place, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
+        _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out)
     out[1] += hv[H_STATIC] * out[0]
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec
-from .operators import build_operators, weights_resident
+from .operators import activations_on_chip, build_operators, weights_resident
 from .pass_args import check_pass_args
 
 
@@ -72,10 +72,11 @@ def reference_pass_cost(
     args = check_pass_args(model.n_layers, tokens=tokens, context=context, batch=batch, tp=tp,
                            phase=phase, layers=layers, tree=tree)
     resident = weights_resident(model, hw, args.tp)
+    on_chip = activations_on_chip(model, hw, args, resident)
     totals = dict(latency_s=0.0, energy_j=0.0, flops=0.0, dram=0.0, sram=0.0, link=0.0)
     breakdown: list[dict[str, Any]] = []
     for op, count in build_operators(model, hw, args):
-        c = op.cost(hw, resident)
+        c = op.cost(hw, resident, on_chip)
         entry = {
             "name": op.name,
             "count": int(count) if float(count).is_integer() else count,
@@ -115,5 +116,6 @@ def reference_pass_cost(
             "layers": args.layers,
             "tree": args.tree,
             "weights_resident": resident,
+            "activations_on_chip": on_chip,
         },
     )

@@ -123,3 +123,16 @@ def test_hf_config_loads_llama_and_opt_shapes(tmp_path):
     p.write_text("{not json")
     with pytest.raises(InputError, match="JSON"):
         load_hf_config(p)
+
+
+def test_accelerator_keeps_tree_kv_on_chip_only_while_it_fits():
+    m = get_model("llama-2-7b")
+    small = pass_cost(m, ACC, tokens=64, context=1000, phase="verify")
+    big = pass_cost(m, ACC, tokens=64, context=1000, batch=16, phase="verify")
+    assert small.meta["activations_on_chip"] and not big.meta["activations_on_chip"]
+    # on chip: HBM sees only weights, the context's KV and embedding rows
+    kv_ctx = 1000 * m.kv_bytes_per_token
+    weights = m.weight_bytes - (m.vocab_size - 64) * m.d_model * 2
+    assert small.dram_bytes == pytest.approx(weights + kv_ctx, rel=1e-12)
+    # spilled: the 16 x 64 tree tokens' KV (0.5 GiB) goes to HBM
+    assert big.dram_bytes > weights + 16 * kv_ctx + 16 * 64 * m.kv_bytes_per_token
