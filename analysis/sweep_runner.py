@@ -157,7 +157,7 @@ class _Dask(_Backend):
                              field="scheduler") from None
         self.name = f"dask {address}"
         try:
-            self.client = Client(address, timeout="10s", set_as_default=False)
+            self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError) as exc:
             raise InputError(f"cannot connect to the Dask scheduler: {exc}",
                              field="scheduler") from None
