@@ -6,6 +6,7 @@ This is both the reference the Numba evaluator is tested against and the engine 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,6 +97,9 @@ def reference_pass_cost(
         totals["sram"] += c.sram_bytes * count
         totals["link"] += entry["link_bytes"]
     static = hw.static_power_w * totals["latency_s"]
+    kv_shard = model.kv_bytes_per_token * math.ceil(model.n_kv_heads / args.tp) / model.n_kv_heads
+    footprint = (model.weight_bytes / args.tp
+                 + args.batch * (args.context + args.tokens) * kv_shard)
     return PassCost(
         latency_s=totals["latency_s"],
         energy_j=totals["energy_j"] + static,
@@ -117,5 +121,7 @@ def reference_pass_cost(
             "tree": args.tree,
             "weights_resident": resident,
             "activations_on_chip": on_chip,
+            "memory_footprint_bytes": footprint,
+            "fits_memory": footprint <= hw.mem_bytes,
         },
     )

@@ -100,3 +100,12 @@ def test_per_row_contexts_equal_mean_context():
     a = pass_cost(m, hw, tokens=4, context=[100, 300, 500])
     b = pass_cost(m, hw, tokens=4, context=300, batch=3)
     assert a.latency_s == pytest.approx(b.latency_s, rel=1e-12)
+
+
+def test_memory_footprint_says_whether_the_model_fits():
+    m70 = get_model("llama-2-70b")
+    one = pass_cost(m70, get_hardware("a100-80gb"), tokens=1, context=4096)
+    eight = pass_cost(m70, get_hardware("a100-80gb"), tokens=1, context=4096, tp=8)
+    assert not one.meta["fits_memory"] and eight.meta["fits_memory"]
+    want = m70.weight_bytes / 8 + 4097 * m70.kv_bytes_per_token / 8
+    assert eight.meta["memory_footprint_bytes"] == pytest.approx(want)
