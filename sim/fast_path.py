@@ -85,4 +85,5 @@ def fast_replay(costs: StepCosts, hw: Any, *, unit_map: dict[str, str] | None = 
         kv_rolled_back_tokens=int((costs.n_nodes - costs.committed)[verified].sum()),
         kv_bytes_per_token=costs.kv_bytes_per_token,
         timeline=None,
+        engine="fast",
     )

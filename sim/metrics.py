@@ -48,7 +48,8 @@ class SimResult:
     role_busy_fraction:
         Busy fraction per role (draft, tree, target, verify).
     step_time_s:
-        Mean time per step spent in each stage, and ``total``.
+        Mean time per step spent in each stage, and ``total`` (a serving run: per
+        batch step, from the units' busy time).
     accepted_histogram:
         ``accepted_histogram[k]`` = number of steps that accepted ``k`` drafts.
     hbm_bytes:
@@ -60,6 +61,14 @@ class SimResult:
         ``weights_bytes`` (target + draft), ``kv_peak_bytes`` (target KV), their sum
         ``peak_bytes``, the device's ``capacity_bytes`` and whether it ``fits``
         (``None`` where the specs do not say).
+    engine:
+        The evaluator that produced the numbers: ``"simpy"`` (the discrete-event
+        replay), ``"fast"`` (the Numba fast path) or ``"simpy-serving"`` (the serving
+        loop with batching).
+    serving:
+        Serving runs only: the :class:`~.serving.ServingConfig`, TTFT / TPOT / end-to-end
+        / queueing P50, P90, P99 and mean, batch statistics, pre-emptions, recomputed
+        prefill tokens and the KV-cache occupancy over time (a bounded series).
     baseline:
         The autoregressive baseline on the same hardware, when simulated.
     timeline:
@@ -91,6 +100,8 @@ class SimResult:
     hbm_bytes: dict[str, float]
     kv_cache: dict[str, float]
     memory_footprint: dict[str, float | bool | None]
+    engine: str = "simpy"
+    serving: dict[str, Any] | None = None
     baseline: SimResult | None = field(default=None)
     timeline: list[tuple[str, str, int, int, float, float]] | None = field(
         default=None, repr=False)
@@ -147,9 +158,10 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
     tokens = int(costs.committed.sum())
     n_steps = costs.n_steps
     static_w = float(getattr(hw, "static_power_w", 0.0))
+    dyn = log.dynamic_energy_j
     energy = {
-        "draft": float(costs.draft_j.sum()),
-        "target": float(costs.target_j.sum()),
+        "draft": float(costs.draft_j.sum()) if dyn is None else float(dyn["draft"]),
+        "target": float(costs.target_j.sum()) if dyn is None else float(dyn["target"]),
         "static": static_w * makespan,
     }
     energy["total"] = float(sum(energy[c] for c in ENERGY_COMPONENTS))
@@ -165,8 +177,13 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
                                     if bw and makespan > 0 else None)
     stages = {"draft": costs.draft_s, "tree": costs.tree_s, "target": costs.target_s,
               "verify": costs.verify_s}
-    step_time = {k: (float(v.mean()) if n_steps else 0.0) for k, v in stages.items()}
-    step_time["total"] = makespan / n_steps if n_steps else 0.0
+    if log.steps_timed is None:
+        step_time = {k: (float(v.mean()) if n_steps else 0.0) for k, v in stages.items()}
+        step_time["total"] = makespan / n_steps if n_steps else 0.0
+    else:   # a serving run: per batch step
+        n_b = log.steps_timed
+        step_time = {k: (log.role_busy_s[k] / n_b if n_b else 0.0) for k in stages}
+        step_time["total"] = makespan / n_b if n_b else 0.0
     hist = np.bincount(costs.accepted, minlength=1) if n_steps else np.zeros(1, np.int64)
     kvb = log.kv_bytes_per_token
     return SimResult(
@@ -194,6 +211,8 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         memory_footprint=memory_footprint(hw, target, draft if costs.drafting != "none" else None,
                                           log.kv_peak_tokens * kvb),
         timeline=log.timeline,
+        engine=log.engine,
+        serving=getattr(log, "serving", None),
         kv_cache={
             "peak_tokens": log.kv_peak_tokens,
             "mean_tokens": log.kv_mean_tokens,

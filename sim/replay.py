@@ -54,7 +54,17 @@ class ReplayLog:
     kv_bytes_per_token:
         Target KV bytes per token.
     timeline:
-        When recorded: ``(role, unit, request, step, start_s, end_s)`` per stage.
+        When recorded: ``(role, unit, request, step, start_s, end_s)`` per stage
+        (``request`` is -1 for a batch step serving many requests).
+    dynamic_energy_j:
+        Dynamic energy per energy component when the run priced its own passes (a
+        serving run's batched passes); ``None``: the per-step costs' energies apply.
+    steps_timed:
+        Number of (batch) steps the run timed, when it differs from the trace's steps.
+    request_arrival_s, request_first_token_s:
+        Per request, its arrival and its first token (serving runs).
+    engine:
+        Which evaluator produced the log (``"simpy"``, ``"fast"``, ``"simpy-serving"``).
     """
 
     makespan_s: float
@@ -71,6 +81,11 @@ class ReplayLog:
     kv_rolled_back_tokens: int
     kv_bytes_per_token: float
     timeline: list[tuple[str, str, int, int, float, float]] | None = field(default=None)
+    dynamic_energy_j: dict[str, float] | None = None
+    steps_timed: int | None = None
+    request_arrival_s: np.ndarray | None = None
+    request_first_token_s: np.ndarray | None = None
+    engine: str = "simpy"
 
 
 class TraceReplay:

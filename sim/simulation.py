@@ -8,18 +8,38 @@ baseline (:mod:`.autoregressive`) through the same SimPy model.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from specaccel.models.golden import verify_trace
 from specaccel.sim.autoregressive import autoregressive_trace
+from specaccel.sim.config_check import check_config, kv_capacity_tokens
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.replay import replay
-from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, compute_step_costs
+from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
+from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
 
 from specaccel.errors import InputError
 
-ENGINES = ("simpy", "fast")
+ENGINES = ("simpy", "fast", "auto")
+"""``simpy``: the event model; ``fast``: the Numba fast path (uncontended runs only);
+``auto``: the fast path when it is exact (:func:`fast_path_applicable`), else SimPy."""
+
+
+def fast_path_applicable(serving: ServingConfig | None = None) -> tuple[bool, str]:
+    """Whether the fast path gives the event model's answer for this run, and why not.
+
+    It is exact when no two requests can compete for a unit: the batch-1 closed-loop
+    replay (``serving=None``), or a serving run with ``max_batch == 1`` and no prefill.
+    """
+    if serving is None:
+        return True, "batch-1 closed-loop replay: nothing is contended"
+    if serving.max_batch != 1:
+        return False, f"batch {serving.max_batch}: requests share batch steps and KV cache"
+    if serving.prefill:
+        return False, "prefill passes interleave with decode steps"
+    return True, "batch 1 without prefill: nothing is contended"
 
 
 def simulate(
@@ -34,6 +54,9 @@ def simulate(
     unit_map: dict[str, str] | None = None,
     record_timeline: bool = False,
     engine: str = "simpy",
+    serving: ServingConfig | None = None,
+    check: bool = True,
+    verify_nodes: int | None = None,
 ) -> SimResult:
     """Replay `trace` on `hw` (and its autoregressive baseline) and report.
 
@@ -55,15 +78,46 @@ def simulate(
     record_timeline:
         Keep the speculative replay's per-stage timeline in ``result.timeline``.
     engine:
-        ``"simpy"`` (the discrete-event model) or ``"fast"`` (the vectorised
-        uncontended path of :mod:`.fast_path`: same numbers, no timeline).
+        ``"simpy"`` (the discrete-event model), ``"fast"`` (the Numba fast path of
+        :mod:`.fast_path`: the same numbers when nothing is contended, no timeline;
+        a ``ValueError`` says why when the run is contended) or ``"auto"``.
+        ``result.engine`` says which one produced the numbers.
+    serving:
+        A :class:`~.serving.ServingConfig`: arrivals, continuous batching, prefill and
+        KV-limited admission (:mod:`.serving`).  ``None``: the batch-1 closed-loop replay.
+    check:
+        Reject a configuration that cannot run (weights larger than memory, a tree
+        larger than the verify unit) with an :class:`InputError` before simulating.
+    verify_nodes:
+        The verify unit's node count (default from the hardware, see
+        :func:`~.config_check.verify_unit_nodes`).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if drafting is None:
+        drafting = str(trace.metadata.get("drafting", "per-level"))
+    if serving is not None:
+        serving.check()
+    ok, why = fast_path_applicable(serving)
+    if engine == "auto":
+        engine = "fast" if ok and not record_timeline else "simpy"
     if engine == "fast" and record_timeline:
         raise ValueError("the fast engine records no timeline; use engine='simpy'")
+    if engine == "fast" and not ok:
+        raise ValueError(f"the fast path is not exact for this run ({why}); use engine='simpy'")
+    if check:
+        check_config(trace, hw, target, draft, drafting=drafting, verify_nodes=verify_nodes)
 
-    def run(costs, timeline: bool):
+    def run(tr, costs: StepCosts, timeline: bool):
+        if serving is not None and engine != "fast":
+            cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
+                                     costs.kv_bytes_per_token)
+            return serve(tr, costs, hw, target=target, draft=draft, config=serving,
+                         cost_fn=cost_fn, unit_map=unit_map, kv_capacity=cap,
+                         record_timeline=timeline)
+        if serving is not None and serving.arrivals == "poisson":
+            costs = replace(costs, arrival_s=poisson_arrivals(
+                costs.n_requests, float(serving.rate_per_s), serving.seed))
         if engine == "fast":
             return fast_replay(costs, hw, unit_map=unit_map)
         return replay(costs, hw, unit_map=unit_map, record_timeline=timeline)
@@ -71,13 +125,13 @@ def simulate(
     outcome = verify_trace(trace)
     costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw,
                                drafting=drafting, outcome=outcome, cost_fn=cost_fn)
-    result = build_result(costs, run(costs, record_timeline), hw=hw, target=target,
+    result = build_result(costs, run(trace, costs, record_timeline), hw=hw, target=target,
                           draft=draft)
     if baseline:
         ar = autoregressive_trace(trace, outcome)
         ar_costs = compute_step_costs(ar, target_model=target, draft_model=draft, hw=hw,
                                       drafting="none", cost_fn=cost_fn)
-        result.baseline = build_result(ar_costs, run(ar_costs, False),
+        result.baseline = build_result(ar_costs, run(ar, ar_costs, False),
                                        hw=hw, target=target, draft=draft)
     return result
 
@@ -125,6 +179,7 @@ def simulate_named(
     baseline: bool = True,
     record_timeline: bool = False,
     engine: str = "simpy",
+    serving: ServingConfig | None = None,
 ) -> SimResult:
     """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
 
@@ -135,4 +190,4 @@ def simulate_named(
         trace, hw, target=target, draft=draft)
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
                     baseline=baseline, drafting=drafting, record_timeline=record_timeline,
-                    engine=engine)
+                    engine=engine, serving=serving)

@@ -1,0 +1,101 @@
+"""Reject a configuration that cannot run before any simulation starts.
+
+Two checks, each an :class:`~specaccel.errors.InputError` with a one-line reason:
+
+* **weights larger than memory** — the target's and the draft's weights must fit the
+  device's HBM (``hw.mem_bytes``), with room for at least one request's KV cache when a
+  serving run needs it (:func:`kv_capacity_tokens`);
+* **tree larger than the verify unit** — on an accelerator the verify and tree units are
+  built for at most ``N`` nodes (``AcceleratorConfig.tree_nodes``); a trace whose largest
+  tree has more nodes cannot be verified in one pass.  GPUs verify in software and have
+  no such limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from specaccel.errors import InputError
+
+DEFAULT_VERIFY_UNIT_NODES = 64
+"""The verify unit's node count when the hardware spec does not say (the
+``specaccel-default`` accelerator's ``tree_nodes``)."""
+
+
+def verify_unit_nodes(hw: Any) -> int | None:
+    """The largest tree the verify unit of `hw` takes in one pass (``None``: no limit).
+
+    Read from ``hw.verify_unit_nodes`` or ``hw.tree_nodes`` when the spec has one; an
+    accelerator without either gets :data:`DEFAULT_VERIFY_UNIT_NODES`; a GPU has no limit.
+    """
+    for name in ("verify_unit_nodes", "tree_nodes"):
+        value = getattr(hw, name, None)
+        if value is not None:
+            return int(value)
+    if str(getattr(hw, "kind", "accelerator")) == "gpu":
+        return None
+    return DEFAULT_VERIFY_UNIT_NODES
+
+
+def weights_bytes(*models: Any) -> float | None:
+    """Summed ``weight_bytes`` of the given model specs (``None`` ones skipped); ``None``
+    when a spec does not say."""
+    total = 0.0
+    for model in models:
+        if model is None:
+            continue
+        w = getattr(model, "weight_bytes", None)
+        if w is None:
+            return None
+        total += float(w)
+    return total
+
+
+def _gb(x: float) -> str:
+    return f"{x / 1e9:.2f} GB"
+
+
+def check_weights_fit(hw: Any, target: Any, draft: Any) -> None:
+    """:class:`InputError` when the target + draft weights exceed the device memory."""
+    cap = getattr(hw, "mem_bytes", None)
+    w = weights_bytes(target, draft)
+    if cap is None or w is None:
+        return
+    if w > float(cap):
+        names = " + ".join(str(getattr(m, "name", m)) for m in (target, draft) if m is not None)
+        raise InputError(f"weights of {names} ({_gb(w)}) do not fit the {_gb(float(cap))} of "
+                         f"memory of {getattr(hw, 'name', 'the hardware')}", field="hw")
+
+
+def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> None:
+    """:class:`InputError` when a tree of `max_nodes` nodes exceeds the verify unit.
+
+    `nodes` overrides the verify unit's size (:func:`verify_unit_nodes`).
+    """
+    limit = nodes if nodes is not None else verify_unit_nodes(hw)
+    if limit is not None and max_nodes > limit:
+        raise InputError(f"the trace has a {max_nodes}-node tree but the verify unit of "
+                         f"{getattr(hw, 'name', 'the hardware')} takes at most {limit} nodes",
+                         field="tree")
+
+
+def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float
+                       ) -> int | None:
+    """Tokens of target KV cache that fit the memory left after the weights
+    (``None`` when the specs do not give the sizes)."""
+    cap = getattr(hw, "mem_bytes", None)
+    w = weights_bytes(target, draft)
+    if cap is None or w is None or kv_bytes_per_token <= 0:
+        return None
+    return int((float(cap) - w) // kv_bytes_per_token)
+
+
+def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
+                 verify_nodes: int | None = None) -> None:
+    """All the up-front checks of a (trace, hardware, models) configuration."""
+    check_weights_fit(hw, target, draft if drafting != "none" else None)
+    if drafting != "none" and trace.n_steps:
+        max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
+        check_tree_fits(hw, max_nodes, nodes=verify_nodes)
