@@ -87,7 +87,7 @@ def _cmd_generate(args) -> int:
 def _cmd_synth(args) -> int:
     from specaccel.hdl.synthesis import synthesise_unit
 
-    _build(args)  # validate before the long run
+    _build(args)._MustUse__silence = True  # built only to validate before the long run
     print(f"synthesising {args.unit} N={args.nodes} for {args.device} ...", file=sys.stderr)
     r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                         prob_width=args.prob_width, device=args.device,
