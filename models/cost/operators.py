@@ -122,6 +122,17 @@ def _allreduce(name: str, hw: HardwareSpec, rows: float, d: float, tp: int) -> O
     )
 
 
+def _allgather(name: str, hw: HardwareSpec, shard_elems: float, tp: int) -> Operator:
+    """Ring all-gather of a vocabulary-sharded logits block (`shard_elems` per device)."""
+    shard = shard_elems * ACTIVATION_BYTES
+    steps = tp - 1.0
+    return Operator(
+        name=name,
+        link_bytes=steps * shard,
+        link_s=steps * (hw.link_step_latency_s + shard / hw.link_bw_bytes_s),
+    )
+
+
 def layer_counts(model: ModelSpec, layers: int) -> tuple[float, float, float]:
     """Attention mixers, SSM mixers and MLP blocks in the first `layers` layers (layer
     kinds evenly interleaved, so a hybrid's counts scale in proportion)."""
@@ -256,11 +267,15 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
             (_vector("medusa_act", hw, 5.0 * rows * d * heads), 1),
             (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab), 1),
         ]
+        if tp > 1:
+            ops.append((_allgather("logits_allgather", hw, rows * heads * vocab, tp), 1))
     else:
         ops += [
             (_vector("final_norm", hw, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab), 1),
             (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab), 1),
         ]
+        if tp > 1:
+            ops.append((_allgather("logits_allgather", hw, lm_rows * vocab, tp), 1))
     return ops
 
 

@@ -282,9 +282,15 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out)
         _vector_op(hv, place, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
         _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out)
+        gathered = rows * heads * vocab
     else:
         _vector_op(hv, place, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
         _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out)
+        gathered = lm_rows * vocab
+    if tp > 1.0:  # all-gather of the vocabulary-sharded logits
+        shard = gathered * ab
+        _account(hv, place, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, (tp - 1.0) * shard,
+                 (tp - 1.0) * (hv[H_LINKLAT] + shard / hv[H_LINKBW]), out)
     out[1] += hv[H_STATIC] * out[0]
 
 
