@@ -5,7 +5,9 @@ parameterised speculative-decoding accelerator (docs/cost-model.md).
 >>> c = pass_cost(get_model("llama-2-7b"), get_hardware("a100-80gb"), tokens=1, context=1024)
 
 `pass_cost` evaluates one pass with a per-operator breakdown (pure Python);
-`pass_costs` evaluates arrays of passes through the Numba-compiled evaluator.
+`pass_costs` evaluates arrays of passes through the Numba-compiled evaluator and
+`pass_costs_configs` arrays of passes over many (model, device) pairs; `kv_commit_cost`
+is the commit of the accepted path after verification.  See docs/cost-model.md.
 """
 
 from __future__ import annotations
