@@ -3,6 +3,7 @@
 Layout of a results directory::
 
     DIR/sweep.toml             the spec the sweep ran (copied at the start)
+    DIR/sweep.json             its axes, metrics, constraints and objective (for reports)
     DIR/manifest.json          columns, and every committed part file with its point keys
     DIR/parts/part-000001.parquet, part-000002.parquet, ...   one row per point
 
@@ -41,6 +42,7 @@ from specaccel.errors import InputError
 
 MANIFEST = "manifest.json"
 SPEC_COPY = "sweep.toml"
+SPEC_META = "sweep.json"
 PARTS = "parts"
 FORMAT = 1
 _PART_RE = re.compile(r"^part-(\d{6,})\.parquet$")
@@ -218,9 +220,18 @@ class ResultsStore:
         self._keys.update(seen)
         return final
 
-    def save_spec(self, text: str) -> None:
-        """Keep a copy of the spec that produced these results."""
+    def save_spec(self, text: str, meta: dict[str, Any] | None = None) -> None:
+        """Keep a copy of the spec that produced these results, and (``sweep.json``) what
+        the analysis needs from it: axes, metrics, constraints, objective."""
         write_atomic(self.root / SPEC_COPY, text.encode())
+        if meta is not None:
+            write_atomic(self.root / SPEC_META, json.dumps(meta, indent=1).encode())
+
+
+def read_sweep_meta(root: str | Path) -> dict[str, Any]:
+    """The ``sweep.json`` of a results directory (empty dict if absent)."""
+    path = Path(root) / SPEC_META
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 @dataclass

@@ -321,7 +321,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
             raise InputError(f"holds results of a sweep with other columns "
                              f"({', '.join(store.columns)}); use another --out",
                              file=str(root))
-        store.save_spec(spec.text)
+        store.save_spec(spec.text, spec_meta(spec))
         summary = SweepSummary(out_dir=str(root), recovery=vars(store.recovery))
         backend = _backend(workers, scheduler)
         summary.backend = backend.name
@@ -342,6 +342,18 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
         return summary
     finally:
         lock.release()
+
+
+def spec_meta(spec: SweepSpec) -> dict[str, Any]:
+    """What reports need from a spec (written to ``DIR/sweep.json``)."""
+    axes = spec.axis_names
+    if spec.search.strategy == "successive-halving":
+        axes = [*axes, "steps"]
+    return {"name": spec.name, "axes": axes, "metrics": list(spec.settings.metrics),
+            "strategy": spec.search.strategy, "objective": spec.search.objective,
+            "maximize": spec.search.maximize, "engine": spec.settings.engine,
+            "constraints": [{"metric": c.metric, "min": c.min, "max": c.max}
+                            for c in spec.constraints]}
 
 
 def _full_steps(point: dict[str, Any]) -> int:

@@ -413,7 +413,9 @@ def _search(t: dict[str, Any], settings: dp.EvalSettings, loc: _Locator) -> Sear
         raise loc.error("grid sweeps take every combination; samples is for random and "
                         "successive-halving", "search", "samples")
     seed = _int_at_least(t.get("seed", 0), 0, loc, "search", "seed")
-    objective = t.get("objective", "tokens_per_s")
+    numeric = [m for m in settings.metrics if dp.metric_is_numeric(m)]
+    default = "tokens_per_s" if "tokens_per_s" in numeric else (numeric or [""])[0]
+    objective = t.get("objective", default)
     if objective not in settings.metrics or not dp.metric_is_numeric(objective):
         raise loc.error(f"must be a numeric metric listed in sweep.metrics, not {objective!r}",
                         "search", "objective")

@@ -1,0 +1,260 @@
+"""`specaccel report DIR`: one self-contained HTML page about a sweep's results.
+
+:func:`analyse_sweep` loads a results directory and computes what the page shows: the
+Pareto front (2-3 objectives), the best design under the spec's constraints, the
+sensitivity of every metric to every axis, and summary statistics.
+:func:`write_html_report` renders it with the plots of :mod:`.sweep_plots` embedded as
+base64 PNG images (no external files, scripts or styles).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from specaccel.analysis import sweep_plots
+from specaccel.analysis.design_point import METRICS
+from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
+from specaccel.analysis.results_store import load_results, read_sweep_meta
+from specaccel.analysis.sensitivity import sensitivity_table
+from specaccel.analysis.sweep_spec import Constraint
+
+from specaccel.errors import InputError
+
+DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),
+                      ("area_mm2", "min"), ("power_w", "min"), ("speedup", "max"))
+
+
+@dataclass
+class SweepAnalysis:
+    """The analysed results of one sweep (see :func:`analyse_sweep`)."""
+
+    root: Path
+    meta: dict[str, Any]
+    frame: pd.DataFrame
+    axes: list[str]
+    metrics: list[str]
+    objectives: dict[str, str]
+    constraints: list[Constraint]
+    feasible: np.ndarray
+    front: np.ndarray
+    best: pd.Series | None
+    sensitivity: pd.DataFrame
+    duplicates_dropped: int
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready digest (what ``specaccel report --json`` prints)."""
+        df = self.frame
+        best = None
+        if self.best is not None:
+            best = {c: _plain(self.best[c]) for c in ["key", *self.axes, *self.metrics]
+                    if c in self.best.index and c != "accepted_histogram"}
+        return {
+            "name": self.meta.get("name", self.root.name),
+            "points": len(df),
+            "duplicates_dropped": self.duplicates_dropped,
+            "evaluators": {str(k): int(v) for k, v in df["evaluator"].value_counts().items()}
+            if "evaluator" in df else {},
+            "axes": self.axes,
+            "objectives": self.objectives,
+            "constraints": [c.describe() for c in self.constraints],
+            "feasible_points": int(self.feasible.sum()),
+            "pareto_points": int(self.front.sum()),
+            "pareto_keys": df.loc[self.front, "key"].tolist(),
+            "objective": self.meta.get("objective"),
+            "best": best,
+            "sensitivity": [{k: _plain(v) for k, v in r.items()}
+                            for r in self.sensitivity.to_dict("records")],
+        }
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def parse_objectives(text: str) -> dict[str, str]:
+    """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``."""
+    out: dict[str, str] = {}
+    for item in text.split(","):
+        name, _, sense = item.strip().partition(":")
+        sense = sense or "min"
+        if not name or sense not in ("max", "min"):
+            raise InputError(f"expected METRIC:max or METRIC:min, not {item.strip()!r}",
+                             field="--pareto")
+        out[name] = sense
+    if not 2 <= len(out) <= 3:
+        raise InputError(f"give 2 or 3 metrics, not {len(out)}", field="--pareto")
+    return out
+
+
+def _numeric_metrics(df: pd.DataFrame, metrics: list[str]) -> list[str]:
+    return [m for m in metrics if m in df.columns and m != "accepted_histogram"
+            and pd.api.types.is_numeric_dtype(df[m])]
+
+
+def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = None
+                  ) -> SweepAnalysis:
+    """Load a results directory and analyse it.
+
+    Parameters
+    ----------
+    root:
+        The sweep's ``--out`` directory.
+    objectives:
+        2-3 metrics and their sense for the Pareto front (default: the first available of
+        tokens/s (max), energy per token, area, power (min)).
+    """
+    root = Path(root)
+    loaded = load_results(root)
+    df = loaded.frame
+    meta = read_sweep_meta(root)
+    metrics = [m for m in meta.get("metrics", METRICS) if m in df.columns]
+    numeric = _numeric_metrics(df, metrics)
+    axes = [a for a in meta.get("axes", []) if a in df.columns]
+    if objectives is None:
+        objectives = {}
+        for m, sense in DEFAULT_OBJECTIVES:
+            finite = m in numeric and bool(np.isfinite(df[m].to_numpy(float)).any())
+            if finite and len(objectives) < 3:
+                objectives[m] = sense
+    for m in objectives:
+        if m not in numeric:
+            raise InputError(f"no numeric metric {m!r} in the results "
+                             f"(have: {', '.join(numeric)})", field="--pareto")
+    constraints = [Constraint(c["metric"], c.get("min"), c.get("max"))
+                   for c in meta.get("constraints", []) if c["metric"] in df.columns]
+    feasible = feasible_mask(df, constraints)
+    front = pareto_mask(df, objectives) if len(objectives) >= 2 and len(df) else \
+        np.zeros(len(df), dtype=bool)
+    objective = meta.get("objective") or (numeric[0] if numeric else None)
+    best = best_design(df, objective, maximize=bool(meta.get("maximize", True)),
+                       constraints=constraints) if objective in numeric else None
+    sens = sensitivity_table(df, axes, numeric) if axes and len(df) else \
+        sensitivity_table(df.head(0), [], [])
+    return SweepAnalysis(root=root, meta=meta, frame=df, axes=axes, metrics=metrics,
+                         objectives=dict(objectives), constraints=constraints,
+                         feasible=feasible, front=front, best=best, sensitivity=sens,
+                         duplicates_dropped=loaded.duplicates_dropped)
+
+
+# ---------------------------------------------------------------------------- HTML
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
+th{background:#f3f3f3}pre{background:#f7f7f7;padding:.8em;font-size:.8em;overflow:auto}
+.figs img{max-width:48%;margin:.5%;border:1px solid #eee}.note{color:#666;font-size:.9em}
+"""
+
+
+def _table(df: pd.DataFrame) -> str:
+    return df.to_html(index=False, border=0, float_format=lambda v: f"{v:.4g}",
+                      na_rep="–", escape=True)
+
+
+def _img(path: Path | None, alt: str) -> str:
+    if path is None:
+        return f'<p class="note">{html.escape(alt)}: not drawn (metrics not kept).</p>'
+    data = base64.b64encode(path.read_bytes()).decode()
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def _plots(a: SweepAnalysis, tmp: Path) -> list[str]:
+    df = a.frame
+    front_idx = df.index[a.front]
+    if len(front_idx) == 0 and a.best is not None:
+        front_idx = pd.Index([a.best.name])
+    return [
+        _img(sweep_plots.plot_pareto(df, a.objectives, tmp / "pareto.png", a.feasible)
+             if len(a.objectives) >= 2 else None, "Pareto scatter"),
+        _img(sweep_plots.plot_roofline(df, tmp / "roofline.png"), "roofline"),
+        _img(sweep_plots.plot_speedup_vs_tree(df, a.axes, tmp / "speedup_tree.png"),
+             "speedup vs tree budget"),
+        _img(sweep_plots.plot_accepted_histograms(df, tmp / "accepted.png"),
+             "accepted-length histograms"),
+        _img(sweep_plots.plot_energy_breakdown(
+            df, tmp / "energy.png", rows=front_idx,
+            labels=[", ".join(f"{c}={df.at[i, c]}" for c in a.axes) or str(df.at[i, "key"])
+                    for i in front_idx]),
+             "energy breakdown of the Pareto designs"),
+    ]
+
+
+def render_html(a: SweepAnalysis) -> str:
+    """The report page of an analysis (a complete HTML document)."""
+    s = a.summary()
+    df = a.frame
+    esc = html.escape
+    cols = ["key", *a.axes, *[m for m in a.metrics if m != "accepted_histogram"]]
+    cols = [c for c in dict.fromkeys(cols) if c in df.columns]
+    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>sweep "
+             f"{esc(str(s['name']))}</title><style>{_CSS}</style></head><body>",
+             f"<h1>Sweep {esc(str(s['name']))}</h1>",
+             f"<p>{s['points']} design points; evaluators: "
+             f"{esc(', '.join(f'{k} {v}' for k, v in s['evaluators'].items()) or '–')}; "
+             f"{s['duplicates_dropped']} duplicate rows dropped on load; axes: "
+             f"{esc(', '.join(a.axes) or '–')}.</p>"]
+    cons = ", ".join(s["constraints"]) or "none"
+    parts.append(f"<h2>Best design</h2><p>objective: {esc(str(s['objective']))} "
+                 f"({'max' if a.meta.get('maximize', True) else 'min'}); constraints: "
+                 f"{esc(cons)}; {s['feasible_points']} of {s['points']} points feasible.</p>")
+    if a.best is not None:
+        parts.append(_table(a.best[cols].to_frame().T))
+    else:
+        parts.append('<p class="note">No point meets the constraints.</p>')
+    obj = ", ".join(f"{m} ({d})" for m, d in a.objectives.items())
+    parts.append(f"<h2>Pareto front</h2><p>over {esc(obj) or '–'}: "
+                 f"{s['pareto_points']} points.</p>")
+    if a.front.any():
+        front = df.loc[a.front, cols]
+        first = next(iter(a.objectives))
+        front = front.sort_values(first, ascending=a.objectives[first] == "min")
+        parts.append(_table(front.head(200)))
+    parts.append("<h2>Plots</h2><div class='figs'>")
+    with tempfile.TemporaryDirectory() as tmp:
+        parts.extend(_plots(a, Path(tmp)))
+    parts.append("</div>")
+    parts.append("<h2>Sensitivity</h2><p class='note'>first-order index: share of the "
+                 "metric's variance explained by the axis alone; main-effect range: max - "
+                 "min of the metric's mean per axis level; Spearman: monotone direction."
+                 "</p>")
+    if len(a.sensitivity):
+        parts.append(_table(a.sensitivity))
+    numeric = _numeric_metrics(df, a.metrics)
+    if numeric and len(df):
+        stats = df[numeric].describe().T.reset_index().rename(columns={"index": "metric"})
+        parts.append("<h2>Metric statistics</h2>" + _table(stats))
+    spec = a.root / "sweep.toml"
+    if spec.exists():
+        parts.append(f"<h2>Spec</h2><pre>{esc(spec.read_text())}</pre>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_html_report(root: str | Path, out: str | Path | None = None, *,
+                      objectives: Mapping[str, str] | None = None
+                      ) -> tuple[Path, SweepAnalysis]:
+    """Analyse the sweep in `root` and write the HTML report (default ``root/report.html``).
+
+    Returns the report's path and the analysis.
+    """
+    a = analyse_sweep(root, objectives=objectives)
+    path = Path(out) if out is not None else Path(root) / "report.html"
+    try:
+        path.write_text(render_html(a), encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the report ({exc.strerror})", file=str(path)) from None
+    return path, a

@@ -1,0 +1,186 @@
+"""PNG plots of a sweep's results table (matplotlib, Agg backend).
+
+Each function takes the loaded results (:func:`~.results_store.load_results`), draws one
+figure into `path` and returns the path -- or ``None`` when the table lacks the metrics
+the plot needs (the report then says which).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from specaccel.analysis.pareto import pareto_mask  # noqa: E402
+from specaccel.analysis.plots import ENERGY_COLOURS  # noqa: E402
+
+LABELS = {
+    "tokens_per_s": "tokens / s", "energy_per_token_j": "energy per token (J)",
+    "area_mm2": "area (mm²)", "power_w": "mean power (W)", "speedup": "speedup over AR",
+    "mean_nodes_per_step": "tree budget (nodes per verify pass)",
+}
+HARDWARE_COLUMNS = ("hardware", "array_cores", "array_rows", "array_cols", "clock_hz",
+                    "sram_mib", "hbm_stacks", "hbm_gbs_per_stack", "vector_lanes",
+                    "dataflow", "node_nm", "peak_flops", "mem_bw_bytes_s")
+
+
+def _label(m: str) -> str:
+    return LABELS.get(m, m)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def _has(df: pd.DataFrame, cols: Sequence[str]) -> bool:
+    return len(df) > 0 and all(c in df.columns for c in cols)
+
+
+def plot_pareto(df: pd.DataFrame, objectives: Mapping[str, str], path: Path,
+                feasible: np.ndarray | None = None) -> Path | None:
+    """Scatter of the first two objectives with the Pareto front (of those two) drawn."""
+    names = list(objectives)[:2]
+    if not _has(df, names):
+        return None
+    two = {n: objectives[n] for n in names}
+    front = pareto_mask(df, two)
+    x = pd.to_numeric(df[names[0]], errors="coerce").to_numpy(float)
+    y = pd.to_numeric(df[names[1]], errors="coerce").to_numpy(float)
+    feas = np.ones(len(df), bool) if feasible is None else feasible
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.scatter(x[feas], y[feas], s=12, c="#4e79a7", alpha=0.6, label="feasible")
+    if (~feas).any():
+        ax.scatter(x[~feas], y[~feas], s=12, c="#bab0ac", alpha=0.6,
+                   label="violates a constraint")
+    order = np.argsort(x[front])
+    ax.plot(x[front][order], y[front][order], "-o", color="#e15759", ms=4,
+            label=f"Pareto front ({int(front.sum())})")
+    ax.set_xlabel(f"{_label(names[0])} ({two[names[0]]})")
+    ax.set_ylabel(f"{_label(names[1])} ({two[names[1]]})")
+    ax.set_title("design points and Pareto front")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_roofline(df: pd.DataFrame, path: Path) -> Path | None:
+    """Each design's roofline (peak FLOP/s, HBM bandwidth) with its mean verify pass."""
+    need = ("peak_flops", "mem_bw_bytes_s", "verify_pass_flops", "verify_pass_bytes",
+            "verify_pass_s")
+    if not _has(df, need):
+        return None
+    intensity = df["verify_pass_flops"] / df["verify_pass_bytes"]
+    attained = df["verify_pass_flops"] / df["verify_pass_s"]
+    roofs = df[["peak_flops", "mem_bw_bytes_s"]].drop_duplicates()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    lo = max(float(intensity.min()) / 4, 1e-2)
+    hi = max(float(intensity.max()) * 4, float((roofs["peak_flops"]
+                                                / roofs["mem_bw_bytes_s"]).max()) * 4)
+    xs = np.logspace(np.log10(lo), np.log10(hi), 200)
+    for i, (_, r) in enumerate(roofs.head(12).iterrows()):
+        ax.plot(xs, np.minimum(r["peak_flops"], r["mem_bw_bytes_s"] * xs), lw=0.8,
+                color="#bab0ac", label="rooflines" if i == 0 else None)
+    ax.scatter(intensity, attained, s=12, c="#4e79a7", alpha=0.7,
+               label="verify pass (mean tree, mean context)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP / HBM byte)")
+    ax.set_ylabel("attained FLOP / s")
+    ax.set_title("roofline of the design points")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def hardware_label(df: pd.DataFrame, axes: Sequence[str]) -> pd.Series:
+    """A label per row naming its hardware by the swept hardware parameters."""
+    cols = [c for c in axes if c in HARDWARE_COLUMNS and c in df.columns]
+    if not cols:
+        return pd.Series(["hardware"] * len(df), index=df.index)
+    return df[cols].astype(str).apply(
+        lambda r: ", ".join(f"{c}={v}" for c, v in zip(cols, r, strict=True)), axis=1)
+
+
+def plot_speedup_vs_tree(df: pd.DataFrame, axes: Sequence[str], path: Path) -> Path | None:
+    """Speedup against tree budget (nodes per verify pass), one line per hardware
+    (means over the other axes)."""
+    if not _has(df, ("speedup", "mean_nodes_per_step")):
+        return None
+    d = pd.DataFrame({"hw": hardware_label(df, axes), "nodes": df["mean_nodes_per_step"],
+                      "speedup": pd.to_numeric(df["speedup"], errors="coerce")}).dropna()
+    if d.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    groups = list(d.groupby("hw", sort=True))
+    for name, g in groups[:10]:
+        m = g.groupby("nodes")["speedup"].mean()
+        ax.plot(m.index, m.values, "-o", ms=4, label=name)
+    ax.axhline(1.0, color="black", lw=0.8, ls="--")
+    ax.set_xlabel(_label("mean_nodes_per_step"))
+    ax.set_ylabel(_label("speedup"))
+    title = "speedup vs tree budget per hardware"
+    if len(groups) > 10:
+        title += f" (first 10 of {len(groups)})"
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_accepted_histograms(df: pd.DataFrame, path: Path) -> Path | None:
+    """Distribution of accepted drafts per step, per workload (and tree)."""
+    if not _has(df, ("accepted_histogram",)):
+        return None
+    group_cols = [c for c in ("workload", "tree", "steps") if c in df.columns]
+    labels = df[group_cols].astype(str).agg(" / ".join, axis=1) if group_cols else \
+        pd.Series(["all"] * len(df), index=df.index)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    shown = 0
+    for name in sorted(labels.unique())[:6]:
+        # The acceptance outcome depends on the trace only: every hardware point of a
+        # workload has the same histogram, so the first one stands for the group.
+        h = np.asarray(df.loc[labels == name, "accepted_histogram"].iloc[0], dtype=float)
+        if h.sum() <= 0:
+            continue
+        k = np.arange(len(h))
+        ax.plot(k, h / h.sum(), "-o", ms=4, label=name)
+        shown += 1
+    if shown == 0:
+        plt.close(fig)
+        return None
+    ax.set_xlabel("accepted drafts in a step")
+    ax.set_ylabel("fraction of steps")
+    ax.set_title("accepted-length histograms")
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_energy_breakdown(df: pd.DataFrame, path: Path, *, rows: pd.Index | None = None,
+                          labels: Sequence[str] | None = None) -> Path | None:
+    """Stacked energy per token (draft, target, static) of selected designs."""
+    parts = ("energy_per_token_draft_j", "energy_per_token_target_j",
+             "energy_per_token_static_j")
+    if not _has(df, parts):
+        return None
+    sel = df if rows is None else df.loc[rows]
+    sel = sel.head(16)
+    if sel.empty:
+        return None
+    names = list(labels)[:len(sel)] if labels is not None else [str(k)[:8] for k in sel["key"]]
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(sel) + 2), 4.2))
+    bottom = np.zeros(len(sel))
+    x = np.arange(len(sel))
+    for part, comp in zip(parts, ("draft", "target", "static"), strict=True):
+        v = sel[part].to_numpy(float) * 1e3
+        ax.bar(x, v, 0.6, bottom=bottom, color=ENERGY_COLOURS[comp], label=comp)
+        bottom += v
+    ax.set_xticks(x, names, rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("energy per token (mJ)")
+    ax.set_title("energy breakdown")
+    ax.legend(fontsize=8)
+    return _save(fig, path)

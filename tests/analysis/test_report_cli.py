@@ -1,0 +1,105 @@
+"""`specaccel sweep` and `specaccel report` end to end on the real simulator (small)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from specaccel.analysis.html_report import analyse_sweep
+from specaccel.analysis.pareto import pareto_mask
+from sweep_helpers import write_spec
+
+from specaccel.cli import main
+
+SPEC = """
+[sweep]
+name = "cli"
+batch_size = 4
+
+[axes]
+array_rows = [32, 128]
+hbm_stacks = [3, 8]
+tree = ["chain-3", "eagle-25"]
+
+[[workloads]]
+preset = "eagle-vicuna-7b-mtbench"
+requests = 1
+steps = 12
+
+[constraints]
+area_mm2 = 150
+"""
+
+
+def test_sweep_then_report(tmp_path, capsys):
+    spec = write_spec(tmp_path, SPEC)
+    out = tmp_path / "res"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    cap = capsys.readouterr()
+    run = json.loads(cap.out)
+    assert cap.err == ""                                   # --json: no progress bar
+    assert (run["total"], run["evaluated"], run["stored"]) == (8, 8, 8)
+    assert run["evaluators"] == {"fast": 8}
+    # the same command again must refuse, resume must skip everything
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 2
+    assert "--resume" in capsys.readouterr().err
+    assert main(["sweep", str(spec), "--out", str(out), "--resume", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == 8
+
+    assert main(["report", str(out), "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    df = pd.read_parquet(out / "parts")                    # plain pandas, no help
+    assert rep["points"] == len(df) == 8
+    assert rep["objectives"] == {"tokens_per_s": "max", "energy_per_token_j": "min",
+                                 "area_mm2": "min"}
+    mask = pareto_mask(df, rep["objectives"])
+    assert sorted(rep["pareto_keys"]) == sorted(df.loc[mask, "key"])
+    feasible = df[df["area_mm2"] <= 150]
+    assert rep["feasible_points"] == len(feasible)
+    best = feasible.loc[feasible["tokens_per_s"].idxmax()]
+    assert rep["best"]["key"] == best["key"]
+    assert rep["best"]["tokens_per_s"] == best["tokens_per_s"]
+    sens = {(r["metric"], r["axis"]): r for r in rep["sensitivity"]}
+    # area depends on the hardware only, never on the draft tree
+    assert sens[("area_mm2", "tree")]["first_order_index"] == pytest.approx(0.0, abs=1e-12)
+    assert sens[("area_mm2", "hbm_stacks")]["first_order_index"] > 0.5
+    assert sens[("mean_committed_per_step", "tree")]["first_order_index"] == pytest.approx(1.0)
+
+    page = (out / "report.html").read_text()
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 5
+    assert all(base64.b64decode(i)[:8] == b"\x89PNG\r\n\x1a\n" for i in images)
+    assert best["key"] in page
+
+
+def test_report_with_explicit_pareto_and_errors(tmp_path, capsys):
+    spec = write_spec(tmp_path, SPEC)
+    out = tmp_path / "res"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    capsys.readouterr()
+    html_path = tmp_path / "r.html"
+    assert main(["report", str(out), "--out", str(html_path), "--json",
+                 "--pareto", "speedup:max,power_w:min"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    a = analyse_sweep(out, objectives={"speedup": "max", "power_w": "min"})
+    assert rep["pareto_points"] == int(a.front.sum()) >= 1 and html_path.exists()
+    assert np.array_equal(a.front, pareto_mask(a.frame, {"speedup": "max", "power_w": "min"}))
+    assert main(["report", str(out), "--pareto", "speedup:best,power_w"]) == 2
+    assert "--pareto" in capsys.readouterr().err
+    assert main(["report", str(out), "--pareto", "nope:max,power_w:min"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main(["report", str(tmp_path)]) == 2
+    assert "no manifest" in capsys.readouterr().err
+
+
+def test_bad_spec_is_exit_2_with_line(tmp_path, capsys):
+    spec = write_spec(tmp_path, SPEC.replace("hbm_stacks = [3, 8]", "hbm_stacks = [3, 0]"))
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert "line 7" in err and "axes.hbm_stacks" in err and "must be > 0" in err
