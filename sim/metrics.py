@@ -75,6 +75,10 @@ class SimResult:
         Per-stage records ``(role, unit, request, step, start_s, end_s)`` when the
         replay recorded them (not part of :meth:`to_dict`; see
         :mod:`specaccel.sim.timeline_export`).
+    request_times:
+        With a recorded timeline: per request ``arrival``, ``start`` (admission),
+        ``first_token`` and ``end`` times in seconds (``first_token`` is NaN in a
+        batch-1 replay), for the per-request spans of the timeline export.
     """
 
     hardware: str
@@ -105,6 +109,7 @@ class SimResult:
     baseline: SimResult | None = field(default=None)
     timeline: list[tuple[str, str, int, int, float, float]] | None = field(
         default=None, repr=False)
+    request_times: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     @property
     def speedup(self) -> float | None:
@@ -116,7 +121,7 @@ class SimResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (nested baseline included, plus ``speedup``)."""
         out = {f.name: getattr(self, f.name) for f in fields(self)
-               if f.name not in ("baseline", "timeline")}
+               if f.name not in ("baseline", "timeline", "request_times")}
         out = copy.deepcopy(out)
         out["baseline"] = self.baseline.to_dict() if self.baseline is not None else None
         out["speedup"] = self.speedup
@@ -149,6 +154,15 @@ def memory_footprint(hw: Any, target: Any, draft: Any, kv_peak_bytes: float
         "capacity_bytes": float(cap) if cap is not None else None,
         "fits": (peak <= float(cap)) if (peak is not None and cap is not None) else None,
     }
+
+
+def _request_times(costs: StepCosts, log: ReplayLog) -> dict[str, np.ndarray]:
+    arrival = (log.request_arrival_s if log.request_arrival_s is not None
+               else np.asarray(costs.arrival_s, dtype=np.float64))
+    first = (log.request_first_token_s if log.request_first_token_s is not None
+             else np.full(costs.n_requests, np.nan))
+    return {"arrival": np.asarray(arrival), "start": np.asarray(log.request_start_s),
+            "first_token": np.asarray(first), "end": np.asarray(log.request_end_s)}
 
 
 def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draft: Any
@@ -211,6 +225,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         memory_footprint=memory_footprint(hw, target, draft if costs.drafting != "none" else None,
                                           log.kv_peak_tokens * kvb),
         timeline=log.timeline,
+        request_times=_request_times(costs, log) if log.timeline is not None else None,
         engine=log.engine,
         serving=getattr(log, "serving", None),
         kv_cache={
