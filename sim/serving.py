@@ -301,7 +301,8 @@ class ServingSimulation:
                 r = waiting[0]
                 s = self.next_step[r]
                 need = int(ctx[s]) if s < self.end_step[r] else int(c.prompt_len[r])
-                if not self._fits(need + reserve):
+                own_tree = n_nodes[s] if s < self.end_step[r] else 0
+                if not self._fits(need + reserve + own_tree):
                     break
                 waiting.popleft()
                 running.append(r)
@@ -314,8 +315,7 @@ class ServingSimulation:
                     self.prefill_left[r] = need
                     if self.preemptions[r]:
                         self.recomputed_tokens += need
-                if s < self.end_step[r]:
-                    reserve += n_nodes[s]
+                reserve += own_tree
             # decode rows within the token budget, then prefill chunks
             budget = cfg.token_budget
             rows: list[int] = []

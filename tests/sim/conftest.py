@@ -78,3 +78,26 @@ def draft_model():
 @pytest.fixture
 def cost():
     return RecordingCost()
+
+
+class BatchCost(RecordingCost):
+    """The toy linear cost with a batch: every row adds its tokens and its context.
+
+    latency = (fixed + per_token · tokens · batch + per_context · context · batch) · Q;
+    a prefill pass (``phase="prefill"``) costs the same formula.
+    """
+
+    def __call__(self, model, hw, *, tokens, context, batch=1, phase="decode"):
+        tokens = np.asarray(tokens, dtype=np.float64)
+        context = np.asarray(context, dtype=np.float64)
+        b = np.asarray(batch, dtype=np.float64)
+        self.calls.append((model.name, tokens.copy(), context.copy(), b.copy(), phase))
+        lat = (model.fixed + model.per_token * tokens * b + model.per_context * context * b) * Q
+        return {"latency_s": lat, "energy_j": 3.0 * lat + hw.static_power_w * lat,
+                "flops": 1e6 * tokens * b, "bytes": 4096.0 + 0 * lat,
+                "dram_bytes": 4096.0 + 0 * lat}
+
+
+@pytest.fixture
+def batch_cost():
+    return BatchCost()

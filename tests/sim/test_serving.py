@@ -1,0 +1,197 @@
+"""The serving loop: hand-computed batch steps, token budget, KV admission and pre-emption,
+prefill, agreement with the batch-1 replay and the fast path, reproducibility.
+
+Toy costs (conftest.BatchCost), in quanta Q: target pass 40 + 2·tokens·batch +
+context·batch, draft pass 5 + tokens·batch, tree unit 3, verify unit 2 + nodes (per row,
+rows one after another on the accelerator).
+"""
+
+import numpy as np
+import pytest
+from specaccel.sim import compute_step_costs, replay, simulate
+from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
+from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
+from specaccel.sim.simulation import fast_path_applicable
+from specaccel.workloads.trace import DraftTree, Trace
+
+from specaccel.errors import InputError
+
+Q = 2.0 ** -12
+
+
+def two_requests(b_steps: int = 1, arrival_b: float = 0.0) -> Trace:
+    """Request A (prompt 10): a chain step (accepts 1) and a 4-node tree (accepts 1);
+    request B (prompt 5): `b_steps` chain steps (each accepts 1)."""
+    chain = DraftTree.build([-1, 0, 1], [4, 5, 7], [5, 6, 8])
+    wide = DraftTree.build([-1, 0, 0, 1], [6, 9, 3, 4], [3, 4, 1, 2])
+    return Trace.from_trees([("A", 10, [chain, wide]), ("B", 5, [chain] * b_steps)],
+                            arrival_s=[0.0, arrival_b], metadata={"drafting": "per-level"})
+
+
+def run(trace, toy_hw, target_model, draft_model, cost, **cfg):
+    costs = compute_step_costs(trace, target_model=target_model, draft_model=draft_model,
+                               hw=toy_hw, cost_fn=cost)
+    cfg.setdefault("prefill", False)
+    log = serve(trace, costs, toy_hw, target=target_model, draft=draft_model,
+                config=ServingConfig(**cfg), cost_fn=cost, record_timeline=True)
+    return costs, log
+
+
+def test_one_batch_step_serves_both_requests_with_padded_batched_passes(
+        toy_hw, target_model, draft_model, batch_cost):
+    costs, log = run(two_requests(), toy_hw, target_model, draft_model, batch_cost,
+                     max_batch=2)
+    # Batch step 1, rows A0 (3 nodes, ctx 10) and B0 (3 nodes, ctx 5): draft levels
+    # 5 + 1·2 = 7 each (14); tree units 3 + 3; target 40 + 2·3·2 + 7.5·2 = 67;
+    # verify units 5 + 5.  Batch step 2: A1 alone, its batch-1 costs 13, 3, 60, 6.
+    got = [(role, unit, a / Q, b / Q) for role, unit, _, _, a, b in log.timeline]
+    assert got == [("draft", "array", 0, 14), ("tree", "tree_unit", 14, 20),
+                   ("target", "array", 20, 87), ("verify", "verify_unit", 87, 97),
+                   ("draft", "array", 97, 110), ("tree", "tree_unit", 110, 113),
+                   ("target", "array", 113, 173), ("verify", "verify_unit", 173, 179)]
+    assert log.makespan_s == 179 * Q
+    assert (log.request_end_s / Q).tolist() == [179, 97]
+    draft_calls = [c for c in batch_cost.calls if c[0] == "toy-draft"][-1:]
+    assert draft_calls[0][3].tolist() == [2, 2]          # both levels batch 2
+    target_call = [c for c in batch_cost.calls if c[0] == "toy-target"][-1]
+    assert target_call[1].tolist() == [3] and target_call[2].tolist() == [7.5]
+    assert log.serving["batch_steps"] == 2 and log.serving["max_batch_rows"] == 2
+    # KV: 15 prompt tokens, +6 tree nodes, -2 rejected, B frees 7; +4, -2, A frees 14.
+    assert log.kv_peak_tokens == 21
+    assert log.kv_rolled_back_tokens == 4 and log.kv_written_tokens == 15 + 6 + 4
+
+
+def test_the_token_budget_holds_back_rows_in_admission_order(
+        toy_hw, target_model, draft_model, batch_cost):
+    _, log = run(two_requests(), toy_hw, target_model, draft_model, batch_cost,
+                 max_batch=2, token_budget=4)
+    # A0 (3 nodes) leaves 1 token: B0 waits; A1 (4) fills the budget; then B0 alone at
+    # context 5: 12 + 3 + 51 + 5.
+    assert log.makespan_s == (76 + 82 + 71) * Q
+    assert (log.request_end_s / Q).tolist() == [158, 229]
+    assert log.serving["mean_batch_rows"] == 1.0
+    with pytest.raises(InputError, match="largest tree"):
+        run(two_requests(), toy_hw, target_model, draft_model, batch_cost, token_budget=3)
+
+
+def test_kv_capacity_makes_a_request_wait(toy_hw, target_model, draft_model, batch_cost):
+    # 10 + 3 (A) + 5 + 3 (B) = 21 tokens: with 20, B waits until A is done.
+    _, log = run(two_requests(), toy_hw, target_model, draft_model, batch_cost,
+                 max_batch=2, kv_capacity_tokens=20)
+    assert (log.request_start_s / Q).tolist() == [0, 158]
+    assert log.makespan_s == 229 * Q
+    assert log.serving["queue_s"]["p50"] == pytest.approx(79 * Q)   # 0 and 158
+    assert log.kv_peak_tokens <= 20 and log.serving["preemptions"] == 0
+
+
+@pytest.mark.parametrize("prefill", [False, True])
+def test_kv_growth_pre_empts_the_newest_request_which_is_recomputed(
+        prefill, toy_hw, target_model, draft_model, batch_cost):
+    trace = two_requests(b_steps=2)
+    costs, log = run(trace, toy_hw, target_model, draft_model, batch_cost, max_batch=2,
+                     kv_capacity_tokens=21, prefill=prefill)
+    # Both admitted (21 tokens with their trees); after step 1 A holds 12, B 7, and the
+    # next trees (4 + 3) do not fit 21: B (newest) is pre-empted, A finishes, and B
+    # comes back with prompt + its 2 committed tokens to recompute.
+    assert log.serving["preemptions"] == 1 and log.serving["preempted_requests"] == 1
+    assert log.serving["recomputed_tokens"] == (7 if prefill else 0)
+    assert log.kv_peak_tokens <= 21
+    assert np.all(np.isfinite(log.request_end_s))
+    assert log.request_end_s[1] > log.request_end_s[0]
+    assert int(costs.committed.sum()) == 2 + 2 + 2 + 2
+
+
+def test_prefill_gives_the_first_token_and_chunks_share_the_budget(
+        toy_hw, target_model, draft_model, batch_cost):
+    one = two_requests().select_requests([0])
+    _, log = run(one, toy_hw, target_model, draft_model, batch_cost, prefill=True)
+    # prefill pass over 10 tokens at context 0: 40 + 2·10 = 60; then 76 + 82.
+    assert log.serving["ttft_s"]["p50"] == 60 * Q
+    assert log.makespan_s == (60 + 76 + 82) * Q
+    assert log.serving["tpot_s"]["p50"] == (76 + 82) * Q / 4
+    prefill_calls = [c for c in batch_cost.calls if c[4] == "prefill"]
+    assert [c[1].tolist() for c in prefill_calls] == [[10]]
+    # a budget of 4 cuts the prompt into chunks 4, 4, 2 at contexts 0, 4, 8
+    batch_cost.calls.clear()
+    _, log = run(one, toy_hw, target_model, draft_model, batch_cost, prefill=True,
+                 token_budget=4)
+    chunks = [(c[1].tolist(), c[2].tolist()) for c in batch_cost.calls if c[4] == "prefill"]
+    assert chunks == [([4], [0.0]), ([4], [4.0]), ([2], [8.0])]
+    assert log.serving["ttft_s"]["p50"] == (48 + (48 + 4) + (44 + 8)) * Q   # + context
+    assert log.serving["prefill_tokens"] == 10
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_batch_1_serving_equals_the_replay_and_the_fast_path_on_real_models(seed):
+    from specaccel.models.cost import get_hardware, get_model
+    from specaccel.workloads import DEFAULT_PRESET, generate_trace
+
+    trace = generate_trace(DEFAULT_PRESET, n_requests=6, steps_per_request=12, seed=seed)
+    hw = get_hardware("specaccel-default")
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw)
+    from dataclasses import replace
+
+    costs = replace(costs, arrival_s=poisson_arrivals(6, 30.0, seed))
+    ref = replay(costs, hw)
+    fast = fast_replay(costs, hw)
+    srv = serve(trace, costs, hw, target=target, draft=draft,
+                config=ServingConfig(max_batch=1, prefill=False))
+    for log in (fast, srv):
+        assert log.makespan_s == pytest.approx(ref.makespan_s, rel=1e-3)
+        assert log.kv_mean_tokens == pytest.approx(ref.kv_mean_tokens, rel=1e-3)
+        np.testing.assert_allclose(log.request_end_s, ref.request_end_s, rtol=1e-3)
+        assert log.kv_peak_tokens == ref.kv_peak_tokens
+        assert log.kv_written_tokens == ref.kv_written_tokens
+    assert (ref.engine, fast.engine, srv.engine) == ("simpy", "fast", "simpy-serving")
+    many = closed_loop_makespans(np.stack([costs.step_time_s(), 2 * costs.step_time_s()]),
+                                 costs.request_step_offsets, costs.arrival_s)
+    assert many[0] == pytest.approx(ref.makespan_s, rel=1e-9)
+
+
+def test_simulate_picks_and_reports_its_engine(toy_hw, target_model, draft_model, cost):
+    trace = two_requests()
+    kw = dict(hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost)
+    assert simulate(trace, engine="auto", **kw).engine == "fast"
+    assert simulate(trace, **kw).engine == "simpy"
+    one = ServingConfig(max_batch=1, prefill=False, arrivals="poisson", rate_per_s=100.0)
+    assert fast_path_applicable(one)[0]
+    a = simulate(trace, engine="fast", serving=one, **kw)
+    b = simulate(trace, engine="simpy", serving=one, **kw)
+    assert a.engine == "fast" and b.engine == "simpy-serving"
+    assert a.makespan_s == pytest.approx(b.makespan_s, rel=1e-3)
+    many = ServingConfig(max_batch=8)
+    ok, why = fast_path_applicable(many)
+    assert not ok and "batch 8" in why
+    with pytest.raises(ValueError, match="not exact"):
+        simulate(trace, engine="fast", serving=many, **kw)
+
+
+def test_same_seed_same_result_and_poisson_rate():
+    gaps = np.diff(poisson_arrivals(20000, 50.0, 3), prepend=0.0)
+    assert gaps.mean() == pytest.approx(1 / 50.0, rel=0.03)
+    assert np.std(gaps) == pytest.approx(1 / 50.0, rel=0.05)     # exponential: sd = mean
+    assert np.array_equal(poisson_arrivals(10, 5.0, 1), poisson_arrivals(10, 5.0, 1))
+    assert not np.array_equal(poisson_arrivals(10, 5.0, 1), poisson_arrivals(10, 5.0, 2))
+
+
+def test_real_serving_run_is_reproducible_and_batching_raises_throughput():
+    from specaccel.sim import simulate_named
+    from specaccel.sim.request_sampling import take_requests
+    from specaccel.workloads import DEFAULT_PRESET, generate_trace
+
+    trace = take_requests(generate_trace(DEFAULT_PRESET, n_requests=4, steps_per_request=16,
+                                         seed=5), 24)
+    cfg = ServingConfig(max_batch=8, arrivals="poisson", rate_per_s=400.0, seed=7)
+    a = simulate_named(trace, "specaccel-default", serving=cfg, baseline=False).to_dict()
+    b = simulate_named(trace, "specaccel-default", serving=cfg, baseline=False).to_dict()
+    assert a == b
+    one = simulate_named(trace, "specaccel-default", baseline=False,
+                         serving=ServingConfig(max_batch=1, arrivals="poisson",
+                                               rate_per_s=400.0, seed=7))
+    assert a["tokens_per_s"] > 1.5 * one.tokens_per_s
+    assert a["tokens"] == one.tokens
+    s = a["serving"]
+    assert s["ttft_s"]["p50"] <= s["ttft_s"]["p90"] <= s["ttft_s"]["p99"]
+    assert 1 < s["mean_batch_rows"] <= 8
+    assert a["engine"] == "simpy-serving"
