@@ -36,7 +36,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from specaccel.models.golden import committed_tokens, verify_tree
 from specaccel.models.golden.speculative_sampling import tree_to_trace_columns
-from specaccel.workloads.ngram_lm import NgramLM, top_k_of
+from specaccel.workloads.ngram_lm import NgramLM
 from specaccel.workloads.real_text import Corpus, heldout_prompts, load_corpus
 from specaccel.workloads.trace import DraftTree, Trace
 
@@ -57,24 +57,31 @@ class NoRepeatTarget:
     """A language model decoded with a no-repeat-n-gram ban (``ngram`` = 0 disables it).
 
     The distribution after `context` is the model's, with every token ``w`` removed for
-    which ``context[-(n-1):] + [w]`` already occurs in `context`, renormalised.
+    which ``context[-(n-1):] + [w]`` already occurs in `context`, and (``ban_unk``) the
+    ``<unk>`` id 0 removed — a real model never emits an out-of-vocabulary marker —
+    renormalised.
     """
 
-    def __init__(self, lm: NextTokenModel, ngram: int = 8) -> None:
+    def __init__(self, lm: NextTokenModel, ngram: int = 8, ban_unk: bool = True) -> None:
         if ngram == 1 or ngram < 0:
             raise InputError(f"must be 0 (off) or >= 2, not {ngram}", field="no_repeat_ngram")
         self.lm = lm
         self.ngram = int(ngram)
+        self.ban_unk = bool(ban_unk)
         self.vocab_size = lm.vocab_size
 
     def _banned(self, context: Sequence[int]) -> np.ndarray | None:
         n = self.ngram
+        unk = np.zeros(1, dtype=np.int64) if self.ban_unk else None
         if n == 0 or len(context) < n:
-            return None
+            return unk
         a = np.asarray(context, dtype=np.int64)
         windows = sliding_window_view(a[:-1], n - 1)
         hits = np.nonzero((windows == a[-(n - 1):]).all(axis=1))[0]
-        return a[hits + n - 1] if hits.size else None
+        if not hits.size:
+            return unk
+        banned = a[hits + n - 1]
+        return banned if unk is None else np.append(banned, unk)
 
     def distribution(self, context: Sequence[int]) -> np.ndarray:
         p = self.lm.distribution(context)
@@ -88,9 +95,14 @@ class NoRepeatTarget:
 
     def top_k(self, context: Sequence[int], k: int) -> tuple[np.ndarray, np.ndarray]:
         """The `k` most probable next tokens (lowest id first on ties) and probabilities."""
-        if self._banned(context) is None:
+        banned = self._banned(context)
+        if banned is None:
             return self.lm.top_k(context, k)
-        return top_k_of(self.distribution(context), k)
+        # the top k + |banned| of the model hold the top k of the banned distribution
+        tokens, _ = self.lm.top_k(context, k + banned.shape[0])
+        keep = tokens[~np.isin(tokens, banned)][:k]
+        p = self.distribution(context)
+        return keep, p[keep]
 
 
 @dataclass
@@ -166,9 +178,9 @@ def train_models(
     vocab_size: int = 8192,
     max_files: int | None = None,
     target_order: int = 4,
-    draft_order: int = 2,
-    draft_fraction: float = 1.0,
-    no_repeat_ngram: int = 8,
+    draft_order: int = 3,
+    draft_fraction: float = 0.25,
+    no_repeat_ngram: int = 12,
 ) -> RealTextModels:
     """Load the stdlib corpus and train the n-gram target and draft (a second or so per MB).
 
