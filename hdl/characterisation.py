@@ -289,19 +289,22 @@ def unit_timing(unit: str, nodes: int, rows: list[dict[str, Any]] | None = None,
                 device: str = "ice40-hx8k") -> tuple[int, float]:
     """(latency_cycles, fmax_mhz) of `unit` at `nodes`, interpolated over the table.
 
-    Latency is interpolated piecewise-linearly in log2 N and rounded up to whole cycles;
-    Fmax likewise (and never below 1 MHz when extrapolating).  Exact at measured N.
+    Both are interpolated piecewise-linearly in log2 N over the rows that have them (a
+    size that did not fit the device has cycles but no Fmax); latency is rounded up to
+    whole cycles, Fmax is never below 1 MHz when extrapolating.  Exact at measured N.
     """
     if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) or nodes < 1:
         raise ValueError(f"nodes must be a positive integer, not {nodes!r}")
     table = load_characterisation() if rows is None else rows
-    pts = sorted((r["nodes"], r["latency_cycles"], r["fmax_mhz"]) for r in table
-                 if r["unit"] == unit and r["device"] == device
-                 and r["fmax_mhz"] is not None and r["latency_cycles"] is not None)
-    if not pts:
-        raise LookupError(f"no characterisation rows for unit {unit!r} on {device}")
-    latency = _interpolate([(n, lat) for n, lat, _ in pts], nodes)
-    fmax = _interpolate([(n, f) for n, _, f in pts], nodes)
+    mine = [r for r in table if r["unit"] == unit and r["device"] == device]
+    lat_pts = sorted((r["nodes"], r["latency_cycles"]) for r in mine
+                     if r["latency_cycles"] is not None)
+    fmax_pts = sorted((r["nodes"], r["fmax_mhz"]) for r in mine if r["fmax_mhz"] is not None)
+    if not lat_pts or not fmax_pts:
+        raise LookupError(f"no characterisation rows with cycles and Fmax for unit {unit!r} "
+                          f"on {device}")
+    latency = _interpolate(lat_pts, nodes)
+    fmax = _interpolate(fmax_pts, nodes)
     return max(1, math.ceil(latency - 1e-9)), max(1.0, fmax)
 
 

@@ -102,6 +102,10 @@ def test_timing_interpolates_in_log_n(tmp_path):
     assert fit_lut_exponent(rows, "tree_verify") == pytest.approx(1.5)
     with pytest.raises(LookupError):
         unit_timing("tree_mask", 8, rows)
+    # a size that did not fit the device: cycles still count, Fmax is extrapolated
+    rows[2]["fmax_mhz"] = None
+    assert unit_timing("tree_verify", 64, rows) == (9, pytest.approx(80.0))
+    assert unit_timing("tree_verify", 32, rows)[0] == 8
 
 
 def test_load_rejects_bad_table(tmp_path):
