@@ -26,21 +26,21 @@ class BoundedSeries:
         self.t: list[float] = []
         self.v: list[float] = []
         self.stride = 1
-        self._skip = 0
+        self.offered = 0
 
     def offer(self, t: float, value: float) -> None:
-        """Offer a sample; it is kept when it falls on the current stride."""
-        if self._skip:
-            self._skip -= 1
+        """Offer a sample; the ``i``-th offered one is kept when ``i`` is a multiple of
+        the current stride (so thinning keeps exactly the multiples of the new one)."""
+        i = self.offered
+        self.offered += 1
+        if i % self.stride:
             return
-        self._skip = self.stride - 1
         self.t.append(t)
         self.v.append(value)
         if len(self.t) >= self.max_points:
             del self.t[1::2]
             del self.v[1::2]
             self.stride *= 2
-            self._skip = self.stride - 1
 
     def to_dict(self) -> dict[str, list[float]]:
         return {"t_s": list(self.t), "value": list(self.v)}

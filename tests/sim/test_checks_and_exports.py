@@ -1,0 +1,156 @@
+"""Up-front configuration checks, the serving CLI, per-request timeline spans, the
+bounded KV series and the request sampler."""
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from specaccel.sim import simulate
+from specaccel.sim.bounded_series import BoundedSeries
+from specaccel.sim.config_check import check_config, kv_capacity_tokens, verify_unit_nodes
+from specaccel.sim.request_sampling import take_requests
+from specaccel.sim.serving import ServingConfig
+from specaccel.sim.timeline_export import chrome_trace
+from specaccel.workloads import DEFAULT_PRESET, generate_trace, write_trace
+from specaccel.workloads.trace import DraftTree, Trace
+
+from specaccel.errors import InputError
+
+
+def star(n: int) -> DraftTree:
+    return DraftTree.build([-1] + [0] * (n - 1), list(range(n)), [1] * n)
+
+
+def test_weights_larger_than_memory_are_rejected_before_simulating():
+    from specaccel.models.cost import get_hardware, get_model
+
+    hw = get_hardware("specaccel-default")
+    small = replace(hw, mem_bytes=10e9)
+    trace = generate_trace(DEFAULT_PRESET, n_requests=1, steps_per_request=2, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    with pytest.raises(InputError, match=r"weights of vicuna-7b \+ eagle-head-vicuna-7b "
+                                         r"\(14\.47 GB\) do not fit the 10\.00 GB") as e:
+        simulate(trace, hw=small, target=target, draft=draft)
+    assert e.value.field == "hw" and "\n" not in str(e.value)
+    # the KV capacity is what is left after the weights
+    assert kv_capacity_tokens(hw, target, draft, 2 * 32 * 32 * 128 * 2) == int(
+        (80e9 - target.weight_bytes - draft.weight_bytes) // (2 * 32 * 32 * 128 * 2))
+
+
+def test_a_tree_larger_than_the_verify_unit_is_rejected(toy_hw, toy_gpu):
+    trace = Trace.from_trees([("a", 4, [star(65)])], metadata={"drafting": "per-level"})
+    assert verify_unit_nodes(toy_hw) == 64 and verify_unit_nodes(toy_gpu) is None
+    with pytest.raises(InputError, match="65-node tree .* at most 64 nodes"):
+        check_config(trace, toy_hw, None, None, drafting="per-level")
+    check_config(trace, toy_gpu, None, None, drafting="per-level")   # software verify
+    check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=65)
+    with pytest.raises(InputError, match="at most 16 nodes"):
+        check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=16)
+
+
+def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
+    s = BoundedSeries(8)
+    for i in range(1000):
+        s.offer(float(i), float(i))
+    assert len(s.t) < 8
+    gaps = np.diff(s.t)
+    assert np.all(gaps == gaps[0]) and s.t[0] == 0.0 and s.t[-1] >= 1000 - 2 * gaps[0]
+    small = BoundedSeries(8)
+    for i in range(5):
+        small.offer(float(i), 2.0 * i)
+    assert small.to_dict() == {"t_s": [0, 1, 2, 3, 4], "value": [0, 2, 4, 6, 8]}
+    with pytest.raises(ValueError):
+        BoundedSeries(3)
+
+
+def test_take_requests_repeats_the_trace_cyclically():
+    trace = generate_trace(DEFAULT_PRESET, n_requests=3, steps_per_request=4, seed=2)
+    assert take_requests(trace, 3).equals(trace)
+    big = take_requests(trace, 7)
+    assert big.n_requests == 7 and big.n_steps == 7 * 4
+    assert big.request_id[3] == f"{trace.request_id[0]}#1"
+    assert big.select_requests([3, 4, 5]).nodes["token"].tolist() == \
+        trace.nodes["token"].tolist()
+    assert take_requests(trace, 2).equals(trace.select_requests([0, 1]))
+
+
+def test_perfetto_export_has_unit_tracks_and_per_request_spans(toy_hw, target_model,
+                                                              draft_model, batch_cost):
+    chain = DraftTree.build([-1, 0, 1], [4, 5, 7], [5, 6, 8])
+    trace = Trace.from_trees([("A", 10, [chain]), ("B", 5, [chain])],
+                             metadata={"drafting": "per-level"})
+    res = simulate(trace, hw=toy_hw, target=target_model, draft=draft_model,
+                   cost_fn=batch_cost, baseline=False, record_timeline=True,
+                   serving=ServingConfig(max_batch=1, prefill=True))
+    doc = chrome_trace(res.timeline, hardware="toy", request_times=res.request_times)
+    json.dumps(doc)
+    spans = [(e["tid"], e["name"]) for e in doc["traceEvents"]
+             if e["ph"] == "X" and e["pid"] == 1]
+    # A: prefill then decode; B waits for A (batch 1), then prefill and decode
+    assert spans == [(1, "prefill"), (1, "decode"), (2, "queued"), (2, "prefill"),
+                     (2, "decode")]
+    b_queued = [e for e in doc["traceEvents"] if e["pid"] == 1 and e["name"] == "queued"][0]
+    assert b_queued["ts"] == 0.0
+    assert b_queued["dur"] == pytest.approx(res.request_times["start"][1] * 1e6)
+    units = {e["args"]["name"] for e in doc["traceEvents"]
+             if e["ph"] == "M" and e["name"] == "thread_name" and e["pid"] == 0}
+    assert units == {"array", "tree_unit", "verify_unit"}
+
+
+class _Run:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.returncode, self.stdout, self.stderr = code, out, err
+
+
+@pytest.fixture
+def _cli(capsys):
+    from specaccel.cli import main
+
+    def call(*args):
+        capsys.readouterr()
+        code = main(["simulate", *args])
+        got = capsys.readouterr()
+        return _Run(code, got.out, got.err)
+
+    return call
+
+
+@pytest.fixture(scope="module")
+def trace_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sim") / "t.parquet"
+    write_trace(generate_trace(DEFAULT_PRESET, n_requests=3, steps_per_request=8, seed=4),
+                path)
+    return str(path)
+
+
+def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, trace_file,
+                                                                         tmp_path):
+    tl, png = tmp_path / "t.json", tmp_path / "g.png"
+    p = _cli("--trace", trace_file, "--hw", "specaccel-default", "--arrivals", "poisson:50",
+             "--batch", "4", "--requests", "10", "--seed", "3", "--timeline", str(tl),
+             "--gantt", str(png), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["n_requests"] == 10 and out["engine"] == "simpy-serving"
+    assert out["serving"]["config"]["rate_per_s"] == 50.0
+    assert set(out["serving"]["tpot_s"]) == {"p50", "p90", "p99", "mean"}
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    doc = json.loads(tl.read_text())
+    assert any(e.get("pid") == 1 and e["name"] == "decode" for e in doc["traceEvents"])
+    human = _cli("--trace", trace_file, "--hw", "specaccel-default", "--batch", "4")
+    assert human.returncode == 0 and "TTFT (ms)" in human.stdout and "P99" in human.stdout
+
+
+@pytest.mark.parametrize("args, field", [
+    (["--arrivals", "uniform:3"], "arrivals"),
+    (["--arrivals", "poisson:-1"], "arrivals"),
+    (["--batch", "0"], "batch"),
+    (["--verify-nodes", "8"], "tree"),
+    (["--engine", "fast", "--batch", "4"], "engine"),
+])
+def test_cli_rejects_bad_serving_input_with_one_line(_cli, trace_file, args, field):
+    p = _cli("--trace", trace_file, "--hw", "specaccel-default", *args)
+    assert p.returncode == 2, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert f"field {field!r}" in lines[-1] and "Traceback" not in p.stderr
