@@ -49,6 +49,7 @@ class SweepAnalysis:
     best: pd.Series | None
     sensitivity: pd.DataFrame
     duplicates_dropped: int
+    short_rung_points: int = 0
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready digest (what ``specaccel report --json`` prints)."""
@@ -61,6 +62,7 @@ class SweepAnalysis:
             "name": self.meta.get("name", self.root.name),
             "points": len(df),
             "duplicates_dropped": self.duplicates_dropped,
+            "short_rung_points_left_out": self.short_rung_points,
             "evaluators": {str(k): int(v) for k, v in df["evaluator"].value_counts().items()}
             if "evaluator" in df else {},
             "axes": self.axes,
@@ -120,6 +122,13 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
     loaded = load_results(root)
     df = loaded.frame
     meta = read_sweep_meta(root)
+    partial = 0
+    if meta.get("strategy") == "successive-halving" and "steps" in df and len(df):
+        # Earlier rungs ran shorter traces: compare designs at full length only.
+        group = df["workload"] if "workload" in df else pd.Series(0, index=df.index)
+        full = df["steps"] == df["steps"].groupby(group).transform("max")
+        partial = int((~full).sum())
+        df = df[full].reset_index(drop=True)
     metrics = [m for m in meta.get("metrics", METRICS) if m in df.columns]
     numeric = _numeric_metrics(df, metrics)
     axes = [a for a in meta.get("axes", []) if a in df.columns]
@@ -146,7 +155,8 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
     return SweepAnalysis(root=root, meta=meta, frame=df, axes=axes, metrics=metrics,
                          objectives=dict(objectives), constraints=constraints,
                          feasible=feasible, front=front, best=best, sensitivity=sens,
-                         duplicates_dropped=loaded.duplicates_dropped)
+                         duplicates_dropped=loaded.duplicates_dropped,
+                         short_rung_points=partial)
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -207,6 +217,10 @@ def render_html(a: SweepAnalysis) -> str:
              f"{esc(', '.join(f'{k} {v}' for k, v in s['evaluators'].items()) or '–')}; "
              f"{s['duplicates_dropped']} duplicate rows dropped on load; axes: "
              f"{esc(', '.join(a.axes) or '–')}.</p>"]
+    if a.short_rung_points:
+        parts.append(f"<p class='note'>Successive halving: the analysis covers the "
+                     f"{s['points']} designs run at full trace length; "
+                     f"{a.short_rung_points} shorter-trace rung points are left out.</p>")
     cons = ", ".join(s["constraints"]) or "none"
     parts.append(f"<h2>Best design</h2><p>objective: {esc(str(s['objective']))} "
                  f"({'max' if a.meta.get('maximize', True) else 'min'}); constraints: "

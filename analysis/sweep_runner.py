@@ -346,10 +346,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
 
 def spec_meta(spec: SweepSpec) -> dict[str, Any]:
     """What reports need from a spec (written to ``DIR/sweep.json``)."""
-    axes = spec.axis_names
-    if spec.search.strategy == "successive-halving":
-        axes = [*axes, "steps"]
-    return {"name": spec.name, "axes": axes, "metrics": list(spec.settings.metrics),
+    return {"name": spec.name, "axes": spec.axis_names, "metrics": list(spec.settings.metrics),
             "strategy": spec.search.strategy, "objective": spec.search.objective,
             "maximize": spec.search.maximize, "engine": spec.settings.engine,
             "constraints": [{"metric": c.metric, "min": c.min, "max": c.max}

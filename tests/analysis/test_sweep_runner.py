@@ -6,6 +6,7 @@ import math
 
 import pytest
 import sweep_helpers
+from specaccel.analysis.html_report import analyse_sweep
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep, rung_steps
 from specaccel.analysis.sweep_spec import load_spec, point_key
@@ -103,6 +104,9 @@ def test_successive_halving_keeps_the_best_and_resumes_identically(tmp_path):
     final = df[df["steps"] == 10]
     top = second.loc[second["tokens_per_s"].idxmax(), key_cols].tolist()
     assert final[key_cols].values.tolist() == [top]
+    analysis = analyse_sweep(tmp_path / "sh")          # full-length designs only
+    assert len(analysis.frame) == 1 and analysis.short_rung_points == 12
+    assert analysis.best["key"] == final["key"].iloc[0]
     again = run_sweep(spec, tmp_path / "sh", workers=1, evaluate=toy_evaluate, resume=True)
     assert again.evaluated == 0 and again.skipped == 13
     assert math.isfinite(final["tokens_per_s"].iloc[0])

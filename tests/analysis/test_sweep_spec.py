@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from specaccel.analysis.sweep_spec import load_spec, point_key
 from sweep_helpers import TOY_SPEC, write_spec
@@ -108,3 +110,19 @@ def test_rules_between_parameters_are_checked_per_point(tmp_path):
     err = _error(tmp_path, body)
     assert err.field == "axes.weight_sram_mib" or err.field == "fixed.weight_sram_mib"
     assert "sram_mib = 64" in err.reason and "weight_sram_mib must be <= sram_mib" in err.reason
+
+
+EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "sweeps").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+def test_shipped_examples_validate(path):
+    spec = load_spec(path)
+    pts = spec.points()
+    assert len(pts) >= 10
+    assert len({point_key(p, spec.settings) for p in pts}) == len(pts)
+
+
+def test_examples_exist():
+    assert {p.stem for p in EXAMPLES} >= {"pe_array_grid", "tree_budget_per_hardware",
+                                          "random_search", "successive_halving"}
