@@ -227,13 +227,13 @@ def _keyed(points: list[dict[str, Any]], settings: dp.EvalSettings
 
 
 class _Progress:
-    def __init__(self, total: int, enabled: bool, desc: str) -> None:
+    def __init__(self, total: int, enabled: bool, desc: str, initial: int = 0) -> None:
         self.bar = None
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="pt", file=sys.stderr,
-                            dynamic_ncols=True, smoothing=0.1)
+            self.bar = tqdm(total=total + initial, initial=initial, desc=desc, unit="pt",
+                            file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
 
     def update(self, n: int) -> None:
         if self.bar is not None:
@@ -246,13 +246,14 @@ class _Progress:
 
 def _execute(todo: list[tuple[str, dict[str, Any]]], store: ResultsStore, spec: SweepSpec,
              backend: _Backend, evaluate: EvaluateFn | None, progress: bool,
-             summary: SweepSummary, desc: str, chunk_size: int | None) -> None:
+             summary: SweepSummary, desc: str, chunk_size: int | None,
+             already_done: int = 0) -> None:
     if not todo:
         return
     workers = getattr(backend, "workers", 2)
     size = chunk_size or max(1, min(16, math.ceil(len(todo) / (8 * workers))))
     chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
-    bar = _Progress(len(todo), progress, desc)
+    bar = _Progress(len(todo), progress, desc, initial=already_done)
     buffer: list[dict[str, Any]] = []
     last = time.monotonic()
     t0 = time.perf_counter()
@@ -306,41 +307,43 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise InputError("exists and is not a directory", file=str(root))
-    has_results = (root / MANIFEST).exists()
-    if has_results and not resume:
-        raise InputError("already holds sweep results; pass --resume to continue them or "
-                         "choose another --out", file=str(root))
     lock = _Lock(root)
+    backend: _Backend | None = None
     try:
+        parts = root / "parts"
+        has_results = (root / MANIFEST).exists() and parts.is_dir() and any(
+            p.name.startswith("part-") for p in parts.iterdir())
+        if has_results and not resume:
+            raise InputError("already holds sweep results; pass --resume to continue them "
+                             "or choose another --out", file=str(root))
         first = spec.points()
         if spec.search.strategy == "successive-halving":
             first = [{**p, "steps": _full_steps(p)} for p in first]
         columns = _columns(spec, first)
+        backend = _backend(workers, scheduler)     # connect before touching the store
         store = ResultsStore(root, columns=columns)
         if store.columns != columns:
             raise InputError(f"holds results of a sweep with other columns "
                              f"({', '.join(store.columns)}); use another --out",
                              file=str(root))
         store.save_spec(spec.text, spec_meta(spec))
-        summary = SweepSummary(out_dir=str(root), recovery=vars(store.recovery))
-        backend = _backend(workers, scheduler)
-        summary.backend = backend.name
-        try:
-            if spec.search.strategy == "successive-halving":
-                _successive_halving(spec, store, backend, evaluate, progress, summary,
-                                    chunk_size)
-            else:
-                keyed = _keyed(first, spec.settings)
-                done = store.done_keys()
-                todo = [kp for kp in keyed if kp[0] not in done]
-                summary.total = len(keyed)
-                summary.skipped = len(keyed) - len(todo)
-                _execute(todo, store, spec, backend, evaluate, progress, summary,
-                         spec.name, chunk_size)
-        finally:
-            backend.close()
+        summary = SweepSummary(out_dir=str(root), recovery=vars(store.recovery),
+                               backend=backend.name)
+        if spec.search.strategy == "successive-halving":
+            _successive_halving(spec, store, backend, evaluate, progress, summary,
+                                chunk_size)
+        else:
+            keyed = _keyed(first, spec.settings)
+            done = store.done_keys()
+            todo = [kp for kp in keyed if kp[0] not in done]
+            summary.total = len(keyed)
+            summary.skipped = len(keyed) - len(todo)
+            _execute(todo, store, spec, backend, evaluate, progress, summary,
+                     spec.name, chunk_size, already_done=summary.skipped)
         return summary
     finally:
+        if backend is not None:
+            backend.close()
         lock.release()
 
 
@@ -402,7 +405,7 @@ def _successive_halving(spec: SweepSpec, store: ResultsStore, backend: _Backend,
                               "steps": max(ladders[w][min(r, len(ladders[w]) - 1)]
                                            for w in ladders)})
         _execute(todo, store, spec, backend, evaluate, progress, summary,
-                 f"{spec.name} rung {r}", chunk_size)
+                 f"{spec.name} rung {r}", chunk_size, already_done=len(keyed) - len(todo))
         if r == n_rungs - 1:
             break
         frame = load_results(store.root).frame.set_index("key")

@@ -298,6 +298,12 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         if a.name in fixed:
             raise loc.error("is both fixed and an axis", "axes", a.name)
     workloads = _workloads(doc.get("workloads"), loc, base)
+    if any("trace_file" in w.params for w in workloads):
+        for table, names in (("fixed", list(fixed)), ("axes", [a.name for a in axes])):
+            for k in names:
+                if k in ("requests", "steps", "tree"):
+                    raise loc.error("shapes synthetic workloads only, and a [[workloads]] "
+                                    "entry here is a trace file", table, k)
     if search.strategy == "successive-halving":
         for i, w in enumerate(workloads):
             if "trace_file" in w.params:

@@ -110,3 +110,23 @@ def test_successive_halving_keeps_the_best_and_resumes_identically(tmp_path):
     again = run_sweep(spec, tmp_path / "sh", workers=1, evaluate=toy_evaluate, resume=True)
     assert again.evaluated == 0 and again.skipped == 13
     assert math.isfinite(final["tokens_per_s"].iloc[0])
+
+
+def test_lock_and_empty_directory_rules(tmp_path, toy_spec):
+    from specaccel.analysis.results_store import ResultsStore
+    from specaccel.analysis.sweep_runner import _Lock
+
+    out = tmp_path / "out"
+    ResultsStore(out, columns=["key", "evaluator"])     # a store with no points yet
+    held = _Lock(out)
+    try:
+        with pytest.raises(InputError, match="another sweep"):
+            run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    finally:
+        held.release()
+    # an empty store is not "results": a fresh run may use it, but its columns must fit
+    with pytest.raises(InputError, match="other columns"):
+        run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    fresh = tmp_path / "fresh"
+    (fresh / "parts").mkdir(parents=True)
+    assert run_sweep(toy_spec, fresh, workers=1, evaluate=toy_evaluate).evaluated == 24

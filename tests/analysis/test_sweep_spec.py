@@ -126,3 +126,26 @@ def test_shipped_examples_validate(path):
 def test_examples_exist():
     assert {p.stem for p in EXAMPLES} >= {"pe_array_grid", "tree_budget_per_hardware",
                                           "random_search", "successive_halving"}
+
+
+def test_trace_file_workloads(tmp_path):
+    from specaccel.workloads import generate_trace, write_trace
+
+    write_trace(generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=3),
+                tmp_path / "t.parquet")
+    body = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"\nrequests = 2\nsteps = 10',
+                            'trace = "t.parquet"')
+    spec = load_spec(write_spec(tmp_path, body))
+    p = spec.points()[0]
+    assert p["trace_file"] == str(tmp_path / "t.parquet") and p["workload"] == "t"
+    key = point_key(p, spec.settings)
+    write_trace(generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=4),
+                tmp_path / "t.parquet")
+    from specaccel.analysis import sweep_spec
+
+    sweep_spec._SHA_CACHE.clear()
+    assert point_key(p, spec.settings) != key           # the key follows the file content
+    err = _error(tmp_path, body.replace("[axes]", "[axes]\ntree = [\"chain-2\"]"))
+    assert err.field == "axes.tree" and "trace file" in err.reason
+    err = _error(tmp_path, body.replace('trace = "t.parquet"', 'trace = "missing.parquet"'))
+    assert err.field == "workloads[0].trace" and err.where == ("line 12",)
