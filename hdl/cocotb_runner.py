@@ -98,7 +98,8 @@ def run_cocotb(*, verilog: str, toplevel: str, test_module: str, test_dir: Path,
         root = verilator_root()
         env_changes["VERILATOR_ROOT"] = str(root)
         env_changes["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
-        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style"]
+        # -O0 for the C++: a small testbench model compiles several times faster
+        build_args = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-CFLAGS", "-O0"]
     pythonpath = os.pathsep.join(p for p in (str(test_dir), os.environ.get("PYTHONPATH")) if p)
     with _environment(env_changes):
         runner = get_runner(sim)

@@ -48,7 +48,7 @@ def test_kv_compact_icarus(tmp_path):
     from specaccel.hdl.cocotb_runner import run_cocotb
     from specaccel.hdl.units import build_unit, generate_verilog
 
-    nodes, sw = 32, 20
+    nodes, sw = 16, 20
     measured_json = tmp_path / "measured.json"
     run_cocotb(verilog=generate_verilog(build_unit(TOPLEVEL, nodes=nodes, slot_width=sw),
                                         TOPLEVEL),

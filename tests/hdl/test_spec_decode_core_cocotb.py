@@ -51,10 +51,10 @@ def test_spec_decode_core_icarus(tmp_path):
     measured_json = tmp_path / "measured.json"
     run_cocotb(verilog=generate_verilog(unit, TOPLEVEL), toplevel=TOPLEVEL,
                test_module=Path(__file__).stem, test_dir=HERE, build_dir=tmp_path / "n8",
-               extra_env={"NODES": str(nodes), "SEED": "8", "N_RANDOM": "600",
+               extra_env={"NODES": str(nodes), "SEED": "8", "N_RANDOM": "300",
                           "TRACE_PRESET": "eagle-vicuna-7b-chain5-mtbench",
                           "MEASURED_JSON": str(measured_json)})
     m = json.loads(measured_json.read_text())
     print(f"spec_decode_core N={nodes}: {m['steps']} steps ({m['trace_steps']} from a trace) "
           f"in {m['cycles']} cycles")
-    assert m["steps"] == 600 + 80
+    assert m["steps"] == 300 + 80

@@ -62,7 +62,7 @@ def test_tree_mask_icarus(tmp_path):
                toplevel=TOPLEVEL, test_module=Path(__file__).stem, test_dir=HERE,
                build_dir=tmp_path / f"n{nodes}",
                extra_env={"NODES": str(nodes), "POSITION_WIDTH": str(pw), "SEED": "5",
-                          "N_RANDOM": "400", "MEASURED_JSON": str(measured_json)})
+                          "N_RANDOM": "200", "MEASURED_JSON": str(measured_json)})
     measured = json.loads(measured_json.read_text())
     for n, m in measured["per_n"].items():
         print(f"tree_mask N={nodes} n={n}: latency {m['latency_min']}..{m['latency_max']} "
