@@ -69,6 +69,10 @@ class SimResult:
         Serving runs only: the :class:`~.serving.ServingConfig`, TTFT / TPOT / end-to-end
         / queueing P50, P90, P99 and mean, batch statistics, pre-emptions, recomputed
         prefill tokens and the KV-cache occupancy over time (a bounded series).
+    pipeline:
+        Pipelined speculation only (:mod:`.pipelined`): hit rate of the pre-drafts, steps
+        whose draft was hidden, wasted (aborted) draft time, the stretch of the verify
+        passes by HBM contention.
     baseline:
         The autoregressive baseline on the same hardware, when simulated.
     timeline:
@@ -106,6 +110,7 @@ class SimResult:
     memory_footprint: dict[str, float | bool | None]
     engine: str = "simpy"
     serving: dict[str, Any] | None = None
+    pipeline: dict[str, Any] | None = None
     baseline: SimResult | None = field(default=None)
     timeline: list[tuple[str, str, int, int, float, float]] | None = field(
         default=None, repr=False)
@@ -228,6 +233,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         request_times=_request_times(costs, log) if log.timeline is not None else None,
         engine=log.engine,
         serving=getattr(log, "serving", None),
+        pipeline=log.pipeline,
         kv_cache={
             "peak_tokens": log.kv_peak_tokens,
             "mean_tokens": log.kv_mean_tokens,

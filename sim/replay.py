@@ -64,7 +64,10 @@ class ReplayLog:
     request_arrival_s, request_first_token_s:
         Per request, its arrival and its first token (serving runs).
     engine:
-        Which evaluator produced the log (``"simpy"``, ``"fast"``, ``"simpy-serving"``).
+        Which evaluator produced the log (``"simpy"``, ``"fast"``, ``"simpy-serving"``,
+        ``"simpy-pipelined"``).
+    pipeline:
+        Pipelined-speculation statistics (:mod:`.pipelined`), else ``None``.
     """
 
     makespan_s: float
@@ -86,6 +89,7 @@ class ReplayLog:
     request_arrival_s: np.ndarray | None = None
     request_first_token_s: np.ndarray | None = None
     engine: str = "simpy"
+    pipeline: dict[str, Any] | None = None
 
 
 class TraceReplay:

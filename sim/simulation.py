@@ -16,6 +16,7 @@ from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config, kv_capacity_tokens
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
+from specaccel.sim.pipelined import pipelined_replay
 from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
@@ -27,12 +28,16 @@ ENGINES = ("simpy", "fast", "auto")
 ``auto``: the fast path when it is exact (:func:`fast_path_applicable`), else SimPy."""
 
 
-def fast_path_applicable(serving: ServingConfig | None = None) -> tuple[bool, str]:
+def fast_path_applicable(serving: ServingConfig | None = None, pipelined: bool = False
+                         ) -> tuple[bool, str]:
     """Whether the fast path gives the event model's answer for this run, and why not.
 
-    It is exact when no two requests can compete for a unit: the batch-1 closed-loop
-    replay (``serving=None``), or a serving run with ``max_batch == 1`` and no prefill.
+    It is exact when no two requests or passes can compete for a unit or for HBM: the
+    batch-1 closed-loop replay (``serving=None``), or a serving run with
+    ``max_batch == 1`` and no prefill; never with pipelined speculation.
     """
+    if pipelined:
+        return False, "pipelined speculation: the draft and the verify pass contend for HBM"
     if serving is None:
         return True, "batch-1 closed-loop replay: nothing is contended"
     if serving.max_batch != 1:
@@ -57,6 +62,7 @@ def simulate(
     serving: ServingConfig | None = None,
     check: bool = True,
     verify_nodes: int | None = None,
+    pipelined: bool = False,
 ) -> SimResult:
     """Replay `trace` on `hw` (and its autoregressive baseline) and report.
 
@@ -91,6 +97,9 @@ def simulate(
     verify_nodes:
         The verify unit's node count (default from the hardware, see
         :func:`~.config_check.verify_unit_nodes`).
+    pipelined:
+        Draft the next tree while the current one is verified, on a separate draft
+        engine, with HBM contention (:mod:`.pipelined`; batch-1 replay only).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -98,7 +107,10 @@ def simulate(
         drafting = str(trace.metadata.get("drafting", "per-level"))
     if serving is not None:
         serving.check()
-    ok, why = fast_path_applicable(serving)
+    if pipelined and serving is not None:
+        raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
+                         "not in a serving run", field="pipelined")
+    ok, why = fast_path_applicable(serving, pipelined)
     if engine == "auto":
         engine = "fast" if ok and not record_timeline else "simpy"
     if engine == "fast" and record_timeline:
@@ -109,6 +121,9 @@ def simulate(
         check_config(trace, hw, target, draft, drafting=drafting, verify_nodes=verify_nodes)
 
     def run(tr, costs: StepCosts, timeline: bool):
+        if pipelined and costs.drafting != "none":
+            return pipelined_replay(tr, costs, outcome, hw, unit_map=unit_map,
+                                    record_timeline=timeline)
         if serving is not None and engine != "fast":
             cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
                                      costs.kv_bytes_per_token)
@@ -180,6 +195,7 @@ def simulate_named(
     record_timeline: bool = False,
     engine: str = "simpy",
     serving: ServingConfig | None = None,
+    pipelined: bool = False,
 ) -> SimResult:
     """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
 
@@ -190,4 +206,4 @@ def simulate_named(
         trace, hw, target=target, draft=draft)
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
                     baseline=baseline, drafting=drafting, record_timeline=record_timeline,
-                    engine=engine, serving=serving)
+                    engine=engine, serving=serving, pipelined=pipelined)

@@ -65,6 +65,10 @@ def register(subparsers: Any) -> None:
                    help="KV-cache capacity in tokens (default: memory left after weights)")
     p.add_argument("--verify-nodes", type=int, metavar="N",
                    help="nodes the verify unit takes in one pass (default: the hardware's)")
+    p.add_argument("--pipelined", action="store_true",
+                   help="pipelined speculation: a separate draft engine drafts the next tree "
+                        "while the target verifies the current one; draft and verify "
+                        "contend for HBM (batch-1 replay only)")
     p.add_argument("--engine", choices=("simpy", "fast", "auto"), default="simpy",
                    help="simpy (event model), fast (Numba fast path; uncontended runs "
                         "only) or auto (default: simpy)")
@@ -161,6 +165,13 @@ def _human(d: dict[str, Any]) -> str:
             f"draft {d['draft']} ({d['drafting']}), {d['n_requests']} requests, "
             f"{d['n_steps']} steps, {d['tokens']} tokens")
     lines = []
+    pipe = d.get("pipeline")
+    if pipe:
+        lines.append(f"pipelined: pre-draft hit rate {100 * pipe['hit_rate']:.1f}%, "
+                     f"{pipe['hidden_draft_steps']} drafts hidden, "
+                     f"{pipe['wasted_draft_s'] * 1e3:.1f} ms of aborted drafting, verify "
+                     f"passes stretched {pipe['contention_stretch_s'] * 1e3:.1f} ms by HBM "
+                     "contention")
     srv = d.get("serving")
     if srv:
         cfg = srv["config"]
@@ -228,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
         result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
                           baseline=args.baseline, record_timeline=record,
                           engine=args.engine, serving=serving,
-                          verify_nodes=args.verify_nodes)
+                          verify_nodes=args.verify_nodes, pipelined=args.pipelined)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise

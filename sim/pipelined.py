@@ -1,0 +1,259 @@
+"""Pipelined speculation: draft the next tree while the target verifies the current one.
+
+With a **separate draft engine**, a request can pre-draft step ``s + 1`` while the
+target runs step ``s``'s verify pass (PEARL-style post-verify overlap).  The pre-draft
+assumes the draft's own most likely path — the first child at every level of tree
+``s`` (the trace orders siblings by draft rank) — is accepted to its leaf, and that its
+guess of the bonus token is right.  Whether that happened is decided by the golden
+outcome (:func:`pipeline_hits`): a **hit** when the accepted path *is* the first-child
+chain to its leaf; the draft's bonus-token guess is taken as right then (the trace does
+not record it), so the hit rate is an upper bound.
+
+* On a hit, step ``s + 1`` starts with its tree unit as soon as the verify of step ``s``
+  and the pre-draft have both finished: the draft time is hidden.
+* On a miss, the pre-draft is aborted when the verify unit reports (wasted draft-engine
+  time, energy and HBM traffic in proportion to the progress made) and step ``s + 1``
+  drafts after the verify as usual: the **cost of mis-speculated overlap**.
+
+**HBM contention.**  While the target's verify pass and the pre-draft run together they
+share the HBM bandwidth ``B = mem_bw · bw_efficiency``.  Each pass alone streams its
+bytes at its own average rate ``r = hbm_bytes / latency``; together both progress at
+``1 / f`` of their solo speed with ``f = max(1, (r_target + r_draft) / B)`` (fluid
+proportional sharing) until one ends, the other then continues alone
+(:func:`contended_pair`).  Two memory-bound passes thus gain little from overlap, which
+is the point of modelling it.
+
+The replay is batch 1 (one request process owns the machine, requests in arrival
+order); each step is at most four SimPy timeouts.  Unit busy time and the timeline are
+recorded from the computed times.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numba
+import numpy as np
+import simpy
+from specaccel.models.golden import TraceOutcome
+from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
+from specaccel.sim.replay import ReplayLog
+from specaccel.sim.step_costs import StepCosts
+
+from specaccel.errors import InputError
+
+SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
+                         "verify": "verify_unit"}
+"""The accelerator's unit map with the draft on its own engine."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _hits(step_off, parent, accepted, path_flat, out):  # pragma: no cover - compiled
+    for s in range(step_off.shape[0] - 1):
+        a = step_off[s]
+        n = step_off[s + 1] - a
+        first = np.full(n, -1, dtype=np.int64)
+        for i in range(n - 1, 0, -1):
+            first[parent[a + i]] = i
+        cur = 0
+        k = 0
+        hit = True
+        while first[cur] >= 0:
+            cur = first[cur]
+            k += 1
+            if k > accepted[s] or path_flat[a + k] != cur:
+                hit = False
+                break
+        out[s] = hit and k == accepted[s]
+
+
+def pipeline_hits(trace, outcome: TraceOutcome) -> np.ndarray:
+    """Per step, whether a pre-draft made during it for the next step is valid: the
+    accepted path is the first-child chain of the tree down to its leaf."""
+    off = np.ascontiguousarray(trace.step_node_offsets, dtype=np.int64)
+    out = np.zeros(off.shape[0] - 1, dtype=np.bool_)
+    if out.shape[0]:
+        _hits(off, np.ascontiguousarray(trace.nodes["parent"], dtype=np.int64),
+              np.ascontiguousarray(outcome.accepted, dtype=np.int64),
+              np.ascontiguousarray(outcome.path_flat, dtype=np.int64), out)
+    return out
+
+
+def contended_pair(t_solo: float, t_bytes: float, d_solo: float, d_bytes: float,
+                   bandwidth: float) -> tuple[float, float, float]:
+    """End times (from a common start) of a target pass and a draft pass sharing HBM.
+
+    Returns ``(target_end, draft_end, f)``: both progress at ``1/f`` of their solo
+    speed while both run, ``f = max(1, (t_bytes/t_solo + d_bytes/d_solo) / bandwidth)``.
+    """
+    if d_solo <= 0.0:
+        return t_solo, 0.0, 1.0
+    if t_solo <= 0.0:
+        return 0.0, d_solo, 1.0
+    demand = t_bytes / t_solo + d_bytes / d_solo
+    f = max(1.0, demand / bandwidth) if bandwidth > 0 else 1.0
+    if d_solo <= t_solo:
+        d_end = d_solo * f
+        return d_end + (t_solo - d_solo), d_end, f
+    t_end = t_solo * f
+    return t_end, t_end + (d_solo - t_solo), f
+
+
+def draft_progress(at: float, t_end: float, f: float, d_solo: float, d_end: float) -> float:
+    """Fraction of a pre-draft (started with the target pass at time 0) done by `at`."""
+    if at >= d_end:
+        return 1.0
+    shared = min(at, t_end)
+    done = shared / f + max(0.0, at - t_end)
+    return min(1.0, done / d_solo) if d_solo > 0 else 1.0
+
+
+class PipelinedReplay:
+    """Batch-1 replay with pre-drafting overlapped with verification."""
+
+    def __init__(self, costs: StepCosts, hits: np.ndarray, hw: Any, unit_map: dict[str, str],
+                 record_timeline: bool) -> None:
+        self.costs = costs
+        self.hits = hits.tolist()
+        self.env = simpy.Environment()
+        self.unit_map = unit_map
+        self.hbm_bps = hbm_bandwidth_bps(hw)
+        self.bandwidth = (self.hbm_bps or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
+        self.busy = {name: 0.0 for name in dict.fromkeys(unit_map[r] for r in ROLES)}
+        self.jobs = dict.fromkeys(self.busy, 0)
+        self.role_busy = {r: 0.0 for r in ROLES}
+        self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
+            [] if record_timeline else None)
+        n_req = costs.n_requests
+        self.start = np.zeros(n_req)
+        self.end = np.zeros(n_req)
+        self.draft_j = 0.0
+        self.draft_bytes = 0.0
+        self.wasted_s = 0.0
+        self.hidden_steps = 0
+        self.overlaps = 0
+        self.stretch_s = 0.0
+        self.kv_peak = 0
+        self.kv_integral = 0.0
+
+    def _stage(self, role: str, r: int, s: int, a: float, b: float) -> None:
+        if b <= a:
+            return
+        unit = self.unit_map[role]
+        self.busy[unit] += b - a
+        self.jobs[unit] += 1
+        self.role_busy[role] += b - a
+        if self.timeline is not None:
+            self.timeline.append((role, unit, r, s, a, b))
+
+    def run(self):
+        """SimPy process body: every request, steps pipelined."""
+        env = self.env
+        c = self.costs
+        D, Tr, T, V = (c.draft_s.tolist(), c.tree_s.tolist(), c.target_s.tolist(),
+                       c.verify_s.tolist())
+        DJ, DB, TB = c.draft_j.tolist(), c.draft_hbm_bytes.tolist(), c.target_hbm_bytes.tolist()
+        nodes, kept = c.n_nodes.tolist(), c.committed.tolist()
+        arrival = c.arrival_s.tolist()
+        off = c.request_step_offsets.tolist()
+        for r in range(c.n_requests):
+            if arrival[r] > env.now:
+                yield env.timeout(arrival[r] - env.now)
+            self.start[r] = env.now
+            kv = int(c.prompt_len[r])
+            self.kv_peak = max(self.kv_peak, kv)
+            predrafted = False
+            for s in range(off[r], off[r + 1]):
+                t = env.now
+                if not predrafted:
+                    self._stage("draft", r, s, t, t + D[s])
+                    self.draft_j += DJ[s]
+                    self.draft_bytes += DB[s]
+                    t += D[s]
+                else:
+                    self.hidden_steps += 1
+                self._stage("tree", r, s, t, t + Tr[s])
+                t += Tr[s]
+                kv_pre_s = t - env.now
+                nxt = s + 1 if s + 1 < off[r + 1] else -1
+                if nxt >= 0:
+                    t_end, d_end, f = contended_pair(T[s], TB[s], D[nxt], DB[nxt],
+                                                     self.bandwidth)
+                    self.overlaps += 1
+                    self.stretch_s += t_end - T[s]
+                else:
+                    t_end, d_end, f = T[s], 0.0, 1.0
+                self._stage("target", r, s, t, t + t_end)
+                v_end = t_end + V[s]
+                self._stage("verify", r, s, t + t_end, t + v_end)
+                if nxt >= 0:
+                    stop = d_end if self.hits[s] else min(d_end, v_end)
+                    frac = 1.0 if self.hits[s] else draft_progress(stop, t_end, f, D[nxt],
+                                                                   d_end)
+                    self._stage("draft", r, nxt, t, t + stop)
+                    self.draft_j += DJ[nxt] * frac
+                    self.draft_bytes += DB[nxt] * frac
+                    if not self.hits[s]:
+                        self.wasted_s += stop
+                    predrafted = bool(self.hits[s])
+                    step_end = t + (max(v_end, d_end) if predrafted else v_end)
+                else:
+                    step_end = t + v_end
+                # KV: kv before the target pass, + the tree's nodes until the verify
+                # reports, then + the kept tokens (waiting for a pre-draft to finish)
+                self.kv_integral += (kv * kv_pre_s + (kv + nodes[s]) * v_end
+                                     + (kv + kept[s]) * (step_end - t - v_end))
+                self.kv_peak = max(self.kv_peak, kv + nodes[s])
+                kv += kept[s]
+                yield env.timeout(step_end - env.now)
+            self.end[r] = env.now
+
+    def log(self) -> ReplayLog:
+        c = self.costs
+        now = float(self.env.now)
+        written = int(c.prompt_len.sum() + c.n_nodes.sum())
+        return ReplayLog(
+            makespan_s=now, request_start_s=self.start.copy(), request_end_s=self.end.copy(),
+            unit_busy_s=dict(self.busy), unit_jobs=dict(self.jobs),
+            role_busy_s=dict(self.role_busy),
+            hbm_bytes_by_role={"draft": self.draft_bytes, "tree": 0.0,
+                               "target": float(c.target_hbm_bytes.sum()), "verify": 0.0},
+            hbm_bandwidth_bps=self.hbm_bps,
+            kv_peak_tokens=int(self.kv_peak),
+            kv_mean_tokens=self.kv_integral / now if now > 0 else 0.0,
+            kv_written_tokens=written,
+            kv_rolled_back_tokens=int((c.n_nodes - c.committed).sum()),
+            kv_bytes_per_token=c.kv_bytes_per_token, timeline=self.timeline,
+            dynamic_energy_j={"draft": self.draft_j, "target": float(c.target_j.sum())},
+            engine="simpy-pipelined",
+            pipeline={
+                "hit_rate": float(np.mean(self.hits)) if self.hits else 0.0,
+                "hidden_draft_steps": self.hidden_steps,
+                "overlapped_steps": self.overlaps,
+                "wasted_draft_s": self.wasted_s,
+                "contention_stretch_s": self.stretch_s,
+                "hbm_bandwidth_effective_bps": self.bandwidth,
+            },
+        )
+
+
+def pipelined_replay(trace, costs: StepCosts, outcome: TraceOutcome, hw: Any, *,
+                     unit_map: dict[str, str] | None = None,
+                     record_timeline: bool = False) -> ReplayLog:
+    """Batch-1 replay of `costs` with pipelined speculation (see the module docstring).
+
+    `unit_map` must put the draft on its own engine (default: the accelerator with a
+    separate ``draft_engine``; :data:`SEPARATE_DRAFT_ENGINE`).
+    """
+    if costs.drafting == "none":
+        raise InputError("pipelined speculation needs drafting", field="pipelined")
+    if unit_map is None:
+        kind = str(getattr(hw, "kind", "accelerator"))
+        unit_map = SEPARATE_DRAFT_ENGINE if kind == "accelerator" else UNIT_MAPS[kind]
+    if unit_map["draft"] == unit_map["target"]:
+        raise InputError("pipelined speculation needs a separate draft engine (the draft "
+                         f"and the target share {unit_map['target']!r})", field="pipelined")
+    rep = PipelinedReplay(costs, pipeline_hits(trace, outcome), hw, unit_map, record_timeline)
+    rep.env.process(rep.run())
+    rep.env.run()
+    return rep.log()
