@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from specaccel.models.golden import verify_trace
 from specaccel.workloads.importers import import_answers, imported_summary
+from specaccel.workloads.method_chain import FixedChain
 from specaccel.workloads.method_medusa_tree import (
     expected_tau,
     greedy_medusa_tree,
@@ -30,8 +31,9 @@ from specaccel.workloads.method_presets import (
     METHOD_PRESETS,
     record_preset,
 )
+from specaccel.workloads.method_prompt_lookup import PromptLookup
 from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63
-from specaccel.workloads.recorder_ngram import RecordConfig, train_models
+from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 
 MTBENCH = Path("/work/shared/data/mtbench-medusa")
 
@@ -72,6 +74,22 @@ def dynamics(trace, seed: int = 0) -> dict[str, object]:
 
     null = np.array([spread(rng.permutation(acc.astype(float))) for _ in range(500)])
     per_req = np.add.reduceat(acc + 1.0, starts) / counts
+
+    def window_var(a, w=8):
+        parts = []
+        for r in range(trace.n_requests):
+            s = trace.request_steps(r)
+            x = a[s.start:s.stop]
+            parts.append(x[: x.shape[0] // w * w].reshape(-1, w).mean(axis=1))
+        return float(np.var(np.concatenate(parts)))
+
+    wnull = []
+    for _ in range(200):
+        b = acc.astype(float)
+        for r in range(trace.n_requests):
+            s = trace.request_steps(r)
+            b[s.start:s.stop] = rng.permutation(b[s.start:s.stop])
+        wnull.append(window_var(b))
     return {
         "conditional_acceptance_by_position": cond,
         "reach_by_position": [float((acc >= k).mean()) for k in range(1, gamma + 1)],
@@ -80,6 +98,8 @@ def dynamics(trace, seed: int = 0) -> dict[str, object]:
         "request_tau_min": float(per_req.min()),
         "request_tau_max": float(per_req.max()),
         "request_tau_var_over_null_p99": spread(acc.astype(float)) / float(np.quantile(null, .99)),
+        "window8_var_over_shuffled_p99": window_var(acc.astype(float))
+        / float(np.quantile(wnull, .99)),
     }
 
 
@@ -115,12 +135,16 @@ def main() -> None:
                          "published_tau_llm": published_tau(preset.published_row),
                          "steps_per_s": tr.n_steps / dt})
     out["methods"] = rows
-    cfg6 = RecordConfig(n_requests=args.requests, max_new_tokens=args.tokens)
-    from specaccel.workloads.method_chain import FixedChain
-
-    chain6 = __import__("specaccel.workloads.recorder_ngram", fromlist=["record_trace"]) \
-        .record_trace(models, lambda m: FixedChain(m.draft_lm, 6), cfg6)
-    out["dynamics_chain_g6"] = dynamics(chain6)
+    dyn = {}
+    for label, factory, mode in [
+        ("chain-g6 greedy", lambda m: FixedChain(m.draft_lm, 6), "greedy"),
+        ("chain-g6 sampled T=1", lambda m: FixedChain(m.draft_lm, 6), "stochastic"),
+        ("prompt-lookup greedy", lambda m: PromptLookup(3, 10), "greedy"),
+    ]:
+        cfg = RecordConfig(n_requests=args.requests, max_new_tokens=args.tokens,
+                           verification=mode)
+        dyn[label] = dynamics(record_trace(models, factory, cfg))
+    out["dynamics"] = dyn
     imports = {}
     for size in ("7b", "13b", "33b"):
         f = MTBENCH / f"medusa-vicuna-{size}-v1.3-temperature-0.0.jsonl"
@@ -150,9 +174,10 @@ def main() -> None:
         pub = f"{r['published_tau_llm']:.2f}" if r["published_tau_llm"] else "-"
         print(f"{r['preset']:20s} {r['mode']:10s} {r['steps']:6d} {r['nodes_per_step']:6.1f} "
               f"{r['tau']:6.3f} {pub:>8s} {r['steps_per_s']:8.0f}")
-    print("dynamics (chain gamma=6):")
-    for k, v in out["dynamics_chain_g6"].items():
-        print(f"  {k}: {np.round(v, 3).tolist() if isinstance(v, list) else round(v, 4)}")
+    for label, d in dyn.items():
+        print(f"dynamics ({label}):")
+        for k, v in d.items():
+            print(f"  {k}: {np.round(v, 3).tolist() if isinstance(v, list) else round(v, 4)}")
     print("imported Medusa-1 MT-bench logs (per-turn tau = new_tokens/steps):")
     for k, v in imports.items():
         print(f"  {k:18s} mean {v['tau_mean']:.4f}  P10 {v['tau_p10']:.4f}  "
