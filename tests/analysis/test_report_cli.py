@@ -53,6 +53,11 @@ def test_sweep_then_report(tmp_path, capsys):
     assert main(["report", str(out), "--json"]) == 0
     rep = json.loads(capsys.readouterr().out)
     df = pd.read_parquet(out / "parts")                    # plain pandas, no help
+    import duckdb
+
+    n, tps = duckdb.sql(f"SELECT count(*), sum(tokens_per_s) FROM "
+                        f"read_parquet('{out}/parts/*.parquet')").fetchone()
+    assert n == 8 and tps == pytest.approx(df["tokens_per_s"].sum(), rel=1e-12)
     assert rep["points"] == len(df) == 8
     assert rep["objectives"] == {"tokens_per_s": "max", "energy_per_token_j": "min",
                                  "area_mm2": "min"}
