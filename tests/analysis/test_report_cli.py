@@ -56,7 +56,7 @@ def test_sweep_then_report(tmp_path, capsys):
     import duckdb
 
     n, tps = duckdb.sql(f"SELECT count(*), sum(tokens_per_s) FROM "
-                        f"read_parquet('{out}/parts/*.parquet')").fetchone()
+                        f"read_parquet('{out}/parts/*.parquet')").fetchall()[0]
     assert n == 8 and tps == pytest.approx(df["tokens_per_s"].sum(), rel=1e-12)
     assert rep["points"] == len(df) == 8
     assert rep["objectives"] == {"tokens_per_s": "max", "energy_per_token_j": "min",
