@@ -9,9 +9,13 @@ Public API::
     get_preset(name) -> Preset;  list_presets() -> list[str];  DEFAULT_PRESET
     chain(gamma), k_ary(k, depth), k_by_depth(k, depth), from_parents(parent),
     from_choices(choices), eagle_default_tree(), medusa_default_tree() -> TreeShape
+    train_models(...) -> RealTextModels; record_preset(models, name, RecordConfig(...))
+    import_answers(path, fmt) -> Trace; imported_summary(trace) -> dict  # real logs
 """
 
 from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
+from specaccel.workloads.importers import import_answers, imported_summary
+from specaccel.workloads.method_presets import METHOD_PRESETS, record_preset
 from specaccel.workloads.presets import (
     DEFAULT_PRESET,
     Preset,
@@ -19,6 +23,7 @@ from specaccel.workloads.presets import (
     get_preset,
     list_presets,
 )
+from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.trace import (
     NODE_FIELDS,
@@ -41,6 +46,8 @@ from specaccel.workloads.tree_shapes import (
 )
 
 __all__ = [
+    "METHOD_PRESETS", "RecordConfig", "import_answers", "imported_summary", "record_preset",
+    "record_trace", "train_models",
     "DEFAULT_PRESET", "NODE_FIELDS", "SCHEMA_VERSION", "TRACE_SUFFIXES", "VERIFICATION_MODES",
     "AcceptanceModel", "DraftTree", "Preset", "PromptLengths", "Trace", "TreeShape",
     "calibrate", "chain", "eagle_default_tree", "from_choices", "from_parents",

@@ -34,8 +34,9 @@ from typing import Any, Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from specaccel.models.golden import committed_tokens, verify_tree
-from specaccel.models.golden.speculative_sampling import tree_to_trace_columns
+
+# the submodule, not the package: specaccel.models.golden imports specaccel.workloads
+from specaccel.models.golden.tree_verify import committed_tokens, verify_tree
 from specaccel.workloads.ngram_lm import NgramLM
 from specaccel.workloads.real_text import Corpus, heldout_prompts, load_corpus
 from specaccel.workloads.trace import DraftTree, Trace
@@ -259,6 +260,9 @@ def tempered(p: np.ndarray, temperature: float) -> np.ndarray:
 
 def _stochastic_tree(tree: DraftTree, dists: list[np.ndarray], rng: np.random.Generator
                      ) -> DraftTree:
+    # imported here: speculative_sampling imports specaccel.workloads (import cycle)
+    from specaccel.models.golden.speculative_sampling import tree_to_trace_columns
+
     n = tree.n_nodes
     cols = tree_to_trace_columns(tree.parent, tree.token, np.stack(dists), None,
                                  rng.random(n), rng.random(n), draft_sampling="deterministic")
