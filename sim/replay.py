@@ -12,8 +12,10 @@ speculative decoding on the :class:`~specaccel.sim.accelerator_model.Accelerator
    path stay: ``committed`` entries).
 
 A stage with zero latency (drafting off: no draft, tree or verify stage) is skipped, so
-the autoregressive baseline is the same process with one stage per step.  Each stage is
-one resource acquire + one timeout, so a step costs at most four of each.
+the autoregressive baseline is the same process with one stage per step.  In the batch-1
+closed loop a request owns the machine: it acquires its units once and a step costs two
+timeouts (draft + tree, then target + verify); requests that share the machine acquire
+a unit per stage (one acquire + one timeout each).
 
 In this first version requests replay one after another (batch 1, a closed loop that
 also honours arrival times); each request is its own generator so that a serving loop
@@ -123,11 +125,83 @@ class TraceReplay:
         self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
             [] if record_timeline else None)
 
-    def request(self, r: int):
-        """SimPy process body of request `r`: its decode steps, one after the other."""
+    def request(self, r: int, exclusive: bool = False):
+        """SimPy process body of request `r`: its decode steps, one after the other.
+
+        With `exclusive` the request owns the machine (the batch-1 closed loop): it
+        acquires each unit once and advances each step with two timeouts (draft + tree,
+        then target + verify, between which the tree's KV is written), recording every
+        stage's interval from the latencies.  Otherwise each stage acquires its unit
+        (one acquire + one timeout per stage), for requests sharing the machine.
+        """
         env = self.env
         mem = self.acc.memory
         units = [self.acc.role_unit[role] for role in ROLES]
+        a = int(self.costs.request_step_offsets[r])
+        b = int(self.costs.request_step_offsets[r + 1])
+        self.request_start_s[r] = env.now
+        mem.kv_allocate(int(self.costs.prompt_len[r]))
+        if exclusive:
+            owned = list({id(u.resource): u.resource for u in units}.values())
+            reqs = [res.request() for res in owned]
+            for req in reqs:
+                yield req
+            self.request_start_s[r] = env.now
+            kept = yield from self._steps_exclusive(r, a, b, units)
+            for res, req in zip(owned, reqs, strict=True):
+                res.release(req)
+        else:
+            kept = yield from self._steps_shared(r, a, b, units)
+        mem.kv_release(int(self.costs.prompt_len[r]) + kept)   # done: free its cache
+        self.request_end_s[r] = env.now
+
+    def _steps_exclusive(self, r: int, a: int, b: int, units):
+        env = self.env
+        mem = self.acc.memory
+        d_s, tr_s, t_s, v_s = self._stage_s
+        d_b, t_b = self._stage_bytes[0], self._stage_bytes[2]
+        n_nodes = self._n_nodes
+        committed = self._committed
+        busy = [0.0, 0.0, 0.0, 0.0]
+        jobs = [0, 0, 0, 0]
+        hbm_d = hbm_t = 0.0
+        timeline = self.timeline
+        kept = 0
+        for s in range(a, b):
+            d, tr, t, v = d_s[s], tr_s[s], t_s[s], v_s[s]
+            start = env.now
+            if d > 0.0 or tr > 0.0:
+                yield env.timeout(d + tr)
+            if t > 0.0:                          # the verify pass writes the tree's KV
+                mem.kv_allocate(n_nodes[s])
+            mid = env.now
+            if t > 0.0 or v > 0.0:
+                yield env.timeout(t + v)
+            if t > 0.0:                          # commit: roll back the rejected nodes
+                mem.kv_release(n_nodes[s] - committed[s], rollback=True)
+                kept += committed[s]
+            hbm_d += d_b[s]
+            hbm_t += t_b[s]
+            for k, dur in ((0, d), (1, tr), (2, t), (3, v)):
+                if dur > 0.0:
+                    busy[k] += dur
+                    jobs[k] += 1
+            if timeline is not None:
+                for k, a_, b_ in ((0, start, start + d), (1, start + d, mid),
+                                  (2, mid, mid + t), (3, mid + t, env.now)):
+                    if b_ > a_:
+                        timeline.append((ROLES[k], units[k].name, r, s, a_, b_))
+        for k in range(4):
+            units[k].busy_s += busy[k]
+            units[k].jobs += jobs[k]
+            self.role_busy_s[ROLES[k]] += busy[k]
+        mem.bytes_by_role["draft"] += hbm_d
+        mem.bytes_by_role["target"] += hbm_t
+        return kept
+
+    def _steps_shared(self, r: int, a: int, b: int, units):
+        env = self.env
+        mem = self.acc.memory
         resources = [u.resource for u in units]
         stage_s = self._stage_s
         stage_bytes = self._stage_bytes
@@ -135,12 +209,7 @@ class TraceReplay:
         committed = self._committed
         role_busy = [0.0, 0.0, 0.0, 0.0]
         timeline = self.timeline
-        a = int(self.costs.request_step_offsets[r])
-        b = int(self.costs.request_step_offsets[r + 1])
-        prompt = int(self.costs.prompt_len[r])
-        self.request_start_s[r] = env.now
-        mem.kv_allocate(prompt)
-        kept = prompt
+        kept = 0
         for s in range(a, b):
             for k in range(4):
                 d = stage_s[k][s]
@@ -165,10 +234,9 @@ class TraceReplay:
             if stage_s[2][s] > 0.0:
                 mem.kv_release(n_nodes[s] - committed[s], rollback=True)
                 kept += committed[s]
-        mem.kv_release(kept)                     # the request is done: free its cache
-        self.request_end_s[r] = env.now
         for k, role in enumerate(ROLES):
             self.role_busy_s[role] += role_busy[k]
+        return kept
 
     def closed_loop(self):
         """SimPy process body: the requests one after another, each not before its arrival."""
@@ -177,7 +245,7 @@ class TraceReplay:
         for r in range(self.costs.n_requests):
             if arrival[r] > env.now:
                 yield env.timeout(arrival[r] - env.now)
-            yield from self.request(r)
+            yield from self.request(r, exclusive=True)
 
     def log(self) -> ReplayLog:
         """The measurements so far."""
