@@ -36,7 +36,7 @@ class Lookahead:
 
     name = "lookahead"
 
-    def __init__(self, target: NextTokenModel, W: int = 7, N: int = 5, G: int = 7,  # noqa: N803
+    def __init__(self, target: NextTokenModel, W: int = 7, N: int = 5, G: int = 7,
                  pool_per_key: int = 16, seed: int = 0) -> None:
         if W < 1 or N < 2 or G < 1 or pool_per_key < 1:
             raise InputError("need W >= 1, N >= 2, G >= 1", field="W")

@@ -231,7 +231,7 @@ def _ask_target(target: NextTokenModel, context: list[int],
         raise ValueError("a proposal starts with the root (parent -1)")
     if proposal.token[0] != context[-1]:
         raise ValueError("the root of a proposal must be the last committed token")
-    paths: list[list[int]] = [[]] * n
+    paths: list[list[int]] = [[] for _ in range(n)]
     dists: list[np.ndarray] = []
     target_token = np.empty(n, dtype=np.int64)
     target_prob = np.ones(n, dtype=np.float64)

@@ -134,3 +134,15 @@ def test_copy_bursts_in_prompt_lookup(models):
     acc = verify_trace(trace).accepted
     cond = [(acc >= k).sum() / max(1, (acc >= k - 1).sum()) for k in range(1, 6)]
     assert np.mean(cond[2:]) > cond[0] + 0.3
+
+
+def test_either_package_can_be_imported_first():
+    """specaccel.models.golden imports specaccel.workloads.trace and the recorder imports the
+    golden model: both import orders must work in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    for first in ("specaccel.models.golden.speculative_sampling", "specaccel.workloads"):
+        code = f"import {first}; from specaccel.workloads import record_trace, import_answers"
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
