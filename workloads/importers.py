@@ -178,7 +178,7 @@ def _mtbench_turns(path: Path, steps_from: str) -> tuple[list[TurnRecord], dict[
 def _specbench_turns(path: Path) -> tuple[list[TurnRecord], dict[str, Any]]:
     records: list[TurnRecord] = []
     model_ids: set[str] = set()
-    merged = 0
+    merged = mismatched = 0
     for line, obj in _read_jsonl(path):
         ctx = _Ctx(path, line)
         qid, choices = _choices(ctx, obj)
@@ -208,13 +208,15 @@ def _specbench_turns(path: Path) -> tuple[list[TurnRecord], dict[str, Any]]:
                         records.append(TurnRecord(f"{qid}/c{index}/t{t}", int(part.shape[0]),
                                                   n_tok, wall[t], part, history, t))
                         history += n_tok
+                        mismatched += int(n_tok != new[t])
                     break
             else:
                 merged += 1
+                mismatched += int(int(a.sum() + a.shape[0]) != sum(new))
                 records.append(TurnRecord(f"{qid}/c{index}", int(a.shape[0]),
                                           int(a.sum() + a.shape[0]), float(sum(wall)), a))
     return records, {"per_step": "recorded", "model_id": sorted(model_ids),
-                     "turns_merged": merged}
+                     "turns_merged": merged, "new_tokens_mismatch": mismatched}
 
 
 def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any],

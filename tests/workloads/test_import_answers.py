@@ -82,6 +82,7 @@ def test_spec_bench_per_step_accept_lengths_are_recorded():
     tr = import_answers(SPEC, "spec-bench")
     assert tr.request_id == ["1/c0/t0", "1/c0/t1", "2/c0/t0", "3/c0"]
     assert tr.metadata["per_step"] == "recorded" and tr.metadata["turns_merged"] == 1
+    assert tr.metadata["new_tokens_mismatch"] == 1  # question 3: 10 tokens vs 5 + 6
     assert tr.recorded_accepted.tolist() == [3, 0, 3, 2, 1, 1, 1, 0, 1, 2, 1, 4]
     out = verify_trace(tr)
     assert np.array_equal(out.accepted, tr.recorded_accepted)  # cross-check vs golden
