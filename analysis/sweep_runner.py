@@ -118,10 +118,24 @@ class _Serial(_Backend):
             yield evaluate_chunk(c, settings, evaluate)
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initialiser: leave when the sweep process dies (a SIGKILL of it alone would
+    otherwise orphan idle workers forever)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 class _Processes(_Backend):
     def __init__(self, workers: int) -> None:
         self.name = f"processes ({workers})"
-        self.pool = ProcessPoolExecutor(max_workers=workers)
+        self.pool = ProcessPoolExecutor(max_workers=workers, initializer=_exit_with_parent,
+                                        initargs=(os.getpid(),))
         self.workers = workers
 
     def run(self, chunks, settings, evaluate):
