@@ -53,7 +53,9 @@ class SimResult:
     accepted_histogram:
         ``accepted_histogram[k]`` = number of steps that accepted ``k`` drafts.
     hbm_bytes:
-        HBM bytes moved per role and ``total``.
+        HBM bytes moved per role, ``kv_writeback`` (the committed tokens' KV written
+        from SRAM to HBM at commit on an accelerator that keeps the tree's KV in SRAM)
+        and ``total``.
     kv_cache:
         KV occupancy (peak and time-weighted mean, tokens and bytes), tokens written and
         rolled back.
@@ -190,7 +192,11 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         return x / makespan if makespan > 0 else 0.0
 
     utilisation: dict[str, float | None] = {n: frac(b) for n, b in log.unit_busy_s.items()}
-    hbm_total = float(sum(log.hbm_bytes_by_role.values()))
+    # On an accelerator that keeps the tree's KV in SRAM (act_in_sram), the committed
+    # tokens' KV is written back to HBM at commit; the pass costs do not include it.
+    writeback = (float(tokens) * log.kv_bytes_per_token
+                 if getattr(hw, "act_in_sram", False) else 0.0)
+    hbm_total = float(sum(log.hbm_bytes_by_role.values())) + writeback
     bw = log.hbm_bandwidth_bps
     utilisation["hbm_bandwidth"] = (hbm_total / (bw * makespan)
                                     if bw and makespan > 0 else None)
@@ -226,7 +232,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         role_busy_fraction={r: frac(log.role_busy_s[r]) for r in ROLES},
         step_time_s=step_time,
         accepted_histogram=[int(c) for c in hist],
-        hbm_bytes={**log.hbm_bytes_by_role, "total": hbm_total},
+        hbm_bytes={**log.hbm_bytes_by_role, "kv_writeback": writeback, "total": hbm_total},
         memory_footprint=memory_footprint(hw, target, draft if costs.drafting != "none" else None,
                                           log.kv_peak_tokens * kvb),
         timeline=log.timeline,

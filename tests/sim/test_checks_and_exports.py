@@ -154,3 +154,16 @@ def test_cli_rejects_bad_serving_input_with_one_line(_cli, trace_file, args, fie
     assert p.returncode == 2, p.stderr
     lines = p.stderr.strip().splitlines()
     assert f"field {field!r}" in lines[-1] and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("hw_name", ["specaccel-default", "a100-80gb"])
+def test_committed_kv_is_written_back_from_sram_on_the_accelerator_only(hw_name):
+    from specaccel.sim import simulate_named
+
+    trace = generate_trace(DEFAULT_PRESET, n_requests=1, steps_per_request=6, seed=3)
+    res = simulate_named(trace, hw_name, baseline=False)
+    kvb = res.kv_cache["peak_bytes"] / res.kv_cache["peak_tokens"]
+    expected = res.tokens * kvb if hw_name == "specaccel-default" else 0.0
+    assert res.hbm_bytes["kv_writeback"] == pytest.approx(expected)
+    parts = sum(v for k, v in res.hbm_bytes.items() if k != "total")
+    assert res.hbm_bytes["total"] == pytest.approx(parts)
