@@ -234,6 +234,14 @@ def read_sweep_meta(root: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def stored_count(root: str | Path) -> int:
+    """Committed points of a results directory, from its manifest (read-only)."""
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return 0
+    return sum(len(p["keys"]) for p in json.loads(path.read_text())["parts"])
+
+
 @dataclass
 class LoadedResults:
     """A results table and what loading it had to fix."""

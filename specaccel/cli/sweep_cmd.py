@@ -40,7 +40,7 @@ def _human(d: dict[str, Any]) -> str:
         ["points in the sweep", d["total"]],
         ["already stored (skipped)", d["skipped"]],
         ["evaluated now", d["evaluated"]],
-        ["points per minute", d["points_per_minute"]],
+        ["points per minute", d["points_per_minute"] if d["evaluated"] else "-"],
         ["evaluator", ", ".join(f"{k}: {v}" for k, v in sorted(d["evaluators"].items()))
          or "-"],
         ["backend", d["backend"]],
@@ -58,7 +58,7 @@ def _human(d: dict[str, Any]) -> str:
 
 
 def run(args: Any) -> int:
-    from specaccel.analysis.results_store import ResultsStore
+    from specaccel.analysis.results_store import stored_count
     from specaccel.analysis.sweep_runner import run_sweep
     from specaccel.analysis.sweep_spec import load_spec
     from specaccel.errors import InputError
@@ -71,6 +71,6 @@ def run(args: Any) -> int:
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
                         resume=args.resume, progress=not args.json,
                         chunk_size=args.chunk_size)
-    d = {"name": spec.name, **summary.to_dict(), "stored": len(ResultsStore(args.out))}
+    d = {"name": spec.name, **summary.to_dict(), "stored": stored_count(args.out)}
     emit(args.json, d, _human)
     return 0
