@@ -24,17 +24,28 @@ from specaccel.errors import InputError  # noqa: E402
 
 @pytest.fixture(scope="module")
 def models():
-    """A 2-layer target and a 1-layer draft sharing its first layer (an early-exit draft)."""
+    """A 2-layer target and a 1-layer draft sharing its first layer (an early-exit draft).
+
+    Weights are drawn wide (initializer_range 0.5: peaked, not near-uniform, logits) and
+    the target's second layer writes half-scaled outputs, so the draft agrees often but
+    not always.
+    """
+    torch.set_num_threads(1)  # tiny matrices: threads only add contention
     torch.manual_seed(0)
     cfg = transformers.LlamaConfig(vocab_size=128, hidden_size=64, intermediate_size=128,
                                    num_hidden_layers=2, num_attention_heads=4,
                                    num_key_value_heads=4, max_position_embeddings=256,
-                                   eos_token_id=None, bos_token_id=None, pad_token_id=0)
+                                   initializer_range=0.5, eos_token_id=None,
+                                   bos_token_id=None, pad_token_id=0)
     target = transformers.LlamaForCausalLM(cfg).eval()
     dcfg = transformers.LlamaConfig(**{**cfg.to_dict(), "num_hidden_layers": 1})
     draft = transformers.LlamaForCausalLM(dcfg).eval()
     state = {k: v for k, v in target.state_dict().items() if ".layers.1." not in k}
     draft.load_state_dict(state)
+    with torch.no_grad():
+        for name, w in target.named_parameters():
+            if ".layers.1." in name and name.endswith(("o_proj.weight", "down_proj.weight")):
+                w.mul_(0.5)
     for m in (target, draft):
         m.generation_config.eos_token_id = None
         m.generation_config.pad_token_id = 0
@@ -45,13 +56,14 @@ def test_recorded_trace_replays_in_the_golden_model(models):
     target, draft = models
     rng = np.random.default_rng(0)
     prompts = [rng.integers(1, 128, size=n).tolist() for n in (5, 9, 14)]
-    trace = record_assisted(target, draft, prompts, max_new_tokens=40, num_assistant_tokens=4)
+    trace = record_assisted(target, draft, prompts, max_new_tokens=32, num_assistant_tokens=4)
     validate_trace(trace)
     assert trace.n_requests == 3 and trace.metadata["draft"]["layers"] == 1
     assert np.all(trace.recorded_accepted >= 0)
     assert check_recorded(trace).size == 0  # every recorded outcome is the golden one
     out = verify_trace(trace)
     assert 0 < out.accepted.sum() < (trace.nodes_per_step() - 1).sum()  # some hits, some misses
+    assert np.unique(out.accepted).size >= 3  # runs of agreement of several lengths
     for r, prompt in enumerate(prompts):
         # the golden commits rebuild exactly what generate returned ...
         rebuilt = np.concatenate([committed_tokens(trace.step(s), verify_tree(trace.step(s)))
@@ -62,7 +74,7 @@ def test_recorded_trace_replays_in_the_golden_model(models):
         with torch.no_grad():
             ids = torch.tensor([prompt])
             ref = target.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                  max_new_tokens=40)[0, len(prompt):].numpy()
+                                  max_new_tokens=32)[0, len(prompt):].numpy()
         assert np.array_equal(generated, ref)
     q = trace.nodes["draft_prob"]
     assert np.all((q > 0) & (q <= 1))
