@@ -61,3 +61,17 @@ def test_eagle2_keeps_best_total_tokens_and_beats_static_chain(models):
 def test_unknown_preset():
     with pytest.raises(InputError, match="unknown method preset"):
         get_method_preset("nope")
+
+
+@pytest.mark.parametrize("verification", ["greedy", "stochastic"])
+def test_recorded_traces_round_trip_through_trace_files(models, tmp_path, verification):
+    from specaccel.workloads import read_trace, write_trace
+
+    trace = record_preset(models, "eagle-25", RecordConfig(n_requests=2, max_new_tokens=30,
+                                                           verification=verification))
+    for suffix in ("parquet", "jsonl"):
+        path = tmp_path / f"t.{suffix}"
+        write_trace(trace, path)
+        back = read_trace(path)  # validated on read
+        assert back.equals(trace) and back.metadata["preset"] == "eagle-25"
+        assert np.array_equal(verify_trace(back).accepted, verify_trace(trace).accepted)
