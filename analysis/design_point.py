@@ -28,6 +28,8 @@ import re
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+import numpy as np
+
 from specaccel.errors import InputError
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
@@ -95,7 +97,10 @@ DEFAULT_METRICS = ("tokens_per_s", "speedup", "mean_committed_per_step",
                    "area_mm2", "peak_flops", "mem_bw_bytes_s", "verify_pass_flops",
                    "verify_pass_bytes", "verify_pass_s", "accepted_histogram")
 ENGINES = ("auto", "fast", "event")
-_TREE_RE = re.compile(r"^(chain-(\d+)|(\d+)x(\d+)|(\d+)-ary-(\d+)|eagle-25|preset)$")
+_TREE_RE = re.compile(r"^(chain-(\d+)|(\d+)x(\d+)|(\d+)-ary-(\d+)|eagle-25|preset"
+                      r"|sequoia-(\d+))$")
+SEQUOIA_MAX_DEPTH = 10
+SEQUOIA_RANKS = 8
 
 
 @dataclass(frozen=True)
@@ -134,15 +139,26 @@ def fast_path_valid(point: dict[str, Any]) -> bool:
     return "fast" in SIM_ENGINES and int(point.get("batch", 1)) == 1
 
 
-def tree_shape(spec: str):
+def tree_shape(spec: str, preset: str | None = None):
     """A draft-tree shape from its sweep name: ``chain-G``, ``KxD`` (SpecInfer k x d),
-    ``K-ary-D`` (complete k-ary tree) or ``eagle-25``."""
+    ``K-ary-D`` (complete k-ary tree), ``eagle-25``, or ``sequoia-N``: the tree of at
+    most N nodes (root included) with the most expected tokens per step under the
+    preset's first-level acceptance and sibling-rank decay (Sequoia's positional model,
+    :mod:`specaccel.models.sequoia`; depth at most 10)."""
     from specaccel.workloads import chain, eagle_default_tree, k_ary, k_by_depth
 
     m = _TREE_RE.match(str(spec))
     if m is None or spec == "preset":
-        raise InputError(f"unknown tree {spec!r}; use chain-G, KxD, K-ary-D or eagle-25",
-                         field="tree")
+        raise InputError(f"unknown tree {spec!r}; use chain-G, KxD, K-ary-D, eagle-25 or "
+                         "sequoia-N", field="tree")
+    if m.group(7) is not None:
+        budget = int(m.group(7))
+        if budget < 2:
+            raise InputError(f"a sequoia tree needs a budget >= 2, not {budget}",
+                             field="tree")
+        if preset is None:   # checking the name only
+            return None
+        return _sequoia_shape(str(preset), budget)
     if m.group(2) is not None:
         return chain(int(m.group(2)))
     if m.group(3) is not None:
@@ -150,6 +166,19 @@ def tree_shape(spec: str):
     if m.group(5) is not None:
         return k_ary(int(m.group(5)), int(m.group(6)))
     return eagle_default_tree()
+
+
+@functools.lru_cache(maxsize=64)
+def _sequoia_shape(preset: str, budget: int):
+    from specaccel.models.sequoia import sequoia_table
+    from specaccel.models.theory import marginal_from_conditional
+    from specaccel.workloads import from_parents, get_preset
+
+    model = get_preset(preset).model()
+    conditional = model.alpha[0] * (1.0 + np.arange(SEQUOIA_RANKS)) ** -model.rank_decay
+    table = sequoia_table(marginal_from_conditional(conditional), budget,
+                          min(SEQUOIA_MAX_DEPTH, budget - 1))
+    return from_parents(table.tree(budget), name=f"sequoia-{budget}")
 
 
 @functools.lru_cache(maxsize=16)
@@ -164,7 +193,7 @@ def _trace(preset: str | None, trace_file: str | None, requests: int | None,
     p = get_preset(preset)
     meta = {**p.trace_metadata(seed), "tree": tree}
     return synthesize_trace(
-        tree_shape(tree), p.model(), seed=seed, verification=p.verification,
+        tree_shape(tree, p.name), p.model(), seed=seed, verification=p.verification,
         n_requests=p.n_requests if requests is None else int(requests),
         steps_per_request=p.steps_per_request if steps is None else int(steps),
         prompt_lengths=p.prompt_lengths, metadata=meta)

@@ -1,0 +1,72 @@
+"""One design point: parameters -> hardware, trace, models -> the simulator's numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from specaccel.analysis.design_point import (
+    EvalSettings,
+    build_hardware,
+    evaluate_point,
+    tree_shape,
+)
+from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
+from specaccel.sim import simulate
+from specaccel.workloads import generate_trace
+
+from specaccel.errors import InputError
+
+POINT = {"preset": "eagle-vicuna-7b-mtbench", "requests": 2, "steps": 15, "trace_seed": 3,
+         "workload": "w"}
+SETTINGS = EvalSettings(metrics=("tokens_per_s", "speedup", "energy_per_token_j",
+                                 "area_mm2", "mean_nodes_per_step", "accepted_histogram"))
+
+
+def test_hardware_from_parameters():
+    hw = build_hardware({**POINT, "array_rows": 32, "sram_mib": 128.0})
+    ref = AcceleratorConfig(array_rows=32, sram_mib=128.0).build()
+    assert hw == ref and hw.area_mm2 == ref.area_mm2
+    gpu = build_hardware({**POINT, "hardware": "a100-80gb", "mem_bw_bytes_s": 3e12})
+    assert gpu.mem_bw_bytes_s == 3e12
+    assert gpu.peak_flops == get_hardware("a100-80gb").peak_flops
+    with pytest.raises(InputError, match="design parameter"):
+        build_hardware({**POINT, "hardware": "a100-80gb", "array_rows": 32})
+
+
+@pytest.mark.parametrize(("engine", "sim_engine", "label"),
+                         [("auto", "fast", "fast"), ("event", "simpy", "event")])
+def test_point_equals_a_direct_simulator_call(engine, sim_engine, label):
+    point = {**POINT, "hbm_stacks": 3}
+    got = evaluate_point(point, EvalSettings(metrics=SETTINGS.metrics, engine=engine))
+    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=15,
+                           seed=3)
+    hw = AcceleratorConfig(hbm_stacks=3).build()
+    ref = simulate(trace, hw=hw, target=get_model("vicuna-7b"),
+                   draft=get_model("eagle-head-vicuna-7b"), engine=sim_engine)
+    assert got["evaluator"] == label
+    assert got["tokens_per_s"] == ref.tokens_per_s
+    assert got["speedup"] == ref.speedup
+    assert got["energy_per_token_j"] == ref.energy_per_token_j["total"]
+    assert got["accepted_histogram"] == ref.accepted_histogram
+    assert got["area_mm2"] == hw.area_mm2
+
+
+def test_fast_and_event_agree_and_gpu_area_is_unknown():
+    fast = evaluate_point(POINT, SETTINGS)
+    event = evaluate_point(POINT, EvalSettings(metrics=SETTINGS.metrics, engine="event"))
+    assert fast["tokens_per_s"] == pytest.approx(event["tokens_per_s"], rel=1e-9)
+    gpu = evaluate_point({**POINT, "hardware": "h100-sxm"}, SETTINGS)
+    assert math.isnan(gpu["area_mm2"]) and gpu["tokens_per_s"] > 0
+
+
+@pytest.mark.parametrize("budget", [2, 6, 16])
+def test_sequoia_tree_budget(budget):
+    shape = tree_shape(f"sequoia-{budget}", "eagle-vicuna-7b-mtbench")
+    assert shape.n_nodes == budget
+    got = evaluate_point({**POINT, "tree": f"sequoia-{budget}"}, SETTINGS)
+    assert got["mean_nodes_per_step"] == budget
+    with pytest.raises(InputError, match="budget >= 2"):
+        tree_shape("sequoia-1", "eagle-vicuna-7b-mtbench")
+    with pytest.raises(InputError, match="unknown tree"):
+        tree_shape("bushy")
