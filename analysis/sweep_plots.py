@@ -107,26 +107,41 @@ def hardware_label(df: pd.DataFrame, axes: Sequence[str]) -> pd.Series:
         lambda r: ", ".join(f"{c}={v}" for c, v in zip(cols, r, strict=True)), axis=1)
 
 
+def _tree_family(tree: str) -> str:
+    for fam in ("sequoia", "chain"):
+        if str(tree).startswith(fam):
+            return fam
+    return "other trees"
+
+
 def plot_speedup_vs_tree(df: pd.DataFrame, axes: Sequence[str], path: Path) -> Path | None:
-    """Speedup against tree budget (nodes per verify pass), one line per hardware
-    (means over the other axes)."""
+    """Speedup against tree budget (nodes per verify pass), one colour per hardware and
+    one line style per tree family (means over the other axes)."""
     if not _has(df, ("speedup", "mean_nodes_per_step")):
         return None
-    d = pd.DataFrame({"hw": hardware_label(df, axes), "nodes": df["mean_nodes_per_step"],
+    family = df["tree"].map(_tree_family) if "tree" in df.columns else \
+        pd.Series("", index=df.index)
+    d = pd.DataFrame({"hw": hardware_label(df, axes), "family": family,
+                      "nodes": df["mean_nodes_per_step"],
                       "speedup": pd.to_numeric(df["speedup"], errors="coerce")}).dropna()
     if d.empty:
         return None
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    groups = list(d.groupby("hw", sort=True))
-    for name, g in groups[:10]:
-        m = g.groupby("nodes")["speedup"].mean()
-        ax.plot(m.index, m.values, "-o", ms=4, label=name)
+    hws = sorted(d["hw"].unique())
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    styles = {"sequoia": "-o", "chain": "--s", "other trees": ":^", "": "-o"}
+    for i, hw in enumerate(hws[:10]):
+        for fam, g in d[d["hw"] == hw].groupby("family", sort=True):
+            m = g.groupby("nodes")["speedup"].mean()
+            label = hw if d["family"].nunique() == 1 else f"{hw} · {fam}"
+            ax.plot(m.index, m.values, styles.get(fam, "-o"), ms=4,
+                    color=colours[i % len(colours)], label=label)
     ax.axhline(1.0, color="black", lw=0.8, ls="--")
     ax.set_xlabel(_label("mean_nodes_per_step"))
     ax.set_ylabel(_label("speedup"))
     title = "speedup vs tree budget per hardware"
-    if len(groups) > 10:
-        title += f" (first 10 of {len(groups)})"
+    if len(hws) > 10:
+        title += f" (first 10 of {len(hws)})"
     ax.set_title(title)
     ax.legend(fontsize=7)
     return _save(fig, path)
