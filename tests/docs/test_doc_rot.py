@@ -159,3 +159,39 @@ def test_trace_schema_python_example_runs(tmp_path, monkeypatch):
 
     trace = read_trace(tmp_path / "mine.parquet")
     assert trace.n_steps == 1 and trace.n_nodes == 4
+
+
+# ---- configuration formats -----------------------------------------------------------
+
+def marker_table(doc: str, marker: str) -> list[list[str]]:
+    """Rows (cells without backticks) of the table between ``<!-- marker`` and its end."""
+    text = (DOCS / doc).read_text()
+    block = text.split(f"<!-- {marker}", 1)[1].split(f"<!-- /{marker} -->", 1)[0]
+    rows = [[c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            for line in block.splitlines() if line.startswith("| ")]
+    return rows[1:]  # without the header
+
+
+def test_sweep_metric_table_matches_the_code():
+    from specaccel.analysis.design_point import METRICS
+
+    rows = marker_table("config-format.md", "sweep-metrics")
+    assert [r[0] for r in rows] == list(METRICS)
+    assert {r[0]: r[1] for r in rows} == METRICS
+
+
+def test_accelerator_parameter_table_matches_the_code():
+    from dataclasses import fields
+
+    from specaccel.models.cost import AcceleratorConfig
+
+    rows = marker_table("config-format.md", "accelerator-fields")
+    expected = [(f.name, str(f.default)) for f in fields(AcceleratorConfig) if f.name != "name"]
+    assert [(r[0], r[1]) for r in rows] == expected
+
+
+def test_characterisation_column_table_matches_the_code():
+    from specaccel.hdl.characterisation import COLUMNS
+
+    rows = marker_table("config-format.md", "characterisation-columns")
+    assert tuple(r[0] for r in rows) == COLUMNS
