@@ -45,6 +45,11 @@ SPEC_COPY = "sweep.toml"
 SPEC_META = "sweep.json"
 PARTS = "parts"
 FORMAT = 1
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(), "int64": pa.int64(), "float64": pa.float64(),
+    "bool": pa.bool_(), "list<int64>": pa.list_(pa.int64()),
+}
+"""Column types a store can declare (names as in the manifest)."""
 _PART_RE = re.compile(r"^part-(\d{6,})\.parquet$")
 _TMP_PREFIX = ".tmp-"
 
@@ -88,9 +93,15 @@ class ResultsStore:
     columns:
         Column order of the part files: ``key``, parameters, metrics, ``evaluator``.
         Required for a new store; an existing store keeps its own.
+    types:
+        Column types (:data:`COLUMN_TYPES` names), so that every part file has the same
+        schema whatever values its batch happened to hold (a column that is all null in
+        one batch would otherwise get Arrow's null type there).  Default: inferred per
+        batch.
     """
 
-    def __init__(self, root: str | Path, columns: list[str] | None = None) -> None:
+    def __init__(self, root: str | Path, columns: list[str] | None = None,
+                 types: dict[str, str] | None = None) -> None:
         self.root = Path(root)
         self.parts_dir = self.root / PARTS
         self.parts_dir.mkdir(parents=True, exist_ok=True)
@@ -100,6 +111,12 @@ class ResultsStore:
                 raise InputError("not a results directory (no manifest.json)",
                                  file=str(self.root))
             self._manifest = {"format": FORMAT, "columns": list(columns), "parts": []}
+            if types is not None:
+                unknown = {t for t in types.values() if t not in COLUMN_TYPES}
+                if unknown or set(types) != set(columns):
+                    raise ValueError(f"types must name every column with one of "
+                                     f"{sorted(COLUMN_TYPES)}")
+                self._manifest["types"] = dict(types)
             self._write_manifest()
         self.recovery = self.recover()
         self._keys = {k for p in self._manifest["parts"] for k in p["keys"]}
@@ -126,6 +143,17 @@ class ResultsStore:
     @property
     def columns(self) -> list[str]:
         return list(self._manifest["columns"])
+
+    @property
+    def types(self) -> dict[str, str] | None:
+        t = self._manifest.get("types")
+        return dict(t) if t is not None else None
+
+    def _schema(self) -> pa.Schema | None:
+        t = self.types
+        if t is None:
+            return None
+        return pa.schema([(c, COLUMN_TYPES[t[c]]) for c in self.columns])
 
     @property
     def part_files(self) -> list[Path]:
@@ -205,7 +233,7 @@ class ResultsStore:
             fresh.append(r)
         if not fresh:
             return None
-        table = pa.table({c: [r.get(c) for r in fresh] for c in cols})
+        table = pa.table({c: [r.get(c) for r in fresh] for c in cols}, schema=self._schema())
         name = self._next_part_name()
         final = self.parts_dir / name
         tmp = self.parts_dir / f"{_TMP_PREFIX}{os.getpid()}-{name}"

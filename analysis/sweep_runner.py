@@ -228,6 +228,28 @@ def _columns(spec: SweepSpec, points: list[dict[str, Any]]) -> list[str]:
     return ["key", *params, *spec.settings.metrics, "evaluator"]
 
 
+def _types(columns: list[str], points: list[dict[str, Any]], metrics: tuple[str, ...]
+           ) -> dict[str, str]:
+    """Arrow type names of the store's columns, from every point's parameter values."""
+    types: dict[str, str] = {"key": "string", "evaluator": "string"}
+    for m in metrics:
+        types[m] = "list<int64>" if not dp.metric_is_numeric(m) else "float64"
+    for c in columns:
+        if c in types:
+            continue
+        vals = [p[c] for p in points if p.get(c) is not None]
+        if vals and all(isinstance(v, bool) for v in vals):
+            types[c] = "bool"
+        elif vals and all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+            types[c] = "int64"
+        elif vals and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                          for v in vals):
+            types[c] = "float64"
+        else:
+            types[c] = "string"
+    return types
+
+
 def _keyed(points: list[dict[str, Any]], settings: dp.EvalSettings
            ) -> list[tuple[str, dict[str, Any]]]:
     seen: set[str] = set()
@@ -335,7 +357,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
             first = [{**p, "steps": _full_steps(p)} for p in first]
         columns = _columns(spec, first)
         backend = _backend(workers, scheduler)     # connect before touching the store
-        store = ResultsStore(root, columns=columns)
+        store = ResultsStore(root, columns=columns,
+                             types=_types(columns, first, spec.settings.metrics))
         if store.columns != columns:
             raise InputError(f"holds results of a sweep with other columns "
                              f"({', '.join(store.columns)}); use another --out",

@@ -130,3 +130,25 @@ def test_lock_and_empty_directory_rules(tmp_path, toy_spec):
     fresh = tmp_path / "fresh"
     (fresh / "parts").mkdir(parents=True)
     assert run_sweep(toy_spec, fresh, workers=1, evaluate=toy_evaluate).evaluated == 24
+
+
+def test_every_part_file_has_the_same_schema(tmp_path):
+    import duckdb
+    import pyarrow.parquet as pq
+
+    # The second workload has no 'requests' and no 'steps': all-null in its batches.
+    body = TOY_SPEC.replace("batch_size = 5", "batch_size = 1") + (
+        '\n[[workloads]]\nname = "defaults"\npreset = "specinfer-llama2-7b-c4"\n')
+    spec = load_spec(write_spec(tmp_path, body))
+    out = tmp_path / "out"
+    run_sweep(spec, out, workers=1, evaluate=toy_evaluate, chunk_size=1)
+    parts = sorted((out / "parts").glob("*.parquet"))
+    assert len(parts) == 48
+    schemas = {str(pq.read_schema(p)) for p in parts}
+    assert len(schemas) == 1
+    schema = pq.read_schema(parts[0])
+    assert str(schema.field("requests").type) == "int64"
+    assert str(schema.field("clock_hz").type) == "double"
+    n, nulls = duckdb.sql(f"SELECT count(*), count(*) - count(requests) FROM "
+                          f"read_parquet('{out}/parts/*.parquet')").fetchall()[0]
+    assert (n, nulls) == (48, 24)
