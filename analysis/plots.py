@@ -158,14 +158,16 @@ def plot_gantt(timeline: list[tuple[str, str, int, int, float, float]], path: Pa
     # drawn 0.2 % wide so they stay visible
     min_w = 0.002 * (t1 - t0) * scale
     fig, ax = plt.subplots(figsize=(10, 1.0 + 0.55 * max(len(units), 1)))
-    for role in STAGE_COLOURS:
+    colours = {**STAGE_COLOURS, "prefill": "#59a14f"}
+    for role in colours:
         bars = [((max(a, t0) - t0) * scale, max((min(b, t1) - max(a, t0)) * scale, min_w))
                 for rl, _, _, _, a, b in shown if rl == role]
         ys = [units.index(u) for rl, u, *_ in shown if rl == role]
         for y in sorted(set(ys)):
             ax.broken_barh([bar for bar, yy in zip(bars, ys, strict=True) if yy == y],
-                           (y - 0.4, 0.8), facecolors=STAGE_COLOURS[role])
-        ax.bar(0, 0, color=STAGE_COLOURS[role], label=role)  # legend entry
+                           (y - 0.4, 0.8), facecolors=colours[role])
+        if role != "prefill" or any(r[0] == "prefill" for r in shown):
+            ax.bar(0, 0, color=colours[role], label=role)  # legend entry
     ax.set_yticks(range(len(units)))
     ax.set_yticklabels(units)
     ax.set_ylim(-0.6, len(units) + 0.2)   # room for the legend above the top row
@@ -173,7 +175,7 @@ def plot_gantt(timeline: list[tuple[str, str, int, int, float, float]], path: Pa
     ax.set_xlabel(f"time ({unit_label}) from t = {t0:.4g} s  (stages under 0.2 % of the "
                   "window drawn at that width)")
     ax.set_title(title or f"simulated timeline, {len(shown)} stages", fontsize=10)
-    ax.legend(fontsize=8, ncol=len(STAGE_COLOURS), loc="upper right")
+    ax.legend(fontsize=8, ncol=len(colours), loc="upper right")
     return _save(fig, Path(path))
 
 

@@ -22,8 +22,10 @@ One **batch step** (one set of SimPy events, not one per request):
    rows' mean (the cost model depends on per-row contexts only through their sum).
 3. *tree* — the tree unit builds each row's mask (rows one after another on the
    accelerator's unit; one batched kernel sequence on a GPU).
-4. *target* — one batched verify pass over all rows (padded to the largest tree), plus
-   the prefill chunks as prefill passes; the KV of every tree node is written.
+4. *target* — one batched verify pass over all rows (padded to the largest tree), then
+   the prefill chunks as prefill passes (one stage on the target engine; the timeline
+   shows the prefill part as its own ``prefill`` slice, its energy counts as target
+   energy); the KV of every tree node is written.
 5. *verify* — the verify unit walks each row's tree (serial rows on the accelerator,
    one batched kernel sequence on a GPU).
 6. *commit* — per row the KV of rejected nodes is rolled back; a finished request frees
@@ -216,6 +218,7 @@ class ServingSimulation:
         self.recomputed_tokens = 0
         self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
             [] if record_timeline else None)
+        self._prefill_s = 0.0
 
     # -- KV accounting ----------------------------------------------------------------
     def _kv_change(self, delta: int) -> None:
@@ -263,6 +266,7 @@ class ServingSimulation:
             pl, pe, ph = self._dyn(self.cost_fn(self.target, self.hw, tokens=tok, context=ctx,
                                                 batch=np.ones_like(tok), phase="prefill"))
             lat, e, hb = lat + pl, e + pe, hb + ph
+            self._prefill_s = pl
         return lat, e, hb
 
     def _unit_time(self, per_step: np.ndarray, rows: np.ndarray) -> float:
@@ -391,12 +395,14 @@ class ServingSimulation:
         prefill `chunks`: its stages as SimPy events, its energy and traffic."""
         env = self.env
         c = self.costs
+        self._prefill_s = 0.0
         if rows.size == 1 and not chunks:      # batch 1: the step's own (exact) costs
             s = int(rows[0])
             d_s, d_j, d_b = float(c.draft_s[s]), float(c.draft_j[s]), float(c.draft_hbm_bytes[s])
             t_s, t_j, t_b = (float(c.target_s[s]), float(c.target_j[s]),
                              float(c.target_hbm_bytes[s]))
         else:
+            self._prefill_s = 0.0
             d_s, d_j, d_b = self._draft_cost(rows)
             t_s, t_j, t_b = self._target_cost(rows, chunks)
         tree_s = self._unit_time(c.tree_s, rows)
@@ -423,8 +429,16 @@ class ServingSimulation:
             unit.jobs += 1
             self.role_busy[ROLES[k]] += dur
             if self.timeline is not None:
-                self.timeline.append((ROLES[k], unit.name, -1, self.batch_steps, start,
-                                      env.now))
+                pre = self._prefill_s if k == 2 else 0.0
+                if pre > 0.0:      # the prefill passes run after the verify pass
+                    if env.now - pre > start:
+                        self.timeline.append((ROLES[k], unit.name, -1, self.batch_steps,
+                                              start, env.now - pre))
+                    self.timeline.append(("prefill", unit.name, -1, self.batch_steps,
+                                          env.now - pre, env.now))
+                else:
+                    self.timeline.append((ROLES[k], unit.name, -1, self.batch_steps,
+                                          start, env.now))
         self.batch_steps += 1
         self.batch_rows_sum += int(rows.size)
         self.batch_rows_max = max(self.batch_rows_max, int(rows.size))

@@ -111,6 +111,8 @@ def test_prefill_gives_the_first_token_and_chunks_share_the_budget(
     assert log.serving["tpot_s"]["p50"] == (76 + 82) * Q / 4
     prefill_calls = [c for c in batch_cost.calls if c[4] == "prefill"]
     assert [c[1].tolist() for c in prefill_calls] == [[10]]
+    assert [(role, a / Q, b / Q) for role, _, _, _, a, b in log.timeline[:2]] == [
+        ("prefill", 0, 60), ("draft", 60, 72)]
     # a budget of 4 cuts the prompt into chunks 4, 4, 2 at contexts 0, 4, 8
     batch_cost.calls.clear()
     _, log = run(one, toy_hw, target_model, draft_model, batch_cost, prefill=True,
