@@ -195,3 +195,23 @@ def test_characterisation_column_table_matches_the_code():
 
     rows = marker_table("config-format.md", "characterisation-columns")
     assert tuple(r[0] for r in rows) == COLUMNS
+
+
+# ---- validation table ----------------------------------------------------------------
+
+def test_validation_preset_table_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    rows = tables.preset_rows()
+    text = (DOCS / "validation.md").read_text()
+    block = text.split("<!-- preset-table", 1)[1].split("-->", 1)[1]
+    block = block.split("<!-- /preset-table -->", 1)[0].strip()
+    assert block == tables.preset_table_markdown(rows), \
+        "docs/validation.md preset table is stale: run tests/docs/validation_tables.py"
+    from specaccel.workloads import list_presets
+
+    assert [r["preset"] for r in rows] == list_presets()
