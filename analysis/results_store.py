@@ -291,13 +291,14 @@ def load_results(root: str | Path) -> LoadedResults:
     # Read-only: no recovery here, so loading never disturbs a sweep that is running.
     manifest = json.loads((root / MANIFEST).read_text())
     columns = list(manifest["columns"])
-    frames = [pq.read_table(root / PARTS / p["file"]).to_pandas() for p in manifest["parts"]]
-    if frames:
-        df = pd.concat(frames, ignore_index=True)
+    tables = [pq.read_table(root / PARTS / p["file"]) for p in manifest["parts"]]
+    if tables:
+        # One Arrow table first, so pandas dtypes do not depend on how rows were batched.
+        df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
     else:
         df = pd.DataFrame({c: [] for c in columns})
     before = len(df)
     df = df.drop_duplicates(subset="key", keep="first")
     df = df.sort_values("key", kind="stable").reset_index(drop=True)
     return LoadedResults(frame=df[columns], duplicates_dropped=before - len(df),
-                         parts=len(frames))
+                         parts=len(tables))
