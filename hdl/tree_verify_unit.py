@@ -8,12 +8,14 @@ parallel form (see :mod:`specaccel.models.golden.tree_verify`):
 * stage B — ``first[i]``: node i is acceptable and no lower-indexed acceptable sibling exists
   (the lowest-index tie-break);
 * ``ceil(log2(N - 1))`` pointer-doubling stages — each node holds a jump pointer (initially
-  its parent), a flag "every node from here up to the jump target is first" and the distance
-  to the jump target; a stage does ``ok[i] &= ok[jump[i]]``, ``dist[i] += dist[jump[i]]``,
-  ``jump[i] = jump[jump[i]]``.  The root jumps to itself with ``ok = 1`` and ``dist = 0``.
-  Afterwards ``ok[i]`` is ``on_path[i]`` and ``dist[i]`` is the depth of node i;
-* output stage — ``path[depth[i]] = i`` for every on-path node, ``accepted`` = the deepest
-  on-path depth, ``bonus_token`` = ``target_token`` of the highest-index on-path node.
+  its parent) and a flag "every node from here up to the jump target is first"; a stage
+  does ``ok[i] &= ok[jump[i]]`` and ``jump[i] = jump[jump[i]]``.  The root jumps to itself
+  with ``ok = 1``.  Afterwards ``ok[i]`` is ``on_path[i]``;
+* output stage — the on-path nodes form one chain in index order, so an on-path node's
+  rank among them (a log-depth prefix count) is its depth: ``path[rank[i]] = i``;
+  ``accepted`` = the number of on-path non-root nodes, ``bonus_token`` = ``target_token``
+  of the highest-index on-path node.  The target tokens wait for it in a small memory
+  (block RAM on an FPGA) indexed by the pipeline-advance count, not in a register chain.
 
 Every stage is one register; all stages advance together when the output is empty or
 accepted (``en = ~resp.valid | resp.ready``), so a new tree enters every cycle without
@@ -42,8 +44,9 @@ The pipeline never stalls on bad input, so the next request is answered normally
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from specaccel.hdl.layouts import index_shape, verify_request_layout, verify_response_layout
 from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, _check_seed, lfsr_advance_masks
@@ -175,7 +178,6 @@ class TreeVerifyUnit(wiring.Component):
         accept_b = Signal(n)
         parent_b = [Signal(idx, name=f"parent_b{i}") for i in range(n)]
         present_b = Signal(n)
-        tt_b = [Signal(tw, name=f"tt_b{i}") for i in range(n)]
         with m.If(en):
             m.d.sync += [
                 valid_b.eq(self.req.valid),
@@ -184,7 +186,24 @@ class TreeVerifyUnit(wiring.Component):
                 present_b.eq(Cat(*present)),
             ]
             m.d.sync += [parent_b[i].eq(req.parent[i]) for i in range(n)]
-            m.d.sync += [tt_b[i].eq(req.target_token[i]) for i in range(n)]
+
+        # The target tokens are needed again only for the bonus token at the output: they
+        # wait in a memory (block RAM on an FPGA) instead of a register delay line.  Slot =
+        # pipeline advance count; a tree written at advance a is read back at advance
+        # a + k + 1 (registered read) so that its tokens meet it at the output stage.
+        k = doubling_stages(n)
+        depth = 1 << (k + 2).bit_length()
+        m.submodules.tokens = tokens = Memory(shape=unsigned(n * tw), depth=depth, init=[])
+        advance = Signal(range(depth))
+        wport = tokens.write_port()
+        rport = tokens.read_port()
+        with m.If(en):
+            m.d.sync += advance.eq(advance + 1)
+        m.d.comb += [
+            wport.addr.eq(advance), wport.data.eq(req.target_token.as_value()), wport.en.eq(en),
+            rport.addr.eq(advance - (k + 1)), rport.en.eq(en),
+        ]
+        tt = [rport.data[i * tw:(i + 1) * tw] for i in range(n)]
 
         # ---- stage B: first acceptable child among siblings (lowest index wins) -------------
         first_b = [Const(0, 1)]
@@ -193,59 +212,51 @@ class TreeVerifyUnit(wiring.Component):
             blocked = Cat(*earlier).any() if earlier else Const(0, 1)
             first_b.append(accept_b[i] & ~blocked)
 
-        dist_shape = idx
         valid = Signal(name="valid_d0")
         error = Signal(name="error_d0")
         ok = Signal(n, name="ok_d0")
         jump = [Signal(idx, name=f"jump_d0_{i}") for i in range(n)]
-        dist = [Signal(dist_shape, name=f"dist_d0_{i}") for i in range(n)]
-        tt = [Signal(tw, name=f"tt_d0_{i}") for i in range(n)]
         with m.If(en):
             m.d.sync += [valid.eq(valid_b), error.eq(error_b)]
             m.d.sync += ok.eq(Cat(Const(1, 1), *first_b[1:]))
-            for i in range(1, n):
-                # a node beyond n_nodes is not first; point it at the root
-                m.d.sync += [
-                    jump[i].eq(Mux(present_b[i], parent_b[i], 0)),
-                    dist[i].eq(1),
-                ]
-            m.d.sync += [tt[i].eq(tt_b[i]) for i in range(n)]
+            # a node beyond n_nodes is not first; point it at the root
+            m.d.sync += [jump[i].eq(Mux(present_b[i], parent_b[i], 0)) for i in range(1, n)]
 
-        # ---- pointer-doubling stages -------------------------------------------------------
-        for s in range(doubling_stages(n)):
+        # ---- pointer-doubling stages: ok[i] &= ok[jump[i]]; jump[i] = jump[jump[i]] ---------
+        for s in range(k):
+            last = s == k - 1
             nvalid = Signal(name=f"valid_d{s + 1}")
             nerror = Signal(name=f"error_d{s + 1}")
             nok = Signal(n, name=f"ok_d{s + 1}")
             njump = [Signal(idx, name=f"jump_d{s + 1}_{i}") for i in range(n)]
-            ndist = [Signal(dist_shape, name=f"dist_d{s + 1}_{i}") for i in range(n)]
-            ntt = [Signal(tw, name=f"tt_d{s + 1}_{i}") for i in range(n)]
             with m.If(en):
                 m.d.sync += [nvalid.eq(valid), nerror.eq(error), nok[0].eq(1)]
-                m.d.sync += [ntt[i].eq(tt[i]) for i in range(n)]
                 for i in range(1, n):
                     # jump[i] < i for a valid tree: only lower nodes are candidates
                     with m.Switch(jump[i]):
                         for j in range(i):
                             with m.Case(j):
-                                m.d.sync += [
-                                    njump[i].eq(jump[j]),
-                                    nok[i].eq(ok[i] & ok[j]),
-                                    ndist[i].eq(dist[i] + dist[j]),
-                                ]
+                                m.d.sync += nok[i].eq(ok[i] & ok[j])
+                                if not last:  # the last stage needs no further pointer
+                                    m.d.sync += njump[i].eq(jump[j])
                         with m.Default():
-                            m.d.sync += [njump[i].eq(0), nok[i].eq(0), ndist[i].eq(0)]
-            valid, error, ok, jump, dist, tt = nvalid, nerror, nok, njump, ndist, ntt
+                            m.d.sync += nok[i].eq(0)
+            valid, error, ok, jump = nvalid, nerror, nok, njump
 
-        # ---- output stage: path from depths, accepted length, bonus token -------------------
+        # ---- output stage: path from ranks, accepted length, bonus token --------------------
+        # The on-path nodes form one chain in index order, so the rank of an on-path node
+        # among them (a prefix count) is its depth: path[rank[i]] = i.
         on = [ok[i] for i in range(n)]
+        rank = _prefix_counts(on[1:], idx.width)      # rank[i-1] = on[1] + ... + on[i]
         is_last = []
         for i in range(n):
             later = [on[j] for j in range(i + 1, n)]
             is_last.append(on[i] & ~(Cat(*later).any() if later else Const(0, 1)))
         path_entries = [Const(0, idx)]
-        for k in range(1, n):
-            path_entries.append(_or_all([Mux(on[i] & (dist[i] == k), i, 0) for i in range(k, n)]))
-        accepted = _or_all([Mux(is_last[i], dist[i], 0) for i in range(1, n)])
+        for d in range(1, n):
+            path_entries.append(
+                _or_all([Mux(on[i] & (rank[i - 1] == d), i, 0) for i in range(d, n)]))
+        accepted = rank[-1] if rank else Const(0, idx)
         bonus = _or_all([Mux(is_last[i], tt[i], 0) for i in range(n)])
 
         out = self.resp.payload
@@ -254,11 +265,23 @@ class TreeVerifyUnit(wiring.Component):
             m.d.sync += out.error.eq(error)
             with m.If(error):
                 m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(0)]
-                m.d.sync += [out.path[k].eq(0) for k in range(n)]
+                m.d.sync += [out.path[d].eq(0) for d in range(n)]
             with m.Else():
                 m.d.sync += [out.accepted.eq(accepted), out.bonus_token.eq(bonus)]
-                m.d.sync += [out.path[k].eq(path_entries[k]) for k in range(n)]
+                m.d.sync += [out.path[d].eq(path_entries[d]) for d in range(n)]
         return m
+
+
+def _prefix_counts(bits: list, width: int) -> list:
+    """Inclusive prefix sums of single bits, ``width`` bits each, in log2(len) adder levels
+    (Kogge-Stone), so the logic depth stays logarithmic."""
+    sums = [b for b in bits]
+    step = 1
+    while step < len(sums):
+        sums = [sums[i] + sums[i - step] if i >= step else sums[i] for i in range(len(sums))]
+        sums = [v[:width] if len(v) > width else v for v in sums]
+        step *= 2
+    return sums
 
 
 def _or_all(values: list):
