@@ -215,3 +215,17 @@ def test_validation_preset_table_is_current():
     from specaccel.workloads import list_presets
 
     assert [r["preset"] for r in rows] == list_presets()
+
+
+# ---- extending.md ----------------------------------------------------------------------
+
+def test_extending_examples_run(tmp_path, monkeypatch, capsys):
+    text = (DOCS / "extending.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    assert len(blocks) >= 5
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {"__name__": "extending_md"}
+    for block in blocks:  # one namespace, in order, as a reader would run them
+        exec(compile(block, "extending.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "speedup" in out and "fork-then-chain" in out
