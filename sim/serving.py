@@ -337,7 +337,9 @@ class ServingSimulation:
                     budget -= k
             # the trees must fit the KV cache: pre-empt the newest requests until they do
             tree_tokens = sum(n_nodes[self.next_step[r]] for r in rows)
+            preempted = False
             while not self._fits(tree_tokens) and running:
+                preempted = True
                 victim = running.pop()
                 if victim in rows:
                     rows.remove(victim)
@@ -349,13 +351,16 @@ class ServingSimulation:
                 self.preemptions[victim] += 1
                 waiting.appendleft(victim)
             # requests that are admitted with nothing left to do finish now
-            for r in [r for r in running if self.prefill_left[r] == 0
-                      and self.next_step[r] >= self.end_step[r]]:
+            idle = [r for r in running if self.prefill_left[r] == 0
+                    and self.next_step[r] >= self.end_step[r]]
+            for r in idle:
                 self._finish(r, running)
                 done += 1
             if not rows and not chunks:
                 if done >= n_req:
                     break
+                if preempted or idle:  # freed cache / batch room admits the queue next
+                    continue
                 if nxt < n_req:
                     yield env.timeout(arrivals[order[nxt]] - now)
                     continue
@@ -369,6 +374,9 @@ class ServingSimulation:
                 self.prefill_tokens += k
                 if self.prefill_left[r] == 0 and np.isnan(self.t_first[r]):
                     self.t_first[r] = now
+                if self.prefill_left[r] == 0 and self.next_step[r] >= self.end_step[r]:
+                    self._finish(r, running)       # a request with no decode steps
+                    done += 1
             for r in rows:
                 s = self.next_step[r]
                 self._kv_change(-(n_nodes[s] - committed[s]))
@@ -449,9 +457,8 @@ class ServingSimulation:
         self.kv_integral += self.kv_used * (now - self.kv_since)
         self.kv_since = now
         c = self.costs
-        tokens = np.add.reduceat(c.committed, c.request_step_offsets[:-1]) \
-            if c.n_steps else np.zeros(c.n_requests, np.int64)
-        tokens = np.where(np.diff(c.request_step_offsets) > 0, tokens, 0)
+        step_req = np.repeat(np.arange(c.n_requests), np.diff(c.request_step_offsets))
+        tokens = np.bincount(step_req, weights=c.committed, minlength=c.n_requests)
         ttft = self.t_first - self.arrival
         e2e = self.t_end - self.arrival
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -539,11 +546,13 @@ def serve(trace, costs: StepCosts, hw: Any, *, target: Any, draft: Any,
     else:
         arrival = np.asarray(costs.arrival_s, dtype=np.float64)
     cap = config.kv_capacity_tokens if config.kv_capacity_tokens is not None else kv_capacity
-    if cap is not None and costs.n_steps:
-        # the largest single request: its full context at its last step plus its tree
+    if cap is not None and costs.n_requests:
+        # the largest single request: its prompt, or its context at its last step plus
+        # that step's tree
         last = costs.request_step_offsets[1:] - 1
         has = np.diff(costs.request_step_offsets) > 0
-        need = int((costs.context[last[has]] + costs.n_nodes[last[has]]).max(initial=0))
+        need = max(int((costs.context[last[has]] + costs.n_nodes[last[has]]).max(initial=0)),
+                   int(costs.prompt_len.max(initial=0)))
         if need > cap:
             raise InputError(f"one request needs {need} tokens of KV cache but only {cap} "
                              "fit the memory left after the weights", field="kv_capacity")

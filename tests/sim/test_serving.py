@@ -72,6 +72,9 @@ def test_the_token_budget_holds_back_rows_in_admission_order(
     assert log.serving["mean_batch_rows"] == 1.0
     with pytest.raises(InputError, match="largest tree"):
         run(two_requests(), toy_hw, target_model, draft_model, batch_cost, token_budget=3)
+    with pytest.raises(InputError, match="needs 10 tokens of KV cache but only 9"):
+        run(Trace.from_trees([("p", 10, [])]), toy_hw, target_model, draft_model,
+            batch_cost, kv_capacity_tokens=9)
 
 
 def test_kv_capacity_makes_a_request_wait(toy_hw, target_model, draft_model, batch_cost):
@@ -197,3 +200,52 @@ def test_real_serving_run_is_reproducible_and_batching_raises_throughput():
     assert s["ttft_s"]["p50"] <= s["ttft_s"]["p90"] <= s["ttft_s"]["p99"]
     assert 1 < s["mean_batch_rows"] <= 8
     assert a["engine"] == "simpy-serving"
+
+
+def random_trace(rng: np.random.Generator, n_req: int) -> Trace:
+    """Random requests: prompts 1-40, 0-6 steps of random trees of 1-7 nodes."""
+    reqs = []
+    for r in range(n_req):
+        trees = []
+        for _ in range(int(rng.integers(0, 7))):
+            n = int(rng.integers(1, 8))
+            parent = [-1] + [int(rng.integers(0, i)) for i in range(1, n)]
+            tok = rng.integers(0, 4, n).tolist()
+            tgt = rng.integers(0, 4, n).tolist()
+            trees.append(DraftTree.build(parent, tok, tgt))
+        reqs.append((f"r{r}", int(rng.integers(1, 41)), trees))
+    return Trace.from_trees(reqs, arrival_s=np.sort(rng.uniform(0, 400 * Q, n_req)),
+                            metadata={"drafting": "per-level"})
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_serving_invariants_on_random_workloads(seed, toy_hw, toy_gpu, target_model,
+                                                draft_model, batch_cost):
+    rng = np.random.default_rng(seed)
+    trace = random_trace(rng, int(rng.integers(1, 12)))
+    hw = toy_gpu if seed % 3 == 0 else toy_hw
+    costs = compute_step_costs(trace, target_model=target_model, draft_model=draft_model,
+                               hw=hw, cost_fn=batch_cost)
+    need = max(int((costs.context + costs.n_nodes).max(initial=0)),
+               int(trace.prompt_len.max()))
+    cfg = ServingConfig(max_batch=int(rng.integers(1, 6)),
+                        token_budget=int(rng.integers(7, 40)),
+                        prefill=bool(seed % 2),
+                        kv_capacity_tokens=int(need + rng.integers(0, 60)))
+    log = serve(trace, costs, hw, target=target_model, draft=draft_model, config=cfg,
+                cost_fn=batch_cost, record_timeline=True)
+    assert np.all(np.isfinite(log.request_end_s))               # nobody is dropped
+    assert np.all(log.request_end_s >= trace.arrival_s)
+    assert np.all(log.request_start_s >= trace.arrival_s)
+    assert log.kv_peak_tokens <= cfg.kv_capacity_tokens
+    assert log.kv_rolled_back_tokens == int((costs.n_nodes - costs.committed).sum())
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for _, unit, _, _, a, b in log.timeline:
+        spans.setdefault(unit, []).append((a, b))
+    for v in spans.values():                                    # a unit serves one at a time
+        v.sort()
+        assert all(b <= a2 + 1e-15 for (_, b), (a2, _) in zip(v, v[1:], strict=False))
+    busy = sum(log.unit_busy_s.values())
+    assert busy == pytest.approx(sum(b - a for _, _, _, _, a, b in log.timeline))
+    assert log.serving["prefill_tokens"] >= (int(trace.prompt_len.sum()) if cfg.prefill
+                                             else 0)
