@@ -229,3 +229,14 @@ def test_extending_examples_run(tmp_path, monkeypatch, capsys):
         exec(compile(block, "extending.md", "exec"), namespace)
     out = capsys.readouterr().out
     assert "speedup" in out and "fork-then-chain" in out
+
+
+# ---- concepts.md -----------------------------------------------------------------------
+
+def test_concepts_example_prints_what_the_doc_says(capsys):
+    text = (DOCS / "concepts.md").read_text()
+    pairs = re.findall(r"```python\n(.*?)```\n\nprints\n\n```\n(.*?)```", text, re.S)
+    assert pairs
+    for code, expected in pairs:
+        exec(compile(code, "concepts.md", "exec"), {})
+        assert capsys.readouterr().out == expected
