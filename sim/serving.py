@@ -44,8 +44,9 @@ from typing import Any
 
 import numpy as np
 import simpy
-from specaccel.sim.accelerator_model import ROLES, Accelerator
+from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
+from specaccel.sim.pipelined import contended_pair
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import COST_FIELDS, CostFn, StepCosts, level_stats
 
@@ -74,6 +75,10 @@ class ServingConfig:
         prompt's KV already in the cache; the batch-1 replay's convention).
     kv_capacity_tokens:
         KV-cache capacity in tokens; default: HBM left after the weights.
+    overlap_draft:
+        Split each batch step into two micro-batches so that a separate draft engine
+        drafts one while the target verifies the other (draft and verify contend for
+        HBM); needs a unit map with a separate draft engine.
     """
 
     max_batch: int = 32
@@ -83,6 +88,7 @@ class ServingConfig:
     seed: int = 0
     prefill: bool = True
     kv_capacity_tokens: int | None = None
+    overlap_draft: bool = False
 
     def check(self) -> None:
         """:class:`InputError` for an impossible setting."""
@@ -219,6 +225,14 @@ class ServingSimulation:
         self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
             [] if record_timeline else None)
         self._prefill_s = 0.0
+        self.overlap = bool(config.overlap_draft) and costs.drafting != "none"
+        bw = hbm_bandwidth_bps(hw)
+        self.bandwidth = (bw or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
+        self.contention_stretch_s = 0.0
+        if self.overlap and accelerator.draft_engine is accelerator.target_engine:
+            raise InputError("overlapped drafting needs a separate draft engine (the draft "
+                             f"and the target share {accelerator.target_engine.name!r})",
+                             field="overlap_draft")
 
     # -- KV accounting ----------------------------------------------------------------
     def _kv_change(self, delta: int) -> None:
@@ -404,6 +418,9 @@ class ServingSimulation:
         env = self.env
         c = self.costs
         self._prefill_s = 0.0
+        if self.overlap and rows.size >= 2:
+            yield from self._overlapped_step(rows, chunks, units)
+            return
         if rows.size == 1 and not chunks:      # batch 1: the step's own (exact) costs
             s = int(rows[0])
             d_s, d_j, d_b = float(c.draft_s[s]), float(c.draft_j[s]), float(c.draft_hbm_bytes[s])
@@ -451,6 +468,65 @@ class ServingSimulation:
         self.batch_rows_sum += int(rows.size)
         self.batch_rows_max = max(self.batch_rows_max, int(rows.size))
 
+    def _record(self, k: int, unit, a: float, b: float, name: str | None = None) -> None:
+        if b <= a:
+            return
+        unit.busy_s += b - a
+        unit.jobs += 1
+        self.role_busy[ROLES[k]] += b - a
+        if self.timeline is not None:
+            self.timeline.append((name or ROLES[k], unit.name, -1, self.batch_steps, a, b))
+
+    def _overlapped_step(self, rows: np.ndarray, chunks, units):
+        """A batch step as two micro-batches on separate engines: the draft engine drafts
+        micro-batch 1 while the target verifies micro-batch 0 (HBM shared between the
+        two passes, :func:`~.pipelined.contended_pair`); micro-batch 1's verify pass (and
+        the prefill chunks) follow on the target engine.  The scheduler process owns
+        the machine, so the stage times are computed and the step is one timeout."""
+        env = self.env
+        c = self.costs
+        g0, g1 = rows[0::2], rows[1::2]
+        d0, d0_j, d0_b = self._draft_cost(g0)
+        d1, d1_j, d1_b = self._draft_cost(g1)
+        t0, t0_j, t0_b = self._target_cost(g0, [])
+        self._prefill_s = 0.0
+        t1, t1_j, t1_b = self._target_cost(g1, chunks)
+        prefill_s = self._prefill_s
+        tr0, tr1 = self._unit_time(c.tree_s, g0), self._unit_time(c.tree_s, g1)
+        v0, v1 = self._unit_time(c.verify_s, g0), self._unit_time(c.verify_s, g1)
+        self.energy["draft"] += d0_j + d1_j
+        self.energy["target"] += t0_j + t1_j
+        self.hbm["draft"] += d0_b + d1_b
+        self.hbm["target"] += t0_b + t1_b
+        draft_u, tree_u, target_u, verify_u = units
+        t = env.now
+        self._record(0, draft_u, t, t + d0)
+        self._record(1, tree_u, t + d0, t + d0 + tr0)
+        s0 = t + d0 + tr0                         # target(0) and draft(1) start together
+        tree_tokens = int(c.n_nodes[rows].sum())
+        if s0 > env.now:
+            yield env.timeout(s0 - env.now)
+        self._kv_change(tree_tokens)              # both micro-batches' trees (early for 1)
+        self.kv_written += tree_tokens
+        t_end, d_end, _ = contended_pair(t0, t0_b, d1, d1_b, self.bandwidth)
+        self.contention_stretch_s += t_end - t0
+        self._record(2, target_u, s0, s0 + t_end)
+        self._record(0, draft_u, s0, s0 + d_end)
+        self._record(3, verify_u, s0 + t_end, s0 + t_end + v0)
+        tree1_end = s0 + d_end + tr1
+        self._record(1, tree_u, s0 + d_end, tree1_end)
+        s1 = max(s0 + t_end, tree1_end)
+        if t1 - prefill_s > 0.0:
+            self._record(2, target_u, s1, s1 + t1 - prefill_s)
+        if prefill_s > 0.0:
+            self._record(2, target_u, s1 + t1 - prefill_s, s1 + t1, name="prefill")
+        v1_start = max(s1 + t1, s0 + t_end + v0)
+        self._record(3, verify_u, v1_start, v1_start + v1)
+        yield env.timeout(v1_start + v1 - env.now)
+        self.batch_steps += 1
+        self.batch_rows_sum += int(rows.size)
+        self.batch_rows_max = max(self.batch_rows_max, int(rows.size))
+
     def log(self) -> ServingLog:
         """The measurements of the finished run."""
         now = float(self.env.now)
@@ -480,6 +556,7 @@ class ServingSimulation:
             "e2e_s": percentiles(e2e),
             "queue_s": percentiles(self.t_admit - self.arrival),
             "kv_occupancy": self.kv_series.to_dict(),
+            "contention_stretch_s": self.contention_stretch_s,
         }
         mem = self.acc.memory
         return ServingLog(

@@ -16,7 +16,7 @@ from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config, kv_capacity_tokens
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
-from specaccel.sim.pipelined import pipelined_replay
+from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE, pipelined_replay
 from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
@@ -125,10 +125,14 @@ def simulate(
             return pipelined_replay(tr, costs, outcome, hw, unit_map=unit_map,
                                     record_timeline=timeline)
         if serving is not None and engine != "fast":
+            umap = unit_map
+            if (umap is None and serving.overlap_draft
+                    and str(getattr(hw, "kind", "")) == "accelerator"):
+                umap = SEPARATE_DRAFT_ENGINE
             cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
                                      costs.kv_bytes_per_token)
             return serve(tr, costs, hw, target=target, draft=draft, config=serving,
-                         cost_fn=cost_fn, unit_map=unit_map, kv_capacity=cap,
+                         cost_fn=cost_fn, unit_map=umap, kv_capacity=cap,
                          record_timeline=timeline)
         if serving is not None and serving.arrivals == "poisson":
             costs = replace(costs, arrival_s=poisson_arrivals(

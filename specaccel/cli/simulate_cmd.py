@@ -65,6 +65,10 @@ def register(subparsers: Any) -> None:
                    help="KV-cache capacity in tokens (default: memory left after weights)")
     p.add_argument("--verify-nodes", type=int, metavar="N",
                    help="nodes the verify unit takes in one pass (default: the hardware's)")
+    p.add_argument("--overlap-draft", action="store_true",
+                   help="serving run: two micro-batches per batch step, a separate draft "
+                        "engine drafting one while the target verifies the other (HBM "
+                        "shared between them)")
     p.add_argument("--pipelined", action="store_true",
                    help="pipelined speculation: a separate draft engine drafts the next tree "
                         "while the target verifies the current one; draft and verify "
@@ -81,7 +85,7 @@ def _serving_config(args: argparse.Namespace):
     from specaccel.sim.serving import ServingConfig
 
     wanted = (args.arrivals, args.batch, args.token_budget, args.requests, args.kv_capacity)
-    if all(v is None for v in wanted) and not args.no_prefill:
+    if all(v is None for v in wanted) and not (args.no_prefill or args.overlap_draft):
         return None
     arrivals, rate = "trace", None
     if args.arrivals is not None and args.arrivals != "trace":
@@ -105,7 +109,7 @@ def _serving_config(args: argparse.Namespace):
         max_batch=args.batch if args.batch is not None else 32,
         token_budget=args.token_budget if args.token_budget is not None else 4096,
         arrivals=arrivals, rate_per_s=rate, seed=args.seed, prefill=not args.no_prefill,
-        kv_capacity_tokens=args.kv_capacity)
+        kv_capacity_tokens=args.kv_capacity, overlap_draft=args.overlap_draft)
     cfg.check()
     return cfg
 

@@ -231,9 +231,13 @@ def test_serving_invariants_on_random_workloads(seed, toy_hw, toy_gpu, target_mo
     cfg = ServingConfig(max_batch=int(rng.integers(1, 6)),
                         token_budget=int(rng.integers(7, 40)),
                         prefill=bool(seed % 2),
-                        kv_capacity_tokens=int(need + rng.integers(0, 60)))
+                        kv_capacity_tokens=int(need + rng.integers(0, 60)),
+                        overlap_draft=hw is toy_hw and seed % 4 == 1)
+    from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
+
     log = serve(trace, costs, hw, target=target_model, draft=draft_model, config=cfg,
-                cost_fn=batch_cost, record_timeline=True)
+                cost_fn=batch_cost, record_timeline=True,
+                unit_map=SEPARATE_DRAFT_ENGINE if cfg.overlap_draft else None)
     assert np.all(np.isfinite(log.request_end_s))               # nobody is dropped
     assert np.all(log.request_end_s >= trace.arrival_s)
     assert np.all(log.request_start_s >= trace.arrival_s)
@@ -249,3 +253,43 @@ def test_serving_invariants_on_random_workloads(seed, toy_hw, toy_gpu, target_mo
     assert busy == pytest.approx(sum(b - a for _, _, _, _, a, b in log.timeline))
     assert log.serving["prefill_tokens"] >= (int(trace.prompt_len.sum()) if cfg.prefill
                                              else 0)
+
+
+def test_overlapped_micro_batches_by_hand_with_and_without_hbm_contention(
+        toy_hw, target_model, draft_model, batch_cost):
+    from dataclasses import replace
+
+    from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
+
+    def go(hw):
+        costs = compute_step_costs(two_requests(), target_model=target_model,
+                                   draft_model=draft_model, hw=hw, cost_fn=batch_cost)
+        return serve(two_requests(), costs, hw, target=target_model, draft=draft_model,
+                     config=ServingConfig(max_batch=2, prefill=False, overlap_draft=True),
+                     cost_fn=batch_cost, unit_map=SEPARATE_DRAFT_ENGINE,
+                     record_timeline=True)
+
+    # micro-batch 0 = A0, 1 = B0: draft(A0) 0-12, tree 12-15, target(A0) 15-71 while
+    # draft(B0) 15-27; verify(A0) 71-76; tree(B0) 27-30; target(B0) 71-122; verify
+    # 122-127.  Then A1 alone (82): 209.  (Batched without overlap: 97 + 82 = 179.)
+    log = go(toy_hw)
+    first = sorted((a / Q, b / Q, role) for role, _, _, s, a, b in log.timeline if s == 0)
+    assert first == [(0, 12, "draft"), (12, 15, "tree"), (15, 27, "draft"),
+                     (15, 71, "target"), (27, 30, "tree"), (71, 76, "verify"),
+                     (71, 122, "target"), (122, 127, "verify")]
+    assert log.makespan_s == 209 * Q and log.serving["contention_stretch_s"] == 0.0
+    # HBM at half the two passes' joint demand (4096 bytes over 56 quanta; two draft
+    # passes of 4096 over 12): both run at half speed until draft(B0) ends at 15 + 24,
+    # target(A0) then finishes alone at 15 + 68.
+    bw = (4096 / (56 * Q) + 8192 / (12 * Q)) / 2
+    log = go(replace(toy_hw, hbm_bandwidth_bps=bw))
+    first = sorted((a / Q, b / Q, role) for role, _, _, s, a, b in log.timeline if s == 0)
+    assert first == [(0, 12, "draft"), (12, 15, "tree"), (15, 39, "draft"),
+                     (15, 83, "target"), (39, 42, "tree"), (83, 88, "verify"),
+                     (83, 134, "target"), (134, 139, "verify")]
+    assert log.serving["contention_stretch_s"] == pytest.approx(12 * Q)
+    with pytest.raises(InputError, match="separate draft engine"):
+        costs = compute_step_costs(two_requests(), target_model=target_model,
+                                   draft_model=draft_model, hw=toy_hw, cost_fn=batch_cost)
+        serve(two_requests(), costs, toy_hw, target=target_model, draft=draft_model,
+              config=ServingConfig(max_batch=2, overlap_draft=True), cost_fn=batch_cost)
