@@ -19,6 +19,7 @@ from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE, pipelined_replay
 from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
+from specaccel.sim.static_batch import static_batch_applicable, static_batch_replay
 from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
 
 from specaccel.errors import InputError
@@ -30,21 +31,28 @@ ENGINES = ("simpy", "fast", "auto")
 
 def fast_path_applicable(serving: ServingConfig | None = None, pipelined: bool = False
                          ) -> tuple[bool, str]:
-    """Whether the fast path gives the event model's answer for this run, and why not.
+    """Whether the fast path can give the event model's answer for this run, and why not.
 
-    It is exact when no two requests or passes can compete for a unit or for HBM: the
-    batch-1 closed-loop replay (``serving=None``), or a serving run with
-    ``max_batch == 1`` and no prefill; never with pipelined speculation.
+    It is exact when no two requests or passes compete for a unit, for HBM or for
+    admission: the batch-1 closed-loop replay (``serving=None``), a serving run with
+    ``max_batch == 1`` and no prefill, or a **static batch** (trace arrivals, no
+    prefill, no overlapped micro-batches) — the last one is confirmed on the step costs
+    by :func:`~.static_batch.static_batch_applicable` (every request at time 0, all in
+    one batch, token budget and KV cache not binding).  Never with pipelined speculation.
     """
     if pipelined:
         return False, "pipelined speculation: the draft and the verify pass contend for HBM"
     if serving is None:
         return True, "batch-1 closed-loop replay: nothing is contended"
-    if serving.max_batch != 1:
-        return False, f"batch {serving.max_batch}: requests share batch steps and KV cache"
+    if serving.uncontended:
+        return True, "batch 1 without prefill: nothing is contended"
     if serving.prefill:
         return False, "prefill passes interleave with decode steps"
-    return True, "batch 1 without prefill: nothing is contended"
+    if serving.overlap_draft:
+        return False, "overlapped micro-batches contend for HBM"
+    if serving.arrivals != "trace":
+        return False, "Poisson arrivals: admission is dynamic"
+    return True, "a static batch, if every request arrives at 0 and nothing binds"
 
 
 def simulate(
@@ -111,8 +119,10 @@ def simulate(
         raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
                          "not in a serving run", field="pipelined")
     ok, why = fast_path_applicable(serving, pipelined)
-    if engine == "auto":
-        engine = "fast" if ok and not record_timeline else "simpy"
+    if engine == "auto":   # "static": the fast path if the static batch holds, else SimPy
+        engine = ("simpy" if not ok or record_timeline
+                  else "static" if serving is not None and not serving.uncontended
+                  else "fast")
     if engine == "fast" and record_timeline:
         raise ValueError("the fast engine records no timeline; use engine='simpy'")
     if engine == "fast" and not ok:
@@ -124,7 +134,18 @@ def simulate(
         if pipelined and costs.drafting != "none":
             return pipelined_replay(tr, costs, outcome, hw, unit_map=unit_map,
                                     record_timeline=timeline)
-        if serving is not None and engine != "fast":
+        if serving is not None and not serving.uncontended and engine in ("fast", "static"):
+            cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
+                                     costs.kv_bytes_per_token)
+            ok_static, why_static = static_batch_applicable(costs, serving, cap)
+            if ok_static:
+                return static_batch_replay(tr, costs, hw, target=target, draft=draft,
+                                           config=serving, cost_fn=cost_fn,
+                                           unit_map=unit_map)
+            if engine == "fast":
+                raise ValueError(f"the fast path is not exact for this run ({why_static}); "
+                                 "use engine='simpy'")
+        if serving is not None and not (engine == "fast" and serving.uncontended):
             umap = unit_map
             if (umap is None and serving.overlap_draft
                     and str(getattr(hw, "kind", "")) == "accelerator"):

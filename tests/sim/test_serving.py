@@ -293,3 +293,40 @@ def test_overlapped_micro_batches_by_hand_with_and_without_hbm_contention(
                                    draft_model=draft_model, hw=toy_hw, cost_fn=batch_cost)
         serve(two_requests(), costs, toy_hw, target=target_model, draft=draft_model,
               config=ServingConfig(max_batch=2, overlap_draft=True), cost_fn=batch_cost)
+
+
+@pytest.mark.parametrize("hw_name", ["specaccel-default", "a100-80gb"])
+def test_static_batch_fast_path_equals_the_serving_loop_on_real_models(hw_name):
+    from specaccel.sim import simulate_named
+    from specaccel.workloads import DEFAULT_PRESET, generate_trace
+
+    full = generate_trace(DEFAULT_PRESET, n_requests=6, steps_per_request=10, seed=2)
+    # ragged request lengths (3..8 steps): requests leave the static batch one by one
+    parts = [(full.request_id[r], int(full.prompt_len[r]),
+              [full.step(s) for s in range(a, a + 3 + r)])
+             for r, a in enumerate(full.request_step_offsets[:-1].tolist())]
+    trace = Trace.from_trees(parts, metadata=full.metadata)
+    assert np.diff(trace.request_step_offsets).tolist() == [3, 4, 5, 6, 7, 8]
+    cfg = ServingConfig(max_batch=8, prefill=False)
+    ev = simulate_named(trace, hw_name, serving=cfg, engine="simpy")
+    fa = simulate_named(trace, hw_name, serving=cfg, engine="fast")
+    au = simulate_named(trace, hw_name, serving=cfg, engine="auto")
+    assert (ev.engine, fa.engine, au.engine) == ("simpy-serving", "fast-static-batch",
+                                                 "fast-static-batch")
+    assert fa.makespan_s == pytest.approx(ev.makespan_s, rel=1e-3)
+    assert fa.energy_j["total"] == pytest.approx(ev.energy_j["total"], rel=1e-3)
+    assert fa.kv_cache["mean_tokens"] == pytest.approx(ev.kv_cache["mean_tokens"], rel=1e-3)
+    assert fa.kv_cache["peak_tokens"] == ev.kv_cache["peak_tokens"]
+    assert fa.hbm_bytes["total"] == pytest.approx(ev.hbm_bytes["total"], rel=1e-3)
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        for q in ("p50", "p99"):
+            assert fa.serving[key][q] == pytest.approx(ev.serving[key][q], rel=1e-3)
+    assert fa.utilisation == pytest.approx(ev.utilisation, rel=1e-3)
+    assert fa.baseline.tokens_per_s == pytest.approx(ev.baseline.tokens_per_s, rel=1e-3)
+    # a Poisson run is never a static batch; a too-small batch is not either
+    with pytest.raises(ValueError, match="not exact"):
+        simulate_named(trace, hw_name, engine="fast",
+                       serving=ServingConfig(max_batch=4, prefill=False))
+    assert simulate_named(trace, hw_name, engine="auto", baseline=False,
+                          serving=ServingConfig(max_batch=4, prefill=False)
+                          ).engine == "simpy-serving"
