@@ -279,3 +279,101 @@ def test_relative_links_resolve(page):
         if anchor and path.suffix == ".md":
             headings = re.findall(r"^#+ (.+)$", path.read_text(), re.M)
             assert anchor in {github_slug(h) for h in headings}, f"{page}: no anchor {link}"
+
+
+# ---- example outputs -------------------------------------------------------------------
+
+# Commands whose documented output is complete (not cut) and has no timings; they are run
+# in one scratch folder in document order, as the docs say they were.
+REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace export",
+            "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
+            "specaccel tree optimize", "specaccel trace import")
+
+
+def documented_runs(doc: str) -> list[tuple[str, list[str]]]:
+    """``(command, output lines)`` of every ``$ specaccel`` line in the fenced blocks."""
+    runs: list[tuple[str, list[str]]] = []
+    fenced, current = False, None
+    for line in (DOCS / doc).read_text().splitlines():
+        if line.startswith("```"):
+            fenced, current = not fenced, None  # output never runs past its block
+            continue
+        if not fenced:
+            continue
+        if line.startswith("$ "):
+            current = (line[2:].split("  #", 1)[0].strip(), [])
+            runs.append(current)
+        elif current is not None and line.strip():
+            current[1].append(line.rstrip())
+    return runs
+
+
+def test_cli_examples_print_what_the_doc_shows(tmp_path, monkeypatch, capsys):
+    from specaccel.cli import main
+
+    repo = DOCS.parent
+    data = tmp_path / "tests" / "workloads" / "data"
+    data.mkdir(parents=True)
+    (data / "spec_bench_answers.jsonl").write_bytes(
+        (repo / "tests" / "workloads" / "data" / "spec_bench_answers.jsonl").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "100")
+    checked = 0
+    for command, expected in documented_runs("cli.md"):
+        if not command.startswith(REPLAYED):
+            continue
+        want_code = 2 if any(e.startswith("specaccel: error:") for e in expected) else 0
+        assert main(shlex.split(command)[1:]) == want_code, command
+        cap = capsys.readouterr()
+        got = [ln.rstrip() for ln in (cap.out + cap.err).splitlines() if ln.strip()]
+        # stdout and stderr interleave differently when captured: compare as multisets
+        assert sorted(got) == sorted(expected), f"docs/cli.md output of '{command}' is stale"
+        checked += 1
+    assert checked >= 9
+
+
+def _edit_first_request(src: Path, dst: Path, edit) -> None:
+    import json
+
+    lines = src.read_text().splitlines()
+    header, first = json.loads(lines[0]), json.loads(lines[1])
+    edit(header, first)
+    dst.write_text("\n".join([json.dumps(header), json.dumps(first), *lines[2:]]) + "\n")
+
+
+def _set(step: int, field: str, index: int, value):
+    def edit(header, req):
+        req["steps"][step][field][index] = value
+    return edit
+
+
+# The edits the comments in docs/trace-schema.md describe, one per documented error.
+TRACE_EDITS = {
+    "bad_parent.jsonl": _set(1, "parent", 3, 7),
+    "bad_root.jsonl": _set(0, "parent", 0, 0),
+    "bad_prob.jsonl": _set(2, "draft_prob", 4, 1.5),
+    "bad_length.jsonl": lambda h, r: r["steps"][0].__setitem__(
+        "token", r["steps"][0]["token"][:-1]),
+    "missing_field.jsonl": lambda h, r: r["steps"][0].pop("target_token"),
+    "bad_prompt.jsonl": lambda h, r: r.__setitem__("prompt_len", -3),
+    "bad_version.jsonl": lambda h, r: h.__setitem__("schema_version", 2),
+    "bad_verification.jsonl": lambda h, r: h.__setitem__("verification", "beam"),
+}
+
+
+def test_trace_schema_error_messages_are_real(tmp_path, monkeypatch, capsys):
+    from specaccel.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["trace", "gen", "--requests", "2", "--steps", "8", "-o", "small.parquet"]) == 0
+    assert main(["trace", "export", "small.parquet", "-o", "small.jsonl"]) == 0
+    capsys.readouterr()
+    runs = [(c, out) for c, out in documented_runs("trace-schema.md")
+            if c.startswith("specaccel trace validate")]
+    assert sorted(shlex.split(c)[-1] for c, _ in runs) == sorted(TRACE_EDITS)
+    for command, expected in runs:
+        name = shlex.split(command)[-1]
+        _edit_first_request(tmp_path / "small.jsonl", tmp_path / name, TRACE_EDITS[name])
+        assert main(shlex.split(command)[1:]) == 2, command
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == expected, f"docs/trace-schema.md: the message for {name} is stale"
