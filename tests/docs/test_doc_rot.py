@@ -377,3 +377,26 @@ def test_trace_schema_error_messages_are_real(tmp_path, monkeypatch, capsys):
         assert main(shlex.split(command)[1:]) == 2, command
         err = capsys.readouterr().err.strip().splitlines()
         assert err == expected, f"docs/trace-schema.md: the message for {name} is stale"
+
+
+def test_config_format_cost_examples_are_real(tmp_path, monkeypatch, capsys):
+    from specaccel.cli import main
+
+    runs = dict(documented_runs("config-format.md"))
+    (tmp_path / "mistral-7b.json").write_text("\n".join(runs["cat mistral-7b.json"]) + "\n")
+    (tmp_path / "broken.json").write_text('{"model_type": "llama", "hidden_size": 4096}\n')
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for command, expected in runs.items():
+        if not command.startswith("specaccel cost"):
+            continue
+        cut = expected[-1] == "..."
+        want_code = 2 if expected[0].startswith("specaccel: error:") else 0
+        assert main(shlex.split(command)[1:]) == want_code, command
+        cap = capsys.readouterr()
+        got = [ln.rstrip() for ln in (cap.out + cap.err).splitlines() if ln.strip()]
+        if cut:
+            got, expected = got[:len(expected) - 1], expected[:-1]
+        assert got == expected, f"docs/config-format.md output of '{command}' is stale"
+        checked += 1
+    assert checked == 4
