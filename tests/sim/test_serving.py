@@ -167,9 +167,14 @@ def test_simulate_picks_and_reports_its_engine(toy_hw, target_model, draft_model
     assert a.makespan_s == pytest.approx(b.makespan_s, rel=1e-3)
     many = ServingConfig(max_batch=8)
     ok, why = fast_path_applicable(many)
-    assert not ok and "batch 8" in why
+    assert not ok and "prefill" in why
     with pytest.raises(ValueError, match="not exact"):
         simulate(trace, engine="fast", serving=many, **kw)
+    poisson = ServingConfig(max_batch=8, prefill=False, arrivals="poisson", rate_per_s=9.0)
+    ok, why = fast_path_applicable(poisson)
+    assert not ok and "Poisson" in why
+    ok, why = fast_path_applicable(ServingConfig(max_batch=8, prefill=False))
+    assert ok and "static batch" in why
 
 
 def test_same_seed_same_result_and_poisson_rate():
