@@ -6,8 +6,8 @@ times:
 1. the SimPy batch-1 replay (:func:`specaccel.sim.replay`): decode steps/s, target
    >= 20,000 (speculative, four stages per step);
 2. the Numba fast path (:func:`specaccel.sim.fast_replay`): decode steps/s, target
-   >= 2,000,000, and :func:`~specaccel.sim.fast_path.closed_loop_makespans` over many
-   configurations at once;
+   >= 2,000,000, :func:`~specaccel.sim.fast_path.closed_loop_makespans` over many
+   configurations at once, and the static-batch fast path (costs included);
 3. the serving loop with continuous batching at batch 32 (Poisson arrivals fast enough
    to keep the batch full): request-steps/s, target >= 5,000;
 4. a 1,000-request Poisson serving run with batching end to end (``simulate``, costs
@@ -90,6 +90,22 @@ def main() -> None:
     t = best_of(lambda: closed_loop_makespans(configs, off, arr), args.repeat)
     print(f"[2] fast path, 64 configurations   {configs.size:7d} steps {t:9.5f} s "
           f"{configs.size / t:12,.0f} steps/s")
+
+    # 2b. fast path for a static batch (32 requests at time 0, batch 32), costs included
+    from specaccel.sim.static_batch import static_batch_replay
+
+    static = take_requests(base, 32)
+    static_costs = compute_step_costs(static, target_model=target, draft_model=draft, hw=hw)
+    static_cfg = ServingConfig(max_batch=32, prefill=False)
+    static_batch_replay(static, static_costs, hw, target=target, draft=draft,
+                        config=static_cfg)
+    t = best_of(lambda: static_batch_replay(static, static_costs, hw, target=target,
+                                            draft=draft, config=static_cfg), args.repeat)
+    t_ev = best_of(lambda: serve(static, static_costs, hw, target=target, draft=draft,
+                                 config=static_cfg), 1)
+    print(f"[2] fast path, static batch of 32  {static_costs.n_steps:7d} request-steps "
+          f"{t:7.4f} s {static_costs.n_steps / t:12,.0f} request-steps/s (SimPy serving "
+          f"loop: {static_costs.n_steps / t_ev:,.0f})")
 
     # 3. serving at batch 32 (the batch stays full: arrivals far faster than service)
     cap = kv_capacity_tokens(hw, target, draft, costs.kv_bytes_per_token)
