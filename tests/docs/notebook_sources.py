@@ -155,6 +155,7 @@ from specaccel.models.cost import get_hardware, get_model, pass_cost
 from specaccel.models.sequoia import choose_tree, sequoia_table
 from specaccel.models.theory import marginal_from_conditional
 from specaccel.sim import simulate_named
+from specaccel.sim.config_check import verify_unit_nodes
 from specaccel.workloads import (
     AcceptanceModel, chain, from_parents, get_preset, synthesize_trace,
 )"""),
@@ -188,7 +189,10 @@ print("best E[tokens/step] by budget:",
 
 For each device: the target's (Vicuna-7B) verify pass over `B` tree tokens at a
 1024-token context, one draft pass of the EAGLE head over one tree level (8 tokens), and
-the plain one-token decode pass as the speedup reference."""),
+the plain one-token decode pass as the speedup reference.  The accelerator's verify and
+tree units are built for a maximum tree size (`AcceleratorConfig.tree_nodes`; the
+simulator rejects bigger trees), so its candidates stop there; GPUs verify in software
+and have no such limit."""),
     ("code", """\
 target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
 CONTEXT = 1024
@@ -196,12 +200,14 @@ CONTEXT = 1024
 
 def search(hw_name, batch=1):
     hw = get_hardware(hw_name)
+    limit = verify_unit_nodes(hw)  # None on a GPU
+    budgets = [b for b in BUDGETS if limit is None or b <= limit]
     verify = [pass_cost(target, hw, tokens=b, context=CONTEXT, phase="verify",
-                        batch=batch).latency_s for b in BUDGETS]
+                        batch=batch).latency_s for b in budgets]
     draft_s = pass_cost(draft, hw, tokens=8, context=CONTEXT, phase="verify",
                         batch=batch).latency_s
     base_s = pass_cost(target, hw, tokens=1, context=CONTEXT, batch=batch).latency_s
-    return choose_tree(table, BUDGETS, verify, draft_s, base_s)
+    return choose_tree(table, budgets, verify, draft_s, base_s)
 
 
 DEVICES = ["a100-80gb", "l4", "specaccel-default"]
@@ -213,7 +219,8 @@ for hw, (best, _) in choices.items():
     ("code", """\
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 for hw, (best, per) in choices.items():
-    line, = axes[0].plot(BUDGETS, [c.speedup for c in per], marker="o", label=hw)
+    line, = axes[0].plot([c.budget for c in per], [c.speedup for c in per], marker="o",
+                         label=hw)
     axes[0].plot([best.budget], [best.speedup], marker="*", ms=16, color=line.get_color())
 axes[0].set_title("batch 1: predicted speedup per budget (* = chosen)", fontsize=11)
 
@@ -221,7 +228,8 @@ batch_choices = {}
 for batch in (1, 4, 16, 64):
     best, per = search("specaccel-default", batch)
     batch_choices[batch] = best
-    line, = axes[1].plot(BUDGETS, [c.speedup for c in per], marker="o", label=f"batch {batch}")
+    line, = axes[1].plot([c.budget for c in per], [c.speedup for c in per], marker="o",
+                         label=f"batch {batch}")
     axes[1].plot([best.budget], [best.speedup], marker="*", ms=16, color=line.get_color())
 axes[1].set_title("specaccel-default: batching shrinks the best budget", fontsize=11)
 for ax in axes:
@@ -262,6 +270,8 @@ print(f"search predicted speedup {best.speedup:.3f} for {tree.name}")"""),
     ("code", """\
 for hw, (best_hw, per) in choices.items():
     assert best_hw.budget in BUDGETS and 1 <= best_hw.depth <= MAX_DEPTH
+    limit = verify_unit_nodes(get_hardware(hw))
+    assert limit is None or max(c.budget for c in per) <= limit
     assert best_hw.time_per_token_s == min(c.time_per_token_s for c in per)
     assert best_hw.speedup > 1.0
 # The dynamic program's value is the acceptance model's closed form on the same tree.
