@@ -288,7 +288,7 @@ def test_relative_links_resolve(page):
 REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace export",
             "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
             "specaccel tree optimize", "specaccel trace import", "specaccel simulate",
-            "specaccel run", "specaccel cost --hw tpu9")
+            "specaccel run", "specaccel cost --hw tpu9", "specaccel hdl generate")
 _WALL_TIME = re.compile(r"^(done in |wall time: |\s+[\w-]+: )\d+(\.\d+)? s$")
 
 
