@@ -409,3 +409,17 @@ def test_config_format_cost_examples_are_real(tmp_path, monkeypatch, capsys):
         assert got == expected, f"docs/config-format.md output of '{command}' is stale"
         checked += 1
     assert checked == 4
+
+
+def test_trace_schema_parquet_layout_matches_a_written_file(tmp_path):
+    import pyarrow.parquet as pq
+    from specaccel.workloads import generate_trace, write_trace
+
+    write_trace(generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2),
+                tmp_path / "t.parquet")
+    schema = pq.read_schema(tmp_path / "t.parquet")
+    rows = marker_table("trace-schema.md", "parquet-columns")
+    assert [(r[0], r[1]) for r in rows] == [(f.name, str(f.type)) for f in schema]
+    text = (DOCS / "trace-schema.md").read_text()
+    for key in schema.metadata:
+        assert f"`{key.decode()}`" in text
