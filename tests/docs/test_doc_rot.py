@@ -423,3 +423,18 @@ def test_trace_schema_parquet_layout_matches_a_written_file(tmp_path):
     text = (DOCS / "trace-schema.md").read_text()
     for key in schema.metadata:
         assert f"`{key.decode()}`" in text
+
+
+def test_trace_schema_jsonl_shape_names_every_key(tmp_path):
+    import json
+
+    from specaccel.workloads import generate_trace, write_trace
+
+    write_trace(generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2),
+                tmp_path / "t.jsonl")
+    header, request = (json.loads(x) for x in (tmp_path / "t.jsonl").read_text().splitlines())
+    text = (DOCS / "trace-schema.md").read_text()
+    shape = text.split("Shape of the lines", 1)[1].split("```", 2)[1]
+    keys = [*header, *request, *request["steps"][0]]
+    assert all(f'"{k}"' in shape for k in keys), [k for k in keys if f'"{k}"' not in shape]
+    assert f'"schema_version": {header["schema_version"]}' in shape
