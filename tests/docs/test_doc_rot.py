@@ -348,7 +348,9 @@ def test_cli_examples_print_what_the_doc_shows(tmp_path, monkeypatch, capsys):
                if ln.strip() and not is_progress_bar(ln)]
         expected = [normalise(ln) for ln in expected if not is_progress_bar(ln)]
         # stdout and stderr interleave differently when captured: compare as multisets
-        assert sorted(got) == sorted(expected), f"docs/cli.md output of '{command}' is stale"
+        assert sorted(got) == sorted(expected), (
+            f"docs/cli.md output of '{command}' is stale: run it (in document order, in a "
+            "scratch folder) and paste what it prints")
         checked += 1
     assert checked >= 17
 
