@@ -12,6 +12,15 @@ from specaccel.errors import InputError
 #: Phase codes used in the packed (Numba) evaluator.
 PHASES: dict[str, int] = {"prefill": 0, "decode": 1, "verify": 2}
 
+#: Largest tokens per row (query tokens, or tokens already in the KV cache) a pass may
+#: have: 2**24 (16.8M) is above every published context window, so anything larger is
+#: a typo, not a design question.
+MAX_ROW_TOKENS: int = 1 << 24
+#: Largest batch (rows) of one pass.
+MAX_BATCH: int = 1 << 20
+#: Largest tensor-parallel degree.
+MAX_TP: int = 1 << 12
+
 
 @dataclass(frozen=True)
 class PassArgs:
@@ -27,11 +36,14 @@ class PassArgs:
     tree: bool
 
 
-def _positive_int(value: object, field: str, minimum: int = 1) -> int:
+def _positive_int(value: object, field: str, minimum: int = 1,
+                  maximum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise InputError(f"must be an integer, not {value!r}", field=field)
     if value < minimum:
         raise InputError(f"must be >= {minimum}, not {value}", field=field)
+    if maximum is not None and value > maximum:
+        raise InputError(f"must be <= {maximum}, not {value}", field=field)
     return int(value)
 
 
@@ -52,8 +64,8 @@ def check_pass_args(
     `batch` is its length).  Costs depend on the per-row contexts only through their
     sum, so the mean is kept.
     """
-    tok = _positive_int(tokens, "tokens")
-    b = _positive_int(batch, "batch")
+    tok = _positive_int(tokens, "tokens", maximum=MAX_ROW_TOKENS)
+    b = _positive_int(batch, "batch", maximum=MAX_BATCH)
     if isinstance(context, (Sequence, np.ndarray)) and not isinstance(context, str):
         ctx = np.asarray(context, dtype=float)
         if ctx.ndim != 1 or ctx.size == 0:
@@ -68,8 +80,11 @@ def check_pass_args(
         ctx = np.asarray([float(context)])
     if not np.all(np.isfinite(ctx)) or np.any(ctx < 0):
         raise InputError("must be finite and >= 0", field="context")
+    if np.any(ctx > MAX_ROW_TOKENS):
+        raise InputError(f"must be <= {MAX_ROW_TOKENS}, not {ctx.max():.0f}", field="context")
     if phase not in PHASES:
         raise InputError(f"unknown phase {phase!r}; choose one of {', '.join(PHASES)}",
                          field="phase")
-    nl = n_layers if layers is None else _positive_int(layers, "layers", minimum=0)
-    return PassArgs(tok, float(ctx.mean()), b, _positive_int(tp, "tp"), phase, nl, bool(tree))
+    nl = n_layers if layers is None else _positive_int(layers, "layers", 0, n_layers)
+    return PassArgs(tok, float(ctx.mean()), b, _positive_int(tp, "tp", maximum=MAX_TP), phase,
+                    nl, bool(tree))

@@ -19,7 +19,7 @@ from specaccel.errors import InputError
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
-from .pass_args import PHASES
+from .pass_args import MAX_BATCH, MAX_ROW_TOKENS, MAX_TP, PHASES
 
 # -- packed model vector --------------------------------------------------------------------
 M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
@@ -305,12 +305,15 @@ def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree,
             out[j, i] = row[j]
 
 
-def _as_array(name: str, value: object, minimum: float, integer: bool) -> np.ndarray:
+def _as_array(name: str, value: object, minimum: float, integer: bool,
+              maximum: float = math.inf) -> np.ndarray:
     arr = np.asarray(value, dtype=float)
     if arr.ndim > 1:
         raise InputError("must be a scalar or a 1-D array", field=name)
     if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr < minimum)):
         raise InputError(f"every value must be finite and >= {minimum:g}", field=name)
+    if arr.size and np.any(arr > maximum):
+        raise InputError(f"every value must be <= {maximum:g}, not {arr.max():g}", field=name)
     if integer and arr.size and np.any(arr != np.floor(arr)):
         raise InputError("every value must be an integer", field=name)
     return np.atleast_1d(arr)
@@ -337,10 +340,10 @@ def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
                  *extra: np.ndarray) -> list[np.ndarray]:
     """Validated, broadcast, contiguous float64 arrays of the pass parameters."""
     arrays = [
-        _as_array("tokens", tokens, 1, True),
-        _as_array("context", context, 0, False),
-        _as_array("batch", batch, 1, True),
-        _as_array("tp", tp, 1, True),
+        _as_array("tokens", tokens, 1, True, MAX_ROW_TOKENS),
+        _as_array("context", context, 0, False, MAX_ROW_TOKENS),
+        _as_array("batch", batch, 1, True, MAX_BATCH),
+        _as_array("tp", tp, 1, True, MAX_TP),
         _phase_codes(phase),
         _as_array("layers", layers, 0, True),
         np.atleast_1d(np.asarray(tree, dtype=float)),
@@ -373,6 +376,9 @@ def pass_costs(
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
                         model.n_layers if layers is None else layers, tree)
+    if np.any(flat[5] > model.n_layers):
+        raise InputError(f"every value must be <= {model.n_layers} (the model's layers)",
+                         field="layers")
     out = np.empty((6, flat[0].shape[0]))
     _pass_eval_many(pack_model(model), pack_hardware(hw), *flat, out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
@@ -426,6 +432,8 @@ def pass_costs_configs(
                         tree, mi, hi)
     if layers is None:
         flat[5][:] = -1.0  # each model's own depth
+    elif np.any(flat[5] > np.array([m.n_layers for m in models])[flat[7].astype(np.int64)]):
+        raise InputError("every value must be <= its model's layers", field="layers")
     out = np.empty((6, flat[0].shape[0]))
     _pass_eval_configs(mvs, hvs, flat[7], flat[8], *flat[:7], out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
