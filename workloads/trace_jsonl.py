@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,7 @@ def read_jsonl(path: str | Path) -> Trace:
     sizes: list[int] = []
     recorded: list[int] = []
     columns: dict[str, list[Any]] = {name: [] for name in NODE_FIELDS}
+    step_where: list[tuple[str, ...]] = []
     for lineno, text in records[1:]:
         req = _parse(text, file, lineno)
         where = (f"line {lineno}",)
@@ -148,18 +150,25 @@ def read_jsonl(path: str | Path) -> Trace:
                                      file=file, where=swhere, field=name)
                 columns[name].append(values)
             sizes.append(int(size or 0))
+            step_where.append(swhere)
             rec = step.get("recorded_accepted", -1)
             if not isinstance(rec, int) or isinstance(rec, bool):
                 raise InputError("must be an integer", file=file, where=swhere,
                                  field="recorded_accepted")
             recorded.append(rec)
 
+    step_off = np.zeros(len(sizes) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=step_off[1:])
+
+    def locate(j: int) -> tuple[str, ...]:
+        """Where flat node `j` is in the file: line, request, step and node."""
+        s = int(np.searchsorted(step_off, j, side="right")) - 1
+        return (*step_where[s], f"node {j - int(step_off[s])}")
+
     nodes: dict[str, np.ndarray] = {}
     for name in NODE_FIELDS:
         flat = [v for step in columns[name] for v in step]
-        nodes[name] = _to_array(flat, name, file)
-    step_off = np.zeros(len(sizes) + 1, dtype=np.int64)
-    np.cumsum(sizes, out=step_off[1:])
+        nodes[name] = _to_array(flat, name, file, locate)
     req_off = np.zeros(len(steps_per_req) + 1, dtype=np.int64)
     np.cumsum(steps_per_req, out=req_off[1:])
     return Trace(
@@ -196,20 +205,24 @@ def _number(obj: dict[str, Any], key: str, kind: type, file: str,
     return kind(value)
 
 
-def _to_array(flat: list[Any], name: str, file: str) -> np.ndarray:
+def _to_array(flat: list[Any], name: str, file: str,
+              locate: Callable[[int], tuple[str, ...]]) -> np.ndarray:
+    """The flat column `name` as an array; a wrong value is reported where `locate` says."""
     dtype = np.dtype(NODE_DTYPES[name])
     if dtype.kind == "i":
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in flat):
-            bad = next(v for v in flat if not isinstance(v, int) or isinstance(v, bool))
-            raise InputError(f"values must be integers, found {bad!r}", file=file, field=name)
+            j = next(j for j, v in enumerate(flat)
+                     if not isinstance(v, int) or isinstance(v, bool))
+            raise InputError(f"values must be integers, found {flat[j]!r}", file=file,
+                             where=locate(j), field=name)
         try:
             return np.asarray(flat, dtype=dtype).reshape(-1)
         except OverflowError:
             raise InputError("values must fit in 64-bit integers", file=file,
                              field=name) from None
-    bad = next((v for v in flat if v is not None and (not isinstance(v, (int, float))
-                                                      or isinstance(v, bool))), None)
+    bad = next((j for j, v in enumerate(flat) if v is not None and (
+        not isinstance(v, (int, float)) or isinstance(v, bool))), None)
     if bad is not None:
-        raise InputError(f"values must be numbers or null, found {bad!r}", file=file,
-                         field=name)
+        raise InputError(f"values must be numbers or null, found {flat[bad]!r}", file=file,
+                         where=locate(bad), field=name)
     return np.asarray([math.nan if v is None else v for v in flat], dtype=dtype).reshape(-1)
