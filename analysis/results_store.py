@@ -105,7 +105,7 @@ class ResultsStore:
         self.root = Path(root)
         self.parts_dir = self.root / PARTS
         self.parts_dir.mkdir(parents=True, exist_ok=True)
-        self._manifest = self._read_manifest()
+        self._manifest = read_manifest(self.root)
         if self._manifest is None:
             if columns is None:
                 raise InputError("not a results directory (no manifest.json)",
@@ -122,20 +122,6 @@ class ResultsStore:
         self._keys = {k for p in self._manifest["parts"] for k in p["keys"]}
 
     # ---------------------------------------------------------------- manifest
-    def _read_manifest(self) -> dict[str, Any] | None:
-        path = self.root / MANIFEST
-        if not path.exists():
-            return None
-        try:
-            m = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            # Never happens with atomic replace; refuse rather than guess.
-            raise InputError(f"unreadable manifest: {exc}", file=str(path)) from None
-        if not isinstance(m, dict) or m.get("format") != FORMAT:
-            raise InputError(f"unsupported manifest format {m.get('format')!r}",
-                             file=str(path))
-        return m
-
     def _write_manifest(self) -> None:
         data = json.dumps(self._manifest, separators=(",", ":")).encode()
         write_atomic(self.root / MANIFEST, data)
@@ -256,18 +242,63 @@ class ResultsStore:
             write_atomic(self.root / SPEC_META, json.dumps(meta, indent=1).encode())
 
 
+def read_manifest(root: str | Path) -> dict[str, Any] | None:
+    """The checked ``manifest.json`` of a results directory (None if there is none).
+
+    Raises InputError naming the manifest when it is unreadable, of another format, or
+    lacks its ``columns``/``parts`` lists (the store never writes such a file: refuse
+    rather than guess).
+    """
+    path = Path(root) / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"unreadable manifest: {exc}", file=str(path)) from None
+    if not isinstance(m, dict) or m.get("format") != FORMAT:
+        found = m.get("format") if isinstance(m, dict) else type(m).__name__
+        raise InputError(f"unsupported manifest format {found!r}", file=str(path))
+    if not isinstance(m.get("columns"), list):
+        raise InputError("must be a list of column names", file=str(path), field="columns")
+    parts = m.get("parts")
+    if not isinstance(parts, list) or not all(
+        isinstance(q, dict) and isinstance(q.get("file"), str) and isinstance(q.get("keys"), list)
+        for q in parts
+    ):
+        raise InputError("must be a list of {file, keys} objects", file=str(path),
+                         field="parts")
+    return m
+
+
+def _read_part(path: Path) -> pa.Table:
+    try:
+        return pq.read_table(path)
+    except FileNotFoundError:
+        raise InputError("part file listed in manifest.json is missing",
+                         file=str(path)) from None
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"unreadable part file ({exc})", file=str(path)) from None
+
+
 def read_sweep_meta(root: str | Path) -> dict[str, Any]:
     """The ``sweep.json`` of a results directory (empty dict if absent)."""
     path = Path(root) / SPEC_META
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"unreadable sweep metadata: {exc}", file=str(path)) from None
+    if not isinstance(meta, dict):
+        raise InputError("must hold a JSON object", file=str(path))
+    return meta
 
 
 def stored_count(root: str | Path) -> int:
     """Committed points of a results directory, from its manifest (read-only)."""
-    path = Path(root) / MANIFEST
-    if not path.exists():
-        return 0
-    return sum(len(p["keys"]) for p in json.loads(path.read_text())["parts"])
+    manifest = read_manifest(root)
+    return 0 if manifest is None else sum(len(p["keys"]) for p in manifest["parts"])
 
 
 @dataclass
@@ -286,12 +317,12 @@ def load_results(root: str | Path) -> LoadedResults:
     writes) are dropped defensively and counted in ``duplicates_dropped``.
     """
     root = Path(root)
-    if not (root / MANIFEST).exists():
-        raise InputError("not a results directory (no manifest.json)", file=str(root))
     # Read-only: no recovery here, so loading never disturbs a sweep that is running.
-    manifest = json.loads((root / MANIFEST).read_text())
+    manifest = read_manifest(root)
+    if manifest is None:
+        raise InputError("not a results directory (no manifest.json)", file=str(root))
     columns = list(manifest["columns"])
-    tables = [pq.read_table(root / PARTS / p["file"]) for p in manifest["parts"]]
+    tables = [_read_part(root / PARTS / p["file"]) for p in manifest["parts"]]
     if tables:
         # One Arrow table first, so pandas dtypes do not depend on how rows were batched.
         df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
