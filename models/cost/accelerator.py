@@ -8,6 +8,7 @@ per byte from `energy` and an area estimate from `area`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 from specaccel.errors import InputError
@@ -56,8 +57,19 @@ class AcceleratorConfig:
                              field="dataflow")
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and v <= 0:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                continue
+            if not math.isfinite(v):  # NaN compares False with everything: test it first
+                raise InputError(f"must be a finite number, not {v!r}", field=f.name)
+            if v <= 0:
                 raise InputError(f"must be > 0, not {v!r}", field=f.name)
+            if f.type == "int" and not float(v).is_integer():
+                raise InputError(f"must be an integer, not {v!r}", field=f.name)
+            if f.type == "int":
+                object.__setattr__(self, f.name, int(v))
+        for name in ("bw_efficiency", "compute_efficiency"):
+            if getattr(self, name) > 1.0:
+                raise InputError(f"must be <= 1, not {getattr(self, name)!r}", field=name)
         if self.precision not in ("bf16", "int8", "fp8"):
             raise InputError(f"unknown array precision {self.precision!r}; choose bf16, int8 "
                              "or fp8", field="precision")
