@@ -603,6 +603,8 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
                 except InputError as exc:
                     raise loc.error(exc.reason, "workloads", k, index=i) from None
                 params[k] = w[k]
+        if "preset" in w:
+            _check_preset_size(w, loc, i)
         params["trace_seed"] = _int_at_least(w.get("seed", 0), 0, loc, "workloads", "seed")
         params["workload"] = name
         if any(o.name == name for o in out):
@@ -611,6 +613,20 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
                             field=f"workloads[{i}].name")
         out.append(Workload(name, params))
     return tuple(out)
+
+
+def _check_preset_size(w: dict[str, Any], loc: _Locator, i: int) -> None:
+    """Refuse a preset workload whose trace would be too large to generate (at parse time)."""
+    from specaccel.workloads import get_preset
+    from specaccel.workloads.synthetic import check_trace_size
+
+    p = get_preset(w["preset"])
+    try:
+        check_trace_size(int(w.get("requests", p.n_requests)),
+                         int(w.get("steps", p.steps_per_request)), p.shape.n_nodes)
+    except InputError as exc:
+        key = "requests" if "requests" in w else "steps" if "steps" in w else None
+        raise loc.error(exc.reason, "workloads", key, index=i) from None
 
 
 def _constraint(k: str, v: Any, settings: dp.EvalSettings, loc: _Locator) -> Constraint:

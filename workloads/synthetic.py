@@ -39,7 +39,12 @@ from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.trace import NODE_DTYPES, Trace
 from specaccel.workloads.tree_shapes import TreeShape
 
+from specaccel.errors import InputError
+
 VOCAB_SIZE = 32000
+#: Most nodes a synthetic trace may have (2**26: about 3 GB of node columns); a larger
+#: request is almost surely a typo, and would die of MemoryError halfway.
+MAX_TRACE_NODES = 1 << 26
 """Token ids are drawn from ``[0, VOCAB_SIZE)`` (the Llama/Vicuna vocabulary size)."""
 
 _C_MIN = 1e-6  # confidences are clipped into [_C_MIN, 1 - _C_MIN] so q > 0 and sums < 1
@@ -210,6 +215,15 @@ def _sample_chunk(shape: TreeShape, plan: _ShapePlan, model: AcceptanceModel, s:
         tp[1:] = token[1:] == target_token[kids]
 
 
+def check_trace_size(n_requests: int, steps_per_request: int, nodes_per_step: int) -> None:
+    """Raise InputError (field ``requests``) if the trace would exceed `MAX_TRACE_NODES`."""
+    total = n_requests * steps_per_request * nodes_per_step
+    if total > MAX_TRACE_NODES:
+        raise InputError(f"{n_requests} requests x {steps_per_request} steps x "
+                         f"{nodes_per_step} nodes = {total} nodes is more than the "
+                         f"{MAX_TRACE_NODES} a trace may hold", field="requests")
+
+
 def synthesize_trace(shape: TreeShape, model: AcceptanceModel, *, n_requests: int,
                      steps_per_request: int, seed: int = 0, verification: str = "greedy",
                      prompt_lengths: PromptLengths | None = None,
@@ -221,6 +235,7 @@ def synthesize_trace(shape: TreeShape, model: AcceptanceModel, *, n_requests: in
     if n_requests < 1 or steps_per_request < 1:
         raise ValueError(f"need n_requests >= 1 and steps_per_request >= 1, "
                          f"not {n_requests} and {steps_per_request}")
+    check_trace_size(n_requests, steps_per_request, shape.n_nodes)
     rng = np.random.default_rng(seed)
     prompts = (prompt_lengths or PromptLengths(median=128)).sample(rng, n_requests)
     n_steps = n_requests * steps_per_request
