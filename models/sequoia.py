@@ -46,6 +46,10 @@ from specaccel.errors import InputError
 _NEG = -np.inf
 
 
+#: Largest node budget of the dynamic program: 4096 nodes with 3 ranks need ~0.4 GB of
+#: tables and minutes of search (published Sequoia trees have a few hundred nodes).
+MAX_NODES = 4096
+
 @numba.njit(cache=True, nogil=True)
 def _sequoia_dp(r, max_nodes, max_depth, best, branch, split):
     """Fill ``best[m, l]`` (= G), ``branch[m, l]`` (argmax b) and ``split[m, l, b]`` (s)."""
@@ -173,6 +177,9 @@ def sequoia_table(rank_acceptance, max_nodes: int, max_depth: int | None = None
     if isinstance(max_nodes, bool) or int(max_nodes) != max_nodes or max_nodes < 1:
         raise InputError(f"must be an integer >= 1, not {max_nodes}", field="max_nodes")
     max_nodes = int(max_nodes)
+    if max_nodes > MAX_NODES:
+        raise InputError(f"must be <= {MAX_NODES} (the table grows as nodes^2 and the "
+                         f"search as nodes^3), not {max_nodes}", field="max_nodes")
     if max_depth is None:
         max_depth = max_nodes - 1
     if int(max_depth) != max_depth or max_depth < 0:

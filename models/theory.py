@@ -27,6 +27,8 @@ import numpy as np
 from specaccel.errors import InputError
 
 MAX_GAMMA = 64
+#: Largest ``max_gamma`` :func:`optimal_gamma` searches (it evaluates every γ up to it).
+MAX_GAMMA_SEARCH = 1 << 20
 
 
 def _check_alpha(alpha: float) -> float:
@@ -75,6 +77,8 @@ def optimal_gamma(alpha: float, cost_ratio: float, max_gamma: int = MAX_GAMMA) -
     """The ``γ`` in ``1..max_gamma`` with the largest :func:`speedup` (smallest on ties)."""
     alpha, c = _check_alpha(alpha), _check_cost_ratio(cost_ratio)
     max_gamma = _check_gamma(max_gamma, "max_gamma")
+    if max_gamma > MAX_GAMMA_SEARCH:
+        raise InputError(f"must be <= {MAX_GAMMA_SEARCH}, not {max_gamma}", field="max_gamma")
     gammas = np.arange(1, max_gamma + 1, dtype=np.float64)
     if alpha == 1.0:
         e = gammas + 1.0
