@@ -162,6 +162,10 @@ class _Processes(_Backend):
         self.pool.shutdown(wait=True, cancel_futures=True)
 
 
+#: Most local worker processes (more on one machine is a typo; a cluster is --scheduler).
+MAX_LOCAL_WORKERS = 256
+
+
 class _Dask(_Backend):
     def __init__(self, address: str) -> None:
         try:
@@ -172,7 +176,7 @@ class _Dask(_Backend):
         self.name = f"dask {address}"
         try:
             self.client = Client(address, timeout="10s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: a malformed address
             raise InputError(f"cannot connect to the Dask scheduler: {exc}",
                              field="scheduler") from None
 
@@ -195,8 +199,8 @@ def _backend(workers: int | None, scheduler: str | None) -> _Backend:
     if scheduler:
         return _Dask(scheduler)
     n = (os.cpu_count() or 1) if workers is None else workers
-    if n < 1:
-        raise InputError(f"must be >= 1, not {n}", field="workers")
+    if not 1 <= n <= MAX_LOCAL_WORKERS:
+        raise InputError(f"must be in [1, {MAX_LOCAL_WORKERS}], not {n}", field="workers")
     return _Serial() if n == 1 else _Processes(n)
 
 

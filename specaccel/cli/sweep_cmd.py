@@ -59,12 +59,13 @@ def _human(d: dict[str, Any]) -> str:
 
 def run(args: Any) -> int:
     from specaccel.analysis.results_store import stored_count
-    from specaccel.analysis.sweep_runner import run_sweep
+    from specaccel.analysis.sweep_runner import MAX_LOCAL_WORKERS, run_sweep
     from specaccel.analysis.sweep_spec import load_spec
     from specaccel.errors import InputError
 
-    if args.workers is not None and args.workers < 1:
-        raise InputError(f"must be >= 1, not {args.workers}", field="--workers")
+    if args.workers is not None and not 1 <= args.workers <= MAX_LOCAL_WORKERS:
+        raise InputError(f"must be in [1, {MAX_LOCAL_WORKERS}], not {args.workers}",
+                         field="--workers")
     if args.chunk_size is not None and args.chunk_size < 1:
         raise InputError(f"must be >= 1, not {args.chunk_size}", field="--chunk-size")
     spec = load_spec(args.spec)
