@@ -41,6 +41,7 @@ count.  Pass ``steps_from="idxs+1"`` for the code's count.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,9 @@ class _Ctx:
             isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
         ):
             raise self.error("must be a list of numbers", field)
+        bad = next((x for x in v if not (math.isfinite(x) and x >= 0)), None)
+        if bad is not None:  # NaN/Infinity parse as JSON numbers in Python
+            raise self.error(f"values must be finite and >= 0, found {bad!r}", field)
         return [float(x) for x in v]
 
 
