@@ -90,6 +90,8 @@ def files(tmp_path_factory) -> dict[str, str]:
         "spec_value": _sweep("array_rows = [32, 64]", "array_rows = [-32, 64]"),
         "spec_nan": _sweep("array_rows = [32, 64]", "sram_mib = [nan]"),
         "spec_syntax": SWEEP_OK + "\n[[[\n",
+        "spec_fraction": _sweep("array_rows = [32, 64]", "array_rows = [32.5]"),
+        "spec_huge": _sweep("requests = 1", f"requests = {10**12}"),
     }
     for name, text in specs.items():
         f[name] = d / f"{name}.toml"
@@ -98,6 +100,11 @@ def files(tmp_path_factory) -> dict[str, str]:
     f["spec_ok"].write_text(SWEEP_OK)
     f["spec_empty"] = d / "empty.toml"
     f["spec_empty"].write_text("")
+    answers = Path(__file__).parent / "workloads" / "data" / "spec_bench_answers.jsonl"
+    answer = json.loads(answers.read_text().splitlines()[0])
+    answer["choices"][0]["wall_time"][1] = float("nan")
+    f["answers_nan"] = d / "answers_nan.jsonl"
+    f["answers_nan"].write_text(json.dumps(answer) + "\n")  # Python writes NaN
     return {k: str(v) for k, v in f.items()}
 
 
@@ -148,6 +155,10 @@ CASES = [
     # trace gen options
     (["trace", "gen", "--requests", "0", "-o", "{missing}"], "field 'requests': must be >= 1"),
     (["trace", "gen", "--preset", "nope", "-o", "{missing}"], "field 'preset': unknown preset"),
+    (["trace", "gen", "--requests", str(10**12), "-o", "{missing}"],
+     "field 'requests': 1000000000000 requests x"),
+    (["trace", "import", "--format", "spec-bench", "{answers_nan}"],
+     "line 1: field 'choices[0].wall_time': values must be finite and >= 0, found nan"),
     # cost options and model files
     (["cost", "--batch", "0"], "field 'batch': must be >= 1"),
     (["cost", "--tokens", "-1"], "field 'tokens': must be >= 1"),
@@ -156,6 +167,10 @@ CASES = [
     (["cost", "--context", str(10**12)], "field 'context': must be <="),
     (["cost", "--context", "nan"], "field '--context'"),
     (["cost", "--layers", "999"], "field 'layers': must be <= 32"),
+    (["cost", "--tp", "5000"], "field 'tp': must be <= 4096"),
+    (["cost", "--accel", "sram_mib=nan"], "field 'sram_mib': must be a finite number"),
+    (["cost", "--accel", "sram_mib=inf"], "field 'sram_mib': must be a finite number"),
+    (["cost", "--accel", "bw_efficiency=1.5"], "field 'bw_efficiency': must be <= 1"),
     (["cost", "--model", "nope"], "unknown model"),
     (["cost", "--hw", "nope"], "field 'hw': unknown hardware"),
     (["cost", "--model", "{hf_missing}"], "bad.json: field 'num_hidden_layers': missing"),
@@ -168,14 +183,29 @@ CASES = [
     (["sweep", "{spec_syntax}", "--out", "{missing}"], "invalid TOML"),
     (["sweep", "{spec_empty}", "--out", "{missing}"], "field 'workloads'"),
     (["sweep", "{dir}", "--out", "{missing}"], "adir.parquet"),
+    (["sweep", "{spec_fraction}", "--out", "{missing}"],
+     "line 6: field 'axes.array_rows': must be an integer, not 32.5"),
+    (["sweep", "{spec_huge}", "--out", "{missing}"],
+     "line 9: field 'workloads[0].requests': 1000000000000 requests x"),
     (["sweep", "{spec_ok}", "--out", "{missing}", "--workers", "0"], "field '--workers'"),
+    (["sweep", "{spec_ok}", "--out", "{missing}", "--workers", str(10**12)],
+     "field '--workers': must be in [1, 256]"),
+    (["sweep", "{spec_ok}", "--out", "{missing}", "--scheduler", "bogus"],
+     "field 'scheduler': cannot connect"),
     # theory and tree
     (["theory", "--alpha", "nan", "--gamma", "3"], "field 'alpha'"),
     (["theory", "--alpha", "0.5", "--gamma", "0"], "field 'gamma'"),
+    (["theory", "--alpha", "0.5", "--gamma", "3", "--cost-ratio", "0.1", "--max-gamma",
+      str(10**12)], "field 'max_gamma': must be <="),
     (["tree", "optimize", "--acceptance", "0.5,nan", "--max-nodes", "8", "--draft-time",
       "0.001", "--target-times", "0.01"], "field 'acceptance'"),
     (["tree", "optimize", "--acceptance", "0.5", "--max-nodes", "0", "--draft-time",
       "0.001", "--target-times", "0.01"], "field 'max_nodes'"),
+    (["tree", "optimize", "--acceptance", "0.5", "--max-nodes", "100000", "--draft-time",
+      "0.001", "--target-times", "0.01"], "field 'max_nodes': must be <= 4096"),
+    (["tree", "optimize", "--acceptance", "0.5", "--max-nodes", "8", "--draft-time", "0.001",
+      "--model", "llama-2-7b", "--hw", "a100-80gb", "--context", str(10**12)],
+     "field 'context': must be <="),
 ]
 
 RESULT_CASES = [
