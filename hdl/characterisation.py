@@ -289,9 +289,11 @@ def unit_timing(unit: str, nodes: int, rows: list[dict[str, Any]] | None = None,
                 device: str = "ice40-hx8k") -> tuple[int, float]:
     """(latency_cycles, fmax_mhz) of `unit` at `nodes`, interpolated over the table.
 
-    Both are interpolated piecewise-linearly in log2 N over the rows that have them (a
-    size that did not fit the device has cycles but no Fmax); latency is rounded up to
-    whole cycles, Fmax is never below 1 MHz when extrapolating.  Exact at measured N.
+    Over the rows that have them (a size that did not fit the device has cycles but no
+    Fmax), latency is interpolated piecewise-linearly in log2 N and rounded up to whole
+    cycles, and Fmax piecewise-linearly in log-log (a power law between neighbours, so it
+    stays positive when extrapolated).  Beyond the table the end segment continues.
+    Exact at measured N.
     """
     if isinstance(nodes, bool) or not isinstance(nodes, (int, np.integer)) or nodes < 1:
         raise ValueError(f"nodes must be a positive integer, not {nodes!r}")
@@ -304,8 +306,8 @@ def unit_timing(unit: str, nodes: int, rows: list[dict[str, Any]] | None = None,
         raise LookupError(f"no characterisation rows with cycles and Fmax for unit {unit!r} "
                           f"on {device}")
     latency = _interpolate(lat_pts, nodes)
-    fmax = _interpolate(fmax_pts, nodes)
-    return max(1, math.ceil(latency - 1e-9)), max(1.0, fmax)
+    fmax = math.exp(_interpolate([(n, math.log(f)) for n, f in fmax_pts], nodes))
+    return max(1, math.ceil(latency - 1e-9)), fmax
 
 
 def verify_unit_timing(nodes: int) -> tuple[int, float]:
