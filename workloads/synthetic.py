@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from specaccel.models.golden.tree_verify import greedy_accepts, stochastic_accepts
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.trace import NODE_DTYPES, Trace
 from specaccel.workloads.tree_shapes import TreeShape
@@ -190,7 +191,7 @@ def _sample_chunk(shape: TreeShape, plan: _ShapePlan, model: AcceptanceModel, s:
         target_prob = hazard * hazard
         target_prob[0] = 1.0
         out["target_prob"][:] = target_prob
-        chosen = u[1:] * hazard[1:] < target_prob[1:]
+        chosen = stochastic_accepts(u[1:], hazard[1:], target_prob[1:])
         out["uniform"][:] = u
 
     # 4. tokens: the children of v are base_v + 1 .. base_v + k_v; "none chosen" is a token
@@ -212,7 +213,7 @@ def _sample_chunk(shape: TreeShape, plan: _ShapePlan, model: AcceptanceModel, s:
     if verification == "greedy":  # temperature 0: p is the target's one-hot distribution
         tp = out["target_prob"]
         tp[0] = 1.0
-        tp[1:] = token[1:] == target_token[kids]
+        tp[1:] = greedy_accepts(token[1:], target_token[kids])
 
 
 def check_trace_size(n_requests: int, steps_per_request: int, nodes_per_step: int) -> None:

@@ -25,7 +25,9 @@ from specaccel.models.golden.tree_verify import (
     TraceOutcome,
     VerifyOutcome,
     committed_tokens,
+    greedy_accepts,
     mode_code,
+    stochastic_accepts,
     verify_trace,
     verify_tree,
     walk_accepted_path,
@@ -33,6 +35,7 @@ from specaccel.models.golden.tree_verify import (
 
 __all__ = [
     "GREEDY", "STOCHASTIC", "TraceOutcome", "VerifyOutcome", "committed_tokens",
-    "kv_compaction", "kv_moves", "mode_code", "node_depth", "position_ids",
+    "greedy_accepts", "kv_compaction", "kv_moves", "mode_code", "node_depth", "position_ids",
+    "stochastic_accepts",
     "tree_attention_mask", "verify_trace", "verify_tree", "walk_accepted_path",
 ]

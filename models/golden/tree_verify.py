@@ -54,11 +54,29 @@ def mode_code(mode: str) -> int:
 
 
 @numba.njit(cache=True, nogil=True)
+def greedy_accepts(token, parent_target_token):
+    """Greedy acceptance (rule part 1): the draft token is the target's token after the parent.
+
+    Works on scalars (one node) and elementwise on arrays (many nodes at once).
+    """
+    return token == parent_target_token
+
+
+@numba.njit(cache=True, nogil=True)
+def stochastic_accepts(uniform, draft_prob, target_prob):
+    """Stochastic acceptance (rule part 1): ``u * q < p``, i.e. accepted with prob. min(1, p/q).
+
+    Works on scalars (one node) and elementwise on arrays (many nodes at once).
+    """
+    return uniform * draft_prob < target_prob
+
+
+@numba.njit(cache=True, nogil=True)
 def node_acceptable(mode, i, parent, token, draft_prob, target_prob, target_token, uniform):
     """Whether non-root node `i` is acceptable on its own (rule part 1)."""
     if mode == 0:
-        return token[i] == target_token[parent[i]]
-    return uniform[i] * draft_prob[i] < target_prob[i]
+        return greedy_accepts(token[i], target_token[parent[i]])
+    return stochastic_accepts(uniform[i], draft_prob[i], target_prob[i])
 
 
 @numba.njit(cache=True, nogil=True)

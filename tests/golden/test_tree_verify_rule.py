@@ -74,3 +74,26 @@ def test_mask_and_compaction():
     assert m[4].tolist() == [True, True, False, True, True]
     assert m[2].tolist() == [True, False, True, False, False]
     assert kv_compaction([0, 2, 5], base=100).tolist() == [100, 102, 105]
+
+
+def test_elementwise_accept_helpers_equal_the_per_node_rule():
+    """`greedy_accepts`/`stochastic_accepts` on whole arrays (what the trace generator
+    calls) give exactly node_acceptable's verdict node by node, ties (u*q == p) included."""
+    from specaccel.models.golden import greedy_accepts, stochastic_accepts
+    from specaccel.models.golden.tree_verify import node_acceptable
+
+    rng = np.random.default_rng(99)
+    n = 4000
+    parent = np.array([-1] + [int(rng.integers(0, i)) for i in range(1, n)], dtype=np.int32)
+    token = rng.integers(0, 3, n).astype(np.int64)
+    target_token = rng.integers(0, 3, n).astype(np.int64)
+    q = rng.choice([0.25, 0.5, 1.0], n)
+    u = rng.choice([0.0, 0.5, 0.75, 1.0], n)
+    p = rng.choice([0.125, 0.25, 0.5], n)  # exact binary fractions: many u*q == p ties
+    greedy = greedy_accepts(token[1:], target_token[parent[1:]])
+    stoch = stochastic_accepts(u[1:], q[1:], p[1:])
+    assert np.any(u * q == p)
+    assert 0 < greedy.sum() < n - 1 and 0 < stoch.sum() < n - 1
+    for i in range(1, n):
+        assert greedy[i - 1] == node_acceptable(0, i, parent, token, q, p, target_token, u)
+        assert stoch[i - 1] == node_acceptable(1, i, parent, token, q, p, target_token, u)
