@@ -110,6 +110,15 @@ class DraftTree:
         )
 
 
+def metadata_json_default(obj: Any) -> Any:
+    """``json.dumps(default=...)`` for trace metadata: NumPy scalars and arrays as Python."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
+
+
 def node_depths(parent: np.ndarray) -> np.ndarray:
     """Depth of every node from its parent pointers (root depth 0); needs parent[i] < i."""
     depth = np.zeros(parent.shape[0], dtype=np.int32)

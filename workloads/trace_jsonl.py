@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, SCHEMA_VERSION, Trace
+from specaccel.workloads.trace import (
+    NODE_DTYPES,
+    NODE_FIELDS,
+    SCHEMA_VERSION,
+    Trace,
+    metadata_json_default,
+)
 
 from specaccel.errors import InputError
 
@@ -48,7 +54,7 @@ def write_jsonl(trace: Trace, path: str | Path) -> None:
         "requests": trace.n_requests,
     }
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write(json.dumps(header, sort_keys=True, allow_nan=False, default=_json_default))
+        fh.write(json.dumps(header, sort_keys=True, allow_nan=False, default=metadata_json_default))
         fh.write("\n")
         for r in range(trace.n_requests):
             steps = []
@@ -68,14 +74,6 @@ def write_jsonl(trace: Trace, path: str | Path) -> None:
             }
             fh.write(json.dumps(line, allow_nan=False))
             fh.write("\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
 
 
 def read_jsonl(path: str | Path) -> Trace:

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, SCHEMA_VERSION, Trace
+from specaccel.workloads.trace import (
+    NODE_DTYPES,
+    NODE_FIELDS,
+    SCHEMA_VERSION,
+    Trace,
+    metadata_json_default,
+)
 
 from specaccel.errors import InputError
 
@@ -69,17 +75,9 @@ def write_parquet(trace: Trace, path: str | Path) -> None:
         KEY_VERSION: str(trace.schema_version).encode(),
         KEY_VERIFICATION: trace.verification.encode(),
         KEY_METADATA: json.dumps(trace.metadata, sort_keys=True, allow_nan=False,
-                                 default=_json_default).encode(),
+                                 default=metadata_json_default).encode(),
     })
     pq.write_table(table, str(path), compression="zstd")
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"metadata value of type {type(obj).__name__} is not JSON-serialisable")
 
 
 def read_parquet(path: str | Path) -> Trace:

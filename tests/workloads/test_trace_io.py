@@ -175,3 +175,16 @@ def test_invalid_trace_is_not_written(tmp_path, traces):
     with pytest.raises(InputError, match="target_prob"):
         write_trace(bad, tmp_path / "bad.parquet")
     assert not (tmp_path / "bad.parquet").exists()
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_numpy_metadata_is_written_as_plain_json_by_both_formats(tmp_path, suffix):
+    """NumPy scalars/arrays in metadata become JSON numbers/lists (one shared encoder);
+    anything else JSON cannot hold is refused, in both formats."""
+    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2, seed=0)
+    trace.metadata = {"n": np.int32(7), "x": np.float64(0.25), "v": np.arange(3)}
+    write_trace(trace, tmp_path / f"t{suffix}")
+    assert read_trace(tmp_path / f"t{suffix}").metadata == {"n": 7, "x": 0.25, "v": [0, 1, 2]}
+    trace.metadata = {"bad": object()}
+    with pytest.raises(TypeError, match="metadata value of type object"):
+        write_trace(trace, tmp_path / f"u{suffix}")
