@@ -146,6 +146,19 @@ def _choices(ctx: _Ctx, obj: dict[str, Any]) -> tuple[Any, list[dict[str, Any]]]
     return qid, choices
 
 
+def _turn_columns(ctx: _Ctx, ch: dict[str, Any], pre: str, steps_key: str,
+                  steps_field: str) -> tuple[list[int], list[int], list[float]]:
+    """A choice's per-turn steps (under `steps_key`), new_tokens and wall_time, checked
+    to be lists of one length (the turns)."""
+    steps = ctx.int_list(ch, steps_key, steps_field, 0)
+    new = ctx.int_list(ch, "new_tokens", pre + "new_tokens", 0)
+    wall = ctx.num_list(ch, "wall_time", pre + "wall_time")
+    if not len(steps) == len(new) == len(wall):
+        raise ctx.error(f"{steps_key}, new_tokens and wall_time have different lengths "
+                        f"({len(steps)}, {len(new)}, {len(wall)})", pre + "new_tokens")
+    return steps, new, wall
+
+
 def _mtbench_turns(path: Path, steps_from: str) -> tuple[list[TurnRecord], dict[str, Any]]:
     records: list[TurnRecord] = []
     model_ids: set[str] = set()
@@ -156,12 +169,7 @@ def _mtbench_turns(path: Path, steps_from: str) -> tuple[list[TurnRecord], dict[
             model_ids.add(obj["model_id"])
         for c_i, ch in enumerate(choices):
             pre = f"choices[{c_i}]."
-            idxs = ctx.int_list(ch, "idxs", pre + "idxs", 0)
-            new = ctx.int_list(ch, "new_tokens", pre + "new_tokens", 0)
-            wall = ctx.num_list(ch, "wall_time", pre + "wall_time")
-            if not len(idxs) == len(new) == len(wall):
-                raise ctx.error(f"idxs, new_tokens and wall_time have different lengths "
-                                f"({len(idxs)}, {len(new)}, {len(wall)})", pre + "new_tokens")
+            idxs, new, wall = _turn_columns(ctx, ch, pre, "idxs", pre + "idxs")
             index = ch.get("index", c_i)
             history = 0
             for t, (i, n, w) in enumerate(zip(idxs, new, wall, strict=True)):
@@ -191,13 +199,8 @@ def _specbench_turns(path: Path) -> tuple[list[TurnRecord], dict[str, Any]]:
         for c_i, ch in enumerate(choices):
             pre = f"choices[{c_i}]."
             key = "decoding_steps" if "decoding_steps" in ch else "idxs"
-            steps = ctx.int_list(ch, key, pre + "decoding_steps", 0)
-            new = ctx.int_list(ch, "new_tokens", pre + "new_tokens", 0)
-            wall = ctx.num_list(ch, "wall_time", pre + "wall_time")
+            steps, new, wall = _turn_columns(ctx, ch, pre, key, pre + "decoding_steps")
             acc = ctx.int_list(ch, "accept_lengths", pre + "accept_lengths", 1)
-            if not len(steps) == len(new) == len(wall):
-                raise ctx.error(f"{key}, new_tokens and wall_time have different lengths "
-                                f"({len(steps)}, {len(new)}, {len(wall)})", pre + "new_tokens")
             if not acc:
                 raise ctx.error("is empty", pre + "accept_lengths")
             index = ch.get("index", c_i)

@@ -161,3 +161,22 @@ def test_trace_import_through_the_cli(tmp_path, capsys):
     assert main(["trace", "import", str(tmp_path / "nope.jsonl"), "--format",
                  "spec-bench"]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fmt", "steps_key"), [("mtbench-answers", "idxs"),
+                                                ("spec-bench", "decoding_steps")])
+@pytest.mark.parametrize("column", ["new_tokens", "wall_time"])
+def test_turn_columns_of_different_lengths_are_refused_in_both_formats(tmp_path, fmt,
+                                                                      steps_key, column):
+    """Both importers check a choice's per-turn lists through one helper: same message."""
+    choice = {"index": 0, "turns": ["a", "b"], steps_key: [2, 3], "new_tokens": [4, 5],
+              "wall_time": [0.5, 0.25], "accept_lengths": [2, 2, 1, 2, 2]}
+    choice[column] = choice[column][:1]
+    path = tmp_path / "answers.jsonl"
+    path.write_text(json.dumps({"question_id": 7, "choices": [choice]}) + "\n")
+    with pytest.raises(InputError) as exc:
+        import_answers(path, fmt)
+    msg = exc.value.message
+    assert msg.startswith(f"{path}: line 1: field 'choices[0].new_tokens': {steps_key}, "
+                          "new_tokens and wall_time have different lengths"), msg
+    assert "(2, 1, 2)" in msg if column == "new_tokens" else "(2, 2, 1)" in msg
