@@ -44,6 +44,17 @@ def test_accelerator_rejects_bad_parameters():
         AcceleratorConfig(sram_mib=8, weight_sram_mib=16)
     with pytest.raises(InputError, match="node_nm"):
         AcceleratorConfig(node_nm=6)
+    # NaN compares False with 0, so 'v <= 0' alone let it through (energy came out nan)
+    for kwargs, text in [({"sram_mib": float("nan")}, "must be a finite number"),
+                         ({"clock_hz": float("inf")}, "must be a finite number"),
+                         ({"array_rows": 32.5}, "must be an integer"),
+                         ({"bw_efficiency": 1.2}, "must be <= 1"),
+                         ({"hbm_stacks": 0}, "must be > 0")]:
+        with pytest.raises(InputError, match=text) as exc:
+            AcceleratorConfig(**kwargs)
+        assert exc.value.field == next(iter(kwargs))
+    cfg = AcceleratorConfig(array_rows=32.0)  # an integral float (TOML 32.0) is the integer
+    assert cfg.array_rows == 32 and isinstance(cfg.array_rows, int)
 
 
 def test_gpu_verify_is_launch_bound_software():

@@ -20,6 +20,11 @@ def test_latency_grows_with_context_batch_and_tokens():
     assert np.all(np.diff(lat) > 0)
     lat_b = pass_costs(m, A100, tokens=1, context=1000, batch=np.arange(1, 64))["latency_s"]
     assert np.all(np.diff(lat_b) > 0)
+    lat_t = pass_costs(m, A100, tokens=np.arange(1, 4096, 64), context=1000,
+                       phase="verify")["latency_s"]
+    assert np.all(np.diff(lat_t) > 0)
+    # one pass over N tokens beats N one-token passes (the weights are read once)
+    assert np.all(lat_t < np.arange(1, 4096, 64) * lat_t[0] + 1e-12)
 
 
 def test_tree_verify_is_nearly_free_on_memory_bound_gpu_but_not_at_large_trees():

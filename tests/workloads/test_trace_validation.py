@@ -32,8 +32,23 @@ def _error(trace, file="t.parquet"):
 
 
 def test_generated_traces_are_valid(greedy, stochastic):
-    validate_trace(greedy)
-    validate_trace(stochastic)
+    """The generators' output passes, and it really has the properties validate checks
+    (read off the columns here, not through the validator)."""
+    for trace in (greedy, stochastic):
+        validate_trace(trace)
+        off = trace.step_node_offsets
+        for s in range(trace.n_steps):
+            parent = trace.nodes["parent"][off[s]:off[s + 1]]
+            assert parent[0] == -1
+            assert np.all((parent[1:] >= 0) & (parent[1:] < np.arange(1, parent.size)))
+        for col in ("draft_prob", "target_prob"):
+            v = trace.nodes[col]
+            assert np.all((v >= 0) & (v <= 1)), col
+    u = stochastic.nodes["uniform"]
+    roots = stochastic.nodes["parent"] < 0
+    assert np.all(np.isnan(u[roots])) and np.all((u[~roots] >= 0) & (u[~roots] < 1))
+    assert np.all(np.isnan(greedy.nodes["uniform"]))
+    assert np.all(stochastic.nodes["draft_prob"][~roots] > 0)  # u * q < p needs q > 0
 
 
 @pytest.mark.parametrize("field, index, value, text", [
