@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from specaccel.workloads import generate_trace, write_trace
 
 from specaccel.cli import main
-from specaccel.workloads import generate_trace, write_trace
 
 SWEEP_OK = """[sweep]
 name = "t"
@@ -84,6 +84,13 @@ def files(tmp_path_factory) -> dict[str, str]:
     f["hf_type"].write_text(json.dumps({
         "model_type": "llama", "hidden_size": "x", "num_hidden_layers": 32,
         "num_attention_heads": 32, "intermediate_size": 11008, "vocab_size": 32000}))
+    base_cfg = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
+                "num_attention_heads": 32, "intermediate_size": 11008, "vocab_size": 32000}
+    for name, change in [("hf_heads0", {"num_attention_heads": 0}),
+                         ("hf_layers0", {"num_hidden_layers": 0}),
+                         ("hf_dtype", {"torch_dtype": "float7"})]:
+        f[name] = d / f"{name}.json"
+        f[name].write_text(json.dumps({**base_cfg, **change}))
     specs = {
         "spec_key": _sweep('name = "t"', 'nmae = "t"'),
         "spec_type": _sweep("array_rows = [32, 64]", 'array_rows = ["a", 64]'),
@@ -175,6 +182,9 @@ CASES = [
     (["cost", "--hw", "nope"], "field 'hw': unknown hardware"),
     (["cost", "--model", "{hf_missing}"], "bad.json: field 'num_hidden_layers': missing"),
     (["cost", "--model", "{hf_type}"], "bad_type.json: field 'hidden_size'"),
+    (["cost", "--model", "{hf_heads0}"], "field 'num_attention_heads': must be >= 1, not 0"),
+    (["cost", "--model", "{hf_layers0}"], "field 'num_hidden_layers': must be >= 1, not 0"),
+    (["cost", "--model", "{hf_dtype}"], "field 'torch_dtype': unknown dtype 'float7'"),
     # sweep specs and options
     (["sweep", "{spec_key}", "--out", "{missing}"], "line 2: field 'sweep.nmae': unknown key"),
     (["sweep", "{spec_type}", "--out", "{missing}"], "field 'axes.array_rows': must be a num"),

@@ -29,10 +29,23 @@ def _first(cfg: dict[str, Any], keys: tuple[str, ...], path: str, what: str) -> 
     raise InputError(f"missing {what} (one of {', '.join(keys)})", file=path, field=keys[0])
 
 
-def _int(value: Any, path: str, key: str) -> int:
+def _int(value: Any, path: str, key: str, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"must be an integer, not {value!r}", file=path, field=key)
+    if minimum is not None and value < minimum:
+        raise InputError(f"must be >= {minimum}, not {value}", file=path, field=key)
     return value
+
+
+def _weight_dtype(cfg: dict[str, Any], path: str) -> str:
+    """The precision named by ``torch_dtype`` (bf16 when absent or "auto")."""
+    name = cfg.get("torch_dtype")
+    if name is None or name == "auto":
+        return "bf16"
+    if name not in _DTYPES:
+        raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(_DTYPES)}",
+                         file=path, field="torch_dtype")
+    return _DTYPES[name]
 
 
 def load_hf_config(path: str | Path) -> ModelSpec:
@@ -49,7 +62,8 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     model_type = str(cfg.get("model_type", ""))
     if model_type in ("mamba", "mamba2"):
         return _load_mamba(cfg, p, model_type)
-    vals = {k: _int(_first(cfg, keys, p, k), p, keys[0]) for k, keys in _KEYS.items()}
+    # every size must be >= 1 here: a head count of 0 would divide by zero below
+    vals = {k: _int(_first(cfg, keys, p, k), p, keys[0], 1) for k, keys in _KEYS.items()}
     d, heads = vals["d_model"], vals["n_heads"]
     kv = _int(cfg.get("num_key_value_heads") or heads, p, "num_key_value_heads")
     head_dim = _int(cfg.get("head_dim") or d // heads, p, "head_dim")
@@ -62,7 +76,7 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     norm = "rms" if "rms_norm_eps" in cfg else "layer"
     n_experts = _int(cfg.get("num_local_experts") or 1, p, "num_local_experts")
     per_tok = _int(cfg.get("num_experts_per_tok") or 1, p, "num_experts_per_tok")
-    wdt = _DTYPES.get(str(cfg.get("torch_dtype", "bfloat16")), "bf16")
+    wdt = _weight_dtype(cfg, p)
     try:
         return ModelSpec(
             name=Path(p).parent.name or Path(p).stem,
@@ -78,7 +92,7 @@ def load_hf_config(path: str | Path) -> ModelSpec:
 
 def _load_mamba(cfg: dict[str, Any], p: str, model_type: str) -> ModelSpec:
     """A pure Mamba (``model_type`` "mamba") or Mamba-2 ("mamba2") config."""
-    layers = _int(_first(cfg, _KEYS["n_layers"], p, "n_layers"), p, "num_hidden_layers")
+    layers = _int(_first(cfg, _KEYS["n_layers"], p, "n_layers"), p, "num_hidden_layers", 1)
     d = _int(_first(cfg, _KEYS["d_model"], p, "d_model"), p, "hidden_size")
     vocab = _int(_first(cfg, ("vocab_size",), p, "vocab_size"), p, "vocab_size")
     state = _int(cfg.get("state_size") or 16, p, "state_size")
@@ -86,7 +100,7 @@ def _load_mamba(cfg: dict[str, Any], p: str, model_type: str) -> ModelSpec:
     conv = _int(cfg.get("conv_kernel") or 4, p, "conv_kernel")
     head_dim = _int(cfg.get("head_dim") or 64, p, "head_dim") if model_type == "mamba2" else 0
     groups = _int(cfg.get("n_groups") or 1, p, "n_groups")
-    wdt = _DTYPES.get(str(cfg.get("torch_dtype", "bfloat16")), "bf16")
+    wdt = _weight_dtype(cfg, p)
     try:
         return ModelSpec(
             name=Path(p).parent.name or Path(p).stem, n_layers=layers, d_model=d, n_heads=1,
