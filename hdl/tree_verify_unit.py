@@ -4,22 +4,24 @@ It computes exactly :func:`specaccel.models.golden.verify_tree` in the golden mo
 parallel form (see :mod:`specaccel.models.golden.tree_verify`):
 
 * stage A — per-node acceptability: greedy ``token[i] == target_token[parent[i]]``;
-  stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below);
-* stage B — ``first[i]``: node i is acceptable and no lower-indexed acceptable sibling exists
-  (the lowest-index tie-break);
-* ``ceil(log2(N - 1))`` pointer-doubling stages — each node holds a jump pointer (initially
-  its parent) and a flag "every node from here up to the jump target is first"; a stage
-  does ``ok[i] &= ok[jump[i]]`` and ``jump[i] = jump[jump[i]]``.  The root jumps to itself
-  with ``ok = 1``.  Afterwards ``ok[i]`` is ``on_path[i]``;
-* output stage — the on-path nodes form one chain in index order, so an on-path node's
-  rank among them (a log-depth prefix count) is its depth: ``path[rank[i]] = i``;
-  ``accepted`` = the number of on-path non-root nodes, ``bonus_token`` = ``target_token``
-  of the highest-index on-path node.  The target tokens wait for it in a small memory
-  (block RAM on an FPGA) indexed by the pipeline-advance count, not in a register chain.
+  stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below); beside it each node's
+  grandparent pointer (needs no acceptability);
+* stage B — ``first[i]``: node i is acceptable and no lower-indexed acceptable sibling
+  exists (the lowest-index tie-break), and at once the first pointer-doubling step:
+  ``ok[i] = first[i] & first[parent[i]]``, ``jump[i] = grandparent[i]``;
+* ``k - 1`` more pointer-doubling stages, ``k = ceil(log2(N - 1))``: ``ok[i] &= ok[jump[i]]``,
+  ``jump[i] = jump[jump[i]]`` ("every node from i up to its jump target is first"; the root
+  jumps to itself with ``ok = 1``).  Afterwards ``ok[i]`` is ``on_path[i]``;
+* rank stage — the on-path nodes form one chain in index order, so an on-path node's rank
+  among them (a log-depth prefix count) is its depth; also which on-path node is the last;
+* output stage — ``path[rank[i]] = i``, ``accepted`` = the number of on-path non-root
+  nodes, ``bonus_token`` = ``target_token`` of the last on-path node.  The target tokens
+  wait for it in a small memory (block RAM on an FPGA) indexed by the pipeline-advance
+  count, not in a register chain of N * token_width bits per stage.
 
 Every stage is one register; all stages advance together when the output is empty or
 accepted (``en = ~resp.valid | resp.ready``), so a new tree enters every cycle without
-back-pressure and latency is ``ceil(log2(N - 1)) + 3`` cycles.
+back-pressure and latency is ``max(k, 1) + 3 <= ceil(log2(N)) + 3`` cycles.
 
 Stochastic fixed point
 ----------------------
@@ -66,7 +68,7 @@ def doubling_stages(nodes: int) -> int:
 def verify_latency(nodes: int) -> int:
     """Register stages from request to response of a unit with `nodes` nodes (design value;
     the testbenches measure the latency rather than assume it)."""
-    return doubling_stages(nodes) + 3
+    return max(doubling_stages(nodes), 1) + 3
 
 
 class TreeVerifyUnit(wiring.Component):
@@ -173,26 +175,33 @@ class TreeVerifyUnit(wiring.Component):
                     accept_a[i].eq(present[i] & (product[w:] < req.target_prob[i])),
                 ]
 
+        # the grandparent pointer (jump of the first doubling step) needs no acceptability
+        grandparent = [Signal(idx, name=f"grandparent{i}") for i in range(n)]
+        for i in range(1, n):
+            with m.Switch(req.parent[i]):
+                for j in range(1, i):
+                    with m.Case(j):
+                        m.d.comb += grandparent[i].eq(req.parent[j])
+
         valid_b = Signal()
         error_b = Signal()
         accept_b = Signal(n)
         parent_b = [Signal(idx, name=f"parent_b{i}") for i in range(n)]
-        present_b = Signal(n)
+        jump_b = [Signal(idx, name=f"jump_b{i}") for i in range(n)]
         with m.If(en):
-            m.d.sync += [
-                valid_b.eq(self.req.valid),
-                error_b.eq(error_a),
-                accept_b.eq(Cat(*accept_a)),
-                present_b.eq(Cat(*present)),
-            ]
+            m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a),
+                         accept_b.eq(Cat(*accept_a))]
             m.d.sync += [parent_b[i].eq(req.parent[i]) for i in range(n)]
+            # a node beyond n_nodes is never first; point it at the root
+            m.d.sync += [jump_b[i].eq(Mux(present[i], grandparent[i], 0)) for i in range(1, n)]
 
         # The target tokens are needed again only for the bonus token at the output: they
         # wait in a memory (block RAM on an FPGA) instead of a register delay line.  Slot =
         # pipeline advance count; a tree written at advance a is read back at advance
-        # a + k + 1 (registered read) so that its tokens meet it at the output stage.
+        # a + latency - 2 (registered read) so that its tokens meet it at the output stage.
         k = doubling_stages(n)
-        depth = 1 << (k + 2).bit_length()
+        latency = verify_latency(n)
+        depth = 1 << (latency - 1).bit_length()
         m.submodules.tokens = tokens = Memory(shape=unsigned(n * tw), depth=depth, init=[])
         advance = Signal(range(depth))
         wport = tokens.write_port()
@@ -201,29 +210,40 @@ class TreeVerifyUnit(wiring.Component):
             m.d.sync += advance.eq(advance + 1)
         m.d.comb += [
             wport.addr.eq(advance), wport.data.eq(req.target_token.as_value()), wport.en.eq(en),
-            rport.addr.eq(advance - (k + 1)), rport.en.eq(en),
+            rport.addr.eq(advance - (latency - 2)), rport.en.eq(en),
         ]
         tt = [rport.data[i * tw:(i + 1) * tw] for i in range(n)]
 
-        # ---- stage B: first acceptable child among siblings (lowest index wins) -------------
-        first_b = [Const(0, 1)]
+        # ---- stage B: first acceptable child among siblings (lowest index wins), and the
+        # first doubling step: ok[i] = first[i] & first[parent[i]], jump[i] = grandparent ----
+        first_b = [Const(1, 1)]
         for i in range(1, n):
             earlier = [accept_b[j] & (parent_b[j] == parent_b[i]) for j in range(1, i)]
             blocked = Cat(*earlier).any() if earlier else Const(0, 1)
             first_b.append(accept_b[i] & ~blocked)
-
-        valid = Signal(name="valid_d0")
-        error = Signal(name="error_d0")
-        ok = Signal(n, name="ok_d0")
-        jump = [Signal(idx, name=f"jump_d0_{i}") for i in range(n)]
+        valid = Signal(name="valid_d1")
+        error = Signal(name="error_d1")
+        ok = Signal(n, name="ok_d1")
+        jump = jump_b
         with m.If(en):
-            m.d.sync += [valid.eq(valid_b), error.eq(error_b)]
-            m.d.sync += ok.eq(Cat(Const(1, 1), *first_b[1:]))
-            # a node beyond n_nodes is not first; point it at the root
-            m.d.sync += [jump[i].eq(Mux(present_b[i], parent_b[i], 0)) for i in range(1, n)]
+            m.d.sync += [valid.eq(valid_b), error.eq(error_b), ok[0].eq(1)]
+            for i in range(1, n):
+                if k == 0:
+                    m.d.sync += ok[i].eq(first_b[i])
+                    continue
+                with m.Switch(parent_b[i]):
+                    for j in range(i):
+                        with m.Case(j):
+                            m.d.sync += ok[i].eq(first_b[i] & first_b[j])
+                    with m.Default():
+                        m.d.sync += ok[i].eq(0)
+        if k:
+            jump = [Signal(idx, name=f"jump_d1_{i}") for i in range(n)]
+            with m.If(en):
+                m.d.sync += [jump[i].eq(jump_b[i]) for i in range(n)]
 
         # ---- pointer-doubling stages: ok[i] &= ok[jump[i]]; jump[i] = jump[jump[i]] ---------
-        for s in range(k):
+        for s in range(1, k):
             last = s == k - 1
             nvalid = Signal(name=f"valid_d{s + 1}")
             nerror = Signal(name=f"error_d{s + 1}")
@@ -243,21 +263,29 @@ class TreeVerifyUnit(wiring.Component):
                             m.d.sync += nok[i].eq(0)
             valid, error, ok, jump = nvalid, nerror, nok, njump
 
-        # ---- output stage: path from ranks, accepted length, bonus token --------------------
-        # The on-path nodes form one chain in index order, so the rank of an on-path node
-        # among them (a prefix count) is its depth: path[rank[i]] = i.
-        on = [ok[i] for i in range(n)]
-        rank = _prefix_counts(on[1:], idx.width)      # rank[i-1] = on[1] + ... + on[i]
-        is_last = []
-        for i in range(n):
-            later = [on[j] for j in range(i + 1, n)]
-            is_last.append(on[i] & ~(Cat(*later).any() if later else Const(0, 1)))
+        # ---- rank stage: the on-path nodes form one chain in index order, so an on-path
+        # node's rank among them (a log-depth prefix count) is its depth -----------------------
+        rank_shape = idx
+        valid_r = Signal(name="valid_r")
+        error_r = Signal(name="error_r")
+        on = Signal(n, name="on_r")
+        last = Signal(n, name="last_r")
+        rank = [Signal(rank_shape, name=f"rank_r{i}") for i in range(1, n)]
+        counts = _prefix_counts([ok[i] for i in range(1, n)], idx.width)  # on[1] + .. + on[i]
+        with m.If(en):
+            m.d.sync += [valid_r.eq(valid), error_r.eq(error), on.eq(ok)]
+            m.d.sync += [rank[i].eq(counts[i]) for i in range(n - 1)]
+            m.d.sync += [last[i].eq(ok[i] & ~ok[i + 1:].any()) for i in range(n - 1)]
+            m.d.sync += last[n - 1].eq(ok[n - 1])
+
+        # ---- output stage: path[rank[i]] = i, accepted, bonus token ---------------------------
         path_entries = [Const(0, idx)]
         for d in range(1, n):
             path_entries.append(
                 _or_all([Mux(on[i] & (rank[i - 1] == d), i, 0) for i in range(d, n)]))
         accepted = rank[-1] if rank else Const(0, idx)
-        bonus = _or_all([Mux(is_last[i], tt[i], 0) for i in range(n)])
+        bonus = _or_all([Mux(last[i], tt[i], 0) for i in range(n)])
+        valid, error = valid_r, error_r
 
         out = self.resp.payload
         with m.If(en):
