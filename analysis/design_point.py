@@ -139,6 +139,32 @@ def fast_path_valid(point: dict[str, Any]) -> bool:
     return "fast" in SIM_ENGINES and int(point.get("batch", 1)) == 1
 
 
+#: Most nodes a swept draft tree may have (the Sequoia search's own limit; one verify
+#: pass over more tokens than this is far outside any published design).
+MAX_TREE_NODES = 4096
+
+
+def _tree_nodes(m: re.Match[str]) -> int:
+    """Nodes (root included) of the tree a matched name describes, without building it."""
+    if m.group(2) is not None:                       # chain-G
+        return int(m.group(2)) + 1
+    if m.group(3) is not None:                       # KxD: k chains of depth d
+        return int(m.group(3)) * int(m.group(4)) + 1
+    if m.group(5) is not None:                       # K-ary-D: 1 + k + ... + k^d
+        k, d = int(m.group(5)), int(m.group(6))
+        total, level = 1, 1
+        for _ in range(d):
+            level *= k
+            total += level
+            if total > MAX_TREE_NODES:
+                break
+        return total
+    if m.group(7) is not None:                       # sequoia-N: at most N nodes
+        return int(m.group(7))
+    from specaccel.workloads import eagle_default_tree
+
+    return eagle_default_tree().n_nodes              # eagle-25
+
 def tree_shape(spec: str, preset: str | None = None):
     """A draft-tree shape from its sweep name: ``chain-G``, ``KxD`` (SpecInfer k x d),
     ``K-ary-D`` (complete k-ary tree), ``eagle-25``, or ``sequoia-N``: the tree of at
@@ -151,6 +177,10 @@ def tree_shape(spec: str, preset: str | None = None):
     if m is None or spec == "preset":
         raise InputError(f"unknown tree {spec!r}; use chain-G, KxD, K-ary-D, eagle-25 or "
                          "sequoia-N", field="tree")
+    nodes = _tree_nodes(m)
+    if nodes > MAX_TREE_NODES:
+        raise InputError(f"{spec} has {nodes} nodes; at most {MAX_TREE_NODES} are allowed",
+                         field="tree")
     if m.group(7) is not None:
         budget = int(m.group(7))
         if budget < 2:

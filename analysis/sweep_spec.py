@@ -64,6 +64,9 @@ WORKLOAD_KEYS = ("name", "preset", "trace", "requests", "steps", "seed", "tree",
                  "draft")
 RESERVED_AXES = ("workload", "preset", "trace_file", "trace_seed")
 MAX_POINTS = 10_000_000
+#: Largest integer a parameter may have: 2**53, the largest every float64 holds exactly
+#: (TOML allows 64-bit integers; 1e20 overflowed NumPy's C long mid-sweep).
+MAX_EXACT_INT = 1 << 53
 
 
 @dataclass(frozen=True)
@@ -457,6 +460,8 @@ def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None
         except (KeyError, ValueError) as exc:
             raise loc.error(f"unknown {name} {v!r} ({exc})", table, key) from None
         return
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_EXACT_INT:
+        raise loc.error(f"must be at most {MAX_EXACT_INT} in size, not {v}", table, key)
     if name in ("requests", "steps"):
         _int_at_least(v, 1, loc, table, key)
         return

@@ -99,6 +99,8 @@ def files(tmp_path_factory) -> dict[str, str]:
         "spec_syntax": SWEEP_OK + "\n[[[\n",
         "spec_fraction": _sweep("array_rows = [32, 64]", "array_rows = [32.5]"),
         "spec_huge": _sweep("requests = 1", f"requests = {10**12}"),
+        "spec_bigint": _sweep("array_rows = [32, 64]", f"array_rows = [{10**20}]"),
+        "spec_tree": _sweep("steps = 3", 'steps = 3\ntree = "100000x100000"'),
     }
     for name, text in specs.items():
         f[name] = d / f"{name}.toml"
@@ -197,6 +199,10 @@ CASES = [
      "line 6: field 'axes.array_rows': must be an integer, not 32.5"),
     (["sweep", "{spec_huge}", "--out", "{missing}"],
      "line 9: field 'workloads[0].requests': 1000000000000 requests x"),
+    (["sweep", "{spec_bigint}", "--out", "{missing}"],
+     "line 6: field 'axes.array_rows': must be at most 9007199254740992 in size"),
+    (["sweep", "{spec_tree}", "--out", "{missing}"],  # used to build 1e10 nodes: OOM kill
+     "line 11: field 'workloads[0].tree': 100000x100000 has 10000000001 nodes; at most 4096"),
     (["sweep", "{spec_ok}", "--out", "{missing}", "--workers", "0"], "field '--workers'"),
     (["sweep", "{spec_ok}", "--out", "{missing}", "--workers", str(10**12)],
      "field '--workers': must be in [1, 256]"),

@@ -70,3 +70,18 @@ def test_sequoia_tree_budget(budget):
         tree_shape("sequoia-1", "eagle-vicuna-7b-mtbench")
     with pytest.raises(InputError, match="unknown tree"):
         tree_shape("bushy")
+
+
+def test_tree_node_count_from_the_name_equals_the_built_tree():
+    """The size bound on swept tree names is computed without building the tree; it must
+    agree with the tree built, and refuse names above the bound before building them."""
+    from specaccel.analysis.design_point import _TREE_RE, MAX_TREE_NODES, _tree_nodes, tree_shape
+
+    for name in ("chain-1", "chain-7", "1x1", "4x3", "2-ary-1", "2-ary-5", "3-ary-3",
+                 "eagle-25"):
+        assert _tree_nodes(_TREE_RE.match(name)) == tree_shape(name).n_nodes, name
+    for name in (f"chain-{MAX_TREE_NODES}", "65x64", "2-ary-12", "10-ary-10000000",
+                 f"sequoia-{MAX_TREE_NODES + 1}"):
+        with pytest.raises(InputError, match=f"at most {MAX_TREE_NODES}"):
+            tree_shape(name)
+    assert tree_shape(f"chain-{MAX_TREE_NODES - 1}").n_nodes == MAX_TREE_NODES
