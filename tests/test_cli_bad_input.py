@@ -166,6 +166,8 @@ CASES = [
     (["trace", "gen", "--preset", "nope", "-o", "{missing}"], "field 'preset': unknown preset"),
     (["trace", "gen", "--requests", str(10**12), "-o", "{missing}"],
      "field 'requests': 1000000000000 requests x"),
+    (["trace", "import", "--format", "spec-bench", "{answers_nan}", "--question-tokens",
+      str(10**15)], "field 'question_tokens': must be an integer in [1, 1048576]"),
     (["trace", "import", "--format", "spec-bench", "{answers_nan}"],
      "line 1: field 'choices[0].wall_time': values must be finite and >= 0, found nan"),
     # cost options and model files

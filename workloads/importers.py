@@ -130,6 +130,11 @@ class _Ctx:
         return [float(x) for x in v]
 
 
+#: Largest assumed tokens per question (2**20: far above any chat turn; larger values
+#: only make impossible prompt lengths).
+MAX_QUESTION_TOKENS = 1 << 20
+
+
 def _spread(total: int, steps: int) -> np.ndarray:
     k = np.arange(steps + 1, dtype=np.int64)
     return np.diff((k * total) // steps)
@@ -293,9 +298,9 @@ def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs",
         raise InputError(f"must be one of {', '.join(STEPS_FROM)}, not {steps_from!r}",
                          field="steps_from")
     if isinstance(question_tokens, bool) or not isinstance(question_tokens, int) \
-            or question_tokens < 1:
-        raise InputError(f"must be an integer >= 1, not {question_tokens!r}",
-                         field="question_tokens")
+            or not 1 <= question_tokens <= MAX_QUESTION_TOKENS:
+        raise InputError(f"must be an integer in [1, {MAX_QUESTION_TOKENS}], not "
+                         f"{question_tokens!r}", field="question_tokens")
     if fmt == "mtbench-answers":
         records, meta = _mtbench_turns(path, steps_from)
     else:
