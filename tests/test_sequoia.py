@@ -178,7 +178,19 @@ def test_cli_marginal_form_and_human_output(capsys):
                          "marginal", "--max-nodes", "8", "--draft-time", "0",
                          "--target-times", "0.01"], capsys)
     assert code == 0
-    assert "best budget" in out and "parent" in out
+    # the human text shows the solved tree: the dynamic program's own answer for r as given
+    table = sequoia_table([0.6, 0.2], 8)
+    best, _ = choose_tree(table, [8], [0.01], 0.0, 0.01)
+    head = out.splitlines()[0]
+    assert head.startswith(f"best budget {best.budget}, depth {best.depth} ")
+    assert f"{best.expected_tokens:.4f} tokens/step" in head
+    parent_line = next(line for line in out.splitlines() if line.startswith("parent: "))
+    parent = json.loads(parent_line.removeprefix("parent: "))
+    assert theory.tree_expected_tokens(parent, [0.6, 0.2]) == pytest.approx(best.expected_tokens)
+    # marginal 0.6, 0.2 is conditional 0.6, 0.5: the conditional form gives the same tree
+    code, out_c, _ = _cli(["tree", "optimize", "--acceptance", "0.6,0.5", "--max-nodes", "8",
+                           "--draft-time", "0", "--target-times", "0.01"], capsys)
+    assert code == 0 and out_c == out
 
 
 @pytest.mark.parametrize("argv", [
