@@ -36,6 +36,16 @@ def test_cost_accepts_hf_config_and_per_row_context(tmp_path, capsys):
                                "rms_norm_eps": 1e-5}))
     code, r = _json(capsys, ["cost", "--model", str(cfg), "--context", "10,20,30", "--json"])
     assert code == 0 and r["model"] == "tiny" and r["batch"] == 3 and r["context"] == 20
+    # the numbers are the cost model's for that config (4 layers of d=256, GQA 8/2 heads)
+    from specaccel.models.cost.hf_config import load_hf_config
+
+    spec = load_hf_config(cfg)
+    assert (spec.n_layers, spec.d_model, spec.n_heads, spec.n_kv_heads, spec.d_ff) == (
+        4, 256, 8, 2, 688)
+    want = pass_cost(spec, get_hardware("a100-80gb"), tokens=1, context=[10, 20, 30])
+    for key in ("latency_s", "energy_j", "flops", "bytes"):
+        assert r[key] == pytest.approx(getattr(want, key), rel=1e-12)
+    assert r["tokens_per_s"] == pytest.approx(3 / want.latency_s)
 
 
 def test_cost_accelerator_overrides_change_the_result(capsys):
