@@ -4,6 +4,8 @@
   ``generate_verilog(component, name)``.
 * :mod:`.tree_verify_unit`, :mod:`.tree_mask_unit`, :mod:`.kv_compact_unit`,
   :mod:`.spec_decode_core` — the units; :mod:`.layouts` — their payload layouts.
+* :mod:`.stochastic_fixed_point` — the software side of stochastic verification
+  (fixed-point p, q, u); :mod:`.uniform_lfsr` — the in-unit uniform source and its model.
 * :mod:`.tree_vectors` — golden-model test vectors packed with the units' layouts;
   :mod:`.amaranth_stream_driver` and :mod:`.cocotb_runner` — the simulation drivers.
 
