@@ -23,6 +23,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from specaccel.hdl.kv_compact_unit import KVCompactUnit
 from specaccel.hdl.layouts import (
     kv_compact_response_layout,
@@ -30,9 +31,14 @@ from specaccel.hdl.layouts import (
     verify_response_layout,
 )
 from specaccel.hdl.tree_mask_unit import TreeMaskUnit
-from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
-from specaccel.hdl.uniform_lfsr import DEFAULT_SEED
-from specaccel.hdl.unit_parameters import validating
+from specaccel.hdl.tree_verify_unit import MODES, UNIFORM_SOURCES, TreeVerifyUnit
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, check_seed
+from specaccel.hdl.unit_parameters import (
+    check_choice,
+    check_int,
+    check_tree_parameters,
+    validating,
+)
 
 __all__ = ["SpecDecodeCore", "core_commit_layout", "core_request_layout"]
 
@@ -80,6 +86,13 @@ class SpecDecodeCore(wiring.Component):
                  lfsr_seed: int = DEFAULT_SEED, position_width: int = 16,
                  slot_width: int = 16) -> None:
         with validating(self):
+            # every check before any sub-unit exists (a half-built core leaves none unused)
+            check_tree_parameters(nodes, token_width, prob_width)
+            check_choice("mode", mode, MODES)
+            check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
+            check_int("position_width", position_width, 1, 32)
+            check_int("slot_width", slot_width, 1, 32)
+            check_seed(lfsr_seed)
             self.verify = TreeVerifyUnit(nodes=nodes, token_width=token_width,
                                          prob_width=prob_width, mode=mode,
                                          uniform_source=uniform_source, lfsr_seed=lfsr_seed)

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+
 from specaccel.hdl.layouts import (
     kv_compact_request_layout,
     kv_compact_response_layout,
@@ -419,3 +420,20 @@ class CoreVectorModel:
         root = int(rng.integers(0, (1 << self.position_width) - self.nodes))
         base = int(rng.integers(0, (1 << self.slot_width) - self.nodes))
         return self.vector(tree, values, root, base)
+
+    def invalid_vector(self, rng: np.random.Generator) -> tuple[int, int, int]:
+        """A step the golden model rejects (bad parent pointer, zero or too many nodes):
+        both outputs carry the error flag; the compaction of the empty path [0] still
+        follows, as the units define it."""
+        vv = self.verify.random_invalid_vector(rng)
+        fields = self.verify.req_layout.from_bits(vv.request)
+        n_nodes = int(fields.n_nodes)
+        parent = [int(fields.parent[i]) for i in range(self.nodes)]
+        root = int(rng.integers(0, 1 << self.position_width))
+        base = int(rng.integers(0, (1 << self.slot_width) - self.nodes))
+        _, mask_resp = self.mask.invalid_vector(n_nodes, parent, root)
+        _, compact_resp = self.compact.vector([0], base)
+        req = pack(self.req_layout, {"tree": vv.request, "root_position": root,
+                                     "kv_base": base})
+        commit = pack(self.commit_layout, {"verify": vv.response, "compact": compact_resp})
+        return req, mask_resp, commit

@@ -50,8 +50,9 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
+
 from specaccel.hdl.layouts import index_shape, verify_request_layout, verify_response_layout
-from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, _check_seed, lfsr_advance_masks
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, check_seed, lfsr_advance_masks
 from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters, validating
 
 __all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
@@ -108,7 +109,7 @@ class TreeVerifyUnit(wiring.Component):
             check_tree_parameters(nodes, token_width, prob_width)
             check_choice("mode", mode, MODES)
             check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
-            _check_seed(lfsr_seed)
+            check_seed(lfsr_seed)
         self.nodes = nodes
         self.token_width = token_width
         self.prob_width = prob_width

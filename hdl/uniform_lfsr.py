@@ -18,7 +18,7 @@ LFSR_TAPS = (0, 1, 3, 4)
 DEFAULT_SEED = 0x5EED_CAFE_F00D_1234
 
 
-def _check_seed(seed: int) -> int:
+def check_seed(seed: int) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 < seed < 1 << LFSR_WIDTH:
         raise TypeError(f"lfsr_seed must be an integer in [1, 2**64 - 1], not {seed!r}")
     return seed
@@ -34,7 +34,7 @@ class UniformLFSR:
     """
 
     def __init__(self, seed: int = DEFAULT_SEED) -> None:
-        self.state = _check_seed(seed)
+        self.state = check_seed(seed)
 
     def bit(self) -> int:
         """Advance one step and return the output bit."""

@@ -3,6 +3,7 @@ model (fast, always run)."""
 
 import numpy as np
 import pytest
+
 from specaccel.hdl.amaranth_stream_driver import run_stream
 from specaccel.hdl.kv_compact_unit import KVCompactUnit
 from specaccel.hdl.spec_decode_core import SpecDecodeCore
@@ -67,7 +68,8 @@ def test_kv_compact_flags_slot_overflow():
 def test_spec_decode_core_matches_golden(cfg):
     rng = np.random.default_rng(11)
     model = CoreVectorModel(**cfg, position_width=12, slot_width=12)
-    vectors = [model.random_vector(rng) for _ in range(80)]
+    vectors = [model.invalid_vector(rng) if k % 10 == 3 else model.random_vector(rng)
+               for k in range(80)]
     core = SpecDecodeCore(**cfg, position_width=12, slot_width=12)
     run = run_stream(core, [r for r, _, _ in vectors], seed=4, p_valid=0.8, p_ready=0.7,
                      outputs=("mask", "commit"))
@@ -85,3 +87,17 @@ def test_generated_verilog_is_reproducible(name):
 def test_unknown_unit_name():
     with pytest.raises(ValueError, match="unit name"):
         build_unit("tree_walk", nodes=4)
+
+
+@pytest.mark.parametrize("unit, bad", [
+    (TreeMaskUnit, dict(nodes=8, position_width=0)),
+    (TreeMaskUnit, dict(nodes=200)),
+    (KVCompactUnit, dict(nodes=8, slot_width=33)),
+    (KVCompactUnit, dict(nodes=8, token_width=0)),
+    (SpecDecodeCore, dict(nodes=8, slot_width=0)),
+    (SpecDecodeCore, dict(nodes=8, mode="sampling")),
+])
+def test_unit_parameters_are_validated(unit, bad):
+    name = [k for k in bad if k != "nodes"] or ["nodes"]
+    with pytest.raises(TypeError, match=name[0]):
+        unit(**bad)
