@@ -20,13 +20,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from specaccel.analysis import sweep_plots
 from specaccel.analysis.design_point import METRICS
 from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
-
 from specaccel.errors import InputError
 
 DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from specaccel.sim.metrics import SimResult
-
 from specaccel.cli.output import table
+from specaccel.sim.metrics import SimResult
 
 SUMMARY_FIELDS = (
     "tokens_per_s", "baseline_tokens_per_s", "speedup", "mean_committed_per_step",

@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
 from specaccel.analysis.pareto import pareto_mask  # noqa: E402
 from specaccel.analysis.plots import ENERGY_COLOURS  # noqa: E402
 

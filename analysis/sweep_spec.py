@@ -52,8 +52,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from specaccel.analysis import design_point as dp
 
+from specaccel.analysis import design_point as dp
 from specaccel.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")

@@ -14,6 +14,7 @@ import os
 import time
 
 import numpy as np
+
 from specaccel.models.cost import get_hardware, get_model, pass_cost, pass_costs
 
 

@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
+
 from specaccel.models.golden import verify_trace
 from specaccel.workloads.importers import import_answers, imported_summary
 from specaccel.workloads.method_chain import FixedChain

@@ -45,6 +45,7 @@ def main() -> None:
 
     import numpy as np
     import simpy
+
     from specaccel.models.cost import get_hardware, get_model
     from specaccel.models.golden import verify_trace
     from specaccel.sim import autoregressive_trace, compute_step_costs, replay, simulate

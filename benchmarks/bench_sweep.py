@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import parse_spec, point_key

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from specaccel.workloads import (
     DEFAULT_PRESET,
     from_parents,

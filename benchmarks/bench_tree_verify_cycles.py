@@ -15,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+
 from specaccel.hdl.amaranth_stream_driver import run_stream
 from specaccel.hdl.tree_vectors import VerifyVectorModel
 from specaccel.hdl.tree_verify_unit import TreeVerifyUnit

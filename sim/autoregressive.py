@@ -9,6 +9,7 @@ The committed tokens come from the golden outcome of the speculative trace.
 from __future__ import annotations
 
 import numpy as np
+
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.workloads.trace import NODE_DTYPES, Trace
 

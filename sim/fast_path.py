@@ -16,6 +16,7 @@ from typing import Any
 
 import numba
 import numpy as np
+
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import StepCosts

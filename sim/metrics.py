@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
+
 from specaccel.sim.accelerator_model import ROLES
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import StepCosts

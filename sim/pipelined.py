@@ -35,12 +35,12 @@ from typing import Any
 import numba
 import numpy as np
 import simpy
+
+from specaccel.errors import InputError
 from specaccel.models.golden import TraceOutcome
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import StepCosts
-
-from specaccel.errors import InputError
 
 SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
                          "verify": "verify_unit"}

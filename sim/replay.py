@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import simpy
+
 from specaccel.sim.accelerator_model import ROLES, Accelerator
 from specaccel.sim.step_costs import StepCosts
 

@@ -9,6 +9,7 @@ every copy its own id (``"<id>#<copy>"``).
 from __future__ import annotations
 
 import numpy as np
+
 from specaccel.workloads.trace import Trace
 
 

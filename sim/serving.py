@@ -44,13 +44,13 @@ from typing import Any
 
 import numpy as np
 import simpy
+
+from specaccel.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.pipelined import contended_pair
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import COST_FIELDS, CostFn, StepCosts, level_stats
-
-from specaccel.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
 from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config, kv_capacity_tokens
@@ -21,8 +22,6 @@ from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.static_batch import static_batch_applicable, static_batch_replay
 from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
-
-from specaccel.errors import InputError
 
 ENGINES = ("simpy", "fast", "auto")
 """``simpy``: the event model; ``fast``: the Numba fast path (uncontended runs only);

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.serving import ServingConfig, ServingLog, draft_level_tokens, percentiles

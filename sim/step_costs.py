@@ -39,6 +39,7 @@ from typing import Any
 
 import numba
 import numpy as np
+
 from specaccel.models.golden import TraceOutcome, verify_trace
 
 DRAFTING_MODES = ("per-level", "single-pass", "none")

@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from specaccel.sim.accelerator_model import ROLES
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from specaccel.workloads import generate_trace, write_trace
 
 from specaccel.cli import main
+from specaccel.workloads import generate_trace, write_trace
 
 SWEEP_OK = """[sweep]
 name = "t"

@@ -102,8 +102,10 @@ def test_simulate_cli_equals_the_library_and_rejects_bad_names(text_run, tmp_pat
                  "--baseline", "--json", "--timeline", str(timeline)]) == 0
     got = json.loads(capsys.readouterr().out)
     events = json.loads(timeline.read_text())["traceEvents"]
-    slices = [e for e in events if e["ph"] == "X"]
+    slices = [e for e in events if e["ph"] == "X" and e.get("cat") == "stage"]
     assert len(slices) == 4 * got["n_steps"]       # draft, tree, target, verify per step
+    decode_spans = [e for e in events if e.get("cat") == "request" and e["name"] == "decode"]
+    assert len(decode_spans) == got["n_requests"]   # one decode span per request
     assert max(e["ts"] + e["dur"] for e in slices) == pytest.approx(got["makespan_s"] * 1e6)
     from specaccel.sim import simulate_named
     from specaccel.workloads import read_trace

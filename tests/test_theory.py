@@ -4,10 +4,10 @@ import json
 
 import numpy as np
 import pytest
-from specaccel.models import theory
 
 from specaccel.cli import main
 from specaccel.errors import InputError
+from specaccel.models import theory
 
 
 def _brute_expected(alpha, gamma):

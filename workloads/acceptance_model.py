@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+
 from specaccel.workloads.tree_shapes import TreeShape
 
 MEDUSA_VICUNA_7B_TOPK_ACCURACY: tuple[tuple[float, ...], ...] = (

@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 from specaccel.errors import InputError
+from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 FORMATS = ("mtbench-answers", "spec-bench")
 STEPS_FROM = ("idxs", "idxs+1")

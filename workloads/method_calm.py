@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, pass_cost, pass_costs
 from specaccel.workloads.method_self_speculation import (
     LAYERSKIP_LLAMA_1_5B,
@@ -49,8 +51,6 @@ from specaccel.workloads.method_self_speculation import (
 )
 from specaccel.workloads.synthetic import VOCAB_SIZE
 from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
-
-from specaccel.errors import InputError
 
 COMMIT_RULE = "calm: one token per step, node 1's token, unverified (lossy)"
 

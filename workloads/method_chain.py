@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
-from specaccel.workloads.trace import DraftTree
 
 from specaccel.errors import InputError
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
+from specaccel.workloads.trace import DraftTree
 
 
 class FixedChain:

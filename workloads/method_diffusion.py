@@ -41,11 +41,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
 from specaccel.workloads.synthetic import VOCAB_SIZE
 from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
-
-from specaccel.errors import InputError
 
 LLADA_8B = ModelSpec("llada-8b", 32, 4096, 32, 32, 128, 12288, 126464,
                      source="approximate: GSAI-ML/LLaDA-8B-Instruct (32 layers, d 4096, "

@@ -25,10 +25,10 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
-from specaccel.workloads.trace import DraftTree
 
 from specaccel.errors import InputError
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.trace import DraftTree
 
 
 class Lookahead:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from specaccel.errors import InputError
 from specaccel.workloads.method_chain import AdaptiveChain, FixedChain
 from specaccel.workloads.method_eagle2 import DynamicTree
 from specaccel.workloads.method_lookahead import Lookahead
@@ -37,8 +38,6 @@ from specaccel.workloads.recorder_ngram import (
     record_trace,
 )
 from specaccel.workloads.trace import Trace
-
-from specaccel.errors import InputError
 
 MEDUSA_HEAD_ACCURACY = Path("/work/shared/data/mtbench-medusa/medusa_head_accuracy.csv")
 """Default location of Medusa's per-head accuracies (the shared reference data)."""

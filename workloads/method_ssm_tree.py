@@ -29,13 +29,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, get_model, pass_costs
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.trace import Trace
 from specaccel.workloads.tree_shapes import TreeShape, eagle_default_tree
-
-from specaccel.errors import InputError
 
 STRATEGIES = ("tree-scan", "per-branch")
 

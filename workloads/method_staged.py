@@ -27,12 +27,12 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
 from specaccel.workloads.method_self_speculation import chains_trace, expected_tokens
 from specaccel.workloads.presets import _published_rows
 from specaccel.workloads.trace import Trace
-
-from specaccel.errors import InputError
 
 GPT2_LARGE = ModelSpec("gpt2-large", 36, 1280, 20, 20, 64, 5120, 50257, mlp_gated=False,
                        activation="gelu", norm="layer", source="openai-community/gpt2-large")

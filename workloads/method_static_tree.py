@@ -24,10 +24,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
-from specaccel.workloads.trace import DraftTree
 
 from specaccel.errors import InputError
+from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.trace import DraftTree
 
 Choice = tuple[int, ...]
 

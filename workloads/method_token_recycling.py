@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.workloads.method_static_tree import choices_to_parents
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
 from specaccel.workloads.trace import DraftTree
-
-from specaccel.errors import InputError
 
 
 def bfs_template(branching: Sequence[int]) -> tuple[tuple[int, ...], ...]:

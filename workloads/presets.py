@@ -22,6 +22,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from specaccel.errors import InputError
 from specaccel.workloads.acceptance_model import (
     DEFAULT_CONFIDENCE_SPREAD,
     RANK_DECAY,
@@ -31,8 +32,6 @@ from specaccel.workloads.acceptance_model import (
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.trace import Trace
 from specaccel.workloads.tree_shapes import TreeShape, chain, eagle_default_tree, k_by_depth
-
-from specaccel.errors import InputError
 
 FLAT_ALPHA_START = 0.7
 """Start of the (flat) α profile when the source gives no per-position acceptance; the

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from specaccel.models.golden import verify_trace
-from specaccel.workloads.trace import DraftTree, Trace
 
 from specaccel.errors import InputError
+from specaccel.models.golden import verify_trace
+from specaccel.workloads.trace import DraftTree, Trace
 
 
 @dataclass

@@ -35,12 +35,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.models.golden.tree_verify import greedy_accepts, stochastic_accepts
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.trace import NODE_DTYPES, Trace
 from specaccel.workloads.tree_shapes import TreeShape
-
-from specaccel.errors import InputError
 
 VOCAB_SIZE = 32000
 #: Most nodes a synthetic trace may have (2**26: about 3 GB of node columns); a larger

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from specaccel.errors import InputError
 from specaccel.workloads.trace import Trace
 from specaccel.workloads.trace_jsonl import read_jsonl, write_jsonl
 from specaccel.workloads.trace_parquet import read_parquet, write_parquet
 from specaccel.workloads.trace_validation import validate_trace
-
-from specaccel.errors import InputError
 
 TRACE_SUFFIXES = (".parquet", ".jsonl")
 

@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from specaccel.errors import InputError
 from specaccel.workloads.trace import (
     NODE_DTYPES,
     NODE_FIELDS,
@@ -32,8 +34,6 @@ from specaccel.workloads.trace import (
     Trace,
     metadata_json_default,
 )
-
-from specaccel.errors import InputError
 
 FORMAT_NAME = "specaccel-trace"
 

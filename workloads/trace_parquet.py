@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from specaccel.errors import InputError
 from specaccel.workloads.trace import (
     NODE_DTYPES,
     NODE_FIELDS,
@@ -35,8 +37,6 @@ from specaccel.workloads.trace import (
     Trace,
     metadata_json_default,
 )
-
-from specaccel.errors import InputError
 
 KEY_VERSION = b"specaccel.schema_version"
 KEY_VERIFICATION = b"specaccel.verification"

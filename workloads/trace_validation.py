@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from specaccel.workloads.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
 
 from specaccel.errors import InputError
+from specaccel.workloads.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
 
 
 def validate_trace(trace: Trace, file: str | None = None) -> None:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from specaccel.models.golden.tree_verify import committed_tokens, verify_tree
 from specaccel.workloads.trace import DraftTree
 

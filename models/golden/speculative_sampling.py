@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+
 from specaccel.models.golden.tree_verify import verify_trace, verify_tree
 from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, DraftTree, Trace
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sweep_helpers import write_spec
+from test_kill_resume import bit_equal
+
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import load_spec
-from sweep_helpers import write_spec
-from test_kill_resume import bit_equal
 
 DASK_SPEC = """
 [sweep]

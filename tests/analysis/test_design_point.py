@@ -5,17 +5,17 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from specaccel.analysis.design_point import (
     EvalSettings,
     build_hardware,
     evaluate_point,
     tree_shape,
 )
+from specaccel.errors import InputError
 from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
 from specaccel.sim import simulate
 from specaccel.workloads import generate_trace
-
-from specaccel.errors import InputError
 
 POINT = {"preset": "eagle-vicuna-7b-mtbench", "requests": 2, "steps": 15, "trace_seed": 3,
          "workload": "w"}

@@ -15,10 +15,11 @@ import time
 
 import numpy as np
 import pyarrow.parquet as pq
+from sweep_helpers import write_spec
+
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import load_spec, point_key
-from sweep_helpers import write_spec
 
 KILL_SPEC = """
 [sweep]

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
+
 from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
 from specaccel.analysis.sensitivity import sensitivity_table
-
 from specaccel.errors import InputError
 
 

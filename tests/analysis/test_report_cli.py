@@ -9,10 +9,10 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
-from specaccel.analysis.html_report import analyse_sweep
-from specaccel.analysis.pareto import pareto_mask
 from sweep_helpers import write_spec
 
+from specaccel.analysis.html_report import analyse_sweep
+from specaccel.analysis.pareto import pareto_mask
 from specaccel.cli import main
 
 SPEC = """

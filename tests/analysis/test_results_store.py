@@ -7,8 +7,8 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from specaccel.analysis.results_store import ResultsStore, load_results
 
+from specaccel.analysis.results_store import ResultsStore, load_results
 from specaccel.errors import InputError
 
 COLS = ["key", "a", "m", "evaluator"]

@@ -6,12 +6,12 @@ import math
 
 import pytest
 import sweep_helpers
+from sweep_helpers import TOY_SPEC, toy_evaluate, write_spec
+
 from specaccel.analysis.html_report import analyse_sweep
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep, rung_steps
 from specaccel.analysis.sweep_spec import load_spec, point_key
-from sweep_helpers import TOY_SPEC, toy_evaluate, write_spec
-
 from specaccel.errors import InputError
 
 

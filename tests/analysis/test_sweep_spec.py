@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from specaccel.analysis.sweep_spec import load_spec, point_key
 from sweep_helpers import TOY_SPEC, write_spec
 
+from specaccel.analysis.sweep_spec import load_spec, point_key
 from specaccel.errors import InputError
 
 

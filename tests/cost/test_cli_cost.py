@@ -3,9 +3,9 @@
 import json
 
 import pytest
-from specaccel.models.cost import get_hardware, get_model, pass_cost
 
 from specaccel.cli import main
+from specaccel.models.cost import get_hardware, get_model, pass_cost
 
 
 def _json(capsys, argv):

@@ -1,6 +1,8 @@
 """Energy per operation / byte by node, area per component, and the factor derivation."""
 
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.cost import (
     AcceleratorConfig,
     area,
@@ -10,8 +12,6 @@ from specaccel.models.cost import (
     pass_cost,
 )
 from specaccel.models.cost.validation_table import derive_a100_factors
-
-from specaccel.errors import InputError
 
 
 def test_horowitz_figures_at_45nm_and_scaling():

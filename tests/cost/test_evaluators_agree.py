@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.cost import (
     AcceleratorConfig,
     get_hardware,
@@ -13,8 +15,6 @@ from specaccel.models.cost import (
     pass_costs_configs,
 )
 from specaccel.models.cost.pass_evaluator import OUT_FIELDS
-
-from specaccel.errors import InputError
 
 PHASES = ["prefill", "decode", "verify"]
 

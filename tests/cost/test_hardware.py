@@ -3,10 +3,10 @@
 import math
 
 import pytest
-from specaccel.models.cost import AcceleratorConfig, get_hardware
-from specaccel.models.cost import hardware_spec as hs
 
 from specaccel.errors import InputError
+from specaccel.models.cost import AcceleratorConfig, get_hardware
+from specaccel.models.cost import hardware_spec as hs
 
 
 def test_gpu_presets_come_from_the_csv():

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from specaccel.models.cost import get_hardware, get_model, kv_commit_cost
 
 from specaccel.errors import InputError
+from specaccel.models.cost import get_hardware, get_model, kv_commit_cost
 
 
 def test_gpu_gathers_accepted_kv_in_hbm():

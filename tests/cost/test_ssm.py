@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from specaccel.models.cost import get_hardware, get_model, pass_cost
 from specaccel.models.cost.hf_config import load_hf_config
 

@@ -41,7 +41,11 @@ import numpy as np
 from specaccel.models.golden import verify_trace
 from specaccel.sim import simulate_named
 from specaccel.workloads import (
-    DEFAULT_PRESET, generate_trace, list_presets, read_trace, write_trace,
+    DEFAULT_PRESET,
+    generate_trace,
+    list_presets,
+    read_trace,
+    write_trace,
 )
 
 print("presets:", list_presets())
@@ -157,7 +161,11 @@ from specaccel.models.theory import marginal_from_conditional
 from specaccel.sim import simulate_named
 from specaccel.sim.config_check import verify_unit_nodes
 from specaccel.workloads import (
-    AcceptanceModel, chain, from_parents, get_preset, synthesize_trace,
+    AcceptanceModel,
+    chain,
+    from_parents,
+    get_preset,
+    synthesize_trace,
 )"""),
     ("md", """\
 ## 1. The acceptance model

@@ -427,6 +427,7 @@ def test_config_format_cost_examples_are_real(tmp_path, monkeypatch, capsys):
 
 def test_trace_schema_parquet_layout_matches_a_written_file(tmp_path):
     import pyarrow.parquet as pq
+
     from specaccel.workloads import generate_trace, write_trace
 
     write_trace(generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2),

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden.reference_decoding import (
     LookupTableLM,
     draft_tree_greedy,

@@ -9,6 +9,7 @@ negative control that skips the residual), and edge cases.
 import numpy as np
 import pytest
 from scipy.stats import chisquare
+
 from specaccel.models.golden import verify_tree
 from specaccel.models.golden.speculative_sampling import (
     acceptance_rate,

@@ -5,6 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from scipy.stats import chisquare
+
 from specaccel.models.golden.token_selection import (
     NO_TOKEN,
     greedy_token,

@@ -1,6 +1,7 @@
 """The golden walk against an independent brute-force reading of the rule."""
 
 import numpy as np
+
 from specaccel.models.golden import kv_compaction, tree_attention_mask, verify_trace, verify_tree
 from specaccel.workloads.trace import DraftTree, Trace
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import committed_tokens, verify_trace
 from specaccel.sim import (
     autoregressive_trace,

@@ -17,6 +17,7 @@ Request B (prompt 5, arrives at 200): step 0 as A's step 0 at context 5:
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import verify_trace
 from specaccel.sim import compute_step_costs, replay, simulate
 from specaccel.workloads.trace import DraftTree, Trace
@@ -157,6 +158,7 @@ def test_chrome_trace_export_of_the_hand_timeline(toy_hw, target_model, draft_mo
 
 def test_unit_maps_give_the_hardware_its_engines(toy_hw, toy_gpu):
     import simpy
+
     from specaccel.sim.accelerator_model import (
         Accelerator,
         ComputeEngine,
@@ -195,6 +197,7 @@ def test_a_separate_draft_engine_does_not_change_a_batch_1_timeline(toy_hw, targ
 def test_requests_sharing_the_machine_never_overlap_on_a_unit(toy_hw, target_model,
                                                               draft_model, cost):
     import simpy
+
     from specaccel.sim.accelerator_model import Accelerator
     from specaccel.sim.replay import TraceReplay
 

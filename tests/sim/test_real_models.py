@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from specaccel.sim import simulate_named
 from specaccel.workloads import DEFAULT_PRESET, generate_trace
 
@@ -46,9 +47,8 @@ def test_real_costs_give_a_consistent_result(small_trace, hw):
 
 
 def test_names_and_metadata_are_checked_as_input(small_trace):
-    from specaccel.sim import resolve_specs
-
     from specaccel.errors import InputError
+    from specaccel.sim import resolve_specs
 
     hw, target, draft, drafting = resolve_specs(small_trace, "a100-80gb")
     assert (hw.name, target.name, draft.name, drafting) == (

@@ -8,13 +8,13 @@ rows one after another on the accelerator).
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.sim import compute_step_costs, replay, simulate
 from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.simulation import fast_path_applicable
 from specaccel.workloads.trace import DraftTree, Trace
-
-from specaccel.errors import InputError
 
 Q = 2.0 ** -12
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from specaccel.workloads import AcceptanceModel, calibrate, chain, eagle_default_tree, from_parents
 from specaccel.workloads.acceptance_model import RANK_DECAY, fit_rank_decay
 

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from specaccel.models.golden import verify_trace
-from specaccel.workloads.importers import import_answers, imported_summary
 
 from specaccel.cli.output import to_json
 from specaccel.cli.trace_import import register_import
 from specaccel.errors import InputError
+from specaccel.models.golden import verify_trace
+from specaccel.workloads.importers import import_answers, imported_summary
 
 MTBENCH = Path("/work/shared/data/mtbench-medusa")
 MT7B = MTBENCH / "medusa-vicuna-7b-v1.3-temperature-0.0.jsonl"
@@ -145,9 +145,8 @@ def test_import_command_json_summary(capsys):
 
 
 def test_trace_import_through_the_cli(tmp_path, capsys):
-    from specaccel.workloads import read_trace
-
     from specaccel.cli import main
+    from specaccel.workloads import read_trace
 
     out = tmp_path / "mt7b.parquet"
     assert main(["trace", "import", str(MT7B), "--format", "mtbench-answers", "-o", str(out),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_bass import (
@@ -12,8 +14,6 @@ from specaccel.workloads.method_bass import (
     next_draft_length,
     simulate_bass,
 )
-
-from specaccel.errors import InputError
 
 PRESET = BASS_PRESETS["bass-7b-batch8-humaneval"]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, pass_cost
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import read_trace, validate_trace, write_trace
@@ -14,8 +16,6 @@ from specaccel.workloads.method_calm import (
     sample_calm,
 )
 from specaccel.workloads.method_self_speculation import LAYERSKIP_LLAMA_1_5B
-
-from specaccel.errors import InputError
 
 THRESHOLDS = (1.0, 0.99, 0.95, 0.9, 0.8, 0.6)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_diffusion import (
@@ -12,8 +14,6 @@ from specaccel.workloads.method_diffusion import (
     refinement_step_seconds,
     trace_seconds,
 )
-
-from specaccel.errors import InputError
 
 THRESHOLDS = (0.99, 0.95, 0.9, 0.8, 0.7, 0.5)
 

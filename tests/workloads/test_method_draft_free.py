@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import verify_trace, verify_tree
 from specaccel.workloads.method_lookahead import Lookahead
 from specaccel.workloads.method_prompt_lookup import PromptLookup, lookup_continuation

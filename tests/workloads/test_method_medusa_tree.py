@@ -8,6 +8,8 @@ from importlib import resources
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.workloads.method_medusa_tree import (
     expected_tau,
     greedy_medusa_tree,
@@ -17,8 +19,6 @@ from specaccel.workloads.method_medusa_tree import (
 )
 from specaccel.workloads.method_presets import MEDUSA_HEAD_ACCURACY
 from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63, choices_to_parents
-
-from specaccel.errors import InputError
 
 
 def _published_tau(method: str, tree: str, bench: str) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
 from specaccel.workloads.method_presets import METHOD_PRESETS, get_method_preset, record_preset
 from specaccel.workloads.method_static_tree import (
@@ -19,8 +21,6 @@ from specaccel.workloads.recorder_ngram import (
     record_request,
     train_models,
 )
-
-from specaccel.errors import InputError
 
 
 @pytest.fixture(scope="module")

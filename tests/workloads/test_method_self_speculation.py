@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, pass_costs
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import validate_trace
@@ -21,8 +23,6 @@ from specaccel.workloads.method_self_speculation import (
     self_spec_costs,
     u_shaped_importance,
 )
-
-from specaccel.errors import InputError
 
 
 def _alpha_hat(accepted: np.ndarray, gamma: np.ndarray) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import validate_trace
@@ -15,8 +17,6 @@ from specaccel.workloads.method_ssm_tree import (
     tree_scan_saving,
 )
 from specaccel.workloads.tree_shapes import chain, eagle_default_tree, k_by_depth
-
-from specaccel.errors import InputError
 
 
 def test_needs_count_one_state_copy_per_branch():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_self_speculation import expected_tokens

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import verify_trace
 from specaccel.workloads.method_chain import AdaptiveChain, FixedChain
 from specaccel.workloads.method_eagle2 import DynamicTree

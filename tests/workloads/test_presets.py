@@ -4,10 +4,10 @@ import csv
 from importlib import resources
 
 import pytest
-from specaccel.models.golden import verify_trace
-from specaccel.workloads import DEFAULT_PRESET, generate_trace, get_preset, list_presets
 
 from specaccel.errors import InputError
+from specaccel.models.golden import verify_trace
+from specaccel.workloads import DEFAULT_PRESET, generate_trace, get_preset, list_presets
 
 REQUIRED = {
     "eagle-vicuna-7b-mtbench": 3.94,

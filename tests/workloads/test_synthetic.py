@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import (
     AcceptanceModel,

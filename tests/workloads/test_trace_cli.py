@@ -7,10 +7,10 @@ import sys
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from specaccel.models.golden import verify_trace
-from specaccel.workloads import generate_trace, read_trace
 
 from specaccel.cli import main
+from specaccel.models.golden import verify_trace
+from specaccel.workloads import generate_trace, read_trace
 
 
 def _json(capsys):

@@ -7,9 +7,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from specaccel.workloads import DraftTree, Trace, generate_trace, read_trace, write_trace
 
 from specaccel.errors import InputError
+from specaccel.workloads import DraftTree, Trace, generate_trace, read_trace, write_trace
 
 SUFFIXES = [".parquet", ".jsonl"]
 

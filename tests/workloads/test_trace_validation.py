@@ -4,9 +4,9 @@ import copy
 
 import numpy as np
 import pytest
-from specaccel.workloads import generate_trace, validate_trace
 
 from specaccel.errors import InputError
+from specaccel.workloads import generate_trace, validate_trace
 
 
 @pytest.fixture(scope="module")

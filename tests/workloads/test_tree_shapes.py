@@ -4,6 +4,8 @@ import re
 
 import numpy as np
 import pytest
+
+from specaccel.errors import InputError
 from specaccel.models.golden import node_depth
 from specaccel.workloads import (
     chain,
@@ -15,8 +17,6 @@ from specaccel.workloads import (
     medusa_default_tree,
 )
 from specaccel.workloads.tree_shapes import EAGLE_DEFAULT_CHOICES, MEDUSA_DEFAULT_CHOICES
-
-from specaccel.errors import InputError
 
 
 def test_eagle_default_tree_is_25_drafts_depth_5():
