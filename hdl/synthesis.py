@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from amaranth.back import verilog as amaranth_verilog
+
 from specaccel.hdl.harness import ShiftRegisterHarness, unit_port_bits
 
 DEVICES = ("ice40-hx8k", "xilinx-7", "ecp5")
