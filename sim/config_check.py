@@ -6,9 +6,9 @@ Two checks, each an :class:`~specaccel.errors.InputError` with a one-line reason
   device's HBM (``hw.mem_bytes``), with room for at least one request's KV cache when a
   serving run needs it (:func:`kv_capacity_tokens`);
 * **tree larger than the verify unit** — on an accelerator the verify and tree units are
-  built for at most ``N`` nodes (``AcceleratorConfig.tree_nodes``); a trace whose largest
-  tree has more nodes cannot be verified in one pass.  GPUs verify in software and have
-  no such limit.
+  built for at most ``N`` nodes (``HardwareSpec.verify_unit_nodes``, from
+  ``AcceleratorConfig.tree_nodes``); a trace whose largest tree has more nodes cannot be
+  verified in one pass.  GPUs verify in software and have no such limit (``None``).
 """
 
 from __future__ import annotations
@@ -19,24 +19,22 @@ import numpy as np
 
 from specaccel.errors import InputError
 
-DEFAULT_VERIFY_UNIT_NODES = 64
-"""The verify unit's node count when the hardware spec does not say (the
-``specaccel-default`` accelerator's ``tree_nodes``)."""
-
 
 def verify_unit_nodes(hw: Any) -> int | None:
     """The largest tree the verify unit of `hw` takes in one pass (``None``: no limit).
 
-    Read from ``hw.verify_unit_nodes`` or ``hw.tree_nodes`` when the spec has one; an
-    accelerator without either gets :data:`DEFAULT_VERIFY_UNIT_NODES`; a GPU has no limit.
+    This is the hardware spec's ``verify_unit_nodes`` field
+    (:class:`~specaccel.models.cost.HardwareSpec`: ``AcceleratorConfig.tree_nodes`` on an
+    accelerator, ``None`` on a GPU, whose verify runs in software).  A spec without the
+    field is a programming error (``TypeError``), not a reason to guess a size.
     """
-    for name in ("verify_unit_nodes", "tree_nodes"):
-        value = getattr(hw, name, None)
-        if value is not None:
-            return int(value)
-    if str(getattr(hw, "kind", "accelerator")) == "gpu":
-        return None
-    return DEFAULT_VERIFY_UNIT_NODES
+    try:
+        value = hw.verify_unit_nodes
+    except AttributeError:
+        raise TypeError(f"{type(hw).__name__} has no 'verify_unit_nodes' field; a hardware "
+                        "spec must say how many nodes its verify unit takes (None: no "
+                        "limit)") from None
+    return None if value is None else int(value)
 
 
 def weights_bytes(*models: Any) -> float | None:
@@ -72,13 +70,15 @@ def check_weights_fit(hw: Any, target: Any, draft: Any) -> None:
 def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> None:
     """:class:`InputError` when a tree of `max_nodes` nodes exceeds the verify unit.
 
-    `nodes` overrides the verify unit's size (:func:`verify_unit_nodes`).
+    `nodes` overrides the verify unit's size (:func:`verify_unit_nodes`).  The error
+    names the field that set the limit: ``verify_unit_nodes`` (the hardware's) or
+    ``verify-nodes`` (the override, as the CLI option is called).
     """
     limit = nodes if nodes is not None else verify_unit_nodes(hw)
     if limit is not None and max_nodes > limit:
         raise InputError(f"the trace has a {max_nodes}-node tree but the verify unit of "
                          f"{getattr(hw, 'name', 'the hardware')} takes at most {limit} nodes",
-                         field="tree")
+                         field="verify_unit_nodes" if nodes is None else "verify-nodes")
 
 
 def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float

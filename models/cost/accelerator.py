@@ -139,6 +139,7 @@ class AcceleratorConfig:
             link_step_latency_s=self.link_step_latency_s,
             area_mm2=areas["total"],
             peak_int8_ops=2.0 * self.peak_flops,
+            verify_unit_nodes=self.tree_nodes,
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
                    f"{self.array_rows}x{self.array_cols} {self.dataflow})",
         )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 
 from specaccel.errors import InputError
@@ -44,6 +45,10 @@ class HardwareSpec:
     Efficiency factors: achieved memory bandwidth is ``mem_bw_bytes_s * bw_efficiency``
     and achieved matrix/vector throughput is the tile model divided by
     ``compute_efficiency``.  Setting both to 1 gives the pure roofline.
+
+    ``verify_unit_nodes`` is the largest draft tree (nodes, root included) the verify and
+    tree units take in one pass: ``AcceleratorConfig.tree_nodes`` on an accelerator, which
+    must have one; ``None`` on a GPU, whose verify runs in software with no node limit.
     """
 
     name: str
@@ -76,6 +81,7 @@ class HardwareSpec:
     kernel_launch_s: float = 0.0
     area_mm2: float = 0.0
     peak_int8_ops: float = 0.0
+    verify_unit_nodes: int | None = None
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -98,6 +104,18 @@ class HardwareSpec:
             raise InputError("tile_m_min must be <= tile_m", field="tile_m_min")
         if self.bw_efficiency > 1 or self.compute_efficiency > 1:
             raise InputError("efficiency factors must be <= 1", field="bw_efficiency")
+        self._check_verify_unit_nodes()
+
+    def _check_verify_unit_nodes(self) -> None:
+        n = self.verify_unit_nodes
+        if self.kind == "gpu":
+            if n is not None:
+                raise InputError(f"must be None on a GPU (software verify has no node "
+                                 f"limit), not {n!r}", field="verify_unit_nodes")
+            return
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+            raise InputError(f"an accelerator's verify unit needs a node count >= 1, not "
+                             f"{n!r}", field="verify_unit_nodes")
 
     # -- variants --------------------------------------------------------------------------
     def with_efficiency(self, bw: float, compute: float) -> HardwareSpec:

@@ -14,6 +14,7 @@ class ToyHardware:
     kind: str = "accelerator"
     static_power_w: float = 8.0
     hbm_bandwidth_bps: float = 2.0 ** 40
+    verify_unit_nodes: int | None = 64   # None on a GPU: software verify, no node limit
 
     def verify_unit_latency_s(self, n: int) -> float:
         return 2 * Q + n * Q
@@ -62,7 +63,7 @@ def toy_hw():
 
 @pytest.fixture
 def toy_gpu():
-    return ToyHardware(name="toy-gpu", kind="gpu", static_power_w=50.0)
+    return ToyHardware(name="toy-gpu", kind="gpu", static_power_w=50.0, verify_unit_nodes=None)
 
 
 @pytest.fixture

@@ -41,12 +41,83 @@ def test_weights_larger_than_memory_are_rejected_before_simulating():
 def test_a_tree_larger_than_the_verify_unit_is_rejected(toy_hw, toy_gpu):
     trace = Trace.from_trees([("a", 4, [star(65)])], metadata={"drafting": "per-level"})
     assert verify_unit_nodes(toy_hw) == 64 and verify_unit_nodes(toy_gpu) is None
-    with pytest.raises(InputError, match="65-node tree .* at most 64 nodes"):
+    with pytest.raises(InputError, match="65-node tree .* at most 64 nodes") as e:
         check_config(trace, toy_hw, None, None, drafting="per-level")
+    assert e.value.field == "verify_unit_nodes"
     check_config(trace, toy_gpu, None, None, drafting="per-level")   # software verify
     check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=65)
-    with pytest.raises(InputError, match="at most 16 nodes"):
+    with pytest.raises(InputError, match="at most 16 nodes") as e:
         check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=16)
+    assert e.value.field == "verify-nodes"
+
+
+def test_verify_unit_nodes_is_the_hardware_specs_field_and_never_guessed(toy_hw):
+    from specaccel.models.cost import AcceleratorConfig, get_hardware, list_hardware
+
+    for name in list_hardware():
+        hw = get_hardware(name)
+        want = None if hw.kind == "gpu" else AcceleratorConfig().tree_nodes
+        assert hw.verify_unit_nodes == want and verify_unit_nodes(hw) == want, name
+    for n in (16, 128, 200):
+        hw = AcceleratorConfig(tree_nodes=n).build()
+        assert hw.verify_unit_nodes == n and verify_unit_nodes(hw) == n
+    # a spec without the field is refused, not given a default size
+    with pytest.raises(TypeError, match="verify_unit_nodes"):
+        verify_unit_nodes(type("NoField", (), {"kind": "accelerator"})())
+    # ... and an older field name is not read in its place
+    legacy = type("Legacy", (), {"kind": "accelerator", "tree_nodes": 8})()
+    with pytest.raises(TypeError, match="verify_unit_nodes"):
+        verify_unit_nodes(legacy)
+    # the spec itself holds the rule: GPUs have no limit, accelerators need one
+    gpu = get_hardware("a100-80gb")
+    with pytest.raises(InputError, match="must be None on a GPU") as e:
+        replace(gpu, verify_unit_nodes=64)
+    assert e.value.field == "verify_unit_nodes"
+    accel = get_hardware("specaccel-default")
+    for bad in (None, 0, -3, 2.5, True):
+        with pytest.raises(InputError, match="node count >= 1") as e:
+            replace(accel, verify_unit_nodes=bad)
+        assert e.value.field == "verify_unit_nodes"
+    assert replace(toy_hw, verify_unit_nodes=None).verify_unit_nodes is None
+
+
+def _star_trace(n: int) -> Trace:
+    return Trace.from_trees([("a", 4, [star(n), star(n)])],
+                            metadata={"drafting": "per-level", "target_model": "vicuna-7b",
+                                      "draft_model": "eagle-head-vicuna-7b"})
+
+
+def test_tree_size_limit_follows_the_accelerators_tree_nodes():
+    """100-node trees: refused by the default 64-node unit, accepted by a unit built for
+    128 nodes and by a GPU (software verify), with the numbers of an unchecked run."""
+    from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
+
+    trace = _star_trace(100)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    with pytest.raises(InputError, match="100-node tree .* at most 64 nodes") as e:
+        simulate(trace, hw=AcceleratorConfig().build(), target=target, draft=draft,
+                 baseline=False)
+    assert e.value.field == "verify_unit_nodes"
+    for hw in (AcceleratorConfig(tree_nodes=128).build(), get_hardware("h100-sxm")):
+        got = simulate(trace, hw=hw, target=target, draft=draft, baseline=False)
+        ref = simulate(trace, hw=hw, target=target, draft=draft, baseline=False, check=False)
+        assert got.mean_nodes_per_step == 100 and got.tokens_per_s == ref.tokens_per_s
+    with pytest.raises(InputError, match="at most 99 nodes"):
+        simulate(trace, hw=AcceleratorConfig(tree_nodes=99).build(), target=target,
+                 draft=draft, baseline=False)
+
+
+def test_cli_rejects_a_tree_larger_than_the_accelerators_unit(_cli, tmp_path):
+    path = tmp_path / "big.parquet"
+    write_trace(_star_trace(65), path)
+    p = _cli("--trace", str(path), "--hw", "specaccel-default")
+    assert p.returncode == 2 and p.stdout == ""
+    last = p.stderr.strip().splitlines()[-1]     # progress lines come before the error
+    assert "Traceback" not in p.stderr and last.startswith("specaccel: error: ")
+    assert "field 'verify_unit_nodes'" in last and "65-node tree" in last
+    gpu = _cli("--trace", str(path), "--hw", "a100-80gb", "--json")
+    assert gpu.returncode == 0, gpu.stderr
+    assert json.loads(gpu.stdout)["mean_nodes_per_step"] == 65
 
 
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
@@ -146,7 +217,7 @@ def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, 
     (["--arrivals", "uniform:3"], "arrivals"),
     (["--arrivals", "poisson:-1"], "arrivals"),
     (["--batch", "0"], "batch"),
-    (["--verify-nodes", "8"], "tree"),
+    (["--verify-nodes", "8"], "verify-nodes"),
     (["--engine", "fast", "--batch", "4"], "engine"),
 ])
 def test_cli_rejects_bad_serving_input_with_one_line(_cli, trace_file, args, field):
