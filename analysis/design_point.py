@@ -6,8 +6,9 @@ models (``target``, ``draft``), the hardware (``hardware`` preset plus overrides
 design parameters) and nothing else.  :func:`evaluate_point` builds the trace, the
 hardware spec and the model specs, calls the simulator's entry point
 :func:`specaccel.sim.simulate` and returns the kept metrics as a flat dict of numbers,
-plus ``evaluator``: ``"fast"`` when the simulator's vectorised fast path was used,
-``"event"`` when the SimPy event model was.
+plus ``evaluator``: ``"fast"`` when the simulator's vectorised fast path produced the
+numbers, ``"event"`` when the SimPy event model did (read from the simulator's result;
+whether the fast path is exact is the simulator's :func:`specaccel.sim.fast_path_applicable`).
 
 Hardware overrides: on the parameterised accelerator (``specaccel-default``) any field of
 :class:`~specaccel.models.cost.AcceleratorConfig` (``array_rows``, ``sram_mib``,
@@ -127,16 +128,43 @@ class EvalSettings:
                 "baseline": self.baseline}
 
 
-def fast_path_valid(point: dict[str, Any]) -> bool:
-    """Whether the simulator's vectorised fast path gives the event model's answer.
+def run_options(point: dict[str, Any]) -> dict[str, Any]:
+    """The simulator options a point asks for besides its trace, hardware and models:
+    ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
 
-    The fast path (:func:`specaccel.sim.fast_path.fast_replay`) is exact when no resource
-    is contended, which holds for the simulator's batch-1 closed-loop replay -- the only
-    replay it has.  It must also exist in the simulator that is installed.
+    A sweep point has no serving or pipelining parameter (:func:`parameter_names`), so
+    every point is the simulator's batch-1 closed-loop replay: ``serving=None``,
+    ``pipelined=False``.  The same options go to :func:`fast_path_status` and to the
+    simulation itself, so the fast-path decision is made on what is actually run.
     """
-    from specaccel.sim.simulation import ENGINES as SIM_ENGINES
+    del point  # no point parameter selects another replay (yet)
+    return {"serving": None, "pipelined": False}
 
-    return "fast" in SIM_ENGINES and int(point.get("batch", 1)) == 1
+
+def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
+    """Whether the simulator's fast path is exact for `point`, and why (not): the
+    simulator's own statement, :func:`specaccel.sim.fast_path_applicable`, on the
+    point's :func:`run_options`."""
+    from specaccel.sim import fast_path_applicable
+
+    return fast_path_applicable(**run_options(point))
+
+
+def fast_path_valid(point: dict[str, Any]) -> bool:
+    """Whether the simulator's vectorised fast path gives the event model's answer for
+    `point` (:func:`fast_path_status`; no rule of its own)."""
+    return fast_path_status(point)[0]
+
+
+def evaluator_label(sim_engine: str) -> str:
+    """The sweep's ``evaluator`` for the engine a :class:`~specaccel.sim.SimResult`
+    reports: ``"fast"`` for the fast paths (``fast``, ``fast-static-batch``), ``"event"``
+    for the SimPy models (``simpy``, ``simpy-serving``, ``simpy-pipelined``)."""
+    if sim_engine.startswith("fast"):
+        return "fast"
+    if sim_engine.startswith("simpy"):
+        return "event"
+    raise ValueError(f"unknown simulator engine {sim_engine!r}")
 
 
 #: Most nodes a swept draft tree may have (the Sequoia search's own limit; one verify
@@ -331,11 +359,13 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     if settings.engine == "event":
         engine = "simpy"
     elif settings.engine == "fast":
-        if not fast_path_valid(point):
-            raise InputError("the fast path is not valid for this point", field="engine")
+        ok, why = fast_path_status(point)
+        if not ok:
+            raise InputError(f"the fast path is not exact for this point ({why})",
+                             field="engine")
         engine = "fast"
-    else:
-        engine = "fast" if fast_path_valid(point) else "simpy"
+    else:   # the simulator decides, by fast_path_applicable on the same options
+        engine = "auto"
 
     steps = point.get("steps")
     requests = point.get("requests")
@@ -354,7 +384,7 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and drafting != "none" else None
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=engine).to_dict()
+                      drafting=drafting, engine=engine, **run_options(point)).to_dict()
     flat = _flatten(result, hw)
     if any(m.startswith("verify_pass_") for m in settings.metrics):
         flat.update(_verify_pass(target, hw, result))
@@ -365,7 +395,7 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
             out[m] = list(v)
         else:
             out[m] = math.nan if v is None else float(v)
-    out["evaluator"] = "fast" if engine == "fast" else "event"
+    out["evaluator"] = evaluator_label(str(result["engine"]))
     return out
 
 

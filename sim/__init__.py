@@ -11,11 +11,17 @@ from specaccel.sim.autoregressive import autoregressive_trace, committed_token_s
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.replay import ReplayLog, replay
-from specaccel.sim.simulation import resolve_specs, simulate, simulate_named
+from specaccel.sim.simulation import (
+    fast_path_applicable,
+    resolve_specs,
+    simulate,
+    simulate_named,
+)
 from specaccel.sim.step_costs import StepCosts, compute_step_costs
 
 __all__ = [
     "ReplayLog", "SimResult", "StepCosts", "autoregressive_trace", "build_result",
-    "committed_token_stream", "compute_step_costs", "fast_replay", "replay", "resolve_specs",
+    "committed_token_stream", "compute_step_costs", "fast_path_applicable", "fast_replay",
+    "replay", "resolve_specs",
     "simulate", "simulate_named",
 ]

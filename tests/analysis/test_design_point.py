@@ -10,11 +10,15 @@ from specaccel.analysis.design_point import (
     EvalSettings,
     build_hardware,
     evaluate_point,
+    evaluator_label,
+    fast_path_status,
+    fast_path_valid,
+    run_options,
     tree_shape,
 )
 from specaccel.errors import InputError
 from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
-from specaccel.sim import simulate
+from specaccel.sim import fast_path_applicable, simulate
 from specaccel.workloads import generate_trace
 
 POINT = {"preset": "eagle-vicuna-7b-mtbench", "requests": 2, "steps": 15, "trace_seed": 3,
@@ -85,3 +89,53 @@ def test_tree_node_count_from_the_name_equals_the_built_tree():
         with pytest.raises(InputError, match=f"at most {MAX_TREE_NODES}"):
             tree_shape(name)
     assert tree_shape(f"chain-{MAX_TREE_NODES - 1}").n_nodes == MAX_TREE_NODES
+
+
+@pytest.mark.parametrize("point", [
+    POINT,
+    {**POINT, "hardware": "a100-80gb"},
+    {**POINT, "tree_nodes": 32, "array_rows": 32},
+])
+def test_recorded_evaluator_is_what_the_simulator_says(point):
+    """The fast-path decision is the simulator's (fast_path_applicable on the options the
+    point is simulated with), and the recorded evaluator is the engine the simulator's
+    result reports, for every engine setting."""
+    assert fast_path_status(point) == fast_path_applicable(**run_options(point))
+    assert fast_path_valid(point) == fast_path_applicable(**run_options(point))[0]
+    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=15,
+                           seed=3)
+    for engine, sim_engine in (("auto", "auto"), ("fast", "fast"), ("event", "simpy")):
+        got = evaluate_point(point, EvalSettings(metrics=SETTINGS.metrics, engine=engine))
+        ref = simulate(trace, hw=build_hardware(point), target=get_model("vicuna-7b"),
+                       draft=get_model("eagle-head-vicuna-7b"), engine=sim_engine,
+                       **run_options(point))
+        assert got["evaluator"] == evaluator_label(ref.engine)
+        assert got["evaluator"] == ("event" if engine == "event" else "fast")
+        assert got["tokens_per_s"] == ref.tokens_per_s
+
+
+def test_evaluator_follows_the_simulators_fast_path_rule(monkeypatch):
+    """When the simulator says its fast path is not exact, the evaluator neither chooses
+    it ('auto' runs the event model and records 'event') nor accepts it ('fast' is bad
+    input giving the simulator's reason)."""
+    import specaccel.sim
+    import specaccel.sim.simulation
+
+    def never(serving=None, pipelined=False):
+        return False, "contended (test)"
+
+    monkeypatch.setattr(specaccel.sim, "fast_path_applicable", never)
+    monkeypatch.setattr(specaccel.sim.simulation, "fast_path_applicable", never)
+    assert not fast_path_valid(POINT)
+    got = evaluate_point(POINT, EvalSettings(metrics=SETTINGS.metrics, engine="auto"))
+    assert got["evaluator"] == "event"
+    with pytest.raises(InputError, match=r"not exact for this point \(contended \(test\)\)"):
+        evaluate_point(POINT, EvalSettings(metrics=SETTINGS.metrics, engine="fast"))
+
+
+def test_evaluator_labels_of_every_simulator_engine():
+    assert [evaluator_label(e) for e in ("fast", "fast-static-batch", "simpy",
+                                         "simpy-serving", "simpy-pipelined")] == \
+        ["fast", "fast", "event", "event", "event"]
+    with pytest.raises(ValueError, match="unknown simulator engine"):
+        evaluator_label("warp")
