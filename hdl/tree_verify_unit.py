@@ -217,11 +217,15 @@ class TreeVerifyUnit(wiring.Component):
 
         # ---- stage B: first acceptable child among siblings (lowest index wins), and the
         # first doubling step: ok[i] = first[i] & first[parent[i]], jump[i] = grandparent ----
+        # (signals, not expressions: each first_b[j] feeds up to N muxes below, and an
+        # expression would be emitted again at every use — N^3 Verilog)
         first_b = [Const(1, 1)]
         for i in range(1, n):
             earlier = [accept_b[j] & (parent_b[j] == parent_b[i]) for j in range(1, i)]
             blocked = Cat(*earlier).any() if earlier else Const(0, 1)
-            first_b.append(accept_b[i] & ~blocked)
+            first_i = Signal(name=f"first_b{i}")
+            m.d.comb += first_i.eq(accept_b[i] & ~blocked)
+            first_b.append(first_i)
         valid = Signal(name="valid_d1")
         error = Signal(name="error_d1")
         ok = Signal(n, name="ok_d1")
