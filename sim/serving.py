@@ -33,7 +33,9 @@ One **batch step** (one set of SimPy events, not one per request):
 
 Costs are computed per batch step with one cost-model call per model (all draft levels
 in one array call), so a batch step costs a few SimPy events and three vectorised
-cost-model calls whatever the batch size.
+cost-model calls whatever the batch size.  The calls skip the cost model's per-call
+argument checks: the ranges they can take are checked once before the run
+(:mod:`.serving_costs`).
 """
 
 from __future__ import annotations
@@ -175,27 +177,34 @@ class ServingSimulation:
         KV-cache capacity in tokens (``None``: unlimited).
     cost_fn:
         ``cost_fn(model, hw, *, tokens, context, batch, [phase])`` as
-        :func:`specaccel.models.cost.pass_costs`.
+        :func:`specaccel.models.cost.pass_costs`.  ``None``: the cost model without
+        per-call checks, its argument ranges checked once here
+        (:func:`~.serving_costs.unchecked_serving_cost_fn`; the same numbers).
     record_timeline:
         Keep one record per batch-step stage and per-request spans.
     """
 
     def __init__(self, trace, costs: StepCosts, accelerator: Accelerator, *, target: Any,
                  draft: Any, hw: Any, config: ServingConfig, arrival_s: np.ndarray,
-                 kv_capacity: int | None, cost_fn: CostFn,
+                 kv_capacity: int | None, cost_fn: CostFn | None = None,
                  record_timeline: bool = False) -> None:
         self.costs = costs
         self.acc = accelerator
         self.env = accelerator.env
         self.target, self.draft, self.hw = target, draft, hw
         self.cfg = config
-        self.cost_fn = cost_fn
         self.static_w = float(getattr(hw, "static_power_w", 0.0))
         self.kv_capacity = kv_capacity
         self.serial_units = str(getattr(hw, "kind", "accelerator")) != "gpu"
         self.arrival = np.asarray(arrival_s, dtype=np.float64)
         self.order = np.argsort(self.arrival, kind="stable")
         self.dtok, self.duse = draft_level_tokens(trace, costs)
+        if cost_fn is None:
+            from specaccel.sim.serving_costs import unchecked_serving_cost_fn
+
+            cost_fn = unchecked_serving_cost_fn(costs, hw, target, draft, self.dtok,
+                                                self.duse, config.max_batch)
+        self.cost_fn = cost_fn
         self.levels = np.arange(1, self.dtok.shape[1] + 1, dtype=np.int64)
         self.record_timeline = record_timeline
         n_req = costs.n_requests
@@ -604,7 +613,8 @@ def serve(trace, costs: StepCosts, hw: Any, *, target: Any, draft: Any,
     trace, costs:
         The trace and its :func:`~.step_costs.compute_step_costs` on `hw`.
     hw, target, draft:
-        Specs for `cost_fn` (default :func:`specaccel.models.cost.pass_costs`).
+        Specs for `cost_fn` (default: :func:`specaccel.models.cost.pass_costs`'s kernel,
+        its argument ranges checked once for the whole run, :mod:`.serving_costs`).
     config:
         Batching, budget and arrivals.
     unit_map:
@@ -616,8 +626,6 @@ def serve(trace, costs: StepCosts, hw: Any, *, target: Any, draft: Any,
         Keep per-stage batch-step records and per-request spans.
     """
     config.check()
-    if cost_fn is None:
-        from specaccel.models.cost import pass_costs as cost_fn
     if config.arrivals == "poisson":
         arrival = poisson_arrivals(costs.n_requests, float(config.rate_per_s), config.seed)
     else:

@@ -372,18 +372,96 @@ def pass_costs(
 
     Returns arrays ``latency_s``, ``energy_j``, ``flops``, ``bytes``, ``dram_bytes``,
     ``link_bytes``, equal (to 1e-9 relative) to `pass_cost` called pass by pass.
-    `context` is each pass's mean context per row.
+    `context` is each pass's mean context per row.  Every argument is checked
+    (:class:`InputError` naming the field); a caller that evaluates many small arrays
+    whose ranges it has checked once uses `PackedPassCosts` (the same kernel, unchecked).
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
                         model.n_layers if layers is None else layers, tree)
     if np.any(flat[5] > model.n_layers):
         raise InputError(f"every value must be <= {model.n_layers} (the model's layers)",
                          field="layers")
-    out = np.empty((6, flat[0].shape[0]))
-    _pass_eval_many(pack_model(model), pack_hardware(hw), *flat, out)
+    return pass_costs_unchecked(pack_model(model), pack_hardware(hw), *flat)
+
+
+def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
+                         context: np.ndarray, batch: np.ndarray, tp: np.ndarray,
+                         phase: np.ndarray, layers: np.ndarray, tree: np.ndarray
+                         ) -> dict[str, np.ndarray]:
+    """`pass_costs` on packed specs and already-validated arrays, without any check.
+
+    Parameters
+    ----------
+    mv, hv:
+        `pack_model` and `pack_hardware` vectors.
+    tokens, context, batch, tp, phase, layers, tree:
+        C-contiguous 1-D float64 arrays of one length, each value in the range
+        `pass_costs` accepts (``phase`` as its `PHASES` code, ``layers`` at most the
+        model's, ``tree`` 0 or 1).  Nothing is checked here: a shorter array or a value
+        out of range gives wrong numbers, not an error.
+
+    Returns
+    -------
+    dict
+        `OUT_FIELDS` -> arrays, as `pass_costs`.
+    """
+    out = np.empty((6, tokens.shape[0]))
+    _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 
+class PackedPassCosts:
+    """`pass_costs` for a fixed device and fixed models, with no per-call checks.
+
+    The specs are packed once; each call converts its arrays to float64 and runs the
+    same kernel as `pass_costs` (`pass_costs_unchecked`) at ``tp=1``, every layer of the
+    model and tree attention.  The call signature is `pass_costs`'s restricted to
+    ``tokens``, ``context``, ``batch`` and ``phase``, so it can stand in for it as a
+    simulator cost function.  The caller must have checked the value ranges (as
+    `pass_costs` would) once for all calls; only the array lengths are checked here.
+
+    Parameters
+    ----------
+    hw:
+        The device every call evaluates on.
+    models:
+        The models calls may name (``None`` entries are skipped).
+    """
+
+    def __init__(self, hw: HardwareSpec, models: Sequence[ModelSpec | None]) -> None:
+        self.hw = hw
+        self._hv = pack_hardware(hw)
+        self._models = {id(m): (m, pack_model(m)) for m in models if m is not None}
+        self._consts: dict[tuple[int, str, int], tuple[np.ndarray, ...]] = {}
+
+    def _constants(self, mv: np.ndarray, key: tuple[int, str, int]
+                   ) -> tuple[np.ndarray, ...]:
+        """``(tp, phase, layers, tree)`` arrays of length ``key[2]`` for model ``key[0]``
+        and phase ``key[1]`` (made once, then reused: the kernel only reads them)."""
+        got = self._consts.get(key)
+        if got is None:
+            ones = np.ones(key[2])
+            got = self._consts[key] = (ones, ones * float(PHASES[key[1]]),
+                                       ones * mv[M_NLAYERS], ones)
+        return got
+
+    def __call__(self, model: ModelSpec, hw: HardwareSpec, *, tokens: np.ndarray,
+                 context: np.ndarray, batch: np.ndarray,
+                 phase: str = "decode") -> dict[str, np.ndarray]:
+        entry = self._models.get(id(model))
+        if entry is None or entry[0] is not model or hw is not self.hw:
+            raise ValueError("PackedPassCosts evaluates only the device and models it was "
+                             f"built for, not {getattr(model, 'name', model)!r} on "
+                             f"{getattr(hw, 'name', hw)!r}")
+        tok = np.ascontiguousarray(tokens, dtype=np.float64)
+        ctx = np.ascontiguousarray(context, dtype=np.float64)
+        b = np.ascontiguousarray(batch, dtype=np.float64)
+        if tok.ndim != 1 or ctx.shape != tok.shape or b.shape != tok.shape:
+            raise ValueError(f"tokens, context and batch must be 1-D arrays of one length, "
+                             f"not {tok.shape}, {ctx.shape}, {b.shape}")
+        mv = entry[1]
+        return pass_costs_unchecked(mv, self._hv, tok, ctx, b,
+                                    *self._constants(mv, (id(model), phase, tok.shape[0])))
 
 
 @njit(cache=True)

@@ -1,0 +1,89 @@
+"""The serving loop's cost-model calls: argument ranges checked once, passes unchecked.
+
+The serving loop (:mod:`.serving`) costs every batch step with a few small cost-model
+calls.  :func:`specaccel.models.cost.pass_costs` checks every argument of every call,
+which costs far more than the compiled evaluation of a handful of passes.  Every value a
+serving call can pass is bounded by the trace's step arrays and the serving
+configuration, so :func:`check_serving_pass_ranges` checks those bounds once, before the
+run, against the same limits (:mod:`specaccel.models.cost.pass_args`), and the loop then
+calls :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts`, the same kernel on
+specs packed once and without per-call checks (:func:`unchecked_serving_cost_fn`).
+
+What a serving call passes, and why it stays in range:
+
+* target verify pass: ``tokens`` = the largest tree of the rows (a tree size),
+  ``context`` = the rows' mean context, ``batch`` = the rows (at most
+  ``min(max_batch, requests)``);
+* draft pass of level ``d`` (1-based): ``tokens`` = the widest frontier of the rows using
+  it (a draft-level token count), ``context`` = the rows' mean of ``context + d - 1``;
+* prefill chunk: ``tokens`` = part of one request's prompt (or of its context when it
+  is recomputed after a pre-emption), ``context`` = the part already prefilled.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from specaccel.errors import InputError
+from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
+from specaccel.models.cost.pass_evaluator import PackedPassCosts
+from specaccel.sim.step_costs import StepCosts
+
+
+def _check_counts(name: str, values: np.ndarray, field: str) -> None:
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        return
+    if not np.all(np.isfinite(v)) or v.min() < 1 or np.any(v != np.floor(v)):
+        raise InputError(f"every {name} must be an integer >= 1", field=field)
+    if v.max() > MAX_ROW_TOKENS:
+        raise InputError(f"every {name} must be <= {MAX_ROW_TOKENS}, not {v.max():g}",
+                         field=field)
+
+
+def check_serving_pass_ranges(costs: StepCosts, draft_tokens: np.ndarray,
+                              draft_used: np.ndarray, max_batch: int) -> None:
+    """:class:`InputError` unless every pass the serving loop can cost is in the range
+    :func:`~specaccel.models.cost.pass_costs` accepts (module docstring).
+
+    Parameters
+    ----------
+    costs:
+        The run's step costs (tree sizes, contexts, prompt lengths, requests).
+    draft_tokens, draft_used:
+        Per step and draft level, its query tokens and whether the step runs it
+        (:func:`~.serving.draft_level_tokens`).
+    max_batch:
+        The serving configuration's batch limit.
+    """
+    _check_counts("tree size", costs.n_nodes, "n_nodes")
+    _check_counts("draft-pass token count", np.asarray(draft_tokens)[np.asarray(draft_used)],
+                  "draft_tokens")
+    context = np.asarray(costs.context, dtype=np.float64)
+    prompt = np.asarray(costs.prompt_len, dtype=np.float64)
+    for name, v in (("context", context), ("prompt_len", prompt)):
+        if v.size and (not np.all(np.isfinite(v)) or v.min() < 0):
+            raise InputError("every value must be finite and >= 0", field=name)
+    levels = int(np.asarray(draft_tokens).shape[1]) if np.ndim(draft_tokens) == 2 else 0
+    longest = max(float(context.max(initial=0.0)) + max(levels - 1, 0),
+                  float(prompt.max(initial=0.0)))
+    if longest > MAX_ROW_TOKENS:
+        raise InputError(f"a pass would attend to {longest:g} tokens per row; at most "
+                         f"{MAX_ROW_TOKENS} are allowed", field="context")
+    rows = min(int(max_batch), costs.n_requests)
+    if rows > MAX_BATCH:
+        raise InputError(f"a batch step could hold {rows} rows; at most {MAX_BATCH} are "
+                         "allowed", field="batch")
+
+
+def unchecked_serving_cost_fn(costs: StepCosts, hw: Any, target: Any, draft: Any,
+                              draft_tokens: np.ndarray, draft_used: np.ndarray,
+                              max_batch: int) -> PackedPassCosts:
+    """The serving loop's cost function: ranges checked here once
+    (:func:`check_serving_pass_ranges`), then `target` and `draft` on `hw` through
+    :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts` (no per-call checks,
+    the numbers of :func:`~specaccel.models.cost.pass_costs` bit for bit)."""
+    check_serving_pass_ranges(costs, draft_tokens, draft_used, max_batch)
+    return PackedPassCosts(hw, [target, draft])
