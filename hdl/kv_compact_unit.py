@@ -14,6 +14,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from specaccel.hdl.layouts import kv_compact_request_layout, kv_compact_response_layout
 from specaccel.hdl.unit_parameters import check_int, check_tree_parameters, validating
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from specaccel.workloads.trace import DraftTree
 
 __all__ = ["StochasticValues", "fixed_point_tree", "quantise_tree", "to_fixed"]

@@ -21,6 +21,7 @@ from __future__ import annotations
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
+
 from specaccel.hdl.layouts import (
     count_shape,
     index_shape,

@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 @cocotb.test()
 async def kv_compact_matches_golden(dut):
     from cocotb_stream import drive, latency_and_ii, reset
+
     from specaccel.hdl.tree_vectors import CompactVectorModel
 
     nodes, sw = int(os.environ["NODES"]), int(os.environ["SLOT_WIDTH"])

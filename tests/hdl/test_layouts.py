@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from amaranth.lib import data
+
 from specaccel.hdl.layouts import (
     kv_compact_request_layout,
     kv_compact_response_layout,

@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 @cocotb.test()
 async def spec_decode_core_matches_golden(dut):
     from cocotb_stream import drive, reset
+
     from specaccel.hdl.tree_vectors import CoreVectorModel
     from specaccel.workloads.presets import generate_trace
 

@@ -3,6 +3,7 @@ with the golden model; the hardware side is in the Amaranth and cocotb benches."
 
 import numpy as np
 import pytest
+
 from specaccel.hdl.stochastic_fixed_point import quantise_tree, to_fixed
 from specaccel.hdl.uniform_lfsr import UniformLFSR, lfsr_advance_masks
 from specaccel.models.golden import verify_tree

@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 @cocotb.test()
 async def tree_mask_matches_golden(dut):
     from cocotb_stream import drive, latency_and_ii, reset
+
     from specaccel.hdl.tree_vectors import SHAPES, MaskVectorModel, random_parents
 
     nodes, pw = int(os.environ["NODES"]), int(os.environ["POSITION_WIDTH"])

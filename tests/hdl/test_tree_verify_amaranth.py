@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from specaccel.hdl.amaranth_stream_driver import run_stream
 from specaccel.hdl.tree_vectors import VerifyVectorModel
 from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
