@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from specaccel.models.golden.token_selection import NO_TOKEN, greedy_token, sample_token_at
 
 

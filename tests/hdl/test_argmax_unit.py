@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+
 from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
 
 _spec = importlib.util.spec_from_file_location(

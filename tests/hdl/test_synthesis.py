@@ -2,6 +2,7 @@
 
 import pytest
 from amaranth.back import verilog
+
 from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
 from specaccel.hdl.harness import HARNESS_PORTS, ShiftRegisterHarness, unit_port_bits
 from specaccel.hdl.synthesis import (
