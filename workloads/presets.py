@@ -16,6 +16,7 @@ Sampled traces then match it up to sampling noise (the tests check 5 %).
 from __future__ import annotations
 
 import csv
+import heapq
 import math
 from dataclasses import dataclass, field
 from functools import cache
@@ -23,15 +24,25 @@ from importlib import resources
 from typing import Any
 
 from specaccel.errors import InputError
+from specaccel.models.sequoia import sequoia_table
 from specaccel.workloads.acceptance_model import (
     DEFAULT_CONFIDENCE_SPREAD,
     RANK_DECAY,
     AcceptanceModel,
     calibrate,
 )
+from specaccel.workloads.method_token_recycling import bfs_template
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.trace import Trace
-from specaccel.workloads.tree_shapes import TreeShape, chain, eagle_default_tree, k_by_depth
+from specaccel.workloads.tree_shapes import (
+    TreeShape,
+    chain,
+    eagle_default_tree,
+    from_choices,
+    from_parents,
+    k_by_depth,
+    medusa_default_tree,
+)
 
 FLAT_ALPHA_START = 0.7
 """Start of the (flat) α profile when the source gives no per-position acceptance; the
@@ -281,6 +292,339 @@ _register(Preset(
         "adaptive schedule is not modelled)",
         "flat alpha profile (the source gives only tau)",
         "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250",
+    ),
+))
+
+
+# ---------------------------------------------------------------------------- shape builders
+SHAPE_ALPHA = FLAT_ALPHA_START
+"""Flat α of the acceptance model that the two searched shapes below (EAGLE-2's top-reach
+tree, Sequoia's DP tree) are built for, before calibration: the shape is fixed first and
+the calibration then scales α on that fixed shape."""
+
+SEQUOIA_WIDTH = 8
+"""Ranks the Sequoia dynamic program may use at each node (its acceptance vector length)."""
+
+
+def top_reach_tree(n_tokens: int, depth: int, top_k: int, *, name: str,
+                   model: AcceptanceModel | None = None) -> TreeShape:
+    """The `n_tokens` draft tokens of highest reach probability in the top-k tree of `depth`.
+
+    A static stand-in for EAGLE-2's dynamic tree, which expands the top-k children of the
+    most confident nodes level by level and then keeps the `n_tokens` nodes of highest
+    path confidence.  Here the path confidence is the reach probability under `model`
+    (default: flat α = :data:`SHAPE_ALPHA`), so the kept set is the same for every step.
+    Reach falls along every path, so best-first expansion yields a valid (prefix-closed)
+    tree.
+    """
+    m = model or AcceptanceModel((SHAPE_ALPHA,))
+    prob = {(d, r): m.choice_probability(d, r) for d in range(1, depth + 1)
+            for r in range(top_k)}
+    heap: list[tuple[float, tuple[int, ...]]] = [(-prob[(1, r)], (r,)) for r in range(top_k)]
+    heapq.heapify(heap)
+    chosen: list[tuple[int, ...]] = []
+    while heap and len(chosen) < n_tokens:
+        neg, path = heapq.heappop(heap)
+        chosen.append(path)
+        if len(path) < depth:
+            for r in range(top_k):
+                heapq.heappush(heap, (neg * prob[(len(path) + 1, r)], path + (r,)))
+    return from_choices(chosen, name=name)
+
+
+def sequoia_tree(budget: int, depth: int, *, name: str) -> TreeShape:
+    """Sequoia's DP tree (:func:`specaccel.models.sequoia.sequoia_table`) for `budget` nodes
+    (root included) and height `depth`, for the rank acceptance ``m(1, r)``, r < 8, of the
+    flat-α model (:data:`SHAPE_ALPHA`)."""
+    m = AcceptanceModel((SHAPE_ALPHA,))
+    r = [m.choice_probability(1, k) for k in range(SEQUOIA_WIDTH)]
+    return from_parents(sequoia_table(r, budget, depth).tree(budget, depth), name=name)
+
+
+# ---------------------------------------------------------------------------- more presets
+_SIX_TASK_PROMPTS = PromptLengths(median=300, sigma=1.0, low=16, high=4096)
+_EAGLE2_STATIC = ("static stand-in for the dynamic tree: the 60 draft tokens of highest "
+                  "reach probability in the depth-6 top-10 tree under a flat alpha = 0.7 "
+                  "model, fixed for every step (EAGLE-2 re-ranks per step)")
+_DRAFT_FREE = ("draft-free method: draft_model 'vicuna-68m' (2 layers, the cheapest "
+               "Vicuna-vocabulary model the cost model knows) stands in for the lookup, "
+               "which costs less than any model pass; drafting 'single-pass' = one lookup "
+               "per step")
+_SPECBENCH = "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250"
+
+_register(Preset(
+    name="eagle2-vicuna-7b-6task",
+    description="EAGLE-2 on Vicuna-7B, 6-task mean, greedy, 60-token depth-6 tree (tau 4.68)",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic 60 tokens depth 6 top-10", "6-task mean",
+                "0"),
+    shape=top_reach_tree(60, 6, 10, name="eagle2-60-d6"),
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_SIX_TASK_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        _EAGLE2_STATIC,
+        "flat alpha profile (the source gives only tau)",
+        "6 tasks (MT-Bench, HumanEval, GSM8K, Alpaca, CNN/DM, Natural Questions) pooled as "
+        "480 requests; prompt lengths log-normal, median 300, sigma 1.0 (CNN/DM articles "
+        "make the tail long; not measured)",
+    ),
+))
+_register(Preset(
+    name="eagle2-vicuna-7b-mtbench",
+    description="EAGLE-2 on Vicuna-7B, MT-Bench, greedy, 60-token depth-6 tree (tau 4.98)",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic 60 tokens depth 6 top-10", "MT-Bench", "0"),
+    shape=top_reach_tree(60, 6, 10, name="eagle2-60-d6"),
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_MTBENCH_PROMPTS,
+    n_requests=80,
+    steps_per_request=128,
+    assumptions=(_EAGLE2_STATIC, "flat alpha profile (the source gives only tau)",
+                 "prompt lengths as eagle-vicuna-7b-mtbench"),
+))
+_register(Preset(
+    name="eagle2-vicuna-7b-specbench",
+    description="EAGLE-2 on Vicuna-7B, Spec-Bench, greedy, 60-token depth-6 tree (tau 4.34)",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic", "Spec-Bench", "0"),
+    shape=top_reach_tree(60, 6, 10, name="eagle2-60-d6"),
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(_EAGLE2_STATIC + "; the leaderboard row does not state the tree size, "
+                 "EAGLE-2's default (60 tokens, depth 6, top-10) assumed",
+                 "flat alpha profile (the source gives only tau)", _SPECBENCH),
+))
+_register(Preset(
+    name="eagle2-vicuna-13b-6task",
+    description="EAGLE-2 on Vicuna-13B, 6-task mean, greedy, 50-token depth-6 tree (tau 4.65)",
+    source_row=("eagle-2", "Vicuna-13B", "dynamic 50 tokens", "6-task mean", "0"),
+    shape=top_reach_tree(50, 6, 10, name="eagle2-50-d6"),
+    target_model="vicuna-13b",
+    draft_model="eagle-head-vicuna-13b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_SIX_TASK_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "static stand-in for the dynamic tree: the 50 draft tokens of highest reach "
+        "probability in the depth-6 top-10 tree under a flat alpha = 0.7 model (the row "
+        "gives 50 tokens; depth 6 and top-10 assumed as for 7B)",
+        "flat alpha profile (the source gives only tau)",
+        "prompt lengths as eagle2-vicuna-7b-6task",
+    ),
+))
+_register(Preset(
+    name="eagle3-vicuna-13b-specbench",
+    description="EAGLE-3 on Vicuna-13B, Spec-Bench, greedy, 60-token depth-7 tree (tau 5.71)",
+    source_row=("eagle-3", "Vicuna-13B", "dynamic", "Spec-Bench", "0"),
+    shape=top_reach_tree(60, 7, 10, name="eagle3-60-d7"),
+    target_model="vicuna-13b",
+    draft_model="eagle-head-vicuna-13b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "static stand-in for the dynamic tree: the 60 draft tokens of highest reach "
+        "probability in the depth-7 top-10 tree under a flat alpha = 0.7 model (EAGLE-3's "
+        "default 60 tokens, depth 7, top-10; the row states no size)",
+        "draft 'eagle-head-vicuna-13b' (one decoder layer) stands in for EAGLE-3's head, "
+        "which also fuses low/mid/high target features (slightly more input FLOPs)",
+        "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="medusa2-vicuna-7b-mtbench",
+    description="Medusa-2 on Vicuna-7B, MT-Bench, greedy, 63-token sparse tree (tau 3.47)",
+    source_row=("medusa-2", "Vicuna-7B", "64-node sparse tree", "MT-Bench", "0"),
+    shape=medusa_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="medusa-vicuna-7b",
+    drafting="single-pass",
+    verification="greedy",
+    prompt_lengths=_MTBENCH_PROMPTS,
+    n_requests=80,
+    steps_per_request=128,
+    assumptions=(
+        "tree: Medusa's mc_sim_7b_63 (63 drafts + root = 64 nodes)",
+        "flat alpha profile (the source gives only tau; head accuracies of Medusa-1 fix "
+        "only the rank decay)",
+        "prompt lengths as eagle-vicuna-7b-mtbench",
+    ),
+))
+_register(Preset(
+    name="hydra-vicuna-7b-specbench",
+    description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
+    source_row=("hydra", "Vicuna-7B", "tree", "Spec-Bench", "0"),
+    shape=medusa_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="medusa-vicuna-7b",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "tree: Medusa's mc_sim_7b_63 stands in for Hydra's own sparse tree (the row "
+        "gives no size)",
+        "draft 'medusa-vicuna-7b' stands in for Hydra's sequentially dependent heads "
+        "(similar size); 'per-level' because each head waits for the previous level",
+        "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="token-recycling-vicuna-7b-specbench",
+    description="Token Recycling on Vicuna-7B, Spec-Bench, greedy, BFS template tree "
+                "(tau 2.73)",
+    source_row=("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree",
+                "Spec-Bench", "0"),
+    shape=from_choices(bfs_template([8, 4, 2, 2, 1, 1]), name="token-recycling-8-4-2-2-1-1"),
+    target_model="vicuna-7b",
+    draft_model="vicuna-68m",
+    drafting="single-pass",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "tree: the BFS template of method_token_recycling (branching 8,4,2,2,1,1 along the "
+        "rank-0 path) stands in for the paper's 80-node template",
+        _DRAFT_FREE, "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="lookahead-vicuna-7b-specbench",
+    description="Lookahead decoding on Vicuna-7B, Spec-Bench, greedy, G=7 4-token "
+                "candidates (tau 1.64)",
+    source_row=("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"),
+    shape=k_by_depth(7, 4),
+    target_model="vicuna-7b",
+    draft_model="vicuna-68m",
+    drafting="single-pass",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "tree: the verification branch only, G = 7 pooled n-grams of N - 1 = 4 tokens as "
+        "7 root branches of 4 (29 nodes); the W (N - 1) = 28 lookahead-branch tokens of "
+        "the same pass are not drafts and are not modelled",
+        _DRAFT_FREE, "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="prompt-lookup-vicuna-7b-specbench",
+    description="Prompt lookup decoding on Vicuna-7B, Spec-Bench, greedy, chain of 10 "
+                "(tau 1.75)",
+    source_row=("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"),
+    shape=chain(10),
+    target_model="vicuna-7b",
+    draft_model="vicuna-68m",
+    drafting="single-pass",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "chain of 10 copied tokens (Hugging Face prompt_lookup_num_tokens default); every "
+        "step is assumed to find a match (misses show up as a low alpha)",
+        _DRAFT_FREE, "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="rest-vicuna-7b-specbench",
+    description="REST on Vicuna-7B, Spec-Bench, greedy, 63-token retrieval trie stand-in "
+                "(tau 1.82)",
+    source_row=("rest", "Vicuna-7B", "retrieval datastore", "Spec-Bench", "0"),
+    shape=top_reach_tree(63, 5, 8, name="rest-63-d5"),
+    target_model="vicuna-7b",
+    draft_model="vicuna-68m",
+    drafting="single-pass",
+    verification="greedy",
+    prompt_lengths=_SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "tree: REST's trie of retrieved continuations (up to 64 nodes) stood in by the 63 "
+        "tokens of highest reach probability in a depth-5 top-8 tree (flat alpha = 0.7)",
+        _DRAFT_FREE.replace("the lookup", "the datastore lookup"),
+        "flat alpha profile (the source gives only tau)", _SPECBENCH,
+    ),
+))
+_register(Preset(
+    name="sequoia-llama2-7b-128n-d10-c4",
+    description="Sequoia on Llama-2-7B with a 68M draft, C4, greedy, 128-node depth-10 tree "
+                "(tau 5.08)",
+    source_row=("sequoia", "Llama2-7B", "JF68M 128 nodes depth 10", "C4", "0"),
+    shape=sequoia_tree(128, 10, name="sequoia-128-d10"),
+    target_model="llama-2-7b",
+    draft_model="llama-68m",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_C4_PROMPTS,
+    n_requests=200,
+    steps_per_request=32,
+    assumptions=(
+        "tree: Sequoia's DP tree (128 nodes with the root, height <= 10, <= 8 children) "
+        "for the rank acceptance of a flat alpha = 0.7 model, not Sequoia's measured "
+        "acceptance vector",
+        "flat alpha profile (the source gives only tau)",
+        "prompt lengths as specinfer-llama2-7b-c4",
+    ),
+))
+_register(Preset(
+    name="sequoia-llama2-13b-64n-d9-c4",
+    description="Sequoia on Llama-2-13B with a 68M draft, C4, greedy, 64-node depth-9 tree "
+                "(tau 4.20)",
+    source_row=("sequoia", "Llama2-13B", "JF68M 64 nodes depth 9", "C4", "0"),
+    shape=sequoia_tree(64, 9, name="sequoia-64-d9"),
+    target_model="llama-2-13b",
+    draft_model="llama-68m",
+    drafting="per-level",
+    verification="greedy",
+    prompt_lengths=_C4_PROMPTS,
+    n_requests=200,
+    steps_per_request=32,
+    assumptions=(
+        "tree: Sequoia's DP tree (64 nodes with the root, height <= 9, <= 8 children) for "
+        "the rank acceptance of a flat alpha = 0.7 model",
+        "flat alpha profile (the source gives only tau)",
+        "prompt lengths as specinfer-llama2-7b-c4",
+    ),
+))
+_register(Preset(
+    name="sequoia-llama2-7b-128n-d7-c4-t06",
+    description="Sequoia on Llama-2-7B with a 68M draft, C4, temperature 0.6 (stochastic), "
+                "128-node depth-7 tree (tau 3.92)",
+    source_row=("sequoia", "Llama2-7B", "JF68M 128 nodes depth 7", "C4", "0.6"),
+    shape=sequoia_tree(128, 7, name="sequoia-128-d7"),
+    target_model="llama-2-7b",
+    draft_model="llama-68m",
+    drafting="per-level",
+    verification="stochastic",
+    prompt_lengths=_C4_PROMPTS,
+    n_requests=200,
+    steps_per_request=32,
+    assumptions=(
+        "tree: Sequoia's DP tree (128 nodes with the root, height <= 7, <= 8 children) for "
+        "the rank acceptance of a flat alpha = 0.7 model",
+        "stochastic: p/q of each node equals its acceptance probability under the model "
+        "(SpecInfer residuals for siblings); Sequoia's sampling-without-replacement "
+        "verification is not modelled",
+        "flat alpha profile (the source gives only tau)",
+        "prompt lengths as specinfer-llama2-7b-c4",
     ),
 ))
 

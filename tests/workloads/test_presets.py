@@ -6,16 +6,39 @@ from importlib import resources
 import pytest
 
 from specaccel.errors import InputError
+from specaccel.models.cost import list_models
 from specaccel.models.golden import verify_trace
-from specaccel.workloads import DEFAULT_PRESET, generate_trace, get_preset, list_presets
+from specaccel.workloads import (
+    DEFAULT_PRESET,
+    AcceptanceModel,
+    generate_trace,
+    get_preset,
+    list_presets,
+)
+from specaccel.workloads.presets import top_reach_tree
 
 REQUIRED = {
     "eagle-vicuna-7b-mtbench": 3.94,
     "eagle-vicuna-7b-chain5-mtbench": 3.20,
     "specinfer-llama2-7b-c4": 3.96,
     "speculative-sampling-vicuna-7b-68m-specbench": 2.28,
+    "eagle2-vicuna-7b-6task": 4.68,
+    "eagle2-vicuna-7b-mtbench": 4.98,
+    "eagle2-vicuna-7b-specbench": 4.34,
+    "eagle2-vicuna-13b-6task": 4.65,
+    "eagle3-vicuna-13b-specbench": 5.71,
+    "medusa2-vicuna-7b-mtbench": 3.47,
+    "hydra-vicuna-7b-specbench": 3.26,
+    "token-recycling-vicuna-7b-specbench": 2.73,
+    "lookahead-vicuna-7b-specbench": 1.64,
+    "prompt-lookup-vicuna-7b-specbench": 1.75,
+    "rest-vicuna-7b-specbench": 1.82,
+    "sequoia-llama2-7b-128n-d10-c4": 5.08,
+    "sequoia-llama2-13b-64n-d9-c4": 4.20,
+    "sequoia-llama2-7b-128n-d7-c4-t06": 3.92,
 }
-MODEL_NAMES = {"vicuna-7b", "llama-2-7b", "eagle-head-vicuna-7b", "vicuna-68m", "llama-68m"}
+MODEL_NAMES = {"vicuna-7b", "vicuna-13b", "llama-2-7b", "llama-2-13b", "eagle-head-vicuna-7b",
+               "eagle-head-vicuna-13b", "medusa-vicuna-7b", "vicuna-68m", "llama-68m"}
 
 
 def test_required_presets_exist_with_published_tau():
@@ -65,6 +88,47 @@ def test_eagle_calibration_keeps_the_published_profile_near_scale_one():
     p = get_preset(DEFAULT_PRESET)
     assert p.start_alpha() == (0.79, 0.74, 0.72, 0.73, 0.67)
     assert 0.9 < p.calibration_scale() < 1.1
+
+
+def test_model_names_are_known_to_the_cost_model():
+    known = set(list_models())
+    for name in list_presets():
+        p = get_preset(name)
+        assert {p.target_model, p.draft_model} <= known, name
+
+
+def test_shapes_match_the_published_method():
+    # EAGLE-2: 60 draft tokens, depth 6; Sequoia: the stated node budget (root included)
+    # and depth; Medusa-2: the 64-node mc_sim_7b_63 tree.
+    for name, nodes, depth in (("eagle2-vicuna-7b-6task", 61, 6),
+                               ("eagle2-vicuna-13b-6task", 51, 6),
+                               ("sequoia-llama2-7b-128n-d10-c4", 128, 10),
+                               ("sequoia-llama2-13b-64n-d9-c4", 64, 9),
+                               ("sequoia-llama2-7b-128n-d7-c4-t06", 128, 7),
+                               ("medusa2-vicuna-7b-mtbench", 64, 4),
+                               ("prompt-lookup-vicuna-7b-specbench", 11, 10)):
+        shape = get_preset(name).shape
+        assert (shape.n_nodes, shape.max_depth) == (nodes, depth), name
+    assert get_preset("sequoia-llama2-7b-128n-d7-c4-t06").verification == "stochastic"
+
+
+def test_top_reach_tree_keeps_the_most_probable_nodes():
+    # Every kept node is at least as probable as every dropped candidate (its children
+    # and untaken siblings within the depth and top-k bounds).
+    model = AcceptanceModel((0.7,))
+    shape = top_reach_tree(20, 4, 5, name="t")
+    reach = model.reach_probability(shape)
+    assert shape.n_draft_tokens == 20 and shape.max_depth <= 4
+    kept_min = reach[1:].min()
+    children = shape.n_children()
+    for i in range(shape.n_nodes):
+        if shape.depth[i] < 4:
+            taken = set(shape.rank[shape.parent == i].tolist())
+            free = min(set(range(5)) - taken, default=None)
+            if free is not None:
+                p = reach[i] * model.choice_probability(int(shape.depth[i]) + 1, free)
+                assert p <= kept_min + 1e-12
+    assert children[0] >= 1
 
 
 def test_unknown_preset_lists_choices():
