@@ -18,6 +18,7 @@ other and re-derives the same survivors from the stored results.
 
 from __future__ import annotations
 
+import abc
 import fcntl
 import math
 import os
@@ -97,17 +98,18 @@ def evaluate_chunk(points: list[tuple[str, dict[str, Any]]], settings: dp.EvalSe
 
 
 # ------------------------------------------------------------------------ executors
-class _Backend:
+class _Backend(abc.ABC):
     """Runs chunks somewhere and yields their records as they finish."""
 
     name = ""
 
+    @abc.abstractmethod
     def run(self, chunks: list[list[tuple[str, dict[str, Any]]]], settings: dp.EvalSettings,
             evaluate: EvaluateFn | None) -> Iterator[list[dict[str, Any]]]:
-        raise NotImplementedError
+        """Evaluate `chunks`; yield each chunk's records when it is done."""
 
-    def close(self) -> None:
-        pass
+    def close(self) -> None:  # noqa: B027 - optional hook: most backends hold nothing
+        """Release workers or connections (nothing by default)."""
 
 
 class _Serial(_Backend):
