@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -333,3 +334,24 @@ def load_results(root: str | Path) -> LoadedResults:
     df = df.sort_values("key", kind="stable").reset_index(drop=True)
     return LoadedResults(frame=df[columns], duplicates_dropped=before - len(df),
                          parts=len(tables))
+
+
+def frames_bit_identical(a: pd.DataFrame, b: pd.DataFrame) -> bool:
+    """Whether two result frames hold the same rows, columns and values, bit for bit.
+
+    Float columns are compared as raw 64-bit patterns (so ``-0.0`` differs from ``0.0`` and
+    a NaN equals only the same NaN); other columns element by element, which also covers
+    list-valued cells. This is the check behind "a resumed or distributed sweep stores the
+    very same numbers as an uninterrupted local one".
+    """
+    if list(a.columns) != list(b.columns) or len(a) != len(b):
+        return False
+    for c in a.columns:
+        x, y = a[c].to_numpy(), b[c].to_numpy()
+        if x.dtype.kind == "f":
+            if x.dtype != y.dtype or not np.array_equal(x.view(np.uint64), y.view(np.uint64)):
+                return False
+        elif not all(np.array_equal(np.asarray(u), np.asarray(v))
+                     for u, v in zip(x, y, strict=True)):
+            return False
+    return True

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specaccel.analysis.results_store import load_results
+from specaccel.analysis.results_store import frames_bit_identical, load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import parse_spec, point_key
 
@@ -98,20 +98,6 @@ def bench_throughput(points: int, tmp: Path) -> dict:
     }
 
 
-def bit_equal(a, b) -> bool:
-    if list(a.columns) != list(b.columns) or len(a) != len(b):
-        return False
-    for c in a.columns:
-        x, y = a[c].to_numpy(), b[c].to_numpy()
-        if x.dtype.kind == "f":
-            if x.dtype != y.dtype or not np.array_equal(x.view(np.uint64), y.view(np.uint64)):
-                return False
-        elif not all(np.array_equal(np.asarray(u), np.asarray(v))
-                     for u, v in zip(x, y, strict=True)):
-            return False
-    return True
-
-
 def bench_dask(tmp: Path) -> dict:
     from distributed import LocalCluster
 
@@ -126,7 +112,7 @@ def bench_dask(tmp: Path) -> dict:
     a, b = load_results(tmp / "local").frame, load_results(tmp / "dask").frame
     return {"points": local.evaluated, "dask_points": remote.evaluated,
             "dask_points_per_minute_wall": 60.0 * remote.evaluated / wall,
-            "bit_identical": bit_equal(a, b)}
+            "bit_identical": frames_bit_identical(a, b)}
 
 
 def _committed(out: Path) -> int:
@@ -169,7 +155,7 @@ def bench_kill_resume(kills: int, tmp: Path, seed: int = 2026) -> dict:
         "duplicated": res.duplicates_dropped + (len(keys) - len(set(keys))),
         "extra": len(set(keys) - expected),
         "temp_files_left": sum(n.startswith(".tmp-") for n in os.listdir(out / "parts")),
-        "bit_identical_to_uninterrupted": bit_equal(res.frame,
+        "bit_identical_to_uninterrupted": frames_bit_identical(res.frame,
                                                     load_results(tmp / "reference").frame),
     }
 

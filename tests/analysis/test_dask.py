@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from sweep_helpers import write_spec
-from test_kill_resume import bit_equal
 
-from specaccel.analysis.results_store import load_results
+from specaccel.analysis.results_store import frames_bit_identical, load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import load_spec
 
@@ -45,5 +44,5 @@ def test_dask_local_cluster_matches_local_processes_bit_for_bit(tmp_path):
     assert local.evaluators == remote.evaluators == {"fast": 36}
     a, b = load_results(tmp_path / "local"), load_results(tmp_path / "dask")
     assert a.duplicates_dropped == b.duplicates_dropped == 0
-    assert bit_equal(a.frame, b.frame)
+    assert frames_bit_identical(a.frame, b.frame)
     assert a.frame["tokens_per_s"].nunique() > 10      # the points really differ

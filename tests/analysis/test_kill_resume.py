@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow.parquet as pq
 from sweep_helpers import write_spec
 
-from specaccel.analysis.results_store import load_results
+from specaccel.analysis.results_store import frames_bit_identical, load_results
 from specaccel.analysis.sweep_runner import run_sweep
 from specaccel.analysis.sweep_spec import load_spec, point_key
 
@@ -52,21 +52,6 @@ def _committed(out) -> int:
     except (FileNotFoundError, json.JSONDecodeError):
         return 0
     return sum(len(p["keys"]) for p in manifest["parts"])
-
-
-def bit_equal(a, b) -> bool:
-    """Same rows, columns and values; float columns compared as raw 64-bit patterns."""
-    if list(a.columns) != list(b.columns) or len(a) != len(b):
-        return False
-    for c in a.columns:
-        x, y = a[c].to_numpy(), b[c].to_numpy()
-        if x.dtype.kind == "f":
-            if x.dtype != y.dtype or not np.array_equal(x.view(np.uint64), y.view(np.uint64)):
-                return False
-        elif not all(np.array_equal(np.asarray(u), np.asarray(v))
-                     for u, v in zip(x, y, strict=True)):
-            return False
-    return True
 
 
 def test_sigkill_at_random_times_then_resume_stores_every_point_once(tmp_path):
@@ -106,4 +91,4 @@ def test_sigkill_at_random_times_then_resume_stores_every_point_once(tmp_path):
         pq.read_table(out / "parts" / n)      # every file is complete Parquet
     reference = tmp_path / "reference"
     run_sweep(spec, reference, workers=1)
-    assert bit_equal(res.frame, load_results(reference).frame)
+    assert frames_bit_identical(res.frame, load_results(reference).frame)

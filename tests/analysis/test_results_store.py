@@ -79,3 +79,17 @@ def test_not_a_results_dir(tmp_path):
         load_results(tmp_path)
     with pytest.raises(InputError, match="no manifest"):
         ResultsStore(tmp_path)
+
+
+def test_frames_bit_identical_compares_float_bits_and_list_cells():
+    import pandas as pd
+
+    from specaccel.analysis.results_store import frames_bit_identical
+
+    a = pd.DataFrame({"x": [0.0, 1.5], "tree": [[0, 0, 1], [0]]})
+    assert frames_bit_identical(a, a.copy())
+    assert not frames_bit_identical(a, pd.DataFrame({"x": [-0.0, 1.5], "tree": [[0, 0, 1], [0]]}))
+    assert not frames_bit_identical(a, pd.DataFrame({"x": [0.0, 1.5], "tree": [[0, 0, 2], [0]]}))
+    assert not frames_bit_identical(a, a[["tree", "x"]])
+    assert not frames_bit_identical(a, a.iloc[:1])
+    assert not frames_bit_identical(a, a.astype({"x": "float32"}))
