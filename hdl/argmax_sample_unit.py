@@ -30,6 +30,8 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
+from specaccel.hdl.unit_parameters import validating
+
 MAX_NODES = 1 << 16
 MAX_CHUNK = 64
 MAX_WIDTH = 32
@@ -101,24 +103,25 @@ class ArgmaxSampleUnit(wiring.Component):
 
     def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
                  chunk: int = 4, logit_width: int = 16) -> None:
-        self.nodes = _check_int("nodes", nodes, 1, MAX_NODES)
-        self.token_width = _check_int("token_width", token_width, 1, MAX_WIDTH)
-        self.logit_width = _check_int("logit_width", logit_width, 2, MAX_LOGIT_WIDTH)
-        self.prob_width = _check_int("prob_width", prob_width, 1, MAX_WIDTH)
-        if prob_width > logit_width:
-            raise ValueError(
-                f"prob_width must be <= logit_width ({logit_width}), not {prob_width!r}"
-            )
-        self.chunk = _check_int("chunk", chunk, 1, MAX_CHUNK)
-        self.beat = beat_layout(nodes=nodes, token_width=token_width, prob_width=prob_width,
-                                chunk=chunk, logit_width=logit_width)
-        self.result = result_layout(nodes=nodes, token_width=token_width)
-        #: register stages of the chunk reduction (one per tree level, at least one)
-        self.reduce_levels = max(1, (chunk - 1).bit_length())
-        #: cycles from the handshake of a request's last beat to its result on ``out``
-        self.latency = 4 + self.reduce_levels
-        #: result FIFO slots: enough for one-beat requests back to back at full rate
-        self.fifo_depth = self.latency + 3
+        with validating(self):
+            self.nodes = _check_int("nodes", nodes, 1, MAX_NODES)
+            self.token_width = _check_int("token_width", token_width, 1, MAX_WIDTH)
+            self.logit_width = _check_int("logit_width", logit_width, 2, MAX_LOGIT_WIDTH)
+            self.prob_width = _check_int("prob_width", prob_width, 1, MAX_WIDTH)
+            if prob_width > logit_width:
+                raise ValueError(
+                    f"prob_width must be <= logit_width ({logit_width}), not {prob_width!r}"
+                )
+            self.chunk = _check_int("chunk", chunk, 1, MAX_CHUNK)
+            self.beat = beat_layout(nodes=nodes, token_width=token_width, prob_width=prob_width,
+                                    chunk=chunk, logit_width=logit_width)
+            self.result = result_layout(nodes=nodes, token_width=token_width)
+            #: register stages of the chunk reduction (one per tree level, at least one)
+            self.reduce_levels = max(1, (chunk - 1).bit_length())
+            #: cycles from the handshake of a request's last beat to its result on ``out``
+            self.latency = 4 + self.reduce_levels
+            #: result FIFO slots: enough for one-beat requests back to back at full rate
+            self.fifo_depth = self.latency + 3
         super().__init__({
             "inp": In(stream.Signature(self.beat)),
             "out": Out(stream.Signature(self.result)),

@@ -37,6 +37,6 @@ def validating(component: object) -> Iterator[None]:
     does not also warn that it was "created but never used"."""
     try:
         yield
-    except TypeError:
+    except (TypeError, ValueError):
         component._MustUse__used = True  # type: ignore[attr-defined]
         raise
