@@ -16,6 +16,9 @@ Cycle conventions per unit:
   mean interval between accepted requests in steady state.
 * ``argmax_sample``: latency is from the handshake of a request's *last* beat to its
   result; II is cycles per beat (one chunk of logits), measured with one-beat requests.
+* ``tree_verify_serial`` (one node record per cycle): full ``N``-node trees back to back;
+  latency is from the handshake of a tree's *first* record to its response, II the mean
+  interval between consecutive responses (the unit is busy for the whole tree).
 """
 
 from __future__ import annotations
@@ -123,6 +126,21 @@ def _measure_argmax(unit) -> tuple[int, float]:
     return got[0] - sent[0], _steady_ii(sent)
 
 
+def _measure_serial_verify(unit, *, nodes: int, token_width: int, prob_width: int,
+                           rng: np.random.Generator) -> tuple[int, float]:
+    """Latency from a full tree's first record to its response; II between responses."""
+    from specaccel.hdl.node_stream_driver import run_node_stream
+    from specaccel.hdl.serial_verify_vectors import SerialVerifyVectorModel
+
+    model = SerialVerifyVectorModel(nodes=nodes, token_width=token_width,
+                                    prob_width=prob_width)
+    trees = [model.random_tree_vector(rng, n=nodes).records for _ in range(_MEASURE_REQUESTS)]
+    run = run_node_stream(unit, trees)
+    if len(run.responses) != len(trees):
+        raise RuntimeError(f"unit answered {len(run.responses)} of {len(trees)} trees")
+    return run.received_cycles[0] - run.first_cycles[0], _steady_ii(run.received_cycles)
+
+
 def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: int = 12,
                    seed: int = 0, **extra: Any) -> tuple[int, float]:
     """(latency_cycles, ii_cycles) of registry unit `name`, measured by simulation."""
@@ -132,6 +150,9 @@ def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: 
                       **extra)
     if name == "argmax_sample":
         return _measure_argmax(unit)
+    if name == "tree_verify_serial":
+        return _measure_serial_verify(unit, nodes=nodes, token_width=token_width,
+                                      prob_width=prob_width, rng=np.random.default_rng(seed))
     reqs, output, outputs = _requests_for(name, unit, nodes=nodes, token_width=token_width,
                                           prob_width=prob_width,
                                           rng=np.random.default_rng(seed))

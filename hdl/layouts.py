@@ -20,8 +20,8 @@ from amaranth.lib import data
 
 __all__ = [
     "count_shape", "pack", "index_shape", "kv_compact_request_layout", "kv_compact_response_layout",
-    "tree_mask_request_layout", "tree_mask_response_layout", "verify_request_layout",
-    "verify_response_layout",
+    "tree_mask_request_layout", "tree_mask_response_layout", "verify_node_layout",
+    "verify_request_layout", "verify_response_layout",
 ]
 
 
@@ -55,6 +55,30 @@ def verify_request_layout(*, nodes: int, token_width: int, prob_width: int,
         fields["target_prob"] = data.ArrayLayout(unsigned(prob_width), nodes)
         if uniform_in_request:
             fields["uniform"] = data.ArrayLayout(unsigned(prob_width), nodes)
+    return data.StructLayout(fields)
+
+
+def verify_node_layout(*, nodes: int, token_width: int, prob_width: int,
+                       stochastic: bool, uniform_in_request: bool) -> data.StructLayout:
+    """One node record of :class:`~specaccel.hdl.tree_verify_serial_unit.TreeVerifySerialUnit`
+    (a tree arrives as one record per node, root first).
+
+    Fields: ``token``, ``parent`` (ignored on the root), ``target_token``; stochastic units
+    add ``draft_prob`` q, ``target_prob`` p and, when the uniforms come with the request,
+    ``uniform`` u (``prob_width``-bit fractions, value/2**w); ``last`` is 1 on the tree's
+    last node.
+    """
+    fields: dict[str, object] = {
+        "token": unsigned(token_width),
+        "parent": index_shape(nodes),
+        "target_token": unsigned(token_width),
+    }
+    if stochastic:
+        fields["draft_prob"] = unsigned(prob_width)
+        fields["target_prob"] = unsigned(prob_width)
+        if uniform_in_request:
+            fields["uniform"] = unsigned(prob_width)
+    fields["last"] = 1
     return data.StructLayout(fields)
 
 

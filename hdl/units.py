@@ -17,7 +17,8 @@ from amaranth.lib import wiring
 
 __all__ = ["UNIT_NAMES", "build_unit", "generate_verilog"]
 
-UNIT_NAMES = ("tree_verify", "tree_mask", "kv_compact", "argmax_sample", "spec_decode_core")
+UNIT_NAMES = ("tree_verify", "tree_mask", "kv_compact", "argmax_sample", "spec_decode_core",
+              "tree_verify_serial")
 
 
 def build_unit(name: str, *, nodes: int, token_width: int = 16, prob_width: int = 12,
@@ -32,8 +33,8 @@ def build_unit(name: str, *, nodes: int, token_width: int = 16, prob_width: int 
         The shared parameters (validated by the unit; ``TypeError`` when out of range).
     **extra:
         Unit-specific keyword parameters (e.g. ``mode="stochastic"``,
-        ``uniform_source="lfsr"`` for ``tree_verify``; ``position_width`` for ``tree_mask``;
-        ``slot_width`` for ``kv_compact``).
+        ``uniform_source="lfsr"`` for ``tree_verify`` and ``tree_verify_serial``;
+        ``position_width`` for ``tree_mask``; ``slot_width`` for ``kv_compact``).
 
     Raises
     ------
@@ -44,6 +45,10 @@ def build_unit(name: str, *, nodes: int, token_width: int = 16, prob_width: int 
         from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
         return TreeVerifyUnit(nodes=nodes, token_width=token_width, prob_width=prob_width,
                               **extra)
+    if name == "tree_verify_serial":
+        from specaccel.hdl.tree_verify_serial_unit import TreeVerifySerialUnit
+        return TreeVerifySerialUnit(nodes=nodes, token_width=token_width,
+                                    prob_width=prob_width, **extra)
     if name == "tree_mask":
         from specaccel.hdl.tree_mask_unit import TreeMaskUnit
         return TreeMaskUnit(nodes=nodes, token_width=token_width, prob_width=prob_width,

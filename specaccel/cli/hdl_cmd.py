@@ -57,7 +57,7 @@ def _build(args) -> Any:
 
 def _add_unit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", required=True, help="unit name (tree_verify, tree_mask, "
-                   "kv_compact, argmax_sample, spec_decode_core)")
+                   "kv_compact, argmax_sample, spec_decode_core, tree_verify_serial)")
     p.add_argument("--nodes", type=int, required=True, help="tree size N (nodes per tree)")
     p.add_argument("--token-width", type=int, default=16, help="token id bits (default 16)")
     p.add_argument("--prob-width", type=int, default=12,

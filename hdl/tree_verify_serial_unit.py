@@ -1,0 +1,268 @@
+"""TreeVerifySerialUnit: draft-tree verification one node per cycle (O(N log N) area).
+
+The scan
+--------
+For a tree whose parents precede their children (``parent[i] < i``) the golden walk of
+:mod:`specaccel.models.golden.tree_verify` is one pass in node-index order::
+
+    c = 0; T = target_token[0]; path = [0]
+    for i in 1 .. n-1:
+        if parent[i] == c and acceptable(i, T): c = i; T = target_token[i]; path.append(i)
+    bonus = T
+
+greedy ``acceptable(i, T)`` is ``token[i] == T`` (T *is* ``target_token[parent[i]]``
+whenever ``parent[i] == c``), stochastic ``acceptable(i)`` is ``u[i] * q[i] < p[i] * 2**w``
+(local to the node, as in :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`).  The state
+is ``(c, T)``: no node ever needs another node's target token, so there is no N-way routing.
+
+Why it equals the golden walk (induction over the path): suppose after scanning nodes
+``< i`` the state ``c`` is the golden walk's current node and no node between ``c`` and ``i``
+is an acceptable child of ``c``.  The golden walk's next step from ``c`` is the lowest-index
+acceptable child ``k`` of ``c``; every child of ``c`` has index ``> c``, so the scan meets the
+children of ``c`` in index order after ``c`` and takes the first acceptable one, which is ``k``
+(the lowest-index tie-break).  Nodes between ``c`` and ``k`` that are not children of ``c`` are
+skipped (``parent != c``), and so is every node in a subtree not on the path.  After taking ``k``
+every child of ``k`` has index ``> k``, so none has been skipped yet: the invariant holds for
+``c = k``.  When ``c`` has no acceptable child the scan never moves again, as the walk stops.
+The Amaranth and cocotb tests check this against ``verify_tree`` on many thousand trees.
+
+Pipeline (one node per cycle, no back-pressure from the scan)
+--------------------------------------------------------------
+* input: the node's index in its tree (a counter reset by ``last``), whether it is a root,
+  too-many-nodes (index >= N) and ``parent >= index``; stochastic: ``u * q``.  Registered: A.
+* stage A: the node's acceptability bit against the scan state *as it will be* when the node
+  reaches the scan: if the scan is advancing this very cycle (to the node in stage B), compare
+  with that node (``token == target_token_B``, ``parent == index_B``), else with the state
+  (``token == T``, ``parent == c``).  Registered: B.  This lookahead keeps the W-bit compare
+  out of the one-cycle scan loop.
+* stage B (scan): ``take = acc & ~error``; on take ``c, T <- index, target_token``, the path
+  register's next slot (a one-hot write pointer) gets the index.  A root resets the state and
+  clears the path register.  On ``last`` the response register is loaded.
+
+Latency: a tree's last node handshake to its response is 3 cycles for every N (measured by the
+tests); a tree of n nodes occupies n cycles of input, and the next tree's root may follow the
+last node at once.  All stages advance together when the response register is empty or taken
+(``req.ready = ~resp.valid | resp.ready``), so a pending response that is not taken stalls the
+input and nothing is lost.
+
+Area: the path working register and the response register (N log2 N bits each, with a one-hot
+write decode), the N-bit write pointer, and an O(W + log N) scan.
+
+Invalid input
+-------------
+``parent >= index`` on a non-root node, or more than N nodes before ``last``, set the tree's
+``error``; the rest of the tree is consumed until ``last`` and the response has ``error = 1``,
+``accepted = 0``, an all-zero path and ``bonus_token = 0``.  The next tree is answered normally.
+
+Uniforms
+--------
+``uniform_source="request"``: a ``uniform`` field per node record.  ``"lfsr"``: every node
+record consumes ``prob_width`` bits of :mod:`specaccel.hdl.uniform_lfsr` (the root's and the
+dropped nodes' too), node i's uniform being the next ``prob_width`` bits, least significant
+first: a tree of n records uses ``UniformLFSR.uniforms(n, prob_width)``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from specaccel.hdl.layouts import index_shape, verify_node_layout, verify_response_layout
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, check_seed, lfsr_advance_masks
+from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters, validating
+
+__all__ = ["SERIAL_LAST_NODE_LATENCY", "TreeVerifySerialUnit"]
+
+MODES = ("greedy", "stochastic")
+UNIFORM_SOURCES = ("request", "lfsr")
+
+#: Register stages from the handshake of a tree's last node to its response (design value;
+#: the testbenches measure it rather than assume it).
+SERIAL_LAST_NODE_LATENCY = 3
+
+
+class TreeVerifySerialUnit(wiring.Component):
+    """Verify draft trees streamed one node record per cycle.
+
+    Parameters
+    ----------
+    nodes:
+        N, the maximum number of tree nodes including the root, in [2, 128].
+    token_width:
+        Bits of a token id, in [1, 18].
+    prob_width:
+        Bits of a fixed-point probability or uniform, in [8, 16] (stochastic mode only).
+    mode:
+        ``"greedy"`` or ``"stochastic"``.
+    uniform_source:
+        Stochastic mode: ``"request"`` (``uniform`` in each node record) or ``"lfsr"``.
+    lfsr_seed:
+        Reset state of the LFSR (``uniform_source="lfsr"``).
+
+    Attributes
+    ----------
+    req : In(stream.Signature(verify_node_layout(...)))
+        One node record per transfer, root first: ``token``, ``parent``, ``target_token``
+        (stochastic: ``draft_prob``, ``target_prob``, [``uniform``]) and ``last``.
+    resp : Out(stream.Signature(verify_response_layout(...)))
+        One response per tree, the same layout as
+        :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`'s: ``path``, ``accepted``,
+        ``bonus_token``, ``error``.
+    """
+
+    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
+                 mode: str = "greedy", uniform_source: str = "request",
+                 lfsr_seed: int = DEFAULT_SEED) -> None:
+        with validating(self):
+            check_tree_parameters(nodes, token_width, prob_width)
+            check_choice("mode", mode, MODES)
+            check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
+            check_seed(lfsr_seed)
+        self.nodes = nodes
+        self.token_width = token_width
+        self.prob_width = prob_width
+        self.mode = mode
+        self.uniform_source = uniform_source
+        self.lfsr_seed = lfsr_seed
+        self.node_layout = verify_node_layout(
+            nodes=nodes, token_width=token_width, prob_width=prob_width,
+            stochastic=mode == "stochastic", uniform_in_request=uniform_source == "request")
+        self.response_layout = verify_response_layout(nodes=nodes, token_width=token_width)
+        self.latency = SERIAL_LAST_NODE_LATENCY
+        super().__init__({
+            "req": In(stream.Signature(self.node_layout)),
+            "resp": Out(stream.Signature(self.response_layout)),
+        })
+
+    def _uniform(self, m: Module, advance: Signal):
+        """This node's uniform: from the record, or the next ``prob_width`` LFSR bits."""
+        if self.uniform_source == "request":
+            return self.req.payload.uniform
+        state = Signal(LFSR_WIDTH, init=self.lfsr_seed)
+        outputs, next_state = lfsr_advance_masks(self.prob_width)
+        with m.If(advance):
+            m.d.sync += state.eq(Cat(*[(state & mask).xor() for mask in next_state]))
+        return Cat(*[(state & mask).xor() for mask in outputs])
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        n, tw, w = self.nodes, self.token_width, self.prob_width
+        idx = index_shape(n)
+        req = self.req.payload
+        stochastic = self.mode == "stochastic"
+
+        # All stages advance together when the response register is empty or being taken.
+        en = Signal()
+        m.d.comb += [en.eq(~self.resp.valid | self.resp.ready), self.req.ready.eq(en)]
+        take_in = Signal()
+        m.d.comb += take_in.eq(self.req.valid & en)
+
+        # ---- input: position in the tree, structural checks --------------------------------
+        at_root = Signal(init=1)            # the next record is a tree's root
+        count = Signal(range(n + 1))        # index of the next record, saturating at N
+        with m.If(take_in):
+            with m.If(req.last):
+                m.d.sync += [at_root.eq(1), count.eq(0)]
+            with m.Else():
+                m.d.sync += [at_root.eq(0), count.eq(Mux(count == n, n, count + 1))]
+        overflow_in = count == n
+        bad_parent_in = ~at_root & (req.parent >= count)
+
+        valid_a = Signal()
+        root_a = Signal()
+        last_a = Signal()
+        bad_a = Signal()
+        index_a = Signal(idx)
+        token_a = Signal(tw)
+        target_a = Signal(tw)
+        parent_a = Signal(idx)
+        local_ok_a = Signal()
+        with m.If(en):
+            m.d.sync += [
+                valid_a.eq(self.req.valid), root_a.eq(at_root), last_a.eq(req.last),
+                bad_a.eq(overflow_in | bad_parent_in), index_a.eq(count[:idx.width]),
+                token_a.eq(req.token), target_a.eq(req.target_token), parent_a.eq(req.parent),
+            ]
+        if stochastic:
+            # u*q < p*2**w: the product is formed at the input, compared in stage A
+            product_a = Signal(2 * w)
+            target_prob_a = Signal(w)
+            uniform = self._uniform(m, take_in)
+            with m.If(en):
+                m.d.sync += [product_a.eq(uniform * req.draft_prob),
+                             target_prob_a.eq(req.target_prob)]
+            m.d.comb += local_ok_a.eq(product_a[w:] < target_prob_a)
+
+        # ---- scan state (stage B) ----------------------------------------------------------
+        valid_b = Signal()
+        root_b = Signal()
+        last_b = Signal()
+        bad_b = Signal()
+        acc_b = Signal()          # acceptable and a child of the scan's current node
+        index_b = Signal(idx)
+        target_b = Signal(tw)
+        cur = Signal(idx)         # c: the current end of the accepted path
+        cur_target = Signal(tw)   # T: target_token[c]
+        depth = Signal(idx)       # accepted drafts so far
+        err = Signal()            # this tree has had an invalid record
+        slot = Signal(n)          # one-hot: path entry the next accepted node goes to
+        path = [Signal(idx, name=f"path{d}") for d in range(n)]
+
+        error_b = Signal()
+        take_b = Signal()
+        advance_b = Signal()      # the state moves to the node in B this cycle
+        m.d.comb += [
+            error_b.eq(~root_b & (err | bad_b)),
+            take_b.eq(valid_b & ~root_b & acc_b & ~err & ~bad_b),
+            advance_b.eq(valid_b & (root_b | take_b)),
+        ]
+
+        # ---- stage A -> B: acceptability against the state the node will meet ---------------
+        if stochastic:
+            fits_new = local_ok_a & (parent_a == index_b)
+            fits_old = local_ok_a & (parent_a == cur)
+        else:
+            fits_new = (token_a == target_b) & (parent_a == index_b)
+            fits_old = (token_a == cur_target) & (parent_a == cur)
+        with m.If(en):
+            m.d.sync += [
+                valid_b.eq(valid_a), root_b.eq(root_a), last_b.eq(last_a), bad_b.eq(bad_a),
+                index_b.eq(index_a), target_b.eq(target_a),
+                acc_b.eq(Mux(advance_b, fits_new, fits_old)),
+            ]
+
+        # ---- the scan -------------------------------------------------------------------------
+        with m.If(en & valid_b):
+            with m.If(root_b):
+                m.d.sync += [cur.eq(0), cur_target.eq(target_b), depth.eq(0), err.eq(0),
+                             slot.eq(1 << 1 if n > 1 else 0)]
+                m.d.sync += [p.eq(0) for p in path]
+            with m.Else():
+                m.d.sync += err.eq(error_b)
+                with m.If(take_b):
+                    m.d.sync += [cur.eq(index_b), cur_target.eq(target_b), depth.eq(depth + 1),
+                                 slot.eq(slot << 1)]
+                    for d in range(1, n):
+                        with m.If(slot[d]):
+                            m.d.sync += path[d].eq(index_b)
+
+        # ---- response register ------------------------------------------------------------------
+        out = self.resp.payload
+        with m.If(self.resp.ready):
+            m.d.sync += self.resp.valid.eq(0)
+        with m.If(en & valid_b & last_b):
+            m.d.sync += [self.resp.valid.eq(1), out.error.eq(error_b)]
+            with m.If(error_b):
+                m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(0)]
+                m.d.sync += [out.path[d].eq(0) for d in range(n)]
+            with m.Elif(root_b):
+                m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(target_b)]
+                m.d.sync += [out.path[d].eq(0) for d in range(n)]
+            with m.Else():
+                m.d.sync += [out.accepted.eq(Mux(take_b, depth + 1, depth)),
+                             out.bonus_token.eq(Mux(take_b, target_b, cur_target)),
+                             out.path[0].eq(0)]
+                m.d.sync += [out.path[d].eq(Mux(take_b & slot[d], index_b, path[d]))
+                             for d in range(1, n)]
+        return m
