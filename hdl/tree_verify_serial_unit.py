@@ -236,16 +236,21 @@ class TreeVerifySerialUnit(wiring.Component):
         with m.If(en & valid_b):
             with m.If(root_b):
                 m.d.sync += [cur.eq(0), cur_target.eq(target_b), depth.eq(0), err.eq(0),
-                             slot.eq(1 << 1 if n > 1 else 0)]
-                m.d.sync += [p.eq(0) for p in path]
+                             slot.eq(1 << 1)]
             with m.Else():
                 m.d.sync += err.eq(error_b)
                 with m.If(take_b):
                     m.d.sync += [cur.eq(index_b), cur_target.eq(target_b), depth.eq(depth + 1),
                                  slot.eq(slot << 1)]
-                    for d in range(1, n):
-                        with m.If(slot[d]):
-                            m.d.sync += path[d].eq(index_b)
+        # The path register is written without `en`: while the unit stalls, stage B, `slot`
+        # and `take_b` hold, so the write repeats the same value (idempotent) -- which keeps
+        # the output handshake out of the N log N write enables (the critical path otherwise).
+        with m.If(valid_b & root_b):
+            m.d.sync += [p.eq(0) for p in path]
+        with m.Elif(take_b):
+            for d in range(1, n):
+                with m.If(slot[d]):
+                    m.d.sync += path[d].eq(index_b)
 
         # ---- response register ------------------------------------------------------------------
         out = self.resp.payload
