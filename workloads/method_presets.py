@@ -17,6 +17,7 @@ from pathlib import Path
 from specaccel.errors import InputError
 from specaccel.workloads.method_chain import AdaptiveChain, FixedChain
 from specaccel.workloads.method_eagle2 import DynamicTree
+from specaccel.workloads.method_glide_cape import CapeTree, glimpse_draft
 from specaccel.workloads.method_lookahead import Lookahead
 from specaccel.workloads.method_medusa_tree import (
     greedy_medusa_tree,
@@ -30,6 +31,7 @@ from specaccel.workloads.method_static_tree import (
     StaticTree,
     specinfer_choices,
 )
+from specaccel.workloads.method_thompson_gamma import ThompsonChain, draft_cost_ratio
 from specaccel.workloads.method_token_recycling import TokenRecycling
 from specaccel.workloads.recorder_ngram import (
     DraftPolicy,
@@ -53,7 +55,7 @@ class MethodPreset:
         Preset name.
     method:
         Method family (``chain``, ``specinfer``, ``medusa``, ``eagle``, ``eagle-2``,
-        ``prompt-lookup``, ``lookahead``, ``token-recycling``).
+        ``prompt-lookup``, ``lookahead``, ``token-recycling``, ``glide-cape``).
     description:
         One line.
     build:
@@ -81,6 +83,13 @@ METHOD_PRESETS: dict[str, MethodPreset] = {p.name: p for p in [
     MethodPreset("chain-adaptive", "chain",
                  "draft up to 8 tokens while the draft's top probability >= 0.4",
                  lambda m: AdaptiveChain(m.draft_lm, 8, 0.4)),
+    MethodPreset("chain-thompson", "chain",
+                 "EESD-style Thompson-sampled gamma (<= 16) for a 70B target / 7B draft cost ratio",
+                 lambda m: ThompsonChain(m.draft_lm, 16,
+                                         draft_cost_ratio("llama-2-70b", "llama-2-7b"))),
+    MethodPreset("glide-cape5", "glide-cape",
+                 "GliDe stand-in draft (target-order n-gram), depth 5, CaPE siblings to mass 0.8",
+                 lambda m: CapeTree(glimpse_draft(m), depth=5, mass=0.8, max_extra=3)),
     MethodPreset("specinfer-5x8", "specinfer", "5 root branches x 8 deep (Sequoia Table 1)",
                  lambda m: StaticTree(m.draft_lm, specinfer_choices(5, 8), "specinfer-5x8"),
                  ("specinfer", "Llama2-7B", "JF68M 5x8 tree", "C4")),
