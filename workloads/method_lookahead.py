@@ -1,27 +1,56 @@
-"""Lookahead decoding: Jacobi iterations in a window feed an n-gram pool; verify G guesses.
+"""Lookahead decoding: a 2-D Jacobi window feeds an n-gram pool; G pooled guesses are verified.
 
 (Fu et al. 2024, "Break the Sequential Dependency of LLM Inference Using Lookahead
-Decoding".)  No draft model.  Each verify pass also runs a *lookahead branch*: a window
-of ``W`` future positions holding the last ``N − 1`` Jacobi iterates (levels).  The
-target produces a new level, ``new[j] = argmax p(· | context, level[-1][:j])`` (one
-Jacobi step: position j conditioned on the previous iterate's guesses before it), and
-every diagonal ``(level[0][j], level[1][j+1], …, level[N-2][j+N-2], new[j+N-1])`` is an
-n-gram added to a pool keyed by its first token.  The *verification branch* is up to
-``G`` pool n-grams whose first token is the last committed token, each verified as a
-chain of ``N − 1`` tokens below the root (duplicate siblings are allowed; the golden
-rule's lowest-index tie-break picks the most recent guess).
+Decoding"; the structure follows the authors' reference implementation, LookaheadDecoding
+``lade/decoding.py`` greedy path and the attention mask of ``lade/models/llama.py``.)
+No draft model: every target pass has two branches besides the last committed token
+``lst`` (the tree root).
 
-Costs: the lookahead branch adds ``W · (N − 1)`` query tokens to every pass; it is
-recorded in the trace metadata (``extra_query_tokens_per_step``) because those tokens are
-not draft-tree nodes.  Simplifications: after a step commits ``c`` tokens the window is
-shifted left by ``c`` and refilled with the last committed token (the reference code
-re-seeds from its own state); the window is initialised from prompt tokens drawn with a
-fixed seed.
+**Lookahead branch** — a window of ``N − 1`` levels.  In the steady state level 0 holds
+``W − 1`` tokens and levels ``1 … N−2`` hold ``W`` tokens each.  Column ``i`` of level
+``l ≥ 1`` attends to the context, ``lst``, ``level0[:i]`` and the column-``i`` tokens of
+levels ``1 … l`` (the reference mask), so one pass yields, for every column ``i < W``::
+
+    new[i] = argmax p(· | context, level0[:i], level1[i], …, level_{N−2}[i])
+
+— one Jacobi iteration of the window conditioned on the previous levels.  The last
+``N − 1`` tokens of that sequence plus ``new[i]`` form an n-gram: its first token
+(``level0[i − 1]``, or ``lst`` for column 0) is the pool key, its other ``N − 1`` tokens
+the guess.  Then the window moves (``advance="one"``, the reference's greedy path, which
+asserts ``ALWAYS_FWD_ONE``): ``level0 ← level1[1:]``, ``level_l ← level_{l+1}``,
+``level_{N−2} ← new``.  ``advance="accepted"`` is the reference's other branch
+(``ALWAYS_FWD_ONE = 0``): every level drops the ``h`` accepted guess tokens from its front
+(level 0 one more) and is re-seeded at its end with ``h`` tokens drawn at random from the
+context so far (the reference's ``copy_from``).
+
+*Warm-up*: level 0 starts as ``W + N − 3`` tokens drawn at random from the prompt; the first
+``N − 2`` passes fill levels 1 … N−2 one per pass (``current[i]`` = the prediction of the
+last filled level's column i; the new level is ``current`` for the first pass and
+``current[1:]`` later, and the filled levels drop their first token), with no
+verification branch and no pool update.
+
+**Pool** — keyed by first token; each key keeps at most ``G`` guesses (the reference's
+``GUESS_SET_SIZE``, which is also the number of guesses verified), least recently
+inserted dropped first; re-inserting a guess moves it to the end.
+
+**Verification branch** — every pooled guess under ``lst`` (at most ``G``), oldest first.
+The reference verifies each guess as its own chain of ``N − 1`` tokens and commits the
+longest matching prefix over all guesses.  ``verify_layout="trie"`` (default) merges the
+guesses' common prefixes into a tree, so that the golden rule
+(:func:`specaccel.models.golden.verify_tree`: walk to the first acceptable child) commits
+exactly that longest match; ``"chains"`` keeps the reference's layout of separate chains
+(``G · (N − 1)`` nodes), where the golden lowest-index tie-break follows the *first* guess
+whose prefix matches, which can accept fewer tokens than the reference when guesses share a
+prefix.  Either way the committed text is plain greedy decoding of the target.
+
+Costs: the lookahead branch adds ``(W − 1) + (N − 2) · W = W (N − 1) − 1`` query tokens to a
+steady-state pass (``lst`` is the tree root); they are not draft-tree nodes, so they are
+recorded in the policy description (``extra_query_tokens_per_step``).  Not modelled: the
+reference's optional ``POOL_FROM_PROMPT`` seeding and its EOS filter (the corpus has no EOS).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -30,65 +59,152 @@ from specaccel.errors import InputError
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
 from specaccel.workloads.trace import DraftTree
 
+ADVANCE_MODES = ("one", "accepted")
+VERIFY_LAYOUTS = ("trie", "chains")
+
+
+class NgramPool:
+    """Guesses keyed by their n-gram's first token, at most `cap` per key (LRU by insertion)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = int(cap)
+        self.buckets: dict[int, list[tuple[int, ...]]] = {}
+
+    def add(self, key: int, guess: tuple[int, ...]) -> None:
+        """Insert `guess` under `key` as the newest entry (moving it if already there)."""
+        bucket = self.buckets.setdefault(int(key), [])
+        if guess in bucket:
+            bucket.remove(guess)
+        elif len(bucket) >= self.cap:
+            del bucket[0]
+        bucket.append(guess)
+
+    def guesses(self, key: int) -> list[tuple[int, ...]]:
+        """The guesses under `key`, oldest first."""
+        return list(self.buckets.get(int(key), ()))
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.buckets.values())
+
+
+def verification_proposal(root: int, guesses: list[tuple[int, ...]], layout: str) -> Proposal:
+    """Root plus the guesses as separate chains (``"chains"``) or merged prefixes (``"trie"``)."""
+    parent, token = [-1], [int(root)]
+    children: dict[tuple[int, int], int] = {}  # (parent node, token) -> node, trie only
+    for g in guesses:
+        node = 0
+        for t in g:
+            key = (node, int(t))
+            if layout == "trie" and key in children:
+                node = children[key]
+                continue
+            parent.append(node)
+            token.append(int(t))
+            node = len(token) - 1
+            children[key] = node
+    return Proposal(parent=parent, token=token, draft_prob=[1.0] * len(token))
+
 
 class Lookahead:
-    """Lookahead decoding with window `W`, n-gram size `N`, at most `G` verified guesses."""
+    """Lookahead decoding with window `W`, n-gram size `N` and `G` guesses per key.
+
+    Parameters
+    ----------
+    target:
+        The model decoded greedily (its argmax drives the Jacobi iterations).
+    W, N, G:
+        Window width, n-gram size (``N − 1`` levels, guesses of ``N − 1`` tokens), pool
+        size per key = guesses verified per step.
+    advance:
+        ``"one"`` (reference greedy path) or ``"accepted"`` (module docstring).
+    verify_layout:
+        ``"trie"`` or ``"chains"`` (module docstring).
+    seed:
+        Seed of the random initial window (and of the re-seeding with ``"accepted"``);
+        every request restarts from it.
+    """
 
     name = "lookahead"
 
-    def __init__(self, target: NextTokenModel, W: int = 7, N: int = 5, G: int = 7,
-                 pool_per_key: int = 16, seed: int = 0) -> None:
-        if W < 1 or N < 2 or G < 1 or pool_per_key < 1:
-            raise InputError("need W >= 1, N >= 2, G >= 1", field="W")
-        if W < N - 1:
-            raise InputError(f"window W={W} must be >= N-1={N - 1} to form n-grams",
-                             field="W")
+    def __init__(self, target: NextTokenModel, W: int = 7, N: int = 5, G: int = 7, *,
+                 advance: str = "one", verify_layout: str = "trie", seed: int = 0) -> None:
+        for value, field in ((W, "W"), (G, "G")):
+            if int(value) < 1:
+                raise InputError(f"must be >= 1, not {value}", field=field)
+        if int(N) < 3:
+            raise InputError(f"must be >= 3 (the reference keeps N - 1 >= 2 levels), not {N}",
+                             field="N")
+        if advance not in ADVANCE_MODES:
+            raise InputError(f"must be one of {ADVANCE_MODES}, not {advance!r}", field="advance")
+        if verify_layout not in VERIFY_LAYOUTS:
+            raise InputError(f"must be one of {VERIFY_LAYOUTS}, not {verify_layout!r}",
+                             field="verify_layout")
         self.target = target
         self.W, self.N, self.G = int(W), int(N), int(G)
-        self.pool_per_key = int(pool_per_key)
+        self.advance, self.verify_layout = advance, verify_layout
         self.seed = int(seed)
-        self.pool: dict[int, OrderedDict[tuple[int, ...], None]] = {}
-        self.levels: list[np.ndarray] = []
+        self.pool = NgramPool(self.G)
+        self.levels: list[list[int]] = []  # the filled levels, level 0 first
+        self.rng = np.random.default_rng(self.seed)
+        self._current: list[int] = []
 
     def describe(self) -> dict[str, Any]:
-        return {"W": self.W, "N": self.N, "G": self.G,
-                "extra_query_tokens_per_step": self.W * (self.N - 1)}
+        return {"W": self.W, "N": self.N, "G": self.G, "advance": self.advance,
+                "verify_layout": self.verify_layout,
+                "extra_query_tokens_per_step": self.W * (self.N - 1) - 1,
+                "verify_branch_max_tokens": self.G * (self.N - 1)}
+
+    @property
+    def warmed_up(self) -> bool:
+        """Whether every level of the window is filled (pool and guesses are in use)."""
+        return len(self.levels) == self.N - 1
 
     def reset(self, prompt: np.ndarray) -> None:
-        rng = np.random.default_rng(self.seed)
-        self.pool = {}
-        self.levels = [rng.choice(prompt, size=self.W).astype(np.int64)
-                       for _ in range(self.N - 1)]
+        """Start a request: empty pool, level 0 drawn from the prompt, other levels empty."""
+        prompt = np.asarray(prompt, dtype=np.int64)
+        self.rng = np.random.default_rng(self.seed)
+        self.pool = NgramPool(self.G)
+        self.levels = [[int(t) for t in self.rng.choice(prompt, size=self.W + self.N - 3)]]
 
-    def _add(self, gram: tuple[int, ...]) -> None:
-        bucket = self.pool.setdefault(gram[0], OrderedDict())
-        bucket.pop(gram[1:], None)
-        bucket[gram[1:]] = None  # most recent last
-        while len(bucket) > self.pool_per_key:
-            bucket.popitem(last=False)
+    def _argmax(self, context: list[int], tail: list[int]) -> int:
+        return int(np.argmax(self.target.distribution(context + tail)))
+
+    def _jacobi_step(self, context: list[int]) -> list[int]:
+        """The last filled level's predictions (the new level before any shift)."""
+        lv = self.levels
+        if len(lv) == 1:
+            return [self._argmax(context, lv[0][:i + 1]) for i in range(len(lv[0]))]
+        return [self._argmax(context, lv[0][:i] + [level[i] for level in lv[1:]])
+                for i in range(len(lv[-1]))]
 
     def propose(self, context: list[int]) -> Proposal:
-        # lookahead branch (same pass): one Jacobi step and n-gram collection
-        prev = self.levels[-1]
-        new = np.array([int(np.argmax(self.target.distribution(context + prev[:j].tolist())))
-                        for j in range(self.W)], dtype=np.int64)
-        levels = self.levels + [new]
-        for j in range(self.W - self.N + 1):
-            self._add(tuple(int(levels[d][j + d]) for d in range(self.N)))
-        self.levels = levels[1:]
-        # verification branch: up to G guesses starting at the last committed token
-        guesses = list(self.pool.get(int(context[-1]), OrderedDict()).keys())[::-1][: self.G]
-        parent, token = [-1], [int(context[-1])]
-        for g in guesses:
-            prev_node = 0
-            for t in g:
-                parent.append(prev_node)
-                token.append(int(t))
-                prev_node = len(token) - 1
-        return Proposal(parent=parent, token=token, draft_prob=[1.0] * len(token))
+        lst = int(context[-1])
+        guesses = self.pool.guesses(lst) if self.warmed_up else []
+        self._current = self._jacobi_step(context)  # the lookahead branch of the same pass
+        return verification_proposal(lst, guesses, self.verify_layout)
+
+    def _collect_ngrams(self, lst: int, new: list[int]) -> None:
+        lv = self.levels
+        for i in range(self.W):
+            key = lst if i == 0 else lv[0][i - 1]
+            self.pool.add(key, tuple(level[i] for level in lv[1:]) + (new[i],))
+
+    def _reseed(self, tokens: list[int], length: int, context: list[int]) -> list[int]:
+        missing = length - len(tokens)
+        if missing <= 0:
+            return tokens[:length]
+        return tokens + [int(t) for t in self.rng.choice(np.asarray(context), size=missing)]
 
     def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
                 committed: np.ndarray) -> None:
-        c = min(int(committed.shape[0]), self.W)
-        fill = np.full(c, int(committed[-1]), dtype=np.int64)
-        self.levels = [np.concatenate([lv[c:], fill]) for lv in self.levels]
+        lv, cur = self.levels, self._current
+        if not self.warmed_up:  # fill one more level; the filled ones drop their first token
+            self.levels = [level[1:] for level in lv] + [cur if len(lv) == 1 else cur[1:]]
+            return
+        self._collect_ngrams(int(context[-1]), cur)
+        h = int(committed.shape[0]) - 1 if self.advance == "accepted" else 0
+        shifted = [lv[1][1 + h:]] + [level[h:] for level in lv[2:]] + [cur[h:]]
+        if h:
+            shifted = [self._reseed(s, self.W - 1 if k == 0 else self.W, context)
+                       for k, s in enumerate(shifted)]
+        self.levels = shifted

@@ -1,4 +1,5 @@
-"""Draft-free methods (prompt lookup, lookahead, token recycling) on real text."""
+"""Draft-free methods (prompt lookup, token recycling) on real text; lookahead has
+test_method_lookahead.py."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import numpy as np
 import pytest
 
 from specaccel.models.golden import verify_trace, verify_tree
-from specaccel.workloads.method_lookahead import Lookahead
 from specaccel.workloads.method_prompt_lookup import PromptLookup, lookup_continuation
 from specaccel.workloads.method_token_recycling import TokenRecycling, bfs_template
 from specaccel.workloads.real_text import heldout_prompts
@@ -75,14 +75,3 @@ def test_token_recycling_learns_the_targets_successors(models):
         warm_steps += len(record_request(models.target, warm, p, 100)[0])
     assert warm_steps < cold_steps
 
-
-def test_lookahead_guesses_are_pool_ngrams_and_output_is_greedy(models):
-    policy = Lookahead(models.target, W=6, N=4, G=5)
-    _, prompt = heldout_prompts(models.corpus, 1, 48, seed=5)[0]
-    trees, generated = record_request(models.target, policy, prompt, 150)
-    assert np.array_equal(generated, greedy_decode(models.target, prompt, generated.shape[0]))
-    sizes = [t.n_nodes - 1 for t in trees]
-    assert max(sizes) <= 5 * 3 and all(s % 3 == 0 for s in sizes)  # G chains of N-1
-    assert sum(verify_tree(t).accepted for t in trees) > 0
-    assert all(len(g) == 3 for bucket in policy.pool.values() for g in bucket)
-    assert policy.describe()["extra_query_tokens_per_step"] == 18
