@@ -28,11 +28,9 @@ per-node column because ``NODE_FIELDS`` is the fixed schema that the Parquet/JSO
 writers, validation and the RTL vectors share; metadata round-trips through both
 formats unchanged, and the exit layer is a per-step (not per-node) quantity.
 
-Cost per token (:func:`calm_token_seconds`): the pass over the first E layers with the LM
-head, plus CALM's state propagation — the skipped layers' K/V projections of the exited
-hidden state, so later tokens can attend to them (``kv_proj`` share of the ``qkv_proj``
-operator of :func:`specaccel.models.cost.pass_cost`'s breakdown).  The confidence
-measure is taken as a cheap early-exit classifier (its cost is not counted).
+Cost per token: :func:`specaccel.models.cost.early_exit_pass.early_exit_token_costs`
+(the pass over the first E layers with the LM head, plus CALM's state propagation to
+the skipped layers; docs/cost-model.md).
 """
 
 from __future__ import annotations
@@ -43,9 +41,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.errors import InputError
-from specaccel.models.cost import ModelSpec, get_hardware, pass_cost, pass_costs
 from specaccel.workloads.method_self_speculation import (
-    LAYERSKIP_LLAMA_1_5B,
     ExitAcceptance,
     difficulty_path,
 )
@@ -128,15 +124,3 @@ def calm_trace(tokens: CalmTokens, *, n_requests: int = 1, seed: int = 0,
         metadata=meta,
     )
 
-
-def calm_token_seconds(exit_layer: np.ndarray, *, model: ModelSpec = LAYERSKIP_LLAMA_1_5B,
-                       hw: str = "a100-80gb", context: float = 256.0) -> np.ndarray:
-    """Seconds per token exiting at `exit_layer` (module docstring: pass + KV propagation)."""
-    spec = get_hardware(hw)
-    e = np.asarray(exit_layer, dtype=np.int64)
-    lat = pass_costs(model, spec, tokens=1, context=float(context), layers=e)["latency_s"]
-    ref = pass_cost(model, spec, tokens=1, context=float(context))
-    qkv = next(b for b in ref.breakdown if b["name"] == "qkv_proj")
-    kv_share = 2 * model.n_kv_heads / (model.n_heads + 2 * model.n_kv_heads)
-    kv_per_layer = qkv["latency_s"] / qkv["count"] * kv_share
-    return lat + (model.n_layers - e) * kv_per_layer

@@ -26,13 +26,10 @@ accepted + the bonus) — the tokens that step unmasked (``draft_prob`` = their
 confidences).  ``metadata`` records ``block_size``, ``gen_len``, ``threshold``, the
 ``rule``, the ``cache`` scheme, ``tokens_per_step`` and ``steps_per_block``.
 
-Cost (:func:`refinement_step_seconds`, :func:`block_refresh_seconds`): a bidirectional
-block pass is priced on ``pass_costs`` as a ``verify`` pass without a tree mask (every
-query attends to every key; logits for every query token).  With the Fast-dLLM
-*dual* cache the block attends to cached prefix and suffix KV; with a *prefix* cache the
-masked suffix is recomputed every step; with *none* the whole sequence is.  The cache is
-refreshed by one full pass at the start of every block.  These formulas belong in
-models/cost (they are built only on its primitives here).
+Cost: :func:`trace_seconds` reads the schedule from a trace's metadata and prices it
+with :func:`specaccel.models.cost.diffusion_block_pass.diffusion_decode_costs` (the
+bidirectional block pass with a dual, prefix or no block cache; docs/cost-model.md).
+The target's shape is the cost model's ``llada-8b`` preset.
 """
 
 from __future__ import annotations
@@ -43,15 +40,14 @@ from typing import Any
 import numpy as np
 
 from specaccel.errors import InputError
-from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
+from specaccel.models.cost import ModelSpec, get_hardware, get_model
+from specaccel.models.cost.diffusion_block_pass import check_cache, diffusion_decode_costs
 from specaccel.workloads.synthetic import VOCAB_SIZE
 from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
-LLADA_8B = ModelSpec("llada-8b", 32, 4096, 32, 32, 128, 12288, 126464,
-                     source="approximate: GSAI-ML/LLaDA-8B-Instruct (32 layers, d 4096, "
-                            "MHA, d_ff 12288, vocab 126464)")
+TARGET_MODEL = "llada-8b"
+"""The cost model's preset of the diffusion LM whose passes the traces are priced on."""
 RULES = ("fast-dllm", "dparallel", "apd")
-CACHES = ("dual", "prefix", "none")
 DPARALLEL_CONFIDENCE_SHIFT = 1.5
 """How much dParallel's distillation raises the confidence logit mean (assumed)."""
 
@@ -107,8 +103,7 @@ class DiffusionDecoder:
 def diffusion_trace(decoder: DiffusionDecoder, *, n_requests: int = 4, seed: int = 0,
                     prompt_len: int = 128, cache: str = "dual") -> Trace:
     """A seeded trace of `n_requests` generations (module docstring: the chain convention)."""
-    if cache not in CACHES:
-        raise InputError(f"unknown cache {cache!r}; choose one of {CACHES}", field="cache")
+    check_cache(cache)
     rng = np.random.default_rng(seed)
     confs: list[np.ndarray] = []
     steps_per_block: list[int] = []
@@ -143,7 +138,7 @@ def diffusion_trace(decoder: DiffusionDecoder, *, n_requests: int = 4, seed: int
         "generator": "specaccel.workloads.method_diffusion", "method": "diffusion-llm",
         "rule": decoder.rule, "threshold": decoder.threshold,
         "block_size": decoder.block_size, "gen_len": decoder.gen_len, "cache": cache,
-        "target_model": LLADA_8B.name, "seed": seed,
+        "target_model": TARGET_MODEL, "seed": seed,
         "tokens_per_step": k.tolist(), "steps_per_block": steps_per_block,
         "commit_rule": "diffusion: k tokens per refinement step = accepted + bonus",
     }
@@ -162,45 +157,18 @@ def diffusion_trace(decoder: DiffusionDecoder, *, n_requests: int = 4, seed: int
     )
 
 
-def refinement_step_seconds(block_size: int, prefix: float, suffix: float, cache: str,
-                            *, model: ModelSpec = LLADA_8B, hw: str = "a100-80gb") -> float:
-    """One bidirectional refinement pass over a block (module docstring: cache schemes)."""
-    spec = get_hardware(hw)
-    if cache == "dual":
-        tokens, context = block_size, prefix + suffix
-    elif cache == "prefix":
-        tokens, context = block_size + int(suffix), prefix
-    elif cache == "none":
-        tokens, context = int(prefix) + block_size + int(suffix), 0.0
-    else:
-        raise InputError(f"unknown cache {cache!r}; choose one of {CACHES}", field="cache")
-    return float(pass_costs(model, spec, tokens=tokens, context=float(context),
-                            phase="verify", tree=False)["latency_s"][0])
-
-
-def block_refresh_seconds(total_len: int, *, model: ModelSpec = LLADA_8B,
-                          hw: str = "a100-80gb") -> float:
-    """The full pass that refreshes the block cache at the start of a block."""
-    return float(pass_costs(model, get_hardware(hw), tokens=int(total_len), context=0.0,
-                            phase="verify", tree=False)["latency_s"][0])
-
-
-def trace_seconds(trace: Trace, *, model: ModelSpec = LLADA_8B, hw: str = "a100-80gb"
+def trace_seconds(trace: Trace, *, model: ModelSpec | None = None, hw: str = "a100-80gb"
                   ) -> float:
-    """Modelled seconds to decode a diffusion trace (its metadata gives the schedule)."""
-    meta = trace.metadata
-    b, gen, cache = int(meta["block_size"]), int(meta["gen_len"]), meta["cache"]
-    blocks = gen // b
-    total = 0.0
-    spb = meta["steps_per_block"]
-    for r in range(trace.n_requests):
-        p = int(trace.prompt_len[r])
-        for i in range(blocks):
-            steps = spb[r * blocks + i]
-            step = refinement_step_seconds(b, p + i * b, gen - (i + 1) * b, cache,
-                                           model=model, hw=hw)
-            refresh = block_refresh_seconds(p + gen, model=model, hw=hw) if cache != "none" \
-                else 0.0
-            total += refresh + steps * step
-    return total
+    """Modelled seconds to decode a diffusion trace on `hw`.
 
+    The schedule (``block_size``, ``gen_len``, ``cache``, ``steps_per_block``) comes from
+    the trace's metadata and the prompts from ``trace.prompt_len``; `model` defaults to
+    the ``llada-8b`` preset.
+    """
+    meta = trace.metadata
+    costs = diffusion_decode_costs(
+        model if model is not None else get_model(TARGET_MODEL), get_hardware(hw),
+        prompt_len=trace.prompt_len, gen_len=int(meta["gen_len"]),
+        block_size=int(meta["block_size"]), cache=str(meta["cache"]),
+        steps_per_block=np.asarray(meta["steps_per_block"]))
+    return float(costs["latency_s"].sum())

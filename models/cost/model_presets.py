@@ -69,6 +69,10 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                   ssm_groups=8, ssm_has_mlp=True,
                   source="approximate: Waleffe et al. 2024 (arXiv 2406.07887) 8B "
                          "Mamba-2-Hybrid, 24 Mamba-2 + 4 attention mixers, 28 MLPs"),
+        ModelSpec("llada-8b", 32, 4096, 32, 32, 128, 12288, 126464,
+                  source="approximate: GSAI-ML/LLaDA-8B-Instruct (32 layers, d 4096, MHA, "
+                         "d_ff 12288, vocab 126464); a masked diffusion LM: price its "
+                         "refinement steps with diffusion_block_pass"),
         ModelSpec("mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32000, n_experts=8,
                   experts_per_token=2, source="mistralai/Mixtral-8x7B-v0.1"),
     ]

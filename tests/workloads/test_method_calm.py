@@ -7,17 +7,23 @@ import pytest
 
 from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, pass_cost
+from specaccel.models.cost.early_exit_pass import early_exit_token_costs
 from specaccel.models.golden import verify_trace
 from specaccel.workloads import read_trace, validate_trace, write_trace
 from specaccel.workloads.method_calm import (
     COMMIT_RULE,
-    calm_token_seconds,
     calm_trace,
     sample_calm,
 )
 from specaccel.workloads.method_self_speculation import LAYERSKIP_LLAMA_1_5B
 
 THRESHOLDS = (1.0, 0.99, 0.95, 0.9, 0.8, 0.6)
+A100 = get_hardware("a100-80gb")
+
+
+def calm_token_seconds(exit_layer: np.ndarray) -> np.ndarray:
+    """Seconds per token of LayerSkip's 1.5B model on an A100 at context 256."""
+    return early_exit_token_costs(LAYERSKIP_LLAMA_1_5B, A100, exit_layer)["latency_s"]
 
 
 def test_lower_threshold_exits_earlier_and_diverges_more():
@@ -52,7 +58,7 @@ def test_trace_convention_round_trips(tmp_path):
 
 
 def test_token_cost_is_the_exit_pass_plus_kv_propagation():
-    hw = get_hardware("a100-80gb")
+    hw = A100
     full = pass_cost(LAYERSKIP_LLAMA_1_5B, hw, tokens=1, context=256.0).latency_s
     at = calm_token_seconds(np.array([6, 24]))
     assert at[1] == pytest.approx(full, rel=1e-9)
