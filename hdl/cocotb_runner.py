@@ -12,12 +12,16 @@ testbench learns them through `extra_env`.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 SIMULATORS = ("icarus", "verilator")
+
+#: Environment variable naming the JSON file a testbench writes its measured figures to.
+MEASURED_ENV = "SPECACCEL_MEASURED_JSON"
 
 
 def selected_simulator(simulator: str | None = None) -> str:
@@ -120,3 +124,52 @@ def run_cocotb(*, verilog: str, toplevel: str, test_module: str, test_dir: Path,
         raise AssertionError(
             f"cocotb run of {test_module} on {toplevel} ({sim}): {n_failed} of {n_tests} failed")
     return Path(results)
+
+
+def record_measured(figures: dict) -> None:
+    """Testbench side: write the figures the bench measured (cycles, counts) for the runner.
+
+    Called from inside a ``@cocotb.test``; :func:`run_unit_bench` returns them to pytest.
+    """
+    Path(os.environ[MEASURED_ENV]).write_text(json.dumps(figures, indent=1))
+
+
+def run_unit_bench(unit, *, toplevel: str, test_file: str | Path, build_dir: Path,
+                   params: dict[str, object], simulator: str | None = None) -> dict:
+    """Generate `unit`'s Verilog, run the cocotb tests of `test_file` on it, return its figures.
+
+    Parameters
+    ----------
+    unit:
+        The Amaranth component under test (its Verilog is generated as module `toplevel`).
+    toplevel:
+        Module name of the top level.
+    test_file:
+        Path of the Python file holding the ``@cocotb.test`` functions (usually
+        ``__file__`` of the pytest module, the cocotb-examples layout).
+    build_dir:
+        Build folder of this configuration.
+    params:
+        The testbench's parameters; each reaches it as the environment variable
+        ``KEY.upper()`` with ``str(value)``.
+    simulator:
+        As in :func:`run_cocotb`.
+
+    Returns
+    -------
+    dict
+        What the testbench passed to :func:`record_measured`.
+    """
+    from specaccel.hdl.units import generate_verilog
+
+    test_file = Path(test_file)
+    build_dir = Path(build_dir)
+    measured = build_dir / "measured.json"
+    env = {k.upper(): str(v) for k, v in params.items()}
+    env[MEASURED_ENV] = str(measured.resolve())
+    if measured.exists():
+        measured.unlink()
+    run_cocotb(verilog=generate_verilog(unit, toplevel), toplevel=toplevel,
+               test_module=test_file.stem, test_dir=test_file.parent, build_dir=build_dir,
+               extra_env=env, simulator=simulator)
+    return json.loads(measured.read_text())

@@ -9,17 +9,16 @@ build each configuration with the project's cocotb runner (Icarus).
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-HERE = Path(__file__).resolve().parent
+from specaccel.hdl.cocotb_runner import record_measured
+
 TOPLEVEL = "argmax_sample"
 
 
@@ -104,23 +103,17 @@ async def argmax_sample_matches_golden(dut):
         if (int(v.node), int(v.found), int(v.token)) != (r.node, found, token):
             bad.append((k, (int(v.node), int(v.found), int(v.token)), (r.node, found, token)))
     assert not bad, f"{len(bad)} mismatches, first: {bad[:3]}"
-    Path(os.environ["MEASURED"]).write_text(json.dumps({
-        "latency": latency, "ii": ii, "requests": len(reqs), "beats": len(beats)}))
+    record_measured({"latency": latency, "ii": ii, "requests": len(reqs), "beats": len(beats)})
 
 
 def _run(tmp_path, *, n_random: int, seed: int, **params):
     from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
-    from specaccel.hdl.cocotb_runner import run_cocotb
-    from specaccel.hdl.units import generate_verilog
+    from specaccel.hdl.cocotb_runner import run_unit_bench
 
     unit = ArgmaxSampleUnit(**params)
-    measured = tmp_path / "measured.json"
-    env = {k.upper(): str(v) for k, v in params.items()}
-    env.update(SEED=str(seed), N_RANDOM=str(n_random), MEASURED=str(measured))
-    run_cocotb(verilog=generate_verilog(unit, TOPLEVEL), toplevel=TOPLEVEL,
-               test_module="test_argmax_cocotb", test_dir=HERE, build_dir=tmp_path / "build",
-               extra_env=env)
-    result = json.loads(measured.read_text())
+    result = run_unit_bench(unit, toplevel=TOPLEVEL, test_file=__file__,
+                            build_dir=tmp_path / "build",
+                            params={**params, "seed": seed, "n_random": n_random})
     assert result["latency"] == unit.latency
     assert result["ii"] == 1.0
     return result

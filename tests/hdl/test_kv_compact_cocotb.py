@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
 
+from specaccel.hdl.cocotb_runner import record_measured
+
 TOPLEVEL = "kv_compact"
-HERE = Path(__file__).resolve().parent
 
 
 @cocotb.test()
@@ -42,22 +41,17 @@ async def kv_compact_matches_golden(dut):
     assert not mism, f"{len(mism)} mismatches, first at {mism[:5]}"
     measured = latency_and_ii(burst)
     measured["paths"] = len(vecs)
-    Path(os.environ["MEASURED_JSON"]).write_text(json.dumps(measured, indent=1))
+    record_measured(measured)
 
 
 def test_kv_compact_icarus(tmp_path):
-    from specaccel.hdl.cocotb_runner import run_cocotb
-    from specaccel.hdl.units import build_unit, generate_verilog
+    from specaccel.hdl.cocotb_runner import run_unit_bench
+    from specaccel.hdl.units import build_unit
 
     nodes, sw = 16, 20
-    measured_json = tmp_path / "measured.json"
-    run_cocotb(verilog=generate_verilog(build_unit(TOPLEVEL, nodes=nodes, slot_width=sw),
-                                        TOPLEVEL),
-               toplevel=TOPLEVEL, test_module=Path(__file__).stem, test_dir=HERE,
-               build_dir=tmp_path / f"n{nodes}",
-               extra_env={"NODES": str(nodes), "SLOT_WIDTH": str(sw), "SEED": "6",
-                          "N_RANDOM": "1000", "MEASURED_JSON": str(measured_json)})
-    m = json.loads(measured_json.read_text())
+    m = run_unit_bench(build_unit(TOPLEVEL, nodes=nodes, slot_width=sw), toplevel=TOPLEVEL,
+                       test_file=__file__, build_dir=tmp_path / f"n{nodes}",
+                       params={"nodes": nodes, "slot_width": sw, "seed": 6, "n_random": 1000})
     print(f"kv_compact N={nodes}: latency {m['latency_min']}..{m['latency_max']} cycles, "
           f"II {m['initiation_interval']:.2f}")
     assert m["initiation_interval"] == 1.0 and m["paths"] >= 1000

@@ -6,16 +6,15 @@ Random steps and a replayed workload trace go in; both output streams (``mask`` 
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
 
+from specaccel.hdl.cocotb_runner import record_measured
+
 TOPLEVEL = "spec_decode_core"
-HERE = Path(__file__).resolve().parent
 
 
 @cocotb.test()
@@ -39,23 +38,18 @@ async def spec_decode_core_matches_golden(dut):
         bad = [i for i, (g, v) in enumerate(zip(log.outputs[name], vecs, strict=True))
                if g != v[k]]
         assert not bad, f"{name}: {len(bad)} mismatches, first at {bad[:5]}"
-    Path(os.environ["MEASURED_JSON"]).write_text(json.dumps({
-        "steps": len(vecs), "trace_steps": trace.n_steps, "cycles": log.cycles}))
+    record_measured({"steps": len(vecs), "trace_steps": trace.n_steps, "cycles": log.cycles})
 
 
 def test_spec_decode_core_icarus(tmp_path):
-    from specaccel.hdl.cocotb_runner import run_cocotb
-    from specaccel.hdl.units import build_unit, generate_verilog
+    from specaccel.hdl.cocotb_runner import run_unit_bench
+    from specaccel.hdl.units import build_unit
 
     nodes = 8
     unit = build_unit(TOPLEVEL, nodes=nodes, token_width=16, position_width=16, slot_width=20)
-    measured_json = tmp_path / "measured.json"
-    run_cocotb(verilog=generate_verilog(unit, TOPLEVEL), toplevel=TOPLEVEL,
-               test_module=Path(__file__).stem, test_dir=HERE, build_dir=tmp_path / "n8",
-               extra_env={"NODES": str(nodes), "SEED": "8", "N_RANDOM": "300",
-                          "TRACE_PRESET": "eagle-vicuna-7b-chain5-mtbench",
-                          "MEASURED_JSON": str(measured_json)})
-    m = json.loads(measured_json.read_text())
+    m = run_unit_bench(unit, toplevel=TOPLEVEL, test_file=__file__, build_dir=tmp_path / "n8",
+                       params={"nodes": nodes, "seed": 8, "n_random": 300,
+                               "trace_preset": "eagle-vicuna-7b-chain5-mtbench"})
     print(f"spec_decode_core N={nodes}: {m['steps']} steps ({m['trace_steps']} from a trace) "
           f"in {m['cycles']} cycles")
     assert m["steps"] == 300 + 80

@@ -6,16 +6,15 @@ function of the node count; then random trees with random back-pressure.
 
 from __future__ import annotations
 
-import json
 import os
 import random
-from pathlib import Path
 
 import cocotb
 import numpy as np
 
+from specaccel.hdl.cocotb_runner import record_measured
+
 TOPLEVEL = "tree_mask"
-HERE = Path(__file__).resolve().parent
 
 
 @cocotb.test()
@@ -49,22 +48,19 @@ async def tree_mask_matches_golden(dut):
     mism = [k for k, (g, (_, e)) in enumerate(zip(log.responses, vecs, strict=True)) if g != e]
     assert not mism, f"{len(mism)} mismatches, first at {mism[:5]}"
     measured["random_trees"] = len(vecs)
-    Path(os.environ["MEASURED_JSON"]).write_text(json.dumps(measured, indent=1))
+    record_measured(measured)
 
 
 def test_tree_mask_icarus(tmp_path):
-    from specaccel.hdl.cocotb_runner import run_cocotb
-    from specaccel.hdl.units import build_unit, generate_verilog
+    from specaccel.hdl.cocotb_runner import run_unit_bench
+    from specaccel.hdl.units import build_unit
 
     nodes, pw = 16, 12
-    measured_json = tmp_path / "measured.json"
-    run_cocotb(verilog=generate_verilog(build_unit(TOPLEVEL, nodes=nodes, position_width=pw),
-                                        TOPLEVEL),
-               toplevel=TOPLEVEL, test_module=Path(__file__).stem, test_dir=HERE,
-               build_dir=tmp_path / f"n{nodes}",
-               extra_env={"NODES": str(nodes), "POSITION_WIDTH": str(pw), "SEED": "5",
-                          "N_RANDOM": "200", "MEASURED_JSON": str(measured_json)})
-    measured = json.loads(measured_json.read_text())
+    measured = run_unit_bench(build_unit(TOPLEVEL, nodes=nodes, position_width=pw),
+                              toplevel=TOPLEVEL, test_file=__file__,
+                              build_dir=tmp_path / f"n{nodes}",
+                              params={"nodes": nodes, "position_width": pw, "seed": 5,
+                                      "n_random": 200})
     for n, m in measured["per_n"].items():
         print(f"tree_mask N={nodes} n={n}: latency {m['latency_min']}..{m['latency_max']} "
               f"cycles, II {m['initiation_interval']:.2f}")

@@ -10,7 +10,6 @@ configuration) and record the measured latency and initiation interval in
 
 from __future__ import annotations
 
-import json
 import os
 import random
 from pathlib import Path
@@ -19,8 +18,9 @@ import cocotb
 import numpy as np
 import pytest
 
+from specaccel.hdl.cocotb_runner import record_measured
+
 TOPLEVEL = "tree_verify"
-HERE = Path(__file__).resolve().parent
 
 
 def _config() -> dict:
@@ -84,7 +84,7 @@ async def tree_verify_matches_golden(dut):
         "max_accepted": max(v.accepted for v in vectors),
         "backpressure_cycles": mixed_log.cycles, "backpressure_transfers": len(mixed),
     })
-    Path(os.environ["MEASURED_JSON"]).write_text(json.dumps(measured, indent=1))
+    record_measured(measured)
 
 
 # --------------------------------------------------------------------------------------
@@ -98,25 +98,20 @@ def run_config(tmp_root: Path, *, nodes: int, token_width: int, prob_width: int 
     """Generate, build and run one configuration; return the bench's measured figures.
 
     `trace` = (preset, requests, steps per request): replay that workload trace too."""
-    from specaccel.hdl.cocotb_runner import run_cocotb, selected_simulator
-    from specaccel.hdl.units import build_unit, generate_verilog
+    from specaccel.hdl.cocotb_runner import run_unit_bench, selected_simulator
+    from specaccel.hdl.units import build_unit
 
     unit = build_unit("tree_verify", nodes=nodes, token_width=token_width,
                       prob_width=prob_width, mode=mode, uniform_source=uniform_source)
     sim = selected_simulator(simulator)
     build = tmp_root / f"{sim}_n{nodes}_t{token_width}_p{prob_width}_{mode}_{uniform_source}"
-    measured_json = build / "measured.json"
-    run_cocotb(verilog=generate_verilog(unit, TOPLEVEL), toplevel=TOPLEVEL,
-               test_module=Path(__file__).stem, test_dir=HERE, build_dir=build,
-               simulator=sim,
-               extra_env={"NODES": str(nodes), "TOKEN_WIDTH": str(token_width),
-                          "PROB_WIDTH": str(prob_width), "MODE": mode,
-                          "UNIFORM_SOURCE": uniform_source, "N_RANDOM": str(n_random),
-                          "SEED": str(seed), "MEASURED_JSON": str(measured_json),
-                          "TRACE_PRESET": trace[0] if trace else "",
-                          "TRACE_REQUESTS": str(trace[1] if trace else 0),
-                          "TRACE_STEPS": str(trace[2] if trace else 0)})
-    measured = json.loads(measured_json.read_text())
+    measured = run_unit_bench(
+        unit, toplevel=TOPLEVEL, test_file=__file__, build_dir=build, simulator=sim,
+        params={"nodes": nodes, "token_width": token_width, "prob_width": prob_width,
+                "mode": mode, "uniform_source": uniform_source, "n_random": n_random,
+                "seed": seed, "trace_preset": trace[0] if trace else "",
+                "trace_requests": trace[1] if trace else 0,
+                "trace_steps": trace[2] if trace else 0})
     print(f"tree_verify {sim} {measured['config']}: latency {measured['latency_min']}.."
           f"{measured['latency_max']} cycles, II {measured['initiation_interval']:.3f}")
     return measured
