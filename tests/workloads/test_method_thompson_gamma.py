@@ -125,6 +125,23 @@ def test_real_text_posterior_counts_golden_outcomes(models):
     assert trace.metadata["method"] == "chain-thompson"
 
 
+def test_reset_per_request_learns_each_request_from_the_prior(models):
+    cfg = RecordConfig(n_requests=3, prompt_len=48, max_new_tokens=60, seed=6)
+    holder = {}
+
+    def factory(m):
+        holder["p"] = ThompsonChain(m.draft_lm, 12, COST_RATIO, prior=(2.0, 3.0),
+                                    reset_per_request=True, seed=4)
+        return holder["p"]
+
+    trace = record_trace(models, factory, cfg)
+    last = trace.request_steps(trace.n_requests - 1)
+    acc = verify_trace(trace).accepted[last.start:last.stop]
+    drafted = (trace.nodes_per_step() - 1)[last.start:last.stop]
+    assert holder["p"].a == pytest.approx(2.0 + acc.sum())
+    assert holder["p"].b == pytest.approx(3.0 + (acc < drafted).sum())
+
+
 def test_lossless_on_real_text(models):
     for _, prompt in heldout_prompts(models.corpus, 3, 40, seed=9):
         policy = ThompsonChain(models.draft_lm, 12, COST_RATIO, discount=0.9, seed=1)
