@@ -51,10 +51,11 @@ def _token_counts(name: str, value: object, minimum: int = 0) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(value, dtype=float))
     if arr.ndim != 1:
         raise InputError("must be a number or a 1-D array", field=name)
-    if arr.size and (not np.all(np.isfinite(arr)) or np.any(arr != np.floor(arr))
-                     or np.any(arr < minimum) or np.any(arr > MAX_ROW_TOKENS)):
-        raise InputError(f"every value must be an integer token count in "
-                         f"{minimum}..{MAX_ROW_TOKENS}", field=name)
+    bad = ~np.isfinite(arr) | (arr < minimum) | (arr > MAX_ROW_TOKENS)
+    bad[~bad] = arr[~bad] != np.floor(arr[~bad])
+    if np.any(bad):
+        raise InputError(f"must be an integer token count in {minimum}..{MAX_ROW_TOKENS}, "
+                         f"not {arr[bad][0]:g}", field=name)
     return arr.astype(np.int64)
 
 

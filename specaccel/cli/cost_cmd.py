@@ -16,6 +16,7 @@ from specaccel.models.cost import (
     list_models,
     pass_cost,
 )
+from specaccel.models.cost.diffusion_block_pass import CACHE_SCHEMES, block_pass_shape
 from specaccel.models.cost.model_spec import DTYPE_BYTES
 from specaccel.models.cost.pass_args import PHASES
 
@@ -28,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Cost of one forward pass of a model on a device: latency, energy, FLOPs and "
             "bytes, with a per-operator breakdown (roofline with the preset's efficiency "
             "factors; docs/cost-model.md). A verify pass over N tree tokens is "
-            "--phase verify --tokens N. Models: " + ", ".join(list_models())
+            "--phase verify --tokens N. A refinement step of a masked diffusion LM (e.g. "
+            "--model llada-8b) is --pass diffusion-block --block-size B: a bidirectional pass "
+            "over the block, with --context the tokens before it, --suffix the masked "
+            "tokens after it and --cache the block-cache scheme. Models: "
+            + ", ".join(list_models())
             + ", or a path to a Hugging Face config.json. Hardware: "
             + ", ".join(list_hardware()) + "."
         ),
@@ -37,7 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="model preset or Hugging Face config.json (default llama-2-7b)")
     parser.add_argument("--hw", default="a100-80gb", metavar="NAME",
                         help="hardware preset (default a100-80gb)")
-    parser.add_argument("--phase", default="decode", choices=list(PHASES),
+    parser.add_argument("--pass", dest="pass_kind", default="forward",
+                        choices=list(PASS_KINDS),
+                        help="forward: the pass given by --phase/--tokens (default); "
+                             "diffusion-block: one bidirectional refinement pass over a block "
+                             "of a diffusion LM (--block-size, --suffix, --cache)")
+    parser.add_argument("--phase", default=None, choices=list(PHASES),
                         help="prefill, decode or verify (default decode)")
     parser.add_argument("--tokens", type=int, default=None, metavar="N",
                         help="query tokens per row (default 1; for prefill the prompt length,"
@@ -52,6 +62,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
     parser.add_argument("--no-tree", action="store_true",
                         help="multi-token pass without a tree mask (chain / causal)")
+    parser.add_argument("--block-size", type=int, default=None, metavar="B",
+                        help="--pass diffusion-block: tokens per block (required there)")
+    parser.add_argument("--suffix", type=int, default=None, metavar="N",
+                        help="--pass diffusion-block: still-masked tokens after the block "
+                             "(default 0)")
+    parser.add_argument("--cache", default=None, choices=list(CACHE_SCHEMES),
+                        help="--pass diffusion-block: block-cache scheme; dual caches prefix "
+                             "and suffix KV, prefix recomputes the suffix, none the whole "
+                             "sequence (default dual)")
     parser.add_argument("--weight-dtype", choices=list(DTYPE_BYTES), default=None,
                         help="override the weight precision")
     parser.add_argument("--kv-dtype", choices=list(DTYPE_BYTES), default=None,
@@ -94,20 +113,67 @@ def _context(text: str) -> int | list[int]:
     return vals[0] if len(vals) == 1 else vals
 
 
-def run(args: argparse.Namespace) -> int:
-    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
-    hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
-    if args.roofline:
-        hw = hw.roofline()
-    prefill = args.phase == "prefill"
+#: Kinds of pass `specaccel cost` evaluates (``--pass``).
+PASS_KINDS: tuple[str, ...] = ("forward", "diffusion-block")
+#: Options that only a diffusion block pass takes, and those it cannot take.
+_BLOCK_ONLY = (("block_size", "--block-size"), ("suffix", "--suffix"), ("cache", "--cache"))
+_NOT_WITH_BLOCK = (("phase", "--phase"), ("tokens", "--tokens"))
+
+
+def _block_pass(args: argparse.Namespace) -> dict[str, Any]:
+    """pass_cost arguments and report fields of ``--pass diffusion-block``."""
+    for dest, flag in _NOT_WITH_BLOCK:
+        if getattr(args, dest) is not None:
+            raise InputError("not with --pass diffusion-block (a verify-phase pass over the "
+                             "block's query tokens)", field=flag)
+    if args.no_tree:
+        raise InputError("not with --pass diffusion-block (its attention has no mask)",
+                         field="--no-tree")
+    if args.block_size is None:
+        raise InputError("required with --pass diffusion-block", field="--block-size")
+    prefix = _context(args.context) if args.context is not None else 1024
+    if isinstance(prefix, list):
+        raise InputError("one value (the tokens before the block) with --pass "
+                         "diffusion-block", field="--context")
+    suffix = args.suffix if args.suffix is not None else 0
+    cache = args.cache or "dual"
+    flags = {"block_size": "--block-size", "prefix": "--context", "suffix": "--suffix"}
+    try:
+        tokens, context = block_pass_shape(args.block_size, prefix, suffix, cache)
+    except InputError as exc:
+        raise InputError(exc.reason, field=flags.get(exc.field or "", exc.field)) from None
+    return {"tokens": int(tokens[0]), "context": float(context[0]), "phase": "verify",
+            "tree": False, "report": {"pass": "diffusion-block", "block_size": args.block_size,
+                                      "prefix": prefix, "suffix": suffix, "cache": cache}}
+
+
+def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
+    """pass_cost arguments and report fields of ``--pass forward``."""
+    for dest, flag in _BLOCK_ONLY:
+        if getattr(args, dest) is not None:
+            raise InputError("only with --pass diffusion-block", field=flag)
+    phase = args.phase or "decode"
+    prefill = phase == "prefill"
     tokens = args.tokens if args.tokens is not None else (512 if prefill else 1)
     if args.context is None:
         context: int | list[int] = 0 if prefill else 1024
     else:
         context = _context(args.context)
-    cost = pass_cost(model, hw, tokens=tokens, context=context, batch=args.batch, tp=args.tp,
-                     phase=args.phase, layers=args.layers, tree=not args.no_tree)
+    return {"tokens": tokens, "context": context, "phase": phase, "tree": not args.no_tree,
+            "report": {"pass": "forward"}}
+
+
+def run(args: argparse.Namespace) -> int:
+    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
+    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
+    hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
+    if args.roofline:
+        hw = hw.roofline()
+    tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
+    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"], batch=args.batch,
+                     tp=args.tp, phase=shape["phase"], layers=args.layers, tree=shape["tree"])
     result = cost.to_dict()
+    result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
     result["tokens_per_s"] = rows / cost.latency_s
     result["energy_per_token_j"] = cost.energy_j / rows
@@ -123,7 +189,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _human(r: dict[str, Any]) -> str:
-    head = (f"{r['model']} on {r['hw']}: {r['phase']}, tokens {r['tokens']}, context "
+    block = ""
+    if r["pass"] == "diffusion-block":
+        block = (f"diffusion block pass: block {r['block_size']}, prefix {r['prefix']}, "
+                 f"suffix {r['suffix']}, {r['cache']} cache (bidirectional, no mask)\n")
+    head = block + (f"{r['model']} on {r['hw']}: {r['phase']}, tokens {r['tokens']}, context "
             f"{r['context']:g}, batch {r['batch']}, tp {r['tp']}, layers {r['layers']}\n"
             f"latency {r['latency_s'] * 1e3:.4g} ms   energy {r['energy_j']:.4g} J   "
             f"FLOPs {r['flops']:.4g}   bytes {r['bytes']:.4g}   "
