@@ -279,7 +279,7 @@ class ServingSimulation:
         lat = e = hb = 0.0
         if rows.size:
             out = self.cost_fn(self.target, self.hw,
-                               tokens=np.array([int(self.costs.n_nodes[rows].max())]),
+                               tokens=np.array([int(self.costs.target_tokens[rows].max())]),
                                context=np.array([float(self.costs.context[rows].mean())]),
                                batch=np.array([rows.size]))
             lat, e, hb = self._dyn(out)

@@ -40,6 +40,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from specaccel.errors import InputError
 from specaccel.models.golden import TraceOutcome, verify_trace
 
 DRAFTING_MODES = ("per-level", "single-pass", "none")
@@ -71,6 +72,9 @@ class StepCosts:
         Arrival time and prompt length of every request.
     n_nodes, accepted, committed, context:
         Tree size, accepted drafts, committed tokens (accepted + 1) and context ``S_s``.
+    target_tokens:
+        Query tokens of the target's pass: ``n_nodes`` plus the trace's
+        ``extra_query_tokens_per_step`` (see :func:`extra_query_tokens`).
     draft_passes:
         Number of draft forward passes in the step.
     draft_s, draft_j, draft_flops, draft_hbm_bytes:
@@ -94,6 +98,7 @@ class StepCosts:
     accepted: np.ndarray
     committed: np.ndarray
     context: np.ndarray
+    target_tokens: np.ndarray
     draft_passes: np.ndarray
     draft_s: np.ndarray
     draft_j: np.ndarray
@@ -237,6 +242,21 @@ def _as_cost_arrays(raw: dict[str, Any], n: int, what: str, static_w: float
     return out
 
 
+def extra_query_tokens(trace) -> int:
+    """Query tokens per step that ride in the target's pass without being draft-tree nodes.
+
+    Lookahead decoding runs its Jacobi window (``W (N - 1) - 1`` tokens) in the same pass
+    as the verification branch; the trace says so in
+    ``metadata["extra_query_tokens_per_step"]`` (0 when absent).  They cost compute and
+    KV reads like any query token, but are not drafts, so verification ignores them.
+    """
+    value = trace.metadata.get("extra_query_tokens_per_step", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InputError(f"must be a non-negative integer, not {value!r}",
+                         field="metadata.extra_query_tokens_per_step")
+    return int(value)
+
+
 def unit_latencies(fn: Callable[[int], float], n_nodes: np.ndarray) -> np.ndarray:
     """Evaluate a per-tree-size unit latency once per distinct size and spread it."""
     if n_nodes.shape[0] == 0:
@@ -303,10 +323,13 @@ def compute_step_costs(
     committed = accepted + 1
     n_nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
     context = step_contexts(trace, committed)
+    # query tokens of the target pass: the tree, plus tokens that ride in the same pass
+    # without being drafts (lookahead decoding's Jacobi window)
+    target_tokens = n_nodes + extra_query_tokens(trace)
 
     static_w = float(getattr(hw, "static_power_w", 0.0))
     target = _as_cost_arrays(
-        cost_fn(target_model, hw, tokens=n_nodes, context=context, batch=1), n_steps,
+        cost_fn(target_model, hw, tokens=target_tokens, context=context, batch=1), n_steps,
         "target", static_w)
 
     step_of, d_tokens, d_ctx = draft_pass_shapes(trace, committed, context, drafting)
@@ -332,7 +355,7 @@ def compute_step_costs(
         arrival_s=np.asarray(trace.arrival_s, dtype=np.float64),
         prompt_len=np.asarray(trace.prompt_len, dtype=np.int64),
         n_nodes=n_nodes, accepted=accepted, committed=committed, context=context,
-        draft_passes=passes,
+        target_tokens=target_tokens, draft_passes=passes,
         draft_s=summed["latency_s"], draft_j=summed["energy_j"],
         draft_flops=summed["flops"], draft_hbm_bytes=summed["bytes"],
         target_s=target["latency_s"], target_j=target["energy_j"],

@@ -79,6 +79,10 @@ class Preset:
         β and w of the acceptance model.
     assumptions:
         What is not pinned by the source and was chosen here.
+    extra_query_tokens_per_step:
+        Query tokens that ride in every verify pass without being drafts (lookahead
+        decoding's Jacobi window); recorded in ``trace.metadata`` so that the simulator
+        charges the target pass for them.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Preset:
     rank_decay: float = RANK_DECAY
     confidence_spread: float = DEFAULT_CONFIDENCE_SPREAD
     assumptions: tuple[str, ...] = field(default=())
+    extra_query_tokens_per_step: int = 0
 
     # ------------------------------------------------------------ published figures
     @property
@@ -157,6 +162,8 @@ class Preset:
             "published_tau": self.published_tau,
             "source": self.source["source"],
             "calibration_scale": self.calibration_scale(),
+            **({"extra_query_tokens_per_step": self.extra_query_tokens_per_step}
+               if self.extra_query_tokens_per_step else {}),
         }
 
 
@@ -519,10 +526,12 @@ _register(Preset(
     steps_per_request=96,
     assumptions=(
         "tree: the verification branch only, G = 7 pooled n-grams of N - 1 = 4 tokens as "
-        "7 root branches of 4 (29 nodes); the W (N - 1) = 28 lookahead-branch tokens of "
-        "the same pass are not drafts and are not modelled",
+        "7 root branches of 4 (29 nodes); the W (N - 1) - 1 = 27 lookahead-branch tokens of "
+        "the same pass are not drafts: verification ignores them, the target pass is "
+        "charged for them (extra_query_tokens_per_step)",
         _DRAFT_FREE, "flat alpha profile (the source gives only tau)", _SPECBENCH,
     ),
+    extra_query_tokens_per_step=7 * (5 - 1) - 1,
 ))
 _register(Preset(
     name="prompt-lookup-vicuna-7b-specbench",
