@@ -30,23 +30,27 @@ Pipeline (one node per cycle, no back-pressure from the scan)
 --------------------------------------------------------------
 * input: the node's index in its tree (a counter reset by ``last``), whether it is a root,
   too-many-nodes (index >= N) and ``parent >= index``; stochastic: ``u * q``.  Registered: A.
-* stage A: the node's acceptability bit against the scan state *as it will be* when the node
-  reaches the scan: if the scan is advancing this very cycle (to the node in stage B), compare
+* stage A: whether the node will be taken, against the scan state *as it will be* when the
+  node reaches the scan: if the scan moves this very cycle (to the node in stage B), compare
   with that node (``token == target_token_B``, ``parent == index_B``), else with the state
-  (``token == T``, ``parent == c``).  Registered: B.  This lookahead keeps the W-bit compare
-  out of the one-cycle scan loop.
-* stage B (scan): ``take = acc & ~error``; on take ``c, T <- index, target_token``, the path
-  register's next slot (a one-hot write pointer) gets the index.  A root resets the state and
-  clears the path register.  On ``last`` the response register is loaded.
+  (``token == T``, ``parent == c``); also "no error so far".  Registered: B (``take``).  This
+  lookahead keeps the W-bit compare out of the one-cycle scan loop, and the scan's enables
+  are single registers.
+* stage B (scan): a root resets the state; ``take`` moves ``c, T`` to the node and a one-hot
+  write pointer ``slot`` one entry on.  The path register's entry at ``slot`` is written
+  every cycle with B's index (no logic in the N log N write enables: the entry is final
+  once ``slot`` has moved past it); a thermometer ``below`` marks the entries on the path.
+* stage C: after the tree's last node the response register is loaded from the state
+  (``path`` masked by ``below``, ``accepted = depth``, ``bonus_token = T``).
 
-Latency: a tree's last node handshake to its response is 3 cycles for every N (measured by the
+Latency: a tree's last node handshake to its response is 4 cycles for every N (measured by the
 tests); a tree of n nodes occupies n cycles of input, and the next tree's root may follow the
 last node at once.  All stages advance together when the response register is empty or taken
 (``req.ready = ~resp.valid | resp.ready``), so a pending response that is not taken stalls the
 input and nothing is lost.
 
-Area: the path working register and the response register (N log2 N bits each, with a one-hot
-write decode), the N-bit write pointer, and an O(W + log N) scan.
+Area: the path working register and the response register (N log2 N bits each), the N-bit
+write pointer and thermometer, and an O(W + log N) scan.
 
 Invalid input
 -------------
@@ -79,7 +83,7 @@ UNIFORM_SOURCES = ("request", "lfsr")
 
 #: Register stages from the handshake of a tree's last node to its response (design value;
 #: the testbenches measure it rather than assume it).
-SERIAL_LAST_NODE_LATENCY = 3
+SERIAL_LAST_NODE_LATENCY = 4
 
 
 class TreeVerifySerialUnit(wiring.Component):
@@ -195,79 +199,71 @@ class TreeVerifySerialUnit(wiring.Component):
             m.d.comb += local_ok_a.eq(product_a[w:] < target_prob_a)
 
         # ---- scan state (stage B) ----------------------------------------------------------
-        valid_b = Signal()
-        root_b = Signal()
-        last_b = Signal()
-        bad_b = Signal()
-        acc_b = Signal()          # acceptable and a child of the scan's current node
+        # stage B holds the node the scan processes this cycle; its flags are already
+        # qualified by `valid` so that the scan's enables are single registers
+        start_b = Signal()        # a root: reset the scan
+        last_b = Signal()         # the tree's last node
+        bad_b = Signal()          # an invalid non-root record
+        take_b = Signal()         # a valid non-root node, acceptable and a child of c
         index_b = Signal(idx)
         target_b = Signal(tw)
         cur = Signal(idx)         # c: the current end of the accepted path
         cur_target = Signal(tw)   # T: target_token[c]
         depth = Signal(idx)       # accepted drafts so far
         err = Signal()            # this tree has had an invalid record
-        slot = Signal(n)          # one-hot: path entry the next accepted node goes to
+        slot = Signal(n)          # one-hot: the path entry the next accepted node goes to
+        below = Signal(n)         # thermometer: path entries 0 .. depth are the path
         path = [Signal(idx, name=f"path{d}") for d in range(n)]
 
-        error_b = Signal()
-        take_b = Signal()
-        advance_b = Signal()      # the state moves to the node in B this cycle
-        m.d.comb += [
-            error_b.eq(~root_b & (err | bad_b)),
-            take_b.eq(valid_b & ~root_b & acc_b & ~err & ~bad_b),
-            advance_b.eq(valid_b & (root_b | take_b)),
-        ]
-
-        # ---- stage A -> B: acceptability against the state the node will meet ---------------
+        # ---- stage A -> B: take/reject against the state the node will meet ------------------
+        advance_b = start_b | take_b            # the state moves to B's node this cycle
+        err_next = ~start_b & (err | bad_b)     # the error state after this cycle
         if stochastic:
             fits_new = local_ok_a & (parent_a == index_b)
             fits_old = local_ok_a & (parent_a == cur)
         else:
             fits_new = (token_a == target_b) & (parent_a == index_b)
             fits_old = (token_a == cur_target) & (parent_a == cur)
+        node_a = valid_a & ~root_a
         with m.If(en):
             m.d.sync += [
-                valid_b.eq(valid_a), root_b.eq(root_a), last_b.eq(last_a), bad_b.eq(bad_a),
-                index_b.eq(index_a), target_b.eq(target_a),
-                acc_b.eq(Mux(advance_b, fits_new, fits_old)),
+                start_b.eq(valid_a & root_a), last_b.eq(valid_a & last_a),
+                bad_b.eq(node_a & bad_a), index_b.eq(index_a), target_b.eq(target_a),
+                take_b.eq(node_a & ~bad_a & ~err_next & Mux(advance_b, fits_new, fits_old)),
             ]
 
         # ---- the scan -------------------------------------------------------------------------
-        with m.If(en & valid_b):
-            with m.If(root_b):
+        with m.If(en):
+            with m.If(start_b):
                 m.d.sync += [cur.eq(0), cur_target.eq(target_b), depth.eq(0), err.eq(0),
-                             slot.eq(1 << 1)]
+                             slot.eq(1 << 1), below.eq(1)]
             with m.Else():
-                m.d.sync += err.eq(error_b)
+                with m.If(bad_b):
+                    m.d.sync += err.eq(1)
                 with m.If(take_b):
                     m.d.sync += [cur.eq(index_b), cur_target.eq(target_b), depth.eq(depth + 1),
-                                 slot.eq(slot << 1)]
-        # The path register is written without `en`: while the unit stalls, stage B, `slot`
-        # and `take_b` hold, so the write repeats the same value (idempotent) -- which keeps
-        # the output handshake out of the N log N write enables (the critical path otherwise).
-        with m.If(valid_b & root_b):
-            m.d.sync += [p.eq(0) for p in path]
-        with m.Elif(take_b):
-            for d in range(1, n):
-                with m.If(slot[d]):
-                    m.d.sync += path[d].eq(index_b)
+                                 slot.eq(slot << 1), below.eq(Cat(1, below[:-1]))]
+        # The path register's entry at `slot` is written every cycle, whether B's node is
+        # taken or not: `slot` moves past it only on a take, so an entry is final once the
+        # path has grown past it, and entries past the end are masked by `below` at the
+        # output.  The writes need no enable but the `slot` register bit itself (and repeat
+        # the same value while the unit stalls).
+        for d in range(1, n):
+            with m.If(slot[d]):
+                m.d.sync += path[d].eq(index_b)
 
-        # ---- response register ------------------------------------------------------------------
+        # ---- stage C: answer from the scan state after the tree's last node -------------------
+        finish_c = Signal()
+        with m.If(en):
+            m.d.sync += finish_c.eq(last_b)
         out = self.resp.payload
         with m.If(self.resp.ready):
             m.d.sync += self.resp.valid.eq(0)
-        with m.If(en & valid_b & last_b):
-            m.d.sync += [self.resp.valid.eq(1), out.error.eq(error_b)]
-            with m.If(error_b):
-                m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(0)]
-                m.d.sync += [out.path[d].eq(0) for d in range(n)]
-            with m.Elif(root_b):
-                m.d.sync += [out.accepted.eq(0), out.bonus_token.eq(target_b)]
-                m.d.sync += [out.path[d].eq(0) for d in range(n)]
-            with m.Else():
-                m.d.sync += [out.accepted.eq(Mux(take_b, depth + 1, depth)),
-                             out.bonus_token.eq(Mux(take_b, target_b, cur_target)),
-                             out.path[0].eq(0)]
-                m.d.sync += [out.path[d].eq(Mux(take_b & slot[d], index_b, path[d]))
-                             for d in range(1, n)]
+        with m.If(en & finish_c):
+            m.d.sync += [
+                self.resp.valid.eq(1), out.error.eq(err),
+                out.accepted.eq(Mux(err, 0, depth)), out.bonus_token.eq(Mux(err, 0, cur_target)),
+                out.path[0].eq(0),
+            ]
+            m.d.sync += [out.path[d].eq(Mux(below[d] & ~err, path[d], 0)) for d in range(1, n)]
         return m
