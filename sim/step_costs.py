@@ -40,8 +40,8 @@ from typing import Any
 import numba
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.golden import TraceOutcome, verify_trace
+from specaccel.workloads.trace_validation import extra_query_tokens
 
 DRAFTING_MODES = ("per-level", "single-pass", "none")
 """Drafting modes understood by :func:`compute_step_costs`."""
@@ -240,21 +240,6 @@ def _as_cost_arrays(raw: dict[str, Any], n: int, what: str, static_w: float
     if "dram_bytes" in raw:
         out["bytes"] = np.asarray(raw["dram_bytes"], dtype=np.float64).reshape(-1)
     return out
-
-
-def extra_query_tokens(trace) -> int:
-    """Query tokens per step that ride in the target's pass without being draft-tree nodes.
-
-    Lookahead decoding runs its Jacobi window (``W (N - 1) - 1`` tokens) in the same pass
-    as the verification branch; the trace says so in
-    ``metadata["extra_query_tokens_per_step"]`` (0 when absent).  They cost compute and
-    KV reads like any query token, but are not drafts, so verification ignores them.
-    """
-    value = trace.metadata.get("extra_query_tokens_per_step", 0)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InputError(f"must be a non-negative integer, not {value!r}",
-                         field="metadata.extra_query_tokens_per_step")
-    return int(value)
 
 
 def unit_latencies(fn: Callable[[int], float], n_nodes: np.ndarray) -> np.ndarray:

@@ -74,6 +74,10 @@ def files(tmp_path_factory) -> dict[str, str]:
     head["schema_version"] = 99
     f["version_jsonl"] = d / "version.jsonl"
     f["version_jsonl"].write_text("\n".join([json.dumps(head), *requests]) + "\n")
+    head = json.loads(header)
+    head["metadata"]["extra_query_tokens_per_step"] = -3
+    f["window_jsonl"] = d / "window.jsonl"
+    f["window_jsonl"].write_text("\n".join([json.dumps(head), *requests]) + "\n")
     req = json.loads(requests[0])
     req["steps"][1]["draft_prob"][2] = "abc"
     f["type_jsonl"] = d / "type.jsonl"
@@ -161,6 +165,8 @@ CASES = [
     (["trace", "info", "{type_jsonl}"],
      "type.jsonl: line 2: request r00000: step 1: node 2: field 'draft_prob': values must be"),
     (["trace", "export", "{good}", "-o", "{dir}"], "cannot write"),
+    (["simulate", "--trace", "{window_jsonl}", "--hw", "a100-80gb"],
+     "window.jsonl: field 'metadata.extra_query_tokens_per_step': must be a non-negative"),
     # trace gen options
     (["trace", "gen", "--requests", "0", "-o", "{missing}"], "field 'requests': must be >= 1"),
     (["trace", "gen", "--preset", "nope", "-o", "{missing}"], "field 'preset': unknown preset"),

@@ -52,6 +52,27 @@ def validate_trace(trace: Trace, file: str | None = None) -> None:
     _check_requests(trace, fail)
     _check_nodes(trace, file)
     _check_recorded(trace, file)
+    extra_query_tokens(trace, file)
+
+
+def extra_query_tokens(trace: Trace, file: str | None = None) -> int:
+    """Query tokens per step that ride in the target's pass without being draft-tree nodes.
+
+    Lookahead decoding runs its Jacobi window (``W (N - 1) - 1`` tokens) in the same pass
+    as the verification branch; the trace says so in
+    ``metadata["extra_query_tokens_per_step"]`` (0 when absent).  They cost compute and
+    KV reads like any query token, but are not drafts, so verification ignores them.
+
+    Raises
+    ------
+    InputError
+        The value is not a non-negative integer (naming `file` and the metadata field).
+    """
+    value = trace.metadata.get("extra_query_tokens_per_step", 0)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InputError(f"must be a non-negative integer, not {value!r}", file=file,
+                         field="metadata.extra_query_tokens_per_step")
+    return int(value)
 
 
 # ---------------------------------------------------------------------------- structure
