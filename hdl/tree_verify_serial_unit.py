@@ -174,13 +174,13 @@ class TreeVerifySerialUnit(wiring.Component):
         bad_parent_in = ~at_root & (req.parent >= count)
 
         valid_a = Signal()
-        root_a = Signal()
-        last_a = Signal()
-        bad_a = Signal()
-        index_a = Signal(idx)
-        token_a = Signal(tw)
-        target_a = Signal(tw)
-        parent_a = Signal(idx)
+        root_a = Signal(reset_less=True)
+        last_a = Signal(reset_less=True)
+        bad_a = Signal(reset_less=True)
+        index_a = Signal(idx, reset_less=True)
+        token_a = Signal(tw, reset_less=True)
+        target_a = Signal(tw, reset_less=True)
+        parent_a = Signal(idx, reset_less=True)
         local_ok_a = Signal()
         with m.If(en):
             m.d.sync += [
@@ -190,8 +190,8 @@ class TreeVerifySerialUnit(wiring.Component):
             ]
         if stochastic:
             # u*q < p*2**w: the product is formed at the input, compared in stage A
-            product_a = Signal(2 * w)
-            target_prob_a = Signal(w)
+            product_a = Signal(2 * w, reset_less=True)
+            target_prob_a = Signal(w, reset_less=True)
             uniform = self._uniform(m, take_in)
             with m.If(en):
                 m.d.sync += [product_a.eq(uniform * req.draft_prob),
@@ -199,21 +199,23 @@ class TreeVerifySerialUnit(wiring.Component):
             m.d.comb += local_ok_a.eq(product_a[w:] < target_prob_a)
 
         # ---- scan state (stage B) ----------------------------------------------------------
+        # (data registers have no reset: they mean something only after a root or under a
+        # valid flag, and without one their enables need no reset term)
         # stage B holds the node the scan processes this cycle; its flags are already
         # qualified by `valid` so that the scan's enables are single registers
         start_b = Signal()        # a root: reset the scan
         last_b = Signal()         # the tree's last node
         bad_b = Signal()          # an invalid non-root record
         take_b = Signal()         # a valid non-root node, acceptable and a child of c
-        index_b = Signal(idx)
-        target_b = Signal(tw)
-        cur = Signal(idx)         # c: the current end of the accepted path
-        cur_target = Signal(tw)   # T: target_token[c]
-        depth = Signal(idx)       # accepted drafts so far
-        err = Signal()            # this tree has had an invalid record
-        slot = Signal(n)          # one-hot: the path entry the next accepted node goes to
-        below = Signal(n)         # thermometer: path entries 0 .. depth are the path
-        path = [Signal(idx, name=f"path{d}") for d in range(n)]
+        index_b = Signal(idx, reset_less=True)
+        target_b = Signal(tw, reset_less=True)
+        cur = Signal(idx, reset_less=True)         # c: the current end of the accepted path
+        cur_target = Signal(tw, reset_less=True)   # T: target_token[c]
+        depth = Signal(idx, reset_less=True)       # accepted drafts so far
+        err = Signal(reset_less=True)            # this tree has had an invalid record
+        slot = Signal(n, reset_less=True)   # one-hot: the path entry the next accepted node takes
+        below = Signal(n, reset_less=True)  # thermometer: path entries 0 .. depth are the path
+        path = [Signal(idx, name=f"path{d}", reset_less=True) for d in range(n)]
 
         # ---- stage A -> B: take/reject against the state the node will meet ------------------
         advance_b = start_b | take_b            # the state moves to B's node this cycle
@@ -256,7 +258,9 @@ class TreeVerifySerialUnit(wiring.Component):
         finish_c = Signal()
         with m.If(en):
             m.d.sync += finish_c.eq(last_b)
-        out = self.resp.payload
+        # the response payload: a register without reset (its enable is then one LUT)
+        out = Signal(self.response_layout, reset_less=True)
+        m.d.comb += self.resp.payload.eq(out)
         with m.If(self.resp.ready):
             m.d.sync += self.resp.valid.eq(0)
         with m.If(en & finish_c):
