@@ -212,3 +212,32 @@ def test_parameters_are_validated(bad):
     key = [k for k in bad if k != "nodes"] or ["nodes"]
     with pytest.raises(TypeError, match=key[0]):
         TreeVerifySerialUnit(**bad)
+
+
+@pytest.mark.parametrize("nodes", [4, 16])
+def test_characterisation_measures_full_tree_latency_and_interval(nodes):
+    """`specaccel hdl characterise` records, for the serial unit, the cycles from a full
+    tree's first record to its response and the interval between responses, both measured;
+    here they are checked against the per-record timing measured above (N records, one a
+    cycle, then the constant latency after the last)."""
+    from specaccel.hdl.characterisation import measure_cycles
+
+    latency, ii = measure_cycles("tree_verify_serial", nodes=nodes, token_width=8)
+    unit = TreeVerifySerialUnit(nodes=nodes, token_width=8)
+    unit._MustUse__silence = True
+    assert (latency, ii) == (nodes - 1 + unit.latency, nodes)
+
+
+def test_cli_generates_the_serial_unit(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "tvs.v"
+    r = subprocess.run([sys.executable, "-m", "specaccel.cli", "hdl", "generate", "--unit",
+                        "tree_verify_serial", "--nodes", "128", "--token-width", "18", "-o",
+                        str(out), "--json"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["unit"] == "tree_verify_serial"
+    text = out.read_text()
+    assert "module tree_verify_serial" in text and str(tmp_path) not in text
