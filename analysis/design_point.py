@@ -355,6 +355,7 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         baseline) are NaN.
     """
     from specaccel.sim import simulate
+    from specaccel.sim.step_costs import uses_draft_model
 
     if settings.engine == "event":
         engine = "simpy"
@@ -379,10 +380,12 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     drafting = str(trace.metadata.get("drafting", "per-level"))
     if not target_name:
         raise InputError("the workload names no target model; set 'target'", field="target")
-    if not draft_name and drafting != "none":
+    # "draft-free" and "none" run no draft model: a draft name there is ignored
+    runs_draft = uses_draft_model(drafting)
+    if not draft_name and runs_draft:
         raise InputError("the workload names no draft model; set 'draft'", field="draft")
     target = _model(str(target_name))
-    draft = _model(str(draft_name)) if draft_name and drafting != "none" else None
+    draft = _model(str(draft_name)) if draft_name and runs_draft else None
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
                       drafting=drafting, engine=engine, **run_options(point)).to_dict()
     flat = _flatten(result, hw)

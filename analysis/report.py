@@ -77,7 +77,7 @@ def format_report(report: dict[str, Any]) -> str:
     w = report["workload"]
     lines = [
         f"workload: {w.get('preset', '?')} — target {w.get('target_model', '?')}, "
-        f"draft {w.get('draft_model', '?')} ({w.get('drafting', '?')} drafting), "
+        f"draft {w.get('draft_model') or 'none'} ({w.get('drafting', '?')} drafting), "
         f"{w.get('n_requests', '?')} requests, {w.get('n_steps', '?')} decode steps, "
         f"seed {w.get('seed', '?')}",
         "",

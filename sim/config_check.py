@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.errors import InputError
+from specaccel.sim.step_costs import uses_draft_model, verifies_tree
 
 
 def verify_unit_nodes(hw: Any) -> int | None:
@@ -94,8 +95,13 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
 
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
                  verify_nodes: int | None = None) -> None:
-    """All the up-front checks of a (trace, hardware, models) configuration."""
-    check_weights_fit(hw, target, draft if drafting != "none" else None)
-    if drafting != "none" and trace.n_steps:
+    """All the up-front checks of a (trace, hardware, models) configuration.
+
+    The draft's weights count only when `drafting` runs a draft model; the tree must fit
+    the verify unit whenever a tree is verified (every mode but ``"none"``, so also
+    ``"draft-free"``).
+    """
+    check_weights_fit(hw, target, draft if uses_draft_model(drafting) else None)
+    if verifies_tree(drafting) and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)

@@ -16,7 +16,7 @@ import numpy as np
 
 from specaccel.sim.accelerator_model import ROLES
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.step_costs import StepCosts, uses_draft_model
 
 ENERGY_COMPONENTS = ("draft", "target", "static")
 
@@ -28,7 +28,8 @@ class SimResult:
     Attributes
     ----------
     hardware, hardware_kind, target, draft, drafting:
-        What was simulated.
+        What was simulated; ``draft`` is ``"none"`` when the drafting mode runs no draft
+        model (``"draft-free"``, ``"none"``).
     n_requests, n_steps, tokens:
         Requests, decode steps and committed tokens.
     makespan_s:
@@ -61,7 +62,8 @@ class SimResult:
         KV occupancy (peak and time-weighted mean, tokens and bytes), tokens written and
         rolled back.
     memory_footprint:
-        ``weights_bytes`` (target + draft), ``kv_peak_bytes`` (target KV), their sum
+        ``weights_bytes`` (target + draft; the target alone without a draft model),
+        ``kv_peak_bytes`` (target KV), their sum
         ``peak_bytes``, the device's ``capacity_bytes`` and whether it ``fits``
         (``None`` where the specs do not say).
     engine:
@@ -216,7 +218,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         hardware=_name(hw),
         hardware_kind=str(getattr(hw, "kind", "")),
         target=_name(target),
-        draft=_name(draft) if costs.drafting != "none" else "none",
+        draft=_name(draft) if uses_draft_model(costs.drafting) else "none",
         drafting=costs.drafting,
         n_requests=costs.n_requests,
         n_steps=n_steps,
@@ -234,7 +236,8 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         step_time_s=step_time,
         accepted_histogram=[int(c) for c in hist],
         hbm_bytes={**log.hbm_bytes_by_role, "kv_writeback": writeback, "total": hbm_total},
-        memory_footprint=memory_footprint(hw, target, draft if costs.drafting != "none" else None,
+        memory_footprint=memory_footprint(hw, target,
+                                          draft if uses_draft_model(costs.drafting) else None,
                                           log.kv_peak_tokens * kvb),
         timeline=log.timeline,
         request_times=_request_times(costs, log) if log.timeline is not None else None,

@@ -26,6 +26,12 @@ is the point of modelling it.
 The replay is batch 1 (one request process owns the machine, requests in arrival
 order); each step is at most four SimPy timeouts.  Unit busy time and the timeline are
 recorded from the computed times.
+
+**Only with a draft model.**  A ``"draft-free"`` trace (prompt lookup, REST, lookahead,
+token recycling) builds its tree by a lookup that runs no model: there is no draft pass
+to pre-run and nothing to hide, so :func:`~.simulation.simulate` replays it as usual
+when asked for pipelined speculation (the answer is the plain replay's), and
+:func:`pipelined_replay` itself rejects it, as it rejects ``"none"``.
 """
 
 from __future__ import annotations
@@ -40,7 +46,7 @@ from specaccel.errors import InputError
 from specaccel.models.golden import TraceOutcome
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.step_costs import StepCosts, uses_draft_model
 
 SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
                          "verify": "verify_unit"}
@@ -245,8 +251,9 @@ def pipelined_replay(trace, costs: StepCosts, outcome: TraceOutcome, hw: Any, *,
     `unit_map` must put the draft on its own engine (default: the accelerator with a
     separate ``draft_engine``; :data:`SEPARATE_DRAFT_ENGINE`).
     """
-    if costs.drafting == "none":
-        raise InputError("pipelined speculation needs drafting", field="pipelined")
+    if not uses_draft_model(costs.drafting):
+        raise InputError(f"pipelined speculation needs a draft model to pre-draft with; "
+                         f"drafting {costs.drafting!r} has none", field="pipelined")
     if unit_map is None:
         kind = str(getattr(hw, "kind", "accelerator"))
         unit_map = SEPARATE_DRAFT_ENGINE if kind == "accelerator" else UNIT_MAPS[kind]

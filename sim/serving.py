@@ -20,6 +20,8 @@ One **batch step** (one set of SimPy events, not one per request):
 2. *draft* — per tree level ``d``, one batched draft pass over the rows whose tree is at
    least ``d`` deep; rows are padded to the widest frontier (BASS-PAD), context = the
    rows' mean (the cost model depends on per-row contexts only through their sum).
+   No draft pass at all when drafting is ``"draft-free"`` (the trees come from a
+   lookup that runs no model) or ``"none"``.
 3. *tree* — the tree unit builds each row's mask (rows one after another on the
    accelerator's unit; one batched kernel sequence on a GPU).
 4. *target* — one batched verify pass over all rows (padded to the largest tree), then
@@ -52,7 +54,13 @@ from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bp
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.pipelined import contended_pair
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import COST_FIELDS, CostFn, StepCosts, level_stats
+from specaccel.sim.step_costs import (
+    COST_FIELDS,
+    CostFn,
+    StepCosts,
+    level_stats,
+    uses_draft_model,
+)
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,8 @@ class ServingConfig:
     overlap_draft:
         Split each batch step into two micro-batches so that a separate draft engine
         drafts one while the target verifies the other (draft and verify contend for
-        HBM); needs a unit map with a separate draft engine.
+        HBM); needs a unit map with a separate draft engine.  No effect when the trace
+        runs no draft model (drafting ``"draft-free"`` or ``"none"``).
     """
 
     max_batch: int = 32
@@ -130,7 +139,7 @@ def draft_level_tokens(trace, costs: StepCosts) -> tuple[np.ndarray, np.ndarray]
     expands tree level ``d-1`` (as :func:`~.step_costs.draft_pass_shapes`).
     """
     n = costs.n_steps
-    if costs.drafting == "none":
+    if not uses_draft_model(costs.drafting):    # "draft-free" and "none": no draft pass
         return np.zeros((n, 0), np.int64), np.zeros((n, 0), bool)
     if costs.drafting == "single-pass":
         return np.ones((n, 1), np.int64), np.ones((n, 1), bool)
@@ -234,7 +243,9 @@ class ServingSimulation:
         self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
             [] if record_timeline else None)
         self._prefill_s = 0.0
-        self.overlap = bool(config.overlap_draft) and costs.drafting != "none"
+        # micro-batch overlap hides draft passes behind verify passes: without a draft
+        # model ("draft-free", "none") there is nothing to overlap, the step runs whole
+        self.overlap = bool(config.overlap_draft) and uses_draft_model(costs.drafting)
         bw = hbm_bandwidth_bps(hw)
         self.bandwidth = (bw or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
         self.contention_stretch_s = 0.0

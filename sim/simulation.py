@@ -21,7 +21,13 @@ from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE, pipelined_replay
 from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.static_batch import static_batch_applicable, static_batch_replay
-from specaccel.sim.step_costs import DRAFTING_MODES, CostFn, StepCosts, compute_step_costs
+from specaccel.sim.step_costs import (
+    DRAFTING_MODES,
+    CostFn,
+    StepCosts,
+    compute_step_costs,
+    uses_draft_model,
+)
 
 ENGINES = ("simpy", "fast", "auto")
 """``simpy``: the event model; ``fast``: the Numba fast path (uncontended runs only);
@@ -78,7 +84,9 @@ def simulate(
     trace:
         A :class:`~specaccel.workloads.trace.Trace`.
     hw, target, draft:
-        Hardware and model specs for the cost function.
+        Hardware and model specs for the cost function.  `draft` is ignored (may be
+        ``None``) when the drafting mode runs no draft model (``"draft-free"``,
+        ``"none"``): no draft pass, no draft weights in memory.
     baseline:
         Also simulate plain autoregressive decoding of the same committed tokens
         (``result.baseline``, ``result.speedup``).
@@ -106,7 +114,9 @@ def simulate(
         :func:`~.config_check.verify_unit_nodes`).
     pipelined:
         Draft the next tree while the current one is verified, on a separate draft
-        engine, with HBM contention (:mod:`.pipelined`; batch-1 replay only).
+        engine, with HBM contention (:mod:`.pipelined`; batch-1 replay only).  With
+        no draft model (``"draft-free"``, ``"none"``) there is nothing to pre-draft:
+        the run is the ordinary replay (``result.pipeline`` is ``None``).
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
@@ -117,6 +127,12 @@ def simulate(
     if pipelined and serving is not None:
         raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
                          "not in a serving run", field="pipelined")
+    if drafting not in DRAFTING_MODES:
+        raise InputError(f"unknown drafting {drafting!r}; choose one of "
+                         f"{', '.join(DRAFTING_MODES)}", field="drafting")
+    if not uses_draft_model(drafting):
+        draft = None           # a draft-free trace may still name one: it is not run
+        pipelined = False      # nothing to pre-draft (module docstring of .pipelined)
     ok, why = fast_path_applicable(serving, pipelined)
     if engine == "auto":   # "static": the fast path if the static batch holds, else SimPy
         engine = ("simpy" if not ok or record_timeline
@@ -129,13 +145,16 @@ def simulate(
     if check:
         check_config(trace, hw, target, draft, drafting=drafting, verify_nodes=verify_nodes)
 
+    def _draft_of(costs: StepCosts):
+        # the baseline ("none") of a speculative run holds no draft weights either
+        return draft if uses_draft_model(costs.drafting) else None
+
     def run(tr, costs: StepCosts, timeline: bool):
-        if pipelined and costs.drafting != "none":
+        if pipelined and uses_draft_model(costs.drafting):
             return pipelined_replay(tr, costs, outcome, hw, unit_map=unit_map,
                                     record_timeline=timeline)
         if serving is not None and not serving.uncontended and engine in ("fast", "static"):
-            cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
-                                     costs.kv_bytes_per_token)
+            cap = kv_capacity_tokens(hw, target, _draft_of(costs), costs.kv_bytes_per_token)
             ok_static, why_static = static_batch_applicable(costs, serving, cap)
             if ok_static:
                 return static_batch_replay(tr, costs, hw, target=target, draft=draft,
@@ -149,8 +168,7 @@ def simulate(
             if (umap is None and serving.overlap_draft
                     and str(getattr(hw, "kind", "")) == "accelerator"):
                 umap = SEPARATE_DRAFT_ENGINE
-            cap = kv_capacity_tokens(hw, target, draft if costs.drafting != "none" else None,
-                                     costs.kv_bytes_per_token)
+            cap = kv_capacity_tokens(hw, target, _draft_of(costs), costs.kv_bytes_per_token)
             return serve(tr, costs, hw, target=target, draft=draft, config=serving,
                          cost_fn=cost_fn, unit_map=umap, kv_capacity=cap,
                          record_timeline=timeline)
@@ -189,7 +207,10 @@ def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | Non
     """Hardware and model specs by name; models default to the trace's metadata.
 
     Returns ``(hw_spec, target_spec, draft_spec, drafting)``; ``draft_spec`` is ``None``
-    for a trace without drafting.  Unknown names raise :class:`InputError`.
+    when the drafting mode runs no draft model: ``"none"`` (no drafting) and
+    ``"draft-free"`` (the tree comes from a lookup).  Such a trace needs no draft name,
+    and one it names anyway (in its metadata or as `draft`) is ignored rather than
+    rejected — it would not run.  Unknown names raise :class:`InputError`.
     """
     from specaccel.models.cost import get_hardware, get_model
 
@@ -201,8 +222,11 @@ def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | Non
                          f"{', '.join(DRAFTING_MODES)}", where=("metadata",), field="drafting")
     if not target:
         raise InputError("the trace names no target model; give --target", field="target")
-    if not draft and drafting != "none":
-        raise InputError("the trace names no draft model; give --draft", field="draft")
+    if not uses_draft_model(drafting):
+        draft = None
+    elif not draft:
+        raise InputError(f"the trace names no draft model and drafting {drafting!r} runs "
+                         "one; give --draft", field="draft")
     hw_spec = _lookup(get_hardware, hw, "hw")
     target_spec = _lookup(get_model, target, "target")
     draft_spec = _lookup(get_model, draft, "draft") if draft else None

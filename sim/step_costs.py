@@ -20,6 +20,14 @@ Draft passes, by drafting mode (``trace.metadata["drafting"]``):
     tokens, whose last one is this step's root, before it can expand the root.
 ``"single-pass"`` (Medusa heads)
     One draft pass over one token (the root's hidden state) at context ``S_s``.
+``"draft-free"`` (prompt lookup, REST, lookahead, token recycling)
+    No draft pass and no draft model: the tree comes from a lookup (n-gram pool, suffix
+    match, datastore, adjacency matrix) that runs no model.  The lookup's own time is
+    not charged: no method's lookup has a cost the cost model can express (the place
+    it would go, the step's draft stage, is marked in :func:`compute_step_costs`).  The
+    tree-mask unit, the target's verify pass (plus the trace's
+    ``extra_query_tokens_per_step``) and the verify unit run as in the other
+    speculative modes.
 ``"none"`` (plain autoregressive decoding)
     No draft pass, no tree-mask unit and no verify unit; the target pass is the decode.
 
@@ -43,8 +51,23 @@ import numpy as np
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.workloads.trace_validation import extra_query_tokens
 
-DRAFTING_MODES = ("per-level", "single-pass", "none")
+DRAFTING_MODES = ("per-level", "single-pass", "draft-free", "none")
 """Drafting modes understood by :func:`compute_step_costs`."""
+
+DRAFT_MODEL_MODES = ("per-level", "single-pass")
+"""The drafting modes that run a draft model (its weights occupy memory, its passes cost
+time and energy); ``"draft-free"`` and ``"none"`` have no draft model."""
+
+
+def uses_draft_model(drafting: str) -> bool:
+    """Whether `drafting` runs a draft model (:data:`DRAFT_MODEL_MODES`)."""
+    return drafting in DRAFT_MODEL_MODES
+
+
+def verifies_tree(drafting: str) -> bool:
+    """Whether a step under `drafting` builds a tree and verifies it (tree-mask unit,
+    target verify pass, verify unit): every mode except ``"none"``."""
+    return drafting != "none"
 
 COST_FIELDS = ("latency_s", "energy_j", "flops", "bytes")
 """Arrays that a cost function returns, one entry per pass.  ``energy_j`` is the pass's
@@ -76,7 +99,8 @@ class StepCosts:
         Query tokens of the target's pass: ``n_nodes`` plus the trace's
         ``extra_query_tokens_per_step`` (see :func:`extra_query_tokens`).
     draft_passes:
-        Number of draft forward passes in the step.
+        Number of draft forward passes in the step (0 when drafting is ``"draft-free"``
+        or ``"none"``).
     draft_s, draft_j, draft_flops, draft_hbm_bytes:
         Summed over the step's draft passes: latency, *dynamic* energy (the cost
         model's energy minus ``hw.static_power_w`` × latency: static energy is counted
@@ -84,7 +108,7 @@ class StepCosts:
     target_s, target_j, target_flops, target_hbm_bytes:
         The same for the target's verify pass (or decode pass, when drafting is off).
     tree_s, verify_s:
-        Tree-mask unit and verify unit latencies (0 when drafting is off).
+        Tree-mask unit and verify unit latencies (0 when drafting is ``"none"``).
     kv_bytes_per_token:
         Target KV-cache bytes per token (for the memory system's occupancy).
     drafting:
@@ -203,14 +227,14 @@ def draft_pass_shapes(trace, committed: np.ndarray, context: np.ndarray, draftin
         For every draft pass, the step it belongs to, its query tokens and its context.
     """
     n_steps = committed.shape[0]
-    if drafting == "none":
+    if drafting not in DRAFTING_MODES:
+        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
+    if not uses_draft_model(drafting):      # "none" and "draft-free": no draft passes
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
     if drafting == "single-pass":
         steps = np.arange(n_steps, dtype=np.int64)
         return steps, np.ones(n_steps, dtype=np.int64), context.astype(np.int64)
-    if drafting != "per-level":
-        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
     step_depth, _, expanded_at = level_stats(trace)
     # Pass d (1..depth) expands level d-1; the first one consumes last step's commits.
     width = expanded_at.shape[1]
@@ -283,12 +307,12 @@ def compute_step_costs(
     trace:
         A :class:`~specaccel.workloads.trace.Trace`.
     target_model, draft_model:
-        Model specs as the cost function expects them (``draft_model`` is unused when
-        drafting is ``"none"``).
+        Model specs as the cost function expects them (``draft_model`` is unused, and
+        may be ``None``, when drafting is ``"draft-free"`` or ``"none"``).
     hw:
         Hardware spec: ``verify_unit_latency_s(n)``, ``tree_unit_latency_s(n)``.
     drafting:
-        ``"per-level"``, ``"single-pass"`` or ``"none"``; default from
+        ``"per-level"``, ``"single-pass"``, ``"draft-free"`` or ``"none"``; default from
         ``trace.metadata["drafting"]`` (``"per-level"`` when absent).
     outcome:
         The golden outcome of `trace` (computed when not given).
@@ -317,6 +341,10 @@ def compute_step_costs(
         cost_fn(target_model, hw, tokens=target_tokens, context=context, batch=1), n_steps,
         "target", static_w)
 
+    # "draft-free" and "none" run no draft pass.  The seam for a draft-free method's
+    # lookup (n-gram pool, suffix match, datastore, adjacency matrix): a lookup cost the
+    # cost model could express would be added here to the step's draft stage (draft_s,
+    # draft_j: the stage that proposes the tree).  None has one today, so it stays empty.
     step_of, d_tokens, d_ctx = draft_pass_shapes(trace, committed, context, drafting)
     if step_of.shape[0]:
         draft = _as_cost_arrays(
@@ -328,7 +356,7 @@ def compute_step_costs(
         summed = {f: np.zeros(n_steps) for f in COST_FIELDS}
     passes = np.bincount(step_of, minlength=n_steps).astype(np.int64)
 
-    if drafting == "none":
+    if not verifies_tree(drafting):
         tree_s = np.zeros(n_steps)
         verify_s = np.zeros(n_steps)
     else:

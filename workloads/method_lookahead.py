@@ -125,6 +125,7 @@ class Lookahead:
     """
 
     name = "lookahead"
+    drafting = "draft-free"   # trace metadata: the pool and window need no draft model
 
     def __init__(self, target: NextTokenModel, W: int = 7, N: int = 5, G: int = 7, *,
                  advance: str = "one", verify_layout: str = "trie", seed: int = 0) -> None:

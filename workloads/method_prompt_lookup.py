@@ -40,6 +40,7 @@ class PromptLookup:
     """Draft-free n-gram copying from the context."""
 
     name = "prompt-lookup"
+    drafting = "draft-free"   # trace metadata: a lookup, no draft model runs
 
     def __init__(self, max_ngram: int = 3, num_pred_tokens: int = 10,
                  min_ngram: int = 1) -> None:

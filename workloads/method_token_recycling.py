@@ -43,6 +43,7 @@ class TokenRecycling:
     """Adjacency-matrix drafting over a static template tree."""
 
     name = "token-recycling"
+    drafting = "draft-free"   # trace metadata: an adjacency-matrix lookup, no draft model
 
     def __init__(self, target: NextTokenModel, k: int = 8,
                  template: Sequence[Sequence[int]] | None = None) -> None:

@@ -65,10 +65,13 @@ class Preset:
     shape:
         The draft tree of every step.
     target_model, draft_model:
-        Model names the cost model knows.
+        Model names the cost model knows; ``draft_model`` is ``None`` for a draft-free
+        method (no draft model exists).
     drafting:
-        ``"per-level"`` (one draft pass per tree level over that level's nodes) or
-        ``"single-pass"`` (heads that draft the whole tree in one pass).
+        ``"per-level"`` (one draft pass per tree level over that level's nodes),
+        ``"single-pass"`` (heads that draft the whole tree in one pass) or
+        ``"draft-free"`` (the tree comes from a lookup that runs no model: prompt
+        lookup, REST, lookahead, token recycling; ``draft_model`` is ``None``).
     verification:
         ``"greedy"`` (temperature 0) or ``"stochastic"``.
     prompt_lengths:
@@ -90,7 +93,7 @@ class Preset:
     source_row: tuple[str, str, str, str, str]
     shape: TreeShape
     target_model: str
-    draft_model: str
+    draft_model: str | None
     drafting: str
     verification: str
     prompt_lengths: PromptLengths
@@ -152,11 +155,12 @@ class Preset:
         }
 
     def trace_metadata(self, seed: int) -> dict[str, Any]:
-        """What :func:`generate_trace` records in ``trace.metadata``."""
+        """What :func:`generate_trace` records in ``trace.metadata`` (no ``draft_model``
+        key when the preset has no draft model)."""
         return {
             "preset": self.name,
             "target_model": self.target_model,
-            "draft_model": self.draft_model,
+            **({"draft_model": self.draft_model} if self.draft_model is not None else {}),
             "drafting": self.drafting,
             "seed": int(seed),
             "published_tau": self.published_tau,
@@ -353,10 +357,11 @@ _SIX_TASK_PROMPTS = PromptLengths(median=300, sigma=1.0, low=16, high=4096)
 _EAGLE2_STATIC = ("static stand-in for the dynamic tree: the 60 draft tokens of highest "
                   "reach probability in the depth-6 top-10 tree under a flat alpha = 0.7 "
                   "model, fixed for every step (EAGLE-2 re-ranks per step)")
-_DRAFT_FREE = ("draft-free method: draft_model 'vicuna-68m' (2 layers, the cheapest "
-               "Vicuna-vocabulary model the cost model knows) stands in for the lookup, "
-               "which costs less than any model pass; drafting 'single-pass' = one lookup "
-               "per step")
+_DRAFT_FREE = ("draft-free method: drafting 'draft-free', no draft model (no draft pass, "
+               "no draft weights or KV cache); each step is the tree-mask unit, the "
+               "target's verify pass over the tree and the verify unit; the lookup that "
+               "builds the tree is not charged (the cost model has no cost for it), so the "
+               "simulated speedup is an upper bound by the lookup's time")
 _SPECBENCH = "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250"
 
 _register(Preset(
@@ -499,8 +504,8 @@ _register(Preset(
                 "Spec-Bench", "0"),
     shape=from_choices(bfs_template([8, 4, 2, 2, 1, 1]), name="token-recycling-8-4-2-2-1-1"),
     target_model="vicuna-7b",
-    draft_model="vicuna-68m",
-    drafting="single-pass",
+    draft_model=None,
+    drafting="draft-free",
     verification="greedy",
     prompt_lengths=_SPECBENCH_PROMPTS,
     n_requests=480,
@@ -518,8 +523,8 @@ _register(Preset(
     source_row=("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"),
     shape=k_by_depth(7, 4),
     target_model="vicuna-7b",
-    draft_model="vicuna-68m",
-    drafting="single-pass",
+    draft_model=None,
+    drafting="draft-free",
     verification="greedy",
     prompt_lengths=_SPECBENCH_PROMPTS,
     n_requests=480,
@@ -540,8 +545,8 @@ _register(Preset(
     source_row=("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"),
     shape=chain(10),
     target_model="vicuna-7b",
-    draft_model="vicuna-68m",
-    drafting="single-pass",
+    draft_model=None,
+    drafting="draft-free",
     verification="greedy",
     prompt_lengths=_SPECBENCH_PROMPTS,
     n_requests=480,
@@ -559,8 +564,8 @@ _register(Preset(
     source_row=("rest", "Vicuna-7B", "retrieval datastore", "Spec-Bench", "0"),
     shape=top_reach_tree(63, 5, 8, name="rest-63-d5"),
     target_model="vicuna-7b",
-    draft_model="vicuna-68m",
-    drafting="single-pass",
+    draft_model=None,
+    drafting="draft-free",
     verification="greedy",
     prompt_lengths=_SPECBENCH_PROMPTS,
     n_requests=480,

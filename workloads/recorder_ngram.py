@@ -127,7 +127,13 @@ def chain_proposal(root: int, tokens: Sequence[int], probs: Sequence[float]) -> 
 
 
 class DraftPolicy(Protocol):
-    """A drafting method: proposes a tree each step, may learn from what the target said."""
+    """A drafting method: proposes a tree each step, may learn from what the target said.
+
+    A policy may also have a ``drafting`` attribute (``"draft-free"`` for prompt lookup,
+    lookahead and token recycling, which run no draft model) and a ``describe()`` dict;
+    :func:`record_trace` copies the first, and the description's
+    ``extra_query_tokens_per_step``, into the trace's metadata for the simulator.
+    """
 
     name: str
 
@@ -338,4 +344,12 @@ def record_trace(models: RealTextModels, policy_factory: Callable[[RealTextModel
         "temperature": cfg.temperature if cfg.verification == "stochastic" else 0.0,
         "record_seconds": round(time.perf_counter() - t0, 3),
     }
+    # what the simulator reads: a draft-free method runs no draft model, and lookahead's
+    # Jacobi window rides in every target pass
+    drafting = getattr(policy, "drafting", None)
+    if drafting is not None:
+        meta["drafting"] = str(drafting)
+    extra = meta["policy"].get("extra_query_tokens_per_step")
+    if extra:
+        meta["extra_query_tokens_per_step"] = int(extra)
     return Trace.from_trees(requests, verification=cfg.verification, metadata=meta)

@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", metavar="NAME",
                    help="target model (default: the trace's metadata target_model)")
     p.add_argument("--draft", metavar="NAME",
-                   help="draft model (default: the trace's metadata draft_model)")
+                   help="draft model (default: the trace's metadata draft_model; not "
+                        "needed, and ignored, when the trace's drafting is 'draft-free' "
+                        "or 'none')")
     p.add_argument("--baseline", action="store_true",
                    help="also simulate plain autoregressive decoding and report the speedup")
     p.add_argument("--timeline", metavar="FILE",
@@ -236,6 +238,12 @@ def run(args: argparse.Namespace) -> int:
         trace = take_requests(trace, args.requests)
     hw, target, draft, drafting = resolve_specs(trace, args.hw, target=args.target,
                                                 draft=args.draft)
+    if draft is None and (args.draft or args.pipelined):
+        print(f"note: drafting {drafting!r} runs no draft model: "
+              + ("--draft is ignored" if args.draft else "")
+              + (", " if args.draft and args.pipelined else "")
+              + ("--pipelined has nothing to pre-draft (plain replay)"
+                 if args.pipelined else ""), file=sys.stderr)
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)

@@ -8,6 +8,7 @@ import pytest
 from specaccel.errors import InputError
 from specaccel.models.cost import list_models
 from specaccel.models.golden import verify_trace
+from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model
 from specaccel.workloads import (
     DEFAULT_PRESET,
     AcceptanceModel,
@@ -76,8 +77,11 @@ def test_metadata_and_defaults():
     assert tr.metadata["preset"] == DEFAULT_PRESET and tr.metadata["seed"] == 9
     for name in list_presets():
         other = get_preset(name)
-        assert {other.target_model, other.draft_model} <= MODEL_NAMES
-        assert other.drafting in ("per-level", "single-pass")
+        assert other.target_model in MODEL_NAMES
+        # a draft model exactly when the drafting mode runs one
+        assert other.drafting in DRAFTING_MODES and other.drafting != "none"
+        assert (other.draft_model is not None) == uses_draft_model(other.drafting), name
+        assert other.draft_model is None or other.draft_model in MODEL_NAMES
         assert other.n_requests > 0 and other.steps_per_request > 0
     full = generate_trace(DEFAULT_PRESET)
     assert full.n_requests == p.n_requests
@@ -94,7 +98,7 @@ def test_model_names_are_known_to_the_cost_model():
     known = set(list_models())
     for name in list_presets():
         p = get_preset(name)
-        assert {p.target_model, p.draft_model} <= known, name
+        assert {p.target_model, p.draft_model} - {None} <= known, name
 
 
 def test_shapes_match_the_published_method():
