@@ -158,15 +158,27 @@ class TreeVerifyUnit(wiring.Component):
         bad_parent = [present[i] & (req.parent[i] >= i) for i in range(1, n)]
         error_a = (n_nodes == 0) | (n_nodes > n) | Cat(*bad_parent).any()
 
+        # parent pointers decoded to one-hot (parent_is[i][j] = parent[i] == j) and the
+        # sibling relation (same_parent[i][j] = parent[i] == parent[j], j < i): both need
+        # only the request, so stage A has room for them and stage B works on 1-bit values
+        parent_is = [[Signal(name=f"parent_is{i}_{j}") for j in range(i)] for i in range(n)]
+        for i in range(1, n):
+            m.d.comb += [parent_is[i][j].eq(req.parent[i] == j) for j in range(i)]
+        same_parent = [[Signal(name=f"same_parent{i}_{j}") for j in range(1, i)]
+                       for i in range(n)]
+        for i in range(2, n):
+            m.d.comb += [same_parent[i][j - 1].eq(req.parent[i] == req.parent[j])
+                         for j in range(1, i)]
+
         accept_a = [Signal(name=f"accept_a{i}") for i in range(n)]
         if self.mode == "greedy":
+            # compare the draft token with every earlier node's target token (1-bit
+            # results), then select the parent's with the one-hot parent: an AND-OR of
+            # single bits instead of an N-way mux of token-width values before the compare
             for i in range(1, n):
-                parent_tt = Signal(tw, name=f"parent_target{i}")
-                with m.Switch(req.parent[i]):
-                    for j in range(i):
-                        with m.Case(j):
-                            m.d.comb += parent_tt.eq(req.target_token[j])
-                m.d.comb += accept_a[i].eq(present[i] & (req.token[i] == parent_tt))
+                hits = [parent_is[i][j] & (req.token[i] == req.target_token[j])
+                        for j in range(i)]
+                m.d.comb += accept_a[i].eq(present[i] & _or_all(hits))
         else:
             uniforms = self._uniforms(m, en)
             for i in range(1, n):
@@ -187,12 +199,14 @@ class TreeVerifyUnit(wiring.Component):
         valid_b = Signal()
         error_b = Signal()
         accept_b = Signal(n)
-        parent_b = [Signal(idx, name=f"parent_b{i}") for i in range(n)]
+        parent_is_b = [Signal(i, name=f"parent_is_b{i}") for i in range(n)]
+        same_parent_b = [Signal(max(i - 1, 0), name=f"same_parent_b{i}") for i in range(n)]
         jump_b = [Signal(idx, name=f"jump_b{i}") for i in range(n)]
         with m.If(en):
             m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a),
                          accept_b.eq(Cat(*accept_a))]
-            m.d.sync += [parent_b[i].eq(req.parent[i]) for i in range(n)]
+            m.d.sync += [parent_is_b[i].eq(Cat(*parent_is[i])) for i in range(1, n)]
+            m.d.sync += [same_parent_b[i].eq(Cat(*same_parent[i])) for i in range(2, n)]
             # a node beyond n_nodes is never first; point it at the root
             m.d.sync += [jump_b[i].eq(Mux(present[i], grandparent[i], 0)) for i in range(1, n)]
 
@@ -221,10 +235,9 @@ class TreeVerifyUnit(wiring.Component):
         # expression would be emitted again at every use — N^3 Verilog)
         first_b = [Const(1, 1)]
         for i in range(1, n):
-            earlier = [accept_b[j] & (parent_b[j] == parent_b[i]) for j in range(1, i)]
-            blocked = Cat(*earlier).any() if earlier else Const(0, 1)
+            earlier = [accept_b[j] & same_parent_b[i][j - 1] for j in range(1, i)]
             first_i = Signal(name=f"first_b{i}")
-            m.d.comb += first_i.eq(accept_b[i] & ~blocked)
+            m.d.comb += first_i.eq(accept_b[i] & ~_or_all(earlier))
             first_b.append(first_i)
         valid = Signal(name="valid_d1")
         error = Signal(name="error_d1")
@@ -236,12 +249,8 @@ class TreeVerifyUnit(wiring.Component):
                 if k == 0:
                     m.d.sync += ok[i].eq(first_b[i])
                     continue
-                with m.Switch(parent_b[i]):
-                    for j in range(i):
-                        with m.Case(j):
-                            m.d.sync += ok[i].eq(first_b[i] & first_b[j])
-                    with m.Default():
-                        m.d.sync += ok[i].eq(0)
+                parent_first = _or_all([parent_is_b[i][j] & first_b[j] for j in range(i)])
+                m.d.sync += ok[i].eq(first_b[i] & parent_first)
         if k:
             jump = [Signal(idx, name=f"jump_d1_{i}") for i in range(n)]
             with m.If(en):
