@@ -29,7 +29,9 @@ The Amaranth and cocotb tests check this against ``verify_tree`` on many thousan
 Pipeline (one node per cycle, no back-pressure from the scan)
 --------------------------------------------------------------
 * input: the node's index in its tree (a counter reset by ``last``), whether it is a root,
-  too-many-nodes (index >= N) and ``parent >= index``; stochastic: ``u * q``.  Registered: A.
+  too-many-nodes (index >= N) and ``parent >= index``.  Registered: A.  Stochastic units
+  form ``u * q`` over two stages first (stage P: the half products ``u * q_lo`` and
+  ``u * q_hi``; then their sum into A), since the HX8K has no multipliers.
 * stage A: whether the node will be taken, against the scan state *as it will be* when the
   node reaches the scan: if the scan moves this very cycle (to the node in stage B), compare
   with that node (``token == target_token_B``, ``parent == index_B``), else with the state
@@ -43,11 +45,11 @@ Pipeline (one node per cycle, no back-pressure from the scan)
 * stage C: after the tree's last node the response register is loaded from the state
   (``path`` masked by ``below``, ``accepted = depth``, ``bonus_token = T``).
 
-Latency: a tree's last node handshake to its response is 4 cycles for every N (measured by the
-tests); a tree of n nodes occupies n cycles of input, and the next tree's root may follow the
-last node at once.  All stages advance together when the response register is empty or taken
-(``req.ready = ~resp.valid | resp.ready``), so a pending response that is not taken stalls the
-input and nothing is lost.
+Latency: a tree's last node handshake to its response is 4 cycles for every N (5 in
+stochastic mode; measured by the tests); a tree of n nodes occupies n cycles of input, and
+the next tree's root may follow the last node at once.  All stages advance together when the
+response register is empty or taken (``req.ready = ~resp.valid | resp.ready``), so a pending
+response that is not taken stalls the input and nothing is lost.
 
 Area: the path working register and the response register (N log2 N bits each), the N-bit
 write pointer and thermometer, and an O(W + log N) scan.
@@ -68,7 +70,7 @@ first: a tree of n records uses ``UniformLFSR.uniforms(n, prob_width)``.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -76,7 +78,8 @@ from specaccel.hdl.layouts import index_shape, verify_node_layout, verify_respon
 from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, check_seed, lfsr_advance_masks
 from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters, validating
 
-__all__ = ["SERIAL_LAST_NODE_LATENCY", "TreeVerifySerialUnit"]
+__all__ = ["SERIAL_LAST_NODE_LATENCY", "SERIAL_STOCHASTIC_LAST_NODE_LATENCY",
+           "TreeVerifySerialUnit"]
 
 MODES = ("greedy", "stochastic")
 UNIFORM_SOURCES = ("request", "lfsr")
@@ -84,6 +87,8 @@ UNIFORM_SOURCES = ("request", "lfsr")
 #: Register stages from the handshake of a tree's last node to its response (design value;
 #: the testbenches measure it rather than assume it).
 SERIAL_LAST_NODE_LATENCY = 4
+#: Stochastic units: one more stage for the two-stage multiplier.
+SERIAL_STOCHASTIC_LAST_NODE_LATENCY = 5
 
 
 class TreeVerifySerialUnit(wiring.Component):
@@ -133,7 +138,8 @@ class TreeVerifySerialUnit(wiring.Component):
             nodes=nodes, token_width=token_width, prob_width=prob_width,
             stochastic=mode == "stochastic", uniform_in_request=uniform_source == "request")
         self.response_layout = verify_response_layout(nodes=nodes, token_width=token_width)
-        self.latency = SERIAL_LAST_NODE_LATENCY
+        self.latency = (SERIAL_STOCHASTIC_LAST_NODE_LATENCY if mode == "stochastic"
+                        else SERIAL_LAST_NODE_LATENCY)
         super().__init__({
             "req": In(stream.Signature(self.node_layout)),
             "resp": Out(stream.Signature(self.response_layout)),
@@ -173,30 +179,27 @@ class TreeVerifySerialUnit(wiring.Component):
         overflow_in = count == n
         bad_parent_in = ~at_root & (req.parent >= count)
 
-        valid_a = Signal()
-        root_a = Signal(reset_less=True)
-        last_a = Signal(reset_less=True)
-        bad_a = Signal(reset_less=True)
-        index_a = Signal(idx, reset_less=True)
-        token_a = Signal(tw, reset_less=True)
-        target_a = Signal(tw, reset_less=True)
-        parent_a = Signal(idx, reset_less=True)
+        record = {
+            "valid": self.req.valid, "root": at_root, "last": req.last,
+            "bad": overflow_in | bad_parent_in, "index": count[:idx.width],
+            "token": req.token, "target": req.target_token, "parent": req.parent,
+        }
         local_ok_a = Signal()
-        with m.If(en):
-            m.d.sync += [
-                valid_a.eq(self.req.valid), root_a.eq(at_root), last_a.eq(req.last),
-                bad_a.eq(overflow_in | bad_parent_in), index_a.eq(count[:idx.width]),
-                token_a.eq(req.token), target_a.eq(req.target_token), parent_a.eq(req.parent),
-            ]
-        if stochastic:
-            # u*q < p*2**w: the product is formed at the input, compared in stage A
-            product_a = Signal(2 * w, reset_less=True)
-            target_prob_a = Signal(w, reset_less=True)
+        if not stochastic:
+            a = _register(m, en, record, "a")
+        else:
+            # u*q < p*2**w over two stages (the HX8K has no multipliers): stage P registers
+            # the two half products u*q_lo and u*q_hi, stage A their sum, compared in A
+            half = w // 2
             uniform = self._uniform(m, take_in)
-            with m.If(en):
-                m.d.sync += [product_a.eq(uniform * req.draft_prob),
-                             target_prob_a.eq(req.target_prob)]
-            m.d.comb += local_ok_a.eq(product_a[w:] < target_prob_a)
+            pr = _register(m, en, {**record, "target_prob": req.target_prob,
+                                   "lo": uniform * req.draft_prob[:half],
+                                   "hi": uniform * req.draft_prob[half:]}, "p")
+            a = _register(m, en, {**{k: pr[k] for k in record}, "target_prob": pr["target_prob"],
+                                  "product": pr["lo"] + (pr["hi"] << half)}, "a")
+            m.d.comb += local_ok_a.eq(a["product"][w:2 * w] < a["target_prob"])
+        valid_a, root_a, last_a, bad_a = a["valid"], a["root"], a["last"], a["bad"]
+        index_a, token_a, target_a, parent_a = a["index"], a["token"], a["target"], a["parent"]
 
         # ---- scan state (stage B) ----------------------------------------------------------
         # (data registers have no reset: they mean something only after a root or under a
@@ -271,3 +274,16 @@ class TreeVerifySerialUnit(wiring.Component):
             ]
             m.d.sync += [out.path[d].eq(Mux(below[d] & ~err, path[d], 0)) for d in range(1, n)]
         return m
+
+
+def _register(m: Module, en, values: dict, stage: str) -> dict:
+    """One pipeline register per value, loaded when `en`; ``"valid"`` is reset to 0, the
+    data registers have no reset (they are read only under a valid flag)."""
+    out = {}
+    for name, value in values.items():
+        value = Value.cast(value)
+        reg = Signal(len(value), name=f"{name}_{stage}", reset_less=name != "valid")
+        with m.If(en):
+            m.d.sync += reg.eq(value)
+        out[name] = reg
+    return out

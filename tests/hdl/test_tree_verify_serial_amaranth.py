@@ -62,6 +62,7 @@ SMALL = [
     dict(nodes=5, token_width=3),
     dict(nodes=8, token_width=6, prob_width=8, mode="stochastic", uniform_source="request"),
     dict(nodes=8, token_width=6, prob_width=16, mode="stochastic", uniform_source="lfsr"),
+    dict(nodes=6, token_width=5, prob_width=9, mode="stochastic", uniform_source="request"),
     dict(nodes=128, token_width=4),
 ]
 
@@ -121,22 +122,25 @@ def test_exhaustive_small_trees_equal_golden_walk():
     _check(model, vectors, _run(dict(nodes=5, token_width=1), vectors))
 
 
-@pytest.mark.parametrize("nodes", [2, 8, 64])
-def test_one_node_per_cycle_and_constant_latency(nodes):
+@pytest.mark.parametrize("nodes, mode", [(2, "greedy"), (8, "greedy"), (64, "greedy"),
+                                         (8, "stochastic"), (64, "stochastic")])
+def test_one_node_per_cycle_and_constant_latency(nodes, mode):
     """Without back-pressure trees follow back to back: a tree of n nodes takes n cycles
     (the next root right after the last node) and the response comes a constant number of
-    cycles after the tree's last node, whatever N and n."""
+    cycles after the tree's last node, whatever N and n (one more in stochastic mode, for
+    the two-stage multiplier)."""
     rng = np.random.default_rng(nodes)
-    model = SerialVerifyVectorModel(nodes=nodes, token_width=3)
+    cfg = dict(nodes=nodes, token_width=3, mode=mode)
+    model = SerialVerifyVectorModel(**cfg)
     vectors = [model.random_tree_vector(rng) for _ in range(40)]
-    unit = TreeVerifySerialUnit(nodes=nodes, token_width=3)
+    unit = TreeVerifySerialUnit(**cfg)
     run = run_node_stream(unit, [v.records for v in vectors])
     _check(model, vectors, run)
     sizes = np.array([v.n_nodes for v in vectors])
     assert np.array_equal(np.diff(run.first_cycles), sizes[:-1])  # no bubble between trees
     assert np.array_equal(np.subtract(run.last_cycles, run.first_cycles), sizes - 1)
     latencies = set(np.subtract(run.received_cycles, run.last_cycles).tolist())
-    assert latencies == {unit.latency}
+    assert latencies == {unit.latency} == {4 if mode == "greedy" else 5}
     assert run.cycles <= sizes.sum() + unit.latency + 1
 
 
