@@ -47,6 +47,14 @@ def accelerator_params() -> tuple[str, ...]:
     return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name")
 
 
+def accelerator_text_params() -> tuple[str, ...]:
+    """The accelerator parameters that take a string (``dataflow``, ``precision``, ...)."""
+    from specaccel.models.cost import AcceleratorConfig
+
+    return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name"
+                 and f.type == "str")
+
+
 def gpu_params() -> tuple[str, ...]:
     """Numeric :class:`HardwareSpec` fields a sweep may override on a GPU preset."""
     from specaccel.models.cost import HardwareSpec

@@ -465,13 +465,11 @@ def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None
     if name in ("requests", "steps"):
         _int_at_least(v, 1, loc, table, key)
         return
-    if name == "dataflow":
-        v_ok = isinstance(v, str)
-    else:
-        v_ok = _is_num(v)
+    textual = name in dp.accelerator_text_params()
+    v_ok = isinstance(v, str) if textual else _is_num(v)
     if not v_ok:
-        raise loc.error(f"must be a {'string' if name == 'dataflow' else 'number'}, "
-                        f"not {v!r}", table, key)
+        raise loc.error(f"must be a {'string' if textual else 'number'}, not {v!r}", table,
+                        key)
     if name in dp.accelerator_params():
         try:
             AcceleratorConfig(**{name: v})

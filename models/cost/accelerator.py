@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from specaccel.errors import InputError
 
 from . import area, energy
-from .hardware_spec import DATAFLOWS, HardwareSpec
+from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec
 
 MIB = 1024.0**2
 GB = 1e9
@@ -26,6 +26,11 @@ class AcceleratorConfig:
 
     ``precision`` is the MAC precision of the PE array: ``bf16``, or ``int8``/``fp8``
     (a W8A8 design: same MACs per cycle, lower energy per MAC and smaller PEs).
+
+    ``verify_unit`` is the RTL verify unit beside the array, sized for ``tree_nodes``:
+    ``tree_verify`` (a whole tree per cycle) or ``tree_verify_serial`` (one node per
+    cycle, far smaller); its characterised cycles time the verify step and its LUTs give
+    the verify unit's area.
     """
 
     name: str = "specaccel-default"
@@ -50,6 +55,7 @@ class AcceleratorConfig:
     leakage_w_per_mm2: float = 0.03
     hbm_background_w_per_stack: float = 3.0
     tree_nodes: int = 64
+    verify_unit: str = "tree_verify"
 
     def __post_init__(self) -> None:
         if self.dataflow not in DATAFLOWS:
@@ -73,6 +79,9 @@ class AcceleratorConfig:
         if self.precision not in ("bf16", "int8", "fp8"):
             raise InputError(f"unknown array precision {self.precision!r}; choose bf16, int8 "
                              "or fp8", field="precision")
+        if self.verify_unit not in VERIFY_UNITS:
+            raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
+                             f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
         if self.weight_sram_mib > self.sram_mib:
             raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
         energy.energy_scale(self.node_nm)
@@ -88,7 +97,7 @@ class AcceleratorConfig:
     def area_breakdown(self) -> dict[str, float]:
         """Area estimate per component in mm^2 (plus ``"total"``)."""
         pe = area.pe_area_mm2(self.node_nm, self.precision)
-        verify_luts = (area.unit_luts("tree_verify", self.tree_nodes)[0]
+        verify_luts = (area.unit_luts(self.verify_unit, self.tree_nodes)[0]
                        + area.unit_luts("kv_compact", self.tree_nodes)[0])
         mask_luts, _ = area.unit_luts("tree_mask", self.tree_nodes)
         parts = {
@@ -140,6 +149,7 @@ class AcceleratorConfig:
             area_mm2=areas["total"],
             peak_int8_ops=2.0 * self.peak_flops,
             verify_unit_nodes=self.tree_nodes,
+            verify_unit=self.verify_unit,
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
                    f"{self.array_rows}x{self.array_cols} {self.dataflow})",
         )

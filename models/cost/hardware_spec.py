@@ -30,6 +30,13 @@ from specaccel.errors import InputError
 
 HARDWARE_KINDS = ("gpu", "accelerator")
 DATAFLOWS = ("os", "ws")
+#: RTL verify units an accelerator can carry: ``tree_verify`` takes a whole tree per cycle
+#: (latency ceil(log2 N) + 3 cycles); ``tree_verify_serial`` takes one node per cycle
+#: (latency n + 3 cycles for an n-node tree) at a fraction of the area.
+VERIFY_UNITS = ("tree_verify", "tree_verify_serial")
+#: Units whose latency grows with the tree they are given, one node per cycle: their
+#: characterised latency for a full N-node tree is N plus a constant.
+NODE_SERIAL_UNITS = frozenset({"tree_verify_serial"})
 
 #: A GPU's software verify step: accept/reject + path walk, then the KV-compaction
 #: gather, then the host sync of the result -- 3 kernels, each launch-bound.
@@ -49,6 +56,8 @@ class HardwareSpec:
     ``verify_unit_nodes`` is the largest draft tree (nodes, root included) the verify and
     tree units take in one pass: ``AcceleratorConfig.tree_nodes`` on an accelerator, which
     must have one; ``None`` on a GPU, whose verify runs in software with no node limit.
+    ``verify_unit`` names the RTL verify unit (one of `VERIFY_UNITS`) whose characterised
+    cycles time the verify step on an accelerator; a GPU ignores it.
     """
 
     name: str
@@ -82,6 +91,7 @@ class HardwareSpec:
     area_mm2: float = 0.0
     peak_int8_ops: float = 0.0
     verify_unit_nodes: int | None = None
+    verify_unit: str = "tree_verify"
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -105,6 +115,9 @@ class HardwareSpec:
         if self.bw_efficiency > 1 or self.compute_efficiency > 1:
             raise InputError("efficiency factors must be <= 1", field="bw_efficiency")
         self._check_verify_unit_nodes()
+        if self.verify_unit not in VERIFY_UNITS:
+            raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
+                             f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
 
     def _check_verify_unit_nodes(self) -> None:
         n = self.verify_unit_nodes
@@ -133,7 +146,7 @@ class HardwareSpec:
         ``"rtl-characterisation"`` or ``"pipeline-model"``."""
         if self.kind == "gpu":
             return "gpu-software-kernels"
-        return "rtl-characterisation" if _rtl_cycles("tree_verify", 4) is not None \
+        return "rtl-characterisation" if _rtl_cycles(self.verify_unit, 4) is not None \
             else "pipeline-model"
 
     @property
@@ -151,16 +164,19 @@ class HardwareSpec:
         (``kernel_launch_s`` each; the per-node work of a tree of up to a few hundred
         nodes fits one thread block and hides under the launch).  Accelerator: cycles of
         the RTL verify unit at ``clock_hz`` -- from the RTL characterisation table when
-        the hdl package provides one (``tree_verify`` plus the ``kv_compact`` unit that
+        the hdl package provides one (`verify_unit` plus the ``kv_compact`` unit that
         turns the path into compaction indices), else the pipelined-unit model
-        ``ceil(log2 N) + 3`` cycles.
+        ``ceil(log2 N) + 3`` cycles (``n + 3`` for the node-serial unit).
         """
         n = _check_nodes(n_nodes)
         if self.kind == "gpu":
             return GPU_VERIFY_KERNELS * self.kernel_launch_s
-        cycles = _rtl_cycles("tree_verify", n)
+        cycles = _rtl_cycles(self.verify_unit, n)
         if cycles is None:
-            cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
+            if self.verify_unit in NODE_SERIAL_UNITS:
+                cycles = n + 3
+            else:
+                cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
         else:  # the compaction-index unit follows the verify pipeline
             cycles += _rtl_cycles("kv_compact", n) or 0.0
         return cycles / self.clock_hz
@@ -215,12 +231,17 @@ def _rtl_cycles(unit: str, n: int) -> float | None:
     """Latency in cycles of RTL `unit` for `n` nodes from the characterisation table.
 
     Uses the smallest characterised unit with ``nodes >= n``; beyond the largest, the
-    latency grows with ``log2 N`` at the slope of the last two rows.  ``None`` when there
-    is no row for `unit`.
+    latency grows with ``log2 N`` at the slope of the last two rows.  A node-serial unit
+    (`NODE_SERIAL_UNITS`) takes an `n`-node tree in ``n`` cycles plus the constant the
+    table measured (its full-tree latency minus N).  ``None`` when there is no row for
+    `unit`.
     """
     pts = _rtl_points(unit)
     if not pts:
         return None
+    if unit in NODE_SERIAL_UNITS:
+        nodes, cyc = next(((k, c) for k, c in pts if k >= n), pts[-1])
+        return n + (cyc - nodes)
     for nodes, cyc in pts:
         if nodes >= n:
             return cyc
