@@ -259,6 +259,7 @@ class TreeVerifyUnit(wiring.Component):
         # ---- pointer-doubling stages: ok[i] &= ok[jump[i]]; jump[i] = jump[jump[i]] ---------
         for s in range(1, k):
             last = s == k - 1
+            hops = 1 << s  # jump[i] is the hops-th ancestor of i, or the root when fewer
             nvalid = Signal(name=f"valid_d{s + 1}")
             nerror = Signal(name=f"error_d{s + 1}")
             nok = Signal(n, name=f"ok_d{s + 1}")
@@ -266,15 +267,12 @@ class TreeVerifyUnit(wiring.Component):
             with m.If(en):
                 m.d.sync += [nvalid.eq(valid), nerror.eq(error), nok[0].eq(1)]
                 for i in range(1, n):
-                    # jump[i] < i for a valid tree: only lower nodes are candidates
-                    with m.Switch(jump[i]):
-                        for j in range(i):
-                            with m.Case(j):
-                                m.d.sync += nok[i].eq(ok[i] & ok[j])
-                                if not last:  # the last stage needs no further pointer
-                                    m.d.sync += njump[i].eq(jump[j])
-                        with m.Default():
-                            m.d.sync += nok[i].eq(0)
+                    # in a valid tree jump[i] is the root or at most i - hops (every hop
+                    # lowers the index): only those nodes are mux candidates
+                    candidates = [0, *range(1, i - hops + 1)]
+                    m.d.sync += nok[i].eq(ok[i] & _select(jump[i], ok, candidates))
+                    if not last:  # the last stage needs no further pointer
+                        m.d.sync += njump[i].eq(_select(jump[i], jump, candidates))
             valid, error, ok, jump = nvalid, nerror, nok, njump
 
         # ---- rank stage: the on-path nodes form one chain in index order, so an on-path
@@ -312,6 +310,22 @@ class TreeVerifyUnit(wiring.Component):
                 m.d.sync += [out.accepted.eq(accepted), out.bonus_token.eq(bonus)]
                 m.d.sync += [out.path[d].eq(path_entries[d]) for d in range(n)]
         return m
+
+
+def _select(index, values, candidates: list[int]):
+    """``values[index]`` as a balanced tree of 2:1 multiplexers over the bits of `index`,
+    built only over `candidates` (the indices a valid input can hold; any other index
+    selects an unspecified candidate), so its depth is the number of index bits that
+    still distinguish candidates."""
+    def build(cands: list[int], bit: int):
+        if len(cands) == 1:
+            return values[cands[0]]
+        while all(((c >> bit) & 1) == ((cands[0] >> bit) & 1) for c in cands):
+            bit -= 1
+        low = [c for c in cands if not (c >> bit) & 1]
+        high = [c for c in cands if (c >> bit) & 1]
+        return Mux(index[bit], build(high, bit - 1), build(low, bit - 1))
+    return build(sorted(candidates), len(index) - 1)
 
 
 def _prefix_counts(bits: list, width: int) -> list:
