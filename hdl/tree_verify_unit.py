@@ -188,7 +188,7 @@ class TreeVerifyUnit(wiring.Component):
                     accept_a[i].eq(present[i] & (product[w:] < req.target_prob[i])),
                 ]
 
-        # the grandparent pointer (jump of the first doubling step) needs no acceptability
+        # the grandparent pointer needs no acceptability (nor does any later jump pointer)
         grandparent = [Signal(idx, name=f"grandparent{i}") for i in range(n)]
         for i in range(1, n):
             with m.Switch(req.parent[i]):
@@ -196,19 +196,30 @@ class TreeVerifyUnit(wiring.Component):
                     with m.Case(j):
                         m.d.comb += grandparent[i].eq(req.parent[j])
 
+        def register(values: list, name: str) -> list:
+            """Register a pointer per node; node 0 (the root) always points at itself."""
+            regs = [Const(0, idx), *[Signal(idx, name=f"{name}{i}") for i in range(1, n)]]
+            with m.If(en):
+                m.d.sync += [regs[i].eq(values[i]) for i in range(1, n)]
+            return regs
+
+        def follow(pointer: list, hops: int, values: list) -> list:
+            """``values[pointer[i]]`` per node, `pointer` being the `hops`-th ancestor."""
+            return [Const(0, idx), *[_select(pointer[i], values, _candidates(i, hops))
+                                     for i in range(1, n)]]
+
         valid_b = Signal()
         error_b = Signal()
         accept_b = Signal(n)
         parent_is_b = [Signal(i, name=f"parent_is_b{i}") for i in range(n)]
         same_parent_b = [Signal(max(i - 1, 0), name=f"same_parent_b{i}") for i in range(n)]
-        jump_b = [Signal(idx, name=f"jump_b{i}") for i in range(n)]
         with m.If(en):
             m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a),
                          accept_b.eq(Cat(*accept_a))]
             m.d.sync += [parent_is_b[i].eq(Cat(*parent_is[i])) for i in range(1, n)]
             m.d.sync += [same_parent_b[i].eq(Cat(*same_parent[i])) for i in range(2, n)]
-            # a node beyond n_nodes is never first; point it at the root
-            m.d.sync += [jump_b[i].eq(Mux(present[i], grandparent[i], 0)) for i in range(1, n)]
+        parent_b = register([Const(0, idx), *[req.parent[i] for i in range(1, n)]], "parent_b")
+        grandparent_b = register(grandparent, "grandparent_b")
 
         # The target tokens are needed again only for the bonus token at the output: they
         # wait in a memory (block RAM on an FPGA) instead of a register delay line.  Slot =
@@ -229,8 +240,7 @@ class TreeVerifyUnit(wiring.Component):
         ]
         tt = [rport.data[i * tw:(i + 1) * tw] for i in range(n)]
 
-        # ---- stage B: first acceptable child among siblings (lowest index wins), and the
-        # first doubling step: ok[i] = first[i] & first[parent[i]], jump[i] = grandparent ----
+        # ---- stage B: first acceptable child among siblings (lowest index wins) --------------
         # (signals, not expressions: each first_b[j] feeds up to N muxes below, and an
         # expression would be emitted again at every use — N^3 Verilog)
         first_b = [Const(1, 1)]
@@ -239,41 +249,50 @@ class TreeVerifyUnit(wiring.Component):
             first_i = Signal(name=f"first_b{i}")
             m.d.comb += first_i.eq(accept_b[i] & ~_or_all(earlier))
             first_b.append(first_i)
-        valid = Signal(name="valid_d1")
-        error = Signal(name="error_d1")
-        ok = Signal(n, name="ok_d1")
-        jump = jump_b
+        valid = Signal(name="valid_c")
+        error = Signal(name="error_c")
+        ok = Signal(n, name="ok_c")
         with m.If(en):
             m.d.sync += [valid.eq(valid_b), error.eq(error_b), ok[0].eq(1)]
             for i in range(1, n):
-                if k == 0:
+                if k == 1:  # N = 3: the two non-root levels are done here
+                    parent_first = _or_all([parent_is_b[i][j] & first_b[j] for j in range(i)])
+                    m.d.sync += ok[i].eq(first_b[i] & parent_first)
+                else:  # ok = first; N = 2 needs nothing more
                     m.d.sync += ok[i].eq(first_b[i])
-                    continue
-                parent_first = _or_all([parent_is_b[i][j] & first_b[j] for j in range(i)])
-                m.d.sync += ok[i].eq(first_b[i] & parent_first)
-        if k:
-            jump = [Signal(idx, name=f"jump_d1_{i}") for i in range(n)]
-            with m.If(en):
-                m.d.sync += [jump[i].eq(jump_b[i]) for i in range(n)]
 
-        # ---- pointer-doubling stages: ok[i] &= ok[jump[i]]; jump[i] = jump[jump[i]] ---------
-        for s in range(1, k):
-            last = s == k - 1
-            hops = 1 << s  # jump[i] is the hops-th ancestor of i, or the root when fewer
-            nvalid = Signal(name=f"valid_d{s + 1}")
-            nerror = Signal(name=f"error_d{s + 1}")
-            nok = Signal(n, name=f"ok_d{s + 1}")
-            njump = [Signal(idx, name=f"jump_d{s + 1}_{i}") for i in range(n)]
+        # jump pointers (the 2^s-th ancestor, or the root) run one stage ahead of their use:
+        # stage D_s (s >= 3) reads the 2^(s-1)-th ancestor; D2 reads parent, grandparent and
+        # great-grandparent at once
+        needed = {1 << (s - 1) for s in range(3, k + 1)}
+        jumps: dict[int, list] = {}
+        if k >= 2:
+            ahead = {1: parent_b, 2: grandparent_b,
+                     3: follow(grandparent_b, 2, parent_b)}
+            if 4 in needed:
+                ahead[4] = follow(grandparent_b, 2, grandparent_b)
+            jumps = {h: register(v, f"jump{h}_c") for h, v in ahead.items()}
+
+        # ---- doubling stages D2..Dk: on_path[i] = AND of first over i and its ancestors ----
+        for s in range(2, k + 1):
+            nvalid = Signal(name=f"valid_d{s}")
+            nerror = Signal(name=f"error_d{s}")
+            nok = Signal(n, name=f"ok_d{s}")
             with m.If(en):
                 m.d.sync += [nvalid.eq(valid), nerror.eq(error), nok[0].eq(1)]
                 for i in range(1, n):
-                    # in a valid tree jump[i] is the root or at most i - hops (every hop
-                    # lowers the index): only those nodes are mux candidates
-                    candidates = [0, *range(1, i - hops + 1)]
-                    m.d.sync += nok[i].eq(ok[i] & _select(jump[i], ok, candidates))
-                    if not last:  # the last stage needs no further pointer
-                        m.d.sync += njump[i].eq(_select(jump[i], jump, candidates))
-            valid, error, ok, jump = nvalid, nerror, nok, njump
+                    if s == 2:  # first[i] & first of its three nearest ancestors
+                        terms = [_select(jumps[h][i], ok, _candidates(i, h)) for h in (1, 2, 3)]
+                    else:  # ok[i] & ok[jump[i]]: covers 2^s nodes up from i
+                        h = 1 << (s - 1)
+                        terms = [_select(jumps[h][i], ok, _candidates(i, h))]
+                    m.d.sync += nok[i].eq(ok[i] & Cat(*terms).all())
+            top = max(jumps)
+            ahead = {h: v for h, v in jumps.items() if h in needed and h >= 1 << s}
+            if 2 * top in needed:
+                ahead[2 * top] = follow(jumps[top], top, jumps[top])
+            jumps = {h: register(v, f"jump{h}_d{s}_") for h, v in ahead.items()}
+            valid, error, ok = nvalid, nerror, nok
 
         # ---- rank stage: the on-path nodes form one chain in index order, so an on-path
         # node's rank among them (a log-depth prefix count) is its depth -----------------------
@@ -326,6 +345,12 @@ def _select(index, values, candidates: list[int]):
         high = [c for c in cands if (c >> bit) & 1]
         return Mux(index[bit], build(high, bit - 1), build(low, bit - 1))
     return build(sorted(candidates), len(index) - 1)
+
+
+def _candidates(node: int, hops: int) -> list[int]:
+    """Where the `hops`-th ancestor of `node` can be in a valid tree: the root (when the
+    node is less deep), or a node at least `hops` below it (every hop lowers the index)."""
+    return [0, *range(1, node - hops + 1)]
 
 
 def _prefix_counts(bits: list, width: int) -> list:
