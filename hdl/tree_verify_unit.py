@@ -59,6 +59,7 @@ __all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
 
 MODES = ("greedy", "stochastic")
 UNIFORM_SOURCES = ("request", "lfsr")
+ACCEPT_GROUP = 4  # candidate parents per partial OR registered in stage A
 
 
 def doubling_stages(nodes: int) -> int:
@@ -170,7 +171,9 @@ class TreeVerifyUnit(wiring.Component):
             m.d.comb += [same_parent[i][j - 1].eq(req.parent[i] == req.parent[j])
                          for j in range(1, i)]
 
-        accept_a = [Signal(name=f"accept_a{i}") for i in range(n)]
+        # acceptability leaves stage A as a few partial ORs per node (the last OR level is
+        # done in stage B, which has the slack for it)
+        accept_a: list[list] = [[] for _ in range(n)]
         if self.mode == "greedy":
             # compare the draft token with every earlier node's target token (1-bit
             # results), then select the parent's with the one-hot parent: an AND-OR of
@@ -178,15 +181,14 @@ class TreeVerifyUnit(wiring.Component):
             for i in range(1, n):
                 hits = [parent_is[i][j] & (req.token[i] == req.target_token[j])
                         for j in range(i)]
-                m.d.comb += accept_a[i].eq(present[i] & _or_all(hits))
+                accept_a[i] = [present[i] & _or_all(hits[g:g + ACCEPT_GROUP])
+                               for g in range(0, i, ACCEPT_GROUP)]
         else:
             uniforms = self._uniforms(m, en)
             for i in range(1, n):
                 product = Signal(2 * w, name=f"uq{i}")
-                m.d.comb += [
-                    product.eq(uniforms[i] * req.draft_prob[i]),
-                    accept_a[i].eq(present[i] & (product[w:] < req.target_prob[i])),
-                ]
+                m.d.comb += product.eq(uniforms[i] * req.draft_prob[i])
+                accept_a[i] = [present[i] & (product[w:] < req.target_prob[i])]
 
         # the grandparent pointer needs no acceptability (nor does any later jump pointer)
         grandparent = [Signal(idx, name=f"grandparent{i}") for i in range(n)]
@@ -210,12 +212,13 @@ class TreeVerifyUnit(wiring.Component):
 
         valid_b = Signal()
         error_b = Signal()
-        accept_b = Signal(n)
+        accept_parts_b = [Signal(len(parts), name=f"accept_parts_b{i}")
+                          for i, parts in enumerate(accept_a)]
         parent_is_b = [Signal(i, name=f"parent_is_b{i}") for i in range(n)]
         same_parent_b = [Signal(max(i - 1, 0), name=f"same_parent_b{i}") for i in range(n)]
         with m.If(en):
-            m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a),
-                         accept_b.eq(Cat(*accept_a))]
+            m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a)]
+            m.d.sync += [accept_parts_b[i].eq(Cat(*accept_a[i])) for i in range(1, n)]
             m.d.sync += [parent_is_b[i].eq(Cat(*parent_is[i])) for i in range(1, n)]
             m.d.sync += [same_parent_b[i].eq(Cat(*same_parent[i])) for i in range(2, n)]
         parent_b = register([Const(0, idx), *[req.parent[i] for i in range(1, n)]], "parent_b")
@@ -243,6 +246,10 @@ class TreeVerifyUnit(wiring.Component):
         # ---- stage B: first acceptable child among siblings (lowest index wins) --------------
         # (signals, not expressions: each first_b[j] feeds up to N muxes below, and an
         # expression would be emitted again at every use — N^3 Verilog)
+        accept_b = [Const(0, 1)]
+        for i in range(1, n):
+            accept_b.append(Signal(name=f"accept_b{i}"))
+            m.d.comb += accept_b[i].eq(accept_parts_b[i].any())
         first_b = [Const(1, 1)]
         for i in range(1, n):
             earlier = [accept_b[j] & same_parent_b[i][j - 1] for j in range(1, i)]
