@@ -3,15 +3,22 @@
 It computes exactly :func:`specaccel.models.golden.verify_tree` in the golden model's
 parallel form (see :mod:`specaccel.models.golden.tree_verify`):
 
-* stage A — per-node acceptability: greedy ``token[i] == target_token[parent[i]]``;
-  stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below); beside it each node's
-  grandparent pointer (needs no acceptability);
-* stage B — ``first[i]``: node i is acceptable and no lower-indexed acceptable sibling
-  exists (the lowest-index tie-break), and at once the first pointer-doubling step:
-  ``ok[i] = first[i] & first[parent[i]]``, ``jump[i] = grandparent[i]``;
-* ``k - 1`` more pointer-doubling stages, ``k = ceil(log2(N - 1))``: ``ok[i] &= ok[jump[i]]``,
-  ``jump[i] = jump[jump[i]]`` ("every node from i up to its jump target is first"; the root
-  jumps to itself with ``ok = 1``).  Afterwards ``ok[i]`` is ``on_path[i]``;
+* stage A — per-node acceptability: greedy ``token[i] == target_token[parent[i]]`` (an
+  ``m.Switch`` mux of the parent's target token, compared in 2-bit slices that leave the
+  stage unreduced), stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below); beside
+  it, from the parent pointers alone, the sibling relation ``parent[i] == parent[j]``
+  (1 bit per pair), the grandparent pointer, and the error checks;
+* stage B — the AND of the slices, then ``first[i]``: node i is acceptable and no
+  lower-indexed acceptable sibling exists (the lowest-index tie-break), an AND-OR over
+  single bits; beside it the great-grandparent and 4th-ancestor pointers;
+* stage D2 — ``ok[i] = first[i] & first[parent] & first[grandparent] &
+  first[great-grandparent]`` (the root counts as first);
+* stages D3..Dk, ``k = ceil(log2(N - 1))``: pointer doubling ``ok[i] &= ok[jump[i]]`` with
+  ``jump[i]`` the ``2**(s-1)``-th ancestor (or the root).  The jump pointers need no
+  acceptability, so each is computed one stage before it is used (``jump[jump[i]]``), and
+  since a valid tree's ``2**s``-th ancestor of i is the root or at most ``i - 2**s``,
+  only those nodes are multiplexer candidates.  Afterwards ``ok[i]`` is ``on_path[i]``
+  (N = 2: ``first``; N = 3: ``first[i] & first[parent]`` in stage B);
 * rank stage — the on-path nodes form one chain in index order, so an on-path node's rank
   among them (a log-depth prefix count) is its depth; also which on-path node is the last;
 * output stage — ``path[rank[i]] = i``, ``accepted`` = the number of on-path non-root
@@ -59,7 +66,7 @@ __all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
 
 MODES = ("greedy", "stochastic")
 UNIFORM_SOURCES = ("request", "lfsr")
-ACCEPT_GROUP = 4  # candidate parents per partial OR registered in stage A
+TOKEN_SLICE = 2  # token bits per equality slice registered in stage A
 
 
 def doubling_stages(nodes: int) -> int:
@@ -159,30 +166,29 @@ class TreeVerifyUnit(wiring.Component):
         bad_parent = [present[i] & (req.parent[i] >= i) for i in range(1, n)]
         error_a = (n_nodes == 0) | (n_nodes > n) | Cat(*bad_parent).any()
 
-        # parent pointers decoded to one-hot (parent_is[i][j] = parent[i] == j) and the
-        # sibling relation (same_parent[i][j] = parent[i] == parent[j], j < i): both need
-        # only the request, so stage A has room for them and stage B works on 1-bit values
-        parent_is = [[Signal(name=f"parent_is{i}_{j}") for j in range(i)] for i in range(n)]
-        for i in range(1, n):
-            m.d.comb += [parent_is[i][j].eq(req.parent[i] == j) for j in range(i)]
+        # the sibling relation (same_parent[i][j] = parent[i] == parent[j], j < i) needs
+        # only the request, so stage A has room for it and stage B works on 1-bit values
         same_parent = [[Signal(name=f"same_parent{i}_{j}") for j in range(1, i)]
                        for i in range(n)]
         for i in range(2, n):
             m.d.comb += [same_parent[i][j - 1].eq(req.parent[i] == req.parent[j])
                          for j in range(1, i)]
 
-        # acceptability leaves stage A as a few partial ORs per node (the last OR level is
-        # done in stage B, which has the slack for it)
+        # acceptability leaves stage A in parts that stage B (which has the slack) ANDs
         accept_a: list[list] = [[] for _ in range(n)]
         if self.mode == "greedy":
-            # compare the draft token with every earlier node's target token (1-bit
-            # results), then select the parent's with the one-hot parent: an AND-OR of
-            # single bits instead of an N-way mux of token-width values before the compare
+            # the parent's target token by an explicit m.Switch mux (smaller than a one-hot
+            # AND-OR, and than comparing against every earlier target token), compared in
+            # TOKEN_SLICE-bit slices: one LUT level after the mux; B ANDs the slices
             for i in range(1, n):
-                hits = [parent_is[i][j] & (req.token[i] == req.target_token[j])
-                        for j in range(i)]
-                accept_a[i] = [present[i] & _or_all(hits[g:g + ACCEPT_GROUP])
-                               for g in range(0, i, ACCEPT_GROUP)]
+                parent_tt = Signal(tw, name=f"parent_target{i}")
+                with m.Switch(req.parent[i]):
+                    for j in range(i):
+                        with m.Case(j):
+                            m.d.comb += parent_tt.eq(req.target_token[j])
+                accept_a[i] = [present[i] & (req.token[i][g:g + TOKEN_SLICE]
+                                             == parent_tt[g:g + TOKEN_SLICE])
+                               for g in range(0, tw, TOKEN_SLICE)]
         else:
             uniforms = self._uniforms(m, en)
             for i in range(1, n):
@@ -214,12 +220,10 @@ class TreeVerifyUnit(wiring.Component):
         error_b = Signal()
         accept_parts_b = [Signal(len(parts), name=f"accept_parts_b{i}")
                           for i, parts in enumerate(accept_a)]
-        parent_is_b = [Signal(i, name=f"parent_is_b{i}") for i in range(n)]
         same_parent_b = [Signal(max(i - 1, 0), name=f"same_parent_b{i}") for i in range(n)]
         with m.If(en):
             m.d.sync += [valid_b.eq(self.req.valid), error_b.eq(error_a)]
             m.d.sync += [accept_parts_b[i].eq(Cat(*accept_a[i])) for i in range(1, n)]
-            m.d.sync += [parent_is_b[i].eq(Cat(*parent_is[i])) for i in range(1, n)]
             m.d.sync += [same_parent_b[i].eq(Cat(*same_parent[i])) for i in range(2, n)]
         parent_b = register([Const(0, idx), *[req.parent[i] for i in range(1, n)]], "parent_b")
         grandparent_b = register(grandparent, "grandparent_b")
@@ -249,7 +253,7 @@ class TreeVerifyUnit(wiring.Component):
         accept_b = [Const(0, 1)]
         for i in range(1, n):
             accept_b.append(Signal(name=f"accept_b{i}"))
-            m.d.comb += accept_b[i].eq(accept_parts_b[i].any())
+            m.d.comb += accept_b[i].eq(accept_parts_b[i].all())
         first_b = [Const(1, 1)]
         for i in range(1, n):
             earlier = [accept_b[j] & same_parent_b[i][j - 1] for j in range(1, i)]
@@ -263,7 +267,7 @@ class TreeVerifyUnit(wiring.Component):
             m.d.sync += [valid.eq(valid_b), error.eq(error_b), ok[0].eq(1)]
             for i in range(1, n):
                 if k == 1:  # N = 3: the two non-root levels are done here
-                    parent_first = _or_all([parent_is_b[i][j] & first_b[j] for j in range(i)])
+                    parent_first = _select(parent_b[i], first_b, _candidates(i, 1))
                     m.d.sync += ok[i].eq(first_b[i] & parent_first)
                 else:  # ok = first; N = 2 needs nothing more
                     m.d.sync += ok[i].eq(first_b[i])
