@@ -64,11 +64,10 @@ class KVCompactUnit(wiring.Component):
         m.d.comb += [en.eq(~self.resp.valid | self.resp.ready), self.req.ready.eq(en)]
 
         live = [req.accepted >= k for k in range(n)]
-        slots = [Signal(sw + 1, name=f"slot{k}") for k in range(n)]
-        m.d.comb += [slots[k].eq(req.base + req.path[k]) for k in range(n)]
+        gather, overflow = _slots(m, req.base, [req.path[k] for k in range(n)], sw)
         bad = [req.path[0] != 0]
         bad += [live[k] & (req.path[k] <= req.path[k - 1]) for k in range(1, n)]
-        bad += [live[k] & slots[k][sw] for k in range(n)]
+        bad += [live[k] & overflow[k] for k in range(n)]
         error = Cat(*bad).any()
 
         out = self.resp.payload
@@ -77,7 +76,33 @@ class KVCompactUnit(wiring.Component):
             m.d.sync += out.error.eq(error)
             m.d.sync += out.count.eq(Mux(error, 0, req.accepted + 1))
             for k in range(n):
-                m.d.sync += out.gather[k].eq(Mux(live[k] & ~error, slots[k][:sw], 0))
+                m.d.sync += out.gather[k].eq(Mux(live[k] & ~error, gather[k], 0))
             m.d.sync += out.moves.eq(
                 Mux(error, 0, Cat(*[live[k] & (req.path[k] != k) for k in range(n)])))
         return m
+
+
+def _slots(m: Module, base, paths: list, slot_width: int) -> tuple[list, list]:
+    """``base + path[k]`` (``slot_width`` bits) and whether it overflows, per k.
+
+    A path entry has only ``p`` bits, so only the low ``p`` bits of the base take a real
+    addition; the high part is ``base_hi`` or ``base_hi + 1`` (one incrementer shared by
+    all k) by that addition's carry, and the slot overflows exactly when the carry is set
+    and ``base_hi`` is all ones.  Short per-entry carry chains instead of N full-width
+    adders keep the error flag, which gates every output, shallow.
+    """
+    p = len(paths[0])
+    if slot_width <= p:  # narrow slots: plain adders
+        sums = [Signal(slot_width + 1, name=f"slot{k}") for k in range(len(paths))]
+        m.d.comb += [sums[k].eq(base + paths[k]) for k in range(len(paths))]
+        return [v[:slot_width] for v in sums], [v[slot_width] for v in sums]
+    base_hi = base[p:]
+    base_hi_next = Signal(slot_width - p, name="base_hi_next")
+    m.d.comb += base_hi_next.eq(base_hi + 1)
+    gather, overflow = [], []
+    for k, path in enumerate(paths):
+        low = Signal(p + 1, name=f"slot_low{k}")
+        m.d.comb += low.eq(base[:p] + path)
+        gather.append(Cat(low[:p], Mux(low[p], base_hi_next, base_hi)))
+        overflow.append(low[p] & base_hi.all())
+    return gather, overflow
