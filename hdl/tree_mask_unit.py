@@ -75,8 +75,13 @@ class TreeMaskUnit(wiring.Component):
         idx = index_shape(n)
         req = self.req.payload
 
-        parent = [Signal(idx, name=f"parent{i}") for i in range(n)]
-        row = [Signal(n, name=f"row{i}") for i in range(n)]
+        # parent pointers in a shift register: parent_q[1] is always the current node's
+        # parent, and the current node is also kept one-hot (cur_oh), so neither the
+        # parent pointer nor the row write enable needs a multiplexer or a decoder
+        parent_q = [Signal(idx, name=f"parent_q{i}") for i in range(n)]
+        cur_oh = Signal(n)
+        # row i has no bit above i (a node's ancestors are below it): only i + 1 bits
+        row = [Signal(i + 1, name=f"row{i}") for i in range(n)]
         pos = [Signal(pw, name=f"pos{i}") for i in range(n)]
         count = Signal(count_shape(n))
         cur = Signal(range(n + 1))
@@ -86,15 +91,10 @@ class TreeMaskUnit(wiring.Component):
         bad = Cat(*[present[i] & (req.parent[i] >= i) for i in range(1, n)]).any()
         req_error = (req.n_nodes == 0) | (req.n_nodes > n) | bad
 
-        # the row and position of the current node's parent (explicit muxes, DESIGN.md)
-        cur_parent = Signal(idx)
+        # the row and position of the current node's parent (explicit mux, DESIGN.md)
         parent_row = Signal(n)
         parent_pos = Signal(pw)
-        with m.Switch(cur):
-            for i in range(1, n):
-                with m.Case(i):
-                    m.d.comb += cur_parent.eq(parent[i])
-        with m.Switch(cur_parent):
+        with m.Switch(parent_q[1]):
             for j in range(n - 1):
                 with m.Case(j):
                     m.d.comb += [parent_row.eq(row[j]), parent_pos.eq(pos[j])]
@@ -110,7 +110,8 @@ class TreeMaskUnit(wiring.Component):
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.req.valid):
-                    m.d.sync += [parent[i].eq(req.parent[i]) for i in range(n)]
+                    m.d.sync += [parent_q[i].eq(req.parent[i]) for i in range(n)]
+                    m.d.sync += cur_oh.eq(1 << 1)
                     m.d.sync += [row[i].eq(0) for i in range(1, n)]
                     m.d.sync += [pos[i].eq(0) for i in range(1, n)]
                     m.d.sync += [count.eq(req.n_nodes), cur.eq(1), error.eq(req_error)]
@@ -124,11 +125,12 @@ class TreeMaskUnit(wiring.Component):
                         with m.Else():
                             m.next = "BUSY"
             with m.State("BUSY"):
-                with m.Switch(cur):
-                    for i in range(1, n):
-                        with m.Case(i):
-                            m.d.sync += [row[i].eq(parent_row | (1 << i)),
-                                         pos[i].eq(parent_pos + 1)]
+                for i in range(1, n):
+                    with m.If(cur_oh[i]):
+                        m.d.sync += [row[i].eq(Cat(parent_row[:i], 1)),
+                                     pos[i].eq(parent_pos + 1)]
+                m.d.sync += [parent_q[i].eq(parent_q[i + 1]) for i in range(1, n - 1)]
+                m.d.sync += cur_oh.eq(cur_oh << 1)
                 m.d.sync += cur.eq(cur + 1)
                 with m.If(cur + 1 >= count):
                     m.next = "DONE"
