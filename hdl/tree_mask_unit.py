@@ -18,7 +18,7 @@ response, so it never hangs and the next request is served normally.
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -83,6 +83,13 @@ class TreeMaskUnit(wiring.Component):
         # row i has no bit above i (a node's ancestors are below it): only i + 1 bits
         row = [Signal(i + 1, name=f"row{i}") for i in range(n)]
         pos = [Signal(pw, name=f"pos{i}") for i in range(n)]
+        # position = root_position + depth: the parent's depth (a few bits) is what goes
+        # through the mux, and root_position + 1 + depth is split as in the compaction
+        # unit: a short add of the low bits, the high bits ready-made as hi or hi + 1
+        depth = [Const(0, idx), *[Signal(idx, name=f"depth{i}") for i in range(1, n)]]
+        low_bits = min(idx.width, pw)
+        root_next = Signal(pw)  # root_position + 1
+        root_next_hi_inc = Signal(max(pw - low_bits, 1))  # (root_position + 1) >> b, + 1
         count = Signal(count_shape(n))
         cur = Signal(range(n + 1))
         error = Signal()
@@ -93,11 +100,22 @@ class TreeMaskUnit(wiring.Component):
 
         # the row and position of the current node's parent (explicit mux, DESIGN.md)
         parent_row = Signal(n)
-        parent_pos = Signal(pw)
+        parent_depth = Signal(idx)
         with m.Switch(parent_q[1]):
             for j in range(n - 1):
                 with m.Case(j):
-                    m.d.comb += [parent_row.eq(row[j]), parent_pos.eq(pos[j])]
+                    m.d.comb += parent_row.eq(row[j])
+        # a 2:1 mux tree (continuous assignments) rather than a case process: the depth
+        # registers keep their reset value until the first multi-node tree, and Icarus
+        # would never evaluate a process that nothing has triggered since time 0
+        m.d.comb += parent_depth.eq(_mux_tree(parent_q[1], depth[:n - 1]))
+        low = Signal(low_bits + 1)
+        m.d.comb += low.eq(root_next[:low_bits] + parent_depth)
+        if pw > low_bits:
+            child_pos = Cat(low[:low_bits],
+                            Mux(low[low_bits], root_next_hi_inc, root_next[low_bits:]))
+        else:
+            child_pos = low[:pw]
 
         out = self.resp.payload
         m.d.comb += out.error.eq(error)
@@ -119,7 +137,11 @@ class TreeMaskUnit(wiring.Component):
                         m.d.sync += [row[0].eq(0), pos[0].eq(0)]
                         m.next = "DONE"
                     with m.Else():
-                        m.d.sync += [row[0].eq(1), pos[0].eq(req.root_position)]
+                        m.d.sync += [row[0].eq(1), pos[0].eq(req.root_position),
+                                     root_next.eq(req.root_position + 1),
+                                     root_next_hi_inc.eq(
+                                         (req.root_position + (1 << low_bits) + 1)
+                                         >> low_bits)]
                         with m.If(req.n_nodes == 1):
                             m.next = "DONE"
                         with m.Else():
@@ -128,7 +150,8 @@ class TreeMaskUnit(wiring.Component):
                 for i in range(1, n):
                     with m.If(cur_oh[i]):
                         m.d.sync += [row[i].eq(Cat(parent_row[:i], 1)),
-                                     pos[i].eq(parent_pos + 1)]
+                                     pos[i].eq(child_pos),
+                                     depth[i].eq(parent_depth + 1)]
                 m.d.sync += [parent_q[i].eq(parent_q[i + 1]) for i in range(1, n - 1)]
                 m.d.sync += cur_oh.eq(cur_oh << 1)
                 m.d.sync += cur.eq(cur + 1)
@@ -140,3 +163,15 @@ class TreeMaskUnit(wiring.Component):
         m.d.comb += [self.req.ready.eq(fsm.ongoing("IDLE")),
                      self.resp.valid.eq(fsm.ongoing("DONE"))]
         return m
+
+
+def _mux_tree(index, values: list):
+    """``values[index]`` as a balanced tree of 2:1 multiplexers (``index`` < len(values))."""
+    def build(lo: int, bit: int):
+        if bit < 0 or lo + 1 >= len(values):
+            return values[lo]
+        half = 1 << bit
+        if lo + half >= len(values):
+            return build(lo, bit - 1)
+        return Mux(index[bit], build(lo + half, bit - 1), build(lo, bit - 1))
+    return build(0, len(index) - 1)
