@@ -5,12 +5,14 @@ parallel form (see :mod:`specaccel.models.golden.tree_verify`):
 
 * stage A — per-node acceptability: greedy ``token[i] == target_token[parent[i]]`` (an
   ``m.Switch`` mux of the parent's target token, compared in 2-bit slices that leave the
-  stage unreduced), stochastic ``u[i] * q[i] < p[i]`` in fixed point (see below); beside
-  it, from the parent pointers alone, the sibling relation ``parent[i] == parent[j]``
-  (1 bit per pair), the grandparent pointer, and the error checks;
-* stage B — the AND of the slices, then ``first[i]``: node i is acceptable and no
-  lower-indexed acceptable sibling exists (the lowest-index tie-break), an AND-OR over
-  single bits; beside it the great-grandparent and 4th-ancestor pointers;
+  stage unreduced); stochastic: the product ``u[i] * q[i]`` in fixed point (see below),
+  compared with ``p[i]`` in stage B; beside it, from the parent pointers alone, the
+  sibling relation ``parent[i] == parent[j]`` (1 bit per pair), the grandparent pointer,
+  and the error checks;
+* stage B — the AND of the slices (stochastic: the comparison with p), then ``first[i]``:
+  node i is acceptable and no lower-indexed acceptable sibling exists (the lowest-index
+  tie-break), an AND-OR over single bits; beside it the great-grandparent and
+  4th-ancestor pointers;
 * stage D2 — ``ok[i] = first[i] & first[parent] & first[grandparent] &
   first[great-grandparent]`` (the root counts as first);
 * stages D3..Dk, ``k = ceil(log2(N - 1))``: pointer doubling ``ok[i] &= ok[jump[i]]`` with
@@ -176,6 +178,7 @@ class TreeVerifyUnit(wiring.Component):
 
         # acceptability leaves stage A in parts that stage B (which has the slack) ANDs
         accept_a: list[list] = [[] for _ in range(n)]
+        stochastic_b: list = [None] * n  # stochastic mode: acceptability computed in B
         if self.mode == "greedy":
             # the parent's target token by an explicit m.Switch mux (smaller than a one-hot
             # AND-OR, and than comparing against every earlier target token), compared in
@@ -191,10 +194,17 @@ class TreeVerifyUnit(wiring.Component):
                                for g in range(0, tw, TOKEN_SLICE)]
         else:
             uniforms = self._uniforms(m, en)
+            # the product (no multipliers on an iCE40: LUTs and carry chains) fills stage
+            # A; its comparison with p is made in stage B
             for i in range(1, n):
                 product = Signal(2 * w, name=f"uq{i}")
                 m.d.comb += product.eq(uniforms[i] * req.draft_prob[i])
-                accept_a[i] = [present[i] & (product[w:] < req.target_prob[i])]
+                uq_b, p_b = Signal(w, name=f"uq_b{i}"), Signal(w, name=f"p_b{i}")
+                present_b = Signal(name=f"present_b{i}")
+                with m.If(en):
+                    m.d.sync += [uq_b.eq(product[w:]), p_b.eq(req.target_prob[i]),
+                                 present_b.eq(present[i])]
+                stochastic_b[i] = present_b & (uq_b < p_b)
 
         # the grandparent pointer needs no acceptability (nor does any later jump pointer)
         grandparent = [Signal(idx, name=f"grandparent{i}") for i in range(n)]
@@ -253,7 +263,8 @@ class TreeVerifyUnit(wiring.Component):
         accept_b = [Const(0, 1)]
         for i in range(1, n):
             accept_b.append(Signal(name=f"accept_b{i}"))
-            m.d.comb += accept_b[i].eq(accept_parts_b[i].all())
+            m.d.comb += accept_b[i].eq(accept_parts_b[i].all() if stochastic_b[i] is None
+                                       else stochastic_b[i])
         first_b = [Const(1, 1)]
         for i in range(1, n):
             earlier = [accept_b[j] & same_parent_b[i][j - 1] for j in range(1, i)]
