@@ -4,7 +4,6 @@ test_method_lookahead.py."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from specaccel.models.golden import verify_trace, verify_tree
 from specaccel.workloads.method_prompt_lookup import PromptLookup, lookup_continuation
@@ -15,13 +14,7 @@ from specaccel.workloads.recorder_ngram import (
     greedy_decode,
     record_request,
     record_trace,
-    train_models,
 )
-
-
-@pytest.fixture(scope="module")
-def models():
-    return train_models(vocab_size=4096, max_files=80)
 
 
 def test_lookup_takes_the_first_match_of_the_longest_tail():

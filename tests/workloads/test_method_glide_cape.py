@@ -18,16 +18,10 @@ from specaccel.workloads.recorder_ngram import (
     greedy_decode,
     record_request,
     record_trace,
-    train_models,
 )
 
 DEPTH = 5
 CFG = RecordConfig(n_requests=6, prompt_len=48, max_new_tokens=150, seed=3)
-
-
-@pytest.fixture(scope="module")
-def models():
-    return train_models(vocab_size=4096, max_files=80)
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,7 @@ from specaccel.workloads.recorder_ngram import (
     greedy_decode,
     record_request,
     record_trace,
-    train_models,
 )
-
-
-@pytest.fixture(scope="module")
-def models():
-    return train_models(vocab_size=4096, max_files=80)
 
 
 @pytest.fixture(scope="module")

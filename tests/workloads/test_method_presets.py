@@ -19,13 +19,7 @@ from specaccel.workloads.recorder_ngram import (
     RecordConfig,
     greedy_decode,
     record_request,
-    train_models,
 )
-
-
-@pytest.fixture(scope="module")
-def models():
-    return train_models(vocab_size=4096, max_files=80)
 
 
 @pytest.mark.parametrize("name", sorted(METHOD_PRESETS))

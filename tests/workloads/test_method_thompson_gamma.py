@@ -18,7 +18,6 @@ from specaccel.workloads.recorder_ngram import (
     greedy_decode,
     record_request,
     record_trace,
-    train_models,
 )
 from specaccel.workloads.trace import DraftTree
 
@@ -83,11 +82,6 @@ def test_gamma_rises_with_acceptance():
         assert np.bincount(chosen).argmax() == optimal_gamma(alpha, COST_RATIO, 32)
     assert gam[0.9].mean() > 2.5 * gam[0.5].mean()
     assert gam[0.5].max() < gam[0.9].min() + 3  # overlap only through exploration
-
-
-@pytest.fixture(scope="module")
-def models():
-    return train_models(vocab_size=4096, max_files=80)
 
 
 def test_real_text_rate_near_best_fixed_gamma(models):
