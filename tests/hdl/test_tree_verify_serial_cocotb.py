@@ -99,15 +99,9 @@ async def tree_verify_serial_matches_golden(dut):
     directed = list(model.directed_vectors(nprng))
     rand = [model.random_invalid_vector(nprng) if k % 50 == 49 else
             model.random_tree_vector(nprng) for k in range(n_random)]
-    replay = []
-    if os.environ.get("TRACE_PRESET"):
-        from specaccel.workloads.presets import generate_trace
+    from trace_replay import replay_vectors_from_env
 
-        trace = generate_trace(os.environ["TRACE_PRESET"],
-                               n_requests=int(os.environ["TRACE_REQUESTS"]),
-                               steps_per_request=int(os.environ["TRACE_STEPS"]), seed=seed)
-        assert trace.verification == cfg["mode"]
-        replay = [model.trace_vector(trace.step(s)) for s in range(trace.n_steps)]
+    replay = replay_vectors_from_env(model, mode=cfg["mode"], seed=seed)
 
     await reset(dut)
     rng = random.Random(seed)
