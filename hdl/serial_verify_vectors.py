@@ -20,8 +20,11 @@ import numpy as np
 
 from specaccel.hdl.layouts import pack, verify_node_layout
 from specaccel.hdl.stochastic_fixed_point import StochasticValues
-from specaccel.hdl.tree_vectors import VerifyVectorModel, random_greedy_tree
-from specaccel.models.golden import tree_attention_mask
+from specaccel.hdl.tree_vectors import (
+    VerifyVectorModel,
+    random_greedy_tree,
+    require_golden_rejects,
+)
 from specaccel.workloads.trace import DraftTree
 
 __all__ = ["SerialVerifyVector", "SerialVerifyVectorModel"]
@@ -95,12 +98,7 @@ class SerialVerifyVectorModel(VerifyVectorModel):
         if n_nodes < 1:
             raise ValueError("a node stream has at least one record")
         if n_nodes <= self.nodes:
-            try:
-                tree_attention_mask(np.asarray(parent[:n_nodes]))
-            except ValueError:
-                pass
-            else:
-                raise ValueError("invalid_vector() needs a tree the golden model rejects")
+            require_golden_rejects(parent, n_nodes)
         if self.mode == "stochastic" and self.uniform_source == "lfsr":
             self.lfsr.uniforms(n_nodes, self.prob_width)  # every record draws one
         return SerialVerifyVector(

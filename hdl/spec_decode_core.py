@@ -31,14 +31,9 @@ from specaccel.hdl.layouts import (
     verify_response_layout,
 )
 from specaccel.hdl.tree_mask_unit import TreeMaskUnit
-from specaccel.hdl.tree_verify_unit import MODES, UNIFORM_SOURCES, TreeVerifyUnit
-from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, check_seed
-from specaccel.hdl.unit_parameters import (
-    check_choice,
-    check_int,
-    check_tree_parameters,
-    validating,
-)
+from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED
+from specaccel.hdl.unit_parameters import check_int, check_verify_parameters, validating
 
 __all__ = ["SpecDecodeCore", "core_commit_layout", "core_request_layout"]
 
@@ -87,12 +82,11 @@ class SpecDecodeCore(wiring.Component):
                  slot_width: int = 16) -> None:
         with validating(self):
             # every check before any sub-unit exists (a half-built core leaves none unused)
-            check_tree_parameters(nodes, token_width, prob_width)
-            check_choice("mode", mode, MODES)
-            check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
+            check_verify_parameters(nodes=nodes, token_width=token_width,
+                                    prob_width=prob_width, mode=mode,
+                                    uniform_source=uniform_source, lfsr_seed=lfsr_seed)
             check_int("position_width", position_width, 1, 32)
             check_int("slot_width", slot_width, 1, 32)
-            check_seed(lfsr_seed)
             self.verify = TreeVerifyUnit(nodes=nodes, token_width=token_width,
                                          prob_width=prob_width, mode=mode,
                                          uniform_source=uniform_source, lfsr_seed=lfsr_seed)

@@ -90,6 +90,16 @@ def random_stochastic_values(rng: np.random.Generator, n: int, prob_width: int,
 # verify unit vectors
 
 
+def require_golden_rejects(parent, n_nodes: int) -> None:
+    """Raise ``ValueError`` unless the golden model rejects the first `n_nodes` parent
+    pointers, so an "invalid" test vector really is one."""
+    try:
+        tree_attention_mask(np.asarray(parent[:n_nodes]))
+    except ValueError:
+        return
+    raise ValueError("invalid_vector() needs a tree the golden model rejects")
+
+
 @dataclass(frozen=True)
 class VerifyVector:
     """One request word and the response word the golden model expects."""
@@ -185,12 +195,7 @@ class VerifyVectorModel:
         """Vector for a request the golden model rejects (bad parent pointer, or a node count
         outside [1, N]); the expected response is the error flag with a zero payload."""
         if 1 <= n_nodes <= self.nodes:
-            try:
-                tree_attention_mask(np.asarray(parent[:n_nodes]))
-            except ValueError:
-                pass
-            else:
-                raise ValueError("invalid_vector() needs a tree the golden model rejects")
+            require_golden_rejects(parent, n_nodes)
         if self.mode == "stochastic" and self.uniform_source == "lfsr":
             self.lfsr.uniforms(self.nodes, self.prob_width)  # the unit draws them anyway
         return VerifyVector(

@@ -75,14 +75,12 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from specaccel.hdl.layouts import index_shape, verify_node_layout, verify_response_layout
-from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, check_seed, lfsr_advance_masks
-from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters, validating
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, lfsr_advance_masks
+from specaccel.hdl.unit_parameters import check_verify_parameters, validating
 
 __all__ = ["SERIAL_LAST_NODE_LATENCY", "SERIAL_STOCHASTIC_LAST_NODE_LATENCY",
            "TreeVerifySerialUnit"]
 
-MODES = ("greedy", "stochastic")
-UNIFORM_SOURCES = ("request", "lfsr")
 
 #: Register stages from the handshake of a tree's last node to its response (design value;
 #: the testbenches measure it rather than assume it).
@@ -124,10 +122,9 @@ class TreeVerifySerialUnit(wiring.Component):
                  mode: str = "greedy", uniform_source: str = "request",
                  lfsr_seed: int = DEFAULT_SEED) -> None:
         with validating(self):
-            check_tree_parameters(nodes, token_width, prob_width)
-            check_choice("mode", mode, MODES)
-            check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
-            check_seed(lfsr_seed)
+            check_verify_parameters(nodes=nodes, token_width=token_width,
+                                    prob_width=prob_width, mode=mode,
+                                    uniform_source=uniform_source, lfsr_seed=lfsr_seed)
         self.nodes = nodes
         self.token_width = token_width
         self.prob_width = prob_width

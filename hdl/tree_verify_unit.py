@@ -61,13 +61,11 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from specaccel.hdl.layouts import index_shape, verify_request_layout, verify_response_layout
-from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, check_seed, lfsr_advance_masks
-from specaccel.hdl.unit_parameters import check_choice, check_tree_parameters, validating
+from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, lfsr_advance_masks
+from specaccel.hdl.unit_parameters import check_verify_parameters, validating
 
 __all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
 
-MODES = ("greedy", "stochastic")
-UNIFORM_SOURCES = ("request", "lfsr")
 TOKEN_SLICE = 2  # token bits per equality slice registered in stage A
 
 
@@ -116,10 +114,9 @@ class TreeVerifyUnit(wiring.Component):
                  mode: str = "greedy", uniform_source: str = "request",
                  lfsr_seed: int = DEFAULT_SEED) -> None:
         with validating(self):
-            check_tree_parameters(nodes, token_width, prob_width)
-            check_choice("mode", mode, MODES)
-            check_choice("uniform_source", uniform_source, UNIFORM_SOURCES)
-            check_seed(lfsr_seed)
+            check_verify_parameters(nodes=nodes, token_width=token_width,
+                                    prob_width=prob_width, mode=mode,
+                                    uniform_source=uniform_source, lfsr_seed=lfsr_seed)
         self.nodes = nodes
         self.token_width = token_width
         self.prob_width = prob_width
