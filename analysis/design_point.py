@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
                    "tree")

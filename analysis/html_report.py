@@ -27,7 +27,7 @@ from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),
                       ("area_mm2", "min"), ("power_w", "min"), ("speedup", "max"))

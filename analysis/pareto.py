@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 SENSES = ("max", "min")
 

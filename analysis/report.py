@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from specaccel.cli.output import table
+from specaccel.analysis.text_table import table
 from specaccel.sim.metrics import SimResult
 
 SUMMARY_FIELDS = (

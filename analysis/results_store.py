@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 MANIFEST = "manifest.json"
 SPEC_COPY = "sweep.toml"

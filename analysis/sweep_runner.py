@@ -35,7 +35,7 @@ import numpy as np
 from specaccel.analysis import design_point as dp
 from specaccel.analysis.results_store import MANIFEST, ResultsStore, load_results
 from specaccel.analysis.sweep_spec import SweepSpec, point_key
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 EvaluateFn = Callable[[dict[str, Any], dp.EvalSettings], dict[str, Any]]
 FLUSH_SECONDS = 2.0

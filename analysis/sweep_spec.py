@@ -37,7 +37,7 @@ Layout (docs/sweeps.md has the full reference)::
     power_w = 300            # shorthand for { max = 300 }
 
 Every error names the file, the line of the offending key and the field
-(:class:`~specaccel.errors.InputError`, exit code 2).
+(:class:`~specaccel.schema.errors.InputError`, exit code 2).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.analysis import design_point as dp
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")
 TOP_LEVEL = ("sweep", "search", "fixed", "axes", "workloads", "constraints")

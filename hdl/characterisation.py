@@ -4,8 +4,9 @@
 interval in the Amaranth simulator (back-to-back requests, always-ready output, counting
 cycles — not a formula), synthesises the unit in the pin-light harness for iCE40 HX8K and
 returns one row per (unit, N) with the columns of :data:`COLUMNS`.  ``write_csv`` stores
-them; the bundled table ``characterisation.csv`` next to this module is what the
-simulator and cost models read by default, through :func:`load_characterisation`,
+them; the bundled table (``specaccel/data/rtl-characterisation.csv``, read by
+:mod:`specaccel.models.cost.rtl_table`) is what the simulator and cost models use by
+default, through :func:`load_characterisation`,
 :func:`verify_unit_timing` and :func:`tree_unit_timing`.
 
 Cycle conventions per unit:
@@ -28,18 +29,14 @@ import io
 import math
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-COLUMNS = ("unit", "nodes", "token_width", "prob_width", "latency_cycles", "ii_cycles",
-           "fmax_mhz", "luts", "ffs", "carry", "brams", "device", "tool_versions")
+from specaccel.models.cost.rtl_table import COLUMNS, load_characterisation
+
 DEFAULT_NODES = (4, 8, 16, 32, 64)
-BUNDLED = "characterisation.csv"
-_INT_COLUMNS = ("nodes", "token_width", "prob_width", "luts", "ffs", "carry", "brams")
-_FLOAT_COLUMNS = ("latency_cycles", "ii_cycles", "fmax_mhz")
 _MEASURE_REQUESTS = 12
 
 
@@ -250,44 +247,6 @@ def write_csv(rows: Iterable[dict[str, Any]], path: str | Path | None = None,
     if path is not None:
         Path(path).write_text(text)
     return text
-
-
-def _parse(text: str, source: str) -> list[dict[str, Any]]:
-    from specaccel.errors import InputError
-
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"missing columns {', '.join(missing)}", file=source)
-    rows = []
-    for i, raw in enumerate(reader, start=1):
-        row: dict[str, Any] = dict(raw)
-        for col in _INT_COLUMNS + _FLOAT_COLUMNS:
-            val = (raw.get(col) or "").strip()
-            try:
-                if val == "":
-                    row[col] = None
-                else:
-                    row[col] = int(val) if col in _INT_COLUMNS else float(val)
-            except ValueError:
-                raise InputError(f"not a number: {val!r}", file=source,
-                                 where=(f"row {i}",), field=col) from None
-        rows.append(row)
-    return rows
-
-
-def load_characterisation(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Rows of a characterisation CSV; the bundled table when `path` is None."""
-    if path is None:
-        text = resources.files("specaccel.hdl").joinpath(BUNDLED).read_text()
-        return _parse(text, BUNDLED)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        from specaccel.errors import InputError
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return _parse(text, str(path))
 
 
 # ---- timing look-ups for the simulator and cost models --------------------------------

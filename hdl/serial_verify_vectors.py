@@ -25,7 +25,7 @@ from specaccel.hdl.tree_vectors import (
     random_greedy_tree,
     require_golden_rejects,
 )
-from specaccel.workloads.trace import DraftTree
+from specaccel.schema.trace import DraftTree
 
 __all__ = ["SerialVerifyVector", "SerialVerifyVectorModel"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specaccel.workloads.trace import DraftTree
+from specaccel.schema.trace import DraftTree
 
 __all__ = ["StochasticValues", "fixed_point_tree", "quantise_tree", "to_fixed"]
 

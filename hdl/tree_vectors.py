@@ -36,7 +36,7 @@ from specaccel.models.golden import (
     tree_attention_mask,
     verify_tree,
 )
-from specaccel.workloads.trace import DraftTree
+from specaccel.schema.trace import DraftTree
 
 SHAPES = ("random", "chain", "star", "bushy", "deep")
 

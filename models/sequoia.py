@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 _NEG = -np.inf
 

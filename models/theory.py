@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 MAX_GAMMA = 64
 #: Largest ``max_gamma`` :func:`optimal_gamma` searches (it evaluates every γ up to it).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from specaccel.models.golden import TraceOutcome, verify_trace
-from specaccel.workloads.trace import NODE_DTYPES, Trace
+from specaccel.schema.trace import NODE_DTYPES, Trace
 
 
 def committed_token_stream(trace: Trace, outcome: TraceOutcome) -> np.ndarray:

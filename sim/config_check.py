@@ -1,6 +1,6 @@
 """Reject a configuration that cannot run before any simulation starts.
 
-Two checks, each an :class:`~specaccel.errors.InputError` with a one-line reason:
+Two checks, each an :class:`~specaccel.schema.errors.InputError` with a one-line reason:
 
 * **weights larger than memory** — the target's and the draft's weights must fit the
   device's HBM (``hw.mem_bytes``), with room for at least one request's KV cache when a
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.sim.step_costs import uses_draft_model, verifies_tree
 
 

@@ -42,8 +42,8 @@ import numba
 import numpy as np
 import simpy
 
-from specaccel.errors import InputError
 from specaccel.models.golden import TraceOutcome
+from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.replay import ReplayLog
 from specaccel.sim.step_costs import StepCosts, uses_draft_model

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specaccel.workloads.trace import Trace
+from specaccel.schema.trace import Trace
 
 
 def _gather_ranges(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.pipelined import contended_pair

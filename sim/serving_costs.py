@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
 from specaccel.models.cost.pass_evaluator import PackedPassCosts
+from specaccel.schema.errors import InputError
 from specaccel.sim.step_costs import StepCosts
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config, kv_capacity_tokens
 from specaccel.sim.fast_path import fast_replay
@@ -82,7 +82,7 @@ def simulate(
     Parameters
     ----------
     trace:
-        A :class:`~specaccel.workloads.trace.Trace`.
+        A :class:`~specaccel.schema.trace.Trace`.
     hw, target, draft:
         Hardware and model specs for the cost function.  `draft` is ignored (may be
         ``None``) when the drafting mode runs no draft model (``"draft-free"``,

@@ -49,7 +49,7 @@ import numba
 import numpy as np
 
 from specaccel.models.golden import TraceOutcome, verify_trace
-from specaccel.workloads.trace_validation import extra_query_tokens
+from specaccel.schema.trace_validation import extra_query_tokens
 
 DRAFTING_MODES = ("per-level", "single-pass", "draft-free", "none")
 """Drafting modes understood by :func:`compute_step_costs`."""
@@ -305,7 +305,7 @@ def compute_step_costs(
     Parameters
     ----------
     trace:
-        A :class:`~specaccel.workloads.trace.Trace`.
+        A :class:`~specaccel.schema.trace.Trace`.
     target_model, draft_model:
         Model specs as the cost function expects them (``draft_model`` is unused, and
         may be ``None``, when drafting is ``"draft-free"`` or ``"none"``).

@@ -32,7 +32,7 @@ def test_no_generic_top_level_module_is_installed():
 
 def test_subpackages_import_from_the_card_folders():
     import specaccel.models.golden as golden
-    import specaccel.workloads.trace as trace
+    import specaccel.schema.trace as trace
 
     assert Path(golden.__file__).parent == ROOT / "models" / "golden"
-    assert Path(trace.__file__).parent == ROOT / "workloads"
+    assert Path(trace.__file__).parent == ROOT / "schema"

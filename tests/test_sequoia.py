@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from specaccel.cli import main
-from specaccel.errors import InputError
 from specaccel.models import theory
 from specaccel.models.golden import node_depth
 from specaccel.models.sequoia import choose_tree, sequoia_table
+from specaccel.schema.errors import InputError
 
 R_TEST = theory.marginal_from_conditional([0.6, 0.5, 0.4, 0.3, 0.3, 0.3, 0.2, 0.2])
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from specaccel.cli import main
-from specaccel.errors import InputError
 from specaccel.models import theory
+from specaccel.schema.errors import InputError
 
 
 def _brute_expected(alpha, gamma):

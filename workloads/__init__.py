@@ -13,6 +13,15 @@ Public API::
     import_answers(path, fmt) -> Trace; imported_summary(trace) -> dict  # real logs
 """
 
+from specaccel.schema.trace import (
+    NODE_FIELDS,
+    SCHEMA_VERSION,
+    VERIFICATION_MODES,
+    DraftTree,
+    Trace,
+)
+from specaccel.schema.trace_io import TRACE_SUFFIXES, read_trace, write_trace
+from specaccel.schema.trace_validation import validate_trace
 from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
 from specaccel.workloads.importers import import_answers, imported_summary
 from specaccel.workloads.method_presets import METHOD_PRESETS, record_preset
@@ -25,15 +34,6 @@ from specaccel.workloads.presets import (
 )
 from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
-from specaccel.workloads.trace import (
-    NODE_FIELDS,
-    SCHEMA_VERSION,
-    VERIFICATION_MODES,
-    DraftTree,
-    Trace,
-)
-from specaccel.workloads.trace_io import TRACE_SUFFIXES, read_trace, write_trace
-from specaccel.workloads.trace_validation import validate_trace
 from specaccel.workloads.tree_shapes import (
     TreeShape,
     chain,

@@ -29,7 +29,7 @@ Prompt lengths are not in the logs either; they are *estimated* as the tokens of
 earlier turns of the same conversation (their ``new_tokens``, exact) plus
 ``question_tokens`` per turn asked so far (an assumption, default 128, recorded in
 ``metadata["prompt_len"]``), so the simulator sees growing multi-turn contexts.
-Bad input raises :class:`~specaccel.errors.InputError` naming the file, the line and
+Bad input raises :class:`~specaccel.schema.errors.InputError` naming the file, the line and
 the field.
 
 Step counting in Medusa's ``idxs``: Medusa's ``medusa_forward`` returns the 0-based index
@@ -48,8 +48,8 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 FORMATS = ("mtbench-answers", "spec-bench")
 STEPS_FROM = ("idxs", "idxs+1")

@@ -34,12 +34,12 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, get_model, pass_costs
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_FIELDS, DraftTree, Trace
 from specaccel.workloads.method_self_speculation import sample_chains
 from specaccel.workloads.presets import _published_rows
-from specaccel.workloads.trace import NODE_FIELDS, DraftTree, Trace
 
 DRAFT_INIT, DRAFT_INCR, DRAFT_MOD, DRAFT_LIMIT = 7, 2, 10, 32
 

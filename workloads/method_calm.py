@@ -40,13 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
 from specaccel.workloads.method_self_speculation import (
     ExitAcceptance,
     difficulty_path,
 )
 from specaccel.workloads.synthetic import VOCAB_SIZE
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 COMMIT_RULE = "calm: one token per step, node 1's token, unverified (lossy)"
 

@@ -39,11 +39,11 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, get_model
 from specaccel.models.cost.diffusion_block_pass import check_cache, diffusion_decode_costs
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
 from specaccel.workloads.synthetic import VOCAB_SIZE
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 TARGET_MODEL = "llada-8b"
 """The cost model's preset of the diffusion LM whose passes the traces are priced on."""

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
-from specaccel.workloads.trace import DraftTree
 
 
 class DynamicTree:

@@ -39,10 +39,10 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.ngram_lm import NgramLM
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, RealTextModels
-from specaccel.workloads.trace import DraftTree
 
 _GLIMPSE_CACHE: dict[int, tuple[RealTextModels, NgramLM]] = {}
 

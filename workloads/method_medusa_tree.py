@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 Choice = tuple[int, ...]
 

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import Trace
 from specaccel.workloads.method_chain import AdaptiveChain, FixedChain
 from specaccel.workloads.method_eagle2 import DynamicTree
 from specaccel.workloads.method_glide_cape import CapeTree, glimpse_draft
@@ -39,7 +40,6 @@ from specaccel.workloads.recorder_ngram import (
     RecordConfig,
     record_trace,
 )
-from specaccel.workloads.trace import Trace
 
 MEDUSA_HEAD_ACCURACY = Path("/work/shared/data/mtbench-medusa/medusa_head_accuracy.csv")
 """Default location of Medusa's per-head accuracies (the shared reference data)."""

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.recorder_ngram import Proposal, chain_proposal
-from specaccel.workloads.trace import DraftTree
 
 
 def lookup_continuation(context: np.ndarray, max_ngram: int, min_ngram: int,

@@ -42,12 +42,12 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.presets import _published_rows
 from specaccel.workloads.synthetic import VOCAB_SIZE
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, Trace
 
 LAYERSKIP_LLAMA_1_5B = ModelSpec(
     "layerskip-llama2-1.5b", 24, 2048, 16, 16, 128, 5632, 32000,

@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 
 from specaccel.models.cost import get_model
 from specaccel.models.cost.ssm_tree_state import TreeBranches, ssm_tree_needs
+from specaccel.schema.trace import Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
-from specaccel.workloads.trace import Trace
 from specaccel.workloads.tree_shapes import TreeShape, eagle_default_tree
 
 

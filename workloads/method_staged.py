@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.presets import SHAPE_ALPHA, _published_rows, top_reach_tree
 from specaccel.workloads.synthetic import synthesize_trace
-from specaccel.workloads.trace import Trace
 from specaccel.workloads.tree_shapes import TreeShape
 
 GPT2_LARGE = ModelSpec("gpt2-large", 36, 1280, 20, 20, 64, 5120, 50257, mlp_gated=False,

@@ -44,11 +44,11 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.theory import optimal_gamma
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.method_chain import FixedChain
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
-from specaccel.workloads.trace import DraftTree
 
 
 def draft_cost_ratio(target: str, draft: str | None = None, *, hw: str = "a100-80gb",

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.method_static_tree import choices_to_parents
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
-from specaccel.workloads.trace import DraftTree
 
 
 def bfs_template(branching: Sequence[int]) -> tuple[tuple[int, ...], ...]:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from specaccel.errors import InputError
 from specaccel.models.sequoia import sequoia_table
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import Trace
 from specaccel.workloads.acceptance_model import (
     DEFAULT_CONFIDENCE_SPREAD,
     RANK_DECAY,
@@ -33,7 +34,6 @@ from specaccel.workloads.acceptance_model import (
 )
 from specaccel.workloads.method_token_recycling import bfs_template
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
-from specaccel.workloads.trace import Trace
 from specaccel.workloads.tree_shapes import (
     TreeShape,
     chain,

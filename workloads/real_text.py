@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 UNK = "<unk>"
 TOKEN_PATTERN = re.compile(r"\w+|\s+|[^\w\s]")

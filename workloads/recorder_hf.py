@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
-from specaccel.workloads.trace import DraftTree, Trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 
 
 @dataclass

@@ -35,13 +35,12 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from specaccel.errors import InputError
-
 # the submodule, not the package: specaccel.models.golden imports specaccel.workloads
 from specaccel.models.golden.tree_verify import committed_tokens, verify_tree
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.workloads.ngram_lm import NgramLM
 from specaccel.workloads.real_text import Corpus, heldout_prompts, load_corpus
-from specaccel.workloads.trace import DraftTree, Trace
 
 
 class NextTokenModel(Protocol):

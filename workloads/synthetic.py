@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
 from specaccel.models.golden.tree_verify import greedy_accepts, stochastic_accepts
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_DTYPES, Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
-from specaccel.workloads.trace import NODE_DTYPES, Trace
 from specaccel.workloads.tree_shapes import TreeShape
 
 VOCAB_SIZE = 32000

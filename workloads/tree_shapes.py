@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 EAGLE_DEFAULT_CHOICES: tuple[tuple[int, ...], ...] = (
     (0,), (1,), (2,), (3,),

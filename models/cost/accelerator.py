@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from . import area, energy
 from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec

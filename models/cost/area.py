@@ -15,7 +15,7 @@ present (1 LUT4 ~ 10 NAND2 gates, NAND2 0.8 um^2 at 45 nm, 70 % placement densit
 
 from __future__ import annotations
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 LOGIC_AREA_SCALE: dict[int, float] = {
     45: 1.0, 32: 0.55, 28: 0.42, 22: 0.30, 16: 0.16, 14: 0.14, 12: 0.12, 10: 0.07,
@@ -67,7 +67,7 @@ def lut_logic_area_mm2(luts: float, node_nm: int) -> float:
 def unit_luts(unit: str, n_nodes: int) -> tuple[float, str]:
     """LUTs of RTL `unit` sized for `n_nodes`, and where the figure comes from."""
     try:
-        from specaccel.hdl.characterisation import load_characterisation
+        from specaccel.models.cost.rtl_table import load_characterisation
 
         rows = [r for r in load_characterisation() if str(r.get("unit")) == unit
                 and r.get("luts") not in (None, "")]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec

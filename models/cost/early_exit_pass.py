@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, NORM_FLOPS, ModelSpec

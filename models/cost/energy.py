@@ -18,7 +18,7 @@ follow the logic node: HBM2/HBM2e transfers cost about 3.9 pJ/bit (O'Connor et a
 
 from __future__ import annotations
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 #: Dynamic energy of logic and SRAM at node (nm) relative to 45 nm.
 ENERGY_SCALE: dict[int, float] = {

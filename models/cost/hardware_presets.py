@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from . import energy
 from .accelerator import AcceleratorConfig

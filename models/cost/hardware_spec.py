@@ -26,7 +26,7 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, replace
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 HARDWARE_KINDS = ("gpu", "accelerator")
 DATAFLOWS = ("os", "ws")
@@ -214,7 +214,7 @@ def _rtl_points(unit: str) -> list[tuple[int, float]]:
     """``(nodes, latency_cycles)`` rows of RTL `unit` in the characterisation table, sorted;
     empty when the table (or the hdl module providing it) is absent.  Read once."""
     try:
-        from specaccel.hdl.characterisation import load_characterisation
+        from specaccel.models.cost.rtl_table import load_characterisation
 
         rows = load_characterisation()
     except (ImportError, FileNotFoundError, OSError):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from .model_spec import ModelSpec
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 from .model_spec import ModelSpec
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 #: Bytes per element of each supported storage precision.
 DTYPE_BYTES: dict[str, float] = {

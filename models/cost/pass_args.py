@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 #: Phase codes used in the packed (Numba) evaluator.
 PHASES: dict[str, int] = {"prefill": 0, "decode": 1, "verify": 2}

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from specaccel.models.golden.tree_verify import committed_tokens, verify_tree
-from specaccel.workloads.trace import DraftTree
+from specaccel.schema.trace import DraftTree
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ Child ``c_k`` is verified with ``target_prob = P_k(x)`` and ``draft_prob = Q_k(x
   ``Q_k`` is the point mass on ``x``: ``draft_prob = 1``, accept with probability
   ``P_k(x)``, and ``P_{k+1}`` is ``P_k`` with ``x`` removed and renormalised.
 
-These are exactly the residual-adjusted columns that :mod:`specaccel.workloads.trace`
+These are exactly the residual-adjusted columns that :mod:`specaccel.schema.trace`
 defines for stochastic tree traces.  When every child of a node is rejected (or it has
 none), the correction/bonus token is sampled from the final residual ``P_{K+1}`` of that
 node; :func:`tree_to_trace_columns` writes that sample into ``target_token[i]`` for every
@@ -58,7 +58,7 @@ import numba
 import numpy as np
 
 from specaccel.models.golden.tree_verify import verify_trace, verify_tree
-from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS, DraftTree, Trace
+from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, DraftTree, Trace
 
 DRAFT_SAMPLING = ("with_replacement", "without_replacement", "deterministic")
 """Ways the siblings of a draft tree were drawn (see the module docstring)."""
@@ -209,7 +209,7 @@ class TreeColumns:
     Attributes
     ----------
     nodes:
-        The :data:`~specaccel.workloads.trace.NODE_FIELDS` columns, flat over all steps.
+        The :data:`~specaccel.schema.trace.NODE_FIELDS` columns, flat over all steps.
     residual:
         ``(n_nodes, V)``: the distribution ``target_token[i]`` was sampled from (the
         residual after all children of ``i`` were rejected; ``target_dist[i]`` at leaves).

@@ -144,7 +144,7 @@ class VerifyOutcome:
 
 
 def verify_tree(tree, mode: str = "greedy") -> VerifyOutcome:
-    """Verify one :class:`~specaccel.workloads.trace.DraftTree` (or anything with its columns)."""
+    """Verify one :class:`~specaccel.schema.trace.DraftTree` (or anything with its columns)."""
     n = int(tree.parent.shape[0])
     if n == 0:
         raise ValueError("a draft tree has at least the root node")
@@ -199,7 +199,7 @@ class TraceOutcome:
 
 
 def verify_trace(trace) -> TraceOutcome:
-    """Verify every step of a :class:`~specaccel.workloads.trace.Trace` (compiled, one pass)."""
+    """Verify every step of a :class:`~specaccel.schema.trace.Trace` (compiled, one pass)."""
     nodes = trace.nodes
     off = np.ascontiguousarray(trace.step_node_offsets, dtype=np.int64)
     n_steps = off.shape[0] - 1

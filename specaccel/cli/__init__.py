@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 # Each command lives in its own module `specaccel.cli.<name>_cmd` exposing
 # `register(subparsers) -> None`, which adds the sub-parser and sets `func`.

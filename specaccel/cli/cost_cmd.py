@@ -7,7 +7,6 @@ import dataclasses
 from typing import Any
 
 from specaccel.cli.output import emit, table
-from specaccel.errors import InputError
 from specaccel.models.cost import (
     AcceleratorConfig,
     get_hardware,
@@ -19,6 +18,7 @@ from specaccel.models.cost import (
 from specaccel.models.cost.diffusion_block_pass import CACHE_SCHEMES, block_pass_shape
 from specaccel.models.cost.model_spec import DTYPE_BYTES
 from specaccel.models.cost.pass_args import PHASES
+from specaccel.schema.errors import InputError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

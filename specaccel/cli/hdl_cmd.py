@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from specaccel.cli.output import emit, table
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 MAX_NODES = 256
 

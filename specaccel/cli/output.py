@@ -10,6 +10,9 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.analysis.text_table import fmt_cell as _fmt  # noqa: F401 (tests use it)
+from specaccel.analysis.text_table import table  # noqa: F401 (the commands use it)
+
 
 def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
@@ -36,24 +39,3 @@ def emit(as_json: bool, result: dict[str, Any], human: Callable[[dict[str, Any]]
     else:
         sys.stdout.write(human(result).rstrip("\n") + "\n")
 
-
-def table(rows: list[list[Any]], header: list[str]) -> str:
-    """A plain aligned text table."""
-    cells = [[str(h) for h in header]] + [[_fmt(c) for c in r] for r in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in cells
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        if v == 0 or 1e-3 <= abs(v) < 1e6:
-            return f"{v:.4g}"
-        return f"{v:.3e}"
-    return str(v)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from specaccel.cli.output import emit, to_json
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 RUN_HARDWARE = ("a100-80gb", "specaccel-default")
 """The hardware presets that `specaccel run` compares."""

@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from specaccel.cli.output import emit, table, to_json
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 
 def register(subparsers: Any) -> None:

@@ -61,7 +61,7 @@ def run(args: Any) -> int:
     from specaccel.analysis.results_store import stored_count
     from specaccel.analysis.sweep_runner import MAX_LOCAL_WORKERS, run_sweep
     from specaccel.analysis.sweep_spec import load_spec
-    from specaccel.errors import InputError
+    from specaccel.schema.errors import InputError
 
     if args.workers is not None and not 1 <= args.workers <= MAX_LOCAL_WORKERS:
         raise InputError(f"must be in [1, {MAX_LOCAL_WORKERS}], not {args.workers}",

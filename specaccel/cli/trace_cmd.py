@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from specaccel.cli.output import emit, table, to_json
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace_io import trace_format
 from specaccel.workloads import (
     DEFAULT_PRESET,
     Trace,
@@ -21,7 +22,6 @@ from specaccel.workloads import (
     read_trace,
     write_trace,
 )
-from specaccel.workloads.trace_io import trace_format
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

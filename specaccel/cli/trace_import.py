@@ -71,7 +71,7 @@ def run_import(args: argparse.Namespace) -> int:
                            question_tokens=args.question_tokens)
     result = imported_summary(trace)
     if args.output:
-        from specaccel.workloads.trace_io import write_trace
+        from specaccel.schema.trace_io import write_trace
 
         write_trace(trace, args.output)
         print(f"wrote {trace.n_steps} steps to {args.output}", file=sys.stderr)

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from specaccel.cli.output import emit, table
-from specaccel.errors import InputError
 from specaccel.models import theory
 from specaccel.models.golden import node_depth
 from specaccel.models.sequoia import choose_tree, sequoia_table
+from specaccel.schema.errors import InputError
 
 SPEEDUP_DEFINITION = (
     "speedup = t_baseline / time_per_token, time_per_token = (depth * draft_time + "

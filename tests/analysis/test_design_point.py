@@ -16,8 +16,8 @@ from specaccel.analysis.design_point import (
     run_options,
     tree_shape,
 )
-from specaccel.errors import InputError
 from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
+from specaccel.schema.errors import InputError
 from specaccel.sim import fast_path_applicable, simulate
 from specaccel.workloads import generate_trace
 

@@ -11,7 +11,7 @@ import pytest
 
 from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
 from specaccel.analysis.sensitivity import sensitivity_table
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 
 def brute_front(x: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from specaccel.analysis.results_store import ResultsStore, load_results
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 COLS = ["key", "a", "m", "evaluator"]
 

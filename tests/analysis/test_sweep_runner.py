@@ -12,7 +12,7 @@ from specaccel.analysis.html_report import analyse_sweep
 from specaccel.analysis.results_store import load_results
 from specaccel.analysis.sweep_runner import run_sweep, rung_steps
 from specaccel.analysis.sweep_spec import load_spec, point_key
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 
 def test_grid_sweep_stores_every_point_once_with_its_values(tmp_path, toy_spec):

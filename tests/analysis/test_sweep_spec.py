@@ -8,7 +8,7 @@ import pytest
 from sweep_helpers import TOY_SPEC, write_spec
 
 from specaccel.analysis.sweep_spec import load_spec, point_key
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 
 
 def test_grid_points_are_the_cartesian_product(toy_spec):

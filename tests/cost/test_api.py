@@ -4,7 +4,6 @@ import math
 
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import (
     ModelSpec,
     get_hardware,
@@ -13,6 +12,7 @@ from specaccel.models.cost import (
     list_models,
     pass_cost,
 )
+from specaccel.schema.errors import InputError
 
 NEEDED_MODELS = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "vicuna-7b", "vicuna-13b",
                  "vicuna-33b", "llama-3-8b", "llama-3-70b", "vicuna-68m", "llama-68m",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, pass_cost
 from specaccel.models.cost.diffusion_block_pass import (
     CACHE_SCHEMES,
@@ -14,6 +13,7 @@ from specaccel.models.cost.diffusion_block_pass import (
     block_refresh_costs,
     diffusion_decode_costs,
 )
+from specaccel.schema.errors import InputError
 
 A100 = get_hardware("a100-80gb")
 LLADA = get_model("llada-8b")

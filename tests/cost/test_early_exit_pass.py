@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, pass_cost
 from specaccel.models.cost.early_exit_pass import early_exit_token_costs
+from specaccel.schema.errors import InputError
 
 A100 = get_hardware("a100-80gb")
 ACCEL = get_hardware("specaccel-default")

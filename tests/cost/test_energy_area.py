@@ -2,7 +2,6 @@
 
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import (
     AcceleratorConfig,
     area,
@@ -12,6 +11,7 @@ from specaccel.models.cost import (
     pass_cost,
 )
 from specaccel.models.cost.validation_table import derive_a100_factors
+from specaccel.schema.errors import InputError
 
 
 def test_horowitz_figures_at_45nm_and_scaling():

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import (
     AcceleratorConfig,
     get_hardware,
@@ -15,6 +14,7 @@ from specaccel.models.cost import (
     pass_costs_configs,
 )
 from specaccel.models.cost.pass_evaluator import OUT_FIELDS
+from specaccel.schema.errors import InputError
 
 PHASES = ["prefill", "decode", "verify"]
 

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import AcceleratorConfig, get_hardware
 from specaccel.models.cost import hardware_spec as hs
+from specaccel.schema.errors import InputError
 
 
 def test_gpu_presets_come_from_the_csv():

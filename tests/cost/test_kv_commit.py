@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, kv_commit_cost
+from specaccel.schema.errors import InputError
 
 
 def test_gpu_gathers_accepted_kv_in_hbm():

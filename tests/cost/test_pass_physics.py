@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, pass_cost, pass_costs
 from specaccel.models.cost.hf_config import load_hf_config
 from specaccel.models.cost.operators import gemm_compute_time
+from specaccel.schema.errors import InputError
 
 A100 = get_hardware("a100-80gb")
 ACC = get_hardware("specaccel-default")

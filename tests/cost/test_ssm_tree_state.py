@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, pass_cost
 from specaccel.models.cost.ssm_tree_state import (
     TreeBranches,
@@ -15,6 +14,7 @@ from specaccel.models.cost.ssm_tree_state import (
     ssm_tree_verify_costs,
     tree_scan_saving,
 )
+from specaccel.schema.errors import InputError
 
 A100 = get_hardware("a100-80gb")
 MAMBA2 = get_model("mamba2-2.7b")

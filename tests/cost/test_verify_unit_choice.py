@@ -5,10 +5,10 @@ import math
 import pytest
 
 from specaccel.analysis.sweep_spec import parse_spec
-from specaccel.errors import InputError
 from specaccel.hdl.characterisation import load_characterisation
 from specaccel.models.cost import AcceleratorConfig
 from specaccel.models.cost.hardware_spec import VERIFY_UNITS
+from specaccel.schema.errors import InputError
 
 
 def _cycles(hw, n):

@@ -132,7 +132,7 @@ def _node_field_table() -> list[tuple[str, str]]:
 
 
 def test_trace_schema_node_fields_match_the_code():
-    from specaccel.workloads.trace import NODE_DTYPES, NODE_FIELDS
+    from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS
 
     table = _node_field_table()
     assert tuple(name for name, _ in table) == NODE_FIELDS

@@ -3,7 +3,7 @@
 import numpy as np
 
 from specaccel.models.golden import kv_compaction, tree_attention_mask, verify_trace, verify_tree
-from specaccel.workloads.trace import DraftTree, Trace
+from specaccel.schema.trace import DraftTree, Trace
 
 
 def _brute_force_path(parent, token, target_token):

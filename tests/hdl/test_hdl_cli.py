@@ -113,7 +113,7 @@ def test_timing_interpolates_in_log_n(tmp_path):
 
 
 def test_load_rejects_bad_table(tmp_path):
-    from specaccel.errors import InputError
+    from specaccel.schema.errors import InputError
 
     bad = tmp_path / "bad.csv"
     bad.write_text("unit,nodes\nx,1\n")
@@ -131,7 +131,7 @@ def test_bundled_table_is_real_and_feeds_the_timing_lookups():
 
     from specaccel.hdl.characterisation import tree_unit_timing, verify_unit_timing
 
-    text = resources.files("specaccel.hdl").joinpath("characterisation.csv").read_text()
+    text = resources.files("specaccel.data").joinpath("rtl-characterisation.csv").read_text()
     assert text.startswith("# produced by: specaccel hdl characterise")
     rows = load_characterisation()
     units = {r["unit"] for r in rows}

@@ -7,8 +7,8 @@ import pytest
 from specaccel.hdl.stochastic_fixed_point import quantise_tree, to_fixed
 from specaccel.hdl.uniform_lfsr import UniformLFSR, lfsr_advance_masks
 from specaccel.models.golden import verify_tree
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.presets import generate_trace
-from specaccel.workloads.trace import DraftTree
 
 
 @pytest.mark.parametrize("w", [8, 12, 16])

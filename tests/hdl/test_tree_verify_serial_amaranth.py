@@ -18,7 +18,7 @@ from specaccel.hdl.tree_vectors import random_greedy_tree
 from specaccel.hdl.tree_verify_serial_unit import TreeVerifySerialUnit
 from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
 from specaccel.models.golden import verify_tree
-from specaccel.workloads.trace import DraftTree
+from specaccel.schema.trace import DraftTree
 
 
 def _check(model, vectors, run):

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from specaccel.models.golden import committed_tokens, verify_trace
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import (
     autoregressive_trace,
     committed_token_stream,
@@ -11,7 +12,6 @@ from specaccel.sim import (
     replay,
     simulate,
 )
-from specaccel.workloads.trace import DraftTree, Trace
 
 
 def random_trace(seed: int, n_requests: int = 4, max_steps: int = 12, vocab: int = 3):

@@ -7,7 +7,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import simulate
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.config_check import check_config, kv_capacity_tokens, verify_unit_nodes
@@ -15,7 +16,6 @@ from specaccel.sim.request_sampling import take_requests
 from specaccel.sim.serving import ServingConfig
 from specaccel.sim.timeline_export import chrome_trace
 from specaccel.workloads import DEFAULT_PRESET, generate_trace, write_trace
-from specaccel.workloads.trace import DraftTree, Trace
 
 
 def star(n: int) -> DraftTree:

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 from specaccel.cli import main
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import compute_step_costs, fast_replay, replay, simulate
 from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
@@ -25,7 +26,6 @@ from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.simulation import resolve_specs, simulate_named
 from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model, verifies_tree
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
-from specaccel.workloads.trace import DraftTree, Trace
 
 Q = 2.0 ** -12
 DRAFT_FREE_PRESETS = ("prompt-lookup-vicuna-7b-specbench", "lookahead-vicuna-7b-specbench",

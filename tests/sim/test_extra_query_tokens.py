@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import pass_costs
 from specaccel.models.cost.hardware_presets import get_hardware
 from specaccel.models.cost.model_presets import get_model
+from specaccel.schema.errors import InputError
 from specaccel.sim import compute_step_costs, simulate
 from specaccel.workloads.presets import generate_trace
 

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from specaccel.models.golden import verify_trace
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import compute_step_costs, replay, simulate
-from specaccel.workloads.trace import DraftTree, Trace
 
 Q = 2.0 ** -12
 

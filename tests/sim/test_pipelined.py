@@ -4,14 +4,14 @@ hand-computed timeline (toy costs, quanta Q; see conftest and test_hand_timeline
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import simulate
 from specaccel.sim.pipelined import contended_pair, draft_progress, pipeline_hits
 from specaccel.sim.serving import ServingConfig
 from specaccel.sim.simulation import fast_path_applicable
 from specaccel.workloads import DEFAULT_PRESET, generate_trace
-from specaccel.workloads.trace import DraftTree, Trace
 
 Q = 2.0 ** -12
 FULL = DraftTree.build([-1, 0, 1], [4, 5, 7], [5, 7, 8])      # chain fully accepted

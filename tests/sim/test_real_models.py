@@ -47,7 +47,7 @@ def test_real_costs_give_a_consistent_result(small_trace, hw):
 
 
 def test_names_and_metadata_are_checked_as_input(small_trace):
-    from specaccel.errors import InputError
+    from specaccel.schema.errors import InputError
     from specaccel.sim import resolve_specs
 
     hw, target, draft, drafting = resolve_specs(small_trace, "a100-80gb")

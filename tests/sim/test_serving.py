@@ -9,12 +9,12 @@ rows one after another on the accelerator).
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import compute_step_costs, replay, simulate
 from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.simulation import fast_path_applicable
-from specaccel.workloads.trace import DraftTree, Trace
 
 Q = 2.0 ** -12
 

@@ -6,9 +6,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model, pass_costs
 from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
+from specaccel.schema.errors import InputError
 from specaccel.sim import compute_step_costs
 from specaccel.sim.config_check import kv_capacity_tokens
 from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE

@@ -11,8 +11,8 @@ import pytest
 
 from specaccel.cli.output import to_json
 from specaccel.cli.trace_import import register_import
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads.importers import import_answers, imported_summary
 
 MTBENCH = Path("/work/shared/data/mtbench-medusa")

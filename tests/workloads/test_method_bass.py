@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_bass import (
     BASS_PRESETS,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, pass_cost
 from specaccel.models.cost.early_exit_pass import early_exit_token_costs
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads import read_trace, validate_trace, write_trace
 from specaccel.workloads.method_calm import (
     COMMIT_RULE,

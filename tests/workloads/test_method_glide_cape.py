@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads.method_chain import FixedChain
 from specaccel.workloads.method_glide_cape import CapeTree, expansion_count, glimpse_draft
 from specaccel.workloads.ngram_lm import NgramLM

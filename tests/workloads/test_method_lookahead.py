@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace, verify_tree
+from specaccel.schema.errors import InputError
 from specaccel.workloads.method_lookahead import Lookahead, NgramPool, verification_proposal
 from specaccel.workloads.real_text import heldout_prompts
 from specaccel.workloads.recorder_ngram import (

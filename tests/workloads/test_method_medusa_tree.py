@@ -9,7 +9,7 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.workloads.method_medusa_tree import (
     expected_tau,
     greedy_medusa_tree,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads.method_presets import METHOD_PRESETS, get_method_preset, record_preset
 from specaccel.workloads.method_static_tree import (
     EAGLE_TREE_25,

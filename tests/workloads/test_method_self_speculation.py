@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, pass_costs
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_self_speculation import (
     LAYERSKIP_LLAMA_1_5B,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.ssm_tree_state import (
     TreeBranches,
@@ -15,6 +14,7 @@ from specaccel.models.cost.ssm_tree_state import (
     tree_scan_saving,
 )
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads import validate_trace
 from specaccel.workloads.method_ssm_tree import SSM_TREE_PRESETS
 from specaccel.workloads.tree_shapes import TreeShape, chain, eagle_default_tree, k_by_depth

@@ -6,10 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import verify_trace
 from specaccel.models.golden.tree_verify import committed_tokens, verify_tree
 from specaccel.models.theory import optimal_gamma
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree
 from specaccel.workloads.method_chain import FixedChain
 from specaccel.workloads.method_thompson_gamma import ThompsonChain, draft_cost_ratio
 from specaccel.workloads.real_text import heldout_prompts
@@ -19,7 +20,6 @@ from specaccel.workloads.recorder_ngram import (
     record_request,
     record_trace,
 )
-from specaccel.workloads.trace import DraftTree
 
 COST_RATIO = 0.1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.workloads.ngram_lm import NgramLM, top_k_of
 from specaccel.workloads.real_text import load_corpus, split_tokens
 

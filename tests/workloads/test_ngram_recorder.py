@@ -132,7 +132,7 @@ def test_copy_bursts_in_prompt_lookup(models):
 
 
 def test_either_package_can_be_imported_first():
-    """specaccel.models.golden imports specaccel.workloads.trace and the recorder imports the
+    """specaccel.models.golden imports specaccel.schema.trace and the recorder imports the
     golden model: both import orders must work in a fresh interpreter."""
     import subprocess
     import sys

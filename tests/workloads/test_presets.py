@@ -5,9 +5,9 @@ from importlib import resources
 
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.cost import list_models
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model
 from specaccel.workloads import (
     DEFAULT_PRESET,

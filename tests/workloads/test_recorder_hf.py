@@ -11,12 +11,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")  # the 'recorder' extra; `make test` installs it
 transformers = pytest.importorskip("transformers")
 
-from specaccel.errors import InputError  # noqa: E402
 from specaccel.models.golden import (  # noqa: E402
     committed_tokens,
     verify_trace,
     verify_tree,
 )
+from specaccel.schema.errors import InputError  # noqa: E402
 from specaccel.workloads import validate_trace  # noqa: E402
 from specaccel.workloads.recorder_hf import check_recorded, record_assisted  # noqa: E402
 

@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.workloads import DraftTree, Trace, generate_trace, read_trace, write_trace
 
 SUFFIXES = [".parquet", ".jsonl"]

@@ -5,7 +5,7 @@ import copy
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
+from specaccel.schema.errors import InputError
 from specaccel.workloads import generate_trace, validate_trace
 
 

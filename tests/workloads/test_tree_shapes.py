@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from specaccel.errors import InputError
 from specaccel.models.golden import node_depth
+from specaccel.schema.errors import InputError
 from specaccel.workloads import (
     chain,
     eagle_default_tree,

@@ -1,4 +1,4 @@
-"""Validation of a :class:`~specaccel.workloads.trace.Trace`: one clear error, first bad place.
+"""Validation of a :class:`~specaccel.schema.trace.Trace`: one clear error, first bad place.
 
 :func:`validate_trace` checks, vectorised over all nodes (a million-node trace takes
 milliseconds):
@@ -13,7 +13,7 @@ milliseconds):
   [0, 1) and ``draft_prob > 0``; uniforms, where present, are in [0, 1);
 * recorded accepted lengths are -1 (not recorded) or in ``[0, nodes − 1]``.
 
-The error is an :class:`~specaccel.errors.InputError` naming the file, ``request <id>``,
+The error is an :class:`~specaccel.schema.errors.InputError` naming the file, ``request <id>``,
 ``step <k>`` (within the request), the field and the reason.  Among node-level problems
 the one at the lowest node index is reported.
 """
@@ -24,8 +24,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from specaccel.errors import InputError
-from specaccel.workloads.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
 
 
 def validate_trace(trace: Trace, file: str | None = None) -> None:

@@ -2,7 +2,7 @@
 
 ``.parquet`` — the storage format (:mod:`.trace_parquet`); ``.jsonl`` — interchange
 (:mod:`.trace_jsonl`).  Both carry the schema version; readers reject unknown versions
-and validate what they read (:func:`~specaccel.workloads.trace_validation.validate_trace`),
+and validate what they read (:func:`~specaccel.schema.trace_validation.validate_trace`),
 so a trace returned by :func:`read_trace` is always valid.
 """
 
@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from specaccel.errors import InputError
-from specaccel.workloads.trace import Trace
-from specaccel.workloads.trace_jsonl import read_jsonl, write_jsonl
-from specaccel.workloads.trace_parquet import read_parquet, write_parquet
-from specaccel.workloads.trace_validation import validate_trace
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import Trace
+from specaccel.schema.trace_jsonl import read_jsonl, write_jsonl
+from specaccel.schema.trace_parquet import read_parquet, write_parquet
+from specaccel.schema.trace_validation import validate_trace
 
 TRACE_SUFFIXES = (".parquet", ".jsonl")
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.errors import InputError
-from specaccel.workloads.trace import (
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import (
     NODE_DTYPES,
     NODE_FIELDS,
     SCHEMA_VERSION,

@@ -1,6 +1,6 @@
 """Parquet storage of traces: one row per decode step, list columns for the node fields.
 
-Layout (schema version :data:`~specaccel.workloads.trace.SCHEMA_VERSION`):
+Layout (schema version :data:`~specaccel.schema.trace.SCHEMA_VERSION`):
 
 =====================  ==================  ==========================================
 column                 type                meaning
@@ -29,8 +29,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from specaccel.errors import InputError
-from specaccel.workloads.trace import (
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import (
     NODE_DTYPES,
     NODE_FIELDS,
     SCHEMA_VERSION,
