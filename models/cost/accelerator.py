@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from specaccel.schema.errors import InputError
 
 from . import area, energy
-from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec
+from .hardware_spec import DATAFLOWS, HardwareSpec, verify_units
 
 MIB = 1024.0**2
 GB = 1e9
@@ -79,9 +79,9 @@ class AcceleratorConfig:
         if self.precision not in ("bf16", "int8", "fp8"):
             raise InputError(f"unknown array precision {self.precision!r}; choose bf16, int8 "
                              "or fp8", field="precision")
-        if self.verify_unit not in VERIFY_UNITS:
+        if self.verify_unit not in verify_units():
             raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
-                             f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
+                             f"{', '.join(verify_units())}", field="verify_unit")
         if self.weight_sram_mib > self.sram_mib:
             raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
         energy.energy_scale(self.node_nm)
