@@ -38,11 +38,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             + ", ".join(list_hardware()) + "."
         ),
     )
-    parser.add_argument("--model", default="llama-2-7b", metavar="NAME|config.json",
+    parser.add_argument("--gemm", default=None, metavar="MxNxK",
+                        help="one GEMM (M x K) @ (K x N) on the accelerator's systolic "
+                             "arrays instead of a pass: cycles and utilisation (with --accel "
+                             "or an accelerator --hw; takes --weight-dtype, --roofline)")
+    parser.add_argument("--model", default=None, metavar="NAME|config.json",
                         help="model preset or Hugging Face config.json (default llama-2-7b)")
     parser.add_argument("--hw", default="a100-80gb", metavar="NAME",
                         help="hardware preset (default a100-80gb)")
-    parser.add_argument("--pass", dest="pass_kind", default="forward",
+    parser.add_argument("--pass", dest="pass_kind", default=None,
                         choices=list(PASS_KINDS),
                         help="forward: the pass given by --phase/--tokens (default); "
                              "diffusion-block: one bidirectional refinement pass over a block "
@@ -55,8 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--context", default=None, metavar="S[,S...]",
                         help="tokens already in the KV cache; one value, or one per batch row"
                              " (default 1024; prefill: 0)")
-    parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch rows")
-    parser.add_argument("--tp", type=int, default=1, metavar="N",
+    parser.add_argument("--batch", type=int, default=None, metavar="B",
+                        help="batch rows (default 1)")
+    parser.add_argument("--tp", type=int, default=None, metavar="N",
                         help="tensor-parallel degree (default 1)")
     parser.add_argument("--layers", type=int, default=None, metavar="L",
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
@@ -113,6 +118,8 @@ def _context(text: str) -> int | list[int]:
     return vals[0] if len(vals) == 1 else vals
 
 
+#: The model of ``specaccel cost`` without ``--model``.
+DEFAULT_MODEL = "llama-2-7b"
 #: Kinds of pass `specaccel cost` evaluates (``--pass``).
 PASS_KINDS: tuple[str, ...] = ("forward", "diffusion-block")
 #: Options that only a diffusion block pass takes, and those it cannot take.
@@ -164,14 +171,21 @@ def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
-    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
     hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
     if args.roofline:
         hw = hw.roofline()
+    if args.gemm is not None:
+        from specaccel.cli.cost_gemm import run_gemm
+
+        return run_gemm(args, hw)
+    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
+    model = get_model(args.model or DEFAULT_MODEL, weight_dtype=args.weight_dtype,
+                      kv_dtype=args.kv_dtype)
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
-    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"], batch=args.batch,
-                     tp=args.tp, phase=shape["phase"], layers=args.layers, tree=shape["tree"])
+    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
+                     batch=1 if args.batch is None else args.batch,
+                     tp=1 if args.tp is None else args.tp, phase=shape["phase"],
+                     layers=args.layers, tree=shape["tree"])
     result = cost.to_dict()
     result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
