@@ -10,6 +10,7 @@ import pytest
 
 from specaccel.models.cost import get_hardware, get_model, pass_costs
 from specaccel.models.cost.deployment import Deployment
+from specaccel.models.cost.drafting import StepTrees, drafting_mode
 from specaccel.models.cost.placement import Placement
 from specaccel.models.cost.sampling_tail import sampling_tail
 from specaccel.models.cost.software_stack import IDEAL, get_stack
@@ -17,11 +18,16 @@ from specaccel.models.cost.stack_cost import pass_kernel_count
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.sim.step_costs import compute_step_costs, draft_pass_shapes, step_contexts
+from specaccel.sim.step_costs import compute_step_costs, step_contexts
 from specaccel.workloads import generate_trace
 
 A100 = get_hardware("a100-80gb")
 V7B = get_model("vicuna-7b")
+
+
+def draft_pass_shapes(trace, committed, context, drafting):
+    trees = StepTrees.of_trace(trace, committed)
+    return drafting_mode(drafting).draft_passes(trees).flat(context)
 
 
 def _stages(trace, dep, target, draft, drafting):
