@@ -98,19 +98,20 @@ def test_stored_rows_match_a_scalesim_run_now():
 
 @pytest.mark.slow
 def test_more_stored_rows_match_a_scalesim_run_now():
+    # one fold-sampled row per dataflow, of the cheaper half (a few seconds each)
     ref = _reference()
-    rows = array_validation_rows()
-    picked = [r for df in DATAFLOWS for r in rows if r["dataflow"] == df][::40]
+    rows = sorted(array_validation_rows(), key=lambda r: r["scalesim_cycles"])
+    picked = [next(r for r in rows[len(rows) // 4:] if r["dataflow"] == df
+                   and r["run"] == "fold-sampled") for df in DATAFLOWS]
     for r in picked:
         again = ref.reference_cycles(r["m"], r["n"], r["k"], r["rows"], r["cols"],
                                      r["dataflow"])
         assert again["scalesim_cycles"] == r["scalesim_cycles"], r["label"]
 
 
-def test_errors_per_dataflow_are_what_the_docs_say():
+def test_every_stored_row_is_one_cycle_apart():
+    # the model counts cycles, SCALE-Sim prints the last cycle's index: ours is 1 more
     rows = array_validation_rows()
+    assert {r["specaccel_cycles"] - r["scalesim_cycles"] for r in rows} == {1.0}
     for df in DATAFLOWS:
-        errs = [r["error"] for r in rows if r["dataflow"] == df]
-        # the model counts cycles, SCALE-Sim the last cycle's index: ours is 1 cycle more
-        assert statistics.median(errs) > 0
-        assert max(abs(e) for e in errs) < 1e-4
+        assert statistics.median(r["error"] for r in rows if r["dataflow"] == df) > 0
