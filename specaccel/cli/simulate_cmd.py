@@ -10,6 +10,7 @@ from typing import Any
 
 from specaccel.cli.output import emit, table, to_json
 from specaccel.schema.errors import InputError
+from specaccel.sim.options import ENGINE_CHOICES
 
 
 def register(subparsers: Any) -> None:
@@ -75,16 +76,16 @@ def register(subparsers: Any) -> None:
                    help="pipelined speculation: a separate draft engine drafts the next tree "
                         "while the target verifies the current one; draft and verify "
                         "contend for HBM (batch-1 replay only)")
-    p.add_argument("--engine", choices=("simpy", "fast", "auto"), default="simpy",
-                   help="simpy (event model), fast (Numba fast path; uncontended runs "
-                        "only) or auto (default: simpy)")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
+                   help="event (the SimPy event model), fast (a fast path: uncontended "
+                        "runs and static batches only) or auto (default: event)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 
 
 def _serving_config(args: argparse.Namespace):
     """A ServingConfig from the serving options, or None for a batch-1 replay."""
-    from specaccel.sim.serving import ServingConfig
+    from specaccel.sim.options import ServingConfig
 
     wanted = (args.arrivals, args.batch, args.token_budget, args.requests, args.kv_capacity)
     if all(v is None for v in wanted) and not (args.no_prefill or args.overlap_draft):
