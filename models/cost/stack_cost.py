@@ -1,10 +1,14 @@
 """How a software stack turns kernel time into wall time (one pass, one stage of a step).
 
-The kernel model (`pass_costs`) gives the time of a pass's kernels.  On a software stack
-(:class:`~.software_stack.SoftwareStack`) the pass also launches ``K`` kernels
-(`pass_kernel_count`), each costing the stack's per-kernel GPU time, moves the bytes its
-unfused kernels add (`stack_extra_bytes`: an eager attention's score matrix, a
-concatenated KV cache), and costs the host ``K`` operations (or one graph replay).  The
+The kernel model (`pass_costs`) gives the time of a pass's kernels -- the ``K_model``
+kernels it prices, each with its own fixed latency when the model has one.  On a
+software stack (:class:`~.software_stack.SoftwareStack`) the pass launches ``K``
+kernels (`pass_kernel_count`); the ``K - K_model`` the kernel model does not price are
+the small element-wise kernels of an unfused stack (norms in several steps, rotary
+embedding, casts), each costing the stack's per-kernel GPU time.  The pass also moves
+the bytes its unfused kernels add (`stack_extra_bytes`: an eager attention's score
+matrix, a concatenated KV cache), and costs the host ``K`` operations (or one graph
+replay).  The
 host issues kernels asynchronously, so the host and the GPU overlap: a stage that ends
 in no synchronisation takes ``max(host, gpu)`` -- the GPU waits for the host when the
 host is slower (a host-bound step), the host runs ahead when it is faster.  A host
@@ -81,8 +85,13 @@ def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndar
 def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
                   kernel_s: np.ndarray, tokens: np.ndarray, context: np.ndarray,
                   batch: np.ndarray | float = 1.0, layers: int | None = None,
-                  tp: int = 1) -> dict[str, np.ndarray]:
+                  tp: int = 1, model_kernels: np.ndarray | float = 0.0
+                  ) -> dict[str, np.ndarray]:
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
+
+    `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
+    fixed costs are in it already); the stack's further kernels add its per-kernel GPU
+    time.
 
     Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
     ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
@@ -96,7 +105,8 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
     n_k = pass_kernel_count(stack, model, layers=layers, tp=tp)
     extra = stack_extra_bytes(stack, model, tokens=tokens, context=context, batch=batch,
                               layers=layers, tp=tp)
-    gpu = k + n_k * stack.gpu_per_kernel_s + extra / (hw.mem_bw_bytes_s * hw.bw_efficiency)
+    more = np.maximum(n_k - np.asarray(model_kernels, dtype=np.float64), 0.0)
+    gpu = k + more * stack.gpu_per_kernel_s + extra / (hw.mem_bw_bytes_s * hw.bw_efficiency)
     host_one = stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s
     host = np.full_like(gpu, host_one)
     return {"host_s": host, "gpu_s": gpu, "wall_s": np.maximum(host, gpu),
