@@ -132,3 +132,27 @@ def test_energy_keeps_static_power_over_the_wall_time():
     dyn_stack = r["energy_j"][0] - A100.static_power_w * r["latency_s"][0]
     assert dyn_stack >= dyn_kernel  # only extra traffic adds dynamic energy
     assert replace(hf, name="x") != hf
+
+
+def test_deployment_options_build_deployments_and_name_bad_values():
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.schema.config_fields import from_mapping
+
+    cfg = from_mapping(DeploymentConfig, {"stack": "hf-eager", "tp": 4})
+    dep = cfg.build(A100)
+    assert dep.stack.name == "hf-eager" and dep.target_placement == Placement(tp=4)
+    assert DeploymentConfig().build(A100, trace_stack="gpt-fast").stack.name == "gpt-fast"
+    assert DeploymentConfig().build(A100).stack.name == "ideal"
+    base = DeploymentConfig().baseline(A100, trace_stack="hf-static-kv",
+                                       trace_baseline_stack="hf-eager")
+    assert base.stack.name == "hf-eager"
+    assert DeploymentConfig(stack="vllm").baseline(
+        A100, trace_baseline_stack="hf-eager").stack.name == "vllm"
+    for bad, field in (({"stack": "tensorrt"}, "stack"), ({"tp": 0}, "tp"),
+                       ({"pp": 1.5}, "pp"), ({"stacks": "x"}, "stacks")):
+        with pytest.raises(InputError) as exc:
+            from_mapping(DeploymentConfig, bad)
+        assert exc.value.field == field
+    with pytest.raises(InputError) as exc:
+        DeploymentConfig(stack="hf-eager").build(get_hardware("specaccel-default"))
+    assert exc.value.field == "stack"
