@@ -10,73 +10,65 @@ batch-1 closed-loop replay.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
+from specaccel.schema.config_fields import Config, option
 from specaccel.schema.errors import InputError
+
+ARRIVALS = ("trace", "poisson")
+"""Where request arrival times come from: the trace's ``arrival_s``, or a Poisson process."""
 
 
 @dataclass(frozen=True)
-class ServingConfig:
-    """How requests are served.
+class ServingConfig(Config):
+    """How requests are served (every field is a ``simulate`` option and a sweep axis).
 
-    Attributes
-    ----------
-    max_batch:
-        Most requests running at once (decode rows + prefilling requests).
-    token_budget:
-        Most query tokens per batch step: the tree nodes of every decode row plus the
-        prefill chunk tokens.
-    arrivals:
-        ``"trace"`` (the trace's ``arrival_s``) or ``"poisson"``.
-    rate_per_s:
-        Poisson arrival rate (requests per second) when ``arrivals == "poisson"``.
-    seed:
-        Seed of the Poisson arrivals.
-    prefill:
-        Simulate prefill passes (off: requests start decoding on admission, their
-        prompt's KV already in the cache; the batch-1 replay's convention).
-    kv_capacity_tokens:
-        KV-cache capacity in tokens; default: HBM left after the weights.
-    overlap_draft:
-        Split each batch step into two micro-batches so that a separate draft engine
-        drafts one while the target verifies the other (draft and verify contend for
-        HBM); needs a unit map with a separate draft engine.  No effect when the trace's
-        drafting mode runs no draft model.
+    ``overlap_draft`` needs a unit map with a separate draft engine; it has no effect when
+    the trace's drafting mode runs no draft model.  ``prefill`` off is the batch-1
+    replay's convention: requests start decoding on admission, their prompt's KV already
+    in the cache.
     """
 
-    max_batch: int = 32
-    token_budget: int = 4096
-    arrivals: str = "trace"
-    rate_per_s: float | None = None
-    seed: int = 0
-    prefill: bool = True
-    kv_capacity_tokens: int | None = None
-    overlap_draft: bool = False
+    max_batch: int = option(32, ge=1, flag="--batch", metavar="N",
+                            help="most requests running at once (decode rows + prefilling "
+                                 "requests)")
+    token_budget: int = option(4096, ge=1, metavar="T",
+                               help="most query tokens per batch step: the tree nodes of "
+                                    "every decode row plus the prefill chunk tokens")
+    arrivals: str = option("trace", choices=ARRIVALS,
+                           help="`trace` (the trace's arrival times) or `poisson` (at "
+                                "`rate_per_s`)")
+    rate_per_s: float | None = option(None, gt=0, unit="requests/s",
+                                      help="Poisson arrival rate (arrivals = poisson)")
+    seed: int = option(0, ge=0, metavar="S", help="seed of the Poisson arrivals")
+    prefill: bool = option(True, help="simulate prefill passes (off: prompts already "
+                                      "cached)")
+    kv_capacity_tokens: int | None = option(None, ge=1, unit="tokens", flag="--kv-capacity",
+                                            metavar="TOKENS",
+                                            help="KV-cache capacity (default: the memory "
+                                                 "left after the weights)")
+    overlap_draft: bool = option(False, help="two micro-batches per batch step: a separate "
+                                             "draft engine drafts one while the target "
+                                             "verifies the other (HBM shared between them)")
+
+    def check_rules(self) -> None:
+        if self.arrivals == "poisson" and self.rate_per_s is None:
+            raise InputError("Poisson arrivals need a rate (rate_per_s > 0)",
+                             field="rate_per_s")
+        if self.arrivals != "poisson" and self.rate_per_s is not None:
+            raise InputError("a rate applies to arrivals = poisson only, not to the trace's "
+                             "arrival times", field="rate_per_s")
 
     def check(self) -> None:
-        """:class:`InputError` for an impossible setting."""
-        if self.max_batch < 1:
-            raise InputError(f"must be >= 1, not {self.max_batch}", field="batch")
-        if self.token_budget < 1:
-            raise InputError(f"must be >= 1, not {self.token_budget}", field="token_budget")
-        if self.arrivals not in ("trace", "poisson"):
-            raise InputError(f"must be 'trace' or 'poisson', not {self.arrivals!r}",
-                             field="arrivals")
-        if self.arrivals == "poisson" and not (self.rate_per_s and self.rate_per_s > 0):
-            raise InputError("a Poisson arrival rate must be > 0", field="arrivals")
-        if self.kv_capacity_tokens is not None and self.kv_capacity_tokens < 1:
-            raise InputError(f"must be >= 1, not {self.kv_capacity_tokens}",
-                             field="kv_capacity_tokens")
+        """:class:`InputError` for an impossible setting (construction already checks;
+        this re-checks a config changed behind the dataclass's back)."""
+        Config.__post_init__(self)
 
     @property
     def uncontended(self) -> bool:
         """True when requests can never overlap (batch 1, no prefill): the batch-1
         replay's situation, which the fast path computes exactly."""
         return self.max_batch == 1 and not self.prefill
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 ENGINE_CHOICES = ("event", "fast", "auto")

@@ -91,9 +91,10 @@ def _lookup(getter, name: str, field: str):
         raise InputError(f"unknown name {name!r} ({exc})", field=field) from None
 
 
-def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | None = None
+def resolve_specs(trace, hw: Any, *, target: str | None = None, draft: str | None = None
                   ) -> tuple[Any, Any, Any, DraftingMode]:
     """Hardware and model specs by name; models default to the trace's metadata.
+    `hw` is a preset name or a hardware spec (an accelerator design), used as is.
 
     Returns ``(hw_spec, target_spec, draft_spec, drafting)``; ``draft_spec`` is ``None``
     when the drafting mode runs no draft model: ``"none"`` (no drafting) and
@@ -113,7 +114,7 @@ def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | Non
     elif not draft:
         raise InputError(f"the trace names no draft model and drafting {drafting.name!r} "
                          "runs one; give --draft", field="draft")
-    hw_spec = _lookup(get_hardware, hw, "hw")
+    hw_spec = _lookup(get_hardware, hw, "hw") if isinstance(hw, str) else hw
     target_spec = _lookup(get_model, target, "target")
     draft_spec = _lookup(get_model, draft, "draft") if draft else None
     return hw_spec, target_spec, draft_spec, drafting
