@@ -123,6 +123,41 @@ class StepTerm(Protocol):
     def __call__(self, n_nodes: np.ndarray, committed: np.ndarray) -> np.ndarray: ...
 
 
+STAGE_FIELDS = ("draft_s", "draft_j", "draft_flops", "draft_hbm_bytes", "tree_s",
+                "target_s", "target_j", "target_flops", "target_hbm_bytes", "verify_s")
+"""What pricing a block of steps gives, one array over the steps each (as
+:class:`~.step_costs.StepCosts` holds them)."""
+
+
+@dataclass(frozen=True)
+class StepShapes:
+    """What the steps of a block run, before any pricing.
+
+    Per step: tree size, query tokens of the target pass, context, accepted and
+    committed tokens, number of draft passes; per draft pass (step-major): its step,
+    query tokens and context; and the drafting mode.
+    """
+
+    n_nodes: np.ndarray
+    target_tokens: np.ndarray
+    context: np.ndarray
+    accepted: np.ndarray
+    committed: np.ndarray
+    draft_passes: np.ndarray
+    draft_step_of: np.ndarray
+    draft_tokens: np.ndarray
+    draft_context: np.ndarray
+    drafting: DraftingMode
+
+
+class StepStages(Protocol):
+    """Prices the stages of a block of steps (:data:`STAGE_FIELDS`) from their shapes,
+    in place of the door's own composition (:meth:`StepPricer.own_stages`) — for a
+    deployment whose stages overlap host and GPU time, say."""
+
+    def __call__(self, pricer: StepPricer, shapes: StepShapes) -> dict[str, np.ndarray]: ...
+
+
 @dataclass(frozen=True)
 class RoleCost:
     """What prices the passes of one role (``"target"`` or ``"draft"``).
@@ -182,6 +217,9 @@ class StepPricer:
         The drafting mode.
     step_terms:
         :class:`StepTerm` s added to every step.
+    stages:
+        A :class:`StepStages` that prices batch-1 steps in place of :meth:`own_stages`
+        (the passes of batch steps stay the roles' :class:`RoleCost`).
     default_kernel:
         The kernel is :func:`specaccel.models.cost.pass_costs`, chosen by default (a
         batched engine may then swap it for the same kernel without per-call checks).
@@ -192,17 +230,20 @@ class StepPricer:
     draft: RoleCost | None
     drafting: DraftingMode
     step_terms: tuple[StepTerm, ...] = ()
+    stages: StepStages | None = None
     default_kernel: bool = False
 
     @classmethod
     def build(cls, hw: Any, target: Any, draft: Any, drafting: str | DraftingMode, *,
               cost_fn: CostFn | None = None, pass_terms: tuple[PassTerm, ...] = (),
-              step_terms: tuple[StepTerm, ...] = ()) -> StepPricer:
+              step_terms: tuple[StepTerm, ...] = (), stages: StepStages | None = None
+              ) -> StepPricer:
         """The door for `target` and `draft` on `hw` (both on `hw`'s device).
 
         `draft` is dropped when the drafting mode runs no draft model.  `cost_fn`
         defaults to :func:`specaccel.models.cost.pass_costs`; `pass_terms` are added to
-        every pass of both models, `step_terms` to every step.
+        every pass of both models, `step_terms` to every step; `stages` replaces the
+        door's own pricing of batch-1 steps.
         """
         default = cost_fn is None
         if cost_fn is None:
@@ -215,7 +256,8 @@ class StepPricer:
         return cls(hw=hw, target=RoleCost("target", target, hw, cost_fn, tuple(pass_terms)),
                    draft=(RoleCost("draft", draft, hw, cost_fn, tuple(pass_terms))
                           if mode.runs_draft_model else None),
-                   drafting=mode, step_terms=tuple(step_terms), default_kernel=default)
+                   drafting=mode, step_terms=tuple(step_terms), stages=stages,
+                   default_kernel=default)
 
     # -- what the run holds ------------------------------------------------------------
     @property
@@ -249,53 +291,67 @@ class StepPricer:
         """The drafting mode's draft passes of every step of `trace`."""
         return self.drafting.draft_passes(StepTrees.of_trace(trace, committed))
 
-    def step_costs(self, trace: Any, outcome: TraceOutcome | None = None) -> StepCosts:
-        """The batch-1 cost of every step of `trace` (a block of whole requests).
+    def shapes(self, trace: Any, outcome: TraceOutcome) -> StepShapes:
+        """What the steps of `trace` (a block of whole requests) run, before pricing.
 
-        The target's verify pass runs over the tree plus the trace's
-        ``extra_query_tokens_per_step`` at context ``S_s``; the draft stage is the
-        drafting mode's passes; the tree-mask and verify units take the tree (nothing
-        when the mode verifies no tree); step terms are added to their stages.
+        The target's pass runs over the tree plus the trace's
+        ``extra_query_tokens_per_step`` at context ``S_s``; the draft passes are the
+        drafting mode's.
         """
-        if outcome is None:
-            outcome = verify_trace(trace)
-        n_steps = trace.n_steps
         accepted = np.asarray(outcome.accepted, dtype=np.int64)
         committed = accepted + 1
         n_nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
         context = step_contexts(trace, committed)
-        # query tokens of the target pass: the tree, plus tokens that ride in the same
-        # pass without being drafts (lookahead decoding's Jacobi window)
-        target_tokens = n_nodes + extra_query_tokens(trace)
-        target = self.target.passes(target_tokens, context)
         passes = self.draft_passes(trace, committed)
         step_of, d_tokens, d_ctx = passes.flat(context)
-        if step_of.shape[0]:
-            draft = self.draft.passes(d_tokens, d_ctx).per_step(step_of, n_steps)
+        # query tokens of the target pass: the tree, plus tokens that ride in the same
+        # pass without being drafts (lookahead decoding's Jacobi window)
+        return StepShapes(n_nodes=n_nodes, target_tokens=n_nodes + extra_query_tokens(trace),
+                          context=context, accepted=accepted, committed=committed,
+                          draft_passes=passes.per_step(), draft_step_of=step_of,
+                          draft_tokens=d_tokens, draft_context=d_ctx, drafting=self.drafting)
+
+    def own_stages(self, sh: StepShapes) -> dict[str, np.ndarray]:
+        """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
+        per step for the draft, and the hardware's tree-mask and verify units (none
+        when the mode verifies no tree)."""
+        n_steps = int(sh.n_nodes.shape[0])
+        target = self.target.passes(sh.target_tokens, sh.context)
+        if sh.draft_step_of.shape[0]:
+            draft = self.draft.passes(sh.draft_tokens, sh.draft_context).per_step(
+                sh.draft_step_of, n_steps)
         else:
             draft = PassCosts.zeros(n_steps)
-        if self.drafting.verifies_tree:
-            tree_s = unit_latencies(self.hw.tree_unit_latency_s, n_nodes)
-            verify_s = unit_latencies(self.hw.verify_unit_latency_s, n_nodes)
+        if sh.drafting.verifies_tree:
+            tree_s = unit_latencies(self.hw.tree_unit_latency_s, sh.n_nodes)
+            verify_s = unit_latencies(self.hw.verify_unit_latency_s, sh.n_nodes)
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
-        stage = {"draft": draft.latency_s, "tree": tree_s, "target": target.latency_s,
-                 "verify": verify_s}
+        return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
+                "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
+                "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,
+                "target_flops": target.flops, "target_hbm_bytes": target.hbm_bytes,
+                "verify_s": verify_s}
+
+    def step_costs(self, trace: Any, outcome: TraceOutcome | None = None) -> StepCosts:
+        """The batch-1 cost of every step of `trace` (a block of whole requests): its
+        :meth:`shapes` priced by the door's `stages` (default :meth:`own_stages`), then
+        the step terms added to their stages."""
+        if outcome is None:
+            outcome = verify_trace(trace)
+        sh = self.shapes(trace, outcome)
+        st = dict(self.own_stages(sh) if self.stages is None else self.stages(self, sh))
         for term in self.step_terms:
-            stage[term.stage] = stage[term.stage] + np.asarray(
-                term(n_nodes, committed), dtype=np.float64)
+            key = f"{term.stage}_s"
+            st[key] = st[key] + np.asarray(term(sh.n_nodes, sh.committed), dtype=np.float64)
         return StepCosts(
             request_step_offsets=np.asarray(trace.request_step_offsets, dtype=np.int64),
             arrival_s=np.asarray(trace.arrival_s, dtype=np.float64),
             prompt_len=np.asarray(trace.prompt_len, dtype=np.int64),
-            n_nodes=n_nodes, accepted=accepted, committed=committed, context=context,
-            target_tokens=target_tokens, draft_passes=passes.per_step(),
-            draft_s=stage["draft"], draft_j=draft.energy_j,
-            draft_flops=draft.flops, draft_hbm_bytes=draft.hbm_bytes,
-            target_s=stage["target"], target_j=target.energy_j,
-            target_flops=target.flops, target_hbm_bytes=target.hbm_bytes,
-            tree_s=stage["tree"], verify_s=stage["verify"],
+            n_nodes=sh.n_nodes, accepted=sh.accepted, committed=sh.committed,
+            context=sh.context, target_tokens=sh.target_tokens,
+            draft_passes=sh.draft_passes, **{f: st[f] for f in STAGE_FIELDS},
             kv_bytes_per_token=self.kv_bytes_per_token,
             drafting=self.drafting,
             metadata=dict(trace.metadata),

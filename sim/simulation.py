@@ -21,7 +21,7 @@ from specaccel.sim.config_check import check_config
 from specaccel.sim.engines import fast_path_applicable, run_engine
 from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.options import SimOptions
-from specaccel.sim.pricing import PassTerm, StepPricer, StepTerm
+from specaccel.sim.pricing import PassTerm, StepPricer, StepStages, StepTerm
 from specaccel.sim.step_costs import CostFn
 from specaccel.sim.step_input import StepInput
 
@@ -38,6 +38,7 @@ def simulate(
     cost_fn: CostFn | None = None,
     pass_terms: tuple[PassTerm, ...] = (),
     step_terms: tuple[StepTerm, ...] = (),
+    stages: StepStages | None = None,
     options: SimOptions | None = None,
     **option_fields: Any,
 ) -> SimResult:
@@ -54,9 +55,10 @@ def simulate(
     drafting:
         Drafting mode (a :class:`~specaccel.models.cost.drafting.DraftingMode` or its
         name); default from the trace's metadata.
-    cost_fn, pass_terms, step_terms:
+    cost_fn, pass_terms, step_terms, stages:
         The step-cost door's kernel (default :func:`specaccel.models.cost.pass_costs`),
-        per-pass and per-step cost terms (:class:`~.pricing.StepPricer`).
+        per-pass and per-step cost terms, and a pricer of whole steps in place of the
+        door's own (:class:`~.pricing.StepPricer`).
     options:
         How to simulate (:class:`~.options.SimOptions`: engine, serving, pipelining,
         baseline, timeline, unit map, checks); `option_fields` set its fields by name
@@ -67,7 +69,7 @@ def simulate(
     opts.validate()
     mode = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
     pricer = StepPricer.build(hw, target, draft, mode, cost_fn=cost_fn,
-                              pass_terms=pass_terms, step_terms=step_terms)
+                              pass_terms=pass_terms, step_terms=step_terms, stages=stages)
     if opts.check:
         check_config(trace, hw, target, pricer.draft_model, drafting=mode,
                      verify_nodes=opts.verify_nodes)

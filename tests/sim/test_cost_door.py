@@ -38,15 +38,18 @@ class SamplingTail:
 
 @dataclass(frozen=True)
 class SlowerVerify:
-    """The toy hardware with the sampling tail written into its verify unit."""
+    """The toy hardware with the sampling tail written into its verify unit: `fixed`
+    quanta plus `per_node` quanta per node more."""
 
     base: object
+    per_node: int = 1
+    fixed: int = 0
 
     def __getattr__(self, name):
         return getattr(self.base, name)
 
     def verify_unit_latency_s(self, n: int) -> float:
-        return self.base.verify_unit_latency_s(n) + n * Q
+        return self.base.verify_unit_latency_s(n) + (self.fixed + self.per_node * n) * Q
 
 
 def trace(seed: int) -> Trace:
@@ -124,3 +127,25 @@ def test_a_step_term_names_its_stage(toy_hw, target_model, draft_model):
     with pytest.raises(ValueError, match="stage"):
         StepPricer.build(toy_hw, target_model, draft_model, "per-level",
                          step_terms=(SamplingTail(stage="commit"),))
+
+
+@pytest.mark.parametrize("run", sorted(RUNS))
+def test_a_step_pricer_of_its_own_reaches_every_engine(run, toy_hw, target_model,
+                                                        draft_model, batch_cost):
+    """A `stages` function prices whole batch-1 steps in place of the door's own
+    composition (as a deployment whose host and GPU time overlap would): here the
+    door's own stages with the verify stage two quanta longer, against a verify unit
+    two quanta slower."""
+
+    def slower_verify(pricer, shapes):
+        st = pricer.own_stages(shapes)
+        return {**st, "verify_s": st["verify_s"] + 2 * Q}
+
+    options, engine = RUNS[run]
+    tr = trace(20)
+    kw = dict(target=target_model, draft=draft_model, cost_fn=batch_cost, baseline=False,
+              **options)
+    want = simulate(tr, hw=SlowerVerify(toy_hw, per_node=0, fixed=2), **kw)
+    got = simulate(tr, hw=toy_hw, stages=slower_verify, **kw)
+    assert got.engine == engine
+    assert _numbers(got) == _numbers(want)
