@@ -28,6 +28,7 @@ from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_file
 
 DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),
                       ("area_mm2", "min"), ("power_w", "min"), ("speedup", "max"))
@@ -89,12 +90,15 @@ def _plain(v: Any) -> Any:
 def parse_objectives(text: str) -> dict[str, str]:
     """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``."""
     out: dict[str, str] = {}
-    for item in text.split(","):
+    items = text.split(",")
+    for item in items:
         name, _, sense = item.strip().partition(":")
         sense = sense or "min"
         if not name or sense not in ("max", "min"):
             raise InputError(f"expected METRIC:max or METRIC:min, not {item.strip()!r}",
                              field="--pareto")
+        if name in out:
+            raise InputError(f"metric {name!r} is given twice", field="--pareto")
         out[name] = sense
     if not 2 <= len(out) <= 3:
         raise InputError(f"give 2 or 3 metrics, not {len(out)}", field="--pareto")
@@ -119,9 +123,19 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
         tokens/s (max), energy per token, area, power (min)).
     """
     root = Path(root)
+    if not root.is_dir():
+        raise InputError("no such results folder" if not root.exists()
+                         else "is a file, not a sweep's results folder", file=str(root))
     loaded = load_results(root)
     df = loaded.frame
     meta = read_sweep_meta(root)
+    if not meta:
+        raise InputError("half-written results folder: no sweep.json (the sweep did not "
+                         "start properly; run 'specaccel sweep' again)", file=str(root))
+    if len(df) == 0:
+        raise InputError("the results folder holds no design points (the sweep stored "
+                         "none: it failed or was stopped at once; 'specaccel sweep "
+                         "--resume' continues it)", file=str(root))
     partial = 0
     if meta.get("strategy") == "successive-halving" and "steps" in df and len(df):
         # Earlier rungs ran shorter traces: compare designs at full length only.
@@ -265,10 +279,9 @@ def write_html_report(root: str | Path, out: str | Path | None = None, *,
 
     Returns the report's path and the analysis.
     """
-    a = analyse_sweep(root, objectives=objectives)
     path = Path(out) if out is not None else Path(root) / "report.html"
-    try:
-        path.write_text(render_html(a), encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write the report ({exc.strerror})", file=str(path)) from None
+    if Path(root).is_dir() or out is not None:
+        check_output_file(path, kind="html", option="--out")  # before the analysis
+    a = analyse_sweep(root, objectives=objectives)
+    atomic_write(path, render_html(a), option="--out")
     return path, a

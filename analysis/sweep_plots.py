@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from specaccel.analysis.pareto import pareto_mask  # noqa: E402
 from specaccel.analysis.plots import ENERGY_COLOURS  # noqa: E402
+from specaccel.schema.output_path import atomic_target  # noqa: E402
 
 LABELS = {
     "tokens_per_s": "tokens / s", "energy_per_token_j": "energy per token (J)",
@@ -36,9 +37,12 @@ def _label(m: str) -> str:
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    try:
+        with atomic_target(path) as tmp:  # never half a PNG at `path`
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def _has(df: pd.DataFrame, cols: Sequence[str]) -> bool:

@@ -321,6 +321,10 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                      batch_size=int(sweep.get("batch_size", 64)), text=text)
     n = _count(spec)
     if n > MAX_POINTS:
+        if spec.search.strategy != "grid":
+            raise loc.error(f"{spec.search.samples} samples x {len(spec.workloads)} "
+                            f"workloads = {n} points is more than {MAX_POINTS}", "search",
+                            "samples")
         raise loc.error(f"{n} points is more than {MAX_POINTS}", "axes")
     if n == 0:
         raise loc.error("the sweep has no points (an empty axis, or samples = 0)", "axes")
@@ -502,7 +506,10 @@ def _axis(name: str, v: Any, search: Search, loc: _Locator) -> Axis:
         extra = set(v) - {"start", "stop", "step"}
         if extra:
             raise loc.error(f"unknown key {sorted(extra)[0]!r} in a range", "axes", name)
-        start, stop, step = v["start"], v["stop"], v.get("step", 1)
+        if "step" not in v:
+            raise loc.error("a range needs a step (e.g. { start = 32, stop = 128, step = 32 })",
+                            "axes", name)
+        start, stop, step = v["start"], v["stop"], v["step"]
         if not all(_is_num(x) for x in (start, stop, step)) or step <= 0 or stop < start:
             raise loc.error("a range needs numbers start <= stop and step > 0", "axes", name)
         n = int(math.floor((stop - start) / step + 1e-9)) + 1

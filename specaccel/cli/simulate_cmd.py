@@ -8,8 +8,10 @@ import sys
 import time
 from typing import Any
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli import option_rules
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_file
 
 
 def register(subparsers: Any) -> None:
@@ -59,8 +61,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--requests", type=int, metavar="N",
                    help="serving run: N requests (the trace's, repeated cyclically if it "
                         "has fewer)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of the Poisson arrivals (default 0)")
+    p.add_argument("--seed", type=int, default=None, metavar="S",
+                   help="seed of the Poisson arrivals (default 0; only with "
+                        "--arrivals poisson:RATE)")
     p.add_argument("--no-prefill", action="store_true",
                    help="serving run without prefill passes (prompts already cached)")
     p.add_argument("--kv-capacity", type=int, metavar="TOKENS",
@@ -80,6 +83,8 @@ def register(subparsers: Any) -> None:
                         "only) or auto (default: simpy)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+    option_rules.needs(p, "--gantt-window", "--gantt", "it sets the Gantt chart's window")
+    option_rules.needs(p, "--seed", "--arrivals", "it seeds the Poisson arrivals")
 
 
 def _serving_config(args: argparse.Namespace):
@@ -103,6 +108,9 @@ def _serving_config(args: argparse.Namespace):
         if not rate > 0 or rate == float("inf"):
             raise InputError(f"the Poisson rate must be > 0, not {value}", field="arrivals")
         arrivals = "poisson"
+    if args.seed is not None and arrivals != "poisson":
+        raise InputError("seeds the Poisson arrivals only; the trace's arrival times take no "
+                         "seed", field="seed")
     for name in ("batch", "token_budget", "requests", "kv_capacity"):
         v = getattr(args, name)
         if v is not None and v < 1:
@@ -110,7 +118,7 @@ def _serving_config(args: argparse.Namespace):
     cfg = ServingConfig(
         max_batch=args.batch if args.batch is not None else 32,
         token_budget=args.token_budget if args.token_budget is not None else 4096,
-        arrivals=arrivals, rate_per_s=rate, seed=args.seed, prefill=not args.no_prefill,
+        arrivals=arrivals, rate_per_s=rate, seed=args.seed or 0, prefill=not args.no_prefill,
         kv_capacity_tokens=args.kv_capacity, overlap_draft=args.overlap_draft)
     cfg.check()
     return cfg
@@ -145,13 +153,9 @@ def _load_trace(path: str):
 def _write_timeline(path: str, result) -> None:
     from specaccel.sim.timeline_export import chrome_trace
 
-    try:
-        with open(path, "w") as fh:
-            fh.write(to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
-                                          request_times=result.request_times)))
-    except OSError as exc:
-        raise InputError(f"cannot write the timeline ({exc.strerror})", file=path,
-                         field="timeline") from None
+    atomic_write(path, to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
+                                            request_times=result.request_times)),
+                 option="--timeline")
 
 
 def _human(d: dict[str, Any]) -> str:
@@ -204,38 +208,44 @@ def _human(d: dict[str, Any]) -> str:
             f"\nutilisation: {util}{extra}")
 
 
-def _warn_if_too_big(result) -> None:
+def _warn_if_too_big(result, out: dict[str, Any]) -> None:
     fp = result.memory_footprint
     if fp.get("fits") is False and result.serving is None:
-        print(f"warning: {result.hardware}: weights + peak KV need "
-              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
-              " GB (the batch-1 replay does not limit the KV cache)", file=sys.stderr)
+        add_warning(out, "does_not_fit_memory",
+                    f"{result.hardware}: weights + peak KV need {fp['peak_bytes'] / 1e9:.1f} "
+                    f"GB, more than its {fp['capacity_bytes'] / 1e9:.1f} GB (the batch-1 "
+                    "replay does not limit the KV cache)")
 
 
 def _write_gantt(path: str, result, window) -> None:
     from specaccel.analysis.plots import plot_gantt
 
-    try:
-        plot_gantt(result.timeline or [], path, window=window,
-                   title=f"{result.hardware}: {result.target} + {result.draft} "
-                         f"({result.engine})")
-    except OSError as exc:
-        raise InputError(f"cannot write the Gantt chart ({exc.strerror})", file=path,
-                         field="gantt") from None
+    plot_gantt(result.timeline or [], path, window=window,  # written atomically
+               title=f"{result.hardware}: {result.target} + {result.draft} ({result.engine})")
 
 
 def run(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_replay_size, check_trace_metadata
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.simulation import resolve_specs, simulate
 
     t0 = time.perf_counter()
+    if args.seed is not None and args.seed < 0:
+        raise InputError(f"must be >= 0, not {args.seed}", field="seed")
     serving = _serving_config(args)
     window = _gantt_window(args.gantt_window)
     if args.verify_nodes is not None and args.verify_nodes < 1:
         raise InputError(f"must be >= 1, not {args.verify_nodes}", field="verify-nodes")
+    if args.timeline:
+        check_output_file(args.timeline, kind="json", option="--timeline")
+    if args.gantt:
+        check_output_file(args.gantt, kind="png", option="--gantt")
     trace = _load_trace(args.trace)
+    check_replay_size(trace, file=args.trace)
     if args.requests is not None:
+        check_replay_size(trace, file=args.trace, requests=args.requests)
         trace = take_requests(trace, args.requests)
+    check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
     hw, target, draft, drafting = resolve_specs(trace, args.hw, target=args.target,
                                                 draft=args.draft)
     if draft is None and (args.draft or args.pipelined):
@@ -256,8 +266,8 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="engine") from None
-    _warn_if_too_big(result)
     out = result.to_dict()
+    _warn_if_too_big(result, out)
     out["trace"] = args.trace
     if args.timeline:
         _write_timeline(args.timeline, result)
