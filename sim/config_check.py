@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.models.cost.drafting import DraftingMode, drafting_mode, drafting_of
 from specaccel.schema.errors import InputError
-from specaccel.sim.step_costs import uses_draft_model, verifies_tree
 
 
 def verify_unit_nodes(hw: Any) -> int | None:
@@ -93,7 +93,7 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     return int((float(cap) - w) // kv_bytes_per_token)
 
 
-def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
+def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
                  verify_nodes: int | None = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
@@ -101,8 +101,9 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
     the verify unit whenever a tree is verified (every mode but ``"none"``, so also
     ``"draft-free"``).
     """
-    check_weights_fit(hw, target, draft if uses_draft_model(drafting) else None)
-    if verifies_tree(drafting) and trace.n_steps:
+    mode = drafting_mode(drafting)
+    check_weights_fit(hw, target, draft if mode.runs_draft_model else None)
+    if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)
 
@@ -144,15 +145,14 @@ def check_trace_metadata(trace, *, file: str | None = None, target: str | None =
     (the ``--target`` / ``--draft`` options) replace them.
     """
     from specaccel.models.cost import get_model
-    from specaccel.sim.step_costs import DRAFTING_MODES
 
     meta = trace.metadata
-    drafting = meta.get("drafting", "per-level")
-    if drafting not in DRAFTING_MODES:
-        raise InputError(f"unknown drafting {drafting!r}; choose one of "
-                         f"{', '.join(DRAFTING_MODES)}", file=file, field="metadata.drafting")
+    try:
+        mode = drafting_of(meta)
+    except InputError as exc:
+        raise InputError(exc.reason, file=file, field="metadata.drafting") from None
     wanted = [("target_model", target, "--target")]
-    if uses_draft_model(drafting):
+    if mode.runs_draft_model:
         wanted.append(("draft_model", draft, "--draft"))
     for key, override, option in wanted:
         if override is not None:
