@@ -8,12 +8,12 @@ import sys
 import time
 from typing import Any
 
+from specaccel.cli import option_rules
 from specaccel.cli.hardware_options import (
     accelerator_from_args,
     add_accelerator_options,
     wants_accelerator,
 )
-from specaccel.cli import option_rules
 from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
