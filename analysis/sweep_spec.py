@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.analysis import design_point as dp
+from specaccel.schema import progress
 from specaccel.schema.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")
@@ -328,6 +329,7 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         raise loc.error(f"{n} points is more than {MAX_POINTS}", "axes")
     if n == 0:
         raise loc.error("the sweep has no points (an empty axis, or samples = 0)", "axes")
+    progress.expect(n)
     _check_points(spec, loc)
     return spec
 
@@ -338,7 +340,9 @@ def _check_points(spec: SweepSpec, loc: _Locator) -> None:
     ``rate_per_s``) fail before the sweep starts, not in the middle."""
     configured = set(dp.accelerator_params()) | set(dp.serving_params()) | {"hardware"}
     seen: set[tuple] = set()
-    for p in spec.points():
+    for i, p in enumerate(spec.points()):
+        if i % 4096 == 4095:
+            progress.advance(4096)
         over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
         if over in seen:
             continue

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from specaccel.schema import progress
 from specaccel.sim.accelerator_model import ROLES, Accelerator
 from specaccel.sim.step_costs import StepCosts
 
@@ -247,6 +248,7 @@ class TraceReplay:
             if arrival[r] > env.now:
                 yield env.timeout(arrival[r] - env.now)
             yield from self.request(r, exclusive=True)
+            progress.advance()
 
     def log(self) -> ReplayLog:
         """The measurements so far."""

@@ -50,6 +50,7 @@ import numpy as np
 import simpy
 
 from specaccel.models.cost.drafting import StepTrees
+from specaccel.schema import progress
 from specaccel.schema.config_fields import Config, option
 from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
@@ -386,6 +387,7 @@ class ServingSimulation:
             self.kv_series.offer(now, self.kv_used)
 
     def _finish(self, r: int, running: list[int]) -> None:
+        progress.advance()
         running.remove(r)
         self._kv_change(-int(self.kv_held[r]))
         self.kv_held[r] = 0

@@ -48,7 +48,7 @@ def _weight_dtype(cfg: dict[str, Any], path: str) -> str:
     name = cfg.get("torch_dtype")
     if name is None or name == "auto":
         return "bf16"
-    if name not in _DTYPES:
+    if not isinstance(name, str) or name not in _DTYPES:
         raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(_DTYPES)}",
                          file=path, field="torch_dtype")
     return _DTYPES[name]

@@ -126,6 +126,7 @@ def _check_size(args) -> None:
 
 
 def _cmd_synth(args) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.synthesis import synthesise_unit
 
     if args.build_dir:
@@ -133,9 +134,11 @@ def _cmd_synth(args) -> int:
     _build(args)._MustUse__silence = True  # built only to validate before the long run
     _check_size(args)
     print(f"synthesising {args.unit} N={args.nodes} for {args.device} ...", file=sys.stderr)
-    r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
-                        prob_width=args.prob_width, device=args.device,
-                        build_dir=args.build_dir, seed=args.seed)
+    with ProgressBar(None, f"{args.unit} N={args.nodes}", enabled=wanted(args.json),
+                     unit="stage"):
+        r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
+                            prob_width=args.prob_width, device=args.device,
+                            build_dir=args.build_dir, seed=args.seed)
 
     def human(r: dict) -> str:
         fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \

@@ -230,6 +230,7 @@ def _write_gantt(path: str, result, window) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.sim.config_check import check_replay_size, check_trace_metadata
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.simulation import resolve_specs, simulate
@@ -260,11 +261,14 @@ def run(args: argparse.Namespace) -> int:
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
+    runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
-        result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
-                          baseline=args.baseline, record_timeline=record,
-                          engine=args.engine, serving=serving,
-                          verify_nodes=args.verify_nodes, pipelined=args.pipelined)
+        with ProgressBar(trace.n_requests * runs, "simulating", enabled=wanted(args.json),
+                         unit="req"):
+            result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                              baseline=args.baseline, record_timeline=record,
+                              engine=args.engine, serving=serving,
+                              verify_nodes=args.verify_nodes, pipelined=args.pipelined)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise

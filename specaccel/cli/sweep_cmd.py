@@ -61,6 +61,7 @@ def _human(d: dict[str, Any]) -> str:
 
 
 def run(args: Any) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.analysis.results_store import stored_count
     from specaccel.analysis.sweep_runner import MAX_LOCAL_WORKERS, run_sweep
     from specaccel.analysis.sweep_spec import load_spec
@@ -73,9 +74,12 @@ def run(args: Any) -> int:
     if args.chunk_size is not None and args.chunk_size < 1:
         raise InputError(f"must be >= 1, not {args.chunk_size}", field="--chunk-size")
     check_output_dir(args.out, option="--out")  # before the spec's points are checked
-    spec = load_spec(args.spec)
+    show = wanted(args.json)
+    with ProgressBar(None, f"reading {args.spec}: checking points", enabled=show,
+                     unit="pt"):
+        spec = load_spec(args.spec)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                        resume=args.resume, progress=not args.json,
+                        resume=args.resume, progress=show,
                         chunk_size=args.chunk_size)
     d = {"name": spec.name, **summary.to_dict(), "stored": stored_count(args.out)}
     emit(args.json, d, _human)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import check_trace_output
@@ -204,8 +204,16 @@ def _gen(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     trace = read_trace(args.file)
     result = {"file": args.file, **summarize(trace)}
+    try:  # a summary of any readable trace, flagged when simulate would refuse it
+        check_trace_metadata(trace, file=args.file)
+        result["replayable"] = True
+    except InputError as exc:
+        result["replayable"] = False
+        add_warning(result, "not_replayable", f"simulate refuses this trace: {exc.message}")
     emit(args.json, result, _human_info)
     return 0
 
