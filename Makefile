@@ -10,9 +10,9 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 OUT ?= specaccel-out
 
-.PHONY: run test setup iverilog bench lint runtime-env runtime-check
+.PHONY: run test setup iverilog chromium bench lint runtime-env runtime-check
 
-setup: $(TEST_STAMP) iverilog
+setup: $(TEST_STAMP) iverilog chromium
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -61,6 +61,15 @@ runtime-check:
 	rm -rf $(RUNTIME_VENV)
 	$(MAKE) --no-print-directory runtime-env VENV=$(RUNTIME_VENV)
 	python3 .ci/runtime_commands.py $(RUNTIME_VENV)
+
+# Headless Chromium renders the HTML report in the tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium (apt)" >&2; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium)) ; \
+	  else echo "chromium is missing and we are not root: apt-get install chromium" >&2; exit 1; fi; }
 
 iverilog:
 	@command -v iverilog >/dev/null 2>&1 || { \

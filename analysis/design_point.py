@@ -43,6 +43,7 @@ from specaccel.schema.config_fields import (
     from_mapping,
 )
 from specaccel.schema.errors import InputError
+from specaccel.sim.options import ENGINE_CHOICES
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
                    "tree")
@@ -139,7 +140,7 @@ DEFAULT_METRICS = ("tokens_per_s", "speedup", "mean_committed_per_step",
                    "energy_per_token_target_j", "energy_per_token_static_j", "power_w",
                    "area_mm2", "peak_flops", "mem_bw_bytes_s", "verify_pass_flops",
                    "verify_pass_bytes", "verify_pass_s", "accepted_histogram")
-ENGINES = ("auto", "fast", "event")
+ENGINES = ENGINE_CHOICES
 _TREE_RE = re.compile(r"^(chain-(\d+)|(\d+)x(\d+)|(\d+)-ary-(\d+)|eagle-25|preset"
                       r"|sequoia-(\d+))$")
 SEQUOIA_MAX_DEPTH = 10
@@ -223,13 +224,10 @@ def fast_path_valid(point: dict[str, Any]) -> bool:
 
 def evaluator_label(sim_engine: str) -> str:
     """The sweep's ``evaluator`` for the engine a :class:`~specaccel.sim.SimResult`
-    reports: ``"fast"`` for the fast paths (``fast``, ``fast-static-batch``), ``"event"``
-    for the SimPy models (``simpy``, ``simpy-serving``, ``simpy-pipelined``)."""
-    if sim_engine.startswith("fast"):
-        return "fast"
-    if sim_engine.startswith("simpy"):
-        return "event"
-    raise ValueError(f"unknown simulator engine {sim_engine!r}")
+    reports: its kind in the simulator's engine registry, ``"fast"`` or ``"event"``."""
+    from specaccel.sim.engines import engine_kind
+
+    return engine_kind(sim_engine)
 
 
 #: Most nodes a swept draft tree may have (the Sequoia search's own limit; one verify
@@ -431,16 +429,11 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
 
-    if settings.engine == "event":
-        engine = "simpy"
-    elif settings.engine == "fast":
+    if settings.engine == "fast":
         ok, why = fast_path_status(point)
         if not ok:
             raise InputError(f"the fast path is not exact for this point ({why})",
                              field="engine")
-        engine = "fast"
-    else:   # the simulator decides, by fast_path_applicable on the same options
-        engine = "auto"
 
     steps = point.get("steps")
     requests = point.get("requests")
@@ -461,7 +454,8 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and runs_draft else None
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=engine, **run_options(point)).to_dict()
+                      drafting=drafting, engine=settings.engine,
+                      **run_options(point)).to_dict()
     flat = _flatten(result, hw)
     if any(m.startswith("verify_pass_") for m in settings.metrics):
         flat.update(_verify_pass(target, hw, result))

@@ -23,7 +23,7 @@ import pandas as pd
 
 from specaccel.analysis import sweep_plots
 from specaccel.analysis.design_point import METRICS
-from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
+from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask_by
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
@@ -105,6 +105,13 @@ def parse_objectives(text: str) -> dict[str, str]:
     return out
 
 
+def _workload_column(df: pd.DataFrame) -> str | None:
+    """The column naming each row's workload, when the sweep ran more than one."""
+    if "workload" in df.columns and df["workload"].nunique() > 1:
+        return "workload"
+    return None
+
+
 def _numeric_metrics(df: pd.DataFrame, metrics: list[str]) -> list[str]:
     return [m for m in metrics if m in df.columns and m != "accepted_histogram"
             and pd.api.types.is_numeric_dtype(df[m])]
@@ -159,8 +166,9 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
     constraints = [Constraint(c["metric"], c.get("min"), c.get("max"))
                    for c in meta.get("constraints", []) if c["metric"] in df.columns]
     feasible = feasible_mask(df, constraints)
-    front = pareto_mask(df, objectives) if len(objectives) >= 2 and len(df) else \
-        np.zeros(len(df), dtype=bool)
+    # One front per workload: a design is compared only with designs on the same workload.
+    front = pareto_mask_by(df, objectives, _workload_column(df)) \
+        if len(objectives) >= 2 and len(df) else np.zeros(len(df), dtype=bool)
     objective = meta.get("objective") or (numeric[0] if numeric else None)
     best = best_design(df, objective, maximize=bool(meta.get("maximize", True)),
                        constraints=constraints) if objective in numeric else None
@@ -180,7 +188,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
 th{background:#f3f3f3}pre{background:#f7f7f7;padding:.8em;font-size:.8em;overflow:auto}
-.figs img{max-width:48%;margin:.5%;border:1px solid #eee}.note{color:#666;font-size:.9em}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.8em;color:#666}.note{color:#666;font-size:.9em}
 """
 
 
@@ -189,11 +198,24 @@ def _table(df: pd.DataFrame) -> str:
                       na_rep="–", escape=True)
 
 
-def _img(path: Path | None, alt: str) -> str:
+def _img(path: Path | None, alt: str, why_not: str = "metrics not kept") -> str:
     if path is None:
-        return f'<p class="note">{html.escape(alt)}: not drawn (metrics not kept).</p>'
+        return f'<p class="note">{html.escape(alt)}: not drawn ({html.escape(why_not)}).</p>'
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    # The smallest font drawn in the figure (px at its natural size), for the legibility
+    # check of the browser test.
+    min_px = sweep_plots.min_font_px(path)
+    clipped = sweep_plots.clipped_text(path)
+    return (f'<figure><img alt="{html.escape(alt)}" data-min-font-px="{min_px:.1f}" '
+            f'data-clipped-text="{clipped}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}'
+            "</figcaption></figure>")
+
+
+def _tree_is_swept(a: SweepAnalysis) -> bool:
+    """Whether the tree budget varies as an axis (or across workloads' trees)."""
+    return any("tree" in ax or ax in ("steps_tree", "max_nodes") for ax in a.axes) or (
+        "tree" in a.frame.columns and a.frame["tree"].nunique() > 1)
 
 
 def _plots(a: SweepAnalysis, tmp: Path) -> list[str]:
@@ -201,18 +223,22 @@ def _plots(a: SweepAnalysis, tmp: Path) -> list[str]:
     front_idx = df.index[a.front]
     if len(front_idx) == 0 and a.best is not None:
         front_idx = pd.Index([a.best.name])
+    workload = _workload_column(df)
+    tree = _tree_is_swept(a)
     return [
-        _img(sweep_plots.plot_pareto(df, a.objectives, tmp / "pareto.png", a.feasible)
+        _img(sweep_plots.plot_pareto(df, a.objectives, tmp / "pareto.png", a.feasible,
+                                     front=a.front, group=workload)
              if len(a.objectives) >= 2 else None, "Pareto scatter"),
         _img(sweep_plots.plot_roofline(df, tmp / "roofline.png"), "roofline"),
-        _img(sweep_plots.plot_speedup_vs_tree(df, a.axes, tmp / "speedup_tree.png"),
-             "speedup vs tree budget"),
+        _img(sweep_plots.plot_speedup_vs_tree(df, a.axes, tmp / "speedup_tree.png")
+             if tree else None, "speedup vs tree budget",
+             "the tree is not an axis of this sweep" if not tree else "metrics not kept"),
         _img(sweep_plots.plot_accepted_histograms(df, tmp / "accepted.png"),
              "accepted-length histograms"),
         _img(sweep_plots.plot_energy_breakdown(
             df, tmp / "energy.png", rows=front_idx,
-            labels=[", ".join(f"{c}={df.at[i, c]}" for c in a.axes) or str(df.at[i, "key"])
-                    for i in front_idx]),
+            labels=[sweep_plots.short_label(df, i, [x for x in a.axes if x != workload],
+                                            workload) for i in front_idx]),
              "energy breakdown of the Pareto designs"),
     ]
 

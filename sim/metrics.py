@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from specaccel.sim.accelerator_model import ROLES
-from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.log import ReplayLog
+from specaccel.sim.step_input import StepInput
 
 ENERGY_COMPONENTS = ("draft", "target", "static")
 
@@ -166,26 +166,24 @@ def memory_footprint(hw: Any, target: Any, draft: Any, kv_peak_bytes: float
     }
 
 
-def _request_times(costs: StepCosts, log: ReplayLog) -> dict[str, np.ndarray]:
-    arrival = (log.request_arrival_s if log.request_arrival_s is not None
-               else np.asarray(costs.arrival_s, dtype=np.float64))
-    first = (log.request_first_token_s if log.request_first_token_s is not None
-             else np.full(costs.n_requests, np.nan))
-    return {"arrival": np.asarray(arrival), "start": np.asarray(log.request_start_s),
-            "first_token": np.asarray(first), "end": np.asarray(log.request_end_s)}
+def _request_times(log: ReplayLog) -> dict[str, np.ndarray]:
+    return {"arrival": np.asarray(log.request_arrival_s),
+            "start": np.asarray(log.request_start_s),
+            "first_token": np.asarray(log.request_first_token_s),
+            "end": np.asarray(log.request_end_s)}
 
 
-def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draft: Any
-                 ) -> SimResult:
-    """Combine the per-step costs and the replay log into a :class:`SimResult`."""
+def build_result(inp: StepInput, log: ReplayLog) -> SimResult:
+    """Combine a run's step-cost input and its engine's log into a :class:`SimResult`."""
+    costs = inp.costs
+    hw, target, draft = inp.hw, inp.pricer.target.model, inp.pricer.draft_model
     makespan = log.makespan_s
     tokens = int(costs.committed.sum())
     n_steps = costs.n_steps
     static_w = float(getattr(hw, "static_power_w", 0.0))
-    dyn = log.dynamic_energy_j
     energy = {
-        "draft": float(costs.draft_j.sum()) if dyn is None else float(dyn["draft"]),
-        "target": float(costs.target_j.sum()) if dyn is None else float(dyn["target"]),
+        "draft": float(log.dynamic_energy_j["draft"]),
+        "target": float(log.dynamic_energy_j["target"]),
         "static": static_w * makespan,
     }
     energy["total"] = float(sum(energy[c] for c in ENERGY_COMPONENTS))
@@ -218,7 +216,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         hardware=_name(hw),
         hardware_kind=str(getattr(hw, "kind", "")),
         target=_name(target),
-        draft=_name(draft) if costs.drafting.runs_draft_model else "none",
+        draft=_name(draft) if draft is not None else "none",
         drafting=costs.drafting.name,
         n_requests=costs.n_requests,
         n_steps=n_steps,
@@ -236,13 +234,11 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         step_time_s=step_time,
         accepted_histogram=[int(c) for c in hist],
         hbm_bytes={**log.hbm_bytes_by_role, "kv_writeback": writeback, "total": hbm_total},
-        memory_footprint=memory_footprint(hw, target,
-                                          draft if costs.drafting.runs_draft_model else None,
-                                          log.kv_peak_tokens * kvb),
+        memory_footprint=memory_footprint(hw, target, draft, log.kv_peak_tokens * kvb),
         timeline=log.timeline,
-        request_times=_request_times(costs, log) if log.timeline is not None else None,
+        request_times=_request_times(log) if log.timeline is not None else None,
         engine=log.engine,
-        serving=getattr(log, "serving", None),
+        serving=log.serving,
         pipeline=log.pipeline,
         kv_cache={
             "peak_tokens": log.kv_peak_tokens,
