@@ -20,8 +20,8 @@ from typing import Any
 _WHERE = {
     "autoregressive_trace": "autoregressive", "committed_token_stream": "autoregressive",
     "ENGINES": "engines", "choose_engine": "engines", "fast_replay": "fast_path",
-    "ReplayLog": "log", "SimResult": "metrics",
-    "build_result": "metrics", "ENGINE_CHOICES": "options", "ServingConfig": "options",
+    "ReplayLog": "log", "METRICS": "metrics", "Metric": "metrics", "SimResult": "result",
+    "build_result": "result", "ENGINE_CHOICES": "options", "ServingConfig": "options",
     "SimOptions": "options", "StepPricer": "pricing", "compute_step_costs": "pricing",
     "replay": "replay", "fast_path_applicable": "engines", "resolve_specs": "simulation",
     "simulate": "simulation", "simulate_named": "simulation", "StepCosts": "step_costs",

@@ -19,9 +19,9 @@ from specaccel.schema.errors import InputError
 from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config
 from specaccel.sim.engines import fast_path_applicable, run_engine
-from specaccel.sim.metrics import SimResult, build_result
 from specaccel.sim.options import SimOptions
 from specaccel.sim.pricing import PassTerm, StepPricer, StepStages, StepTerm
+from specaccel.sim.result import SimResult, build_result
 from specaccel.sim.step_costs import CostFn
 from specaccel.sim.step_input import StepInput
 

@@ -194,7 +194,7 @@ def test_fast_engine_gives_the_simpy_result(toy_hw, target_model, draft_model, c
 def test_memory_footprint_adds_weights_and_peak_kv():
     from types import SimpleNamespace as NS
 
-    from specaccel.sim.metrics import memory_footprint
+    from specaccel.sim.result import memory_footprint
 
     hw = NS(mem_bytes=100.0)
     fp = memory_footprint(hw, NS(weight_bytes=60.0), NS(weight_bytes=5.0), 30.0)
