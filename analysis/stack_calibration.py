@@ -62,8 +62,6 @@ MEDUSA_TREE_TOKENS = 64
 #: Context of a plain-decoding row that names none: the benchmarks generate a few hundred
 #: tokens from a short prompt.
 DEFAULT_CONTEXT = 256
-#: Medusa heads of the Medusa-1 Vicuna checkpoints.
-MEDUSA_HEADS = 5
 
 
 @dataclass(frozen=True)
@@ -152,20 +150,11 @@ def medusa_turns(model: str) -> list[dict[str, Any]]:
              "wall_time_s": float(r["wall_time_s"])} for r in rows]
 
 
-def _medusa_heads(model_name: str):
-    from dataclasses import replace
-
-    target = get_model(model_name)
-    return replace(target, name=f"medusa-{model_name}", n_layers=0, kind="medusa",
-                   medusa_heads=MEDUSA_HEADS,
-                   source=f"Medusa-1 heads on {model_name}: 5 heads, 1 block each")
-
-
 def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
     """Predicted vs logged tokens/s of the Medusa-1 log of `model_name` on `dep`."""
     turns = medusa_turns(model_name)
     target = get_model(model_name)
-    heads = _medusa_heads(model_name)
+    heads = get_model(f"medusa-{model_name}")
     history: dict[int, int] = {}
     steps, ctx_all, acc_all, prompts, turn_of = [], [], [], [], []
     for k, t in enumerate(turns):
@@ -185,7 +174,7 @@ def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
                          target_tokens=np.full(n, MEDUSA_TREE_TOKENS), context=ctx,
                          accepted=np.concatenate(acc_all),
                          draft_step_of=np.arange(n), draft_tokens=np.ones(n),
-                         draft_context=ctx, draft_selects=MEDUSA_HEADS)
+                         draft_context=ctx, draft_selects=heads.medusa_heads)
     step_s = stages["draft_s"] + stages["tree_s"] + stages["target_s"] + stages["verify_s"]
     pr = np.asarray(prompts, dtype=np.float64)
     prefill = dep.pass_costs(target, role="target", tokens=pr, context=np.zeros_like(pr),

@@ -131,7 +131,8 @@ class Deployment:
             out["gpu_s"] = kernel
             return out
         on = pass_on_stack(stack, model, self.hw, kernel_s=kernel, tokens=t, context=s,
-                           batch=batch, layers=layers, tp=placement.tp)
+                           batch=batch, layers=layers, tp=placement.tp,
+                           model_kernels=raw.get("kernels", 0.0))
         gpu = on["gpu_s"] + hop_time_s(self.hw, model, placement, t, batch)
         if placement.offload:
             gpu = gpu + offload_time_s(self.hw, model, placement,

@@ -225,9 +225,10 @@ HF_ASSISTED_VERIFY_OPS = 8
 #: Python, generation-config copying and validation.  An estimate of 20 op-equivalents
 #: of host time (not fitted, not measured).
 HF_GENERATE_CALL_OPS = 20
-#: The draft loop of the Medusa/EAGLE-style repositories per draft pass: top-k over the
-#: draft's logits, scores, gather of the parents, concatenations: about 8 ops (EAGLE's
-#: topK_genrate), no synchronisation.
+#: The draft loop of the EAGLE-style repositories per draft pass (EAGLE's topK_genrate):
+#: top-k over the draft's logits, the tree's index select, repeating the hidden states,
+#: position ids, the head, the concatenation of embedding and features: about 8 ops.  The
+#: pass writes its tree mask through a boolean index, one synchronisation per pass.
 REPO_DRAFT_PASS_OPS = 8
 #: Token selection over the verified nodes' logits: argmax (greedy) 1.
 HF_TAIL_OPS = 1
@@ -284,7 +285,7 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
         ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
         tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
-        draft_pass_ops=REPO_DRAFT_PASS_OPS,
+        draft_pass_ops=REPO_DRAFT_PASS_OPS, draft_pass_syncs=1,
         fitted=("host_op_s",),
         source="kernel counts from FasterDecoding/Medusa medusa/model/modeling_llama_kv.py "
                "and kv_cache.py; loop ops from medusa/model/utils.py (generate_candidates, "

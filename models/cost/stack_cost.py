@@ -1,10 +1,14 @@
 """How a software stack turns kernel time into wall time (one pass, one stage of a step).
 
-The kernel model (`pass_costs`) gives the time of a pass's kernels.  On a software stack
-(:class:`~.software_stack.SoftwareStack`) the pass also launches ``K`` kernels
-(`pass_kernel_count`), each costing the stack's per-kernel GPU time, moves the bytes its
-unfused kernels add (`stack_extra_bytes`: an eager attention's score matrix, a
-concatenated KV cache), and costs the host ``K`` operations (or one graph replay).  The
+The kernel model (`pass_costs`) gives the time of a pass's kernels -- the ``K_model``
+kernels it prices, each with its own fixed latency when the model has one.  On a
+software stack (:class:`~.software_stack.SoftwareStack`) the pass launches ``K``
+kernels (`pass_kernel_count`); the ``K - K_model`` the kernel model does not price are
+the small element-wise kernels of an unfused stack (norms in several steps, rotary
+embedding, casts), each costing the stack's per-kernel GPU time.  The pass also moves
+the bytes its unfused kernels add (`stack_extra_bytes`: an eager attention's score
+matrix, a concatenated KV cache), and costs the host ``K`` operations (or one graph
+replay).  The
 host issues kernels asynchronously, so the host and the GPU overlap: a stage that ends
 in no synchronisation takes ``max(host, gpu)`` -- the GPU waits for the host when the
 host is slower (a host-bound step), the host runs ahead when it is faster.  A host
@@ -16,6 +20,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import njit
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec
@@ -49,6 +54,24 @@ def pass_kernel_count(stack: SoftwareStack, model: ModelSpec, *, layers: int | N
     return n_layers * per_layer + stack.pass_kernels + extra
 
 
+def _extra_byte_rates(stack: SoftwareStack, model: ModelSpec, *, layers: int | None = None,
+                      tp: int = 1) -> tuple[float, float]:
+    """``(bytes per score element, bytes per cached token)`` a pass of `model` moves on
+    `stack` beyond the kernel model, per row (`stack_extra_bytes`)."""
+    n_layers = model.n_layers if layers is None else int(layers)
+    if model.kind == "medusa" or model.n_layers == 0:
+        return 0.0, 0.0
+    n_attn = model.n_attn_layers * n_layers / model.n_layers
+    score = kv_copy = 0.0
+    if stack.attention == "eager":
+        score = n_attn * math.ceil(model.n_heads / tp) * EAGER_SCORE_BYTES
+    if stack.kv_cache == "concat":
+        kv_token = 2.0 * math.ceil(model.n_kv_heads / tp) * model.head_dim \
+            * model.kv_bytes_per_elem
+        kv_copy = n_attn * 2.0 * kv_token
+    return score, kv_copy
+
+
 def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndarray,
                       context: np.ndarray, batch: np.ndarray | float = 1.0,
                       layers: int | None = None, tp: int = 1) -> np.ndarray:
@@ -60,47 +83,63 @@ def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndar
       (``2 x (context + tokens)`` tokens of KV per row and attention layer).
     """
     t = np.asarray(tokens, dtype=np.float64)
-    s = np.asarray(context, dtype=np.float64)
-    b = np.asarray(batch, dtype=np.float64)
-    n_layers = model.n_layers if layers is None else int(layers)
-    if model.kind == "medusa" or model.n_layers == 0:
-        return np.zeros(np.broadcast(t, s, b).shape)
-    n_attn = model.n_attn_layers * n_layers / model.n_layers
-    out = np.zeros(np.broadcast(t, s, b).shape)
-    keys = s + t
-    if stack.attention == "eager":
-        heads = math.ceil(model.n_heads / tp)
-        out = out + n_attn * b * heads * t * keys * EAGER_SCORE_BYTES
-    if stack.kv_cache == "concat":
-        kv_token = 2.0 * math.ceil(model.n_kv_heads / tp) * model.head_dim \
-            * model.kv_bytes_per_elem
-        out = out + n_attn * b * 2.0 * keys * kv_token
-    return out
+    keys = np.asarray(context, dtype=np.float64) + t
+    score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
+    return np.asarray(batch, dtype=np.float64) * (score * t * keys + kv_copy * keys)
+
+
+@njit(cache=True)
+def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per_kernel,
+                     host_one, score_bytes, kv_copy_bytes, s_per_byte, host, gpu, wall,
+                     extra):  # pragma: no cover - compiled
+    """`pass_on_stack` per pass: `score_bytes` per score element (attention layers x
+    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2)."""
+    for i in range(kernel.shape[0]):
+        keys = context[i] + tokens[i]
+        e = batch[i] * (score_bytes * tokens[i] * keys + kv_copy_bytes * keys)
+        more = n_k - model_kernels[i]
+        if more < 0.0:
+            more = 0.0
+        g = kernel[i] + more * gpu_per_kernel + e * s_per_byte
+        host[i] = host_one
+        gpu[i] = g
+        wall[i] = g if g > host_one else host_one
+        extra[i] = e
 
 
 def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
                   kernel_s: np.ndarray, tokens: np.ndarray, context: np.ndarray,
                   batch: np.ndarray | float = 1.0, layers: int | None = None,
-                  tp: int = 1) -> dict[str, np.ndarray]:
+                  tp: int = 1, model_kernels: np.ndarray | float = 0.0
+                  ) -> dict[str, np.ndarray]:
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
 
-    Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
+    `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
+    fixed costs are in it already); the stack's further kernels add its per-kernel GPU
+    time.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
     ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
     the wall time is the kernel time.
     """
-    k = np.asarray(kernel_s, dtype=np.float64)
+    k = np.ascontiguousarray(kernel_s, dtype=np.float64).reshape(-1)
     if hw.kind != "gpu":
         zero = np.zeros_like(k)
         return {"host_s": zero, "gpu_s": k, "wall_s": k, "extra_dram_bytes": zero,
                 "kernels": zero}
+    n = k.shape[0]
+
+    def arr(x: object) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)))
+
     n_k = pass_kernel_count(stack, model, layers=layers, tp=tp)
-    extra = stack_extra_bytes(stack, model, tokens=tokens, context=context, batch=batch,
-                              layers=layers, tp=tp)
-    gpu = k + n_k * stack.gpu_per_kernel_s + extra / (hw.mem_bw_bytes_s * hw.bw_efficiency)
+    score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
     host_one = stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s
-    host = np.full_like(gpu, host_one)
-    return {"host_s": host, "gpu_s": gpu, "wall_s": np.maximum(host, gpu),
-            "extra_dram_bytes": extra, "kernels": np.full_like(gpu, n_k)}
+    out = {f: np.empty(n) for f in ("host_s", "gpu_s", "wall_s", "extra_dram_bytes")}
+    _stack_pass_many(k, arr(tokens), arr(context), arr(batch), arr(model_kernels), n_k,
+                     stack.gpu_per_kernel_s, host_one, score, kv_copy,
+                     1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), out["host_s"],
+                     out["gpu_s"], out["wall_s"], out["extra_dram_bytes"])
+    out["kernels"] = np.full(n, n_k)
+    return out
 
 
 def ops_on_stack(stack: SoftwareStack, hw: HardwareSpec, ops: np.ndarray | float

@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.schema.trace_io import trace_format
+from specaccel.schema.output_path import check_trace_output
 from specaccel.workloads import (
     DEFAULT_PRESET,
     Trace,
@@ -175,7 +176,9 @@ def _human_info(r: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- commands
 def _gen(args: argparse.Namespace) -> int:
-    trace_format(args.output)  # reject a bad suffix before the work
+    check_trace_output(args.output, option="--output")  # before the work
+    if args.seed < 0:
+        raise InputError(f"must be >= 0, not {args.seed}", field="--seed")
     preset = get_preset(args.preset)
     trace = generate_trace(preset, n_requests=args.requests, steps_per_request=args.steps,
                            seed=args.seed)
@@ -201,15 +204,26 @@ def _gen(args: argparse.Namespace) -> int:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     trace = read_trace(args.file)
     result = {"file": args.file, **summarize(trace)}
+    try:  # a summary of any readable trace, flagged when simulate would refuse it
+        check_trace_metadata(trace, file=args.file)
+        result["replayable"] = True
+    except InputError as exc:
+        result["replayable"] = False
+        add_warning(result, "not_replayable", f"simulate refuses this trace: {exc.message}")
     emit(args.json, result, _human_info)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     try:
         trace = read_trace(args.file)
+        check_trace_metadata(trace, file=args.file)
     except InputError as exc:
         if args.json:
             emit(True, {"file": args.file, "valid": False, "error": exc.message,
@@ -226,7 +240,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    trace_format(args.output)
+    check_trace_output(args.output, option="--output")
+    if Path(args.output).resolve() == Path(args.file).resolve():
+        raise InputError("is the input file; write the export to another path",
+                         file=args.output, field="--output")
     trace = read_trace(args.file)
     write_trace(trace, args.output)
     result = {"file": args.file, "output": args.output, "requests": trace.n_requests,

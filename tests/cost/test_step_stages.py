@@ -18,7 +18,8 @@ from specaccel.models.cost.stack_cost import pass_kernel_count
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.sim.step_costs import compute_step_costs, step_contexts
+from specaccel.sim.pricing import compute_step_costs
+from specaccel.sim.step_costs import step_contexts
 from specaccel.workloads import generate_trace
 
 A100 = get_hardware("a100-80gb")
@@ -95,9 +96,9 @@ def test_synchronised_draft_passes_cost_more_than_overlapped_ones():
                 target_tokens=np.array([6.0]), context=np.array([300.0]),
                 accepted=np.array([2]), draft_step_of=np.zeros(5, dtype=np.int64),
                 draft_tokens=np.ones(5), draft_context=300.0 + np.arange(5))
-    overlapped = step_stages(Deployment(A100, hf), **args)["draft_s"][0]
-    synced_stack = hf.with_values(draft_pass_syncs=1)
-    synced = step_stages(Deployment(A100, synced_stack), **args)["draft_s"][0]
+    overlapped_stack = hf.with_values(draft_pass_syncs=0)
+    overlapped = step_stages(Deployment(A100, overlapped_stack), **args)["draft_s"][0]
+    synced = step_stages(Deployment(A100, hf), **args)["draft_s"][0]  # a sync per pass
     assert synced >= overlapped + 5 * hf.sync_s - 1e-12
     graphs = step_stages(Deployment(A100, hf, draft_stack=get_stack("hf-static-kv-graphs")),
                          **args)["draft_s"][0]
@@ -132,3 +133,27 @@ def test_energy_keeps_static_power_over_the_wall_time():
     dyn_stack = r["energy_j"][0] - A100.static_power_w * r["latency_s"][0]
     assert dyn_stack >= dyn_kernel  # only extra traffic adds dynamic energy
     assert replace(hf, name="x") != hf
+
+
+def test_deployment_options_build_deployments_and_name_bad_values():
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.schema.config_fields import from_mapping
+
+    cfg = from_mapping(DeploymentConfig, {"stack": "hf-eager", "tp": 4})
+    dep = cfg.build(A100)
+    assert dep.stack.name == "hf-eager" and dep.target_placement == Placement(tp=4)
+    assert DeploymentConfig().build(A100, trace_stack="gpt-fast").stack.name == "gpt-fast"
+    assert DeploymentConfig().build(A100).stack.name == "ideal"
+    base = DeploymentConfig().baseline(A100, trace_stack="hf-static-kv",
+                                       trace_baseline_stack="hf-eager")
+    assert base.stack.name == "hf-eager"
+    assert DeploymentConfig(stack="vllm").baseline(
+        A100, trace_baseline_stack="hf-eager").stack.name == "vllm"
+    for bad, field in (({"stack": "tensorrt"}, "stack"), ({"tp": 0}, "tp"),
+                       ({"pp": 1.5}, "pp"), ({"stacks": "x"}, "stacks")):
+        with pytest.raises(InputError) as exc:
+            from_mapping(DeploymentConfig, bad)
+        assert exc.value.field == field
+    with pytest.raises(InputError) as exc:
+        DeploymentConfig(stack="hf-eager").build(get_hardware("specaccel-default"))
+    assert exc.value.field == "stack"
