@@ -169,10 +169,10 @@ def run(args: argparse.Namespace) -> int:
     model = get_model(args.model or DEFAULT_MODEL, weight_dtype=args.weight_dtype,
                       kv_dtype=args.kv_dtype)
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
+    tp = 1 if args.tp is None else args.tp
     cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
-                     batch=1 if args.batch is None else args.batch,
-                     tp=1 if args.tp is None else args.tp, phase=shape["phase"],
-                     layers=args.layers, tree=shape["tree"])
+                     batch=1 if args.batch is None else args.batch, tp=tp,
+                     phase=shape["phase"], layers=args.layers, tree=shape["tree"])
     result = cost.to_dict()
     result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
         "verify_unit_source": hw.verify_unit_source,
     }
-    _check_fits(result, model, hw, args.tp)
+    _check_fits(result, model, hw, tp)
     emit(args.json, result, _human)
     return 0
 
