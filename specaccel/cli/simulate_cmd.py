@@ -233,6 +233,7 @@ def _write_gantt(path: str, result, window) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.simulation import resolve_specs, simulate
+    from specaccel.workloads.methods import check_simulated
 
     t0 = time.perf_counter()
     serving = _serving_config(args)
@@ -240,6 +241,7 @@ def run(args: argparse.Namespace) -> int:
     if args.verify_nodes is not None and args.verify_nodes < 1:
         raise InputError(f"must be >= 1, not {args.verify_nodes}", field="verify-nodes")
     trace = _load_trace(args.trace)
+    check_simulated(trace.metadata)
     if args.requests is not None:
         trace = take_requests(trace, args.requests)
     hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,

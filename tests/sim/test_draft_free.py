@@ -303,7 +303,7 @@ def test_a_draft_free_preset_simulates_without_draft_on_the_cli(tmp_path, capsys
 
 
 def test_real_text_draft_free_recordings_say_so():
-    from specaccel.workloads.method_presets import record_preset
+    from specaccel.workloads.real_text_presets import record_preset
     from specaccel.workloads.recorder_ngram import RecordConfig, train_models
 
     models = train_models(vocab_size=1024, max_files=20)
@@ -314,7 +314,7 @@ def test_real_text_draft_free_recordings_say_so():
     look = record_preset(models, "lookahead-w7n5g7", cfg)
     assert look.metadata["extra_query_tokens_per_step"] == 7 * 4 - 1
     chain = record_preset(models, "chain-g5", cfg)
-    assert "drafting" not in chain.metadata            # a model-drafted method
+    assert chain.metadata["drafting"] == "per-level"   # its method's mode: a draft model runs
     # the recorded draft-free trace simulates with a target alone
     res = simulate_named(look, "a100-80gb", target="vicuna-7b", engine="fast",
                          baseline=False)
