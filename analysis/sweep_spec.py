@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.analysis import design_point as dp
+from specaccel.schema import progress
 from specaccel.schema.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")
@@ -321,9 +322,14 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                      batch_size=int(sweep.get("batch_size", 64)), text=text)
     n = _count(spec)
     if n > MAX_POINTS:
+        if spec.search.strategy != "grid":
+            raise loc.error(f"{spec.search.samples} samples x {len(spec.workloads)} "
+                            f"workloads = {n} points is more than {MAX_POINTS}", "search",
+                            "samples")
         raise loc.error(f"{n} points is more than {MAX_POINTS}", "axes")
     if n == 0:
         raise loc.error("the sweep has no points (an empty axis, or samples = 0)", "axes")
+    progress.expect(n)
     _check_points(spec, loc)
     return spec
 
@@ -334,7 +340,9 @@ def _check_points(spec: SweepSpec, loc: _Locator) -> None:
     ``rate_per_s``) fail before the sweep starts, not in the middle."""
     configured = set(dp.accelerator_params()) | set(dp.serving_params()) | {"hardware"}
     seen: set[tuple] = set()
-    for p in spec.points():
+    for i, p in enumerate(spec.points()):
+        if i % 4096 == 4095:
+            progress.advance(4096)
         over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
         if over in seen:
             continue
@@ -504,7 +512,10 @@ def _axis(name: str, v: Any, search: Search, loc: _Locator) -> Axis:
         extra = set(v) - {"start", "stop", "step"}
         if extra:
             raise loc.error(f"unknown key {sorted(extra)[0]!r} in a range", "axes", name)
-        start, stop, step = v["start"], v["stop"], v.get("step", 1)
+        if "step" not in v:
+            raise loc.error("a range needs a step (e.g. { start = 32, stop = 128, step = 32 })",
+                            "axes", name)
+        start, stop, step = v["start"], v["stop"], v["step"]
         if not all(_is_num(x) for x in (start, stop, step)) or step <= 0 or stop < start:
             raise loc.error("a range needs numbers start <= stop and step > 0", "axes", name)
         n = int(math.floor((stop - start) / step + 1e-9)) + 1

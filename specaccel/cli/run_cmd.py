@@ -23,7 +23,7 @@ from specaccel.cli.hardware_options import (
 )
 from specaccel.cli.output import emit, to_json
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
-from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_dir, check_output_file
 from specaccel.workloads.workload_options import WorkloadOptions
 
 RUN_HARDWARE = ("a100-80gb", "specaccel-default")
@@ -56,16 +56,19 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+#: The files `specaccel run` writes into its output folder, by kind.
+RUN_FILES = {"report.json": "json", "trace.parquet": "parquet", "throughput.png": "png",
+             "step_breakdown.png": "png", "energy_per_token.png": "png",
+             "accepted_histogram.png": "png"}
+
+
 def _prepare_out_dir(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", file=str(out), field="out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})",
-                         file=str(out), field="out") from None
-    return out
+    """The output folder, checked (and every file that will land in it) before any work."""
+    out = check_output_dir(path, option="--out")
+    for name, kind in RUN_FILES.items():
+        if (out / name).exists() or (out / name).is_symlink():
+            check_output_file(out / name, kind=kind, option="--out")
+    return check_output_dir(path, option="--out", create=True)
 
 
 def workload_summary(trace) -> dict[str, Any]:
@@ -138,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     plots = write_run_plots(report, out)
     report["plots"] = [p.name for p in plots]
     report["wall_time_s"] = time.perf_counter() - t0
-    (out / "report.json").write_text(to_json(report) + "\n")
+    atomic_write(out / "report.json", to_json(report) + "\n", option="--out")
 
     def human(rep: dict[str, Any]) -> str:
         return (format_report(rep) + "\n\nwrote report.json, trace.parquet, "

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.models.golden import verify_trace
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import check_trace_output
 from specaccel.schema.trace import Trace
-from specaccel.schema.trace_io import read_trace, trace_format, write_trace
+from specaccel.schema.trace_io import read_trace, write_trace
 from specaccel.workloads.workload_options import WorkloadOptions
 
 
@@ -177,7 +179,7 @@ def _gen(args: argparse.Namespace) -> int:
         return list_methods(args.json)
     if args.output is None:
         raise InputError("the output file is required (-o FILE)", field="output")
-    trace_format(args.output)  # reject a bad suffix before the work
+    check_trace_output(args.output, option="--output")  # before the work
     options = from_mapping(WorkloadOptions, values)
     preset = options.resolve()
     trace = options.generate()
@@ -216,15 +218,26 @@ def _human_gen(r: dict[str, Any]) -> str:
 
 
 def _info(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     trace = read_trace(args.file)
     result = {"file": args.file, **summarize(trace)}
+    try:  # a summary of any readable trace, flagged when simulate would refuse it
+        check_trace_metadata(trace, file=args.file)
+        result["replayable"] = True
+    except InputError as exc:
+        result["replayable"] = False
+        add_warning(result, "not_replayable", f"simulate refuses this trace: {exc.message}")
     emit(args.json, result, _human_info)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     try:
         trace = read_trace(args.file)
+        check_trace_metadata(trace, file=args.file)
     except InputError as exc:
         if args.json:
             emit(True, {"file": args.file, "valid": False, "error": exc.message,
@@ -241,7 +254,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    trace_format(args.output)
+    check_trace_output(args.output, option="--output")
+    if Path(args.output).resolve() == Path(args.file).resolve():
+        raise InputError("is the input file; write the export to another path",
+                         file=args.output, field="--output")
     trace = read_trace(args.file)
     write_trace(trace, args.output)
     result = {"file": args.file, "output": args.output, "requests": trace.n_requests,
