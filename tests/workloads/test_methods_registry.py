@@ -48,9 +48,9 @@ def test_every_preset_names_a_declared_method_and_a_real_source_row():
     assert set(FORMERLY_PYTHON_ONLY) <= set(METHODS.names())
 
 
-def test_calibrated_presets_keep_their_names():
+def test_list_presets_names_the_calibrated_ones():
     assert set(list_presets()) == {n for n, p in PRESETS.items() if p.kind == "calibrated"}
-    assert len(list_presets()) == 19
+    assert {"eagle-vicuna-7b-mtbench", "sequoia-llama2-7b-128n-d10-c4"} <= set(list_presets())
 
 
 @pytest.fixture
