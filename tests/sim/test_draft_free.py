@@ -16,15 +16,15 @@ import pytest
 
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model
-from specaccel.models.golden import verify_trace
+from specaccel.models.cost.drafting import DRAFTING_MODES
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import compute_step_costs, fast_replay, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, fast_replay, simulate
 from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
+from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.simulation import resolve_specs, simulate_named
-from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model, verifies_tree
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
 
 Q = 2.0 ** -12
@@ -61,8 +61,10 @@ def random_trace(rng: np.random.Generator, drafting: str) -> Trace:
 # ---------------------------------------------------------------------------- modes
 def test_the_mode_table():
     assert "draft-free" in DRAFTING_MODES
-    assert [m for m in DRAFTING_MODES if uses_draft_model(m)] == ["per-level", "single-pass"]
-    assert [m for m in DRAFTING_MODES if not verifies_tree(m)] == ["none"]
+    free, none = DRAFTING_MODES["draft-free"], DRAFTING_MODES["none"]
+    assert free.verifies_tree and not free.runs_draft_model
+    assert not none.verifies_tree and not none.runs_draft_model
+    assert [m.name for m in DRAFTING_MODES.values() if not m.verifies_tree] == ["none"]
 
 
 # ---------------------------------------------------------------------------- step costs
@@ -72,7 +74,7 @@ def test_a_draft_free_step_is_tree_plus_target_verify_plus_verify_unit(
     trace = hand_trace(extra=extra)
     costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
                                cost_fn=cost)
-    assert costs.drafting == "draft-free"
+    assert costs.drafting.name == "draft-free"
     assert [c[0] for c in cost.calls] == ["toy-target"]          # no draft pass at all
     _, t_tok, t_ctx, _ = cost.calls[0]
     assert t_tok.tolist() == [3 + extra, 4 + extra, 3 + extra]    # tree + riders
@@ -163,13 +165,13 @@ def test_fast_path_and_batch_1_serving_equal_the_event_replay(seed, toy_hw, toy_
     rng = np.random.default_rng(seed)
     trace = random_trace(rng, "draft-free")
     hw = toy_gpu if seed % 2 else toy_hw
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=hw,
-                               cost_fn=batch_cost)
-    costs = replace(costs, arrival_s=np.sort(rng.uniform(0, 300 * Q, costs.n_requests)))
-    ref = replay(costs, hw)
-    fast = fast_replay(costs, hw)
-    srv = serve(trace, costs, hw, target=target_model, draft=None,
-                config=ServingConfig(max_batch=1, prefill=False), cost_fn=batch_cost)
+    inp = StepInput.of(trace, hw=hw, target=target_model, draft=None, cost_fn=batch_cost,
+                       serving=ServingConfig(max_batch=1, prefill=False))
+    inp = replace(inp, arrival_s=np.sort(rng.uniform(0, 300 * Q, inp.costs.n_requests)))
+    costs = inp.costs
+    ref = replay(inp)
+    fast = fast_replay(inp)
+    srv = serve(inp)
     for log in (fast, srv):
         assert log.makespan_s == pytest.approx(ref.makespan_s, rel=1e-9)
         np.testing.assert_allclose(log.request_end_s, ref.request_end_s, rtol=1e-9)
@@ -186,19 +188,18 @@ def test_batched_serving_has_no_draft_stage_and_overlap_changes_nothing(
 
     rng = np.random.default_rng(100 + seed)
     trace = random_trace(rng, "draft-free")
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
-                               cost_fn=batch_cost)
     cfg = ServingConfig(max_batch=int(rng.integers(2, 6)), token_budget=64,
                         prefill=bool(seed % 2))
-    plain = serve(trace, costs, toy_hw, target=target_model, draft=None, config=cfg,
-                  cost_fn=batch_cost, record_timeline=True)
+    kw = dict(hw=toy_hw, target=target_model, draft=None, cost_fn=batch_cost)
+    plain_inp = StepInput.of(trace, serving=cfg, record_timeline=True, **kw)
+    costs = plain_inp.costs
+    plain = serve(plain_inp)
     assert all(role != "draft" for role, *_ in plain.timeline)
     assert plain.role_busy_s["draft"] == 0.0 and plain.hbm_bytes_by_role["draft"] == 0.0
     assert np.all(np.isfinite(plain.request_end_s))
     assert plain.kv_rolled_back_tokens == int((costs.n_nodes - costs.committed).sum())
-    overlapped = serve(trace, costs, toy_hw, target=target_model, draft=None,
-                       config=replace(cfg, overlap_draft=True), cost_fn=batch_cost,
-                       unit_map=SEPARATE_DRAFT_ENGINE)
+    overlapped = serve(StepInput.of(trace, serving=replace(cfg, overlap_draft=True),
+                                    unit_map=SEPARATE_DRAFT_ENGINE, **kw))
     assert overlapped.makespan_s == plain.makespan_s
 
 
@@ -211,7 +212,7 @@ def test_static_batch_fast_path_equals_the_serving_loop_for_a_draft_free_preset(
              for r, a in enumerate(full.request_step_offsets[:-1].tolist())]
     trace = Trace.from_trees(parts, metadata=full.metadata)
     cfg = ServingConfig(max_batch=8, prefill=False)
-    ev = simulate_named(trace, hw_name, serving=cfg, engine="simpy")
+    ev = simulate_named(trace, hw_name, serving=cfg, engine="event")
     fa = simulate_named(trace, hw_name, serving=cfg, engine="fast")
     assert (ev.engine, fa.engine) == ("simpy-serving", "fast-static-batch")
     assert ev.draft == fa.draft == "none"
@@ -229,10 +230,9 @@ def test_pipelined_speculation_has_nothing_to_pre_draft(toy_hw, target_model, dr
                      pipelined=True)
     assert piped.pipeline is None and piped.makespan_s == plain.makespan_s
     assert piped.engine == "simpy"
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
-                               cost_fn=cost)
     with pytest.raises(InputError, match="needs a draft model"):
-        pipelined_replay(trace, costs, verify_trace(trace), toy_hw)
+        pipelined_replay(StepInput.of(trace, hw=toy_hw, target=target_model, draft=None,
+                                      cost_fn=cost, pipelined=True))
 
 
 # ---------------------------------------------------------------------------- checks
@@ -256,10 +256,10 @@ def test_resolve_specs_needs_no_draft_and_ignores_a_named_one():
     trace = generate_trace("rest-vicuna-7b-specbench", n_requests=1, steps_per_request=2)
     assert "draft_model" not in trace.metadata
     hw, target, draft, drafting = resolve_specs(trace, "a100-80gb")
-    assert (target.name, draft, drafting) == ("vicuna-7b", None, "draft-free")
+    assert (target.name, draft, drafting) == ("vicuna-7b", None, DRAFTING_MODES["draft-free"])
     trace.metadata["draft_model"] = "vicuna-68m"        # friendlier than rejecting it
-    assert resolve_specs(trace, "a100-80gb", draft="no-such-model")[2:] == (None,
-                                                                            "draft-free")
+    assert resolve_specs(trace, "a100-80gb", draft="no-such-model")[2:] == (
+        None, DRAFTING_MODES["draft-free"])
     trace.metadata["drafting"] = "single-pass"
     trace.metadata.pop("draft_model")
     with pytest.raises(InputError, match="names no draft model") as err:
@@ -302,7 +302,7 @@ def test_a_draft_free_preset_simulates_without_draft_on_the_cli(tmp_path, capsys
 
 
 def test_real_text_draft_free_recordings_say_so():
-    from specaccel.workloads.method_presets import record_preset
+    from specaccel.workloads.real_text_presets import record_preset
     from specaccel.workloads.recorder_ngram import RecordConfig, train_models
 
     models = train_models(vocab_size=1024, max_files=20)
@@ -313,7 +313,7 @@ def test_real_text_draft_free_recordings_say_so():
     look = record_preset(models, "lookahead-w7n5g7", cfg)
     assert look.metadata["extra_query_tokens_per_step"] == 7 * 4 - 1
     chain = record_preset(models, "chain-g5", cfg)
-    assert "drafting" not in chain.metadata            # a model-drafted method
+    assert chain.metadata["drafting"] == "per-level"   # its method's mode: a draft model runs
     # the recorded draft-free trace simulates with a target alone
     res = simulate_named(look, "a100-80gb", target="vicuna-7b", engine="fast",
                          baseline=False)
