@@ -96,18 +96,23 @@ def without_outputs(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 def execute(nb: nbformat.NotebookNode, workdir: Path, kernel: str = KERNEL
             ) -> nbformat.NotebookNode:
     """Run a copy of `nb` (outputs cleared first) in `workdir`; return the executed copy."""
-    from traitlets.config import Config
+    from jupyter_client.manager import KernelManager
 
     nb = without_outputs(nb)
     # Local IPC sockets in the scratch folder, not TCP on localhost (over which the kernel
     # warns on stderr that its traffic is unencrypted).
-    config = Config({"KernelManager": {"transport": "ipc",
-                                       "ip": str(Path(workdir) / ".kernel-ipc")}})
+    km = KernelManager(kernel_name=kernel, transport="ipc",
+                       ip=str(Path(workdir) / ".kernel-ipc"))
     # A stream's text arrives in as many messages as the kernel flushed, which depends on
     # timing: consecutive stream outputs are merged (coalesce_streams) as Jupyter shows them.
-    NotebookClient(nb, kernel_name=kernel, timeout=CELL_TIMEOUT_S, record_timing=False,
-                   coalesce_streams=True, config=config,
-                   resources={"metadata": {"path": str(workdir)}}).execute()
+    client = NotebookClient(nb, km=km, kernel_name=kernel, timeout=CELL_TIMEOUT_S,
+                            record_timing=False, coalesce_streams=True,
+                            resources={"metadata": {"path": str(workdir)}})
+    try:
+        client.execute()
+    finally:  # a kernel manager we made is ours to stop
+        if km.has_kernel:
+            km.shutdown_kernel(now=False)
     return nb
 
 
