@@ -277,7 +277,8 @@ def test_draft_free_presets_have_no_draft_model():
     for name in free:
         p = get_preset(name)
         assert p.draft_model is None
-        assert any("drafting 'draft-free'" in a for a in p.assumptions)
+        if name in DRAFT_FREE_PRESETS:  # lookup methods say the lookup is not charged
+            assert any("drafting 'draft-free'" in a for a in p.assumptions)
         meta = p.trace_metadata(0)
         assert meta["drafting"] == "draft-free" and "draft_model" not in meta
 
