@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.models.cost.rtl_table import COLUMNS, load_characterisation
+from specaccel.schema import progress
 
 __all__ = ["COLUMNS", "characterise", "fit_lut_exponent", "load_characterisation",
            "measure_cycles", "write_csv"]
@@ -49,7 +50,7 @@ def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: 
 def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int = 16,
                  prob_width: int = 12, device: str = "ice40-hx8k", seed: int = 1,
                  build_root: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None,
+                 report: Callable[[str], None] | None = None,
                  on_row: Callable[[list[dict[str, Any]]], None] | None = None,
                  **extra: Any) -> list[dict[str, Any]]:
     """One row per (unit, N): measured cycles plus synthesis results.
@@ -66,8 +67,10 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
         nextpnr seed.
     build_root : path, optional
         Keep each run's files under ``build_root/<unit>-n<N>/``.
-    progress : callable, optional
-        Called with one line per step (the CLI prints it on stderr).
+    report : callable, optional
+        Called with one line per step (the CLI prints it on stderr).  Progress for a bar
+        (the designs done of the total, the current design and stage) goes through
+        :mod:`specaccel.schema.progress`.
     on_row : callable, optional
         Called with the rows so far after each (unit, N) (the CLI rewrites its CSV, so a
         long sweep that is interrupted keeps what it finished).
@@ -77,24 +80,29 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
     from specaccel.hdl.synthesis import synthesise_unit
     from specaccel.hdl.units import get_unit
 
+    units, nodes = list(units), list(nodes)
+    progress.expect(len(units) * len(nodes))
     rows = []
     for name in units:
         unit = get_unit(name)
+        law = unit.law(**extra)
         for n in nodes:
-            if progress:
-                progress(f"characterise {name} N={n}: simulating")
+            design = f"{name} N={n}"
+            progress.stage(f"{design}: simulating")
+            if report:
+                report(f"characterise {design}: simulating")
             latency, ii = measure_cycles(name, nodes=n, token_width=token_width,
                                          prob_width=prob_width, **extra)
-            law = unit.law(**extra)
             if latency != law.cycles(nodes=n):
-                raise RuntimeError(f"{name} N={n}: measured latency {latency} cycles, but "
-                                   f"its declared law {law.text()!r} says "
-                                   f"{law.cycles(nodes=n)}")
-            if progress:
-                progress(f"characterise {name} N={n}: synthesising for {device}")
+                raise RuntimeError(f"{design}: measured latency {latency} cycles, but its "
+                                   f"declared law {law.text()!r} says {law.cycles(nodes=n)}")
+            if report:
+                report(f"characterise {design}: synthesising for {device}")
             bdir = None if build_root is None else Path(build_root) / f"{name}-n{n}"
-            s = synthesise_unit(name, nodes=n, token_width=token_width, prob_width=prob_width,
-                                device=device, build_dir=bdir, seed=seed, **extra)
+            with progress.within(design):
+                s = synthesise_unit(name, nodes=n, token_width=token_width,
+                                    prob_width=prob_width, device=device, build_dir=bdir,
+                                    seed=seed, **extra)
             rows.append({
                 "unit": name, "role": unit.role, "nodes": n, "token_width": token_width,
                 "prob_width": prob_width, "latency_law": law.text(),
@@ -105,12 +113,13 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
             })
             if on_row:
                 on_row(rows)
-            if progress:
+            progress.advance()
+            if report:
                 fmax = "-" if rows[-1]["fmax_mhz"] is None else f"{rows[-1]['fmax_mhz']:.1f}"
                 if s.get("pnr_error"):
-                    progress(f"characterise {name} N={n}: no Fmax: {s['pnr_error']}")
-                progress(f"characterise {name} N={n}: {s['luts']} LUTs, {s['ffs']} FFs, "
-                         f"Fmax {fmax} MHz, latency {latency}, II {ii:g}")
+                    report(f"characterise {design}: no Fmax: {s['pnr_error']}")
+                report(f"characterise {design}: {s['luts']} LUTs, {s['ffs']} FFs, "
+                       f"Fmax {fmax} MHz, latency {latency}, II {ii:g}")
     return rows
 
 
