@@ -275,7 +275,7 @@ def _cmd_prove(args) -> int:
                                 if r["proved"] and r["method"] == "induction" else
                                 f"proved bounded to {r['depth']} cycles from reset"
                                 if r["proved"] else f"FAILED\n{r['log_tail']}")
-            + f", {r['seconds']} s" for r in rs)
+            for r in rs)
 
     from dataclasses import asdict
 
