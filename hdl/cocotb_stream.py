@@ -1,10 +1,13 @@
-"""cocotb driver (bench side) for a unit with one ``req`` and one ``resp`` stream
-(Amaranth port names ``req__valid``, ``req__ready``, ``req__payload``, ``resp__...``).
+"""cocotb driver (bench side) of a unit's streams: one input stream and one or more output
+streams (Amaranth port names ``<name>__valid``, ``<name>__ready``, ``<name>__payload``).
 
 Inputs change on the falling clock edge; handshakes and outputs are sampled after
 ``ReadOnly()`` of that half cycle, i.e. exactly what the next rising edge will see.
 Every transfer is stamped with its cycle number so that the bench measures latency and
-initiation interval instead of assuming them.
+initiation interval instead of assuming them.  The driver keeps the stream rule (a word
+once offered stays offered, unchanged, until it is taken) and a
+:class:`~specaccel.hdl.stream_protocol.StreamMonitor` on every stream, input and outputs,
+fails the test at the first cycle that breaks it.
 """
 
 from __future__ import annotations
@@ -15,17 +18,21 @@ from dataclasses import dataclass, field
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
+from specaccel.hdl.stream_protocol import StreamMonitor
+
 
 @dataclass
 class StreamLog:
     """Transfers observed by :func:`drive` (``responses``/``received_cycles``: the first
-    output stream; ``outputs``/``output_cycles``: every output stream by name)."""
+    output stream; ``outputs``/``output_cycles``: every output stream by name;
+    ``sent_cycles``: the cycle of every input word's transfer)."""
 
     outputs: dict[str, list[int]] = field(default_factory=dict)
     sent_cycles: list[int] = field(default_factory=list)
     output_cycles: dict[str, list[int]] = field(default_factory=dict)
     cycles: int = 0
     first: str = "resp"
+    monitors: dict[str, StreamMonitor] = field(default_factory=dict)
 
     @property
     def responses(self) -> list[int]:
@@ -36,45 +43,60 @@ class StreamLog:
         return self.output_cycles[self.first]
 
 
-async def reset(dut, cycles: int = 2) -> None:
-    """Start a 100 MHz clock and hold the synchronous reset for `cycles` cycles."""
+async def reset(dut, cycles: int = 2, *, inp: str = "req") -> None:
+    """Start a 100 MHz clock and hold the synchronous reset for `cycles` cycles (input
+    stream `inp` idle)."""
     Clock(dut.clk, 10, unit="ns").start(start_high=False)
     dut.rst.value = 1
-    dut.req__valid.value = 0
+    getattr(dut, f"{inp}__valid").value = 0
     await ClockCycles(dut.clk, cycles)
     await FallingEdge(dut.clk)
     dut.rst.value = 0
 
 
-async def drive(dut, requests: list[int], *, rng: random.Random, p_valid: float = 1.0,
+async def drive(dut, words: list[int], *, rng: random.Random, p_valid: float = 1.0,
                 p_ready: float = 1.0, max_cycles: int | None = None,
-                outputs: tuple[str, ...] = ("resp",)) -> StreamLog:
-    """Send `requests`, collect as many words from every output stream, with random
-    valid/ready back-pressure."""
+                outputs: tuple[str, ...] = ("resp",), inp: str = "req",
+                expect: int | None = None) -> StreamLog:
+    """Send `words` through input stream `inp` and collect `expect` words (default: one per
+    input word) from every output stream, with random valid/ready back-pressure."""
+    expect = len(words) if expect is None else expect
     log = StreamLog(outputs={o: [] for o in outputs}, output_cycles={o: [] for o in outputs},
-                    first=outputs[0])
-    limit = max_cycles if max_cycles is not None else 64 + 300 * (len(requests) + 4)
+                    first=outputs[0],
+                    monitors={name: StreamMonitor(name) for name in (inp, *outputs)})
+    limit = max_cycles if max_cycles is not None else 64 + 300 * (expect + 4) + 4 * len(words)
+    ports = {name: (getattr(dut, f"{name}__valid"), getattr(dut, f"{name}__ready"),
+                    getattr(dut, f"{name}__payload")) for name in (inp, *outputs)}
+    in_valid, in_ready, in_payload = ports[inp]
     sent = 0
-    while (any(len(v) < len(requests) for v in log.outputs.values())
+    offer = False
+    while (any(len(v) < expect for v in log.outputs.values())
            and log.cycles < limit):
         await FallingEdge(dut.clk)
-        offer = sent < len(requests) and rng.random() < p_valid
-        dut.req__valid.value = int(offer)
+        # an offered word stays offered until taken (the stream rule)
+        offer = offer or (sent < len(words) and rng.random() < p_valid)
+        in_valid.value = int(offer)
         if offer:
-            dut.req__payload.value = requests[sent]
+            in_payload.value = words[sent]
         for o in outputs:
-            getattr(dut, f"{o}__ready").value = int(rng.random() < p_ready)
+            ports[o][1].value = int(rng.random() < p_ready)
         await ReadOnly()
-        if offer and int(dut.req__ready.value):
+        for name, (valid, ready, payload) in ports.items():
+            v = bool(int(valid.value))
+            log.monitors[name].observe(log.cycles, v, bool(int(ready.value)),
+                                       payload.value.to_unsigned() if v else 0)
+        if offer and int(in_ready.value):
             log.sent_cycles.append(log.cycles)
             sent += 1
+            offer = False
         for o in outputs:
-            if int(getattr(dut, f"{o}__valid").value) and int(getattr(dut, f"{o}__ready").value):
-                log.outputs[o].append(getattr(dut, f"{o}__payload").value.to_unsigned())
+            valid, ready, payload = ports[o]
+            if int(valid.value) and int(ready.value):
+                log.outputs[o].append(payload.value.to_unsigned())
                 log.output_cycles[o].append(log.cycles)
         log.cycles += 1
     await FallingEdge(dut.clk)
-    dut.req__valid.value = 0
+    in_valid.value = 0
     return log
 
 

@@ -7,6 +7,7 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
+from specaccel.hdl.stream_protocol import StreamMonitor
 from specaccel.hdl.units.argmax_sample import model as vectors
 from specaccel.hdl.units.argmax_sample.gateware import ArgmaxSampleUnit
 
@@ -19,6 +20,7 @@ def _run(dut: ArgmaxSampleUnit, requests, *, seed: int, p_idle: float, p_stall: 
         prob_width=dut.prob_width, token_width=dut.token_width)]
     consts = [dut.beat.const(b) for b in beats]
     got: list[tuple[int, int, int]] = []
+    monitors = (StreamMonitor("inp"), StreamMonitor("out"))
 
     async def producer(ctx):
         for c in consts:
@@ -33,10 +35,15 @@ def _run(dut: ArgmaxSampleUnit, requests, *, seed: int, p_idle: float, p_stall: 
     async def consumer(ctx):
         stall_rng = np.random.default_rng(seed + 1)
         idle = 0
+        cycle = 0
         while len(got) < len(requests) and idle < 200:
             ready = bool(stall_rng.random() >= p_stall)
             ctx.set(dut.out.ready, ready)
-            _, _, valid, payload = await ctx.tick().sample(dut.out.valid, dut.out.payload)
+            _, _, valid, payload, in_valid, in_ready, in_payload = await ctx.tick().sample(
+                dut.out.valid, dut.out.payload, dut.inp.valid, dut.inp.ready, dut.inp.payload)
+            monitors[0].observe(cycle, in_valid, in_ready, in_payload.as_value().value)
+            monitors[1].observe(cycle, valid, ready, payload.as_value().value)
+            cycle += 1
             if valid and ready:
                 got.append((int(payload.node), int(payload.found), int(payload.token)))
                 idle = 0

@@ -12,8 +12,6 @@ import random
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
 from specaccel.hdl.cocotb_runner import BenchConfig, record_measured
 
@@ -25,30 +23,13 @@ def _config() -> dict:
 
 async def _drive(dut, beats: list[int], n_results: int, rng: random.Random, *,
                  p_valid: float, p_ready: float) -> tuple[list[int], list[int], list[int]]:
-    """Send `beats`; return (beat handshake cycles, result cycles, result words)."""
-    sent_cycles: list[int] = []
-    got_cycles: list[int] = []
-    got: list[int] = []
-    cycle = 0
-    limit = 50 + 20 * len(beats)
-    while len(got) < n_results and cycle < limit:
-        await FallingEdge(dut.clk)
-        offer = len(sent_cycles) < len(beats) and rng.random() < p_valid
-        dut.inp__valid.value = int(offer)
-        if offer:
-            dut.inp__payload.value = beats[len(sent_cycles)]
-        ready = rng.random() < p_ready
-        dut.out__ready.value = int(ready)
-        await ReadOnly()
-        if offer and dut.inp__ready.value:
-            sent_cycles.append(cycle)
-        if ready and dut.out__valid.value:
-            got.append(dut.out__payload.value.to_unsigned())
-            got_cycles.append(cycle)
-        cycle += 1
-    await FallingEdge(dut.clk)
-    dut.inp__valid.value = 0
-    return sent_cycles, got_cycles, got
+    """Send `beats` (:func:`specaccel.hdl.cocotb_stream.drive`, with its stream monitors);
+    return (beat handshake cycles, result cycles, result words)."""
+    from specaccel.hdl.cocotb_stream import drive
+
+    log = await drive(dut, beats, rng=rng, p_valid=p_valid, p_ready=p_ready, inp="inp",
+                      outputs=("out",), expect=n_results, max_cycles=50 + 20 * len(beats))
+    return log.sent_cycles, log.received_cycles, log.responses
 
 
 @cocotb.test()
@@ -70,13 +51,10 @@ async def argmax_sample_matches_golden(dut):
         return [beat_l.const(b).as_value().value for r in requests
                 for b in r.beats(nprng, **cfg)]
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.inp__valid.value = 0
+    from specaccel.hdl.cocotb_stream import reset
+
     dut.out__ready.value = 0
-    await ClockCycles(dut.clk, 2)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+    await reset(dut, inp="inp")
 
     # burst: one-beat requests back to back, output always ready
     burst = [argmax_vectors.Request(node=k % cfg["nodes"], sample=False, threshold=0,

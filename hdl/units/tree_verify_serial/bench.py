@@ -24,46 +24,21 @@ PARAMS = ("nodes", "token_width", "prob_width", "mode", "uniform_source")
 
 async def drive_trees(dut, trees: list[list[int]], *, rng: random.Random, p_valid: float = 1.0,
                       p_ready: float = 1.0) -> dict:
-    """Stream every tree's node records; collect one response per tree.
-
-    Inputs change on the falling edge; handshakes are sampled after ``ReadOnly()``.  Returns
-    the responses and the cycles of each tree's first and last record and of each response.
-    """
-    from cocotb.triggers import FallingEdge, ReadOnly
+    """Stream every tree's node records (:func:`specaccel.hdl.cocotb_stream.drive`, with its
+    stream monitors); collect one response per tree.  Returns the responses and the cycles
+    of each tree's first and last record and of each response."""
+    from specaccel.hdl.cocotb_stream import drive
 
     words = [w for t in trees for w in t]
-    ends = np.cumsum([len(t) for t in trees]).tolist()
-    starts = {e - len(t) for e, t in zip(ends, trees, strict=True)}
-    ends = {e - 1 for e in ends}
-    log = {"responses": [], "first": [], "last": [], "received": []}
-    sent = 0
-    cycle = 0
-    limit = 64 + 40 * (len(words) + len(trees))
-    valid, ready = dut.req__valid, dut.resp__ready
-    in_ready, out_valid, payload = dut.req__ready, dut.resp__valid, dut.req__payload
-    while len(log["responses"]) < len(trees) and cycle < limit:
-        await FallingEdge(dut.clk)
-        offer = sent < len(words) and (p_valid >= 1.0 or rng.random() < p_valid)
-        valid.value = int(offer)
-        if offer:
-            payload.value = words[sent]
-        take = p_ready >= 1.0 or rng.random() < p_ready
-        ready.value = int(take)
-        await ReadOnly()
-        if offer and int(in_ready.value):
-            if sent in starts:
-                log["first"].append(cycle)
-            if sent in ends:
-                log["last"].append(cycle)
-            sent += 1
-        if take and int(out_valid.value):
-            log["responses"].append(dut.resp__payload.value.to_unsigned())
-            log["received"].append(cycle)
-        cycle += 1
-    await FallingEdge(dut.clk)
-    valid.value = 0
-    log["cycles"] = cycle
-    return log
+    ends = np.cumsum([len(t) for t in trees])
+    log = await drive(dut, words, rng=rng, p_valid=p_valid, p_ready=p_ready,
+                      expect=len(trees), max_cycles=64 + 40 * (len(words) + len(trees)))
+    sent = log.sent_cycles
+    return {"responses": log.responses, "received": log.received_cycles,
+            "first": [sent[e - len(t)] for e, t in zip(ends, trees, strict=True)
+                      if e - 1 < len(sent)],
+            "last": [sent[e - 1] for e in ends if e - 1 < len(sent)],
+            "cycles": log.cycles}
 
 
 @cocotb.test()
