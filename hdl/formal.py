@@ -38,17 +38,33 @@ __all__ = ["Proof", "ProofResult", "prove", "proofs_for"]
 
 @dataclass(frozen=True)
 class Proof:
-    """A named harness builder for one unit configuration.
+    """A named harness builder for one unit configuration, and how it is proved.
 
-    `depth` is the bounded depth used when induction does not close within `induction`
-    steps (at least 20 cycles from reset)."""
+    `induction` > 0: the property is proved by temporal induction of that many steps (and
+    fails if induction does not close); 0: by a bounded check of `depth` cycles from the
+    reset state (at least 20).  `fault` names a mutant of :mod:`specaccel.hdl.mutation`
+    under which the property must fail within `fault_depth` cycles from reset: the proof
+    that it is not vacuous.  A bounded proof with `small_depth` runs to that depth in the
+    default test command and to `depth` under ``pytest -m slow`` (and in
+    ``specaccel hdl prove``); `slow` proofs run only under ``pytest -m slow``."""
 
     name: str
     unit: str
     build: Callable[[], Module]
     depth: int = 20
-    induction: int = 4
+    induction: int = 0
+    fault: str = ""
+    fault_depth: int = 12
+    small_depth: int = 0
     slow: bool = False
+
+    @property
+    def method(self) -> str:
+        return "induction" if self.induction else "bounded"
+
+    def __post_init__(self) -> None:
+        if not self.induction and self.depth < 20:
+            raise ValueError(f"{self.name}: a bounded proof needs depth >= 20")
 
 
 @dataclass
@@ -129,23 +145,26 @@ def _sat(workdir: Path, args: str, timeout: float) -> tuple[bool, str]:
     return proc.returncode == 0 and "FAIL" not in text, text
 
 
-def prove(proof: Proof, *, timeout: float = 1200.0, bounded_only: bool = False) -> ProofResult:
-    """Prove `proof`: by temporal induction when it closes within ``proof.induction``
-    steps, else bounded (``-tempinduct-baseonly``: every trace of ``proof.depth`` cycles
-    from the reset state)."""
+def prove(proof: Proof, *, timeout: float = 1200.0, bounded_only: bool = False,
+          depth: int | None = None) -> ProofResult:
+    """Prove `proof` by its method: temporal induction of ``proof.induction`` steps, or a
+    bounded check (``-tempinduct-baseonly``: every trace of ``proof.depth`` cycles from the
+    reset state).  `bounded_only` runs the bounded check whatever the method (looking for a
+    counterexample, as the non-vacuity tests do), `depth` instead of ``proof.depth``."""
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="specaccel-formal-") as tmp:
         work = Path(tmp)
         (work / "design.il").write_text(_rtlil(proof.build()))
-        if not bounded_only and proof.induction:
-            ok, text = _sat(work, f"-tempinduct -maxsteps {proof.induction}", timeout)
-            if ok and "SUCCESS" in text:
-                return ProofResult(proof.name, proof.unit, "induction", proof.induction,
-                                   True, round(time.perf_counter() - start, 1))
-        ok, text = _sat(work, f"-tempinduct -tempinduct-baseonly -maxsteps {proof.depth}",
-                        timeout)
+        if proof.induction and not bounded_only:
+            method, depth = "induction", proof.induction
+            ok, text = _sat(work, f"-tempinduct -maxsteps {depth}", timeout)
+            ok = ok and "SUCCESS" in text
+        else:
+            method, depth = "bounded", depth or proof.depth
+            ok, text = _sat(work, f"-tempinduct -tempinduct-baseonly -maxsteps {depth}",
+                            timeout)
         tail = "\n".join(text.strip().splitlines()[-25:])
-        return ProofResult(proof.name, proof.unit, "bounded", proof.depth, ok,
+        return ProofResult(proof.name, proof.unit, method, depth, ok,
                            round(time.perf_counter() - start, 1), "" if ok else tail)
 
 

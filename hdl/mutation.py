@@ -28,19 +28,25 @@ from pathlib import Path
 
 ENV = "SPECACCEL_MUTANT"
 
-# the tests that judge each unit (paths relative to the repository's tests/ folder)
-_KILL_SUITES = {
+# The tests that judge each unit, in stages (paths relative to the repository's tests/
+# folder, optionally with a -k expression after " -k "): a later stage runs only when the
+# earlier ones all passed, so most mutants die in the cheap simulation stage.
+_SIM = {
     "kv_compact": ["hdl/test_tree_units_amaranth.py::test_kv_compact_matches_golden",
                    "hdl/test_tree_units_amaranth.py::test_kv_compact_flags_slot_overflow",
-                   "hdl/test_boundaries.py", "hdl/test_formal.py"],
+                   "hdl/test_boundaries.py -k kv_compact"],
     "tree_mask": ["hdl/test_tree_units_amaranth.py::test_tree_mask_matches_golden",
-                  "hdl/test_boundaries.py", "hdl/test_formal.py"],
-    "tree_verify": ["hdl/test_tree_verify_amaranth.py", "hdl/test_boundaries.py",
-                    "hdl/test_formal.py"],
-    "tree_verify_serial": ["hdl/test_tree_verify_serial_amaranth.py", "hdl/test_boundaries.py",
-                           "hdl/test_formal.py"],
-    "argmax_sample": ["hdl/test_argmax_unit.py", "hdl/test_formal.py"],
+                  "hdl/test_boundaries.py -k tree_mask"],
+    "tree_verify": ["hdl/test_tree_verify_amaranth.py", "hdl/test_boundaries.py -k stochastic",
+                    "hdl/test_coverage.py -k tree_verify-"],
+    "tree_verify_serial": ["hdl/test_tree_verify_serial_amaranth.py",
+                           "hdl/test_boundaries.py -k stochastic",
+                           "hdl/test_coverage.py -k serial"],
+    "argmax_sample": ["hdl/test_argmax_unit.py"],
+    "spec_decode_core": ["hdl/test_tree_units_amaranth.py::test_spec_decode_core_matches_golden"],
 }
+_KILL_STAGES = {unit: [[t] for t in tests] + [[f"hdl/test_formal.py -k {unit}-N"]]
+                for unit, tests in _SIM.items()}
 
 
 @dataclass(frozen=True)
@@ -105,6 +111,11 @@ MUTANTS: tuple[Mutant, ...] = (
            "for g in range(0, tw, TOKEN_SLICE)]", "for g in range(0, tw - 1, TOKEN_SLICE)]"),
     Mutant("tv-handshake", "tree_verify", "handshake",
            "en.eq(~self.resp.valid | self.resp.ready)", "en.eq(~self.resp.valid)"),
+    Mutant("tv-stall-ignored", "tree_verify", "handshake",
+           "en.eq(~self.resp.valid | self.resp.ready)", "en.eq(1)"),
+    Mutant("tv-path-leak", "tree_verify", "comparison",
+           "_or_all([Mux(on[i] & (rank[i - 1] == d), i, 0)",
+           "_or_all([Mux(rank[i - 1] == d, i, 0)"),
     # tree_verify_serial
     Mutant("tvs-bad-parent", "tree_verify_serial", "comparison",
            "(req.parent >= count)", "(req.parent > count)"),
@@ -121,12 +132,22 @@ MUTANTS: tuple[Mutant, ...] = (
            "slot.eq(slot << 1)", "slot.eq(slot << 2)"),
     Mutant("tvs-handshake", "tree_verify_serial", "handshake",
            "en.eq(~self.resp.valid | self.resp.ready)", "en.eq(1)"),
+    Mutant("tvs-below-mask", "tree_verify_serial", "off-by-one",
+           "Mux(below[d] & ~err, path[d], 0)", "Mux(~err, path[d], 0)"),
+    Mutant("tvs-error-accepted", "tree_verify_serial", "comparison",
+           "out.accepted.eq(Mux(err, 0, depth))", "out.accepted.eq(depth)"),
     # argmax_sample
     Mutant("argmax-lane-tie", "argmax_sample", "comparison",
            "pick_a.eq(av & (~bv | (a >= b)))", "pick_a.eq(av & (~bv | (a > b)))"),
     Mutant("argmax-beat-tie", "argmax_sample", "comparison",
            "g_take.eq(s2_first | (s2_g_val > best_val))",
            "g_take.eq(s2_first | (s2_g_val >= best_val))"),
+    Mutant("argmax-fifo-pop", "argmax_sample", "handshake",
+           "fifo.r_en.eq(self.out.ready)", "fifo.r_en.eq(1)"),
+    # spec_decode_core
+    Mutant("core-commit-pop", "spec_decode_core", "handshake",
+           "results.r_en.eq(self.commit.valid & self.commit.ready)",
+           "results.r_en.eq(self.commit.valid)"),
 )
 
 
@@ -202,19 +223,28 @@ class MutantResult:
 
 
 def run_mutant(mutant: Mutant, tests_dir: Path, python: str = sys.executable) -> MutantResult:
-    """Run the mutant's kill suite with the mutant applied; killed = the suite failed."""
+    """Run the mutant's kill stages with the mutant applied; killed = a stage failed."""
     mutated_source(mutant)  # applies exactly once, or raise before running anything
-    suite = [str(tests_dir / t) for t in _KILL_SUITES[mutant.unit]]
-    suite = [t for t in suite if Path(t.split("::")[0]).exists()]
     start = time.perf_counter()
-    proc = subprocess.run(
-        [python, "-m", "pytest", "-q", "-x", "-p", "specaccel.hdl.mutation", "-m",
-         "not slow", "-p", "no:cacheprovider", *suite],
-        env={**os.environ, ENV: mutant.id}, capture_output=True, text=True)
-    failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
-    return MutantResult(mutant.id, mutant.unit, mutant.kind, proc.returncode != 0,
-                        round(time.perf_counter() - start, 1),
-                        failed[0][len("FAILED "):].split(" ")[0] if failed else "")
+    for stage in _KILL_STAGES[mutant.unit]:
+        args = []
+        for entry in stage:
+            path, _, expr = entry.partition(" -k ")
+            args.append(str(tests_dir / path))
+            if expr:
+                args += ["-k", expr]
+        proc = subprocess.run(
+            [python, "-m", "pytest", "-q", "-x", "-p", "specaccel.hdl.mutation",
+             "-p", "no:cacheprovider", *args],
+            env={**os.environ, ENV: mutant.id}, capture_output=True, text=True)
+        if proc.returncode != 0:
+            failed = [ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")]
+            return MutantResult(mutant.id, mutant.unit, mutant.kind, True,
+                                round(time.perf_counter() - start, 1),
+                                failed[0][len("FAILED "):].split(" ")[0] if failed else
+                                " ".join(stage))
+    return MutantResult(mutant.id, mutant.unit, mutant.kind, False,
+                        round(time.perf_counter() - start, 1), "")
 
 
 def main(argv: list[str] | None = None) -> int:

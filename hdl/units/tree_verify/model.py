@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from specaccel.hdl.coverage import tree_features
 from specaccel.hdl.layouts import pack, verify_request_layout, verify_response_layout
 from specaccel.hdl.stochastic_fixed_point import (
     StochasticValues,
@@ -42,6 +43,10 @@ class VerifyVector:
     n_nodes: int
     accepted: int
     error: bool
+    #: the coverage bins the vector hits besides its accept length
+    #: (:mod:`specaccel.hdl.coverage`): ties decided and stochastic boundaries on the
+    #: golden path, or the kind of error
+    features: frozenset = frozenset()
 
 
 class VerifyVectorModel:
@@ -118,10 +123,13 @@ class VerifyVectorModel:
             golden_tree = tree
         outcome = verify_tree(golden_tree, self.mode)
         path = [int(v) for v in outcome.path]
+        features = tree_features(tree.parent, tree.token, tree.target_token,
+                                 values if self.mode == "stochastic" else None,
+                                 self.prob_width, path)
         return VerifyVector(
             request=self.pack_request(n, tree.parent, tree.token, tree.target_token, values),
             response=self.pack_response(path, outcome.bonus_token, False),
-            n_nodes=n, accepted=outcome.accepted, error=False)
+            n_nodes=n, accepted=outcome.accepted, error=False, features=frozenset(features))
 
     def invalid_vector(self, n_nodes: int, parent, token, target_token,
                        values: StochasticValues | None = None) -> VerifyVector:
@@ -131,9 +139,12 @@ class VerifyVectorModel:
             require_golden_rejects(parent, n_nodes)
         if self.mode == "stochastic" and self.uniform_source == "lfsr":
             self.lfsr.uniforms(self.nodes, self.prob_width)  # the unit draws them anyway
+        kind = ("zero_nodes" if n_nodes == 0 else "too_many" if n_nodes > self.nodes else
+                "bad_parent")
         return VerifyVector(
             request=self.pack_request(n_nodes, parent, token, target_token, values),
-            response=self.pack_response([], 0, True), n_nodes=n_nodes, accepted=0, error=True)
+            response=self.pack_response([], 0, True), n_nodes=n_nodes, accepted=0, error=True,
+            features=frozenset({f"error:{kind}"}))
 
     # -- generators ----------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class SerialVerifyVector:
     n_nodes: int
     accepted: int
     error: bool
+    features: frozenset = frozenset()  # as VerifyVector.features
 
 
 class SerialVerifyVectorModel(VerifyVectorModel):
@@ -93,7 +94,7 @@ class SerialVerifyVectorModel(VerifyVectorModel):
             records=self.node_records(tree.n_nodes, tree.parent, tree.token, tree.target_token,
                                       values),
             response=expected.response, n_nodes=expected.n_nodes, accepted=expected.accepted,
-            error=False)
+            error=False, features=expected.features)
 
     def invalid_vector(self, n_nodes: int, parent, token, target_token,
                        values: StochasticValues | None = None) -> SerialVerifyVector:
@@ -107,7 +108,9 @@ class SerialVerifyVectorModel(VerifyVectorModel):
             self.lfsr.uniforms(n_nodes, self.prob_width)  # every record draws one
         return SerialVerifyVector(
             records=self.node_records(n_nodes, parent, token, target_token, values),
-            response=self.pack_response([], 0, True), n_nodes=n_nodes, accepted=0, error=True)
+            response=self.pack_response([], 0, True), n_nodes=n_nodes, accepted=0, error=True,
+            features=frozenset({"error:too_many" if n_nodes > self.nodes else
+                                "error:bad_parent"}))
 
     def random_invalid_vector(self, rng: np.random.Generator) -> SerialVerifyVector:
         """A random invalid tree: more than N records, or a parent pointer not below its
