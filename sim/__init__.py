@@ -26,6 +26,7 @@ _WHERE = {
     "build_result": "result", "ENGINE_CHOICES": "options", "ServingConfig": "options",
     "SimOptions": "options", "StepPricer": "pricing", "compute_step_costs": "pricing",
     "fast_path_applicable": "engines", "resolve_specs": "simulation",
+    "resolve_deployments": "simulation",
     "simulate": "simulation", "simulate_named": "simulation", "StepCosts": "step_costs",
     "StepInput": "step_input",
 }

@@ -93,16 +93,42 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     return int((float(cap) - w) // kv_bytes_per_token)
 
 
+def trace_kv_tokens(trace) -> float:
+    """The most KV-cache tokens one request of `trace` holds: its prompt plus, at most,
+    one token per drafted node of every step (an upper bound of what it commits) --
+    computed without verifying the trace."""
+    off = np.asarray(trace.request_step_offsets, dtype=np.int64)
+    if off.shape[0] < 2 or not trace.n_steps:
+        return float(np.max(trace.prompt_len, initial=0))
+    nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
+    per_req = np.add.reduceat(nodes, off[:-1]) * (np.diff(off) > 0)
+    return float(np.max(np.asarray(trace.prompt_len) + per_req))
+
+
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
-                 verify_nodes: int | None = None) -> None:
+                 verify_nodes: int | None = None, deployment: Any = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
-    The draft's weights count only when `drafting` runs a draft model; the tree must fit
-    the verify unit whenever a tree is verified (every mode but ``"none"``, so also
-    ``"draft-free"``).
+    The draft's weights count only when `drafting` runs a draft model, and the draft
+    must match the target (vocabulary; a head's hidden size); the tree must fit the
+    verify unit whenever a tree is verified (every mode but ``"none"``, so also
+    ``"draft-free"``).  With a `deployment` (a
+    :class:`~specaccel.models.cost.deployment.Deployment`), memory is checked per device
+    of its placements (weights and the KV cache of the longest request), naming the
+    device and the bytes; otherwise the weights against the one device's memory.
     """
+    from specaccel.models.cost.model_spec import ModelSpec, check_draft_matches
+
     mode = drafting_mode(drafting)
-    check_weights_fit(hw, target, draft if mode.runs_draft_model else None)
+    running = draft if mode.runs_draft_model else None
+    if isinstance(target, ModelSpec) and isinstance(running, ModelSpec):
+        check_draft_matches(target, running)
+    if deployment is not None:
+        deployment.check(target, running, kv_tokens=trace_kv_tokens(trace),
+                         draft_kv_tokens=trace_kv_tokens(trace) if running is not None
+                         and running.kind == "decoder" else 0.0)
+    else:
+        check_weights_fit(hw, target, running)
     if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)
@@ -169,3 +195,10 @@ def check_trace_metadata(trace, *, file: str | None = None, target: str | None =
         except InputError as exc:
             raise InputError(f"{exc.reason} (or give {option} to simulate it)", file=file,
                              field=f"metadata.{key}") from None
+    from specaccel.models.cost.software_stack import list_stacks
+
+    for key in ("stack", "draft_stack", "baseline_stack"):
+        name = meta.get(key)
+        if name is not None and name not in list_stacks():
+            raise InputError(f"unknown stack {name!r}; choose one of {', '.join(list_stacks())}",
+                             file=file, field=f"metadata.{key}")

@@ -100,7 +100,7 @@ class Deployment:
     # -- prices ---------------------------------------------------------------------------
     def pass_costs(self, model: ModelSpec, *, role: str, tokens: np.ndarray,
                    context: np.ndarray, batch: np.ndarray | int = 1,
-                   phase: str = "verify", layers: int | None = None,
+                   phase: str | None = None, layers: int | None = None,
                    shared_bytes: float = 0.0, cost_fn: Any = None) -> dict[str, np.ndarray]:
         """Passes of `model` in `role` on this deployment.
 
@@ -118,6 +118,8 @@ class Deployment:
         t = np.asarray(tokens, dtype=np.float64)
         s = np.asarray(context, dtype=np.float64)
         kwargs: dict[str, Any] = {"tokens": t, "context": s, "batch": batch}
+        if phase is not None:
+            kwargs["phase"] = phase
         if placement.tp > 1:
             kwargs["tp"] = placement.tp
         if layers is not None:
