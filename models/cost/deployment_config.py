@@ -10,15 +10,16 @@ names none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specaccel.schema.config_fields import Config, option
 from specaccel.schema.errors import InputError
 
-from .deployment import Deployment
-from .hardware_spec import HardwareSpec
-from .placement import Placement
 from .software_stack import get_stack, list_stacks
+
+if TYPE_CHECKING:  # the deployment (NumPy, Numba) loads only when one is built
+    from .deployment import Deployment
+    from .hardware_spec import HardwareSpec
 
 DEFAULT_STACK = "ideal"
 """The stack of a run whose options and trace name none."""
@@ -60,6 +61,9 @@ class DeploymentConfig(Config):
         whose ``stack``, ``draft_stack`` and ``baseline_stack`` (the source's software)
         apply on a GPU where the options name no stack.  `baseline`: the deployment of
         the autoregressive baseline (the same placement on the baseline stack)."""
+        from .deployment import Deployment
+        from .placement import Placement
+
         meta = trace or {}
         if hw.kind != "gpu":
             for name in ("stack", "draft_stack", "baseline_stack"):

@@ -166,19 +166,24 @@ class HardwareSpec:
         the RTL verify unit at ``clock_hz`` -- from the RTL characterisation table when
         the hdl package provides one (`verify_unit` plus the ``kv_compact`` unit that
         turns the path into compaction indices), else the pipelined-unit model
-        ``ceil(log2 N) + 3`` cycles (``n + 3`` for the node-serial unit).
+        ``ceil(log2 N) + 3`` cycles (``n + 3`` for the node-serial unit).  A
+        tree-parallel unit's pipeline is that of its size ``N = verify_unit_nodes``
+        whatever the tree it is given; a node-serial unit takes the tree's nodes.
         """
         n = _check_nodes(n_nodes)
         if self.kind == "gpu":
             return GPU_VERIFY_KERNELS * self.kernel_launch_s
-        cycles = _rtl_cycles(self.verify_unit, n)
+        serial = self.verify_unit in NODE_SERIAL_UNITS
+        size = n if serial else max(n, int(self.verify_unit_nodes or n))
+        cycles = _rtl_cycles(self.verify_unit, size)
         if cycles is None:
-            if self.verify_unit in NODE_SERIAL_UNITS:
+            if serial:
                 cycles = n + 3
             else:
-                cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
-        else:  # the compaction-index unit follows the verify pipeline
-            cycles += _rtl_cycles("kv_compact", n) or 0.0
+                cycles = math.ceil(math.log2(size)) + 3 if size > 1 else 3
+        else:  # the compaction-index unit (sized as the verify unit) follows its pipeline
+            cycles += _rtl_cycles("kv_compact", max(n, int(self.verify_unit_nodes or n))) \
+                or 0.0
         return cycles / self.clock_hz
 
     def tree_unit_latency_s(self, n_nodes: int) -> float:
