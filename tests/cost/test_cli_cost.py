@@ -69,12 +69,32 @@ def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_validate_json_lists_every_row_and_passes(capsys):
-    code, r = _json(capsys, ["validate", "--json"])
-    assert code == 0
-    assert len(r["rows"]) == 12
-    assert r["median_abs_error"] <= 0.10 and r["worst_abs_error"] <= 0.20
-    assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
+def test_validate_json_gives_sections_with_roles_and_prediction_only_summaries(capsys):
+    from specaccel.models.cost.validation_table import measurement_rows
+
+    code, r = _json(capsys, ["validate", "--section", "kernels", "--section", "stacks",
+                             "--json"])
+    assert code == 0 and r["stale_calibration_rows"] == []
+    kernels, stacks = r["sections"]
+    assert (kernels["name"], stacks["name"]) == ("kernels", "stacks")
+    assert len(kernels["rows"]) == len(measurement_rows())
+    for sec in (kernels, stacks):
+        pred = [abs(x["error"]) for x in sec["rows"] if x["role"] == "prediction"]
+        assert sec["summary"]["prediction_rows"] == len(pred)
+        assert sec["summary"]["worst_abs_error"] == max(pred)
+    assert [x["id"] for x in stacks["rows"] if x["role"] == "calibration"] == [
+        "medusa1-vicuna-7b-mtbench"]
+
+
+def test_validate_exits_1_on_a_stale_fit(capsys, monkeypatch):
+    from specaccel.models.cost import software_stack
+
+    stale = software_stack.STACKS["hf-static-kv"].with_values(host_op_s=30e-6)
+    monkeypatch.setitem(software_stack.STACKS, "hf-static-kv", stale)  # refit elsewhere
+    monkeypatch.setattr("specaccel.analysis.stack_calibration.fit_parameter",
+                        lambda row, stacks: (row.fits, 30e-6))
+    code, r = _json(capsys, ["validate", "--section", "stacks", "--json"])
+    assert code == 1 and r["stale_calibration_rows"] == ["medusa1-vicuna-7b-mtbench"]
 
 
 def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):

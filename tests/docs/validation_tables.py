@@ -1,69 +1,78 @@
-"""The end-to-end validation table of docs/validation.md, computed from the code.
+"""The generated blocks of docs/validation.md, computed from the code.
 
-For every workload preset: generate its trace (fixed size and seed), let the golden model
-compute tokens per step, replay it on the A100-80GB preset against autoregressive decoding,
-and put both next to the published figures the preset is named after.  The doc's table is
-this function's output; tests/docs/test_doc_rot.py recomputes it and compares.  Print it::
+* ``validate-report``: the sections of `specaccel validate`
+  (:func:`specaccel.analysis.validation_report.validation_report`, as Markdown);
+* ``stack-table``: the software stacks of the registry with their physical terms.
 
-    .venv/bin/python tests/docs/validation_tables.py
+tests/docs/test_doc_rot.py recomputes both and compares.  Print them, or refresh the page
+in place::
+
+    .venv/bin/python tests/docs/validation_tables.py [--write]
 """
 
 from __future__ import annotations
 
-import math
+import re
 import sys
+from pathlib import Path
 
-N_REQUESTS = 8
-STEPS_PER_REQUEST = 64
-SEED = 0
-HARDWARE = "a100-80gb"
-
-
-def preset_rows() -> list[dict[str, object]]:
-    """One row per workload preset: published vs generated tau, published vs simulated speedup."""
-    from specaccel.models.golden import verify_trace
-    from specaccel.sim import simulate_named
-    from specaccel.workloads import generate_trace, get_preset, list_presets
-
-    rows = []
-    for name in list_presets():
-        preset = get_preset(name)
-        trace = generate_trace(name, n_requests=N_REQUESTS, steps_per_request=STEPS_PER_REQUEST,
-                               seed=SEED)
-        tau = float(verify_trace(trace).committed.mean())
-        sim = simulate_named(trace, HARDWARE, engine="fast")
-        raw = preset.source.get("speedup", "")
-        published_speedup = float(raw) if raw not in ("", None) else math.nan
-        rows.append({
-            "preset": name,
-            "source": preset.source.get("source", ""),
-            "published_tau": preset.published_tau,
-            "tau": tau,
-            "published_speedup": published_speedup,
-            "speedup": float(sim.speedup),
-        })
-    return rows
+DOC = Path(__file__).resolve().parents[2] / "docs" / "validation.md"
+BLOCKS = ("validate-report", "stack-table")
 
 
-def _fmt(x: float, digits: int = 2) -> str:
-    return "–" if math.isnan(x) else f"{x:.{digits}f}"
+def report_markdown() -> str:
+    from specaccel.analysis.validation_report import report_markdown, validation_report
+
+    return report_markdown(validation_report()).rstrip("\n")
 
 
-def preset_table_markdown(rows: list[dict[str, object]]) -> str:
-    """The markdown table of :func:`preset_rows` (the doc carries exactly this text)."""
-    out = ["| preset | source | τ published | τ generated | τ error | speedup published "
-           "| speedup simulated | speedup error |",
-           "|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        tau_err = (r["tau"] - r["published_tau"]) / r["published_tau"]
-        sp_err = (r["speedup"] - r["published_speedup"]) / r["published_speedup"]
-        out.append(f"| `{r['preset']}` | {r['source']} | {_fmt(r['published_tau'])} | "
-                   f"{_fmt(r['tau'], 3)} | {tau_err:+.1%} | {_fmt(r['published_speedup'])} | "
-                   f"{_fmt(r['speedup'], 3)} | "
-                   f"{'–' if math.isnan(sp_err) else f'{sp_err:+.1%}'} |")
+def stack_table_markdown() -> str:
+    """One row per software stack: its physical terms (per-op and per-kernel times in
+    microseconds)."""
+    from specaccel.models.cost.software_stack import STACKS
+
+    out = ["| stack | host per op (µs) | CUDA graphs | GPU per extra kernel (µs) | "
+           "kernels per layer | per pass | attention | KV cache | loop ops per step "
+           "(tree + verify; plain) | syncs per step (spec; plain; per draft pass) | fitted |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for s in STACKS.values():
+        graphs = (f"yes ({s.graph_launch_s * 1e6:g} µs a replay)" if s.cuda_graphs
+                  else "no")
+        out.append(
+            f"| `{s.name}` | {s.host_op_s * 1e6:.4g} | {graphs} | "
+            f"{s.gpu_per_kernel_s * 1e6:.3g} | {s.layer_kernels} | {s.pass_kernels} | "
+            f"{s.attention} | {s.kv_cache} | {s.tree_ops} + {s.verify_ops}; "
+            f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
+            f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
     return "\n".join(out)
 
 
+MAKERS = {"validate-report": report_markdown, "stack-table": stack_table_markdown}
+
+
+def block(text: str, name: str) -> str:
+    """The text between ``<!-- name: ... -->`` and ``<!-- /name -->`` in `text`."""
+    m = re.search(rf"<!-- {re.escape(name)}:[^\n]*-->\n(.*?)<!-- /{re.escape(name)} -->",
+                  text, re.S)
+    if m is None:
+        raise KeyError(name)
+    return m.group(1).rstrip("\n")
+
+
+def write(text: str, name: str, content: str) -> str:
+    m = re.search(rf"(<!-- {re.escape(name)}:[^\n]*-->\n)(.*?)(<!-- /{re.escape(name)} -->)",
+                  text, re.S)
+    if m is None:
+        raise KeyError(name)
+    return text[:m.start(2)] + content + "\n" + text[m.end(2):]
+
+
 if __name__ == "__main__":
-    print(preset_table_markdown(preset_rows()))
-    sys.exit(0)
+    if "--write" in sys.argv:
+        text = DOC.read_text()
+        for name in BLOCKS:
+            text = write(text, name, MAKERS[name]())
+        DOC.write_text(text)
+    else:
+        for name in BLOCKS:
+            print(MAKERS[name]())
