@@ -90,17 +90,20 @@ def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndar
 
 @njit(cache=True)
 def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per_kernel,
-                     host_one, score_bytes, kv_copy_bytes, s_per_byte, host, gpu, wall,
+                     host_one, score_bytes, kv_copy_bytes, s_per_byte, gpu_const,
+                     gpu_per_row_token, host, gpu, wall,
                      extra):  # pragma: no cover - compiled
     """`pass_on_stack` per pass: `score_bytes` per score element (attention layers x
-    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2)."""
+    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2);
+    `gpu_const` + `gpu_per_row_token` x rows x tokens of placement time."""
     for i in range(kernel.shape[0]):
         keys = context[i] + tokens[i]
         e = batch[i] * (score_bytes * tokens[i] * keys + kv_copy_bytes * keys)
         more = n_k - model_kernels[i]
         if more < 0.0:
             more = 0.0
-        g = kernel[i] + more * gpu_per_kernel + e * s_per_byte
+        g = (kernel[i] + more * gpu_per_kernel + e * s_per_byte + gpu_const
+             + gpu_per_row_token * batch[i] * tokens[i])
         host[i] = host_one
         gpu[i] = g
         wall[i] = g if g > host_one else host_one
@@ -110,13 +113,16 @@ def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per
 def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
                   kernel_s: np.ndarray, tokens: np.ndarray, context: np.ndarray,
                   batch: np.ndarray | float = 1.0, layers: int | None = None,
-                  tp: int = 1, model_kernels: np.ndarray | float = 0.0
-                  ) -> dict[str, np.ndarray]:
+                  tp: int = 1, model_kernels: np.ndarray | float = 0.0,
+                  gpu_const_s: float = 0.0, gpu_per_row_token_s: float = 0.0,
+                  host_extra_s: float = 0.0) -> dict[str, np.ndarray]:
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
 
     `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
     fixed costs are in it already); the stack's further kernels add its per-kernel GPU
-    time.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
+    time.  A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of
+    every row to the GPU time (pipeline hops, offloaded weights) and `host_extra_s` to
+    the host's.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
     ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
     the wall time is the kernel time.
     """
@@ -132,11 +138,13 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
 
     n_k = pass_kernel_count(stack, model, layers=layers, tp=tp)
     score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
-    host_one = stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s
+    host_one = (stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s) \
+        + host_extra_s
     out = {f: np.empty(n) for f in ("host_s", "gpu_s", "wall_s", "extra_dram_bytes")}
     _stack_pass_many(k, arr(tokens), arr(context), arr(batch), arr(model_kernels), n_k,
                      stack.gpu_per_kernel_s, host_one, score, kv_copy,
-                     1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), out["host_s"],
+                     1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), gpu_const_s,
+                     gpu_per_row_token_s, out["host_s"],
                      out["gpu_s"], out["wall_s"], out["extra_dram_bytes"])
     out["kernels"] = np.full(n, n_k)
     return out

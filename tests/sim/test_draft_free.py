@@ -324,7 +324,8 @@ def test_a_sweep_point_of_a_draft_free_preset_needs_no_draft():
     from specaccel.analysis.design_point import EvalSettings, evaluate_point
 
     got = evaluate_point({"preset": "prompt-lookup-vicuna-7b-specbench", "requests": 2,
-                          "steps": 6, "hardware": "a100-80gb", "workload": "w"},
+                          "steps": 6, "hardware": "a100-80gb", "workload": "w",
+                          "stack": "ideal"},  # the kernels alone, as `ref` below
                          EvalSettings(metrics=("tokens_per_s", "speedup")))
     trace = generate_trace("prompt-lookup-vicuna-7b-specbench", n_requests=2,
                            steps_per_request=6)
