@@ -3,7 +3,7 @@
 Costs every step of the default workload once (vectorised cost model, not timed), then
 times:
 
-1. the SimPy batch-1 replay (:func:`specaccel.sim.replay`): decode steps/s, target
+1. the SimPy batch-1 replay (:func:`specaccel.sim.simpy_replay.replay`): decode steps/s, target
    >= 20,000 (speculative, four stages per step);
 2. the Numba fast path (:func:`specaccel.sim.fast_replay`): decode steps/s, target
    >= 2,000,000, :func:`~specaccel.sim.fast_path.closed_loop_makespans` over many
@@ -47,8 +47,7 @@ def main() -> None:
     import simpy
 
     from specaccel.models.cost import get_hardware, get_model
-    from specaccel.models.golden import verify_trace
-    from specaccel.sim import StepInput, StepPricer, autoregressive_trace, replay, simulate
+    from specaccel.sim import StepInput, StepPricer, replay, simulate
     from specaccel.sim.accelerator_model import Accelerator
     from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
     from specaccel.sim.request_sampling import take_requests
@@ -61,15 +60,14 @@ def main() -> None:
     target = get_model(base.metadata["target_model"])
     draft = get_model(base.metadata["draft_model"])
     hw = get_hardware("specaccel-default")
-    outcome = verify_trace(base)
     pricer = StepPricer.build(hw, target, draft, base.metadata["drafting"])
 
     def step_input(trace_, **options):
         return StepInput.build(trace_, pricer, **options)
 
-    spec_in = step_input(base, outcome=outcome)
-    ar = autoregressive_trace(base, outcome)
-    ar_in = StepInput.build(ar, pricer.baseline())
+    spec_in = step_input(base)
+    ar_in = step_input(base, baseline=True)
+    ar = ar_in.costs      # priced once, kept (one block)
     print(f"workload {DEFAULT_PRESET}: {base.n_requests} requests, {base.n_steps} "
           f"speculative steps, {ar.n_steps} autoregressive steps; hardware {hw.name}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")

@@ -2,7 +2,7 @@
 
 Pipeline: the step-cost door (:mod:`.pricing`: every pass costed once, vectorised, into
 :class:`StepCosts`) → the run's :class:`StepInput` (:mod:`.step_input`) → an engine of
-:mod:`.engines` (the SimPy replay of :mod:`.replay` on the units and memory of
+:mod:`.engines` (the SimPy replay of :mod:`.simpy_replay` on the units and memory of
 :mod:`.accelerator_model`, the serving loop, pipelined speculation, or a fast path when
 nothing is contended), which returns a :class:`ReplayLog` (:mod:`.log`) →
 :mod:`.metrics` (:class:`SimResult`).  :mod:`.autoregressive` builds the plain-decoding
@@ -23,7 +23,7 @@ _WHERE = {
     "ReplayLog": "log", "METRICS": "metrics", "Metric": "metrics", "SimResult": "result",
     "build_result": "result", "ENGINE_CHOICES": "options", "ServingConfig": "options",
     "SimOptions": "options", "StepPricer": "pricing", "compute_step_costs": "pricing",
-    "replay": "replay", "fast_path_applicable": "engines", "resolve_specs": "simulation",
+    "replay": "simpy_replay", "fast_path_applicable": "engines", "resolve_specs": "simulation",
     "simulate": "simulation", "simulate_named": "simulation", "StepCosts": "step_costs",
     "StepInput": "step_input",
 }

@@ -76,7 +76,8 @@ class ServingSimulation:
     """
 
     def __init__(self, inp: StepInput, accelerator: Accelerator) -> None:
-        costs = inp.costs
+        whole = inp.stream.whole(draft=True)
+        costs = whole.costs
         self.costs = costs
         self.cfg = inp.serving
         self.acc = accelerator
@@ -85,7 +86,7 @@ class ServingSimulation:
         self.kv_capacity = inp.kv_capacity
         self.arrival = np.asarray(inp.arrival_s, dtype=np.float64)
         self.order = np.argsort(self.arrival, kind="stable")
-        self.draft_passes = inp.pricer.draft_passes(inp.trace, costs.committed)
+        self.draft_passes = whole.draft
         self.pricer = batch_pricer(inp, self.draft_passes)
         self.out = LogBuilder(inp)
         n_req = costs.n_requests

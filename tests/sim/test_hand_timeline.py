@@ -196,7 +196,7 @@ def test_requests_sharing_the_machine_never_overlap_on_a_unit(toy_hw, target_mod
     import simpy
 
     from specaccel.sim.accelerator_model import Accelerator
-    from specaccel.sim.replay import TraceReplay
+    from specaccel.sim.simpy_replay import TraceReplay
 
     inp = StepInput.of(hand_trace(), hw=toy_hw, target=target_model, draft=draft_model,
                        cost_fn=cost, record_timeline=True)
