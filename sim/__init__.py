@@ -9,7 +9,9 @@ nothing is contended), which returns a :class:`ReplayLog` (:mod:`.log`) →
 baseline trace; :mod:`.simulation` runs it all.
 
 The names below load their module on first use, so that importing a light module of the
-package (:mod:`.options`, say, for a command line's choices) does not load the rest.
+package (:mod:`.options`, say, for a command line's choices) does not load the rest.  No
+name is also the name of a submodule: importing the submodule would rebind it (so the
+replay engine ``replay`` lives in :mod:`.simpy_replay`).
 """
 
 from __future__ import annotations

@@ -312,7 +312,7 @@ REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace 
             "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
             "specaccel tree optimize", "specaccel trace import", "specaccel simulate",
             "specaccel run", "specaccel cost --hw tpu9", "specaccel hdl generate",
-            "specaccel sweep sweep.toml", "specaccel report")
+            "specaccel sweep sweep.toml", "specaccel report", "specaccel methods")
 _WALL_TIME = re.compile(r"^(done in |wall time: |\s+[\w-]+: )\d+(\.\d+)? s$")
 
 
