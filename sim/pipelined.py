@@ -46,7 +46,7 @@ from specaccel.sim.accelerator_model import (
     ROLES,
     SEPARATE_DRAFT_ENGINE,
     KvStats,
-    hbm_bandwidth_bps,
+    shared_bandwidth_bps,
 )
 from specaccel.sim.log import LogBuilder, ReplayLog
 from specaccel.sim.step_input import StepInput
@@ -123,9 +123,7 @@ class PipelinedReplay:
         self.inp = inp
         self.env = simpy.Environment()
         self.unit_map = inp.unit_map
-        hw = inp.hw
-        self.bandwidth = ((hbm_bandwidth_bps(hw) or 0.0)
-                          * float(getattr(hw, "bw_efficiency", 1.0)))
+        self.bandwidth = shared_bandwidth_bps(inp.hw)
         self.busy = {name: 0.0 for name in dict.fromkeys(self.unit_map[r] for r in ROLES)}
         self.jobs = dict.fromkeys(self.busy, 0)
         self.out = LogBuilder(inp)

@@ -50,7 +50,7 @@ import simpy
 
 from specaccel.schema import progress
 from specaccel.schema.errors import InputError
-from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
+from specaccel.sim.accelerator_model import ROLES, Accelerator, shared_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.log import LogBuilder, ReplayLog
 from specaccel.sim.options import ServingConfig
@@ -108,8 +108,7 @@ class ServingSimulation:
         # micro-batch overlap hides draft passes behind verify passes: without a draft
         # model there is nothing to overlap, the step runs whole
         self.overlap = bool(self.cfg.overlap_draft) and inp.pricer.drafting.runs_draft_model
-        bw = hbm_bandwidth_bps(inp.hw)
-        self.bandwidth = (bw or 0.0) * float(getattr(inp.hw, "bw_efficiency", 1.0))
+        self.bandwidth = shared_bandwidth_bps(inp.hw)
         if self.overlap and accelerator.draft_engine is accelerator.target_engine:
             raise InputError("overlapped drafting needs a separate draft engine (the draft "
                              f"and the target share {accelerator.target_engine.name!r})",
