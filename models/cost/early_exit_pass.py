@@ -44,10 +44,8 @@ def kv_propagation_operators(model: ModelSpec, hw: HardwareSpec, *, batch: int =
     kv_n = 2.0 * model.n_kv_heads * hd
     norm = _vector("kv_prop_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb,
                    2.0 * rows * d * ab)
-    proj = _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab)
     kv_write = rows * kv_n * model.kv_bytes_per_elem
-    return [norm, Operator(proj.name, proj.flops, proj.compute_s, proj.weight_bytes,
-                           proj.act_bytes + kv_write)]
+    return [norm, _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab, kv_write)]
 
 
 def _check_model(model: ModelSpec) -> None:

@@ -13,16 +13,25 @@ its FLOPs and its bytes by class:
 * ``kv_read`` -- the KV cache of the context (always DRAM);
 * ``link``    -- bytes sent over the chip-to-chip link (tensor-parallel all-reduce).
 
-`OpCost` applies the roofline: ``latency = max(compute, DRAM time, SRAM time)``.  The
-compute time of a GEMM uses the tile/wave model of `hardware_spec`.  The Numba evaluator
-(`pass_evaluator`) implements the same formulas independently; tests hold both to 1e-9.
+On a device priced by the tile roofline (the accelerator, a device without a kernel
+model), `OpCost` applies the roofline: ``latency = max(compute, DRAM time, SRAM time,
+link time)``, the compute time of a GEMM from the tile/wave model of `hardware_spec`.  On
+a GPU with a kernel model (``hw.gpu``) each operator is the kernel that runs it, timed by
+`gpu_kernels` (GEMM tiles/waves/split-K, attention kernels, element-wise kernels, each
+with its fixed latency) and `collectives` (all-reduce, all-gather by message size); on a
+GPU the gated activation is its own element-wise kernel (its bytes counted).  Every
+operator reports how many kernels it launches (``kernels``) and whether it runs once per
+layer or once per pass (``scope``).  The Numba evaluator (`pass_evaluator`) implements
+the same formulas independently; tests hold both to 1e-9.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from . import gpu_kernels as gk
+from .collectives import allgather_s, allreduce_s
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import PassArgs
@@ -61,7 +70,12 @@ class OpCost:
 
 @dataclass(frozen=True)
 class Operator:
-    """One operator: its work and the compute time of that work on the device."""
+    """One operator: its work and the compute time of that work on the device.
+
+    ``kernel_s`` is the GPU kernel model's time of the operator (``None`` on a device
+    priced by the tile roofline), ``kernel_bound`` what bounds it; ``kernels`` the kernel
+    launches; ``scope`` ``"layer"`` (repeated per layer) or ``"pass"`` (once per pass).
+    """
 
     name: str
     flops: float = 0.0
@@ -71,6 +85,10 @@ class Operator:
     kv_read_bytes: float = 0.0
     link_bytes: float = 0.0
     link_s: float = 0.0
+    kernels: float = 1.0
+    kernel_s: float | None = None
+    kernel_bound: str = "memory"
+    scope: str = "pass"
 
     def cost(self, hw: HardwareSpec, weights_resident: bool, acts_on_chip: bool) -> OpCost:
         sram = 0.0
@@ -83,54 +101,74 @@ class Operator:
             sram += self.act_bytes
         else:
             dram += self.act_bytes
-        mem_s = max(dram / (hw.mem_bw_bytes_s * hw.bw_efficiency), sram / hw.sram_bw_bytes_s)
-        latency = max(self.compute_s, mem_s, self.link_s)
-        bound = "compute" if self.compute_s > max(mem_s, self.link_s) else "memory"
+        if self.kernel_s is not None:
+            latency, bound = self.kernel_s, self.kernel_bound
+        else:
+            mem_s = max(dram / (hw.mem_bw_bytes_s * hw.bw_efficiency),
+                        sram / hw.sram_bw_bytes_s)
+            latency = max(self.compute_s, mem_s, self.link_s)
+            bound = "compute" if self.compute_s > max(mem_s, self.link_s) else "memory"
         energy = (self.flops * hw.e_flop_j + dram * hw.e_dram_byte_j
                   + sram * hw.e_sram_byte_j + self.link_bytes * hw.e_link_byte_j)
         return OpCost(self.flops, dram, sram, self.link_bytes, latency, energy, bound)
 
 
+def _with_kernel(op: Operator, kt: gk.KernelTime) -> Operator:
+    return replace(op, kernel_s=kt.seconds, kernel_bound=kt.bound, kernels=kt.kernels)
+
+
 def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: float,
-          wb: float, ab: float) -> Operator:
-    """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights."""
-    return Operator(
+          wb: float, ab: float, extra_act_bytes: float = 0.0) -> Operator:
+    """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights
+    (`extra_act_bytes`: more output traffic, e.g. K/V written to the cache)."""
+    op = Operator(
         name=name,
         flops=2.0 * m * n * k * count,
         compute_s=gemm_compute_time(hw, m, n, k, count),
         weight_bytes=count * k * n * wb,
-        act_bytes=count * (m * k + m * n) * ab,
+        act_bytes=count * (m * k + m * n) * ab + extra_act_bytes,
     )
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k,
+                                         count, op.weight_bytes + op.act_bytes))
 
 
 def _vector(name: str, hw: HardwareSpec, flops: float, weight_bytes: float = 0.0,
-            act_bytes: float = 0.0) -> Operator:
+            act_bytes: float = 0.0, kv_read_bytes: float = 0.0) -> Operator:
+    """Element-wise or reduction work on the vector unit / CUDA cores."""
     compute_s = flops / (hw.vec_flops * hw.compute_efficiency)
-    return Operator(name=name, flops=flops, compute_s=compute_s, weight_bytes=weight_bytes,
-                    act_bytes=act_bytes)
+    op = Operator(name=name, flops=flops, compute_s=compute_s, weight_bytes=weight_bytes,
+                  act_bytes=act_bytes, kv_read_bytes=kv_read_bytes)
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.elementwise_time(hw.mem_bw_bytes_s, hw.vec_flops, hw.gpu,
+                                                flops, weight_bytes + act_bytes
+                                                + kv_read_bytes))
+
+
+def _link_op(name: str, hw: HardwareSpec, flops: float, link_bytes: float,
+             link_s: float) -> Operator:
+    op = Operator(name=name, flops=flops, link_bytes=link_bytes, link_s=link_s)
+    if hw.gpu is None:
+        return op
+    return replace(op, kernel_s=link_s, kernel_bound="memory")
 
 
 def _allreduce(name: str, hw: HardwareSpec, rows: float, d: float, tp: int) -> Operator:
-    """Ring all-reduce of a ``rows x d`` activation over `tp` devices."""
+    """All-reduce of a ``rows x d`` activation over `tp` devices (`collectives`)."""
     msg = rows * d * ACTIVATION_BYTES
-    steps = 2.0 * (tp - 1)
-    return Operator(
-        name=name,
-        flops=(tp - 1) / tp * rows * d,
-        link_bytes=steps / tp * msg,
-        link_s=steps * (hw.link_step_latency_s + msg / (tp * hw.link_bw_bytes_s)),
-    )
+    return _link_op(name, hw, (tp - 1) / tp * rows * d, 2.0 * (tp - 1) / tp * msg,
+                    allreduce_s(hw.link_bw_bytes_s, hw.link_step_latency_s,
+                                hw.link_oneshot_latency_s, msg, float(tp)))
 
 
 def _allgather(name: str, hw: HardwareSpec, shard_elems: float, tp: int) -> Operator:
-    """Ring all-gather of a vocabulary-sharded logits block (`shard_elems` per device)."""
+    """All-gather of a vocabulary-sharded logits block (`shard_elems` per device)."""
     shard = shard_elems * ACTIVATION_BYTES
-    steps = tp - 1.0
-    return Operator(
-        name=name,
-        link_bytes=steps * shard,
-        link_s=steps * (hw.link_step_latency_s + shard / hw.link_bw_bytes_s),
-    )
+    return _link_op(name, hw, 0.0, (tp - 1.0) * shard,
+                    allgather_s(hw.link_bw_bytes_s, hw.link_step_latency_s,
+                                hw.link_oneshot_latency_s, shard, float(tp)))
 
 
 def layer_counts(model: ModelSpec, layers: int) -> tuple[float, float, float]:
@@ -188,13 +226,9 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
         ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab),
                 _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab)]
     ops += [
-        Operator(
-            name="ssm_scan",
-            flops=scan_flops,
-            compute_s=scan_flops / (hw.vec_flops * hw.compute_efficiency),
-            act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
-            kv_read_bytes=b * state * sb,
-        ),
+        _vector("ssm_scan", hw, scan_flops,
+                act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
+                kv_read_bytes=b * state * sb),
         _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab),
     ]
     if tp > 1:
@@ -226,15 +260,7 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     attn: list[Operator] = [
         _vector("attn_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab),
         _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab),
-        Operator(
-            name="attention",
-            flops=4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys,
-            compute_s=gemm_compute_time(hw, t, keys, hd, 2.0 * b * hq)
-            + 5.0 * b * hq * t * keys / (hw.vec_flops * hw.compute_efficiency),
-            act_bytes=rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab
-            + (b * t * t if args.tree and args.tokens > 1 else 0.0),
-            kv_read_bytes=b * s * 2.0 * hkv * hd * kb,
-        ),
+        _attention(hw, args, hq, hkv, hd, kb, keys),
         _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab),
     ]
     if tp > 1:
@@ -243,9 +269,13 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     mlp: list[Operator] = [_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab)]
     if model.n_experts > 1:
         mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
+    # the gated activation: fused into the GEMM epilogue on the accelerator (no bytes),
+    # its own element-wise kernel on a GPU (reads the up rows, writes the hidden rows)
+    act_bytes = rows * top_k * (up_n + ff) * ab if hw.gpu is not None else 0.0
     mlp += [
         _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab),
-        _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff),
+        _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff,
+                act_bytes=act_bytes),
         _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab),
     ]
     if tp > 1:
@@ -254,12 +284,11 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
 
     ops: list[tuple[Operator, float]] = []
     if model.has_embedding:
-        ops.append((Operator("embedding", weight_bytes=rows * d * wb, act_bytes=rows * d * ab), 1))
+        ops.append((_vector("embedding", hw, 0.0, rows * d * wb, rows * d * ab), 1))
     if model.kind == "eagle":
         ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab), 1))
-    ops += [(op, n_attn) for op in attn] if n_attn > 0 else []
-    ops += [(op, n_ssm) for op in ssm] if n_ssm > 0 else []
-    ops += [(op, n_mlp) for op in mlp] if n_mlp > 0 else []
+    for group, n in ((attn, n_attn), (ssm, n_ssm), (mlp, n_mlp)):
+        ops += [(replace(op, scope="layer"), n) for op in group] if n > 0 else []
     if model.kind == "medusa":
         heads = float(model.medusa_heads)
         ops += [
@@ -277,6 +306,31 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
         if tp > 1:
             ops.append((_allgather("logits_allgather", hw, lm_rows * vocab, tp), 1))
     return ops
+
+
+def _attention(hw: HardwareSpec, args: PassArgs, hq: float, hkv: float, hd: float,
+               kb: float, keys: float) -> Operator:
+    """Fused attention (QK^T, softmax, AV): reads the context's KV, writes the new tokens'
+    KV; a tree-verify pass reads its ``T x T`` mask."""
+    t, s, b = float(args.tokens), args.context, float(args.batch)
+    rows = b * t
+    ab = ACTIVATION_BYTES
+    scores = b * hq * t * keys
+    op = Operator(
+        name="attention",
+        flops=4.0 * scores * hd + 5.0 * scores,
+        compute_s=gemm_compute_time(hw, t, keys, hd, 2.0 * b * hq)
+        + 5.0 * scores / (hw.vec_flops * hw.compute_efficiency),
+        act_bytes=rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab
+        + (b * t * t if args.tree and args.tokens > 1 else 0.0),
+        kv_read_bytes=b * s * 2.0 * hkv * hd * kb,
+    )
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.attention_time(
+        hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, batch=b, q_heads=hq, kv_heads=hkv,
+        tokens=t, keys=keys, head_dim=hd, nbytes=op.act_bytes + op.kv_read_bytes,
+        prefill=args.phase == "prefill", cached=s > 0))
 
 
 def weights_resident(model: ModelSpec, hw: HardwareSpec, tp: int) -> bool:
