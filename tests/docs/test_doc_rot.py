@@ -217,6 +217,19 @@ def test_validation_preset_table_is_current():
     assert [r["preset"] for r in rows] == list_presets()
 
 
+def test_cost_model_validation_table_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    text = (DOCS / "cost-model.md").read_text()
+    rows, summary = tables.cost_validation_markdown().split("\n\n")
+    assert rows in text and summary in text, \
+        "docs/cost-model.md validation table is stale: run tests/docs/validation_tables.py"
+
+
 # ---- extending.md ----------------------------------------------------------------------
 
 def test_extending_examples_run(tmp_path, monkeypatch, capsys):

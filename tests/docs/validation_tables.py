@@ -64,6 +64,27 @@ def preset_table_markdown(rows: list[dict[str, object]]) -> str:
     return "\n".join(out)
 
 
+def cost_validation_markdown() -> str:
+    """The rows of docs/cost-model.md's validation table and its summary numbers (the
+    doc carries exactly this text in place of its table rows)."""
+    from specaccel.models.cost.validation_table import validation_table
+
+    t = validation_table()
+    out = []
+    for r in t["rows"]:
+        unit = {"tokens/s": "tok/s", "ms/step": "ms", "ms": "ms"}[r["unit"]]
+        phase = r["phase"] + (f" {r['context']}" if r["phase"] != "decode" else "")
+        if r["phase"] == "generate":
+            phase = f"generate {r['context']}/{r['output']}"
+        out.append(f"| {r['setup']} | {r['hardware']} | {r['model']} {r['precision']} | "
+                   f"{phase} | {r['batch']} | {r['role']} | {r['measured']:g} {unit} | "
+                   f"{r['predicted']:.4g} | {r['error'] * 100:+.1f} % |")
+    return ("\n".join(out) + f"\n\nPrediction rows: median |error| "
+            f"{t['median_abs_error'] * 100:.1f} %, worst {t['worst_abs_error'] * 100:.1f} %")
+
+
 if __name__ == "__main__":
     print(preset_table_markdown(preset_rows()))
+    print()
+    print(cost_validation_markdown())
     sys.exit(0)
