@@ -1,14 +1,18 @@
 """Evaluating one design point of a sweep: parameters -> (trace, hardware, models) -> metrics.
 
-A *point* is a flat dict of parameters (see :data:`PARAMETERS`): the workload
+A *point* is a flat dict of parameters (:func:`parameter_names`): the workload
 (``preset`` or ``trace_file``, ``requests``, ``steps``, ``trace_seed``, ``tree``), the
 models (``target``, ``draft``), the hardware (``hardware`` preset plus overrides of its
-design parameters) and nothing else.  :func:`evaluate_point` builds the trace, the
-hardware spec and the model specs, calls the simulator's entry point
-:func:`specaccel.sim.simulate` and returns the kept metrics as a flat dict of numbers,
-plus ``evaluator``: ``"fast"`` when the simulator's vectorised fast path produced the
-numbers, ``"event"`` when the SimPy event model did (read from the simulator's result;
-whether the fast path is exact is the simulator's :func:`specaccel.sim.fast_path_applicable`).
+design parameters) and the serving run (the fields of
+:class:`~specaccel.sim.serving.ServingConfig`: ``max_batch``, ``rate_per_s``, ...; a
+point without them is the batch-1 replay).  Every field of a configuration dataclass in
+:func:`point_configs` is a parameter, declared once where the dataclass is.
+:func:`evaluate_point` builds the trace, the hardware spec and the model specs, calls
+the simulator's entry point :func:`specaccel.sim.simulate` and returns the kept metrics
+as a flat dict of numbers, plus ``evaluator``: ``"fast"`` when the simulator's vectorised
+fast path produced the numbers, ``"event"`` when the SimPy event model did (read from the
+simulator's result; whether the fast path is exact is the simulator's
+:func:`specaccel.sim.fast_path_applicable`).
 
 Hardware overrides: on the parameterised accelerator (``specaccel-default``) any field of
 :class:`~specaccel.models.cost.AcceleratorConfig` (``array_rows``, ``sram_mib``,
@@ -31,6 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.schema.config_fields import (
+    FieldSpec,
+    config_fields,
+    field_names,
+    field_spec,
+    from_mapping,
+)
 from specaccel.schema.errors import InputError
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
@@ -40,19 +51,38 @@ HARDWARE_PARAM = "hardware"
 DEFAULT_HARDWARE = "specaccel-default"
 
 
+def point_configs() -> dict[str, type]:
+    """The configuration dataclasses whose fields a point may set, by role: every field
+    is a sweep parameter (``[fixed]``, ``[axes]``) with no code here."""
+    from specaccel.models.cost import AcceleratorConfig
+    from specaccel.sim.serving import ServingConfig
+
+    return {"accelerator": AcceleratorConfig, "serving": ServingConfig}
+
+
 def accelerator_params() -> tuple[str, ...]:
     """Design parameters of the accelerator that a sweep may set."""
-    from specaccel.models.cost import AcceleratorConfig
-
-    return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name")
+    return field_names(point_configs()["accelerator"])
 
 
 def accelerator_text_params() -> tuple[str, ...]:
     """The accelerator parameters that take a string (``dataflow``, ``precision``, ...)."""
-    from specaccel.models.cost import AcceleratorConfig
+    return tuple(s.name for s in config_fields(point_configs()["accelerator"])
+                 if s.kind is str)
 
-    return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name"
-                 and f.type == "str")
+
+def serving_params() -> tuple[str, ...]:
+    """Serving and batching parameters (:class:`~specaccel.sim.serving.ServingConfig`);
+    a point that sets any of them is a serving run."""
+    return field_names(point_configs()["serving"])
+
+
+def config_field(name: str) -> FieldSpec | None:
+    """The declaration of a point parameter that is a configuration field, if it is one."""
+    for cls in point_configs().values():
+        if name in field_names(cls):
+            return field_spec(cls, name)
+    return None
 
 
 def gpu_params() -> tuple[str, ...]:
@@ -66,7 +96,7 @@ def gpu_params() -> tuple[str, ...]:
 def parameter_names() -> frozenset[str]:
     """Every parameter name a point may carry."""
     return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *accelerator_params(),
-                      *gpu_params()))
+                      *gpu_params(), *serving_params()))
 
 
 METRICS: dict[str, str] = {
@@ -96,6 +126,10 @@ METRICS: dict[str, str] = {
     "verify_pass_flops": "FLOPs of the mean target verify pass (roofline point)",
     "verify_pass_bytes": "HBM bytes of the mean target verify pass (roofline point)",
     "verify_pass_s": "latency of the mean target verify pass (roofline point)",
+    "ttft_p50_s": "serving run: median time to first token (NaN for a batch-1 replay)",
+    "ttft_p99_s": "serving run: 99th-percentile time to first token",
+    "tpot_p50_s": "serving run: median time per output token after the first",
+    "tpot_p99_s": "serving run: 99th-percentile time per output token",
     "accepted_histogram": "steps that accepted k drafts, k = 0, 1, ... (a list)",
 }
 """The metrics a sweep can keep, with what they mean."""
@@ -136,17 +170,40 @@ class EvalSettings:
                 "baseline": self.baseline}
 
 
+def serving_config(point: dict[str, Any]):
+    """The point's :class:`~specaccel.sim.serving.ServingConfig` (its serving parameters
+    on the defaults), or ``None`` when it sets none: the batch-1 closed-loop replay."""
+    values = {k: point[k] for k in serving_params() if k in point}
+    if not values:
+        return None
+    if set(values) == {"seed"}:
+        raise InputError("is the seed of a serving run's Poisson arrivals, and this point "
+                         "sets no serving parameter (a workload's seed is set in "
+                         "[[workloads]])", field="seed")
+    return from_mapping(point_configs()["serving"], values)
+
+
 def run_options(point: dict[str, Any]) -> dict[str, Any]:
     """The simulator options a point asks for besides its trace, hardware and models:
     ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
 
-    A sweep point has no serving or pipelining parameter (:func:`parameter_names`), so
-    every point is the simulator's batch-1 closed-loop replay: ``serving=None``,
-    ``pipelined=False``.  The same options go to :func:`fast_path_status` and to the
-    simulation itself, so the fast-path decision is made on what is actually run.
+    A point that sets a serving parameter (:func:`serving_params`) is a serving run with
+    that :func:`serving_config`; any other is the batch-1 closed-loop replay.  The same
+    options go to :func:`fast_path_status` and to the simulation itself, so the
+    fast-path decision is made on what is actually run.
     """
-    del point  # no point parameter selects another replay (yet)
-    return {"serving": None, "pipelined": False}
+    return {"serving": serving_config(point), "pipelined": False}
+
+
+def check_point(point: dict[str, Any]) -> None:
+    """Build what a point configures (its accelerator design, its serving config) so that
+    rules between parameters fail before a sweep starts; :class:`InputError` naming the
+    parameter."""
+    if point.get(HARDWARE_PARAM, DEFAULT_HARDWARE) == DEFAULT_HARDWARE:
+        accel = set(accelerator_params())
+        from_mapping(point_configs()["accelerator"],
+                     {k: v for k, v in point.items() if k in accel})
+    serving_config(point)
 
 
 def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
@@ -281,15 +338,13 @@ def _base_hardware(name: str):
 
 def build_hardware(point: dict[str, Any]):
     """The :class:`HardwareSpec` of a point (preset + overrides; see module docstring)."""
-    from specaccel.models.cost import AcceleratorConfig
-
     name = str(point.get(HARDWARE_PARAM, DEFAULT_HARDWARE))
     accel = set(accelerator_params())
     overrides = {k: v for k, v in point.items() if k in accel}
     if name == DEFAULT_HARDWARE:
         if not overrides:
             return _base_hardware(name)
-        return AcceleratorConfig(**overrides).build()
+        return from_mapping(point_configs()["accelerator"], overrides).build()
     base = _base_hardware(name)
     gpu = set(gpu_params())
     spec_over = {k: v for k, v in point.items() if k in gpu}
@@ -330,8 +385,19 @@ def _flatten(result: dict[str, Any], hw: Any) -> dict[str, Any]:
         "hbm_bandwidth_utilisation": result["utilisation"].get("hbm_bandwidth"),
         "target_busy_fraction": busy["target"],
         "draft_busy_fraction": busy["draft"],
+        **_serving_latencies(result.get("serving")),
         "accepted_histogram": [int(x) for x in result["accepted_histogram"]],
     }
+
+
+def _serving_latencies(serving: dict[str, Any] | None) -> dict[str, float]:
+    """TTFT and TPOT percentiles of a serving run (NaN for a batch-1 replay)."""
+    out = {}
+    for name, key in (("ttft", "ttft_s"), ("tpot", "tpot_s")):
+        for q in ("p50", "p99"):
+            v = None if serving is None else serving[key][q]
+            out[f"{name}_{q}_s"] = math.nan if v is None else float(v)
+    return out
 
 
 def _verify_pass(target: Any, hw: Any, result: dict[str, Any]) -> dict[str, float]:
@@ -362,8 +428,8 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         (``"fast"`` or ``"event"``).  Missing values (e.g. ``speedup`` without a
         baseline) are NaN.
     """
+    from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
-    from specaccel.sim.step_costs import uses_draft_model
 
     if settings.engine == "event":
         engine = "simpy"
@@ -385,11 +451,11 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     hw = build_hardware(point)
     target_name = point.get("target") or trace.metadata.get("target_model")
     draft_name = point.get("draft") or trace.metadata.get("draft_model")
-    drafting = str(trace.metadata.get("drafting", "per-level"))
+    drafting = drafting_of(trace.metadata)
     if not target_name:
         raise InputError("the workload names no target model; set 'target'", field="target")
-    # "draft-free" and "none" run no draft model: a draft name there is ignored
-    runs_draft = uses_draft_model(drafting)
+    # a drafting mode without a draft model ignores a draft name
+    runs_draft = drafting.runs_draft_model
     if not draft_name and runs_draft:
         raise InputError("the workload names no draft model; set 'draft'", field="draft")
     target = _model(str(target_name))

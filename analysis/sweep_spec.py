@@ -329,24 +329,21 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
 
 
 def _check_points(spec: SweepSpec, loc: _Locator) -> None:
-    """Build the accelerator of every distinct point, so that rules between parameters
-    (``weight_sram_mib <= sram_mib``) fail before the sweep starts, not in the middle."""
-    from specaccel.models.cost import AcceleratorConfig
-
-    accel = set(dp.accelerator_params())
+    """Build what every distinct point configures (:func:`.design_point.check_point`), so
+    that rules between parameters (``weight_sram_mib <= sram_mib``, Poisson arrivals need
+    ``rate_per_s``) fail before the sweep starts, not in the middle."""
+    configured = set(dp.accelerator_params()) | set(dp.serving_params()) | {"hardware"}
     seen: set[tuple] = set()
     for p in spec.points():
-        if p.get("hardware", dp.DEFAULT_HARDWARE) != dp.DEFAULT_HARDWARE:
-            continue
-        over = tuple(sorted((k, v) for k, v in p.items() if k in accel))
+        over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
         if over in seen:
             continue
         seen.add(over)
         try:
-            AcceleratorConfig(**dict(over))
+            dp.check_point(dict(over))
         except InputError as exc:
             table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
-            desc = ", ".join(f"{k} = {v!r}" for k, v in over)
+            desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
             raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
                             exc.field, field=f"{table}.{exc.field}") from None
 
@@ -374,7 +371,8 @@ def _unknown_param(k: str) -> str:
     if k in RESERVED_AXES:
         return "is set per workload in [[workloads]], not here"
     return ("unknown parameter; see docs/sweeps.md (workload: requests, steps, tree; "
-            "models: target, draft; hardware and its design parameters)")
+            "models: target, draft; hardware and its design parameters; serving: "
+            "max_batch, rate_per_s, ...)")
 
 
 def _settings(sweep: dict[str, Any], loc: _Locator) -> dp.EvalSettings:
@@ -442,9 +440,8 @@ def _is_num(v: Any) -> bool:
 
 
 def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None:
-    """Type and range of one parameter value, checked by building what it configures."""
-    from specaccel.models.cost import AcceleratorConfig
-
+    """Type and range of one parameter value: a configuration field by its declaration
+    (:func:`.design_point.config_field`), a GPU spec override as a number > 0."""
     if name in ("hardware", "target", "draft", "tree"):
         if not isinstance(v, str):
             raise loc.error(f"must be a string, not {v!r}", table, key)
@@ -465,20 +462,16 @@ def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None
     if name in ("requests", "steps"):
         _int_at_least(v, 1, loc, table, key)
         return
-    textual = name in dp.accelerator_text_params()
-    v_ok = isinstance(v, str) if textual else _is_num(v)
-    if not v_ok:
-        raise loc.error(f"must be a {'string' if textual else 'number'}, not {v!r}", table,
-                        key)
-    if name in dp.accelerator_params():
+    declared = dp.config_field(name)
+    if declared is not None:
         try:
-            AcceleratorConfig(**{name: v})
+            declared.check(v)
         except InputError as exc:
-            if exc.field == name:  # cross-field rules are checked per point (_check_points)
-                raise loc.error(exc.reason, table, key) from None
-        except TypeError as exc:
-            raise loc.error(str(exc), table, key) from None
-    elif _is_num(v) and v <= 0:
+            raise loc.error(exc.reason, table, key) from None
+        return
+    if not _is_num(v):
+        raise loc.error(f"must be a number, not {v!r}", table, key)
+    if v <= 0:
         raise loc.error(f"must be > 0, not {v!r}", table, key)
 
 

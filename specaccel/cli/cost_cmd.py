@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
+from specaccel.cli.hardware_options import (
+    accelerator_from_args,
+    add_accelerator_options,
+    wants_accelerator,
+)
 from specaccel.cli.output import emit, table
 from specaccel.models.cost import (
-    AcceleratorConfig,
     get_hardware,
     get_model,
     list_hardware,
@@ -40,8 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", default="llama-2-7b", metavar="NAME|config.json",
                         help="model preset or Hugging Face config.json (default llama-2-7b)")
-    parser.add_argument("--hw", default="a100-80gb", metavar="NAME",
-                        help="hardware preset (default a100-80gb)")
+    parser.add_argument("--hw", default=None, metavar="NAME",
+                        help=f"hardware preset (default {DEFAULT_HW})")
     parser.add_argument("--pass", dest="pass_kind", default="forward",
                         choices=list(PASS_KINDS),
                         help="forward: the pass given by --phase/--tokens (default); "
@@ -77,30 +80,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="override the KV-cache precision")
     parser.add_argument("--roofline", action="store_true",
                         help="pure roofline: both efficiency factors set to 1")
-    parser.add_argument("--accel", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter of the accelerator design "
-                             "(e.g. array_cores=4, sram_mib=64, dataflow=ws); implies the "
-                             "parameterised accelerator; repeatable")
+    add_accelerator_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
-
-
-def _accelerator(overrides: list[str]) -> Any:
-    types = {f.name: f.type for f in dataclasses.fields(AcceleratorConfig)}
-    kwargs: dict[str, Any] = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in types:
-            raise InputError(f"expected KEY=VALUE with KEY one of {', '.join(types)}, "
-                             f"not {item!r}", field="--accel")
-        kind = types[key]
-        try:
-            kwargs[key] = (value if kind == "str" else int(value) if kind == "int"
-                           else float(value))
-        except ValueError:
-            raise InputError(f"{key}: expected {kind}, got {value!r}", field="--accel") from None
-    return AcceleratorConfig(**kwargs).build()
 
 
 def _context(text: str) -> int | list[int]:
@@ -113,6 +95,8 @@ def _context(text: str) -> int | list[int]:
     return vals[0] if len(vals) == 1 else vals
 
 
+DEFAULT_HW = "a100-80gb"
+"""The hardware of ``specaccel cost`` without ``--hw`` or accelerator options."""
 #: Kinds of pass `specaccel cost` evaluates (``--pass``).
 PASS_KINDS: tuple[str, ...] = ("forward", "diffusion-block")
 #: Options that only a diffusion block pass takes, and those it cannot take.
@@ -166,7 +150,10 @@ def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
     model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
-    hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
+    if wants_accelerator(args):
+        hw = accelerator_from_args(args, args.hw)
+    else:
+        hw = get_hardware(args.hw or DEFAULT_HW)
     if args.roofline:
         hw = hw.roofline()
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"

@@ -15,6 +15,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from specaccel.cli.hardware_options import (
+    ACCELERATOR,
+    accelerator_from_args,
+    add_accelerator_options,
+    wants_accelerator,
+)
 from specaccel.cli.output import emit, to_json
 from specaccel.schema.errors import InputError
 
@@ -42,6 +48,7 @@ def register(subparsers: Any) -> None:
                    help="decode steps per request (default: the preset's)")
     p.add_argument("--seed", type=int, default=0, metavar="S",
                    help="workload seed (default: 0)")
+    add_accelerator_options(p)
     p.add_argument("--json", action="store_true",
                    help="print the report as one JSON object instead of text")
     p.set_defaults(func=run)
@@ -106,13 +113,14 @@ def _warn_if_too_big(result) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.plots import write_run_plots
     from specaccel.analysis.report import build_report, format_report
-    from specaccel.sim import simulate_named
+    from specaccel.sim import resolve_specs, simulate
     from specaccel.workloads import DEFAULT_PRESET, generate_trace, write_trace
 
     _check_positive(args.requests, "requests")
     _check_positive(args.steps, "steps")
     if args.seed < 0:
         raise InputError(f"must be >= 0, not {args.seed}", field="seed")
+    accelerator = accelerator_from_args(args, None) if wants_accelerator(args) else None
     out = _prepare_out_dir(args.out)
     t0 = time.perf_counter()
 
@@ -125,7 +133,10 @@ def run(args: argparse.Namespace) -> int:
         t_hw = time.perf_counter()
         _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw} "
              "(speculative and autoregressive)")
-        results.append(simulate_named(trace, hw, baseline=True))
+        hw_spec, target, draft, drafting = resolve_specs(
+            trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
+        results.append(simulate(trace, hw=hw_spec, target=target, draft=draft,
+                                drafting=drafting, baseline=True))
         _warn_if_too_big(results[-1])
         _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
 

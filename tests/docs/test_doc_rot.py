@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -180,14 +181,22 @@ def test_sweep_metric_table_matches_the_code():
     assert {r[0]: r[1] for r in rows} == METRICS
 
 
-def test_accelerator_parameter_table_matches_the_code():
-    from dataclasses import fields
+def _config_tables():
+    spec = importlib.util.spec_from_file_location(
+        "docs_config_tables", Path(__file__).with_name("config_tables.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    from specaccel.models.cost import AcceleratorConfig
 
-    rows = marker_table("config-format.md", "accelerator-fields")
-    expected = [(f.name, str(f.default)) for f in fields(AcceleratorConfig) if f.name != "name"]
-    assert [(r[0], r[1]) for r in rows] == expected
+@pytest.mark.parametrize("page, marker, path", _config_tables().TABLES)
+def test_config_field_tables_are_generated_from_the_dataclasses(page, marker, path):
+    tables = _config_tables()
+    assert tables.current(page, marker) == tables.expected(path), \
+        f"docs/{page} table {marker} is stale: run tests/docs/config_tables.py"
+    names = [r[0] for r in marker_table(page, marker)]
+    from specaccel.schema.config_fields import field_names
+    assert names == list(field_names(tables.config_class(path))) and names
 
 
 def test_characterisation_column_table_matches_the_code():
