@@ -28,6 +28,10 @@ the larger of its compute time and its memory time:
   is faster, as the libraries' heuristics choose; a tree-verify pass also reads its
   mask.
   Its tensor-core work runs at ``attn_efficiency`` (the softmax is inside that figure).
+* **Weight-only integer quantisation** (int8/int4 weights, bf16 compute): every weight is
+  converted on the CUDA cores once per CTA row of tiles (`DEQUANT_FMA_SLOTS` FMA slots
+  each, at half ``vec_flops``); the GEMM's compute is the larger of that and its MMA
+  time, which is what keeps an int8 decode GEMM from halving the bf16 time.
 * **Element-wise and reduction kernels** (`elementwise_time`: norms, the gated
   activation, embedding gather, SSM conv/scan): bytes at the achieved DRAM bandwidth,
   FLOPs on the CUDA cores.
@@ -60,6 +64,13 @@ SPLIT_KV_MIN = 256
 MMA_ROWS = 16
 #: Bytes of an fp32 partial sum (split-K, split-KV).
 PARTIAL_BYTES = 4.0
+#: Weight dtypes stored as integers that a weight-only GEMM dequantises on the CUDA cores.
+INTEGER_WEIGHT_DTYPES = ("int8", "int4")
+#: CUDA-core work to dequantise one integer weight, in FP32-FMA slots: the int-to-float
+#: conversion issues at a quarter of the FMA rate (16 vs 64 results per clock per SM on
+#: compute capability 8.x/9.0, CUDA C++ Programming Guide, "Throughput of Native
+#: Arithmetic Instructions") = 4, extracting the byte 1, packing to bf16 1.
+DEQUANT_FMA_SLOTS = 6.0
 
 
 @dataclass(frozen=True)
@@ -124,13 +135,16 @@ def _tile_m(m: float) -> int:
 
 def gemm_config_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float,
                      n: float, k: float, count: float, nbytes: float, bm: int, bn: int,
-                     split: int) -> tuple[float, float]:
+                     split: int, dequant_s_per_weight: float = 0.0) -> tuple[float, float]:
     """``(compute_s, memory_s)`` of `count` ``m x n x k`` GEMMs moving `nbytes` with CTA
-    tile ``bm x bn`` and the reduction split `split` ways."""
+    tile ``bm x bn`` and the reduction split `split` ways (`dequant_s_per_weight`: CUDA-core
+    seconds to dequantise one weight, 0 for float weights)."""
     n_sm = g.n_sm
     ctas = count * math.ceil(m / bm) * math.ceil(n / bn) * split
     sm_rate = peak_flops * g.mma_efficiency / n_sm
     compute = math.ceil(ctas / n_sm) * 2.0 * bm * bn * (k / split) / sm_rate
+    if dequant_s_per_weight > 0.0:
+        compute = max(compute, count * k * n * math.ceil(m / bm) * dequant_s_per_weight)
     extra = 2.0 * PARTIAL_BYTES * count * m * n * split if split > 1 else 0.0
     memory = (nbytes + extra) / _dram_bw(peak_bw, g, min(ctas, n_sm))
     return compute, memory
@@ -145,9 +159,11 @@ def fill_split(n_sm: int, ctas: float, length: float, minimum: int) -> int:
 
 
 def gemm_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float, n: float,
-              k: float, count: float, nbytes: float) -> KernelTime:
+              k: float, count: float, nbytes: float,
+              dequant_s_per_weight: float = 0.0) -> KernelTime:
     """One kernel running `count` independent ``m x n x k`` GEMMs that move `nbytes` of
-    DRAM traffic (weights, input and output rows): the best CTA tile and split-K."""
+    DRAM traffic (weights, input and output rows): the best CTA tile and split-K
+    (`dequant_s_per_weight`: see `dequant_seconds_per_weight`)."""
     if m <= 0 or n <= 0 or k <= 0 or count <= 0:
         return KernelTime(0.0, 0.0, 0.0, 0.0)
     bm_small = _tile_m(m)
@@ -157,10 +173,17 @@ def gemm_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float, n: 
             tiles = count * math.ceil(m / bm) * math.ceil(n / bn)
             for split in (1, fill_split(g.n_sm, tiles, k, SPLIT_K_MIN)):
                 c, mem = gemm_config_time(peak_flops, peak_bw, g, m, n, k, count, nbytes,
-                                          bm, bn, split)
+                                          bm, bn, split, dequant_s_per_weight)
                 if max(c, mem) < best[0]:
                     best = (max(c, mem), c, mem)
     return KernelTime(best[0] + g.kernel_latency_s, best[1], best[2], 1.0)
+
+
+def dequant_seconds_per_weight(weight_dtype: str, vec_flops: float) -> float:
+    """CUDA-core seconds to dequantise one weight of `weight_dtype` (0 unless integer)."""
+    if weight_dtype not in INTEGER_WEIGHT_DTYPES:
+        return 0.0
+    return DEQUANT_FMA_SLOTS / (0.5 * vec_flops)
 
 
 def gemm_efficiency(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float,

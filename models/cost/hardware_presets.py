@@ -71,7 +71,7 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
 #: Achieved per-direction bandwidth and latencies of the links (`collectives.LinkSpec`).
 #: ``ONESHOT_LATENCY_S`` is fitted (calibration row: gpt-fast Llama-2-7B on 8 A100s,
 #: `validation_table.CALIBRATION`); PCIe and ICI run NCCL's ring only.
-ONESHOT_LATENCY_S = 4.8e-6
+ONESHOT_LATENCY_S = 9.4e-6
 LINKS: dict[str, LinkSpec] = {
     "nvlink3": LinkSpec(
         "nvlink3", 195e9, 2e-6, ONESHOT_LATENCY_S,
@@ -96,23 +96,32 @@ LINKS: dict[str, LinkSpec] = {
 #: of the front end and the DRAM round trip, used for every GPU.  ``SM_BW`` is Little's
 #: law: the 64 KiB a 4-stage 128x128x32 bf16 cp.async pipeline keeps in flight per SM
 #: over a ~600 ns loaded DRAM latency.
-KERNEL_LATENCY_S = 6.65e-6
+KERNEL_LATENCY_S = 4.74e-6
 SM_BW = 64 * 1024 / 600e-9
 #: Best-shape GEMM efficiency (MAMF: the maximum achievable matmul FLOPS over a brute-force
 #: shape search, stas00/ml-engineering) per device.  The GEMMs of a transformer layer run
 #: below it: ``A100_MMA_FITTED`` is fitted on the TensorRT-LLM Llama-2-7B 2048-token
 #: prefill (calibration row), and every GPU takes the same fraction of its MAMF.
 MAMF = {"a100": 271.2 / 312, "hopper": 794.5 / 989, "ada": 0.92}
-A100_MMA_FITTED = 0.711
+A100_MMA_FITTED = 0.710
 SHAPE_FRACTION = A100_MMA_FITTED / MAMF["a100"]
+#: Streaming (copy/read benchmark) fraction of peak DRAM bandwidth per device family:
+#: A100 "about 1700 GB/s" of 2039 (gpt-fast README), Hopper 3615 of 4000 GB/s coalesced
+#: read on a GH200 (mredenti/PowerCapping).  The GEMM kernels of a decode pass stream a
+#: little below it: ``A100_DRAM_FITTED`` is fitted on gpt-fast Llama-2-70B on 2 A100s
+#: (calibration row), and Hopper takes the same fraction of its streaming figure.
+DRAM_STREAM = {"a100": 1700 / 2039, "hopper": 0.90}
+A100_DRAM_FITTED = 0.784
+STREAM_FRACTION = A100_DRAM_FITTED / DRAM_STREAM["a100"]
 _A100_SRC = {
     "mma_efficiency": "fitted on the TensorRT-LLM Llama-2-7B 2048-token prefill "
                       "(calibration row): 0.82 of the A100's MAMF, 271.2 of 312 TFLOPS "
                       "(stas00/ml-engineering, compute/accelerator)",
     "attn_efficiency": "FlashAttention-2 forward reaches up to 73 % of peak on A100 "
                        "(Dao 2023, arXiv:2307.08691)",
-    "dram_efficiency": "about 1700 GB/s of 2039 achievable on an A100-80GB at 330 W "
-                       "(gpt-fast README)",
+    "dram_efficiency": "fitted on gpt-fast Llama-2-70B on 2 A100s (calibration row): "
+                       "0.95 of the 1700 GB/s of 2039 that gpt-fast's README reports "
+                       "achievable on an A100-80GB at 330 W",
     "sm_bw_bytes_s": "Little's law: 64 KiB in flight per SM / 600 ns",
     "kernel_latency_s": "fitted on gpt-fast Llama-2-7B decode (calibration row)",
 }
@@ -122,8 +131,8 @@ _HOPPER_SRC = {
                       "TFLOPS bf16 on H100 SXM, 'H200 is the same' (stas00/ml-engineering)",
     "attn_efficiency": "FlashAttention-3 forward reaches up to 75 % of peak on H100 "
                        "(Shah et al. 2024, arXiv:2407.08608)",
-    "dram_efficiency": "HBM3 Hopper: 3615 GB/s coalesced read of 4000 on a GH200 "
-                       "(mredenti/PowerCapping, OpenCL benchmark) = 0.90",
+    "dram_efficiency": "the A100's fitted fraction (0.95) of the Hopper streaming figure, "
+                       "3615 GB/s coalesced read of 4000 on a GH200 (mredenti/PowerCapping)",
     "kernel_latency_s": "the A100's fitted figure (a front-end and DRAM-latency property; "
                         "no H100 row to fit)",
 }
@@ -138,15 +147,16 @@ _ADA_SRC = {
 }
 _HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
 _ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
+_HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
 _LAT = KERNEL_LATENCY_S
 GPU_KERNELS: dict[str, GpuKernelSpec] = {
-    "a100-40gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, 1700 / 2039, SM_BW, _LAT,
+    "a100-40gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
                                {**_A100_SRC, "dram_efficiency": "the A100-80GB's "
                                 "achieved fraction (same HBM controller)"}),
-    "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, 1700 / 2039, SM_BW, _LAT,
+    "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
                                _A100_SRC),
-    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, 0.90, SM_BW, _LAT, _HOPPER_SRC),
-    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, 0.90, SM_BW, _LAT,
+    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT, _HOPPER_SRC),
+    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT,
                           {**_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the "
                            "same memory controller); no H200 measurement found"}),
     "l4": GpuKernelSpec(58, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,

@@ -118,9 +118,11 @@ def _with_kernel(op: Operator, kt: gk.KernelTime) -> Operator:
 
 
 def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: float,
-          wb: float, ab: float, extra_act_bytes: float = 0.0) -> Operator:
+          wb: float, ab: float, extra_act_bytes: float = 0.0, dequant: float = 0.0
+          ) -> Operator:
     """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights
-    (`extra_act_bytes`: more output traffic, e.g. K/V written to the cache)."""
+    (`extra_act_bytes`: more output traffic, e.g. K/V written to the cache; `dequant`:
+    seconds to dequantise one integer weight on a GPU, `gpu_kernels`)."""
     op = Operator(
         name=name,
         flops=2.0 * m * n * k * count,
@@ -131,7 +133,7 @@ def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: floa
     if hw.gpu is None:
         return op
     return _with_kernel(op, gk.gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k,
-                                         count, op.weight_bytes + op.act_bytes))
+                                         count, op.weight_bytes + op.act_bytes, dequant))
 
 
 def _vector(name: str, hw: HardwareSpec, flops: float, weight_bytes: float = 0.0,
@@ -199,6 +201,7 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
     t, b, tp = float(args.tokens), float(args.batch), args.tp
     d = float(model.d_model)
     wb, ab, sb = model.weight_bytes_per_param, ACTIVATION_BYTES, model.ssm_state_bytes_per_elem
+    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
     rows = b * t
     n = float(model.ssm_state)
     di = float(math.ceil(model.ssm_d_inner / tp))
@@ -217,19 +220,19 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
     scan_flops = SSM_SCAN_FLOPS["mamba2" if mamba2 else "mamba1"] * rows * di * n
     ops = [
         _vector("ssm_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb, 2.0 * rows * d * ab),
-        _gemm("ssm_in_proj", hw, rows, n_in, d, 1.0, wb, ab),
+        _gemm("ssm_in_proj", hw, rows, n_in, d, 1.0, wb, ab, dequant=dq),
         _vector("ssm_conv", hw, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
                 2.0 * rows * conv_ch * ab),
     ]
     if not mamba2:
         r = float(model.ssm_dt_rank)
-        ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab),
-                _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab)]
+        ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab, dequant=dq),
+                _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab, dequant=dq)]
     ops += [
         _vector("ssm_scan", hw, scan_flops,
                 act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
                 kv_read_bytes=b * state * sb),
-        _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab),
+        _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab, dequant=dq),
     ]
     if tp > 1:
         ops.append(_allreduce("ssm_allreduce", hw, rows, d, tp))
@@ -243,10 +246,13 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     t, s, b, tp = float(args.tokens), args.context, float(args.batch), args.tp
     d, hd = float(model.d_model), float(model.head_dim)
     wb, kb, ab = model.weight_bytes_per_param, model.kv_bytes_per_elem, ACTIVATION_BYTES
+    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
     hq = float(math.ceil(model.n_heads / tp))
     hkv = float(math.ceil(model.n_kv_heads / tp))
     ff = float(math.ceil(model.d_ff / tp))
-    vocab = float(math.ceil(model.vocab_size / tp))
+    vocab = float(math.ceil(model.vocab_size / tp) if args.vocab_parallel
+                  else model.vocab_size)
+    gather = tp > 1 and args.vocab_parallel
     rows = b * t
     prefill = args.phase == "prefill"
     keys = s + (t + 1.0) / 2.0 if prefill else s + t
@@ -259,24 +265,24 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
 
     attn: list[Operator] = [
         _vector("attn_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab),
-        _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab),
+        _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab, dequant=dq),
         _attention(hw, args, hq, hkv, hd, kb, keys),
-        _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab),
+        _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab, dequant=dq),
     ]
     if tp > 1:
         attn.append(_allreduce("attn_allreduce", hw, rows, d, tp))
     ssm = _ssm_mixer(model, hw, args) if model.n_ssm_layers else []
     mlp: list[Operator] = [_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab)]
     if model.n_experts > 1:
-        mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
+        mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab, dequant=dq))
     # the gated activation: fused into the GEMM epilogue on the accelerator (no bytes),
     # its own element-wise kernel on a GPU (reads the up rows, writes the hidden rows)
     act_bytes = rows * top_k * (up_n + ff) * ab if hw.gpu is not None else 0.0
     mlp += [
-        _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab),
+        _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab, dequant=dq),
         _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff,
                 act_bytes=act_bytes),
-        _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab),
+        _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab, dequant=dq),
     ]
     if tp > 1:
         mlp.append(_allreduce("mlp_allreduce", hw, rows, d, tp))
@@ -286,24 +292,24 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     if model.has_embedding:
         ops.append((_vector("embedding", hw, 0.0, rows * d * wb, rows * d * ab), 1))
     if model.kind == "eagle":
-        ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab), 1))
+        ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab, dequant=dq), 1))
     for group, n in ((attn, n_attn), (ssm, n_ssm), (mlp, n_mlp)):
         ops += [(replace(op, scope="layer"), n) for op in group] if n > 0 else []
     if model.kind == "medusa":
         heads = float(model.medusa_heads)
         ops += [
-            (_gemm("medusa_block", hw, rows, d, d, heads, wb, ab), 1),
+            (_gemm("medusa_block", hw, rows, d, d, heads, wb, ab, dequant=dq), 1),
             (_vector("medusa_act", hw, 5.0 * rows * d * heads), 1),
-            (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab), 1),
+            (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab, dequant=dq), 1),
         ]
-        if tp > 1:
+        if gather:
             ops.append((_allgather("logits_allgather", hw, rows * heads * vocab, tp), 1))
     else:
         ops += [
             (_vector("final_norm", hw, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab), 1),
-            (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab), 1),
+            (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab, dequant=dq), 1),
         ]
-        if tp > 1:
+        if gather:
             ops.append((_allgather("logits_allgather", hw, lm_rows * vocab, tp), 1))
     return ops
 

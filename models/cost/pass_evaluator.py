@@ -21,9 +21,11 @@ from specaccel.schema.errors import InputError
 
 from .gpu_kernels import (
     DECODE_Q_BLOCK,
+    DEQUANT_FMA_SLOTS,
     FLASH_Q_BLOCK,
     GEMM_TILE_M,
     GEMM_TILE_N,
+    INTEGER_WEIGHT_DTYPES,
     MMA_ROWS,
     PARTIAL_BYTES,
     SPLIT_K_MIN,
@@ -38,7 +40,8 @@ M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
 M_WB, M_KB, M_KIND, M_MHEADS, M_NORMF, M_ACTF, M_WTOTAL = range(9, 16)
 M_NLAYERS, M_NATTN, M_NSSM, M_SSMMLP, M_SSMN, M_SSMCONV, M_SSMDI = range(16, 23)
 M_SSMHEADS, M_SSMGROUPS, M_MAMBA2, M_DTRANK, M_SB = range(23, 28)
-MODEL_VECTOR_LEN = 28
+M_WINT = 28  # 1: integer weights that a GPU GEMM dequantises on the CUDA cores
+MODEL_VECTOR_LEN = 29
 KIND_CODES = {"decoder": 0.0, "eagle": 1.0, "medusa": 2.0}
 
 # -- packed hardware vector -----------------------------------------------------------------
@@ -78,6 +81,7 @@ def pack_model(model: ModelSpec) -> np.ndarray:
     v[M_SSMHEADS], v[M_SSMGROUPS] = model.ssm_heads, model.ssm_groups
     v[M_MAMBA2] = 1.0 if model.ssm_head_dim > 0 else 0.0
     v[M_DTRANK], v[M_SB] = model.ssm_dt_rank, model.ssm_state_bytes_per_elem
+    v[M_WINT] = 1.0 if model.weight_dtype in INTEGER_WEIGHT_DTYPES else 0.0
     return v
 
 
@@ -131,17 +135,19 @@ def _fill_split(n_sm, ctas, length, minimum):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _gpu_gemm_config(n_sm, sm_rate, dram_bw, sm_bw, m, n, k, count, nbytes, bm, bn,
-                     split):  # pragma: no cover - compiled
+                     split, dq):  # pragma: no cover - compiled
     ctas = count * math.ceil(m / bm) * math.ceil(n / bn) * split
     compute = math.ceil(ctas / n_sm) * 2.0 * bm * bn * (k / split) / sm_rate
+    if dq > 0.0:
+        compute = max(compute, count * k * n * math.ceil(m / bm) * dq)
     extra = 2.0 * _PB * count * m * n * split if split > 1.0 else 0.0
     memory = (nbytes + extra) / min(dram_bw, min(ctas, n_sm) * sm_bw)
     return max(compute, memory)
 
 
 @njit(cache=True)
-def _gpu_gemm_s(n_sm, sm_rate, dram_bw, sm_bw, lat, m, n, k, count,
-                nbytes):  # pragma: no cover - compiled
+def _gpu_gemm_s(n_sm, sm_rate, dram_bw, sm_bw, lat, m, n, k, count, nbytes,
+                dq):  # pragma: no cover - compiled
     """`gpu_kernels.gemm_time`: seconds of the best tile/split, plus the kernel latency.
     `sm_rate` is one SM's sustained tensor FLOP/s, `dram_bw` the achieved bandwidth."""
     if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
@@ -164,7 +170,7 @@ def _gpu_gemm_s(n_sm, sm_rate, dram_bw, sm_bw, lat, m, n, k, count,
             fill = _fill_split(n_sm, tiles, k, _SPLIT_K_MIN)
             for split in (1.0, fill):
                 t = _gpu_gemm_config(n_sm, sm_rate, dram_bw, sm_bw, m, n, k, count, nbytes,
-                                     tm, bn, split)
+                                     tm, bn, split, dq)
                 if t < best:
                     best = t
     return best + lat
@@ -284,14 +290,15 @@ def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link
 
 
 @njit(cache=True)
-def _gemm_op(hv, place, reps, m, n, k, count, wb, out):  # pragma: no cover - compiled
+def _gemm_op(hv, place, reps, m, n, k, count, wb, out,
+             dq=0.0):  # pragma: no cover - compiled
     ab = 2.0
     w_bytes = count * k * n * wb
     a_bytes = count * (m * k + m * n) * ab
     kernel_s, kernels = -1.0, 1.0
     if hv[H_GPU] != 0.0:
         kernel_s = _gpu_gemm_s(hv[H_NSM], hv[H_SMRATE], hv[H_DRAMBW], hv[H_SMBW], hv[H_KLAT],
-                              m, n, k, count, w_bytes + a_bytes)
+                              m, n, k, count, w_bytes + a_bytes, dq)
         kernels = 1.0 if (m > 0.0 and n > 0.0 and k > 0.0 and count > 0.0) else 0.0
     _account(hv, place, reps, 2.0 * m * n * k * count, _gemm_time(hv, m, n, k, count),
              w_bytes, a_bytes, 0.0, 0.0, 0.0, out, kernel_s, kernels)
@@ -328,6 +335,7 @@ def _allreduce_op(hv, place, reps, rows, d, tp, out):  # pragma: no cover - comp
 def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     """One Mamba mixer (see operators._ssm_mixer), `reps` times."""
     d = mv[M_D]
+    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
     wb = mv[M_WB]
     ab = 2.0
     sb = mv[M_SB]
@@ -349,26 +357,27 @@ def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     state = di * n + conv_ch * (conv_w - 1.0)
     states_written = 1.0 if phase == 0.0 else t
     _vector_op(hv, place, reps, mv[M_NORMF] * rows * d, d * wb, 2.0 * rows * d * ab, out)
-    _gemm_op(hv, place, reps, rows, n_in, d, 1.0, wb, out)
+    _gemm_op(hv, place, reps, rows, n_in, d, 1.0, wb, out, dq)
     _vector_op(hv, place, reps, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
                2.0 * rows * conv_ch * ab, out)
     if not mamba2:
         r = mv[M_DTRANK]
-        _gemm_op(hv, place, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
-        _gemm_op(hv, place, reps, rows, di, r, 1.0, wb, out)
+        _gemm_op(hv, place, reps, rows, r + 2.0 * n, di, 1.0, wb, out, dq)
+        _gemm_op(hv, place, reps, rows, di, r, 1.0, wb, out, dq)
     scan_flops = scan_per * rows * di * n
     _vector_op(hv, place, reps, scan_flops, 0.0,
                2.0 * rows * di * ab + states_written * b * state * sb, out, b * state * sb)
-    _gemm_op(hv, place, reps, rows, d, di, 1.0, wb, out)
+    _gemm_op(hv, place, reps, rows, d, di, 1.0, wb, out, dq)
     if tp > 1.0:
         _allreduce_op(hv, place, reps, rows, d, tp, out)
 
 
 @njit(cache=True)
-def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no cover
+def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, vp, out):  # pragma: no cover
     """One pass; writes OUT_FIELDS into out."""
     for i in range(N_OUT):
         out[i] = 0.0
+    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
     d = mv[M_D]
     hd = mv[M_HD]
     wb = mv[M_WB]
@@ -377,7 +386,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
     hq = math.ceil(mv[M_HEADS] / tp)
     hkv = math.ceil(mv[M_KV] / tp)
     ff = math.ceil(mv[M_FF] / tp)
-    vocab = math.ceil(mv[M_VOCAB] / tp)
+    vocab = math.ceil(mv[M_VOCAB] / tp) if vp != 0.0 else mv[M_VOCAB]
     rows = b * t
     prefill = phase == 0.0
     keys = s + (t + 1.0) / 2.0 if prefill else s + t
@@ -421,11 +430,11 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
     if kind != 2.0:  # token embedding rows
         _vector_op(hv, place, 1.0, 0.0, rows * d * wb, rows * d * ab, out)
     if kind == 1.0:  # EAGLE fusion fc
-        _gemm_op(hv, place, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
+        _gemm_op(hv, place, 1.0, rows, d, 2.0 * d, 1.0, wb, out, dq)
     if n_attn > 0.0:
         L = n_attn
         _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
-        _gemm_op(hv, place, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
+        _gemm_op(hv, place, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out, dq)
         att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
         att_s = (_gemm_time(hv, t, keys, hd, 2.0 * b * hq)
                  + 5.0 * b * hq * t * keys * hv[H_S_PER_VFLOP])
@@ -439,7 +448,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
                 t, keys, hd, att_act + att_kv, prefill, s > 0.0)
         _account(hv, place, L, att_flops, att_s, 0.0, att_act, att_kv, 0.0, 0.0, out,
                  kernel_s, kernels)
-        _gemm_op(hv, place, L, rows, d, hq * hd, 1.0, wb, out)
+        _gemm_op(hv, place, L, rows, d, hq * hd, 1.0, wb, out, dq)
         if tp > 1.0:
             _allreduce_op(hv, place, L, rows, d, tp, out)
     if n_ssm > 0.0:
@@ -448,24 +457,24 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         L = n_mlp
         _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
         if n_exp > 1.0:
-            _gemm_op(hv, place, L, rows, n_exp, d, 1.0, wb, out)
-        _gemm_op(hv, place, L, per_expert, up_n, d, touched, wb, out)
+            _gemm_op(hv, place, L, rows, n_exp, d, 1.0, wb, out, dq)
+        _gemm_op(hv, place, L, per_expert, up_n, d, touched, wb, out, dq)
         act_bytes = rows * top_k * (up_n + ff) * ab if gpu else 0.0
         _vector_op(hv, place, L, mv[M_ACTF] * rows * top_k * ff, 0.0, act_bytes, out)
-        _gemm_op(hv, place, L, per_expert, d, ff, touched, wb, out)
+        _gemm_op(hv, place, L, per_expert, d, ff, touched, wb, out, dq)
         if tp > 1.0:
             _allreduce_op(hv, place, L, rows, d, tp, out)
     if kind == 2.0:  # Medusa heads
         heads = mv[M_MHEADS]
-        _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out)
+        _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out, dq)
         _vector_op(hv, place, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
-        _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out)
+        _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out, dq)
         gathered = rows * heads * vocab
     else:
         _vector_op(hv, place, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
-        _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out)
+        _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out, dq)
         gathered = lm_rows * vocab
-    if tp > 1.0:  # all-gather of the vocabulary-sharded logits
+    if tp > 1.0 and vp != 0.0:  # all-gather of the vocabulary-sharded logits
         shard = gathered * ab
         _link_op(hv, place, 1.0, 0.0, (tp - 1.0) * shard,
                  _allgather_s(hv[H_LINKBW], hv[H_LINKLAT], hv[H_ONESHOT], shard, tp), out)
@@ -473,12 +482,12 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
 
 
 @njit(cache=True)
-def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree,
+def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
                     out):  # pragma: no cover - compiled
     row = np.zeros(N_OUT)
     for i in range(tokens.shape[0]):
         _pass_eval(mv, hv, tokens[i], context[i], batch[i], tp[i], phase[i], layers[i],
-                   tree[i], row)
+                   tree[i], vocab_parallel[i], row)
         for j in range(N_OUT):
             out[j, i] = row[j]
 
@@ -514,7 +523,7 @@ def _phase_codes(phase: str | np.ndarray) -> np.ndarray:
     return ph
 
 
-def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
+def _pass_arrays(tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
                  *extra: np.ndarray) -> list[np.ndarray]:
     """Validated, broadcast, contiguous float64 arrays of the pass parameters."""
     arrays = [
@@ -525,6 +534,7 @@ def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
         _phase_codes(phase),
         _as_array("layers", layers, 0, True),
         np.atleast_1d(np.asarray(tree, dtype=float)),
+        np.atleast_1d(np.asarray(vocab_parallel, dtype=float)),
         *extra,
     ]
     try:
@@ -545,6 +555,7 @@ def pass_costs(
     phase: str | np.ndarray = "decode",
     layers: np.ndarray | int | None = None,
     tree: np.ndarray | bool = True,
+    vocab_parallel: np.ndarray | bool = True,
 ) -> dict[str, np.ndarray]:
     """Costs of many passes at once (Numba): arrays broadcast against each other.
 
@@ -555,7 +566,7 @@ def pass_costs(
     whose ranges it has checked once uses `PackedPassCosts` (the same kernel, unchecked).
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
-                        model.n_layers if layers is None else layers, tree)
+                        model.n_layers if layers is None else layers, tree, vocab_parallel)
     if np.any(flat[5] > model.n_layers):
         raise InputError(f"every value must be <= {model.n_layers} (the model's layers)",
                          field="layers")
@@ -564,8 +575,8 @@ def pass_costs(
 
 def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
                          context: np.ndarray, batch: np.ndarray, tp: np.ndarray,
-                         phase: np.ndarray, layers: np.ndarray, tree: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+                         phase: np.ndarray, layers: np.ndarray, tree: np.ndarray,
+                         vocab_parallel: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`pass_costs` on packed specs and already-validated arrays, without any check.
 
     Parameters
@@ -575,7 +586,8 @@ def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
     tokens, context, batch, tp, phase, layers, tree:
         C-contiguous 1-D float64 arrays of one length, each value in the range
         `pass_costs` accepts (``phase`` as its `PHASES` code, ``layers`` at most the
-        model's, ``tree`` 0 or 1).  Nothing is checked here: a shorter array or a value
+        model's, ``tree`` 0 or 1); ``vocab_parallel`` likewise 0 or 1 (``None``: 1).
+        Nothing is checked here: a shorter array or a value
         out of range gives wrong numbers, not an error.
 
     Returns
@@ -584,7 +596,10 @@ def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
         `OUT_FIELDS` -> arrays, as `pass_costs`.
     """
     out = np.empty((N_OUT, tokens.shape[0]))
-    _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, out)
+    if vocab_parallel is None:
+        vocab_parallel = np.ones_like(tokens)
+    _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
+                    out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 
@@ -614,13 +629,14 @@ class PackedPassCosts:
 
     def _constants(self, mv: np.ndarray, key: tuple[int, str, int]
                    ) -> tuple[np.ndarray, ...]:
-        """``(tp, phase, layers, tree)`` arrays of length ``key[2]`` for model ``key[0]``
-        and phase ``key[1]`` (made once, then reused: the kernel only reads them)."""
+        """``(tp, phase, layers, tree, vocab_parallel)`` arrays of length ``key[2]`` for
+        model ``key[0]`` and phase ``key[1]`` (made once, then reused: the kernel only
+        reads them)."""
         got = self._consts.get(key)
         if got is None:
             ones = np.ones(key[2])
             got = self._consts[key] = (ones, ones * float(PHASES[key[1]]),
-                                       ones * mv[M_NLAYERS], ones)
+                                       ones * mv[M_NLAYERS], ones, ones)
         return got
 
     def __call__(self, model: ModelSpec, hw: HardwareSpec, *, tokens: np.ndarray,
@@ -644,13 +660,13 @@ class PackedPassCosts:
 
 @njit(cache=True)
 def _pass_eval_configs(mvs, hvs, model_index, hw_index, tokens, context, batch, tp, phase,
-                       layers, tree, out):  # pragma: no cover - compiled
+                       layers, tree, vocab_parallel, out):  # pragma: no cover - compiled
     row = np.zeros(N_OUT)
     for i in range(tokens.shape[0]):
         mv = mvs[int(model_index[i])]
         n_layers = layers[i] if layers[i] >= 0.0 else mv[M_NLAYERS]
         _pass_eval(mv, hvs[int(hw_index[i])], tokens[i], context[i], batch[i], tp[i],
-                   phase[i], n_layers, tree[i], row)
+                   phase[i], n_layers, tree[i], vocab_parallel[i], row)
         for j in range(N_OUT):
             out[j, i] = row[j]
 
@@ -668,6 +684,7 @@ def pass_costs_configs(
     phase: str | np.ndarray = "decode",
     layers: np.ndarray | int | None = None,
     tree: np.ndarray | bool = True,
+    vocab_parallel: np.ndarray | bool = True,
 ) -> dict[str, np.ndarray]:
     """Costs of passes over many (model, device) configurations in one compiled loop.
 
@@ -685,13 +702,13 @@ def pass_costs_configs(
     if hi.size and hi.max() >= len(hws):
         raise InputError(f"index >= {len(hws)} devices", field="hw_index")
     flat = _pass_arrays(tokens, context, batch, tp, phase, 0 if layers is None else layers,
-                        tree, mi, hi)
+                        tree, vocab_parallel, mi, hi)
     if layers is None:
         flat[5][:] = -1.0  # each model's own depth
-    elif np.any(flat[5] > np.array([m.n_layers for m in models])[flat[7].astype(np.int64)]):
+    elif np.any(flat[5] > np.array([m.n_layers for m in models])[flat[8].astype(np.int64)]):
         raise InputError("every value must be <= its model's layers", field="layers")
     out = np.empty((N_OUT, flat[0].shape[0]))
-    _pass_eval_configs(mvs, hvs, flat[7], flat[8], *flat[:7], out)
+    _pass_eval_configs(mvs, hvs, flat[8], flat[9], *flat[:8], out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 

@@ -93,15 +93,18 @@ def reference_pass_cost(
     phase: str = "decode",
     layers: int | None = None,
     tree: bool = True,
+    vocab_parallel: bool = True,
 ) -> PassCost:
     """Latency, energy, FLOPs and bytes of one forward pass, with the breakdown.
 
     A pass over `tokens` query tokens per batch row at context `context` (tokens already
     in the KV cache, one value or one per row); ``tokens > 1`` with `tree` is a
     tree-verify pass with tree-masked attention (KV written for every node).
+    `vocab_parallel=False` keeps the whole LM head on every tensor-parallel device.
     """
     args = check_pass_args(model.n_layers, tokens=tokens, context=context, batch=batch, tp=tp,
-                           phase=phase, layers=layers, tree=tree)
+                           phase=phase, layers=layers, tree=tree,
+                           vocab_parallel=vocab_parallel)
     resident = weights_resident(model, hw, args.tp)
     on_chip = activations_on_chip(model, hw, args, resident)
     totals = dict(latency_s=0.0, energy_j=0.0, flops=0.0, dram=0.0, sram=0.0, link=0.0,
@@ -154,6 +157,7 @@ def reference_pass_cost(
             "tp": args.tp,
             "layers": args.layers,
             "tree": args.tree,
+            "vocab_parallel": args.vocab_parallel,
             "kernel_model": hw.kernel_model,
             "weights_resident": resident,
             "activations_on_chip": on_chip,

@@ -72,9 +72,9 @@ def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
 def test_validate_json_lists_every_row_and_passes(capsys):
     code, r = _json(capsys, ["validate", "--json"])
     assert code == 0
-    assert len(r["rows"]) == 23 and r["prediction_rows"] == 19
+    assert len(r["rows"]) == 34 and r["prediction_rows"] == 29
     assert {x["role"] for x in r["rows"]} == {"calibration", "prediction", "reference"}
-    assert r["median_abs_error"] <= 0.05 and r["worst_abs_error"] <= 0.30
+    assert r["median_abs_error"] <= 0.05 and r["worst_abs_error"] <= 0.35
     assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
     # every calibrated parameter re-fits to the preset's figure
     for fit in r["calibration"].values():

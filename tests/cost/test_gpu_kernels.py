@@ -116,7 +116,8 @@ def test_allreduce_picks_its_algorithm_by_message_size():
     nv = LINKS["nvlink3"]
     assert allreduce_algorithm(nv, 8 * 4096 * 2, 8) == "one-shot"     # a decode step
     assert allreduce_algorithm(nv, 512 * 1024 * 1024, 8) == "two-shot"
-    assert allreduce_algorithm(nv, 8 * 4096 * 2, 2) == "ring"
+    slow_oneshot = LinkSpec("x", nv.bw_bytes_s, nv.step_latency_s, 10 * nv.step_latency_s)
+    assert allreduce_algorithm(slow_oneshot, 8 * 4096 * 2, 2) == "ring"
     pcie = LINKS["pcie4"]
     assert allreduce_algorithm(pcie, 8 * 4096 * 2, 4) == "ring"
     # the time grows with size and with devices; latency-bound when small

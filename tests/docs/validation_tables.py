@@ -6,6 +6,9 @@ and put both next to the published figures the preset is named after.  The doc's
 this function's output; tests/docs/test_doc_rot.py recomputes it and compares.  Print it::
 
     .venv/bin/python tests/docs/validation_tables.py
+
+`cost_validation_markdown` is docs/cost-model.md's kernels/passes validation block
+(``--write`` refreshes it in place).
 """
 
 from __future__ import annotations
@@ -65,12 +68,14 @@ def preset_table_markdown(rows: list[dict[str, object]]) -> str:
 
 
 def cost_validation_markdown() -> str:
-    """The rows of docs/cost-model.md's validation table and its summary numbers (the
-    doc carries exactly this text in place of its table rows)."""
+    """docs/cost-model.md's kernels/passes validation block (between its
+    ``kernel-validation`` markers): one row per CSV row, then the prediction rows' median
+    and worst |error|."""
     from specaccel.models.cost.validation_table import validation_table
 
     t = validation_table()
-    out = []
+    out = ["| setup | hw | model | phase | B | role | measured | predicted | error |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in t["rows"]:
         unit = {"tokens/s": "tok/s", "ms/step": "ms", "ms": "ms"}[r["unit"]]
         phase = r["phase"] + (f" {r['context']}" if r["phase"] != "decode" else "")
@@ -79,12 +84,34 @@ def cost_validation_markdown() -> str:
         out.append(f"| {r['setup']} | {r['hardware']} | {r['model']} {r['precision']} | "
                    f"{phase} | {r['batch']} | {r['role']} | {r['measured']:g} {unit} | "
                    f"{r['predicted']:.4g} | {r['error'] * 100:+.1f} % |")
-    return ("\n".join(out) + f"\n\nPrediction rows: median |error| "
-            f"{t['median_abs_error'] * 100:.1f} %, worst {t['worst_abs_error'] * 100:.1f} %")
+    out += ["", f"Prediction rows ({t['prediction_rows']}): median |error| "
+            f"{t['median_abs_error'] * 100:.1f} %, worst {t['worst_abs_error'] * 100:.1f} %."]
+    return "\n".join(out)
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    """`text` with the lines between ``<!-- name ... -->`` and ``<!-- /name -->`` set to
+    `body`."""
+    head, rest = text.split(f"<!-- {name}", 1)
+    opening, rest = rest.split("-->", 1)
+    _, tail = rest.split(f"<!-- /{name} -->", 1)
+    return f"{head}<!-- {name}{opening}-->\n{body}\n<!-- /{name} -->{tail}"
+
+
+def block(text: str, name: str) -> str:
+    """The lines between the ``name`` markers of `text`."""
+    rest = text.split(f"<!-- {name}", 1)[1].split("-->", 1)[1]
+    return rest.split(f"<!-- /{name} -->", 1)[0].strip()
 
 
 if __name__ == "__main__":
     print(preset_table_markdown(preset_rows()))
     print()
     print(cost_validation_markdown())
+    if "--write" in sys.argv:  # refresh docs/cost-model.md's block in place
+        from pathlib import Path
+
+        doc = Path(__file__).resolve().parents[2] / "docs" / "cost-model.md"
+        doc.write_text(replace_block(doc.read_text(), "kernel-validation",
+                                     cost_validation_markdown()))
     sys.exit(0)
