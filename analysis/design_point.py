@@ -43,6 +43,8 @@ from specaccel.schema.config_fields import (
     from_mapping,
 )
 from specaccel.schema.errors import InputError
+from specaccel.sim.metrics import METRICS as SIM_METRICS
+from specaccel.sim.options import ENGINE_CHOICES
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
                    "tree")
@@ -99,47 +101,12 @@ def parameter_names() -> frozenset[str]:
                       *gpu_params(), *serving_params()))
 
 
-METRICS: dict[str, str] = {
-    "tokens_per_s": "committed tokens per simulated second",
-    "speedup": "tokens/s over the autoregressive baseline on the same hardware",
-    "baseline_tokens_per_s": "tokens/s of plain autoregressive decoding",
-    "makespan_s": "simulated wall time",
-    "tokens": "committed tokens",
-    "n_steps": "decode steps",
-    "mean_committed_per_step": "tau: tokens committed per step",
-    "mean_accepted_per_step": "accepted drafts per step",
-    "mean_nodes_per_step": "tree size (nodes per verify pass)",
-    "mean_draft_passes_per_step": "draft passes per step",
-    "energy_per_token_j": "joules per committed token (total)",
-    "energy_per_token_draft_j": "draft passes' dynamic energy per token",
-    "energy_per_token_target_j": "target passes' dynamic energy per token",
-    "energy_per_token_static_j": "static energy per token",
-    "energy_j": "total energy",
-    "power_w": "mean power (total energy / wall time)",
-    "area_mm2": "die area from the cost model (NaN when the preset gives none)",
-    "static_power_w": "static power of the hardware",
-    "peak_flops": "peak matrix FLOP/s",
-    "mem_bw_bytes_s": "HBM bandwidth",
-    "hbm_bandwidth_utilisation": "HBM bytes moved / (bandwidth x wall time)",
-    "target_busy_fraction": "fraction of wall time in target passes",
-    "draft_busy_fraction": "fraction of wall time in draft passes",
-    "verify_pass_flops": "FLOPs of the mean target verify pass (roofline point)",
-    "verify_pass_bytes": "HBM bytes of the mean target verify pass (roofline point)",
-    "verify_pass_s": "latency of the mean target verify pass (roofline point)",
-    "ttft_p50_s": "serving run: median time to first token (NaN for a batch-1 replay)",
-    "ttft_p99_s": "serving run: 99th-percentile time to first token",
-    "tpot_p50_s": "serving run: median time per output token after the first",
-    "tpot_p99_s": "serving run: 99th-percentile time per output token",
-    "accepted_histogram": "steps that accepted k drafts, k = 0, 1, ... (a list)",
-}
-"""The metrics a sweep can keep, with what they mean."""
+METRICS: dict[str, str] = {m.name: m.help for m in SIM_METRICS.values()}
+"""The metrics a sweep can keep, with what they mean (the simulator's registry,
+:data:`specaccel.sim.metrics.METRICS`)."""
 
-DEFAULT_METRICS = ("tokens_per_s", "speedup", "mean_committed_per_step",
-                   "mean_nodes_per_step", "energy_per_token_j", "energy_per_token_draft_j",
-                   "energy_per_token_target_j", "energy_per_token_static_j", "power_w",
-                   "area_mm2", "peak_flops", "mem_bw_bytes_s", "verify_pass_flops",
-                   "verify_pass_bytes", "verify_pass_s", "accepted_histogram")
-ENGINES = ("auto", "fast", "event")
+DEFAULT_METRICS = tuple(m.name for m in SIM_METRICS.values() if m.sweep_default)
+ENGINES = ENGINE_CHOICES
 _TREE_RE = re.compile(r"^(chain-(\d+)|(\d+)x(\d+)|(\d+)-ary-(\d+)|eagle-25|preset"
                       r"|sequoia-(\d+))$")
 SEQUOIA_MAX_DEPTH = 10
@@ -223,13 +190,10 @@ def fast_path_valid(point: dict[str, Any]) -> bool:
 
 def evaluator_label(sim_engine: str) -> str:
     """The sweep's ``evaluator`` for the engine a :class:`~specaccel.sim.SimResult`
-    reports: ``"fast"`` for the fast paths (``fast``, ``fast-static-batch``), ``"event"``
-    for the SimPy models (``simpy``, ``simpy-serving``, ``simpy-pipelined``)."""
-    if sim_engine.startswith("fast"):
-        return "fast"
-    if sim_engine.startswith("simpy"):
-        return "event"
-    raise ValueError(f"unknown simulator engine {sim_engine!r}")
+    reports: its kind in the simulator's engine registry, ``"fast"`` or ``"event"``."""
+    from specaccel.sim.engines import engine_kind
+
+    return engine_kind(sim_engine)
 
 
 #: Most nodes a swept draft tree may have (the Sequoia search's own limit; one verify
@@ -355,62 +319,6 @@ def build_hardware(point: dict[str, Any]):
     return replace(base, **spec_over) if spec_over else base
 
 
-def _flatten(result: dict[str, Any], hw: Any) -> dict[str, Any]:
-    e = result["energy_per_token_j"]
-    makespan = float(result["makespan_s"])
-    base = result.get("baseline") or {}
-    busy = result["role_busy_fraction"]
-    area = float(getattr(hw, "area_mm2", 0.0))
-    return {
-        "tokens_per_s": result["tokens_per_s"],
-        "speedup": result["speedup"],
-        "baseline_tokens_per_s": base.get("tokens_per_s"),
-        "makespan_s": makespan,
-        "tokens": result["tokens"],
-        "n_steps": result["n_steps"],
-        "mean_committed_per_step": result["mean_committed_per_step"],
-        "mean_accepted_per_step": result["mean_accepted_per_step"],
-        "mean_nodes_per_step": result["mean_nodes_per_step"],
-        "mean_draft_passes_per_step": result["mean_draft_passes_per_step"],
-        "energy_per_token_j": e["total"],
-        "energy_per_token_draft_j": e["draft"],
-        "energy_per_token_target_j": e["target"],
-        "energy_per_token_static_j": e["static"],
-        "energy_j": result["energy_j"]["total"],
-        "power_w": result["energy_j"]["total"] / makespan if makespan > 0 else math.nan,
-        "area_mm2": area if area > 0 else math.nan,
-        "static_power_w": float(hw.static_power_w),
-        "peak_flops": float(hw.peak_flops),
-        "mem_bw_bytes_s": float(hw.mem_bw_bytes_s),
-        "hbm_bandwidth_utilisation": result["utilisation"].get("hbm_bandwidth"),
-        "target_busy_fraction": busy["target"],
-        "draft_busy_fraction": busy["draft"],
-        **_serving_latencies(result.get("serving")),
-        "accepted_histogram": [int(x) for x in result["accepted_histogram"]],
-    }
-
-
-def _serving_latencies(serving: dict[str, Any] | None) -> dict[str, float]:
-    """TTFT and TPOT percentiles of a serving run (NaN for a batch-1 replay)."""
-    out = {}
-    for name, key in (("ttft", "ttft_s"), ("tpot", "tpot_s")):
-        for q in ("p50", "p99"):
-            v = None if serving is None else serving[key][q]
-            out[f"{name}_{q}_s"] = math.nan if v is None else float(v)
-    return out
-
-
-def _verify_pass(target: Any, hw: Any, result: dict[str, Any]) -> dict[str, float]:
-    from specaccel.models.cost import pass_costs
-
-    tokens = max(1, int(round(result["mean_nodes_per_step"])))
-    context = float(result["kv_cache"]["mean_tokens"])
-    c = pass_costs(target, hw, tokens=tokens, context=context)
-    return {"verify_pass_flops": float(c["flops"][0]),
-            "verify_pass_bytes": float(c["dram_bytes"][0]),
-            "verify_pass_s": float(c["latency_s"][0])}
-
-
 def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
     """Simulate one design point and return its kept metrics and the evaluator used.
 
@@ -431,16 +339,11 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
 
-    if settings.engine == "event":
-        engine = "simpy"
-    elif settings.engine == "fast":
+    if settings.engine == "fast":
         ok, why = fast_path_status(point)
         if not ok:
             raise InputError(f"the fast path is not exact for this point ({why})",
                              field="engine")
-        engine = "fast"
-    else:   # the simulator decides, by fast_path_applicable on the same options
-        engine = "auto"
 
     steps = point.get("steps")
     requests = point.get("requests")
@@ -461,14 +364,13 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and runs_draft else None
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=engine, **run_options(point)).to_dict()
-    flat = _flatten(result, hw)
-    if any(m.startswith("verify_pass_") for m in settings.metrics):
-        flat.update(_verify_pass(target, hw, result))
+                      drafting=drafting, engine=settings.engine,
+                      **run_options(point)).to_dict()
+    flat = result["metrics"]
     out: dict[str, Any] = {}
     for m in settings.metrics:
-        v = flat.get(m)
-        if m == "accepted_histogram":
+        v = flat[m]
+        if not metric_is_numeric(m):
             out[m] = list(v)
         else:
             out[m] = math.nan if v is None else float(v)
@@ -478,5 +380,5 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
 
 def metric_is_numeric(name: str) -> bool:
     """Whether a metric is a number (usable in Pareto fronts and constraints)."""
-    return name != "accepted_histogram"
+    return SIM_METRICS[name].numeric
 

@@ -294,3 +294,23 @@ class ModelSpec:
             * self.ssm_state_bytes_per_elem,
         )
         return out
+
+
+def check_draft_matches(target: ModelSpec, draft: ModelSpec) -> None:
+    """InputError (field ``draft``) when `draft` cannot draft for `target`.
+
+    Every draft proposes tokens of the target's vocabulary, so the vocabularies must be
+    equal.  An EAGLE or Medusa head runs on the target's hidden states (and an EAGLE head
+    through the target's LM head), so its width must be the target's: a head trained for
+    another model does not fit.
+    """
+    if draft.vocab_size != target.vocab_size:
+        raise InputError(f"draft {draft.name} has a vocabulary of {draft.vocab_size} tokens "
+                         f"but target {target.name} has {target.vocab_size}", field="draft")
+    if draft.kind in ("eagle", "medusa") and draft.d_model != target.d_model:
+        raise InputError(f"draft {draft.name} is a {draft.kind} head of hidden size "
+                         f"{draft.d_model} but target {target.name} has hidden size "
+                         f"{target.d_model}", field="draft")
+    if target.kind != "decoder":
+        raise InputError(f"target {target.name} is a {target.kind} head, not a model",
+                         field="target")

@@ -16,7 +16,7 @@ from specaccel.cli.hardware_options import (
 from specaccel.cli.output import emit, table, to_json
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
-from specaccel.sim.serving import ServingConfig
+from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
 
 
 def register(subparsers: Any) -> None:
@@ -72,9 +72,9 @@ def register(subparsers: Any) -> None:
                    help="pipelined speculation: a separate draft engine drafts the next tree "
                         "while the target verifies the current one; draft and verify "
                         "contend for HBM (batch-1 replay only)")
-    p.add_argument("--engine", choices=("simpy", "fast", "auto"), default="simpy",
-                   help="simpy (event model), fast (Numba fast path; uncontended runs "
-                        "only) or auto (default: simpy)")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
+                   help="event (the SimPy event model), fast (a fast path: uncontended "
+                        "runs and static batches only) or auto (default: event)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

@@ -1,0 +1,70 @@
+"""The token-selection tail: picking a token from the logits of every verified node.
+
+After a pass computes logits for ``n_nodes`` positions, a token must be selected at each
+one (greedy argmax, or a sample) before the tree can be verified.  Over a vocabulary of
+``V`` tokens this is a pass over ``n_nodes x V`` logits -- small next to the model on a
+32k vocabulary, not on a 128k one with a large tree.  One function prices it on any
+target:
+
+* GPU: the software stack's kernels (:class:`~.software_stack.SoftwareStack`): an fp32
+  stack first upcasts the bf16/fp16 logits (read 2, write 4 bytes per logit) and the
+  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the stack's
+  per-kernel GPU time and, in eager mode, its host time;
+* accelerator: the sampling unit beside the vector unit streams the logits at one
+  vector width (``vec_flops / 2 / clock`` lanes) per cycle, plus the pipeline latency of
+  the characterised ``argmax_sample`` RTL unit (``4 + ceil(log2 chunk)`` cycles when no
+  characterisation is bundled); the logits are already on chip, so no DRAM traffic.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from .hardware_spec import HardwareSpec
+from .software_stack import IDEAL, SoftwareStack
+
+#: Pipeline latency of the argmax/sampling unit without a characterisation row: its
+#: docstring's ``4 + ceil(log2 chunk)`` for the characterised chunk of 4 lanes.
+DEFAULT_SAMPLING_LATENCY_CYCLES = 6.0
+
+
+@functools.cache
+def _sampling_unit_latency_cycles() -> float:
+    try:
+        from .rtl_table import load_characterisation
+
+        rows = load_characterisation()
+    except (ImportError, FileNotFoundError, OSError):
+        return DEFAULT_SAMPLING_LATENCY_CYCLES
+    cycles = [float(r["latency_cycles"]) for r in rows
+              if str(r.get("unit")) == "argmax_sample" and r.get("latency_cycles") not in
+              (None, "")]
+    return max(cycles) if cycles else DEFAULT_SAMPLING_LATENCY_CYCLES
+
+
+def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
+                  stack: SoftwareStack = IDEAL) -> dict[str, np.ndarray]:
+    """Time to select a token at each of `n_nodes` positions over `vocab` logits.
+
+    Returns arrays (broadcast over `n_nodes`) ``host_s`` (host time to issue the
+    kernels), ``gpu_s`` (device time), ``dram_bytes`` and ``kernels``.  The wall time of
+    the tail on its own is ``max(host_s, gpu_s)``.
+    """
+    n = np.asarray(n_nodes, dtype=np.float64)
+    if hw.kind != "gpu":
+        lanes = max(1.0, math.floor(hw.vec_flops / (2.0 * hw.clock_hz)))
+        cycles = n * math.ceil(vocab / lanes) + np.where(n > 0,
+                                                         _sampling_unit_latency_cycles(), 0.0)
+        zero = np.zeros_like(n)
+        return {"host_s": zero, "gpu_s": cycles / hw.clock_hz, "dram_bytes": zero,
+                "kernels": zero}
+    logits = n * float(vocab)
+    upcast = stack.logits_bytes == 4.0
+    dram = logits * ((2.0 + 4.0 if upcast else 0.0) + stack.logits_bytes)
+    kernels = np.where(n > 0, float(stack.tail_ops + (1 if upcast else 0)), 0.0)
+    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * stack.kernel_gpu_s
+    host = kernels * stack.host_op_s
+    return {"host_s": host, "gpu_s": gpu, "dram_bytes": dram, "kernels": kernels}
