@@ -245,6 +245,9 @@ def test_cost_model_validation_table_is_current():
     assert tables.block(text, "kernel-validation") == tables.cost_validation_markdown(), \
         ("docs/cost-model.md validation table is stale: run "
          "tests/docs/validation_tables.py --write")
+    assert tables.block(text, "gemm-efficiency") == tables.gemm_efficiency_markdown(), \
+        ("docs/cost-model.md GEMM table is stale: run "
+         "tests/docs/validation_tables.py --write")
 
 
 # ---- extending.md ----------------------------------------------------------------------
