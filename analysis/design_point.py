@@ -47,7 +47,7 @@ from specaccel.sim.metrics import METRICS as SIM_METRICS
 from specaccel.sim.options import ENGINE_CHOICES
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
-                   "tree")
+                   "tree", "tau")
 MODEL_PARAMS = ("target", "draft")
 HARDWARE_PARAM = "hardware"
 DEFAULT_HARDWARE = "specaccel-default"
@@ -270,14 +270,20 @@ def _sequoia_shape(preset: str, budget: int):
 
 @functools.lru_cache(maxsize=16)
 def _trace(preset: str | None, trace_file: str | None, requests: int | None,
-           steps: int | None, seed: int, tree: str | None):
-    from specaccel.workloads import generate_trace, get_preset, read_trace, synthesize_trace
+           steps: int | None, seed: int, tree: str | None, tau: float | None = None):
+    from specaccel.workloads import get_preset, read_trace, synthesize_trace
+    from specaccel.workloads.presets import Preset
 
     if trace_file:
         return read_trace(trace_file)
-    if tree is None or tree == "preset":
-        return generate_trace(preset, n_requests=requests, steps_per_request=steps, seed=seed)
     p = get_preset(preset)
+    if tree is None or tree == "preset":
+        return p.generate(n_requests=requests, steps_per_request=steps, seed=seed, tau=tau)
+    if not isinstance(p, Preset):
+        raise InputError(f"replaces the tree of a calibrated preset; {p.name!r} is "
+                         f"{p.kind}", field="tree")
+    if tau is not None:
+        p = p.with_tau(tau)
     meta = {**p.trace_metadata(seed), "tree": tree}
     return synthesize_trace(
         tree_shape(tree, p.name), p.model(), seed=seed, verification=p.verification,
@@ -338,6 +344,7 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     """
     from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
+    from specaccel.workloads.methods import check_simulated
 
     if settings.engine == "fast":
         ok, why = fast_path_status(point)
@@ -347,10 +354,13 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
 
     steps = point.get("steps")
     requests = point.get("requests")
+    tau = point.get("tau")
     trace = _trace(point.get("preset"), point.get("trace_file"),
                    None if requests is None else int(requests),
                    None if steps is None else int(steps),
-                   int(point.get("trace_seed", 0)), point.get("tree"))
+                   int(point.get("trace_seed", 0)), point.get("tree"),
+                   None if tau is None else float(tau))
+    check_simulated(trace.metadata)
     hw = build_hardware(point)
     target_name = point.get("target") or trace.metadata.get("target_model")
     draft_name = point.get("draft") or trace.metadata.get("draft_model")

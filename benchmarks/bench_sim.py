@@ -48,9 +48,10 @@ def main() -> None:
 
     from specaccel.models.cost import get_hardware, get_model
     from specaccel.models.golden import verify_trace
-    from specaccel.sim import StepInput, StepPricer, autoregressive_trace, replay, simulate
+    from specaccel.sim import StepInput, StepPricer, autoregressive_trace, simulate
     from specaccel.sim.accelerator_model import Accelerator
     from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
+    from specaccel.sim.replay import replay
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.serving import ServingConfig, ServingSimulation, serve
     from specaccel.workloads import DEFAULT_PRESET, generate_trace

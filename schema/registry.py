@@ -65,6 +65,11 @@ class Registry(Generic[T]):
         self._load()
         return sorted(self._entries)
 
+    def declared(self) -> list[T]:
+        """The entries in the order they were declared."""
+        self._load()
+        return list(self._entries.values())
+
     def items(self) -> list[tuple[str, T]]:
         """``(name, entry)`` pairs, sorted by name."""
         self._load()

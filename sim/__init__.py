@@ -9,7 +9,9 @@ nothing is contended), which returns a :class:`ReplayLog` (:mod:`.log`) →
 baseline trace; :mod:`.simulation` runs it all.
 
 The names below load their module on first use, so that importing a light module of the
-package (:mod:`.options`, say, for a command line's choices) does not load the rest.
+package (:mod:`.options`, say, for a command line's choices) does not load the rest.  No
+name is also the name of a submodule: importing the submodule would rebind it (the
+replay engine is ``specaccel.sim.replay.replay``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ _WHERE = {
     "ReplayLog": "log", "METRICS": "metrics", "Metric": "metrics", "SimResult": "result",
     "build_result": "result", "ENGINE_CHOICES": "options", "ServingConfig": "options",
     "SimOptions": "options", "StepPricer": "pricing", "compute_step_costs": "pricing",
-    "replay": "replay", "fast_path_applicable": "engines", "resolve_specs": "simulation",
+    "fast_path_applicable": "engines", "resolve_specs": "simulation",
     "simulate": "simulation", "simulate_named": "simulation", "StepCosts": "step_costs",
     "StepInput": "step_input",
 }

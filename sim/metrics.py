@@ -115,6 +115,10 @@ METRICS: dict[str, Metric] = {m.name: m for m in (
            lambda r: r.mean_accepted_per_step, report="accepted"),
     Metric("mean_nodes_per_step", "nodes", "none", "tree size (nodes per verify pass)",
            lambda r: r.mean_nodes_per_step, sweep_default=True),
+    Metric("committed_per_node", "tokens/node", "higher",
+           "tau per verified tree node: the share of the verify pass's tokens kept",
+           lambda r: (r.mean_committed_per_step / r.mean_nodes_per_step
+                      if r.mean_nodes_per_step > 0 else None)),
     Metric("mean_draft_passes_per_step", "passes", "lower", "draft passes per step",
            lambda r: r.mean_draft_passes_per_step),
     Metric("energy_per_token_j", "J/token", "lower", "joules per committed token (total)",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
+from specaccel.schema import progress
 from specaccel.sim.accelerator_model import ROLES, Accelerator
 from specaccel.sim.log import LogBuilder, ReplayLog
 from specaccel.sim.step_input import StepInput
@@ -182,6 +183,7 @@ class TraceReplay:
             if arrival[r] > env.now:
                 yield env.timeout(arrival[r] - env.now)
             yield from self.request(r, exclusive=True)
+            progress.advance()
 
     def log(self) -> ReplayLog:
         """The measurements so far."""

@@ -48,6 +48,7 @@ from collections import deque
 import numpy as np
 import simpy
 
+from specaccel.schema import progress
 from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
@@ -291,6 +292,7 @@ class ServingSimulation:
         return done
 
     def _finish(self, r: int, running: list[int]) -> None:
+        progress.advance()
         running.remove(r)
         self._free(r)
         self.t_end[r] = self.env.now

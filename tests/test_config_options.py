@@ -82,8 +82,11 @@ def test_serving_options_build_the_serving_config(trace_file, capsys):
         max_batch=2, prefill=False, token_budget=512, arrivals="poisson", rate_per_s=40.0,
         seed=3).to_dict()
     replay = _json(capsys, ["simulate", "--trace", str(trace_file), "--hw", "a100-80gb",
-                            "--seed", "3", "--json"])     # --seed alone: no serving run
+                            "--json"])
     assert replay.get("serving") is None
+    assert main(["simulate", "--trace", str(trace_file), "--hw", "a100-80gb",
+                 "--seed", "3"]) == 2                      # orphaned: seeds no arrivals
+    assert "field '--seed'" in capsys.readouterr().err
 
 
 def test_run_takes_an_accelerator_design(tmp_path, capsys):

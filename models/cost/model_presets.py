@@ -89,6 +89,15 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                          "refinement steps with diffusion_block_pass"),
         ModelSpec("mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32000, n_experts=8,
                   experts_per_token=2, source="mistralai/Mixtral-8x7B-v0.1"),
+        ModelSpec("gpt2", 12, 768, 12, 12, 64, 3072, 50257, mlp_gated=False,
+                  activation="gelu", norm="layer", source="openai-community/gpt2"),
+        ModelSpec("gpt2-large", 36, 1280, 20, 20, 64, 5120, 50257, mlp_gated=False,
+                  activation="gelu", norm="layer", source="openai-community/gpt2-large"),
+        ModelSpec("layerskip-llama2-1.5b", 24, 2048, 16, 16, 128, 5632, 32000,
+                  source="approximate: LayerSkip's continually pre-trained Llama2 1.5B (24 "
+                         "layers, d 2048); heads/d_ff assumed TinyLlama-like"),
+        ModelSpec("bass-draft-310m", 24, 1024, 16, 16, 64, 2048, 32000,
+                  source="assumed: a ~310M Llama-shaped draft for a 7-8B target (BASS)"),
     ]
 }
 

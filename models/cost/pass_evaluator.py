@@ -541,7 +541,8 @@ def _pass_arrays(tokens, context, batch, tp, phase, layers, tree, vocab_parallel
         arrays = np.broadcast_arrays(*arrays)
     except ValueError as exc:
         raise InputError(f"pass arrays do not broadcast: {exc}", field="tokens") from None
-    return [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+    # Copies: broadcast views are read-only, and Numba warns about passing them.
+    return [np.array(a, dtype=np.float64).ravel() for a in arrays]
 
 
 def pass_costs(
@@ -567,6 +568,8 @@ def pass_costs(
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
                         model.n_layers if layers is None else layers, tree, vocab_parallel)
+    for degree in np.unique(flat[3]):
+        model.check_tensor_parallel(int(degree))
     if np.any(flat[5] > model.n_layers):
         raise InputError(f"every value must be <= {model.n_layers} (the model's layers)",
                          field="layers")

@@ -10,7 +10,7 @@ from specaccel.cli.hardware_options import (
     add_accelerator_options,
     wants_accelerator,
 )
-from specaccel.cli.output import emit, table
+from specaccel.cli.output import add_warning, emit, table
 from specaccel.models.cost import (
     get_hardware,
     get_model,
@@ -171,8 +171,23 @@ def run(args: argparse.Namespace) -> int:
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
         "verify_unit_source": hw.verify_unit_source, "kernel_model": hw.kernel_model,
     }
+    _check_fits(result, model, hw, args.tp)
     emit(args.json, result, _human)
     return 0
+
+
+def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int) -> None:
+    """Flag a pass whose weights do not fit the device memory (per tensor-parallel shard):
+    its latency is computed but no such device could run it."""
+    per_device = model.weight_bytes / tp
+    cap = getattr(hw, "mem_bytes", None)
+    fits = not cap or per_device <= cap
+    result["fits_memory"] = fits
+    if not fits:
+        add_warning(result, "does_not_fit_memory",
+                    f"{model.name} needs {per_device / 1e9:.1f} GB of weights per device but "
+                    f"{hw.name} has {cap / 1e9:.1f} GB: no such device runs this pass"
+                    + (" (raise --tp)" if model.weight_bytes <= cap * 64 else ""))
 
 
 def _human(r: dict[str, Any]) -> str:

@@ -8,14 +8,16 @@ import sys
 import time
 from typing import Any
 
+from specaccel.cli import option_rules
 from specaccel.cli.hardware_options import (
     accelerator_from_args,
     add_accelerator_options,
     wants_accelerator,
 )
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_file
 from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
 
 
@@ -77,6 +79,8 @@ def register(subparsers: Any) -> None:
                         "runs and static batches only) or auto (default: event)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+    option_rules.needs(p, "--gantt-window", "--gantt", "it sets the Gantt chart's window")
+    option_rules.needs(p, "--seed", "--arrivals", "it seeds the Poisson arrivals")
 
 
 SERVING_DEST = "serving_"
@@ -90,6 +94,9 @@ def _serving_config(args: argparse.Namespace):
         values.update(_arrivals(args.arrivals))
     if args.requests is not None and args.requests < 1:
         raise InputError(f"must be >= 1, not {args.requests}", field="requests")
+    if "seed" in values and values.get("arrivals") != "poisson":
+        raise InputError("seeds the Poisson arrivals only; the trace's arrival times take no "
+                         "seed", field="seed")
     if not (set(values) - {"seed"}) and args.requests is None:
         return None
     return from_mapping(ServingConfig, values)
@@ -151,13 +158,9 @@ def _load_trace(path: str):
 def _write_timeline(path: str, result) -> None:
     from specaccel.sim.timeline_export import chrome_trace
 
-    try:
-        with open(path, "w") as fh:
-            fh.write(to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
-                                          request_times=result.request_times)))
-    except OSError as exc:
-        raise InputError(f"cannot write the timeline ({exc.strerror})", file=path,
-                         field="timeline") from None
+    atomic_write(path, to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
+                                            request_times=result.request_times)),
+                 option="--timeline")
 
 
 def _human(d: dict[str, Any]) -> str:
@@ -210,38 +213,45 @@ def _human(d: dict[str, Any]) -> str:
             f"\nutilisation: {util}{extra}")
 
 
-def _warn_if_too_big(result) -> None:
+def _warn_if_too_big(result, out: dict[str, Any]) -> None:
     fp = result.memory_footprint
     if fp.get("fits") is False and result.serving is None:
-        print(f"warning: {result.hardware}: weights + peak KV need "
-              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
-              " GB (the batch-1 replay does not limit the KV cache)", file=sys.stderr)
+        add_warning(out, "does_not_fit_memory",
+                    f"{result.hardware}: weights + peak KV need {fp['peak_bytes'] / 1e9:.1f} "
+                    f"GB, more than its {fp['capacity_bytes'] / 1e9:.1f} GB (the batch-1 "
+                    "replay does not limit the KV cache)")
 
 
 def _write_gantt(path: str, result, window) -> None:
     from specaccel.analysis.plots import plot_gantt
 
-    try:
-        plot_gantt(result.timeline or [], path, window=window,
-                   title=f"{result.hardware}: {result.target} + {result.draft} "
-                         f"({result.engine})")
-    except OSError as exc:
-        raise InputError(f"cannot write the Gantt chart ({exc.strerror})", file=path,
-                         field="gantt") from None
+    plot_gantt(result.timeline or [], path, window=window,  # written atomically
+               title=f"{result.hardware}: {result.target} + {result.draft} ({result.engine})")
 
 
 def run(args: argparse.Namespace) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
+    from specaccel.sim.config_check import check_replay_size, check_trace_metadata
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.simulation import resolve_specs, simulate
+    from specaccel.workloads.methods import check_simulated
 
     t0 = time.perf_counter()
     serving = _serving_config(args)
     window = _gantt_window(args.gantt_window)
     if args.verify_nodes is not None and args.verify_nodes < 1:
         raise InputError(f"must be >= 1, not {args.verify_nodes}", field="verify-nodes")
+    if args.timeline:
+        check_output_file(args.timeline, kind="json", option="--timeline")
+    if args.gantt:
+        check_output_file(args.gantt, kind="png", option="--gantt")
     trace = _load_trace(args.trace)
+    check_simulated(trace.metadata)
+    check_replay_size(trace, file=args.trace)
     if args.requests is not None:
+        check_replay_size(trace, file=args.trace, requests=args.requests)
         trace = take_requests(trace, args.requests)
+    check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
     hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,
                                                 draft=args.draft)
     if draft is None and (args.draft or args.pipelined):
@@ -253,17 +263,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
+    runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
-        result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
-                          baseline=args.baseline, record_timeline=record,
-                          engine=args.engine, serving=serving,
-                          verify_nodes=args.verify_nodes, pipelined=args.pipelined)
+        with ProgressBar(trace.n_requests * runs, "simulating", enabled=wanted(args.json),
+                         unit="req"):
+            result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                              baseline=args.baseline, record_timeline=record,
+                              engine=args.engine, serving=serving,
+                              verify_nodes=args.verify_nodes, pipelined=args.pipelined)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="engine") from None
-    _warn_if_too_big(result)
     out = result.to_dict()
+    _warn_if_too_big(result, out)
     out["trace"] = args.trace
     if args.timeline:
         _write_timeline(args.timeline, result)

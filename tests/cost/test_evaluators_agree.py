@@ -46,7 +46,10 @@ def test_numba_matches_reference_on_random_passes():
         tokens = rng.integers(1, 300, n)
         context = rng.integers(0, 9000, n).astype(float)
         batch = rng.integers(1, 65, n)
-        tp = rng.choice([1, 2, 4, 8], n)
+        kv = model.n_kv_heads  # degrees that split the heads (ModelSpec.check_tensor_parallel)
+        degrees = [t for t in (1, 2, 4, 8) if model.n_heads % t == 0
+                   and (kv % t == 0 if kv >= t else t % kv == 0)]
+        tp = rng.choice(degrees, n)
         layers = rng.integers(0, model.n_layers + 1, n)
         tree = rng.random(n) < 0.5
         vp = rng.random(n) < 0.7

@@ -173,20 +173,28 @@ def marker_table(doc: str, marker: str) -> list[list[str]]:
     return rows[1:]  # without the header
 
 
-def test_metric_table_is_generated_from_the_registry():
-    import importlib.util
-
-    from specaccel.analysis.design_point import METRICS
-
+def _registry_tables():
     spec = importlib.util.spec_from_file_location(
-        "docs_metric_table", Path(__file__).with_name("metric_table.py"))
+        "docs_registry_tables", Path(__file__).with_name("registry_tables.py"))
     gen = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(gen)
-    _, block, _ = gen.documented_block((DOCS / "config-format.md").read_text())
-    assert block == gen.metric_table_markdown(), \
-        "docs/config-format.md metric table is stale: run tests/docs/metric_table.py --write"
+    return gen
+
+
+@pytest.mark.parametrize("marker", ["sweep-metrics", "drafting-modes", "engines"])
+def test_registry_tables_are_generated_from_the_registries(marker):
+    gen = _registry_tables()
+    page, _, make = gen.TABLES[marker]
+    _, block, _ = gen.documented_block((DOCS / page).read_text(), marker)
+    assert block == make(), \
+        f"docs/{page} table {marker!r} is stale: run tests/docs/registry_tables.py --write"
+
+
+def test_the_sweeps_accept_the_documented_metrics():
+    from specaccel.analysis.design_point import METRICS
+
     rows = marker_table("config-format.md", "sweep-metrics")
-    assert {r[0]: r[3] for r in rows} == METRICS          # what sweeps accept
+    assert {r[0]: r[3] for r in rows} == METRICS
 
 
 def _config_tables():
@@ -217,8 +225,6 @@ def test_characterisation_column_table_matches_the_code():
 # ---- validation table ----------------------------------------------------------------
 
 def test_validation_preset_table_is_current():
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(
         "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
     tables = importlib.util.module_from_spec(spec)
@@ -322,7 +328,7 @@ REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace 
             "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
             "specaccel tree optimize", "specaccel trace import", "specaccel simulate",
             "specaccel run", "specaccel cost --hw tpu9", "specaccel hdl generate",
-            "specaccel sweep sweep.toml", "specaccel report")
+            "specaccel sweep sweep.toml", "specaccel report", "specaccel methods")
 _WALL_TIME = re.compile(r"^(done in |wall time: |\s+[\w-]+: )\d+(\.\d+)? s$")
 
 

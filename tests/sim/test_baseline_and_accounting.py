@@ -10,9 +10,9 @@ from specaccel.sim import (
     autoregressive_trace,
     committed_token_stream,
     compute_step_costs,
-    replay,
     simulate,
 )
+from specaccel.sim.replay import replay
 
 
 def random_trace(seed: int, n_requests: int = 4, max_steps: int = 12, vocab: int = 3):

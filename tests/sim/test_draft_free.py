@@ -19,9 +19,10 @@ from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.drafting import DRAFTING_MODES
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import StepInput, compute_step_costs, fast_replay, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, fast_replay, simulate
 from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
+from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.simulation import resolve_specs, simulate_named
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
@@ -60,9 +61,10 @@ def random_trace(rng: np.random.Generator, drafting: str) -> Trace:
 # ---------------------------------------------------------------------------- modes
 def test_the_mode_table():
     assert "draft-free" in DRAFTING_MODES
-    modes = DRAFTING_MODES.values()
-    assert [m.name for m in modes if m.runs_draft_model] == ["per-level", "single-pass"]
-    assert [m.name for m in modes if not m.verifies_tree] == ["none"]
+    free, none = DRAFTING_MODES["draft-free"], DRAFTING_MODES["none"]
+    assert free.verifies_tree and not free.runs_draft_model
+    assert not none.verifies_tree and not none.runs_draft_model
+    assert [m.name for m in DRAFTING_MODES.values() if not m.verifies_tree] == ["none"]
 
 
 # ---------------------------------------------------------------------------- step costs
@@ -300,7 +302,7 @@ def test_a_draft_free_preset_simulates_without_draft_on_the_cli(tmp_path, capsys
 
 
 def test_real_text_draft_free_recordings_say_so():
-    from specaccel.workloads.method_presets import record_preset
+    from specaccel.workloads.real_text_presets import record_preset
     from specaccel.workloads.recorder_ngram import RecordConfig, train_models
 
     models = train_models(vocab_size=1024, max_files=20)
@@ -311,7 +313,7 @@ def test_real_text_draft_free_recordings_say_so():
     look = record_preset(models, "lookahead-w7n5g7", cfg)
     assert look.metadata["extra_query_tokens_per_step"] == 7 * 4 - 1
     chain = record_preset(models, "chain-g5", cfg)
-    assert "drafting" not in chain.metadata            # a model-drafted method
+    assert chain.metadata["drafting"] == "per-level"   # its method's mode: a draft model runs
     # the recorded draft-free trace simulates with a target alone
     res = simulate_named(look, "a100-80gb", target="vicuna-7b", engine="fast",
                          baseline=False)

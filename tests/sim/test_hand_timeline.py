@@ -20,7 +20,8 @@ import pytest
 
 from specaccel.models.golden import verify_trace
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import StepInput, compute_step_costs, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, simulate
+from specaccel.sim.replay import replay
 
 Q = 2.0 ** -12
 
