@@ -27,7 +27,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.models.cost.rtl_table import COLUMNS, load_characterisation
+from specaccel.schema import progress
 
 DEFAULT_NODES = (4, 8, 16, 32, 64)
 _MEASURE_REQUESTS = 12
@@ -161,7 +161,7 @@ def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: 
 def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int = 16,
                  prob_width: int = 12, device: str = "ice40-hx8k", seed: int = 1,
                  build_root: str | Path | None = None,
-                 progress: Callable[[str], None] | None = None,
+                 report: Callable[[str], None] | None = None,
                  on_row: Callable[[list[dict[str, Any]]], None] | None = None,
                  ) -> list[dict[str, Any]]:
     """One row per (unit, N): measured cycles plus synthesis results.
@@ -178,26 +178,34 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
         nextpnr seed.
     build_root : path, optional
         Keep each run's files under ``build_root/<unit>-n<N>/``.
-    progress : callable, optional
-        Called with one line per step (the CLI prints it on stderr).
+    report : callable, optional
+        Called with one line per step (the CLI prints it on stderr).  Progress for a bar
+        (the designs done of the total, the current design and stage) goes through
+        :mod:`specaccel.schema.progress`.
     on_row : callable, optional
         Called with the rows so far after each (unit, N) (the CLI rewrites its CSV, so a
         long sweep that is interrupted keeps what it finished).
     """
     from specaccel.hdl.synthesis import synthesise_unit
 
+    units, nodes = list(units), list(nodes)
+    progress.expect(len(units) * len(nodes))
     rows = []
     for name in units:
         for n in nodes:
-            if progress:
-                progress(f"characterise {name} N={n}: simulating")
+            design = f"{name} N={n}"
+            progress.stage(f"{design}: simulating")
+            if report:
+                report(f"characterise {design}: simulating")
             latency, ii = measure_cycles(name, nodes=n, token_width=token_width,
                                          prob_width=prob_width)
-            if progress:
-                progress(f"characterise {name} N={n}: synthesising for {device}")
+            if report:
+                report(f"characterise {design}: synthesising for {device}")
             bdir = None if build_root is None else Path(build_root) / f"{name}-n{n}"
-            s = synthesise_unit(name, nodes=n, token_width=token_width, prob_width=prob_width,
-                                device=device, build_dir=bdir, seed=seed)
+            with progress.within(design):
+                s = synthesise_unit(name, nodes=n, token_width=token_width,
+                                    prob_width=prob_width, device=device, build_dir=bdir,
+                                    seed=seed)
             rows.append({
                 "unit": name, "nodes": n, "token_width": token_width,
                 "prob_width": prob_width, "latency_cycles": latency, "ii_cycles": ii,
@@ -207,12 +215,13 @@ def characterise(units: Iterable[str], nodes: Iterable[int], *, token_width: int
             })
             if on_row:
                 on_row(rows)
-            if progress:
+            progress.advance()
+            if report:
                 fmax = "-" if rows[-1]["fmax_mhz"] is None else f"{rows[-1]['fmax_mhz']:.1f}"
                 if s.get("pnr_error"):
-                    progress(f"characterise {name} N={n}: no Fmax: {s['pnr_error']}")
-                progress(f"characterise {name} N={n}: {s['luts']} LUTs, {s['ffs']} FFs, "
-                         f"Fmax {fmax} MHz, latency {latency}, II {ii:g}")
+                    report(f"characterise {design}: no Fmax: {s['pnr_error']}")
+                report(f"characterise {design}: {s['luts']} LUTs, {s['ffs']} FFs, "
+                       f"Fmax {fmax} MHz, latency {latency}, II {ii:g}")
     return rows
 
 
@@ -299,6 +308,3 @@ def tree_unit_timing(nodes: int) -> tuple[int, float]:
     """(latency_cycles, fmax_mhz) of the tree-mask unit for a tree of `nodes` nodes."""
     return unit_timing("tree_mask", nodes)
 
-
-def _print_progress(line: str) -> None:  # pragma: no cover - CLI helper
-    print(line, file=sys.stderr, flush=True)

@@ -34,6 +34,7 @@ from .gpu_kernels import (
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import MAX_BATCH, MAX_ROW_TOKENS, MAX_TP, PHASES
+from .systolic_array import DATAFLOW_CODES, array_gemm_cycles_nb
 
 # -- packed model vector --------------------------------------------------------------------
 M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
@@ -52,11 +53,13 @@ H_STATIC, H_LINKBW, H_LINKLAT = range(19, 22)
 # FLOP; matrix FLOP/s of one core; fill/drain seconds per tile
 H_S_PER_DRAM, H_S_PER_SRAM, H_S_PER_VFLOP, H_CORE_PEAK, H_FILL_S = range(22, 27)
 H_SRAMBYTES = 27
+# the accelerator's systolic arrays (`systolic_array`): 1 on an accelerator; dataflow code
+H_ACCEL, H_DATAFLOW = 28, 29
 # the GPU kernel model (H_GPU = 0: priced by the tile roofline): SMs, one SM's sustained
 # tensor FLOP/s for GEMMs and for attention, achieved DRAM bandwidth, one SM's DRAM
 # bandwidth, kernel latency; the link's one-shot all-reduce latency
-H_GPU, H_NSM, H_SMRATE, H_ATTNRATE, H_DRAMBW, H_SMBW, H_KLAT, H_ONESHOT = range(28, 36)
-HW_VECTOR_LEN = 36
+H_GPU, H_NSM, H_SMRATE, H_ATTNRATE, H_DRAMBW, H_SMBW, H_KLAT, H_ONESHOT = range(30, 38)
+HW_VECTOR_LEN = 38
 
 #: Output columns of the evaluator.
 OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes",
@@ -104,6 +107,8 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
     v[H_CORE_PEAK] = hw.peak_flops / hw.n_cores
     v[H_FILL_S] = hw.fill_cycles / hw.clock_hz
     v[H_SRAMBYTES] = hw.sram_bytes
+    v[H_ACCEL] = 1.0 if hw.kind == "accelerator" else 0.0
+    v[H_DATAFLOW] = DATAFLOW_CODES[hw.dataflow]
     v[H_ONESHOT] = hw.link_oneshot_latency_s
     g = hw.gpu
     if g is not None:
@@ -242,6 +247,10 @@ def _allgather_s(bw, step_lat, oneshot_lat, shard, n):  # pragma: no cover - com
 def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
     if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
         return 0.0
+    if hv[H_ACCEL] != 0.0:  # systolic arrays (systolic_array.gemm_time_s)
+        cycles = array_gemm_cycles_nb(hv[H_TM], hv[H_TN], hv[H_DATAFLOW], hv[H_CORES], m, n,
+                                      k, count)
+        return min(cycles / hv[H_CLOCK], 2.0 * count * m * n * k / hv[H_VEC]) / hv[H_CE]
     core_peak = hv[H_CORE_PEAK]
     fill_s = hv[H_FILL_S]
     if hv[H_WS] == 0.0:

@@ -41,11 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             + ", ".join(list_hardware()) + "."
         ),
     )
-    parser.add_argument("--model", default="llama-2-7b", metavar="NAME|config.json",
+    parser.add_argument("--gemm", default=None, metavar="MxNxK",
+                        help="one GEMM (M x K) @ (K x N) on the accelerator's systolic "
+                             "arrays instead of a pass: cycles and utilisation (with --accel "
+                             "or an accelerator --hw; takes --weight-dtype, --roofline)")
+    parser.add_argument("--model", default=None, metavar="NAME|config.json",
                         help="model preset or Hugging Face config.json (default llama-2-7b)")
     parser.add_argument("--hw", default=None, metavar="NAME",
                         help=f"hardware preset (default {DEFAULT_HW})")
-    parser.add_argument("--pass", dest="pass_kind", default="forward",
+    parser.add_argument("--pass", dest="pass_kind", default=None,
                         choices=list(PASS_KINDS),
                         help="forward: the pass given by --phase/--tokens (default); "
                              "diffusion-block: one bidirectional refinement pass over a block "
@@ -58,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--context", default=None, metavar="S[,S...]",
                         help="tokens already in the KV cache; one value, or one per batch row"
                              " (default 1024; prefill: 0)")
-    parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch rows")
-    parser.add_argument("--tp", type=int, default=1, metavar="N",
+    parser.add_argument("--batch", type=int, default=None, metavar="B",
+                        help="batch rows (default 1)")
+    parser.add_argument("--tp", type=int, default=None, metavar="N",
                         help="tensor-parallel degree (default 1)")
     parser.add_argument("--layers", type=int, default=None, metavar="L",
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
@@ -97,6 +102,8 @@ def _context(text: str) -> int | list[int]:
 
 DEFAULT_HW = "a100-80gb"
 """The hardware of ``specaccel cost`` without ``--hw`` or accelerator options."""
+DEFAULT_MODEL = "llama-2-7b"
+"""The model of ``specaccel cost`` without ``--model``."""
 #: Kinds of pass `specaccel cost` evaluates (``--pass``).
 PASS_KINDS: tuple[str, ...] = ("forward", "diffusion-block")
 #: Options that only a diffusion block pass takes, and those it cannot take.
@@ -148,17 +155,24 @@ def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
-    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
     if wants_accelerator(args):
         hw = accelerator_from_args(args, args.hw)
     else:
         hw = get_hardware(args.hw or DEFAULT_HW)
     if args.roofline:
         hw = hw.roofline()
+    if args.gemm is not None:
+        from specaccel.cli.cost_gemm import run_gemm
+
+        return run_gemm(args, hw)
+    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
+    model = get_model(args.model or DEFAULT_MODEL, weight_dtype=args.weight_dtype,
+                      kv_dtype=args.kv_dtype)
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
-    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"], batch=args.batch,
-                     tp=args.tp, phase=shape["phase"], layers=args.layers, tree=shape["tree"])
+    tp = 1 if args.tp is None else args.tp
+    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
+                     batch=1 if args.batch is None else args.batch, tp=tp,
+                     phase=shape["phase"], layers=args.layers, tree=shape["tree"])
     result = cost.to_dict()
     result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
@@ -171,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
         "verify_unit_source": hw.verify_unit_source, "kernel_model": hw.kernel_model,
     }
-    _check_fits(result, model, hw, args.tp)
+    _check_fits(result, model, hw, tp)
     emit(args.json, result, _human)
     return 0
 

@@ -156,6 +156,7 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_characterise(args) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.characterisation import (
         characterise,
         fit_lut_exponent,
@@ -169,9 +170,6 @@ def _cmd_characterise(args) -> int:
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
 
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
-
     note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
                          + " --nodes " + ",".join(str(n) for n in nodes)
                          + f" --device {args.device}")
@@ -181,9 +179,11 @@ def _cmd_characterise(args) -> int:
             with atomic_target(args.output, option="--output") as tmp:
                 write_csv(rows, tmp, header_note=f"produced by: {note}")
 
-    rows = characterise(units, nodes, token_width=args.token_width,
-                        prob_width=args.prob_width, device=args.device,
-                        build_root=args.build_dir, progress=progress, on_row=save)
+    # one bar over the designs (unit, N), with the current design's stage and an ETA
+    with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
+        rows = characterise(units, nodes, token_width=args.token_width,
+                            prob_width=args.prob_width, device=args.device,
+                            build_root=args.build_dir, report=bar.write, on_row=save)
     save(rows)
     exponents = {u: fit_lut_exponent(rows, u) for u in units}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}

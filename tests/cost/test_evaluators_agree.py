@@ -25,7 +25,8 @@ def _random_hardware(rng):
     if rng.random() < 0.3:  # a random accelerator design, either dataflow
         cfg = AcceleratorConfig(
             array_cores=int(rng.integers(1, 9)), array_rows=int(rng.choice([16, 32, 64, 128])),
-            array_cols=int(rng.choice([32, 128, 256])), dataflow=str(rng.choice(["os", "ws"])),
+            array_cols=int(rng.choice([32, 128, 256])),
+            dataflow=str(rng.choice(["os", "ws", "is"])),
             vector_lanes=int(rng.choice([256, 2048])), sram_mib=256.0,
             weight_sram_mib=float(rng.choice([8.0, 200.0])),
         )
