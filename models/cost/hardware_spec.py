@@ -235,7 +235,6 @@ class HardwareSpec:
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = asdict(self)
         out["verify_unit_source"] = self.verify_unit_source
-        out["kernel_model"] = self.kernel_model
         return out
 
 
