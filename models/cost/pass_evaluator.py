@@ -267,11 +267,12 @@ def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link_bytes,
-             link_s, out, kernel_s=-1.0, kernels=1.0):  # pragma: no cover - compiled
+             link_s, out, kernel_s=-1.0, kernels=0.0):  # pragma: no cover - compiled
     """Roofline of one operator, `reps` times, added into out (OUT_FIELDS order).
 
     `place`: 1 = weights in SRAM, 2 = activations in SRAM, 3 = both, 0 = neither.
-    `kernel_s` >= 0 is the GPU kernel model's time, which replaces the roofline."""
+    `kernel_s` >= 0 is the GPU kernel model's time, which replaces the roofline; `kernels`
+    its launches (0 on a device without a kernel model)."""
     dram = kv_bytes
     sram = 0.0
     if place == 1.0 or place == 3.0:
@@ -304,7 +305,7 @@ def _gemm_op(hv, place, reps, m, n, k, count, wb, out,
     ab = 2.0
     w_bytes = count * k * n * wb
     a_bytes = count * (m * k + m * n) * ab
-    kernel_s, kernels = -1.0, 1.0
+    kernel_s, kernels = -1.0, 0.0
     if hv[H_GPU] != 0.0:
         kernel_s = _gpu_gemm_s(hv[H_NSM], hv[H_SMRATE], hv[H_DRAMBW], hv[H_SMBW], hv[H_KLAT],
                               m, n, k, count, w_bytes + a_bytes, dq)
@@ -316,7 +317,7 @@ def _gemm_op(hv, place, reps, m, n, k, count, wb, out,
 @njit(cache=True)
 def _vector_op(hv, place, reps, flops, w_bytes, a_bytes, out,
                kv_bytes=0.0):  # pragma: no cover - compiled
-    kernel_s, kernels = -1.0, 1.0
+    kernel_s, kernels = -1.0, 0.0
     if hv[H_GPU] != 0.0:
         nbytes = w_bytes + a_bytes + kv_bytes
         kernel_s = _gpu_elementwise_s(hv[H_DRAMBW], hv[H_VEC], hv[H_KLAT], flops, nbytes)
@@ -329,7 +330,7 @@ def _vector_op(hv, place, reps, flops, w_bytes, a_bytes, out,
 def _link_op(hv, place, reps, flops, link_bytes, link_s, out):  # pragma: no cover
     kernel_s = link_s if hv[H_GPU] != 0.0 else -1.0
     _account(hv, place, reps, flops, 0.0, 0.0, 0.0, 0.0, link_bytes, link_s, out, kernel_s,
-             1.0)
+             1.0 if hv[H_GPU] != 0.0 else 0.0)
 
 
 @njit(cache=True)
@@ -450,7 +451,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, vp, out):  # pragma: 
         mask = b * t * t if (tree != 0.0 and t > 1.0) else 0.0
         att_act = rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab + mask
         att_kv = b * s * 2.0 * hkv * hd * kb
-        kernel_s, kernels = -1.0, 1.0
+        kernel_s, kernels = -1.0, 0.0
         if gpu:
             kernel_s, kernels = _gpu_attention_s(
                 hv[H_NSM], hv[H_ATTNRATE], hv[H_DRAMBW], hv[H_SMBW], hv[H_KLAT], b, hq, hkv,

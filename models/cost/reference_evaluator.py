@@ -22,8 +22,9 @@ class PassCost:
     """Cost of one forward pass on one device (tensor-parallel: per device, in lock-step).
 
     ``bytes`` is memory traffic (DRAM + on-chip SRAM); ``dram_bytes`` the DRAM part;
-    ``link_bytes`` what the all-reduces send; ``kernels`` the kernel launches of the pass
-    (one per operator instance, two for a split-KV attention).  ``energy_j`` includes
+    ``link_bytes`` what the all-reduces send; ``kernels`` the kernel launches of the pass on
+    a GPU with a kernel model (one per operator instance, two for a split-KV attention;
+    0 elsewhere).  ``energy_j`` includes
     ``static_energy_j`` (static power x latency).  ``breakdown`` has one entry per
     operator type, summed over layers: name, scope ("layer": once per decoder layer,
     "pass": once per pass), count, kernels, flops, bytes, latency_s, energy_j, bound
@@ -117,7 +118,7 @@ def reference_pass_cost(
             "name": op.name,
             "scope": op.scope,
             "count": int(count) if float(count).is_integer() else count,
-            "kernels": op.kernels * count,
+            "kernels": (op.kernels if hw.gpu is not None else 0.0) * count,
             "flops": c.flops * count,
             "bytes": (c.dram_bytes + c.sram_bytes) * count,
             "dram_bytes": c.dram_bytes * count,
