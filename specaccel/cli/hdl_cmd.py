@@ -46,6 +46,10 @@ def _node_list(text: str) -> list[int]:
                          field="--nodes") from None
     if not values:
         raise InputError("must list at least one N", field="--nodes")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # each (unit, N) is one CSV row; a repeat would synthesise it again
+        raise InputError(f"lists N={', '.join(map(str, twice))} more than once",
+                         field="--nodes")
     return [_nodes(v) for v in values]
 
 
