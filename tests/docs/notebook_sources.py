@@ -459,9 +459,8 @@ for u in UNITS:
 
 `specaccel-default` clocks its units with the PE array.  Its verify step is the
 `tree_verify` pipeline followed by `kv_compact`; its tree step is `tree_mask`.
-`verify_unit_source` says whether the model reads the bundled characterisation table
-(`rtl-characterisation`) or, when the hdl package ships none, a pipelined-unit formula
-(`pipeline-model`)."""),
+`verify_unit_source` says where the model takes them from: the bundled characterisation
+table (`rtl-characterisation`), scaled to the tree by each unit's latency law."""),
     ("code", """\
 acc = get_hardware("specaccel-default")
 print("verify unit source:", acc.verify_unit_source, "| clock", acc.clock_hz / 1e9, "GHz")
