@@ -61,6 +61,14 @@ def _extra(args, units: list[str]) -> dict[str, Any]:
             extra[name] = param.convert(text)
         except ValueError as exc:
             raise InputError(str(exc), field=param.option) from None
+    params = _unit_parameters()
+    for name in extra:  # an option that does nothing without another one's value
+        param = params[name][0]
+        if param.only_with is not None:
+            other, wanted = param.only_with
+            if extra.get(other, params[other][0].default) != wanted:
+                raise InputError(f"only with {params[other][0].option} {wanted}",
+                                 field=param.option)
     return extra
 
 

@@ -531,6 +531,23 @@ def newer_option_cases() -> list[Case]:
                                                "--nodes", "4"]),
         Case("hdl generate --nodes not a number", ["hdl", "generate", "--unit", "tree_mask",
                                                    "--nodes", "four"]),
+        Case("hdl generate --chunk for a unit without lanes",
+             ["hdl", "generate", "--unit", "tree_mask", "--nodes", "4", "--chunk", "8"]),
+        Case("hdl generate --lfsr-seed in greedy mode",
+             ["hdl", "generate", "--unit", "tree_verify", "--nodes", "4", "--lfsr-seed", "7"]),
+        Case("hdl generate --lfsr-seed 0", ["hdl", "generate", "--unit", "tree_verify",
+                                            "--nodes", "4", "--mode", "stochastic",
+                                            "--uniform-source", "lfsr", "--lfsr-seed", "0"]),
+        Case("hdl generate unknown --mode", ["hdl", "generate", "--unit", "tree_verify",
+                                             "--nodes", "4", "--mode", "beam"]),
+        Case("hdl generate --slot-width 0", ["hdl", "generate", "--unit", "kv_compact",
+                                             "--nodes", "4", "--slot-width", "0"]),
+        Case("hdl prove unknown unit", ["hdl", "prove", "--unit", "bogus"]),
+        Case("hdl prove without --unit", ["hdl", "prove"]),
+        Case("hdl prove --json onto nothing", ["hdl", "prove", "--unit", "tree_mask",
+                                               "--nodes", "4"]),
+        Case("hdl characterise --chunk for a unit without lanes",
+             ["hdl", "characterise", "--units", "tree_mask", "--nodes", "4", "--chunk", "8"]),
     ]
 
 
