@@ -50,16 +50,22 @@ def _row(section: str, rid: str, role: str, measured: float, predicted: float | 
 
 
 def kernels_section() -> list[dict[str, Any]]:
+    return _kernels()[0]
+
+
+def _kernels() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The kernel rows and the re-fitted device parameters
+    (:func:`~specaccel.models.cost.validation_table.validation_table`)."""
     from specaccel.models.cost.validation_table import validation_table
 
+    table = validation_table()
     out = []
-    for r in validation_table()["rows"]:
-        rid = f"{r['setup']} {r['hardware']} {r['model']} {r['phase']} b{r['batch']}"
-        role = r.get("role") or ("reference" if r["setup"].lower().startswith("roofline")
-                                 else "prediction")
-        out.append(_row("kernels", rid, role, float(r["measured"]), float(r["predicted"]),
-                        r["unit"], context=r["context"]))
-    return out
+    for r in table["rows"]:
+        rid = (f"{r['setup']} {r['hardware']} {r['model']} {r.get('precision', '')} "
+               f"{r['phase']} b{r['batch']}").replace("  ", " ")
+        out.append(_row("kernels", rid, r["role"], float(r["measured"]), float(r["predicted"]),
+                        r["unit"], context=r["context"], tolerance=r["tolerance"]))
+    return out, table["calibration"]
 
 
 def stacks_section() -> list[dict[str, Any]]:
@@ -136,9 +142,15 @@ def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     """The sections asked for, each with its rows and summary."""
     out = []
     for name in sections:
-        rows = BUILDERS[name]()
-        out.append({"name": name, "title": TITLES[name], "rows": rows,
-                    "summary": summarise(rows)})
+        fits = None
+        if name == "kernels":  # its calibrated parameters, re-fitted, go with it
+            rows, fits = _kernels()
+        else:
+            rows = BUILDERS[name]()
+        sec = {"name": name, "title": TITLES[name], "rows": rows, "summary": summarise(rows)}
+        if fits is not None:
+            sec["fits"] = fits
+        out.append(sec)
     return {"sections": out}
 
 

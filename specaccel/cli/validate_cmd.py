@@ -44,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     stale = [r["id"] for sec in result["sections"] for r in sec["rows"]
              if r["role"] == "calibration" and r["error"] is not None
              and abs(r["error"]) > CALIBRATION_TOLERANCE]
+    stale += [f"{fit['preset']} {name} (row: {fit['row']})" for sec in result["sections"]
+              for name, fit in sec.get("fits", {}).items()
+              if abs(fit["fitted"] - fit["preset_value"])
+              > CALIBRATION_TOLERANCE * abs(fit["preset_value"])]
     result["stale_calibration_rows"] = stale
     emit(args.json, result, _human)
     return 1 if stale else 0

@@ -97,6 +97,20 @@ def test_validate_exits_1_on_a_stale_fit(capsys, monkeypatch):
     assert code == 1 and r["stale_calibration_rows"] == ["medusa1-vicuna-7b-mtbench"]
 
 
+def test_validate_kernels_section_lists_every_row_and_refits(capsys):
+    code, r = _json(capsys, ["validate", "--section", "kernels", "--json"])
+    assert code == 0
+    sec = r["sections"][0]
+    assert len(sec["rows"]) == 34 and sec["summary"]["prediction_rows"] == 29
+    assert {x["role"] for x in sec["rows"]} == {"calibration", "prediction", "reference"}
+    assert sec["summary"]["median_abs_error"] <= 0.05
+    assert sec["summary"]["worst_abs_error"] <= 0.35
+    assert all(abs(x["error"]) <= x["tolerance"] for x in sec["rows"])
+    # every calibrated parameter re-fits to the preset's figure
+    for fit in sec["fits"].values():
+        assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=0.01)
+
+
 def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):
     _, fresh = _json(capsys, ["cost", "--phase", "prefill", "--tokens", "256", "--json"])
     _, chunk = _json(capsys, ["cost", "--phase", "prefill", "--tokens", "256", "--context",
