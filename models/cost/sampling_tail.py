@@ -8,8 +8,8 @@ target:
 
 * GPU: the software stack's kernels (:class:`~.software_stack.SoftwareStack`): an fp32
   stack first upcasts the bf16/fp16 logits (read 2, write 4 bytes per logit) and the
-  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the stack's
-  per-kernel GPU time and, in eager mode, its host time;
+  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the
+  device's fixed GPU time per kernel and, in eager mode, the stack's host time;
 * accelerator: the sampling unit beside the vector unit streams the logits at one
   vector width (``vec_flops / 2 / clock`` lanes) per cycle, plus the pipeline latency of
   the characterised ``argmax_sample`` RTL unit (``4 + ceil(log2 chunk)`` cycles when no
@@ -25,6 +25,7 @@ import numpy as np
 
 from .hardware_spec import HardwareSpec
 from .software_stack import IDEAL, SoftwareStack
+from .stack_cost import gpu_kernel_s
 
 #: Pipeline latency of the argmax/sampling unit without a characterisation row: its
 #: docstring's ``4 + ceil(log2 chunk)`` for the characterised chunk of 4 lanes.
@@ -65,6 +66,6 @@ def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
     upcast = stack.logits_bytes == 4.0
     dram = logits * ((2.0 + 4.0 if upcast else 0.0) + stack.logits_bytes)
     kernels = np.where(n > 0, float(stack.tail_ops + (1 if upcast else 0)), 0.0)
-    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * stack.kernel_gpu_s
+    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * gpu_kernel_s(hw)
     host = kernels * stack.host_op_s
     return {"host_s": host, "gpu_s": gpu, "dram_bytes": dram, "kernels": kernels}

@@ -5,7 +5,8 @@ kernels it prices, each with its own fixed latency when the model has one.  On a
 software stack (:class:`~.software_stack.SoftwareStack`) the pass launches ``K``
 kernels (`pass_kernel_count`); the ``K - K_model`` the kernel model does not price are
 the small element-wise kernels of an unfused stack (norms in several steps, rotary
-embedding, casts), each costing the stack's per-kernel GPU time.  The pass also moves
+embedding, casts), each costing the device's fixed GPU time per kernel
+(`gpu_kernel_s`).  The pass also moves
 the bytes its unfused kernels add (`stack_extra_bytes`: an eager attention's score
 matrix, a concatenated KV cache), and costs the host ``K`` operations (or one graph
 replay).  The
@@ -30,6 +31,13 @@ from .software_stack import EAGER_SCORE_BYTES, SoftwareStack
 #: multiply and down), and the router's kernels (logits, top-k, softmax).
 MOE_EXPERT_KERNELS = 5
 MOE_ROUTER_KERNELS = 3
+
+
+def gpu_kernel_s(hw: HardwareSpec) -> float:
+    """Fixed GPU time of one kernel on `hw`: the kernel model's ``kernel_latency_s``
+    (launch, first DRAM round trip, drain of the last wave; 0 on a device the kernel
+    model prices without one)."""
+    return float(hw.gpu.kernel_latency_s) if getattr(hw, "gpu", None) is not None else 0.0
 
 
 def pass_kernel_count(stack: SoftwareStack, model: ModelSpec, *, layers: int | None = None,
@@ -119,8 +127,8 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
 
     `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
-    fixed costs are in it already); the stack's further kernels add its per-kernel GPU
-    time.  A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of
+    fixed costs are in it already); the stack's further kernels add the device's
+    (`gpu_kernel_s`).  A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of
     every row to the GPU time (pipeline hops, offloaded weights) and `host_extra_s` to
     the host's.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
     ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
@@ -142,7 +150,7 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
         + host_extra_s
     out = {f: np.empty(n) for f in ("host_s", "gpu_s", "wall_s", "extra_dram_bytes")}
     _stack_pass_many(k, arr(tokens), arr(context), arr(batch), arr(model_kernels), n_k,
-                     stack.gpu_per_kernel_s, host_one, score, kv_copy,
+                     gpu_kernel_s(hw), host_one, score, kv_copy,
                      1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), gpu_const_s,
                      gpu_per_row_token_s, out["host_s"],
                      out["gpu_s"], out["wall_s"], out["extra_dram_bytes"])
@@ -157,7 +165,7 @@ def ops_on_stack(stack: SoftwareStack, hw: HardwareSpec, ops: np.ndarray | float
     n = np.asarray(ops, dtype=np.float64)
     if hw.kind != "gpu":
         return np.zeros_like(n), np.zeros_like(n)
-    return n * stack.host_op_s, n * stack.kernel_gpu_s
+    return n * stack.host_op_s, n * gpu_kernel_s(hw)
 
 
 def stage_time(host_s: np.ndarray, gpu_s: np.ndarray, syncs: np.ndarray | float,

@@ -21,7 +21,8 @@ def test_fp32_stack_upcasts_then_reads_every_logit():
     kernels = hf.tail_ops + 1  # the upcast and the selection
     assert tail["kernels"].tolist() == [kernels, kernels, 0]
     bw = A100.mem_bw_bytes_s * A100.bw_efficiency
-    assert tail["gpu_s"][0] == pytest.approx(64 * 32000 * 10 / bw + kernels * hf.kernel_gpu_s)
+    assert tail["gpu_s"][0] == pytest.approx(64 * 32000 * 10 / bw
+                                             + kernels * A100.gpu.kernel_latency_s)
     assert tail["host_s"][0] == pytest.approx(kernels * hf.host_op_s)
     assert tail["gpu_s"][2] == 0.0 and tail["host_s"][2] == 0.0
 
@@ -30,7 +31,7 @@ def test_a_large_vocabulary_and_tree_costs_more_than_a_small_one():
     hf = get_stack("hf-static-kv")
     small = sampling_tail(A100, 8.0, 32000, hf)["gpu_s"]
     large = sampling_tail(A100, 64.0, 128256, hf)["gpu_s"]
-    assert large > 8 * small  # 32x the logits, over the fixed per-kernel cost
+    assert large > 4 * small  # 32x the logits, over the fixed per-kernel cost
 
 
 def test_bf16_selection_inside_a_graph_reads_the_logits_once():

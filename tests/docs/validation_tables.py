@@ -34,16 +34,16 @@ def stack_table_markdown() -> str:
     microseconds)."""
     from specaccel.models.cost.software_stack import STACKS
 
-    out = ["| stack | host per op (µs) | CUDA graphs | GPU per extra kernel (µs) | "
+    out = ["| stack | host per op (µs) | CUDA graphs | "
            "kernels per layer | per pass | attention | KV cache | loop ops per step "
            "(tree + verify; plain) | syncs per step (spec; plain; per draft pass) | fitted |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for s in STACKS.values():
         graphs = (f"yes ({s.graph_launch_s * 1e6:g} µs a replay)" if s.cuda_graphs
                   else "no")
         out.append(
             f"| `{s.name}` | {s.host_op_s * 1e6:.4g} | {graphs} | "
-            f"{s.gpu_per_kernel_s * 1e6:.3g} | {s.layer_kernels} | {s.pass_kernels} | "
+            f"{s.layer_kernels} | {s.pass_kernels} | "
             f"{s.attention} | {s.kv_cache} | {s.tree_ops} + {s.verify_ops}; "
             f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
             f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
