@@ -117,3 +117,28 @@ def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):
                               "1024", "--json"])
     assert fresh["context"] == 0 and chunk["context"] == 1024
     assert chunk["latency_s"] > fresh["latency_s"]
+
+
+def test_cost_on_a_stack_reports_wall_host_and_gpu(capsys):
+    _, plain = _json(capsys, ["cost", "--model", "vicuna-7b", "--json"])
+    assert "deployment" not in plain
+    _, eager = _json(capsys, ["cost", "--model", "vicuna-7b", "--stack", "hf-eager", "--json"])
+    d = eager["deployment"]
+    assert d["stack"] == "hf-eager" and d["bound"] == "host"
+    assert d["wall_s"] == max(d["host_s"], d["gpu_s"]) > plain["latency_s"]
+    _, piped = _json(capsys, ["cost", "--model", "llama-2-70b", "--stack", "vllm", "--pp", "4",
+                              "--json"])
+    assert piped["fits_memory"] and piped["deployment"]["placement"]["pp"] == 4
+    assert piped["deployment"]["wall_s"] > piped["latency_s"]  # three activation hops
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["cost", "--stack", "tensorrt"], "stack"),
+    (["cost", "--stack", "hf-eager", "--hw", "specaccel-default"], "stack"),
+    (["cost", "--model", "llama-2-70b", "--tp", "3", "--stack", "vllm"], "tp"),
+    (["cost", "--gemm", "16x4096x4096", "--stack", "vllm"], "--stack"),
+])
+def test_cost_stack_bad_input_names_the_option(argv, field, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"'{field}'" in err
