@@ -141,10 +141,10 @@ def concat_passes(parts: list[DraftPasses]) -> DraftPasses:
 
 @dataclass
 class WholeRun:
-    """Every step of a run at once: costs, and the draft passes when asked for."""
+    """Every step of a run at once: costs and draft passes."""
 
     costs: StepCosts
-    draft: DraftPasses | None = None
+    draft: DraftPasses
 
 
 class StepStream:
@@ -214,17 +214,15 @@ class StepStream:
         if self._single:
             self._kept = kept
 
-    def whole(self, *, draft: bool = False) -> WholeRun:
-        """Every step at once (the blocks' costs concatenated), and the draft passes
-        when `draft`."""
-        if self._whole is not None and (self._whole.draft is not None or not draft):
-            return self._whole
-        costs, passes = CostsConcat(), []
-        for block in self.blocks():
-            costs.add(block.costs)
-            if draft:
+    def whole(self) -> WholeRun:
+        """Every step at once: the blocks' costs concatenated, and their draft passes (the
+        batched engines pad them over rows); computed once."""
+        if self._whole is None:
+            costs, passes = CostsConcat(), []
+            for block in self.blocks():
+                costs.add(block.costs)
                 passes.append(self.pricer.draft_passes(block.trace, block.costs.committed))
-        self._whole = WholeRun(costs.result(), concat_passes(passes) if draft else None)
+            self._whole = WholeRun(costs.result(), concat_passes(passes))
         return self._whole
 
     def with_costs(self, costs: StepCosts) -> StepStream:
