@@ -61,6 +61,14 @@ def _extra(args, units: list[str]) -> dict[str, Any]:
             extra[name] = param.convert(text)
         except ValueError as exc:
             raise InputError(str(exc), field=param.option) from None
+    params = _unit_parameters()
+    for name in extra:  # an option that does nothing without another one's value
+        param = params[name][0]
+        if param.only_with is not None:
+            other, wanted = param.only_with
+            if extra.get(other, params[other][0].default) != wanted:
+                raise InputError(f"only with {params[other][0].option} {wanted}",
+                                 field=param.option)
     return extra
 
 
@@ -78,6 +86,10 @@ def _node_list(text: str) -> list[int]:
                          field="--nodes") from None
     if not values:
         raise InputError("must list at least one N", field="--nodes")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # each (unit, N) is one CSV row; a repeat would synthesise it again
+        raise InputError(f"lists N={', '.join(map(str, twice))} more than once",
+                         field="--nodes")
     return [_nodes(v) for v in values]
 
 
