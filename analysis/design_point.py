@@ -362,8 +362,8 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         (``"fast"`` or ``"event"``).  Missing values (e.g. ``speedup`` without a
         baseline) are NaN.
     """
+    from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
-    from specaccel.sim.step_costs import uses_draft_model
 
     if settings.engine == "event":
         engine = "simpy"
@@ -385,11 +385,11 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     hw = build_hardware(point)
     target_name = point.get("target") or trace.metadata.get("target_model")
     draft_name = point.get("draft") or trace.metadata.get("draft_model")
-    drafting = str(trace.metadata.get("drafting", "per-level"))
+    drafting = drafting_of(trace.metadata)
     if not target_name:
         raise InputError("the workload names no target model; set 'target'", field="target")
-    # "draft-free" and "none" run no draft model: a draft name there is ignored
-    runs_draft = uses_draft_model(drafting)
+    # a drafting mode without a draft model ignores a draft name
+    runs_draft = drafting.runs_draft_model
     if not draft_name and runs_draft:
         raise InputError("the workload names no draft model; set 'draft'", field="draft")
     target = _model(str(target_name))

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.models.cost.drafting import DraftingMode, drafting_mode
 from specaccel.schema.errors import InputError
-from specaccel.sim.step_costs import uses_draft_model, verifies_tree
 
 
 def verify_unit_nodes(hw: Any) -> int | None:
@@ -93,7 +93,7 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     return int((float(cap) - w) // kv_bytes_per_token)
 
 
-def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
+def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
                  verify_nodes: int | None = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
@@ -101,7 +101,8 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str,
     the verify unit whenever a tree is verified (every mode but ``"none"``, so also
     ``"draft-free"``).
     """
-    check_weights_fit(hw, target, draft if uses_draft_model(drafting) else None)
-    if verifies_tree(drafting) and trace.n_steps:
+    mode = drafting_mode(drafting)
+    check_weights_fit(hw, target, draft if mode.runs_draft_model else None)
+    if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)

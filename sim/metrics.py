@@ -16,7 +16,7 @@ import numpy as np
 
 from specaccel.sim.accelerator_model import ROLES
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts, uses_draft_model
+from specaccel.sim.step_costs import StepCosts
 
 ENERGY_COMPONENTS = ("draft", "target", "static")
 
@@ -218,8 +218,8 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         hardware=_name(hw),
         hardware_kind=str(getattr(hw, "kind", "")),
         target=_name(target),
-        draft=_name(draft) if uses_draft_model(costs.drafting) else "none",
-        drafting=costs.drafting,
+        draft=_name(draft) if costs.drafting.runs_draft_model else "none",
+        drafting=costs.drafting.name,
         n_requests=costs.n_requests,
         n_steps=n_steps,
         tokens=tokens,
@@ -237,7 +237,7 @@ def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draf
         accepted_histogram=[int(c) for c in hist],
         hbm_bytes={**log.hbm_bytes_by_role, "kv_writeback": writeback, "total": hbm_total},
         memory_footprint=memory_footprint(hw, target,
-                                          draft if uses_draft_model(costs.drafting) else None,
+                                          draft if costs.drafting.runs_draft_model else None,
                                           log.kv_peak_tokens * kvb),
         timeline=log.timeline,
         request_times=_request_times(costs, log) if log.timeline is not None else None,

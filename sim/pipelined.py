@@ -46,7 +46,7 @@ from specaccel.models.golden import TraceOutcome
 from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts, uses_draft_model
+from specaccel.sim.step_costs import StepCosts
 
 SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
                          "verify": "verify_unit"}
@@ -251,9 +251,9 @@ def pipelined_replay(trace, costs: StepCosts, outcome: TraceOutcome, hw: Any, *,
     `unit_map` must put the draft on its own engine (default: the accelerator with a
     separate ``draft_engine``; :data:`SEPARATE_DRAFT_ENGINE`).
     """
-    if not uses_draft_model(costs.drafting):
+    if not costs.drafting.runs_draft_model:
         raise InputError(f"pipelined speculation needs a draft model to pre-draft with; "
-                         f"drafting {costs.drafting!r} has none", field="pipelined")
+                         f"drafting {costs.drafting.name!r} has none", field="pipelined")
     if unit_map is None:
         kind = str(getattr(hw, "kind", "accelerator"))
         unit_map = SEPARATE_DRAFT_ENGINE if kind == "accelerator" else UNIT_MAPS[kind]

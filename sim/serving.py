@@ -17,11 +17,11 @@ One **batch step** (one set of SimPy events, not one per request):
    not fit the free KV cache, the most recently admitted request is **pre-empted**
    (vLLM's recompute policy: its KV is freed, it goes back to the head of the queue and
    is prefilled again over prompt + tokens generated so far).  Nothing is dropped.
-2. *draft* — per tree level ``d``, one batched draft pass over the rows whose tree is at
-   least ``d`` deep; rows are padded to the widest frontier (BASS-PAD), context = the
-   rows' mean (the cost model depends on per-row contexts only through their sum).
-   No draft pass at all when drafting is ``"draft-free"`` (the trees come from a
-   lookup that runs no model) or ``"none"``.
+2. *draft* — per draft-pass slot ``d`` of the drafting mode (per tree level, for
+   ``"per-level"``), one batched draft pass over the rows that run it; rows are padded
+   to the widest frontier (BASS-PAD), context = the rows' mean (the cost model depends
+   on per-row contexts only through their sum).  No draft pass at all when the mode
+   runs no draft model (``"draft-free"``: the trees come from a lookup; ``"none"``).
 3. *tree* — the tree unit builds each row's mask (rows one after another on the
    accelerator's unit; one batched kernel sequence on a GPU).
 4. *target* — one batched verify pass over all rows (padded to the largest tree), then
@@ -49,18 +49,13 @@ from typing import Any
 import numpy as np
 import simpy
 
+from specaccel.models.cost.drafting import StepTrees
 from specaccel.schema.errors import InputError
 from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.pipelined import contended_pair
 from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import (
-    COST_FIELDS,
-    CostFn,
-    StepCosts,
-    level_stats,
-    uses_draft_model,
-)
+from specaccel.sim.step_costs import COST_FIELDS, CostFn, StepCosts
 
 
 @dataclass(frozen=True)
@@ -88,8 +83,8 @@ class ServingConfig:
     overlap_draft:
         Split each batch step into two micro-batches so that a separate draft engine
         drafts one while the target verifies the other (draft and verify contend for
-        HBM); needs a unit map with a separate draft engine.  No effect when the trace
-        runs no draft model (drafting ``"draft-free"`` or ``"none"``).
+        HBM); needs a unit map with a separate draft engine.  No effect when the trace's
+        drafting mode runs no draft model.
     """
 
     max_batch: int = 32
@@ -130,32 +125,6 @@ def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> np.ndarray:
     """`n` arrival times of a Poisson process at `rate_per_s` (first at its first gap)."""
     rng = np.random.default_rng(seed)
     return np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
-
-
-def draft_level_tokens(trace, costs: StepCosts) -> tuple[np.ndarray, np.ndarray]:
-    """Per step and draft pass, its query tokens, and which passes the step runs.
-
-    Returns ``(tokens, used)`` of shape ``(S, L)``: pass ``d`` (1-based column ``d-1``)
-    expands tree level ``d-1`` (as :func:`~.step_costs.draft_pass_shapes`).
-    """
-    n = costs.n_steps
-    if not uses_draft_model(costs.drafting):    # "draft-free" and "none": no draft pass
-        return np.zeros((n, 0), np.int64), np.zeros((n, 0), bool)
-    if costs.drafting == "single-pass":
-        return np.ones((n, 1), np.int64), np.ones((n, 1), bool)
-    depth, _, expanded_at = level_stats(trace)
-    width = expanded_at.shape[1]
-    levels = np.arange(1, width, dtype=np.int64)
-    used = levels[None, :] <= depth[:, None]
-    tokens = expanded_at[:, :-1].astype(np.int64).copy()
-    if tokens.shape[1]:
-        prev = np.ones(n, dtype=np.int64)
-        if n > 1:
-            prev[1:] = costs.committed[:-1]
-        starts = costs.request_step_offsets[:-1]
-        prev[starts[starts < n]] = 1
-        tokens[:, 0] = prev
-    return tokens, used
 
 
 @dataclass
@@ -207,14 +176,13 @@ class ServingSimulation:
         self.serial_units = str(getattr(hw, "kind", "accelerator")) != "gpu"
         self.arrival = np.asarray(arrival_s, dtype=np.float64)
         self.order = np.argsort(self.arrival, kind="stable")
-        self.dtok, self.duse = draft_level_tokens(trace, costs)
+        self.draft_passes = costs.drafting.draft_passes(StepTrees.of_trace(trace, costs.committed))
         if cost_fn is None:
             from specaccel.sim.serving_costs import unchecked_serving_cost_fn
 
-            cost_fn = unchecked_serving_cost_fn(costs, hw, target, draft, self.dtok,
-                                                self.duse, config.max_batch)
+            cost_fn = unchecked_serving_cost_fn(costs, hw, target, draft, self.draft_passes,
+                                                config.max_batch)
         self.cost_fn = cost_fn
-        self.levels = np.arange(1, self.dtok.shape[1] + 1, dtype=np.int64)
         self.record_timeline = record_timeline
         n_req = costs.n_requests
         self.next_step = costs.request_step_offsets[:-1].astype(np.int64).copy()
@@ -244,8 +212,8 @@ class ServingSimulation:
             [] if record_timeline else None)
         self._prefill_s = 0.0
         # micro-batch overlap hides draft passes behind verify passes: without a draft
-        # model ("draft-free", "none") there is nothing to overlap, the step runs whole
-        self.overlap = bool(config.overlap_draft) and uses_draft_model(costs.drafting)
+        # model there is nothing to overlap, the step runs whole
+        self.overlap = bool(config.overlap_draft) and costs.drafting.runs_draft_model
         bw = hbm_bandwidth_bps(hw)
         self.bandwidth = (bw or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
         self.contention_stretch_s = 0.0
@@ -274,13 +242,14 @@ class ServingSimulation:
         return float(lat.sum()), float(e.sum()), float(hb.sum())
 
     def _draft_cost(self, rows: np.ndarray) -> tuple[float, float, float]:
-        if rows.size == 0 or self.dtok.shape[1] == 0:
+        passes = self.draft_passes
+        if rows.size == 0 or passes.n_slots == 0:
             return 0.0, 0.0, 0.0
-        use = self.duse[rows]
+        use = passes.used[rows]
         b = use.sum(axis=0)
         keep = b > 0
-        tok = np.where(use, self.dtok[rows], 0).max(axis=0)[keep]
-        ctx = self.costs.context[rows][:, None] + self.levels[None, :] - 1
+        tok = np.where(use, passes.tokens[rows], 0).max(axis=0)[keep]
+        ctx = self.costs.context[rows][:, None] + passes.context_offset[None, :]
         ctx = (ctx * use).sum(axis=0)[keep] / b[keep]
         return self._dyn(self.cost_fn(self.draft, self.hw, tokens=tok, context=ctx,
                                       batch=b[keep]))
@@ -666,4 +635,4 @@ def serve(trace, costs: StepCosts, hw: Any, *, target: Any, draft: Any,
 
 
 __all__ = ["COST_FIELDS", "ServingConfig", "ServingLog", "ServingSimulation",
-           "draft_level_tokens", "percentiles", "poisson_arrivals", "serve"]
+           "percentiles", "poisson_arrivals", "serve"]

@@ -14,8 +14,9 @@ What a serving call passes, and why it stays in range:
 * target verify pass: ``tokens`` = the largest tree of the rows (a tree size),
   ``context`` = the rows' mean context, ``batch`` = the rows (at most
   ``min(max_batch, requests)``);
-* draft pass of level ``d`` (1-based): ``tokens`` = the widest frontier of the rows using
-  it (a draft-level token count), ``context`` = the rows' mean of ``context + d - 1``;
+* draft pass of slot ``d``: ``tokens`` = the widest frontier of the rows using it (a
+  draft-pass token count), ``context`` = the rows' mean of ``context`` plus the slot's
+  context offset (``d - 1`` per tree level);
 * prefill chunk: ``tokens`` = part of one request's prompt (or of its context when it
   is recomputed after a pre-emption), ``context`` = the part already prefilled.
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.models.cost.drafting import DraftPasses
 from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
 from specaccel.models.cost.pass_evaluator import PackedPassCosts
 from specaccel.schema.errors import InputError
@@ -43,8 +45,7 @@ def _check_counts(name: str, values: np.ndarray, field: str) -> None:
                          field=field)
 
 
-def check_serving_pass_ranges(costs: StepCosts, draft_tokens: np.ndarray,
-                              draft_used: np.ndarray, max_batch: int) -> None:
+def check_serving_pass_ranges(costs: StepCosts, draft: DraftPasses, max_batch: int) -> None:
     """:class:`InputError` unless every pass the serving loop can cost is in the range
     :func:`~specaccel.models.cost.pass_costs` accepts (module docstring).
 
@@ -52,22 +53,20 @@ def check_serving_pass_ranges(costs: StepCosts, draft_tokens: np.ndarray,
     ----------
     costs:
         The run's step costs (tree sizes, contexts, prompt lengths, requests).
-    draft_tokens, draft_used:
-        Per step and draft level, its query tokens and whether the step runs it
-        (:func:`~.serving.draft_level_tokens`).
+    draft:
+        The steps' draft passes (:meth:`~specaccel.models.cost.drafting.DraftingMode.draft_passes`).
     max_batch:
         The serving configuration's batch limit.
     """
     _check_counts("tree size", costs.n_nodes, "n_nodes")
-    _check_counts("draft-pass token count", np.asarray(draft_tokens)[np.asarray(draft_used)],
-                  "draft_tokens")
+    _check_counts("draft-pass token count", draft.tokens[draft.used], "draft_tokens")
     context = np.asarray(costs.context, dtype=np.float64)
     prompt = np.asarray(costs.prompt_len, dtype=np.float64)
     for name, v in (("context", context), ("prompt_len", prompt)):
         if v.size and (not np.all(np.isfinite(v)) or v.min() < 0):
             raise InputError("every value must be finite and >= 0", field=name)
-    levels = int(np.asarray(draft_tokens).shape[1]) if np.ndim(draft_tokens) == 2 else 0
-    longest = max(float(context.max(initial=0.0)) + max(levels - 1, 0),
+    reach = float(draft.context_offset.max(initial=0))
+    longest = max(float(context.max(initial=0.0)) + reach,
                   float(prompt.max(initial=0.0)))
     if longest > MAX_ROW_TOKENS:
         raise InputError(f"a pass would attend to {longest:g} tokens per row; at most "
@@ -79,11 +78,10 @@ def check_serving_pass_ranges(costs: StepCosts, draft_tokens: np.ndarray,
 
 
 def unchecked_serving_cost_fn(costs: StepCosts, hw: Any, target: Any, draft: Any,
-                              draft_tokens: np.ndarray, draft_used: np.ndarray,
-                              max_batch: int) -> PackedPassCosts:
+                              draft_passes: DraftPasses, max_batch: int) -> PackedPassCosts:
     """The serving loop's cost function: ranges checked here once
     (:func:`check_serving_pass_ranges`), then `target` and `draft` on `hw` through
     :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts` (no per-call checks,
     the numbers of :func:`~specaccel.models.cost.pass_costs` bit for bit)."""
-    check_serving_pass_ranges(costs, draft_tokens, draft_used, max_batch)
+    check_serving_pass_ranges(costs, draft_passes, max_batch)
     return PackedPassCosts(hw, [target, draft])

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from specaccel.models.cost.drafting import NO_DRAFTING, DraftingMode, drafting_mode, drafting_of
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.sim.autoregressive import autoregressive_trace
@@ -21,13 +22,7 @@ from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE, pipelined_replay
 from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.static_batch import static_batch_applicable, static_batch_replay
-from specaccel.sim.step_costs import (
-    DRAFTING_MODES,
-    CostFn,
-    StepCosts,
-    compute_step_costs,
-    uses_draft_model,
-)
+from specaccel.sim.step_costs import CostFn, StepCosts, compute_step_costs
 
 ENGINES = ("simpy", "fast", "auto")
 """``simpy``: the event model; ``fast``: the Numba fast path (uncontended runs only);
@@ -67,7 +62,7 @@ def simulate(
     target: Any,
     draft: Any,
     baseline: bool = True,
-    drafting: str | None = None,
+    drafting: str | DraftingMode | None = None,
     cost_fn: CostFn | None = None,
     unit_map: dict[str, str] | None = None,
     record_timeline: bool = False,
@@ -91,7 +86,8 @@ def simulate(
         Also simulate plain autoregressive decoding of the same committed tokens
         (``result.baseline``, ``result.speedup``).
     drafting:
-        Drafting mode; default from the trace's metadata.
+        Drafting mode (a :class:`~specaccel.models.cost.drafting.DraftingMode` or its
+        name); default from the trace's metadata.
     cost_fn:
         Per-pass cost function; default :func:`specaccel.models.cost.pass_costs`.
     unit_map:
@@ -120,17 +116,13 @@ def simulate(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
-    if drafting is None:
-        drafting = str(trace.metadata.get("drafting", "per-level"))
+    drafting = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
     if serving is not None:
         serving.check()
     if pipelined and serving is not None:
         raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
                          "not in a serving run", field="pipelined")
-    if drafting not in DRAFTING_MODES:
-        raise InputError(f"unknown drafting {drafting!r}; choose one of "
-                         f"{', '.join(DRAFTING_MODES)}", field="drafting")
-    if not uses_draft_model(drafting):
+    if not drafting.runs_draft_model:
         draft = None           # a draft-free trace may still name one: it is not run
         pipelined = False      # nothing to pre-draft (module docstring of .pipelined)
     ok, why = fast_path_applicable(serving, pipelined)
@@ -147,10 +139,10 @@ def simulate(
 
     def _draft_of(costs: StepCosts):
         # the baseline ("none") of a speculative run holds no draft weights either
-        return draft if uses_draft_model(costs.drafting) else None
+        return draft if costs.drafting.runs_draft_model else None
 
     def run(tr, costs: StepCosts, timeline: bool):
-        if pipelined and uses_draft_model(costs.drafting):
+        if pipelined and costs.drafting.runs_draft_model:
             return pipelined_replay(tr, costs, outcome, hw, unit_map=unit_map,
                                     record_timeline=timeline)
         if serving is not None and not serving.uncontended and engine in ("fast", "static"):
@@ -187,7 +179,7 @@ def simulate(
     if baseline:
         ar = autoregressive_trace(trace, outcome)
         ar_costs = compute_step_costs(ar, target_model=target, draft_model=draft, hw=hw,
-                                      drafting="none", cost_fn=cost_fn)
+                                      drafting=NO_DRAFTING, cost_fn=cost_fn)
         result.baseline = build_result(ar_costs, run(ar, ar_costs, False),
                                        hw=hw, target=target, draft=draft)
     return result
@@ -203,7 +195,7 @@ def _lookup(getter, name: str, field: str):
 
 
 def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | None = None
-                  ) -> tuple[Any, Any, Any, str]:
+                  ) -> tuple[Any, Any, Any, DraftingMode]:
     """Hardware and model specs by name; models default to the trace's metadata.
 
     Returns ``(hw_spec, target_spec, draft_spec, drafting)``; ``draft_spec`` is ``None``
@@ -216,17 +208,14 @@ def resolve_specs(trace, hw: str, *, target: str | None = None, draft: str | Non
 
     target = target or trace.metadata.get("target_model")
     draft = draft or trace.metadata.get("draft_model")
-    drafting = str(trace.metadata.get("drafting", "per-level"))
-    if drafting not in DRAFTING_MODES:
-        raise InputError(f"unknown drafting {drafting!r}; choose one of "
-                         f"{', '.join(DRAFTING_MODES)}", where=("metadata",), field="drafting")
+    drafting = drafting_of(trace.metadata)
     if not target:
         raise InputError("the trace names no target model; give --target", field="target")
-    if not uses_draft_model(drafting):
+    if not drafting.runs_draft_model:
         draft = None
     elif not draft:
-        raise InputError(f"the trace names no draft model and drafting {drafting!r} runs "
-                         "one; give --draft", field="draft")
+        raise InputError(f"the trace names no draft model and drafting {drafting.name!r} "
+                         "runs one; give --draft", field="draft")
     hw_spec = _lookup(get_hardware, hw, "hw")
     target_spec = _lookup(get_model, target, "target")
     draft_spec = _lookup(get_model, draft, "draft") if draft else None

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.models.cost.drafting import StepTrees
 from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
-from specaccel.sim.serving import ServingConfig, ServingLog, draft_level_tokens, percentiles
+from specaccel.sim.serving import ServingConfig, ServingLog, percentiles
 from specaccel.sim.step_costs import CostFn, StepCosts
 
 
@@ -98,9 +99,10 @@ def static_batch_replay(trace, costs: StepCosts, hw: Any, *, target: Any, draft:
     t_j[single] = costs.target_j[s1]
     t_b[single] = costs.target_hbm_bytes[s1]
 
-    # draft passes: per level, rows deep enough, padded to the widest frontier
-    dtok, duse = draft_level_tokens(trace, costs)
-    n_lv = dtok.shape[1]
+    # draft passes: per pass slot, the rows that run it, padded to the widest frontier
+    passes = costs.drafting.draft_passes(StepTrees.of_trace(trace, costs.committed))
+    dtok, duse = passes.tokens, passes.used
+    n_lv = passes.n_slots
     d_s = np.zeros(k_n)
     d_j = np.zeros(k_n)
     d_b = np.zeros(k_n)
@@ -108,8 +110,7 @@ def static_batch_replay(trace, costs: StepCosts, hw: Any, *, target: Any, draft:
         use = duse[idx] & present[:, :, None]                   # (K, R, L)
         b = use.sum(axis=1)                                     # (K, L)
         tok = np.where(use, dtok[idx], 0).max(axis=1)
-        lv = np.arange(1, n_lv + 1)
-        c = ((ctx[:, :, None] + lv[None, None, :] - 1) * use).sum(axis=1)
+        c = ((ctx[:, :, None] + passes.context_offset[None, None, :]) * use).sum(axis=1)
         sel = multi[:, None] & (b > 0)
         lat, e, hb = dyn(cost_fn(draft, hw, tokens=tok[sel], context=c[sel] / b[sel],
                                  batch=b[sel]))

@@ -9,27 +9,11 @@ What a decode step ``s`` of a request costs (``N_s`` tree nodes including the ro
 context ``S_s`` = prompt length + tokens committed by the earlier steps of that request
 = the KV entries already in the cache):
 
-Draft passes, by drafting mode (``trace.metadata["drafting"]``):
-
-``"per-level"`` (EAGLE, chain drafts with a small model)
-    One draft pass per tree level ``d = 1 .. depth``.  The pass that produces level
-    ``d`` runs the draft over the nodes of level ``d - 1`` that are expanded (have at
-    least one child), at context ``S_s + d - 1``.  The first pass (``d = 1``) instead
-    runs over the tokens committed by the previous step of the request (1 for the first
-    step): an EAGLE head must first consume the target features of the newly accepted
-    tokens, whose last one is this step's root, before it can expand the root.
-``"single-pass"`` (Medusa heads)
-    One draft pass over one token (the root's hidden state) at context ``S_s``.
-``"draft-free"`` (prompt lookup, REST, lookahead, token recycling)
-    No draft pass and no draft model: the tree comes from a lookup (n-gram pool, suffix
-    match, datastore, adjacency matrix) that runs no model.  The lookup's own time is
-    not charged: no method's lookup has a cost the cost model can express (the place
-    it would go, the step's draft stage, is marked in :func:`compute_step_costs`).  The
-    tree-mask unit, the target's verify pass (plus the trace's
-    ``extra_query_tokens_per_step``) and the verify unit run as in the other
-    speculative modes.
-``"none"`` (plain autoregressive decoding)
-    No draft pass, no tree-mask unit and no verify unit; the target pass is the decode.
+Draft passes: as the trace's drafting mode says (``trace.metadata["drafting"]``, resolved to
+a :class:`~specaccel.models.cost.drafting.DraftingMode`): one pass per tree level
+(``"per-level"``), one pass over the root (``"single-pass"``) or none (``"draft-free"``,
+whose tree comes from a lookup, and ``"none"``, plain decoding, which also has no tree-mask
+unit and no verify unit; its target pass is the decode).
 
 Then the tree unit builds the attention mask and position ids (``N_s`` nodes), the
 target runs one verify pass over all ``N_s`` nodes at context ``S_s`` with tree
@@ -45,29 +29,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba
 import numpy as np
 
+from specaccel.models.cost.drafting import DraftingMode, StepTrees, drafting_mode, drafting_of
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
-
-DRAFTING_MODES = ("per-level", "single-pass", "draft-free", "none")
-"""Drafting modes understood by :func:`compute_step_costs`."""
-
-DRAFT_MODEL_MODES = ("per-level", "single-pass")
-"""The drafting modes that run a draft model (its weights occupy memory, its passes cost
-time and energy); ``"draft-free"`` and ``"none"`` have no draft model."""
-
-
-def uses_draft_model(drafting: str) -> bool:
-    """Whether `drafting` runs a draft model (:data:`DRAFT_MODEL_MODES`)."""
-    return drafting in DRAFT_MODEL_MODES
-
-
-def verifies_tree(drafting: str) -> bool:
-    """Whether a step under `drafting` builds a tree and verifies it (tree-mask unit,
-    target verify pass, verify unit): every mode except ``"none"``."""
-    return drafting != "none"
 
 COST_FIELDS = ("latency_s", "energy_j", "flops", "bytes")
 """Arrays that a cost function returns, one entry per pass.  ``energy_j`` is the pass's
@@ -99,8 +65,8 @@ class StepCosts:
         Query tokens of the target's pass: ``n_nodes`` plus the trace's
         ``extra_query_tokens_per_step`` (see :func:`extra_query_tokens`).
     draft_passes:
-        Number of draft forward passes in the step (0 when drafting is ``"draft-free"``
-        or ``"none"``).
+        Number of draft forward passes in the step (0 when the drafting mode runs no
+        draft model).
     draft_s, draft_j, draft_flops, draft_hbm_bytes:
         Summed over the step's draft passes: latency, *dynamic* energy (the cost
         model's energy minus ``hw.static_power_w`` × latency: static energy is counted
@@ -108,11 +74,12 @@ class StepCosts:
     target_s, target_j, target_flops, target_hbm_bytes:
         The same for the target's verify pass (or decode pass, when drafting is off).
     tree_s, verify_s:
-        Tree-mask unit and verify unit latencies (0 when drafting is ``"none"``).
+        Tree-mask unit and verify unit latencies (0 when the drafting mode verifies no
+        tree).
     kv_bytes_per_token:
         Target KV-cache bytes per token (for the memory system's occupancy).
     drafting:
-        The drafting mode used.
+        The :class:`~specaccel.models.cost.drafting.DraftingMode` used.
     """
 
     request_step_offsets: np.ndarray
@@ -135,7 +102,7 @@ class StepCosts:
     tree_s: np.ndarray
     verify_s: np.ndarray
     kv_bytes_per_token: float
-    drafting: str
+    drafting: DraftingMode
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -151,51 +118,6 @@ class StepCosts:
         return self.draft_s + self.tree_s + self.target_s + self.verify_s
 
 
-@numba.njit(cache=True, nogil=True)
-def _node_depths_flat(step_off, parent, depth_out):  # pragma: no cover - compiled
-    n_steps = step_off.shape[0] - 1
-    for s in range(n_steps):
-        a = step_off[s]
-        b = step_off[s + 1]
-        depth_out[a] = 0
-        for i in range(a + 1, b):
-            depth_out[i] = depth_out[a + parent[i]] + 1
-
-
-def level_stats(trace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Tree depth per step, and nodes / expanded nodes per (step, level).
-
-    Returns
-    -------
-    depth:
-        ``(S,)`` depth of each step's tree (root only: 0).
-    nodes_at:
-        ``(S, D + 1)`` number of nodes at each depth, ``D`` the deepest tree.
-    expanded_at:
-        ``(S, D + 1)`` number of nodes at each depth that have at least one child.
-    """
-    off = np.ascontiguousarray(trace.step_node_offsets, dtype=np.int64)
-    parent = np.ascontiguousarray(trace.nodes["parent"], dtype=np.int64)
-    n_steps = off.shape[0] - 1
-    n = int(off[-1])
-    depth = np.zeros(n, dtype=np.int64)
-    if n:
-        _node_depths_flat(off, parent, depth)
-    width = int(depth.max()) + 1 if n else 1
-    node_step = np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(off))
-    nodes_at = np.bincount(node_step * width + depth, minlength=n_steps * width)
-    nonroot = parent >= 0
-    gparent = (parent + off[node_step])[nonroot]
-    has_child = np.zeros(n, dtype=bool)
-    has_child[gparent] = True
-    expanded_at = np.bincount((node_step * width + depth)[has_child], minlength=n_steps * width)
-    step_depth = np.zeros(n_steps, dtype=np.int64)
-    if n:
-        np.maximum.at(step_depth, node_step, depth)
-    return (step_depth, nodes_at.reshape(n_steps, width),
-            expanded_at.reshape(n_steps, width))
-
-
 def step_contexts(trace, committed: np.ndarray) -> np.ndarray:
     """Context ``S_s`` of every step: prompt length + tokens committed before it."""
     req_off = np.asarray(trace.request_step_offsets, dtype=np.int64)
@@ -204,49 +126,6 @@ def step_contexts(trace, committed: np.ndarray) -> np.ndarray:
     start_cum = np.repeat(cum[req_off[:-1]], steps_per_req)
     prompt = np.repeat(np.asarray(trace.prompt_len, dtype=np.int64), steps_per_req)
     return prompt + cum[:-1] - start_cum
-
-
-def _previous_committed(trace, committed: np.ndarray) -> np.ndarray:
-    """Tokens committed by the previous step of the same request (1 at a request's start)."""
-    prev = np.ones_like(committed)
-    if committed.shape[0] > 1:
-        prev[1:] = committed[:-1]
-    starts = np.asarray(trace.request_step_offsets[:-1], dtype=np.int64)
-    starts = starts[starts < committed.shape[0]]
-    prev[starts] = 1
-    return prev
-
-
-def draft_pass_shapes(trace, committed: np.ndarray, context: np.ndarray, drafting: str
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All draft passes of the trace as flat arrays.
-
-    Returns
-    -------
-    step_of_pass, tokens, context:
-        For every draft pass, the step it belongs to, its query tokens and its context.
-    """
-    n_steps = committed.shape[0]
-    if drafting not in DRAFTING_MODES:
-        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
-    if not uses_draft_model(drafting):      # "none" and "draft-free": no draft passes
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    if drafting == "single-pass":
-        steps = np.arange(n_steps, dtype=np.int64)
-        return steps, np.ones(n_steps, dtype=np.int64), context.astype(np.int64)
-    step_depth, _, expanded_at = level_stats(trace)
-    # Pass d (1..depth) expands level d-1; the first one consumes last step's commits.
-    width = expanded_at.shape[1]
-    levels = np.arange(1, width, dtype=np.int64) if width > 1 else np.zeros(0, np.int64)
-    use = levels[None, :] <= step_depth[:, None]                      # (S, width-1)
-    tokens = expanded_at[:, :-1].astype(np.int64).copy()              # level d-1 for pass d
-    if tokens.shape[1]:
-        tokens[:, 0] = _previous_committed(trace, committed)
-    step_of = np.broadcast_to(np.arange(n_steps, dtype=np.int64)[:, None], use.shape)[use]
-    ctx = (context[:, None] + levels[None, :] - 1)
-    ctx = np.broadcast_to(ctx, use.shape)[use]
-    return step_of, tokens[use], ctx
 
 
 def _as_cost_arrays(raw: dict[str, Any], n: int, what: str, static_w: float
@@ -296,7 +175,7 @@ def compute_step_costs(
     target_model: Any,
     draft_model: Any,
     hw: Any,
-    drafting: str | None = None,
+    drafting: str | DraftingMode | None = None,
     outcome: TraceOutcome | None = None,
     cost_fn: CostFn | None = None,
 ) -> StepCosts:
@@ -308,21 +187,18 @@ def compute_step_costs(
         A :class:`~specaccel.schema.trace.Trace`.
     target_model, draft_model:
         Model specs as the cost function expects them (``draft_model`` is unused, and
-        may be ``None``, when drafting is ``"draft-free"`` or ``"none"``).
+        may be ``None``, when the drafting mode runs no draft model).
     hw:
         Hardware spec: ``verify_unit_latency_s(n)``, ``tree_unit_latency_s(n)``.
     drafting:
-        ``"per-level"``, ``"single-pass"``, ``"draft-free"`` or ``"none"``; default from
+        A :class:`~specaccel.models.cost.drafting.DraftingMode` or its name; default from
         ``trace.metadata["drafting"]`` (``"per-level"`` when absent).
     outcome:
         The golden outcome of `trace` (computed when not given).
     cost_fn:
         Defaults to :func:`specaccel.models.cost.pass_costs`.
     """
-    if drafting is None:
-        drafting = str(trace.metadata.get("drafting", "per-level"))
-    if drafting not in DRAFTING_MODES:
-        raise ValueError(f"drafting must be one of {DRAFTING_MODES}, not {drafting!r}")
+    drafting = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
     if cost_fn is None:
         from specaccel.models.cost import pass_costs as cost_fn
     if outcome is None:
@@ -341,11 +217,10 @@ def compute_step_costs(
         cost_fn(target_model, hw, tokens=target_tokens, context=context, batch=1), n_steps,
         "target", static_w)
 
-    # "draft-free" and "none" run no draft pass.  The seam for a draft-free method's
-    # lookup (n-gram pool, suffix match, datastore, adjacency matrix): a lookup cost the
-    # cost model could express would be added here to the step's draft stage (draft_s,
-    # draft_j: the stage that proposes the tree).  None has one today, so it stays empty.
-    step_of, d_tokens, d_ctx = draft_pass_shapes(trace, committed, context, drafting)
+    # the draft stage (draft_s, draft_j) is what the drafting mode runs: no pass at all
+    # for a mode without a draft model
+    passes = drafting.draft_passes(StepTrees.of_trace(trace, committed))
+    step_of, d_tokens, d_ctx = passes.flat(context)
     if step_of.shape[0]:
         draft = _as_cost_arrays(
             cost_fn(draft_model, hw, tokens=d_tokens, context=d_ctx, batch=1),
@@ -354,9 +229,7 @@ def compute_step_costs(
                   for f in COST_FIELDS}
     else:
         summed = {f: np.zeros(n_steps) for f in COST_FIELDS}
-    passes = np.bincount(step_of, minlength=n_steps).astype(np.int64)
-
-    if not verifies_tree(drafting):
+    if not drafting.verifies_tree:
         tree_s = np.zeros(n_steps)
         verify_s = np.zeros(n_steps)
     else:
@@ -368,7 +241,7 @@ def compute_step_costs(
         arrival_s=np.asarray(trace.arrival_s, dtype=np.float64),
         prompt_len=np.asarray(trace.prompt_len, dtype=np.int64),
         n_nodes=n_nodes, accepted=accepted, committed=committed, context=context,
-        target_tokens=target_tokens, draft_passes=passes,
+        target_tokens=target_tokens, draft_passes=passes.per_step(),
         draft_s=summed["latency_s"], draft_j=summed["energy_j"],
         draft_flops=summed["flops"], draft_hbm_bytes=summed["bytes"],
         target_s=target["latency_s"], target_j=target["energy_j"],

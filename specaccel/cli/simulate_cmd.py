@@ -239,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     hw, target, draft, drafting = resolve_specs(trace, args.hw, target=args.target,
                                                 draft=args.draft)
     if draft is None and (args.draft or args.pipelined):
-        print(f"note: drafting {drafting!r} runs no draft model: "
+        print(f"note: drafting {drafting.name!r} runs no draft model: "
               + ("--draft is ignored" if args.draft else "")
               + (", " if args.draft and args.pipelined else "")
               + ("--pipelined has nothing to pre-draft (plain replay)"

@@ -206,11 +206,12 @@ def test_memory_footprint_adds_weights_and_peak_kv():
 
 @pytest.mark.parametrize("seed", range(5))
 def test_level_stats_match_a_tree_by_tree_count(seed):
+    from specaccel.models.cost.drafting import TreeLevels
     from specaccel.models.golden import node_depth
-    from specaccel.sim.step_costs import level_stats
 
     trace = random_trace(500 + seed, n_requests=6)
-    depth, nodes_at, expanded_at = level_stats(trace)
+    lv = TreeLevels.of(trace.step_node_offsets, trace.nodes["parent"])
+    depth, nodes_at, expanded_at = lv.depth, lv.nodes_at, lv.expanded_at
     for s in range(trace.n_steps):
         parent = trace.step(s).parent
         d = node_depth(parent)

@@ -16,6 +16,7 @@ import pytest
 
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model
+from specaccel.models.cost.drafting import DRAFTING_MODES
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
@@ -24,7 +25,6 @@ from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
 from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.simulation import resolve_specs, simulate_named
-from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model, verifies_tree
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
 
 Q = 2.0 ** -12
@@ -61,8 +61,9 @@ def random_trace(rng: np.random.Generator, drafting: str) -> Trace:
 # ---------------------------------------------------------------------------- modes
 def test_the_mode_table():
     assert "draft-free" in DRAFTING_MODES
-    assert [m for m in DRAFTING_MODES if uses_draft_model(m)] == ["per-level", "single-pass"]
-    assert [m for m in DRAFTING_MODES if not verifies_tree(m)] == ["none"]
+    modes = DRAFTING_MODES.values()
+    assert [m.name for m in modes if m.runs_draft_model] == ["per-level", "single-pass"]
+    assert [m.name for m in modes if not m.verifies_tree] == ["none"]
 
 
 # ---------------------------------------------------------------------------- step costs
@@ -72,7 +73,7 @@ def test_a_draft_free_step_is_tree_plus_target_verify_plus_verify_unit(
     trace = hand_trace(extra=extra)
     costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
                                cost_fn=cost)
-    assert costs.drafting == "draft-free"
+    assert costs.drafting.name == "draft-free"
     assert [c[0] for c in cost.calls] == ["toy-target"]          # no draft pass at all
     _, t_tok, t_ctx, _ = cost.calls[0]
     assert t_tok.tolist() == [3 + extra, 4 + extra, 3 + extra]    # tree + riders
@@ -256,10 +257,10 @@ def test_resolve_specs_needs_no_draft_and_ignores_a_named_one():
     trace = generate_trace("rest-vicuna-7b-specbench", n_requests=1, steps_per_request=2)
     assert "draft_model" not in trace.metadata
     hw, target, draft, drafting = resolve_specs(trace, "a100-80gb")
-    assert (target.name, draft, drafting) == ("vicuna-7b", None, "draft-free")
+    assert (target.name, draft, drafting) == ("vicuna-7b", None, DRAFTING_MODES["draft-free"])
     trace.metadata["draft_model"] = "vicuna-68m"        # friendlier than rejecting it
-    assert resolve_specs(trace, "a100-80gb", draft="no-such-model")[2:] == (None,
-                                                                            "draft-free")
+    assert resolve_specs(trace, "a100-80gb", draft="no-such-model")[2:] == (
+        None, DRAFTING_MODES["draft-free"])
     trace.metadata["drafting"] = "single-pass"
     trace.metadata.pop("draft_model")
     with pytest.raises(InputError, match="names no draft model") as err:

@@ -51,7 +51,7 @@ def test_names_and_metadata_are_checked_as_input(small_trace):
     from specaccel.sim import resolve_specs
 
     hw, target, draft, drafting = resolve_specs(small_trace, "a100-80gb")
-    assert (hw.name, target.name, draft.name, drafting) == (
+    assert (hw.name, target.name, draft.name, drafting.name) == (
         "a100-80gb", "vicuna-7b", "eagle-head-vicuna-7b", "per-level")
     for kwargs, field in (({"target": "nope"}, "target"), ({"draft": "nope"}, "draft")):
         with pytest.raises(InputError) as exc:

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from specaccel.models.cost import get_hardware, get_model, pass_costs
+from specaccel.models.cost.drafting import DraftPasses, StepTrees
 from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
 from specaccel.schema.errors import InputError
 from specaccel.sim import compute_step_costs
 from specaccel.sim.config_check import kv_capacity_tokens
 from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
 from specaccel.sim.request_sampling import take_requests
-from specaccel.sim.serving import ServingConfig, draft_level_tokens, serve
+from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.serving_costs import check_serving_pass_ranges
 from specaccel.workloads import DEFAULT_PRESET, generate_trace
 
@@ -96,8 +97,9 @@ def test_out_of_range_passes_are_refused_before_the_run(workload):
     trace, target, draft = workload
     hw = get_hardware("specaccel-default")
     costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw)
-    dtok, duse = draft_level_tokens(trace, costs)
-    check_serving_pass_ranges(costs, dtok, duse, 32)               # the real run is fine
+    passes = costs.drafting.draft_passes(StepTrees.of_trace(trace, costs.committed))
+    dtok, duse = passes.tokens, passes.used
+    check_serving_pass_ranges(costs, passes, 32)                   # the real run is fine
     cfg = ServingConfig(max_batch=4, prefill=False)
     # a context beyond the cost model's limit: refused up front, as pass_costs would
     huge = replace(costs, context=costs.context + MAX_ROW_TOKENS)
@@ -107,20 +109,21 @@ def test_out_of_range_passes_are_refused_before_the_run(workload):
     # the draft passes reach context + levels - 1: one below the limit plus 2 levels fails
     edge = replace(costs, context=np.full_like(costs.context, MAX_ROW_TOKENS - 1.0))
     with pytest.raises(InputError, match="attend to") as e:
-        check_serving_pass_ranges(edge, dtok, duse, 32)
-    check_serving_pass_ranges(edge, dtok[:, :2], duse[:, :2], 32)
+        check_serving_pass_ranges(edge, passes, 32)
+    check_serving_pass_ranges(edge, DraftPasses(dtok[:, :2], duse[:, :2],
+                                                passes.context_offset[:2]), 32)
     bad = {
         "n_nodes": (replace(costs, n_nodes=np.where(np.arange(costs.n_steps) == 3, 0,
-                                                    costs.n_nodes)), dtok, 32),
-        "draft_tokens": (costs, np.where(duse, 0, dtok), 32),
-        "context": (replace(costs, context=np.full(costs.n_steps, np.nan)), dtok, 32),
-        "prompt_len": (replace(costs, prompt_len=-costs.prompt_len), dtok, 32),
+                                                    costs.n_nodes)), passes, 32),
+        "draft_tokens": (costs, replace(passes, tokens=np.where(duse, 0, dtok)), 32),
+        "context": (replace(costs, context=np.full(costs.n_steps, np.nan)), passes, 32),
+        "prompt_len": (replace(costs, prompt_len=-costs.prompt_len), passes, 32),
         "batch": (replace(costs, request_step_offsets=np.zeros(MAX_BATCH + 2, np.int64)),
-                  dtok, MAX_BATCH + 1),
+                  passes, MAX_BATCH + 1),
     }
     for field, (c, d, mb) in bad.items():
         with pytest.raises(InputError) as e:
-            check_serving_pass_ranges(c, d, duse, mb)
+            check_serving_pass_ranges(c, d, mb)
         assert e.value.field == field
     # a batch limit above MAX_BATCH is fine while the requests are fewer
-    check_serving_pass_ranges(costs, dtok, duse, MAX_BATCH + 1)
+    check_serving_pass_ranges(costs, passes, MAX_BATCH + 1)

@@ -6,9 +6,9 @@ from importlib import resources
 import pytest
 
 from specaccel.models.cost import list_models
+from specaccel.models.cost.drafting import DRAFTING_MODES
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.sim.step_costs import DRAFTING_MODES, uses_draft_model
 from specaccel.workloads import (
     DEFAULT_PRESET,
     AcceptanceModel,
@@ -80,7 +80,8 @@ def test_metadata_and_defaults():
         assert other.target_model in MODEL_NAMES
         # a draft model exactly when the drafting mode runs one
         assert other.drafting in DRAFTING_MODES and other.drafting != "none"
-        assert (other.draft_model is not None) == uses_draft_model(other.drafting), name
+        runs_draft = DRAFTING_MODES[other.drafting].runs_draft_model
+        assert (other.draft_model is not None) == runs_draft, name
         assert other.draft_model is None or other.draft_model in MODEL_NAMES
         assert other.n_requests > 0 and other.steps_per_request > 0
     full = generate_trace(DEFAULT_PRESET)
