@@ -33,7 +33,7 @@ and back-pressure on ``out`` never reaches the front end.
 Cycles: a request of V logits occupies ``ceil(V / W)`` beats (requests shorter than the
 greedy latency are throttled by the two credits); from its last beat to the
 result the greedy path takes ``latency_greedy`` cycles and a top-k sample
-``latency_greedy + tail`` (tail about ``(k - 1) * 18 + 20``), measured by the tests and
+``latency_greedy + tail`` (tail about ``22 k + 20`` cycles), measured by the tests and
 the characterisation.  While the tail of one request runs, the next request streams.
 
 Interface policy (beyond the rule): ``top_k`` 0 acts as 1 and values above
@@ -142,30 +142,42 @@ class SamplingUnit(wiring.Component):
     # ---- sorted-list merge ----------------------------------------------------------
     @staticmethod
     def _merge(m: Module, a: list, b: list, keep: int, name: str) -> list:
-        """The top `keep` of two rank-sorted lists of (key, index) pairs; `a` wins ties."""
+        """The top `keep` of two rank-sorted lists of (key, index) pairs; `a` wins ties.
+
+        ``ge[i][j] = a_i >= b_j``.  Both lists are sorted, so the b's above ``a_i`` are a
+        prefix of ``b`` and ``a_i``'s rank is ``i + c`` exactly when ``b_{c-1} > a_i`` and
+        ``a_i >= b_c``: two comparison bits, no counting (likewise for ``b_j``)."""
         p, q = len(a), len(b)
         ge = [[Signal(name=f"{name}_ge{i}_{j}") for j in range(q)] for i in range(p)]
         for i in range(p):
             for j in range(q):
                 m.d.comb += ge[i][j].eq(a[i][0] >= b[j][0])
         out = []
-        rank_w = bits_for(p + q)
-        a_rank = []
-        for i in range(p):
-            r = Signal(rank_w, name=f"{name}_ra{i}")
-            m.d.comb += r.eq(i + sum((~ge[i][j]).as_unsigned() for j in range(q)))
-            a_rank.append(r)
-        b_rank = []
-        for j in range(q):
-            r = Signal(rank_w, name=f"{name}_rb{j}")
-            m.d.comb += r.eq(j + sum(ge[i][j].as_unsigned() for i in range(p)))
-            b_rank.append(r)
+        idx_w = len(a[0][1])
         for r in range(min(keep, p + q)):
+            terms = []
+            for i in range(min(p, r + 1)):
+                c = r - i
+                if c > q:
+                    continue
+                hit = Const(1, 1)
+                if c > 0:
+                    hit = hit & ~ge[i][c - 1]
+                if c < q:
+                    hit = hit & ge[i][c]
+                terms.append((hit, a[i]))
+            for j in range(min(q, r + 1)):
+                c = r - j
+                if c > p:
+                    continue
+                hit = Const(1, 1)
+                if c > 0:
+                    hit = hit & ge[c - 1][j]
+                if c < p:
+                    hit = hit & ~ge[c][j]
+                terms.append((hit, b[j]))
             key = Signal(KEY_WIDTH, name=f"{name}_k{r}")
-            idx = Signal(len(a[0][1]) if p else len(b[0][1]), name=f"{name}_i{r}")
-            # a_i can take slot r only when i <= r; b_j only when j <= r
-            terms = [(a_rank[i] == r, a[i]) for i in range(min(p, r + 1))]
-            terms += [(b_rank[j] == r, b[j]) for j in range(min(q, r + 1))]
+            idx = Signal(idx_w, name=f"{name}_i{r}")
             k_or = 0
             i_or = 0
             for hit, (kk, ii) in terms:
@@ -285,7 +297,9 @@ class SamplingUnit(wiring.Component):
         return m
 
     # ---- the tail: weights, threshold, inverse-CDF scan --------------------------------
-    def _tail(self, m: Module, park_valid, tail_takes, park, park_p, park_nan, park_err) -> None:
+    def _tail(self, m: Module, park_valid, tail_takes, park, park_p, park_nan,
+              park_err) -> None:
+        """One job at a time; every state is at most one short carry chain or mux deep."""
         kmax = self.max_top_k
         tw = self.token_width
         n_valid = Signal(range(kmax + 1))
@@ -306,13 +320,21 @@ class SamplingUnit(wiring.Component):
         m.d.comb += self.out.payload.eq(res)
 
         i = Signal(range(kmax + 1))
+        sel_key = Signal(16)
+        conv = _FixedConversion(m, sel_key)
+        fx_sel = Signal(bf16.FIXED_WIDTH)
         fx0 = Signal(bf16.FIXED_WIDTH)
-        acc = Signal(32 + 4)
-        mcand = Signal(32 + 4)
+        prod_w = bf16.FIXED_WIDTH + max(INV_TEMP_WIDTH, UNIFORM_WIDTH) + bits_for(kmax) + 1
+        acc = Signal(prod_w)
+        mcand = Signal(prod_w)
         mplier = Signal(max(INV_TEMP_WIDTH, UNIFORM_WIDTH))
         steps = Signal(range(max(INV_TEMP_WIDTH, UNIFORM_WIDTH) + 1))
-        cum = Signal(total_w)
-        fx_i = _fixed_of_key(m, keys[i], "fx")
+        tab = Signal(WEIGHT_FRAC + 1)
+        shift = Signal(range(WEIGHT_FRAC + 2))
+        wgt = Signal(WEIGHT_FRAC + 1)
+        wsel = Signal(WEIGHT_FRAC + 1)
+        rem = Signal(total_w)
+        table = Array(Const(v, WEIGHT_FRAC + 1) for v in EXP2_TABLE)
 
         with m.FSM(name="tail"):
             with m.State("IDLE"):
@@ -329,31 +351,45 @@ class SamplingUnit(wiring.Component):
                                      res.found.eq(n_valid != 0), self.out.valid.eq(1)]
                         m.next = "OUT"
                     with m.Else():
-                        m.next = "FIRST"
-            with m.State("FIRST"):  # candidate 0: weight 1.0; remember its fixed value
-                m.d.sync += [fx0.eq(fx_i), weights[0].eq(1 << WEIGHT_FRAC),
-                             total.eq(1 << WEIGHT_FRAC), i.eq(1)]
-                m.next = "LOAD"
-            with m.State("LOAD"):  # d_i = x_0 - x_i, then d_i * inv_temp by shift-add
-                m.d.sync += [mcand.eq((fx0.as_signed() - fx_i.as_signed()).as_unsigned()),
-                             mplier.eq(inv_temp), acc.eq(0), steps.eq(INV_TEMP_WIDTH)]
-                m.next = "MUL"
-            with m.State("MUL"):
+                        m.next = "SEL"
+            with m.State("SEL"):
+                m.d.sync += sel_key.eq(keys[i])
+                m.next = "CONV"
+            with m.State("CONV"):  # fixed point of candidate i, in two register stages
+                m.d.sync += conv.stage_a
+                m.next = "CONV2"
+            with m.State("CONV2"):
+                m.d.sync += fx_sel.eq(conv.value)
+                m.next = "SUB"
+            with m.State("SUB"):  # candidate 0 is the reference (weight 1.0)
+                with m.If(i == 0):
+                    m.d.sync += [fx0.eq(fx_sel), weights[0].eq(1 << WEIGHT_FRAC),
+                                 total.eq(1 << WEIGHT_FRAC), i.eq(1)]
+                    m.next = "SEL"
+                with m.Else():
+                    m.d.sync += [mcand.eq((fx0.as_signed() - fx_sel.as_signed()).as_unsigned()),
+                                 mplier.eq(inv_temp), acc.eq(0), steps.eq(INV_TEMP_WIDTH)]
+                    m.next = "MUL"
+            with m.State("MUL"):  # e = d * inv_temp, one multiplier bit per cycle
                 m.d.sync += [acc.eq(acc + Mux(mplier[0], mcand, 0)), mcand.eq(mcand << 1),
                              mplier.eq(mplier >> 1), steps.eq(steps - 1)]
                 with m.If(steps == 1):
-                    m.next = "WEIGHT"
-            with m.State("WEIGHT"):  # 2**-e from the table and a shift
+                    m.next = "LOOK"
+            with m.State("LOOK"):  # 2**-e: table entry of the fraction, shift of the whole
                 whole = acc[EXP_FRAC:]
-                frac = acc[EXP_FRAC - EXP_TABLE_BITS:EXP_FRAC]
-                table = Array(Const(v, WEIGHT_FRAC + 1) for v in EXP2_TABLE)
-                wgt = Mux(whole > WEIGHT_FRAC, 0, table[frac] >> whole[:bits_for(WEIGHT_FRAC)])
+                m.d.sync += [tab.eq(table[acc[EXP_FRAC - EXP_TABLE_BITS:EXP_FRAC]]),
+                             shift.eq(Mux(whole > WEIGHT_FRAC, WEIGHT_FRAC + 1, whole))]
+                m.next = "SHIFT"
+            with m.State("SHIFT"):
+                m.d.sync += wgt.eq(tab >> shift)
+                m.next = "ACCUM"
+            with m.State("ACCUM"):
                 m.d.sync += [weights[i].eq(wgt), total.eq(total + wgt), i.eq(i + 1)]
                 with m.If(i + 1 == count):
                     m.next = "THRESH"
                 with m.Else():
-                    m.next = "LOAD"
-            with m.State("THRESH"):
+                    m.next = "SEL"
+            with m.State("THRESH"):  # t = (u * total) >> UNIFORM_WIDTH
                 m.d.sync += [mcand.eq(total), mplier.eq(uniform), acc.eq(0),
                              steps.eq(UNIFORM_WIDTH)]
                 m.next = "TMUL"
@@ -361,15 +397,21 @@ class SamplingUnit(wiring.Component):
                 m.d.sync += [acc.eq(acc + Mux(mplier[0], mcand, 0)), mcand.eq(mcand << 1),
                              mplier.eq(mplier >> 1), steps.eq(steps - 1)]
                 with m.If(steps == 1):
-                    m.d.sync += [i.eq(0), cum.eq(0)]
-                    m.next = "SCAN"
-            with m.State("SCAN"):  # first candidate whose cumulative weight exceeds t
-                t = acc[UNIFORM_WIDTH:UNIFORM_WIDTH + total_w]
-                cum_now = cum + weights[i]
-                m.d.sync += [cum.eq(cum_now), i.eq(i + 1)]
-                with m.If(cum_now > t):
+                    m.d.sync += i.eq(0)
+                    m.next = "REM"
+            with m.State("REM"):
+                m.d.sync += rem.eq(acc[UNIFORM_WIDTH:UNIFORM_WIDTH + total_w])
+                m.next = "SCANSEL"
+            with m.State("SCANSEL"):
+                m.d.sync += wsel.eq(weights[i])
+                m.next = "SCAN"
+            with m.State("SCAN"):  # cum_i > t  <=>  w_i > t - cum_{i-1}
+                with m.If(wsel > rem):
                     m.d.sync += [res.token.eq(idxs[i]), res.found.eq(1), self.out.valid.eq(1)]
                     m.next = "OUT"
+                with m.Else():
+                    m.d.sync += [rem.eq(rem - wsel), i.eq(i + 1)]
+                    m.next = "SCANSEL"
             with m.State("OUT"):
                 with m.If(self.out.ready):
                     m.d.sync += self.out.valid.eq(0)
@@ -394,30 +436,35 @@ class SamplingUnit(wiring.Component):
         return out
 
 
-def _fixed_of_key(m: Module, key, name: str) -> Signal:
+class _FixedConversion:
     """The Q8.8 fixed value (:func:`specaccel.models.golden.bf16.to_fixed`) of a logit given
-    by its 16-bit order key (NaN's key recovers as a negative NaN: ``FIXED_MIN``)."""
-    bits = Signal(16, name=f"{name}_bits")
-    m.d.comb += bits.eq(Mux(key[15], Cat(key[:15], Const(0, 1)), ~key))
-    sign, exp, mant = bits[15], bits[7:15], bits[:7]
-    sig = Signal(8, name=f"{name}_sig")
-    m.d.comb += sig.eq(Mux(exp == 0, mant, Cat(mant, Const(1, 1))))
-    e1 = Mux(exp == 0, 1, exp)  # subnormals: exponent 1, no hidden bit
-    lsh = Signal(3, name=f"{name}_lsh")       # exp - 126 when in [0, 7]
-    rsh = Signal(4, name=f"{name}_rsh")       # 126 - exp, capped at 8 (everything dropped)
-    m.d.comb += [lsh.eq(e1 - 126), rsh.eq(Mux(e1 < 118, 8, 126 - e1))]
-    up = e1 >= 126
-    big = exp >= 127 + (bf16.FIXED_WIDTH - 1 - bf16.FIXED_FRAC)
-    mag_up = Signal(15, name=f"{name}_up")
-    m.d.comb += mag_up.eq(sig << lsh)
-    mag_dn = Signal(8, name=f"{name}_dn")
-    m.d.comb += mag_dn.eq(sig >> rsh)
-    dropped = Signal(name=f"{name}_dropped")
-    m.d.comb += dropped.eq((sig & ((Const(1, 9) << rsh) - 1)[:8]) != 0)
-    mag = Mux(up, mag_up, mag_dn)
-    fx = Signal(bf16.FIXED_WIDTH, name=f"{name}_value")
-    neg_val = (-(mag + Mux(up, 0, dropped))).as_unsigned()
-    m.d.comb += fx.eq(Mux(big, Mux(sign, 1 << (bf16.FIXED_WIDTH - 1),
-                                   (1 << (bf16.FIXED_WIDTH - 1)) - 1),
-                          Mux(sign, neg_val, mag)))
-    return fx
+    by its 16-bit order key, in two register stages: ``stage_a`` (statements that load the
+    magnitude, the sign, "bits dropped" and saturation) and ``value`` (combinational from
+    those registers).  NaN's key recovers as a negative NaN, so it saturates to
+    ``FIXED_MIN`` like ``-inf``."""
+
+    def __init__(self, m: Module, key) -> None:
+        bits = Signal(16, name="fx_bits")
+        m.d.comb += bits.eq(Mux(key[15], Cat(key[:15], Const(0, 1)), ~key))
+        sign, exp, mant = bits[15], bits[7:15], bits[:7]
+        sig = Signal(8, name="fx_sig")
+        m.d.comb += sig.eq(Mux(exp == 0, mant, Cat(mant, Const(1, 1))))
+        e1 = Mux(exp == 0, 1, exp)  # subnormals: exponent 1, no hidden bit
+        lsh = Signal(3, name="fx_lsh")       # exp - 126 when in [0, 7]
+        rsh = Signal(4, name="fx_rsh")       # 126 - exp, capped at 8 (everything dropped)
+        m.d.comb += [lsh.eq(e1 - 126), rsh.eq(Mux(e1 < 118, 8, 126 - e1))]
+        up = e1 >= 126
+        mag = Signal(15, name="fx_mag")
+        m.d.comb += mag.eq(Mux(up, sig << lsh, sig >> rsh))
+        dropped = ~up & ((sig & ((Const(1, 9) << rsh) - 1)[:8]) != 0)
+        self.mag = Signal(15, name="fx_mag_r")
+        self.dropped = Signal(name="fx_dropped_r")
+        self.sign = Signal(name="fx_sign_r")
+        self.big = Signal(name="fx_big_r")
+        big = exp >= 127 + (bf16.FIXED_WIDTH - 1 - bf16.FIXED_FRAC)
+        self.stage_a = [self.mag.eq(mag), self.dropped.eq(dropped), self.sign.eq(sign),
+                        self.big.eq(big)]
+        half = 1 << (bf16.FIXED_WIDTH - 1)
+        neg = (-(self.mag + self.dropped)).as_unsigned()
+        self.value = Mux(self.big, Mux(self.sign, half, half - 1),
+                         Mux(self.sign, neg, self.mag))[:bf16.FIXED_WIDTH]
