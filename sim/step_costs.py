@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.models.cost.drafting import DraftingMode, StepTrees, drafting_mode, drafting_of
+from specaccel.models.cost.sampling_tail import sampling_tail_s
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 
@@ -189,7 +190,8 @@ def compute_step_costs(
         Model specs as the cost function expects them (``draft_model`` is unused, and
         may be ``None``, when the drafting mode runs no draft model).
     hw:
-        Hardware spec: ``verify_unit_latency_s(n)``, ``tree_unit_latency_s(n)``.
+        Hardware spec: ``verify_unit_latency_s(n)``, ``tree_unit_latency_s(n)``; an
+        accelerator with ``sampling_lanes`` also pays its sampling tail in the verify step.
     drafting:
         A :class:`~specaccel.models.cost.drafting.DraftingMode` or its name; default from
         ``trace.metadata["drafting"]`` (``"per-level"`` when absent).
@@ -235,6 +237,13 @@ def compute_step_costs(
     else:
         tree_s = unit_latencies(hw.tree_unit_latency_s, n_nodes)
         verify_s = unit_latencies(hw.verify_unit_latency_s, n_nodes)
+    # every step selects the target's token at each node it verifies (one node without a
+    # tree: plain decoding picks its next token the same way); charged to the verify stage
+    if getattr(hw, "sampling_lanes", None) is not None:
+        sampled = str(getattr(trace, "verification", "greedy")) == "stochastic"
+        vocab = int(target_model.vocab_size)
+        verify_s = verify_s + unit_latencies(
+            lambda n: sampling_tail_s(hw, n_nodes=n, vocab=vocab, sampled=sampled), n_nodes)
 
     return StepCosts(
         request_step_offsets=np.asarray(trace.request_step_offsets, dtype=np.int64),

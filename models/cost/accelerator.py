@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 
 from specaccel.schema.errors import InputError
 
-from . import area, energy
+from . import area, energy, sampling_tail
 from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec
 
 MIB = 1024.0**2
@@ -31,6 +31,11 @@ class AcceleratorConfig:
     ``tree_verify`` (a whole tree per cycle) or ``tree_verify_serial`` (one node per
     cycle, far smaller); its characterised cycles time the verify step and its LUTs give
     the verify unit's area.
+
+    ``sampling_lanes`` is W, the bf16 logits per cycle of the streaming sampling unit that
+    selects the target's token at every verified node: a node costs ``ceil(vocab / W)``
+    cycles (:mod:`.sampling_tail`, from the unit's characterisation; only characterised
+    lane counts are accepted).
     """
 
     name: str = "specaccel-default"
@@ -56,6 +61,7 @@ class AcceleratorConfig:
     hbm_background_w_per_stack: float = 3.0
     tree_nodes: int = 64
     verify_unit: str = "tree_verify"
+    sampling_lanes: int = 16
 
     def __post_init__(self) -> None:
         if self.dataflow not in DATAFLOWS:
@@ -82,6 +88,7 @@ class AcceleratorConfig:
         if self.verify_unit not in VERIFY_UNITS:
             raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
                              f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
+        sampling_tail.sampling_timing(self.sampling_lanes)  # a characterised unit
         if self.weight_sram_mib > self.sram_mib:
             raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
         energy.energy_scale(self.node_nm)
@@ -107,6 +114,8 @@ class AcceleratorConfig:
             "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
             "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),
             "tree_unit": area.lut_logic_area_mm2(mask_luts, self.node_nm),
+            "sampling_unit": area.lut_logic_area_mm2(
+                sampling_tail.sampling_unit_luts(self.sampling_lanes), self.node_nm),
         }
         parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
         parts["total"] = sum(parts.values())
@@ -150,6 +159,7 @@ class AcceleratorConfig:
             peak_int8_ops=2.0 * self.peak_flops,
             verify_unit_nodes=self.tree_nodes,
             verify_unit=self.verify_unit,
+            sampling_lanes=self.sampling_lanes,
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
                    f"{self.array_rows}x{self.array_cols} {self.dataflow})",
         )
