@@ -10,9 +10,9 @@ RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 OUT ?= specaccel-out
 
-.PHONY: run test setup iverilog bench lint
+.PHONY: run test setup iverilog chromium bench lint runtime-env runtime-check
 
-setup: $(TEST_STAMP) iverilog
+setup: $(TEST_STAMP) iverilog chromium
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -23,13 +23,53 @@ $(RUN_STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet -e .
 	@touch $@
 
-# The tests also record traces with Hugging Face transformers (the `recorder` extra).
-# torch must be the CPU build that lies on this machine's disk: asking for exactly
-# torch==2.13.0 takes it, any looser spec downloads a multi-GB CUDA build.
+# The tests also record traces with Hugging Face transformers (the `recorder` extra),
+# which needs torch; the CPU build is all they use.  It is installed first, so that the
+# extra's `torch` requirement is already met and pip fetches no CUDA build:
+#   1. a CPU build that pip already has at hand (a wheelhouse named in pip's own
+#      configuration, e.g. find-links): no download;
+#   2. else PyTorch's CPU wheel index, where it is reachable;
+#   3. else the plain requirement from the default index.
+TORCH_REQ ?= torch>=2.4
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 $(TEST_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet torch==2.13.0
+	@if $(PY) -c "import torch" 2>/dev/null; then :; \
+	elif $(PY) -m pip download --quiet --no-index --no-deps -d $(VENV)/torch-wheel \
+	       '$(TORCH_REQ)' 2>/dev/null && ls $(VENV)/torch-wheel/torch-*+cpu-*.whl \
+	       >/dev/null 2>&1; then \
+	  echo "torch: the CPU build pip has at hand" >&2; \
+	  $(PY) -m pip install --quiet $(VENV)/torch-wheel/torch-*+cpu-*.whl; \
+	elif $(PY) -c "import urllib.request as u; u.urlopen('$(TORCH_CPU_INDEX)/torch/', \
+	       timeout=10)" 2>/dev/null; then \
+	  echo "torch: PyTorch's CPU wheel index" >&2; \
+	  $(PY) -m pip install --quiet --index-url $(TORCH_CPU_INDEX) '$(TORCH_REQ)'; \
+	else \
+	  echo "torch: the plain requirement (no CPU build at hand, CPU index unreachable)" >&2; \
+	  $(PY) -m pip install --quiet '$(TORCH_REQ)'; \
+	fi
+	@rm -rf $(VENV)/torch-wheel
 	$(PY) -m pip install --quiet -e '.[test,recorder]'
 	@touch $@ $(RUN_STAMP)
+
+# An environment as `make run` makes it (runtime dependencies only), for the CI check
+# that every documented command runs there: `make runtime-env VENV=DIR`.
+runtime-env: $(RUN_STAMP)
+
+# Every documented command in a fresh runtime-only environment (.ci/runtime_commands.py).
+RUNTIME_VENV ?= $(VENV)-runtime
+runtime-check:
+	rm -rf $(RUNTIME_VENV)
+	$(MAKE) --no-print-directory runtime-env VENV=$(RUNTIME_VENV)
+	python3 .ci/runtime_commands.py $(RUNTIME_VENV)
+
+# Headless Chromium renders the HTML report in the tests (Debian's package).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Chromium (apt)" >&2; \
+	    (apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	     (apt-get update -qq && apt-get install -y -qq chromium)) ; \
+	  else echo "chromium is missing and we are not root: apt-get install chromium" >&2; exit 1; fi; }
 
 iverilog:
 	@command -v iverilog >/dev/null 2>&1 || { \
@@ -44,6 +84,7 @@ run: $(RUN_STAMP)
 
 test: setup
 	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory runtime-check
 	$(PY) -m pytest
 
 lint: $(TEST_STAMP)

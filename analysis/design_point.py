@@ -1,14 +1,18 @@
 """Evaluating one design point of a sweep: parameters -> (trace, hardware, models) -> metrics.
 
-A *point* is a flat dict of parameters (see :data:`PARAMETERS`): the workload
+A *point* is a flat dict of parameters (:func:`parameter_names`): the workload
 (``preset`` or ``trace_file``, ``requests``, ``steps``, ``trace_seed``, ``tree``), the
 models (``target``, ``draft``), the hardware (``hardware`` preset plus overrides of its
-design parameters) and nothing else.  :func:`evaluate_point` builds the trace, the
-hardware spec and the model specs, calls the simulator's entry point
-:func:`specaccel.sim.simulate` and returns the kept metrics as a flat dict of numbers,
-plus ``evaluator``: ``"fast"`` when the simulator's vectorised fast path produced the
-numbers, ``"event"`` when the SimPy event model did (read from the simulator's result;
-whether the fast path is exact is the simulator's :func:`specaccel.sim.fast_path_applicable`).
+design parameters) and the serving run (the fields of
+:class:`~specaccel.sim.serving.ServingConfig`: ``max_batch``, ``rate_per_s``, ...; a
+point without them is the batch-1 replay).  Every field of a configuration dataclass in
+:func:`point_configs` is a parameter, declared once where the dataclass is.
+:func:`evaluate_point` builds the trace, the hardware spec and the model specs, calls
+the simulator's entry point :func:`specaccel.sim.simulate` and returns the kept metrics
+as a flat dict of numbers, plus ``evaluator``: ``"fast"`` when the simulator's vectorised
+fast path produced the numbers, ``"event"`` when the SimPy event model did (read from the
+simulator's result; whether the fast path is exact is the simulator's
+:func:`specaccel.sim.fast_path_applicable`).
 
 Hardware overrides: on the parameterised accelerator (``specaccel-default``) any field of
 :class:`~specaccel.models.cost.AcceleratorConfig` (``array_rows``, ``sram_mib``,
@@ -31,28 +35,56 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.schema.config_fields import (
+    FieldSpec,
+    config_fields,
+    field_names,
+    field_spec,
+    from_mapping,
+)
 from specaccel.schema.errors import InputError
+from specaccel.sim.metrics import METRICS as SIM_METRICS
+from specaccel.sim.options import ENGINE_CHOICES
 
 WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "trace_seed",
-                   "tree")
+                   "tree", "tau")
 MODEL_PARAMS = ("target", "draft")
 HARDWARE_PARAM = "hardware"
 DEFAULT_HARDWARE = "specaccel-default"
 
 
+def point_configs() -> dict[str, type]:
+    """The configuration dataclasses whose fields a point may set, by role: every field
+    is a sweep parameter (``[fixed]``, ``[axes]``) with no code here."""
+    from specaccel.models.cost import AcceleratorConfig
+    from specaccel.sim.serving import ServingConfig
+
+    return {"accelerator": AcceleratorConfig, "serving": ServingConfig}
+
+
 def accelerator_params() -> tuple[str, ...]:
     """Design parameters of the accelerator that a sweep may set."""
-    from specaccel.models.cost import AcceleratorConfig
-
-    return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name")
+    return field_names(point_configs()["accelerator"])
 
 
 def accelerator_text_params() -> tuple[str, ...]:
     """The accelerator parameters that take a string (``dataflow``, ``precision``, ...)."""
-    from specaccel.models.cost import AcceleratorConfig
+    return tuple(s.name for s in config_fields(point_configs()["accelerator"])
+                 if s.kind is str)
 
-    return tuple(f.name for f in fields(AcceleratorConfig) if f.name != "name"
-                 and f.type == "str")
+
+def serving_params() -> tuple[str, ...]:
+    """Serving and batching parameters (:class:`~specaccel.sim.serving.ServingConfig`);
+    a point that sets any of them is a serving run."""
+    return field_names(point_configs()["serving"])
+
+
+def config_field(name: str) -> FieldSpec | None:
+    """The declaration of a point parameter that is a configuration field, if it is one."""
+    for cls in point_configs().values():
+        if name in field_names(cls):
+            return field_spec(cls, name)
+    return None
 
 
 def gpu_params() -> tuple[str, ...]:
@@ -66,46 +98,15 @@ def gpu_params() -> tuple[str, ...]:
 def parameter_names() -> frozenset[str]:
     """Every parameter name a point may carry."""
     return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *accelerator_params(),
-                      *gpu_params()))
+                      *gpu_params(), *serving_params()))
 
 
-METRICS: dict[str, str] = {
-    "tokens_per_s": "committed tokens per simulated second",
-    "speedup": "tokens/s over the autoregressive baseline on the same hardware",
-    "baseline_tokens_per_s": "tokens/s of plain autoregressive decoding",
-    "makespan_s": "simulated wall time",
-    "tokens": "committed tokens",
-    "n_steps": "decode steps",
-    "mean_committed_per_step": "tau: tokens committed per step",
-    "mean_accepted_per_step": "accepted drafts per step",
-    "mean_nodes_per_step": "tree size (nodes per verify pass)",
-    "mean_draft_passes_per_step": "draft passes per step",
-    "energy_per_token_j": "joules per committed token (total)",
-    "energy_per_token_draft_j": "draft passes' dynamic energy per token",
-    "energy_per_token_target_j": "target passes' dynamic energy per token",
-    "energy_per_token_static_j": "static energy per token",
-    "energy_j": "total energy",
-    "power_w": "mean power (total energy / wall time)",
-    "area_mm2": "die area from the cost model (NaN when the preset gives none)",
-    "static_power_w": "static power of the hardware",
-    "peak_flops": "peak matrix FLOP/s",
-    "mem_bw_bytes_s": "HBM bandwidth",
-    "hbm_bandwidth_utilisation": "HBM bytes moved / (bandwidth x wall time)",
-    "target_busy_fraction": "fraction of wall time in target passes",
-    "draft_busy_fraction": "fraction of wall time in draft passes",
-    "verify_pass_flops": "FLOPs of the mean target verify pass (roofline point)",
-    "verify_pass_bytes": "HBM bytes of the mean target verify pass (roofline point)",
-    "verify_pass_s": "latency of the mean target verify pass (roofline point)",
-    "accepted_histogram": "steps that accepted k drafts, k = 0, 1, ... (a list)",
-}
-"""The metrics a sweep can keep, with what they mean."""
+METRICS: dict[str, str] = {m.name: m.help for m in SIM_METRICS.values()}
+"""The metrics a sweep can keep, with what they mean (the simulator's registry,
+:data:`specaccel.sim.metrics.METRICS`)."""
 
-DEFAULT_METRICS = ("tokens_per_s", "speedup", "mean_committed_per_step",
-                   "mean_nodes_per_step", "energy_per_token_j", "energy_per_token_draft_j",
-                   "energy_per_token_target_j", "energy_per_token_static_j", "power_w",
-                   "area_mm2", "peak_flops", "mem_bw_bytes_s", "verify_pass_flops",
-                   "verify_pass_bytes", "verify_pass_s", "accepted_histogram")
-ENGINES = ("auto", "fast", "event")
+DEFAULT_METRICS = tuple(m.name for m in SIM_METRICS.values() if m.sweep_default)
+ENGINES = ENGINE_CHOICES
 _TREE_RE = re.compile(r"^(chain-(\d+)|(\d+)x(\d+)|(\d+)-ary-(\d+)|eagle-25|preset"
                       r"|sequoia-(\d+))$")
 SEQUOIA_MAX_DEPTH = 10
@@ -136,17 +137,40 @@ class EvalSettings:
                 "baseline": self.baseline}
 
 
+def serving_config(point: dict[str, Any]):
+    """The point's :class:`~specaccel.sim.serving.ServingConfig` (its serving parameters
+    on the defaults), or ``None`` when it sets none: the batch-1 closed-loop replay."""
+    values = {k: point[k] for k in serving_params() if k in point}
+    if not values:
+        return None
+    if set(values) == {"seed"}:
+        raise InputError("is the seed of a serving run's Poisson arrivals, and this point "
+                         "sets no serving parameter (a workload's seed is set in "
+                         "[[workloads]])", field="seed")
+    return from_mapping(point_configs()["serving"], values)
+
+
 def run_options(point: dict[str, Any]) -> dict[str, Any]:
     """The simulator options a point asks for besides its trace, hardware and models:
     ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
 
-    A sweep point has no serving or pipelining parameter (:func:`parameter_names`), so
-    every point is the simulator's batch-1 closed-loop replay: ``serving=None``,
-    ``pipelined=False``.  The same options go to :func:`fast_path_status` and to the
-    simulation itself, so the fast-path decision is made on what is actually run.
+    A point that sets a serving parameter (:func:`serving_params`) is a serving run with
+    that :func:`serving_config`; any other is the batch-1 closed-loop replay.  The same
+    options go to :func:`fast_path_status` and to the simulation itself, so the
+    fast-path decision is made on what is actually run.
     """
-    del point  # no point parameter selects another replay (yet)
-    return {"serving": None, "pipelined": False}
+    return {"serving": serving_config(point), "pipelined": False}
+
+
+def check_point(point: dict[str, Any]) -> None:
+    """Build what a point configures (its accelerator design, its serving config) so that
+    rules between parameters fail before a sweep starts; :class:`InputError` naming the
+    parameter."""
+    if point.get(HARDWARE_PARAM, DEFAULT_HARDWARE) == DEFAULT_HARDWARE:
+        accel = set(accelerator_params())
+        from_mapping(point_configs()["accelerator"],
+                     {k: v for k, v in point.items() if k in accel})
+    serving_config(point)
 
 
 def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
@@ -166,13 +190,10 @@ def fast_path_valid(point: dict[str, Any]) -> bool:
 
 def evaluator_label(sim_engine: str) -> str:
     """The sweep's ``evaluator`` for the engine a :class:`~specaccel.sim.SimResult`
-    reports: ``"fast"`` for the fast paths (``fast``, ``fast-static-batch``), ``"event"``
-    for the SimPy models (``simpy``, ``simpy-serving``, ``simpy-pipelined``)."""
-    if sim_engine.startswith("fast"):
-        return "fast"
-    if sim_engine.startswith("simpy"):
-        return "event"
-    raise ValueError(f"unknown simulator engine {sim_engine!r}")
+    reports: its kind in the simulator's engine registry, ``"fast"`` or ``"event"``."""
+    from specaccel.sim.engines import engine_kind
+
+    return engine_kind(sim_engine)
 
 
 #: Most nodes a swept draft tree may have (the Sequoia search's own limit; one verify
@@ -249,14 +270,20 @@ def _sequoia_shape(preset: str, budget: int):
 
 @functools.lru_cache(maxsize=16)
 def _trace(preset: str | None, trace_file: str | None, requests: int | None,
-           steps: int | None, seed: int, tree: str | None):
-    from specaccel.workloads import generate_trace, get_preset, read_trace, synthesize_trace
+           steps: int | None, seed: int, tree: str | None, tau: float | None = None):
+    from specaccel.workloads import get_preset, read_trace, synthesize_trace
+    from specaccel.workloads.presets import Preset
 
     if trace_file:
         return read_trace(trace_file)
-    if tree is None or tree == "preset":
-        return generate_trace(preset, n_requests=requests, steps_per_request=steps, seed=seed)
     p = get_preset(preset)
+    if tree is None or tree == "preset":
+        return p.generate(n_requests=requests, steps_per_request=steps, seed=seed, tau=tau)
+    if not isinstance(p, Preset):
+        raise InputError(f"replaces the tree of a calibrated preset; {p.name!r} is "
+                         f"{p.kind}", field="tree")
+    if tau is not None:
+        p = p.with_tau(tau)
     meta = {**p.trace_metadata(seed), "tree": tree}
     return synthesize_trace(
         tree_shape(tree, p.name), p.model(), seed=seed, verification=p.verification,
@@ -281,15 +308,13 @@ def _base_hardware(name: str):
 
 def build_hardware(point: dict[str, Any]):
     """The :class:`HardwareSpec` of a point (preset + overrides; see module docstring)."""
-    from specaccel.models.cost import AcceleratorConfig
-
     name = str(point.get(HARDWARE_PARAM, DEFAULT_HARDWARE))
     accel = set(accelerator_params())
     overrides = {k: v for k, v in point.items() if k in accel}
     if name == DEFAULT_HARDWARE:
         if not overrides:
             return _base_hardware(name)
-        return AcceleratorConfig(**overrides).build()
+        return from_mapping(point_configs()["accelerator"], overrides).build()
     base = _base_hardware(name)
     gpu = set(gpu_params())
     spec_over = {k: v for k, v in point.items() if k in gpu}
@@ -298,51 +323,6 @@ def build_hardware(point: dict[str, Any]):
         raise InputError(f"{bad[0]!r} is a design parameter of {DEFAULT_HARDWARE}, "
                          f"not of preset {name!r}", field=bad[0])
     return replace(base, **spec_over) if spec_over else base
-
-
-def _flatten(result: dict[str, Any], hw: Any) -> dict[str, Any]:
-    e = result["energy_per_token_j"]
-    makespan = float(result["makespan_s"])
-    base = result.get("baseline") or {}
-    busy = result["role_busy_fraction"]
-    area = float(getattr(hw, "area_mm2", 0.0))
-    return {
-        "tokens_per_s": result["tokens_per_s"],
-        "speedup": result["speedup"],
-        "baseline_tokens_per_s": base.get("tokens_per_s"),
-        "makespan_s": makespan,
-        "tokens": result["tokens"],
-        "n_steps": result["n_steps"],
-        "mean_committed_per_step": result["mean_committed_per_step"],
-        "mean_accepted_per_step": result["mean_accepted_per_step"],
-        "mean_nodes_per_step": result["mean_nodes_per_step"],
-        "mean_draft_passes_per_step": result["mean_draft_passes_per_step"],
-        "energy_per_token_j": e["total"],
-        "energy_per_token_draft_j": e["draft"],
-        "energy_per_token_target_j": e["target"],
-        "energy_per_token_static_j": e["static"],
-        "energy_j": result["energy_j"]["total"],
-        "power_w": result["energy_j"]["total"] / makespan if makespan > 0 else math.nan,
-        "area_mm2": area if area > 0 else math.nan,
-        "static_power_w": float(hw.static_power_w),
-        "peak_flops": float(hw.peak_flops),
-        "mem_bw_bytes_s": float(hw.mem_bw_bytes_s),
-        "hbm_bandwidth_utilisation": result["utilisation"].get("hbm_bandwidth"),
-        "target_busy_fraction": busy["target"],
-        "draft_busy_fraction": busy["draft"],
-        "accepted_histogram": [int(x) for x in result["accepted_histogram"]],
-    }
-
-
-def _verify_pass(target: Any, hw: Any, result: dict[str, Any]) -> dict[str, float]:
-    from specaccel.models.cost import pass_costs
-
-    tokens = max(1, int(round(result["mean_nodes_per_step"])))
-    context = float(result["kv_cache"]["mean_tokens"])
-    c = pass_costs(target, hw, tokens=tokens, context=context)
-    return {"verify_pass_flops": float(c["flops"][0]),
-            "verify_pass_bytes": float(c["dram_bytes"][0]),
-            "verify_pass_s": float(c["latency_s"][0])}
 
 
 def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, Any]:
@@ -364,24 +344,23 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     """
     from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
+    from specaccel.workloads.methods import check_simulated
 
-    if settings.engine == "event":
-        engine = "simpy"
-    elif settings.engine == "fast":
+    if settings.engine == "fast":
         ok, why = fast_path_status(point)
         if not ok:
             raise InputError(f"the fast path is not exact for this point ({why})",
                              field="engine")
-        engine = "fast"
-    else:   # the simulator decides, by fast_path_applicable on the same options
-        engine = "auto"
 
     steps = point.get("steps")
     requests = point.get("requests")
+    tau = point.get("tau")
     trace = _trace(point.get("preset"), point.get("trace_file"),
                    None if requests is None else int(requests),
                    None if steps is None else int(steps),
-                   int(point.get("trace_seed", 0)), point.get("tree"))
+                   int(point.get("trace_seed", 0)), point.get("tree"),
+                   None if tau is None else float(tau))
+    check_simulated(trace.metadata)
     hw = build_hardware(point)
     target_name = point.get("target") or trace.metadata.get("target_model")
     draft_name = point.get("draft") or trace.metadata.get("draft_model")
@@ -395,14 +374,13 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and runs_draft else None
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=engine, **run_options(point)).to_dict()
-    flat = _flatten(result, hw)
-    if any(m.startswith("verify_pass_") for m in settings.metrics):
-        flat.update(_verify_pass(target, hw, result))
+                      drafting=drafting, engine=settings.engine,
+                      **run_options(point)).to_dict()
+    flat = result["metrics"]
     out: dict[str, Any] = {}
     for m in settings.metrics:
-        v = flat.get(m)
-        if m == "accepted_histogram":
+        v = flat[m]
+        if not metric_is_numeric(m):
             out[m] = list(v)
         else:
             out[m] = math.nan if v is None else float(v)
@@ -412,5 +390,5 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
 
 def metric_is_numeric(name: str) -> bool:
     """Whether a metric is a number (usable in Pareto fronts and constraints)."""
-    return name != "accepted_histogram"
+    return SIM_METRICS[name].numeric
 

@@ -23,11 +23,12 @@ import pandas as pd
 
 from specaccel.analysis import sweep_plots
 from specaccel.analysis.design_point import METRICS
-from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask
+from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask_by
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_file
 
 DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),
                       ("area_mm2", "min"), ("power_w", "min"), ("speedup", "max"))
@@ -89,16 +90,26 @@ def _plain(v: Any) -> Any:
 def parse_objectives(text: str) -> dict[str, str]:
     """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``."""
     out: dict[str, str] = {}
-    for item in text.split(","):
+    items = text.split(",")
+    for item in items:
         name, _, sense = item.strip().partition(":")
         sense = sense or "min"
         if not name or sense not in ("max", "min"):
             raise InputError(f"expected METRIC:max or METRIC:min, not {item.strip()!r}",
                              field="--pareto")
+        if name in out:
+            raise InputError(f"metric {name!r} is given twice", field="--pareto")
         out[name] = sense
     if not 2 <= len(out) <= 3:
         raise InputError(f"give 2 or 3 metrics, not {len(out)}", field="--pareto")
     return out
+
+
+def _workload_column(df: pd.DataFrame) -> str | None:
+    """The column naming each row's workload, when the sweep ran more than one."""
+    if "workload" in df.columns and df["workload"].nunique() > 1:
+        return "workload"
+    return None
 
 
 def _numeric_metrics(df: pd.DataFrame, metrics: list[str]) -> list[str]:
@@ -119,9 +130,19 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
         tokens/s (max), energy per token, area, power (min)).
     """
     root = Path(root)
+    if not root.is_dir():
+        raise InputError("no such results folder" if not root.exists()
+                         else "is a file, not a sweep's results folder", file=str(root))
     loaded = load_results(root)
     df = loaded.frame
     meta = read_sweep_meta(root)
+    if not meta:
+        raise InputError("half-written results folder: no sweep.json (the sweep did not "
+                         "start properly; run 'specaccel sweep' again)", file=str(root))
+    if len(df) == 0:
+        raise InputError("the results folder holds no design points (the sweep stored "
+                         "none: it failed or was stopped at once; 'specaccel sweep "
+                         "--resume' continues it)", file=str(root))
     partial = 0
     if meta.get("strategy") == "successive-halving" and "steps" in df and len(df):
         # Earlier rungs ran shorter traces: compare designs at full length only.
@@ -145,8 +166,9 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
     constraints = [Constraint(c["metric"], c.get("min"), c.get("max"))
                    for c in meta.get("constraints", []) if c["metric"] in df.columns]
     feasible = feasible_mask(df, constraints)
-    front = pareto_mask(df, objectives) if len(objectives) >= 2 and len(df) else \
-        np.zeros(len(df), dtype=bool)
+    # One front per workload: a design is compared only with designs on the same workload.
+    front = pareto_mask_by(df, objectives, _workload_column(df)) \
+        if len(objectives) >= 2 and len(df) else np.zeros(len(df), dtype=bool)
     objective = meta.get("objective") or (numeric[0] if numeric else None)
     best = best_design(df, objective, maximize=bool(meta.get("maximize", True)),
                        constraints=constraints) if objective in numeric else None
@@ -166,7 +188,8 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #
 table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
 th{background:#f3f3f3}pre{background:#f7f7f7;padding:.8em;font-size:.8em;overflow:auto}
-.figs img{max-width:48%;margin:.5%;border:1px solid #eee}.note{color:#666;font-size:.9em}
+figure{margin:1em 0}figure img{max-width:100%;border:1px solid #eee}
+figcaption{font-size:.8em;color:#666}.note{color:#666;font-size:.9em}
 """
 
 
@@ -175,11 +198,24 @@ def _table(df: pd.DataFrame) -> str:
                       na_rep="–", escape=True)
 
 
-def _img(path: Path | None, alt: str) -> str:
+def _img(path: Path | None, alt: str, why_not: str = "metrics not kept") -> str:
     if path is None:
-        return f'<p class="note">{html.escape(alt)}: not drawn (metrics not kept).</p>'
+        return f'<p class="note">{html.escape(alt)}: not drawn ({html.escape(why_not)}).</p>'
     data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    # The smallest font drawn in the figure (px at its natural size), for the legibility
+    # check of the browser test.
+    min_px = sweep_plots.min_font_px(path)
+    clipped = sweep_plots.clipped_text(path)
+    return (f'<figure><img alt="{html.escape(alt)}" data-min-font-px="{min_px:.1f}" '
+            f'data-clipped-text="{clipped}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(alt)}'
+            "</figcaption></figure>")
+
+
+def _tree_is_swept(a: SweepAnalysis) -> bool:
+    """Whether the tree budget varies as an axis (or across workloads' trees)."""
+    return any("tree" in ax or ax in ("steps_tree", "max_nodes") for ax in a.axes) or (
+        "tree" in a.frame.columns and a.frame["tree"].nunique() > 1)
 
 
 def _plots(a: SweepAnalysis, tmp: Path) -> list[str]:
@@ -187,18 +223,22 @@ def _plots(a: SweepAnalysis, tmp: Path) -> list[str]:
     front_idx = df.index[a.front]
     if len(front_idx) == 0 and a.best is not None:
         front_idx = pd.Index([a.best.name])
+    workload = _workload_column(df)
+    tree = _tree_is_swept(a)
     return [
-        _img(sweep_plots.plot_pareto(df, a.objectives, tmp / "pareto.png", a.feasible)
+        _img(sweep_plots.plot_pareto(df, a.objectives, tmp / "pareto.png", a.feasible,
+                                     front=a.front, group=workload)
              if len(a.objectives) >= 2 else None, "Pareto scatter"),
         _img(sweep_plots.plot_roofline(df, tmp / "roofline.png"), "roofline"),
-        _img(sweep_plots.plot_speedup_vs_tree(df, a.axes, tmp / "speedup_tree.png"),
-             "speedup vs tree budget"),
+        _img(sweep_plots.plot_speedup_vs_tree(df, a.axes, tmp / "speedup_tree.png")
+             if tree else None, "speedup vs tree budget",
+             "the tree is not an axis of this sweep" if not tree else "metrics not kept"),
         _img(sweep_plots.plot_accepted_histograms(df, tmp / "accepted.png"),
              "accepted-length histograms"),
         _img(sweep_plots.plot_energy_breakdown(
             df, tmp / "energy.png", rows=front_idx,
-            labels=[", ".join(f"{c}={df.at[i, c]}" for c in a.axes) or str(df.at[i, "key"])
-                    for i in front_idx]),
+            labels=[sweep_plots.short_label(df, i, [x for x in a.axes if x != workload],
+                                            workload) for i in front_idx]),
              "energy breakdown of the Pareto designs"),
     ]
 
@@ -265,10 +305,9 @@ def write_html_report(root: str | Path, out: str | Path | None = None, *,
 
     Returns the report's path and the analysis.
     """
-    a = analyse_sweep(root, objectives=objectives)
     path = Path(out) if out is not None else Path(root) / "report.html"
-    try:
-        path.write_text(render_html(a), encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot write the report ({exc.strerror})", file=str(path)) from None
+    if Path(root).is_dir() or out is not None:
+        check_output_file(path, kind="html", option="--out")  # before the analysis
+    a = analyse_sweep(root, objectives=objectives)
+    atomic_write(path, render_html(a), option="--out")
     return path, a

@@ -110,3 +110,15 @@ def best_design(df: pd.DataFrame, objective: str, *, maximize: bool = True,
         return None
     score = np.where(ok, v if maximize else -v, -np.inf)
     return df.iloc[int(np.argmax(score))]
+
+
+def pareto_mask_by(df: pd.DataFrame, objectives: Mapping[str, str],
+                   group: str | None) -> np.ndarray:
+    """:func:`pareto_mask` within each value of column `group` (e.g. the workload): designs
+    are compared only with designs run on the same workload; no column, one front."""
+    if group is None or group not in df.columns:
+        return pareto_mask(df, objectives)
+    mask = np.zeros(len(df), dtype=bool)
+    for _, idx in df.groupby(group, sort=False).indices.items():
+        mask[idx] = pareto_mask(df.iloc[idx], objectives)
+    return mask

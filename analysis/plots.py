@@ -15,6 +15,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 import numpy as np  # noqa: E402
 
+from specaccel.schema.output_path import atomic_target  # noqa: E402
+
 STAGE_COLOURS = {"draft": "#f28e2b", "tree": "#76b7b2", "target": "#4e79a7",
                  "verify": "#e15759"}
 ENERGY_COLOURS = {"draft": "#f28e2b", "target": "#4e79a7", "static": "#bab0ac"}
@@ -23,9 +25,12 @@ SPEC_COLOUR, AR_COLOUR = "#4e79a7", "#bab0ac"
 
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    try:
+        with atomic_target(path) as tmp:  # never half a PNG at `path`
+            fig.savefig(tmp, dpi=110, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
 
 
 def _bar_labels(ax, bars, fmt: str) -> None:

@@ -10,29 +10,34 @@ from __future__ import annotations
 from typing import Any
 
 from specaccel.analysis.text_table import table
-from specaccel.sim.metrics import SimResult
+from specaccel.sim.metrics import METRICS
+from specaccel.sim.result import SimResult
 
-SUMMARY_FIELDS = (
-    "tokens_per_s", "baseline_tokens_per_s", "speedup", "mean_committed_per_step",
-    "mean_accepted_per_step", "energy_per_token_j", "baseline_energy_per_token_j",
-)
+REPORTED = tuple(m for m in METRICS.values() if m.report is not None)
+"""The metrics of the summary table (those the registry gives a ``report`` header)."""
+
+SUMMARY_FIELDS = tuple(name for m in REPORTED for name in (
+    (m.name, f"baseline_{m.name}") if m.report_baseline else (m.name,)))
 
 
 def hardware_summary(result: SimResult) -> dict[str, Any]:
-    """The headline numbers of one hardware case (speculative vs autoregressive)."""
+    """The headline numbers of one hardware case (speculative vs autoregressive): the
+    reported metrics (:data:`REPORTED`), each with its baseline's value where the
+    registry asks for it, the energy by component, utilisation and step times."""
     base = result.baseline
+    values = result.metrics()
+    base_values = base.metrics() if base is not None else {}
+    headline: dict[str, Any] = {}
+    for m in REPORTED:
+        headline[m.name] = values[m.name]
+        if m.report_baseline:
+            headline[f"baseline_{m.name}"] = base_values.get(m.name)
     return {
         "hardware": result.hardware,
         "kind": result.hardware_kind,
-        "tokens_per_s": result.tokens_per_s,
-        "baseline_tokens_per_s": base.tokens_per_s if base else None,
-        "speedup": result.speedup,
-        "mean_committed_per_step": result.mean_committed_per_step,
-        "mean_accepted_per_step": result.mean_accepted_per_step,
-        "energy_per_token_j": result.energy_per_token_j["total"],
+        **headline,
         "energy_per_token_by_component_j": {
             k: v for k, v in result.energy_per_token_j.items() if k != "total"},
-        "baseline_energy_per_token_j": base.energy_per_token_j["total"] if base else None,
         "utilisation": dict(result.utilisation),
         "role_busy_fraction": dict(result.role_busy_fraction),
         "baseline_utilisation": dict(base.utilisation) if base else None,
@@ -72,6 +77,24 @@ def _pct(x: float | None) -> str:
     return f"{100 * x:.2g}%" if 0 < x < 1e-3 else f"{100 * x:.1f}%"
 
 
+def _scaled(x: float | None, scale: float) -> float | None:
+    return None if x is None else x * scale
+
+
+def _summary_table(summaries: list[dict[str, Any]]) -> str:
+    """One row per hardware, one column per reported metric (and its baseline's)."""
+    headers, rows = ["hardware"], [[h["hardware"]] for h in summaries]
+    for m in REPORTED:
+        keys = [(m.name, m.report)]
+        if m.report_baseline:
+            keys.append((f"baseline_{m.name}", f"AR {m.report}"))
+        for key, header in keys:
+            headers.append(header)
+            for row, h in zip(rows, summaries, strict=True):
+                row.append(_scaled(h[key], m.report_scale))
+    return table(rows, headers)
+
+
 def format_report(report: dict[str, Any]) -> str:
     """Human-readable text of a :func:`build_report` dict."""
     w = report["workload"]
@@ -82,15 +105,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"seed {w.get('seed', '?')}",
         "",
     ]
-    rows = []
-    for h in report["hardware"]:
-        rows.append([
-            h["hardware"], h["tokens_per_s"], h["baseline_tokens_per_s"], h["speedup"],
-            h["mean_committed_per_step"], h["mean_accepted_per_step"],
-            _mj(h["energy_per_token_j"]), _mj(h["baseline_energy_per_token_j"]),
-        ])
-    lines.append(table(rows, ["hardware", "tokens/s", "AR tokens/s", "speedup", "tau",
-                              "accepted", "mJ/token", "AR mJ/token"]))
+    lines.append(_summary_table(report["hardware"]))
     pub = w.get("published")
     if pub:
         got = [f"tau {pub['tau']:.2f}" if pub.get("tau") is not None else None,

@@ -19,6 +19,7 @@ import pandas as pd  # noqa: E402
 
 from specaccel.analysis.pareto import pareto_mask  # noqa: E402
 from specaccel.analysis.plots import ENERGY_COLOURS  # noqa: E402
+from specaccel.schema.output_path import atomic_target  # noqa: E402
 
 LABELS = {
     "tokens_per_s": "tokens / s", "energy_per_token_j": "energy per token (J)",
@@ -34,11 +35,56 @@ def _label(m: str) -> str:
     return LABELS.get(m, m)
 
 
+DPI = 100
+
+#: Per written figure: the smallest font drawn (px at the figure's natural size) and how
+#: many pixels the drawn artists reach past its edge (clipped), read by the HTML report.
+FIGURE_TEXT: dict[str, tuple[float, int]] = {}
+
+
+def _text_facts(fig) -> tuple[float, int]:
+    """The smallest font drawn (px) and how many points the drawn artists reach past the
+    figure's edge (0: nothing is clipped)."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    sizes = [t.get_fontsize() * DPI / 72.0
+             for t in fig.findobj(lambda a: hasattr(a, "get_fontsize")
+                                  and hasattr(a, "get_text"))
+             if t.get_visible() and str(t.get_text()).strip()]
+    tight = fig.get_tightbbox(renderer)  # inches
+    w, h = fig.get_size_inches()
+    over = max(0.0, -tight.x0, -tight.y0, tight.x1 - w, tight.y1 - h) * DPI
+    return (min(sizes) if sizes else 0.0), int(round(over))
+
+
 def _save(fig, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    FIGURE_TEXT[str(path)] = _text_facts(fig)
+    try:
+        with atomic_target(path) as tmp:  # never half a PNG at `path`
+            fig.savefig(tmp, dpi=DPI, format="png")
+    finally:
+        plt.close(fig)
+    return Path(path)
+
+
+def min_font_px(path: Path) -> float:
+    """The smallest font of the figure written to `path`, in px at its natural size."""
+    return FIGURE_TEXT.get(str(path), (0.0, 0))[0]
+
+
+def clipped_text(path: Path) -> int:
+    """How many pixels the figure written to `path` would need beyond its edge."""
+    return FIGURE_TEXT.get(str(path), (0.0, 0))[1]
+
+
+def short_label(df: pd.DataFrame, i, axes: Sequence[str], group: str | None) -> str:
+    """A design's label: its axis values (and workload), short enough for a tick label."""
+    parts = [f"{c}={df.at[i, c]}" for c in axes if c in df.columns]
+    if group is not None:
+        parts.insert(0, str(df.at[i, group]))
+    text = ", ".join(parts) or str(df.at[i, "key"])[:8]
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _has(df: pd.DataFrame, cols: Sequence[str]) -> bool:
@@ -46,28 +92,61 @@ def _has(df: pd.DataFrame, cols: Sequence[str]) -> bool:
 
 
 def plot_pareto(df: pd.DataFrame, objectives: Mapping[str, str], path: Path,
-                feasible: np.ndarray | None = None) -> Path | None:
-    """Scatter of the first two objectives with the Pareto front (of those two) drawn."""
-    names = list(objectives)[:2]
-    if not _has(df, names):
+                feasible: np.ndarray | None = None, *, front: np.ndarray | None = None,
+                group: str | None = None) -> Path | None:
+    """Scatter of the first two objectives with the Pareto front marked.
+
+    `front` is the front of the report (over all its objectives, per workload when
+    `group` names the workload column), so the plot and the table agree.  With a third
+    objective the points are coloured by it and the front's points are ringed (a 3-D
+    front drawn in 2-D is not a line).  With `group`, each workload has its own marker
+    and its own front.
+    """
+    names = list(objectives)
+    if not _has(df, names[:2]):
         return None
-    two = {n: objectives[n] for n in names}
-    front = pareto_mask(df, two)
+    if front is None:
+        front = pareto_mask(df, objectives)
     x = pd.to_numeric(df[names[0]], errors="coerce").to_numpy(float)
     y = pd.to_numeric(df[names[1]], errors="coerce").to_numpy(float)
     feas = np.ones(len(df), bool) if feasible is None else feasible
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    ax.scatter(x[feas], y[feas], s=12, c="#4e79a7", alpha=0.6, label="feasible")
-    if (~feas).any():
-        ax.scatter(x[~feas], y[~feas], s=12, c="#bab0ac", alpha=0.6,
-                   label="violates a constraint")
-    order = np.argsort(x[front])
-    ax.plot(x[front][order], y[front][order], "-o", color="#e15759", ms=4,
-            label=f"Pareto front ({int(front.sum())})")
-    ax.set_xlabel(f"{_label(names[0])} ({two[names[0]]})")
-    ax.set_ylabel(f"{_label(names[1])} ({two[names[1]]})")
-    ax.set_title("design points and Pareto front")
-    ax.legend(fontsize=8)
+    groups = (list(dict.fromkeys(df[group].astype(str))) if group is not None else [None])
+    markers = "osD^v<>p"
+    fig, ax = plt.subplots(figsize=(7.2, 4.8))
+    third = names[2] if len(names) > 2 and names[2] in df.columns else None
+    cval = pd.to_numeric(df[third], errors="coerce").to_numpy(float) if third else None
+    scatter = None
+    for gi, g in enumerate(groups):
+        in_g = np.ones(len(df), bool) if g is None else (df[group].astype(str) == g).to_numpy()
+        m = markers[gi % len(markers)]
+        tag = "" if g is None else f"{g}: "
+        sel = in_g & feas
+        if cval is not None:
+            scatter = ax.scatter(x[sel], y[sel], s=18, c=cval[sel], cmap="viridis",
+                                 marker=m, alpha=0.8, label=f"{tag}feasible")
+        else:
+            ax.scatter(x[sel], y[sel], s=14, marker=m, alpha=0.6,
+                       color=f"C{gi}", label=f"{tag}feasible")
+        if (in_g & ~feas).any():
+            ax.scatter(x[in_g & ~feas], y[in_g & ~feas], s=14, marker=m, c="#bab0ac",
+                       alpha=0.6, label=f"{tag}violates a constraint")
+        f = in_g & front
+        if third is None:
+            order = np.argsort(x[f])
+            ax.plot(x[f][order], y[f][order], "-", color=f"C{gi}" if g else "#e15759",
+                    lw=1.2)
+        ax.scatter(x[f], y[f], s=60, marker=m, facecolors="none",
+                   edgecolors=f"C{gi}" if g else "#e15759", linewidths=1.4,
+                   label=f"{tag}Pareto front ({int(f.sum())})")
+    if scatter is not None:
+        bar = fig.colorbar(scatter, ax=ax)
+        bar.set_label(f"{_label(third)} ({objectives[third]})", fontsize=10)
+    ax.set_xlabel(f"{_label(names[0])} ({objectives[names[0]]})")
+    ax.set_ylabel(f"{_label(names[1])} ({objectives[names[1]]})")
+    over = ", ".join(_label(n) for n in names)
+    ax.set_title(f"design points; Pareto front over {over}"
+                 + (" per workload" if group else ""), fontsize=10)
+    ax.legend(fontsize=9)
     return _save(fig, path)
 
 
@@ -144,7 +223,7 @@ def plot_speedup_vs_tree(df: pd.DataFrame, axes: Sequence[str], path: Path) -> P
     if len(hws) > 10:
         title += f" (first 10 of {len(hws)})"
     ax.set_title(title)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return _save(fig, path)
 
 
@@ -172,7 +251,7 @@ def plot_accepted_histograms(df: pd.DataFrame, path: Path) -> Path | None:
     ax.set_xlabel("accepted drafts in a step")
     ax.set_ylabel("fraction of steps")
     ax.set_title("accepted-length histograms")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=9)
     return _save(fig, path)
 
 
@@ -188,14 +267,14 @@ def plot_energy_breakdown(df: pd.DataFrame, path: Path, *, rows: pd.Index | None
     if sel.empty:
         return None
     names = list(labels)[:len(sel)] if labels is not None else [str(k)[:8] for k in sel["key"]]
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.55 * len(sel) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.4, 0.6 * len(sel) + 3), 5.2))
     bottom = np.zeros(len(sel))
     x = np.arange(len(sel))
     for part, comp in zip(parts, ("draft", "target", "static"), strict=True):
         v = sel[part].to_numpy(float) * 1e3
         ax.bar(x, v, 0.6, bottom=bottom, color=ENERGY_COLOURS[comp], label=comp)
         bottom += v
-    ax.set_xticks(x, names, rotation=45, ha="right", fontsize=7)
+    ax.set_xticks(x, names, rotation=30, ha="right", fontsize=9)
     ax.set_ylabel("energy per token (mJ)")
     ax.set_title("energy breakdown")
     ax.legend(fontsize=8)

@@ -22,7 +22,6 @@ import abc
 import fcntl
 import math
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -33,9 +32,11 @@ from typing import Any
 import numpy as np
 
 from specaccel.analysis import design_point as dp
+from specaccel.analysis.progress_bar import ProgressBar
 from specaccel.analysis.results_store import MANIFEST, ResultsStore, load_results
 from specaccel.analysis.sweep_spec import SweepSpec, point_key
 from specaccel.schema.errors import InputError
+from specaccel.schema.progress import advance as report_progress
 
 EvaluateFn = Callable[[dict[str, Any], dp.EvalSettings], dict[str, Any]]
 FLUSH_SECONDS = 2.0
@@ -260,7 +261,9 @@ def _keyed(points: list[dict[str, Any]], settings: dp.EvalSettings
            ) -> list[tuple[str, dict[str, Any]]]:
     seen: set[str] = set()
     out = []
-    for p in points:
+    for i, p in enumerate(points):
+        if i % 4096 == 4095:
+            report_progress(4096)
         k = point_key(p, settings)
         if k not in seen:
             seen.add(k)
@@ -268,22 +271,8 @@ def _keyed(points: list[dict[str, Any]], settings: dp.EvalSettings
     return out
 
 
-class _Progress:
-    def __init__(self, total: int, enabled: bool, desc: str, initial: int = 0) -> None:
-        self.bar = None
-        if enabled:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total + initial, initial=initial, desc=desc, unit="pt",
-                            file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+def _Progress(total: int, enabled: bool, desc: str, initial: int = 0) -> ProgressBar:
+    return ProgressBar(total + initial, desc, enabled=enabled, unit="pt", initial=initial)
 
 
 def _execute(todo: list[tuple[str, dict[str, Any]]], store: ResultsStore, spec: SweepSpec,
@@ -376,7 +365,9 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
             _successive_halving(spec, store, backend, evaluate, progress, summary,
                                 chunk_size)
         else:
-            keyed = _keyed(first, spec.settings)
+            with ProgressBar(len(first), f"{spec.name}: keying points", enabled=progress,
+                             unit="pt"):
+                keyed = _keyed(first, spec.settings)
             done = store.done_keys()
             todo = [kp for kp in keyed if kp[0] not in done]
             summary.total = len(keyed)

@@ -54,14 +54,15 @@ from typing import Any
 import numpy as np
 
 from specaccel.analysis import design_point as dp
+from specaccel.schema import progress
 from specaccel.schema.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")
 TOP_LEVEL = ("sweep", "search", "fixed", "axes", "workloads", "constraints")
 SWEEP_KEYS = ("name", "metrics", "engine", "baseline", "batch_size")
 SEARCH_KEYS = ("strategy", "samples", "seed", "objective", "maximize", "eta", "min_steps")
-WORKLOAD_KEYS = ("name", "preset", "trace", "requests", "steps", "seed", "tree", "target",
-                 "draft")
+WORKLOAD_KEYS = ("name", "preset", "method", "trace", "requests", "steps", "seed", "tree",
+                 "tau", "target", "draft")
 RESERVED_AXES = ("workload", "preset", "trace_file", "trace_seed")
 MAX_POINTS = 10_000_000
 #: Largest integer a parameter may have: 2**53, the largest every float64 holds exactly
@@ -321,32 +322,36 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                      batch_size=int(sweep.get("batch_size", 64)), text=text)
     n = _count(spec)
     if n > MAX_POINTS:
+        if spec.search.strategy != "grid":
+            raise loc.error(f"{spec.search.samples} samples x {len(spec.workloads)} "
+                            f"workloads = {n} points is more than {MAX_POINTS}", "search",
+                            "samples")
         raise loc.error(f"{n} points is more than {MAX_POINTS}", "axes")
     if n == 0:
         raise loc.error("the sweep has no points (an empty axis, or samples = 0)", "axes")
+    progress.expect(n)
     _check_points(spec, loc)
     return spec
 
 
 def _check_points(spec: SweepSpec, loc: _Locator) -> None:
-    """Build the accelerator of every distinct point, so that rules between parameters
-    (``weight_sram_mib <= sram_mib``) fail before the sweep starts, not in the middle."""
-    from specaccel.models.cost import AcceleratorConfig
-
-    accel = set(dp.accelerator_params())
+    """Build what every distinct point configures (:func:`.design_point.check_point`), so
+    that rules between parameters (``weight_sram_mib <= sram_mib``, Poisson arrivals need
+    ``rate_per_s``) fail before the sweep starts, not in the middle."""
+    configured = set(dp.accelerator_params()) | set(dp.serving_params()) | {"hardware"}
     seen: set[tuple] = set()
-    for p in spec.points():
-        if p.get("hardware", dp.DEFAULT_HARDWARE) != dp.DEFAULT_HARDWARE:
-            continue
-        over = tuple(sorted((k, v) for k, v in p.items() if k in accel))
+    for i, p in enumerate(spec.points()):
+        if i % 4096 == 4095:
+            progress.advance(4096)
+        over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
         if over in seen:
             continue
         seen.add(over)
         try:
-            AcceleratorConfig(**dict(over))
+            dp.check_point(dict(over))
         except InputError as exc:
             table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
-            desc = ", ".join(f"{k} = {v!r}" for k, v in over)
+            desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
             raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
                             exc.field, field=f"{table}.{exc.field}") from None
 
@@ -374,7 +379,8 @@ def _unknown_param(k: str) -> str:
     if k in RESERVED_AXES:
         return "is set per workload in [[workloads]], not here"
     return ("unknown parameter; see docs/sweeps.md (workload: requests, steps, tree; "
-            "models: target, draft; hardware and its design parameters)")
+            "models: target, draft; hardware and its design parameters; serving: "
+            "max_batch, rate_per_s, ...)")
 
 
 def _settings(sweep: dict[str, Any], loc: _Locator) -> dp.EvalSettings:
@@ -442,9 +448,8 @@ def _is_num(v: Any) -> bool:
 
 
 def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None:
-    """Type and range of one parameter value, checked by building what it configures."""
-    from specaccel.models.cost import AcceleratorConfig
-
+    """Type and range of one parameter value: a configuration field by its declaration
+    (:func:`.design_point.config_field`), a GPU spec override as a number > 0."""
     if name in ("hardware", "target", "draft", "tree"):
         if not isinstance(v, str):
             raise loc.error(f"must be a string, not {v!r}", table, key)
@@ -465,20 +470,25 @@ def _check_value(name: str, v: Any, loc: _Locator, table: str, key: str) -> None
     if name in ("requests", "steps"):
         _int_at_least(v, 1, loc, table, key)
         return
-    textual = name in dp.accelerator_text_params()
-    v_ok = isinstance(v, str) if textual else _is_num(v)
-    if not v_ok:
-        raise loc.error(f"must be a {'string' if textual else 'number'}, not {v!r}", table,
-                        key)
-    if name in dp.accelerator_params():
+    if name == "tau":
+        from specaccel.schema.config_fields import field_spec
+        from specaccel.workloads.workload_options import WorkloadOptions
+
         try:
-            AcceleratorConfig(**{name: v})
+            field_spec(WorkloadOptions, "tau").check(v)
         except InputError as exc:
-            if exc.field == name:  # cross-field rules are checked per point (_check_points)
-                raise loc.error(exc.reason, table, key) from None
-        except TypeError as exc:
-            raise loc.error(str(exc), table, key) from None
-    elif _is_num(v) and v <= 0:
+            raise loc.error(exc.reason, table, key) from None
+        return
+    declared = dp.config_field(name)
+    if declared is not None:
+        try:
+            declared.check(v)
+        except InputError as exc:
+            raise loc.error(exc.reason, table, key) from None
+        return
+    if not _is_num(v):
+        raise loc.error(f"must be a number, not {v!r}", table, key)
+    if v <= 0:
         raise loc.error(f"must be > 0, not {v!r}", table, key)
 
 
@@ -502,7 +512,10 @@ def _axis(name: str, v: Any, search: Search, loc: _Locator) -> Axis:
         extra = set(v) - {"start", "stop", "step"}
         if extra:
             raise loc.error(f"unknown key {sorted(extra)[0]!r} in a range", "axes", name)
-        start, stop, step = v["start"], v["stop"], v.get("step", 1)
+        if "step" not in v:
+            raise loc.error("a range needs a step (e.g. { start = 32, stop = 128, step = 32 })",
+                            "axes", name)
+        start, stop, step = v["start"], v["stop"], v["step"]
         if not all(_is_num(x) for x in (start, stop, step)) or step <= 0 or stop < start:
             raise loc.error("a range needs numbers start <= stop and step > 0", "axes", name)
         n = int(math.floor((stop - start) / step + 1e-9)) + 1
@@ -569,18 +582,12 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
             if k not in WORKLOAD_KEYS:
                 raise loc.error(f"unknown key; expected one of {', '.join(WORKLOAD_KEYS)}",
                                 "workloads", k, index=i)
-        if ("preset" in w) == ("trace" in w):
-            raise loc.error("give exactly one of 'preset' or 'trace'", "workloads", None,
-                            index=i, field=f"workloads[{i}]")
+        if ("preset" in w or "method" in w) == ("trace" in w):
+            raise loc.error("give exactly one of 'preset' (or 'method') or 'trace'",
+                            "workloads", None, index=i, field=f"workloads[{i}]")
         params: dict[str, Any] = {}
-        if "preset" in w:
-            from specaccel.workloads import get_preset
-
-            try:
-                get_preset(w["preset"])
-            except (InputError, KeyError, ValueError, TypeError) as exc:
-                reason = exc.reason if isinstance(exc, InputError) else str(exc)
-                raise loc.error(reason, "workloads", "preset", index=i) from None
+        if "trace" not in w:
+            w = dict(w, preset=_workload_preset(w, loc, i))
             params["preset"] = w["preset"]
             name = str(w.get("name", w["preset"]))
         else:
@@ -597,9 +604,9 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
                                 index=i) from None
             params["trace_file"] = str(tf)
             name = str(w.get("name", tf.stem))
-        for k in ("requests", "steps", "tree", "target", "draft"):
+        for k in ("requests", "steps", "tree", "tau", "target", "draft"):
             if k in w:
-                if "trace" in w and k in ("requests", "steps", "tree"):
+                if "trace" in w and k in ("requests", "steps", "tree", "tau"):
                     raise loc.error("applies to presets only", "workloads", k, index=i)
                 try:
                     _check_value(k, w[k], loc, "workloads", k)
@@ -618,15 +625,37 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
     return tuple(out)
 
 
+def _workload_preset(w: dict[str, Any], loc: _Locator, i: int) -> str:
+    """The preset a [[workloads]] entry names: its ``preset``, or its ``method``'s first
+    preset (both: the preset must be of that method)."""
+    from specaccel.workloads.workload_options import WorkloadOptions
+
+    key = "preset" if "preset" in w else "method"
+    try:
+        for k in ("preset", "method"):
+            if k in w and not isinstance(w[k], str):
+                raise InputError(f"must be a string, not {w[k]!r}", field=k)
+        preset = WorkloadOptions(preset=w.get("preset"), method=w.get("method")).resolve()
+    except InputError as exc:
+        raise loc.error(exc.reason, "workloads", exc.field or key, index=i) from None
+    return preset.name
+
+
 def _check_preset_size(w: dict[str, Any], loc: _Locator, i: int) -> None:
     """Refuse a preset workload whose trace would be too large to generate (at parse time)."""
     from specaccel.workloads import get_preset
     from specaccel.workloads.synthetic import check_trace_size
 
     p = get_preset(w["preset"])
+    if "steps" in w and not p.sized_by_steps:
+        raise loc.error(f"preset {p.name!r} sets its own steps per request", "workloads",
+                        "steps", index=i)
+    shape = getattr(p, "shape", None)
+    if shape is None:   # a recorded or modelled preset: no fixed tree to size by
+        return
     try:
         check_trace_size(int(w.get("requests", p.n_requests)),
-                         int(w.get("steps", p.steps_per_request)), p.shape.n_nodes)
+                         int(w.get("steps", p.steps_per_request)), shape.n_nodes)
     except InputError as exc:
         key = "requests" if "requests" in w else "steps" if "steps" in w else None
         raise loc.error(exc.reason, "workloads", key, index=i) from None

@@ -10,10 +10,8 @@ Medusa MT-bench summaries and the Medusa accuracy-tree τ against the published 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -22,32 +20,20 @@ from specaccel.models.golden import verify_trace
 from specaccel.workloads.importers import import_answers, imported_summary
 from specaccel.workloads.method_chain import FixedChain
 from specaccel.workloads.method_medusa_tree import (
+    MEDUSA_HEAD_ACCURACY,
     expected_tau,
     greedy_medusa_tree,
     load_head_accuracy,
     rank_accuracy,
 )
-from specaccel.workloads.method_presets import (
-    MEDUSA_HEAD_ACCURACY,
-    METHOD_PRESETS,
-    record_preset,
-)
 from specaccel.workloads.method_prompt_lookup import PromptLookup
 from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63
+from specaccel.workloads.methods import PRESETS
+from specaccel.workloads.published import published_number
+from specaccel.workloads.real_text_presets import record_preset
 from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 
 MTBENCH = Path("/work/shared/data/mtbench-medusa")
-
-
-def published_tau(row: tuple[str, str, str, str] | None) -> float | None:
-    if row is None:
-        return None
-    text = resources.files("specaccel.data").joinpath("acceptance.csv").read_text()
-    for r in csv.DictReader(text.splitlines()):
-        if (r["method"], r["target"], r["draft_or_tree"], r["benchmark"]) == row and r["tau"]:
-            if r["temperature"] in ("0", ""):
-                return float(r["tau"])
-    return None
 
 
 def lag1(x: np.ndarray) -> float:
@@ -119,7 +105,7 @@ def main() -> None:
                                  "draft": models.draft_lm.perplexity(held, 20000)}
     rows = []
     traces = {}
-    for name, preset in METHOD_PRESETS.items():
+    for name, preset in [(n, p) for n, p in PRESETS.items() if p.kind == "real-text"]:
         for mode in ("greedy", "stochastic"):
             if mode == "stochastic" and name not in ("chain-g5", "eagle-25", "eagle2-60"):
                 continue
@@ -133,7 +119,7 @@ def main() -> None:
             rows.append({"preset": name, "mode": mode, "steps": tr.n_steps,
                          "nodes_per_step": float(tr.nodes_per_step().mean()),
                          "tau": float(o.committed.mean()),
-                         "published_tau_llm": published_tau(preset.published_row),
+                         "published_tau_llm": preset.published_tau,
                          "steps_per_s": tr.n_steps / dt})
     out["methods"] = rows
     dyn = {}
@@ -161,8 +147,8 @@ def main() -> None:
         medusa[size] = {"greedy_63": expected_tau(greedy_medusa_tree(acc, 63), acc),
                         "mc_sim_7b_63": expected_tau(MEDUSA_MC_SIM_7B_63, acc)}
     out["medusa_accuracy_tree_tau"] = medusa
-    out["medusa_published_tau_specbench_7b"] = published_tau(
-        ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench"))
+    out["medusa_published_tau_specbench_7b"] = published_number(
+        ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0"), "tau")
     out["total_seconds"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(out, indent=2))

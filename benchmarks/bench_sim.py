@@ -48,10 +48,10 @@ def main() -> None:
 
     from specaccel.models.cost import get_hardware, get_model
     from specaccel.models.golden import verify_trace
-    from specaccel.sim import autoregressive_trace, compute_step_costs, replay, simulate
+    from specaccel.sim import StepInput, StepPricer, autoregressive_trace, simulate
     from specaccel.sim.accelerator_model import Accelerator
-    from specaccel.sim.config_check import kv_capacity_tokens
     from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
+    from specaccel.sim.replay import replay
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.serving import ServingConfig, ServingSimulation, serve
     from specaccel.workloads import DEFAULT_PRESET, generate_trace
@@ -63,26 +63,30 @@ def main() -> None:
     draft = get_model(base.metadata["draft_model"])
     hw = get_hardware("specaccel-default")
     outcome = verify_trace(base)
-    costs = compute_step_costs(base, target_model=target, draft_model=draft, hw=hw,
-                               outcome=outcome)
+    pricer = StepPricer.build(hw, target, draft, base.metadata["drafting"])
+
+    def step_input(trace_, **options):
+        return StepInput.build(trace_, pricer, **options)
+
+    spec_in = step_input(base, outcome=outcome)
     ar = autoregressive_trace(base, outcome)
-    ar_costs = compute_step_costs(ar, target_model=target, draft_model=draft, hw=hw,
-                                  drafting="none")
+    ar_in = StepInput.build(ar, pricer.baseline())
     print(f"workload {DEFAULT_PRESET}: {base.n_requests} requests, {base.n_steps} "
           f"speculative steps, {ar.n_steps} autoregressive steps; hardware {hw.name}; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
 
     # 1. SimPy batch-1 replay
-    for label, c in (("speculative", costs), ("autoregressive", ar_costs)):
-        t = best_of(lambda c=c: replay(c, hw), args.repeat)
-        print(f"[1] SimPy replay, batch 1, {label:14s} {c.n_steps:7d} steps {t:7.3f} s "
-              f"{c.n_steps / t:12,.0f} steps/s   (target >= 20,000)")
+    for label, inp in (("speculative", spec_in), ("autoregressive", ar_in)):
+        t = best_of(lambda inp=inp: replay(inp), args.repeat)
+        n = inp.costs.n_steps
+        print(f"[1] SimPy replay, batch 1, {label:14s} {n:7d} steps {t:7.3f} s "
+              f"{n / t:12,.0f} steps/s   (target >= 20,000)")
 
     # 2. fast path
-    big = take_requests(base, 10 * n_req)
-    big_costs = compute_step_costs(big, target_model=target, draft_model=draft, hw=hw)
-    fast_replay(big_costs, hw)                                  # compile / load cache
-    t = best_of(lambda: fast_replay(big_costs, hw), args.repeat)
+    big_in = step_input(take_requests(base, 10 * n_req))
+    big_costs = big_in.costs
+    fast_replay(big_in)                                         # compile / load cache
+    t = best_of(lambda: fast_replay(big_in), args.repeat)
     print(f"[2] fast path fast_replay          {big_costs.n_steps:7d} steps {t:9.5f} s "
           f"{big_costs.n_steps / t:12,.0f} steps/s   (target >= 2,000,000)")
     configs = np.stack([big_costs.step_time_s() * k for k in np.linspace(0.5, 2.0, 64)])
@@ -95,30 +99,25 @@ def main() -> None:
     # 2b. fast path for a static batch (32 requests at time 0, batch 32), costs included
     from specaccel.sim.static_batch import static_batch_replay
 
-    static = take_requests(base, 32)
-    static_costs = compute_step_costs(static, target_model=target, draft_model=draft, hw=hw)
-    static_cfg = ServingConfig(max_batch=32, prefill=False)
-    static_batch_replay(static, static_costs, hw, target=target, draft=draft,
-                        config=static_cfg)
-    t = best_of(lambda: static_batch_replay(static, static_costs, hw, target=target,
-                                            draft=draft, config=static_cfg), args.repeat)
-    t_ev = best_of(lambda: serve(static, static_costs, hw, target=target, draft=draft,
-                                 config=static_cfg), 1)
+    static_in = step_input(take_requests(base, 32),
+                           serving=ServingConfig(max_batch=32, prefill=False))
+    static_costs = static_in.costs
+    static_batch_replay(static_in)
+    t = best_of(lambda: static_batch_replay(static_in), args.repeat)
+    t_ev = best_of(lambda: serve(static_in), 1)
     print(f"[2] fast path, static batch of 32  {static_costs.n_steps:7d} request-steps "
           f"{t:7.4f} s {static_costs.n_steps / t:12,.0f} request-steps/s (SimPy serving "
           f"loop: {static_costs.n_steps / t_ev:,.0f})")
 
     # 3. serving at batch 32 (the batch stays full: arrivals far faster than service)
-    cap = kv_capacity_tokens(hw, target, draft, costs.kv_bytes_per_token)
-    srv_trace = take_requests(base, 4 * n_req)
-    srv_costs = compute_step_costs(srv_trace, target_model=target, draft_model=draft, hw=hw)
     cfg = ServingConfig(max_batch=32, arrivals="poisson", rate_per_s=1000.0, seed=0)
+    srv_in = step_input(take_requests(base, 4 * n_req), serving=cfg)
+    srv_costs = srv_in.costs
     log = None
 
     def run_serving():
         nonlocal log
-        log = serve(srv_trace, srv_costs, hw, target=target, draft=draft, config=cfg,
-                    kv_capacity=cap)
+        log = serve(srv_in)
 
     t = best_of(run_serving, max(1, args.repeat - 1))
     s = log.serving
@@ -144,10 +143,10 @@ def main() -> None:
               f"{res.serving['tpot_s']['p50'] * 1e3:.1f} ms{extra}")
 
     # 5. memory: per request, and flat over a 100,000-step run
-    def heap_of_serving(trace_, c_):
+    def heap_of_serving(inp):
         tracemalloc.start()
         before = tracemalloc.get_traced_memory()[0]
-        lg = serve(trace_, c_, hw, target=target, draft=draft, config=cfg, kv_capacity=cap)
+        lg = serve(inp)
         held = tracemalloc.get_traced_memory()[0] - before
         peak = tracemalloc.get_traced_memory()[1] - before
         tracemalloc.stop()
@@ -156,22 +155,18 @@ def main() -> None:
 
     for k in (2, 8):
         tr = take_requests(base, k * n_req)
-        c_ = compute_step_costs(tr, target_model=target, draft_model=draft, hw=hw)
-        held, peak = heap_of_serving(tr, c_)
+        held, peak = heap_of_serving(step_input(tr, serving=cfg))
         print(f"[5] serving {tr.n_requests:5d} requests ({tr.n_steps} steps): log holds "
               f"{held / tr.n_requests:7.0f} B/request, run peak {peak / 1e6:6.2f} MB "
               f"({peak / tr.n_requests:7.0f} B/request)")
 
     steps_target = 20_000 if args.quick else 100_000
-    long = take_requests(base, -(-steps_target // n_steps))
-    long_costs = compute_step_costs(long, target_model=target, draft_model=draft, hw=hw)
+    long_in = step_input(take_requests(base, -(-steps_target // n_steps)),
+                         serving=ServingConfig(max_batch=1, prefill=False))
+    long_costs = long_in.costs
     env = simpy.Environment()
     acc = Accelerator.build(env, hw, long_costs.kv_bytes_per_token)
-    sim = ServingSimulation(long, long_costs, acc, target=target, draft=draft, hw=hw,
-                            config=ServingConfig(max_batch=1, prefill=False),
-                            arrival_s=long_costs.arrival_s, kv_capacity=cap,
-                            cost_fn=__import__("specaccel.models.cost",
-                                               fromlist=["pass_costs"]).pass_costs)
+    sim = ServingSimulation(long_in, acc)
     samples: list[tuple[int, int]] = []
     proc = env.process(sim.run())
 

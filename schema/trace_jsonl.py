@@ -37,6 +37,15 @@ from specaccel.schema.trace import (
 
 FORMAT_NAME = "specaccel-trace"
 
+#: The keys each kind of line may hold; any other key is an error (a misspelt optional
+#: key would otherwise be ignored and its value silently replaced by the default).
+HEADER_KEYS = frozenset({"format", "schema_version", "verification", "metadata", "requests"})
+REQUEST_KEYS = frozenset({"request_id", "prompt_len", "arrival_s", "steps"})
+STEP_KEYS = frozenset({*NODE_FIELDS, "recorded_accepted"})
+
+_INT32_MAX = 2**31 - 1
+_INT64_MAX = 2**63 - 1
+
 
 def _floats(values: np.ndarray) -> list[float | None]:
     return [None if math.isnan(v) else v for v in values.tolist()]
@@ -87,9 +96,12 @@ def read_jsonl(path: str | Path) -> Trace:
     records = [(n + 1, text) for n, text in enumerate(lines) if text.strip()]
     if not records:
         raise InputError("empty file: expected a header line", file=file)
-    lineno, text = records[0]
-    header = _parse(text, file, lineno)
+    # Every line is JSON before anything is counted: a garbage line is reported as
+    # bad JSON on its line, not as a request-count mismatch.
+    parsed = [(lineno, _parse(text, file, lineno)) for lineno, text in records]
+    lineno, header = parsed[0]
     where = (f"line {lineno}",)
+    _known_keys(header, HEADER_KEYS, file, where)
     if header.get("format") != FORMAT_NAME:
         raise InputError(f"not a specaccel trace header (format is {header.get('format')!r}, "
                          f"expected {FORMAT_NAME!r})", file=file, where=where, field="format")
@@ -104,6 +116,9 @@ def read_jsonl(path: str | Path) -> Trace:
     if not isinstance(metadata, dict):
         raise InputError("must be a JSON object", file=file, where=where, field="metadata")
     declared = header.get("requests")
+    if declared is not None and (not isinstance(declared, int) or isinstance(declared, bool)):
+        raise InputError(f"must be an integer, not {declared!r}", file=file, where=where,
+                         field="requests")
     if declared is not None and declared != len(records) - 1:
         raise InputError(f"header declares {declared} requests but the file has "
                          f"{len(records) - 1} (truncated?)", file=file, where=where,
@@ -117,9 +132,9 @@ def read_jsonl(path: str | Path) -> Trace:
     recorded: list[int] = []
     columns: dict[str, list[Any]] = {name: [] for name in NODE_FIELDS}
     step_where: list[tuple[str, ...]] = []
-    for lineno, text in records[1:]:
-        req = _parse(text, file, lineno)
+    for lineno, req in parsed[1:]:
         where = (f"line {lineno}",)
+        _known_keys(req, REQUEST_KEYS, file, where)
         rid = req.get("request_id")
         if not isinstance(rid, str):
             raise InputError("must be a string", file=file, where=where, field="request_id")
@@ -136,6 +151,7 @@ def read_jsonl(path: str | Path) -> Trace:
             if not isinstance(step, dict):
                 raise InputError("step must be a JSON object", file=file, where=swhere,
                                  field="steps")
+            _known_keys(step, STEP_KEYS, file, swhere)
             size = None
             for name in NODE_FIELDS:
                 values = step.get(name)
@@ -153,6 +169,9 @@ def read_jsonl(path: str | Path) -> Trace:
             if not isinstance(rec, int) or isinstance(rec, bool):
                 raise InputError("must be an integer", file=file, where=swhere,
                                  field="recorded_accepted")
+            if not -1 <= rec <= _INT32_MAX:
+                raise InputError(f"must be -1 or an accepted length, not {rec}", file=file,
+                                 where=swhere, field="recorded_accepted")
             recorded.append(rec)
 
     step_off = np.zeros(len(sizes) + 1, dtype=np.int64)
@@ -185,12 +204,27 @@ def read_jsonl(path: str | Path) -> Trace:
 
 def _parse(text: str, file: str, lineno: int) -> dict[str, Any]:
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_no_constant)
     except ValueError as exc:
         raise InputError(f"invalid JSON ({exc})", file=file, where=(f"line {lineno}",)) from None
+    except RecursionError:
+        raise InputError("invalid JSON (nested too deeply)", file=file,
+                         where=(f"line {lineno}",)) from None
     if not isinstance(obj, dict):
         raise InputError("expected a JSON object", file=file, where=(f"line {lineno}",))
     return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (write null for a missing uniform)")
+
+
+def _known_keys(obj: dict[str, Any], known: frozenset[str], file: str,
+                where: tuple[str, ...]) -> None:
+    unknown = sorted(set(obj) - known)
+    if unknown:
+        raise InputError(f"unknown key (expected one of {', '.join(sorted(known))})",
+                         file=file, where=where, field=unknown[0])
 
 
 def _number(obj: dict[str, Any], key: str, kind: type, file: str,
@@ -200,6 +234,13 @@ def _number(obj: dict[str, Any], key: str, kind: type, file: str,
     if not ok or isinstance(value, bool):
         raise InputError(f"must be a{'n integer' if kind is int else ' number'}, not {value!r}",
                          file=file, where=where, field=key)
+    if kind is int and not -_INT64_MAX - 1 <= value <= _INT64_MAX:
+        raise InputError(f"{value} does not fit in a 64-bit integer", file=file, where=where,
+                         field=key)
+    if kind is float and (isinstance(value, int) and abs(value) > 2**1023
+                          or not math.isfinite(float(value))):
+        raise InputError(f"must be a finite number, not {value!r}", file=file, where=where,
+                         field=key)
     return kind(value)
 
 
@@ -213,14 +254,20 @@ def _to_array(flat: list[Any], name: str, file: str,
                      if not isinstance(v, int) or isinstance(v, bool))
             raise InputError(f"values must be integers, found {flat[j]!r}", file=file,
                              where=locate(j), field=name)
-        try:
-            return np.asarray(flat, dtype=dtype).reshape(-1)
-        except OverflowError:
-            raise InputError("values must fit in 64-bit integers", file=file,
-                             field=name) from None
+        info = np.iinfo(dtype)
+        bad = next((j for j, v in enumerate(flat) if not info.min <= v <= info.max), None)
+        if bad is not None:
+            raise InputError(f"{flat[bad]} does not fit in a {info.bits}-bit integer",
+                             file=file, where=locate(bad), field=name)
+        return np.asarray(flat, dtype=dtype).reshape(-1)
     bad = next((j for j, v in enumerate(flat) if v is not None and (
         not isinstance(v, (int, float)) or isinstance(v, bool))), None)
     if bad is not None:
         raise InputError(f"values must be numbers or null, found {flat[bad]!r}", file=file,
+                         where=locate(bad), field=name)
+    bad = next((j for j, v in enumerate(flat) if v is not None and (
+        isinstance(v, int) and abs(v) > 2**1023 or not math.isfinite(v))), None)
+    if bad is not None:
+        raise InputError(f"values must be finite numbers, found {flat[bad]!r}", file=file,
                          where=locate(bad), field=name)
     return np.asarray([math.nan if v is None else v for v in flat], dtype=dtype).reshape(-1)

@@ -99,9 +99,17 @@ def read_parquet(path: str | Path) -> Trace:
     if version != SCHEMA_VERSION:
         raise InputError(f"unknown schema version {raw_version!r} (this reader knows "
                          f"{SCHEMA_VERSION})", file=file, field="schema_version")
+    unknown = sorted(k for k in meta if k.startswith(b"specaccel.")
+                     and k not in (KEY_VERSION, KEY_VERIFICATION, KEY_METADATA))
+    if unknown:
+        raise InputError("unknown key in the Parquet metadata", file=file,
+                         field=unknown[0].decode(errors="replace"))
     verification = meta.get(KEY_VERIFICATION, b"").decode(errors="replace")
     try:
-        metadata = json.loads(meta.get(KEY_METADATA, b"{}"))
+        metadata = json.loads(meta.get(KEY_METADATA, b"{}"), parse_constant=_no_constant)
+    except RecursionError:
+        raise InputError("invalid JSON (nested too deeply)", file=file,
+                         field="metadata") from None
     except ValueError as exc:
         raise InputError(f"invalid JSON ({exc})", file=file, field="metadata") from None
     if not isinstance(metadata, dict):
@@ -111,6 +119,26 @@ def read_parquet(path: str | Path) -> Trace:
     except (pa.ArrowException, OSError) as exc:
         raise InputError(f"corrupt Parquet data ({_first_line(exc)})", file=file) from None
     return _table_to_trace(table, file, verification, metadata)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _as_dtype(values: np.ndarray, dtype: Any, file: str, field: str) -> np.ndarray:
+    """`values` converted to `dtype`; integers out of its range are an error, not a wrap."""
+    want = np.dtype(dtype)
+    if want.kind == "i" and values.dtype.kind in "iu" and values.size:
+        info = np.iinfo(want)
+        lo, hi = values.min(), values.max()
+        if int(lo) < info.min or int(hi) > info.max:
+            bad = int(hi) if int(hi) > info.max else int(lo)
+            raise InputError(f"{bad} does not fit in a {info.bits}-bit integer", file=file,
+                             field=field)
+    if want.kind == "i" and values.dtype.kind == "f":
+        raise InputError(f"has floating-point values, expected {want.name}", file=file,
+                         field=field)
+    return values.astype(want, copy=False)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -134,12 +162,18 @@ def _scalar(table: pa.Table, name: str, file: str) -> np.ndarray:
                else pa.types.is_floating(col.type) or pa.types.is_integer(col.type))
     if not kind_ok:
         raise InputError(f"has type {col.type}, expected {want}", file=file, field=name)
-    return np.asarray(col.to_numpy(zero_copy_only=False)).astype(want.to_pandas_dtype())
+    return _as_dtype(np.asarray(col.to_numpy(zero_copy_only=False)), want.to_pandas_dtype(),
+                     file, name)
 
 
 def _table_to_trace(table: pa.Table, file: str, verification: str,
                     metadata: dict[str, Any]) -> Trace:
     n_steps = table.num_rows
+    unknown = sorted(set(table.column_names) - set(_STEP_COLUMNS) - set(NODE_FIELDS))
+    if unknown:
+        raise InputError(f"unknown column (expected "
+                         f"{', '.join([*_STEP_COLUMNS, *NODE_FIELDS])})", file=file,
+                         field=unknown[0])
     ids_col = _column(table, "request_id", file)
     if not (pa.types.is_string(ids_col.type) or pa.types.is_large_string(ids_col.type)):
         raise InputError(f"has type {ids_col.type}, expected string", file=file,
@@ -190,8 +224,8 @@ def _table_to_trace(table: pa.Table, file: str, verification: str,
         if not numeric:
             raise InputError(f"has element type {vt}, expected "
                              f"{np.dtype(NODE_DTYPES[name]).name}", file=file, field=name)
-        nodes[name] = np.asarray(values.to_numpy(zero_copy_only=False)).astype(
-            NODE_DTYPES[name], copy=False)
+        nodes[name] = _as_dtype(np.asarray(values.to_numpy(zero_copy_only=False)),
+                                NODE_DTYPES[name], file, name)
         if step_off is None:
             step_off = offsets
         elif not np.array_equal(offsets, step_off):

@@ -5,6 +5,7 @@ milliseconds):
 
 * the schema version and verification mode are known;
 * column lengths agree (requests, steps, nodes, every node column);
+* the trace has at least one request;
 * offsets start at 0, never decrease and end at the column lengths; every request has
   a step and every step a node (the root);
 * request ids are unique; prompt lengths are positive; arrival times finite and >= 0;
@@ -78,6 +79,8 @@ def extra_query_tokens(trace: Trace, file: str | None = None) -> int:
 # ---------------------------------------------------------------------------- structure
 def _check_structure(trace: Trace, fail: Callable[..., None]) -> None:
     n_req = len(trace.request_id)
+    if n_req == 0:
+        fail("the trace has no requests (an empty trace has nothing to replay)", "requests")
     for name in ("prompt_len", "arrival_s"):
         got = np.shape(getattr(trace, name))
         if got != (n_req,):

@@ -25,8 +25,10 @@ from typing import Any
 
 import simpy
 
-ROLES = ("draft", "tree", "target", "verify")
-"""The stages of one decode step, in order."""
+from specaccel.sim.step_costs import STAGES
+
+ROLES = STAGES
+"""The roles of speculative decoding: the stages of one decode step, in order."""
 
 UNIT_MAPS: dict[str, dict[str, str]] = {
     "gpu": {"draft": "gpu", "tree": "gpu", "target": "gpu", "verify": "gpu"},
@@ -34,6 +36,22 @@ UNIT_MAPS: dict[str, dict[str, str]] = {
                     "verify": "verify_unit"},
 }
 """Which physical unit serves each role, by hardware kind."""
+
+SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
+                         "verify": "verify_unit"}
+"""The accelerator's unit map with the draft on its own engine (pipelined speculation,
+overlapped micro-batches)."""
+
+
+def unit_map_for(hw: Any, *, separate_draft_engine: bool = False) -> dict[str, str]:
+    """The role → unit map of `hw` by its ``kind``; on an accelerator with
+    `separate_draft_engine`, :data:`SEPARATE_DRAFT_ENGINE`."""
+    kind = str(getattr(hw, "kind", "accelerator"))
+    if kind not in UNIT_MAPS:
+        raise ValueError(f"hardware kind must be one of {sorted(UNIT_MAPS)}, not {kind!r}")
+    if separate_draft_engine and kind == "accelerator":
+        return SEPARATE_DRAFT_ENGINE
+    return UNIT_MAPS[kind]
 
 
 class Unit:
@@ -81,6 +99,16 @@ UNIT_CLASSES: dict[str, type[Unit]] = {
     "tree_unit": TreeUnit, "verify_unit": VerifyUnit,
 }
 """The class of each named unit (unknown names get a plain :class:`Unit`)."""
+
+
+@dataclass(frozen=True)
+class KvStats:
+    """KV-cache occupancy and traffic over a run, in tokens."""
+
+    peak_tokens: int
+    mean_tokens: float
+    written_tokens: int
+    rolled_back_tokens: int
 
 
 class MemorySystem:
@@ -138,6 +166,11 @@ class MemorySystem:
         self._settle()
         return self._kv_integral / self.env.now if self.env.now > 0 else 0.0
 
+    def kv_stats(self) -> KvStats:
+        """:class:`KvStats` up to now."""
+        return KvStats(self.kv_peak_tokens, self.kv_mean_tokens(), self.kv_written_tokens,
+                       self.kv_rolled_back_tokens)
+
     @property
     def total_bytes(self) -> float:
         return float(sum(self.bytes_by_role.values()))
@@ -167,10 +200,7 @@ class Accelerator:
               unit_map: dict[str, str] | None = None) -> Accelerator:
         """Units and role mapping for `hw` (by ``hw.kind``, or an explicit `unit_map`)."""
         if unit_map is None:
-            kind = str(getattr(hw, "kind", "accelerator"))
-            if kind not in UNIT_MAPS:
-                raise ValueError(f"hardware kind must be one of {sorted(UNIT_MAPS)}, not {kind!r}")
-            unit_map = UNIT_MAPS[kind]
+            unit_map = unit_map_for(hw)
         missing = [r for r in ROLES if r not in unit_map]
         if missing:
             raise ValueError(f"unit map has no unit for roles {missing}")

@@ -38,7 +38,9 @@ def autoregressive_trace(trace: Trace, outcome: TraceOutcome | None = None) -> T
 
     Every step is a root-only tree: the root is the last committed token and its
     ``target_token`` is the next committed token, so the golden model accepts 0 drafts
-    and commits 1 token per step.  Metadata gets ``drafting = "none"``.
+    and commits 1 token per step.  Metadata gets ``drafting = "none"`` and loses
+    ``extra_query_tokens_per_step``: plain decoding runs one token per pass, not the
+    speculative method's riders (lookahead decoding's Jacobi window).
     """
     if outcome is None:
         outcome = verify_trace(trace)
@@ -64,6 +66,7 @@ def autoregressive_trace(trace: Trace, outcome: TraceOutcome | None = None) -> T
     }
     metadata = dict(trace.metadata)
     metadata["drafting"] = "none"
+    metadata.pop("extra_query_tokens_per_step", None)
     metadata["baseline_of"] = str(trace.metadata.get("preset", "trace"))
     return Trace(
         request_id=list(trace.request_id),

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.models.cost.drafting import DraftingMode, drafting_mode
+from specaccel.models.cost.drafting import DraftingMode, drafting_mode, drafting_of
 from specaccel.schema.errors import InputError
 
 
@@ -106,3 +106,66 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
     if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)
+
+
+#: The largest replay the simulator takes: decode steps and draft-tree nodes (the same
+#: node cap as ``specaccel trace gen``).  Past these a run would take hours or exhaust
+#: memory; split the trace or sample requests instead.
+MAX_REPLAY_STEPS = 1 << 22
+MAX_REPLAY_NODES = 1 << 26
+
+
+def check_replay_size(trace, *, file: str | None = None, requests: int | None = None
+                      ) -> None:
+    """:class:`InputError` when replaying `trace` (or `requests` requests drawn from it,
+    repeated cyclically) would exceed :data:`MAX_REPLAY_STEPS` or
+    :data:`MAX_REPLAY_NODES`.  Checked before the requests are drawn."""
+    scale = 1.0 if requests is None else requests / max(trace.n_requests, 1)
+    steps = trace.n_steps * scale
+    nodes = trace.n_nodes * scale
+    field = "requests" if requests is not None else None
+    if steps > MAX_REPLAY_STEPS:
+        raise InputError(f"the replay would have {steps:.3g} decode steps; the simulator "
+                         f"takes at most {MAX_REPLAY_STEPS} (use fewer requests)", file=file,
+                         field=field)
+    if nodes > MAX_REPLAY_NODES:
+        raise InputError(f"the replay would have {nodes:.3g} tree nodes; the simulator takes "
+                         f"at most {MAX_REPLAY_NODES} (use fewer requests)", file=file,
+                         field=field)
+
+
+def check_trace_metadata(trace, *, file: str | None = None, target: str | None = None,
+                         draft: str | None = None) -> None:
+    """The metadata the simulator reads, checked as the simulator reads it.
+
+    ``specaccel trace validate`` calls this too, so a trace it passes is one that
+    ``specaccel simulate`` accepts: ``drafting`` is a known mode, and the models the
+    trace names (``target_model``, ``draft_model`` where the mode runs a draft model) are
+    strings naming a model preset or a ``config.json`` -- unless `target` / `draft`
+    (the ``--target`` / ``--draft`` options) replace them.
+    """
+    from specaccel.models.cost import get_model
+
+    meta = trace.metadata
+    try:
+        mode = drafting_of(meta)
+    except InputError as exc:
+        raise InputError(exc.reason, file=file, field="metadata.drafting") from None
+    wanted = [("target_model", target, "--target")]
+    if mode.runs_draft_model:
+        wanted.append(("draft_model", draft, "--draft"))
+    for key, override, option in wanted:
+        if override is not None:
+            continue
+        name = meta.get(key)
+        if name is None:
+            raise InputError(f"missing: the trace names no model; give {option} to simulate "
+                             "it", file=file, field=f"metadata.{key}")
+        if not isinstance(name, str) or not name:
+            raise InputError(f"must be a model name, not {name!r}", file=file,
+                             field=f"metadata.{key}")
+        try:
+            get_model(name)
+        except InputError as exc:
+            raise InputError(f"{exc.reason} (or give {option} to simulate it)", file=file,
+                             field=f"metadata.{key}") from None

@@ -12,14 +12,12 @@ configurations (rows of per-step times) at once.  The SimPy model stays the refe
 
 from __future__ import annotations
 
-from typing import Any
-
 import numba
 import numpy as np
 
-from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
-from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.accelerator_model import ROLES, KvStats
+from specaccel.sim.log import LogBuilder, ReplayLog
+from specaccel.sim.step_input import StepInput
 
 
 @numba.njit(cache=True, nogil=True)
@@ -79,58 +77,30 @@ def closed_loop_makespans(step_s, off, arrival):  # pragma: no cover - compiled
     return out
 
 
-def fast_replay(costs: StepCosts, hw: Any, *, unit_map: dict[str, str] | None = None
-                ) -> ReplayLog:
-    """The :class:`ReplayLog` of a batch-1 closed-loop replay, computed without SimPy.
-
-    Parameters
-    ----------
-    costs:
-        Per-step costs on `hw`.
-    hw:
-        Hardware spec (``kind`` picks the unit map, as in the SimPy model).
-    unit_map:
-        Override of the role → unit mapping.
-    """
-    if unit_map is None:
-        unit_map = UNIT_MAPS[str(getattr(hw, "kind", "accelerator"))]
+def fast_replay(inp: StepInput) -> ReplayLog:
+    """The :class:`ReplayLog` of the batch-1 closed-loop replay of `inp`, without SimPy."""
+    costs = inp.costs
     stage = {"draft": costs.draft_s, "tree": costs.tree_s, "target": costs.target_s,
              "verify": costs.verify_s}
     off = np.ascontiguousarray(costs.request_step_offsets, dtype=np.int64)
-    n_req = costs.n_requests
+    out = LogBuilder(inp, record_timeline=False)
     verified = costs.target_s > 0
     kept_step = np.where(verified, costs.committed, 0).astype(np.int64)
     nodes_step = np.where(verified, costs.n_nodes, 0).astype(np.int64)
     stage_s = np.ascontiguousarray(np.stack([stage[r] for r in ROLES]), dtype=np.float64)
-    start = np.zeros(n_req)
-    end = np.zeros(n_req)
     makespan, integral, peak = _closed_loop(
-        off, np.ascontiguousarray(costs.arrival_s, dtype=np.float64), stage_s,
+        off, np.ascontiguousarray(inp.arrival_s, dtype=np.float64), stage_s,
         np.ascontiguousarray(costs.prompt_len, dtype=np.int64), kept_step, nodes_step,
-        start, end)
-
-    role_busy = {role: float(stage[role].sum()) for role in ROLES}
-    units: dict[str, float] = {}
-    jobs: dict[str, int] = {}
+        out.request_start_s, out.request_end_s)
     for role in ROLES:
-        name = unit_map[role]
-        units[name] = units.get(name, 0.0) + role_busy[role]
-        jobs[name] = jobs.get(name, 0) + int(np.count_nonzero(stage[role] > 0))
-    return ReplayLog(
-        makespan_s=float(makespan),
-        request_start_s=start,
-        request_end_s=end,
-        unit_busy_s=units,
-        unit_jobs=jobs,
-        role_busy_s=role_busy,
-        hbm_bytes_by_role={"draft": float(costs.draft_hbm_bytes.sum()), "tree": 0.0,
-                           "target": float(costs.target_hbm_bytes.sum()), "verify": 0.0},
-        hbm_bandwidth_bps=hbm_bandwidth_bps(hw),
-        kv_peak_tokens=int(peak),
-        kv_mean_tokens=float(integral) / makespan if makespan > 0 else 0.0,
-        kv_written_tokens=int(costs.prompt_len.sum() + costs.n_nodes[verified].sum()),
-        kv_rolled_back_tokens=int((costs.n_nodes - costs.committed)[verified].sum()),
-        kv_bytes_per_token=costs.kv_bytes_per_token,
-        timeline=None,
-        engine="fast",
-    )
+        out.role_busy_s[role] = float(stage[role].sum())
+        out.role_jobs[role] = int(np.count_nonzero(stage[role] > 0))
+    out.hbm_bytes["draft"] = float(costs.draft_hbm_bytes.sum())
+    out.hbm_bytes["target"] = float(costs.target_hbm_bytes.sum())
+    out.energy_j = {"draft": float(costs.draft_j.sum()), "target": float(costs.target_j.sum())}
+    kv = KvStats(
+        peak_tokens=int(peak),
+        mean_tokens=float(integral) / makespan if makespan > 0 else 0.0,
+        written_tokens=int(costs.prompt_len.sum() + costs.n_nodes[verified].sum()),
+        rolled_back_tokens=int((costs.n_nodes - costs.committed)[verified].sum()))
+    return out.build(engine="fast", makespan_s=makespan, kv=kv)

@@ -1,255 +1,198 @@
-"""What a simulation reports: throughput, acceptance, energy, utilisation, step breakdown.
+"""The metrics registry: every flat metric of a run, declared once.
 
-:class:`SimResult` is built from the per-step costs (what each pass costs) and the SimPy
-replay log (when things happened, who was busy).  Energy per component is the dynamic
-energy of the draft and target passes from the cost model plus the static (leakage and
-idle) power of the device over the simulated wall time.
+A :class:`Metric` has a name, a unit, a direction (whether more is better) and a line of
+help, and computes its value from a :class:`~.result.SimResult`.  :data:`METRICS` is
+read by everything that shows metrics: ``SimResult.to_dict()["metrics"]`` (the JSON of
+``simulate --json`` and ``run``'s ``report.json``), the ``run`` report's summary table
+(the metrics with a ``report`` label), the sweeps (which metrics a sweep may keep, their
+defaults and types) and the metric table of docs/config-format.md.  A new metric is one
+entry here.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field, fields
-from typing import Any
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # pragma: no cover - types only
+    from specaccel.sim.result import SimResult
 
-from specaccel.sim.accelerator_model import ROLES
-from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
-
-ENERGY_COMPONENTS = ("draft", "target", "static")
+DIRECTIONS = ("higher", "lower", "none")
+"""Which way a metric is better: higher, lower, or neither (a property of the design)."""
 
 
-@dataclass
-class SimResult:
-    """The result of replaying one trace on one hardware configuration.
+@dataclass(frozen=True)
+class Metric:
+    """One metric (module docstring).
 
     Attributes
     ----------
-    hardware, hardware_kind, target, draft, drafting:
-        What was simulated; ``draft`` is ``"none"`` when the drafting mode runs no draft
-        model (``"draft-free"``, ``"none"``).
-    n_requests, n_steps, tokens:
-        Requests, decode steps and committed tokens.
-    makespan_s:
-        Simulated wall time.
-    tokens_per_s:
-        Committed tokens per simulated second.
-    mean_committed_per_step:
-        τ: tokens committed per decode step (accepted + 1).
-    mean_accepted_per_step:
-        Accepted draft tokens per step.
-    mean_nodes_per_step, mean_draft_passes_per_step:
-        Tree size and draft passes per step.
-    energy_j, energy_per_token_j:
-        By component (``draft``, ``target``, ``static``) and ``total``.
-    utilisation:
-        Busy fraction of each physical unit over the wall time, and ``hbm_bandwidth``
-        (bytes moved / (bandwidth · wall time); ``None`` if the bandwidth is unknown).
-    role_busy_fraction:
-        Busy fraction per role (draft, tree, target, verify).
-    step_time_s:
-        Mean time per step spent in each stage, and ``total`` (a serving run: per
-        batch step, from the units' busy time).
-    accepted_histogram:
-        ``accepted_histogram[k]`` = number of steps that accepted ``k`` drafts.
-    hbm_bytes:
-        HBM bytes moved per role, ``kv_writeback`` (the committed tokens' KV written
-        from SRAM to HBM at commit on an accelerator that keeps the tree's KV in SRAM)
-        and ``total``.
-    kv_cache:
-        KV occupancy (peak and time-weighted mean, tokens and bytes), tokens written and
-        rolled back.
-    memory_footprint:
-        ``weights_bytes`` (target + draft; the target alone without a draft model),
-        ``kv_peak_bytes`` (target KV), their sum
-        ``peak_bytes``, the device's ``capacity_bytes`` and whether it ``fits``
-        (``None`` where the specs do not say).
-    engine:
-        The evaluator that produced the numbers: ``"simpy"`` (the discrete-event
-        replay), ``"fast"`` (the Numba fast path) or ``"simpy-serving"`` (the serving
-        loop with batching).
-    serving:
-        Serving runs only: the :class:`~.serving.ServingConfig`, TTFT / TPOT / end-to-end
-        / queueing P50, P90, P99 and mean, batch statistics, pre-emptions, recomputed
-        prefill tokens and the KV-cache occupancy over time (a bounded series).
-    pipeline:
-        Pipelined speculation only (:mod:`.pipelined`): hit rate of the pre-drafts, steps
-        whose draft was hidden, wasted (aborted) draft time, the stretch of the verify
-        passes by HBM contention.
-    baseline:
-        The autoregressive baseline on the same hardware, when simulated.
-    timeline:
-        Per-stage records ``(role, unit, request, step, start_s, end_s)`` when the
-        replay recorded them (not part of :meth:`to_dict`; see
-        :mod:`specaccel.sim.timeline_export`).
-    request_times:
-        With a recorded timeline: per request ``arrival``, ``start`` (admission),
-        ``first_token`` and ``end`` times in seconds (``first_token`` is NaN in a
-        batch-1 replay), for the per-request spans of the timeline export.
+    name:
+        Its key in JSON, reports and sweep results.
+    unit:
+        Its unit (``""`` for a count or a ratio).
+    direction:
+        ``"higher"``, ``"lower"`` or ``"none"`` (:data:`DIRECTIONS`).
+    help:
+        What it is, in one line (the docs table and ``--help``).
+    value:
+        ``value(result) -> number, list or None`` (``None``: not defined for the run).
+    numeric:
+        A number (usable in Pareto fronts, constraints and objectives); else a list.
+    sweep_default:
+        Kept by a sweep that names no metrics.
+    report:
+        The column header of the ``run`` report's summary table (``None``: not shown),
+        shown as the value times `report_scale`.
+    report_baseline:
+        The report also shows the autoregressive baseline's value (``AR <header>``).
     """
 
-    hardware: str
-    hardware_kind: str
-    target: str
-    draft: str
-    drafting: str
-    n_requests: int
-    n_steps: int
-    tokens: int
-    makespan_s: float
-    tokens_per_s: float
-    mean_committed_per_step: float
-    mean_accepted_per_step: float
-    mean_nodes_per_step: float
-    mean_draft_passes_per_step: float
-    energy_j: dict[str, float]
-    energy_per_token_j: dict[str, float]
-    utilisation: dict[str, float | None]
-    role_busy_fraction: dict[str, float]
-    step_time_s: dict[str, float]
-    accepted_histogram: list[int]
-    hbm_bytes: dict[str, float]
-    kv_cache: dict[str, float]
-    memory_footprint: dict[str, float | bool | None]
-    engine: str = "simpy"
-    serving: dict[str, Any] | None = None
-    pipeline: dict[str, Any] | None = None
-    baseline: SimResult | None = field(default=None)
-    timeline: list[tuple[str, str, int, int, float, float]] | None = field(
-        default=None, repr=False)
-    request_times: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    name: str
+    unit: str
+    direction: str
+    help: str
+    value: Callable[[SimResult], Any]
+    numeric: bool = True
+    sweep_default: bool = False
+    report: str | None = None
+    report_scale: float = 1.0
+    report_baseline: bool = False
 
-    @property
-    def speedup(self) -> float | None:
-        """Tokens/s over the autoregressive baseline's on the same hardware."""
-        if self.baseline is None or self.baseline.tokens_per_s <= 0:
+    def __post_init__(self) -> None:
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"a metric's direction is one of {DIRECTIONS}, "
+                             f"not {self.direction!r}")
+
+
+def _per(r: SimResult, num: float) -> float | None:
+    return num / r.makespan_s if r.makespan_s > 0 else None
+
+
+def _baseline(r: SimResult, name: str) -> Any:
+    return getattr(r.baseline, name) if r.baseline is not None else None
+
+
+def _hw(name: str, positive: bool = False) -> Callable[[SimResult], float | None]:
+    def value(r: SimResult) -> float | None:
+        v = getattr(r.hw_spec, name, None)
+        if v is None or (positive and not float(v) > 0):
             return None
-        return self.tokens_per_s / self.baseline.tokens_per_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (nested baseline included, plus ``speedup``)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)
-               if f.name not in ("baseline", "timeline", "request_times")}
-        out = copy.deepcopy(out)
-        out["baseline"] = self.baseline.to_dict() if self.baseline is not None else None
-        out["speedup"] = self.speedup
-        return out
+        return float(v)
+    return value
 
 
-def _name(obj: Any) -> str:
-    return str(getattr(obj, "name", obj))
+def _serving(key: str, q: str) -> Callable[[SimResult], float | None]:
+    def value(r: SimResult) -> float | None:
+        return None if r.serving is None else r.serving[key][q]
+    return value
 
 
-def memory_footprint(hw: Any, target: Any, draft: Any, kv_peak_bytes: float
-                     ) -> dict[str, float | bool | None]:
-    """Peak device memory: target and draft weights plus the peak target KV cache."""
-    weights = 0.0
-    known = True
-    for model in (target, draft):
-        if model is None:
-            continue
-        w = getattr(model, "weight_bytes", None)
-        if w is None:
-            known = False
-        else:
-            weights += float(w)
-    cap = getattr(hw, "mem_bytes", None)
-    peak = weights + kv_peak_bytes if known else None
-    return {
-        "weights_bytes": weights if known else None,
-        "kv_peak_bytes": kv_peak_bytes,
-        "peak_bytes": peak,
-        "capacity_bytes": float(cap) if cap is not None else None,
-        "fits": (peak <= float(cap)) if (peak is not None and cap is not None) else None,
-    }
+def _verify_pass(key: str) -> Callable[[SimResult], float | None]:
+    def value(r: SimResult) -> float | None:
+        return None if r.verify_pass is None else r.verify_pass[key]
+    return value
 
 
-def _request_times(costs: StepCosts, log: ReplayLog) -> dict[str, np.ndarray]:
-    arrival = (log.request_arrival_s if log.request_arrival_s is not None
-               else np.asarray(costs.arrival_s, dtype=np.float64))
-    first = (log.request_first_token_s if log.request_first_token_s is not None
-             else np.full(costs.n_requests, np.nan))
-    return {"arrival": np.asarray(arrival), "start": np.asarray(log.request_start_s),
-            "first_token": np.asarray(first), "end": np.asarray(log.request_end_s)}
+METRICS: dict[str, Metric] = {m.name: m for m in (
+    Metric("tokens_per_s", "tokens/s", "higher", "committed tokens per simulated second",
+           lambda r: r.tokens_per_s, sweep_default=True, report="tokens/s",
+           report_baseline=True),
+    Metric("speedup", "", "higher",
+           "tokens/s over the autoregressive baseline on the same hardware",
+           lambda r: r.speedup, sweep_default=True, report="speedup"),
+    Metric("baseline_tokens_per_s", "tokens/s", "higher",
+           "tokens/s of plain autoregressive decoding",
+           lambda r: _baseline(r, "tokens_per_s")),
+    Metric("makespan_s", "s", "lower", "simulated wall time", lambda r: r.makespan_s),
+    Metric("tokens", "tokens", "none", "committed tokens", lambda r: r.tokens),
+    Metric("n_steps", "steps", "none", "decode steps", lambda r: r.n_steps),
+    Metric("mean_committed_per_step", "tokens", "higher", "tau: tokens committed per step",
+           lambda r: r.mean_committed_per_step, sweep_default=True, report="tau"),
+    Metric("mean_accepted_per_step", "tokens", "higher", "accepted drafts per step",
+           lambda r: r.mean_accepted_per_step, report="accepted"),
+    Metric("mean_nodes_per_step", "nodes", "none", "tree size (nodes per verify pass)",
+           lambda r: r.mean_nodes_per_step, sweep_default=True),
+    Metric("committed_per_node", "tokens/node", "higher",
+           "tau per verified tree node: the share of the verify pass's tokens kept",
+           lambda r: (r.mean_committed_per_step / r.mean_nodes_per_step
+                      if r.mean_nodes_per_step > 0 else None)),
+    Metric("mean_draft_passes_per_step", "passes", "lower", "draft passes per step",
+           lambda r: r.mean_draft_passes_per_step),
+    Metric("energy_per_token_j", "J/token", "lower", "joules per committed token (total)",
+           lambda r: r.energy_per_token_j["total"], sweep_default=True,
+           report="mJ/token", report_scale=1e3, report_baseline=True),
+    Metric("energy_per_token_draft_j", "J/token", "lower",
+           "draft passes' dynamic energy per token",
+           lambda r: r.energy_per_token_j["draft"], sweep_default=True),
+    Metric("energy_per_token_target_j", "J/token", "lower",
+           "target passes' dynamic energy per token",
+           lambda r: r.energy_per_token_j["target"], sweep_default=True),
+    Metric("energy_per_token_static_j", "J/token", "lower", "static energy per token",
+           lambda r: r.energy_per_token_j["static"], sweep_default=True),
+    Metric("energy_j", "J", "lower", "total energy", lambda r: r.energy_j["total"]),
+    Metric("power_w", "W", "lower", "mean power (total energy / wall time)",
+           lambda r: _per(r, r.energy_j["total"]), sweep_default=True),
+    Metric("area_mm2", "mm2", "lower",
+           "die area from the cost model (NaN when the preset gives none)",
+           _hw("area_mm2", positive=True), sweep_default=True),
+    Metric("static_power_w", "W", "lower", "static power of the hardware",
+           _hw("static_power_w")),
+    Metric("peak_flops", "FLOP/s", "none", "peak matrix FLOP/s", _hw("peak_flops"),
+           sweep_default=True),
+    Metric("mem_bw_bytes_s", "B/s", "none", "HBM bandwidth", _hw("mem_bw_bytes_s"),
+           sweep_default=True),
+    Metric("hbm_bandwidth_utilisation", "", "none",
+           "HBM bytes moved / (bandwidth x wall time)",
+           lambda r: r.utilisation.get("hbm_bandwidth")),
+    Metric("target_busy_fraction", "", "none", "fraction of wall time in target passes",
+           lambda r: r.role_busy_fraction["target"]),
+    Metric("draft_busy_fraction", "", "lower", "fraction of wall time in draft passes",
+           lambda r: r.role_busy_fraction["draft"]),
+    Metric("verify_pass_flops", "FLOP", "none",
+           "FLOPs of the mean target verify pass (roofline point)",
+           _verify_pass("flops"), sweep_default=True),
+    Metric("verify_pass_bytes", "B", "none",
+           "HBM bytes of the mean target verify pass (roofline point)",
+           _verify_pass("hbm_bytes"), sweep_default=True),
+    Metric("verify_pass_s", "s", "lower",
+           "latency of the mean target verify pass (roofline point)",
+           _verify_pass("latency_s"), sweep_default=True),
+    Metric("ttft_p50_s", "s", "lower",
+           "serving run: median time to first token (NaN for a batch-1 replay)",
+           _serving("ttft_s", "p50")),
+    Metric("ttft_p99_s", "s", "lower", "serving run: 99th-percentile time to first token",
+           _serving("ttft_s", "p99")),
+    Metric("tpot_p50_s", "s", "lower",
+           "serving run: median time per output token after the first",
+           _serving("tpot_s", "p50")),
+    Metric("tpot_p99_s", "s", "lower",
+           "serving run: 99th-percentile time per output token",
+           _serving("tpot_s", "p99")),
+    Metric("accepted_histogram", "steps", "none",
+           "steps that accepted k drafts, k = 0, 1, ... (a list)",
+           lambda r: [int(x) for x in r.accepted_histogram], numeric=False,
+           sweep_default=True),
+)}
+"""Every metric, by name, in the order tables show them."""
 
 
-def build_result(costs: StepCosts, log: ReplayLog, *, hw: Any, target: Any, draft: Any
-                 ) -> SimResult:
-    """Combine the per-step costs and the replay log into a :class:`SimResult`."""
-    makespan = log.makespan_s
-    tokens = int(costs.committed.sum())
-    n_steps = costs.n_steps
-    static_w = float(getattr(hw, "static_power_w", 0.0))
-    dyn = log.dynamic_energy_j
-    energy = {
-        "draft": float(costs.draft_j.sum()) if dyn is None else float(dyn["draft"]),
-        "target": float(costs.target_j.sum()) if dyn is None else float(dyn["target"]),
-        "static": static_w * makespan,
-    }
-    energy["total"] = float(sum(energy[c] for c in ENERGY_COMPONENTS))
-    per_token = {k: (v / tokens if tokens else float("nan")) for k, v in energy.items()}
+def metric_values(result: SimResult) -> dict[str, Any]:
+    """Every metric of `result` by name (``None`` where not defined; NaN becomes
+    ``None``, so the dict is plain JSON)."""
+    out: dict[str, Any] = {}
+    for name, m in METRICS.items():
+        v = m.value(result)
+        if m.numeric and v is not None:
+            v = float(v)
+            if math.isnan(v):
+                v = None
+        out[name] = v
+    return out
 
-    def frac(x: float) -> float:
-        return x / makespan if makespan > 0 else 0.0
 
-    utilisation: dict[str, float | None] = {n: frac(b) for n, b in log.unit_busy_s.items()}
-    # On an accelerator that keeps the tree's KV in SRAM (act_in_sram), the committed
-    # tokens' KV is written back to HBM at commit; the pass costs do not include it.
-    writeback = (float(tokens) * log.kv_bytes_per_token
-                 if getattr(hw, "act_in_sram", False) else 0.0)
-    hbm_total = float(sum(log.hbm_bytes_by_role.values())) + writeback
-    bw = log.hbm_bandwidth_bps
-    utilisation["hbm_bandwidth"] = (hbm_total / (bw * makespan)
-                                    if bw and makespan > 0 else None)
-    stages = {"draft": costs.draft_s, "tree": costs.tree_s, "target": costs.target_s,
-              "verify": costs.verify_s}
-    if log.steps_timed is None:
-        step_time = {k: (float(v.mean()) if n_steps else 0.0) for k, v in stages.items()}
-        step_time["total"] = makespan / n_steps if n_steps else 0.0
-    else:   # a serving run: per batch step
-        n_b = log.steps_timed
-        step_time = {k: (log.role_busy_s[k] / n_b if n_b else 0.0) for k in stages}
-        step_time["total"] = makespan / n_b if n_b else 0.0
-    hist = np.bincount(costs.accepted, minlength=1) if n_steps else np.zeros(1, np.int64)
-    kvb = log.kv_bytes_per_token
-    return SimResult(
-        hardware=_name(hw),
-        hardware_kind=str(getattr(hw, "kind", "")),
-        target=_name(target),
-        draft=_name(draft) if costs.drafting.runs_draft_model else "none",
-        drafting=costs.drafting.name,
-        n_requests=costs.n_requests,
-        n_steps=n_steps,
-        tokens=tokens,
-        makespan_s=makespan,
-        tokens_per_s=tokens / makespan if makespan > 0 else 0.0,
-        mean_committed_per_step=float(costs.committed.mean()) if n_steps else 0.0,
-        mean_accepted_per_step=float(costs.accepted.mean()) if n_steps else 0.0,
-        mean_nodes_per_step=float(costs.n_nodes.mean()) if n_steps else 0.0,
-        mean_draft_passes_per_step=float(costs.draft_passes.mean()) if n_steps else 0.0,
-        energy_j=energy,
-        energy_per_token_j=per_token,
-        utilisation=utilisation,
-        role_busy_fraction={r: frac(log.role_busy_s[r]) for r in ROLES},
-        step_time_s=step_time,
-        accepted_histogram=[int(c) for c in hist],
-        hbm_bytes={**log.hbm_bytes_by_role, "kv_writeback": writeback, "total": hbm_total},
-        memory_footprint=memory_footprint(hw, target,
-                                          draft if costs.drafting.runs_draft_model else None,
-                                          log.kv_peak_tokens * kvb),
-        timeline=log.timeline,
-        request_times=_request_times(costs, log) if log.timeline is not None else None,
-        engine=log.engine,
-        serving=getattr(log, "serving", None),
-        pipeline=log.pipeline,
-        kv_cache={
-            "peak_tokens": log.kv_peak_tokens,
-            "mean_tokens": log.kv_mean_tokens,
-            "peak_bytes": log.kv_peak_tokens * kvb,
-            "mean_bytes": log.kv_mean_tokens * kvb,
-            "written_tokens": log.kv_written_tokens,
-            "rolled_back_tokens": log.kv_rolled_back_tokens,
-        },
-    )
+def metric_table_rows() -> list[tuple[str, str, str, str]]:
+    """``(name, unit, direction, help)`` of every metric: the docs table."""
+    return [(m.name, m.unit or "-", m.direction, m.help) for m in METRICS.values()]

@@ -36,21 +36,23 @@ when asked for pipelined speculation (the answer is the plain replay's), and
 
 from __future__ import annotations
 
-from typing import Any
-
 import numba
 import numpy as np
 import simpy
 
 from specaccel.models.golden import TraceOutcome
 from specaccel.schema.errors import InputError
-from specaccel.sim.accelerator_model import ROLES, UNIT_MAPS, hbm_bandwidth_bps
-from specaccel.sim.replay import ReplayLog
-from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.accelerator_model import (
+    ROLES,
+    SEPARATE_DRAFT_ENGINE,
+    KvStats,
+    hbm_bandwidth_bps,
+)
+from specaccel.sim.log import LogBuilder, ReplayLog
+from specaccel.sim.step_input import StepInput
 
-SEPARATE_DRAFT_ENGINE = {"draft": "draft_engine", "tree": "tree_unit", "target": "array",
-                         "verify": "verify_unit"}
-"""The accelerator's unit map with the draft on its own engine."""
+__all__ = ["SEPARATE_DRAFT_ENGINE", "contended_pair", "draft_progress", "pipeline_hits",
+           "pipelined_replay"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -117,24 +119,18 @@ def draft_progress(at: float, t_end: float, f: float, d_solo: float, d_end: floa
 class PipelinedReplay:
     """Batch-1 replay with pre-drafting overlapped with verification."""
 
-    def __init__(self, costs: StepCosts, hits: np.ndarray, hw: Any, unit_map: dict[str, str],
-                 record_timeline: bool) -> None:
-        self.costs = costs
+    def __init__(self, inp: StepInput, hits: np.ndarray) -> None:
+        self.inp = inp
+        self.costs = inp.costs
         self.hits = hits.tolist()
         self.env = simpy.Environment()
-        self.unit_map = unit_map
-        self.hbm_bps = hbm_bandwidth_bps(hw)
-        self.bandwidth = (self.hbm_bps or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
-        self.busy = {name: 0.0 for name in dict.fromkeys(unit_map[r] for r in ROLES)}
+        self.unit_map = inp.unit_map
+        hw = inp.hw
+        self.bandwidth = ((hbm_bandwidth_bps(hw) or 0.0)
+                          * float(getattr(hw, "bw_efficiency", 1.0)))
+        self.busy = {name: 0.0 for name in dict.fromkeys(self.unit_map[r] for r in ROLES)}
         self.jobs = dict.fromkeys(self.busy, 0)
-        self.role_busy = {r: 0.0 for r in ROLES}
-        self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
-            [] if record_timeline else None)
-        n_req = costs.n_requests
-        self.start = np.zeros(n_req)
-        self.end = np.zeros(n_req)
-        self.draft_j = 0.0
-        self.draft_bytes = 0.0
+        self.out = LogBuilder(inp)
         self.wasted_s = 0.0
         self.hidden_steps = 0
         self.overlaps = 0
@@ -148,24 +144,23 @@ class PipelinedReplay:
         unit = self.unit_map[role]
         self.busy[unit] += b - a
         self.jobs[unit] += 1
-        self.role_busy[role] += b - a
-        if self.timeline is not None:
-            self.timeline.append((role, unit, r, s, a, b))
+        self.out.stage(role, unit, r, s, a, b)
 
     def run(self):
         """SimPy process body: every request, steps pipelined."""
         env = self.env
         c = self.costs
+        energy, hbm = self.out.energy_j, self.out.hbm_bytes
         D, Tr, T, V = (c.draft_s.tolist(), c.tree_s.tolist(), c.target_s.tolist(),
                        c.verify_s.tolist())
         DJ, DB, TB = c.draft_j.tolist(), c.draft_hbm_bytes.tolist(), c.target_hbm_bytes.tolist()
         nodes, kept = c.n_nodes.tolist(), c.committed.tolist()
-        arrival = c.arrival_s.tolist()
+        arrival = np.asarray(self.inp.arrival_s, dtype=np.float64).tolist()
         off = c.request_step_offsets.tolist()
         for r in range(c.n_requests):
             if arrival[r] > env.now:
                 yield env.timeout(arrival[r] - env.now)
-            self.start[r] = env.now
+            self.out.request_start_s[r] = env.now
             kv = int(c.prompt_len[r])
             self.kv_peak = max(self.kv_peak, kv)
             predrafted = False
@@ -173,8 +168,8 @@ class PipelinedReplay:
                 t = env.now
                 if not predrafted:
                     self._stage("draft", r, s, t, t + D[s])
-                    self.draft_j += DJ[s]
-                    self.draft_bytes += DB[s]
+                    energy["draft"] += DJ[s]
+                    hbm["draft"] += DB[s]
                     t += D[s]
                 else:
                     self.hidden_steps += 1
@@ -197,8 +192,8 @@ class PipelinedReplay:
                     frac = 1.0 if self.hits[s] else draft_progress(stop, t_end, f, D[nxt],
                                                                    d_end)
                     self._stage("draft", r, nxt, t, t + stop)
-                    self.draft_j += DJ[nxt] * frac
-                    self.draft_bytes += DB[nxt] * frac
+                    energy["draft"] += DJ[nxt] * frac
+                    hbm["draft"] += DB[nxt] * frac
                     if not self.hits[s]:
                         self.wasted_s += stop
                     predrafted = bool(self.hits[s])
@@ -212,26 +207,20 @@ class PipelinedReplay:
                 self.kv_peak = max(self.kv_peak, kv + nodes[s])
                 kv += kept[s]
                 yield env.timeout(step_end - env.now)
-            self.end[r] = env.now
+            self.out.request_end_s[r] = env.now
 
     def log(self) -> ReplayLog:
         c = self.costs
         now = float(self.env.now)
-        written = int(c.prompt_len.sum() + c.n_nodes.sum())
-        return ReplayLog(
-            makespan_s=now, request_start_s=self.start.copy(), request_end_s=self.end.copy(),
+        self.out.hbm_bytes["target"] = float(c.target_hbm_bytes.sum())
+        self.out.energy_j["target"] = float(c.target_j.sum())
+        kv = KvStats(peak_tokens=int(self.kv_peak),
+                     mean_tokens=self.kv_integral / now if now > 0 else 0.0,
+                     written_tokens=int(c.prompt_len.sum() + c.n_nodes.sum()),
+                     rolled_back_tokens=int((c.n_nodes - c.committed).sum()))
+        return self.out.build(
+            engine="simpy-pipelined", makespan_s=now, kv=kv,
             unit_busy_s=dict(self.busy), unit_jobs=dict(self.jobs),
-            role_busy_s=dict(self.role_busy),
-            hbm_bytes_by_role={"draft": self.draft_bytes, "tree": 0.0,
-                               "target": float(c.target_hbm_bytes.sum()), "verify": 0.0},
-            hbm_bandwidth_bps=self.hbm_bps,
-            kv_peak_tokens=int(self.kv_peak),
-            kv_mean_tokens=self.kv_integral / now if now > 0 else 0.0,
-            kv_written_tokens=written,
-            kv_rolled_back_tokens=int((c.n_nodes - c.committed).sum()),
-            kv_bytes_per_token=c.kv_bytes_per_token, timeline=self.timeline,
-            dynamic_energy_j={"draft": self.draft_j, "target": float(c.target_j.sum())},
-            engine="simpy-pipelined",
             pipeline={
                 "hit_rate": float(np.mean(self.hits)) if self.hits else 0.0,
                 "hidden_draft_steps": self.hidden_steps,
@@ -239,28 +228,24 @@ class PipelinedReplay:
                 "wasted_draft_s": self.wasted_s,
                 "contention_stretch_s": self.stretch_s,
                 "hbm_bandwidth_effective_bps": self.bandwidth,
-            },
-        )
+            })
 
 
-def pipelined_replay(trace, costs: StepCosts, outcome: TraceOutcome, hw: Any, *,
-                     unit_map: dict[str, str] | None = None,
-                     record_timeline: bool = False) -> ReplayLog:
-    """Batch-1 replay of `costs` with pipelined speculation (see the module docstring).
+def pipelined_replay(inp: StepInput) -> ReplayLog:
+    """Batch-1 replay of `inp` with pipelined speculation (see the module docstring).
 
-    `unit_map` must put the draft on its own engine (default: the accelerator with a
-    separate ``draft_engine``; :data:`SEPARATE_DRAFT_ENGINE`).
+    The unit map must put the draft on its own engine (an accelerator's input gets
+    :data:`SEPARATE_DRAFT_ENGINE` when built for pipelined speculation).
     """
-    if not costs.drafting.runs_draft_model:
+    mode = inp.pricer.drafting
+    if not mode.runs_draft_model:
         raise InputError(f"pipelined speculation needs a draft model to pre-draft with; "
-                         f"drafting {costs.drafting.name!r} has none", field="pipelined")
-    if unit_map is None:
-        kind = str(getattr(hw, "kind", "accelerator"))
-        unit_map = SEPARATE_DRAFT_ENGINE if kind == "accelerator" else UNIT_MAPS[kind]
-    if unit_map["draft"] == unit_map["target"]:
+                         f"drafting {mode.name!r} has none", field="pipelined")
+    if inp.unit_map["draft"] == inp.unit_map["target"]:
         raise InputError("pipelined speculation needs a separate draft engine (the draft "
-                         f"and the target share {unit_map['target']!r})", field="pipelined")
-    rep = PipelinedReplay(costs, pipeline_hits(trace, outcome), hw, unit_map, record_timeline)
+                         f"and the target share {inp.unit_map['target']!r})",
+                         field="pipelined")
+    rep = PipelinedReplay(inp, pipeline_hits(inp.trace, inp.outcome))
     rep.env.process(rep.run())
     rep.env.run()
     return rep.log()

@@ -24,95 +24,33 @@ can later run many of them concurrently on the same resources.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
 import simpy
 
+from specaccel.schema import progress
 from specaccel.sim.accelerator_model import ROLES, Accelerator
-from specaccel.sim.step_costs import StepCosts
-
-
-@dataclass
-class ReplayLog:
-    """What the SimPy replay measured.
-
-    Attributes
-    ----------
-    makespan_s:
-        Simulated time from 0 to the end of the last request.
-    request_start_s, request_end_s:
-        Per request, when its first step started and its last step ended.
-    unit_busy_s, unit_jobs:
-        Busy time and number of passes served, per physical unit.
-    role_busy_s:
-        Busy time per role (draft, tree, target, verify).
-    hbm_bytes_by_role:
-        HBM bytes moved, per role.
-    hbm_bandwidth_bps:
-        The hardware's HBM bandwidth (``None`` if its spec does not give one).
-    kv_peak_tokens, kv_mean_tokens, kv_written_tokens, kv_rolled_back_tokens:
-        KV-cache occupancy and traffic in tokens.
-    kv_bytes_per_token:
-        Target KV bytes per token.
-    timeline:
-        When recorded: ``(role, unit, request, step, start_s, end_s)`` per stage
-        (``request`` is -1 for a batch step serving many requests).
-    dynamic_energy_j:
-        Dynamic energy per energy component when the run priced its own passes (a
-        serving run's batched passes); ``None``: the per-step costs' energies apply.
-    steps_timed:
-        Number of (batch) steps the run timed, when it differs from the trace's steps.
-    request_arrival_s, request_first_token_s:
-        Per request, its arrival and its first token (serving runs).
-    engine:
-        Which evaluator produced the log (``"simpy"``, ``"fast"``, ``"simpy-serving"``,
-        ``"simpy-pipelined"``).
-    pipeline:
-        Pipelined-speculation statistics (:mod:`.pipelined`), else ``None``.
-    """
-
-    makespan_s: float
-    request_start_s: np.ndarray
-    request_end_s: np.ndarray
-    unit_busy_s: dict[str, float]
-    unit_jobs: dict[str, int]
-    role_busy_s: dict[str, float]
-    hbm_bytes_by_role: dict[str, float]
-    hbm_bandwidth_bps: float | None
-    kv_peak_tokens: int
-    kv_mean_tokens: float
-    kv_written_tokens: int
-    kv_rolled_back_tokens: int
-    kv_bytes_per_token: float
-    timeline: list[tuple[str, str, int, int, float, float]] | None = field(default=None)
-    dynamic_energy_j: dict[str, float] | None = None
-    steps_timed: int | None = None
-    request_arrival_s: np.ndarray | None = None
-    request_first_token_s: np.ndarray | None = None
-    engine: str = "simpy"
-    pipeline: dict[str, Any] | None = None
+from specaccel.sim.log import LogBuilder, ReplayLog
+from specaccel.sim.step_input import StepInput
 
 
 class TraceReplay:
-    """Replays the steps of a :class:`StepCosts` on an :class:`Accelerator`.
+    """Replays the steps of a :class:`~.step_input.StepInput` on an :class:`Accelerator`.
 
     Parameters
     ----------
-    costs:
-        Per-step costs of the trace on this hardware.
+    inp:
+        The run's step-cost input (per-step costs, arrivals, timeline or not).
     accelerator:
         The machine (its ``env`` runs the replay).
-    record_timeline:
-        Keep one record per stage (for timeline export).
     """
 
-    def __init__(self, costs: StepCosts, accelerator: Accelerator,
-                 record_timeline: bool = False) -> None:
+    def __init__(self, inp: StepInput, accelerator: Accelerator) -> None:
+        costs = inp.costs
         self.costs = costs
         self.acc = accelerator
         self.env = accelerator.env
+        self.arrival_s = np.asarray(inp.arrival_s, dtype=np.float64)
+        self.out = LogBuilder(inp)
         # Plain Python lists: indexing them in the hot loop is far cheaper than NumPy.
         self._stage_s = [costs.draft_s.tolist(), costs.tree_s.tolist(),
                          costs.target_s.tolist(), costs.verify_s.tolist()]
@@ -120,12 +58,6 @@ class TraceReplay:
                              costs.target_hbm_bytes.tolist(), [0.0] * costs.n_steps]
         self._n_nodes = costs.n_nodes.tolist()
         self._committed = costs.committed.tolist()
-        self.role_busy_s = {r: 0.0 for r in ROLES}
-        self.request_start_s = np.zeros(costs.n_requests)
-        self.request_end_s = np.zeros(costs.n_requests)
-        self.timeline: list[tuple[str, str, int, int, float, float]] | None = (
-            [] if record_timeline else None)
-
     def request(self, r: int, exclusive: bool = False):
         """SimPy process body of request `r`: its decode steps, one after the other.
 
@@ -140,21 +72,21 @@ class TraceReplay:
         units = [self.acc.role_unit[role] for role in ROLES]
         a = int(self.costs.request_step_offsets[r])
         b = int(self.costs.request_step_offsets[r + 1])
-        self.request_start_s[r] = env.now
+        self.out.request_start_s[r] = env.now
         mem.kv_allocate(int(self.costs.prompt_len[r]))
         if exclusive:
             owned = list({id(u.resource): u.resource for u in units}.values())
             reqs = [res.request() for res in owned]
             for req in reqs:
                 yield req
-            self.request_start_s[r] = env.now
+            self.out.request_start_s[r] = env.now
             kept = yield from self._steps_exclusive(r, a, b, units)
             for res, req in zip(owned, reqs, strict=True):
                 res.release(req)
         else:
             kept = yield from self._steps_shared(r, a, b, units)
         mem.kv_release(int(self.costs.prompt_len[r]) + kept)   # done: free its cache
-        self.request_end_s[r] = env.now
+        self.out.request_end_s[r] = env.now
 
     def _steps_exclusive(self, r: int, a: int, b: int, units):
         env = self.env
@@ -166,7 +98,7 @@ class TraceReplay:
         busy = [0.0, 0.0, 0.0, 0.0]
         jobs = [0, 0, 0, 0]
         hbm_d = hbm_t = 0.0
-        timeline = self.timeline
+        timeline = self.out.timeline
         kept = 0
         for s in range(a, b):
             d, tr, t, v = d_s[s], tr_s[s], t_s[s], v_s[s]
@@ -195,7 +127,8 @@ class TraceReplay:
         for k in range(4):
             units[k].busy_s += busy[k]
             units[k].jobs += jobs[k]
-            self.role_busy_s[ROLES[k]] += busy[k]
+            self.out.role_busy_s[ROLES[k]] += busy[k]
+            self.out.role_jobs[ROLES[k]] += jobs[k]
         mem.bytes_by_role["draft"] += hbm_d
         mem.bytes_by_role["target"] += hbm_t
         return kept
@@ -209,7 +142,8 @@ class TraceReplay:
         n_nodes = self._n_nodes
         committed = self._committed
         role_busy = [0.0, 0.0, 0.0, 0.0]
-        timeline = self.timeline
+        role_jobs = [0, 0, 0, 0]
+        timeline = self.out.timeline
         kept = 0
         for s in range(a, b):
             for k in range(4):
@@ -228,6 +162,7 @@ class TraceReplay:
                 unit.busy_s += d
                 unit.jobs += 1
                 role_busy[k] += d
+                role_jobs[k] += 1
                 mem.bytes_by_role[ROLES[k]] += stage_bytes[k][s]
                 if timeline is not None:
                     timeline.append((ROLES[k], unit.name, r, s, start, env.now))
@@ -236,57 +171,39 @@ class TraceReplay:
                 mem.kv_release(n_nodes[s] - committed[s], rollback=True)
                 kept += committed[s]
         for k, role in enumerate(ROLES):
-            self.role_busy_s[role] += role_busy[k]
+            self.out.role_busy_s[role] += role_busy[k]
+            self.out.role_jobs[role] += role_jobs[k]
         return kept
 
     def closed_loop(self):
         """SimPy process body: the requests one after another, each not before its arrival."""
         env = self.env
-        arrival = self.costs.arrival_s.tolist()
+        arrival = self.arrival_s.tolist()
         for r in range(self.costs.n_requests):
             if arrival[r] > env.now:
                 yield env.timeout(arrival[r] - env.now)
             yield from self.request(r, exclusive=True)
+            progress.advance()
 
     def log(self) -> ReplayLog:
         """The measurements so far."""
         mem = self.acc.memory
-        return ReplayLog(
-            makespan_s=float(self.env.now),
-            request_start_s=self.request_start_s.copy(),
-            request_end_s=self.request_end_s.copy(),
+        out = self.out
+        out.hbm_bytes = dict(mem.bytes_by_role)
+        out.energy_j = {"draft": float(self.costs.draft_j.sum()),
+                        "target": float(self.costs.target_j.sum())}
+        return out.build(
+            engine="simpy", makespan_s=self.env.now, kv=mem.kv_stats(),
             unit_busy_s={n: u.busy_s for n, u in self.acc.units.items()},
-            unit_jobs={n: u.jobs for n, u in self.acc.units.items()},
-            role_busy_s=dict(self.role_busy_s),
-            hbm_bytes_by_role=dict(mem.bytes_by_role),
-            hbm_bandwidth_bps=mem.bandwidth_bps,
-            kv_peak_tokens=int(mem.kv_peak_tokens),
-            kv_mean_tokens=float(mem.kv_mean_tokens()),
-            kv_written_tokens=int(mem.kv_written_tokens),
-            kv_rolled_back_tokens=int(mem.kv_rolled_back_tokens),
-            kv_bytes_per_token=mem.kv_bytes_per_token,
-            timeline=self.timeline,
-        )
+            unit_jobs={n: u.jobs for n, u in self.acc.units.items()})
 
 
-def replay(costs: StepCosts, hw: Any, *, unit_map: dict[str, str] | None = None,
-           record_timeline: bool = False) -> ReplayLog:
-    """Replay every step of `costs` on a fresh SimPy model of `hw`.
-
-    Parameters
-    ----------
-    costs:
-        From :func:`~specaccel.sim.step_costs.compute_step_costs` for the same `hw`.
-    hw:
-        Hardware spec (``kind`` picks the unit map; the HBM bandwidth is read from it).
-    unit_map:
-        Override the role → unit mapping (see :data:`~.accelerator_model.UNIT_MAPS`).
-    record_timeline:
-        Keep a per-stage timeline in the log.
-    """
+def replay(inp: StepInput) -> ReplayLog:
+    """Replay every step of `inp` on a fresh SimPy model of its hardware: the batch-1
+    closed loop, requests one after another, each not before its arrival."""
     env = simpy.Environment()
-    acc = Accelerator.build(env, hw, costs.kv_bytes_per_token, unit_map)
-    rep = TraceReplay(costs, acc, record_timeline=record_timeline)
+    acc = Accelerator.build(env, inp.hw, inp.pricer.kv_bytes_per_token, inp.unit_map)
+    rep = TraceReplay(inp, acc)
     env.process(rep.closed_loop())
     env.run()
     return rep.log()

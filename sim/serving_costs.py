@@ -7,7 +7,7 @@ serving call can pass is bounded by the trace's step arrays and the serving
 configuration, so :func:`check_serving_pass_ranges` checks those bounds once, before the
 run, against the same limits (:mod:`specaccel.models.cost.pass_args`), and the loop then
 calls :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts`, the same kernel on
-specs packed once and without per-call checks (:func:`unchecked_serving_cost_fn`).
+specs packed once and without per-call checks (:func:`batch_pricer`).
 
 What a serving call passes, and why it stays in range:
 
@@ -77,11 +77,18 @@ def check_serving_pass_ranges(costs: StepCosts, draft: DraftPasses, max_batch: i
                          "allowed", field="batch")
 
 
-def unchecked_serving_cost_fn(costs: StepCosts, hw: Any, target: Any, draft: Any,
-                              draft_passes: DraftPasses, max_batch: int) -> PackedPassCosts:
-    """The serving loop's cost function: ranges checked here once
-    (:func:`check_serving_pass_ranges`), then `target` and `draft` on `hw` through
-    :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts` (no per-call checks,
-    the numbers of :func:`~specaccel.models.cost.pass_costs` bit for bit)."""
-    check_serving_pass_ranges(costs, draft_passes, max_batch)
-    return PackedPassCosts(hw, [target, draft])
+def batch_pricer(inp: Any, draft_passes: DraftPasses) -> Any:
+    """The step-cost door the serving loop prices its batch steps with.
+
+    With the default kernel (:func:`specaccel.models.cost.pass_costs`): the ranges are
+    checked here once (:func:`check_serving_pass_ranges`), then the door's kernel is
+    :class:`~specaccel.models.cost.pass_evaluator.PackedPassCosts` on the same specs (no
+    per-call checks, the numbers of ``pass_costs`` bit for bit; pass terms stay).  A
+    cost function the caller gave is kept as it is.
+    """
+    pricer = inp.pricer
+    if not pricer.default_kernel:
+        return pricer
+    check_serving_pass_ranges(inp.costs, draft_passes, inp.serving.max_batch)
+    return pricer.with_kernel(PackedPassCosts(pricer.hw, [pricer.target.model,
+                                                          pricer.draft_model]))

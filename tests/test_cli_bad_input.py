@@ -130,6 +130,7 @@ def results(tmp_path_factory) -> dict[str, str]:
     out: dict[str, str] = {}
     for name in ("good", "corrupt_part", "bad_manifest", "lost_part"):
         store = ResultsStore(d / name, columns=["key", "tokens_per_s"])
+        store.save_spec("", {"name": name, "axes": [], "metrics": ["tokens_per_s"]})
         store.append([{"key": "a", "tokens_per_s": 1.0}, {"key": "b", "tokens_per_s": 2.0}])
         out[name] = str(d / name)
     part = next((d / "corrupt_part" / "parts").glob("*.parquet"))
@@ -164,7 +165,7 @@ CASES = [
     (["trace", "validate", "{type_parquet}"], "field 'prompt_len': has type string"),
     (["trace", "info", "{type_jsonl}"],
      "type.jsonl: line 2: request r00000: step 1: node 2: field 'draft_prob': values must be"),
-    (["trace", "export", "{good}", "-o", "{dir}"], "cannot write"),
+    (["trace", "export", "{good}", "-o", "{dir}"], "is a folder"),
     (["simulate", "--trace", "{window_jsonl}", "--hw", "a100-80gb"],
      "window.jsonl: field 'metadata.extra_query_tokens_per_step': must be a non-negative"),
     # trace gen options

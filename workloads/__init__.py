@@ -5,8 +5,9 @@ Public API::
     read_trace(path) -> Trace                 # .parquet or .jsonl, validated
     write_trace(trace, path) -> None
     validate_trace(trace, file=None) -> None  # raises InputError at the first problem
-    generate_trace(preset, *, n_requests=None, steps_per_request=None, seed=0) -> Trace
-    get_preset(name) -> Preset;  list_presets() -> list[str];  DEFAULT_PRESET
+    generate_trace(preset, *, n_requests=None, steps_per_request=None, seed=0, tau=None)
+    get_preset(name) -> WorkloadPreset;  list_presets() -> calibrated names;  DEFAULT_PRESET
+    METHODS, PRESETS (registries), get_method(name) -> Method
     chain(gamma), k_ary(k, depth), k_by_depth(k, depth), from_parents(parent),
     from_choices(choices), eagle_default_tree(), medusa_default_tree() -> TreeShape
     train_models(...) -> RealTextModels; record_preset(models, name, RecordConfig(...))
@@ -24,7 +25,13 @@ from specaccel.schema.trace_io import TRACE_SUFFIXES, read_trace, write_trace
 from specaccel.schema.trace_validation import validate_trace
 from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
 from specaccel.workloads.importers import import_answers, imported_summary
-from specaccel.workloads.method_presets import METHOD_PRESETS, record_preset
+from specaccel.workloads.methods import (
+    METHODS,
+    PRESETS,
+    Method,
+    WorkloadPreset,
+    get_method,
+)
 from specaccel.workloads.presets import (
     DEFAULT_PRESET,
     Preset,
@@ -32,6 +39,7 @@ from specaccel.workloads.presets import (
     get_preset,
     list_presets,
 )
+from specaccel.workloads.real_text_presets import record_preset
 from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.tree_shapes import (
@@ -46,7 +54,8 @@ from specaccel.workloads.tree_shapes import (
 )
 
 __all__ = [
-    "METHOD_PRESETS", "RecordConfig", "import_answers", "imported_summary", "record_preset",
+    "METHODS", "PRESETS", "Method", "WorkloadPreset", "get_method",
+    "RecordConfig", "import_answers", "imported_summary", "record_preset",
     "record_trace", "train_models",
     "DEFAULT_PRESET", "NODE_FIELDS", "SCHEMA_VERSION", "TRACE_SUFFIXES", "VERIFICATION_MODES",
     "AcceptanceModel", "DraftTree", "Preset", "PromptLengths", "Trace", "TreeShape",

@@ -30,7 +30,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cache
 from statistics import NormalDist
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -39,13 +39,12 @@ from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import NODE_FIELDS, DraftTree, Trace
 from specaccel.workloads.method_self_speculation import sample_chains
-from specaccel.workloads.presets import _published_rows
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.published import SourceKey, published_row
 
 DRAFT_INIT, DRAFT_INCR, DRAFT_MOD, DRAFT_LIMIT = 7, 2, 10, 32
 
-BASS_DRAFT_310M = ModelSpec(
-    "bass-draft-310m", 24, 1024, 16, 16, 64, 2048, 32000,
-    source="assumed: a ~310M Llama-shaped draft for a 7-8B target")
+BASS_DRAFT_310M = get_model("bass-draft-310m")
 """The draft model of the BASS preset (an assumed shape)."""
 
 
@@ -170,31 +169,63 @@ def simulate_bass(costs: BassCosts, *, batch: int, n_steps: int, alpha_median: f
 
 
 # ---------------------------------------------------------------------- preset
+declare_method(
+    "bass",
+    description="batched speculation: the rows of a batch draft and verify in lock-step, "
+                "each accepting its own (ragged) number of tokens",
+    drafting="per-level", tree_policy="a chain per row; one gamma for the batch, adapted "
+                                      "after each step (+2 when a row accepted all, else "
+                                      "-ceil(gamma/10))",
+    sources=("Qian et al. 2024, BASS (Findings of ACL 2024; arXiv 2404.15778)",))
+
+
 @dataclass(frozen=True)
-class BassPreset:
-    """BASS calibrated so that the modelled speedup equals the published one."""
+class BassPreset(WorkloadPreset):
+    """BASS calibrated so that the modelled speedup equals the published one.
+
+    A generated trace has one request per batch row (``n_requests`` rows, default the
+    preset's batch) and one step per batch step; ``simulate --batch B --no-prefill``
+    replays it as the static batch it is.
+    """
+
+    kind: ClassVar[str] = "modelled"
 
     name: str
-    source_row: tuple[str, str, str, str, str]
+    source_row: SourceKey
     costs: BassCosts
     batch: int
     n_steps: int = 96
     calibration_seed: int = 12345
     assumptions: tuple[str, ...] = field(default=())
+    method: str = "bass"
+    description: str = ""
+
+    @property
+    def n_requests(self) -> int:
+        return self.batch
+
+    @property
+    def steps_per_request(self) -> int:
+        return self.n_steps
 
     @property
     def published_speedup(self) -> float:
-        return float(_published_rows()[self.source_row]["speedup"])
+        return float(published_row(self.source_row)["speedup"])
 
     def alpha_median(self) -> float:
         """Median per-token acceptance whose simulated speedup is the published one."""
         return _calibrate(self)
 
-    def run(self, seed: int = 0, n_steps: int | None = None) -> BassRun:
-        run = simulate_bass(self.costs, batch=self.batch, n_steps=n_steps or self.n_steps,
+    def run(self, seed: int = 0, n_steps: int | None = None, batch: int | None = None
+            ) -> BassRun:
+        run = simulate_bass(self.costs, batch=batch or self.batch,
+                            n_steps=n_steps or self.n_steps,
                             alpha_median=self.alpha_median(), seed=seed)
         run.trace.metadata.update(preset=self.name, published_speedup=self.published_speedup)
         return run
+
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
+        return self.run(seed, n_steps=steps_per_request, batch=n_requests).trace
 
 
 @cache
@@ -216,13 +247,13 @@ def _calibrate(preset: BassPreset) -> float:
     return 0.5 * (lo + hi)
 
 
-BASS_PRESETS: dict[str, BassPreset] = {p.name: p for p in [
-    BassPreset(
-        "bass-7b-batch8-humaneval",
-        ("bass", "7.8B code model", "batched speculation batch 8", "HumanEval", ""),
-        BassCosts(get_model("llama-2-7b"), BASS_DRAFT_310M, "a100-80gb"), batch=8,
-        assumptions=("target: Llama-2-7B shape stands in for the 7.8B code model",
-                     "draft: an assumed ~310M Llama-shaped model",
-                     "per-row alpha: logit-normal, sigma 0.8 around the median",
-                     "prompts of 256 tokens")),
-]}
+declare_preset(BassPreset(
+    "bass-7b-batch8-humaneval",
+    ("bass", "7.8B code model", "batched speculation batch 8", "HumanEval", ""),
+    BassCosts(get_model("llama-2-7b"), BASS_DRAFT_310M, "a100-80gb"), batch=8,
+    description="BASS, batch 8, a 7B code model with a ~310M draft, HumanEval; median "
+                "acceptance calibrated to the published speedup",
+    assumptions=("target: Llama-2-7B shape stands in for the 7.8B code model",
+                 "draft: an assumed ~310M Llama-shaped model",
+                 "per-row alpha: logit-normal, sigma 0.8 around the median",
+                 "prompts of 256 tokens")))

@@ -36,7 +36,7 @@ the skipped layers; docs/cost-model.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,8 @@ from specaccel.workloads.method_self_speculation import (
     ExitAcceptance,
     difficulty_path,
 )
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.published import SourceKey
 from specaccel.workloads.synthetic import VOCAB_SIZE
 
 COMMIT_RULE = "calm: one token per step, node 1's token, unverified (lossy)"
@@ -124,3 +126,49 @@ def calm_trace(tokens: CalmTokens, *, n_requests: int = 1, seed: int = 0,
         metadata=meta,
     )
 
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "calm",
+    description="early exit without verification (lossy): each token leaves the stack at "
+                "the first exit layer whose confidence reaches a threshold",
+    drafting="none", tree_policy="no draft tree: one token per step from its exit layer "
+                                 "(stored as a two-node tree for the golden model)",
+    sources=("Schuster et al. 2022, CALM (NeurIPS 2022)",),
+    not_simulated="a step is a partial pass over the token's exit layers plus the state "
+                  "propagation to the skipped ones, which no drafting mode of the simulator "
+                  "charges yet; early_exit_token_costs prices it")
+
+
+@dataclass(frozen=True)
+class CalmPreset(WorkloadPreset):
+    """CALM on the LayerSkip exit curve at one confidence threshold."""
+
+    kind: ClassVar[str] = "modelled"
+
+    name: str
+    description: str
+    threshold: float
+    method: str = "calm"
+    target_model: str = "layerskip-llama2-1.5b"
+    source_row: SourceKey | None = None
+    assumptions: tuple[str, ...] = (
+        "confidence at exit E = alpha_E ** difficulty, alpha_E LayerSkip's published "
+        "agreement per exit layer; difficulty an AR(1) log path (assumed)",
+    )
+    n_requests: int = 4
+    steps_per_request: int = 128
+
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
+        tokens = sample_calm(n_requests * steps_per_request, self.threshold,
+                             np.random.default_rng([seed, 3]))
+        trace = calm_trace(tokens, n_requests=n_requests, seed=seed,
+                           threshold=self.threshold)
+        trace.metadata["target_model"] = self.target_model
+        return trace
+
+
+declare_preset(CalmPreset(
+    "calm-layerskip-t0.9", "CALM-style early exit on LayerSkip's Llama 1.5B, confidence "
+                           "threshold 0.9 (every token agrees with probability >= 0.9)", 0.9))

@@ -16,7 +16,11 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import FLAT_ALPHA, SPECBENCH, SPECBENCH_PROMPTS, Preset
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
+from specaccel.workloads.tree_shapes import chain
 
 
 class FixedChain:
@@ -81,3 +85,42 @@ class AdaptiveChain(FixedChain):
             probs.append(q)
             ctx.append(w)
         return chain_proposal(context[-1], toks, probs)
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "speculative-sampling",
+    description="a small draft model proposes a chain of gamma tokens; the target verifies "
+                "them in one pass",
+    drafting="per-level", tree_policy="a chain of gamma drafts (fixed, or adaptive: while "
+                                      "the draft's top probability stays above a threshold)",
+    sources=("Leviathan et al. 2023 (ICML)", "Chen et al. 2023 (arXiv 2302.01318)"))
+
+declare_preset(Preset(
+    name="speculative-sampling-vicuna-7b-68m-specbench",
+    description="Speculative sampling, Vicuna-7B with Vicuna-68M, chain, Spec-Bench, greedy "
+                "(tau 2.28)",
+    method="speculative-sampling",
+    source_row=("speculative-sampling", "Vicuna-7B", "Vicuna-68M chain", "Spec-Bench", "0"),
+    tree=chain(5),
+    target_model="vicuna-7b",
+    draft_model="vicuna-68m",
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "gamma = 5 (Hugging Face assisted generation's default num_assistant_tokens; its "
+        "adaptive schedule is not modelled)",
+        FLAT_ALPHA,
+        SPECBENCH,
+    ),
+))
+declare_preset(RealTextPreset(
+    "chain-g5", "speculative-sampling", "draft 5 tokens greedily (EAGLE Table 5's γ=5 chain)",
+    lambda m: FixedChain(m.draft_lm, 5),
+    ("eagle", "Vicuna-7B", "chain gamma=5", "MT-Bench", "0")))
+declare_preset(RealTextPreset(
+    "chain-adaptive", "speculative-sampling",
+    "draft up to 8 tokens while the draft's top probability >= 0.4",
+    lambda m: AdaptiveChain(m.draft_lm, 8, 0.4)))

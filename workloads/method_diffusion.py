@@ -35,7 +35,7 @@ The target's shape is the cost model's ``llada-8b`` preset.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -43,6 +43,8 @@ from specaccel.models.cost import ModelSpec, get_hardware, get_model
 from specaccel.models.cost.diffusion_block_pass import check_cache, diffusion_decode_costs
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.published import SourceKey
 from specaccel.workloads.synthetic import VOCAB_SIZE
 
 TARGET_MODEL = "llada-8b"
@@ -172,3 +174,51 @@ def trace_seconds(trace: Trace, *, model: ModelSpec | None = None, hw: str = "a1
         block_size=int(meta["block_size"]), cache=str(meta["cache"]),
         steps_per_block=np.asarray(meta["steps_per_block"]))
     return float(costs["latency_s"].sum())
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "diffusion-llm",
+    description="a masked diffusion LM commits several tokens per bidirectional refinement "
+                "step of a block (Fast-dLLM, dParallel, APD rules)",
+    drafting="none", tree_policy="no draft tree: each refinement step's committed tokens "
+                                 "are stored as an accepted chain",
+    sources=("Wu et al. 2025, Fast-dLLM (arXiv 2505.22618)",
+             "Nie et al. 2025, LLaDA (arXiv 2502.09992)"),
+    not_simulated="a step is a bidirectional pass over a block with a block cache, which no "
+                  "drafting mode of the simulator charges yet; trace_seconds "
+                  "(diffusion_decode_costs) prices it")
+
+
+@dataclass(frozen=True)
+class DiffusionPreset(WorkloadPreset):
+    """A parallel-decoding rule of a diffusion LM (its steps per request follow from the
+    rule: ``steps_per_request`` is not an option)."""
+
+    kind: ClassVar[str] = "modelled"
+    sized_by_steps: ClassVar[bool] = False
+
+    name: str
+    description: str
+    decoder: DiffusionDecoder
+    cache: str = "dual"
+    method: str = "diffusion-llm"
+    source_row: SourceKey | None = None
+    assumptions: tuple[str, ...] = (
+        "confidence model: position j's logit ~ N(mu - rho j / B, sigma) plus kappa times "
+        "the unmasked fraction (assumed; no published per-token data bundled)",
+    )
+    n_requests: int = 4
+    steps_per_request: int = 0
+
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
+        return diffusion_trace(self.decoder, n_requests=n_requests, seed=seed,
+                               cache=self.cache)
+
+
+for _rule, _what in (("fast-dllm", "Fast-dLLM: unmask every position with confidence >= 0.9"),
+                     ("dparallel", "dParallel: the same rule on a certainty-forced model"),
+                     ("apd", "APD: unmask left to right while the joint confidence >= 0.9")):
+    declare_preset(DiffusionPreset(
+        f"{_rule}-llada-8b", f"{_what}; LLaDA-8B, blocks of 32, 256 tokens, dual cache",
+        DiffusionDecoder(_rule, 0.9)))

@@ -17,7 +17,19 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import (
+    FLAT_ALPHA,
+    MTBENCH_PROMPTS,
+    SIX_TASK_PROMPTS,
+    SPECBENCH,
+    SPECBENCH_PROMPTS,
+    Preset,
+    top_reach_tree,
+)
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.tree_shapes import TreeShape
 
 
 class DynamicTree:
@@ -85,3 +97,100 @@ class DynamicTree:
     def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
                 committed: np.ndarray) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "eagle-2",
+    description="EAGLE's draft head with a context-dependent tree: expand the most "
+                "confident nodes, rerank, keep the best M",
+    drafting="per-level", tree_policy="dynamic tree (real text); calibrated presets use a "
+                                      "static stand-in: the tokens of highest reach "
+                                      "probability in a top-k tree",
+    sources=("Li et al. 2024, EAGLE-2 (EMNLP 2024)",))
+
+_EAGLE2_STATIC = ("static stand-in for the dynamic tree: the 60 draft tokens of highest "
+                  "reach probability in the depth-6 top-10 tree under a flat alpha = 0.7 "
+                  "model, fixed for every step (EAGLE-2 re-ranks per step)")
+
+
+def _eagle2_60() -> TreeShape:
+    return top_reach_tree(60, 6, 10, name="eagle2-60-d6")
+
+
+declare_preset(Preset(
+    name="eagle2-vicuna-7b-6task",
+    description="EAGLE-2 on Vicuna-7B, 6-task mean, greedy, 60-token depth-6 tree (tau 4.68)",
+    method="eagle-2",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic 60 tokens depth 6 top-10", "6-task mean",
+                "0"),
+    tree=_eagle2_60,
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    verification="greedy",
+    prompt_lengths=SIX_TASK_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        _EAGLE2_STATIC,
+        FLAT_ALPHA,
+        "6 tasks (MT-Bench, HumanEval, GSM8K, Alpaca, CNN/DM, Natural Questions) pooled as "
+        "480 requests; prompt lengths log-normal, median 300, sigma 1.0 (CNN/DM articles "
+        "make the tail long; not measured)",
+    ),
+))
+declare_preset(Preset(
+    name="eagle2-vicuna-7b-mtbench",
+    description="EAGLE-2 on Vicuna-7B, MT-Bench, greedy, 60-token depth-6 tree (tau 4.98)",
+    method="eagle-2",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic 60 tokens depth 6 top-10", "MT-Bench", "0"),
+    tree=_eagle2_60,
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    verification="greedy",
+    prompt_lengths=MTBENCH_PROMPTS,
+    n_requests=80,
+    steps_per_request=128,
+    assumptions=(_EAGLE2_STATIC, FLAT_ALPHA, "prompt lengths as eagle-vicuna-7b-mtbench"),
+))
+declare_preset(Preset(
+    name="eagle2-vicuna-7b-specbench",
+    description="EAGLE-2 on Vicuna-7B, Spec-Bench, greedy, 60-token depth-6 tree (tau 4.34)",
+    method="eagle-2",
+    source_row=("eagle-2", "Vicuna-7B", "dynamic", "Spec-Bench", "0"),
+    tree=_eagle2_60,
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(_EAGLE2_STATIC + "; the leaderboard row does not state the tree size, "
+                 "EAGLE-2's default (60 tokens, depth 6, top-10) assumed",
+                 FLAT_ALPHA, SPECBENCH),
+))
+declare_preset(Preset(
+    name="eagle2-vicuna-13b-6task",
+    description="EAGLE-2 on Vicuna-13B, 6-task mean, greedy, 50-token depth-6 tree (tau 4.65)",
+    method="eagle-2",
+    source_row=("eagle-2", "Vicuna-13B", "dynamic 50 tokens", "6-task mean", "0"),
+    tree=lambda: top_reach_tree(50, 6, 10, name="eagle2-50-d6"),
+    target_model="vicuna-13b",
+    draft_model="eagle-head-vicuna-13b",
+    verification="greedy",
+    prompt_lengths=SIX_TASK_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "static stand-in for the dynamic tree: the 50 draft tokens of highest reach "
+        "probability in the depth-6 top-10 tree under a flat alpha = 0.7 model (the row "
+        "gives 50 tokens; depth 6 and top-10 assumed as for 7B)",
+        FLAT_ALPHA,
+        "prompt lengths as eagle2-vicuna-7b-6task",
+    ),
+))
+declare_preset(RealTextPreset(
+    "eagle2-60", "eagle-2", "EAGLE-2 dynamic tree: depth 6, top-10, 60 tokens",
+    lambda m: DynamicTree(m.draft_lm, depth=6, top_k=10, total_tokens=60),
+    ("eagle-2", "Vicuna-7B", "dynamic 60 tokens depth 6 top-10", "MT-Bench", "0"),
+    draft_model="eagle-head-vicuna-7b"))

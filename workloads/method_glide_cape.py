@@ -41,7 +41,9 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.ngram_lm import NgramLM
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, RealTextModels
 
 _GLIMPSE_CACHE: dict[int, tuple[RealTextModels, NgramLM]] = {}
@@ -138,3 +140,18 @@ class CapeTree:
     def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
                 committed: np.ndarray) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "glide-cape",
+    description="a draft that glimpses the target's context (GliDe) and widens the proposal "
+                "where its confidence is low (CaPE)",
+    drafting="per-level", tree_policy="a greedy chain with extra sibling candidates at "
+                                      "low-confidence positions, up to a cumulative mass",
+    sources=("Du et al. 2024, GliDe with a CaPE (ICML 2024)",))
+
+declare_preset(RealTextPreset(
+    "glide-cape5", "glide-cape",
+    "GliDe stand-in draft (target-order n-gram), depth 5, CaPE siblings to mass 0.8",
+    lambda m: CapeTree(glimpse_draft(m), depth=5, mass=0.8, max_extra=3)))

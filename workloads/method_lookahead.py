@@ -57,7 +57,17 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import (
+    DRAFT_FREE,
+    FLAT_ALPHA,
+    SPECBENCH,
+    SPECBENCH_PROMPTS,
+    Preset,
+)
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.tree_shapes import k_by_depth
 
 ADVANCE_MODES = ("one", "accepted")
 VERIFY_LAYOUTS = ("trie", "chains")
@@ -209,3 +219,40 @@ class Lookahead:
             shifted = [self._reseed(s, self.W - 1 if k == 0 else self.W, context)
                        for k, s in enumerate(shifted)]
         self.levels = shifted
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "lookahead",
+    description="a 2-D Jacobi window feeds an n-gram pool; G pooled guesses ride in the "
+                "same target pass and are verified; no draft model",
+    drafting="draft-free", tree_policy="G pooled n-grams of N - 1 tokens as root branches "
+                                       "(a trie or chains); the window's tokens ride along",
+    sources=("Fu et al. 2024, Lookahead Decoding (ICML 2024)",))
+
+declare_preset(Preset(
+    name="lookahead-vicuna-7b-specbench",
+    description="Lookahead decoding on Vicuna-7B, Spec-Bench, greedy, G=7 4-token "
+                "candidates (tau 1.64)",
+    method="lookahead",
+    source_row=("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"),
+    tree=k_by_depth(7, 4),
+    target_model="vicuna-7b",
+    draft_model=None,
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "tree: the verification branch only, G = 7 pooled n-grams of N - 1 = 4 tokens as "
+        "7 root branches of 4 (29 nodes); the W (N - 1) - 1 = 27 lookahead-branch tokens of "
+        "the same pass are not drafts: verification ignores them, the target pass is "
+        "charged for them (extra_query_tokens_per_step)",
+        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+    ),
+    extra_query_tokens_per_step=7 * (5 - 1) - 1,
+))
+declare_preset(RealTextPreset(
+    "lookahead-w7n5g7", "lookahead", "Jacobi window W=7, n-gram N=5, G=7 guesses",
+    lambda m: Lookahead(m.target, W=7, N=5, G=7),
+    ("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"), draft_model=None))

@@ -12,7 +12,8 @@ probability; because those never increase along a path, it yields the ``n`` most
 probable nodes and every prefix is already in the tree.
 
 :func:`load_head_accuracy` reads ``medusa_head_accuracy.csv`` (columns
-``train/medusa{h}_top{k}``, one row per model size) as published with Medusa.
+``train/medusa{h}_top{k}``, one row per model size) as published with Medusa; a copy of
+its accuracy columns is bundled (:data:`MEDUSA_HEAD_ACCURACY`).
 """
 
 from __future__ import annotations
@@ -20,11 +21,24 @@ from __future__ import annotations
 import csv
 import heapq
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from specaccel.schema.errors import InputError
+from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63, StaticTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import (
+    FLAT_ALPHA,
+    MTBENCH_PROMPTS,
+    SPECBENCH,
+    SPECBENCH_PROMPTS,
+    Preset,
+)
+from specaccel.workloads.real_text_presets import RealTextPreset
+from specaccel.workloads.recorder_ngram import DraftPolicy, RealTextModels
+from specaccel.workloads.tree_shapes import medusa_default_tree
 
 Choice = tuple[int, ...]
 
@@ -107,3 +121,85 @@ def greedy_medusa_tree(rank_acc: np.ndarray, n_nodes: int) -> tuple[Choice, ...]
             for r in range(n_ranks):
                 heapq.heappush(heap, (neg * float(rank_acc[depth, r]), depth + 1, c + (r,)))
     return tuple(out)
+
+
+# ---------------------------------------------------------------------- methods and presets
+MEDUSA_HEAD_ACCURACY = Path(str(resources.files("specaccel.data")
+                                .joinpath("medusa-head-accuracy.csv")))
+"""The bundled per-head top-1..5 accuracies of Medusa-1 on Vicuna 7B/13B/33B
+(FasterDecoding/Medusa ``assets/medusa_acc.csv``, Apache-2.0; the accuracy columns)."""
+
+declare_method(
+    "medusa-1",
+    description="extra decoding heads on the target's last hidden state draft every tree "
+                "level in one pass; frozen backbone",
+    drafting="single-pass", tree_policy="a static sparse tree over the heads' ranked "
+                                        "predictions (mc_sim_7b_63, or built greedily from "
+                                        "head accuracies)",
+    sources=("Cai et al. 2024, Medusa (ICML 2024)",))
+declare_method(
+    "medusa-2",
+    description="Medusa heads trained jointly with the backbone (higher acceptance)",
+    drafting="single-pass", tree_policy="Medusa's static 63-token sparse tree",
+    sources=("Cai et al. 2024, Medusa (ICML 2024)",))
+declare_method(
+    "hydra",
+    description="sequentially dependent draft heads: each head sees the tokens the earlier "
+                "heads chose",
+    drafting="per-level", tree_policy="a static sparse tree, one head pass per level",
+    sources=("Ankner et al. 2024, Hydra (arXiv 2402.05109)",))
+
+
+def _medusa_greedy(models: RealTextModels) -> DraftPolicy:
+    acc = rank_accuracy(load_head_accuracy(MEDUSA_HEAD_ACCURACY, "7b"))
+    return StaticTree(models.draft_lm, greedy_medusa_tree(acc, 63), label="medusa-greedy-63")
+
+
+_MEDUSA_1_ROW = ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0")
+declare_preset(RealTextPreset(
+    "medusa-63", "medusa-1", "Medusa-1's 63-node sparse tree mc_sim_7b_63",
+    lambda m: StaticTree(m.draft_lm, MEDUSA_MC_SIM_7B_63, "medusa-63"), _MEDUSA_1_ROW,
+    draft_model="medusa-vicuna-7b"))
+declare_preset(RealTextPreset(
+    "medusa-greedy-63", "medusa-1",
+    "63-node tree built greedily from Vicuna-7B Medusa head accuracies", _medusa_greedy,
+    _MEDUSA_1_ROW, draft_model="medusa-vicuna-7b"))
+declare_preset(Preset(
+    name="medusa2-vicuna-7b-mtbench",
+    description="Medusa-2 on Vicuna-7B, MT-Bench, greedy, 63-token sparse tree (tau 3.47)",
+    method="medusa-2",
+    source_row=("medusa-2", "Vicuna-7B", "64-node sparse tree", "MT-Bench", "0"),
+    tree=medusa_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="medusa-vicuna-7b",
+    verification="greedy",
+    prompt_lengths=MTBENCH_PROMPTS,
+    n_requests=80,
+    steps_per_request=128,
+    assumptions=(
+        "tree: Medusa's mc_sim_7b_63 (63 drafts + root = 64 nodes)",
+        "flat alpha profile (the source gives only tau; head accuracies of Medusa-1 fix "
+        "only the rank decay)",
+        "prompt lengths as eagle-vicuna-7b-mtbench",
+    ),
+))
+declare_preset(Preset(
+    name="hydra-vicuna-7b-specbench",
+    description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
+    method="hydra",
+    source_row=("hydra", "Vicuna-7B", "tree", "Spec-Bench", "0"),
+    tree=medusa_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="medusa-vicuna-7b",
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "tree: Medusa's mc_sim_7b_63 stands in for Hydra's own sparse tree (the row "
+        "gives no size)",
+        "draft 'medusa-vicuna-7b' stands in for Hydra's sequentially dependent heads "
+        "(similar size); 'per-level' because each head waits for the previous level",
+        FLAT_ALPHA, SPECBENCH,
+    ),
+))

@@ -17,7 +17,17 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import (
+    DRAFT_FREE,
+    FLAT_ALPHA,
+    SPECBENCH,
+    SPECBENCH_PROMPTS,
+    Preset,
+)
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import Proposal, chain_proposal
+from specaccel.workloads.tree_shapes import chain
 
 
 def lookup_continuation(context: np.ndarray, max_ngram: int, min_ngram: int,
@@ -65,3 +75,38 @@ class PromptLookup:
     def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
                 committed: np.ndarray) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "prompt-lookup",
+    description="copy what followed an earlier occurrence of the context's tail; no draft "
+                "model",
+    drafting="draft-free", tree_policy="a chain of up to 10 copied tokens after the longest "
+                                       "matching n-gram (3 down to 1)",
+    sources=("Saxena 2023, prompt lookup decoding (GitHub apoorvumang/prompt-lookup-"
+             "decoding)",))
+
+declare_preset(Preset(
+    name="prompt-lookup-vicuna-7b-specbench",
+    description="Prompt lookup decoding on Vicuna-7B, Spec-Bench, greedy, chain of 10 "
+                "(tau 1.75)",
+    method="prompt-lookup",
+    source_row=("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"),
+    tree=chain(10),
+    target_model="vicuna-7b",
+    draft_model=None,
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=96,
+    assumptions=(
+        "chain of 10 copied tokens (Hugging Face prompt_lookup_num_tokens default); every "
+        "step is assumed to find a match (misses show up as a low alpha)",
+        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+    ),
+))
+declare_preset(RealTextPreset(
+    "prompt-lookup", "prompt-lookup", "copy up to 10 tokens after a 3..1-gram match",
+    lambda m: PromptLookup(3, 10),
+    ("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"), draft_model=None))

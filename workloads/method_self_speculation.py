@@ -38,22 +38,19 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
+from specaccel.models.cost import ModelSpec, get_hardware, get_model, pass_costs
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import NODE_DTYPES, NODE_FIELDS, Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
-from specaccel.workloads.presets import _published_rows
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.published import SourceKey, published_rows
 from specaccel.workloads.synthetic import VOCAB_SIZE
 
-LAYERSKIP_LLAMA_1_5B = ModelSpec(
-    "layerskip-llama2-1.5b", 24, 2048, 16, 16, 128, 5632, 32000,
-    source="approximate: LayerSkip's continually pre-trained Llama2 1.5B (24 layers, "
-           "d 2048); heads/d_ff assumed TinyLlama-like",
-)
+LAYERSKIP_LLAMA_1_5B = get_model("layerskip-llama2-1.5b")
 """The 24-layer model of the LayerSkip TOPv2 rows (shape approximate, see ``source``)."""
 
 ALPHA_MAX = 1.0 - 1e-6
@@ -76,12 +73,13 @@ class ExitPoint:
     alpha: float
     speedup: float
     source: str
+    key: SourceKey
 
 
 def layerskip_points() -> list[ExitPoint]:
     """The ``layerskip`` rows of the bundled acceptance.csv, by exit layer."""
     out = []
-    for key, row in _published_rows().items():
+    for key, row in published_rows().items():
         if key[0] != "layerskip":
             continue
         e = re.search(r"exit layer (\d+)", row["draft_or_tree"])
@@ -90,7 +88,7 @@ def layerskip_points() -> list[ExitPoint]:
             raise InputError("cannot read the exit layer / layer count",
                              file="acceptance.csv", field="draft_or_tree")
         out.append(ExitPoint(int(e.group(1)), int(n.group(1)), float(row["alpha"]),
-                             float(row["speedup"]), row["source"]))
+                             float(row["speedup"]), row["source"], key))
     return sorted(out, key=lambda p: p.exit_layer)
 
 
@@ -292,12 +290,36 @@ def chains_trace(alpha: np.ndarray, gamma: np.ndarray, n_requests: int, seed: in
 
 
 # ---------------------------------------------------------------------- presets
+_NOT_SIMULATED = ("a self-draft shares the target's weights and (early exit) its KV cache, "
+                  "which no drafting mode of the simulator charges yet; "
+                  "self_spec_costs / del_schedule price it")
+
+declare_method(
+    "self-speculation",
+    description="the target drafts for itself with a subset of its layers: an early exit "
+                "(LayerSkip) or a skip set (SWIFT, CLaSp)",
+    drafting="per-level", tree_policy="a chain of gamma self-drafts (gamma: the best "
+                                      "modelled speedup)",
+    sources=("Elhoushi et al. 2024, LayerSkip (ACL 2024)",
+             "Xia et al. 2025, SWIFT (ICLR 2025; arXiv 2410.06916)"),
+    not_simulated=_NOT_SIMULATED)
+declare_method(
+    "del",
+    description="self-speculation whose exit layer and draft length are chosen every step "
+                "from the acceptance the previous step showed",
+    drafting="per-level", tree_policy="a chain; exit layer and gamma per step",
+    sources=("Entezari Zarch et al. 2025, DEL (COLM 2025; arXiv 2504.05598)",),
+    not_simulated=_NOT_SIMULATED)
+
+
 @dataclass(frozen=True)
-class SelfSpecPreset:
+class SelfSpecPreset(WorkloadPreset):
     """A static self-draft (early exit or skip set) with its draft length.
 
     ``gamma`` None picks the draft length with the best modelled speedup on `hw`.
     """
+
+    kind: ClassVar[str] = "modelled"
 
     name: str
     description: str
@@ -308,6 +330,13 @@ class SelfSpecPreset:
     gamma: int | None = None
     published: ExitPoint | None = None
     assumptions: tuple[str, ...] = field(default=())
+    method: str = "self-speculation"
+    n_requests: int = 16
+    steps_per_request: int = 64
+
+    @property
+    def source_row(self) -> SourceKey | None:
+        return None if self.published is None else self.published.key
 
     @property
     def alpha(self) -> float:
@@ -322,11 +351,13 @@ class SelfSpecPreset:
     def expected_tau(self) -> float:
         return float(expected_tokens(self.alpha, self.draft_length))
 
+    def model_tau(self) -> float:
+        return self.expected_tau()
+
     def speedup(self) -> float:
         return modelled_speedup(self.model, self.hw, self.layers, self.alpha, self.draft_length)
 
-    def generate(self, n_requests: int = 16, steps_per_request: int = 64, seed: int = 0
-                 ) -> Trace:
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
         """A seeded trace of this preset (chains of the preset's draft length)."""
         n = n_requests * steps_per_request
         g = self.draft_length
@@ -339,36 +370,25 @@ class SelfSpecPreset:
         return chains_trace(np.full(n, self.alpha), np.full(n, g), n_requests, seed, 128, meta)
 
 
-def _layerskip_presets() -> dict[str, SelfSpecPreset]:
+def _declare_layerskip_presets() -> None:
     acc = ExitAcceptance.layerskip()
-    out = {}
     for p in layerskip_points():
         name = f"layerskip-e{p.exit_layer}"
-        out[name] = SelfSpecPreset(
+        declare_preset(SelfSpecPreset(
             name, f"LayerSkip early exit at layer {p.exit_layer}/{p.n_layers}, "
                   f"published alpha {p.alpha} (TOPv2)",
             LayerSet.prefix(p.exit_layer, p.n_layers), acc, published=p,
-            assumptions=("gamma: the best modelled speedup on an A100 (the row gives none)",))
+            assumptions=("gamma: the best modelled speedup on an A100 (the row gives none)",)))
     n = acc.n_layers
     u = ExitAcceptance.layerskip(u_shaped_importance(n))
     middle = tuple(i for i in range(n) if not n // 4 <= i < 3 * n // 4)
-    out["swift-skip-middle-half"] = SelfSpecPreset(
+    declare_preset(SelfSpecPreset(
         "swift-skip-middle-half", "SWIFT/CLaSp-style skip set: the middle half of the layers "
         "skipped (U-shaped layer importance)", LayerSet(middle, n), u,
-        assumptions=("U-shaped importance, depth 0.8 (assumed; no published per-layer data)",))
-    return out
+        assumptions=("U-shaped importance, depth 0.8 (assumed; no published per-layer data)",)))
 
 
-SELF_SPEC_PRESETS: dict[str, SelfSpecPreset] = _layerskip_presets()
-
-
-def get_self_spec_preset(name: str) -> SelfSpecPreset:
-    """The preset called `name` (InputError listing the names otherwise)."""
-    try:
-        return SELF_SPEC_PRESETS[name]
-    except KeyError:
-        raise InputError(f"unknown self-speculation preset {name!r}; choose from "
-                         f"{', '.join(SELF_SPEC_PRESETS)}", field="preset") from None
+_declare_layerskip_presets()
 
 
 # ---------------------------------------------------------------------- DEL
@@ -445,3 +465,36 @@ def del_trace(schedule: DelSchedule, n_requests: int = 1, seed: int = 0,
             "step_seconds": schedule.step_s.tolist(),
             "autoregressive_seconds": schedule.autoregressive_s, "seed": seed}
     return chains_trace(schedule.alpha, schedule.gamma, n_requests, seed, 128, meta)
+
+
+@dataclass(frozen=True)
+class DelPreset(WorkloadPreset):
+    """DEL on the LayerSkip curve: each step's exit layer and γ chosen as
+    :func:`del_schedule` does, over a persistent difficulty path (:func:`difficulty_path`)."""
+
+    kind: ClassVar[str] = "modelled"
+
+    name: str
+    description: str
+    method: str = "del"
+    gamma_max: int = 12
+    source_row: SourceKey | None = None
+    assumptions: tuple[str, ...] = (
+        "DEL idealised: it knows the previous step's acceptance at every exit layer",
+        "context difficulty: an AR(1) log-difficulty path (rho 0.95, sigma 0.35), assumed",
+    )
+    n_requests: int = 4
+    steps_per_request: int = 64
+
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
+        rng = np.random.default_rng([seed, 2])
+        schedule = del_schedule(difficulty_path(n_requests * steps_per_request, rng),
+                                ExitAcceptance.layerskip(), gamma_max=self.gamma_max)
+        trace = del_trace(schedule, n_requests=n_requests, seed=seed, name=self.name)
+        trace.metadata["target_model"] = LAYERSKIP_LLAMA_1_5B.name
+        return trace
+
+
+declare_preset(DelPreset(
+    "del-layerskip-1.5b", "DEL on LayerSkip's Llama 1.5B: exit layer and gamma per step "
+                          "(up to 12) from the previous step's per-layer acceptance"))

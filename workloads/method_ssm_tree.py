@@ -23,19 +23,33 @@ copied by the per-branch scheme.  Both schemes are priced by
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 from specaccel.models.cost import get_model
 from specaccel.models.cost.ssm_tree_state import TreeBranches, ssm_tree_needs
+from specaccel.schema.errors import InputError
 from specaccel.schema.trace import Trace
-from specaccel.workloads.acceptance_model import AcceptanceModel
+from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.published import SourceKey
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.tree_shapes import TreeShape, eagle_default_tree
 
+declare_method(
+    "stree",
+    description="tree speculation on state-space and hybrid targets: one tree scan over "
+                "the nodes, each state derived from its parent's",
+    drafting="per-level", tree_policy="a static tree (EAGLE's 25 tokens), verified by a "
+                                      "tree scan of the SSM state",
+    sources=("Wu et al. 2025, STree (NeurIPS 2025; arXiv 2505.14969)",))
+
 
 @dataclass(frozen=True)
-class SsmTreePreset:
+class SsmTreePreset(WorkloadPreset):
     """Tree speculation on an SSM/hybrid target (no published τ: α is an assumption)."""
+
+    kind: ClassVar[str] = "modelled"
 
     name: str
     description: str
@@ -45,13 +59,27 @@ class SsmTreePreset:
     alpha: tuple[float, ...]
     hw: str = "a100-80gb"
     assumptions: tuple[str, ...] = field(default=())
+    method: str = "stree"
+    source_row: SourceKey | None = None
+    n_requests: int = 16
+    steps_per_request: int = 64
 
-    def generate(self, n_requests: int = 16, steps_per_request: int = 64, seed: int = 0
-                 ) -> Trace:
+    def model_tau(self) -> float:
+        return float(AcceptanceModel(self.alpha).expected_committed(self.shape))
+
+    def with_tau(self, tau: float) -> SsmTreePreset:
+        """The α profile scaled so that the expected τ on the tree is `tau`."""
+        try:
+            model, _ = calibrate(AcceptanceModel(self.alpha), self.shape, float(tau))
+        except ValueError as exc:
+            raise InputError(f"{exc} (preset {self.name})", field="tau") from None
+        return replace(self, alpha=tuple(float(a) for a in model.alpha))
+
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
         """A seeded trace; ``metadata["ssm"]`` holds the cost model's ``ssm_tree_needs``."""
         model = get_model(self.target)
         needs = ssm_tree_needs(model, TreeBranches.from_parent(self.shape.parent))
-        meta = {"preset": self.name, "method": "ssm-tree", "target_model": self.target,
+        meta = {"preset": self.name, "method": self.method, "target_model": self.target,
                 "draft_model": self.draft, "ssm": needs}
         return synthesize_trace(self.shape, AcceptanceModel(self.alpha),
                                 n_requests=n_requests, steps_per_request=steps_per_request,
@@ -59,14 +87,13 @@ class SsmTreePreset:
                                 metadata=meta)
 
 
-SSM_TREE_PRESETS: dict[str, SsmTreePreset] = {p.name: p for p in [
-    SsmTreePreset("stree-mamba2-2.7b-eagle25",
-                  "Mamba-2 2.7B target, Mamba-130M draft, EAGLE's 25-token tree, tree scan",
-                  "mamba2-2.7b", "mamba-130m", eagle_default_tree(), (0.7,),
-                  assumptions=("flat alpha 0.7 (no published acceptance in the bundled data)",)),
-    SsmTreePreset("stree-hybrid-8b-eagle25",
-                  "Mamba-2 hybrid 8B target, EAGLE's 25-token tree, tree scan",
-                  "mamba2-hybrid-8b", "mamba-130m", eagle_default_tree(), (0.7,),
-                  assumptions=("flat alpha 0.7 (assumed)",)),
-]}
-
+declare_preset(SsmTreePreset(
+    "stree-mamba2-2.7b-eagle25",
+    "Mamba-2 2.7B target, Mamba-130M draft, EAGLE's 25-token tree, tree scan",
+    "mamba2-2.7b", "mamba-130m", eagle_default_tree(), (0.7,),
+    assumptions=("flat alpha 0.7 (no published acceptance in the bundled data)",)))
+declare_preset(SsmTreePreset(
+    "stree-hybrid-8b-eagle25",
+    "Mamba-2 hybrid 8B target, EAGLE's 25-token tree, tree scan",
+    "mamba2-hybrid-8b", "mamba-130m", eagle_default_tree(), (0.7,),
+    assumptions=("flat alpha 0.7 (assumed)",)))

@@ -31,22 +31,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from specaccel.models.cost import ModelSpec, get_hardware, pass_costs
+from specaccel.models.cost import ModelSpec, get_hardware, get_model, pass_costs
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import Trace
 from specaccel.workloads.acceptance_model import AcceptanceModel
-from specaccel.workloads.presets import SHAPE_ALPHA, _published_rows, top_reach_tree
+from specaccel.workloads.methods import WorkloadPreset, declare_method, declare_preset
+from specaccel.workloads.presets import SHAPE_ALPHA, top_reach_tree
+from specaccel.workloads.published import SourceKey, published_row
 from specaccel.workloads.synthetic import synthesize_trace
 from specaccel.workloads.tree_shapes import TreeShape
 
-GPT2_LARGE = ModelSpec("gpt2-large", 36, 1280, 20, 20, 64, 5120, 50257, mlp_gated=False,
-                       activation="gelu", norm="layer", source="openai-community/gpt2-large")
-GPT2_SMALL = ModelSpec("gpt2", 12, 768, 12, 12, 64, 3072, 50257, mlp_gated=False,
-                       activation="gelu", norm="layer", source="openai-community/gpt2")
+GPT2_LARGE = get_model("gpt2-large")
+GPT2_SMALL = get_model("gpt2")
 
 
 def inner_yield_probs(alpha2: float, gamma2: int) -> np.ndarray:
@@ -154,18 +154,43 @@ class StagedPair:
         return tau * self.t_target / (self.draft_seconds(shape, staged) + self.t_verify(shape))
 
 
+declare_method(
+    "staged-speculative",
+    description="a tree-structured speculative batch whose drafting is itself sped up by a "
+                "draft of the draft",
+    drafting="per-level", tree_policy="the best-first tree of highest reach under the "
+                                      "calibrated acceptance (a fixed point), grown by a "
+                                      "staged first draft",
+    sources=("Spector and Re 2023, Staged Speculative Decoding (arXiv 2308.04623)",))
+
+
 @dataclass(frozen=True)
-class StagedPreset:
-    """Staged speculation whose modelled speedup is calibrated to the published one."""
+class StagedPreset(WorkloadPreset):
+    """Staged speculation whose modelled speedup is calibrated to the published one.
+
+    The simulator prices a trace's first draft level by level (the plain draft); the
+    second stage's saving is in ``metadata["staged_pass_seconds"]`` and
+    :meth:`StagedPair.speedup` only.
+    """
+
+    kind: ClassVar[str] = "modelled"
 
     name: str
-    source_row: tuple[str, str, str, str, str]
+    source_row: SourceKey
     pair: StagedPair
     assumptions: tuple[str, ...] = field(default=())
+    method: str = "staged-speculative"
+    description: str = ""
+    n_requests: int = 16
+    steps_per_request: int = 64
 
     @property
     def published_speedup(self) -> float:
-        return float(_published_rows()[self.source_row]["speedup"])
+        return float(published_row(self.source_row)["speedup"])
+
+    def model_tau(self) -> float:
+        model, shape = self.calibrated()
+        return float(model.expected_committed(shape))
 
     def calibrated(self) -> tuple[AcceptanceModel, TreeShape]:
         """The flat acceptance model and its best-first tree that give the published speedup."""
@@ -175,8 +200,7 @@ class StagedPreset:
         """Calibrated mean top-1 acceptance of the first draft by the target."""
         return self.calibrated()[0].alpha[0]
 
-    def generate(self, n_requests: int = 16, steps_per_request: int = 64, seed: int = 0
-                 ) -> Trace:
+    def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
         """A seeded trace of the top-level tree; ``metadata["draft_passes"]`` per step."""
         p = self.pair
         model, shape = self.calibrated()
@@ -229,19 +253,19 @@ def _calibrate(preset: StagedPreset, max_rounds: int = 20) -> tuple[AcceptanceMo
     raise InputError(f"tree and alpha did not settle in {max_rounds} rounds", field="speedup")
 
 
-STAGED_PRESETS: dict[str, StagedPreset] = {p.name: p for p in [
-    StagedPreset(
-        "staged-gpt2-large",
-        ("staged-speculative", "GPT-2-L 762M", "tree plus second draft stage", "", "0"),
-        StagedPair(GPT2_LARGE, GPT2_SMALL, "a100-80gb", tree_tokens=16, tree_depth=8,
-                   tree_top_k=4, gamma2=4, alpha2=0.6),
-        assumptions=(
-            "calibrated: alpha1, the flat top-1 acceptance of the first draft, so that the "
-            "modelled speedup is the published 3.16x; the tree is the best-first tree for "
-            "that alpha1 (fixed point)",
-            "first draft: GPT-2 small shape; second stage: an n-gram model at zero device "
-            "time with alpha2 = 0.6, gamma2 = 4 (assumed)",
-            "top-level tree: 16 draft tokens (the paper's example batch), depth <= 8, "
-            "top-4 children per node (assumed); A100-80GB costs at context 256",
-        )),
-]}
+declare_preset(StagedPreset(
+    "staged-gpt2-large",
+    ("staged-speculative", "GPT-2-L 762M", "tree plus second draft stage", "", "0"),
+    StagedPair(GPT2_LARGE, GPT2_SMALL, "a100-80gb", tree_tokens=16, tree_depth=8,
+               tree_top_k=4, gamma2=4, alpha2=0.6),
+    assumptions=(
+        "calibrated: alpha1, the flat top-1 acceptance of the first draft, so that the "
+        "modelled speedup is the published 3.16x; the tree is the best-first tree for "
+        "that alpha1 (fixed point)",
+        "first draft: GPT-2 small shape; second stage: an n-gram model at zero device "
+        "time with alpha2 = 0.6, gamma2 = 4 (assumed)",
+        "top-level tree: 16 draft tokens (the paper's example batch), depth <= 8, "
+        "top-4 children per node (assumed); A100-80GB costs at context 256",
+    ),
+    description="Staged speculation, GPT-2-L with a GPT-2 first draft and an n-gram "
+                "second stage; acceptance calibrated to the published 3.16x"))

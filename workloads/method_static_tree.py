@@ -27,7 +27,11 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import C4_PROMPTS, FLAT_ALPHA, Preset
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.tree_shapes import k_by_depth
 
 Choice = tuple[int, ...]
 
@@ -126,3 +130,38 @@ class StaticTree:
     def observe(self, context: list[int], tree: DraftTree, node_dists: list[np.ndarray],
                 committed: np.ndarray) -> None:
         pass
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "specinfer",
+    description="a small draft model expands a token tree (k branches, each a greedy chain) "
+                "that the target verifies in one tree-attention pass",
+    drafting="per-level", tree_policy="static k x depth tree: k ranked children of the root, "
+                                      "each followed by a greedy chain",
+    sources=("Miao et al. 2024, SpecInfer (ASPLOS 2024)",))
+
+declare_preset(Preset(
+    name="specinfer-llama2-7b-c4",
+    description="SpecInfer 5x8 tree, Llama-2-7B target with a 68M draft, C4, greedy "
+                "(tau 3.96)",
+    method="specinfer",
+    source_row=("specinfer", "Llama2-7B", "JF68M 5x8 tree", "C4", "0"),
+    tree=k_by_depth(5, 8),
+    target_model="llama-2-7b",
+    draft_model="llama-68m",
+    verification="greedy",
+    prompt_lengths=C4_PROMPTS,
+    n_requests=200,
+    steps_per_request=32,
+    assumptions=(
+        "5x8 read as 5 ranked branches at the root, each a chain of 8 (41 nodes)",
+        FLAT_ALPHA,
+        "prompt length 128 and 128 generated tokens (Sequoia's C4 setup); 200 requests",
+    ),
+))
+declare_preset(RealTextPreset(
+    "specinfer-5x8", "specinfer", "5 root branches x 8 deep (Sequoia Table 1)",
+    lambda m: StaticTree(m.draft_lm, specinfer_choices(5, 8), "specinfer-5x8"),
+    ("specinfer", "Llama2-7B", "JF68M 5x8 tree", "C4", "0"),
+    target_model="llama-2-7b", draft_model="llama-68m"))

@@ -48,6 +48,8 @@ from specaccel.models.theory import optimal_gamma
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
 from specaccel.workloads.method_chain import FixedChain
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
 
 
@@ -184,3 +186,19 @@ class ThompsonChain(FixedChain):
         drafted = tree.n_nodes - 1
         accepted = int(committed.shape[0]) - 1  # the golden model's outcome, bonus excluded
         self.update(accepted, int(accepted < drafted))
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "chain-thompson",
+    description="chain drafting whose gamma a Thompson-sampling controller chooses per step "
+                "(EESD's Beta-TS idea)",
+    drafting="per-level", tree_policy="a chain; gamma per step from a Beta posterior over "
+                                      "the acceptance and the draft/target cost ratio",
+    sources=("Liu et al. 2024, EESD (Findings of ACL 2024)",))
+
+declare_preset(RealTextPreset(
+    "chain-thompson", "chain-thompson",
+    "EESD-style Thompson-sampled gamma (<= 16) for a 70B target / 7B draft cost ratio",
+    lambda m: ThompsonChain(m.draft_lm, 16, draft_cost_ratio("llama-2-70b", "llama-2-7b")),
+    target_model="llama-2-70b", draft_model="llama-2-7b"))

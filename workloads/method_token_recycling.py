@@ -19,7 +19,17 @@ import numpy as np
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
 from specaccel.workloads.method_static_tree import choices_to_parents
+from specaccel.workloads.methods import declare_method, declare_preset
+from specaccel.workloads.presets import (
+    DRAFT_FREE,
+    FLAT_ALPHA,
+    SPECBENCH,
+    SPECBENCH_PROMPTS,
+    Preset,
+)
+from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
+from specaccel.workloads.tree_shapes import from_choices
 
 
 def bfs_template(branching: Sequence[int]) -> tuple[tuple[int, ...], ...]:
@@ -85,3 +95,40 @@ class TokenRecycling:
             if i:
                 paths[i] = paths[int(tree.parent[i])] + [int(tree.token[i])]
             self.matrix[int(tree.token[i])] = self.target.top_k(context + paths[i], self.k)[0]
+
+
+# ---------------------------------------------------------------------- method and presets
+declare_method(
+    "token-recycling",
+    description="recycle the target's own top-k candidates (an adjacency matrix) as the "
+                "next steps' drafts; no draft model",
+    drafting="draft-free", tree_policy="a static BFS template tree of rank choices filled "
+                                       "from the adjacency matrix",
+    sources=("Luo et al. 2024, Turning Trash into Treasure (arXiv 2408.08696)",))
+
+declare_preset(Preset(
+    name="token-recycling-vicuna-7b-specbench",
+    description="Token Recycling on Vicuna-7B, Spec-Bench, greedy, BFS template tree "
+                "(tau 2.73)",
+    method="token-recycling",
+    source_row=("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree",
+                "Spec-Bench", "0"),
+    tree=from_choices(bfs_template([8, 4, 2, 2, 1, 1]), name="token-recycling-8-4-2-2-1-1"),
+    target_model="vicuna-7b",
+    draft_model=None,
+    verification="greedy",
+    prompt_lengths=SPECBENCH_PROMPTS,
+    n_requests=480,
+    steps_per_request=64,
+    assumptions=(
+        "tree: the BFS template of method_token_recycling (branching 8,4,2,2,1,1 along the "
+        "rank-0 path) stands in for the paper's 80-node template",
+        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+    ),
+))
+declare_preset(RealTextPreset(
+    "token-recycling-k8", "token-recycling",
+    "adjacency matrix of target top-8, BFS template tree (8,4,2,2,1,1)",
+    lambda m: TokenRecycling(m.target, k=8),
+    ("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree", "Spec-Bench", "0"),
+    draft_model=None))

@@ -12,7 +12,7 @@ is the commit of the accepted path after verification.  See docs/cost-model.md.
 
 from __future__ import annotations
 
-from .accelerator import AcceleratorConfig
+from .accelerator import AcceleratorConfig, accelerator_design
 from .hardware_presets import get_hardware, list_hardware
 from .hardware_spec import HardwareSpec
 from .kv_commit import kv_commit_cost
@@ -25,6 +25,7 @@ pass_cost = reference_pass_cost
 
 __all__ = [
     "AcceleratorConfig",
+    "accelerator_design",
     "HardwareSpec",
     "ModelSpec",
     "PassCost",

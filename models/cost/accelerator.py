@@ -8,20 +8,30 @@ per byte from `energy` and an area estimate from `area`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
+from specaccel.schema.config_fields import (
+    Config,
+    config_from_toml,
+    from_mapping,
+    option,
+    read_toml,
+)
 from specaccel.schema.errors import InputError
 
-from . import area, energy, sampling_tail
+from . import area, energy, sampling_unit_table
 from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec
 
 MIB = 1024.0**2
 GB = 1e9
+PRECISIONS = ("bf16", "int8", "fp8")
+"""MAC precisions of the PE array (``int8``/``fp8``: a W8A8 design)."""
 
 
 @dataclass(frozen=True)
-class AcceleratorConfig:
+class AcceleratorConfig(Config):
     """Design parameters of the accelerator (defaults = ``specaccel-default``).
 
     ``precision`` is the MAC precision of the PE array: ``bf16``, or ``int8``/``fp8``
@@ -35,63 +45,61 @@ class AcceleratorConfig:
     ``sampling_lanes`` is W, the bf16 logits per cycle of the streaming sampling unit that
     selects the target's token at every verified node: a node costs ``ceil(vocab / W)``
     cycles (:mod:`.sampling_tail`, from the unit's characterisation; only characterised
-    lane counts are accepted).
+    lane counts are accepted) and the unit's LUTs join the area.
     """
 
     name: str = "specaccel-default"
-    node_nm: int = 7
-    clock_hz: float = 1.2e9
-    array_cores: int = 8
-    array_rows: int = 64
-    array_cols: int = 128
-    dataflow: str = "os"
-    vector_lanes: int = 2048
-    sram_mib: float = 96.0
-    weight_sram_mib: float = 72.0
-    sram_bytes_per_cycle: float = 8192.0
-    hbm_stacks: int = 5
-    hbm_gbs_per_stack: float = 409.6
-    hbm_gb_per_stack: float = 16.0
-    bw_efficiency: float = 0.85
-    compute_efficiency: float = 0.95
-    precision: str = "bf16"
-    link_bw_bytes_s: float = 300e9
-    link_step_latency_s: float = 1e-6
-    leakage_w_per_mm2: float = 0.03
-    hbm_background_w_per_stack: float = 3.0
-    tree_nodes: int = 64
-    verify_unit: str = "tree_verify"
-    sampling_lanes: int = 16
+    node_nm: int = option(7, help="process node: energy per op and area scale with it",
+                          unit="nm", choices=tuple(sorted(energy.ENERGY_SCALE)),
+                          what="process node (nm)")
+    clock_hz: float = option(1.2e9, help="clock of the PE array, vector unit and the "
+                             "tree/verify units", unit="Hz", gt=0)
+    array_cores: int = option(8, help="independent systolic arrays", gt=0)
+    array_rows: int = option(64, help="rows of each array", gt=0)
+    array_cols: int = option(128, help="columns of each array", gt=0)
+    dataflow: str = option("os", help="`os` (output-stationary), `ws` (weight-stationary) "
+                           "or `is` (input-stationary) systolic arrays", choices=DATAFLOWS)
+    vector_lanes: int = option(2048, help="lanes of the vector unit (element-wise work, GEMV)",
+                               gt=0)
+    sram_mib: float = option(96.0, help="on-chip SRAM", unit="MiB", gt=0)
+    weight_sram_mib: float = option(72.0, help="part of the SRAM that may hold weights "
+                                    "(<= `sram_mib`)", unit="MiB", gt=0)
+    sram_bytes_per_cycle: float = option(8192.0, help="SRAM bandwidth per cycle",
+                                         unit="B/cycle", gt=0)
+    hbm_stacks: int = option(5, help="HBM stacks", gt=0)
+    hbm_gbs_per_stack: float = option(409.6, help="bandwidth per stack", unit="GB/s", gt=0)
+    hbm_gb_per_stack: float = option(16.0, help="capacity per stack", unit="GB", gt=0)
+    bw_efficiency: float = option(0.85, help="achieved / peak HBM bandwidth", gt=0, le=1)
+    compute_efficiency: float = option(0.95, help="achieved / modelled matrix throughput",
+                                       gt=0, le=1)
+    precision: str = option("bf16", help="MAC precision: `bf16`, or `int8`/`fp8` (W8A8)",
+                            choices=PRECISIONS, what="array precision")
+    link_bw_bytes_s: float = option(300e9, help="chip-to-chip link bandwidth (tensor "
+                                    "parallel)", unit="B/s", gt=0)
+    link_step_latency_s: float = option(1e-6, help="latency of one all-reduce step", unit="s",
+                                        gt=0)
+    leakage_w_per_mm2: float = option(0.03, help="static power per mm² of logic",
+                                      unit="W/mm²", gt=0)
+    hbm_background_w_per_stack: float = option(3.0, help="background power per HBM stack",
+                                               unit="W", gt=0)
+    tree_nodes: int = option(64, help="largest tree the verify and tree units take",
+                             unit="nodes", gt=0)
+    verify_unit: str = option(
+        "tree_verify", choices=VERIFY_UNITS, what="verify unit",
+        help="RTL verify unit: `tree_verify` (a whole tree per cycle, ceil(log2 N) + 3 "
+             "cycles) or `tree_verify_serial` (one node per cycle, n + 3 cycles, a small "
+             "fraction of the LUTs: see hdl.md); cycles and area come from its "
+             "characterisation")
+    sampling_lanes: int = option(
+        16, choices=sampling_unit_table.characterised_lanes(), what="sampling lanes",
+        unit="logits/cycle",
+        help="bf16 logits per cycle of the sampling unit that picks the target's token at "
+             "every verified node (ceil(vocab / W) cycles a node; cycles and LUTs from its "
+             "characterisation)")
 
-    def __post_init__(self) -> None:
-        if self.dataflow not in DATAFLOWS:
-            raise InputError(f"unknown dataflow {self.dataflow!r}; choose one of {DATAFLOWS}",
-                             field="dataflow")
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                continue
-            if not math.isfinite(v):  # NaN compares False with everything: test it first
-                raise InputError(f"must be a finite number, not {v!r}", field=f.name)
-            if v <= 0:
-                raise InputError(f"must be > 0, not {v!r}", field=f.name)
-            if f.type == "int" and not float(v).is_integer():
-                raise InputError(f"must be an integer, not {v!r}", field=f.name)
-            if f.type == "int":
-                object.__setattr__(self, f.name, int(v))
-        for name in ("bw_efficiency", "compute_efficiency"):
-            if getattr(self, name) > 1.0:
-                raise InputError(f"must be <= 1, not {getattr(self, name)!r}", field=name)
-        if self.precision not in ("bf16", "int8", "fp8"):
-            raise InputError(f"unknown array precision {self.precision!r}; choose bf16, int8 "
-                             "or fp8", field="precision")
-        if self.verify_unit not in VERIFY_UNITS:
-            raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
-                             f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
-        sampling_tail.sampling_timing(self.sampling_lanes)  # a characterised unit
+    def check_rules(self) -> None:
         if self.weight_sram_mib > self.sram_mib:
             raise InputError("weight_sram_mib must be <= sram_mib", field="weight_sram_mib")
-        energy.energy_scale(self.node_nm)
 
     @property
     def n_pes(self) -> int:
@@ -115,7 +123,7 @@ class AcceleratorConfig:
             "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),
             "tree_unit": area.lut_logic_area_mm2(mask_luts, self.node_nm),
             "sampling_unit": area.lut_logic_area_mm2(
-                sampling_tail.sampling_unit_luts(self.sampling_lanes), self.node_nm),
+                sampling_unit_table.sampling_unit_luts(self.sampling_lanes), self.node_nm),
         }
         parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
         parts["total"] = sum(parts.values())
@@ -127,7 +135,8 @@ class AcceleratorConfig:
         logic_mm2 = areas["total"] - areas["hbm_phy"]
         static_w = (self.leakage_w_per_mm2 * logic_mm2
                     + self.hbm_background_w_per_stack * self.hbm_stacks)
-        fill = float(self.array_rows + self.array_cols)
+        # skew + drain of one fold; the accelerator's GEMMs are timed by systolic_array
+        fill = float(self.array_rows - 1 + self.array_cols - 1)
         return HardwareSpec(
             name=self.name,
             kind="accelerator",
@@ -163,3 +172,21 @@ class AcceleratorConfig:
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
                    f"{self.array_rows}x{self.array_cols} {self.dataflow})",
         )
+
+
+def accelerator_design(path: str | None = None, overrides: Mapping[str, Any] | None = None
+                       ) -> AcceleratorConfig:
+    """An accelerator design: the fields of a TOML design file at `path` (top-level keys
+    are :class:`AcceleratorConfig` fields, plus an optional ``name``), then `overrides`;
+    defaults for the rest.  Unknown keys and bad values are :class:`InputError`\\ s naming
+    the file, line and field."""
+    base = AcceleratorConfig()
+    if path is not None:
+        data = read_toml(path)
+        name = data.get("name", base.name)
+        if not isinstance(name, str) or not name:
+            raise InputError(f"must be a non-empty string, not {name!r}", file=str(path),
+                             field="name")
+        base = config_from_toml(AcceleratorConfig, path, base=replace(base, name=name),
+                                ignore=("name",))
+    return from_mapping(AcceleratorConfig, overrides or {}, base=base)

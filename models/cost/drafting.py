@@ -245,12 +245,29 @@ class SinglePass(DraftingMode):
                            np.zeros(1, np.int64))
 
 
+@dataclass(frozen=True)
+class ParallelMask(DraftingMode):
+    """One draft pass that predicts every level at once from mask tokens (PARD,
+    ParallelSpec): over the tokens committed by the previous step of the request (1 at
+    its first step), whose KV the draft must add, plus one mask token per tree level,
+    at context ``S_s``."""
+
+    def draft_passes(self, trees: StepTrees) -> DraftPasses:
+        n = trees.n_steps
+        tokens = (trees.previous_committed() + trees.levels.depth)[:, None]
+        return DraftPasses(tokens.astype(np.int64), np.ones((n, 1), bool),
+                           np.zeros(1, np.int64))
+
+
 DRAFTING_MODES: dict[str, DraftingMode] = {m.name: m for m in (
     PerLevel("per-level", runs_draft_model=True, verifies_tree=True,
              help="one draft pass per tree level over that level's expanded nodes "
                   "(EAGLE, chain drafts with a small model)"),
     SinglePass("single-pass", runs_draft_model=True, verifies_tree=True,
                help="heads that draft the whole tree in one pass over the root (Medusa)"),
+    ParallelMask("parallel", runs_draft_model=True, verifies_tree=True,
+                 help="one draft pass over the previous step's commits plus a mask token "
+                      "per tree level (PARD, ParallelSpec)"),
     DraftingMode("draft-free", runs_draft_model=False, verifies_tree=True,
                  help="the tree comes from a lookup that runs no model (prompt lookup, "
                       "REST, lookahead, token recycling); the lookup is not charged"),

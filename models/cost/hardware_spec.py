@@ -1,9 +1,11 @@
 """What the cost model needs to know about a device (`HardwareSpec`).
 
 One description covers GPUs and the parameterised accelerator.  The matrix engine is
-``n_cores`` independent engines, each computing an output tile of ``tile_m x tile_n``
-per pass over the reduction dimension (a GPU's SMs with their tensor-core tiles; a
-systolic array's rows and columns):
+``n_cores`` independent engines of ``tile_m x tile_n`` (a GPU's SMs with their
+tensor-core tiles; the accelerator's systolic arrays, rows x columns).  On the
+accelerator (``kind="accelerator"``) a GEMM is timed by `systolic_array`: weight/input
+loads, skew, streaming and drain of every fold in the ``os``, ``ws`` or ``is`` dataflow.
+On a GPU, the tile model:
 
 * output-stationary (``dataflow="os"``): a GEMM ``M x N x K`` is cut into
   ``ceil(M/tm) * ceil(N/tile_n)`` output tiles, each taking
@@ -14,9 +16,9 @@ systolic array's rows and columns):
   fill_cycles / clock``.
 
 Tiles run in waves of ``n_cores``.  A GPU picks a smaller tile for a short ``M``
-(``tm = min(tile_m, ceil(M / tile_m_min) * tile_m_min)``); a systolic array cannot
-(``tile_m_min = tile_m``).  The vector unit (``vec_flops``) runs element-wise work and,
-when faster, a skinny GEMM (GEMV).  See docs/cost-model.md.
+(``tm = min(tile_m, ceil(M / tile_m_min) * tile_m_min)``).  The vector unit
+(``vec_flops``) runs element-wise work and, when faster, a skinny GEMM (GEMV).
+See docs/cost-model.md.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ from dataclasses import asdict, dataclass, field, replace
 
 from specaccel.schema.errors import InputError
 
+from .systolic_array import DATAFLOWS
+
 HARDWARE_KINDS = ("gpu", "accelerator")
-DATAFLOWS = ("os", "ws")
 #: RTL verify units an accelerator can carry: ``tree_verify`` takes a whole tree per cycle
 #: (latency ceil(log2 N) + 3 cycles); ``tree_verify_serial`` takes one node per cycle
 #: (latency n + 3 cycles for an n-node tree) at a fraction of the area.
@@ -106,6 +109,9 @@ class HardwareSpec:
         if self.dataflow not in DATAFLOWS:
             raise InputError(f"unknown dataflow {self.dataflow!r}; choose one of {DATAFLOWS}",
                              field="dataflow")
+        if self.kind == "gpu" and self.dataflow == "is":
+            raise InputError("input-stationary is a dataflow of the accelerator's systolic "
+                             "arrays; a GPU's tile model is 'os' or 'ws'", field="dataflow")
         for fname in ("peak_flops", "vec_flops", "mem_bw_bytes_s", "clock_hz",
                       "bw_efficiency", "compute_efficiency", "sram_bw_bytes_s",
                       "link_bw_bytes_s"):

@@ -29,6 +29,12 @@ def _first(cfg: dict[str, Any], keys: tuple[str, ...], path: str, what: str) -> 
     raise InputError(f"missing {what} (one of {', '.join(keys)})", file=path, field=keys[0])
 
 
+def _given(cfg: dict[str, Any], key: str, default: Any) -> Any:
+    """``cfg[key]``, or `default` when the key is absent or null (0 is a value, not absent)."""
+    value = cfg.get(key)
+    return default if value is None else value
+
+
 def _int(value: Any, path: str, key: str, minimum: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InputError(f"must be an integer, not {value!r}", file=path, field=key)
@@ -42,7 +48,7 @@ def _weight_dtype(cfg: dict[str, Any], path: str) -> str:
     name = cfg.get("torch_dtype")
     if name is None or name == "auto":
         return "bf16"
-    if name not in _DTYPES:
+    if not isinstance(name, str) or name not in _DTYPES:
         raise InputError(f"unknown dtype {name!r}; expected one of {', '.join(_DTYPES)}",
                          file=path, field="torch_dtype")
     return _DTYPES[name]
@@ -65,17 +71,27 @@ def load_hf_config(path: str | Path) -> ModelSpec:
     # every size must be >= 1 here: a head count of 0 would divide by zero below
     vals = {k: _int(_first(cfg, keys, p, k), p, keys[0], 1) for k, keys in _KEYS.items()}
     d, heads = vals["d_model"], vals["n_heads"]
-    kv = _int(cfg.get("num_key_value_heads") or heads, p, "num_key_value_heads")
-    head_dim = _int(cfg.get("head_dim") or d // heads, p, "head_dim")
-    ff_raw = cfg.get("intermediate_size") or cfg.get("ffn_dim") or cfg.get("n_inner") or 4 * d
-    d_ff = _int(ff_raw, p, "intermediate_size")
+    kv = _int(_given(cfg, "num_key_value_heads", heads), p, "num_key_value_heads", 1)
+    if heads % kv:
+        raise InputError(f"{kv} KV heads do not divide the {heads} attention heads",
+                         file=p, field="num_key_value_heads")
+    if cfg.get("head_dim") is None and d % heads:
+        raise InputError(f"{heads} attention heads do not divide the hidden size {d} (and "
+                         "no head_dim is given)", file=p, field="num_attention_heads")
+    head_dim = _int(_given(cfg, "head_dim", d // heads), p, "head_dim", 1)
+    ff_key = next((k for k in ("intermediate_size", "ffn_dim", "n_inner")
+                   if cfg.get(k) is not None), "intermediate_size")
+    d_ff = _int(_given(cfg, ff_key, 4 * d), p, ff_key, 1)
     act_name = str(cfg.get("hidden_act") or cfg.get("activation_function") or "silu").lower()
     activation = "silu" if "silu" in act_name or "swish" in act_name else (
         "relu" if "relu" in act_name else "gelu")
     gated = model_type in _GATED_TYPES
     norm = "rms" if "rms_norm_eps" in cfg else "layer"
-    n_experts = _int(cfg.get("num_local_experts") or 1, p, "num_local_experts")
-    per_tok = _int(cfg.get("num_experts_per_tok") or 1, p, "num_experts_per_tok")
+    n_experts = _int(_given(cfg, "num_local_experts", 1), p, "num_local_experts", 1)
+    per_tok = _int(_given(cfg, "num_experts_per_tok", 1), p, "num_experts_per_tok", 1)
+    if per_tok > n_experts:
+        raise InputError(f"{per_tok} experts per token but only {n_experts} experts", file=p,
+                         field="num_experts_per_tok")
     wdt = _weight_dtype(cfg, p)
     try:
         return ModelSpec(
@@ -93,13 +109,13 @@ def load_hf_config(path: str | Path) -> ModelSpec:
 def _load_mamba(cfg: dict[str, Any], p: str, model_type: str) -> ModelSpec:
     """A pure Mamba (``model_type`` "mamba") or Mamba-2 ("mamba2") config."""
     layers = _int(_first(cfg, _KEYS["n_layers"], p, "n_layers"), p, "num_hidden_layers", 1)
-    d = _int(_first(cfg, _KEYS["d_model"], p, "d_model"), p, "hidden_size")
-    vocab = _int(_first(cfg, ("vocab_size",), p, "vocab_size"), p, "vocab_size")
-    state = _int(cfg.get("state_size") or 16, p, "state_size")
-    expand = _int(cfg.get("expand") or 2, p, "expand")
-    conv = _int(cfg.get("conv_kernel") or 4, p, "conv_kernel")
-    head_dim = _int(cfg.get("head_dim") or 64, p, "head_dim") if model_type == "mamba2" else 0
-    groups = _int(cfg.get("n_groups") or 1, p, "n_groups")
+    d = _int(_first(cfg, _KEYS["d_model"], p, "d_model"), p, "hidden_size", 1)
+    vocab = _int(_first(cfg, ("vocab_size",), p, "vocab_size"), p, "vocab_size", 1)
+    state = _int(_given(cfg, "state_size", 16), p, "state_size", 1)
+    expand = _int(_given(cfg, "expand", 2), p, "expand", 1)
+    conv = _int(_given(cfg, "conv_kernel", 4), p, "conv_kernel", 1)
+    head_dim = _int(_given(cfg, "head_dim", 64), p, "head_dim", 1) if model_type == "mamba2" else 0
+    groups = _int(_given(cfg, "n_groups", 1), p, "n_groups", 1)
     wdt = _weight_dtype(cfg, p)
     try:
         return ModelSpec(

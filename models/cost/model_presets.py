@@ -31,18 +31,21 @@ def _mamba(name: str, layers: int, d: int, state: int, head_dim: int,
 _L2_7B = _llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, "meta-llama/Llama-2-7b-hf")
 _L2_13B = _llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, "meta-llama/Llama-2-13b-hf")
 _L68M = _llama("llama-68m", 2, 768, 12, 12, 3072, 32000, "JackFram/llama-68m")
+_L2_70B = _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, "meta-llama/Llama-2-70b-hf")
+_L3_70B = _llama("llama-3-70b", 80, 8192, 64, 8, 28672, 128256, "meta-llama/Meta-Llama-3-70B")
+_V33B = _llama("vicuna-33b", 60, 6656, 52, 52, 17920, 32000, "lmsys/vicuna-33b-v1.3")
 
 MODEL_PRESETS: dict[str, ModelSpec] = {
     m.name: m
     for m in [
         _L2_7B,
         _L2_13B,
-        _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, "meta-llama/Llama-2-70b-hf"),
+        _L2_70B,
         replace(_L2_7B, name="vicuna-7b", source="lmsys/vicuna-7b-v1.3 (LLaMA-7B shape)"),
         replace(_L2_13B, name="vicuna-13b", source="lmsys/vicuna-13b-v1.3 (LLaMA-13B shape)"),
-        _llama("vicuna-33b", 60, 6656, 52, 52, 17920, 32000, "lmsys/vicuna-33b-v1.3"),
+        _V33B,
         _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, "meta-llama/Meta-Llama-3-8B"),
-        _llama("llama-3-70b", 80, 8192, 64, 8, 28672, 128256, "meta-llama/Meta-Llama-3-70B"),
+        _L3_70B,
         _L68M,
         replace(_L68M, name="vicuna-68m", source="double7/vicuna-68m (llama-68m shape)"),
         replace(_L2_7B, name="eagle-head-vicuna-7b", n_layers=1, kind="eagle",
@@ -53,6 +56,17 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                 source="FasterDecoding/medusa-vicuna-7b-v1.3: 5 heads, 1 block each"),
         replace(_L2_13B, name="medusa-vicuna-13b", n_layers=0, kind="medusa", medusa_heads=5,
                 source="FasterDecoding/medusa-vicuna-13b-v1.3: 5 heads, 1 block each"),
+        replace(_V33B, name="medusa-vicuna-33b", n_layers=0, kind="medusa", medusa_heads=5,
+                source="FasterDecoding/medusa-vicuna-33b-v1.3: 5 heads, 1 block each"),
+        replace(_L2_70B, name="eagle-head-llama-2-70b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-llama2-chat-70B: 1 layer (GQA 8 KV heads, d_ff 28672) "
+                       "+ fc 2d->d, 0.99B parameters, target LM head"),
+        replace(_L3_70B, name="eagle-head-llama-3-70b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-LLaMA3-Instruct-70B: 1 layer + fc 2d->d, vocabulary "
+                       "128256, target LM head"),
+        replace(_L3_70B, name="medusa-llama-3-70b", n_layers=0, kind="medusa", medusa_heads=4,
+                source="leptonai/Meta-Llama-3.1-70B-Instruct-4heads: medusa_num_heads 4, "
+                       "medusa_num_layers 1 (Llama-3.1-70B has the Llama-3-70B shape)"),
         ModelSpec("gpt-3-175b", 96, 12288, 96, 96, 128, 49152, 50257, mlp_gated=False,
                   activation="gelu", norm="layer", source="Brown et al. 2020, Table 2.1"),
         ModelSpec("opt-125m", 12, 768, 12, 12, 64, 3072, 50272, mlp_gated=False,
@@ -75,6 +89,15 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                          "refinement steps with diffusion_block_pass"),
         ModelSpec("mixtral-8x7b", 32, 4096, 32, 8, 128, 14336, 32000, n_experts=8,
                   experts_per_token=2, source="mistralai/Mixtral-8x7B-v0.1"),
+        ModelSpec("gpt2", 12, 768, 12, 12, 64, 3072, 50257, mlp_gated=False,
+                  activation="gelu", norm="layer", source="openai-community/gpt2"),
+        ModelSpec("gpt2-large", 36, 1280, 20, 20, 64, 5120, 50257, mlp_gated=False,
+                  activation="gelu", norm="layer", source="openai-community/gpt2-large"),
+        ModelSpec("layerskip-llama2-1.5b", 24, 2048, 16, 16, 128, 5632, 32000,
+                  source="approximate: LayerSkip's continually pre-trained Llama2 1.5B (24 "
+                         "layers, d 2048); heads/d_ff assumed TinyLlama-like"),
+        ModelSpec("bass-draft-310m", 24, 1024, 16, 16, 64, 2048, 32000,
+                  source="assumed: a ~310M Llama-shaped draft for a 7-8B target (BASS)"),
     ]
 }
 

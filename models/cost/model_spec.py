@@ -281,6 +281,25 @@ class ModelSpec:
         layers only; an SSM layer keeps a fixed-size state instead)."""
         return 2.0 * self.n_attn_layers * self.n_kv_heads * self.head_dim * self.kv_bytes_per_elem
 
+    def check_tensor_parallel(self, tp: int) -> None:
+        """:class:`InputError` unless `tp` devices can split the attention heads.
+
+        Tensor parallelism gives each device ``n_heads / tp`` query heads, so `tp` must
+        divide ``n_heads``; KV heads are split the same way (``n_kv_heads % tp == 0``) or,
+        when there are fewer KV heads than devices, replicated (``tp % n_kv_heads == 0``).
+        A model without attention layers has no heads to split.
+        """
+        tp = int(tp)
+        if tp <= 1 or self.n_attn_layers == 0:
+            return
+        if self.n_heads % tp:
+            raise InputError(f"a tensor-parallel degree of {tp} does not divide the "
+                             f"{self.n_heads} attention heads of {self.name}", field="tp")
+        kv = self.n_kv_heads
+        if (kv % tp) if kv >= tp else (tp % kv):
+            raise InputError(f"a tensor-parallel degree of {tp} neither divides nor is a "
+                             f"multiple of the {kv} KV heads of {self.name}", field="tp")
+
     def to_dict(self) -> dict[str, object]:
         """The spec plus derived sizes, for JSON output."""
         from dataclasses import asdict
@@ -294,3 +313,23 @@ class ModelSpec:
             * self.ssm_state_bytes_per_elem,
         )
         return out
+
+
+def check_draft_matches(target: ModelSpec, draft: ModelSpec) -> None:
+    """InputError (field ``draft``) when `draft` cannot draft for `target`.
+
+    Every draft proposes tokens of the target's vocabulary, so the vocabularies must be
+    equal.  An EAGLE or Medusa head runs on the target's hidden states (and an EAGLE head
+    through the target's LM head), so its width must be the target's: a head trained for
+    another model does not fit.
+    """
+    if draft.vocab_size != target.vocab_size:
+        raise InputError(f"draft {draft.name} has a vocabulary of {draft.vocab_size} tokens "
+                         f"but target {target.name} has {target.vocab_size}", field="draft")
+    if draft.kind in ("eagle", "medusa") and draft.d_model != target.d_model:
+        raise InputError(f"draft {draft.name} is a {draft.kind} head of hidden size "
+                         f"{draft.d_model} but target {target.name} has hidden size "
+                         f"{target.d_model}", field="draft")
+    if target.kind != "decoder":
+        raise InputError(f"target {target.name} is a {target.kind} head, not a model",
+                         field="target")

@@ -23,16 +23,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from . import systolic_array
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import PassArgs
 
 
 def gemm_compute_time(hw: HardwareSpec, m: float, n: float, k: float, count: float) -> float:
-    """Seconds for `count` independent ``m x n x k`` GEMMs on `hw` (tile/wave model, or
-    the vector unit when faster), divided by the compute-efficiency factor."""
+    """Seconds for `count` independent ``m x n x k`` GEMMs on `hw` (tile/wave model on a
+    GPU, `systolic_array` on the accelerator, or the vector unit when faster), divided by
+    the compute-efficiency factor."""
     if m <= 0 or n <= 0 or k <= 0 or count <= 0:
         return 0.0
+    if hw.kind == "accelerator":
+        return systolic_array.gemm_time_s(hw, m, n, k, count)
     core_peak = hw.peak_flops / hw.n_cores
     if hw.dataflow == "os":
         tm = min(hw.tile_m, math.ceil(m / hw.tile_m_min) * hw.tile_m_min)

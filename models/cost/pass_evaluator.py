@@ -20,6 +20,7 @@ from specaccel.schema.errors import InputError
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import MAX_BATCH, MAX_ROW_TOKENS, MAX_TP, PHASES
+from .systolic_array import DATAFLOW_CODES, array_gemm_cycles_nb
 
 # -- packed model vector --------------------------------------------------------------------
 M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
@@ -37,7 +38,9 @@ H_STATIC, H_LINKBW, H_LINKLAT = range(19, 22)
 # FLOP; matrix FLOP/s of one core; fill/drain seconds per tile
 H_S_PER_DRAM, H_S_PER_SRAM, H_S_PER_VFLOP, H_CORE_PEAK, H_FILL_S = range(22, 27)
 H_SRAMBYTES = 27
-HW_VECTOR_LEN = 28
+# the accelerator's systolic arrays (`systolic_array`): 1 on an accelerator; dataflow code
+H_ACCEL, H_DATAFLOW = 28, 29
+HW_VECTOR_LEN = 30
 
 #: Output columns of the evaluator.
 OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes")
@@ -82,6 +85,8 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
     v[H_CORE_PEAK] = hw.peak_flops / hw.n_cores
     v[H_FILL_S] = hw.fill_cycles / hw.clock_hz
     v[H_SRAMBYTES] = hw.sram_bytes
+    v[H_ACCEL] = 1.0 if hw.kind == "accelerator" else 0.0
+    v[H_DATAFLOW] = DATAFLOW_CODES[hw.dataflow]
     return v
 
 
@@ -89,6 +94,10 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
 def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
     if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
         return 0.0
+    if hv[H_ACCEL] != 0.0:  # systolic arrays (systolic_array.gemm_time_s)
+        cycles = array_gemm_cycles_nb(hv[H_TM], hv[H_TN], hv[H_DATAFLOW], hv[H_CORES], m, n,
+                                      k, count)
+        return min(cycles / hv[H_CLOCK], 2.0 * count * m * n * k / hv[H_VEC]) / hv[H_CE]
     core_peak = hv[H_CORE_PEAK]
     fill_s = hv[H_FILL_S]
     if hv[H_WS] == 0.0:
@@ -353,7 +362,8 @@ def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
         arrays = np.broadcast_arrays(*arrays)
     except ValueError as exc:
         raise InputError(f"pass arrays do not broadcast: {exc}", field="tokens") from None
-    return [np.ascontiguousarray(a, dtype=np.float64).ravel() for a in arrays]
+    # Copies: broadcast views are read-only, and Numba warns about passing them.
+    return [np.array(a, dtype=np.float64).ravel() for a in arrays]
 
 
 def pass_costs(
@@ -378,6 +388,8 @@ def pass_costs(
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
                         model.n_layers if layers is None else layers, tree)
+    for degree in np.unique(flat[3]):
+        model.check_tensor_parallel(int(degree))
     if np.any(flat[5] > model.n_layers):
         raise InputError(f"every value must be <= {model.n_layers} (the model's layers)",
                          field="layers")

@@ -72,6 +72,7 @@ def reference_pass_cost(
     """
     args = check_pass_args(model.n_layers, tokens=tokens, context=context, batch=batch, tp=tp,
                            phase=phase, layers=layers, tree=tree)
+    model.check_tensor_parallel(args.tp)
     resident = weights_resident(model, hw, args.tp)
     on_chip = activations_on_chip(model, hw, args, resident)
     totals = dict(latency_s=0.0, energy_j=0.0, flops=0.0, dram=0.0, sram=0.0, link=0.0)

@@ -1,171 +1,61 @@
-"""The sampling tail: the time to select the target's token at every verified node.
+"""The token-selection tail: picking a token from the logits of every verified node.
 
-After the target's verify pass, each of the ``n_nodes`` tree nodes has a row of ``vocab``
-logits, and the target's token at that node (the argmax, or a sample) must be chosen
-before the tree can be verified.  :func:`sampling_tail_s` is that time on a target.
+After a pass computes logits for ``n_nodes`` positions, a token must be selected at each
+one (greedy argmax, or a sample) before the tree can be verified.  Over a vocabulary of
+``V`` tokens this is a pass over ``n_nodes x V`` logits -- small next to the model on a
+32k vocabulary, not on a 128k one with a large tree.  One function prices it on any
+target:
 
-**Accelerator** -- the streaming sampling unit (``specaccel.hdl.sampling_unit``) beside the
-array reads ``lanes`` bf16 logits per cycle, one node after another, at the accelerator's
-clock.  Its cycles come from the RTL characterisation
-(``specaccel/data/sampling-characterisation.csv``, written by
-``specaccel.hdl.sampling_characterisation``; cycles measured by simulation):
-
-* a node occupies ``ceil(vocab / lanes)`` beats at ``ii_beat`` cycles per beat;
-* a sampled node (``top_k > 1``) also runs the unit's tail (``tail_cycles``, its longest
-  run: weights, threshold, a scan to the last candidate), which overlaps the next node's
-  stream; a node therefore takes
-  ``max(beats * ii_beat, tail_cycles)`` cycles;
-* the last node's result follows its last beat after ``latency_cycles`` (plus the tail
-  when sampled).
-
-So ``cycles = n * max(ceil(V / W) * ii, tail) + latency + tail`` (``tail = 0`` greedy).
-The table's rows at 32k and 128k vocabularies hold simulated cycles for two nodes; the law
-reproduces the greedy ones exactly and bounds the sampled ones (the scan stops at the
-picked candidate), which is tested.  The unit starts when the pass has written all logits; overlapping
-it with the LM head is not modelled.
-
-**GPU** -- the token selection runs inside the software verify step
-(``HardwareSpec.verify_unit_latency_s``: launch-bound kernels); the software stack's
-sampling kernels belong to the GPU branch of this module, which charges nothing extra
-yet.
+* GPU: the software stack's kernels (:class:`~.software_stack.SoftwareStack`): an fp32
+  stack first upcasts the bf16/fp16 logits (read 2, write 4 bytes per logit) and the
+  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the stack's
+  per-kernel GPU time and, in eager mode, its host time;
+* accelerator: the streaming sampling unit (``specaccel.hdl.sampling_unit``) reads
+  ``HardwareSpec.sampling_lanes`` bf16 logits per cycle, one node after another:
+  ``n * ceil(V / W)`` cycles plus its measured latency, from the unit's characterisation
+  (:mod:`.sampling_unit_table`); the logits are already on chip, so no DRAM traffic.  An
+  accelerator without a sampling unit (``sampling_lanes`` None) streams them through the
+  vector unit (``vec_flops / 2 / clock`` lanes a cycle) with the same law.
 """
 
 from __future__ import annotations
 
-import csv
-import functools
 import math
-from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
-from specaccel.schema.errors import InputError
+import numpy as np
 
-__all__ = ["BUNDLED", "COLUMNS", "SamplingTiming", "load_sampling_table", "sampling_cycles",
-           "sampling_tail_s", "sampling_timing", "sampling_unit_luts"]
-
-BUNDLED = "sampling-characterisation.csv"
-#: columns of the characterisation table; ``vocab`` rows (``kind = cycles``) hold simulated
-#: cycles for whole requests, ``kind = unit`` rows the per-unit constants and synthesis
-COLUMNS = ("kind", "lanes", "max_top_k", "token_width", "vocab", "top_k", "nodes",
-           "cycles", "ii_beat", "latency_cycles", "tail_cycles", "luts", "ffs", "carry",
-           "brams", "fmax_mhz", "fmax_min_mhz", "fmax_max_mhz", "seeds", "device",
-           "tool_versions")
-_INT = ("lanes", "max_top_k", "token_width", "vocab", "top_k", "nodes", "cycles",
-        "latency_cycles", "tail_cycles", "luts", "ffs", "carry", "brams", "seeds")
-_FLOAT = ("ii_beat", "fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")
-#: devices whose LUT4 counts give the unit's area, in order of preference (the ECP5-85F
-#: holds every lane count; the iCE40 HX8K only the small ones)
-AREA_DEVICES = ("ecp5", "ice40-hx8k")
+from .hardware_spec import HardwareSpec
+from .sampling_unit_table import characterised_lanes, sampling_cycles, sampling_timing
+from .software_stack import IDEAL, SoftwareStack
 
 
-def parse_sampling_table(text: str, source: str) -> list[dict[str, Any]]:
-    """Rows of a sampling characterisation CSV (``#`` lines are comments)."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"missing columns {', '.join(missing)}", file=source)
-    rows = []
-    for i, raw in enumerate(reader, start=1):
-        row: dict[str, Any] = dict(raw)
-        for col in _INT + _FLOAT:
-            val = (raw.get(col) or "").strip()
-            try:
-                row[col] = None if val == "" else (int(val) if col in _INT else float(val))
-            except ValueError:
-                raise InputError(f"not a number: {val!r}", file=source, where=(f"row {i}",),
-                                 field=col) from None
-        if row["kind"] not in ("unit", "cycles"):
-            raise InputError(f"kind must be 'unit' or 'cycles', not {row['kind']!r}",
-                             file=source, where=(f"row {i}",), field="kind")
-        rows.append(row)
-    return rows
+def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
+                  stack: SoftwareStack = IDEAL) -> dict[str, np.ndarray]:
+    """Time to select a token at each of `n_nodes` positions over `vocab` logits.
 
-
-def load_sampling_table(path: str | Path | None = None) -> list[dict[str, Any]]:
-    """Rows of a sampling characterisation CSV; the bundled table when `path` is None."""
-    if path is None:
-        text = resources.files("specaccel.data").joinpath(BUNDLED).read_text()
-        return parse_sampling_table(text, BUNDLED)
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return parse_sampling_table(text, str(path))
-
-
-@dataclass(frozen=True)
-class SamplingTiming:
-    """Cycle constants of a sampling unit with `lanes` lanes (measured by simulation)."""
-
-    lanes: int
-    ii_beat: float
-    latency_cycles: int
-    tail_cycles: int
-    max_top_k: int
-
-
-@functools.cache
-def _bundled_rows() -> tuple[dict[str, Any], ...]:
-    return tuple(load_sampling_table())
-
-
-def sampling_timing(lanes: int, rows: list[dict[str, Any]] | None = None) -> SamplingTiming:
-    """The characterised cycle constants of the unit with `lanes` lanes.
-
-    Raises
-    ------
-    InputError
-        No unit of that lane count was characterised (the table is not extrapolated).
+    Returns arrays (broadcast over `n_nodes`) ``host_s`` (host time to issue the
+    kernels), ``gpu_s`` (device time), ``dram_bytes`` and ``kernels``.  The wall time of
+    the tail on its own is ``max(host_s, gpu_s)``.
     """
-    table = _bundled_rows() if rows is None else rows
-    units = [r for r in table if r["kind"] == "unit" and r["lanes"] == lanes]
-    if not units:
-        have = sorted({r["lanes"] for r in table if r["kind"] == "unit"})
-        raise InputError(f"no characterised sampling unit with {lanes} lanes; the table has "
-                         f"{', '.join(map(str, have))}", field="sampling_lanes")
-    r = max(units, key=lambda x: x["max_top_k"])
-    return SamplingTiming(lanes=lanes, ii_beat=float(r["ii_beat"]),
-                          latency_cycles=int(r["latency_cycles"]),
-                          tail_cycles=int(r["tail_cycles"]), max_top_k=int(r["max_top_k"]))
-
-
-def sampling_unit_luts(lanes: int, rows: list[dict[str, Any]] | None = None) -> float:
-    """LUT4s of the characterised sampling unit with `lanes` lanes (ECP5 when synthesised
-    there, else iCE40), which the area model converts to silicon."""
-    sampling_timing(lanes, rows)
-    table = _bundled_rows() if rows is None else rows
-    for device in AREA_DEVICES:
-        units = [r for r in table if r["kind"] == "unit" and r["lanes"] == lanes
-                 and r["device"] == device and r["luts"] is not None]
-        if units:
-            return float(max(units, key=lambda x: x["max_top_k"])["luts"])
-    raise InputError(f"the sampling unit with {lanes} lanes has no synthesised LUT count",
-                     field="sampling_lanes")
-
-
-def sampling_cycles(timing: SamplingTiming, *, n_nodes: int, vocab: int,
-                    sampled: bool = False) -> float:
-    """Cycles to select the tokens of `n_nodes` nodes over `vocab` logits each."""
-    if n_nodes < 0 or vocab < 1:
-        raise ValueError(f"need n_nodes >= 0 and vocab >= 1, not {n_nodes}, {vocab}")
-    if n_nodes == 0:
-        return 0.0
-    stream = math.ceil(vocab / timing.lanes) * timing.ii_beat
-    tail = timing.tail_cycles if sampled else 0
-    return n_nodes * max(stream, tail) + timing.latency_cycles + tail
-
-
-def sampling_tail_s(hw: Any, *, n_nodes: int, vocab: int, sampled: bool = False) -> float:
-    """Seconds to select the target's token at `n_nodes` verified nodes on `hw`.
-
-    Accelerator: the sampling unit of ``hw.sampling_lanes`` lanes at ``hw.clock_hz``.
-    GPU: 0 (see the module docstring).
-    """
-    if getattr(hw, "kind", None) != "accelerator":
-        return 0.0
-    timing = sampling_timing(int(hw.sampling_lanes))
-    return sampling_cycles(timing, n_nodes=n_nodes, vocab=vocab, sampled=sampled) \
-        / hw.clock_hz
+    n = np.asarray(n_nodes, dtype=np.float64)
+    if hw.kind != "gpu":
+        lanes = getattr(hw, "sampling_lanes", None)
+        if lanes is not None:
+            timing = sampling_timing(int(lanes))
+        else:  # no sampling unit: the vector unit's lanes, the smallest unit's latency
+            base = sampling_timing(min(characterised_lanes()))
+            timing = replace(base, lanes=max(1, math.floor(hw.vec_flops
+                                                             / (2.0 * hw.clock_hz))))
+        per_node = sampling_cycles(timing, n_nodes=1, vocab=vocab) - timing.latency_cycles
+        cycles = n * per_node + np.where(n > 0, float(timing.latency_cycles), 0.0)
+        zero = np.zeros_like(n)
+        return {"host_s": zero, "gpu_s": cycles / hw.clock_hz, "dram_bytes": zero,
+                "kernels": zero}
+    logits = n * float(vocab)
+    upcast = stack.logits_bytes == 4.0
+    dram = logits * ((2.0 + 4.0 if upcast else 0.0) + stack.logits_bytes)
+    kernels = np.where(n > 0, float(stack.tail_ops + (1 if upcast else 0)), 0.0)
+    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * stack.kernel_gpu_s
+    host = kernels * stack.host_op_s
+    return {"host_s": host, "gpu_s": gpu, "dram_bytes": dram, "kernels": kernels}

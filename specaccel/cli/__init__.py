@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from specaccel.cli import option_rules
 from specaccel.schema.errors import InputError
 
 # Each command lives in its own module `specaccel.cli.<name>_cmd` exposing
@@ -28,10 +29,17 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sweep",
     "validate",
     "report",
+    "methods",
 )
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Record which options the user gave, for the rules between options.
+        option_rules.install_tracking(self)
+        option_rules.install_subparsers(self)
+
     def error(self, message: str) -> None:  # one line, exit 2 (argparse's own code)
         self.exit(2, f"{self.prog}: error: {message}\n")
 
@@ -68,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        option_rules.check_rules(args)
         code = args.func(args)
     except InputError as exc:
         print(f"specaccel: error: {exc.message}", file=sys.stderr)

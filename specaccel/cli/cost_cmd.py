@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from typing import Any
 
-from specaccel.cli.output import emit, table
+from specaccel.cli.hardware_options import (
+    accelerator_from_args,
+    add_accelerator_options,
+    wants_accelerator,
+)
+from specaccel.cli.output import add_warning, emit, table
 from specaccel.models.cost import (
-    AcceleratorConfig,
     get_hardware,
     get_model,
     list_hardware,
@@ -38,11 +41,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             + ", ".join(list_hardware()) + "."
         ),
     )
-    parser.add_argument("--model", default="llama-2-7b", metavar="NAME|config.json",
+    parser.add_argument("--gemm", default=None, metavar="MxNxK",
+                        help="one GEMM (M x K) @ (K x N) on the accelerator's systolic "
+                             "arrays instead of a pass: cycles and utilisation (with --accel "
+                             "or an accelerator --hw; takes --weight-dtype, --roofline)")
+    parser.add_argument("--model", default=None, metavar="NAME|config.json",
                         help="model preset or Hugging Face config.json (default llama-2-7b)")
-    parser.add_argument("--hw", default="a100-80gb", metavar="NAME",
-                        help="hardware preset (default a100-80gb)")
-    parser.add_argument("--pass", dest="pass_kind", default="forward",
+    parser.add_argument("--hw", default=None, metavar="NAME",
+                        help=f"hardware preset (default {DEFAULT_HW})")
+    parser.add_argument("--pass", dest="pass_kind", default=None,
                         choices=list(PASS_KINDS),
                         help="forward: the pass given by --phase/--tokens (default); "
                              "diffusion-block: one bidirectional refinement pass over a block "
@@ -55,8 +62,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--context", default=None, metavar="S[,S...]",
                         help="tokens already in the KV cache; one value, or one per batch row"
                              " (default 1024; prefill: 0)")
-    parser.add_argument("--batch", type=int, default=1, metavar="B", help="batch rows")
-    parser.add_argument("--tp", type=int, default=1, metavar="N",
+    parser.add_argument("--batch", type=int, default=None, metavar="B",
+                        help="batch rows (default 1)")
+    parser.add_argument("--tp", type=int, default=None, metavar="N",
                         help="tensor-parallel degree (default 1)")
     parser.add_argument("--layers", type=int, default=None, metavar="L",
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
@@ -77,30 +85,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="override the KV-cache precision")
     parser.add_argument("--roofline", action="store_true",
                         help="pure roofline: both efficiency factors set to 1")
-    parser.add_argument("--accel", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a parameter of the accelerator design "
-                             "(e.g. array_cores=4, sram_mib=64, dataflow=ws); implies the "
-                             "parameterised accelerator; repeatable")
+    add_accelerator_options(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
-
-
-def _accelerator(overrides: list[str]) -> Any:
-    types = {f.name: f.type for f in dataclasses.fields(AcceleratorConfig)}
-    kwargs: dict[str, Any] = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in types:
-            raise InputError(f"expected KEY=VALUE with KEY one of {', '.join(types)}, "
-                             f"not {item!r}", field="--accel")
-        kind = types[key]
-        try:
-            kwargs[key] = (value if kind == "str" else int(value) if kind == "int"
-                           else float(value))
-        except ValueError:
-            raise InputError(f"{key}: expected {kind}, got {value!r}", field="--accel") from None
-    return AcceleratorConfig(**kwargs).build()
 
 
 def _context(text: str) -> int | list[int]:
@@ -113,6 +100,10 @@ def _context(text: str) -> int | list[int]:
     return vals[0] if len(vals) == 1 else vals
 
 
+DEFAULT_HW = "a100-80gb"
+"""The hardware of ``specaccel cost`` without ``--hw`` or accelerator options."""
+DEFAULT_MODEL = "llama-2-7b"
+"""The model of ``specaccel cost`` without ``--model``."""
 #: Kinds of pass `specaccel cost` evaluates (``--pass``).
 PASS_KINDS: tuple[str, ...] = ("forward", "diffusion-block")
 #: Options that only a diffusion block pass takes, and those it cannot take.
@@ -164,14 +155,24 @@ def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
-    model = get_model(args.model, weight_dtype=args.weight_dtype, kv_dtype=args.kv_dtype)
-    hw = _accelerator(args.accel) if args.accel else get_hardware(args.hw)
+    if wants_accelerator(args):
+        hw = accelerator_from_args(args, args.hw)
+    else:
+        hw = get_hardware(args.hw or DEFAULT_HW)
     if args.roofline:
         hw = hw.roofline()
+    if args.gemm is not None:
+        from specaccel.cli.cost_gemm import run_gemm
+
+        return run_gemm(args, hw)
+    shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
+    model = get_model(args.model or DEFAULT_MODEL, weight_dtype=args.weight_dtype,
+                      kv_dtype=args.kv_dtype)
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
-    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"], batch=args.batch,
-                     tp=args.tp, phase=shape["phase"], layers=args.layers, tree=shape["tree"])
+    tp = 1 if args.tp is None else args.tp
+    cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
+                     batch=1 if args.batch is None else args.batch, tp=tp,
+                     phase=shape["phase"], layers=args.layers, tree=shape["tree"])
     result = cost.to_dict()
     result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
@@ -184,8 +185,23 @@ def run(args: argparse.Namespace) -> int:
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
         "verify_unit_source": hw.verify_unit_source,
     }
+    _check_fits(result, model, hw, tp)
     emit(args.json, result, _human)
     return 0
+
+
+def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int) -> None:
+    """Flag a pass whose weights do not fit the device memory (per tensor-parallel shard):
+    its latency is computed but no such device could run it."""
+    per_device = model.weight_bytes / tp
+    cap = getattr(hw, "mem_bytes", None)
+    fits = not cap or per_device <= cap
+    result["fits_memory"] = fits
+    if not fits:
+        add_warning(result, "does_not_fit_memory",
+                    f"{model.name} needs {per_device / 1e9:.1f} GB of weights per device but "
+                    f"{hw.name} has {cap / 1e9:.1f} GB: no such device runs this pass"
+                    + (" (raise --tp)" if model.weight_bytes <= cap * 64 else ""))
 
 
 def _human(r: dict[str, Any]) -> str:

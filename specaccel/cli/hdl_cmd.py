@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from pathlib import Path
 from typing import Any
 
 from specaccel.cli.output import emit, table
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import (
+    atomic_target,
+    atomic_write,
+    check_output_dir,
+    check_output_file,
+)
 
 MAX_NODES = 256
 
@@ -67,16 +73,18 @@ def _add_unit_options(p: argparse.ArgumentParser) -> None:
 def _cmd_generate(args) -> int:
     from specaccel.hdl.units import generate_verilog
 
+    to_file = args.output is not None and args.output != "-"
+    if to_file:
+        check_output_file(args.output, kind="verilog", option="--output")
+    elif args.json:
+        raise InputError("needs -o FILE (the Verilog itself goes to stdout otherwise)",
+                         field="--json")
     unit = _build(args)
     text = generate_verilog(unit, args.unit)
-    if args.output is None or args.output == "-":
+    if not to_file:
         sys.stdout.write(text)
         return 0
-    out = Path(args.output)
-    try:
-        out.write_text(text)
-    except OSError as exc:
-        raise InputError(f"cannot write: {exc.strerror}", file=str(out)) from None
+    out = atomic_write(args.output, text, option="--output")
     result = {"unit": args.unit, "nodes": args.nodes, "output": str(out),
               "bytes": len(text.encode())}
     emit(args.json, result, lambda r: f"wrote {r['output']} ({r['bytes']} bytes, "
@@ -84,14 +92,53 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+#: LUTs of each device whose place-and-route is run (others give yosys counts only).
+DEVICE_LUTS = {"ice40-hx8k": 7680}
+
+
+def estimated_luts(unit: str, nodes: int, token_width: int = 16) -> float | None:
+    """LUTs of `unit` at `nodes` by the bundled characterisation table: the measured row of
+    the nearest size, scaled by the fitted power law LUTs ~ N^e (and linearly in the token
+    width); ``None`` when the table has no row of the unit."""
+    from specaccel.hdl.characterisation import fit_lut_exponent
+    from specaccel.models.cost.rtl_table import load_characterisation
+
+    rows = [r for r in load_characterisation() if r["unit"] == unit and int(r["luts"]) > 0]
+    if not rows:
+        return None
+    near = min(rows, key=lambda r: abs(math.log(int(r["nodes"]) / nodes)))
+    exponent = fit_lut_exponent(rows, unit) or 1.0
+    return (int(near["luts"]) * (nodes / int(near["nodes"])) ** exponent
+            * token_width / int(near["token_width"]))
+
+
+def _check_size(args) -> None:
+    """Say at once, before minutes of tool time, when the design is larger than the device:
+    place-and-route will not fit it (yosys still counts its cells)."""
+    cap = DEVICE_LUTS.get(args.device)
+    est = estimated_luts(args.unit, args.nodes, args.token_width)
+    if cap is not None and est is not None and est > cap:
+        print(f"warning: {args.unit} at N={args.nodes} needs about {est:,.0f} LUTs by the "
+              f"characterisation table, {est / cap:.1f}x the {cap:,} of the {args.device}: "
+              "place-and-route will not fit it and synthesis takes minutes (the yosys "
+              "counts are still reported; --device xilinx-7 or ecp5 skips "
+              "place-and-route)", file=sys.stderr, flush=True)
+
+
 def _cmd_synth(args) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.synthesis import synthesise_unit
 
+    if args.build_dir:
+        check_output_dir(args.build_dir, option="--build-dir")
     _build(args)._MustUse__silence = True  # built only to validate before the long run
+    _check_size(args)
     print(f"synthesising {args.unit} N={args.nodes} for {args.device} ...", file=sys.stderr)
-    r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
-                        prob_width=args.prob_width, device=args.device,
-                        build_dir=args.build_dir, seed=args.seed)
+    with ProgressBar(None, f"{args.unit} N={args.nodes}", enabled=wanted(args.json),
+                     unit="stage"):
+        r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
+                            prob_width=args.prob_width, device=args.device,
+                            build_dir=args.build_dir, seed=args.seed)
 
     def human(r: dict) -> str:
         fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \
@@ -117,6 +164,10 @@ def _cmd_characterise(args) -> int:
 
     units = [_unit_name(u) for u in args.units.split(",")] if args.units else list(_units())
     nodes = _node_list(args.nodes)
+    if args.output:
+        check_output_file(args.output, kind="csv", option="--output")
+    if args.build_dir:
+        check_output_dir(args.build_dir, option="--build-dir")
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -127,7 +178,8 @@ def _cmd_characterise(args) -> int:
 
     def save(rows: list) -> None:
         if args.output:
-            write_csv(rows, args.output, header_note=f"produced by: {note}")
+            with atomic_target(args.output, option="--output") as tmp:
+                write_csv(rows, tmp, header_note=f"produced by: {note}")
 
     rows = characterise(units, nodes, token_width=args.token_width,
                         prob_width=args.prob_width, device=args.device,

@@ -32,10 +32,21 @@ def to_json(obj: Any) -> str:
     return json.dumps(_jsonable(obj), indent=2, sort_keys=False)
 
 
+def add_warning(result: dict[str, Any], code: str, message: str) -> None:
+    """Flag a number that was computed but is physically impossible (docs/strictness.md).
+
+    The flag goes into the result (``result["warnings"]``: code and message, so ``--json``
+    readers see it); :func:`emit` ends the human output with one ``warning:`` line each.
+    """
+    result.setdefault("warnings", []).append({"code": code, "message": message})
+
+
 def emit(as_json: bool, result: dict[str, Any], human: Callable[[dict[str, Any]], str]) -> None:
     """Print `result` as one JSON object (``--json``) or as `human(result)`."""
     if as_json:
         sys.stdout.write(to_json(result) + "\n")
     else:
         sys.stdout.write(human(result).rstrip("\n") + "\n")
+        for w in result.get("warnings", []):
+            sys.stdout.write(f"warning: {w['message']}\n")
 

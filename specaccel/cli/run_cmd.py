@@ -15,8 +15,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from specaccel.cli.hardware_options import (
+    ACCELERATOR,
+    accelerator_from_args,
+    add_accelerator_options,
+    wants_accelerator,
+)
 from specaccel.cli.output import emit, to_json
-from specaccel.schema.errors import InputError
+from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
+from specaccel.schema.output_path import atomic_write, check_output_dir, check_output_file
+from specaccel.workloads.workload_options import WorkloadOptions
 
 RUN_HARDWARE = ("a100-80gb", "specaccel-default")
 """The hardware presets that `specaccel run` compares."""
@@ -28,20 +36,17 @@ def register(subparsers: Any) -> None:
         help="replay the default workload on an A100 and on the default accelerator; report",
         description=(
             "Generate the bundled default workload (EAGLE tree speculation calibrated to "
-            "Vicuna-7B on MT-Bench), replay it with the SimPy simulator on the A100-80GB "
-            "preset and on the default specaccel accelerator, each against plain "
-            "autoregressive decoding on the same hardware, print the report and write "
-            "report.json, trace.parquet and PNG plots into the output folder."
+            "Vicuna-7B on MT-Bench; --preset or --method for another), replay it with the "
+            "SimPy simulator on the A100-80GB preset and on the default specaccel "
+            "accelerator (or the --accel design), each against plain autoregressive "
+            "decoding on the same hardware, print the report and write report.json, "
+            "trace.parquet and PNG plots into the output folder."
         ),
     )
     p.add_argument("--out", default="specaccel-out", metavar="DIR",
                    help="output folder (created if missing; default: ./specaccel-out)")
-    p.add_argument("--requests", type=int, metavar="N",
-                   help="number of requests (default: the preset's)")
-    p.add_argument("--steps", type=int, metavar="N",
-                   help="decode steps per request (default: the preset's)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="workload seed (default: 0)")
+    add_options(p, WorkloadOptions)
+    add_accelerator_options(p)
     p.add_argument("--json", action="store_true",
                    help="print the report as one JSON object instead of text")
     p.set_defaults(func=run)
@@ -51,21 +56,19 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _check_positive(value: int | None, field: str) -> None:
-    if value is not None and value < 1:
-        raise InputError(f"must be >= 1, not {value}", field=field)
+#: The files `specaccel run` writes into its output folder, by kind.
+RUN_FILES = {"report.json": "json", "trace.parquet": "parquet", "throughput.png": "png",
+             "step_breakdown.png": "png", "energy_per_token.png": "png",
+             "accepted_histogram.png": "png"}
 
 
 def _prepare_out_dir(path: str) -> Path:
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", file=str(out), field="out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})",
-                         file=str(out), field="out") from None
-    return out
+    """The output folder, checked (and every file that will land in it) before any work."""
+    out = check_output_dir(path, option="--out")
+    for name, kind in RUN_FILES.items():
+        if (out / name).exists() or (out / name).is_symlink():
+            check_output_file(out / name, kind=kind, option="--out")
+    return check_output_dir(path, option="--out", create=True)
 
 
 def workload_summary(trace) -> dict[str, Any]:
@@ -87,6 +90,8 @@ def published_reference(preset_name: str | None) -> dict[str, Any] | None:
     if not preset_name:
         return None
     row = get_preset(preset_name).source
+    if row is None:
+        return None
 
     def num(key: str) -> float | None:
         return float(row[key]) if row.get(key) not in (None, "") else None
@@ -106,26 +111,29 @@ def _warn_if_too_big(result) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.plots import write_run_plots
     from specaccel.analysis.report import build_report, format_report
-    from specaccel.sim import simulate_named
-    from specaccel.workloads import DEFAULT_PRESET, generate_trace, write_trace
+    from specaccel.sim import resolve_specs, simulate
+    from specaccel.workloads import write_trace
+    from specaccel.workloads.methods import check_simulated
 
-    _check_positive(args.requests, "requests")
-    _check_positive(args.steps, "steps")
-    if args.seed < 0:
-        raise InputError(f"must be >= 0, not {args.seed}", field="seed")
+    options = from_mapping(WorkloadOptions, options_from_args(WorkloadOptions, args))
+    preset = options.resolve()
+    check_simulated({"method": preset.method})
+    accelerator = accelerator_from_args(args, None) if wants_accelerator(args) else None
     out = _prepare_out_dir(args.out)
     t0 = time.perf_counter()
 
-    _log(f"generating workload {DEFAULT_PRESET} (seed {args.seed})")
-    trace = generate_trace(DEFAULT_PRESET, n_requests=args.requests,
-                           steps_per_request=args.steps, seed=args.seed)
+    _log(f"generating workload {preset.name} (seed {options.seed})")
+    trace = options.generate()
     write_trace(trace, out / "trace.parquet")
     results = []
     for hw in RUN_HARDWARE:
         t_hw = time.perf_counter()
         _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw} "
              "(speculative and autoregressive)")
-        results.append(simulate_named(trace, hw, baseline=True))
+        hw_spec, target, draft, drafting = resolve_specs(
+            trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
+        results.append(simulate(trace, hw=hw_spec, target=target, draft=draft,
+                                drafting=drafting, baseline=True))
         _warn_if_too_big(results[-1])
         _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
 
@@ -133,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     plots = write_run_plots(report, out)
     report["plots"] = [p.name for p in plots]
     report["wall_time_s"] = time.perf_counter() - t0
-    (out / "report.json").write_text(to_json(report) + "\n")
+    atomic_write(out / "report.json", to_json(report) + "\n", option="--out")
 
     def human(rep: dict[str, Any]) -> str:
         return (format_report(rep) + "\n\nwrote report.json, trace.parquet, "

@@ -8,8 +8,17 @@ import sys
 import time
 from typing import Any
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli import option_rules
+from specaccel.cli.hardware_options import (
+    accelerator_from_args,
+    add_accelerator_options,
+    wants_accelerator,
+)
+from specaccel.cli.output import add_warning, emit, table, to_json
+from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
+from specaccel.schema.output_path import atomic_write, check_output_file
+from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
 
 
 def register(subparsers: Any) -> None:
@@ -30,8 +39,10 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--trace", required=True, metavar="FILE",
                    help="trace file (Parquet or JSONL, as written by 'specaccel trace')")
-    p.add_argument("--hw", required=True, metavar="NAME",
-                   help="hardware preset, e.g. a100-80gb or specaccel-default")
+    p.add_argument("--hw", metavar="NAME",
+                   help="hardware preset, e.g. a100-80gb or specaccel-default (required "
+                        "unless --accel or --accel-file configures the accelerator)")
+    add_accelerator_options(p)
     p.add_argument("--target", metavar="NAME",
                    help="target model (default: the trace's metadata target_model)")
     p.add_argument("--draft", metavar="NAME",
@@ -47,73 +58,75 @@ def register(subparsers: Any) -> None:
                    help="write a Gantt chart (PNG) of a window of the timeline")
     p.add_argument("--gantt-window", metavar="T0,T1",
                    help="time window of the Gantt chart in seconds (default: the start)")
-    p.add_argument("--arrivals", metavar="poisson:RATE|trace",
-                   help="serving run: Poisson arrivals at RATE requests/s, or the trace's "
-                        "arrival times")
-    p.add_argument("--batch", type=int, metavar="N",
-                   help="serving run: most requests running at once (default 32 when "
-                        "serving)")
-    p.add_argument("--token-budget", type=int, metavar="T",
-                   help="serving run: most tokens per batch step (tree nodes + prefill "
-                        "chunks; default 4096)")
-    p.add_argument("--requests", type=int, metavar="N",
-                   help="serving run: N requests (the trace's, repeated cyclically if it "
-                        "has fewer)")
-    p.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="seed of the Poisson arrivals (default 0)")
-    p.add_argument("--no-prefill", action="store_true",
-                   help="serving run without prefill passes (prompts already cached)")
-    p.add_argument("--kv-capacity", type=int, metavar="TOKENS",
-                   help="KV-cache capacity in tokens (default: memory left after weights)")
+    serving = p.add_argument_group(
+        "serving run", "any of these (but --seed) makes a serving run: requests arrive, are "
+        "prefilled and decode with continuous batched speculation")
+    serving.add_argument("--arrivals", metavar="poisson:RATE|trace",
+                         help="Poisson arrivals at RATE requests/s, or the trace's arrival "
+                              "times")
+    serving.add_argument("--requests", type=int, metavar="N",
+                         help="N requests (the trace's, repeated cyclically if it has fewer)")
+    add_options(serving, ServingConfig, exclude=("arrivals", "rate_per_s"),
+                dest_prefix=SERVING_DEST)
     p.add_argument("--verify-nodes", type=int, metavar="N",
                    help="nodes the verify unit takes in one pass (default: the hardware's)")
-    p.add_argument("--overlap-draft", action="store_true",
-                   help="serving run: two micro-batches per batch step, a separate draft "
-                        "engine drafting one while the target verifies the other (HBM "
-                        "shared between them)")
     p.add_argument("--pipelined", action="store_true",
                    help="pipelined speculation: a separate draft engine drafts the next tree "
                         "while the target verifies the current one; draft and verify "
                         "contend for HBM (batch-1 replay only)")
-    p.add_argument("--engine", choices=("simpy", "fast", "auto"), default="simpy",
-                   help="simpy (event model), fast (Numba fast path; uncontended runs "
-                        "only) or auto (default: simpy)")
+    p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
+                   help="event (the SimPy event model), fast (a fast path: uncontended "
+                        "runs and static batches only) or auto (default: event)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
+    option_rules.needs(p, "--gantt-window", "--gantt", "it sets the Gantt chart's window")
+    option_rules.needs(p, "--seed", "--arrivals", "it seeds the Poisson arrivals")
+
+
+SERVING_DEST = "serving_"
+"""Prefix of the argparse destinations of the :class:`ServingConfig` options."""
 
 
 def _serving_config(args: argparse.Namespace):
     """A ServingConfig from the serving options, or None for a batch-1 replay."""
-    from specaccel.sim.serving import ServingConfig
-
-    wanted = (args.arrivals, args.batch, args.token_budget, args.requests, args.kv_capacity)
-    if all(v is None for v in wanted) and not (args.no_prefill or args.overlap_draft):
+    values = options_from_args(ServingConfig, args, dest_prefix=SERVING_DEST)
+    if args.arrivals is not None:
+        values.update(_arrivals(args.arrivals))
+    if args.requests is not None and args.requests < 1:
+        raise InputError(f"must be >= 1, not {args.requests}", field="requests")
+    if "seed" in values and values.get("arrivals") != "poisson":
+        raise InputError("seeds the Poisson arrivals only; the trace's arrival times take no "
+                         "seed", field="seed")
+    if not (set(values) - {"seed"}) and args.requests is None:
         return None
-    arrivals, rate = "trace", None
-    if args.arrivals is not None and args.arrivals != "trace":
-        kind, _, value = args.arrivals.partition(":")
-        if kind != "poisson":
-            raise InputError(f"must be poisson:RATE or trace, not {args.arrivals!r}",
-                             field="arrivals")
-        try:
-            rate = float(value)
-        except ValueError:
-            raise InputError(f"the Poisson rate must be a number, not {value!r}",
-                             field="arrivals") from None
-        if not rate > 0 or rate == float("inf"):
-            raise InputError(f"the Poisson rate must be > 0, not {value}", field="arrivals")
-        arrivals = "poisson"
-    for name in ("batch", "token_budget", "requests", "kv_capacity"):
-        v = getattr(args, name)
-        if v is not None and v < 1:
-            raise InputError(f"must be >= 1, not {v}", field=name.replace("_", "-"))
-    cfg = ServingConfig(
-        max_batch=args.batch if args.batch is not None else 32,
-        token_budget=args.token_budget if args.token_budget is not None else 4096,
-        arrivals=arrivals, rate_per_s=rate, seed=args.seed, prefill=not args.no_prefill,
-        kv_capacity_tokens=args.kv_capacity, overlap_draft=args.overlap_draft)
-    cfg.check()
-    return cfg
+    return from_mapping(ServingConfig, values)
+
+
+def _arrivals(text: str) -> dict[str, Any]:
+    """``arrivals`` and ``rate_per_s`` of ``--arrivals poisson:RATE|trace``."""
+    if text == "trace":
+        return {"arrivals": "trace"}
+    kind, _, value = text.partition(":")
+    if kind != "poisson":
+        raise InputError(f"must be poisson:RATE or trace, not {text!r}", field="arrivals")
+    try:
+        rate = float(value)
+    except ValueError:
+        raise InputError(f"the Poisson rate must be a number, not {value!r}",
+                         field="arrivals") from None
+    if not rate > 0 or rate == float("inf"):
+        raise InputError(f"the Poisson rate must be > 0, not {value}", field="arrivals")
+    return {"arrivals": "poisson", "rate_per_s": rate}
+
+
+def _hardware(args: argparse.Namespace):
+    """The hardware: a preset by name, or the accelerator of the design options."""
+    if wants_accelerator(args):
+        return accelerator_from_args(args, args.hw)
+    if args.hw is None:
+        raise InputError("give a hardware preset (--hw NAME) or an accelerator design "
+                         "(--accel KEY=VALUE, --accel-file TOML)", field="hw")
+    return args.hw
 
 
 def _gantt_window(text: str | None) -> tuple[float, float] | None:
@@ -145,13 +158,9 @@ def _load_trace(path: str):
 def _write_timeline(path: str, result) -> None:
     from specaccel.sim.timeline_export import chrome_trace
 
-    try:
-        with open(path, "w") as fh:
-            fh.write(to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
-                                          request_times=result.request_times)))
-    except OSError as exc:
-        raise InputError(f"cannot write the timeline ({exc.strerror})", file=path,
-                         field="timeline") from None
+    atomic_write(path, to_json(chrome_trace(result.timeline or [], hardware=result.hardware,
+                                            request_times=result.request_times)),
+                 option="--timeline")
 
 
 def _human(d: dict[str, Any]) -> str:
@@ -204,39 +213,46 @@ def _human(d: dict[str, Any]) -> str:
             f"\nutilisation: {util}{extra}")
 
 
-def _warn_if_too_big(result) -> None:
+def _warn_if_too_big(result, out: dict[str, Any]) -> None:
     fp = result.memory_footprint
     if fp.get("fits") is False and result.serving is None:
-        print(f"warning: {result.hardware}: weights + peak KV need "
-              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
-              " GB (the batch-1 replay does not limit the KV cache)", file=sys.stderr)
+        add_warning(out, "does_not_fit_memory",
+                    f"{result.hardware}: weights + peak KV need {fp['peak_bytes'] / 1e9:.1f} "
+                    f"GB, more than its {fp['capacity_bytes'] / 1e9:.1f} GB (the batch-1 "
+                    "replay does not limit the KV cache)")
 
 
 def _write_gantt(path: str, result, window) -> None:
     from specaccel.analysis.plots import plot_gantt
 
-    try:
-        plot_gantt(result.timeline or [], path, window=window,
-                   title=f"{result.hardware}: {result.target} + {result.draft} "
-                         f"({result.engine})")
-    except OSError as exc:
-        raise InputError(f"cannot write the Gantt chart ({exc.strerror})", file=path,
-                         field="gantt") from None
+    plot_gantt(result.timeline or [], path, window=window,  # written atomically
+               title=f"{result.hardware}: {result.target} + {result.draft} ({result.engine})")
 
 
 def run(args: argparse.Namespace) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
+    from specaccel.sim.config_check import check_replay_size, check_trace_metadata
     from specaccel.sim.request_sampling import take_requests
     from specaccel.sim.simulation import resolve_specs, simulate
+    from specaccel.workloads.methods import check_simulated
 
     t0 = time.perf_counter()
     serving = _serving_config(args)
     window = _gantt_window(args.gantt_window)
     if args.verify_nodes is not None and args.verify_nodes < 1:
         raise InputError(f"must be >= 1, not {args.verify_nodes}", field="verify-nodes")
+    if args.timeline:
+        check_output_file(args.timeline, kind="json", option="--timeline")
+    if args.gantt:
+        check_output_file(args.gantt, kind="png", option="--gantt")
     trace = _load_trace(args.trace)
+    check_simulated(trace.metadata)
+    check_replay_size(trace, file=args.trace)
     if args.requests is not None:
+        check_replay_size(trace, file=args.trace, requests=args.requests)
         trace = take_requests(trace, args.requests)
-    hw, target, draft, drafting = resolve_specs(trace, args.hw, target=args.target,
+    check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
+    hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,
                                                 draft=args.draft)
     if draft is None and (args.draft or args.pipelined):
         print(f"note: drafting {drafting.name!r} runs no draft model: "
@@ -247,17 +263,20 @@ def run(args: argparse.Namespace) -> int:
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
+    runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
-        result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
-                          baseline=args.baseline, record_timeline=record,
-                          engine=args.engine, serving=serving,
-                          verify_nodes=args.verify_nodes, pipelined=args.pipelined)
+        with ProgressBar(trace.n_requests * runs, "simulating", enabled=wanted(args.json),
+                         unit="req"):
+            result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                              baseline=args.baseline, record_timeline=record,
+                              engine=args.engine, serving=serving,
+                              verify_nodes=args.verify_nodes, pipelined=args.pipelined)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="engine") from None
-    _warn_if_too_big(result)
     out = result.to_dict()
+    _warn_if_too_big(result, out)
     out["trace"] = args.trace
     if args.timeline:
         _write_timeline(args.timeline, result)

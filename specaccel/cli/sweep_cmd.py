@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from specaccel.cli import option_rules
 from specaccel.cli.output import emit, table
 
 
@@ -33,6 +34,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--json", action="store_true",
                    help="print one JSON object (and no progress bar)")
     p.set_defaults(func=run)
+    option_rules.excludes(p, "--workers", "--scheduler",
+                          "a Dask cluster brings its own workers")
 
 
 def _human(d: dict[str, Any]) -> str:
@@ -58,19 +61,25 @@ def _human(d: dict[str, Any]) -> str:
 
 
 def run(args: Any) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.analysis.results_store import stored_count
     from specaccel.analysis.sweep_runner import MAX_LOCAL_WORKERS, run_sweep
     from specaccel.analysis.sweep_spec import load_spec
     from specaccel.schema.errors import InputError
+    from specaccel.schema.output_path import check_output_dir
 
     if args.workers is not None and not 1 <= args.workers <= MAX_LOCAL_WORKERS:
         raise InputError(f"must be in [1, {MAX_LOCAL_WORKERS}], not {args.workers}",
                          field="--workers")
     if args.chunk_size is not None and args.chunk_size < 1:
         raise InputError(f"must be >= 1, not {args.chunk_size}", field="--chunk-size")
-    spec = load_spec(args.spec)
+    check_output_dir(args.out, option="--out")  # before the spec's points are checked
+    show = wanted(args.json)
+    with ProgressBar(None, f"reading {args.spec}: checking points", enabled=show,
+                     unit="pt"):
+        spec = load_spec(args.spec)
     summary = run_sweep(spec, args.out, workers=args.workers, scheduler=args.scheduler,
-                        resume=args.resume, progress=not args.json,
+                        resume=args.resume, progress=show,
                         chunk_size=args.chunk_size)
     d = {"name": spec.name, **summary.to_dict(), "stored": stored_count(args.out)}
     emit(args.json, d, _human)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from specaccel.cli import option_rules
 from specaccel.cli.output import emit, table
 from specaccel.models import theory
 
@@ -37,6 +38,8 @@ def register(subparsers: Any) -> None:
                         help="largest gamma searched for the optimum (default %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run)
+    option_rules.needs(parser, "--max-gamma", "--cost-ratio",
+                       "the optimal gamma is searched only with a cost ratio")
 
 
 def compute(alpha: float, gamma: int, cost_ratio: float | None,

@@ -5,23 +5,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from specaccel.cli.output import emit, table, to_json
+from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.models.golden import verify_trace
+from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
-from specaccel.schema.trace_io import trace_format
-from specaccel.workloads import (
-    DEFAULT_PRESET,
-    Trace,
-    generate_trace,
-    get_preset,
-    list_presets,
-    read_trace,
-    write_trace,
-)
+from specaccel.schema.output_path import check_trace_output
+from specaccel.schema.trace import Trace
+from specaccel.schema.trace_io import read_trace, write_trace
+from specaccel.workloads.workload_options import WorkloadOptions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,19 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=lambda args: _no_subcommand(parser))
 
     gen = sub.add_parser(
-        "gen", help="generate a synthetic trace from a preset",
-        description="Generate a seeded synthetic trace from a preset calibrated to a published "
-                    f"measurement. Presets: {', '.join(list_presets())}.",
+        "gen", help="generate a trace from a preset (or a method's first preset)",
+        description="Generate a seeded trace from a workload preset: calibrated to a "
+                    "published measurement, recorded on real text, or a modelled method. "
+                    "--list (or 'specaccel methods') lists the methods and presets with "
+                    "their sources and tau; --tau recalibrates a preset to a tau you set.",
     )
-    gen.add_argument("--preset", default=DEFAULT_PRESET, metavar="NAME",
-                     help=f"workload preset (default {DEFAULT_PRESET})")
-    gen.add_argument("--requests", type=int, default=None, metavar="N",
-                     help="number of requests (default: the preset's)")
-    gen.add_argument("--steps", type=int, default=None, metavar="N",
-                     help="decode steps per request (default: the preset's)")
-    gen.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
-    gen.add_argument("-o", "--output", required=True, metavar="FILE",
-                     help="output file, .parquet or .jsonl")
+    add_options(gen, WorkloadOptions)
+    gen.add_argument("--list", action="store_true",
+                     help="list the methods and their presets (sources, tau) and exit")
+    gen.add_argument("-o", "--output", metavar="FILE",
+                     help="output file, .parquet or .jsonl (required unless --list)")
     gen.add_argument("--json", action="store_true", help="print one JSON object")
     gen.set_defaults(func=_gen)
 
@@ -175,41 +169,75 @@ def _human_info(r: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- commands
 def _gen(args: argparse.Namespace) -> int:
-    trace_format(args.output)  # reject a bad suffix before the work
-    preset = get_preset(args.preset)
-    trace = generate_trace(preset, n_requests=args.requests, steps_per_request=args.steps,
-                           seed=args.seed)
+    values = options_from_args(WorkloadOptions, args)
+    if args.list:
+        from specaccel.cli.methods_cmd import list_methods
+
+        if values or args.output:
+            raise InputError("lists every preset; give no other option with it",
+                             field="list")
+        return list_methods(args.json)
+    if args.output is None:
+        raise InputError("the output file is required (-o FILE)", field="output")
+    check_trace_output(args.output, option="--output")  # before the work
+    options = from_mapping(WorkloadOptions, values)
+    preset = options.resolve()
+    trace = options.generate()
     write_trace(trace, args.output)
     committed = verify_trace(trace).committed
+    source = preset.source
     result = {
         "file": args.output,
         "preset": preset.name,
-        "seed": args.seed,
+        "method": preset.method,
+        "seed": options.seed,
         "requests": trace.n_requests,
         "steps": trace.n_steps,
         "nodes": trace.n_nodes,
         "verification": trace.verification,
         "committed_per_step": float(committed.mean()),
         "published_tau": preset.published_tau,
-        "source": preset.source["source"],
+        "source": None if source is None else source["source"],
+        **({"tau": options.tau} if options.tau is not None else {}),
     }
-    emit(args.json, result, lambda r: (
-        f"wrote {r['file']}: preset {r['preset']} (seed {r['seed']}), {r['requests']} requests, "
-        f"{r['steps']} steps, {r['nodes']} nodes; committed tokens/step "
-        f"{r['committed_per_step']:.4g} (published {r['published_tau']:.4g}, {r['source']})"))
+    emit(args.json, result, _human_gen)
     return 0
 
 
+def _human_gen(r: dict[str, Any]) -> str:
+    if r["published_tau"] is not None:
+        ref = f"published {r['published_tau']:.4g}, {r['source']}"
+    else:
+        ref = f"method {r['method']}; no published tau" + (
+            f", {r['source']}" if r["source"] else "")
+    if r.get("tau") is not None:
+        ref = f"set {r['tau']:.4g}; {ref}"
+    return (f"wrote {r['file']}: preset {r['preset']} (seed {r['seed']}), {r['requests']} "
+            f"requests, {r['steps']} steps, {r['nodes']} nodes; committed tokens/step "
+            f"{r['committed_per_step']:.4g} ({ref})")
+
+
 def _info(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     trace = read_trace(args.file)
     result = {"file": args.file, **summarize(trace)}
+    try:  # a summary of any readable trace, flagged when simulate would refuse it
+        check_trace_metadata(trace, file=args.file)
+        result["replayable"] = True
+    except InputError as exc:
+        result["replayable"] = False
+        add_warning(result, "not_replayable", f"simulate refuses this trace: {exc.message}")
     emit(args.json, result, _human_info)
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from specaccel.sim.config_check import check_trace_metadata
+
     try:
         trace = read_trace(args.file)
+        check_trace_metadata(trace, file=args.file)
     except InputError as exc:
         if args.json:
             emit(True, {"file": args.file, "valid": False, "error": exc.message,
@@ -226,7 +254,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    trace_format(args.output)
+    check_trace_output(args.output, option="--output")
+    if Path(args.output).resolve() == Path(args.file).resolve():
+        raise InputError("is the input file; write the export to another path",
+                         file=args.output, field="--output")
     trace = read_trace(args.file)
     write_trace(trace, args.output)
     result = {"file": args.file, "output": args.output, "requests": trace.n_requests,

@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from specaccel.cli.output import emit, table
+from specaccel.schema.output_path import check_trace_output
 from specaccel.workloads.importers import FORMATS, STEPS_FROM, import_answers, imported_summary
 
 
@@ -67,6 +68,8 @@ def _human(result: dict[str, Any], per_request: bool) -> str:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if args.output:
+        check_trace_output(args.output, option="--output")
     trace = import_answers(args.file, args.log_format, steps_from=args.steps_from,
                            question_tokens=args.question_tokens)
     result = imported_summary(trace)

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.cli.output import emit, table
+from specaccel.cli import option_rules
+from specaccel.cli.output import add_warning, emit, table
 from specaccel.models import theory
 from specaccel.models.golden import node_depth
 from specaccel.models.sequoia import choose_tree, sequoia_table
@@ -99,6 +100,9 @@ def register(subparsers: Any) -> None:
                      help="context length for cost-model verify times (default %(default)s)")
     opt.add_argument("--json", action="store_true", help="print one JSON object")
     opt.set_defaults(func=run_optimize)
+    for option in ("--model", "--hw", "--context"):
+        option_rules.excludes(opt, option, "--target-times",
+                              "the given target times replace the cost model")
     parser.set_defaults(func=lambda args: _missing_subcommand(parser))
 
 
@@ -224,5 +228,22 @@ def _human(res: dict[str, Any]) -> str:
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    emit(args.json, optimize(args), _human)
+    result = optimize(args)
+    if args.target_times is None:
+        _check_fits(result, args.model, args.hw)
+    emit(args.json, result, _human)
     return 0
+
+
+def _check_fits(result: dict[str, Any], model_name: str, hw_name: str) -> None:
+    """Flag verify times of a model whose weights do not fit the device's memory."""
+    from specaccel.models.cost import get_hardware, get_model
+
+    model, hw = get_model(model_name), get_hardware(hw_name)
+    cap = getattr(hw, "mem_bytes", None)
+    result["fits_memory"] = not cap or model.weight_bytes <= cap
+    if not result["fits_memory"]:
+        add_warning(result, "does_not_fit_memory",
+                    f"{model.name} needs {model.weight_bytes / 1e9:.1f} GB of weights but "
+                    f"{hw.name} has {cap / 1e9:.1f} GB: the verify times are of a device "
+                    "that cannot hold the model")

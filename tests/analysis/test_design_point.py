@@ -39,7 +39,7 @@ def test_hardware_from_parameters():
 
 
 @pytest.mark.parametrize(("engine", "sim_engine", "label"),
-                         [("auto", "fast", "fast"), ("event", "simpy", "event")])
+                         [("auto", "fast", "fast"), ("event", "event", "event")])
 def test_point_equals_a_direct_simulator_call(engine, sim_engine, label):
     point = {**POINT, "hbm_stacks": 3}
     got = evaluate_point(point, EvalSettings(metrics=SETTINGS.metrics, engine=engine))
@@ -104,7 +104,7 @@ def test_recorded_evaluator_is_what_the_simulator_says(point):
     assert fast_path_valid(point) == fast_path_applicable(**run_options(point))[0]
     trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=15,
                            seed=3)
-    for engine, sim_engine in (("auto", "auto"), ("fast", "fast"), ("event", "simpy")):
+    for engine, sim_engine in (("auto", "auto"), ("fast", "fast"), ("event", "event")):
         got = evaluate_point(point, EvalSettings(metrics=SETTINGS.metrics, engine=engine))
         ref = simulate(trace, hw=build_hardware(point), target=get_model("vicuna-7b"),
                        draft=get_model("eagle-head-vicuna-7b"), engine=sim_engine,
@@ -119,13 +119,13 @@ def test_evaluator_follows_the_simulators_fast_path_rule(monkeypatch):
     it ('auto' runs the event model and records 'event') nor accepts it ('fast' is bad
     input giving the simulator's reason)."""
     import specaccel.sim
-    import specaccel.sim.simulation
+    import specaccel.sim.engines
 
     def never(serving=None, pipelined=False):
         return False, "contended (test)"
 
     monkeypatch.setattr(specaccel.sim, "fast_path_applicable", never)
-    monkeypatch.setattr(specaccel.sim.simulation, "fast_path_applicable", never)
+    monkeypatch.setattr(specaccel.sim.engines, "fast_path_applicable", never)
     assert not fast_path_valid(POINT)
     got = evaluate_point(POINT, EvalSettings(metrics=SETTINGS.metrics, engine="auto"))
     assert got["evaluator"] == "event"

@@ -66,7 +66,7 @@ def _error(tmp_path, body: str) -> InputError:
     ('preset = "eagle-vicuna-7b-mtbench"', 'preset = "no-such-preset"', 12,
      "workloads[0].preset", "no-such-preset"),
     ("sram_mib = { start = 96, stop = 160, step = 32 }",
-     "sram_mib = { start = 160, stop = 96 }", 8, "axes.sram_mib", "start <= stop"),
+     "sram_mib = { start = 160, stop = 96, step = 32 }", 8, "axes.sram_mib", "start <= stop"),
     ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 1, high = 2 }", 9, "axes.clock_hz",
      "needs 'samples'"),
     ("batch_size = 5", "batch_size = 0", 4, "sweep.batch_size", ">= 1"),

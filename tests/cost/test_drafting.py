@@ -57,3 +57,10 @@ def test_single_pass_and_modes_without_a_draft_model():
         assert not mode.runs_draft_model
         assert mode.draft_passes(trees()).n_slots == 0
     assert DRAFTING_MODES["draft-free"].verifies_tree and not NO_DRAFTING.verifies_tree
+
+
+def test_parallel_drafting_runs_one_pass_over_the_commits_and_a_mask_per_level():
+    p = DRAFTING_MODES["parallel"].draft_passes(trees())
+    # depths 3, 2, 0; previous commits 1 (start), 4, 1 (start)
+    assert p.tokens.tolist() == [[4], [6], [1]] and p.per_step().tolist() == [1, 1, 1]
+    assert p.context_offset.tolist() == [0]

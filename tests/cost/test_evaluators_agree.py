@@ -25,7 +25,8 @@ def _random_hardware(rng):
     if rng.random() < 0.3:  # a random accelerator design, either dataflow
         cfg = AcceleratorConfig(
             array_cores=int(rng.integers(1, 9)), array_rows=int(rng.choice([16, 32, 64, 128])),
-            array_cols=int(rng.choice([32, 128, 256])), dataflow=str(rng.choice(["os", "ws"])),
+            array_cols=int(rng.choice([32, 128, 256])),
+            dataflow=str(rng.choice(["os", "ws", "is"])),
             vector_lanes=int(rng.choice([256, 2048])), sram_mib=256.0,
             weight_sram_mib=float(rng.choice([8.0, 200.0])),
         )
@@ -46,7 +47,10 @@ def test_numba_matches_reference_on_random_passes():
         tokens = rng.integers(1, 300, n)
         context = rng.integers(0, 9000, n).astype(float)
         batch = rng.integers(1, 65, n)
-        tp = rng.choice([1, 2, 4, 8], n)
+        kv = model.n_kv_heads  # degrees that split the heads (ModelSpec.check_tensor_parallel)
+        degrees = [t for t in (1, 2, 4, 8) if model.n_heads % t == 0
+                   and (kv % t == 0 if kv >= t else t % kv == 0)]
+        tp = rng.choice(degrees, n)
         layers = rng.integers(0, model.n_layers + 1, n)
         tree = rng.random(n) < 0.5
         phase = rng.choice(PHASES, n)

@@ -90,12 +90,13 @@ def test_moe_loads_only_the_touched_experts():
 
 
 def test_gemm_tile_model_fill_drain_and_waves():
-    # One 64x128 output-stationary tile with K=1000 on one core: K + rows + cols cycles.
+    # One 64x128 output-stationary fold with K=1000 on one core: K streamed, rows - 1 of
+    # skew, cols - 1 of drain (systolic_array; tests/cost/test_systolic_array.py).
     from specaccel.models.cost import AcceleratorConfig
 
     hw = AcceleratorConfig(array_cores=1, compute_efficiency=1.0, vector_lanes=1).build()
     t = gemm_compute_time(hw, 64, 128, 1000, 1)
-    assert t == pytest.approx((1000 + 64 + 128) / hw.clock_hz)
+    assert t == pytest.approx((1000 + 63 + 127) / hw.clock_hz)
     # A short M still occupies the whole array (no smaller tile on a systolic array).
     assert gemm_compute_time(hw, 1, 128, 1000, 1) == pytest.approx(t)
     # GPU: 108 SMs; 109 tiles take two waves.

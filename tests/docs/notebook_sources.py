@@ -318,7 +318,7 @@ import numpy as np
 
 from specaccel.models.golden import verify_trace
 from specaccel.sim import simulate_named
-from specaccel.workloads.method_presets import get_method_preset, record_preset
+from specaccel.workloads import get_preset, record_preset
 from specaccel.workloads.recorder_ngram import RecordConfig, train_models"""),
     ("md", """\
 ## 1. Record an EAGLE-2 trace
@@ -328,7 +328,7 @@ runs in seconds; raise `max_files`, `n_requests` and `max_new_tokens` for real n
     ("code", """\
 models = train_models(vocab_size=4096, max_files=40)
 print({k: models.info[k] for k in ("train_tokens", "target", "draft")})
-preset = get_method_preset("eagle2-60")
+preset = get_preset("eagle2-60")
 print(preset.name, "-", preset.description)
 trace = record_preset(models, "eagle2-60",
                       RecordConfig(n_requests=2, prompt_len=64, max_new_tokens=96, seed=0))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import re
 import shlex
 from pathlib import Path
@@ -172,22 +173,46 @@ def marker_table(doc: str, marker: str) -> list[list[str]]:
     return rows[1:]  # without the header
 
 
-def test_sweep_metric_table_matches_the_code():
+def _registry_tables():
+    spec = importlib.util.spec_from_file_location(
+        "docs_registry_tables", Path(__file__).with_name("registry_tables.py"))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    return gen
+
+
+@pytest.mark.parametrize("marker", ["sweep-metrics", "drafting-modes", "engines"])
+def test_registry_tables_are_generated_from_the_registries(marker):
+    gen = _registry_tables()
+    page, _, make = gen.TABLES[marker]
+    _, block, _ = gen.documented_block((DOCS / page).read_text(), marker)
+    assert block == make(), \
+        f"docs/{page} table {marker!r} is stale: run tests/docs/registry_tables.py --write"
+
+
+def test_the_sweeps_accept_the_documented_metrics():
     from specaccel.analysis.design_point import METRICS
 
     rows = marker_table("config-format.md", "sweep-metrics")
-    assert [r[0] for r in rows] == list(METRICS)
-    assert {r[0]: r[1] for r in rows} == METRICS
+    assert {r[0]: r[3] for r in rows} == METRICS
 
 
-def test_accelerator_parameter_table_matches_the_code():
-    from dataclasses import fields
+def _config_tables():
+    spec = importlib.util.spec_from_file_location(
+        "docs_config_tables", Path(__file__).with_name("config_tables.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
-    from specaccel.models.cost import AcceleratorConfig
 
-    rows = marker_table("config-format.md", "accelerator-fields")
-    expected = [(f.name, str(f.default)) for f in fields(AcceleratorConfig) if f.name != "name"]
-    assert [(r[0], r[1]) for r in rows] == expected
+@pytest.mark.parametrize("page, marker, path", _config_tables().TABLES)
+def test_config_field_tables_are_generated_from_the_dataclasses(page, marker, path):
+    tables = _config_tables()
+    assert tables.current(page, marker) == tables.expected(path), \
+        f"docs/{page} table {marker} is stale: run tests/docs/config_tables.py"
+    names = [r[0] for r in marker_table(page, marker)]
+    from specaccel.schema.config_fields import field_names
+    assert names == list(field_names(tables.config_class(path))) and names
 
 
 def test_characterisation_column_table_matches_the_code():
@@ -200,8 +225,6 @@ def test_characterisation_column_table_matches_the_code():
 # ---- validation table ----------------------------------------------------------------
 
 def test_validation_preset_table_is_current():
-    import importlib.util
-
     spec = importlib.util.spec_from_file_location(
         "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
     tables = importlib.util.module_from_spec(spec)
@@ -289,7 +312,8 @@ REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace 
             "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
             "specaccel tree optimize", "specaccel trace import", "specaccel simulate",
             "specaccel run", "specaccel cost --hw tpu9", "specaccel hdl generate",
-            "specaccel sweep sweep.toml", "specaccel report")
+            "specaccel sweep sweep.toml", "specaccel report", "specaccel methods",
+            "specaccel cost --gemm")
 _WALL_TIME = re.compile(r"^(done in |wall time: |\s+[\w-]+: )\d+(\.\d+)? s$")
 
 

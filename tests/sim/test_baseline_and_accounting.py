@@ -6,12 +6,13 @@ import pytest
 from specaccel.models.golden import committed_tokens, verify_trace
 from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import (
+    StepInput,
     autoregressive_trace,
     committed_token_stream,
     compute_step_costs,
-    replay,
     simulate,
 )
+from specaccel.sim.replay import replay
 
 
 def random_trace(seed: int, n_requests: int = 4, max_steps: int = 12, vocab: int = 3):
@@ -92,9 +93,9 @@ def test_baseline_is_the_same_simulator_with_drafting_off(seed, toy_hw, target_m
 def test_uncontended_replay_equals_the_sum_of_step_times(seed, toy_hw, target_model,
                                                          draft_model, cost):
     trace = random_trace(seed)
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=draft_model,
-                               hw=toy_hw, cost_fn=cost)
-    log = replay(costs, toy_hw)
+    inp = StepInput.of(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost)
+    costs = inp.costs
+    log = replay(inp)
     # Fast path: request r starts at max(arrival, previous end) and takes its step sum.
     t = 0.0
     step_t = costs.step_time_s()
@@ -172,9 +173,9 @@ def test_fast_path_equals_the_simpy_replay(seed, kind, request, target_model, dr
     hw = request.getfixturevalue(kind)
     trace = random_trace(1000 + seed, n_requests=int(seed % 5) + 1)
     for t, drafting in ((trace, None), (autoregressive_trace(trace), "none")):
-        costs = compute_step_costs(t, target_model=target_model, draft_model=draft_model,
-                                   hw=hw, drafting=drafting, cost_fn=cost)
-        _assert_logs_equal(fast_replay(costs, hw), replay(costs, hw))
+        inp = StepInput.of(t, hw=hw, target=target_model, draft=draft_model,
+                           drafting=drafting, cost_fn=cost)
+        _assert_logs_equal(fast_replay(inp), replay(inp))
 
 
 def test_fast_engine_gives_the_simpy_result(toy_hw, target_model, draft_model, cost):
@@ -193,7 +194,7 @@ def test_fast_engine_gives_the_simpy_result(toy_hw, target_model, draft_model, c
 def test_memory_footprint_adds_weights_and_peak_kv():
     from types import SimpleNamespace as NS
 
-    from specaccel.sim.metrics import memory_footprint
+    from specaccel.sim.result import memory_footprint
 
     hw = NS(mem_bytes=100.0)
     fp = memory_footprint(hw, NS(weight_bytes=60.0), NS(weight_bytes=5.0), 30.0)

@@ -17,12 +17,12 @@ import pytest
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.drafting import DRAFTING_MODES
-from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import compute_step_costs, fast_replay, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, fast_replay, simulate
 from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
+from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.simulation import resolve_specs, simulate_named
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
@@ -61,9 +61,10 @@ def random_trace(rng: np.random.Generator, drafting: str) -> Trace:
 # ---------------------------------------------------------------------------- modes
 def test_the_mode_table():
     assert "draft-free" in DRAFTING_MODES
-    modes = DRAFTING_MODES.values()
-    assert [m.name for m in modes if m.runs_draft_model] == ["per-level", "single-pass"]
-    assert [m.name for m in modes if not m.verifies_tree] == ["none"]
+    free, none = DRAFTING_MODES["draft-free"], DRAFTING_MODES["none"]
+    assert free.verifies_tree and not free.runs_draft_model
+    assert not none.verifies_tree and not none.runs_draft_model
+    assert [m.name for m in DRAFTING_MODES.values() if not m.verifies_tree] == ["none"]
 
 
 # ---------------------------------------------------------------------------- step costs
@@ -164,13 +165,13 @@ def test_fast_path_and_batch_1_serving_equal_the_event_replay(seed, toy_hw, toy_
     rng = np.random.default_rng(seed)
     trace = random_trace(rng, "draft-free")
     hw = toy_gpu if seed % 2 else toy_hw
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=hw,
-                               cost_fn=batch_cost)
-    costs = replace(costs, arrival_s=np.sort(rng.uniform(0, 300 * Q, costs.n_requests)))
-    ref = replay(costs, hw)
-    fast = fast_replay(costs, hw)
-    srv = serve(trace, costs, hw, target=target_model, draft=None,
-                config=ServingConfig(max_batch=1, prefill=False), cost_fn=batch_cost)
+    inp = StepInput.of(trace, hw=hw, target=target_model, draft=None, cost_fn=batch_cost,
+                       serving=ServingConfig(max_batch=1, prefill=False))
+    inp = replace(inp, arrival_s=np.sort(rng.uniform(0, 300 * Q, inp.costs.n_requests)))
+    costs = inp.costs
+    ref = replay(inp)
+    fast = fast_replay(inp)
+    srv = serve(inp)
     for log in (fast, srv):
         assert log.makespan_s == pytest.approx(ref.makespan_s, rel=1e-9)
         np.testing.assert_allclose(log.request_end_s, ref.request_end_s, rtol=1e-9)
@@ -187,19 +188,18 @@ def test_batched_serving_has_no_draft_stage_and_overlap_changes_nothing(
 
     rng = np.random.default_rng(100 + seed)
     trace = random_trace(rng, "draft-free")
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
-                               cost_fn=batch_cost)
     cfg = ServingConfig(max_batch=int(rng.integers(2, 6)), token_budget=64,
                         prefill=bool(seed % 2))
-    plain = serve(trace, costs, toy_hw, target=target_model, draft=None, config=cfg,
-                  cost_fn=batch_cost, record_timeline=True)
+    kw = dict(hw=toy_hw, target=target_model, draft=None, cost_fn=batch_cost)
+    plain_inp = StepInput.of(trace, serving=cfg, record_timeline=True, **kw)
+    costs = plain_inp.costs
+    plain = serve(plain_inp)
     assert all(role != "draft" for role, *_ in plain.timeline)
     assert plain.role_busy_s["draft"] == 0.0 and plain.hbm_bytes_by_role["draft"] == 0.0
     assert np.all(np.isfinite(plain.request_end_s))
     assert plain.kv_rolled_back_tokens == int((costs.n_nodes - costs.committed).sum())
-    overlapped = serve(trace, costs, toy_hw, target=target_model, draft=None,
-                       config=replace(cfg, overlap_draft=True), cost_fn=batch_cost,
-                       unit_map=SEPARATE_DRAFT_ENGINE)
+    overlapped = serve(StepInput.of(trace, serving=replace(cfg, overlap_draft=True),
+                                    unit_map=SEPARATE_DRAFT_ENGINE, **kw))
     assert overlapped.makespan_s == plain.makespan_s
 
 
@@ -212,7 +212,7 @@ def test_static_batch_fast_path_equals_the_serving_loop_for_a_draft_free_preset(
              for r, a in enumerate(full.request_step_offsets[:-1].tolist())]
     trace = Trace.from_trees(parts, metadata=full.metadata)
     cfg = ServingConfig(max_batch=8, prefill=False)
-    ev = simulate_named(trace, hw_name, serving=cfg, engine="simpy")
+    ev = simulate_named(trace, hw_name, serving=cfg, engine="event")
     fa = simulate_named(trace, hw_name, serving=cfg, engine="fast")
     assert (ev.engine, fa.engine) == ("simpy-serving", "fast-static-batch")
     assert ev.draft == fa.draft == "none"
@@ -230,10 +230,9 @@ def test_pipelined_speculation_has_nothing_to_pre_draft(toy_hw, target_model, dr
                      pipelined=True)
     assert piped.pipeline is None and piped.makespan_s == plain.makespan_s
     assert piped.engine == "simpy"
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=None, hw=toy_hw,
-                               cost_fn=cost)
     with pytest.raises(InputError, match="needs a draft model"):
-        pipelined_replay(trace, costs, verify_trace(trace), toy_hw)
+        pipelined_replay(StepInput.of(trace, hw=toy_hw, target=target_model, draft=None,
+                                      cost_fn=cost, pipelined=True))
 
 
 # ---------------------------------------------------------------------------- checks
@@ -303,7 +302,7 @@ def test_a_draft_free_preset_simulates_without_draft_on_the_cli(tmp_path, capsys
 
 
 def test_real_text_draft_free_recordings_say_so():
-    from specaccel.workloads.method_presets import record_preset
+    from specaccel.workloads.real_text_presets import record_preset
     from specaccel.workloads.recorder_ngram import RecordConfig, train_models
 
     models = train_models(vocab_size=1024, max_files=20)
@@ -314,7 +313,7 @@ def test_real_text_draft_free_recordings_say_so():
     look = record_preset(models, "lookahead-w7n5g7", cfg)
     assert look.metadata["extra_query_tokens_per_step"] == 7 * 4 - 1
     chain = record_preset(models, "chain-g5", cfg)
-    assert "drafting" not in chain.metadata            # a model-drafted method
+    assert chain.metadata["drafting"] == "per-level"   # its method's mode: a draft model runs
     # the recorded draft-free trace simulates with a target alone
     res = simulate_named(look, "a100-80gb", target="vicuna-7b", engine="fast",
                          baseline=False)

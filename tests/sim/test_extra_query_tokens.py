@@ -50,3 +50,18 @@ def test_a_bad_window_size_in_the_metadata_names_the_field(lookahead_trace, bad)
     trace.metadata["extra_query_tokens_per_step"] = bad
     with pytest.raises(InputError, match="extra_query_tokens_per_step"):
         _costs(trace)
+
+
+def test_the_autoregressive_baseline_runs_one_token_per_pass(lookahead_trace):
+    from specaccel.sim.autoregressive import autoregressive_trace
+
+    ar = autoregressive_trace(lookahead_trace)
+    assert "extra_query_tokens_per_step" not in ar.metadata
+    assert "extra_query_tokens_per_step" in lookahead_trace.metadata  # the input is kept
+    costs = compute_step_costs(ar, target_model=get_model("vicuna-7b"), draft_model=None,
+                               hw=get_hardware("a100-80gb"))
+    assert np.all(costs.target_tokens == 1)
+    hw, t = get_hardware("a100-80gb"), get_model("vicuna-7b")
+    result = simulate(lookahead_trace, hw=hw, target=t, draft=None, engine="fast")
+    one_token = pass_costs(t, hw, tokens=1, context=costs.context, batch=1)["latency_s"]
+    assert result.baseline.makespan_s == pytest.approx(one_token.sum(), rel=1e-9)

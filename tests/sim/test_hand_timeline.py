@@ -20,7 +20,8 @@ import pytest
 
 from specaccel.models.golden import verify_trace
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import compute_step_costs, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, simulate
+from specaccel.sim.replay import replay
 
 Q = 2.0 ** -12
 
@@ -61,9 +62,8 @@ def test_cost_model_called_once_per_model_with_the_hand_derived_shapes(
 
 
 def test_simpy_timeline_equals_the_hand_computed_one(toy_hw, target_model, draft_model, cost):
-    costs = compute_step_costs(hand_trace(), target_model=target_model,
-                               draft_model=draft_model, hw=toy_hw, cost_fn=cost)
-    log = replay(costs, toy_hw, record_timeline=True)
+    log = replay(StepInput.of(hand_trace(), hw=toy_hw, target=target_model,
+                              draft=draft_model, cost_fn=cost, record_timeline=True))
     got = [(r, u, q, s, a / Q, b / Q) for r, u, q, s, a, b in log.timeline]
     assert got == EXPECTED_TIMELINE
     assert log.makespan_s == 271 * Q
@@ -80,9 +80,8 @@ def test_simpy_timeline_equals_the_hand_computed_one(toy_hw, target_model, draft
 
 def test_gpu_time_shares_one_engine_with_the_same_timeline(toy_gpu, target_model, draft_model,
                                                            cost):
-    costs = compute_step_costs(hand_trace(), target_model=target_model,
-                               draft_model=draft_model, hw=toy_gpu, cost_fn=cost)
-    log = replay(costs, toy_gpu, record_timeline=True)
+    log = replay(StepInput.of(hand_trace(), hw=toy_gpu, target=target_model,
+                              draft=draft_model, cost_fn=cost, record_timeline=True))
     assert [(r, u) for r, u, *_ in log.timeline] == [(r, "gpu") for r, *_ in EXPECTED_TIMELINE]
     assert log.unit_busy_s == {"gpu": (204 + 9 + 16) * Q}
     assert log.makespan_s == 271 * Q
@@ -184,11 +183,10 @@ def test_a_separate_draft_engine_does_not_change_a_batch_1_timeline(toy_hw, targ
                                                                     draft_model, cost):
     # Stages of one request depend on each other, so at batch 1 a second engine only
     # moves busy time between units; the timeline is the hand-computed one.
-    costs = compute_step_costs(hand_trace(), target_model=target_model,
-                               draft_model=draft_model, hw=toy_hw, cost_fn=cost)
-    log = replay(costs, toy_hw, record_timeline=True, unit_map={
-        "draft": "draft_engine", "tree": "tree_unit", "target": "array",
-        "verify": "verify_unit"})
+    log = replay(StepInput.of(hand_trace(), hw=toy_hw, target=target_model,
+                              draft=draft_model, cost_fn=cost, record_timeline=True,
+                              unit_map={"draft": "draft_engine", "tree": "tree_unit",
+                                        "target": "array", "verify": "verify_unit"}))
     assert [(a / Q, b / Q) for *_, a, b in log.timeline] == [
         (a, b) for *_, a, b in EXPECTED_TIMELINE]
     assert log.unit_busy_s["draft_engine"] == 37 * Q and log.unit_busy_s["array"] == 167 * Q
@@ -201,12 +199,12 @@ def test_requests_sharing_the_machine_never_overlap_on_a_unit(toy_hw, target_mod
     from specaccel.sim.accelerator_model import Accelerator
     from specaccel.sim.replay import TraceReplay
 
-    costs = compute_step_costs(hand_trace(), target_model=target_model,
-                               draft_model=draft_model, hw=toy_hw, cost_fn=cost)
+    inp = StepInput.of(hand_trace(), hw=toy_hw, target=target_model, draft=draft_model,
+                       cost_fn=cost, record_timeline=True)
     env = simpy.Environment()
-    acc = Accelerator.build(env, toy_hw, costs.kv_bytes_per_token)
-    rep = TraceReplay(costs, acc, record_timeline=True)
-    for r in range(costs.n_requests):        # both requests at once, per-stage acquires
+    acc = Accelerator.build(env, toy_hw, inp.costs.kv_bytes_per_token)
+    rep = TraceReplay(inp, acc)
+    for r in range(inp.costs.n_requests):    # both requests at once, per-stage acquires
         env.process(rep.request(r))
     env.run()
     log = rep.log()
@@ -216,7 +214,7 @@ def test_requests_sharing_the_machine_never_overlap_on_a_unit(toy_hw, target_mod
     for spans in by_unit.values():
         spans.sort()
         assert all(b <= a2 for (_, b), (a2, _) in zip(spans, spans[1:], strict=False))
-    serial = replay(costs, toy_hw)
+    serial = replay(inp)
     assert log.unit_busy_s == serial.unit_busy_s
     # B's stages fill the array while A waits on its tree/verify units: shorter than
     # the two requests back to back (158 + 113 quanta)

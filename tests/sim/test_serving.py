@@ -11,8 +11,10 @@ import pytest
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
-from specaccel.sim import compute_step_costs, replay, simulate
+from specaccel.sim import StepInput, compute_step_costs, simulate
+from specaccel.sim.accelerator_model import UNIT_MAPS
 from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
+from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
 from specaccel.sim.simulation import fast_path_applicable
 
@@ -29,12 +31,10 @@ def two_requests(b_steps: int = 1, arrival_b: float = 0.0) -> Trace:
 
 
 def run(trace, toy_hw, target_model, draft_model, cost, **cfg):
-    costs = compute_step_costs(trace, target_model=target_model, draft_model=draft_model,
-                               hw=toy_hw, cost_fn=cost)
     cfg.setdefault("prefill", False)
-    log = serve(trace, costs, toy_hw, target=target_model, draft=draft_model,
-                config=ServingConfig(**cfg), cost_fn=cost, record_timeline=True)
-    return costs, log
+    inp = StepInput.of(trace, hw=toy_hw, target=target_model, draft=draft_model, cost_fn=cost,
+                       serving=ServingConfig(**cfg), record_timeline=True)
+    return inp.costs, serve(inp)
 
 
 def test_one_batch_step_serves_both_requests_with_padded_batched_passes(
@@ -134,14 +134,15 @@ def test_batch_1_serving_equals_the_replay_and_the_fast_path_on_real_models(seed
     trace = generate_trace(DEFAULT_PRESET, n_requests=6, steps_per_request=12, seed=seed)
     hw = get_hardware("specaccel-default")
     target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
-    costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw)
     from dataclasses import replace
 
-    costs = replace(costs, arrival_s=poisson_arrivals(6, 30.0, seed))
-    ref = replay(costs, hw)
-    fast = fast_replay(costs, hw)
-    srv = serve(trace, costs, hw, target=target, draft=draft,
-                config=ServingConfig(max_batch=1, prefill=False))
+    inp = StepInput.of(trace, hw=hw, target=target, draft=draft,
+                       serving=ServingConfig(max_batch=1, prefill=False))
+    inp = replace(inp, arrival_s=poisson_arrivals(6, 30.0, seed))
+    costs = inp.costs
+    ref = replay(inp)
+    fast = fast_replay(inp)
+    srv = serve(inp)
     for log in (fast, srv):
         assert log.makespan_s == pytest.approx(ref.makespan_s, rel=1e-3)
         assert log.kv_mean_tokens == pytest.approx(ref.kv_mean_tokens, rel=1e-3)
@@ -150,7 +151,7 @@ def test_batch_1_serving_equals_the_replay_and_the_fast_path_on_real_models(seed
         assert log.kv_written_tokens == ref.kv_written_tokens
     assert (ref.engine, fast.engine, srv.engine) == ("simpy", "fast", "simpy-serving")
     many = closed_loop_makespans(np.stack([costs.step_time_s(), 2 * costs.step_time_s()]),
-                                 costs.request_step_offsets, costs.arrival_s)
+                                 costs.request_step_offsets, inp.arrival_s)
     assert many[0] == pytest.approx(ref.makespan_s, rel=1e-9)
 
 
@@ -162,7 +163,7 @@ def test_simulate_picks_and_reports_its_engine(toy_hw, target_model, draft_model
     one = ServingConfig(max_batch=1, prefill=False, arrivals="poisson", rate_per_s=100.0)
     assert fast_path_applicable(one)[0]
     a = simulate(trace, engine="fast", serving=one, **kw)
-    b = simulate(trace, engine="simpy", serving=one, **kw)
+    b = simulate(trace, engine="event", serving=one, **kw)
     assert a.engine == "fast" and b.engine == "simpy-serving"
     assert a.makespan_s == pytest.approx(b.makespan_s, rel=1e-3)
     many = ServingConfig(max_batch=8)
@@ -238,11 +239,8 @@ def test_serving_invariants_on_random_workloads(seed, toy_hw, toy_gpu, target_mo
                         prefill=bool(seed % 2),
                         kv_capacity_tokens=int(need + rng.integers(0, 60)),
                         overlap_draft=hw is toy_hw and seed % 4 == 1)
-    from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
-
-    log = serve(trace, costs, hw, target=target_model, draft=draft_model, config=cfg,
-                cost_fn=batch_cost, record_timeline=True,
-                unit_map=SEPARATE_DRAFT_ENGINE if cfg.overlap_draft else None)
+    log = serve(StepInput.of(trace, hw=hw, target=target_model, draft=draft_model,
+                             cost_fn=batch_cost, serving=cfg, record_timeline=True))
     assert np.all(np.isfinite(log.request_end_s))               # nobody is dropped
     assert np.all(log.request_end_s >= trace.arrival_s)
     assert np.all(log.request_start_s >= trace.arrival_s)
@@ -266,13 +264,11 @@ def test_overlapped_micro_batches_by_hand_with_and_without_hbm_contention(
 
     from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
 
-    def go(hw):
-        costs = compute_step_costs(two_requests(), target_model=target_model,
-                                   draft_model=draft_model, hw=hw, cost_fn=batch_cost)
-        return serve(two_requests(), costs, hw, target=target_model, draft=draft_model,
-                     config=ServingConfig(max_batch=2, prefill=False, overlap_draft=True),
-                     cost_fn=batch_cost, unit_map=SEPARATE_DRAFT_ENGINE,
-                     record_timeline=True)
+    def go(hw, unit_map=SEPARATE_DRAFT_ENGINE):
+        return serve(StepInput.of(
+            two_requests(), hw=hw, target=target_model, draft=draft_model,
+            cost_fn=batch_cost, unit_map=unit_map, record_timeline=True,
+            serving=ServingConfig(max_batch=2, prefill=False, overlap_draft=True)))
 
     # micro-batch 0 = A0, 1 = B0: draft(A0) 0-12, tree 12-15, target(A0) 15-71 while
     # draft(B0) 15-27; verify(A0) 71-76; tree(B0) 27-30; target(B0) 71-122; verify
@@ -294,10 +290,7 @@ def test_overlapped_micro_batches_by_hand_with_and_without_hbm_contention(
                      (83, 134, "target"), (134, 139, "verify")]
     assert log.serving["contention_stretch_s"] == pytest.approx(12 * Q)
     with pytest.raises(InputError, match="separate draft engine"):
-        costs = compute_step_costs(two_requests(), target_model=target_model,
-                                   draft_model=draft_model, hw=toy_hw, cost_fn=batch_cost)
-        serve(two_requests(), costs, toy_hw, target=target_model, draft=draft_model,
-              config=ServingConfig(max_batch=2, overlap_draft=True), cost_fn=batch_cost)
+        go(toy_hw, unit_map=UNIT_MAPS["accelerator"])
 
 
 @pytest.mark.parametrize("hw_name", ["specaccel-default", "a100-80gb"])
@@ -313,7 +306,7 @@ def test_static_batch_fast_path_equals_the_serving_loop_on_real_models(hw_name):
     trace = Trace.from_trees(parts, metadata=full.metadata)
     assert np.diff(trace.request_step_offsets).tolist() == [3, 4, 5, 6, 7, 8]
     cfg = ServingConfig(max_batch=8, prefill=False)
-    ev = simulate_named(trace, hw_name, serving=cfg, engine="simpy")
+    ev = simulate_named(trace, hw_name, serving=cfg, engine="event")
     fa = simulate_named(trace, hw_name, serving=cfg, engine="fast")
     au = simulate_named(trace, hw_name, serving=cfg, engine="auto")
     assert (ev.engine, fa.engine, au.engine) == ("simpy-serving", "fast-static-batch",

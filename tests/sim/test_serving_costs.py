@@ -10,9 +10,7 @@ from specaccel.models.cost import get_hardware, get_model, pass_costs
 from specaccel.models.cost.drafting import DraftPasses, StepTrees
 from specaccel.models.cost.pass_args import MAX_BATCH, MAX_ROW_TOKENS
 from specaccel.schema.errors import InputError
-from specaccel.sim import compute_step_costs
-from specaccel.sim.config_check import kv_capacity_tokens
-from specaccel.sim.pipelined import SEPARATE_DRAFT_ENGINE
+from specaccel.sim import StepInput, compute_step_costs
 from specaccel.sim.request_sampling import take_requests
 from specaccel.sim.serving import ServingConfig, serve
 from specaccel.sim.serving_costs import check_serving_pass_ranges
@@ -56,14 +54,12 @@ def test_default_serving_costs_equal_checked_pass_costs(workload, hw_name, name)
     hw = get_hardware(hw_name)
     costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw)
     cfg = ServingConfig(**CONFIGS[name])
-    kw = dict(target=target, draft=draft, config=cfg, record_timeline=True,
-              kv_capacity=kv_capacity_tokens(hw, target, draft, costs.kv_bytes_per_token),
-              unit_map=SEPARATE_DRAFT_ENGINE if cfg.overlap_draft else None)
     if name == "pre-emption":      # a cache for a few requests: rows get pre-empted
         need = int((costs.context + costs.n_nodes).max())
-        kw["kv_capacity"] = need + 300
-    checked = serve(trace, costs, hw, cost_fn=pass_costs, **kw)
-    fast = serve(trace, costs, hw, **kw)
+        cfg = replace(cfg, kv_capacity_tokens=need + 300)
+    kw = dict(hw=hw, target=target, draft=draft, serving=cfg, record_timeline=True)
+    checked = serve(StepInput.of(trace, cost_fn=pass_costs, **kw))
+    fast = serve(StepInput.of(trace, **kw))
     assert _log_numbers(fast) == _log_numbers(checked)
     assert checked.serving["batch_steps"] < costs.n_steps     # batching happened
     if name == "pre-emption":
@@ -79,18 +75,20 @@ def test_the_default_serving_loop_skips_the_per_call_checks(workload, monkeypatc
 
     trace, target, draft = workload
     hw = get_hardware("specaccel-default")
-    costs = compute_step_costs(trace, target_model=target, draft_model=draft, hw=hw)
     cfg = ServingConfig(max_batch=8, arrivals="poisson", rate_per_s=300.0, seed=3)
-    want = serve(trace, costs, hw, target=target, draft=draft, config=cfg)
+    kw = dict(hw=hw, target=target, draft=draft, serving=cfg)
+    inp = StepInput.of(trace, **kw)           # the batch-1 step costs: checked calls
+    checked_inp = StepInput.of(trace, cost_fn=pass_costs, **kw)
+    want = serve(inp)
 
     def no_checks(*args, **kwargs):
         raise AssertionError("per-call argument checks ran")
 
     monkeypatch.setattr(pe, "_pass_arrays", no_checks)
-    got = serve(trace, costs, hw, target=target, draft=draft, config=cfg)
+    got = serve(inp)
     assert _log_numbers(got) == _log_numbers(want)
     with pytest.raises(AssertionError, match="per-call"):
-        serve(trace, costs, hw, target=target, draft=draft, config=cfg, cost_fn=pass_costs)
+        serve(checked_inp)
 
 
 def test_out_of_range_passes_are_refused_before_the_run(workload):
@@ -100,12 +98,13 @@ def test_out_of_range_passes_are_refused_before_the_run(workload):
     passes = costs.drafting.draft_passes(StepTrees.of_trace(trace, costs.committed))
     dtok, duse = passes.tokens, passes.used
     check_serving_pass_ranges(costs, passes, 32)                   # the real run is fine
-    cfg = ServingConfig(max_batch=4, prefill=False)
+    cfg = ServingConfig(max_batch=4, prefill=False, kv_capacity_tokens=10**9)
     # a context beyond the cost model's limit: refused up front, as pass_costs would
     huge = replace(costs, context=costs.context + MAX_ROW_TOKENS)
     for fn in (None, pass_costs):     # (mid-run, SimPy re-raises the error as its text)
+        inp = StepInput.of(trace, hw=hw, target=target, draft=draft, serving=cfg, cost_fn=fn)
         with pytest.raises(InputError, match="field 'context'"):
-            serve(trace, huge, hw, target=target, draft=draft, config=cfg, cost_fn=fn)
+            serve(replace(inp, costs=huge))
     # the draft passes reach context + levels - 1: one below the limit plus 2 levels fails
     edge = replace(costs, context=np.full_like(costs.context, MAX_ROW_TOKENS - 1.0))
     with pytest.raises(InputError, match="attend to") as e:

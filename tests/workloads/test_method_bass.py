@@ -7,15 +7,14 @@ import pytest
 
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.workloads import validate_trace
+from specaccel.workloads import get_preset, validate_trace
 from specaccel.workloads.method_bass import (
-    BASS_PRESETS,
     DRAFT_LIMIT,
     next_draft_length,
     simulate_bass,
 )
 
-PRESET = BASS_PRESETS["bass-7b-batch8-humaneval"]
+PRESET = get_preset("bass-7b-batch8-humaneval")
 
 
 @pytest.fixture(scope="module")

@@ -11,13 +11,13 @@ import pytest
 
 from specaccel.schema.errors import InputError
 from specaccel.workloads.method_medusa_tree import (
+    MEDUSA_HEAD_ACCURACY,
     expected_tau,
     greedy_medusa_tree,
     load_head_accuracy,
     node_probability,
     rank_accuracy,
 )
-from specaccel.workloads.method_presets import MEDUSA_HEAD_ACCURACY
 from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63, choices_to_parents
 
 

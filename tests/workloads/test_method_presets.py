@@ -7,7 +7,7 @@ import pytest
 
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.workloads.method_presets import METHOD_PRESETS, get_method_preset, record_preset
+from specaccel.workloads import PRESETS, get_preset
 from specaccel.workloads.method_static_tree import (
     EAGLE_TREE_25,
     MEDUSA_MC_SIM_7B_63,
@@ -15,6 +15,7 @@ from specaccel.workloads.method_static_tree import (
     specinfer_choices,
 )
 from specaccel.workloads.real_text import heldout_prompts
+from specaccel.workloads.real_text_presets import record_preset
 from specaccel.workloads.recorder_ngram import (
     RecordConfig,
     greedy_decode,
@@ -22,10 +23,10 @@ from specaccel.workloads.recorder_ngram import (
 )
 
 
-@pytest.mark.parametrize("name", sorted(METHOD_PRESETS))
+@pytest.mark.parametrize("name", [n for n, p in PRESETS.items() if p.kind == "real-text"])
 def test_preset_decodes_exactly_like_greedy(models, name):
     _, prompt = heldout_prompts(models.corpus, 1, 48, seed=11)[0]
-    policy = get_method_preset(name).build(models)
+    policy = get_preset(name).build(models)
     trees, generated = record_request(models.target, policy, prompt, 60)
     assert np.array_equal(generated, greedy_decode(models.target, prompt, generated.shape[0]))
     for t in trees:
@@ -53,8 +54,10 @@ def test_eagle2_keeps_best_total_tokens_and_beats_static_chain(models):
 
 
 def test_unknown_preset():
-    with pytest.raises(InputError, match="unknown method preset"):
-        get_method_preset("nope")
+    with pytest.raises(InputError, match="unknown preset"):
+        get_preset("nope")
+    with pytest.raises(InputError, match="is calibrated, not a real-text preset"):
+        record_preset(None, "eagle-vicuna-7b-mtbench")
 
 
 @pytest.mark.parametrize("verification", ["greedy", "stochastic"])

@@ -8,17 +8,15 @@ import pytest
 from specaccel.models.cost import get_hardware, pass_costs
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.workloads import validate_trace
+from specaccel.workloads import get_preset, validate_trace
 from specaccel.workloads.method_self_speculation import (
     LAYERSKIP_LLAMA_1_5B,
-    SELF_SPEC_PRESETS,
     ExitAcceptance,
     LayerSet,
     del_schedule,
     del_trace,
     difficulty_path,
     expected_tokens,
-    get_self_spec_preset,
     layerskip_points,
     self_spec_costs,
     u_shaped_importance,
@@ -32,7 +30,7 @@ def _alpha_hat(accepted: np.ndarray, gamma: np.ndarray) -> float:
 
 @pytest.mark.parametrize("point", layerskip_points(), ids=lambda p: f"e{p.exit_layer}")
 def test_layerskip_preset_matches_published_alpha(point):
-    preset = get_self_spec_preset(f"layerskip-e{point.exit_layer}")
+    preset = get_preset(f"layerskip-e{point.exit_layer}")
     assert preset.alpha == pytest.approx(point.alpha)
     trace = preset.generate(n_requests=16, steps_per_request=64, seed=3)
     validate_trace(trace)
@@ -68,7 +66,7 @@ def test_skip_set_cost_follows_the_layer_count_and_has_no_kv_reuse():
     # U-shaped importance: skipping the middle keeps more of what matters than exiting
     u = ExitAcceptance.layerskip(u_shaped_importance(24))
     assert u.alpha(middle) > u.alpha(prefix) == pytest.approx(u.alpha_at_exit(12))
-    assert SELF_SPEC_PRESETS["swift-skip-middle-half"].alpha == pytest.approx(u.alpha(middle))
+    assert get_preset("swift-skip-middle-half").alpha == pytest.approx(u.alpha(middle))
 
 
 def test_del_dynamic_exit_beats_every_static_exit_on_the_same_text():
@@ -103,5 +101,5 @@ def test_bad_inputs():
         LayerSet.prefix(30, 24)
     with pytest.raises(InputError):
         LayerSet((), 24)
-    with pytest.raises(InputError, match="unknown self-speculation preset"):
-        get_self_spec_preset("nope")
+    with pytest.raises(InputError, match="unknown preset 'nope'"):
+        get_preset("nope")

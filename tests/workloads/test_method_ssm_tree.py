@@ -15,8 +15,7 @@ from specaccel.models.cost.ssm_tree_state import (
 )
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.workloads import validate_trace
-from specaccel.workloads.method_ssm_tree import SSM_TREE_PRESETS
+from specaccel.workloads import get_preset, validate_trace
 from specaccel.workloads.tree_shapes import TreeShape, chain, eagle_default_tree, k_by_depth
 
 A100 = get_hardware("a100-80gb")
@@ -59,7 +58,7 @@ def test_tree_scan_beats_per_branch_copies_and_the_gap_grows_with_branches():
 
 
 def test_preset_trace_records_what_the_cost_model_needs():
-    preset = SSM_TREE_PRESETS["stree-hybrid-8b-eagle25"]
+    preset = get_preset("stree-hybrid-8b-eagle25")
     trace = preset.generate(n_requests=8, steps_per_request=32, seed=1)
     validate_trace(trace)
     needs = trace.metadata["ssm"]

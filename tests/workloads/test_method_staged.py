@@ -8,16 +8,15 @@ import numpy as np
 import pytest
 
 from specaccel.models.golden import verify_trace
-from specaccel.workloads import validate_trace
+from specaccel.workloads import get_preset, validate_trace
 from specaccel.workloads.method_staged import (
-    STAGED_PRESETS,
     expected_inner_passes,
     inner_yield_probs,
     sample_inner_passes,
 )
 from specaccel.workloads.tree_shapes import chain
 
-PRESET = STAGED_PRESETS["staged-gpt2-large"]
+PRESET = get_preset("staged-gpt2-large")
 
 
 def test_top_level_is_the_best_first_tree_of_the_calibrated_model():

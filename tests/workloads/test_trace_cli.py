@@ -84,7 +84,7 @@ def test_bad_inputs_exit_2(tmp_path, capsys):
     assert main(["trace", "gen", "--preset", "nope", "-o", str(tmp_path / "x.parquet")]) == 2
     assert "eagle-vicuna-7b-mtbench" in capsys.readouterr().err
     assert main(["trace", "gen", "-o", str(tmp_path / "x.txt")]) == 2
-    assert "unknown trace file type" in capsys.readouterr().err
+    assert "expected a .parquet or .jsonl file name" in capsys.readouterr().err
     assert not (tmp_path / "x.txt").exists()
     assert main(["trace", "gen", "--requests", "0", "-o", str(tmp_path / "x.jsonl")]) == 2
     capsys.readouterr()

@@ -1,0 +1,82 @@
+"""Every documented command, run in an environment holding only the runtime dependencies.
+
+The environment is built by the Makefile's own `make run` rule (``make runtime-env
+VENV=...``: a new venv, ``pip install -e .``), so a package that only the test extra
+brings in (pytest, scipy, transformers, ...) is not there.  Then every ``$ specaccel ...``
+example of docs/cli.md and the README's ``specaccel run`` run in a scratch folder laid out
+as the doc tests lay it out.  A command may exit 0 or 2 (some examples show an error on
+purpose); exit 1, a traceback or a missing module fails the check.
+
+Usage: python3 .ci/runtime_commands.py VENV_DIR   (called by `make test`)
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_ONLY = ("pytest", "hypothesis", "scipy", "transformers", "torch", "cocotb", "deptry")
+
+
+def documented_commands() -> list[str]:
+    cmds = ["specaccel run --out specaccel-out"]  # `make run`, as the README says
+    for line in (REPO / "docs" / "cli.md").read_text().splitlines():
+        if line.startswith("$ specaccel "):
+            cmds.append(line[2:].strip())
+    readme = (REPO / "README.md").read_text()
+    for name in re.findall(r"^\| `specaccel ([a-z]+)", readme, flags=re.M):
+        if not any(c.split()[1] == name for c in cmds):
+            raise SystemExit(f"README lists `specaccel {name}` but docs/cli.md has no "
+                             "example of it")
+    return cmds
+
+
+def scratch(folder: Path) -> None:
+    """The files the examples read (as tests/docs/test_doc_rot.py lays them out)."""
+    data = folder / "tests" / "workloads" / "data"
+    data.mkdir(parents=True)
+    src = REPO / "tests" / "workloads" / "data" / "spec_bench_answers.jsonl"
+    (data / src.name).write_bytes(src.read_bytes())
+    text = (REPO / "docs" / "config-format.md").read_text()
+    spec = text.split("(`sweep.toml`, used in", 1)[1]
+    (folder / "sweep.toml").write_text(spec.split("```toml\n", 1)[1].split("```", 1)[0])
+
+
+def main(venv: Path) -> int:
+    py = venv / "bin" / "python"
+    present = [m for m in TEST_ONLY if subprocess.run(
+        [str(py), "-c", f"import {m}"], capture_output=True).returncode == 0]
+    if present:
+        print(f"runtime environment holds test-only packages: {present}", file=sys.stderr)
+        return 1
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="specaccel-runtime-") as tmp:
+        folder = Path(tmp)
+        scratch(folder)
+        for cmd in documented_commands():
+            argv = shlex.split(cmd)
+            t0 = time.monotonic()
+            proc = subprocess.run([str(venv / "bin" / argv[0]), *argv[1:]], cwd=folder,
+                                  capture_output=True, text=True, timeout=1200)
+            took = time.monotonic() - t0
+            bad = (proc.returncode not in (0, 2) or "Traceback" in proc.stderr
+                   or "ModuleNotFoundError" in proc.stderr)
+            print(f"{'FAIL' if bad else 'ok  '} exit {proc.returncode} {took:6.1f} s  {cmd}")
+            if bad:
+                failures.append(f"{cmd}: exit {proc.returncode}: "
+                                f"{proc.stderr.strip().splitlines()[-1:]}")
+    for f in failures:
+        print(f, file=sys.stderr)
+    n = len(documented_commands())
+    print(f"runtime-only environment: {n - len(failures)} passed, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]).resolve()))

@@ -1,0 +1,294 @@
+"""Calibrating the software stacks against public measurements, and predicting the rest.
+
+The rows live in ``specaccel/data/stack-measurements.csv`` (every row with its source).
+A row's ``role`` says what it is used for:
+
+* ``calibration`` -- fits one named stack parameter (column ``fits``); it is reported
+  beside the fit but never counted as agreement;
+* ``prediction`` -- predicted with the fitted stacks; median and worst error are over
+  these rows only;
+* ``reference`` -- a microbenchmark figure a stack constant is taken from (not
+  predicted; listed so that every number has its source in one place).
+
+Row kinds the predictor understands (column ``kind``):
+
+``medusa-log``
+    A Medusa-1 MT-bench answer log (``specaccel/data/mtbench-medusa-turns.csv``, the
+    per-turn totals of the logs in FasterDecoding/Medusa): every turn is priced as the
+    prefill of its prompt plus ``idxs + 1`` tree steps of 64 tokens on the row's stack,
+    and tokens/s is the log's new tokens over the summed predicted time.
+``ar-decode``
+    Plain decoding of the row's model at batch 1 on the row's stack and placement
+    (tokens/s, at the row's context or `DEFAULT_CONTEXT`).
+
+Re-run the calibration and print the report::
+
+    python -m specaccel.analysis.stack_calibration
+
+The fitted values are what :mod:`specaccel.models.cost.software_stack` carries
+(``HF_HOST_OP_S``); `tests/analysis/test_stack_calibration.py` holds the two equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+import sys
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from specaccel.models.cost import get_hardware, get_model
+from specaccel.models.cost.deployment import Deployment
+from specaccel.models.cost.placement import Placement
+from specaccel.models.cost.software_stack import STACKS, SoftwareStack, get_stack
+from specaccel.models.cost.step_stages import step_stages
+from specaccel.schema.errors import InputError
+
+MEASUREMENTS = "stack-measurements.csv"
+MEDUSA_TURNS = "mtbench-medusa-turns.csv"
+ROLES = ("calibration", "prediction", "reference")
+#: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
+#: text, not token counts); a turn's prompt is the earlier turns' new tokens plus this
+#: for every question asked so far.
+QUESTION_TOKENS = 128
+#: Nodes of Medusa-1's verify pass: the 63-node sparse tree ``mc_sim_7b_63`` and its root.
+MEDUSA_TREE_TOKENS = 64
+#: Context of a plain-decoding row that names none: the benchmarks generate a few hundred
+#: tokens from a short prompt.
+DEFAULT_CONTEXT = 256
+
+
+@dataclass(frozen=True)
+class StackRow:
+    """One row of ``stack-measurements.csv`` and, once predicted, our figure."""
+
+    id: str
+    kind: str
+    role: str
+    stack: str
+    hardware: str
+    model: str
+    tp: int
+    pp: int
+    context: int | None
+    measured: float
+    unit: str
+    fits: str
+    source: str
+    note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _csv_rows(name: str) -> list[dict[str, str]]:
+    text = resources.files("specaccel.data").joinpath(name).read_text()
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
+    return list(csv.DictReader(lines))
+
+
+def load_rows() -> list[StackRow]:
+    """The rows of ``stack-measurements.csv``, checked."""
+    out = []
+    for i, r in enumerate(_csv_rows(MEASUREMENTS), start=2):
+        where = f"{MEASUREMENTS} row {i}"
+        if r["role"] not in ROLES:
+            raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
+        ctx = r.get("context", "").strip()
+        out.append(StackRow(
+            id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
+            hardware=r["hardware"], model=r["model"], tp=int(r["tp"] or 1),
+            pp=int(r["pp"] or 1), context=int(ctx) if ctx else None,
+            measured=float(r["measured"]), unit=r["unit"], fits=r.get("fits", ""),
+            source=r["source"], note=r.get("note", "")))
+    return out
+
+
+# -- Medusa-1 answer logs --------------------------------------------------------------------
+def summarise_mtbench_logs(log_dir: Path) -> list[dict[str, Any]]:
+    """Per-turn totals of the Medusa-1 MT-bench answer logs in `log_dir` (the rows of
+    ``mtbench-medusa-turns.csv``): model, question, turn, idxs, new_tokens, wall_time_s."""
+    rows = []
+    for size in ("7b", "13b", "33b"):
+        path = Path(log_dir) / f"medusa-vicuna-{size}-v1.3-temperature-0.0.jsonl"
+        for line in path.read_text().splitlines():
+            d = json.loads(line)
+            c = d["choices"][0]
+            for t, (i, n, w) in enumerate(zip(c["idxs"], c["new_tokens"], c["wall_time"],
+                                              strict=True)):
+                rows.append({"model": f"vicuna-{size}", "question_id": d["question_id"],
+                             "turn": t, "idxs": i, "new_tokens": n, "wall_time_s": w})
+    return rows
+
+
+def write_turns_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    buf = io.StringIO()
+    buf.write("# per-turn totals of FasterDecoding/Medusa llm_judge/data/mt_bench/model_answer/"
+              "medusa-vicuna-{7b,13b,33b}-v1.3-temperature-0.0-posterior_threshold-0.09-"
+              "posterior_alpha-0.3.jsonl (Apache-2.0): one A100, Hugging Face eager stack; "
+              "written by specaccel.analysis.stack_calibration.summarise_mtbench_logs\n")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    Path(path).write_text(buf.getvalue())
+
+
+def medusa_turns(model: str) -> list[dict[str, Any]]:
+    """The bundled per-turn totals of `model`'s Medusa-1 log."""
+    rows = [r for r in _csv_rows(MEDUSA_TURNS) if r["model"] == model]
+    if not rows:
+        raise InputError(f"no Medusa-1 log turns for {model!r}", file=MEDUSA_TURNS,
+                         field="model")
+    return [{"question_id": int(r["question_id"]), "turn": int(r["turn"]),
+             "idxs": int(r["idxs"]), "new_tokens": int(r["new_tokens"]),
+             "wall_time_s": float(r["wall_time_s"])} for r in rows]
+
+
+def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
+    """Predicted vs logged tokens/s of the Medusa-1 log of `model_name` on `dep`."""
+    turns = medusa_turns(model_name)
+    target = get_model(model_name)
+    heads = get_model(f"medusa-{model_name}")
+    history: dict[int, int] = {}
+    steps, ctx_all, acc_all, prompts, turn_of = [], [], [], [], []
+    for k, t in enumerate(turns):
+        prompt = history.get(t["question_id"], 0) + QUESTION_TOKENS * (t["turn"] + 1)
+        history[t["question_id"]] = history.get(t["question_id"], 0) + t["new_tokens"]
+        s = t["idxs"] + 1  # the loop index of the last step, plus one
+        per = t["new_tokens"] / s
+        ctx_all.append(prompt + per * np.arange(s))
+        acc_all.append(np.full(s, max(per - 1.0, 0.0)))
+        steps.append(s)
+        prompts.append(prompt)
+        turn_of.append(np.full(s, k))
+    ctx = np.concatenate(ctx_all)
+    n = ctx.shape[0]
+    stages = step_stages(dep, target=target, draft=heads, speculative=True,
+                         n_nodes=np.full(n, MEDUSA_TREE_TOKENS),
+                         target_tokens=np.full(n, MEDUSA_TREE_TOKENS), context=ctx,
+                         accepted=np.concatenate(acc_all),
+                         draft_step_of=np.arange(n), draft_tokens=np.ones(n),
+                         draft_context=ctx, draft_selects=heads.medusa_heads)
+    step_s = stages["draft_s"] + stages["tree_s"] + stages["target_s"] + stages["verify_s"]
+    pr = np.asarray(prompts, dtype=np.float64)
+    prefill = dep.pass_costs(target, role="target", tokens=pr, context=np.zeros_like(pr),
+                             phase="prefill")["latency_s"]
+    turn_s = np.bincount(np.concatenate(turn_of), weights=step_s, minlength=len(turns)) + prefill
+    new = float(sum(t["new_tokens"] for t in turns))
+    wall = float(sum(t["wall_time_s"] for t in turns))
+    return {"measured": new / wall, "predicted": new / float(turn_s.sum()),
+            "step_ms": float(step_s.mean() * 1e3), "turns": len(turns)}
+
+
+def predict_ar(model_name: str, dep: Deployment, context: int) -> float:
+    """Tokens/s of plain decoding at batch 1 on `dep` at `context`."""
+    target = get_model(model_name)
+    st = step_stages(dep, target=target, draft=None, speculative=False,
+                     n_nodes=np.ones(1, dtype=np.int64), target_tokens=np.ones(1),
+                     context=np.array([float(context)]), accepted=np.zeros(1))
+    return 1.0 / float((st["tree_s"] + st["target_s"] + st["verify_s"])[0])
+
+
+_HARDWARE = {"A100-80GB": "a100-80gb", "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm"}
+
+
+def deployment_for(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
+                   ) -> Deployment:
+    stack = (stacks or {}).get(row.stack) or get_stack(row.stack)
+    hw = get_hardware(_HARDWARE.get(row.hardware, row.hardware))
+    return Deployment(hw, stack, Placement(tp=row.tp, pp=row.pp))
+
+
+def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
+                ) -> float | None:
+    """Our figure for `row` (``None`` for a reference row)."""
+    if row.role == "reference":
+        return None
+    dep = deployment_for(row, stacks)
+    if row.kind == "medusa-log":
+        return predict_medusa_log(row.model, dep)["predicted"]
+    if row.kind == "ar-decode":
+        return predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
+    raise InputError(f"unknown kind {row.kind!r}", file=MEASUREMENTS, field="kind")
+
+
+def fit_parameter(row: StackRow, stacks: dict[str, SoftwareStack]) -> tuple[str, float]:
+    """Fit the stack parameter named in `row.fits` (``stack.field``) so that `row` is
+    reproduced: bisection on the field over [0, 1 ms] (every prediction here falls as a
+    host or device time grows)."""
+    stack_name, _, field_name = row.fits.partition(".")
+    base = stacks[stack_name]
+    lo, hi = 0.0, 1e-3
+    for _ in range(48):
+        mid = 0.5 * (lo + hi)
+        trial = dict(stacks)
+        trial[stack_name] = base.with_values(**{field_name: mid})
+        if predict_row(row, trial) > row.measured:
+            lo = mid
+        else:
+            hi = mid
+    return row.fits, 0.5 * (lo + hi)
+
+
+def shared_fit_targets(fits: str) -> list[str]:
+    """Stacks that share the fitted field of `fits`'s stack: the fitted value is one
+    physical figure (the Hugging Face host time per op) for every stack that carries the
+    field in its ``fitted`` list with the same value."""
+    stack_name, _, field_name = fits.partition(".")
+    value = getattr(STACKS[stack_name], field_name)
+    return [s.name for s in STACKS.values()
+            if field_name in s.fitted and getattr(s, field_name) == value]
+
+
+def calibrate() -> dict[str, Any]:
+    """Fit every calibration row, then predict every prediction row with the fits."""
+    rows = load_rows()
+    stacks = dict(STACKS)
+    fitted: dict[str, float] = {}
+    for row in rows:
+        if row.role != "calibration":
+            continue
+        key, value = fit_parameter(row, stacks)
+        fitted[key] = value
+        field_name = key.partition(".")[2]
+        for name in shared_fit_targets(key):
+            stacks[name] = stacks[name].with_values(**{field_name: value})
+    results = []
+    for row in rows:
+        pred = predict_row(row, stacks)
+        err = None if pred is None else (pred - row.measured) / row.measured
+        results.append({**row.to_dict(), "predicted": pred, "error": err})
+    errs = [abs(r["error"]) for r in results if r["role"] == "prediction"]
+    return {
+        "fitted": fitted,
+        "rows": results,
+        "median_abs_error": statistics.median(errs) if errs else None,
+        "worst_abs_error": max(errs) if errs else None,
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    for key, value in report["fitted"].items():
+        print(f"fitted {key} = {value:.4g}")
+    for r in report["rows"]:
+        pred = "" if r["predicted"] is None else f"{r['predicted']:.4g}"
+        err = "" if r["error"] is None else f"{r['error'] * 100:+.1f}%"
+        print(f"{r['role']:<11} {r['id']:<36} {r['stack']:<14} measured {r['measured']:<9.4g} "
+              f"{r['unit']:<9} predicted {pred:<9} {err}")
+    if report["median_abs_error"] is not None:
+        print(f"prediction rows: median |error| {report['median_abs_error'] * 100:.1f}%, "
+              f"worst {report['worst_abs_error'] * 100:.1f}%")
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised by the test of `calibrate`
+    if len(sys.argv) == 3 and sys.argv[1] == "--write-turns":
+        write_turns_csv(summarise_mtbench_logs(Path(sys.argv[2])),
+                        Path(str(resources.files("specaccel.data").joinpath(MEDUSA_TURNS))))
+    else:
+        _print(calibrate())

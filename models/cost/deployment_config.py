@@ -1,0 +1,78 @@
+"""The options that make a `~.deployment.Deployment`: stack and placement, declared once.
+
+Every field is a command-line option of ``cost``, ``simulate`` and ``run`` (``--stack``,
+``--tp``, ``--pp``, ``--offload``, ...), a key of a design file and a sweep axis
+(:mod:`specaccel.schema.config_fields`).  ``stack`` unset means the trace's own stack --
+the one its preset's paper ran on -- and ``ideal`` (the kernels alone) when the trace
+names none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from specaccel.schema.config_fields import Config, option
+from specaccel.schema.errors import InputError
+
+from .deployment import Deployment
+from .hardware_spec import HardwareSpec
+from .placement import Placement
+from .software_stack import get_stack, list_stacks
+
+DEFAULT_STACK = "ideal"
+"""The stack of a run whose options and trace name none."""
+
+
+@dataclass(frozen=True)
+class DeploymentConfig(Config):
+    """Software stack and placement of the target and the draft (module docstring)."""
+
+    stack: str | None = option(None, choices=list_stacks, what="stack", metavar="NAME",
+                               help="software stack of the target and the draft (default: "
+                                    "the trace's, else ideal): " + ", ".join(list_stacks()))
+    draft_stack: str | None = option(None, choices=list_stacks, what="stack",
+                                     metavar="NAME",
+                                     help="software stack of the draft (default: --stack)")
+    baseline_stack: str | None = option(None, choices=list_stacks, what="stack",
+                                        metavar="NAME",
+                                        help="software stack of the autoregressive baseline "
+                                             "(default: the trace's, else --stack)")
+    tp: int = option(1, ge=1, le=4096, metavar="N",
+                     help="tensor-parallel degree of the target (heads and MLP split over N "
+                          "devices, two all-reduces per layer)")
+    pp: int = option(1, ge=1, le=4096, metavar="N",
+                     help="pipeline stages of the target: layers in sequence over N devices, "
+                          "as device_map='auto' places a model at batch 1")
+    offload: bool = option(False, help="weights that do not fit the target's devices stay "
+                                       "in host memory and cross PCIe every pass")
+    draft_tp: int | None = option(None, ge=1, le=4096, metavar="N",
+                                  help="the draft on its own N tensor-parallel devices "
+                                       "(default: beside the target on its device 0)")
+
+    def resolved_stack(self, trace_stack: str | None = None) -> str:
+        """The target's stack: the option, else the trace's, else `DEFAULT_STACK`."""
+        return self.stack or trace_stack or DEFAULT_STACK
+
+    def build(self, hw: HardwareSpec, *, trace_stack: str | None = None) -> Deployment:
+        """The deployment of these options on `hw`."""
+        if hw.kind != "gpu" and (self.stack or self.draft_stack or self.baseline_stack) \
+                not in (None, "ideal"):
+            raise InputError(f"a software stack applies to GPU targets; {hw.name} is an "
+                             f"accelerator", field="stack")
+        stack = self.resolved_stack(trace_stack if hw.kind == "gpu" else None)
+        return Deployment(hw, get_stack(stack), Placement(tp=self.tp, pp=self.pp,
+                                                         offload=self.offload),
+                          None if self.draft_stack is None else get_stack(self.draft_stack),
+                          None if self.draft_tp is None else Placement(tp=self.draft_tp))
+
+    def baseline(self, hw: HardwareSpec, *, trace_stack: str | None = None,
+                 trace_baseline_stack: str | None = None) -> Deployment:
+        """The deployment of the autoregressive baseline: the same placement on the
+        baseline stack (the option, else the trace's, else the run's stack)."""
+        dep = self.build(hw, trace_stack=trace_stack)
+        name = self.baseline_stack or (None if self.stack else trace_baseline_stack)
+        return dep if name is None or hw.kind != "gpu" else dep.with_stack(name)
+
+    def describe(self) -> dict[str, Any]:
+        return self.to_dict()

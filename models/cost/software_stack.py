@@ -1,0 +1,357 @@
+"""The software stack of a GPU target (`SoftwareStack`): what runs around the kernels.
+
+A forward pass on a GPU is not only its kernels.  The framework issues every kernel from
+the host, one framework operation at a time, and the GPU runs each with a fixed cost of
+its own; the decode loop between passes selects tokens, checks for the end of the
+sequence and, for speculative decoding, builds the tree, compares it with the target and
+moves the accepted KV -- and whenever the host needs a value the GPU computed, it waits
+for the GPU (a synchronisation).  A stack is defined by these physical terms:
+
+* ``host_op_s`` -- host time to issue one framework operation (Python, the dispatcher,
+  the launch call) in eager mode;
+* ``kernel_gpu_s`` -- the GPU time every kernel costs beyond its memory/compute time
+  (launch processing, ramp-up and tail of a short kernel);
+* ``cuda_graphs`` -- model passes are replayed from captured CUDA graphs: the host cost
+  of a pass is one ``graph_launch_s``, and each captured kernel costs ``graph_kernel_s``
+  on the GPU instead of ``kernel_gpu_s``;
+* kernel counts -- ``layer_kernels`` per decoder layer, ``pass_kernels`` per pass outside
+  the layers (embedding, masks and positions, final norm, LM head), ``head_kernels`` per
+  Medusa head, all counted from the stack's code (see `STACKS`);
+* ``attention`` -- ``"eager"`` materialises the score matrix and runs the softmax in fp32
+  in separate kernels (`EAGER_SCORE_BYTES` of traffic per score), ``"fused"`` does not
+  (FlashAttention-style kernels, whose traffic the kernel model already has);
+* ``kv_cache`` -- ``"concat"``: every pass concatenates the new KV onto the whole cache
+  (Hugging Face's dynamic cache: the cache is read and written again, per layer);
+  ``"static"``: the new KV is written in place into a preallocated cache;
+* ``logits_bytes`` -- bytes per logit the token selection reads (4: the Hugging Face LM
+  head upcasts the logits to fp32; 2: selection on the bf16 logits);
+* the decode loop -- ``ar_step_ops`` operations and ``ar_step_syncs`` synchronisations
+  per plain decoding step; per speculative step ``tree_ops`` (the candidate tree, its
+  mask and positions), ``verify_ops`` (the acceptance test, the KV commit, the input
+  update) and ``spec_step_syncs``; ``tail_ops`` for the token selection over the
+  verified logits (:mod:`.sampling_tail`); ``draft_pass_ops`` and
+  ``draft_pass_syncs`` per draft pass (the draft loop's token selection; a loop that
+  checks every drafted token on the host, as Hugging Face assisted generation does,
+  synchronises each time); ``draft_call_ops`` once per step to enter the draft loop.
+
+How these terms become time is in :mod:`.stack_cost`.  ``ideal`` is the stack with all
+terms zero: the kernels alone (the accelerator's only stack).
+
+Every number carries its source in `STACKS` and in ``specaccel/data/stack-measurements.csv``;
+the one fitted number (the Hugging Face stacks' ``host_op_s``) is refitted by
+:mod:`.stack_calibration`, whose rows are marked calibration there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+from specaccel.schema.errors import InputError
+
+ATTENTION_KINDS = ("eager", "fused")
+KV_CACHE_KINDS = ("concat", "static")
+
+#: Bytes moved per attention score element by an eager (unfused) attention of an fp16
+#: model, as Hugging Face's ``LlamaAttention`` runs it: the score matmul writes it (2),
+#: the 1/sqrt(d) scaling reads and writes it (4), the mask add reads and writes it (4),
+#: the fp32 softmax reads the fp16 scores and writes fp32 (6), reads and writes fp32
+#: (8), the cast back to fp16 reads fp32 and writes fp16 (6), the value matmul reads it
+#: (2): 32 bytes.
+EAGER_SCORE_BYTES = 32.0
+
+
+@dataclass(frozen=True)
+class SoftwareStack:
+    """A named software stack; every field is a physical term (module docstring)."""
+
+    name: str
+    description: str
+    host_op_s: float = 0.0
+    kernel_gpu_s: float = 0.0
+    cuda_graphs: bool = False
+    graph_launch_s: float = 0.0
+    graph_kernel_s: float = 0.0
+    sync_s: float = 0.0
+    layer_kernels: int = 0
+    pass_kernels: int = 0
+    head_kernels: int = 0
+    allreduce_kernels: int = 0
+    attention: str = "fused"
+    kv_cache: str = "static"
+    logits_bytes: float = 2.0
+    tail_ops: int = 0
+    ar_step_ops: int = 0
+    ar_step_syncs: int = 0
+    tree_ops: int = 0
+    verify_ops: int = 0
+    spec_step_syncs: int = 0
+    draft_pass_ops: int = 0
+    draft_pass_syncs: int = 0
+    draft_call_ops: int = 0
+    fitted: tuple[str, ...] = ()
+    source: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise InputError("a stack needs a name", field="name")
+        for f in ("host_op_s", "kernel_gpu_s", "graph_launch_s", "graph_kernel_s", "sync_s",
+                  "logits_bytes"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0:
+                raise InputError(f"must be a finite number >= 0, not {v!r}", field=f)
+        for f in ("layer_kernels", "pass_kernels", "head_kernels", "allreduce_kernels",
+                  "tail_ops", "ar_step_ops", "ar_step_syncs", "tree_ops", "verify_ops",
+                  "spec_step_syncs", "draft_pass_ops", "draft_pass_syncs", "draft_call_ops"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise InputError(f"must be an integer >= 0, not {v!r}", field=f)
+        if self.attention not in ATTENTION_KINDS:
+            raise InputError(f"unknown attention {self.attention!r}; choose one of "
+                             f"{', '.join(ATTENTION_KINDS)}", field="attention")
+        if self.kv_cache not in KV_CACHE_KINDS:
+            raise InputError(f"unknown kv_cache {self.kv_cache!r}; choose one of "
+                             f"{', '.join(KV_CACHE_KINDS)}", field="kv_cache")
+        if self.logits_bytes not in (2.0, 4.0):
+            raise InputError(f"must be 2 (bf16/fp16) or 4 (fp32), not {self.logits_bytes!r}",
+                             field="logits_bytes")
+        unknown = set(self.fitted) - {f for f in self.__dataclass_fields__}
+        if unknown:
+            raise InputError(f"unknown fitted fields {sorted(unknown)}", field="fitted")
+
+    @property
+    def is_ideal(self) -> bool:
+        """Whether the stack adds nothing to the kernels (every term zero)."""
+        return self == replace(IDEAL, name=self.name, description=self.description,
+                               fitted=self.fitted)
+
+    @property
+    def host_per_kernel_s(self) -> float:
+        """Host time per kernel of a model pass (0 with CUDA graphs: one launch a pass)."""
+        return 0.0 if self.cuda_graphs else self.host_op_s
+
+    @property
+    def gpu_per_kernel_s(self) -> float:
+        """GPU time every kernel of a model pass costs beyond its kernel-model time."""
+        return self.graph_kernel_s if self.cuda_graphs else self.kernel_gpu_s
+
+    def with_values(self, **changes: object) -> SoftwareStack:
+        """A copy with some terms changed (calibration and sweeps)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+IDEAL = SoftwareStack(
+    name="ideal",
+    description="the kernels alone: no host, launch, synchronisation or loop overhead "
+                "(the accelerator's stack; a GPU upper bound)",
+    source="definition",
+)
+
+# -- measured and counted figures, with their sources ---------------------------------------
+#: Host time per eager framework operation, fitted to the Medusa-1 Vicuna-7B MT-bench
+#: log (one A100, Hugging Face eager; `stack_calibration`): the step is host-bound there.
+#: Bare PyTorch ops cost 5-8 us each from Python (pytorch/pytorch#41383: 5-7 us;
+#: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
+#: nn.Module call path and the Python between them, which this figure includes.
+HF_HOST_OP_S = 14.74e-6
+#: GPU time per eagerly launched kernel beyond its kernel-model time: launch processing
+#: plus the ramp-up and tail of a short kernel.  A chain of back-to-back no-op kernels
+#: enqueued asynchronously runs at 2.6-2.8 us per launch (ahrefs/ocannl#488, launch
+#: probe, RTX 5070 Ti, CUDA 13.3).
+EAGER_KERNEL_GPU_S = 2.7e-6
+#: A CUDA-graph replay: about 15 us of fixed cost plus 0.58 us per captured kernel node
+#: (ahrefs/ocannl#488, same probe).
+GRAPH_LAUNCH_S = 15e-6
+GRAPH_KERNEL_S = 0.58e-6
+#: One host<->device synchronisation with a small device-to-host copy: the sync-per-op
+#: time of a small add minus its submit time, 17 - 8 = 9 us on an A100
+#: (flagos-ai/Torch-FL#27); rounded to 10 us.
+SYNC_S = 10e-6
+
+#: Hugging Face ``LlamaDecoderLayer`` with eager attention (transformers 4.28-4.35, the
+#: modelling code the Medusa, EAGLE, Hydra, REST and Sequoia repositories copy), kernels
+#: per layer for an fp16 model:
+#: RMSNorm 8 (cast to fp32, pow, mean, add eps, rsqrt, multiply, cast back, weight) x 2;
+#: q, k, v projections 3; rotary embedding 12 (gather cos and sin by position, then for q
+#: and k: x*cos, negate half, concatenate, *sin, add); KV write 2; attention 8 (q.k^T,
+#: scale, mask add, cast to fp32, softmax, cast back, scores.v, transpose copy); o_proj 1;
+#: residual adds 2; MLP 5 (gate, up, SiLU, multiply, down).  Total 49.
+HF_LAYER_KERNELS = 49
+#: transformers 4.36+ runs Llama attention through ``scaled_dot_product_attention`` by
+#: default (``LlamaSdpaAttention``): the 8 attention kernels become q, k, v made
+#: contiguous 3, SDPA 1, transpose copy 1.  Total 46 (Spec-Bench pins 4.37.1).
+HF_SDPA_LAYER_KERNELS = 46
+#: Per pass outside the layers: embedding 1, causal/tree mask and positions 8, final
+#: RMSNorm 8, LM head 1 (the fp32 upcast of the logits belongs to the selection tail,
+#: :mod:`.sampling_tail`).
+HF_PASS_KERNELS = 18
+#: One Medusa head: residual block (linear, SiLU, add) and its LM head; plus the stack of
+#: the heads' logits, counted once per head.
+HF_MEDUSA_HEAD_KERNELS = 5
+#: Hugging Face ``generate`` per plain decoding step (greedy): position ids (cumsum,
+#: subtract, masked fill) 3, argmax 1, unfinished-sequence update 3, concatenate the
+#: token and the attention mask 2, end-of-sequence test 3, the max() the loop tests on
+#: the host 1, with one synchronisation.
+HF_AR_STEP_OPS = 13
+#: The speculative loops of the Medusa/EAGLE-style repositories per step (Medusa's
+#: utils.py).  Tree: candidates from the heads' top-k (argmax, top-k, concatenate, two
+#: gathers, pad) 7 and tree positions 1 = 8 ops.  Verify: logits and head outputs gathered
+#: along the candidate paths 2, acceptance test (compare, cast, cumprod, sum, max) 5,
+#: best candidate 2, accepted-path KV gather and copy 3, input ids and length update 3,
+#: logits of the accepted node 2 = 17 ops.  Three synchronisations: the tree mask written
+#: through a boolean index in the forward pass, the accepted length tested on the host,
+#: and the generated tokens copied to the host for the end-of-sequence test.
+REPO_TREE_OPS = 8
+#: Their plain decoding baselines (Medusa's gen_model_answer_baseline.py, EAGLE's
+#: naivegenerate): the argmax (the tail), concatenate the token 1, and the generated
+#: tokens copied to the host for the end-of-sequence test (one synchronisation).
+REPO_AR_STEP_OPS = 1
+REPO_VERIFY_OPS = 17
+REPO_SPEC_SYNCS = 3
+#: Hugging Face assisted generation per step: the candidate input (concatenate) 1; the
+#: candidate comparison and selection (argmax over the verified positions, compare,
+#: cumsum, sum) 6, concatenate the accepted tokens 2, crop both models' caches (views),
+#: update the draft length schedule on the host; one synchronisation (the number of
+#: matches is read on the host).
+HF_ASSISTED_TREE_OPS = 1
+HF_ASSISTED_VERIFY_OPS = 8
+#: Entering ``generate()`` once per assisted step for the draft model: preparing the
+#: attention mask, token-type ids and cache position, the unfinished-sequence flags, and
+#: building the logits processors and stopping criteria -- about 6 tensor ops and, in
+#: Python, generation-config copying and validation.  An estimate of 20 op-equivalents
+#: of host time (not fitted, not measured).
+HF_GENERATE_CALL_OPS = 20
+#: The draft loop of the EAGLE-style repositories per draft pass (EAGLE's topK_genrate):
+#: top-k over the draft's logits, the tree's index select, repeating the hidden states,
+#: position ids, the head, the concatenation of embedding and features: about 8 ops.  The
+#: pass writes its tree mask through a boolean index, one synchronisation per pass.
+REPO_DRAFT_PASS_OPS = 8
+#: Token selection over the verified nodes' logits: argmax (greedy) 1.
+HF_TAIL_OPS = 1
+
+#: gpt-fast (torch.compile, mode "reduce-overhead": Inductor-fused kernels replayed as
+#: CUDA graphs), kernels per layer: RMSNorm 1, fused QKV 1, rotary + KV-cache update 2,
+#: SDPA 1, o_proj 1, residual + RMSNorm 1, w1 and w3 2, SiLU * multiply 1, w2 1,
+#: residual 1.  Total 12; per pass: embedding 1, final norm 1, LM head 1, sampling 2
+#: (inside the graph, on the bf16 logits).
+GPT_FAST_LAYER_KERNELS = 12
+GPT_FAST_PASS_KERNELS = 5
+#: vLLM decode (CUDA graphs, fused RMSNorm+residual, rotary, paged FlashAttention,
+#: SiLU-and-mul kernels): per layer RMSNorm+residual 2, QKV 1, rotary 1, KV-cache write 1,
+#: attention 1, o_proj 1, gate_up 1, SiLU-and-mul 1, down 1.  Total 10; per pass
+#: embedding 1, final norm 1, LM head 1, logits gather 1.  The sampler runs eagerly after
+#: the graph on fp32 logits: upcast, argmax/sample 2 (the tail).
+VLLM_LAYER_KERNELS = 10
+VLLM_PASS_KERNELS = 4
+VLLM_TAIL_OPS = 2
+#: vLLM per decode step on the host, outside the graph replay: the scheduler, input
+#: preparation (block tables, slot mapping, positions: about 12 tensor ops) and the
+#: sampler output copied back (one synchronisation).  Counted from the engine's step.
+VLLM_STEP_OPS = 12
+
+STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
+    IDEAL,
+    SoftwareStack(
+        name="hf-eager",
+        description="Hugging Face transformers (4.36+) in eager mode with generate(): "
+                    "dynamic KV cache (concatenated every pass), SDPA attention, fp32 "
+                    "logits; assisted generation drafts with a generate() loop per step",
+        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+        attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+        ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
+        tree_ops=HF_ASSISTED_TREE_OPS, verify_ops=HF_ASSISTED_VERIFY_OPS,
+        spec_step_syncs=1,
+        draft_pass_ops=HF_AR_STEP_OPS, draft_pass_syncs=1,
+        draft_call_ops=HF_GENERATE_CALL_OPS,
+        fitted=("host_op_s",),
+        source="kernel and op counts from transformers 4.37 LlamaForCausalLM and "
+               "GenerationMixin (greedy_search, assisted_decoding); host_op_s fitted "
+               "(stack_calibration); kernel, graph and sync figures: see module constants",
+    ),
+    SoftwareStack(
+        name="hf-static-kv",
+        description="the Hugging Face eager model code of the Medusa, EAGLE, Hydra and "
+                    "Sequoia repositories: a preallocated KV cache written in place, "
+                    "eager attention, fp32 logits, the repository's own decode loop",
+        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+        attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+        ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
+        tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
+        draft_pass_ops=REPO_DRAFT_PASS_OPS, draft_pass_syncs=1,
+        fitted=("host_op_s",),
+        source="kernel counts from FasterDecoding/Medusa medusa/model/modeling_llama_kv.py "
+               "and kv_cache.py; loop ops from medusa/model/utils.py (generate_candidates, "
+               "tree_decoding, evaluate_posterior, update_inference_inputs); host_op_s "
+               "fitted (stack_calibration)",
+    ),
+    SoftwareStack(
+        name="hf-static-kv-graphs",
+        description="the same eager model code captured once per input shape as CUDA "
+                    "graphs (Sequoia's draft engine): unfused kernels, no host launches",
+        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+        attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+        ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
+        tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
+        draft_pass_ops=REPO_DRAFT_PASS_OPS,
+        fitted=("host_op_s",),
+        source="Infini-AI-Lab/Sequoia Engine/Engine.py (capture_graph, "
+               "GraphInferenceEngine); counts as hf-static-kv",
+    ),
+    SoftwareStack(
+        name="gpt-fast",
+        description="pytorch-labs/gpt-fast: torch.compile (reduce-overhead) fuses the "
+                    "element-wise work and replays each decode step as a CUDA graph; "
+                    "static KV cache, SDPA attention, no host synchronisation per token",
+        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        layer_kernels=GPT_FAST_LAYER_KERNELS, pass_kernels=GPT_FAST_PASS_KERNELS,
+        head_kernels=2, allreduce_kernels=2,
+        attention="fused", kv_cache="static", logits_bytes=2.0, tail_ops=0,
+        ar_step_ops=1, ar_step_syncs=0, tree_ops=2, verify_ops=6, spec_step_syncs=1,
+        source="pytorch-labs/gpt-fast model.py and generate.py (decode_one_token, "
+               "speculative_decode); fusion groups counted from the model code",
+    ),
+    SoftwareStack(
+        name="vllm",
+        description="a serving engine (vLLM): CUDA-graph decode with fused RMSNorm, "
+                    "rotary, paged FlashAttention and SiLU-and-mul kernels; a host "
+                    "scheduler and input preparation every step",
+        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        layer_kernels=VLLM_LAYER_KERNELS, pass_kernels=VLLM_PASS_KERNELS,
+        head_kernels=2, allreduce_kernels=1,
+        attention="fused", kv_cache="static", logits_bytes=4.0, tail_ops=VLLM_TAIL_OPS,
+        ar_step_ops=VLLM_STEP_OPS, ar_step_syncs=1,
+        tree_ops=VLLM_STEP_OPS, verify_ops=8, spec_step_syncs=1,
+        source="kernel counts from vLLM's LlamaForCausalLM (fused layers) and its model "
+               "runner; host ops counted from the engine step; no public batch-1 "
+               "measurement validates this stack yet",
+    ),
+)}
+
+
+def list_stacks() -> list[str]:
+    """Names of the software stacks."""
+    return list(STACKS)
+
+
+def get_stack(name: str | SoftwareStack) -> SoftwareStack:
+    """A stack by name (InputError naming the option and the choices when unknown)."""
+    if isinstance(name, SoftwareStack):
+        return name
+    try:
+        return STACKS[str(name)]
+    except KeyError:
+        raise InputError(f"unknown stack {name!r}; choose one of {', '.join(STACKS)}",
+                         field="stack") from None

@@ -1,0 +1,112 @@
+"""The step-cost input: what every engine takes, built in one place.
+
+:meth:`StepInput.build` resolves everything an engine needs once — the golden outcome,
+the batch-1 step costs from the run's :class:`~.pricing.StepPricer` (the step-cost door,
+which the engines also ask for batched passes), the arrival times (the trace's, or a
+Poisson process), the role → unit map and the KV-cache capacity — so that no engine
+decides any of it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from specaccel.models.cost.drafting import drafting_of
+from specaccel.models.golden import TraceOutcome, verify_trace
+from specaccel.sim.accelerator_model import unit_map_for
+from specaccel.sim.config_check import kv_capacity_tokens
+from specaccel.sim.options import ServingConfig
+from specaccel.sim.pricing import StepPricer
+from specaccel.sim.step_costs import StepCosts
+
+
+def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> np.ndarray:
+    """`n` arrival times of a Poisson process at `rate_per_s` (first at its first gap)."""
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
+
+
+@dataclass(frozen=True)
+class StepInput:
+    """One run's step-cost input.
+
+    Attributes
+    ----------
+    trace, outcome:
+        The trace and its golden outcome.
+    pricer:
+        The step-cost door (:class:`~.pricing.StepPricer`).
+    costs:
+        The batch-1 cost of every step (``pricer.step_costs(trace, outcome)``).
+    arrival_s:
+        When every request arrives.
+    unit_map:
+        Which unit serves each role.
+    kv_capacity:
+        KV-cache capacity in tokens (``None``: unlimited, the specs do not say).
+    serving:
+        The serving configuration; ``None`` for the batch-1 closed-loop replay.
+    pipelined:
+        Pipelined speculation asked for (it runs only when a draft model does).
+    record_timeline:
+        Keep one record per stage.
+    """
+
+    trace: Any
+    outcome: TraceOutcome
+    pricer: StepPricer
+    costs: StepCosts
+    arrival_s: np.ndarray
+    unit_map: dict[str, str]
+    kv_capacity: int | None
+    serving: ServingConfig | None = None
+    pipelined: bool = False
+    record_timeline: bool = False
+
+    @property
+    def hw(self) -> Any:
+        return self.pricer.hw
+
+    @classmethod
+    def of(cls, trace: Any, *, hw: Any, target: Any, draft: Any, drafting: Any = None,
+           cost_fn: Any = None, **options: Any) -> StepInput:
+        """:meth:`build` with the door built here (:meth:`StepPricer.build`; `drafting`
+        defaults to the trace's metadata)."""
+        mode = drafting_of(trace.metadata) if drafting is None else drafting
+        return cls.build(trace, StepPricer.build(hw, target, draft, mode, cost_fn=cost_fn),
+                         **options)
+
+    @classmethod
+    def build(cls, trace: Any, pricer: StepPricer, *, outcome: TraceOutcome | None = None,
+              serving: ServingConfig | None = None, unit_map: dict[str, str] | None = None,
+              pipelined: bool = False, record_timeline: bool = False) -> StepInput:
+        """The input of a run of `trace` priced by `pricer`.
+
+        `unit_map` defaults to the hardware's; an accelerator gets a separate draft
+        engine for pipelined speculation (when a draft model runs) and for overlapped
+        micro-batches.  The KV capacity is ``serving.kv_capacity_tokens`` when set, else
+        the memory left after the weights.
+        """
+        if outcome is None:
+            outcome = verify_trace(trace)
+        costs = pricer.step_costs(trace, outcome)
+        if unit_map is None:
+            separate = ((pipelined and pricer.drafting.runs_draft_model)
+                        or (serving is not None and serving.overlap_draft))
+            unit_map = unit_map_for(pricer.hw, separate_draft_engine=separate)
+        if serving is not None and serving.arrivals == "poisson":
+            arrival = poisson_arrivals(costs.n_requests, float(serving.rate_per_s),
+                                       serving.seed)
+        else:
+            arrival = np.asarray(costs.arrival_s, dtype=np.float64)
+        if serving is not None and serving.kv_capacity_tokens is not None:
+            cap = serving.kv_capacity_tokens
+        else:
+            cap = kv_capacity_tokens(pricer.hw, pricer.target.model, pricer.draft_model,
+                                     pricer.kv_bytes_per_token)
+        return cls(trace=trace, outcome=outcome, pricer=pricer, costs=costs,
+                   arrival_s=arrival, unit_map=dict(unit_map), kv_capacity=cap,
+                   serving=serving, pipelined=pipelined, record_timeline=record_timeline)

@@ -1,0 +1,73 @@
+"""The stack calibration: fitted on the calibration rows only, predictions reported apart."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+
+import pytest
+
+from specaccel.analysis import stack_calibration as sc
+from specaccel.models.cost.deployment import Deployment
+from specaccel.models.cost.software_stack import HF_HOST_OP_S, STACKS, get_stack
+
+LOGS = Path("/work/shared/data/mtbench-medusa")
+
+
+@pytest.fixture(scope="module")
+def report():
+    return sc.calibrate()
+
+
+def test_bundled_turns_are_the_medusa_logs_totals():
+    bundled = sc._csv_rows(sc.MEDUSA_TURNS)
+    fresh = sc.summarise_mtbench_logs(LOGS)
+    assert len(bundled) == len(fresh) == 480
+    for b, f in zip(bundled, fresh, strict=True):
+        assert b["model"] == f["model"] and int(b["idxs"]) == f["idxs"]
+        assert int(b["new_tokens"]) == f["new_tokens"]
+        assert float(b["wall_time_s"]) == f["wall_time_s"]
+
+
+def test_every_row_has_a_role_and_a_source():
+    rows = sc.load_rows()
+    assert {r.role for r in rows} == {"calibration", "prediction", "reference"}
+    assert all(r.source for r in rows)
+    assert all(r.fits for r in rows if r.role == "calibration")
+    assert not any(r.fits for r in rows if r.role != "calibration")
+
+
+def test_the_fit_reproduces_its_row_and_is_what_the_stacks_carry(report):
+    assert set(report["fitted"]) == {"hf-static-kv.host_op_s"}
+    value = report["fitted"]["hf-static-kv.host_op_s"]
+    assert value == pytest.approx(HF_HOST_OP_S, rel=0.005)
+    cal = [r for r in report["rows"] if r["role"] == "calibration"]
+    assert all(abs(r["error"]) < 1e-3 for r in cal)
+    # one physical figure: every Hugging Face stack that names the field takes it
+    assert {"hf-eager", "hf-static-kv"} <= set(sc.shared_fit_targets("hf-static-kv.host_op_s"))
+
+
+def test_median_and_worst_count_prediction_rows_only(report):
+    preds = [abs(r["error"]) for r in report["rows"] if r["role"] == "prediction"]
+    assert report["worst_abs_error"] == max(preds)
+    assert report["median_abs_error"] == statistics.median(preds)
+    assert all(r["predicted"] is None for r in report["rows"] if r["role"] == "reference")
+
+
+def test_medusa_log_prediction_prices_prefill_and_every_step():
+    dep = Deployment(sc.get_hardware("a100-80gb"), get_stack("hf-static-kv"))
+    r = sc.predict_medusa_log("vicuna-7b", dep)
+    assert r["turns"] == 160 and r["measured"] == pytest.approx(101.30, abs=0.01)
+    slower = Deployment(dep.hw, STACKS["hf-static-kv"].with_values(host_op_s=2 * HF_HOST_OP_S))
+    assert sc.predict_medusa_log("vicuna-7b", slower)["predicted"] < 0.6 * r["predicted"]
+
+
+def test_an_unknown_role_is_an_input_error(tmp_path, monkeypatch):
+    text = Path(str(sc.resources.files("specaccel.data").joinpath(sc.MEASUREMENTS))).read_text()
+    bad = text.replace(",calibration,", ",guess,", 1)
+    monkeypatch.setattr(sc, "_csv_rows", lambda name: list(csv.DictReader(
+        [ln for ln in bad.splitlines() if ln and not ln.startswith("#")])))
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert exc.value.field == "role"

@@ -1,0 +1,88 @@
+"""Placement: tensor parallel, layers in sequence, offloading; memory fit per device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from specaccel.models.cost import get_hardware, get_model
+from specaccel.models.cost.placement import (
+    HOST_LINK_BW,
+    HOST_LINK_EFFICIENCY,
+    RESERVED_BYTES,
+    Placement,
+    check_fit,
+    device_loads,
+    hop_time_s,
+    offload_time_s,
+    resident_fraction,
+    weight_bytes_by_stage,
+)
+from specaccel.schema.errors import InputError
+
+A100 = get_hardware("a100-80gb")
+L70 = get_model("llama-2-70b")
+
+
+def test_a_tp_degree_that_does_not_divide_the_heads_is_rejected():
+    with pytest.raises(InputError) as exc:
+        Placement(tp=3).check_model(L70)
+    assert exc.value.field == "tp" and "64 attention heads" in str(exc.value)
+    Placement(tp=8).check_model(L70)  # 64 heads, 8 KV heads
+    Placement(tp=16).check_model(L70)  # KV heads replicated: 16 is a multiple of 8
+    with pytest.raises(InputError) as exc:
+        Placement(pp=100).check_model(get_model("vicuna-7b"))
+    assert exc.value.field == "pp"
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError):
+            Placement(tp=bad)
+
+
+def test_stages_hold_their_layers_and_the_embedding_and_head_at_the_ends():
+    stages = weight_bytes_by_stage(L70, 4)
+    assert sum(stages) == pytest.approx(L70.weight_bytes)
+    embed = L70.vocab_size * L70.d_model * 2
+    assert stages[0] - stages[1] == pytest.approx(embed)
+    assert stages[3] - stages[1] == pytest.approx(embed + L70.d_model * 2)  # head + norm
+    loads = device_loads(L70, Placement(tp=2, pp=2), kv_tokens=1000)
+    assert [d for d, _, _ in loads] == [0, 1, 2, 3]
+    assert sum(w for _, w, _ in loads) == pytest.approx(L70.weight_bytes)
+    assert sum(kv for _, _, kv in loads) == pytest.approx(L70.kv_bytes_per_token * 1000)
+
+
+def test_70b_does_not_fit_one_a100_and_the_error_names_device_and_bytes():
+    with pytest.raises(InputError) as exc:
+        check_fit(A100, L70, Placement(), kv_tokens=4096)
+    msg = str(exc.value)
+    assert exc.value.field == "placement"
+    assert "a100-80gb #0" in msg and "llama-2-70b weights 137.95 GB" in msg and "80.00 GB" in msg
+    check_fit(A100, L70, Placement(tp=2), kv_tokens=4096)
+    check_fit(A100, L70, Placement(pp=4), kv_tokens=4096)
+    check_fit(A100, L70, Placement(offload=True), kv_tokens=4096)  # weights stream
+
+
+def test_a_draft_shares_device_zero_unless_it_has_its_own_placement():
+    target, draft = get_model("vicuna-33b"), get_model("vicuna-7b")
+    with pytest.raises(InputError) as exc:
+        check_fit(A100, target, Placement(), kv_tokens=2048, draft=draft)
+    assert "vicuna-7b weights" in str(exc.value) and "#0" in str(exc.value)
+    check_fit(A100, target, Placement(), kv_tokens=2048, draft=draft,
+              draft_placement=Placement())  # the draft on device 1
+
+
+def test_pipeline_hops_and_offloaded_weights_cost_time():
+    t = np.array([1.0, 64.0])
+    hops = hop_time_s(A100, L70, Placement(pp=4), t)
+    msg = t * L70.d_model * 2
+    assert np.allclose(hops, 3 * (A100.link_step_latency_s + msg / A100.link_bw_bytes_s))
+    assert hop_time_s(A100, L70, Placement(), t).tolist() == [0.0, 0.0]
+    kept = resident_fraction(L70, A100, Placement(offload=True), kv_tokens=1000)
+    room = A100.mem_bytes - L70.kv_bytes_per_token * 1000 - RESERVED_BYTES
+    assert kept == pytest.approx(room / L70.weight_bytes)
+    off = offload_time_s(A100, L70, Placement(offload=True), kv_tokens=1000)
+    bw = HOST_LINK_BW["a100-80gb"] * HOST_LINK_EFFICIENCY
+    assert off == pytest.approx((L70.weight_bytes - room) / bw)
+    assert offload_time_s(A100, L70, Placement(), kv_tokens=1000) == 0.0
+    with pytest.raises(InputError) as exc:
+        offload_time_s(get_hardware("tpuv4"), L70, Placement(offload=True), kv_tokens=1)
+    assert exc.value.field == "offload"

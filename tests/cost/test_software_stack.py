@@ -1,0 +1,112 @@
+"""Software stacks: the registry, kernel counts, extra traffic and the host/GPU overlap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from specaccel.models.cost import get_hardware, get_model, pass_costs
+from specaccel.models.cost.software_stack import (
+    EAGER_SCORE_BYTES,
+    HF_LAYER_KERNELS,
+    HF_PASS_KERNELS,
+    IDEAL,
+    STACKS,
+    SoftwareStack,
+    get_stack,
+    list_stacks,
+)
+from specaccel.models.cost.stack_cost import (
+    ops_on_stack,
+    pass_kernel_count,
+    pass_on_stack,
+    stack_extra_bytes,
+    stage_time,
+)
+from specaccel.schema.errors import InputError
+
+A100 = get_hardware("a100-80gb")
+V7B = get_model("vicuna-7b")
+
+
+def test_registry_names_the_paper_stacks_and_rejects_unknown_names():
+    assert {"ideal", "hf-eager", "hf-static-kv", "gpt-fast", "vllm"} <= set(list_stacks())
+    assert get_stack("hf-eager") is STACKS["hf-eager"]
+    with pytest.raises(InputError) as exc:
+        get_stack("tensorflow")
+    assert exc.value.field == "stack" and "hf-eager" in str(exc.value)
+
+
+def test_only_the_ideal_stack_adds_nothing():
+    assert IDEAL.is_ideal
+    assert not any(s.is_ideal for n, s in STACKS.items() if n != "ideal")
+    assert IDEAL.with_values(sync_s=1e-6).is_ideal is False
+
+
+@pytest.mark.parametrize("field,value", [("host_op_s", -1.0), ("layer_kernels", 1.5),
+                                         ("attention", "magic"), ("kv_cache", "paged?"),
+                                         ("logits_bytes", 3.0), ("sync_s", float("nan"))])
+def test_bad_stack_terms_are_input_errors_naming_the_field(field, value):
+    with pytest.raises(InputError) as exc:
+        SoftwareStack(name="x", description="", **{field: value})
+    assert exc.value.field == field
+
+
+def test_kernel_counts_follow_the_model_kind_and_tensor_parallelism():
+    hf = get_stack("hf-static-kv")
+    assert pass_kernel_count(hf, V7B) == 32 * HF_LAYER_KERNELS + HF_PASS_KERNELS
+    assert pass_kernel_count(hf, V7B, layers=8) == 8 * HF_LAYER_KERNELS + HF_PASS_KERNELS
+    assert pass_kernel_count(hf, V7B, tp=2) == 32 * (HF_LAYER_KERNELS + 4) + HF_PASS_KERNELS
+    medusa = get_model("medusa-vicuna-7b")
+    assert pass_kernel_count(hf, medusa) == 5 * hf.head_kernels
+    eagle = get_model("eagle-head-vicuna-7b")
+    assert pass_kernel_count(hf, eagle) == HF_LAYER_KERNELS + HF_PASS_KERNELS + 1
+    assert pass_kernel_count(get_stack("gpt-fast"), V7B) < pass_kernel_count(hf, V7B) / 3
+
+
+def test_extra_bytes_eager_scores_and_concatenated_cache():
+    t, s = np.array([64.0]), np.array([1000.0])
+    eager_static = get_stack("hf-static-kv")
+    scores = 32 * 32 * 64 * 1064 * EAGER_SCORE_BYTES  # layers x heads x tokens x keys
+    assert stack_extra_bytes(eager_static, V7B, tokens=t, context=s)[0] == pytest.approx(scores)
+    concat = get_stack("hf-eager")  # SDPA attention: no score traffic, but the cache is copied
+    kv = 32 * 2.0 * 1064 * (2 * 32 * 128 * 2)
+    assert stack_extra_bytes(concat, V7B, tokens=t, context=s)[0] == pytest.approx(kv)
+    assert stack_extra_bytes(get_stack("gpt-fast"), V7B, tokens=t, context=s)[0] == 0.0
+
+
+def test_host_bound_and_gpu_bound_passes():
+    hf = get_stack("hf-static-kv")
+    t, s = np.array([1.0]), np.array([256.0])
+    k7 = pass_costs(V7B, A100, tokens=1, context=256)["latency_s"]
+    p7 = pass_on_stack(hf, V7B, A100, kernel_s=k7, tokens=t, context=s)
+    n7 = pass_kernel_count(hf, V7B)
+    assert p7["host_s"][0] == pytest.approx(n7 * hf.host_op_s)
+    assert p7["host_s"][0] > p7["gpu_s"][0]  # eager 7B at batch 1 waits for the host
+    assert p7["wall_s"][0] == p7["host_s"][0]
+    big = get_model("vicuna-33b")
+    k33 = pass_costs(big, A100, tokens=64, context=256)["latency_s"]
+    p33 = pass_on_stack(hf, big, A100, kernel_s=k33, tokens=np.array([64.0]), context=s)
+    assert p33["gpu_s"][0] > p33["host_s"][0]  # the 33B tree pass keeps the GPU busy
+    assert p33["gpu_s"][0] > k33[0]
+    graphs = get_stack("gpt-fast")
+    pg = pass_on_stack(graphs, V7B, A100, kernel_s=k7, tokens=t, context=s)
+    assert pg["host_s"][0] == graphs.graph_launch_s
+    assert pg["gpu_s"][0] == pytest.approx(
+        k7[0] + pass_kernel_count(graphs, V7B) * graphs.graph_kernel_s)
+
+
+def test_ideal_stack_and_accelerators_are_the_kernel_model():
+    k = np.array([1e-3, 2e-3])
+    p = pass_on_stack(get_stack("hf-eager"), V7B, get_hardware("specaccel-default"),
+                      kernel_s=k, tokens=np.ones(2), context=np.ones(2))
+    assert np.array_equal(p["wall_s"], k)
+    q = pass_on_stack(IDEAL, V7B, A100, kernel_s=k, tokens=np.ones(2), context=np.ones(2))
+    assert np.array_equal(q["wall_s"], k)
+
+
+def test_stage_time_overlaps_host_and_gpu_then_synchronises():
+    hf = get_stack("hf-eager")
+    assert stage_time(np.array([3.0]), np.array([2.0]), 2, hf)[0] == 3.0 + 2 * hf.sync_s
+    h, g = ops_on_stack(hf, A100, 10)
+    assert h == pytest.approx(10 * hf.host_op_s) and g == pytest.approx(10 * hf.kernel_gpu_s)

@@ -1,0 +1,159 @@
+"""Deployments and the stages of a step: the ideal deployment is the kernel model, stacks
+and placements add their physical terms."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from specaccel.models.cost import get_hardware, get_model, pass_costs
+from specaccel.models.cost.deployment import Deployment
+from specaccel.models.cost.drafting import StepTrees, drafting_mode
+from specaccel.models.cost.placement import Placement
+from specaccel.models.cost.sampling_tail import sampling_tail
+from specaccel.models.cost.software_stack import IDEAL, get_stack
+from specaccel.models.cost.stack_cost import pass_kernel_count
+from specaccel.models.cost.step_stages import step_stages
+from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
+from specaccel.sim.pricing import compute_step_costs
+from specaccel.sim.step_costs import step_contexts
+from specaccel.workloads import generate_trace
+
+A100 = get_hardware("a100-80gb")
+V7B = get_model("vicuna-7b")
+
+
+def draft_pass_shapes(trace, committed, context, drafting):
+    trees = StepTrees.of_trace(trace, committed)
+    return drafting_mode(drafting).draft_passes(trees).flat(context)
+
+
+def _stages(trace, dep, target, draft, drafting):
+    out = verify_trace(trace)
+    committed = out.committed.astype(np.int64)
+    ctx = step_contexts(trace, committed)
+    n = np.diff(trace.step_node_offsets).astype(np.int64)
+    so, dt, dc = draft_pass_shapes(trace, committed, ctx, drafting)
+    return step_stages(dep, target=target, draft=draft, speculative=drafting != "none",
+                       n_nodes=n, target_tokens=n, context=ctx.astype(float),
+                       accepted=out.accepted, draft_step_of=so, draft_tokens=dt,
+                       draft_context=dc)
+
+
+@pytest.mark.parametrize("hw_name", ["a100-80gb", "specaccel-default"])
+def test_the_ideal_deployment_gives_the_simulators_step_costs(hw_name):
+    hw = get_hardware(hw_name)
+    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=8, seed=1)
+    draft = get_model("eagle-head-vicuna-7b")
+    ref = compute_step_costs(trace, target_model=V7B, draft_model=draft, hw=hw)
+    got = _stages(trace, Deployment(hw), V7B, draft, "per-level")
+    for f in ("target_s", "tree_s", "target_j", "draft_j", "target_flops"):
+        assert np.allclose(got[f], getattr(ref, f), rtol=1e-12), f
+    # the accelerator's sampling unit selects every drafted and every verified token; a
+    # GPU's ideal stack charges no selection
+    on_acc = hw.kind != "gpu"
+    out = verify_trace(trace)
+    so, dt, _ = draft_pass_shapes(trace, out.committed.astype(np.int64),
+                                  step_contexts(trace, out.committed), "per-level")
+    d_sel = np.bincount(so, weights=sampling_tail(hw, dt.astype(float), 32000)["gpu_s"],
+                        minlength=trace.n_steps)
+    v_sel = sampling_tail(hw, np.diff(trace.step_node_offsets).astype(float), 32000)["gpu_s"]
+    assert np.allclose(got["draft_s"], ref.draft_s + (d_sel if on_acc else 0.0), rtol=1e-12)
+    assert np.allclose(got["verify_s"], ref.verify_s + (v_sel if on_acc else 0.0), rtol=1e-12)
+
+
+def test_a_stack_on_an_accelerator_or_a_pipeline_there_is_an_input_error():
+    acc = get_hardware("specaccel-default")
+    with pytest.raises(InputError) as exc:
+        Deployment(acc, get_stack("hf-eager"))
+    assert exc.value.field == "stack"
+    with pytest.raises(InputError) as exc:
+        Deployment(acc, IDEAL, Placement(pp=2))
+    assert exc.value.field == "pp"
+    Deployment(acc, IDEAL, Placement(tp=2))
+
+
+def test_plain_decoding_on_a_stack_pays_the_loop_and_its_synchronisation():
+    hf = get_stack("hf-eager")
+    dep = Deployment(A100, hf)
+    st = step_stages(dep, target=V7B, draft=None, speculative=False,
+                     n_nodes=np.ones(1, dtype=np.int64), target_tokens=np.ones(1),
+                     context=np.array([300.0]), accepted=np.zeros(1))
+    host = (hf.ar_step_ops + hf.tail_ops + 1) * hf.host_op_s
+    assert st["verify_s"][0] >= host + hf.sync_s
+    kernels = pass_kernel_count(hf, V7B)
+    assert st["target_s"][0] == pytest.approx(kernels * hf.host_op_s)  # host-bound
+    assert st["tree_s"][0] == 0.0
+
+
+def test_synchronised_draft_passes_cost_more_than_overlapped_ones():
+    hf = get_stack("hf-static-kv")
+    draft = get_model("vicuna-68m")
+    args = dict(target=V7B, draft=draft, speculative=True, n_nodes=np.array([6]),
+                target_tokens=np.array([6.0]), context=np.array([300.0]),
+                accepted=np.array([2]), draft_step_of=np.zeros(5, dtype=np.int64),
+                draft_tokens=np.ones(5), draft_context=300.0 + np.arange(5))
+    overlapped_stack = hf.with_values(draft_pass_syncs=0)
+    overlapped = step_stages(Deployment(A100, overlapped_stack), **args)["draft_s"][0]
+    synced = step_stages(Deployment(A100, hf), **args)["draft_s"][0]  # a sync per pass
+    assert synced >= overlapped + 5 * hf.sync_s - 1e-12
+    graphs = step_stages(Deployment(A100, hf, draft_stack=get_stack("hf-static-kv-graphs")),
+                         **args)["draft_s"][0]
+    assert graphs < overlapped / 2  # a graphed 68M draft does not wait for the host
+
+
+def test_tensor_parallel_pipeline_and_offload_reach_the_pass():
+    l70 = get_model("llama-2-70b")
+    gf = get_stack("gpt-fast")
+    t, s = np.ones(3), np.full(3, 500.0)
+    tp4 = Deployment(A100, gf, Placement(tp=4)).pass_costs(l70, role="target", tokens=t,
+                                                             context=s)
+    ref = pass_costs(l70, A100, tokens=t, context=s, tp=4)
+    assert np.allclose(tp4["kernel_s"], ref["latency_s"])
+    pp4 = Deployment(A100, gf, Placement(pp=4)).pass_costs(l70, role="target", tokens=t,
+                                                             context=s)
+    one = Deployment(A100, gf, Placement(pp=1)).pass_costs(l70, role="target", tokens=t,
+                                                             context=s)
+    assert np.all(pp4["latency_s"] > one["latency_s"])  # the hops
+    off = Deployment(A100, gf, Placement(offload=True)).pass_costs(
+        l70, role="target", tokens=t, context=s)
+    assert np.all(off["latency_s"] > 10 * one["latency_s"])  # ~60 GB over PCIe every pass
+
+
+def test_energy_keeps_static_power_over_the_wall_time():
+    hf = get_stack("hf-static-kv")
+    r = Deployment(A100, hf).pass_costs(V7B, role="target", tokens=np.ones(1),
+                                       context=np.array([100.0]))
+    k = pass_costs(V7B, A100, tokens=1, context=100.0)
+    assert r["energy_j"][0] > k["energy_j"][0]
+    dyn_kernel = k["energy_j"][0] - A100.static_power_w * k["latency_s"][0]
+    dyn_stack = r["energy_j"][0] - A100.static_power_w * r["latency_s"][0]
+    assert dyn_stack >= dyn_kernel  # only extra traffic adds dynamic energy
+    assert replace(hf, name="x") != hf
+
+
+def test_deployment_options_build_deployments_and_name_bad_values():
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.schema.config_fields import from_mapping
+
+    cfg = from_mapping(DeploymentConfig, {"stack": "hf-eager", "tp": 4})
+    dep = cfg.build(A100)
+    assert dep.stack.name == "hf-eager" and dep.target_placement == Placement(tp=4)
+    assert DeploymentConfig().build(A100, trace_stack="gpt-fast").stack.name == "gpt-fast"
+    assert DeploymentConfig().build(A100).stack.name == "ideal"
+    base = DeploymentConfig().baseline(A100, trace_stack="hf-static-kv",
+                                       trace_baseline_stack="hf-eager")
+    assert base.stack.name == "hf-eager"
+    assert DeploymentConfig(stack="vllm").baseline(
+        A100, trace_baseline_stack="hf-eager").stack.name == "vllm"
+    for bad, field in (({"stack": "tensorrt"}, "stack"), ({"tp": 0}, "tp"),
+                       ({"pp": 1.5}, "pp"), ({"stacks": "x"}, "stacks")):
+        with pytest.raises(InputError) as exc:
+            from_mapping(DeploymentConfig, bad)
+        assert exc.value.field == field
+    with pytest.raises(InputError) as exc:
+        DeploymentConfig(stack="hf-eager").build(get_hardware("specaccel-default"))
+    assert exc.value.field == "stack"
