@@ -91,7 +91,7 @@ class AcceleratorConfig(Config):
              "fraction of the LUTs: see hdl.md); cycles and area come from its "
              "characterisation")
     sampling_lanes: int = option(
-        16, choices=sampling_unit_table.characterised_lanes(), what="sampling lanes",
+        32, choices=sampling_unit_table.characterised_lanes(), what="sampling lanes",
         unit="logits/cycle",
         help="bf16 logits per cycle of the sampling unit that picks the target's token at "
              "every verified node (ceil(vocab / W) cycles a node; cycles and LUTs from its "
