@@ -57,6 +57,13 @@ class ProgressBar:
     def update(self, n: int) -> None:
         self.listen(n, None)
 
+    def write(self, line: str) -> None:
+        """A line on stderr: above the bar while it is drawn, else plainly."""
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
             self.bar.refresh()

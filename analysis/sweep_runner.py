@@ -338,6 +338,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise InputError("exists and is not a directory", file=str(root))
+    created = not root.exists()
     lock = _Lock(root)
     backend: _Backend | None = None
     try:
@@ -379,6 +380,11 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
         if backend is not None:
             backend.close()
         lock.release()
+        # a run refused before it stored anything (no scheduler, bad --out) leaves no
+        # folder behind that it made itself
+        if created and [p.name for p in root.iterdir()] == [LOCK]:
+            (root / LOCK).unlink()
+            root.rmdir()
 
 
 def spec_meta(spec: SweepSpec) -> dict[str, Any]:

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from specaccel.hdl.amaranth_stream_driver import run_stream
-from specaccel.hdl.tree_vectors import VerifyVectorModel
-from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify.gateware import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify.model import VerifyVectorModel
 
 
 def measure(nodes: int, trees: int = 24) -> dict:

@@ -17,8 +17,8 @@ import time
 import numpy as np
 
 from specaccel.hdl.node_stream_driver import run_node_stream
-from specaccel.hdl.serial_verify_vectors import SerialVerifyVectorModel
-from specaccel.hdl.tree_verify_serial_unit import TreeVerifySerialUnit
+from specaccel.hdl.units.tree_verify_serial.gateware import TreeVerifySerialUnit
+from specaccel.hdl.units.tree_verify_serial.model import SerialVerifyVectorModel
 
 
 def measure(nodes: int, full: int = 8, mixed: int = 24) -> dict:

@@ -101,3 +101,23 @@ def run_stream(dut, requests: list[int], *, seed: int = 0, p_valid: float = 1.0,
     sim.add_testbench(bench)
     sim.run()
     return run
+
+
+def steady_interval(cycles: list[int]) -> float:
+    """Mean interval over the second half of a run of transfer cycles."""
+    if len(cycles) < 2:
+        raise RuntimeError("too few transfers to measure an initiation interval")
+    tail = cycles[len(cycles) // 2 - 1:] if len(cycles) >= 4 else cycles
+    return (tail[-1] - tail[0]) / (len(tail) - 1)
+
+
+def measure_stream(dut, requests: list[int], *, output: str = "resp",
+                   outputs: tuple[str, ...] = ("resp",)) -> tuple[int, float]:
+    """(latency, II) of `dut` on `requests` sent back to back with every output ready:
+    cycles from the first request's transfer to the first `output` transfer, and the
+    steady interval between request transfers."""
+    run = run_stream(dut, requests, outputs=outputs)
+    got = run.output_cycles[output]
+    if len(got) != len(requests):
+        raise RuntimeError(f"unit answered {len(got)} of {len(requests)} requests")
+    return got[0] - run.sent_cycles[0], steady_interval(run.sent_cycles)

@@ -16,6 +16,7 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 SIMULATORS = ("icarus", "verilator")
@@ -134,9 +135,11 @@ def record_measured(figures: dict) -> None:
     Path(os.environ[MEASURED_ENV]).write_text(json.dumps(figures, indent=1))
 
 
-def run_unit_bench(unit, *, toplevel: str, test_file: str | Path, build_dir: Path,
-                   params: dict[str, object], simulator: str | None = None) -> dict:
-    """Generate `unit`'s Verilog, run the cocotb tests of `test_file` on it, return its figures.
+def run_unit_bench(unit, *, toplevel: str, test_module: str, build_dir: Path,
+                   params: dict[str, object], test_dir: Path | None = None,
+                   simulator: str | None = None) -> dict:
+    """Generate `unit`'s Verilog, run the cocotb tests of `test_module` on it, return its
+    figures.
 
     Parameters
     ----------
@@ -144,9 +147,10 @@ def run_unit_bench(unit, *, toplevel: str, test_file: str | Path, build_dir: Pat
         The Amaranth component under test (its Verilog is generated as module `toplevel`).
     toplevel:
         Module name of the top level.
-    test_file:
-        Path of the Python file holding the ``@cocotb.test`` functions (usually
-        ``__file__`` of the pytest module, the cocotb-examples layout).
+    test_module:
+        Module holding the ``@cocotb.test`` functions: a dotted name importable in the
+        simulator (a unit's ``specaccel.hdl.units.<name>.bench``), or a file's stem with
+        its folder as `test_dir`.
     build_dir:
         Build folder of this configuration.
     params:
@@ -162,14 +166,82 @@ def run_unit_bench(unit, *, toplevel: str, test_file: str | Path, build_dir: Pat
     """
     from specaccel.hdl.units import generate_verilog
 
-    test_file = Path(test_file)
     build_dir = Path(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
     measured = build_dir / "measured.json"
     env = {k.upper(): str(v) for k, v in params.items()}
     env[MEASURED_ENV] = str(measured.resolve())
     if measured.exists():
         measured.unlink()
     run_cocotb(verilog=generate_verilog(unit, toplevel), toplevel=toplevel,
-               test_module=test_file.stem, test_dir=test_file.parent, build_dir=build_dir,
+               test_module=test_module, test_dir=test_dir or build_dir, build_dir=build_dir,
                extra_env=env, simulator=simulator)
     return json.loads(measured.read_text())
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One configuration of a unit's cocotb bench (``CONFIGS`` in its ``bench.py``).
+
+    Attributes
+    ----------
+    params:
+        The unit's parameters (``nodes``, widths, unit-specific ones).
+    knobs:
+        The bench's own settings (random vectors, seed, back-pressure, a preset trace to
+        replay as ``trace=(preset, requests, steps per request)``); each reaches the bench
+        as an upper-case environment variable.
+    small:
+        Knob overrides for the default test command; the full `knobs` then run only
+        under ``pytest -m slow``.  Empty: the configuration is small already.
+    simulator:
+        ``"icarus"`` or ``"verilator"``; None: ``$SPECACCEL_SIM`` or Icarus.
+    """
+
+    params: dict
+    knobs: dict = field(default_factory=dict)
+    small: dict = field(default_factory=dict)
+    simulator: str | None = None
+
+    def name(self) -> str:
+        parts = [f"{k}{v}" if isinstance(v, int) else str(v) for k, v in self.params.items()]
+        if self.simulator:
+            parts.append(self.simulator)
+        return "-".join(parts)
+
+
+def bench_settings(unit_name: str, config: BenchConfig, *, full: bool) -> dict:
+    """Every parameter and knob of `config` as its bench sees them: the unit's defaults
+    filled in, and the `small` overrides unless `full`."""
+    from specaccel.hdl.units import get_unit
+
+    unit = get_unit(unit_name)
+    params = {"token_width": 16, "prob_width": 12, **unit.with_defaults(config.params)}
+    knobs = {"seed": 1, **config.knobs, **({} if full else config.small)}
+    return {**params, **knobs}
+
+
+def run_bench(unit_name: str, config: BenchConfig, build_root: Path, *, full: bool,
+              trace_file: Path | None = None) -> dict:
+    """Run one configuration of unit `unit_name`'s cocotb bench and judge it with the
+    bench's ``check``; returns the measured figures.
+
+    `trace_file` is the trace the bench replays when the configuration asks for one (the
+    caller writes it: the RTL does not generate workloads)."""
+    from specaccel.hdl.units import get_unit
+
+    unit = get_unit(unit_name)
+    settings = bench_settings(unit_name, config, full=full)
+    params = {k: settings[k] for k in ("nodes", "token_width", "prob_width")}
+    params.update({p.name: settings[p.name] for p in unit.parameters})
+    component = unit.build(**params)
+    env = {k: v for k, v in settings.items() if k != "trace"}
+    if trace_file is not None:
+        env["trace_file"] = str(Path(trace_file).resolve())
+    sim = selected_simulator(config.simulator)
+    build = Path(build_root) / f"{unit_name}-{config.name()}-{sim}"
+    measured = run_unit_bench(component, toplevel=unit_name,
+                              test_module=f"{unit.package}.bench", build_dir=build,
+                              params=env, simulator=sim)
+    unit.bench.check(measured, settings, component)
+    return measured

@@ -37,7 +37,7 @@ def count_shape(nodes: int) -> Shape:
 
 def verify_request_layout(*, nodes: int, token_width: int, prob_width: int,
                           stochastic: bool, uniform_in_request: bool) -> data.StructLayout:
-    """Request of :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit` (one tree).
+    """Request of :class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit` (one tree).
 
     Fields: ``n_nodes``; per node ``parent`` (node 0's is ignored), ``token`` (the draft
     token), ``target_token`` (the target's token after the node); stochastic units add
@@ -60,8 +60,9 @@ def verify_request_layout(*, nodes: int, token_width: int, prob_width: int,
 
 def verify_node_layout(*, nodes: int, token_width: int, prob_width: int,
                        stochastic: bool, uniform_in_request: bool) -> data.StructLayout:
-    """One node record of :class:`~specaccel.hdl.tree_verify_serial_unit.TreeVerifySerialUnit`
-    (a tree arrives as one record per node, root first).
+    """One node record of the node-serial verify unit
+    (:class:`~specaccel.hdl.units.tree_verify_serial.gateware.TreeVerifySerialUnit`; a tree
+    arrives as one record per node, root first).
 
     Fields: ``token``, ``parent`` (ignored on the root), ``target_token``; stochastic units
     add ``draft_prob`` q, ``target_prob`` p and, when the uniforms come with the request,
@@ -94,7 +95,7 @@ def verify_response_layout(*, nodes: int, token_width: int) -> data.StructLayout
 
 
 def tree_mask_request_layout(*, nodes: int, position_width: int) -> data.StructLayout:
-    """Request of :class:`~specaccel.hdl.tree_mask_unit.TreeMaskUnit`: ``n_nodes``,
+    """Request of :class:`~specaccel.hdl.units.tree_mask.gateware.TreeMaskUnit`: ``n_nodes``,
     per-node ``parent`` and the ``root_position`` (position id of node 0)."""
     return data.StructLayout({
         "n_nodes": count_shape(nodes),
@@ -114,8 +115,9 @@ def tree_mask_response_layout(*, nodes: int, position_width: int) -> data.Struct
 
 
 def kv_compact_request_layout(*, nodes: int, slot_width: int) -> data.StructLayout:
-    """Request of :class:`~specaccel.hdl.kv_compact_unit.KVCompactUnit`: an accepted ``path``
-    (as the verify unit emits it), ``accepted`` and the cache slot ``base`` of node 0."""
+    """Request of :class:`~specaccel.hdl.units.kv_compact.gateware.KVCompactUnit`: an
+    accepted ``path`` (as the verify unit emits it), ``accepted`` and the cache slot
+    ``base`` of node 0."""
     return data.StructLayout({
         "path": data.ArrayLayout(index_shape(nodes), nodes),
         "accepted": index_shape(nodes),

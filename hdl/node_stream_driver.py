@@ -1,8 +1,8 @@
 """Drive a node-serial unit (many ``req`` records per ``resp`` word) in the Amaranth simulator.
 
 The counterpart of :func:`~specaccel.hdl.amaranth_stream_driver.run_stream` for
-:class:`~specaccel.hdl.tree_verify_serial_unit.TreeVerifySerialUnit`: a request is a list of
-node-record words, answered by one response word.  ``req.valid`` and ``resp.ready`` are
+:class:`~specaccel.hdl.units.tree_verify_serial.gateware.TreeVerifySerialUnit`: a request
+is a list of node-record words, answered by one response word.  ``req.valid`` and ``resp.ready`` are
 randomised, and the cycle of every tree's first and last record transfer and of every
 response is recorded, so that tests and the characterisation *measure* latency and interval.
 """

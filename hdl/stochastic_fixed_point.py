@@ -7,7 +7,7 @@ Division of labour (docs/hdl.md, "Stochastic verification"):
   0..k-1 were rejected (SpecInfer multi-step sampling) — and the token the target samples
   after each node from its (residual) distribution (``target_token``).  It quantises p, q
   (and, when the uniforms come with the request, u) to ``w = prob_width`` bits here;
-* **hardware** (:class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`) compares
+* **hardware** (:class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit`) compares
   ``u * q < p`` for every node at once and walks to the accepted path and the
   correction/bonus token.
 

@@ -11,11 +11,11 @@ on its final beat).  For each node
   logits (argmax or top-k sample, :func:`~specaccel.models.golden.token_selection.
   select_token`);
 * the header and that token become one node record of
-  :class:`~specaccel.hdl.tree_verify_serial_unit.TreeVerifySerialUnit` (greedy: the draft
+  :class:`~specaccel.hdl.units.tree_verify_serial.gateware.TreeVerifySerialUnit` (greedy: the draft
   token is accepted when it equals the target's token at its parent; with sampled target
   tokens this is lossless sampling verification);
 * after the tree's last node the verify response and the root's ``kv_base`` go to
-  :class:`~specaccel.hdl.kv_compact_unit.KVCompactUnit`, and ``commit`` carries the verify
+  :class:`~specaccel.hdl.units.kv_compact.gateware.KVCompactUnit`, and ``commit`` carries the verify
   response, the compaction response and the tree's sampling flags (a NaN logit, a
   vocabulary past the index width).
 
@@ -29,11 +29,11 @@ from amaranth.hdl import Cat, Module, Signal, Value, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .kv_compact_unit import KVCompactUnit
 from .layouts import index_shape, kv_compact_response_layout, verify_response_layout
 from .sampling_unit import TOP_K_WIDTH, SamplingUnit
-from .tree_verify_serial_unit import TreeVerifySerialUnit
 from .unit_parameters import check_int, validating
+from .units.kv_compact.gateware import KVCompactUnit
+from .units.tree_verify_serial.gateware import TreeVerifySerialUnit
 
 __all__ = ["StreamingSpecDecodeCore", "commit_layout", "logit_beat_layout",
            "node_header_layout"]

@@ -42,16 +42,11 @@ def validating(component: object) -> Iterator[None]:
         raise
 
 
-#: Verification modes of the verify units.
-MODES = ("greedy", "stochastic")
-#: Where a stochastic verify unit takes its uniforms from.
-UNIFORM_SOURCES = ("request", "lfsr")
-
-
 def check_verify_parameters(*, nodes: object, token_width: object, prob_width: object,
                             mode: object, uniform_source: object, lfsr_seed: object) -> None:
     """Validate the parameters shared by the parallel and the node-serial verify units."""
     from specaccel.hdl.uniform_lfsr import check_seed
+    from specaccel.hdl.units.verify_parameters import MODES, UNIFORM_SOURCES
 
     check_tree_parameters(nodes, token_width, prob_width)
     check_choice("mode", mode, MODES)

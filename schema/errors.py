@@ -1,4 +1,4 @@
-"""Errors that the command line turns into exit codes (DESIGN.md "Command line").
+"""Errors that the command line turns into exit codes (docs/cli.md, docs/strictness.md).
 
 `InputError` is bad input (a trace, a config, an option): exit code 2 and one line that
 names the file, the place in it and the reason.  Anything else that escapes a command

@@ -1,11 +1,11 @@
 """Progress of long work, reported from inside the library to whoever listens.
 
 Long loops (a replay's requests, a serving run's finished requests, a sweep spec's points,
-synthesis stages) call :func:`advance` or :func:`stage`; nothing happens unless a caller
-listens with :func:`listening` -- the command line does, and draws a progress bar with an
-ETA on stderr.  The library never prints progress itself and never depends on a progress
-library; a listener is per thread of control (a context variable), so concurrent runs do
-not mix.
+synthesis stages, a characterisation's designs) call :func:`advance` or :func:`stage`;
+nothing happens unless a caller listens with :func:`listening` -- the command line does,
+and draws a progress bar with an ETA on stderr.  The library never prints progress itself
+and never depends on a progress library; a listener is per thread of control (a context
+variable), so concurrent runs do not mix.
 """
 
 from __future__ import annotations
@@ -40,6 +40,27 @@ def stage(name: str) -> None:
     listener = _LISTENER.get()
     if listener is not None:
         listener(0, name)
+
+
+@contextlib.contextmanager
+def within(name: str) -> Iterator[None]:
+    """The work inside the block is part of the current unit `name`: its stages reach the
+    listener as ``"name: stage"``; its own totals and units (another kind of unit) do not.
+    """
+    outer = _LISTENER.get()
+    if outer is None:
+        yield
+        return
+
+    def inner(n: int, stage: str | None) -> None:
+        if stage is not None and not stage.startswith("total="):
+            outer(0, f"{name}: {stage}")
+
+    token = _LISTENER.set(inner)
+    try:
+        yield
+    finally:
+        _LISTENER.reset(token)
 
 
 @contextlib.contextmanager

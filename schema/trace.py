@@ -1,4 +1,4 @@
-"""The decode-trace schema (DESIGN.md "Data flow"), as a typed, columnar in-memory object.
+"""The decode-trace schema (docs/trace-schema.md), as a typed, columnar in-memory object.
 
 A trace is a list of requests; a request has a prompt length and decode steps; a step is
 one draft tree.  A tree is stored in topological order: node 0 is the root (the last

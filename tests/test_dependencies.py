@@ -7,7 +7,7 @@ pyproject.toml's [tool.deptry]).
 * The tests, benchmarks and docs notebooks import only declared packages (runtime, test
   or recorder extra): no undeclared or merely transitive package.
 
-``.ci/runtime_commands.sh`` checks the other half: every documented command runs in an
+``.ci/runtime_commands.py`` checks the other half: every documented command runs in an
 environment that holds only the runtime dependencies.
 """
 

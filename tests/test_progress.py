@@ -7,6 +7,7 @@ import fcntl
 import json
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -110,3 +111,33 @@ def test_library_progress_reaches_the_listener():
         progress.advance(3)
     progress.advance(1)
     assert seen == [(0, "total=10"), (0, "yosys"), (3, None)]
+
+
+def test_within_names_the_unit_of_inner_stages():
+    from specaccel.schema import progress
+
+    seen = []
+    with progress.listening(lambda n, stage: seen.append((n, stage))):
+        progress.expect(2)
+        with progress.within("tree_mask N=4"):
+            progress.expect(7)      # the inner work's own total: not the outer's
+            progress.stage("yosys")
+            progress.advance(3)     # the inner work's own units: not designs
+        progress.advance()
+    with progress.within("nobody listens"):
+        progress.stage("yosys")
+    assert seen == [(0, "total=2"), (0, "tree_mask N=4: yosys"), (1, None)]
+
+
+def test_hdl_characterise_draws_a_bar_per_design_with_stage_and_eta(tmp_path):
+    code, out, err, _ = _run_on_tty(["hdl", "characterise", "--units", "kv_compact",
+                                     "--nodes", "2,4", "-o", str(tmp_path / "c.csv")])
+    assert code == 0, err
+    # one bar over the designs (unit, N) with the current design's synthesis stage
+    for stage in ("simulating", "verilog", "yosys", "nextpnr"):
+        assert f"characterise: kv_compact N=4: {stage}" in err, stage
+    assert re.search(r"1/2 \[\d\d:\d\d<\d\d:\d\d, ", err)  # an ETA after the first design
+    assert "2/2" in err and "s/design" in err
+    # each finished design's result line is printed above the bar
+    assert re.search(r"characterise kv_compact N=2: \d+ LUTs", err)
+    assert "%|" not in out and "kv_compact  4" in out

@@ -14,52 +14,64 @@ Public API::
     import_answers(path, fmt) -> Trace; imported_summary(trace) -> dict  # real logs
 """
 
-from specaccel.schema.trace import (
-    NODE_FIELDS,
-    SCHEMA_VERSION,
-    VERIFICATION_MODES,
-    DraftTree,
-    Trace,
-)
-from specaccel.schema.trace_io import TRACE_SUFFIXES, read_trace, write_trace
-from specaccel.schema.trace_validation import validate_trace
-from specaccel.workloads.acceptance_model import AcceptanceModel, calibrate
-from specaccel.workloads.importers import import_answers, imported_summary
-from specaccel.workloads.methods import (
-    METHODS,
-    PRESETS,
-    Method,
-    WorkloadPreset,
-    get_method,
-)
-from specaccel.workloads.presets import (
-    DEFAULT_PRESET,
-    Preset,
-    generate_trace,
-    get_preset,
-    list_presets,
-)
-from specaccel.workloads.real_text_presets import record_preset
-from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
-from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
-from specaccel.workloads.tree_shapes import (
-    TreeShape,
-    chain,
-    eagle_default_tree,
-    from_choices,
-    from_parents,
-    k_ary,
-    k_by_depth,
-    medusa_default_tree,
-)
+from __future__ import annotations
 
-__all__ = [
-    "METHODS", "PRESETS", "Method", "WorkloadPreset", "get_method",
-    "RecordConfig", "import_answers", "imported_summary", "record_preset",
-    "record_trace", "train_models",
-    "DEFAULT_PRESET", "NODE_FIELDS", "SCHEMA_VERSION", "TRACE_SUFFIXES", "VERIFICATION_MODES",
-    "AcceptanceModel", "DraftTree", "Preset", "PromptLengths", "Trace", "TreeShape",
-    "calibrate", "chain", "eagle_default_tree", "from_choices", "from_parents",
-    "generate_trace", "get_preset", "k_ary", "k_by_depth", "list_presets",
-    "medusa_default_tree", "read_trace", "synthesize_trace", "validate_trace", "write_trace",
-]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "NODE_FIELDS": "specaccel.schema.trace",
+    "SCHEMA_VERSION": "specaccel.schema.trace",
+    "VERIFICATION_MODES": "specaccel.schema.trace",
+    "DraftTree": "specaccel.schema.trace",
+    "Trace": "specaccel.schema.trace",
+    "TRACE_SUFFIXES": "specaccel.schema.trace_io",
+    "read_trace": "specaccel.schema.trace_io",
+    "write_trace": "specaccel.schema.trace_io",
+    "validate_trace": "specaccel.schema.trace_validation",
+    "AcceptanceModel": "specaccel.workloads.acceptance_model",
+    "calibrate": "specaccel.workloads.acceptance_model",
+    "import_answers": "specaccel.workloads.importers",
+    "imported_summary": "specaccel.workloads.importers",
+    "METHODS": "specaccel.workloads.methods",
+    "PRESETS": "specaccel.workloads.methods",
+    "Method": "specaccel.workloads.methods",
+    "WorkloadPreset": "specaccel.workloads.methods",
+    "get_method": "specaccel.workloads.methods",
+    "DEFAULT_PRESET": "specaccel.workloads.presets",
+    "Preset": "specaccel.workloads.presets",
+    "generate_trace": "specaccel.workloads.presets",
+    "get_preset": "specaccel.workloads.presets",
+    "list_presets": "specaccel.workloads.presets",
+    "record_preset": "specaccel.workloads.real_text_presets",
+    "RecordConfig": "specaccel.workloads.recorder_ngram",
+    "record_trace": "specaccel.workloads.recorder_ngram",
+    "train_models": "specaccel.workloads.recorder_ngram",
+    "PromptLengths": "specaccel.workloads.synthetic",
+    "synthesize_trace": "specaccel.workloads.synthetic",
+    "TreeShape": "specaccel.workloads.tree_shapes",
+    "chain": "specaccel.workloads.tree_shapes",
+    "eagle_default_tree": "specaccel.workloads.tree_shapes",
+    "from_choices": "specaccel.workloads.tree_shapes",
+    "from_parents": "specaccel.workloads.tree_shapes",
+    "k_ary": "specaccel.workloads.tree_shapes",
+    "k_by_depth": "specaccel.workloads.tree_shapes",
+    "medusa_default_tree": "specaccel.workloads.tree_shapes",
+}
+"""Where each public name lives; its module loads on first use, so that importing a light
+part of the package (``workload_options`` for the command line's options) loads neither
+the generators nor the presets."""
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'specaccel.workloads' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

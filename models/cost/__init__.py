@@ -12,29 +12,35 @@ is the commit of the accepted path after verification.  See docs/cost-model.md.
 
 from __future__ import annotations
 
-from .accelerator import AcceleratorConfig, accelerator_design
-from .hardware_presets import get_hardware, list_hardware
-from .hardware_spec import HardwareSpec
-from .kv_commit import kv_commit_cost
-from .model_presets import get_model, list_models
-from .model_spec import ModelSpec
-from .pass_evaluator import pass_costs, pass_costs_configs
-from .reference_evaluator import PassCost, reference_pass_cost
+import importlib
+from typing import Any
 
-pass_cost = reference_pass_cost
+_WHERE = {
+    "AcceleratorConfig": "accelerator", "accelerator_design": "accelerator",
+    "get_hardware": "hardware_presets", "list_hardware": "hardware_presets",
+    "HardwareSpec": "hardware_spec", "kv_commit_cost": "kv_commit",
+    "get_model": "model_presets", "list_models": "model_presets", "ModelSpec": "model_spec",
+    "pass_costs": "pass_evaluator", "pass_costs_configs": "pass_evaluator",
+    "PassCost": "reference_evaluator", "reference_pass_cost": "reference_evaluator",
+}
+"""Where each public name lives; a module loads on first use, so that pricing one pass
+in pure Python (``specaccel cost``) does not compile the Numba evaluator."""
 
-__all__ = [
-    "AcceleratorConfig",
-    "accelerator_design",
-    "HardwareSpec",
-    "ModelSpec",
-    "PassCost",
-    "get_hardware",
-    "get_model",
-    "kv_commit_cost",
-    "list_hardware",
-    "list_models",
-    "pass_cost",
-    "pass_costs",
-    "pass_costs_configs",
-]
+__all__ = sorted([*_WHERE, "pass_cost"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "pass_cost":
+        name_in_module = "reference_pass_cost"
+        module = "reference_evaluator"
+    elif name in _WHERE:
+        name_in_module, module = name, _WHERE[name]
+    else:
+        raise AttributeError(f"module 'specaccel.models.cost' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"specaccel.models.cost.{module}"), name_in_module)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -40,7 +40,6 @@ from specaccel.schema.errors import InputError
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec
 from .pass_args import MAX_ROW_TOKENS
-from .pass_evaluator import pass_costs
 
 #: Block-cache schemes (module docstring).
 CACHE_SCHEMES: tuple[str, ...] = ("dual", "prefix", "none")
@@ -123,6 +122,8 @@ def block_pass_costs(model: ModelSpec, hw: HardwareSpec, *, block_size: int,
         `pass_costs`'s output fields (``latency_s``, ``energy_j``, ``flops``, ``bytes``,
         ``dram_bytes``, ``link_bytes``), one value per pass.
     """
+    from .pass_evaluator import pass_costs  # compiled on first use: `cost` needs only shapes
+
     tokens, context = block_pass_shape(block_size, prefix, suffix, cache)
     return pass_costs(model, hw, tokens=tokens, context=context, batch=batch, tp=tp,
                       phase="verify", tree=False)
@@ -135,6 +136,8 @@ def block_refresh_costs(model: ModelSpec, hw: HardwareSpec, *, total_len: np.nda
     It refills the block cache and gives the logits of the block's first refinement
     step; with ``cache="none"`` every refinement step is this pass.
     """
+    from .pass_evaluator import pass_costs
+
     tokens = _token_counts("total_len", total_len, 1)
     return pass_costs(model, hw, tokens=tokens, context=np.zeros(tokens.shape), batch=batch,
                       tp=tp, phase="verify", tree=False)

@@ -23,7 +23,6 @@ See docs/cost-model.md.
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 from dataclasses import asdict, dataclass, field, replace
@@ -33,13 +32,19 @@ from specaccel.schema.errors import InputError
 from .systolic_array import DATAFLOWS
 
 HARDWARE_KINDS = ("gpu", "accelerator")
-#: RTL verify units an accelerator can carry: ``tree_verify`` takes a whole tree per cycle
-#: (latency ceil(log2 N) + 3 cycles); ``tree_verify_serial`` takes one node per cycle
-#: (latency n + 3 cycles for an n-node tree) at a fraction of the area.
-VERIFY_UNITS = ("tree_verify", "tree_verify_serial")
-#: Units whose latency grows with the tree they are given, one node per cycle: their
-#: characterised latency for a full N-node tree is N plus a constant.
-NODE_SERIAL_UNITS = frozenset({"tree_verify_serial"})
+
+
+def verify_units() -> tuple[str, ...]:
+    """RTL verify units an accelerator can carry: the units whose rows in the RTL
+    characterisation table have ``role = verify`` (``tree_verify``: a whole tree per cycle;
+    ``tree_verify_serial``: one node per cycle at a fraction of the area)."""
+    from specaccel.models.cost.rtl_table import units_with_role
+
+    return units_with_role("verify")
+
+
+#: The verify units of the bundled table (`verify_units()`), for option choices.
+VERIFY_UNITS = verify_units()
 
 #: A GPU's software verify step: accept/reject + path walk, then the KV-compaction
 #: gather, then the host sync of the result -- 3 kernels, each launch-bound.
@@ -59,7 +64,7 @@ class HardwareSpec:
     ``verify_unit_nodes`` is the largest draft tree (nodes, root included) the verify and
     tree units take in one pass: ``AcceleratorConfig.tree_nodes`` on an accelerator, which
     must have one; ``None`` on a GPU, whose verify runs in software with no node limit.
-    ``verify_unit`` names the RTL verify unit (one of `VERIFY_UNITS`) whose characterised
+    ``verify_unit`` names the RTL verify unit (one of `verify_units()`) whose characterised
     cycles time the verify step on an accelerator; a GPU ignores it.
     ``sampling_lanes`` is the lane count W of an accelerator's streaming sampling unit,
     which selects the target's token at every verified node
@@ -131,9 +136,9 @@ class HardwareSpec:
                                   or not isinstance(lanes, numbers.Integral) or lanes < 1):
             raise InputError(f"must be None on a GPU and a positive integer on an accelerator, "
                              f"not {lanes!r}", field="sampling_lanes")
-        if self.verify_unit not in VERIFY_UNITS:
+        if self.verify_unit not in verify_units():
             raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
-                             f"{', '.join(VERIFY_UNITS)}", field="verify_unit")
+                             f"{', '.join(verify_units())}", field="verify_unit")
 
     def _check_verify_unit_nodes(self) -> None:
         n = self.verify_unit_nodes
@@ -158,20 +163,14 @@ class HardwareSpec:
     # -- verify and tree units -------------------------------------------------------------
     @property
     def verify_unit_source(self) -> str:
-        """Where `verify_unit_latency_s` comes from: ``"gpu-software-kernels"``,
-        ``"rtl-characterisation"`` or ``"pipeline-model"``."""
-        if self.kind == "gpu":
-            return "gpu-software-kernels"
-        return "rtl-characterisation" if _rtl_cycles(self.verify_unit, 4) is not None \
-            else "pipeline-model"
+        """Where `verify_unit_latency_s` comes from: ``"gpu-software-kernels"`` or
+        ``"rtl-characterisation"``."""
+        return "gpu-software-kernels" if self.kind == "gpu" else "rtl-characterisation"
 
     @property
     def tree_unit_source(self) -> str:
         """Where `tree_unit_latency_s` comes from (as `verify_unit_source`)."""
-        if self.kind == "gpu":
-            return "gpu-software-kernels"
-        return "rtl-characterisation" if _rtl_cycles("tree_mask", 4) is not None \
-            else "pipeline-model"
+        return self.verify_unit_source
 
     def verify_unit_latency_s(self, n_nodes: int) -> float:
         """Time of the verify step for an `n_nodes`-node tree.
@@ -179,38 +178,27 @@ class HardwareSpec:
         GPU: a software step of `GPU_VERIFY_KERNELS` launch-bound kernels
         (``kernel_launch_s`` each; the per-node work of a tree of up to a few hundred
         nodes fits one thread block and hides under the launch).  Accelerator: cycles of
-        the RTL verify unit at ``clock_hz`` -- from the RTL characterisation table when
-        the hdl package provides one (`verify_unit` plus the ``kv_compact`` unit that
-        turns the path into compaction indices), else the pipelined-unit model
-        ``ceil(log2 N) + 3`` cycles (``n + 3`` for the node-serial unit).
+        the RTL verify unit `verify_unit` followed by the ``kv_compact`` unit that turns
+        the path into compaction indices, at ``clock_hz``, from the RTL characterisation
+        table scaled by each unit's latency law
+        (:func:`~specaccel.models.cost.rtl_table.request_cycles`).
         """
         n = _check_nodes(n_nodes)
         if self.kind == "gpu":
             return GPU_VERIFY_KERNELS * self.kernel_launch_s
-        cycles = _rtl_cycles(self.verify_unit, n)
-        if cycles is None:
-            if self.verify_unit in NODE_SERIAL_UNITS:
-                cycles = n + 3
-            else:
-                cycles = math.ceil(math.log2(n)) + 3 if n > 1 else 3
-        else:  # the compaction-index unit follows the verify pipeline
-            cycles += _rtl_cycles("kv_compact", n) or 0.0
+        cycles = _rtl_cycles(self.verify_unit, n) + _rtl_cycles("kv_compact", n)
         return cycles / self.clock_hz
 
     def tree_unit_latency_s(self, n_nodes: int) -> float:
         """Time to build the attention mask and position ids of the next tree.
 
-        GPU: `GPU_TREE_KERNELS` launch-bound kernels.  Accelerator: the RTL tree-mask
-        unit's cycles from the characterisation table, else the model ``N + ceil(log2 N)
-        + 3`` cycles (one mask row per cycle behind a log-depth ancestor pipeline).
+        GPU: `GPU_TREE_KERNELS` launch-bound kernels.  Accelerator: the RTL ``tree_mask``
+        unit's cycles from the characterisation table (one node per cycle).
         """
         n = _check_nodes(n_nodes)
         if self.kind == "gpu":
             return GPU_TREE_KERNELS * self.kernel_launch_s
-        cycles = _rtl_cycles("tree_mask", n)
-        if cycles is None:
-            cycles = n + (math.ceil(math.log2(n)) if n > 1 else 0) + 3
-        return cycles / self.clock_hz
+        return _rtl_cycles("tree_mask", n) / self.clock_hz
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = asdict(self)
@@ -225,44 +213,9 @@ def _check_nodes(n_nodes: int) -> int:
     return n
 
 
-@functools.cache
-def _rtl_points(unit: str) -> list[tuple[int, float]]:
-    """``(nodes, latency_cycles)`` rows of RTL `unit` in the characterisation table, sorted;
-    empty when the table (or the hdl module providing it) is absent.  Read once."""
-    try:
-        from specaccel.models.cost.rtl_table import load_characterisation
+def _rtl_cycles(unit: str, n: int) -> float:
+    """Latency in cycles of RTL `unit` for an `n`-node request (the characterisation table
+    and the unit's latency law, :func:`~specaccel.models.cost.rtl_table.request_cycles`)."""
+    from specaccel.models.cost.rtl_table import request_cycles
 
-        rows = load_characterisation()
-    except (ImportError, FileNotFoundError, OSError):
-        return []
-    by_nodes = {
-        int(r["nodes"]): float(r["latency_cycles"])  # cycles are the same on every device
-        for r in rows
-        if str(r.get("unit")) == unit and r.get("latency_cycles") not in (None, "")
-    }
-    return sorted(by_nodes.items())
-
-
-def _rtl_cycles(unit: str, n: int) -> float | None:
-    """Latency in cycles of RTL `unit` for `n` nodes from the characterisation table.
-
-    Uses the smallest characterised unit with ``nodes >= n``; beyond the largest, the
-    latency grows with ``log2 N`` at the slope of the last two rows.  A node-serial unit
-    (`NODE_SERIAL_UNITS`) takes an `n`-node tree in ``n`` cycles plus the constant the
-    table measured (its full-tree latency minus N).  ``None`` when there is no row for
-    `unit`.
-    """
-    pts = _rtl_points(unit)
-    if not pts:
-        return None
-    if unit in NODE_SERIAL_UNITS:
-        nodes, cyc = next(((k, c) for k, c in pts if k >= n), pts[-1])
-        return n + (cyc - nodes)
-    for nodes, cyc in pts:
-        if nodes >= n:
-            return cyc
-    if len(pts) == 1:
-        return pts[-1][1]
-    (n0, c0), (n1, c1) = pts[-2], pts[-1]
-    slope = (c1 - c0) / max(math.log2(n1) - math.log2(n0), 1e-9)
-    return c1 + max(slope, 0.0) * (math.log2(n) - math.log2(n1))
+    return request_cycles(unit, n)

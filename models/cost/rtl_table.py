@@ -6,19 +6,28 @@ the columns of :data:`COLUMNS`.  The table bundled with the package
 (``specaccel/data/rtl-characterisation.csv``) is what the simulator and the area model
 use by default.  The table is data handed upwards from the RTL to the cost model, so its
 reader lives here and :mod:`specaccel.hdl.characterisation` writes what this reads.
+
+Each row also says what the unit is for (``role``: ``verify``, ``mask``, ``compaction``,
+``sampling``, ``core``) and how its latency scales with the request (``latency_law``, a
+:class:`~specaccel.models.cost.rtl_latency.LatencyLaw` as text), both declared by the
+unit's folder in :mod:`specaccel.hdl.units`: the cost model learns which units exist and
+how to time them from the table alone.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from specaccel.models.cost.rtl_latency import LatencyLaw
 from specaccel.schema.errors import InputError
 
-COLUMNS = ("unit", "nodes", "token_width", "prob_width", "latency_cycles", "ii_cycles",
-           "fmax_mhz", "luts", "ffs", "carry", "brams", "device", "tool_versions")
+COLUMNS = ("unit", "role", "nodes", "token_width", "prob_width", "latency_law",
+           "latency_cycles", "ii_cycles", "fmax_mhz", "luts", "ffs", "carry", "brams",
+           "device", "tool_versions")
 BUNDLED = "rtl-characterisation.csv"
 _INT_COLUMNS = ("nodes", "token_width", "prob_width", "luts", "ffs", "carry", "brams")
 _FLOAT_COLUMNS = ("latency_cycles", "ii_cycles", "fmax_mhz")
@@ -45,6 +54,11 @@ def parse_table(text: str, source: str) -> list[dict[str, Any]]:
             except ValueError:
                 raise InputError(f"not a number: {val!r}", file=source,
                                  where=(f"row {i}",), field=col) from None
+        try:
+            LatencyLaw.parse(row["latency_law"])
+        except ValueError as exc:
+            raise InputError(str(exc), file=source, where=(f"row {i}",),
+                             field="latency_law") from None
         rows.append(row)
     return rows
 
@@ -63,3 +77,48 @@ def load_characterisation(path: str | Path | None = None) -> list[dict[str, Any]
     except OSError as exc:
         raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
     return parse_table(text, str(path))
+
+
+@functools.cache
+def bundled_rows() -> tuple[dict[str, Any], ...]:
+    """The bundled table's rows, read once."""
+    return tuple(load_characterisation())
+
+
+def units_with_role(role: str, rows=None) -> tuple[str, ...]:
+    """Names of the characterised units that play `role`, in table order."""
+    rows = bundled_rows() if rows is None else rows
+    return tuple(dict.fromkeys(str(r["unit"]) for r in rows if r["role"] == role))
+
+
+def latency_law(unit: str, rows=None) -> LatencyLaw:
+    """The latency law the table records for `unit` (``LookupError`` when absent)."""
+    rows = bundled_rows() if rows is None else rows
+    for r in rows:
+        if r["unit"] == unit:
+            return LatencyLaw.parse(r["latency_law"])
+    raise LookupError(f"no characterisation rows for RTL unit {unit!r}")
+
+
+def request_cycles(unit: str, n: int, rows=None) -> float:
+    """Latency in cycles of RTL `unit` answering an `n`-node request, from the table.
+
+    The measured full-size rows (``latency_cycles`` at ``nodes = N``) are scaled with the
+    unit's latency law: a node-serial unit takes ``n`` cycles plus the constant measured
+    on the smallest characterised unit with ``N >= n``; any other unit takes the latency
+    measured at that N.  Beyond the largest characterised N the law continues from the
+    last row (an extrapolation: the law, not a measurement, says how).  ``LookupError``
+    when the table has no row for `unit`.
+    """
+    rows = bundled_rows() if rows is None else rows
+    law = latency_law(unit, rows)
+    pts = sorted({int(r["nodes"]): float(r["latency_cycles"]) for r in rows
+                  if r["unit"] == unit and r["latency_cycles"] is not None}.items())
+    if not pts:
+        raise LookupError(f"no characterised latency for RTL unit {unit!r}")
+    size, cycles = next(((k, c) for k, c in pts if k >= n), pts[-1])
+    if law.node_serial:
+        return n + (cycles - size)
+    if size >= n:
+        return cycles
+    return cycles + law.cycles(nodes=n) - law.cycles(nodes=size)

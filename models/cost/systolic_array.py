@@ -40,8 +40,6 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
-from numba import njit
-
 from specaccel.schema.errors import InputError
 
 if TYPE_CHECKING:
@@ -117,9 +115,8 @@ def gemm_cycles(rows: int, cols: int, dataflow: str, m: float, n: float, k: floa
     )
 
 
-@njit(cache=True)
-def array_gemm_cycles_nb(rows, cols, dataflow, cores, m, n, k,
-                         count):  # pragma: no cover - compiled
+def _array_gemm_cycles(rows, cols, dataflow, cores, m, n, k,
+                       count):  # pragma: no cover - compiled
     """`gemm_cycles(...).cycles` for the Numba evaluator (`dataflow` as its code)."""
     if dataflow == 0.0:
         on_rows, on_cols, streamed = m, n, k
@@ -132,6 +129,18 @@ def array_gemm_cycles_nb(rows, cols, dataflow, cores, m, n, k,
         load = rows
     folds = count * math.ceil(on_rows / rows) * math.ceil(on_cols / cols)
     return math.ceil(folds / cores) * (load + streamed + rows - 1.0 + cols - 1.0)
+
+
+def __getattr__(name: str):
+    """``array_gemm_cycles_nb``: :func:`_array_gemm_cycles` compiled by Numba on first use,
+    so that the hardware specs (which read :data:`DATAFLOWS` here) load without Numba."""
+    if name != "array_gemm_cycles_nb":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from numba import njit
+
+    compiled = njit(cache=True)(_array_gemm_cycles)
+    globals()[name] = compiled
+    return compiled
 
 
 def gemm_time_s(hw: HardwareSpec, m: float, n: float, k: float, count: float) -> float:

@@ -1,8 +1,13 @@
-"""The `specaccel` command line (DESIGN.md "Command line": a stable contract).
+"""The `specaccel` command line, a stable contract (docs/cli.md, docs/architecture.md).
 
 Every command has ``--help``; every command that reports has ``--json``, which prints
 exactly one JSON object on stdout.  Progress and logs go to stderr.  Exit codes: 0 ok,
 1 failure of the run, 2 bad usage or bad input (one line, never a traceback).
+
+Start-up is lazy: :data:`COMMANDS` names every command with its one line of help, so
+``specaccel --help`` imports no command module, and ``specaccel COMMAND ...`` imports only
+that command's module (``specaccel.cli.<name>_cmd``, whose ``register(subparsers)`` adds
+its sub-parser and sets ``func``).
 """
 
 from __future__ import annotations
@@ -16,21 +21,23 @@ from collections.abc import Sequence
 from specaccel.cli import option_rules
 from specaccel.schema.errors import InputError
 
-# Each command lives in its own module `specaccel.cli.<name>_cmd` exposing
-# `register(subparsers) -> None`, which adds the sub-parser and sets `func`.
-COMMAND_MODULES: tuple[str, ...] = (
-    "run",
-    "trace",
-    "cost",
-    "theory",
-    "tree",
-    "simulate",
-    "hdl",
-    "sweep",
-    "validate",
-    "report",
-    "methods",
-)
+COMMANDS: dict[str, str] = {
+    "run": "replay the default workload on an A100 and on the default accelerator; report",
+    "trace": "generate, inspect, validate and convert decode traces",
+    "cost": "latency/energy of one forward pass (model, hardware, phase, batch, context)",
+    "theory": "closed forms: expected tokens per step, speedup, optimal gamma",
+    "tree": "draft-tree search (Sequoia dynamic program, hardware-aware)",
+    "simulate": "replay a decode trace on a hardware configuration (SimPy simulator)",
+    "hdl": "RTL: generate Verilog, synthesise, characterise the units",
+    "sweep": "design-space sweep from a TOML spec, on local processes or a Dask cluster",
+    "validate": "the cost model's validation table against published measurements",
+    "report": "HTML report (Pareto front, best design, sensitivity, plots) of a sweep",
+    "methods": "list the decoding methods and their presets (sources, tau)",
+}
+"""Every command, in ``--help`` order, with the one line its module's parser also shows
+(tests/test_cli_contract.py holds the two equal)."""
+
+COMMAND_MODULES: tuple[str, ...] = tuple(COMMANDS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -44,7 +51,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(load: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command-line parser with the modules of the commands in `load` imported and
+    registered (``None``: every command); any other command is a stub that only names
+    itself and its help, which is all that ``specaccel --help`` needs."""
     parser = _Parser(
         prog="specaccel",
         description=(
@@ -58,20 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"specaccel {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"specaccel.cli.{name}_cmd")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"specaccel.cli.{name}_cmd":
-                continue  # command not built yet in this checkout
-            raise
-        module.register(sub)
+    for name, help_text in COMMANDS.items():
+        if load is None or name in load:
+            importlib.import_module(f"specaccel.cli.{name}_cmd").register(sub)
+        else:
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The command an argument list runs (its first word that is not an option), if any."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = chosen_command(words)
+    parser = build_parser(load=() if command is None else (command,))
+    args = parser.parse_args(words)
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2

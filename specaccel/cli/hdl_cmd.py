@@ -21,16 +21,48 @@ MAX_NODES = 256
 
 
 def _units() -> tuple[str, ...]:
-    from specaccel.hdl.units import UNIT_NAMES
+    from specaccel.hdl.units import registry
 
-    return UNIT_NAMES
+    return tuple(registry())
 
 
-def _unit_name(value: str) -> str:
+def _unit_name(value: str, option: str = "--unit") -> str:
     names = _units()
     if value not in names:
-        raise InputError(f"must be one of {', '.join(names)}, not {value!r}", field="--unit")
+        raise InputError(f"must be one of {', '.join(names)}, not {value!r}", field=option)
     return value
+
+
+def _unit_parameters() -> dict[str, tuple[Any, list[str]]]:
+    """Every unit-specific parameter of the registry: (its declaration, the units taking
+    it), by name, in declaration order."""
+    from specaccel.hdl.units import registry
+
+    params: dict[str, tuple[Any, list[str]]] = {}
+    for unit in registry().values():
+        for param in unit.parameters:
+            params.setdefault(param.name, (param, []))[1].append(unit.name)
+    return params
+
+
+def _extra(args, units: list[str]) -> dict[str, Any]:
+    """The unit-specific options given on the command line, converted and checked
+    against every unit in `units` (an option no listed unit takes is an error)."""
+    from specaccel.hdl.units import get_unit
+
+    extra: dict[str, Any] = {}
+    for name, (param, _) in _unit_parameters().items():
+        text = getattr(args, name, None)
+        if text is None:
+            continue
+        for unit in units:
+            if get_unit(unit).parameter(name) is None:
+                raise InputError(f"does not apply to unit {unit}", field=param.option)
+        try:
+            extra[name] = param.convert(text)
+        except ValueError as exc:
+            raise InputError(str(exc), field=param.option) from None
+    return extra
 
 
 def _nodes(value: int, option: str = "--nodes") -> int:
@@ -51,24 +83,41 @@ def _node_list(text: str) -> list[int]:
 
 
 def _build(args) -> Any:
+    return _build_unit(_unit_name(args.unit), _nodes(args.nodes), args.token_width,
+                       args.prob_width, _extra(args, [args.unit]))
+
+
+def _build_unit(name: str, nodes: int, token_width: int, prob_width: int,
+                extra: dict[str, Any]) -> Any:
     from specaccel.hdl.units import build_unit
 
     try:
-        return build_unit(_unit_name(args.unit), nodes=_nodes(args.nodes),
-                          token_width=args.token_width, prob_width=args.prob_width)
+        return build_unit(name, nodes=nodes, token_width=token_width, prob_width=prob_width,
+                          **extra)
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="unit parameters") from None
 
 
+def _add_parameter_options(p: argparse.ArgumentParser) -> None:
+    """One option per unit-specific parameter of the registry (strings here; each is
+    converted and checked against the chosen units by `_extra`)."""
+    for name, (param, units) in _unit_parameters().items():
+        what = (f"one of {', '.join(param.choices)}" if param.choices is not None
+                else f"integer in [{param.bounds[0]}, {param.bounds[1]}]")
+        p.add_argument(param.option, dest=name, metavar=name.upper(),
+                       help=f"{param.help}; {what} (default {param.default}; units: "
+                            f"{', '.join(units)})")
+
+
 def _add_unit_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--unit", required=True, help="unit name (tree_verify, tree_mask, "
-                   "kv_compact, argmax_sample, spec_decode_core, tree_verify_serial)")
+    p.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
     p.add_argument("--nodes", type=int, required=True, help="tree size N (nodes per tree)")
     p.add_argument("--token-width", type=int, default=16, help="token id bits (default 16)")
     p.add_argument("--prob-width", type=int, default=12,
                    help="fixed-point probability bits (default 12)")
+    _add_parameter_options(p)
 
 
 def _cmd_generate(args) -> int:
@@ -139,7 +188,8 @@ def _cmd_synth(args) -> int:
                      unit="stage"):
         r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
-                            build_dir=args.build_dir, seed=args.seed)
+                            build_dir=args.build_dir, seed=args.seed,
+                            **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
         fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \
@@ -157,21 +207,25 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_characterise(args) -> int:
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.characterisation import (
         characterise,
         fit_lut_exponent,
         write_csv,
     )
 
-    units = [_unit_name(u) for u in args.units.split(",")] if args.units else list(_units())
+    units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
+             else list(_units()))
     nodes = _node_list(args.nodes)
+    extra = _extra(args, units)
+    for unit in units:  # validate every unit's parameters before the long run
+        for n in nodes:
+            _build_unit(unit, n, args.token_width, args.prob_width,
+                        extra)._MustUse__silence = True
     if args.output:
         check_output_file(args.output, kind="csv", option="--output")
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
-
-    def progress(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
 
     note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
                          + " --nodes " + ",".join(str(n) for n in nodes)
@@ -182,9 +236,12 @@ def _cmd_characterise(args) -> int:
             with atomic_target(args.output, option="--output") as tmp:
                 write_csv(rows, tmp, header_note=f"produced by: {note}")
 
-    rows = characterise(units, nodes, token_width=args.token_width,
-                        prob_width=args.prob_width, device=args.device,
-                        build_root=args.build_dir, progress=progress, on_row=save)
+    # one bar over the designs (unit, N), with the current design's stage and an ETA
+    with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
+        rows = characterise(units, nodes, token_width=args.token_width,
+                            prob_width=args.prob_width, device=args.device,
+                            build_root=args.build_dir, report=bar.write, on_row=save,
+                            **extra)
     save(rows)
     exponents = {u: fit_lut_exponent(rows, u) for u in units}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
@@ -297,6 +354,7 @@ def register(subparsers) -> None:
     c.add_argument("--nodes", default="4,8,16,32,64", help="comma-separated N values")
     c.add_argument("--token-width", type=int, default=16, help="token id bits")
     c.add_argument("--prob-width", type=int, default=12, help="probability bits")
+    _add_parameter_options(c)
     c.add_argument("--device", choices=DEVICES, default="ice40-hx8k", help="target")
     c.add_argument("--build-dir", help="keep the tool files under this folder")
     c.add_argument("-o", "--output", help="CSV file to write")

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from specaccel.cli.output import add_warning, emit, table, to_json
-from specaccel.models.golden import verify_trace
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import check_trace_output
@@ -108,6 +107,8 @@ def node_depths_flat(trace: Trace) -> np.ndarray:
 
 def summarize(trace: Trace) -> dict[str, Any]:
     """Sizes, depth and golden-model committed tokens per step of a (valid) trace."""
+    from specaccel.models.golden import verify_trace
+
     per_step = trace.nodes_per_step()
     outcome = verify_trace(trace)
     committed = outcome.committed.astype(np.float64)
@@ -184,6 +185,8 @@ def _gen(args: argparse.Namespace) -> int:
     preset = options.resolve()
     trace = options.generate()
     write_trace(trace, args.output)
+    from specaccel.models.golden import verify_trace
+
     committed = verify_trace(trace).committed
     source = preset.source
     result = {

@@ -1,6 +1,5 @@
 """Hardware presets, the accelerator design, and the verify/tree unit latencies."""
 
-import math
 
 import pytest
 
@@ -64,26 +63,15 @@ def test_gpu_verify_is_launch_bound_software():
     assert hw.tree_unit_latency_s(64) == hs.GPU_TREE_KERNELS * hw.kernel_launch_s
 
 
-def test_accelerator_pipeline_model_without_characterisation(monkeypatch):
-    monkeypatch.setattr(hs, "_rtl_points", lambda unit: [])
+def test_accelerator_times_its_units_from_the_characterisation_table():
+    from specaccel.models.cost.rtl_table import request_cycles
+
     hw = get_hardware("specaccel-default")
-    assert hw.verify_unit_source == "pipeline-model"
-    for n in (1, 2, 5, 64, 100):
-        cyc = (math.ceil(math.log2(n)) if n > 1 else 0) + 3
-        assert hw.verify_unit_latency_s(n) == pytest.approx(cyc / hw.clock_hz)
-        assert hw.tree_unit_latency_s(n) == pytest.approx((n + cyc) / hw.clock_hz)
+    assert hw.verify_unit_source == hw.tree_unit_source == "rtl-characterisation"
+    for n in (1, 2, 5, 16, 64, 100):
+        verify = request_cycles(hw.verify_unit, n) + request_cycles("kv_compact", n)
+        assert hw.verify_unit_latency_s(n) == pytest.approx(verify / hw.clock_hz)
+        # the mask unit is node-serial: n cycles for an n-node tree
+        assert hw.tree_unit_latency_s(n) == pytest.approx(n / hw.clock_hz)
     with pytest.raises(InputError):
         hw.verify_unit_latency_s(0)
-
-
-def test_accelerator_uses_rtl_characterisation_when_present(monkeypatch):
-    table = {"tree_verify": [(8, 5.0), (16, 6.0), (32, 8.0)], "tree_mask": [(16, 20.0)],
-             "kv_compact": [(128, 1.0)]}  # verify step = verify unit + compaction unit
-    monkeypatch.setattr(hs, "_rtl_points", lambda unit: table.get(unit, []))
-    hw = get_hardware("specaccel-default")
-    assert hw.verify_unit_source == "rtl-characterisation"
-    assert hw.verify_unit_latency_s(5) == pytest.approx(6.0 / hw.clock_hz)
-    assert hw.verify_unit_latency_s(16) == pytest.approx(7.0 / hw.clock_hz)
-    # beyond the table: log2 extrapolation of the last two rows (2 cycles per doubling)
-    assert hw.verify_unit_latency_s(128) == pytest.approx(13.0 / hw.clock_hz)
-    assert hw.tree_unit_latency_s(4) == pytest.approx(20.0 / hw.clock_hz)

@@ -2,15 +2,22 @@
 
 Each notebook is a list of cells: ``("md", text)`` or ``("code", text)``.  Every notebook
 runs on small inputs (seconds) and ends with assertions on its own results, so executing
-it (tests/docs/test_notebooks.py) is a test.  The committed ``.ipynb`` files carry no
-outputs; regenerate them after editing this file::
+it (tests/docs/test_notebooks.py) is a test.  The committed ``.ipynb`` files carry their
+outputs (figures and printed numbers, as a reader should see them); this script builds
+each notebook from its source, executes it with the venv's kernel and writes it::
 
-    .venv/bin/python tests/docs/notebook_sources.py
+    .venv/bin/python tests/docs/notebook_sources.py              # all notebooks
+    .venv/bin/python tests/docs/notebook_sources.py quickstart   # some of them
+
+Run it after editing a source here or when the code's numbers change (the doc test then
+says which cell's output is stale); how outputs are compared: notebook_outputs.py.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -452,9 +459,8 @@ for u in UNITS:
 
 `specaccel-default` clocks its units with the PE array.  Its verify step is the
 `tree_verify` pipeline followed by `kv_compact`; its tree step is `tree_mask`.
-`verify_unit_source` says whether the model reads the bundled characterisation table
-(`rtl-characterisation`) or, when the hdl package ships none, a pipelined-unit formula
-(`pipeline-model`)."""),
+`verify_unit_source` says where the model takes them from: the bundled characterisation
+table (`rtl-characterisation`), scaled to the tree by each unit's latency law."""),
     ("code", """\
 acc = get_hardware("specaccel-default")
 print("verify unit source:", acc.verify_unit_source, "| clock", acc.clock_hz / 1e9, "GHz")
@@ -594,18 +600,34 @@ def build(name: str) -> nbformat.NotebookNode:
 
 
 def render(name: str) -> str:
-    """The .ipynb text of notebook `name`, exactly as committed."""
+    """The .ipynb text of notebook `name` without outputs (cells as in the source)."""
     return nbformat.writes(build(name)) + "\n"
 
 
-def main() -> int:
+def _outputs_module():
+    spec = importlib.util.spec_from_file_location(
+        "docs_notebook_outputs", Path(__file__).with_name("notebook_outputs.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def main(names: list[str]) -> int:
+    unknown = [n for n in names if n not in NOTEBOOKS]
+    if unknown:
+        print(f"unknown notebook(s) {unknown}; choose from {sorted(NOTEBOOKS)}", file=sys.stderr)
+        return 2
+    outputs = _outputs_module()
     NOTEBOOK_DIR.mkdir(parents=True, exist_ok=True)
-    for name in NOTEBOOKS:
-        path = NOTEBOOK_DIR / f"{name}.ipynb"
-        path.write_text(render(name))
-        print(path, file=sys.stderr)
+    with outputs.venv_kernel() as kernel:
+        for name in names or list(NOTEBOOKS):
+            with tempfile.TemporaryDirectory(prefix="specaccel-notebook-") as work:
+                nb = outputs.execute(build(name), Path(work), kernel)
+            path = NOTEBOOK_DIR / f"{name}.ipynb"
+            path.write_text(nbformat.writes(nb) + "\n")
+            print(f"executed and wrote {path}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

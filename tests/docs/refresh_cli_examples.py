@@ -1,110 +1,72 @@
-"""Re-run the replayed examples of docs/cli.md and paste their real output into the page.
+"""Re-run the examples of docs/cli.md and the README and paste their real output in.
 
 tests/docs/test_doc_rot.py fails when a documented example no longer prints what the page
-shows (a cost-model change, a re-measured RTL characterisation table, ...).  After checking
-that the change is intended, refresh the page with::
+shows (a cost-model change, a re-measured RTL characterisation table, new synthesis
+tools, ...).  After checking that the change is intended, refresh the pages with::
 
     .venv/bin/python tests/docs/refresh_cli_examples.py
 
-It runs the same commands, in the same order and scratch folder set-up as the test, and
-replaces each example's output lines (up to the next ``$`` line or the end of its fenced
-block).  Examples the test does not replay (cut or timing-dependent output) are left alone.
+It runs every example exactly as the test does (cli_examples.py: document order, one
+scratch folder per page, the same masks) and replaces the output lines of each example
+that the test would reject: every ``$ specaccel ...`` example of docs/cli.md, the files
+the page shows (``char.csv``), and the README's example report (``make run``).  A cut
+output (``...``) keeps its cut; a progress-bar line the page shows stays.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
-import io
 import os
-import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-REPO = HERE.parents[1]
-CLI_DOC = REPO / "docs" / "cli.md"
 
 
-def _doc_rot():
-    spec = importlib.util.spec_from_file_location("doc_rot", HERE / "test_doc_rot.py")
+def _lib():
+    spec = importlib.util.spec_from_file_location("docs_cli_examples",
+                                                  HERE / "cli_examples.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
 
 
-def _scratch(tmp: Path) -> None:
-    """The files the replayed examples read, as the test lays them out."""
-    data = tmp / "tests" / "workloads" / "data"
-    data.mkdir(parents=True)
-    src = REPO / "tests" / "workloads" / "data" / "spec_bench_answers.jsonl"
-    (data / src.name).write_bytes(src.read_bytes())
-    spec = (REPO / "docs" / "config-format.md").read_text().split("(`sweep.toml`, used in", 1)[1]
-    (tmp / "sweep.toml").write_text(spec.split("```toml\n", 1)[1].split("```", 1)[0])
-
-
-def _run(command: str) -> list[str]:
-    from specaccel.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(shlex.split(command)[1:])
-        except SystemExit:
-            pass
-    # progress and logs (stderr) come first on a terminal; keep stdout's blank lines,
-    # which the test ignores but a reader needs
-    err_lines = [ln.rstrip() for ln in err.getvalue().splitlines()
-                 if ln.strip() and "%|" not in ln]
-    out_lines = [ln.rstrip() for ln in out.getvalue().strip("\n").splitlines()]
-    return err_lines + (out_lines if out.getvalue().strip() else [])
-
-
-def refresh(doc_path: Path = CLI_DOC) -> int:
-    """Rewrite `doc_path` in place; return how many examples changed."""
-    rot = _doc_rot()
-    lines = doc_path.read_text().splitlines()
-    changed = 0
+def refresh(page: Path) -> int:
+    """Rewrite `page` in place; return how many examples changed."""
+    lib = _lib()
+    lines = page.read_text().splitlines()
+    replacements: list[tuple[int, int, list[str]]] = []
     old_cwd = os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        _scratch(Path(tmp))
-        os.chdir(tmp)
+    with tempfile.TemporaryDirectory(prefix="specaccel-docs-") as tmp:
+        folder = Path(tmp)
+        lib.scratch(folder)
+        os.chdir(folder)
         os.environ["COLUMNS"] = "100"
         try:
-            out: list[str] = []
-            i, fenced = 0, False
-            while i < len(lines):
-                line = lines[i]
-                out.append(line)
-                i += 1
-                if line.startswith("```"):
-                    fenced = not fenced
-                    continue
-                if not (fenced and line.startswith("$ ")):
-                    continue
-                command = line[2:].split("  #", 1)[0].strip()
-                j = i
-                while j < len(lines) and not lines[j].startswith(("$ ", "```")):
-                    j += 1
-                if not command.startswith(rot.REPLAYED):
-                    continue
-                new = _run(command)
-                old = [ln for ln in lines[i:j] if ln.strip() and not rot.is_progress_bar(ln)]
-                new_cmp = [ln for ln in new if ln.strip()]
-                if sorted(map(rot.normalise, old)) != sorted(map(rot.normalise, new_cmp)):
-                    changed += 1
-                    print(f"refreshed: {command}", file=sys.stderr)
-                    out.extend(new)
-                    trailing_blank = j > i and not lines[j - 1].strip()
-                    if trailing_blank and lines[j].startswith("$ "):
-                        out.append("")
-                    i = j
+            for ex in lib.examples(page):
+                if ex.command is not None:
+                    code, got = lib.run(ex.command)
+                    if code != lib.expected_exit(ex):
+                        print(f"{page.name}:{ex.line_no}: '{ex.command}' exits {code}, not "
+                              f"{lib.expected_exit(ex)}: fix the example or the code",
+                              file=sys.stderr)
+                else:
+                    got = (folder / ex.file).read_text().splitlines()
+                if not lib.agrees(ex, got):
+                    print(f"refreshed {page.name}:{ex.line_no}: {ex.command or ex.file}",
+                          file=sys.stderr)
+                    replacements.append((ex.start, ex.end, lib.refreshed(ex, got)))
         finally:
             os.chdir(old_cwd)
-    doc_path.write_text("\n".join(out) + "\n")
-    return changed
+    for start, end, new in reversed(replacements):
+        lines[start:end] = new
+    page.write_text("\n".join(lines) + "\n")
+    return len(replacements)
 
 
 if __name__ == "__main__":
-    print(f"{refresh()} example(s) refreshed in {CLI_DOC.relative_to(REPO)}")
+    lib = _lib()
+    for page in (lib.CLI_DOC, lib.README):
+        print(f"{refresh(page)} example(s) refreshed in {page.relative_to(lib.REPO)}")

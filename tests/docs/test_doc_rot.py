@@ -13,6 +13,7 @@ import argparse
 import importlib.util
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -268,7 +269,7 @@ def test_concepts_example_prints_what_the_doc_says(capsys):
 # ---- links -----------------------------------------------------------------------------
 
 MY_PAGES = ("index.md", "concepts.md", "cli.md", "trace-schema.md", "config-format.md",
-            "validation.md", "extending.md")
+            "validation.md", "extending.md", "dask-cluster.md")
 # Pages other engineers own and are writing (issue 7); linked before they land.
 PLANNED_PAGES = {"methods.md", "sweeps.md"}
 
@@ -306,36 +307,25 @@ def test_relative_links_resolve(page):
 
 # ---- example outputs -------------------------------------------------------------------
 
-# Commands whose documented output is complete (not cut) and has no timings; they are run
-# in one scratch folder in document order, as the docs say they were.
-REPLAYED = ("specaccel trace gen", "specaccel trace validate", "specaccel trace export",
-            "specaccel theory", "specaccel cost --model llama-2-7b", "specaccel validate",
-            "specaccel tree optimize", "specaccel trace import", "specaccel simulate",
-            "specaccel run", "specaccel cost --hw tpu9", "specaccel hdl generate",
-            "specaccel sweep sweep.toml", "specaccel report", "specaccel methods",
-            "specaccel cost --gemm")
-_WALL_TIME = re.compile(r"^(done in |wall time: |\s+[\w-]+: )\d+(\.\d+)? s$")
+def _cli_examples():
+    spec = importlib.util.spec_from_file_location(
+        "docs_cli_examples", Path(__file__).with_name("cli_examples.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def normalise(line: str) -> str:
-    """Mask what differs between runs of the same command: wall times, rates, progress
-    bars, absolute paths."""
-    line = _WALL_TIME.sub(r"\1<t> s", line.rstrip())
-    if line.startswith("points per minute"):
-        return "points per minute <rate>"
-    if line.startswith("output folder: "):
-        return "output folder: <dir>"
-    # a masked value (a rate) can widen a table's columns: compare cells, not padding
-    return re.sub(r"-{2,}", "--", re.sub(r"\s+", " ", line.strip()))
+examples_lib = _cli_examples()
+normalise = examples_lib.normalise
+is_progress_bar = examples_lib.is_progress_bar
 
-
-def is_progress_bar(line: str) -> bool:
-    """A tqdm progress-bar update (stderr; how many of them depends on timing)."""
-    return "%|" in line
+_STALE = ("{page} example at line {line} ('{what}') is stale: run "
+          "tests/docs/refresh_cli_examples.py and check the diff")
 
 
 def documented_runs(doc: str) -> list[tuple[str, list[str]]]:
-    """``(command, output lines)`` of every ``$ specaccel`` line in the fenced blocks."""
+    """``(command, output lines)`` of every ``$ ...`` line in the fenced blocks of `doc`."""
     runs: list[tuple[str, list[str]]] = []
     fenced, current = False, None
     for line in (DOCS / doc).read_text().splitlines():
@@ -352,34 +342,63 @@ def documented_runs(doc: str) -> list[tuple[str, list[str]]]:
     return runs
 
 
-def test_cli_examples_print_what_the_doc_shows(tmp_path, monkeypatch, capsys):
-    from specaccel.cli import main
+def _check_examples(page: Path, folder: Path) -> int:
+    """Run `page`'s examples in document order in `folder`; return how many were checked."""
+    lib = examples_lib
+    lib.scratch(folder)
+    mask = not lib.installed_tools_documented(page)
+    checked = 0
+    for ex in lib.examples(page):
+        what = ex.command or f"the file {ex.file}"
+        if ex.command is not None:
+            code, got = lib.run(ex.command)
+            assert code == lib.expected_exit(ex), f"{page.name}: '{ex.command}' exit {code}"
+        else:
+            got = (folder / ex.file).read_text().splitlines()
+        assert lib.agrees(ex, got, mask_numbers=mask and ex.synthesis), \
+            _STALE.format(page=page.name, line=ex.line_no, what=what) + \
+            "\n--- documented\n" + "\n".join(ex.output) + "\n--- now\n" + "\n".join(got)
+        checked += 1
+    return checked
 
-    repo = DOCS.parent
-    data = tmp_path / "tests" / "workloads" / "data"
-    data.mkdir(parents=True)
-    (data / "spec_bench_answers.jsonl").write_bytes(
-        (repo / "tests" / "workloads" / "data" / "spec_bench_answers.jsonl").read_bytes())
-    spec = (DOCS / "config-format.md").read_text().split("(`sweep.toml`, used in", 1)[1]
-    (tmp_path / "sweep.toml").write_text(spec.split("```toml\n", 1)[1].split("```", 1)[0])
+
+def test_every_cli_example_is_replayed():
+    # Every `$ specaccel` line of cli.md is an example the test below runs and compares.
+    commands = [ex.command for ex in examples_lib.examples(examples_lib.CLI_DOC)
+                if ex.command]
+    assert commands == example_lines(examples_lib.CLI_DOC.read_text())
+    assert any(ex.file == "char.csv" for ex in examples_lib.examples(examples_lib.CLI_DOC))
+
+
+def test_cli_examples_print_what_the_doc_shows(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("COLUMNS", "100")
-    checked = 0
-    for command, expected in documented_runs("cli.md"):
-        if not command.startswith(REPLAYED):
-            continue
-        want_code = 2 if any(e.startswith("specaccel: error:") for e in expected) else 0
-        assert main(shlex.split(command)[1:]) == want_code, command
-        cap = capsys.readouterr()
-        got = [normalise(ln) for ln in (cap.out + cap.err).splitlines()
-               if ln.strip() and not is_progress_bar(ln)]
-        expected = [normalise(ln) for ln in expected if not is_progress_bar(ln)]
-        # stdout and stderr interleave differently when captured: compare as multisets
-        assert sorted(got) == sorted(expected), (
-            f"docs/cli.md output of '{command}' is stale: run it (in document order, in a "
-            "scratch folder) and paste what it prints")
-        checked += 1
-    assert checked >= 17
+    assert _check_examples(examples_lib.CLI_DOC, tmp_path) >= 25
+
+
+def test_readme_example_report_is_what_make_run_prints(tmp_path, monkeypatch):
+    makefile = (DOCS.parent / "Makefile").read_text()
+    assert "$(VENV)/bin/specaccel run --out $(OUT)" in makefile
+    assert "OUT ?= specaccel-out" in makefile  # so `make run` is examples_lib.MAKE_RUN
+    [report] = examples_lib.examples(examples_lib.README)
+    assert report.command == examples_lib.MAKE_RUN and len(report.output) > 20
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLUMNS", "100")
+    assert _check_examples(examples_lib.README, tmp_path) == 1
+
+
+def test_a_stale_example_would_be_caught():
+    lib = examples_lib
+    ex = lib.Example("specaccel x", ["a  1", "b  2.5", "wall time: 1.0 s"], 0, 3)
+    assert lib.agrees(ex, ["b  2.5", "a  1", "wall time: 7.3 s"])   # order, wall time
+    assert not lib.agrees(ex, ["a  1", "b  2.6", "wall time: 1.0 s"])
+    assert lib.agrees(ex, ["a  1", "b  2.6", "wall time: 1.0 s"], mask_numbers=True)
+    assert not lib.agrees(ex, ["a  1", "c  2.6", "wall time: 1.0 s"], mask_numbers=True)
+    cut = lib.Example("specaccel y", ["{", '  "x": 1,', "...", '  "z": 3', "}"], 0, 5)
+    assert lib.agrees(cut, ["{", '  "x": 1,', '  "y": 2,', '  "z": 3', "}"])
+    assert not lib.agrees(cut, ["{", '  "x": 1,', '  "y": 2,', '  "z": 4', "}"])
+    assert lib.refreshed(cut, ["{", '  "x": 5,', '  "y": 2,', '  "z": 6', "}"]) == \
+        ["{", '  "x": 5,', "...", '  "z": 6', "}"]
 
 
 def _edit_first_request(src: Path, dst: Path, edit) -> None:

@@ -1,21 +1,14 @@
 """ArgmaxSampleUnit in the Amaranth simulator against the golden token-selection rule."""
 
 import gc
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
-
-_spec = importlib.util.spec_from_file_location(
-    "argmax_vectors", Path(__file__).with_name("argmax_vectors.py"))
-vectors = sys.modules.setdefault("argmax_vectors", importlib.util.module_from_spec(_spec))
-_spec.loader.exec_module(vectors)
+from specaccel.hdl.units.argmax_sample import model as vectors
+from specaccel.hdl.units.argmax_sample.gateware import ArgmaxSampleUnit
 
 
 def _run(dut: ArgmaxSampleUnit, requests, *, seed: int, p_idle: float, p_stall: float):

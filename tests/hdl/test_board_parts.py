@@ -12,10 +12,10 @@ from specaccel.hdl import host_driver as hd
 from specaccel.hdl.axi_stream import AxisUnit
 from specaccel.hdl.board import BOARD_CORE, BOARDS, BoardTop, build_bitstream, export_layout
 from specaccel.hdl.host_link import HostLinkTop
-from specaccel.hdl.kv_compact_unit import KVCompactUnit
 from specaccel.hdl.layouts import pack
-from specaccel.hdl.tree_vectors import CompactVectorModel
 from specaccel.hdl.uart import UARTReceiver, UARTTransmitter
+from specaccel.hdl.units.kv_compact.gateware import KVCompactUnit
+from specaccel.hdl.units.kv_compact.model import CompactVectorModel
 
 # the link fixture is built for its layouts only, never elaborated
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

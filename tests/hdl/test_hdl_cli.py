@@ -11,7 +11,6 @@ from specaccel.hdl.characterisation import (
     COLUMNS,
     fit_lut_exponent,
     load_characterisation,
-    unit_timing,
     write_csv,
 )
 
@@ -83,7 +82,8 @@ def test_characterise_writes_table_and_fits_exponent(tmp_path):
 
 def _rows():
     base = {"token_width": 16, "prob_width": 12, "ii_cycles": 1.0, "ffs": 1, "carry": 0,
-            "brams": 0, "device": "ice40-hx8k", "tool_versions": "t"}
+            "brams": 0, "device": "ice40-hx8k", "tool_versions": "t", "role": "verify",
+            "latency_law": "levels(N) + 3"}
     return [
         {**base, "unit": "tree_verify", "nodes": 4, "latency_cycles": 5, "fmax_mhz": 120.0,
          "luts": 100},
@@ -94,22 +94,23 @@ def _rows():
     ]
 
 
-def test_timing_interpolates_in_log_n(tmp_path):
+def test_request_cycles_follow_the_rows_and_the_law(tmp_path):
+    from specaccel.models.cost.rtl_table import request_cycles
+
     path = tmp_path / "t.csv"
     write_csv(_rows(), path)
     rows = load_characterisation(path)
-    assert unit_timing("tree_verify", 16, rows) == (7, pytest.approx(100.0))
-    lat, fmax = unit_timing("tree_verify", 8, rows)  # Fmax: geometric mean in log-log
-    assert lat == 6 and fmax == pytest.approx((120.0 * 100.0) ** 0.5)
-    lat, fmax = unit_timing("tree_verify", 128, rows)  # extrapolated with the end slope
-    assert lat == 10 and fmax == pytest.approx(80.0 * (80.0 / 100.0) ** 0.5)
     assert fit_lut_exponent(rows, "tree_verify") == pytest.approx(1.5)
+    # a pipelined unit: the latency measured on the smallest unit that takes the tree
+    assert [request_cycles("tree_verify", n, rows) for n in (2, 4, 5, 16, 17, 64)] == \
+        [5, 5, 7, 7, 9, 9]
+    # beyond the table the law continues from the last row: levels(128) - levels(64) = 1
+    assert request_cycles("tree_verify", 128, rows) == 10
+    serial = [{**r, "unit": "s", "latency_law": "n + 3", "latency_cycles": r["nodes"] + 3}
+              for r in rows]
+    assert [request_cycles("s", n, serial) for n in (1, 5, 64, 100)] == [4, 8, 67, 103]
     with pytest.raises(LookupError):
-        unit_timing("tree_mask", 8, rows)
-    # a size that did not fit the device: cycles still count, Fmax is extrapolated
-    rows[2]["fmax_mhz"] = None
-    assert unit_timing("tree_verify", 64, rows) == (9, pytest.approx(100.0 * 100.0 / 120.0))
-    assert unit_timing("tree_verify", 32, rows)[0] == 8
+        request_cycles("tree_mask", 8, rows)
 
 
 def test_load_rejects_bad_table(tmp_path):
@@ -123,30 +124,27 @@ def test_load_rejects_bad_table(tmp_path):
     bad.write_text(text)
     with pytest.raises(InputError, match="field 'luts'"):
         load_characterisation(bad)
-    assert list(COLUMNS)[:2] == ["unit", "nodes"]
+    assert list(COLUMNS)[:3] == ["unit", "role", "nodes"]
 
 
-def test_bundled_table_is_real_and_feeds_the_timing_lookups():
+def test_bundled_table_is_real_and_matches_the_declared_units():
     from importlib import resources
 
-    from specaccel.hdl.characterisation import tree_unit_timing, verify_unit_timing
+    from specaccel.hdl.units import registry
+    from specaccel.models.cost.rtl_table import request_cycles
 
     text = resources.files("specaccel.data").joinpath("rtl-characterisation.csv").read_text()
     assert text.startswith("# produced by: specaccel hdl characterise")
     rows = load_characterisation()
-    units = {r["unit"] for r in rows}
-    assert {"tree_verify", "tree_mask", "argmax_sample"} <= units
+    assert {r["unit"] for r in rows} == set(registry())
     for r in rows:
+        unit = registry()[r["unit"]]
+        assert r["role"] == unit.role and r["latency_law"] == unit.law().text()
+        assert r["latency_cycles"] == unit.law().cycles(nodes=r["nodes"])
         assert r["device"] == "ice40-hx8k" and r["luts"] > 0 and r["ffs"] > 0
-        assert r["latency_cycles"] >= 1 and r["ii_cycles"] >= 1 and r["tool_versions"]
+        assert r["ii_cycles"] >= 1 and r["tool_versions"]
         assert r["fmax_mhz"] is None or 10 < r["fmax_mhz"] < 500
-    for unit, lookup in (("tree_verify", verify_unit_timing), ("tree_mask", tree_unit_timing)):
-        for r in rows:
-            if r["unit"] == unit:
-                latency, fmax = lookup(r["nodes"])
-                assert latency == r["latency_cycles"]
-                if r["fmax_mhz"] is not None:
-                    assert fmax == pytest.approx(r["fmax_mhz"])
+        assert request_cycles(r["unit"], r["nodes"]) == r["latency_cycles"]
     argmax = [r for r in rows if r["unit"] == "argmax_sample"]
     assert all(r["fmax_mhz"] >= 100 for r in argmax if r["nodes"] <= 16)
     assert all(r["fmax_mhz"] >= 80 for r in argmax)

@@ -3,7 +3,6 @@
 import pytest
 from amaranth.back import verilog
 
-from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
 from specaccel.hdl.harness import HARNESS_PORTS, ShiftRegisterHarness, unit_port_bits
 from specaccel.hdl.synthesis import (
     ToolError,
@@ -13,6 +12,7 @@ from specaccel.hdl.synthesis import (
     synthesise,
     synthesise_unit,
 )
+from specaccel.hdl.units.argmax_sample.gateware import ArgmaxSampleUnit
 
 
 def test_harness_has_five_pins_and_wires_every_unit_bit():

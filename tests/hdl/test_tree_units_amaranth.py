@@ -5,17 +5,14 @@ import numpy as np
 import pytest
 
 from specaccel.hdl.amaranth_stream_driver import run_stream
-from specaccel.hdl.kv_compact_unit import KVCompactUnit
-from specaccel.hdl.spec_decode_core import SpecDecodeCore
-from specaccel.hdl.tree_mask_unit import TreeMaskUnit
-from specaccel.hdl.tree_vectors import (
-    SHAPES,
-    CompactVectorModel,
-    CoreVectorModel,
-    MaskVectorModel,
-    random_parents,
-)
+from specaccel.hdl.tree_vectors import SHAPES, random_parents
 from specaccel.hdl.units import UNIT_NAMES, build_unit, generate_verilog
+from specaccel.hdl.units.kv_compact.gateware import KVCompactUnit
+from specaccel.hdl.units.kv_compact.model import CompactVectorModel
+from specaccel.hdl.units.spec_decode_core.gateware import SpecDecodeCore
+from specaccel.hdl.units.spec_decode_core.model import CoreVectorModel
+from specaccel.hdl.units.tree_mask.gateware import TreeMaskUnit
+from specaccel.hdl.units.tree_mask.model import MaskVectorModel
 
 
 @pytest.mark.parametrize("nodes", [2, 5, 16])

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from specaccel.hdl.amaranth_stream_driver import run_stream
-from specaccel.hdl.tree_vectors import VerifyVectorModel
-from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify.gateware import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify.model import VerifyVectorModel
 
 CONFIGS = [
     dict(nodes=4, token_width=4),

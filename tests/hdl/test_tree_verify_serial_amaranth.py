@@ -13,10 +13,10 @@ import pytest
 
 from specaccel.hdl.layouts import verify_response_layout
 from specaccel.hdl.node_stream_driver import run_node_stream
-from specaccel.hdl.serial_verify_vectors import SerialVerifyVectorModel
 from specaccel.hdl.tree_vectors import random_greedy_tree
-from specaccel.hdl.tree_verify_serial_unit import TreeVerifySerialUnit
-from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify.gateware import TreeVerifyUnit
+from specaccel.hdl.units.tree_verify_serial.gateware import TreeVerifySerialUnit
+from specaccel.hdl.units.tree_verify_serial.model import SerialVerifyVectorModel
 from specaccel.models.golden import verify_tree
 from specaccel.schema.trace import DraftTree
 

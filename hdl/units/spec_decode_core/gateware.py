@@ -4,10 +4,10 @@ One request carries a whole decode step: the draft tree with the target's per-no
 (the verify request), the root's position id and the KV-cache slot of the root.  The core
 forks it to
 
-* :class:`~specaccel.hdl.tree_mask_unit.TreeMaskUnit` -> output stream ``mask`` (the tree
+* :class:`~specaccel.hdl.units.tree_mask.gateware.TreeMaskUnit` -> output stream ``mask`` (the tree
   attention mask and position ids that the target's verify pass consumes), and
-* :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit` ->
-  :class:`~specaccel.hdl.kv_compact_unit.KVCompactUnit` -> output stream ``commit`` (the
+* :class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit` ->
+  :class:`~specaccel.hdl.units.kv_compact.gateware.KVCompactUnit` -> output stream ``commit`` (the
   accepted path, bonus token and the KV gather indices).
 
 In a real accelerator the target pass sits between the mask and the verify unit; here the
@@ -24,16 +24,16 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from specaccel.hdl.kv_compact_unit import KVCompactUnit
 from specaccel.hdl.layouts import (
     kv_compact_response_layout,
     tree_mask_response_layout,
     verify_response_layout,
 )
-from specaccel.hdl.tree_mask_unit import TreeMaskUnit
-from specaccel.hdl.tree_verify_unit import TreeVerifyUnit
 from specaccel.hdl.uniform_lfsr import DEFAULT_SEED
 from specaccel.hdl.unit_parameters import check_int, check_verify_parameters, validating
+from specaccel.hdl.units.kv_compact.gateware import KVCompactUnit
+from specaccel.hdl.units.tree_mask.gateware import TreeMaskUnit
+from specaccel.hdl.units.tree_verify.gateware import TreeVerifyUnit
 
 __all__ = ["SpecDecodeCore", "core_commit_layout", "core_request_layout"]
 
@@ -60,7 +60,7 @@ class SpecDecodeCore(wiring.Component):
     Parameters
     ----------
     nodes, token_width, prob_width, mode, uniform_source, lfsr_seed:
-        As :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`.
+        As :class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit`.
     position_width:
         Bits of a position id (mask unit), in [1, 32].
     slot_width:

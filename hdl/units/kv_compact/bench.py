@@ -1,4 +1,4 @@
-"""cocotb bench: KVCompactUnit's generated Verilog against the golden gather indices."""
+"""cocotb bench: ``kv_compact``'s generated Verilog against the golden gather indices."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ import random
 import cocotb
 import numpy as np
 
-from specaccel.hdl.cocotb_runner import record_measured
-
-TOPLEVEL = "kv_compact"
+from specaccel.hdl.cocotb_runner import BenchConfig, record_measured
 
 
 @cocotb.test()
 async def kv_compact_matches_golden(dut):
-    from cocotb_stream import drive, latency_and_ii, reset
-
-    from specaccel.hdl.tree_vectors import CompactVectorModel
+    from specaccel.hdl.cocotb_stream import drive, latency_and_ii, reset
+    from specaccel.hdl.units.kv_compact.model import CompactVectorModel
 
     nodes, sw = int(os.environ["NODES"]), int(os.environ["SLOT_WIDTH"])
     rng = np.random.default_rng(int(os.environ["SEED"]))
@@ -44,14 +41,11 @@ async def kv_compact_matches_golden(dut):
     record_measured(measured)
 
 
-def test_kv_compact_icarus(tmp_path):
-    from specaccel.hdl.cocotb_runner import run_unit_bench
-    from specaccel.hdl.units import build_unit
+CONFIGS = [BenchConfig(dict(nodes=16, slot_width=20), dict(n_random=1000),
+                       small=dict(n_random=300))]
 
-    nodes, sw = 16, 20
-    m = run_unit_bench(build_unit(TOPLEVEL, nodes=nodes, slot_width=sw), toplevel=TOPLEVEL,
-                       test_file=__file__, build_dir=tmp_path / f"n{nodes}",
-                       params={"nodes": nodes, "slot_width": sw, "seed": 6, "n_random": 1000})
-    print(f"kv_compact N={nodes}: latency {m['latency_min']}..{m['latency_max']} cycles, "
-          f"II {m['initiation_interval']:.2f}")
-    assert m["initiation_interval"] == 1.0 and m["paths"] >= 1000
+
+def check(measured: dict, settings: dict, unit) -> None:
+    assert measured["initiation_interval"] == 1.0
+    assert measured["latency_min"] == measured["latency_max"] == 1
+    assert measured["paths"] >= settings["n_random"]

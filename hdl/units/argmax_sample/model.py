@@ -1,7 +1,7 @@
-"""Random requests for the argmax/sampling unit and their golden results (shared by tests).
+"""Vector model of ``argmax_sample``: random requests and their golden results.
 
-Not a test module: the Amaranth-simulator test and the cocotb testbench both import it,
-so the stimulus and the expected answers are defined once, from the golden model.
+The Amaranth-simulator test and the cocotb bench both use it, so the stimulus and the
+expected answers (:mod:`specaccel.models.golden.token_selection`) are defined once.
 """
 
 from __future__ import annotations
@@ -95,3 +95,40 @@ def random_requests(rng: np.random.Generator, n: int, *, nodes: int, chunk: int,
         reqs.append(Request(node=int(rng.integers(0, nodes)), sample=sample,
                             threshold=threshold, values=values, counts=counts))
     return reqs
+
+
+CYCLE_REQUESTS = 12
+
+
+def measure_cycles(unit, rng: np.random.Generator) -> tuple[int, float]:
+    """(latency from a request's last beat to its result, II per beat) with one-beat
+    requests back to back and the output always ready, measured."""
+    from amaranth.sim import Simulator
+
+    from specaccel.hdl.amaranth_stream_driver import steady_interval
+
+    n = CYCLE_REQUESTS
+    sent: list[int] = []
+    got: list[int] = []
+
+    async def bench(ctx):
+        ctx.set(unit.out.ready, 1)
+        beat = unit.beat.const({"lanes": [1] * unit.chunk, "count": unit.chunk, "last": 1})
+        ctx.set(unit.inp.payload, beat)
+        cycle = 0
+        while len(got) < n and cycle < 100 * n:
+            ctx.set(unit.inp.valid, int(len(sent) < n))
+            if len(sent) < n and ctx.get(unit.inp.ready):
+                sent.append(cycle)
+            if ctx.get(unit.out.valid):
+                got.append(cycle)
+            await ctx.tick()
+            cycle += 1
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    if len(got) != n:
+        raise RuntimeError(f"argmax unit answered {len(got)} of {n} requests")
+    return got[0] - sent[0], steady_interval(sent)

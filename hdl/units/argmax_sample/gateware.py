@@ -31,6 +31,7 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for
 
 from specaccel.hdl.unit_parameters import validating
+from specaccel.hdl.units.argmax_sample import UNIT
 
 MAX_NODES = 1 << 16
 MAX_CHUNK = 64
@@ -119,7 +120,7 @@ class ArgmaxSampleUnit(wiring.Component):
             #: register stages of the chunk reduction (one per tree level, at least one)
             self.reduce_levels = max(1, (chunk - 1).bit_length())
             #: cycles from the handshake of a request's last beat to its result on ``out``
-            self.latency = 4 + self.reduce_levels
+            self.latency = UNIT.law(chunk=chunk).cycles(nodes=nodes)
             #: result FIFO slots: enough for one-beat requests back to back at full rate
             self.fifo_depth = self.latency + 3
         super().__init__({

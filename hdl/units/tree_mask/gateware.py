@@ -9,7 +9,7 @@ Structure: one node per cycle in index order (``row[i] = row[parent[i]] | 1 << i
 so a tree of n nodes takes about n cycles and the area is one N-way row multiplexer plus the
 N x N mask register — instead of the N^3 of a fully parallel pointer-doubling mask.  The
 testbenches measure its latency; it is the throughput limit of
-:class:`~specaccel.hdl.spec_decode_core.SpecDecodeCore` for large trees.
+:class:`~specaccel.hdl.units.spec_decode_core.gateware.SpecDecodeCore` for large trees.
 
 Invalid input (``n_nodes == 0``, ``n_nodes > N``, ``parent[i] >= i``) is answered at once
 with ``error`` set and all-zero rows and positions; the unit returns to idle after every
@@ -98,7 +98,8 @@ class TreeMaskUnit(wiring.Component):
         bad = Cat(*[present[i] & (req.parent[i] >= i) for i in range(1, n)]).any()
         req_error = (req.n_nodes == 0) | (req.n_nodes > n) | bad
 
-        # the row and position of the current node's parent (explicit mux, DESIGN.md)
+        # the row and position of the current node's parent (an explicit mux: indexing by
+        # a signal would lower to a barrel shifter, about 3x larger)
         parent_row = Signal(n)
         parent_depth = Signal(idx)
         with m.Switch(parent_q[1]):

@@ -1,5 +1,5 @@
-"""cocotb driver for a unit with one ``req`` and one ``resp`` stream (Amaranth port names
-``req__valid``, ``req__ready``, ``req__payload``, ``resp__...``).
+"""cocotb driver (bench side) for a unit with one ``req`` and one ``resp`` stream
+(Amaranth port names ``req__valid``, ``req__ready``, ``req__payload``, ``resp__...``).
 
 Inputs change on the falling clock edge; handshakes and outputs are sampled after
 ``ReadOnly()`` of that half cycle, i.e. exactly what the next rising edge will see.
@@ -85,3 +85,18 @@ def latency_and_ii(log: StreamLog) -> dict[str, float]:
     return {"latency_min": min(lat), "latency_max": max(lat),
             "initiation_interval": sum(gaps) / len(gaps) if gaps else float("nan"),
             "transfers": len(lat)}
+
+
+def replay_vectors_from_env(model, *, mode: str) -> list:
+    """`model.trace_vector` of every step of the trace file named by ``$TRACE_FILE`` (the
+    runner writes a preset's trace there; [] when none is given)."""
+    import os
+
+    path = os.environ.get("TRACE_FILE")
+    if not path:
+        return []
+    from specaccel.schema.trace_io import read_trace
+
+    trace = read_trace(path)
+    assert trace.verification == mode, (trace.verification, mode)
+    return [model.trace_vector(trace.step(s)) for s in range(trace.n_steps)]

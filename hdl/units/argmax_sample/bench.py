@@ -1,10 +1,8 @@
-"""cocotb bench: ArgmaxSampleUnit's generated Verilog against the golden token selection.
+"""cocotb bench: ``argmax_sample``'s generated Verilog against the golden token selection.
 
-The cocotb test (no ``test_`` prefix: pytest does not collect it) reads the unit's
-parameters from the environment, makes random requests with :mod:`argmax_vectors` (golden
-results from :mod:`specaccel.models.golden.token_selection`), packs beats with the unit's
-own layouts and drives them with random valid/ready.  The pytest functions at the bottom
-build each configuration with the project's cocotb runner (Icarus).
+The cocotb test reads the unit's parameters from the environment, makes random requests
+with :mod:`.model` (golden results from :mod:`specaccel.models.golden.token_selection`),
+packs beats with the unit's own layouts and drives them with random valid/ready.
 """
 
 from __future__ import annotations
@@ -17,9 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, RisingEdge
 
-from specaccel.hdl.cocotb_runner import record_measured
-
-TOPLEVEL = "argmax_sample"
+from specaccel.hdl.cocotb_runner import BenchConfig, record_measured
 
 
 def _config() -> dict:
@@ -59,9 +55,8 @@ async def _drive(dut, beats: list[int], n_results: int, rng: random.Random, *,
 async def argmax_sample_matches_golden(dut):
     """A no-stall burst (measures latency and II), then thousands of random requests with
     random back-pressure; every result equals the golden model's."""
-    import argmax_vectors
-
-    from specaccel.hdl.argmax_sample_unit import beat_layout, result_layout
+    from specaccel.hdl.units.argmax_sample import model as argmax_vectors
+    from specaccel.hdl.units.argmax_sample.gateware import beat_layout, result_layout
 
     cfg = _config()
     seed = int(os.environ["SEED"])
@@ -106,25 +101,15 @@ async def argmax_sample_matches_golden(dut):
     record_measured({"latency": latency, "ii": ii, "requests": len(reqs), "beats": len(beats)})
 
 
-def _run(tmp_path, *, n_random: int, seed: int, **params):
-    from specaccel.hdl.argmax_sample_unit import ArgmaxSampleUnit
-    from specaccel.hdl.cocotb_runner import run_unit_bench
-
-    unit = ArgmaxSampleUnit(**params)
-    result = run_unit_bench(unit, toplevel=TOPLEVEL, test_file=__file__,
-                            build_dir=tmp_path / "build",
-                            params={**params, "seed": seed, "n_random": n_random})
-    assert result["latency"] == unit.latency
-    assert result["ii"] == 1.0
-    return result
+CONFIGS = [
+    BenchConfig(dict(nodes=16, token_width=16, prob_width=12, chunk=4, logit_width=16),
+                dict(n_random=2500, seed=5), small=dict(n_random=800)),
+    BenchConfig(dict(nodes=6, token_width=7, prob_width=5, chunk=3, logit_width=6),
+                dict(n_random=500, seed=9)),
+]
 
 
-def test_argmax_verilog_default_widths(tmp_path):
-    r = _run(tmp_path, n_random=2500, seed=5, nodes=16, token_width=16, prob_width=12,
-             chunk=4, logit_width=16)
-    assert r["requests"] == 2500 and r["beats"] > 2500
-
-
-def test_argmax_verilog_odd_chunk(tmp_path):
-    _run(tmp_path, n_random=500, seed=9, nodes=6, token_width=7, prob_width=5, chunk=3,
-         logit_width=6)
+def check(measured: dict, settings: dict, unit) -> None:
+    assert measured["latency"] == unit.latency
+    assert measured["ii"] == 1.0
+    assert measured["requests"] == settings["n_random"]

@@ -1,8 +1,9 @@
-"""Test vectors for :class:`~specaccel.hdl.tree_verify_serial_unit.TreeVerifySerialUnit`.
+"""Vector model of ``tree_verify_serial`` (:class:`.gateware.TreeVerifySerialUnit`).
 
 The serial unit takes a tree as a stream of node records and answers with the very response
-word of the parallel unit, so this model *is* :class:`~specaccel.hdl.tree_vectors.
-VerifyVectorModel` (the same random, directed and trace trees; expected responses from
+word of the parallel unit, so this model *is* ``tree_verify``'s
+:class:`~specaccel.hdl.units.tree_verify.model.VerifyVectorModel` (the same random,
+directed and trace trees; expected responses from
 :func:`specaccel.models.golden.verify_tree`), with two differences:
 
 * a vector carries the list of node-record words (``last`` on the final one) instead of one
@@ -21,13 +22,16 @@ import numpy as np
 from specaccel.hdl.layouts import pack, verify_node_layout
 from specaccel.hdl.stochastic_fixed_point import StochasticValues
 from specaccel.hdl.tree_vectors import (
-    VerifyVectorModel,
     random_greedy_tree,
+    random_stochastic_values,
     require_golden_rejects,
 )
+from specaccel.hdl.units.tree_verify.model import VerifyVectorModel
 from specaccel.schema.trace import DraftTree
 
-__all__ = ["SerialVerifyVector", "SerialVerifyVectorModel"]
+__all__ = ["SerialVerifyVector", "SerialVerifyVectorModel", "measure_cycles"]
+
+CYCLE_TREES = 12
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,8 @@ class SerialVerifyVector:
 
 class SerialVerifyVectorModel(VerifyVectorModel):
     """Node-record vectors for a TreeVerifySerialUnit configuration (same parameters as
-    :class:`~specaccel.hdl.tree_vectors.VerifyVectorModel`; with ``uniform_source="lfsr"``
-    vectors must be sent in the order they were made)."""
+    :class:`~specaccel.hdl.units.tree_verify.model.VerifyVectorModel`; with
+    ``uniform_source="lfsr"`` vectors must be sent in the order they were made)."""
 
     def __init__(self, **params) -> None:
         super().__init__(**params)
@@ -108,8 +112,6 @@ class SerialVerifyVectorModel(VerifyVectorModel):
     def random_invalid_vector(self, rng: np.random.Generator) -> SerialVerifyVector:
         """A random invalid tree: more than N records, or a parent pointer not below its
         node (possibly pointing past N - 1 in value only up to the field's range)."""
-        from specaccel.hdl.tree_vectors import random_stochastic_values
-
         n = int(rng.integers(2, self.nodes + 1))
         tree = random_greedy_tree(rng, n, token_width=self.token_width)
         values = random_stochastic_values(rng, n, self.prob_width)
@@ -121,3 +123,18 @@ class SerialVerifyVectorModel(VerifyVectorModel):
             parent[i] = int(rng.integers(i, self.nodes))
             count = n
         return self.invalid_vector(count, parent, tree.token, tree.target_token, values)
+
+
+def measure_cycles(unit, rng: np.random.Generator) -> tuple[int, float]:
+    """Full-size trees back to back: (cycles from a tree's first record to its response,
+    mean interval between responses), measured."""
+    from specaccel.hdl.amaranth_stream_driver import steady_interval
+    from specaccel.hdl.node_stream_driver import run_node_stream
+
+    model = SerialVerifyVectorModel(nodes=unit.nodes, token_width=unit.token_width,
+                                    prob_width=unit.prob_width)
+    trees = [model.random_tree_vector(rng, n=unit.nodes).records for _ in range(CYCLE_TREES)]
+    run = run_node_stream(unit, trees)
+    if len(run.responses) != len(trees):
+        raise RuntimeError(f"unit answered {len(run.responses)} of {len(trees)} trees")
+    return run.received_cycles[0] - run.first_cycles[0], steady_interval(run.received_cycles)

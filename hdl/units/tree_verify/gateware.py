@@ -63,8 +63,9 @@ from amaranth.lib.wiring import In, Out
 from specaccel.hdl.layouts import index_shape, verify_request_layout, verify_response_layout
 from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, lfsr_advance_masks
 from specaccel.hdl.unit_parameters import check_verify_parameters, validating
+from specaccel.hdl.units.tree_verify import UNIT
 
-__all__ = ["TreeVerifyUnit", "doubling_stages", "verify_latency"]
+__all__ = ["TreeVerifyUnit", "doubling_stages"]
 
 TOKEN_SLICE = 2  # token bits per equality slice registered in stage A
 
@@ -72,12 +73,6 @@ TOKEN_SLICE = 2  # token bits per equality slice registered in stage A
 def doubling_stages(nodes: int) -> int:
     """Pointer-doubling stages needed for a chain of ``nodes - 1`` non-root nodes."""
     return max(0, (nodes - 2).bit_length())
-
-
-def verify_latency(nodes: int) -> int:
-    """Register stages from request to response of a unit with `nodes` nodes (design value;
-    the testbenches measure the latency rather than assume it)."""
-    return max(doubling_stages(nodes), 1) + 3
 
 
 class TreeVerifyUnit(wiring.Component):
@@ -127,7 +122,9 @@ class TreeVerifyUnit(wiring.Component):
             nodes=nodes, token_width=token_width, prob_width=prob_width,
             stochastic=mode == "stochastic", uniform_in_request=uniform_source == "request")
         self.response_layout = verify_response_layout(nodes=nodes, token_width=token_width)
-        self.latency = verify_latency(nodes)
+        # the declared law, levels(N) + 3 = max(doubling_stages(N), 1) + 3 register stages
+        # (the testbenches measure the latency rather than assume it)
+        self.latency = UNIT.law(mode=mode).cycles(nodes=nodes)
         super().__init__({
             "req": In(stream.Signature(self.request_layout)),
             "resp": Out(stream.Signature(self.response_layout)),
@@ -240,7 +237,7 @@ class TreeVerifyUnit(wiring.Component):
         # pipeline advance count; a tree written at advance a is read back at advance
         # a + latency - 2 (registered read) so that its tokens meet it at the output stage.
         k = doubling_stages(n)
-        latency = verify_latency(n)
+        latency = self.latency
         depth = 1 << (latency - 1).bit_length()
         m.submodules.tokens = tokens = Memory(shape=unsigned(n * tw), depth=depth, init=[])
         advance = Signal(range(depth))

@@ -12,8 +12,9 @@ For a tree whose parents precede their children (``parent[i] < i``) the golden w
 
 greedy ``acceptable(i, T)`` is ``token[i] == T`` (T *is* ``target_token[parent[i]]``
 whenever ``parent[i] == c``), stochastic ``acceptable(i)`` is ``u[i] * q[i] < p[i] * 2**w``
-(local to the node, as in :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`).  The state
-is ``(c, T)``: no node ever needs another node's target token, so there is no N-way routing.
+(local to the node, as in the parallel unit,
+:class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit`).  The state is
+``(c, T)``: no node ever needs another node's target token, so there is no N-way routing.
 
 Why it equals the golden walk (induction over the path): suppose after scanning nodes
 ``< i`` the state ``c`` is the golden walk's current node and no node between ``c`` and ``i``
@@ -77,16 +78,9 @@ from amaranth.lib.wiring import In, Out
 from specaccel.hdl.layouts import index_shape, verify_node_layout, verify_response_layout
 from specaccel.hdl.uniform_lfsr import DEFAULT_SEED, LFSR_WIDTH, lfsr_advance_masks
 from specaccel.hdl.unit_parameters import check_verify_parameters, validating
+from specaccel.hdl.units.tree_verify_serial import UNIT
 
-__all__ = ["SERIAL_LAST_NODE_LATENCY", "SERIAL_STOCHASTIC_LAST_NODE_LATENCY",
-           "TreeVerifySerialUnit"]
-
-
-#: Register stages from the handshake of a tree's last node to its response (design value;
-#: the testbenches measure it rather than assume it).
-SERIAL_LAST_NODE_LATENCY = 4
-#: Stochastic units: one more stage for the two-stage multiplier.
-SERIAL_STOCHASTIC_LAST_NODE_LATENCY = 5
+__all__ = ["TreeVerifySerialUnit"]
 
 
 class TreeVerifySerialUnit(wiring.Component):
@@ -114,7 +108,7 @@ class TreeVerifySerialUnit(wiring.Component):
         (stochastic: ``draft_prob``, ``target_prob``, [``uniform``]) and ``last``.
     resp : Out(stream.Signature(verify_response_layout(...)))
         One response per tree, the same layout as
-        :class:`~specaccel.hdl.tree_verify_unit.TreeVerifyUnit`'s: ``path``, ``accepted``,
+        :class:`~specaccel.hdl.units.tree_verify.gateware.TreeVerifyUnit`'s: ``path``, ``accepted``,
         ``bonus_token``, ``error``.
     """
 
@@ -135,8 +129,9 @@ class TreeVerifySerialUnit(wiring.Component):
             nodes=nodes, token_width=token_width, prob_width=prob_width,
             stochastic=mode == "stochastic", uniform_in_request=uniform_source == "request")
         self.response_layout = verify_response_layout(nodes=nodes, token_width=token_width)
-        self.latency = (SERIAL_STOCHASTIC_LAST_NODE_LATENCY if mode == "stochastic"
-                        else SERIAL_LAST_NODE_LATENCY)
+        #: cycles from a tree's last record to its response: the declared law for a
+        #: one-record tree (4; 5 in stochastic mode, for the two-stage multiplier)
+        self.latency = UNIT.law(mode=mode).cycles(nodes=nodes, n=1)
         super().__init__({
             "req": In(stream.Signature(self.node_layout)),
             "resp": Out(stream.Signature(self.response_layout)),

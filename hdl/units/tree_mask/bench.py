@@ -1,4 +1,4 @@
-"""cocotb bench: TreeMaskUnit's generated Verilog against the golden mask and position ids.
+"""cocotb bench: ``tree_mask``'s generated Verilog against the golden mask and position ids.
 
 A burst per tree size (no back-pressure) measures latency and initiation interval as a
 function of the node count; then random trees with random back-pressure.
@@ -12,16 +12,14 @@ import random
 import cocotb
 import numpy as np
 
-from specaccel.hdl.cocotb_runner import record_measured
-
-TOPLEVEL = "tree_mask"
+from specaccel.hdl.cocotb_runner import BenchConfig, record_measured
 
 
 @cocotb.test()
 async def tree_mask_matches_golden(dut):
-    from cocotb_stream import drive, latency_and_ii, reset
-
-    from specaccel.hdl.tree_vectors import SHAPES, MaskVectorModel, random_parents
+    from specaccel.hdl.cocotb_stream import drive, latency_and_ii, reset
+    from specaccel.hdl.tree_vectors import SHAPES, random_parents
+    from specaccel.hdl.units.tree_mask.model import MaskVectorModel
 
     nodes, pw = int(os.environ["NODES"]), int(os.environ["POSITION_WIDTH"])
     rng = np.random.default_rng(int(os.environ["SEED"]))
@@ -51,19 +49,14 @@ async def tree_mask_matches_golden(dut):
     record_measured(measured)
 
 
-def test_tree_mask_icarus(tmp_path):
-    from specaccel.hdl.cocotb_runner import run_unit_bench
-    from specaccel.hdl.units import build_unit
+CONFIGS = [BenchConfig(dict(nodes=16, position_width=12), dict(n_random=200))]
 
-    nodes, pw = 16, 12
-    measured = run_unit_bench(build_unit(TOPLEVEL, nodes=nodes, position_width=pw),
-                              toplevel=TOPLEVEL, test_file=__file__,
-                              build_dir=tmp_path / f"n{nodes}",
-                              params={"nodes": nodes, "position_width": pw, "seed": 5,
-                                      "n_random": 200})
+
+def check(measured: dict, settings: dict, unit) -> None:
+    """Node-serial: an n-node tree is answered after the declared law's cycles (n)."""
+    from specaccel.hdl.units import get_unit
+
+    law = get_unit("tree_mask").law()
     for n, m in measured["per_n"].items():
-        print(f"tree_mask N={nodes} n={n}: latency {m['latency_min']}..{m['latency_max']} "
-              f"cycles, II {m['initiation_interval']:.2f}")
-    # node-serial: more nodes take more cycles (measured, not assumed)
-    lat = [measured["per_n"][k]["latency_max"] for k in sorted(measured["per_n"], key=int)]
-    assert lat == sorted(lat) and lat[-1] > lat[0]
+        assert m["latency_min"] == m["latency_max"] == \
+            law.cycles(nodes=settings["nodes"], n=int(n)), (n, m)
