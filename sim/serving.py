@@ -76,7 +76,7 @@ class ServingSimulation:
     """
 
     def __init__(self, inp: StepInput, accelerator: Accelerator) -> None:
-        whole = inp.stream.whole(draft=True)
+        whole = inp.stream.whole()
         costs = whole.costs
         self.costs = costs
         self.cfg = inp.serving

@@ -81,7 +81,7 @@ def _kv_over_batch_steps(costs: StepCosts, sched: np.ndarray, pre: np.ndarray,
 
 def static_batch_replay(inp: StepInput) -> ReplayLog:
     """The serving loop's log for a static batch, computed without SimPy (see module)."""
-    whole = inp.stream.whole(draft=True)
+    whole = inp.stream.whole()
     costs, pricer, passes = whole.costs, inp.pricer, whole.draft
     out = LogBuilder(inp, record_timeline=False)
     sched = _schedule(costs)                                    # (K, R)

@@ -80,23 +80,43 @@ class StepTotals:
         return total / self.n_steps if self.n_steps else 0.0
 
 
+class CostsConcat:
+    """Concatenates blocks' :class:`StepCosts` field by field, freeing each field's parts
+    as it goes, so that it never holds much more than the result."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[Any]] = {f.name: [] for f in fields(StepCosts)}
+        self.n_steps: list[int] = []
+
+    def add(self, c: StepCosts) -> None:
+        for name, part in self.parts.items():
+            part.append(getattr(c, name))
+        self.n_steps.append(c.n_steps)
+
+    def result(self) -> StepCosts:
+        out: dict[str, Any] = {}
+        for name in list(self.parts):
+            part = self.parts.pop(name)
+            if name == "request_step_offsets":
+                shift = np.cumsum([0, *self.n_steps[:-1]])
+                out[name] = np.concatenate(
+                    [part[0][:1]] + [p[1:] + s for p, s in zip(part, shift, strict=True)])
+            elif isinstance(part[0], np.ndarray):
+                out[name] = np.concatenate(part) if len(part) > 1 else part[0]
+            else:
+                out[name] = part[0]
+            part.clear()
+        return StepCosts(**out)
+
+
 def concat_costs(parts: list[StepCosts]) -> StepCosts:
     """The blocks' costs as one :class:`StepCosts` (request offsets made global)."""
     if len(parts) == 1:
         return parts[0]
-    out: dict[str, Any] = {}
-    for f in fields(StepCosts):
-        v = getattr(parts[0], f.name)
-        if f.name == "request_step_offsets":
-            shift = np.cumsum([0] + [p.n_steps for p in parts[:-1]])
-            out[f.name] = np.concatenate(
-                [parts[0].request_step_offsets[:1]]
-                + [p.request_step_offsets[1:] + s for p, s in zip(parts, shift, strict=True)])
-        elif isinstance(v, np.ndarray):
-            out[f.name] = np.concatenate([getattr(p, f.name) for p in parts])
-        else:
-            out[f.name] = v
-    return StepCosts(**out)
+    joined = CostsConcat()
+    for p in parts:
+        joined.add(p)
+    return joined.result()
 
 
 def concat_passes(parts: list[DraftPasses]) -> DraftPasses:
@@ -121,10 +141,10 @@ def concat_passes(parts: list[DraftPasses]) -> DraftPasses:
 
 @dataclass
 class WholeRun:
-    """Every step of a run at once: costs, and the draft passes when asked for."""
+    """Every step of a run at once: costs and draft passes."""
 
     costs: StepCosts
-    draft: DraftPasses | None = None
+    draft: DraftPasses
 
 
 class StepStream:
@@ -194,17 +214,15 @@ class StepStream:
         if self._single:
             self._kept = kept
 
-    def whole(self, *, draft: bool = False) -> WholeRun:
-        """Every step at once (the blocks' costs concatenated), and the draft passes
-        when `draft`."""
-        if self._whole is not None and (self._whole.draft is not None or not draft):
-            return self._whole
-        costs, passes = [], []
-        for block in self.blocks():
-            costs.append(block.costs)
-            if draft:
+    def whole(self) -> WholeRun:
+        """Every step at once: the blocks' costs concatenated, and their draft passes (the
+        batched engines pad them over rows); computed once."""
+        if self._whole is None:
+            costs, passes = CostsConcat(), []
+            for block in self.blocks():
+                costs.add(block.costs)
                 passes.append(self.pricer.draft_passes(block.trace, block.costs.committed))
-        self._whole = WholeRun(concat_costs(costs), concat_passes(passes) if draft else None)
+            self._whole = WholeRun(costs.result(), concat_passes(passes))
         return self._whole
 
     def with_costs(self, costs: StepCosts) -> StepStream:
