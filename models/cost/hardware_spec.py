@@ -78,6 +78,10 @@ class HardwareSpec:
     must have one; ``None`` on a GPU, whose verify runs in software with no node limit.
     ``verify_unit`` names the RTL verify unit (one of `verify_units()`) whose characterised
     cycles time the verify step on an accelerator; a GPU ignores it.
+    ``sampling_lanes`` is the lane count W of an accelerator's streaming sampling unit,
+    which selects the target's token at every verified node
+    (:mod:`~specaccel.models.cost.sampling_tail`); ``None`` on a GPU and on an accelerator
+    whose tokens are selected elsewhere (nothing is charged then).
     """
 
     name: str
@@ -112,6 +116,7 @@ class HardwareSpec:
     peak_int8_ops: float = 0.0
     verify_unit_nodes: int | None = None
     verify_unit: str = "tree_verify"
+    sampling_lanes: int | None = None
     gpu: GpuKernelSpec | None = None
     link_oneshot_latency_s: float = 0.0
     source: str = field(default="", compare=False)
@@ -140,6 +145,11 @@ class HardwareSpec:
         if self.bw_efficiency > 1 or self.compute_efficiency > 1:
             raise InputError("efficiency factors must be <= 1", field="bw_efficiency")
         self._check_verify_unit_nodes()
+        lanes = self.sampling_lanes
+        if lanes is not None and (self.kind == "gpu" or isinstance(lanes, bool)
+                                  or not isinstance(lanes, numbers.Integral) or lanes < 1):
+            raise InputError(f"must be None on a GPU and a positive integer on an accelerator, "
+                             f"not {lanes!r}", field="sampling_lanes")
         if self.gpu is not None and self.kind != "gpu":
             raise InputError("only a GPU has a kernel model", field="gpu")
         if self.gpu is not None and (self.weight_sram_bytes > 0 or self.act_in_sram):
