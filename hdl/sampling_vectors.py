@@ -169,8 +169,13 @@ def run_sampling(unit, requests: list[SamplingRequest], *, seed: int = 0,
                  p_valid: float = 1.0, p_ready: float = 1.0,
                  max_cycles: int | None = None) -> SamplingRun:
     """Stream `requests` through `unit` in the Amaranth simulator with random gaps
-    (``p_valid``) and back-pressure (``p_ready``); record every transfer's cycle."""
+    (``p_valid``) and back-pressure (``p_ready``); record every transfer's cycle.  A beat
+    once offered stays offered until taken, and a
+    :class:`~specaccel.hdl.stream_protocol.StreamMonitor` on ``inp`` and ``out`` fails the
+    run at the first cycle that breaks the stream rule."""
     from amaranth.sim import Simulator
+
+    from specaccel.hdl.stream_protocol import StreamMonitor
 
     rng = np.random.default_rng(seed)
     words: list[tuple[int, bool]] = []
@@ -181,21 +186,30 @@ def run_sampling(unit, requests: list[SamplingRequest], *, seed: int = 0,
     layout = unit.result_layout
     run = SamplingRun([], [], [], [], 0)
 
+    monitors = (StreamMonitor("inp"), StreamMonitor("out"))
+
     async def bench(ctx):
         sent = 0
         cycle = 0
+        offer = False
         while len(run.results) < len(requests) and cycle < limit:
-            offer = sent < len(words) and rng.random() < p_valid
+            # an offered beat stays offered until taken (the stream rule)
+            offer = offer or (sent < len(words) and rng.random() < p_valid)
             ctx.set(unit.inp.valid, int(offer))
             if offer:
                 ctx.set(unit.inp.payload.as_value(), words[sent][0])
             ready = rng.random() < p_ready
             ctx.set(unit.out.ready, int(ready))
+            for monitor, port in zip(monitors, (unit.inp, unit.out), strict=True):
+                valid = ctx.get(port.valid)
+                monitor.observe(cycle, valid, ctx.get(port.ready),
+                                ctx.get(port.payload.as_value()) if valid else 0)
             if offer and ctx.get(unit.inp.ready):
                 run.beat_cycles.append(cycle)
                 if words[sent][1]:
                     run.last_beat_cycles.append(cycle)
                 sent += 1
+                offer = False
             if ready and ctx.get(unit.out.valid):
                 v = layout.from_bits(ctx.get(unit.out.payload.as_value()))
                 run.results.append((int(v.token), int(v.found), int(v.nan), int(v.error)))

@@ -110,11 +110,16 @@ def test_axi_stream_unit_with_width_adaptation():
         ctx.set(dut.s_axis.valid, 0)
 
     async def consumer(ctx):
-        word, k = 0, 0
+        from specaccel.hdl.stream_protocol import StreamMonitor
+
+        monitor = StreamMonitor("m_axis")  # the stream rule on the AXI-Stream output
+        word, k, cycle = 0, 0, 0
         while len(got) < len(vecs):
             ready = rng.random() < 0.6
             ctx.set(dut.m_axis.ready, ready)
             _, _, valid, p = await ctx.tick().sample(dut.m_axis.valid, dut.m_axis.payload)
+            monitor.observe(cycle, bool(valid), ready, p.as_value().value)
+            cycle += 1
             if valid and ready:
                 word |= int(p.data) << (32 * k)
                 k += 1

@@ -163,7 +163,7 @@ def _proofs() -> list[Proof]:
               lambda: _equivalence(8, **greedy), depth=20, fault="tvs-path-slot"),
         Proof("tree_verify_serial N=4 equivalent to tree_verify, stochastic",
               "tree_verify_serial", lambda: _equivalence(4, **stochastic), depth=20,
-              small_depth=12, fault="tvs-bad-parent"),
+              slow=True, fault="tvs-bad-parent"),
         Proof("tree_verify_serial N=8 equivalent to tree_verify, stochastic",
               "tree_verify_serial", lambda: _equivalence(8, **stochastic), depth=20,
               slow=True, fault="tvs-bad-parent"),
