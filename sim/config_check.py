@@ -108,30 +108,32 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)
 
 
-#: The largest replay the simulator takes: decode steps and draft-tree nodes (the same
-#: node cap as ``specaccel trace gen``).  Past these a run would take hours or exhaust
-#: memory; split the trace or sample requests instead.
-MAX_REPLAY_STEPS = 1 << 22
+#: The largest replay the simulator takes: decode steps, and draft-tree nodes of the
+#: trace itself (the same node cap as ``specaccel trace gen``).  Requests drawn from a
+#: trace are read a block at a time (:class:`~.request_sampling.RequestSource`), so the
+#: step cap bounds the run's time (about a minute per ten million steps of SimPy replay
+#: and cost model) and the serving loop's per-step arrays (about 0.2 kB per step), not
+#: the trees'.
+MAX_REPLAY_STEPS = 1 << 25
 MAX_REPLAY_NODES = 1 << 26
 
 
 def check_replay_size(trace, *, file: str | None = None, requests: int | None = None
                       ) -> None:
     """:class:`InputError` when replaying `trace` (or `requests` requests drawn from it,
-    repeated cyclically) would exceed :data:`MAX_REPLAY_STEPS` or
-    :data:`MAX_REPLAY_NODES`.  Checked before the requests are drawn."""
+    repeated cyclically) would exceed :data:`MAX_REPLAY_STEPS`, or the trace's own trees
+    :data:`MAX_REPLAY_NODES`.  Checked before anything runs."""
     scale = 1.0 if requests is None else requests / max(trace.n_requests, 1)
     steps = trace.n_steps * scale
-    nodes = trace.n_nodes * scale
+    nodes = trace.n_nodes
     field = "requests" if requests is not None else None
     if steps > MAX_REPLAY_STEPS:
         raise InputError(f"the replay would have {steps:.3g} decode steps; the simulator "
                          f"takes at most {MAX_REPLAY_STEPS} (use fewer requests)", file=file,
                          field=field)
     if nodes > MAX_REPLAY_NODES:
-        raise InputError(f"the replay would have {nodes:.3g} tree nodes; the simulator takes "
-                         f"at most {MAX_REPLAY_NODES} (use fewer requests)", file=file,
-                         field=field)
+        raise InputError(f"the trace has {nodes:.3g} tree nodes; the simulator takes at most "
+                         f"{MAX_REPLAY_NODES} (split the trace)", file=file)
 
 
 def check_trace_metadata(trace, *, file: str | None = None, target: str | None = None,

@@ -14,13 +14,12 @@ from dataclasses import replace
 from typing import Any
 
 from specaccel.models.cost.drafting import DraftingMode, drafting_mode, drafting_of
-from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config
 from specaccel.sim.engines import fast_path_applicable, run_engine
 from specaccel.sim.options import SimOptions
 from specaccel.sim.pricing import PassTerm, StepPricer, StepStages, StepTerm
+from specaccel.sim.request_sampling import RequestSource
 from specaccel.sim.result import SimResult, build_result
 from specaccel.sim.step_costs import CostFn
 from specaccel.sim.step_input import StepInput
@@ -73,13 +72,13 @@ def simulate(
     if opts.check:
         check_config(trace, hw, target, pricer.draft_model, drafting=mode,
                      verify_nodes=opts.verify_nodes)
+    source = RequestSource(trace, opts.requests)
     run = {"serving": opts.serving, "unit_map": opts.unit_map, "pipelined": opts.pipelined}
-    outcome = verify_trace(trace)
-    spec = StepInput.build(trace, pricer, outcome=outcome, record_timeline=opts.record_timeline,
-                           **run)
+    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
     result = build_result(spec, run_engine(spec, opts.engine))
+    del spec         # what an engine kept of every step (a serving run's costs) goes now
     if opts.baseline:
-        ar = StepInput.build(autoregressive_trace(trace, outcome), pricer.baseline(), **run)
+        ar = StepInput.build(source, pricer, baseline=True, **run)
         result.baseline = build_result(ar, run_engine(ar, opts.engine))
     return result
 

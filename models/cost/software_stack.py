@@ -157,7 +157,7 @@ IDEAL = SoftwareStack(
 #: Bare PyTorch ops cost 5-8 us each from Python (pytorch/pytorch#41383: 5-7 us;
 #: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
 #: nn.Module call path and the Python between them, which this figure includes.
-HF_HOST_OP_S = 14.74e-6
+HF_HOST_OP_S = 14.82e-6
 #: GPU time per eagerly launched kernel beyond its kernel-model time: launch processing
 #: plus the ramp-up and tail of a short kernel.  A chain of back-to-back no-op kernels
 #: enqueued asynchronously runs at 2.6-2.8 us per launch (ahrefs/ocannl#488, launch

@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
         "mem_bw_bytes_s": hw.mem_bw_bytes_s, "bw_efficiency": hw.bw_efficiency,
         "compute_efficiency": hw.compute_efficiency, "area_mm2": hw.area_mm2 or None,
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
-        "verify_unit_source": hw.verify_unit_source,
+        "verify_unit_source": hw.verify_unit_source, "kernel_model": hw.kernel_model,
     }
     _check_fits(result, model, hw, tp)
     emit(args.json, result, _human)
@@ -213,7 +213,9 @@ def _human(r: dict[str, Any]) -> str:
             f"{r['context']:g}, batch {r['batch']}, tp {r['tp']}, layers {r['layers']}\n"
             f"latency {r['latency_s'] * 1e3:.4g} ms   energy {r['energy_j']:.4g} J   "
             f"FLOPs {r['flops']:.4g}   bytes {r['bytes']:.4g}   "
-            f"({r['tokens_per_s']:.4g} tokens/s)\n")
+            f"({r['tokens_per_s']:.4g} tokens/s)\n"
+            f"one decoder layer {r['per_layer']['latency_s'] * 1e3:.4g} ms   once per pass "
+            f"{r['per_pass']['latency_s'] * 1e3:.4g} ms   kernels {r['kernels']:g}\n")
     rows = [[e["name"], e["count"], e["flops"], e["bytes"], e["latency_s"] * 1e3,
              e["energy_j"], e["bound"]] for e in r["breakdown"]]
     return head + table(rows, ["operator", "x", "flops", "bytes", "ms", "J", "bound"])

@@ -232,7 +232,7 @@ def _write_gantt(path: str, result, window) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.sim.config_check import check_replay_size, check_trace_metadata
-    from specaccel.sim.request_sampling import take_requests
+    from specaccel.sim.request_sampling import RequestSource
     from specaccel.sim.simulation import resolve_specs, simulate
     from specaccel.workloads.methods import check_simulated
 
@@ -250,7 +250,7 @@ def run(args: argparse.Namespace) -> int:
     check_replay_size(trace, file=args.trace)
     if args.requests is not None:
         check_replay_size(trace, file=args.trace, requests=args.requests)
-        trace = take_requests(trace, args.requests)
+    requests = RequestSource(trace, args.requests)    # read a block at a time, not built
     check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
     hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,
                                                 draft=args.draft)
@@ -260,14 +260,15 @@ def run(args: argparse.Namespace) -> int:
               + (", " if args.draft and args.pipelined else "")
               + ("--pipelined has nothing to pre-draft (plain replay)"
                  if args.pipelined else ""), file=sys.stderr)
-    print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
+    print(f"simulating {requests.n_steps} steps of {requests.size} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
     runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
-        with ProgressBar(trace.n_requests * runs, "simulating", enabled=wanted(args.json),
+        with ProgressBar(requests.size * runs, "simulating", enabled=wanted(args.json),
                          unit="req"):
             result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                              requests=args.requests,
                               baseline=args.baseline, record_timeline=record,
                               engine=args.engine, serving=serving,
                               verify_nodes=args.verify_nodes, pipelined=args.pipelined)

@@ -15,9 +15,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the cost model's validation table against published measurements",
         description=(
             "Predict every row of the bundled decode/prefill measurements "
-            "(specaccel/data/decode-measurements.csv) with the preset efficiency factors, "
-            "print prediction, measurement and signed error, and exit 1 when any row is "
-            "outside its tolerance (roofline 3 %, single-device decode 15 %, others 20 %)."
+            "(specaccel/data/decode-measurements.csv) with the device presets, print "
+            "prediction, measurement and signed error with each row's role (calibration: "
+            "fits a device parameter; prediction; reference), the median and worst error "
+            "over prediction rows, the re-fitted parameters, and exit 1 when any row is "
+            "outside its tolerance (calibration 1 %, reference 3 %, prediction 35 %)."
         ),
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
@@ -31,14 +33,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _human(r: dict[str, Any]) -> str:
-    rows = [[x["setup"], x["hardware"], x["model"], x["phase"], x["batch"], x["context"],
-             x["unit"], x["measured"], x["predicted"], f"{x['error'] * 100:+.1f}%",
-             f"{x['tolerance'] * 100:.0f}%", "ok" if x["ok"] else "OUT"] for x in r["rows"]]
-    head = ["setup", "hardware", "model", "phase", "batch", "context", "unit", "measured",
-            "predicted", "error", "tol", ""]
-    pre, der = r["a100_factors_preset"], r["a100_factors_derived"]
+    rows = [[x["setup"], x["hardware"], x["model"], x["precision"], x["phase"], x["batch"],
+             x["context"], x["unit"], x["role"], x["measured"], x["predicted"],
+             f"{x['error'] * 100:+.1f}%", "ok" if x["ok"] else "OUT"] for x in r["rows"]]
+    head = ["setup", "hardware", "model", "dtype", "phase", "batch", "context", "unit",
+            "role", "measured", "predicted", "error", ""]
+    fits = "".join(f"  {name} of {f['preset']}: fitted {f['fitted']:.4g}, preset "
+                   f"{f['preset_value']:.4g} (row: {f['row']})\n"
+                   for name, f in r["calibration"].items())
     return (table(rows, head) + f"\nmedian |error| {r['median_abs_error'] * 100:.1f}%   "
-            f"worst |error| {r['worst_abs_error'] * 100:.1f}%   (measured rows)\n"
-            f"A100 factors: preset bandwidth {pre['bw_efficiency']:.3f}, compute "
-            f"{pre['compute_efficiency']:.3f}; re-derived from the calibration rows "
-            f"{der['bw_efficiency']:.3f}, {der['compute_efficiency']:.3f}\n")
+            f"worst |error| {r['worst_abs_error'] * 100:.1f}%   "
+            f"({r['prediction_rows']} prediction rows)\ncalibrated parameters:\n" + fits)

@@ -72,9 +72,13 @@ def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
 def test_validate_json_lists_every_row_and_passes(capsys):
     code, r = _json(capsys, ["validate", "--json"])
     assert code == 0
-    assert len(r["rows"]) == 12
-    assert r["median_abs_error"] <= 0.10 and r["worst_abs_error"] <= 0.20
+    assert len(r["rows"]) == 34 and r["prediction_rows"] == 29
+    assert {x["role"] for x in r["rows"]} == {"calibration", "prediction", "reference"}
+    assert r["median_abs_error"] <= 0.05 and r["worst_abs_error"] <= 0.35
     assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
+    # every calibrated parameter re-fits to the preset's figure
+    for fit in r["calibration"].values():
+        assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=0.01)
 
 
 def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):

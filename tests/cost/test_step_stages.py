@@ -62,7 +62,10 @@ def test_the_ideal_deployment_gives_the_simulators_step_costs(hw_name):
                         minlength=trace.n_steps)
     v_sel = sampling_tail(hw, np.diff(trace.step_node_offsets).astype(float), 32000)["gpu_s"]
     assert np.allclose(got["draft_s"], ref.draft_s + (d_sel if on_acc else 0.0), rtol=1e-12)
-    assert np.allclose(got["verify_s"], ref.verify_s + (v_sel if on_acc else 0.0), rtol=1e-12)
+    # the simulator's own verify stage already holds the accelerator's sampling unit
+    assert np.allclose(got["verify_s"], ref.verify_s, rtol=1e-12)
+    if on_acc:
+        assert np.all(ref.verify_s > v_sel) and np.all(v_sel > 0)
 
 
 def test_a_stack_on_an_accelerator_or_a_pipeline_there_is_an_input_error():

@@ -241,6 +241,22 @@ def test_validation_preset_table_is_current():
     assert [r["preset"] for r in rows] == list_presets()
 
 
+def test_cost_model_validation_table_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    text = (DOCS / "cost-model.md").read_text()
+    assert tables.block(text, "kernel-validation") == tables.cost_validation_markdown(), \
+        ("docs/cost-model.md validation table is stale: run "
+         "tests/docs/validation_tables.py --write")
+    assert tables.block(text, "gemm-efficiency") == tables.gemm_efficiency_markdown(), \
+        ("docs/cost-model.md GEMM table is stale: run "
+         "tests/docs/validation_tables.py --write")
+
+
 # ---- extending.md ----------------------------------------------------------------------
 
 def test_extending_examples_run(tmp_path, monkeypatch, capsys):

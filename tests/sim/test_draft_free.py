@@ -22,8 +22,8 @@ from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import StepInput, compute_step_costs, fast_replay, simulate
 from specaccel.sim.config_check import check_config
 from specaccel.sim.pipelined import pipelined_replay
-from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, serve
+from specaccel.sim.simpy_replay import replay
 from specaccel.sim.simulation import resolve_specs, simulate_named
 from specaccel.workloads import generate_trace, get_preset, list_presets, write_trace
 
