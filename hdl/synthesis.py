@@ -29,8 +29,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -390,29 +391,50 @@ def synthesise_unit(name: str, *, nodes: int, token_width: int = 16, prob_width:
     """Build registry unit `name`; its bare area, and on a placed device its Fmax in the
     harness over `seeds` (not with ``place=False``: the area alone).
 
-    Returns a dict: ``unit``, ``nodes``, ``token_width``, ``prob_width``, ``device``,
-    ``part``; the unit alone: ``bare_luts``, ``bare_ffs``, ``bare_carry``, ``bare_brams``,
-    ``bare_dsps``, ``bare_cells``; in the harness (placed devices only, else ``None``):
-    ``harness_luts``, ``harness_ffs``, ``harness_io``, ``fmax_by_seed``,
-    ``fmax_median_mhz``, ``fmax_min_mhz``, ``fmax_max_mhz``, ``pnr_seeds`` (seeds
-    placed), ``pnr`` (``placed``, ``does not fit``, ``failed`` or ``not run``),
-    ``pnr_error``; and ``unit_in_bits``, ``unit_out_bits``, ``tool_versions``.
+    Returns :func:`synthesise_component`'s dict plus ``unit``, ``nodes``,
+    ``token_width`` and ``prob_width``.
+    """
+    from specaccel.hdl.units import build_unit
+
+    def build():
+        return build_unit(name, nodes=nodes, token_width=token_width,
+                          prob_width=prob_width, **extra)
+
+    key = (nodes, token_width, prob_width, tuple(sorted(extra.items())))
+    out = synthesise_component(name, build, key=key, device=device, build_dir=build_dir,
+                               seeds=seeds, place=place, timeout=timeout)
+    return {"unit": name, "nodes": nodes, "token_width": token_width,
+            "prob_width": prob_width, **out}
+
+
+def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None,
+                         device: str = "ice40-hx8k", build_dir: str | Path | None = None,
+                         seeds: tuple[int, ...] = (1,), place: bool = True,
+                         timeout: float = 3600.0) -> dict[str, Any]:
+    """The component that `build()` makes, as Verilog module `name`: its area alone, and
+    on a placed device (with `place`) its Fmax in the harness over `seeds`.
+
+    `key` (hashable) names the design's parameters so that its Verilog is generated once
+    for several devices in a row.  Returns a dict: ``device``, ``part``; the unit alone:
+    ``bare_luts``, ``bare_ffs``, ``bare_carry``, ``bare_brams``, ``bare_dsps``,
+    ``bare_cells``; in the harness (placed devices only, else ``None``): ``harness_luts``,
+    ``harness_ffs``, ``harness_io``, ``fmax_by_seed``, ``fmax_median_mhz``,
+    ``fmax_min_mhz``, ``fmax_max_mhz``, ``pnr_seeds`` (seeds placed), ``pnr``
+    (``placed``, ``does not fit``, ``failed`` or ``not run``), ``pnr_error``; and
+    ``unit_in_bits``, ``unit_out_bits``, ``tool_versions``.
     """
     if device not in _CELLS:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="specaccel-synth-") as tmp:
-            return synthesise_unit(name, nodes=nodes, token_width=token_width,
-                                   prob_width=prob_width, device=device, build_dir=tmp,
-                                   seeds=seeds, place=place, timeout=timeout, **extra)
+            return synthesise_component(name, build, key=key, device=device, build_dir=tmp,
+                                        seeds=seeds, place=place, timeout=timeout)
     work = Path(build_dir)
-    key = (name, nodes, token_width, prob_width, tuple(sorted(extra.items())))
     progress.stage("verilog")
-    bare_text, n_in, n_out = _bare_verilog(key)
+    bare_text, n_in, n_out = _verilog(("bare", name, key), lambda: _bare_text(build(), name))
     bare = synthesise(bare_text, device=device, top=name, build_dir=work / "bare",
                       place=False, timeout=timeout)
     out: dict[str, Any] = {
-        "unit": name, "nodes": nodes, "token_width": token_width, "prob_width": prob_width,
         "device": device, "part": PARTS[device],
         **{f"bare_{k}": getattr(bare, k) for k in ("luts", "ffs", "carry", "brams", "dsps")},
         "bare_cells": bare.cells,
@@ -430,7 +452,8 @@ def synthesise_unit(name: str, *, nodes: int, token_width: int = 16, prob_width:
                             f"{CAPACITY_LUTS[device]} of the {PARTS[device]}")
         return out
     progress.stage("verilog")
-    placed = synthesise(_harness_verilog(key), device=device, build_dir=work / "harness",
+    harness_text = _verilog(("harness", name, key), lambda: (harness_verilog(build()),))[0]
+    placed = synthesise(harness_text, device=device, build_dir=work / "harness",
                         seeds=seeds, timeout=timeout)
     fits = placed.pnr != "failed" or not _does_not_fit(placed.pnr_error or "")
     out.update({
@@ -445,28 +468,26 @@ def synthesise_unit(name: str, *, nodes: int, token_width: int = 16, prob_width:
     return out
 
 
-def _build(key: tuple):
-    from specaccel.hdl.units import build_unit
-
-    name, nodes, token_width, prob_width, extra = key
-    return build_unit(name, nodes=nodes, token_width=token_width, prob_width=prob_width,
-                      **dict(extra))
-
-
-@lru_cache(maxsize=2)
-def _bare_verilog(key: tuple) -> tuple[str, int, int]:
-    """(Verilog, input bits, output bits) of the unit `key` (the last few kept: a sweep
-    synthesises each design for several devices in a row)."""
+def _bare_text(unit, name: str) -> tuple[str, int, int]:
     from specaccel.hdl.units import generate_verilog
 
-    unit = _build(key)
     n_in, n_out = unit_port_bits(unit)
-    return generate_verilog(unit, key[0]), n_in, n_out
+    return generate_verilog(unit, name), n_in, n_out
 
 
-@lru_cache(maxsize=2)
-def _harness_verilog(key: tuple) -> str:
-    return harness_verilog(_build(key))
+#: The last few designs' Verilog by key: a sweep synthesises each design for several
+#: devices in a row, and a large unit's Verilog takes a while to generate.
+_VERILOG: dict[Any, tuple] = {}
+
+
+def _verilog(key: tuple, make: Callable[[], tuple]) -> tuple:
+    if key[2] is None:
+        return make()
+    if key not in _VERILOG:
+        while len(_VERILOG) >= 4:
+            _VERILOG.pop(next(iter(_VERILOG)))
+        _VERILOG[key] = make()
+    return _VERILOG[key]
 
 
 def _does_not_fit(error: str) -> bool:

@@ -128,8 +128,9 @@ class AcceleratorConfig(Config):
             "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
             "verify_unit": units[self.verify_unit][0] + units["kv_compact"][0],
             "tree_unit": units["tree_mask"][0],
-            "sampling_unit": area.lut_logic_area_mm2(
-                sampling_unit_table.sampling_unit_luts(self.sampling_lanes), self.node_nm),
+            "sampling_unit": area.fpga_logic_area_mm2(
+                sampling_unit_table.sampling_unit_resources(self.sampling_lanes),
+                self.node_nm),
         }
         parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
         parts["total"] = sum(parts.values())

@@ -75,3 +75,17 @@ def test_the_accelerator_counts_its_units_from_the_bare_rows():
     assert parts["verify_unit"] == pytest.approx(units["tree_verify_serial"][0]
                                                  + units["kv_compact"][0])
     assert parts["tree_unit"] == pytest.approx(units["tree_mask"][0])
+
+
+def test_the_sampling_unit_is_counted_alone_with_its_flip_flops():
+    from specaccel.models.cost import sampling_unit_table as sut
+
+    cfg = AcceleratorConfig()
+    rows = [r for r in sut.load_sampling_table() if r["kind"] == "unit"
+            and r["lanes"] == cfg.sampling_lanes and r["device"] == sut.AREA_DEVICE]
+    assert len(rows) == 1 and rows[0]["bare_ffs"] > 0
+    res = sut.sampling_unit_resources(cfg.sampling_lanes)
+    assert res == {c: float(rows[0][c]) for c in area.UNIT_RESOURCES}
+    assert cfg.area_breakdown()["sampling_unit"] == pytest.approx(
+        area.fpga_logic_area_mm2(res, cfg.node_nm))
+    assert area.fpga_logic_area_mm2(res, 7) > area.lut_logic_area_mm2(res["bare_luts"], 7)

@@ -108,6 +108,25 @@ def exponent_block(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sampling_block(_rows_unused: list[dict]) -> str:
+    """The sampling unit per lane count W: the unit alone on each family, and its Fmax."""
+    from specaccel.models.cost.sampling_unit_table import load_sampling_table
+
+    rows = [r for r in load_sampling_table() if r["kind"] == "unit"]
+    idx = {(r["lanes"], r["device"]): r for r in rows}
+    lanes = sorted({r["lanes"] for r in rows})
+    lines = ["| W | latency / tail (cycles) | " + " | ".join(
+        f"{LABEL[f]} LUT / FF / carry / BRAM" for f in FAMILIES) + " | "
+        + " | ".join(f"{LABEL[f]} Fmax MHz, median (min–max)" for f in FAMILIES[:2]) + " |",
+        "|---|---|" + "---|" * (len(FAMILIES) + 2)]
+    for w in lanes:
+        r0 = idx[w, FAMILIES[0]]
+        lines.append(f"| {w} | {r0['latency_cycles']} / {r0['tail_cycles']} | "
+                     + " | ".join(_area(idx[w, f]) for f in FAMILIES) + " | "
+                     + " | ".join(_fmax(idx[w, f]) for f in FAMILIES[:2]) + " |")
+    return "\n".join(lines)
+
+
 def _unit_tables(unit: str) -> Callable[[list[dict]], str]:
     def make(rows: list[dict]) -> str:
         return (area_block(rows, (unit,)) + "\n\n" + fmax_block(rows, (unit,)))
@@ -121,6 +140,7 @@ BLOCKS: dict[tuple[str, str], Callable[[list[dict]], str]] = {
     ("hdl-flow.md", "rtl-exponents"): exponent_block,
     ("hdl.md", "rtl-tree-verify"): _unit_tables("tree_verify"),
     ("hdl.md", "rtl-tree-verify-serial"): _unit_tables("tree_verify_serial"),
+    ("hdl.md", "rtl-sampling-unit"): sampling_block,
 }
 
 
