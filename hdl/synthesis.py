@@ -24,12 +24,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -228,6 +231,34 @@ def _remember(work: Path, name: str, key: str, result: dict[str, Any]) -> None:
     tmp.replace(work / f"{name}-result.json")
 
 
+@contextmanager
+def _exclusive(work: Path, poll_s: float = 5.0) -> Iterator[None]:
+    """Hold `work` alone: two sweeps sharing a build folder (one placing small designs
+    while the other synthesises) never run the same tools in it at once; the second
+    waits, then finds the first's results remembered.  A lock left by a process that is
+    gone is taken over."""
+    lock = work / ".lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text() or "0")
+                os.kill(owner, 0)
+            except (OSError, ValueError):
+                lock.unlink(missing_ok=True)  # its owner is gone
+                continue
+            time.sleep(poll_s)
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def parse_stat(stat: dict[str, Any], top: str) -> dict[str, int]:
     """Cell counts by type for module `top` from yosys ``stat -json`` output."""
     modules = stat.get("modules", {})
@@ -348,19 +379,20 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
     work = Path(build_dir)
     work.mkdir(parents=True, exist_ok=True)
     place = place and device in PNR
-    yosys = _yosys(verilog, device, top, work, place, timeout)
-    cells = yosys["cells"]
     fmax: dict[int, float] = {}
     pnr, pnr_error = "not run", None
-    if place:
-        for seed in seeds:
-            r = _place_and_route(device, work, seed, target_mhz, timeout)
-            if "error" in r:
-                pnr, pnr_error = "failed", r["error"]
-                break
-            fmax[int(seed)] = float(r["fmax"])
-        else:
-            pnr = "placed"
+    with _exclusive(work):
+        yosys = _yosys(verilog, device, top, work, place, timeout)
+        cells = yosys["cells"]
+        if place:
+            for seed in seeds:
+                r = _place_and_route(device, work, seed, target_mhz, timeout)
+                if "error" in r:
+                    pnr, pnr_error = "failed", r["error"]
+                    break
+                fmax[int(seed)] = float(r["fmax"])
+            else:
+                pnr = "placed"
     return SynthResult(device=device, io=yosys["io"], cells=cells, fmax_by_seed=fmax,
                        tool_versions=tool_versions(device), pnr=pnr, pnr_error=pnr_error,
                        **count_resources(cells, device))
