@@ -8,6 +8,9 @@
   (fixed-point p, q, u); :mod:`.uniform_lfsr` — the in-unit uniform source and its model.
 * :mod:`.tree_vectors` — golden-model test vectors packed with the units' layouts;
   :mod:`.amaranth_stream_driver` and :mod:`.cocotb_runner` — the simulation drivers.
+* :mod:`.synthesis` (the unit alone for area, the unit in :mod:`.harness` placed and
+  routed for Fmax), :mod:`.characterisation` (the table the cost model reads) and
+  :mod:`.verilator_lint` (``verilator --lint-only -Wall`` with the waiver file).
 
 See docs/hdl.md.  Submodules are imported on demand (Amaranth is not loaded by
 ``import specaccel.hdl``).

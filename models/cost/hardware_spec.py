@@ -194,13 +194,20 @@ class HardwareSpec:
     @property
     def verify_unit_source(self) -> str:
         """Where `verify_unit_latency_s` comes from: ``"gpu-software-kernels"`` or
-        ``"rtl-characterisation"``."""
-        return "gpu-software-kernels" if self.kind == "gpu" else "rtl-characterisation"
+        ``"rtl-characterisation"``; on an accelerator built for trees larger than the
+        table holds for its verify or compaction unit, ``"rtl-characterisation,
+        extrapolated beyond N=..."`` (the latency law, not a measurement, times it)."""
+        if self.kind == "gpu":
+            return "gpu-software-kernels"
+        return _rtl_source((self.verify_unit, "kv_compact"), self.verify_unit_nodes)
 
     @property
     def tree_unit_source(self) -> str:
-        """Where `tree_unit_latency_s` comes from (as `verify_unit_source`)."""
-        return self.verify_unit_source
+        """Where `tree_unit_latency_s` comes from (as `verify_unit_source`, for the
+        ``tree_mask`` unit)."""
+        if self.kind == "gpu":
+            return "gpu-software-kernels"
+        return _rtl_source(("tree_mask",), self.verify_unit_nodes)
 
     def verify_unit_latency_s(self, n_nodes: int) -> float:
         """Time of the verify step for an `n_nodes`-node tree.
@@ -244,6 +251,21 @@ def _check_nodes(n_nodes: int) -> int:
     if n < 1 or n != n_nodes:
         raise InputError(f"must be a positive integer, not {n_nodes!r}", field="n_nodes")
     return n
+
+
+def _rtl_source(units: tuple[str, ...], nodes: int | None) -> str:
+    """``"rtl-characterisation"``, naming the units of `units` whose table ends below
+    `nodes` (their cycles at `nodes` are extrapolated by the latency law)."""
+    from specaccel.models.cost.rtl_table import characterised_nodes
+
+    beyond = []
+    for unit in units:
+        sizes = characterised_nodes(unit)
+        if nodes is not None and sizes and nodes > sizes[-1]:
+            beyond.append(f"{unit} beyond N={sizes[-1]}")
+    if not beyond:
+        return "rtl-characterisation"
+    return "rtl-characterisation, extrapolated by the latency law: " + ", ".join(beyond)
 
 
 def _rtl_cycles(unit: str, n: int) -> float:

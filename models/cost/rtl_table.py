@@ -1,11 +1,18 @@
 """The RTL characterisation table as the cost model reads it.
 
-``specaccel hdl characterise`` measures the speculative-decoding units (cycles by
-simulation, LUTs, flip-flops and Fmax by synthesis) and writes one row per (unit, N) with
-the columns of :data:`COLUMNS`.  The table bundled with the package
-(``specaccel/data/rtl-characterisation.csv``) is what the simulator and the area model
-use by default.  The table is data handed upwards from the RTL to the cost model, so its
-reader lives here and :mod:`specaccel.hdl.characterisation` writes what this reads.
+``specaccel hdl characterise`` measures the speculative-decoding units and writes one row
+per (unit, N, device) with the columns of :data:`COLUMNS`: cycles by simulation
+(``latency_cycles``, ``ii_cycles``, the same on every device); the **unit alone**
+synthesised by yosys (``bare_luts``, ``bare_ffs``, ``bare_carry``, ``bare_brams``,
+``bare_dsps``: its area); the unit **inside the pin-light harness** (``harness_luts``,
+``harness_ffs``: what was placed, harness included) and its Fmax from nextpnr over
+``pnr_seeds`` placement seeds (``fmax_median_mhz``, ``fmax_min_mhz``, ``fmax_max_mhz``),
+with ``pnr`` saying whether it was placed (``placed``), was too large (``does not fit``),
+failed, or is a device without place and route here (``not run``: Xilinx 7-series).
+The table bundled with the package (``specaccel/data/rtl-characterisation.csv``) is what
+the simulator and the area model use by default.  The table is data handed upwards from
+the RTL to the cost model, so its reader lives here and
+:mod:`specaccel.hdl.characterisation` writes what this reads.
 
 Each row also says what the unit is for (``role``: ``verify``, ``mask``, ``compaction``,
 ``sampling``, ``core``) and how its latency scales with the request (``latency_law``, a
@@ -26,11 +33,19 @@ from specaccel.models.cost.rtl_latency import LatencyLaw
 from specaccel.schema.errors import InputError
 
 COLUMNS = ("unit", "role", "nodes", "token_width", "prob_width", "latency_law",
-           "latency_cycles", "ii_cycles", "fmax_mhz", "luts", "ffs", "carry", "brams",
-           "device", "tool_versions")
+           "latency_cycles", "ii_cycles", "device", "bare_luts", "bare_ffs", "bare_carry",
+           "bare_brams", "bare_dsps", "harness_luts", "harness_ffs", "fmax_median_mhz",
+           "fmax_min_mhz", "fmax_max_mhz", "pnr_seeds", "pnr", "tool_versions")
 BUNDLED = "rtl-characterisation.csv"
-_INT_COLUMNS = ("nodes", "token_width", "prob_width", "luts", "ffs", "carry", "brams")
-_FLOAT_COLUMNS = ("latency_cycles", "ii_cycles", "fmax_mhz")
+_INT_COLUMNS = ("nodes", "token_width", "prob_width", "bare_luts", "bare_ffs", "bare_carry",
+                "bare_brams", "bare_dsps", "harness_luts", "harness_ffs", "pnr_seeds")
+_FLOAT_COLUMNS = ("latency_cycles", "ii_cycles", "fmax_median_mhz", "fmax_min_mhz",
+                  "fmax_max_mhz")
+#: What ``pnr`` may say.
+PNR_RESULTS = ("placed", "does not fit", "failed", "not run")
+#: The device whose rows the area model reads: the iCE40's LUT4 + flip-flop logic cells
+#: are the simplest to turn into gate equivalents (:mod:`.area`).
+AREA_DEVICE = "ice40-hx8k"
 
 
 def parse_table(text: str, source: str) -> list[dict[str, Any]]:
@@ -54,6 +69,9 @@ def parse_table(text: str, source: str) -> list[dict[str, Any]]:
             except ValueError:
                 raise InputError(f"not a number: {val!r}", file=source,
                                  where=(f"row {i}",), field=col) from None
+        if row["pnr"] not in PNR_RESULTS:
+            raise InputError(f"must be one of {', '.join(PNR_RESULTS)}, not {row['pnr']!r}",
+                             file=source, where=(f"row {i}",), field="pnr")
         try:
             LatencyLaw.parse(row["latency_law"])
         except ValueError as exc:
@@ -100,6 +118,12 @@ def latency_law(unit: str, rows=None) -> LatencyLaw:
     raise LookupError(f"no characterisation rows for RTL unit {unit!r}")
 
 
+def characterised_nodes(unit: str, rows=None) -> tuple[int, ...]:
+    """The tree sizes N the table has rows of `unit` for, ascending."""
+    rows = bundled_rows() if rows is None else rows
+    return tuple(sorted({int(r["nodes"]) for r in rows if r["unit"] == unit}))
+
+
 def request_cycles(unit: str, n: int, rows=None) -> float:
     """Latency in cycles of RTL `unit` answering an `n`-node request, from the table.
 
@@ -107,8 +131,10 @@ def request_cycles(unit: str, n: int, rows=None) -> float:
     unit's latency law: a node-serial unit takes ``n`` cycles plus the constant measured
     on the smallest characterised unit with ``N >= n``; any other unit takes the latency
     measured at that N.  Beyond the largest characterised N the law continues from the
-    last row (an extrapolation: the law, not a measurement, says how).  ``LookupError``
-    when the table has no row for `unit`.
+    last row (an extrapolation: the law, not a measurement, says how; a
+    :class:`~specaccel.models.cost.hardware_spec.HardwareSpec` built for trees beyond the
+    table says so in its ``verify_unit_source``).  ``LookupError`` when the table has no
+    row for `unit`.
     """
     rows = bundled_rows() if rows is None else rows
     law = latency_law(unit, rows)

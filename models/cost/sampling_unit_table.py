@@ -32,21 +32,27 @@ from typing import Any
 from specaccel.schema.errors import InputError
 
 __all__ = ["BUNDLED", "COLUMNS", "SamplingTiming", "characterised_lanes",
-           "load_sampling_table", "sampling_cycles", "sampling_timing", "sampling_unit_luts"]
+           "load_sampling_table", "sampling_cycles", "sampling_timing",
+           "sampling_unit_resources"]
 
 BUNDLED = "sampling-characterisation.csv"
 #: columns of the characterisation table; ``vocab`` rows (``kind = cycles``) hold simulated
 #: cycles for whole requests, ``kind = unit`` rows the per-unit constants and synthesis
+#: ``bare_*``: the unit alone by yosys (its area); ``harness_*`` and ``fmax_*``: placed
+#: and routed inside the pin-light harness (as the RTL units' table,
+#: :mod:`.rtl_table`)
 COLUMNS = ("kind", "lanes", "max_top_k", "token_width", "vocab", "top_k", "nodes",
-           "cycles", "ii_beat", "latency_cycles", "tail_cycles", "luts", "ffs", "carry",
-           "brams", "fmax_mhz", "fmax_min_mhz", "fmax_max_mhz", "seeds", "device",
-           "tool_versions")
+           "cycles", "ii_beat", "latency_cycles", "tail_cycles", "device", "bare_luts",
+           "bare_ffs", "bare_carry", "bare_brams", "bare_dsps", "harness_luts",
+           "harness_ffs", "fmax_median_mhz", "fmax_min_mhz", "fmax_max_mhz", "pnr_seeds",
+           "pnr", "tool_versions")
 _INT = ("lanes", "max_top_k", "token_width", "vocab", "top_k", "nodes", "cycles",
-        "latency_cycles", "tail_cycles", "luts", "ffs", "carry", "brams", "seeds")
-_FLOAT = ("ii_beat", "fmax_mhz", "fmax_min_mhz", "fmax_max_mhz")
-#: devices whose LUT4 counts give the unit's area, in order of preference (the ECP5-85F
-#: holds every lane count; the iCE40 HX8K only the small ones)
-AREA_DEVICES = ("ecp5", "ice40-hx8k")
+        "latency_cycles", "tail_cycles", "bare_luts", "bare_ffs", "bare_carry", "bare_brams",
+        "bare_dsps", "harness_luts", "harness_ffs", "pnr_seeds")
+_FLOAT = ("ii_beat", "fmax_median_mhz", "fmax_min_mhz", "fmax_max_mhz")
+#: the device whose counts of the unit alone give its area (the same as the RTL units':
+#: :data:`.rtl_table.AREA_DEVICE`)
+AREA_DEVICE = "ice40-hx8k"
 
 
 def parse_sampling_table(text: str, source: str) -> list[dict[str, Any]]:
@@ -126,18 +132,21 @@ def sampling_timing(lanes: int, rows: list[dict[str, Any]] | None = None) -> Sam
                           tail_cycles=int(r["tail_cycles"]), max_top_k=int(r["max_top_k"]))
 
 
-def sampling_unit_luts(lanes: int, rows: list[dict[str, Any]] | None = None) -> float:
-    """LUT4s of the characterised sampling unit with `lanes` lanes (ECP5 when synthesised
-    there, else iCE40), which the area model converts to silicon."""
+def sampling_unit_resources(lanes: int, rows: list[dict[str, Any]] | None = None
+                            ) -> dict[str, float]:
+    """The unit alone with `lanes` lanes as characterised on ``AREA_DEVICE`` (``bare_luts``,
+    ``bare_ffs``, ``bare_carry``, ``bare_brams``), which the area model converts to
+    silicon (:func:`.area.fpga_logic_area_mm2`)."""
     sampling_timing(lanes, rows)
     table = _bundled_rows() if rows is None else rows
-    for device in AREA_DEVICES:
-        units = [r for r in table if r["kind"] == "unit" and r["lanes"] == lanes
-                 and r["device"] == device and r["luts"] is not None]
-        if units:
-            return float(max(units, key=lambda x: x["max_top_k"])["luts"])
-    raise InputError(f"the sampling unit with {lanes} lanes has no synthesised LUT count",
-                     field="sampling_lanes")
+    units = [r for r in table if r["kind"] == "unit" and r["lanes"] == lanes
+             and r["device"] == AREA_DEVICE and r["bare_luts"] is not None]
+    if not units:
+        raise InputError(f"the sampling unit with {lanes} lanes has no synthesised area on "
+                         f"{AREA_DEVICE}", field="sampling_lanes")
+    r = max(units, key=lambda x: x["max_top_k"])
+    return {c: float(r[c] or 0) for c in ("bare_luts", "bare_ffs", "bare_carry",
+                                          "bare_brams")}
 
 
 def sampling_cycles(timing: SamplingTiming, *, n_nodes: int, vocab: int,

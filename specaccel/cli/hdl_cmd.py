@@ -154,43 +154,78 @@ def _cmd_generate(args) -> int:
     return 0
 
 
-#: LUTs of each device whose place-and-route is run (others give yosys counts only).
-DEVICE_LUTS = {"ice40-hx8k": 7680}
+def _seed_list(text: str) -> tuple[int, ...]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"must be comma-separated integers, not {text!r}",
+                         field="--seeds") from None
+    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+        raise InputError(f"must list distinct non-negative seeds, not {text!r}",
+                         field="--seeds")
+    return tuple(values)
 
 
-def estimated_luts(unit: str, nodes: int, token_width: int = 16) -> float | None:
-    """LUTs of `unit` at `nodes` by the bundled characterisation table: the measured row of
-    the nearest size, scaled by the fitted power law LUTs ~ N^e (and linearly in the token
-    width); ``None`` when the table has no row of the unit."""
+def _device_list(text: str) -> list[str]:
+    from specaccel.hdl.synthesis import DEVICES
+
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    bad = [v for v in values if v not in DEVICES]
+    if bad or not values:
+        raise InputError(f"must be comma-separated devices of {', '.join(DEVICES)}, not "
+                         f"{text!r}", field="--devices")
+    if len(set(values)) != len(values):
+        raise InputError(f"lists a device twice: {text!r}", field="--devices")
+    return values
+
+
+def estimated_luts(unit: str, nodes: int, token_width: int = 16,
+                   device: str = "ice40-hx8k") -> float | None:
+    """LUTs of `unit` alone at `nodes` on `device` by the bundled characterisation table:
+    the measured row of the nearest size, scaled by the fitted power law LUTs ~ N^e (and
+    linearly in the token width); ``None`` when the table has no row of the unit there."""
     from specaccel.hdl.characterisation import fit_lut_exponent
     from specaccel.models.cost.rtl_table import load_characterisation
 
-    rows = [r for r in load_characterisation() if r["unit"] == unit and int(r["luts"]) > 0]
+    rows = [r for r in load_characterisation() if r["unit"] == unit
+            and r["device"] == device and (r["bare_luts"] or 0) > 0]
     if not rows:
         return None
     near = min(rows, key=lambda r: abs(math.log(int(r["nodes"]) / nodes)))
-    exponent = fit_lut_exponent(rows, unit) or 1.0
-    return (int(near["luts"]) * (nodes / int(near["nodes"])) ** exponent
+    exponent = fit_lut_exponent(rows, unit, device) or 1.0
+    return (int(near["bare_luts"]) * (nodes / int(near["nodes"])) ** exponent
             * token_width / int(near["token_width"]))
 
 
 def _check_size(args) -> None:
-    """Say at once, before minutes of tool time, when the design is larger than the device:
-    place-and-route will not fit it (yosys still counts its cells)."""
-    cap = DEVICE_LUTS.get(args.device)
-    est = estimated_luts(args.unit, args.nodes, args.token_width)
+    """Say at once, before minutes of tool time, when the unit alone is larger than the
+    device: it will not be placed (yosys still counts its cells)."""
+    from specaccel.hdl.synthesis import CAPACITY_LUTS
+
+    cap = CAPACITY_LUTS.get(args.device)
+    est = estimated_luts(args.unit, args.nodes, args.token_width, args.device)
     if cap is not None and est is not None and est > cap:
-        print(f"warning: {args.unit} at N={args.nodes} needs about {est:,.0f} LUTs by the "
-              f"characterisation table, {est / cap:.1f}x the {cap:,} of the {args.device}: "
-              "place-and-route will not fit it and synthesis takes minutes (the yosys "
-              "counts are still reported; --device xilinx-7 or ecp5 skips "
-              "place-and-route)", file=sys.stderr, flush=True)
+        print(f"warning: {args.unit} at N={args.nodes} alone needs about {est:,.0f} LUTs by "
+              f"the characterisation table, {est / cap:.1f}x the {cap:,} of the "
+              f"{args.device}: it will not be placed and synthesis takes minutes (the yosys "
+              "counts are still reported; --device xilinx-7 skips place-and-route)",
+              file=sys.stderr, flush=True)
+
+
+def _fmax_text(r: dict) -> str:
+    if r["fmax_median_mhz"] is None:
+        return {"not run": "n/a (not placed for this family)"}.get(r["pnr"], r["pnr"])
+    if r["pnr_seeds"] == 1:
+        return f"{r['fmax_median_mhz']:.1f} MHz"
+    return (f"{r['fmax_median_mhz']:.1f} MHz ({r['fmax_min_mhz']:.1f}-"
+            f"{r['fmax_max_mhz']:.1f})")
 
 
 def _cmd_synth(args) -> int:
     from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.synthesis import synthesise_unit
 
+    seeds = _seed_list(args.seeds)
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
     _build(args)._MustUse__silence = True  # built only to validate before the long run
@@ -200,22 +235,32 @@ def _cmd_synth(args) -> int:
                      unit="stage"):
         r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
-                            build_dir=args.build_dir, seed=args.seed,
+                            build_dir=args.build_dir, seeds=seeds,
                             **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
-        fmax = "n/a (no place-and-route for this family)" if r["fmax_mhz"] is None \
-            else f"{r['fmax_mhz']:.1f} MHz"
-        return "\n".join([
-            f"{r['unit']} N={r['nodes']} on {r['device']} (pin-light harness, "
-            f"{r['io']} I/O; harness adds {r['unit_in_bits'] + r['unit_out_bits']} FFs)",
-            table([[r["luts"], r["ffs"], r["carry"], r["brams"], fmax]],
-                  ["LUTs", "FFs", "carry", "BRAMs", "Fmax"]),
-            f"tools: {r['tool_versions']}",
-        ])
+        lines = [f"{r['unit']} N={r['nodes']} on {r['device']} ({r['part']})",
+                 table([["unit alone (yosys)", r["bare_luts"], r["bare_ffs"], r["bare_carry"],
+                         r["bare_brams"], r["bare_dsps"], "-"]]
+                       + ([["in the harness (placed)", r["harness_luts"], r["harness_ffs"],
+                            "", "", "", _fmax_text(r)]] if r["harness_luts"] is not None
+                          else []),
+                       ["", "LUTs", "FFs", "carry", "BRAMs", "DSPs", "Fmax"])]
+        if r["pnr"] == "placed":
+            lines.append(f"Fmax: median of {r['pnr_seeds']} nextpnr seed(s) "
+                         f"({', '.join(map(str, seeds))}); harness: {READY_TEXT}")
+        elif r["pnr"] != "not run":
+            lines.append(f"not placed ({r['pnr']}): {r['pnr_error']}")
+        lines.append(f"tools: {r['tool_versions']}")
+        return "\n".join(lines)
 
     emit(args.json, r, human)
     return 0
+
+
+#: How the harness's consumer drives the unit's ready (harness.READY_PATH, kept here so
+#: that `hdl --help` does not import Amaranth).
+READY_TEXT = "stream neighbours are register stages (ready = ~full | drain)"
 
 
 def _cmd_characterise(args) -> int:
@@ -228,10 +273,14 @@ def _cmd_characterise(args) -> int:
 
     units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
              else list(_units()))
-    nodes = _node_list(args.nodes)
+    nodes = None if args.nodes is None else _node_list(args.nodes)
+    devices = _device_list(args.devices)
+    seeds = _seed_list(args.seeds)
     extra = _extra(args, units)
+    from specaccel.hdl.units import get_unit
+
     for unit in units:  # validate every unit's parameters before the long run
-        for n in nodes:
+        for n in get_unit(unit).sweep_nodes if nodes is None else nodes:
             _build_unit(unit, n, args.token_width, args.prob_width,
                         extra)._MustUse__silence = True
     if args.output:
@@ -240,8 +289,10 @@ def _cmd_characterise(args) -> int:
         check_output_dir(args.build_dir, option="--build-dir")
 
     note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
-                         + " --nodes " + ",".join(str(n) for n in nodes)
-                         + f" --device {args.device}")
+                         + ("" if nodes is None else
+                            " --nodes " + ",".join(str(n) for n in nodes))
+                         + " --devices " + ",".join(devices)
+                         + " --seeds " + ",".join(map(str, seeds)))
 
     def save(rows: list) -> None:
         if args.output:
@@ -251,22 +302,34 @@ def _cmd_characterise(args) -> int:
     # one bar over the designs (unit, N), with the current design's stage and an ETA
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
         rows = characterise(units, nodes, token_width=args.token_width,
-                            prob_width=args.prob_width, device=args.device,
+                            prob_width=args.prob_width, devices=devices, seeds=seeds,
                             build_root=args.build_dir, report=bar.write, on_row=save,
                             **extra)
     save(rows)
-    exponents = {u: fit_lut_exponent(rows, u) for u in units}
+    exponents = {d: {u: fit_lut_exponent(rows, u, d) for u in units} for d in devices}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
 
+    def fmax(x: dict) -> str:
+        if x["fmax_median_mhz"] is None:
+            return {"not run": "-"}.get(x["pnr"], x["pnr"])
+        if x["pnr_seeds"] == 1:
+            return f"{x['fmax_median_mhz']:.1f}"
+        return (f"{x['fmax_median_mhz']:.1f} ({x['fmax_min_mhz']:.1f}-"
+                f"{x['fmax_max_mhz']:.1f})")
+
     def human(r: dict) -> str:
-        lines = [table([[x["unit"], x["nodes"], x["latency_cycles"], x["ii_cycles"],
-                         x["fmax_mhz"] if x["fmax_mhz"] is not None else "-", x["luts"],
-                         x["ffs"], x["carry"], x["brams"]] for x in r["rows"]],
-                       ["unit", "N", "latency", "II", "Fmax MHz", "LUTs", "FFs", "carry",
-                        "BRAMs"])]
-        for u, e in r["lut_exponent"].items():
-            lines.append(f"{u}: LUTs ~ N^{e:.2f}" if e is not None
-                         else f"{u}: one size only, no exponent")
+        lines = [table([[x["unit"], x["nodes"], x["device"], x["latency_cycles"],
+                         x["ii_cycles"], x["bare_luts"], x["bare_ffs"], x["bare_carry"],
+                         x["bare_brams"], "-" if x["harness_luts"] is None
+                         else x["harness_luts"], fmax(x)] for x in r["rows"]],
+                       ["unit", "N", "device", "latency", "II", "LUTs", "FFs", "carry",
+                        "BRAMs", "harness LUTs", "Fmax MHz"])]
+        lines.append("LUTs, FFs, carry, BRAMs: the unit alone; Fmax: the unit in the "
+                     "harness, median (min-max) over the seeds")
+        for d, per_unit in r["lut_exponent"].items():
+            for u, e in per_unit.items():
+                lines.append(f"{u} on {d}: LUTs ~ N^{e:.2f}" if e is not None
+                             else f"{u} on {d}: one size only, no exponent")
         if r["output"]:
             lines.append(f"wrote {r['output']}")
         return "\n".join(lines)
@@ -367,13 +430,16 @@ def register(subparsers) -> None:
     g.set_defaults(func=_cmd_generate)
 
     s = sub.add_parser("synth", help="synthesise a unit: LUTs, FFs, carry, BRAMs, Fmax",
-                       description="Synthesise a unit inside the pin-light shift-register "
-                                   "harness; iCE40 HX8K is placed and routed for Fmax, "
-                                   "Xilinx 7-series and ECP5 give generic LUT counts.")
+                       description="Synthesise a unit alone (its LUTs, FFs, carry, BRAMs, "
+                                   "DSPs) and, on iCE40 HX8K and ECP5, place and route it "
+                                   "inside the pin-light harness once per seed (Fmax "
+                                   "median and range); Xilinx 7-series gives yosys "
+                                   "counts only.")
     _add_unit_options(s)
     s.add_argument("--device", choices=DEVICES, default="ice40-hx8k",
                    help="target (default ice40-hx8k)")
-    s.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    s.add_argument("--seeds", default="1",
+                   help="comma-separated nextpnr placement seeds (default 1)")
     s.add_argument("--build-dir", help="keep the tool files and logs here")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_cmd_synth)
@@ -388,16 +454,22 @@ def register(subparsers) -> None:
 
     c = sub.add_parser("characterise", aliases=["characterize"],
                        help="sweep N: measured cycles, Fmax and LUTs -> CSV",
-                       description="For each unit and N: latency and II measured in "
-                                   "simulation, synthesis results; writes the table the "
+                       description="For each unit, N and device: latency and II measured "
+                                   "in simulation, the unit's own area, its Fmax in the "
+                                   "harness over the seeds; writes the table the "
                                    "simulator reads.")
     c.add_argument("--units", help="comma-separated unit names (default: all)")
-    c.add_argument("--nodes", default="4,8,16,32,64", help="comma-separated N values")
+    c.add_argument("--nodes", help="comma-separated N values (default: each unit's "
+                                   "declared sweep)")
     c.add_argument("--token-width", type=int, default=16, help="token id bits")
     c.add_argument("--prob-width", type=int, default=12, help="probability bits")
     _add_parameter_options(c)
-    c.add_argument("--device", choices=DEVICES, default="ice40-hx8k", help="target")
-    c.add_argument("--build-dir", help="keep the tool files under this folder")
+    c.add_argument("--devices", default=",".join(DEVICES),
+                   help=f"comma-separated targets (default {','.join(DEVICES)})")
+    c.add_argument("--seeds", default="1,2,3,4,5",
+                   help="comma-separated nextpnr placement seeds (default 1,2,3,4,5)")
+    c.add_argument("--build-dir", help="keep the tool files under this folder; a run "
+                                       "started again with the same folder resumes")
     c.add_argument("-o", "--output", help="CSV file to write")
     c.add_argument("--note", help="comment written at the top of the CSV")
     c.add_argument("--json", action="store_true", help="print one JSON object")

@@ -15,8 +15,9 @@ def _cycles(hw, n):
     return hw.verify_unit_latency_s(n) * hw.clock_hz
 
 
-def _table(unit):
-    return {int(r["nodes"]): r for r in load_characterisation() if r["unit"] == unit}
+def _table(unit, device="ice40-hx8k"):
+    return {int(r["nodes"]): r for r in load_characterisation()
+            if r["unit"] == unit and r["device"] == device}
 
 
 def test_both_units_are_characterised_rtl():
@@ -45,14 +46,21 @@ def test_parallel_unit_latency_grows_with_log_n_serial_with_n():
 
 
 def test_serial_unit_is_smaller_at_64_nodes():
+    from specaccel.models.cost import area
+
     par = AcceleratorConfig(verify_unit="tree_verify").area_breakdown()["verify_unit"]
     ser = AcceleratorConfig(verify_unit="tree_verify_serial").area_breakdown()["verify_unit"]
-    luts = {u: float(_table(u)[64]["luts"]) for u in verify_units()}
     assert ser < par
-    # the area follows the characterised LUTs (plus the same compaction unit)
-    kv = float(_table("kv_compact")[64]["luts"])
-    assert par / ser == pytest.approx((luts["tree_verify"] + kv) / (luts["tree_verify_serial"]
-                                                                     + kv), rel=1e-9)
+
+    # the area is the characterised unit alone (plus the same compaction unit), LUTs,
+    # flip-flops, carry cells and block RAM all counted, on the iCE40 rows
+    def mm2(unit):
+        r = _table(unit)[64]
+        return area.fpga_logic_area_mm2({c: float(r[c]) for c in area.UNIT_RESOURCES}, 7)
+
+    kv = mm2("kv_compact")
+    assert par == pytest.approx(mm2("tree_verify") + kv, rel=1e-12)
+    assert ser == pytest.approx(mm2("tree_verify_serial") + kv, rel=1e-12)
 
 
 def test_unknown_verify_unit_is_bad_input():

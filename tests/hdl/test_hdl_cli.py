@@ -13,6 +13,7 @@ from specaccel.hdl.characterisation import (
     load_characterisation,
     write_csv,
 )
+from specaccel.hdl.units import get_unit, registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,43 +55,60 @@ def test_bad_usage_exits_2_with_one_line(args, text):
 def test_synth_json_generic_device(tmp_path):
     # (the place-and-route path with Fmax is run by tests/hdl/test_synthesis.py)
     r = _cli("synth", "--unit", "argmax_sample", "--nodes", "4", "--token-width", "8",
-             "--prob-width", "6", "--device", "ecp5", "--json",
+             "--prob-width", "6", "--device", "xilinx-7", "--json",
              "--build-dir", str(tmp_path))
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["unit"] == "argmax_sample" and d["device"] == "ecp5" and d["io"] == 5
-    assert d["luts"] > 50 and d["carry"] > 0 and d["fmax_mhz"] is None
-    assert (tmp_path / "yosys.log").exists() and not (tmp_path / "nextpnr.log").exists()
+    assert d["unit"] == "argmax_sample" and d["device"] == "xilinx-7"
+    assert d["bare_luts"] > 50 and d["bare_carry"] > 0 and d["fmax_median_mhz"] is None
+    assert d["pnr"] == "not run" and d["harness_luts"] is None
+    assert (tmp_path / "bare" / "yosys.log").exists() and not (tmp_path / "harness").exists()
     assert "synthesising" in r.stderr
+
+
+@pytest.mark.parametrize("args, field", [
+    (("synth", "--unit", "kv_compact", "--nodes", "4", "--seeds", "1,x"), "--seeds"),
+    (("synth", "--unit", "kv_compact", "--nodes", "4", "--seeds", "1,1"), "--seeds"),
+    (("synth", "--unit", "kv_compact", "--nodes", "4", "--seeds", ""), "--seeds"),
+    (("characterise", "--units", "kv_compact", "--devices", "ecp5,gowin"), "--devices"),
+    (("characterise", "--units", "kv_compact", "--devices", "ecp5,ecp5"), "--devices"),
+])
+def test_bad_seeds_and_devices_exit_2(args, field):
+    r = _cli(*args)
+    assert r.returncode == 2 and field in r.stderr.strip().splitlines()[-1]
+    assert "Traceback" not in r.stderr
 
 
 def test_characterise_writes_table_and_fits_exponent(tmp_path):
     out = tmp_path / "c.csv"
-    r = _cli("characterise", "--units", "kv_compact", "--nodes", "2,4", "--device", "ecp5",
-             "-o", str(out), "--json")
+    r = _cli("characterise", "--units", "kv_compact", "--nodes", "2,4", "--devices",
+             "xilinx-7", "-o", str(out), "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
     assert [row["nodes"] for row in d["rows"]] == [2, 4]
+    assert {row["device"] for row in d["rows"]} == {"xilinx-7"}
     assert all(row["latency_cycles"] >= 1 and row["ii_cycles"] >= 1 for row in d["rows"])
     assert "kv_compact N=4" in r.stderr  # progress on stderr
     rows = load_characterisation(out)
-    assert [r_["luts"] for r_ in rows] == [r_["luts"] for r_ in d["rows"]]
+    assert [r_["bare_luts"] for r_ in rows] == [r_["bare_luts"] for r_ in d["rows"]]
+    assert all(r_["pnr"] == "not run" and r_["fmax_median_mhz"] is None for r_ in rows)
     assert out.read_text().startswith("# produced by: specaccel hdl characterise")
-    assert d["lut_exponent"]["kv_compact"] == pytest.approx(fit_lut_exponent(rows,
-                                                                             "kv_compact"))
+    assert d["lut_exponent"]["xilinx-7"]["kv_compact"] == pytest.approx(
+        fit_lut_exponent(rows, "kv_compact", "xilinx-7"))
 
 
 def _rows():
-    base = {"token_width": 16, "prob_width": 12, "ii_cycles": 1.0, "ffs": 1, "carry": 0,
-            "brams": 0, "device": "ice40-hx8k", "tool_versions": "t", "role": "verify",
-            "latency_law": "levels(N) + 3"}
+    base = {"token_width": 16, "prob_width": 12, "ii_cycles": 1.0, "bare_ffs": 1,
+            "bare_carry": 0, "bare_brams": 0, "bare_dsps": 0, "device": "ice40-hx8k",
+            "tool_versions": "t", "role": "verify", "latency_law": "levels(N) + 3",
+            "pnr": "placed", "pnr_seeds": 5}
     return [
-        {**base, "unit": "tree_verify", "nodes": 4, "latency_cycles": 5, "fmax_mhz": 120.0,
-         "luts": 100},
-        {**base, "unit": "tree_verify", "nodes": 16, "latency_cycles": 7, "fmax_mhz": 100.0,
-         "luts": 800},
-        {**base, "unit": "tree_verify", "nodes": 64, "latency_cycles": 9, "fmax_mhz": 80.0,
-         "luts": 6400},
+        {**base, "unit": "tree_verify", "nodes": 4, "latency_cycles": 5,
+         "fmax_median_mhz": 120.0, "bare_luts": 100, "harness_luts": 150},
+        {**base, "unit": "tree_verify", "nodes": 16, "latency_cycles": 7,
+         "fmax_median_mhz": 100.0, "bare_luts": 800, "harness_luts": 1000},
+        {**base, "unit": "tree_verify", "nodes": 64, "latency_cycles": 9,
+         "fmax_median_mhz": 80.0, "bare_luts": 6400, "harness_luts": 8000},
     ]
 
 
@@ -122,7 +140,10 @@ def test_load_rejects_bad_table(tmp_path):
         load_characterisation(bad)
     text = write_csv(_rows()).replace("6400", "many")
     bad.write_text(text)
-    with pytest.raises(InputError, match="field 'luts'"):
+    with pytest.raises(InputError, match="field 'bare_luts'"):
+        load_characterisation(bad)
+    bad.write_text(write_csv(_rows()).replace("placed", "maybe", 1))
+    with pytest.raises(InputError, match="field 'pnr'"):
         load_characterisation(bad)
     assert list(COLUMNS)[:3] == ["unit", "role", "nodes"]
 
@@ -130,6 +151,7 @@ def test_load_rejects_bad_table(tmp_path):
 def test_bundled_table_is_real_and_matches_the_declared_units():
     from importlib import resources
 
+    from specaccel.hdl.synthesis import DEFAULT_SEEDS, DEVICES, PNR
     from specaccel.hdl.units import registry
     from specaccel.models.cost.rtl_table import request_cycles
 
@@ -137,14 +159,30 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
     assert text.startswith("# produced by: specaccel hdl characterise")
     rows = load_characterisation()
     assert {r["unit"] for r in rows} == set(registry())
+    for name, unit in registry().items():  # every declared size on every device
+        have = {(r["nodes"], r["device"]) for r in rows if r["unit"] == name}
+        assert have == {(n, d) for n in unit.sweep_nodes for d in DEVICES}, name
     for r in rows:
         unit = registry()[r["unit"]]
         assert r["role"] == unit.role and r["latency_law"] == unit.law().text()
         assert r["latency_cycles"] == unit.law().cycles(nodes=r["nodes"])
-        assert r["device"] == "ice40-hx8k" and r["luts"] > 0 and r["ffs"] > 0
+        assert r["bare_luts"] > 0 and r["bare_ffs"] > 0
         assert r["ii_cycles"] >= 1 and r["tool_versions"]
-        assert r["fmax_mhz"] is None or 10 < r["fmax_mhz"] < 500
         assert request_cycles(r["unit"], r["nodes"]) == r["latency_cycles"]
-    argmax = [r for r in rows if r["unit"] == "argmax_sample"]
-    assert all(r["fmax_mhz"] >= 100 for r in argmax if r["nodes"] <= 16)
-    assert all(r["fmax_mhz"] >= 80 for r in argmax)
+        if r["device"] not in PNR:
+            assert r["pnr"] == "not run" and r["harness_luts"] is None
+        elif r["pnr"] == "placed":  # median and range over every seed
+            assert r["pnr_seeds"] == len(DEFAULT_SEEDS)
+            assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
+            # the placed design is the unit plus its harness
+            assert r["harness_luts"] > r["bare_luts"] and r["harness_ffs"] > r["bare_ffs"]
+        else:
+            assert r["pnr"] == "does not fit" and r["fmax_median_mhz"] is None
+
+
+@pytest.mark.parametrize("name", sorted(registry()))
+def test_every_unit_measures_its_declared_latency(name):
+    from specaccel.hdl.characterisation import measure_cycles
+
+    latency, ii = measure_cycles(name, nodes=4)
+    assert latency == get_unit(name).law().cycles(nodes=4) and ii >= 1

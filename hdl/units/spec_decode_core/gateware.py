@@ -94,7 +94,8 @@ class SpecDecodeCore(wiring.Component):
                                           prob_width=prob_width, position_width=position_width)
             self.compact = KVCompactUnit(nodes=nodes, token_width=token_width,
                                          prob_width=prob_width, slot_width=slot_width)
-        self.nodes = nodes
+        self.nodes, self.token_width, self.prob_width = nodes, token_width, prob_width
+        self.position_width, self.slot_width = position_width, slot_width
         self.request_layout = core_request_layout(self.verify.request_layout,
                                                   position_width=position_width,
                                                   slot_width=slot_width)

@@ -91,7 +91,8 @@ def measure_cycles(unit, rng: np.random.Generator) -> tuple[int, float]:
     from specaccel.hdl.amaranth_stream_driver import measure_stream
 
     model = CoreVectorModel(nodes=unit.nodes, token_width=unit.token_width,
-                            prob_width=unit.prob_width)
+                            prob_width=unit.prob_width, position_width=unit.position_width,
+                            slot_width=unit.slot_width)
     reqs = [model.random_vector(rng, random_greedy_tree(rng, unit.nodes,
                                                         token_width=unit.token_width))[0]
             for _ in range(CYCLE_REQUESTS)]
