@@ -1,8 +1,8 @@
 """The board's parts: exported layouts (JSON, a C header compiled and run), AXI-Stream width
-adapters around a unit, the UART, and the board build (full bitstream: slow)."""
+adapters around a unit, the UART, and the board build (a small core's bitstream; the board's
+own core under ``pytest -m slow``)."""
 
 import json
-import os
 import subprocess
 
 import numpy as np
@@ -17,11 +17,6 @@ from specaccel.hdl.layouts import pack
 from specaccel.hdl.uart import UARTReceiver, UARTTransmitter
 from specaccel.hdl.units.kv_compact.gateware import KVCompactUnit
 from specaccel.hdl.units.kv_compact.model import CompactVectorModel
-
-#: opt-in: the full bitstream takes about 20 minutes on 2 shared cores, too long for the
-#: default run (which builds and checks the board top's constraints instead)
-LONG = pytest.mark.skipif(not os.environ.get("SPECACCEL_LONG_HDL"),
-                          reason="set SPECACCEL_LONG_HDL=1 for the 20-minute bitstream build")
 
 # the link fixture is built for its layouts only, never elaborated
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
@@ -184,13 +179,24 @@ def test_board_top_elaborates():
     assert 'SITE "M1"' in lpf and 'SITE "L4"' in lpf  # FTDI rx, tx
 
 
-@pytest.mark.slow
-@LONG
-def test_bitstream_builds(tmp_path):
-    r = build_bitstream("ulx3s-85f", tmp_path)
-    assert r["bitstream_bytes"] > 100_000
+#: a core small enough that its bitstream builds in about a minute (the board's own N = 64
+#: core takes about 20 minutes on 2 shared cores: the slow case)
+TINY_CORE = dict(nodes=4, lanes=2, max_top_k=1, token_width=4, slot_width=8)
+
+
+@pytest.mark.parametrize("board, core, min_bytes", [
+    ("ulx3s-12f", TINY_CORE, 50_000),
+    pytest.param("ulx3s-85f", None, 100_000, marks=pytest.mark.slow)])
+def test_bitstream_builds(tmp_path, board, core, min_bytes):
+    r = build_bitstream(board, tmp_path, core=core)
+    assert r["bitstream_bytes"] > min_bytes
+    assert (tmp_path / "specaccel.bit").stat().st_size == r["bitstream_bytes"]
+    assert r["core"] == {**BOARD_CORE, **(core or {})}
     assert r["fmax_mhz"] and min(r["fmax_mhz"].values()) > 25.0  # the board's 25 MHz clock
-    assert json.loads((tmp_path / "specaccel.layout.json").read_text())["units"]
+    assert 0 < r["utilisation"]["TRELLIS_COMB"]["used"] <= r["utilisation"]["TRELLIS_COMB"][
+        "available"]
+    layout = json.loads((tmp_path / "specaccel.layout.json").read_text())
+    assert layout["units"] and layout["parameters"]["nodes"] == r["core"]["nodes"]
 
 
 def test_host_driver_needs_a_big_enough_vocabulary():

@@ -3,10 +3,9 @@ and every commit the board sends back equals the golden model's.
 
 The design is the board's top (:class:`HostLinkTop`) with a UART divisor of 4 clock cycles
 per bit.  The default run uses an N = 8 core (the Amaranth simulator runs the N = 64 board
-core at about 100 cycles a second); the slow tests replay the board's own N = 64 core.
+core at about 100 cycles a second); the slow tests (``pytest -m slow``) replay the board's
+own N = 64 core.
 """
-
-import os
 
 import numpy as np
 import pytest
@@ -37,23 +36,27 @@ def _replay(top, trees, vocab):
     return run
 
 
-def _trace_trees(preset, *, steps, vocab, seed, p_sampled):
+def _first_nodes(tree: DraftTree, n: int | None) -> DraftTree:
+    """The tree's first `n` nodes (parents come before their children, so this is a tree
+    of the same shape near the root); all of it for None."""
+    if n is None or n >= tree.n_nodes:
+        return tree
+    return DraftTree.build(tree.parent[:n], tree.token[:n], tree.target_token[:n])
+
+
+def _trace_trees(preset, *, steps, vocab, seed, p_sampled, max_nodes=None):
     trace = generate_trace(preset, n_requests=1, steps_per_request=steps, seed=seed)
     rng = np.random.default_rng(seed)
-    return [hd.tree_requests(trace.step(s), vocab=vocab, kv_base=int(rng.integers(0, 4000)),
-                             rng=rng, p_sampled=p_sampled) for s in range(trace.n_steps)]
+    return [hd.tree_requests(_first_nodes(trace.step(s), max_nodes), vocab=vocab,
+                             kv_base=int(rng.integers(0, 4000)), rng=rng,
+                             p_sampled=p_sampled) for s in range(trace.n_steps)]
 
 
 SMALL_CORE = dict(BOARD_CORE, nodes=8, token_width=12)
 
 
-#: opt-in: the N = 64 board core runs at about 100 simulated cycles a second
-LONG = pytest.mark.skipif(not os.environ.get("SPECACCEL_LONG_HDL"),
-                          reason="set SPECACCEL_LONG_HDL=1 for the N = 64 replays (minutes each)")
-
-
 @pytest.mark.parametrize("core, steps", [
-    (SMALL_CORE, 4), pytest.param(BOARD_CORE, 3, marks=[pytest.mark.slow, LONG])])
+    (SMALL_CORE, 4), pytest.param(BOARD_CORE, 3, marks=pytest.mark.slow)])
 def test_preset_trace_over_the_uart_equals_golden(core, steps):
     """Steps of a chain preset (6-node trees), one node in four sampled with top-k."""
     top = HostLinkTop(divisor=4, **core)
@@ -62,13 +65,16 @@ def test_preset_trace_over_the_uart_equals_golden(core, steps):
     _replay(top, trees, 12)
 
 
-@pytest.mark.slow
-@LONG
-def test_tree_preset_over_the_uart_equals_golden():
-    """EAGLE's 26-node trees (two steps; the default run replays the chain preset)."""
-    top = HostLinkTop(divisor=4, **BOARD_CORE)
+@pytest.mark.parametrize("core, max_nodes", [
+    (SMALL_CORE, 8), pytest.param(BOARD_CORE, None, marks=pytest.mark.slow)])
+def test_tree_preset_over_the_uart_equals_golden(core, max_nodes):
+    """EAGLE's 26-node trees, two steps: whole on the board's N = 64 core (slow), their
+    first 8 nodes (still branching) on the N = 8 core in the default run."""
+    top = HostLinkTop(divisor=4, **core)
     trees = _trace_trees("eagle-vicuna-7b-mtbench", steps=2, vocab=48, seed=5,
-                         p_sampled=0.1)
+                         p_sampled=0.1, max_nodes=max_nodes)
+    parents = [[n.parent for n in t.nodes[1:]] for t in trees]
+    assert any(len(set(p)) < len(p) for p in parents)  # a node with two children
     _replay(top, trees, 48)
 
 
