@@ -28,7 +28,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi_stream import AxisToWord, WordToAxis, beats_per_word
-from .streaming_core import StreamingSpecDecodeCore
+from .units.streaming_core.gateware import StreamingSpecDecodeCore
 from .uart import UARTReceiver, UARTTransmitter
 
 __all__ = ["REGISTERS", "ID_VALUE", "HostLinkTop"]
