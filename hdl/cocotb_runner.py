@@ -216,7 +216,7 @@ def bench_settings(unit_name: str, config: BenchConfig, *, full: bool) -> dict:
     from specaccel.hdl.units import get_unit
 
     unit = get_unit(unit_name)
-    params = {"token_width": 16, "prob_width": 12, **unit.with_defaults(config.params)}
+    params = unit.with_defaults(config.params)
     knobs = {"seed": 1, **config.knobs, **({} if full else config.small)}
     return {**params, **knobs}
 
@@ -232,7 +232,7 @@ def run_bench(unit_name: str, config: BenchConfig, build_root: Path, *, full: bo
 
     unit = get_unit(unit_name)
     settings = bench_settings(unit_name, config, full=full)
-    params = {k: settings[k] for k in ("nodes", "token_width", "prob_width")}
+    params = {k: settings[k] for k in unit.takes}
     params.update({p.name: settings[p.name] for p in unit.parameters})
     component = unit.build(**params)
     env = {k: v for k, v in settings.items() if k != "trace"}

@@ -122,3 +122,56 @@ def replay_vectors_from_env(model, *, mode: str) -> list:
     trace = read_trace(path)
     assert trace.verification == mode, (trace.verification, mode)
     return [model.trace_vector(trace.step(s)) for s in range(trace.n_steps)]
+
+
+@dataclass
+class StreamsLog:
+    """Transfers observed by :func:`drive_streams`: the cycle of every input word's
+    transfer per input stream, and every output stream's words and their cycles."""
+
+    sent_cycles: dict[str, list[int]]
+    outputs: dict[str, list[int]]
+    output_cycles: dict[str, list[int]]
+    cycles: int = 0
+
+
+async def drive_streams(dut, inputs: dict[str, list[int]], expect: dict[str, int], *,
+                        rng: random.Random, p_valid: float = 1.0, p_ready: float = 1.0,
+                        max_cycles: int) -> StreamsLog:
+    """Send each input stream's words (in order, each stream on its own) and collect
+    ``expect[name]`` words from every output stream, with random valid/ready back-pressure.
+
+    For units with several input streams (a core's node headers and logit beats): each
+    input has its own producer, which keeps the stream rule (a word once offered stays
+    offered, unchanged, until it is taken); ``p_valid`` is the chance that an idle producer
+    offers its next word in a cycle, ``p_ready`` that an output is ready.
+    """
+    log = StreamsLog(sent_cycles={n: [] for n in inputs}, outputs={o: [] for o in expect},
+                     output_cycles={o: [] for o in expect})
+    sent = {n: 0 for n in inputs}
+    offer = {n: False for n in inputs}
+    while (any(len(log.outputs[o]) < k for o, k in expect.items())
+           and log.cycles < max_cycles):
+        await FallingEdge(dut.clk)
+        for n, words in inputs.items():
+            offer[n] = offer[n] or (sent[n] < len(words) and rng.random() < p_valid)
+            getattr(dut, f"{n}__valid").value = int(offer[n])
+            if offer[n]:
+                getattr(dut, f"{n}__payload").value = words[sent[n]]
+        for o in expect:
+            getattr(dut, f"{o}__ready").value = int(rng.random() < p_ready)
+        await ReadOnly()
+        for n in inputs:
+            if offer[n] and int(getattr(dut, f"{n}__ready").value):
+                log.sent_cycles[n].append(log.cycles)
+                sent[n] += 1
+                offer[n] = False
+        for o in expect:
+            if int(getattr(dut, f"{o}__valid").value) and int(getattr(dut, f"{o}__ready").value):
+                log.outputs[o].append(getattr(dut, f"{o}__payload").value.to_unsigned())
+                log.output_cycles[o].append(log.cycles)
+        log.cycles += 1
+    await FallingEdge(dut.clk)
+    for n in inputs:
+        getattr(dut, f"{n}__valid").value = 0
+    return log

@@ -22,20 +22,14 @@ __all__ = ["PROOFS", "stream_rules"]
 def stream_rules(unit: str, **params) -> Module:
     """Any unit between rule-keeping producers and free consumers: its outputs keep the
     stream rules (valid held until ready, payload stable while stalled).  `unit` is a
-    registered unit's name, or ``"sampling_unit"`` (:mod:`specaccel.hdl.sampling_unit`,
-    not a registered unit)."""
+    registered unit's name."""
     from amaranth.lib import wiring
 
     from specaccel.hdl.units import build_unit
 
     m = Module()
     _no_reset(m)
-    if unit == "sampling_unit":
-        from specaccel.hdl.sampling_unit import SamplingUnit
-
-        dut = SamplingUnit(**params)
-    else:
-        dut = build_unit(unit, **params)
+    dut = build_unit(unit, **params)
     m.submodules.dut = dut
     for name, member in dut.signature.members.items():
         stream = getattr(dut, name)
@@ -83,7 +77,7 @@ PROOFS: list[Proof] = [
     for unit, n, p, fault in _STREAM_RULES
 ] + [
     # its result machine waits for the tail without bound, so induction does not close
-    Proof("sampling_unit W=1 top-2 stream rules", "sampling_unit",
-          lambda: stream_rules("sampling_unit", lanes=1, max_top_k=2, token_width=4),
+    Proof("sampling W=1 top-2 stream rules", "sampling",
+          lambda: stream_rules("sampling", lanes=1, max_top_k=2, vocab=16),
           depth=20, fault="su-out-handshake"),
 ] + _unit_proofs()

@@ -28,8 +28,8 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .axi_stream import AxisToWord, WordToAxis, beats_per_word
-from .streaming_core import StreamingSpecDecodeCore
 from .uart import UARTReceiver, UARTTransmitter
+from .units.streaming_core.gateware import StreamingSpecDecodeCore
 
 __all__ = ["REGISTERS", "ID_VALUE", "HostLinkTop"]
 

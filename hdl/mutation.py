@@ -44,7 +44,7 @@ _SIM = {
                            "hdl/test_coverage.py -k serial"],
     "argmax_sample": ["hdl/test_argmax_unit.py"],
     "spec_decode_core": ["hdl/test_tree_units_amaranth.py::test_spec_decode_core_matches_golden"],
-    "sampling_unit": ["hdl/test_sampling_unit.py"],
+    "sampling": ["hdl/test_sampling_unit.py"],
 }
 _KILL_STAGES = {unit: [[t] for t in tests]
                 + [[f"hdl/test_formal.py -k test_proof_holds and {unit}-"]]
@@ -152,17 +152,15 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("core-commit-pop", "spec_decode_core", "handshake",
            "results.r_en.eq(self.commit.valid & self.commit.ready)",
            "results.r_en.eq(self.commit.valid)"),
-    # the streaming sampling unit (hdl/sampling_unit.py)
-    Mutant("su-merge-tie", "sampling_unit", "comparison",
+    # the streaming sampling unit
+    Mutant("su-merge-tie", "sampling", "comparison",
            "m.d.comb += ge[i][j].eq(a[i][0] >= b[j][0])",
-           "m.d.comb += ge[i][j].eq(a[i][0] > b[j][0])", source="specaccel.hdl.sampling_unit"),
-    Mutant("su-scan-strict", "sampling_unit", "comparison",
-           "with m.If(wsel > rem):", "with m.If(wsel >= rem):",
-           source="specaccel.hdl.sampling_unit"),
-    Mutant("su-out-handshake", "sampling_unit", "handshake",
+           "m.d.comb += ge[i][j].eq(a[i][0] > b[j][0])"),
+    Mutant("su-scan-strict", "sampling", "comparison",
+           "with m.If(wsel > rem):", "with m.If(wsel >= rem):"),
+    Mutant("su-out-handshake", "sampling", "handshake",
            '            with m.State("OUT"):\n                with m.If(self.out.ready):',
-           '            with m.State("OUT"):\n                with m.If(1):',
-           source="specaccel.hdl.sampling_unit"),
+           '            with m.State("OUT"):\n                with m.If(1):'),
 )
 
 

@@ -30,8 +30,8 @@ import numpy as np
 from specaccel.models.cost.sampling_unit_table import COLUMNS
 from specaccel.models.golden import bf16
 
-from .sampling_unit import SamplingUnit
-from .sampling_vectors import SamplingRequest, run_sampling
+from .units.sampling.gateware import SamplingUnit
+from .units.sampling.model import SamplingRequest, run_sampling
 
 #: vocabularies whose whole-request cycles are simulated (LLaMA-2's and LLaMA-3's)
 VOCABS = (32000, 128256)
@@ -47,7 +47,7 @@ def measure_unit_constants(lanes: int, max_top_k: int = 8) -> dict[str, Any]:
     """II per beat, greedy latency (last beat to result) and the longest tail of a
     ``max_top_k`` sample (the scan runs to the last candidate), measured with back-to-back
     requests long enough not to be throttled."""
-    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=TOKEN_WIDTH)
+    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, vocab=1 << TOKEN_WIDTH)
     rng = np.random.default_rng(lanes)
     v = 40 * lanes + 1
     greedy = run_sampling(unit, _requests(rng, v, 1, 3))
@@ -65,11 +65,11 @@ def measure_unit_constants(lanes: int, max_top_k: int = 8) -> dict[str, Any]:
 def measure_request_cycles(lanes: int, vocab: int, top_k: int, nodes: int = 2,
                            max_top_k: int = 8) -> int:
     """Cycles from the first beat of `nodes` back-to-back requests to the last result."""
-    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=TOKEN_WIDTH)
+    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, vocab=1 << TOKEN_WIDTH)
     rng = np.random.default_rng(vocab + lanes)
     reqs = _requests(rng, vocab, top_k, nodes)
     run = run_sampling(unit, reqs, max_cycles=nodes * (vocab // lanes + 400) + 1000)
-    want = [r.expected(max_top_k=max_top_k, token_width=TOKEN_WIDTH) for r in reqs]
+    want = [r.expected(max_top_k=max_top_k, vocab=1 << TOKEN_WIDTH) for r in reqs]
     if run.results != want:
         raise RuntimeError(f"sampling unit W={lanes} V={vocab}: results differ from golden")
     return run.result_cycles[-1] - run.beat_cycles[0] + 1
@@ -122,7 +122,7 @@ def characterise(lanes_list, *, max_top_k: int = 8,
 
     def synth(lanes: int, device: str, place: bool) -> dict[str, Any]:
         def build():
-            return SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=TOKEN_WIDTH)
+            return SamplingUnit(lanes=lanes, max_top_k=max_top_k, vocab=1 << TOKEN_WIDTH)
 
         work = None if root is None else root / f"w{lanes}" / device
         res = synthesise_component("sampling_unit", build, key=(lanes, max_top_k),

@@ -38,8 +38,10 @@ from specaccel.models.cost.rtl_latency import LatencyLaw
 __all__ = ["RtlUnit", "UnitParameter", "UNIT_NAMES", "build_unit", "generate_verilog",
            "get_unit", "registry"]
 
-#: Unit parameters every unit takes (validated by the unit; some units ignore some).
+#: Shared unit parameters (validated by the unit; some units ignore some); a unit declares
+#: which of them it takes (``RtlUnit.takes``), with these defaults when not given.
 COMMON_PARAMETERS = ("nodes", "token_width", "prob_width")
+COMMON_DEFAULTS = {"token_width": 16, "prob_width": 12}
 #: What a unit is for in the accelerator (the cost model reads this from the table).
 ROLES = ("verify", "mask", "compaction", "sampling", "core")
 
@@ -104,6 +106,10 @@ class RtlUnit:
         Unit-specific parameters (:class:`UnitParameter`).
     sweep_nodes:
         The tree sizes ``specaccel hdl characterise`` measures by default.
+    takes:
+        The shared parameters (:data:`COMMON_PARAMETERS`) the unit takes; a unit that is
+        not about trees (the sampling unit) takes no ``nodes``.  :meth:`build` drops the
+        others, and the command line refuses them as orphaned options.
     """
 
     name: str
@@ -113,11 +119,24 @@ class RtlUnit:
     latency_law: Callable[[dict[str, Any]], LatencyLaw]
     parameters: tuple[UnitParameter, ...] = ()
     sweep_nodes: tuple[int, ...] = (4, 8, 16, 32, 64)
+    takes: tuple[str, ...] = COMMON_PARAMETERS
     package: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {self.role!r}")
+        unknown = [t for t in self.takes if t not in COMMON_PARAMETERS]
+        if unknown:
+            raise ValueError(f"takes must name parameters of {', '.join(COMMON_PARAMETERS)}, "
+                             f"not {', '.join(unknown)}")
+
+    @property
+    def tree_sized(self) -> bool:
+        """Built for a tree size N (it takes ``nodes``): ``specaccel hdl characterise``
+        sweeps its N into the table the cost model reads.  The sampling unit is sized by
+        lanes and vocabulary instead and has its own table
+        (:mod:`specaccel.hdl.sampling_characterisation`)."""
+        return "nodes" in self.takes
 
     # -- the folder's modules (imported on demand) -------------------------------------
 
@@ -144,18 +163,24 @@ class RtlUnit:
         return next((p for p in self.parameters if p.name == name), None)
 
     def with_defaults(self, params: dict[str, Any]) -> dict[str, Any]:
-        """`params` with every unit-specific parameter's default filled in."""
-        return {**{p.name: p.default for p in self.parameters}, **params}
+        """`params` with the default of every unit-specific parameter, and of every shared
+        one the unit takes (``nodes`` has none), filled in."""
+        shared = {k: v for k, v in COMMON_DEFAULTS.items() if k in self.takes}
+        return {**shared, **{p.name: p.default for p in self.parameters}, **params}
 
     def law(self, **params: Any) -> LatencyLaw:
         """The latency law of the unit built with `params`."""
         return self.latency_law(self.with_defaults(params))
 
-    def build(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
+    def build(self, *, nodes: int | None = None, token_width: int = 16, prob_width: int = 12,
               **extra: Any):
-        """The component, built with these parameters (validated by its constructor)."""
-        return self.component_class(nodes=nodes, token_width=token_width,
-                                    prob_width=prob_width, **extra)
+        """The component, built with these parameters (validated by its constructor); the
+        shared parameters the unit does not take (:attr:`takes`) are dropped."""
+        shared = {"nodes": nodes, "token_width": token_width, "prob_width": prob_width}
+        if "nodes" in self.takes and nodes is None:
+            raise TypeError(f"unit {self.name} needs nodes")
+        return self.component_class(**{k: v for k, v in shared.items() if k in self.takes},
+                                    **extra)
 
 
 @functools.cache
@@ -190,11 +215,12 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def build_unit(name: str, *, nodes: int, token_width: int = 16, prob_width: int = 12,
-               **extra: Any):
+def build_unit(name: str, *, nodes: int | None = None, token_width: int = 16,
+               prob_width: int = 12, **extra: Any):
     """Build the unit called `name` (one of :data:`UNIT_NAMES`).
 
-    ``nodes``, ``token_width`` and ``prob_width`` are shared by every unit; `extra` holds
+    ``nodes``, ``token_width`` and ``prob_width`` are shared (a unit drops those it does
+    not take: :attr:`RtlUnit.takes`); `extra` holds
     the unit-specific parameters of its declaration (e.g. ``mode="stochastic"``).  The
     unit validates them (``TypeError``/``ValueError``); an unknown name is a
     ``ValueError``.

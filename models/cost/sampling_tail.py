@@ -10,7 +10,7 @@ target:
   stack first upcasts the bf16/fp16 logits (read 2, write 4 bytes per logit) and the
   selection kernel reads them (``logits_bytes`` per logit); each kernel costs the
   device's fixed GPU time per kernel and, in eager mode, the stack's host time;
-* accelerator: the streaming sampling unit (``specaccel.hdl.sampling_unit``) reads
+* accelerator: the streaming sampling unit (``specaccel.hdl.units.sampling``) reads
   ``HardwareSpec.sampling_lanes`` bf16 logits per cycle, one node after another:
   ``n * ceil(V / W)`` cycles plus its measured latency, from the unit's characterisation
   (:mod:`.sampling_unit_table`); the logits are already on chip, so no DRAM traffic.  An

@@ -1,6 +1,6 @@
 """The streaming sampling unit's characterisation as the cost model reads it.
 
-The accelerator's sampling unit (``specaccel.hdl.sampling_unit``) reads ``lanes`` bf16
+The accelerator's sampling unit (``specaccel.hdl.units.sampling``) reads ``lanes`` bf16
 logits per cycle, one verified node after another, at the accelerator's clock.  Its cycles
 come from the RTL characterisation (``specaccel/data/sampling-characterisation.csv``,
 written by ``python -m specaccel.hdl.sampling_characterisation``; cycles measured by

@@ -3,7 +3,7 @@
 Two rules live here.
 
 **The sampling unit's rule** (bf16 logits; :func:`select_token`), which the streaming
-sampling RTL (:mod:`specaccel.hdl.sampling_unit`) reproduces bit for bit and is checked
+sampling RTL (:mod:`specaccel.hdl.units.sampling`) reproduces bit for bit and is checked
 against on the same inputs.  Logits are bf16 bit patterns, ordered and converted to fixed
 point as :mod:`.bf16` defines (NaN below ``-inf``, ``-0 == +0``).  A request carries
 ``top_k`` (1 ..  ``MAX_TOP_K``), ``inv_temp`` and ``uniform``:

@@ -26,6 +26,41 @@ def _units() -> tuple[str, ...]:
     return tuple(registry())
 
 
+def _tree_sized_units() -> tuple[str, ...]:
+    """The units `hdl characterise` sweeps (built for a tree size N)."""
+    from specaccel.hdl.units import registry
+
+    return tuple(name for name, unit in registry().items() if unit.tree_sized)
+
+
+#: the shared unit options and their values when a unit taking them is not given them
+SHARED_DEFAULTS = {"nodes": None, "token_width": 16, "prob_width": 12}
+
+
+def _shared_options(args) -> None:
+    """Check --nodes, --token-width and --prob-width against the unit (an option the unit
+    does not take is an error; --nodes is required by a tree-sized unit) and fill in the
+    defaults of those it takes."""
+    from specaccel.hdl.units import get_unit
+
+    unit = get_unit(args.unit)
+    for name, default in SHARED_DEFAULTS.items():
+        option = "--" + name.replace("_", "-")
+        value = getattr(args, name)
+        if name not in unit.takes:
+            if value is not None:
+                raise InputError(f"does not apply to unit {args.unit}", field=option)
+        elif value is None:
+            if default is None:
+                raise InputError(f"required for unit {args.unit}", field=option)
+            setattr(args, name, default)
+
+
+def _design(args) -> str:
+    """The unit and its size, for messages."""
+    return args.unit if args.nodes is None else f"{args.unit} N={args.nodes}"
+
+
 def _unit_name(value: str, option: str = "--unit") -> str:
     names = _units()
     if value not in names:
@@ -62,14 +97,15 @@ def _extra(args, units: list[str]) -> dict[str, Any]:
             extra[name] = param.convert(text)
         except ValueError as exc:
             raise InputError(str(exc), field=param.option) from None
-    params = _unit_parameters()
     for name in extra:  # an option that does nothing without another one's value
-        param = params[name][0]
-        if param.only_with is not None:
-            other, wanted = param.only_with
-            if extra.get(other, params[other][0].default) != wanted:
-                raise InputError(f"only with {params[other][0].option} {wanted}",
-                                 field=param.option)
+        for unit in units:  # (each unit by its own declaration: defaults differ)
+            param = get_unit(unit).parameter(name)
+            if param.only_with is not None:
+                other, wanted = param.only_with
+                other_param = get_unit(unit).parameter(other)
+                if extra.get(other, other_param.default) != wanted:
+                    raise InputError(f"only with {other_param.option} {wanted}",
+                                     field=param.option)
     return extra
 
 
@@ -95,11 +131,15 @@ def _node_list(text: str) -> list[int]:
 
 
 def _build(args) -> Any:
-    return _build_unit(_unit_name(args.unit), _nodes(args.nodes), args.token_width,
-                       args.prob_width, _extra(args, [args.unit]))
+    _unit_name(args.unit)
+    _shared_options(args)
+    if args.nodes is not None:
+        _nodes(args.nodes)
+    return _build_unit(args.unit, args.nodes, args.token_width, args.prob_width,
+                       _extra(args, [args.unit]))
 
 
-def _build_unit(name: str, nodes: int, token_width: int, prob_width: int,
+def _build_unit(name: str, nodes: int | None, token_width: int, prob_width: int,
                 extra: dict[str, Any]) -> Any:
     from specaccel.hdl.units import build_unit
 
@@ -115,19 +155,25 @@ def _build_unit(name: str, nodes: int, token_width: int, prob_width: int,
 def _add_parameter_options(p: argparse.ArgumentParser) -> None:
     """One option per unit-specific parameter of the registry (strings here; each is
     converted and checked against the chosen units by `_extra`)."""
+    from specaccel.hdl.units import get_unit
+
     for name, (param, units) in _unit_parameters().items():
         what = (f"one of {', '.join(param.choices)}" if param.choices is not None
                 else f"integer in [{param.bounds[0]}, {param.bounds[1]}]")
+        defaults = {u: get_unit(u).parameter(name).default for u in units}
+        default = (f"default {param.default}" if len(set(defaults.values())) == 1 else
+                   "default " + ", ".join(f"{d} for {u}" for u, d in defaults.items()))
         p.add_argument(param.option, dest=name, metavar=name.upper(),
-                       help=f"{param.help}; {what} (default {param.default}; units: "
+                       help=f"{param.help}; {what} ({default}; units: "
                             f"{', '.join(units)})")
 
 
 def _add_unit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
-    p.add_argument("--nodes", type=int, required=True, help="tree size N (nodes per tree)")
-    p.add_argument("--token-width", type=int, default=16, help="token id bits (default 16)")
-    p.add_argument("--prob-width", type=int, default=12,
+    p.add_argument("--nodes", type=int,
+                   help="tree size N (nodes per tree; required by the tree-sized units)")
+    p.add_argument("--token-width", type=int, help="token id bits (default 16)")
+    p.add_argument("--prob-width", type=int,
                    help="fixed-point probability bits (default 12)")
     _add_parameter_options(p)
 
@@ -150,7 +196,7 @@ def _cmd_generate(args) -> int:
     result = {"unit": args.unit, "nodes": args.nodes, "output": str(out),
               "bytes": len(text.encode())}
     emit(args.json, result, lambda r: f"wrote {r['output']} ({r['bytes']} bytes, "
-                                      f"unit {r['unit']}, N={r['nodes']})")
+                                      f"{_design(args)})")
     return 0
 
 
@@ -203,6 +249,8 @@ def _check_size(args) -> None:
     from specaccel.hdl.synthesis import CAPACITY_LUTS
 
     cap = CAPACITY_LUTS.get(args.device)
+    if args.nodes is None:  # not a tree-sized unit: not in the characterisation table
+        return
     est = estimated_luts(args.unit, args.nodes, args.token_width, args.device)
     if cap is not None and est is not None and est > cap:
         print(f"warning: {args.unit} at N={args.nodes} alone needs about {est:,.0f} LUTs by "
@@ -230,8 +278,8 @@ def _cmd_synth(args) -> int:
         check_output_dir(args.build_dir, option="--build-dir")
     _build(args)._MustUse__silence = True  # built only to validate before the long run
     _check_size(args)
-    print(f"synthesising {args.unit} N={args.nodes} for {args.device} ...", file=sys.stderr)
-    with ProgressBar(None, f"{args.unit} N={args.nodes}", enabled=wanted(args.json),
+    print(f"synthesising {_design(args)} for {args.device} ...", file=sys.stderr)
+    with ProgressBar(None, _design(args), enabled=wanted(args.json),
                      unit="stage"):
         r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
@@ -239,7 +287,7 @@ def _cmd_synth(args) -> int:
                             **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
-        lines = [f"{r['unit']} N={r['nodes']} on {r['device']} ({r['part']})",
+        lines = [f"{_design(args)} on {r['device']} ({r['part']})",
                  table([["unit alone (yosys)", r["bare_luts"], r["bare_ffs"], r["bare_carry"],
                          r["bare_brams"], r["bare_dsps"], "-"]]
                        + ([["in the harness (placed)", r["harness_luts"], r["harness_ffs"],
@@ -272,7 +320,12 @@ def _cmd_characterise(args) -> int:
     )
 
     units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
-             else list(_units()))
+             else list(_tree_sized_units()))
+    for unit in units:
+        if unit not in _tree_sized_units():
+            raise InputError(f"{unit} is not built for a tree size N; its characterisation "
+                             "is python -m specaccel.hdl.sampling_characterisation",
+                             field="--units")
     nodes = None if args.nodes is None else _node_list(args.nodes)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
@@ -458,7 +511,8 @@ def register(subparsers) -> None:
                                    "in simulation, the unit's own area, its Fmax in the "
                                    "harness over the seeds; writes the table the "
                                    "simulator reads.")
-    c.add_argument("--units", help="comma-separated unit names (default: all)")
+    c.add_argument("--units", help="comma-separated unit names (default: every unit built "
+                                   "for a tree size N)")
     c.add_argument("--nodes", help="comma-separated N values (default: each unit's "
                                    "declared sweep)")
     c.add_argument("--token-width", type=int, default=16, help="token id bits")

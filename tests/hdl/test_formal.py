@@ -72,7 +72,7 @@ def test_every_property_names_a_fault():
 
 
 def test_every_unit_has_a_proof():
-    assert set(registry()) | {"sampling_unit"} == {p.unit for p in PROOFS}
+    assert set(registry()) == {p.unit for p in PROOFS}
 
 
 def test_cli_prove():

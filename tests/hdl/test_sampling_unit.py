@@ -1,19 +1,20 @@
 """SamplingUnit in the Amaranth simulator against the golden bf16 token selection.
 
 Every expectation comes from :func:`specaccel.models.golden.token_selection.select_token`
-on the same logits (through :mod:`specaccel.hdl.sampling_vectors`)."""
+on the same logits (through the unit's vector model, :mod:`specaccel.hdl.units.sampling.model`).
+The cocotb bench (``tests/hdl/test_benches.py``) runs the generated Verilog."""
 
 import numpy as np
 import pytest
 
-from specaccel.hdl import sampling_vectors as sv
-from specaccel.hdl.sampling_unit import SamplingUnit
+from specaccel.hdl.units.sampling import model as sv
+from specaccel.hdl.units.sampling.gateware import SamplingUnit
 from specaccel.models.golden import bf16
 
 
 def _check(unit: SamplingUnit, reqs, *, seed: int, p_valid: float, p_ready: float):
     run = sv.run_sampling(unit, reqs, seed=seed, p_valid=p_valid, p_ready=p_ready)
-    want = [r.expected(max_top_k=unit.max_top_k, token_width=unit.token_width) for r in reqs]
+    want = [r.expected(max_top_k=unit.max_top_k, vocab=unit.vocab) for r in reqs]
     assert len(run.results) == len(reqs)
     bad = [(i, g, w, reqs[i]) for i, (g, w) in enumerate(zip(run.results, want, strict=True))
            if not sv.matches(g, w)]
@@ -21,15 +22,15 @@ def _check(unit: SamplingUnit, reqs, *, seed: int, p_valid: float, p_ready: floa
     return run, want
 
 
-@pytest.mark.parametrize("lanes, max_top_k, token_width, n, p_valid, p_ready", [
-    (4, 8, 10, 600, 0.8, 0.6),
-    (1, 3, 8, 500, 1.0, 1.0),
-    (8, 1, 9, 900, 0.7, 0.5),
-    (16, 8, 12, 200, 1.0, 0.8),
+@pytest.mark.parametrize("lanes, max_top_k, vocab, n, p_valid, p_ready", [
+    (4, 8, 1 << 10, 600, 0.8, 0.6),
+    (1, 3, 1 << 8, 500, 1.0, 1.0),
+    (8, 1, 1 << 9, 900, 0.7, 0.5),
+    (16, 8, 1 << 12, 200, 1.0, 0.8),
 ])
-def test_random_and_directed_vectors_match_golden(lanes, max_top_k, token_width, n, p_valid,
+def test_random_and_directed_vectors_match_golden(lanes, max_top_k, vocab, n, p_valid,
                                                   p_ready):
-    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, token_width=token_width)
+    unit = SamplingUnit(lanes=lanes, max_top_k=max_top_k, vocab=vocab)
     rng = np.random.default_rng(lanes * 100 + max_top_k)
     reqs = (sv.edge_case_requests(lanes=lanes, max_top_k=max_top_k)
             + sv.random_requests(rng, n, lanes=lanes, max_top_k=max_top_k,
@@ -41,7 +42,7 @@ def test_random_and_directed_vectors_match_golden(lanes, max_top_k, token_width,
     assert sum(w[2] for w in want) > n // 20
     assert sum(w[1] == 0 for w in want) >= 2
     if max_top_k > 1:
-        greedy = [r.expected(max_top_k=1, token_width=token_width)[0] for r in reqs]
+        greedy = [r.expected(max_top_k=1, vocab=vocab)[0] for r in reqs]
         assert sum(g != w[0] for g, w in zip(greedy, want, strict=True)) > n // 10
 
 
@@ -49,20 +50,22 @@ def test_random_and_directed_vectors_match_golden(lanes, max_top_k, token_width,
     pytest.param(32000, marks=pytest.mark.slow), 4000])
 def test_real_vocabulary_at_64_lanes(vocab):
     """A 32k vocabulary at W = 64 (slow; 4,000 logits in the default run): one beat per
-    cycle, and the greedy latency after the last beat."""
+    cycle through a greedy and a top-8 request, the greedy latency after the last beat and
+    the top-8 tail after it (its result cannot come before the tail is done)."""
     unit = SamplingUnit(lanes=64, max_top_k=8)
     rng = np.random.default_rng(64)
-    reqs = [sv.SamplingRequest(bf16.from_float(rng.normal(0, 3, vocab)), 8, 6000, 41000),
-            sv.SamplingRequest(bf16.from_float(rng.normal(0, 3, vocab)), 1, 0, 0)]
+    reqs = [sv.SamplingRequest(bf16.from_float(rng.normal(0, 3, vocab)), 1, 0, 0),
+            sv.SamplingRequest(bf16.from_float(rng.normal(0, 3, vocab)), 8, 6000, 41000)]
     run, _ = _check(unit, reqs, seed=1, p_valid=1.0, p_ready=1.0)
     beats = run.beat_cycles
     assert len(beats) == 2 * -(-vocab // 64) and beats[-1] - beats[0] == len(beats) - 1
-    assert run.result_cycles[1] - run.last_beat_cycles[1] == unit.latency_greedy
+    lat = [r - b for r, b in zip(run.result_cycles, run.last_beat_cycles, strict=True)]
+    assert lat[0] == unit.latency_greedy and lat[1] > unit.latency_greedy + 100
 
 
 @pytest.mark.parametrize("lanes", [1, 4, 32])
 def test_greedy_latency_and_one_beat_per_cycle(lanes):
-    unit = SamplingUnit(lanes=lanes, max_top_k=8, token_width=12)
+    unit = SamplingUnit(lanes=lanes, max_top_k=8, vocab=1 << 12)
     rng = np.random.default_rng(lanes)
     reqs = [sv.SamplingRequest(bf16.from_float(rng.normal(0, 1, 12 * lanes + 1)), 1, 0, 0)
             for _ in range(6)]
@@ -75,7 +78,7 @@ def test_greedy_latency_and_one_beat_per_cycle(lanes):
 def test_top_k_tail_overlaps_the_next_stream():
     """With 8 candidates the tail takes about 190 cycles; a 200-beat request behind it
     streams without a gap."""
-    unit = SamplingUnit(lanes=4, max_top_k=8, token_width=12)
+    unit = SamplingUnit(lanes=4, max_top_k=8, vocab=1 << 12)
     rng = np.random.default_rng(9)
     reqs = [sv.SamplingRequest(bf16.from_float(rng.normal(0, 1, 800)), 8, 3000, 12345)
             for _ in range(3)]
@@ -85,8 +88,8 @@ def test_top_k_tail_overlaps_the_next_stream():
     assert 150 < tail < 250
 
 
-def test_vocabulary_past_the_index_width_is_an_error():
-    unit = SamplingUnit(lanes=4, max_top_k=2, token_width=4)
+def test_requests_past_the_vocabulary_are_errors():
+    unit = SamplingUnit(lanes=4, max_top_k=2, vocab=16)
     f = bf16.from_float
     reqs = [sv.SamplingRequest(f(np.arange(17, dtype=np.float32)), 1),
             sv.SamplingRequest(f(np.arange(16, dtype=np.float32)), 1),
@@ -96,9 +99,34 @@ def test_vocabulary_past_the_index_width_is_an_error():
     assert run.results[1][0] == 15
 
 
+def test_a_vocabulary_that_is_not_a_power_of_two():
+    """vocab = 13: 4-bit indices, and the 14th logit is an error although 4 bits could
+    index it."""
+    unit = SamplingUnit(lanes=4, max_top_k=2, vocab=13)
+    assert unit.token_width == 4
+    f = bf16.from_float
+    reqs = [sv.SamplingRequest(f(np.arange(13, dtype=np.float32)), 1),
+            sv.SamplingRequest(f(np.arange(14, dtype=np.float32)), 1)]
+    run, _ = _check(unit, reqs, seed=0, p_valid=1.0, p_ready=1.0)
+    assert [r[3] for r in run.results] == [0, 1] and run.results[0][0] == 12
+
+
+def test_greedy_mode_answers_the_argmax_whatever_top_k_says():
+    unit = SamplingUnit(lanes=4, mode="greedy", max_top_k=8, vocab=64)
+    assert unit.max_top_k == 1
+    rng = np.random.default_rng(3)
+    reqs = [sv.SamplingRequest(bf16.from_float(rng.normal(0, 1, 30)), 8, 3000, u)
+            for u in (0, 40000, 65535)]
+    run, want = _check(unit, reqs, seed=0, p_valid=1.0, p_ready=1.0)
+    argmax = [r.expected(max_top_k=1, vocab=64) for r in reqs]
+    sampled = [r.expected(max_top_k=8, vocab=64) for r in reqs]
+    assert want == argmax and sampled != argmax  # a stochastic unit would answer otherwise
+
+
 @pytest.mark.parametrize("kwargs", [dict(lanes=3), dict(lanes=0), dict(lanes=128),
                                     dict(max_top_k=0), dict(max_top_k=9),
-                                    dict(token_width=19), dict(lanes=True)])
+                                    dict(vocab=(1 << 18) + 1), dict(vocab=0),
+                                    dict(mode="top-k"), dict(lanes=True)])
 def test_parameters_are_checked(kwargs):
     with pytest.raises(TypeError):
         SamplingUnit(**kwargs)

@@ -7,7 +7,7 @@ the node's sampling fields ``top_k``/``inv_temp``/``uniform``, and the KV slot `
 read on the root), then that node's bf16 logits on ``logits`` (W lanes per beat, ``last``
 on its final beat).  For each node
 
-* :class:`~specaccel.hdl.sampling_unit.SamplingUnit` selects the target's token from the
+* :class:`~specaccel.hdl.units.sampling.gateware.SamplingUnit` selects the target's token from the
   logits (argmax or top-k sample, :func:`~specaccel.models.golden.token_selection.
   select_token`);
 * the header and that token become one node record of
@@ -29,11 +29,11 @@ from amaranth.hdl import Cat, Module, Signal, Value, unsigned
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .layouts import index_shape, kv_compact_response_layout, verify_response_layout
-from .sampling_unit import TOP_K_WIDTH, SamplingUnit
-from .unit_parameters import check_int, validating
-from .units.kv_compact.gateware import KVCompactUnit
-from .units.tree_verify_serial.gateware import TreeVerifySerialUnit
+from specaccel.hdl.layouts import index_shape, kv_compact_response_layout, verify_response_layout
+from specaccel.hdl.unit_parameters import check_int, validating
+from specaccel.hdl.units.kv_compact.gateware import KVCompactUnit
+from specaccel.hdl.units.sampling.gateware import TOP_K_WIDTH, SamplingUnit
+from specaccel.hdl.units.tree_verify_serial.gateware import TreeVerifySerialUnit
 
 __all__ = ["StreamingSpecDecodeCore", "commit_layout", "logit_beat_layout",
            "node_header_layout"]
@@ -88,7 +88,7 @@ class StreamingSpecDecodeCore(wiring.Component):
         with validating(self):
             check_int("slot_width", slot_width, 1, 32)
             self.sampling = SamplingUnit(lanes=lanes, max_top_k=max_top_k,
-                                         token_width=token_width)
+                                         vocab=1 << token_width)
             self.verify = TreeVerifySerialUnit(nodes=nodes, token_width=token_width)
             self.compact = KVCompactUnit(nodes=nodes, token_width=token_width,
                                          slot_width=slot_width)

@@ -37,8 +37,9 @@ result the greedy path takes ``latency_greedy`` cycles and a top-k sample
 the characterisation.  While the tail of one request runs, the next request streams.
 
 Interface policy (beyond the rule): ``top_k`` 0 acts as 1 and values above
-``max_top_k`` as ``max_top_k``; a request of more than ``2**token_width`` logits sets
-``error`` (and its token is then meaningless); an empty request answers ``found = 0``.
+``max_top_k`` as ``max_top_k`` (a greedy unit, ``mode="greedy"``, has ``max_top_k`` 1:
+every request is argmax); a request of more than ``vocab`` logits sets ``error`` (and its
+token is then meaningless); an empty request answers ``found = 0``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import bits_for, ceil_log2
 
+from specaccel.hdl.unit_parameters import check_choice, check_int, validating
+from specaccel.hdl.units.sampling import MAX_LANES, MAX_VOCAB, MODES, UNIT, vocab_index_width
 from specaccel.models.golden import bf16
 from specaccel.models.golden.token_selection import (
     EXP2_TABLE,
@@ -59,13 +62,9 @@ from specaccel.models.golden.token_selection import (
     WEIGHT_FRAC,
 )
 
-from .unit_parameters import check_int, validating
+__all__ = ["MAX_LANES", "MAX_VOCAB", "SamplingUnit", "sampling_beat_layout",
+           "sampling_result_layout"]
 
-__all__ = ["MAX_LANES", "SamplingUnit", "sampling_beat_layout", "sampling_result_layout"]
-
-MAX_LANES = 64
-#: largest vocabulary index width (2**18 = 262,144 logits)
-MAX_TOKEN_WIDTH = 18
 KEY_WIDTH = 17  # valid bit + 16-bit bf16 order key
 #: bits of the request's ``top_k`` field (whatever ``max_top_k`` the unit is built for)
 TOP_K_WIDTH = 4
@@ -88,7 +87,7 @@ def sampling_beat_layout(*, lanes: int, max_top_k: int) -> data.StructLayout:
 
 def sampling_result_layout(*, token_width: int) -> data.StructLayout:
     """One result: ``token``, ``found`` (0 for an empty request), ``nan`` (a NaN logit was
-    seen), ``error`` (more logits than ``2**token_width``)."""
+    seen), ``error`` (more logits than the unit's ``vocab``)."""
     return data.StructLayout({
         "token": unsigned(token_width), "found": 1, "nan": 1, "error": 1,
     })
@@ -101,11 +100,14 @@ class SamplingUnit(wiring.Component):
     ----------
     lanes:
         W, logits per beat: a power of two in [1, 64].
+    mode:
+        ``"greedy"`` (argmax only: no tail, every request answers its first maximum) or
+        ``"stochastic"`` (top-k at a temperature, sampled with the request's uniform).
     max_top_k:
-        Largest ``top_k`` served, in [1, 8]; 1 builds a greedy-only unit (no tail).
-    token_width:
-        Bits of a vocabulary index, in [1, 18]; a request has at most ``2**token_width``
-        logits.
+        Largest ``top_k`` served in stochastic mode, in [1, 8] (ignored when greedy).
+    vocab:
+        Largest vocabulary, in [1, 2**18]: a request of more logits sets ``error``; token
+        indices are ``ceil(log2(vocab))`` bits wide (``token_width``).
 
     Attributes
     ----------
@@ -116,24 +118,27 @@ class SamplingUnit(wiring.Component):
         One result per request, in order.
     """
 
-    def __init__(self, *, lanes: int = 4, max_top_k: int = MAX_TOP_K,
-                 token_width: int = MAX_TOKEN_WIDTH) -> None:
+    def __init__(self, *, lanes: int = 4, mode: str = "stochastic",
+                 max_top_k: int = MAX_TOP_K, vocab: int = MAX_VOCAB) -> None:
         with validating(self):
             check_int("lanes", lanes, 1, MAX_LANES)
             if lanes & (lanes - 1):
                 raise TypeError(f"lanes must be a power of two, not {lanes!r}")
+            check_choice("mode", mode, MODES)
             check_int("max_top_k", max_top_k, 1, MAX_TOP_K)
-            check_int("token_width", token_width, 1, MAX_TOKEN_WIDTH)
+            check_int("vocab", vocab, 1, MAX_VOCAB)
         self.lanes = lanes
-        self.max_top_k = max_top_k
-        self.token_width = token_width
-        self.beat_layout = sampling_beat_layout(lanes=lanes, max_top_k=max_top_k)
-        self.result_layout = sampling_result_layout(token_width=token_width)
+        self.mode = mode
+        self.max_top_k = 1 if mode == "greedy" else max_top_k
+        self.vocab = vocab
+        self.token_width = vocab_index_width(vocab)
+        self.beat_layout = sampling_beat_layout(lanes=lanes, max_top_k=self.max_top_k)
+        self.result_layout = sampling_result_layout(token_width=self.token_width)
         #: register stages of the beat reduction tree
         self.tree_levels = ceil_log2(lanes)
         #: cycles from a last beat's handshake to a greedy result (IN, KEY, TREE...,
-        #: GLOBAL, MERGE and park, tail decision; measured by the tests)
-        self.latency_greedy = self.tree_levels + 5
+        #: GLOBAL, MERGE and park, tail decision): the declared law, measured by the tests
+        self.latency_greedy = UNIT.law(lanes=lanes).constant
         super().__init__({
             "inp": In(stream.Signature(self.beat_layout)),
             "out": Out(stream.Signature(self.result_layout)),
@@ -249,11 +254,11 @@ class SamplingUnit(wiring.Component):
             carried = self._stage(m, carried, f"t{level}")
         beat_list, = lists
 
-        # ---- GLOBAL: base + lane; error if an index passes 2**tw -------------------------
+        # ---- GLOBAL: base + lane; error if the request passes the vocabulary ------------
         g_list = [(self._reg(m, k, KEY_WIDTH, f"g_k{r}"),
                    self._reg(m, (carried["base"] + ix)[:tw], tw, f"g_i{r}"))
                   for r, (k, ix) in enumerate(beat_list)]
-        over = carried["base"] + carried["count"] > (1 << tw)
+        over = carried["base"] + carried["count"] > self.vocab
         carried = self._stage(m, dict(carried, over=over), "g")
 
         # ---- MERGE: into the request's running list -------------------------------------

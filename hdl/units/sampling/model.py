@@ -1,10 +1,11 @@
-"""Requests for :class:`~specaccel.hdl.sampling_unit.SamplingUnit`, their expected results
-from the golden model, and an Amaranth-simulator driver that measures cycles.
+"""Vector model of ``sampling`` (:class:`.gateware.SamplingUnit`): requests, their expected
+results from the golden model, and an Amaranth-simulator driver that measures cycles.
 
 Expectations come only from
 :func:`specaccel.models.golden.token_selection.select_token`; the unit's interface policy
-(``top_k`` clamped to ``[1, max_top_k]``, ``error`` past ``2**token_width`` logits) is
-applied to the request before the golden rule is asked.
+(``top_k`` clamped to ``[1, max_top_k]``, ``error`` past ``vocab`` logits) is applied to
+the request before the golden rule is asked.  The Amaranth tests, the cocotb bench
+(:mod:`.bench`) and the characterisation all take their requests and answers from here.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from specaccel.hdl.layouts import pack
 from specaccel.models.golden import bf16
 from specaccel.models.golden.token_selection import (
     INV_TEMP_WIDTH,
@@ -21,10 +23,8 @@ from specaccel.models.golden.token_selection import (
     select_token,
 )
 
-from .layouts import pack
-
-__all__ = ["SamplingRequest", "SamplingRun", "edge_case_requests", "random_requests",
-           "run_sampling"]
+__all__ = ["SamplingRequest", "SamplingRun", "edge_case_requests", "matches",
+           "measure_cycles", "random_requests", "run_sampling"]
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,10 @@ class SamplingRequest:
             }))
         return words
 
-    def expected(self, *, max_top_k: int, token_width: int) -> tuple[int, int, int, int]:
-        """(token, found, nan, error) that the unit must answer."""
-        if len(self.logits) > 1 << token_width:
+    def expected(self, *, max_top_k: int, vocab: int) -> tuple[int, int, int, int]:
+        """(token, found, nan, error) that a unit of `max_top_k` (1 when greedy) and
+        `vocab` must answer."""
+        if len(self.logits) > vocab:
             return (-1, -1, -1, 1)  # token, found, nan are not specified after an overflow
         k = min(max(self.top_k, 1), max_top_k)
         sel = select_token(self.logits, top_k=k, inv_temp=self.inv_temp,
@@ -193,7 +194,7 @@ def run_sampling(unit, requests: list[SamplingRequest], *, seed: int = 0,
         cycle = 0
         offer = False
         while len(run.results) < len(requests) and cycle < limit:
-            # an offered beat stays offered until taken (the stream rule)
+            # a beat once offered stays offered until it is taken (the stream rule)
             offer = offer or (sent < len(words) and rng.random() < p_valid)
             ctx.set(unit.inp.valid, int(offer))
             if offer:
@@ -228,3 +229,25 @@ def run_sampling(unit, requests: list[SamplingRequest], *, seed: int = 0,
 def matches(got: tuple[int, int, int, int], want: tuple[int, int, int, int]) -> bool:
     """A result equals its expectation (fields the expectation leaves open, -1, match all)."""
     return all(w == -1 or g == w for g, w in zip(got, want, strict=True))
+
+
+#: requests of the cycle measurement
+CYCLE_REQUESTS = 6
+
+
+def measure_cycles(unit, rng: np.random.Generator) -> tuple[int, float]:
+    """(latency, II) of `unit` as the registry characterises it: greedy requests of
+    ``12 W + 1`` logits back to back with the output always ready; latency from a
+    request's last beat to its result, II per beat (1.0: one beat of W logits a cycle)."""
+    v = 12 * unit.lanes + 1
+    reqs = [SamplingRequest(bf16.from_float(rng.normal(0, 3, v)), 1)
+            for _ in range(CYCLE_REQUESTS)]
+    run = run_sampling(unit, reqs)
+    want = [r.expected(max_top_k=unit.max_top_k, vocab=unit.vocab) for r in reqs]
+    if not all(matches(g, w) for g, w in zip(run.results, want, strict=True)):
+        raise RuntimeError("sampling unit: a result differs from the golden model's")
+    lat = {r - b for r, b in zip(run.result_cycles, run.last_beat_cycles, strict=True)}
+    if len(lat) != 1:
+        raise RuntimeError(f"sampling unit: latency varies between requests: {sorted(lat)}")
+    beats = run.beat_cycles
+    return lat.pop(), (beats[-1] - beats[0]) / (len(beats) - 1)
