@@ -42,6 +42,16 @@ def test_generate_is_reproducible_and_path_free(tmp_path):
     (("synth", "--unit", "argmax_sample", "--nodes", "4", "--device", "gowin"), "gowin"),
     (("characterise", "--units", "tree_verify,bogus", "--nodes", "4"), "bogus"),
     (("characterise", "--nodes", "4,x"), "--nodes"),
+    # the shared options against what the unit takes
+    (("generate", "--unit", "tree_verify"), "'--nodes': required for unit tree_verify"),
+    (("generate", "--unit", "sampling", "--nodes", "8"), "'--nodes': does not apply"),
+    (("generate", "--unit", "sampling", "--token-width", "8"), "'--token-width': does not"),
+    (("generate", "--unit", "tree_verify", "--nodes", "4", "--lanes", "8"), "--lanes"),
+    (("generate", "--unit", "sampling", "--mode", "greedy", "--max-top-k", "4"),
+     "'--max-top-k': only with --mode stochastic"),
+    (("generate", "--unit", "tree_verify_serial", "--nodes", "4", "--uniform-source",
+      "lfsr"), "'--uniform-source': only with --mode stochastic"),
+    (("characterise", "--units", "sampling"), "sampling_characterisation"),
 ])
 def test_bad_usage_exits_2_with_one_line(args, text):
     r = _cli(*args)
@@ -50,6 +60,15 @@ def test_bad_usage_exits_2_with_one_line(args, text):
     lines = r.stderr.strip().splitlines()
     assert text in lines[-1] and "Traceback" not in r.stderr
     assert len([ln for ln in lines if ln.startswith("specaccel")]) == 1
+
+
+def test_generate_a_unit_sized_by_lanes_and_vocabulary(tmp_path):
+    out = tmp_path / "s.v"
+    r = _cli("generate", "--unit", "sampling", "--lanes", "8", "--vocab", "32000",
+             "--mode", "greedy", "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    assert b"module sampling" in out.read_bytes()
+    assert json.loads(r.stdout)["nodes"] is None
 
 
 def test_synth_json_generic_device(tmp_path):
@@ -151,7 +170,7 @@ def test_load_rejects_bad_table(tmp_path):
 def test_bundled_table_is_real_and_matches_the_declared_units():
     from importlib import resources
 
-    from specaccel.hdl.synthesis import DEFAULT_SEEDS, DEVICES, PNR
+    from specaccel.hdl.synthesis import CAPACITY_LUTS, DEFAULT_SEEDS, DEVICES, PNR
     from specaccel.hdl.units import registry
     from specaccel.models.cost.rtl_table import request_cycles
 
@@ -177,8 +196,14 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
             assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
             # the placed design is the unit plus its harness
             assert r["harness_luts"] > r["bare_luts"] and r["harness_ffs"] > r["bare_ffs"]
-        else:
-            assert r["pnr"] == "does not fit" and r["fmax_median_mhz"] is None
+        else:  # too big for the device, or not placed yet (the table's header says so)
+            assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
+            assert r["harness_luts"] is None
+            if r["pnr"] == "does not fit":
+                assert r["bare_luts"] > CAPACITY_LUTS[r["device"]]
+    assert "not yet placed" in text  # an unplaced row is declared, not silent
+    placed = {(r["unit"], r["nodes"]) for r in rows if r["pnr"] == "placed"}
+    assert {(u, 16) for u in sized} <= placed or len(placed) >= 8
 
 
 @pytest.mark.parametrize("name", sorted(n for n, u in registry().items() if u.tree_sized))

@@ -351,7 +351,9 @@ class SamplingUnit(wiring.Component):
                     m.d.sync += [keys[r].eq(park[r][0][:16]) for r in range(kmax)]
                     m.d.sync += [idxs[r].eq(park[r][1]) for r in range(kmax)]
                     m.d.sync += count.eq(Mux(want < n_valid, want, n_valid))
-                    with m.If((n_valid <= 1) | (want == 1)):
+                    # one candidate needs no tail (always so in a greedy unit: kmax 1)
+                    single = ((n_valid <= 1) | (want == 1)) if kmax > 1 else Const(1, 1)
+                    with m.If(single):
                         m.d.sync += [res.token.eq(Mux(n_valid == 0, 0, park[0][1])),
                                      res.found.eq(n_valid != 0), self.out.valid.eq(1)]
                         m.next = "OUT"
