@@ -202,8 +202,11 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
             if r["pnr"] == "does not fit":
                 assert r["bare_luts"] > CAPACITY_LUTS[r["device"]]
     assert "not yet placed" in text  # an unplaced row is declared, not silent
-    placed = {(r["unit"], r["nodes"]) for r in rows if r["pnr"] == "placed"}
-    assert {(u, 16) for u in sized} <= placed or len(placed) >= 8
+    # the node-serial verify unit (the accelerator's default) is placed at every size on
+    # both placed families
+    serial = {(r["nodes"], r["device"]) for r in rows
+              if r["unit"] == "tree_verify_serial" and r["pnr"] == "placed"}
+    assert serial == {(n, d) for n in sized["tree_verify_serial"].sweep_nodes for d in PNR}
 
 
 @pytest.mark.parametrize("name", sorted(n for n, u in registry().items() if u.tree_sized))
