@@ -57,9 +57,10 @@ def point_configs() -> dict[str, type]:
     """The configuration dataclasses whose fields a point may set, by role: every field
     is a sweep parameter (``[fixed]``, ``[axes]``) with no code here."""
     from specaccel.models.cost import AcceleratorConfig
-    from specaccel.sim.serving import ServingConfig
+    from specaccel.sim.options import EngineOptions, ServingConfig
 
-    return {"accelerator": AcceleratorConfig, "serving": ServingConfig}
+    return {"accelerator": AcceleratorConfig, "serving": ServingConfig,
+            "engine": EngineOptions}
 
 
 def accelerator_params() -> tuple[str, ...]:
@@ -97,8 +98,9 @@ def gpu_params() -> tuple[str, ...]:
 
 def parameter_names() -> frozenset[str]:
     """Every parameter name a point may carry."""
-    return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *accelerator_params(),
-                      *gpu_params(), *serving_params()))
+    configured = (name for cls in point_configs().values() for name in field_names(cls))
+    return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *gpu_params(),
+                      *configured))
 
 
 METRICS: dict[str, str] = {m.name: m.help for m in SIM_METRICS.values()}
@@ -150,16 +152,25 @@ def serving_config(point: dict[str, Any]):
     return from_mapping(point_configs()["serving"], values)
 
 
+def engine_options(point: dict[str, Any]):
+    """The point's :class:`~specaccel.sim.options.EngineOptions` (``pipelined``,
+    ``verify_nodes``) on the defaults."""
+    cls = point_configs()["engine"]
+    return from_mapping(cls, {k: point[k] for k in field_names(cls) if k in point})
+
+
 def run_options(point: dict[str, Any]) -> dict[str, Any]:
     """The simulator options a point asks for besides its trace, hardware and models:
-    ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
+    ``serving``, ``pipelined`` and ``verify_nodes`` of :func:`specaccel.sim.simulate`.
 
     A point that sets a serving parameter (:func:`serving_params`) is a serving run with
     that :func:`serving_config`; any other is the batch-1 closed-loop replay.  The same
     options go to :func:`fast_path_status` and to the simulation itself, so the
     fast-path decision is made on what is actually run.
     """
-    return {"serving": serving_config(point), "pipelined": False}
+    engine = engine_options(point)
+    return {"serving": serving_config(point), "pipelined": engine.pipelined,
+            "verify_nodes": engine.verify_nodes}
 
 
 def check_point(point: dict[str, Any]) -> None:
@@ -170,7 +181,10 @@ def check_point(point: dict[str, Any]) -> None:
         accel = set(accelerator_params())
         from_mapping(point_configs()["accelerator"],
                      {k: v for k, v in point.items() if k in accel})
-    serving_config(point)
+    serving = serving_config(point)
+    if engine_options(point).pipelined and serving is not None:
+        raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
+                         "and this point is a serving run", field="pipelined")
 
 
 def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
@@ -179,7 +193,8 @@ def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
     point's :func:`run_options`."""
     from specaccel.sim import fast_path_applicable
 
-    return fast_path_applicable(**run_options(point))
+    options = run_options(point)
+    return fast_path_applicable(serving=options["serving"], pipelined=options["pipelined"])
 
 
 def fast_path_valid(point: dict[str, Any]) -> bool:

@@ -71,6 +71,20 @@ class ServingConfig(Config):
         return self.max_batch == 1 and not self.prefill
 
 
+@dataclass(frozen=True)
+class EngineOptions(Config):
+    """How the steps are replayed besides serving (every field is a ``simulate`` option
+    and a sweep axis)."""
+
+    pipelined: bool = option(False, help="pipelined speculation: a separate draft engine "
+                                         "drafts the next tree while the target verifies "
+                                         "the current one; draft and verify contend for HBM "
+                                         "(batch-1 replay only)")
+    verify_nodes: int | None = option(None, ge=1, metavar="N",
+                                      help="nodes the verify unit takes in one pass "
+                                           "(default: the hardware's)")
+
+
 ENGINE_CHOICES = ("event", "fast", "auto")
 """What a run may ask for (:mod:`specaccel.sim.engines`): the SimPy event model, a fast
 engine (an error, with the reason, when none is exact for the run), or the fast engine

@@ -18,7 +18,7 @@ from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
-from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
+from specaccel.sim.options import ENGINE_CHOICES, EngineOptions, ServingConfig
 
 
 def register(subparsers: Any) -> None:
@@ -68,12 +68,7 @@ def register(subparsers: Any) -> None:
                          help="N requests (the trace's, repeated cyclically if it has fewer)")
     add_options(serving, ServingConfig, exclude=("arrivals", "rate_per_s"),
                 dest_prefix=SERVING_DEST)
-    p.add_argument("--verify-nodes", type=int, metavar="N",
-                   help="nodes the verify unit takes in one pass (default: the hardware's)")
-    p.add_argument("--pipelined", action="store_true",
-                   help="pipelined speculation: a separate draft engine drafts the next tree "
-                        "while the target verifies the current one; draft and verify "
-                        "contend for HBM (batch-1 replay only)")
+    add_options(p, EngineOptions)
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
                    help="event (the SimPy event model), fast (a fast path: uncontended "
                         "runs and static batches only) or auto (default: event)")
@@ -239,8 +234,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     serving = _serving_config(args)
     window = _gantt_window(args.gantt_window)
-    if args.verify_nodes is not None and args.verify_nodes < 1:
-        raise InputError(f"must be >= 1, not {args.verify_nodes}", field="verify-nodes")
+    replay_options = from_mapping(EngineOptions, options_from_args(EngineOptions, args))
     if args.timeline:
         check_output_file(args.timeline, kind="json", option="--timeline")
     if args.gantt:
@@ -254,12 +248,12 @@ def run(args: argparse.Namespace) -> int:
     check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
     hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,
                                                 draft=args.draft)
-    if draft is None and (args.draft or args.pipelined):
+    if draft is None and (args.draft or replay_options.pipelined):
         print(f"note: drafting {drafting.name!r} runs no draft model: "
               + ("--draft is ignored" if args.draft else "")
-              + (", " if args.draft and args.pipelined else "")
+              + (", " if args.draft and replay_options.pipelined else "")
               + ("--pipelined has nothing to pre-draft (plain replay)"
-                 if args.pipelined else ""), file=sys.stderr)
+                 if replay_options.pipelined else ""), file=sys.stderr)
     print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
@@ -270,7 +264,8 @@ def run(args: argparse.Namespace) -> int:
             result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
                               baseline=args.baseline, record_timeline=record,
                               engine=args.engine, serving=serving,
-                              verify_nodes=args.verify_nodes, pipelined=args.pipelined)
+                              verify_nodes=replay_options.verify_nodes,
+                              pipelined=replay_options.pipelined)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
