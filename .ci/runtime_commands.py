@@ -5,7 +5,12 @@ VENV=...``: a new venv, ``pip install -e .``), so a package that only the test e
 brings in (pytest, scipy, transformers, ...) is not there.  Then every ``$ specaccel ...``
 example of docs/cli.md and the README's ``specaccel run`` run in a scratch folder laid out
 as the doc tests lay it out.  A command may exit 0 or 2 (some examples show an error on
-purpose); exit 1, a traceback or a missing module fails the check.
+purpose); exit 1, a traceback, a missing module or a stray warning on stderr fails the
+check.  A stray warning is one a library raised or logged (a Python ``...Warning:`` from
+NumPy, Numba, matplotlib, pandas or dask, a logged ``WARNING``): the user did nothing
+wrong and cannot act on it, so its cause is fixed, not filtered.  specaccel's own
+``warning: ...`` lines (an impossible number, a design too large for the device) are
+meant for the user and allowed.
 
 Usage: python3 .ci/runtime_commands.py VENV_DIR   (called by `make test`)
 """
@@ -37,6 +42,16 @@ def documented_commands() -> list[str]:
     return cmds
 
 
+# Python's warnings ("file.py:12: NumbaPerformanceWarning: ...") and logging's ("... -
+# distributed.worker - WARNING - ..." or "WARNING:name:...").
+_STRAY = re.compile(r"^\S.*:\d+: [A-Z]\w*Warning: |(^|\W)WARNING(\W|$)")
+
+
+def stray_warnings(stderr: str) -> list[str]:
+    """The lines of `stderr` that are a library's warning, not specaccel's own."""
+    return [ln for ln in stderr.splitlines() if _STRAY.search(ln)]
+
+
 def scratch(folder: Path) -> None:
     """The files the examples read (as tests/docs/test_doc_rot.py lays them out)."""
     data = folder / "tests" / "workloads" / "data"
@@ -65,10 +80,13 @@ def main(venv: Path) -> int:
             proc = subprocess.run([str(venv / "bin" / argv[0]), *argv[1:]], cwd=folder,
                                   capture_output=True, text=True, timeout=1200)
             took = time.monotonic() - t0
+            warned = stray_warnings(proc.stderr)
             bad = (proc.returncode not in (0, 2) or "Traceback" in proc.stderr
-                   or "ModuleNotFoundError" in proc.stderr)
+                   or "ModuleNotFoundError" in proc.stderr or warned)
             print(f"{'FAIL' if bad else 'ok  '} exit {proc.returncode} {took:6.1f} s  {cmd}")
-            if bad:
+            if warned:
+                failures.append(f"{cmd}: stray warning on stderr: {warned}")
+            elif bad:
                 failures.append(f"{cmd}: exit {proc.returncode}: "
                                 f"{proc.stderr.strip().splitlines()[-1:]}")
     for f in failures:

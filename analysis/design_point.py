@@ -3,7 +3,9 @@
 A *point* is a flat dict of parameters (:func:`parameter_names`): the workload
 (``preset`` or ``trace_file``, ``requests``, ``steps``, ``trace_seed``, ``tree``), the
 models (``target``, ``draft``), the hardware (``hardware`` preset plus overrides of its
-design parameters) and the serving run (the fields of
+design parameters), its software stack and placement (the fields of
+:class:`~specaccel.models.cost.deployment_config.DeploymentConfig`: ``stack``, ``tp``,
+``pp``, ``offload``, ...; unset stacks are the workload's) and the serving run (the fields of
 :class:`~specaccel.sim.serving.ServingConfig`: ``max_batch``, ``rate_per_s``, ...; a
 point without them is the batch-1 replay).  Every field of a configuration dataclass in
 :func:`point_configs` is a parameter, declared once where the dataclass is.
@@ -57,10 +59,11 @@ def point_configs() -> dict[str, type]:
     """The configuration dataclasses whose fields a point may set, by role: every field
     is a sweep parameter (``[fixed]``, ``[axes]``) with no code here."""
     from specaccel.models.cost import AcceleratorConfig
+    from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.sim.options import EngineOptions, ServingConfig
 
     return {"accelerator": AcceleratorConfig, "serving": ServingConfig,
-            "engine": EngineOptions}
+            "engine": EngineOptions, "deployment": DeploymentConfig}
 
 
 def accelerator_params() -> tuple[str, ...]:
@@ -94,6 +97,19 @@ def gpu_params() -> tuple[str, ...]:
 
     return tuple(f.name for f in fields(HardwareSpec)
                  if f.type in ("float", "int") and f.name != "name")
+
+
+def deployment_params() -> tuple[str, ...]:
+    """Software stack and placement parameters
+    (:class:`~specaccel.models.cost.deployment_config.DeploymentConfig`): on a GPU, a
+    stack a point leaves unset is its workload's (the source's software)."""
+    return field_names(point_configs()["deployment"])
+
+
+def deployment_config(point: dict[str, Any]):
+    """The point's :class:`~specaccel.models.cost.deployment_config.DeploymentConfig`."""
+    return from_mapping(point_configs()["deployment"],
+                        {k: point[k] for k in deployment_params() if k in point})
 
 
 def parameter_names() -> frozenset[str]:
@@ -185,6 +201,7 @@ def check_point(point: dict[str, Any]) -> None:
     if engine_options(point).pipelined and serving is not None:
         raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
                          "and this point is a serving run", field="pipelined")
+    deployment_config(point)
 
 
 def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
@@ -388,9 +405,12 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         raise InputError("the workload names no draft model; set 'draft'", field="draft")
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and runs_draft else None
+    from specaccel.sim import resolve_deployments
+
+    dep, base = resolve_deployments(trace, hw, deployment_config(point))
     result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=settings.engine,
-                      **run_options(point)).to_dict()
+                      drafting=drafting, engine=settings.engine, deployment=dep,
+                      baseline_deployment=base, **run_options(point)).to_dict()
     flat = result["metrics"]
     out: dict[str, Any] = {}
     for m in settings.metrics:

@@ -33,9 +33,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--passes", type=int, default=1_000_000, help="passes for Numba")
     parser.add_argument("--ref-passes", type=int, default=2_000, help="passes for Python")
+    parser.add_argument("--hw", default="specaccel-default",
+                        help="device preset (a GPU runs the kernel model)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    model, hw = get_model("llama-2-70b"), get_hardware("specaccel-default")
+    model, hw = get_model("llama-2-70b"), get_hardware(args.hw)
 
     warm = _passes(16)
     pass_costs(model, hw, **warm)  # compile or load the on-disk cache

@@ -186,6 +186,12 @@ def hbm_bandwidth_bps(hw: Any) -> float | None:
     return None
 
 
+def shared_bandwidth_bps(hw: Any) -> float:
+    """The HBM bandwidth two overlapping passes share: ``mem_bw · bw_efficiency`` (0 when
+    the spec gives none: no contention is modelled)."""
+    return (hbm_bandwidth_bps(hw) or 0.0) * float(getattr(hw, "bw_efficiency", 1.0))
+
+
 @dataclass
 class Accelerator:
     """The simulated machine: units by name, roles mapped onto units, and memory."""

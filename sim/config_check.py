@@ -93,45 +93,73 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     return int((float(cap) - w) // kv_bytes_per_token)
 
 
+def trace_kv_tokens(trace) -> float:
+    """The most KV-cache tokens one request of `trace` holds: its prompt plus, at most,
+    one token per drafted node of every step (an upper bound of what it commits) --
+    computed without verifying the trace."""
+    off = np.asarray(trace.request_step_offsets, dtype=np.int64)
+    if off.shape[0] < 2 or not trace.n_steps:
+        return float(np.max(trace.prompt_len, initial=0))
+    nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
+    per_req = np.add.reduceat(nodes, off[:-1]) * (np.diff(off) > 0)
+    return float(np.max(np.asarray(trace.prompt_len) + per_req))
+
+
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
-                 verify_nodes: int | None = None) -> None:
+                 verify_nodes: int | None = None, deployment: Any = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
-    The draft's weights count only when `drafting` runs a draft model; the tree must fit
-    the verify unit whenever a tree is verified (every mode but ``"none"``, so also
-    ``"draft-free"``).
+    The draft's weights count only when `drafting` runs a draft model, and the draft
+    must match the target (vocabulary; a head's hidden size); the tree must fit the
+    verify unit whenever a tree is verified (every mode but ``"none"``, so also
+    ``"draft-free"``).  With a `deployment` (a
+    :class:`~specaccel.models.cost.deployment.Deployment`), memory is checked per device
+    of its placements (weights and the KV cache of the longest request), naming the
+    device and the bytes; otherwise the weights against the one device's memory.
     """
+    from specaccel.models.cost.model_spec import ModelSpec, check_draft_matches
+
     mode = drafting_mode(drafting)
-    check_weights_fit(hw, target, draft if mode.runs_draft_model else None)
+    running = draft if mode.runs_draft_model else None
+    if isinstance(target, ModelSpec) and isinstance(running, ModelSpec):
+        check_draft_matches(target, running)
+    if deployment is not None:
+        deployment.check(target, running, kv_tokens=trace_kv_tokens(trace),
+                         draft_kv_tokens=trace_kv_tokens(trace) if running is not None
+                         and running.kind == "decoder" else 0.0)
+    else:
+        check_weights_fit(hw, target, running)
     if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)
 
 
-#: The largest replay the simulator takes: decode steps and draft-tree nodes (the same
-#: node cap as ``specaccel trace gen``).  Past these a run would take hours or exhaust
-#: memory; split the trace or sample requests instead.
-MAX_REPLAY_STEPS = 1 << 22
+#: The largest replay the simulator takes: decode steps, and draft-tree nodes of the
+#: trace itself (the same node cap as ``specaccel trace gen``).  Requests drawn from a
+#: trace are read a block at a time (:class:`~.request_sampling.RequestSource`), so the
+#: step cap bounds the run's time (about a minute per ten million steps of SimPy replay
+#: and cost model) and the serving loop's per-step arrays (about 0.2 kB per step), not
+#: the trees'.
+MAX_REPLAY_STEPS = 1 << 25
 MAX_REPLAY_NODES = 1 << 26
 
 
 def check_replay_size(trace, *, file: str | None = None, requests: int | None = None
                       ) -> None:
     """:class:`InputError` when replaying `trace` (or `requests` requests drawn from it,
-    repeated cyclically) would exceed :data:`MAX_REPLAY_STEPS` or
-    :data:`MAX_REPLAY_NODES`.  Checked before the requests are drawn."""
+    repeated cyclically) would exceed :data:`MAX_REPLAY_STEPS`, or the trace's own trees
+    :data:`MAX_REPLAY_NODES`.  Checked before anything runs."""
     scale = 1.0 if requests is None else requests / max(trace.n_requests, 1)
     steps = trace.n_steps * scale
-    nodes = trace.n_nodes * scale
+    nodes = trace.n_nodes
     field = "requests" if requests is not None else None
     if steps > MAX_REPLAY_STEPS:
         raise InputError(f"the replay would have {steps:.3g} decode steps; the simulator "
                          f"takes at most {MAX_REPLAY_STEPS} (use fewer requests)", file=file,
                          field=field)
     if nodes > MAX_REPLAY_NODES:
-        raise InputError(f"the replay would have {nodes:.3g} tree nodes; the simulator takes "
-                         f"at most {MAX_REPLAY_NODES} (use fewer requests)", file=file,
-                         field=field)
+        raise InputError(f"the trace has {nodes:.3g} tree nodes; the simulator takes at most "
+                         f"{MAX_REPLAY_NODES} (split the trace)", file=file)
 
 
 def check_trace_metadata(trace, *, file: str | None = None, target: str | None = None,
@@ -169,3 +197,10 @@ def check_trace_metadata(trace, *, file: str | None = None, target: str | None =
         except InputError as exc:
             raise InputError(f"{exc.reason} (or give {option} to simulate it)", file=file,
                              field=f"metadata.{key}") from None
+    from specaccel.models.cost.software_stack import list_stacks
+
+    for key in ("stack", "draft_stack", "baseline_stack"):
+        name = meta.get(key)
+        if name is not None and name not in list_stacks():
+            raise InputError(f"unknown stack {name!r}; choose one of {', '.join(list_stacks())}",
+                             file=file, field=f"metadata.{key}")

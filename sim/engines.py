@@ -21,8 +21,8 @@ from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.log import ReplayLog
 from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
 from specaccel.sim.pipelined import pipelined_replay
-from specaccel.sim.replay import replay
 from specaccel.sim.serving import serve
+from specaccel.sim.simpy_replay import replay
 from specaccel.sim.static_batch import static_batch_applicable, static_batch_replay
 from specaccel.sim.step_input import StepInput
 

@@ -93,7 +93,7 @@ class LogBuilder:
 
     def __init__(self, inp: Any, record_timeline: bool | None = None) -> None:
         self.inp = inp
-        n_req = inp.costs.n_requests
+        n_req = inp.n_requests
         self.role_busy_s = {r: 0.0 for r in ROLES}
         self.role_jobs = {r: 0 for r in ROLES}
         self.hbm_bytes = {r: 0.0 for r in ROLES}

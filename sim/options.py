@@ -99,6 +99,9 @@ class SimOptions:
     ----------
     engine:
         One of :data:`ENGINE_CHOICES`; ``SimResult.engine`` names the engine that ran.
+    requests:
+        Simulate this many requests, cycling through the trace's (``None``: the trace's,
+        once).  They are read a block at a time, never all built at once.
     serving:
         A :class:`ServingConfig`; ``None``: the batch-1 closed-loop replay.
     pipelined:
@@ -120,6 +123,7 @@ class SimOptions:
     """
 
     engine: str = "event"
+    requests: int | None = None
     serving: ServingConfig | None = None
     pipelined: bool = False
     baseline: bool = True
@@ -133,6 +137,8 @@ class SimOptions:
         combination."""
         if self.engine not in ENGINE_CHOICES:
             raise ValueError(f"engine must be one of {ENGINE_CHOICES}, not {self.engine!r}")
+        if self.requests is not None and self.requests < 1:
+            raise InputError(f"must be >= 1, not {self.requests}", field="requests")
         if self.serving is not None:
             self.serving.check()
         if self.pipelined and self.serving is not None:

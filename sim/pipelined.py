@@ -46,7 +46,7 @@ from specaccel.sim.accelerator_model import (
     ROLES,
     SEPARATE_DRAFT_ENGINE,
     KvStats,
-    hbm_bandwidth_bps,
+    shared_bandwidth_bps,
 )
 from specaccel.sim.log import LogBuilder, ReplayLog
 from specaccel.sim.step_input import StepInput
@@ -117,17 +117,13 @@ def draft_progress(at: float, t_end: float, f: float, d_solo: float, d_end: floa
 
 
 class PipelinedReplay:
-    """Batch-1 replay with pre-drafting overlapped with verification."""
+    """Batch-1 replay with pre-drafting overlapped with verification, block by block."""
 
-    def __init__(self, inp: StepInput, hits: np.ndarray) -> None:
+    def __init__(self, inp: StepInput) -> None:
         self.inp = inp
-        self.costs = inp.costs
-        self.hits = hits.tolist()
         self.env = simpy.Environment()
         self.unit_map = inp.unit_map
-        hw = inp.hw
-        self.bandwidth = ((hbm_bandwidth_bps(hw) or 0.0)
-                          * float(getattr(hw, "bw_efficiency", 1.0)))
+        self.bandwidth = shared_bandwidth_bps(inp.hw)
         self.busy = {name: 0.0 for name in dict.fromkeys(self.unit_map[r] for r in ROLES)}
         self.jobs = dict.fromkeys(self.busy, 0)
         self.out = LogBuilder(inp)
@@ -135,8 +131,12 @@ class PipelinedReplay:
         self.hidden_steps = 0
         self.overlaps = 0
         self.stretch_s = 0.0
+        self.hits = 0
+        self.steps = 0
         self.kv_peak = 0
         self.kv_integral = 0.0
+        self.kv_written = 0
+        self.kv_rolled_back = 0
 
     def _stage(self, role: str, r: int, s: int, a: float, b: float) -> None:
         if b <= a:
@@ -147,88 +147,110 @@ class PipelinedReplay:
         self.out.stage(role, unit, r, s, a, b)
 
     def run(self):
-        """SimPy process body: every request, steps pipelined."""
+        """SimPy process body: every request, steps pipelined, a block at a time."""
         env = self.env
-        c = self.costs
-        energy, hbm = self.out.energy_j, self.out.hbm_bytes
-        D, Tr, T, V = (c.draft_s.tolist(), c.tree_s.tolist(), c.target_s.tolist(),
-                       c.verify_s.tolist())
-        DJ, DB, TB = c.draft_j.tolist(), c.draft_hbm_bytes.tolist(), c.target_hbm_bytes.tolist()
-        nodes, kept = c.n_nodes.tolist(), c.committed.tolist()
         arrival = np.asarray(self.inp.arrival_s, dtype=np.float64).tolist()
-        off = c.request_step_offsets.tolist()
-        for r in range(c.n_requests):
-            if arrival[r] > env.now:
-                yield env.timeout(arrival[r] - env.now)
-            self.out.request_start_s[r] = env.now
-            kv = int(c.prompt_len[r])
-            self.kv_peak = max(self.kv_peak, kv)
-            predrafted = False
-            for s in range(off[r], off[r + 1]):
-                t = env.now
-                if not predrafted:
-                    self._stage("draft", r, s, t, t + D[s])
-                    energy["draft"] += DJ[s]
-                    hbm["draft"] += DB[s]
-                    t += D[s]
-                else:
-                    self.hidden_steps += 1
-                self._stage("tree", r, s, t, t + Tr[s])
-                t += Tr[s]
-                kv_pre_s = t - env.now
-                nxt = s + 1 if s + 1 < off[r + 1] else -1
-                if nxt >= 0:
-                    t_end, d_end, f = contended_pair(T[s], TB[s], D[nxt], DB[nxt],
-                                                     self.bandwidth)
-                    self.overlaps += 1
-                    self.stretch_s += t_end - T[s]
-                else:
-                    t_end, d_end, f = T[s], 0.0, 1.0
-                self._stage("target", r, s, t, t + t_end)
-                v_end = t_end + V[s]
-                self._stage("verify", r, s, t + t_end, t + v_end)
-                if nxt >= 0:
-                    stop = d_end if self.hits[s] else min(d_end, v_end)
-                    frac = 1.0 if self.hits[s] else draft_progress(stop, t_end, f, D[nxt],
-                                                                   d_end)
-                    self._stage("draft", r, nxt, t, t + stop)
-                    energy["draft"] += DJ[nxt] * frac
-                    hbm["draft"] += DB[nxt] * frac
-                    if not self.hits[s]:
-                        self.wasted_s += stop
-                    predrafted = bool(self.hits[s])
-                    step_end = t + (max(v_end, d_end) if predrafted else v_end)
-                else:
-                    step_end = t + v_end
-                # KV: kv before the target pass, + the tree's nodes until the verify
-                # reports, then + the kept tokens (waiting for a pre-draft to finish)
-                self.kv_integral += (kv * kv_pre_s + (kv + nodes[s]) * v_end
-                                     + (kv + kept[s]) * (step_end - t - v_end))
-                self.kv_peak = max(self.kv_peak, kv + nodes[s])
-                kv += kept[s]
-                yield env.timeout(step_end - env.now)
-            self.out.request_end_s[r] = env.now
+        step0 = 0
+        for block in self.inp.blocks():
+            c = block.costs
+            lists = _StepLists(c, pipeline_hits(block.trace, block.outcome))
+            off = c.request_step_offsets.tolist()
+            for r in range(c.n_requests):
+                g = block.first + r
+                if arrival[g] > env.now:
+                    yield env.timeout(arrival[g] - env.now)
+                self.out.request_start_s[g] = env.now
+                yield from self._request(lists, g, int(c.prompt_len[r]), off[r], off[r + 1],
+                                         step0)
+                self.out.request_end_s[g] = env.now
+            self.out.hbm_bytes["target"] += float(c.target_hbm_bytes.sum())
+            self.out.energy_j["target"] += float(c.target_j.sum())
+            self.kv_written += int(c.prompt_len.sum() + c.n_nodes.sum())
+            self.kv_rolled_back += int((c.n_nodes - c.committed).sum())
+            self.hits += int(np.count_nonzero(lists.hit_array))
+            self.steps += c.n_steps
+            step0 += c.n_steps
+
+    def _request(self, k: _StepLists, g: int, prompt: int, a: int, b: int, step0: int):
+        """One request's steps ``a..b`` (block-local; `step0` + s is the run's step)."""
+        env = self.env
+        energy, hbm = self.out.energy_j, self.out.hbm_bytes
+        D, Tr, T, V, DJ, DB, TB = k.D, k.Tr, k.T, k.V, k.DJ, k.DB, k.TB
+        kv = prompt
+        self.kv_peak = max(self.kv_peak, kv)
+        predrafted = False
+        for s in range(a, b):
+            t = env.now
+            if not predrafted:
+                self._stage("draft", g, step0 + s, t, t + D[s])
+                energy["draft"] += DJ[s]
+                hbm["draft"] += DB[s]
+                t += D[s]
+            else:
+                self.hidden_steps += 1
+            self._stage("tree", g, step0 + s, t, t + Tr[s])
+            t += Tr[s]
+            kv_pre_s = t - env.now
+            nxt = s + 1 if s + 1 < b else -1
+            if nxt >= 0:
+                t_end, d_end, f = contended_pair(T[s], TB[s], D[nxt], DB[nxt], self.bandwidth)
+                self.overlaps += 1
+                self.stretch_s += t_end - T[s]
+            else:
+                t_end, d_end, f = T[s], 0.0, 1.0
+            self._stage("target", g, step0 + s, t, t + t_end)
+            v_end = t_end + V[s]
+            self._stage("verify", g, step0 + s, t + t_end, t + v_end)
+            if nxt >= 0:
+                hit = k.hits[s]
+                stop = d_end if hit else min(d_end, v_end)
+                frac = 1.0 if hit else draft_progress(stop, t_end, f, D[nxt], d_end)
+                self._stage("draft", g, step0 + nxt, t, t + stop)
+                energy["draft"] += DJ[nxt] * frac
+                hbm["draft"] += DB[nxt] * frac
+                if not hit:
+                    self.wasted_s += stop
+                predrafted = bool(hit)
+                step_end = t + (max(v_end, d_end) if predrafted else v_end)
+            else:
+                step_end = t + v_end
+            # KV: kv before the target pass, + the tree's nodes until the verify
+            # reports, then + the kept tokens (waiting for a pre-draft to finish)
+            self.kv_integral += (kv * kv_pre_s + (kv + k.nodes[s]) * v_end
+                                 + (kv + k.kept[s]) * (step_end - t - v_end))
+            self.kv_peak = max(self.kv_peak, kv + k.nodes[s])
+            kv += k.kept[s]
+            yield env.timeout(step_end - env.now)
 
     def log(self) -> ReplayLog:
-        c = self.costs
         now = float(self.env.now)
-        self.out.hbm_bytes["target"] = float(c.target_hbm_bytes.sum())
-        self.out.energy_j["target"] = float(c.target_j.sum())
         kv = KvStats(peak_tokens=int(self.kv_peak),
                      mean_tokens=self.kv_integral / now if now > 0 else 0.0,
-                     written_tokens=int(c.prompt_len.sum() + c.n_nodes.sum()),
-                     rolled_back_tokens=int((c.n_nodes - c.committed).sum()))
+                     written_tokens=self.kv_written, rolled_back_tokens=self.kv_rolled_back)
         return self.out.build(
             engine="simpy-pipelined", makespan_s=now, kv=kv,
             unit_busy_s=dict(self.busy), unit_jobs=dict(self.jobs),
             pipeline={
-                "hit_rate": float(np.mean(self.hits)) if self.hits else 0.0,
+                "hit_rate": self.hits / self.steps if self.steps else 0.0,
                 "hidden_draft_steps": self.hidden_steps,
                 "overlapped_steps": self.overlaps,
                 "wasted_draft_s": self.wasted_s,
                 "contention_stretch_s": self.stretch_s,
                 "hbm_bandwidth_effective_bps": self.bandwidth,
             })
+
+
+class _StepLists:
+    """A block's per-step figures as Python lists (cheap to index in the hot loop)."""
+
+    def __init__(self, c, hits: np.ndarray) -> None:
+        self.D, self.Tr = c.draft_s.tolist(), c.tree_s.tolist()
+        self.T, self.V = c.target_s.tolist(), c.verify_s.tolist()
+        self.DJ, self.DB = c.draft_j.tolist(), c.draft_hbm_bytes.tolist()
+        self.TB = c.target_hbm_bytes.tolist()
+        self.nodes, self.kept = c.n_nodes.tolist(), c.committed.tolist()
+        self.hit_array = hits
+        self.hits = hits.tolist()
 
 
 def pipelined_replay(inp: StepInput) -> ReplayLog:
@@ -245,7 +267,7 @@ def pipelined_replay(inp: StepInput) -> ReplayLog:
         raise InputError("pipelined speculation needs a separate draft engine (the draft "
                          f"and the target share {inp.unit_map['target']!r})",
                          field="pipelined")
-    rep = PipelinedReplay(inp, pipeline_hits(inp.trace, inp.outcome))
+    rep = PipelinedReplay(inp)
     rep.env.process(rep.run())
     rep.env.run()
     return rep.log()

@@ -42,6 +42,7 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
+from specaccel.models.cost.sampling_tail import sampling_tail
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 from specaccel.sim.step_costs import (
@@ -314,7 +315,8 @@ class StepPricer:
     def own_stages(self, sh: StepShapes) -> dict[str, np.ndarray]:
         """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
         per step for the draft, and the hardware's tree-mask and verify units (none
-        when the mode verifies no tree)."""
+        when the mode verifies no tree); on an accelerator the verify stage also holds
+        the sampling unit's pass over every selected node's logits."""
         n_steps = int(sh.n_nodes.shape[0])
         target = self.target.passes(sh.target_tokens, sh.context)
         if sh.draft_step_of.shape[0]:
@@ -328,6 +330,13 @@ class StepPricer:
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
+        if getattr(self.hw, "kind", "gpu") == "accelerator":
+            # the sampling unit picks the target's token at every verified node (one
+            # node a step without a tree); a GPU's selection is in its verify kernels
+            selected = (sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps))
+            verify_s = verify_s + sampling_tail(
+                self.hw, selected.astype(np.float64), int(self.target.model.vocab_size)
+            )["gpu_s"]
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
                 "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
                 "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,

@@ -20,6 +20,7 @@ from specaccel.sim.accelerator_model import ROLES
 from specaccel.sim.log import ReplayLog
 from specaccel.sim.metrics import metric_values
 from specaccel.sim.step_input import StepInput
+from specaccel.sim.stream import StepTotals
 
 ENERGY_COMPONENTS = ("draft", "target", "static")
 
@@ -223,14 +224,13 @@ def _traffic(hw: Any, log: ReplayLog, tokens: int
                          "total": hbm_total}
 
 
-def _step_time(costs: Any, log: ReplayLog) -> dict[str, float]:
+def _step_time(totals: StepTotals, log: ReplayLog) -> dict[str, float]:
     """Mean time per step in each stage, and in total (per batch step in a serving run,
     from the roles' busy time)."""
-    stages = {"draft": costs.draft_s, "tree": costs.tree_s, "target": costs.target_s,
-              "verify": costs.verify_s}
-    n_steps = costs.n_steps
+    stages = totals.stage_s
+    n_steps = totals.n_steps
     if log.steps_timed is None:
-        step_time = {k: (float(v.mean()) if n_steps else 0.0) for k, v in stages.items()}
+        step_time = {k: totals.mean(v) for k, v in stages.items()}
         step_time["total"] = log.makespan_s / n_steps if n_steps else 0.0
     else:
         n_b = log.steps_timed
@@ -259,37 +259,35 @@ def _mean_verify_pass(inp: StepInput, mean_nodes: float, mean_kv_tokens: float
 
 def build_result(inp: StepInput, log: ReplayLog) -> SimResult:
     """Combine a run's step-cost input and its engine's log into a :class:`SimResult`."""
-    costs = inp.costs
+    totals = inp.stream.ensure_totals()
     hw, target, draft = inp.hw, inp.pricer.target.model, inp.pricer.draft_model
     makespan = log.makespan_s
-    tokens = int(costs.committed.sum())
-    n_steps = costs.n_steps
+    tokens = totals.committed
     energy, per_token = _energy(hw, log, tokens)
     utilisation, hbm_bytes = _traffic(hw, log, tokens)
-    hist = np.bincount(costs.accepted, minlength=1) if n_steps else np.zeros(1, np.int64)
-    mean_nodes = float(costs.n_nodes.mean()) if n_steps else 0.0
+    mean_nodes = totals.mean(totals.n_nodes)
     return SimResult(
         hardware=_name(hw),
         hardware_kind=str(getattr(hw, "kind", "")),
         target=_name(target),
         draft=_name(draft) if draft is not None else "none",
-        drafting=costs.drafting.name,
-        n_requests=costs.n_requests,
-        n_steps=n_steps,
+        drafting=inp.pricer.drafting.name,
+        n_requests=inp.n_requests,
+        n_steps=totals.n_steps,
         tokens=tokens,
         makespan_s=makespan,
         tokens_per_s=tokens / makespan if makespan > 0 else 0.0,
-        mean_committed_per_step=float(costs.committed.mean()) if n_steps else 0.0,
-        mean_accepted_per_step=float(costs.accepted.mean()) if n_steps else 0.0,
+        mean_committed_per_step=totals.mean(tokens),
+        mean_accepted_per_step=totals.mean(totals.accepted),
         mean_nodes_per_step=mean_nodes,
-        mean_draft_passes_per_step=float(costs.draft_passes.mean()) if n_steps else 0.0,
+        mean_draft_passes_per_step=totals.mean(totals.draft_passes),
         energy_j=energy,
         energy_per_token_j=per_token,
         utilisation=utilisation,
         role_busy_fraction={r: (log.role_busy_s[r] / makespan if makespan > 0 else 0.0)
                             for r in ROLES},
-        step_time_s=_step_time(costs, log),
-        accepted_histogram=[int(c) for c in hist],
+        step_time_s=_step_time(totals, log),
+        accepted_histogram=[int(c) for c in totals.accepted_histogram],
         hbm_bytes=hbm_bytes,
         memory_footprint=memory_footprint(hw, target, draft,
                                           log.kv_peak_tokens * log.kv_bytes_per_token),

@@ -50,7 +50,7 @@ import simpy
 
 from specaccel.schema import progress
 from specaccel.schema.errors import InputError
-from specaccel.sim.accelerator_model import ROLES, Accelerator, hbm_bandwidth_bps
+from specaccel.sim.accelerator_model import ROLES, Accelerator, shared_bandwidth_bps
 from specaccel.sim.bounded_series import BoundedSeries
 from specaccel.sim.log import LogBuilder, ReplayLog
 from specaccel.sim.options import ServingConfig
@@ -76,7 +76,8 @@ class ServingSimulation:
     """
 
     def __init__(self, inp: StepInput, accelerator: Accelerator) -> None:
-        costs = inp.costs
+        whole = inp.stream.whole()
+        costs = whole.costs
         self.costs = costs
         self.cfg = inp.serving
         self.acc = accelerator
@@ -85,7 +86,7 @@ class ServingSimulation:
         self.kv_capacity = inp.kv_capacity
         self.arrival = np.asarray(inp.arrival_s, dtype=np.float64)
         self.order = np.argsort(self.arrival, kind="stable")
-        self.draft_passes = inp.pricer.draft_passes(inp.trace, costs.committed)
+        self.draft_passes = whole.draft
         self.pricer = batch_pricer(inp, self.draft_passes)
         self.out = LogBuilder(inp)
         n_req = costs.n_requests
@@ -107,8 +108,7 @@ class ServingSimulation:
         # micro-batch overlap hides draft passes behind verify passes: without a draft
         # model there is nothing to overlap, the step runs whole
         self.overlap = bool(self.cfg.overlap_draft) and inp.pricer.drafting.runs_draft_model
-        bw = hbm_bandwidth_bps(inp.hw)
-        self.bandwidth = (bw or 0.0) * float(getattr(inp.hw, "bw_efficiency", 1.0))
+        self.bandwidth = shared_bandwidth_bps(inp.hw)
         if self.overlap and accelerator.draft_engine is accelerator.target_engine:
             raise InputError("overlapped drafting needs a separate draft engine (the draft "
                              f"and the target share {accelerator.target_engine.name!r})",

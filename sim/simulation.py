@@ -13,19 +13,25 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from specaccel.models.cost.drafting import DraftingMode, drafting_mode, drafting_of
-from specaccel.models.golden import verify_trace
+from specaccel.models.cost.drafting import (
+    NO_DRAFTING,
+    DraftingMode,
+    drafting_mode,
+    drafting_of,
+)
 from specaccel.schema.errors import InputError
-from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.config_check import check_config
+from specaccel.sim.deployment_pricing import deployment_pricer
 from specaccel.sim.engines import fast_path_applicable, run_engine
 from specaccel.sim.options import SimOptions
 from specaccel.sim.pricing import PassTerm, StepPricer, StepStages, StepTerm
+from specaccel.sim.request_sampling import RequestSource
 from specaccel.sim.result import SimResult, build_result
 from specaccel.sim.step_costs import CostFn
 from specaccel.sim.step_input import StepInput
 
-__all__ = ["fast_path_applicable", "resolve_specs", "simulate", "simulate_named"]
+__all__ = ["fast_path_applicable", "resolve_deployments", "resolve_specs", "simulate",
+           "simulate_named"]
 
 
 def simulate(
@@ -39,6 +45,8 @@ def simulate(
     pass_terms: tuple[PassTerm, ...] = (),
     step_terms: tuple[StepTerm, ...] = (),
     stages: StepStages | None = None,
+    deployment: Any = None,
+    baseline_deployment: Any = None,
     options: SimOptions | None = None,
     **option_fields: Any,
 ) -> SimResult:
@@ -59,6 +67,12 @@ def simulate(
         The step-cost door's kernel (default :func:`specaccel.models.cost.pass_costs`),
         per-pass and per-step cost terms, and a pricer of whole steps in place of the
         door's own (:class:`~.pricing.StepPricer`).
+    deployment, baseline_deployment:
+        A :class:`~specaccel.models.cost.deployment.Deployment` (software stack and
+        placement of the target and the draft on `hw`) that prices every pass and step
+        in place of `cost_fn`, the terms and `stages`; the autoregressive baseline runs
+        on `baseline_deployment` (default `deployment`).  Memory is then checked per
+        device of the placements.
     options:
         How to simulate (:class:`~.options.SimOptions`: engine, serving, pipelining,
         baseline, timeline, unit map, checks); `option_fields` set its fields by name
@@ -68,18 +82,32 @@ def simulate(
     opts = replace(options or SimOptions(), **option_fields)
     opts.validate()
     mode = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
-    pricer = StepPricer.build(hw, target, draft, mode, cost_fn=cost_fn,
-                              pass_terms=pass_terms, step_terms=step_terms, stages=stages)
+    if deployment is None and baseline_deployment is not None:
+        raise ValueError("a baseline deployment needs a deployment")
+    if deployment is not None:
+        if cost_fn is not None or pass_terms or step_terms or stages is not None:
+            raise ValueError("a deployment prices every pass and step: give it or a "
+                             "cost function, terms and stages, not both")
+        if deployment.hw is not hw and deployment.hw != hw:
+            raise ValueError("the deployment is on another device than `hw`")
+        pricer = deployment_pricer(deployment, target, draft, mode)
+        base_pricer = deployment_pricer(baseline_deployment or deployment, target, None,
+                                        NO_DRAFTING)
+    else:
+        pricer = StepPricer.build(hw, target, draft, mode, cost_fn=cost_fn,
+                                  pass_terms=pass_terms, step_terms=step_terms,
+                                  stages=stages)
+        base_pricer = pricer.baseline()
     if opts.check:
         check_config(trace, hw, target, pricer.draft_model, drafting=mode,
-                     verify_nodes=opts.verify_nodes)
+                     verify_nodes=opts.verify_nodes, deployment=deployment)
+    source = RequestSource(trace, opts.requests)
     run = {"serving": opts.serving, "unit_map": opts.unit_map, "pipelined": opts.pipelined}
-    outcome = verify_trace(trace)
-    spec = StepInput.build(trace, pricer, outcome=outcome, record_timeline=opts.record_timeline,
-                           **run)
+    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
     result = build_result(spec, run_engine(spec, opts.engine))
+    del spec         # what an engine kept of every step (a serving run's costs) goes now
     if opts.baseline:
-        ar = StepInput.build(autoregressive_trace(trace, outcome), pricer.baseline(), **run)
+        ar = StepInput.build(source, base_pricer, baseline=True, **run)
         result.baseline = build_result(ar, run_engine(ar, opts.engine))
     return result
 
@@ -122,15 +150,34 @@ def resolve_specs(trace, hw: Any, *, target: str | None = None, draft: str | Non
     return hw_spec, target_spec, draft_spec, drafting
 
 
+def resolve_deployments(trace, hw: Any, config: Any = None) -> tuple[Any, Any]:
+    """The deployments of a run and of its baseline on `hw` from a
+    :class:`~specaccel.models.cost.deployment_config.DeploymentConfig` (default: no
+    option set): a stack the options leave unset is the trace's (its source's software,
+    ``trace.metadata["stack"]`` etc.), else ``ideal``."""
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+
+    cfg = config or DeploymentConfig()
+    meta = dict(trace.metadata)
+    return cfg.build(hw, trace=meta), cfg.build(hw, trace=meta, baseline=True)
+
+
 def simulate_named(trace, hw: str, *, target: str | None = None, draft: str | None = None,
-                   options: SimOptions | None = None, **option_fields: Any) -> SimResult:
+                   deployment: Any = None, options: SimOptions | None = None,
+                   **option_fields: Any) -> SimResult:
     """:func:`simulate` with hardware and model names from :mod:`specaccel.models.cost`.
 
     `target` and `draft` default to ``trace.metadata["target_model"]`` and
-    ``["draft_model"]`` (see :func:`resolve_specs`); `options` / `option_fields` as in
-    :func:`simulate`.
+    ``["draft_model"]`` (see :func:`resolve_specs`); `deployment` is a
+    :class:`~specaccel.models.cost.deployment_config.DeploymentConfig` (stack and
+    placement; its unset stacks are the trace's, see :func:`resolve_deployments`), or
+    ``None`` for the kernels alone; `options` / `option_fields` as in :func:`simulate`.
     """
     hw_spec, target_spec, draft_spec, drafting = resolve_specs(
         trace, hw, target=target, draft=draft)
+    deps = {}
+    if deployment is not None:
+        dep, base = resolve_deployments(trace, hw_spec, deployment)
+        deps = {"deployment": dep, "baseline_deployment": base}
     return simulate(trace, hw=hw_spec, target=target_spec, draft=draft_spec,
-                    drafting=drafting, options=options, **option_fields)
+                    drafting=drafting, options=options, **deps, **option_fields)

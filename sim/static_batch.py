@@ -81,12 +81,12 @@ def _kv_over_batch_steps(costs: StepCosts, sched: np.ndarray, pre: np.ndarray,
 
 def static_batch_replay(inp: StepInput) -> ReplayLog:
     """The serving loop's log for a static batch, computed without SimPy (see module)."""
-    costs, pricer = inp.costs, inp.pricer
+    whole = inp.stream.whole()
+    costs, pricer, passes = whole.costs, inp.pricer, whole.draft
     out = LogBuilder(inp, record_timeline=False)
     sched = _schedule(costs)                                    # (K, R)
     rows = (sched >= 0).sum(axis=1)                             # (K,)
     k_n = sched.shape[0]
-    passes = pricer.draft_passes(inp.trace, costs.committed)
     draft, target = pricer.batch_passes(costs, passes, sched)
     stage = {"draft": draft.latency_s, "tree": pricer.rows_stage_s(costs.tree_s, sched),
              "target": target.latency_s, "verify": pricer.rows_stage_s(costs.verify_s, sched)}

@@ -1,26 +1,28 @@
 """The step-cost input: what every engine takes, built in one place.
 
-:meth:`StepInput.build` resolves everything an engine needs once — the golden outcome,
-the batch-1 step costs from the run's :class:`~.pricing.StepPricer` (the step-cost door,
-which the engines also ask for batched passes), the arrival times (the trace's, or a
-Poisson process), the role → unit map and the KV-cache capacity — so that no engine
-decides any of it again.
+:meth:`StepInput.build` resolves everything an engine needs once — the run's requests and
+their step costs, block by block (:class:`~.stream.StepStream`, priced by the run's
+:class:`~.pricing.StepPricer`, the step-cost door, which the engines also ask for batched
+passes), the arrival times (the trace's, or a Poisson process), the role → unit map and
+the KV-cache capacity — so that no engine decides any of it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from specaccel.models.cost.drafting import drafting_of
-from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.sim.accelerator_model import unit_map_for
 from specaccel.sim.config_check import kv_capacity_tokens
 from specaccel.sim.options import ServingConfig
 from specaccel.sim.pricing import StepPricer
+from specaccel.sim.request_sampling import RequestSource
 from specaccel.sim.step_costs import StepCosts
+from specaccel.sim.stream import BLOCK_STEPS, StepBlock, StepStream
 
 
 def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> np.ndarray:
@@ -35,12 +37,8 @@ class StepInput:
 
     Attributes
     ----------
-    trace, outcome:
-        The trace and its golden outcome.
-    pricer:
-        The step-cost door (:class:`~.pricing.StepPricer`).
-    costs:
-        The batch-1 cost of every step (``pricer.step_costs(trace, outcome)``).
+    stream:
+        The run's requests and their batch-1 step costs, block by block.
     arrival_s:
         When every request arrives.
     unit_map:
@@ -55,10 +53,7 @@ class StepInput:
         Keep one record per stage.
     """
 
-    trace: Any
-    outcome: TraceOutcome
-    pricer: StepPricer
-    costs: StepCosts
+    stream: StepStream
     arrival_s: np.ndarray
     unit_map: dict[str, str]
     kv_capacity: int | None
@@ -67,8 +62,25 @@ class StepInput:
     record_timeline: bool = False
 
     @property
+    def pricer(self) -> StepPricer:
+        return self.stream.pricer
+
+    @property
     def hw(self) -> Any:
-        return self.pricer.hw
+        return self.stream.pricer.hw
+
+    @property
+    def n_requests(self) -> int:
+        return self.stream.source.size
+
+    @property
+    def costs(self) -> StepCosts:
+        """Every step's batch-1 costs at once (:meth:`~.stream.StepStream.whole`)."""
+        return self.stream.whole().costs
+
+    def blocks(self) -> Iterator[StepBlock]:
+        """The run's blocks of whole requests, in order."""
+        return self.stream.blocks()
 
     @classmethod
     def of(cls, trace: Any, *, hw: Any, target: Any, draft: Any, drafting: Any = None,
@@ -80,33 +92,42 @@ class StepInput:
                          **options)
 
     @classmethod
-    def build(cls, trace: Any, pricer: StepPricer, *, outcome: TraceOutcome | None = None,
+    def build(cls, requests: Any, pricer: StepPricer, *,
               serving: ServingConfig | None = None, unit_map: dict[str, str] | None = None,
-              pipelined: bool = False, record_timeline: bool = False) -> StepInput:
-        """The input of a run of `trace` priced by `pricer`.
+              pipelined: bool = False, record_timeline: bool = False,
+              baseline: bool = False, block_steps: int = BLOCK_STEPS) -> StepInput:
+        """The input of a run of `requests` (a trace, or a
+        :class:`~.request_sampling.RequestSource`) priced by `pricer` — or, with
+        `baseline`, of plain autoregressive decoding of the same committed tokens.
 
         `unit_map` defaults to the hardware's; an accelerator gets a separate draft
         engine for pipelined speculation (when a draft model runs) and for overlapped
         micro-batches.  The KV capacity is ``serving.kv_capacity_tokens`` when set, else
         the memory left after the weights.
         """
-        if outcome is None:
-            outcome = verify_trace(trace)
-        costs = pricer.step_costs(trace, outcome)
+        source = requests if isinstance(requests, RequestSource) else RequestSource(requests)
+        stream = StepStream(source, pricer, block_steps=block_steps, baseline=baseline)
+        pricer = stream.pricer
         if unit_map is None:
-            separate = ((pipelined and pricer.drafting.runs_draft_model)
-                        or (serving is not None and serving.overlap_draft))
-            unit_map = unit_map_for(pricer.hw, separate_draft_engine=separate)
+            unit_map = unit_map_for(pricer.hw, separate_draft_engine=_separate_draft_engine(
+                pricer, serving, pipelined))
         if serving is not None and serving.arrivals == "poisson":
-            arrival = poisson_arrivals(costs.n_requests, float(serving.rate_per_s),
-                                       serving.seed)
+            arrival = poisson_arrivals(source.size, float(serving.rate_per_s), serving.seed)
         else:
-            arrival = np.asarray(costs.arrival_s, dtype=np.float64)
+            arrival = source.arrival_s()
         if serving is not None and serving.kv_capacity_tokens is not None:
             cap = serving.kv_capacity_tokens
         else:
             cap = kv_capacity_tokens(pricer.hw, pricer.target.model, pricer.draft_model,
                                      pricer.kv_bytes_per_token)
-        return cls(trace=trace, outcome=outcome, pricer=pricer, costs=costs,
-                   arrival_s=arrival, unit_map=dict(unit_map), kv_capacity=cap,
-                   serving=serving, pipelined=pipelined, record_timeline=record_timeline)
+        return cls(stream=stream, arrival_s=arrival, unit_map=dict(unit_map),
+                   kv_capacity=cap, serving=serving, pipelined=pipelined,
+                   record_timeline=record_timeline)
+
+
+def _separate_draft_engine(pricer: StepPricer, serving: ServingConfig | None,
+                           pipelined: bool) -> bool:
+    """Whether the run wants the draft on its own engine: pipelined speculation with a
+    draft model, or overlapped micro-batches."""
+    return ((pipelined and pricer.drafting.runs_draft_model)
+            or (serving is not None and serving.overlap_draft))

@@ -176,18 +176,6 @@ class ExitAcceptance:
 
 
 # ---------------------------------------------------------------------- costs
-@dataclass(frozen=True)
-class StepCosts:
-    """Seconds of a self-speculative step: per draft token, and the verify pass."""
-
-    draft_token_s: float
-    verify_s: float
-    autoregressive_s: float
-
-    def step_s(self, gamma: int) -> float:
-        return gamma * self.draft_token_s + self.verify_s
-
-
 def self_spec_costs(model: ModelSpec, hw_name: str, layers: LayerSet, gammas: np.ndarray,
                     context: float) -> tuple[float, np.ndarray, float]:
     """Draft-token, verify (per γ in `gammas`) and autoregressive seconds of one step.

@@ -34,7 +34,7 @@ from specaccel.workloads.acceptance_model import (
     calibrate,
 )
 from specaccel.workloads.methods import PRESETS, WorkloadPreset, get_workload_preset
-from specaccel.workloads.published import SourceKey, published_row
+from specaccel.workloads.published import SourceKey, deployment_of, published_row
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.tree_shapes import TreeShape, from_choices
 
@@ -238,7 +238,9 @@ class Preset(WorkloadPreset):
 
     def trace_metadata(self, seed: int) -> dict[str, Any]:
         """What :meth:`generate` records in ``trace.metadata`` (no ``draft_model`` key when
-        the preset has no draft model)."""
+        the preset has no draft model); the hardware and software stacks the source ran
+        on (:func:`~specaccel.workloads.published.deployment_of`), which ``simulate``
+        takes by default on a GPU."""
         return {
             "preset": self.name,
             "method": self.method,
@@ -251,6 +253,7 @@ class Preset(WorkloadPreset):
             "calibration_scale": self.calibration_scale(),
             **({"extra_query_tokens_per_step": self.extra_query_tokens_per_step}
                if self.extra_query_tokens_per_step else {}),
+            **deployment_of(self.source),
         }
 
     def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:

@@ -18,6 +18,27 @@ SourceKey = tuple[str, str, str, str, str]
 """``(method, target, draft_or_tree, benchmark, temperature)`` of an acceptance.csv row."""
 
 KEY_COLUMNS = ("method", "target", "draft_or_tree", "benchmark", "temperature")
+#: The hardware preset of each ``hardware`` value of the table (the A100s of these papers
+#: are the 80 GB SXM part).
+HARDWARE_PRESETS = {"A100": "a100-80gb", "TPUv4": "tpuv4"}
+#: Columns naming the software stacks the row's measurement ran on: the method's, its
+#: draft's when different, and the autoregressive baseline's it was compared with
+#: (:mod:`specaccel.models.cost.software_stack`); blank where the source does not say.
+STACK_COLUMNS = ("stack", "draft_stack", "baseline_stack")
+
+
+def deployment_of(row: dict[str, str]) -> dict[str, str]:
+    """The row's hardware preset and stacks, as trace metadata keys (blank ones left
+    out): ``hardware``, ``stack``, ``draft_stack``, ``baseline_stack``."""
+    out = {}
+    hw = HARDWARE_PRESETS.get(row.get("hardware", "").strip())
+    if hw:
+        out["hardware"] = hw
+    for col in STACK_COLUMNS:
+        value = row.get(col, "").strip()
+        if value:
+            out[col] = value
+    return out
 
 
 @cache

@@ -50,7 +50,9 @@ class UnitParameter:
 
     The command line offers it as ``--<name with dashes>`` on ``hdl generate``, ``synth``
     and ``characterise``; ``choices`` (strings) or ``bounds`` (inclusive integer range)
-    say what it accepts, and the unit's constructor checks it again.
+    say what it accepts, and the unit's constructor checks it again.  ``only_with =
+    (other, value)`` says that it does something only when parameter ``other`` is
+    ``value`` (given or by default); given otherwise, it is an orphaned option.
     """
 
     name: str
@@ -58,6 +60,7 @@ class UnitParameter:
     help: str
     choices: tuple[str, ...] | None = None
     bounds: tuple[int, int] | None = None
+    only_with: tuple[str, Any] | None = None
 
     @property
     def option(self) -> str:

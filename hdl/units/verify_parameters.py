@@ -16,7 +16,7 @@ VERIFY_PARAMETERS = (
                   choices=MODES),
     UnitParameter("uniform_source", "request",
                   "stochastic mode: uniforms in the request, or drawn by the unit's LFSR",
-                  choices=UNIFORM_SOURCES),
+                  choices=UNIFORM_SOURCES, only_with=("mode", "stochastic")),
     UnitParameter("lfsr_seed", DEFAULT_SEED, "reset state of the uniform LFSR",
-                  bounds=(1, (1 << 64) - 1)),
+                  bounds=(1, (1 << 64) - 1), only_with=("uniform_source", "lfsr")),
 )

@@ -21,7 +21,7 @@ from specaccel.schema.config_fields import (
 )
 from specaccel.schema.errors import InputError
 
-from . import area, energy
+from . import area, energy, sampling_unit_table
 from .hardware_spec import DATAFLOWS, VERIFY_UNITS, HardwareSpec
 
 MIB = 1024.0**2
@@ -41,6 +41,11 @@ class AcceleratorConfig(Config):
     ``tree_verify`` (a whole tree per cycle) or ``tree_verify_serial`` (one node per
     cycle, far smaller); its characterised cycles time the verify step and its LUTs give
     the verify unit's area.
+
+    ``sampling_lanes`` is W, the bf16 logits per cycle of the streaming sampling unit that
+    selects the target's token at every verified node: a node costs ``ceil(vocab / W)``
+    cycles (:mod:`.sampling_tail`, from the unit's characterisation; only characterised
+    lane counts are accepted) and the unit's LUTs join the area.
     """
 
     name: str = "specaccel-default"
@@ -85,6 +90,12 @@ class AcceleratorConfig(Config):
              "cycles) or `tree_verify_serial` (one node per cycle, n + 3 cycles, a small "
              "fraction of the LUTs: see hdl.md); cycles and area come from its "
              "characterisation")
+    sampling_lanes: int = option(
+        32, choices=sampling_unit_table.characterised_lanes(), what="sampling lanes",
+        unit="logits/cycle",
+        help="bf16 logits per cycle of the sampling unit that picks the target's token at "
+             "every verified node (ceil(vocab / W) cycles a node; cycles and LUTs from its "
+             "characterisation)")
 
     def check_rules(self) -> None:
         if self.weight_sram_mib > self.sram_mib:
@@ -111,6 +122,8 @@ class AcceleratorConfig(Config):
             "hbm_phy": self.hbm_stacks * area.HBM_PHY_MM2_PER_STACK,
             "verify_unit": area.lut_logic_area_mm2(verify_luts, self.node_nm),
             "tree_unit": area.lut_logic_area_mm2(mask_luts, self.node_nm),
+            "sampling_unit": area.lut_logic_area_mm2(
+                sampling_unit_table.sampling_unit_luts(self.sampling_lanes), self.node_nm),
         }
         parts["control_noc"] = area.OVERHEAD_FRACTION * sum(parts.values())
         parts["total"] = sum(parts.values())
@@ -155,6 +168,7 @@ class AcceleratorConfig(Config):
             peak_int8_ops=2.0 * self.peak_flops,
             verify_unit_nodes=self.tree_nodes,
             verify_unit=self.verify_unit,
+            sampling_lanes=self.sampling_lanes,
             source=f"AcceleratorConfig({self.node_nm} nm, {self.array_cores}x"
                    f"{self.array_rows}x{self.array_cols} {self.dataflow})",
         )

@@ -25,8 +25,8 @@ import numpy as np
 from specaccel.schema.errors import InputError
 
 from .hardware_spec import HardwareSpec
-from .model_spec import ModelSpec
-from .placement import SINGLE, Placement, check_fit, hop_time_s, offload_time_s
+from .model_spec import ACTIVATION_BYTES, ModelSpec
+from .placement import SINGLE, Placement, check_fit, offload_time_s
 from .sampling_tail import sampling_tail
 from .software_stack import IDEAL, SoftwareStack, get_stack
 from .stack_cost import ops_on_stack, pass_on_stack
@@ -100,7 +100,7 @@ class Deployment:
     # -- prices ---------------------------------------------------------------------------
     def pass_costs(self, model: ModelSpec, *, role: str, tokens: np.ndarray,
                    context: np.ndarray, batch: np.ndarray | int = 1,
-                   phase: str = "verify", layers: int | None = None,
+                   phase: str | None = None, layers: int | None = None,
                    shared_bytes: float = 0.0, cost_fn: Any = None) -> dict[str, np.ndarray]:
         """Passes of `model` in `role` on this deployment.
 
@@ -118,6 +118,8 @@ class Deployment:
         t = np.asarray(tokens, dtype=np.float64)
         s = np.asarray(context, dtype=np.float64)
         kwargs: dict[str, Any] = {"tokens": t, "context": s, "batch": batch}
+        if phase is not None:
+            kwargs["phase"] = phase
         if placement.tp > 1:
             kwargs["tp"] = placement.tp
         if layers is not None:
@@ -130,28 +132,33 @@ class Deployment:
             out["host_s"] = np.zeros_like(kernel)
             out["gpu_s"] = kernel
             return out
+        hop_const = hop_per_token = offload = 0.0
+        if placement.pp > 1:  # activations hop pp - 1 times over the device link
+            hop_const = (placement.pp - 1) * self.hw.link_step_latency_s
+            hop_per_token = ((placement.pp - 1) * model.d_model * ACTIVATION_BYTES
+                             / self.hw.link_bw_bytes_s)
+        if placement.offload:
+            offload = offload_time_s(self.hw, model, placement,
+                                     kv_tokens=float(np.max(s + t)) * float(np.max(batch)),
+                                     shared_bytes=shared_bytes, layers=layers)
         on = pass_on_stack(stack, model, self.hw, kernel_s=kernel, tokens=t, context=s,
                            batch=batch, layers=layers, tp=placement.tp,
-                           model_kernels=raw.get("kernels", 0.0))
-        gpu = on["gpu_s"] + hop_time_s(self.hw, model, placement, t, batch)
-        if placement.offload:
-            gpu = gpu + offload_time_s(self.hw, model, placement,
-                                       kv_tokens=float(np.max(s + t)) * float(np.max(batch)),
-                                       shared_bytes=shared_bytes, layers=layers)
-        host = on["host_s"] + (placement.pp - 1) * stack.host_per_kernel_s
-        wall = np.maximum(host, gpu)
+                           model_kernels=raw.get("kernels", 0.0),
+                           gpu_const_s=hop_const + offload,
+                           gpu_per_row_token_s=hop_per_token,
+                           host_extra_s=(placement.pp - 1) * stack.host_per_kernel_s)
+        wall = on["wall_s"]
         extra = on["extra_dram_bytes"]
-        static = float(self.hw.static_power_w)
-        out = {k: np.asarray(v, dtype=np.float64).reshape(-1).copy() for k, v in raw.items()}
+        out = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in raw.items()}
         out["energy_j"] = (out["energy_j"] + extra * self.hw.e_dram_byte_j
-                           + static * (wall - kernel))
+                           + float(self.hw.static_power_w) * (wall - kernel))
         out["bytes"] = out["bytes"] + extra
         if "dram_bytes" in out:
             out["dram_bytes"] = out["dram_bytes"] + extra
         out["latency_s"] = wall
         out["kernel_s"] = kernel
-        out["host_s"] = host
-        out["gpu_s"] = gpu
+        out["host_s"] = on["host_s"]
+        out["gpu_s"] = on["gpu_s"]
         return out
 
     def selection(self, n_nodes: np.ndarray | float, vocab: int, *, role: str = "target"

@@ -10,15 +10,16 @@ names none.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specaccel.schema.config_fields import Config, option
 from specaccel.schema.errors import InputError
 
-from .deployment import Deployment
-from .hardware_spec import HardwareSpec
-from .placement import Placement
 from .software_stack import get_stack, list_stacks
+
+if TYPE_CHECKING:  # the deployment (NumPy, Numba) loads only when one is built
+    from .deployment import Deployment
+    from .hardware_spec import HardwareSpec
 
 DEFAULT_STACK = "ideal"
 """The stack of a run whose options and trace name none."""
@@ -54,25 +55,33 @@ class DeploymentConfig(Config):
         """The target's stack: the option, else the trace's, else `DEFAULT_STACK`."""
         return self.stack or trace_stack or DEFAULT_STACK
 
-    def build(self, hw: HardwareSpec, *, trace_stack: str | None = None) -> Deployment:
-        """The deployment of these options on `hw`."""
-        if hw.kind != "gpu" and (self.stack or self.draft_stack or self.baseline_stack) \
-                not in (None, "ideal"):
-            raise InputError(f"a software stack applies to GPU targets; {hw.name} is an "
-                             f"accelerator", field="stack")
-        stack = self.resolved_stack(trace_stack if hw.kind == "gpu" else None)
+    def build(self, hw: HardwareSpec, *, trace: dict[str, Any] | None = None,
+              baseline: bool = False) -> Deployment:
+        """The deployment of these options on `hw`; `trace` is the trace's metadata,
+        whose ``stack``, ``draft_stack`` and ``baseline_stack`` (the source's software)
+        apply on a GPU where the options name no stack.  `baseline`: the deployment of
+        the autoregressive baseline (the same placement on the baseline stack)."""
+        from .deployment import Deployment
+        from .placement import Placement
+
+        meta = trace or {}
+        if hw.kind != "gpu":
+            for name in ("stack", "draft_stack", "baseline_stack"):
+                if getattr(self, name) not in (None, "ideal"):
+                    raise InputError(f"a software stack applies to GPU targets; {hw.name} is "
+                                     "an accelerator", field=name)
+            meta = {}
+        own = self.stack is not None
+        stack = self.resolved_stack(meta.get("stack"))
+        draft_stack = self.draft_stack or (None if own else meta.get("draft_stack"))
+        if baseline:
+            stack = self.baseline_stack or (stack if own else meta.get("baseline_stack",
+                                                                          stack))
+            draft_stack = None
         return Deployment(hw, get_stack(stack), Placement(tp=self.tp, pp=self.pp,
                                                          offload=self.offload),
-                          None if self.draft_stack is None else get_stack(self.draft_stack),
+                          None if draft_stack is None else get_stack(draft_stack),
                           None if self.draft_tp is None else Placement(tp=self.draft_tp))
-
-    def baseline(self, hw: HardwareSpec, *, trace_stack: str | None = None,
-                 trace_baseline_stack: str | None = None) -> Deployment:
-        """The deployment of the autoregressive baseline: the same placement on the
-        baseline stack (the option, else the trace's, else the run's stack)."""
-        dep = self.build(hw, trace_stack=trace_stack)
-        name = self.baseline_stack or (None if self.stack else trace_baseline_stack)
-        return dep if name is None or hw.kind != "gpu" else dep.with_stack(name)
 
     def describe(self) -> dict[str, Any]:
         return self.to_dict()

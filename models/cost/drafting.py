@@ -37,14 +37,45 @@ DEFAULT_DRAFTING = "per-level"
 
 
 @numba.njit(cache=True, nogil=True)
-def _node_depths_flat(step_off, parent, depth_out):  # pragma: no cover - compiled
-    n_steps = step_off.shape[0] - 1
-    for s in range(n_steps):
+def _step_depths(step_off, parent, depth, scratch):  # pragma: no cover - compiled
+    """Depth of every step's tree; returns the largest tree's node count."""
+    biggest = 0
+    for s in range(step_off.shape[0] - 1):
         a = step_off[s]
-        b = step_off[s + 1]
-        depth_out[a] = 0
-        for i in range(a + 1, b):
-            depth_out[i] = depth_out[a + parent[i]] + 1
+        n = step_off[s + 1] - a
+        biggest = max(biggest, n)
+        d_max = 0
+        if n:
+            scratch[0] = 0
+        for i in range(1, n):
+            d = scratch[parent[a + i]] + 1
+            scratch[i] = d
+            if d > d_max:
+                d_max = d
+        depth[s] = d_max
+    return biggest
+
+
+@numba.njit(cache=True, nogil=True)
+def _level_counts(step_off, parent, nodes_at, expanded_at, scratch, has_child
+                  ):  # pragma: no cover - compiled
+    """Nodes and expanded nodes (with at least one child) per step and depth."""
+    for s in range(step_off.shape[0] - 1):
+        a = step_off[s]
+        n = step_off[s + 1] - a
+        if n == 0:
+            continue
+        scratch[0] = 0
+        has_child[0] = False
+        for i in range(1, n):
+            p = parent[a + i]
+            scratch[i] = scratch[p] + 1
+            has_child[i] = False
+            has_child[p] = True
+        for i in range(n):
+            nodes_at[s, scratch[i]] += 1
+            if has_child[i]:
+                expanded_at[s, scratch[i]] += 1
 
 
 @dataclass(frozen=True)
@@ -67,29 +98,21 @@ class TreeLevels:
 
     @classmethod
     def of(cls, step_node_offsets: np.ndarray, parent: np.ndarray) -> TreeLevels:
-        """Levels of the trees stored as node columns (``parent`` relative to the step)."""
+        """Levels of the trees stored as node columns (``parent`` relative to the step);
+        two compiled passes over the nodes, no per-node temporaries."""
         off = np.ascontiguousarray(step_node_offsets, dtype=np.int64)
-        par = np.ascontiguousarray(parent, dtype=np.int64)
+        off = off - off[0] if off[0] else off
+        par = np.ascontiguousarray(parent)
         n_steps = off.shape[0] - 1
-        n = int(off[-1] - off[0])
-        if off[0]:
-            off = off - off[0]
-        depth = np.zeros(n, dtype=np.int64)
-        if n:
-            _node_depths_flat(off, par, depth)
-        width = int(depth.max()) + 1 if n else 1
-        node_step = np.repeat(np.arange(n_steps, dtype=np.int64), np.diff(off))
-        cell = node_step * width + depth
-        nodes_at = np.bincount(cell, minlength=n_steps * width)
-        nonroot = par >= 0
-        has_child = np.zeros(n, dtype=bool)
-        has_child[(par + off[node_step])[nonroot]] = True
-        expanded_at = np.bincount(cell[has_child], minlength=n_steps * width)
-        step_depth = np.zeros(n_steps, dtype=np.int64)
-        if n:
-            np.maximum.at(step_depth, node_step, depth)
-        return cls(step_depth, nodes_at.reshape(n_steps, width),
-                   expanded_at.reshape(n_steps, width))
+        depth = np.zeros(n_steps, dtype=np.int64)
+        scratch = np.zeros(int(np.diff(off).max(initial=1)), dtype=np.int64)
+        _step_depths(off, par, depth, scratch)
+        width = int(depth.max(initial=0)) + 1
+        nodes_at = np.zeros((n_steps, width), dtype=np.int64)
+        expanded_at = np.zeros((n_steps, width), dtype=np.int64)
+        _level_counts(off, par, nodes_at, expanded_at, scratch,
+                      np.zeros(scratch.shape[0], dtype=np.bool_))
+        return cls(depth, nodes_at, expanded_at)
 
 
 @dataclass(frozen=True)

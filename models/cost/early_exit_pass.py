@@ -23,6 +23,7 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 
+from .gpu_kernels import dequant_seconds_per_weight
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, NORM_FLOPS, ModelSpec
 from .operators import Operator, _gemm, _vector, activations_on_chip, weights_resident
@@ -44,10 +45,9 @@ def kv_propagation_operators(model: ModelSpec, hw: HardwareSpec, *, batch: int =
     kv_n = 2.0 * model.n_kv_heads * hd
     norm = _vector("kv_prop_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb,
                    2.0 * rows * d * ab)
-    proj = _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab)
     kv_write = rows * kv_n * model.kv_bytes_per_elem
-    return [norm, Operator(proj.name, proj.flops, proj.compute_s, proj.weight_bytes,
-                           proj.act_bytes + kv_write)]
+    dq = dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
+    return [norm, _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab, kv_write, dq)]
 
 
 def _check_model(model: ModelSpec) -> None:

@@ -3,8 +3,10 @@ parameterised accelerator ``specaccel-default``.
 
 Peak bf16 FLOP/s, memory bandwidth, capacity, on-chip SRAM, clock and TDP come from the
 CSV.  What the CSV does not hold is in `DEVICE_FACTS` (datasheet facts: SM count, CUDA-core
-FP32 rate for the vector work, the chip-to-chip link) and `EFFICIENCY` (one achieved-
-bandwidth and one compute-efficiency factor per preset, derived in docs/cost-model.md).
+FP32 rate for the vector work, which link joins the devices), `LINKS` (the links'
+achieved bandwidth and latencies), `GPU_KERNELS` (each GPU's kernel-model parameters,
+each with its source) and, for the TPU, which has no kernel model, `EFFICIENCY` (flat
+achieved-bandwidth and compute factors).  docs/cost-model.md derives every figure.
 GPU energy is derived from TDP: static power 25 % of TDP, energy per FLOP such that the
 peak FLOP rate draws 45 % of TDP, energy per DRAM byte such that peak bandwidth draws
 30 % of TDP.
@@ -23,6 +25,8 @@ from specaccel.schema.errors import InputError
 
 from . import energy
 from .accelerator import AcceleratorConfig
+from .collectives import LinkSpec
+from .gpu_kernels import GpuKernelSpec
 from .hardware_spec import HardwareSpec
 
 CSV_NAMES: dict[str, str] = {
@@ -31,6 +35,7 @@ CSV_NAMES: dict[str, str] = {
     "H100-SXM": "h100-sxm",
     "H200": "h200",
     "L4": "l4",
+    "L40": "l40",
     "TPUv4": "tpuv4",
 }
 
@@ -45,35 +50,127 @@ class DeviceFacts:
     fill_cycles: float    # per-tile fill/drain (systolic MXU: rows + cols; GPU 0)
     dataflow: str
     vec_flops: float      # FLOP/s of the non-tensor (vector) path
-    link_bw: float        # bytes/s per direction of the chip-to-chip link
-    link_step_s: float    # latency of one ring all-reduce step
+    link: str             # key of `LINKS`: the link joining devices of a TP group
     kernel_launch_s: float
 
 
-#: NVLink3 (A100): 600 GB/s bidirectional = 300 GB/s per direction; NVLink4 (H100/H200):
-#: 450 GB/s per direction; L4: PCIe 4.0 x16, 32 GB/s per direction; TPU v4 ICI: 6 links
-#: x 50 GB/s.  A ring all-reduce step costs ~2 us on NVLink (NCCL small-message
-#: all-reduce on 8 GPUs is 20-30 us = 14 steps), ~5 us over PCIe.  A launch-bound small
-#: CUDA kernel costs ~5 us (launch + completion), the figure for the software verify.
+#: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5
+#: TFLOP/s.  Links: A100 NVLink3, H100/H200 NVLink4, L4 and L40 PCIe 4.0 x16 (no NVLink),
+#: TPU v4 ICI.  A launch-bound small CUDA kernel costs ~5 us (launch + completion), the
+#: figure for the software verify step.
 DEVICE_FACTS: dict[str, DeviceFacts] = {
-    "a100-40gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, 300e9, 2e-6, 5e-6),
-    "a100-80gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, 300e9, 2e-6, 5e-6),
-    "h100-sxm": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, 450e9, 2e-6, 5e-6),
-    "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, 450e9, 2e-6, 5e-6),
-    "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, 32e9, 5e-6, 5e-6),
-    "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, 300e9, 2e-6, 5e-6),
+    "a100-40gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
+    "a100-80gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
+    "h100-sxm": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
+    "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
+    "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, "pcie4", 5e-6),
+    "l40": DeviceFacts(142, 128, 16, 0.0, "os", 90.5e12, "pcie4", 5e-6),
+    "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, "ici", 5e-6),
 }
 
-#: (achieved-bandwidth factor, compute-efficiency factor) per preset.  A100: bandwidth
-#: from the gpt-fast row (1397 GB/s achieved of 2039 = 0.685), compute from the
-#: TensorRT-LLM 2048-token prefill row (see docs/cost-model.md).  The other devices have
-#: no measurement in the bundled data and take the A100 figures.
+#: Achieved per-direction bandwidth and latencies of the links (`collectives.LinkSpec`).
+#: ``ONESHOT_LATENCY_S`` is fitted (calibration row: gpt-fast Llama-2-7B on 8 A100s,
+#: `validation_table.CALIBRATION`); PCIe and ICI run NCCL's ring only.
+ONESHOT_LATENCY_S = 9.4e-6
+LINKS: dict[str, LinkSpec] = {
+    "nvlink3": LinkSpec(
+        "nvlink3", 195e9, 2e-6, ONESHOT_LATENCY_S,
+        "NVLink3, 300 GB/s per direction; 195 GB/s measured by nccl-tests sendrecv on 8 "
+        "A100s (li-plus/playground cuda/nccl.md); ring step 2 us (NCCL small-message "
+        "all-reduce on 8 GPUs is 20-30 us = 14 steps); one-shot latency fitted"),
+    "nvlink4": LinkSpec(
+        "nvlink4", 292e9, 2e-6, ONESHOT_LATENCY_S,
+        "NVLink4, 450 GB/s per direction at the A100's measured fraction (195/300); "
+        "latencies as NVLink3 (no H100 measurement bundled)"),
+    "pcie4": LinkSpec(
+        "pcie4", 26e9, 5e-6, 0.0,
+        "PCIe 4.0 x16, 32 GB/s per direction; 26.2 GB/s measured by CUDA bandwidthTest "
+        "on an A100 PCIe (jdh4/della-gpu-A100); ring step 5 us; no peer-to-peer "
+        "one-shot all-reduce over PCIe (serving stacks fall back to NCCL)"),
+    "ici": LinkSpec("ici", 300e9, 2e-6, 0.0, "TPU v4 ICI: 6 links x 50 GB/s"),
+}
+
+#: The GPU kernel model's parameters per preset (see `gpu_kernels` and
+#: docs/cost-model.md).  ``KERNEL_LATENCY_S`` is fitted (calibration row: gpt-fast
+#: Llama-2-7B decode on one A100, `validation_table.CALIBRATION`) and, being a property
+#: of the front end and the DRAM round trip, used for every GPU.  ``SM_BW`` is Little's
+#: law: the 64 KiB a 4-stage 128x128x32 bf16 cp.async pipeline keeps in flight per SM
+#: over a ~600 ns loaded DRAM latency.
+KERNEL_LATENCY_S = 4.74e-6
+SM_BW = 64 * 1024 / 600e-9
+#: Best-shape GEMM efficiency (MAMF: the maximum achievable matmul FLOPS over a brute-force
+#: shape search, stas00/ml-engineering) per device.  The GEMMs of a transformer layer run
+#: below it: ``A100_MMA_FITTED`` is fitted on the TensorRT-LLM Llama-2-7B 2048-token
+#: prefill (calibration row), and every GPU takes the same fraction of its MAMF.
+MAMF = {"a100": 271.2 / 312, "hopper": 794.5 / 989, "ada": 0.92}
+A100_MMA_FITTED = 0.710
+SHAPE_FRACTION = A100_MMA_FITTED / MAMF["a100"]
+#: Streaming (copy/read benchmark) fraction of peak DRAM bandwidth per device family:
+#: A100 "about 1700 GB/s" of 2039 (gpt-fast README), Hopper 3615 of 4000 GB/s coalesced
+#: read on a GH200 (mredenti/PowerCapping).  The GEMM kernels of a decode pass stream a
+#: little below it: ``A100_DRAM_FITTED`` is fitted on gpt-fast Llama-2-70B on 2 A100s
+#: (calibration row), and Hopper takes the same fraction of its streaming figure.
+DRAM_STREAM = {"a100": 1700 / 2039, "hopper": 0.90}
+A100_DRAM_FITTED = 0.784
+STREAM_FRACTION = A100_DRAM_FITTED / DRAM_STREAM["a100"]
+_A100_SRC = {
+    "mma_efficiency": "fitted on the TensorRT-LLM Llama-2-7B 2048-token prefill "
+                      "(calibration row): 0.82 of the A100's MAMF, 271.2 of 312 TFLOPS "
+                      "(stas00/ml-engineering, compute/accelerator)",
+    "attn_efficiency": "FlashAttention-2 forward reaches up to 73 % of peak on A100 "
+                       "(Dao 2023, arXiv:2307.08691)",
+    "dram_efficiency": "fitted on gpt-fast Llama-2-70B on 2 A100s (calibration row): "
+                       "0.95 of the 1700 GB/s of 2039 that gpt-fast's README reports "
+                       "achievable on an A100-80GB at 330 W",
+    "sm_bw_bytes_s": "Little's law: 64 KiB in flight per SM / 600 ns",
+    "kernel_latency_s": "fitted on gpt-fast Llama-2-7B decode (calibration row)",
+}
+_HOPPER_SRC = {
+    **_A100_SRC,
+    "mma_efficiency": "the A100's fitted fraction (0.82) of the MAMF, 794.5 of 989 "
+                      "TFLOPS bf16 on H100 SXM, 'H200 is the same' (stas00/ml-engineering)",
+    "attn_efficiency": "FlashAttention-3 forward reaches up to 75 % of peak on H100 "
+                       "(Shah et al. 2024, arXiv:2407.08608)",
+    "dram_efficiency": "the A100's fitted fraction (0.95) of the Hopper streaming figure, "
+                       "3615 GB/s coalesced read of 4000 on a GH200 (mredenti/PowerCapping)",
+    "kernel_latency_s": "the A100's fitted figure (a front-end and DRAM-latency property; "
+                        "no H100 row to fit)",
+}
+_ADA_SRC = {
+    **_A100_SRC,
+    "mma_efficiency": "the A100's fitted fraction (0.82) of ~92 %, the cuBLAS HGEMM "
+                      "efficiency of the Ada L20 (DefTruth/CUDA-Learn-Notes hgemm; no public "
+                      "MAMF for this part; the L4's 72 W power cap is not modelled)",
+    "attn_efficiency": "estimate: FlashAttention-2 on Ada, taken below its A100 figure "
+                       "(no public measurement found)",
+    "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
+}
+_HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
+_ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
+_HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
+_LAT = KERNEL_LATENCY_S
+GPU_KERNELS: dict[str, GpuKernelSpec] = {
+    "a100-40gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
+                               {**_A100_SRC, "dram_efficiency": "the A100-80GB's "
+                                "achieved fraction (same HBM controller)"}),
+    "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
+                               _A100_SRC),
+    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT, _HOPPER_SRC),
+    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT,
+                          {**_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the "
+                           "same memory controller); no H200 measurement found"}),
+    "l4": GpuKernelSpec(58, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
+                        {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
+                         "81 % of its bandwidth floor with launch overhead that CUDA graphs "
+                         "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}),
+    "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
+                         {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
+                          "fraction (no L40 measurement found)"}),
+}
+
+#: (achieved-bandwidth factor, compute-efficiency factor) of devices without a kernel
+#: model: the TPU v4 takes the A100's former flat factors (no measurement bundled).
 EFFICIENCY: dict[str, tuple[float, float]] = {
-    "a100-40gb": (0.685, 0.70),
-    "a100-80gb": (0.685, 0.70),
-    "h100-sxm": (0.685, 0.70),
-    "h200": (0.685, 0.70),
-    "l4": (0.685, 0.70),
     "tpuv4": (0.685, 0.70),
 }
 
@@ -108,7 +205,12 @@ def _csv_presets() -> dict[str, HardwareSpec]:
         if name is None:
             continue
         facts = DEVICE_FACTS[name]
-        be, ce = EFFICIENCY[name]
+        link = LINKS[facts.link]
+        kernels = GPU_KERNELS.get(name)
+        if kernels is not None:
+            be, ce = kernels.dram_efficiency, kernels.mma_efficiency
+        else:
+            be, ce = EFFICIENCY[name]
         peak = float(row["bf16_tflops_dense"]) * 1e12
         bw = float(row["mem_bw_gbs"]) * 1e9
         tdp = float(row["tdp_w"])
@@ -140,8 +242,10 @@ def _csv_presets() -> dict[str, HardwareSpec]:
             e_sram_byte_j=energy.sram_byte_energy_j(GPU_NODE_NM),
             e_link_byte_j=energy.LINK_BYTE_PJ * 1e-12,
             static_power_w=GPU_STATIC_TDP_FRACTION * tdp,
-            link_bw_bytes_s=facts.link_bw,
-            link_step_latency_s=facts.link_step_s,
+            link_bw_bytes_s=link.bw_bytes_s,
+            link_step_latency_s=link.step_latency_s,
+            link_oneshot_latency_s=link.oneshot_latency_s,
+            gpu=kernels,
             tdp_w=tdp,
             kernel_launch_s=facts.kernel_launch_s,
             peak_int8_ops=float(row["int8_tops_dense"]) * 1e12,

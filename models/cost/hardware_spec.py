@@ -19,6 +19,12 @@ Tiles run in waves of ``n_cores``.  A GPU picks a smaller tile for a short ``M``
 (``tm = min(tile_m, ceil(M / tile_m_min) * tile_m_min)``).  The vector unit
 (``vec_flops``) runs element-wise work and, when faster, a skinny GEMM (GEMV).
 See docs/cost-model.md.
+
+A GPU preset carries a `GpuKernelSpec` (``gpu``): its passes are then priced by the
+shape-aware kernel model of `gpu_kernels` (GEMM tiles, waves and split-K; attention
+kernels; per-kernel latency) and its collectives by `collectives`, instead of the tile
+model and flat efficiency factors above, which remain the model of a device without a
+kernel spec.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 
 from specaccel.schema.errors import InputError
 
+from .gpu_kernels import GpuKernelSpec
 from .systolic_array import DATAFLOWS
 
 HARDWARE_KINDS = ("gpu", "accelerator")
@@ -59,13 +66,22 @@ class HardwareSpec:
 
     Efficiency factors: achieved memory bandwidth is ``mem_bw_bytes_s * bw_efficiency``
     and achieved matrix/vector throughput is the tile model divided by
-    ``compute_efficiency``.  Setting both to 1 gives the pure roofline.
+    ``compute_efficiency``.  Setting both to 1 gives the pure roofline.  A GPU with a
+    kernel model (``gpu``, a `GpuKernelSpec`) is priced kernel by kernel instead; its
+    ``bw_efficiency`` and ``compute_efficiency`` then mirror the kernel spec's achieved
+    DRAM bandwidth and large-GEMM efficiency (for the code that needs one flat figure,
+    e.g. the KV-commit gather).  ``link_oneshot_latency_s`` > 0 lets all-reduces use the
+    one-shot/two-shot algorithms of `collectives` beside the ring.
 
     ``verify_unit_nodes`` is the largest draft tree (nodes, root included) the verify and
     tree units take in one pass: ``AcceleratorConfig.tree_nodes`` on an accelerator, which
     must have one; ``None`` on a GPU, whose verify runs in software with no node limit.
     ``verify_unit`` names the RTL verify unit (one of `verify_units()`) whose characterised
     cycles time the verify step on an accelerator; a GPU ignores it.
+    ``sampling_lanes`` is the lane count W of an accelerator's streaming sampling unit,
+    which selects the target's token at every verified node
+    (:mod:`~specaccel.models.cost.sampling_tail`); ``None`` on a GPU and on an accelerator
+    whose tokens are selected elsewhere (nothing is charged then).
     """
 
     name: str
@@ -100,6 +116,9 @@ class HardwareSpec:
     peak_int8_ops: float = 0.0
     verify_unit_nodes: int | None = None
     verify_unit: str = "tree_verify"
+    sampling_lanes: int | None = None
+    gpu: GpuKernelSpec | None = None
+    link_oneshot_latency_s: float = 0.0
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -126,6 +145,19 @@ class HardwareSpec:
         if self.bw_efficiency > 1 or self.compute_efficiency > 1:
             raise InputError("efficiency factors must be <= 1", field="bw_efficiency")
         self._check_verify_unit_nodes()
+        lanes = self.sampling_lanes
+        if lanes is not None and (self.kind == "gpu" or isinstance(lanes, bool)
+                                  or not isinstance(lanes, numbers.Integral) or lanes < 1):
+            raise InputError(f"must be None on a GPU and a positive integer on an accelerator, "
+                             f"not {lanes!r}", field="sampling_lanes")
+        if self.gpu is not None and self.kind != "gpu":
+            raise InputError("only a GPU has a kernel model", field="gpu")
+        if self.gpu is not None and (self.weight_sram_bytes > 0 or self.act_in_sram):
+            raise InputError("a GPU's kernel model keeps weights and activations in DRAM; "
+                             "set weight_sram_bytes=0 and act_in_sram=False", field="gpu")
+        if not (self.link_oneshot_latency_s >= 0 and math.isfinite(self.link_oneshot_latency_s)):
+            raise InputError(f"must be >= 0, not {self.link_oneshot_latency_s!r}",
+                             field="link_oneshot_latency_s")
         if self.verify_unit not in verify_units():
             raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
                              f"{', '.join(verify_units())}", field="verify_unit")
@@ -143,12 +175,20 @@ class HardwareSpec:
 
     # -- variants --------------------------------------------------------------------------
     def with_efficiency(self, bw: float, compute: float) -> HardwareSpec:
-        """A copy with other efficiency factors (1, 1 is the pure roofline)."""
-        return replace(self, bw_efficiency=bw, compute_efficiency=compute)
+        """A copy priced by the flat-factor roofline with these efficiency factors (1, 1
+        is the pure roofline); a GPU's kernel model is dropped."""
+        return replace(self, bw_efficiency=bw, compute_efficiency=compute, gpu=None,
+                       link_oneshot_latency_s=0.0)
 
     def roofline(self) -> HardwareSpec:
-        """The pure roofline of this device: both efficiency factors 1."""
+        """The pure roofline of this device: both efficiency factors 1, no kernel model."""
         return self.with_efficiency(1.0, 1.0)
+
+    @property
+    def kernel_model(self) -> str:
+        """How passes on this device are priced: ``"gpu-kernels"`` (the shape-aware GPU
+        kernel model) or ``"tile-roofline"`` (tile/wave model and efficiency factors)."""
+        return "gpu-kernels" if self.gpu is not None else "tile-roofline"
 
     # -- verify and tree units -------------------------------------------------------------
     @property
@@ -171,12 +211,15 @@ class HardwareSpec:
         the RTL verify unit `verify_unit` followed by the ``kv_compact`` unit that turns
         the path into compaction indices, at ``clock_hz``, from the RTL characterisation
         table scaled by each unit's latency law
-        (:func:`~specaccel.models.cost.rtl_table.request_cycles`).
+        (:func:`~specaccel.models.cost.rtl_table.request_cycles`).  A unit that is not
+        node-serial has the pipeline of its size ``N = verify_unit_nodes`` whatever the
+        tree it is given; a node-serial unit takes the tree's nodes.
         """
         n = _check_nodes(n_nodes)
         if self.kind == "gpu":
             return GPU_VERIFY_KERNELS * self.kernel_launch_s
-        cycles = _rtl_cycles(self.verify_unit, n) + _rtl_cycles("kv_compact", n)
+        size = max(n, int(self.verify_unit_nodes or n))
+        cycles = _sized_cycles(self.verify_unit, n, size) + _sized_cycles("kv_compact", n, size)
         return cycles / self.clock_hz
 
     def tree_unit_latency_s(self, n_nodes: int) -> float:
@@ -209,3 +252,11 @@ def _rtl_cycles(unit: str, n: int) -> float:
     from specaccel.models.cost.rtl_table import request_cycles
 
     return request_cycles(unit, n)
+
+
+def _sized_cycles(unit: str, n: int, size: int) -> float:
+    """Cycles of RTL `unit`, built for `size` nodes, answering an `n`-node request: a
+    node-serial unit takes the request's nodes, any other the pipeline of its size."""
+    from specaccel.models.cost.rtl_table import latency_law
+
+    return _rtl_cycles(unit, n if latency_law(unit).node_serial else size)

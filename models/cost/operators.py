@@ -13,17 +13,26 @@ its FLOPs and its bytes by class:
 * ``kv_read`` -- the KV cache of the context (always DRAM);
 * ``link``    -- bytes sent over the chip-to-chip link (tensor-parallel all-reduce).
 
-`OpCost` applies the roofline: ``latency = max(compute, DRAM time, SRAM time)``.  The
-compute time of a GEMM uses the tile/wave model of `hardware_spec`.  The Numba evaluator
-(`pass_evaluator`) implements the same formulas independently; tests hold both to 1e-9.
+On a device priced by the tile roofline (the accelerator, a device without a kernel
+model), `OpCost` applies the roofline: ``latency = max(compute, DRAM time, SRAM time,
+link time)``, the compute time of a GEMM from the tile/wave model of `hardware_spec`.  On
+a GPU with a kernel model (``hw.gpu``) each operator is the kernel that runs it, timed by
+`gpu_kernels` (GEMM tiles/waves/split-K, attention kernels, element-wise kernels, each
+with its fixed latency) and `collectives` (all-reduce, all-gather by message size); on a
+GPU the gated activation is its own element-wise kernel (its bytes counted).  Every
+operator reports how many kernels it launches (``kernels``) and whether it runs once per
+layer or once per pass (``scope``).  The Numba evaluator (`pass_evaluator`) implements
+the same formulas independently; tests hold both to 1e-9.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from . import gpu_kernels as gk
 from . import systolic_array
+from .collectives import allgather_s, allreduce_s
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import PassArgs
@@ -65,7 +74,12 @@ class OpCost:
 
 @dataclass(frozen=True)
 class Operator:
-    """One operator: its work and the compute time of that work on the device."""
+    """One operator: its work and the compute time of that work on the device.
+
+    ``kernel_s`` is the GPU kernel model's time of the operator (``None`` on a device
+    priced by the tile roofline), ``kernel_bound`` what bounds it; ``kernels`` the kernel
+    launches; ``scope`` ``"layer"`` (repeated per layer) or ``"pass"`` (once per pass).
+    """
 
     name: str
     flops: float = 0.0
@@ -75,6 +89,10 @@ class Operator:
     kv_read_bytes: float = 0.0
     link_bytes: float = 0.0
     link_s: float = 0.0
+    kernels: float = 1.0
+    kernel_s: float | None = None
+    kernel_bound: str = "memory"
+    scope: str = "pass"
 
     def cost(self, hw: HardwareSpec, weights_resident: bool, acts_on_chip: bool) -> OpCost:
         sram = 0.0
@@ -87,54 +105,76 @@ class Operator:
             sram += self.act_bytes
         else:
             dram += self.act_bytes
-        mem_s = max(dram / (hw.mem_bw_bytes_s * hw.bw_efficiency), sram / hw.sram_bw_bytes_s)
-        latency = max(self.compute_s, mem_s, self.link_s)
-        bound = "compute" if self.compute_s > max(mem_s, self.link_s) else "memory"
+        if self.kernel_s is not None:
+            latency, bound = self.kernel_s, self.kernel_bound
+        else:
+            mem_s = max(dram / (hw.mem_bw_bytes_s * hw.bw_efficiency),
+                        sram / hw.sram_bw_bytes_s)
+            latency = max(self.compute_s, mem_s, self.link_s)
+            bound = "compute" if self.compute_s > max(mem_s, self.link_s) else "memory"
         energy = (self.flops * hw.e_flop_j + dram * hw.e_dram_byte_j
                   + sram * hw.e_sram_byte_j + self.link_bytes * hw.e_link_byte_j)
         return OpCost(self.flops, dram, sram, self.link_bytes, latency, energy, bound)
 
 
+def _with_kernel(op: Operator, kt: gk.KernelTime) -> Operator:
+    return replace(op, kernel_s=kt.seconds, kernel_bound=kt.bound, kernels=kt.kernels)
+
+
 def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: float,
-          wb: float, ab: float) -> Operator:
-    """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights."""
-    return Operator(
+          wb: float, ab: float, extra_act_bytes: float = 0.0, dequant: float = 0.0
+          ) -> Operator:
+    """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights
+    (`extra_act_bytes`: more output traffic, e.g. K/V written to the cache; `dequant`:
+    seconds to dequantise one integer weight on a GPU, `gpu_kernels`)."""
+    op = Operator(
         name=name,
         flops=2.0 * m * n * k * count,
         compute_s=gemm_compute_time(hw, m, n, k, count),
         weight_bytes=count * k * n * wb,
-        act_bytes=count * (m * k + m * n) * ab,
+        act_bytes=count * (m * k + m * n) * ab + extra_act_bytes,
     )
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k,
+                                         count, op.weight_bytes + op.act_bytes, dequant))
 
 
 def _vector(name: str, hw: HardwareSpec, flops: float, weight_bytes: float = 0.0,
-            act_bytes: float = 0.0) -> Operator:
+            act_bytes: float = 0.0, kv_read_bytes: float = 0.0) -> Operator:
+    """Element-wise or reduction work on the vector unit / CUDA cores."""
     compute_s = flops / (hw.vec_flops * hw.compute_efficiency)
-    return Operator(name=name, flops=flops, compute_s=compute_s, weight_bytes=weight_bytes,
-                    act_bytes=act_bytes)
+    op = Operator(name=name, flops=flops, compute_s=compute_s, weight_bytes=weight_bytes,
+                  act_bytes=act_bytes, kv_read_bytes=kv_read_bytes)
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.elementwise_time(hw.mem_bw_bytes_s, hw.vec_flops, hw.gpu,
+                                                flops, weight_bytes + act_bytes
+                                                + kv_read_bytes))
+
+
+def _link_op(name: str, hw: HardwareSpec, flops: float, link_bytes: float,
+             link_s: float) -> Operator:
+    op = Operator(name=name, flops=flops, link_bytes=link_bytes, link_s=link_s)
+    if hw.gpu is None:
+        return op
+    return replace(op, kernel_s=link_s, kernel_bound="memory")
 
 
 def _allreduce(name: str, hw: HardwareSpec, rows: float, d: float, tp: int) -> Operator:
-    """Ring all-reduce of a ``rows x d`` activation over `tp` devices."""
+    """All-reduce of a ``rows x d`` activation over `tp` devices (`collectives`)."""
     msg = rows * d * ACTIVATION_BYTES
-    steps = 2.0 * (tp - 1)
-    return Operator(
-        name=name,
-        flops=(tp - 1) / tp * rows * d,
-        link_bytes=steps / tp * msg,
-        link_s=steps * (hw.link_step_latency_s + msg / (tp * hw.link_bw_bytes_s)),
-    )
+    return _link_op(name, hw, (tp - 1) / tp * rows * d, 2.0 * (tp - 1) / tp * msg,
+                    allreduce_s(hw.link_bw_bytes_s, hw.link_step_latency_s,
+                                hw.link_oneshot_latency_s, msg, float(tp)))
 
 
 def _allgather(name: str, hw: HardwareSpec, shard_elems: float, tp: int) -> Operator:
-    """Ring all-gather of a vocabulary-sharded logits block (`shard_elems` per device)."""
+    """All-gather of a vocabulary-sharded logits block (`shard_elems` per device)."""
     shard = shard_elems * ACTIVATION_BYTES
-    steps = tp - 1.0
-    return Operator(
-        name=name,
-        link_bytes=steps * shard,
-        link_s=steps * (hw.link_step_latency_s + shard / hw.link_bw_bytes_s),
-    )
+    return _link_op(name, hw, 0.0, (tp - 1.0) * shard,
+                    allgather_s(hw.link_bw_bytes_s, hw.link_step_latency_s,
+                                hw.link_oneshot_latency_s, shard, float(tp)))
 
 
 def layer_counts(model: ModelSpec, layers: int) -> tuple[float, float, float]:
@@ -165,6 +205,7 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
     t, b, tp = float(args.tokens), float(args.batch), args.tp
     d = float(model.d_model)
     wb, ab, sb = model.weight_bytes_per_param, ACTIVATION_BYTES, model.ssm_state_bytes_per_elem
+    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
     rows = b * t
     n = float(model.ssm_state)
     di = float(math.ceil(model.ssm_d_inner / tp))
@@ -183,23 +224,19 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
     scan_flops = SSM_SCAN_FLOPS["mamba2" if mamba2 else "mamba1"] * rows * di * n
     ops = [
         _vector("ssm_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb, 2.0 * rows * d * ab),
-        _gemm("ssm_in_proj", hw, rows, n_in, d, 1.0, wb, ab),
+        _gemm("ssm_in_proj", hw, rows, n_in, d, 1.0, wb, ab, dequant=dq),
         _vector("ssm_conv", hw, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
                 2.0 * rows * conv_ch * ab),
     ]
     if not mamba2:
         r = float(model.ssm_dt_rank)
-        ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab),
-                _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab)]
+        ops += [_gemm("ssm_x_proj", hw, rows, r + 2.0 * n, di, 1.0, wb, ab, dequant=dq),
+                _gemm("ssm_dt_proj", hw, rows, di, r, 1.0, wb, ab, dequant=dq)]
     ops += [
-        Operator(
-            name="ssm_scan",
-            flops=scan_flops,
-            compute_s=scan_flops / (hw.vec_flops * hw.compute_efficiency),
-            act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
-            kv_read_bytes=b * state * sb,
-        ),
-        _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab),
+        _vector("ssm_scan", hw, scan_flops,
+                act_bytes=2.0 * rows * di * ab + states_written * b * state * sb,
+                kv_read_bytes=b * state * sb),
+        _gemm("ssm_out_proj", hw, rows, d, di, 1.0, wb, ab, dequant=dq),
     ]
     if tp > 1:
         ops.append(_allreduce("ssm_allreduce", hw, rows, d, tp))
@@ -213,10 +250,13 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     t, s, b, tp = float(args.tokens), args.context, float(args.batch), args.tp
     d, hd = float(model.d_model), float(model.head_dim)
     wb, kb, ab = model.weight_bytes_per_param, model.kv_bytes_per_elem, ACTIVATION_BYTES
+    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
     hq = float(math.ceil(model.n_heads / tp))
     hkv = float(math.ceil(model.n_kv_heads / tp))
     ff = float(math.ceil(model.d_ff / tp))
-    vocab = float(math.ceil(model.vocab_size / tp))
+    vocab = float(math.ceil(model.vocab_size / tp) if args.vocab_parallel
+                  else model.vocab_size)
+    gather = tp > 1 and args.vocab_parallel
     rows = b * t
     prefill = args.phase == "prefill"
     keys = s + (t + 1.0) / 2.0 if prefill else s + t
@@ -229,28 +269,24 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
 
     attn: list[Operator] = [
         _vector("attn_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab),
-        _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab),
-        Operator(
-            name="attention",
-            flops=4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys,
-            compute_s=gemm_compute_time(hw, t, keys, hd, 2.0 * b * hq)
-            + 5.0 * b * hq * t * keys / (hw.vec_flops * hw.compute_efficiency),
-            act_bytes=rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab
-            + (b * t * t if args.tree and args.tokens > 1 else 0.0),
-            kv_read_bytes=b * s * 2.0 * hkv * hd * kb,
-        ),
-        _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab),
+        _gemm("qkv_proj", hw, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, ab, dequant=dq),
+        _attention(hw, args, hq, hkv, hd, kb, keys),
+        _gemm("o_proj", hw, rows, d, hq * hd, 1.0, wb, ab, dequant=dq),
     ]
     if tp > 1:
         attn.append(_allreduce("attn_allreduce", hw, rows, d, tp))
     ssm = _ssm_mixer(model, hw, args) if model.n_ssm_layers else []
     mlp: list[Operator] = [_vector("mlp_norm", hw, nf * rows * d, d * wb, 2.0 * rows * d * ab)]
     if model.n_experts > 1:
-        mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab))
+        mlp.append(_gemm("moe_router", hw, rows, n_exp, d, 1.0, wb, ab, dequant=dq))
+    # the gated activation: fused into the GEMM epilogue on the accelerator (no bytes),
+    # its own element-wise kernel on a GPU (reads the up rows, writes the hidden rows)
+    act_bytes = rows * top_k * (up_n + ff) * ab if hw.gpu is not None else 0.0
     mlp += [
-        _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab),
-        _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff),
-        _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab),
+        _gemm("mlp_up", hw, per_expert, up_n, d, touched, wb, ab, dequant=dq),
+        _vector("mlp_act", hw, ACTIVATION_FLOPS[model.activation] * rows * top_k * ff,
+                act_bytes=act_bytes),
+        _gemm("mlp_down", hw, per_expert, d, ff, touched, wb, ab, dequant=dq),
     ]
     if tp > 1:
         mlp.append(_allreduce("mlp_allreduce", hw, rows, d, tp))
@@ -258,29 +294,53 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
 
     ops: list[tuple[Operator, float]] = []
     if model.has_embedding:
-        ops.append((Operator("embedding", weight_bytes=rows * d * wb, act_bytes=rows * d * ab), 1))
+        ops.append((_vector("embedding", hw, 0.0, rows * d * wb, rows * d * ab), 1))
     if model.kind == "eagle":
-        ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab), 1))
-    ops += [(op, n_attn) for op in attn] if n_attn > 0 else []
-    ops += [(op, n_ssm) for op in ssm] if n_ssm > 0 else []
-    ops += [(op, n_mlp) for op in mlp] if n_mlp > 0 else []
+        ops.append((_gemm("eagle_fc", hw, rows, d, 2.0 * d, 1.0, wb, ab, dequant=dq), 1))
+    for group, n in ((attn, n_attn), (ssm, n_ssm), (mlp, n_mlp)):
+        ops += [(replace(op, scope="layer"), n) for op in group] if n > 0 else []
     if model.kind == "medusa":
         heads = float(model.medusa_heads)
         ops += [
-            (_gemm("medusa_block", hw, rows, d, d, heads, wb, ab), 1),
+            (_gemm("medusa_block", hw, rows, d, d, heads, wb, ab, dequant=dq), 1),
             (_vector("medusa_act", hw, 5.0 * rows * d * heads), 1),
-            (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab), 1),
+            (_gemm("medusa_lm_head", hw, rows, vocab, d, heads, wb, ab, dequant=dq), 1),
         ]
-        if tp > 1:
+        if gather:
             ops.append((_allgather("logits_allgather", hw, rows * heads * vocab, tp), 1))
     else:
         ops += [
             (_vector("final_norm", hw, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab), 1),
-            (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab), 1),
+            (_gemm("lm_head", hw, lm_rows, vocab, d, 1.0, wb, ab, dequant=dq), 1),
         ]
-        if tp > 1:
+        if gather:
             ops.append((_allgather("logits_allgather", hw, lm_rows * vocab, tp), 1))
     return ops
+
+
+def _attention(hw: HardwareSpec, args: PassArgs, hq: float, hkv: float, hd: float,
+               kb: float, keys: float) -> Operator:
+    """Fused attention (QK^T, softmax, AV): reads the context's KV, writes the new tokens'
+    KV; a tree-verify pass reads its ``T x T`` mask."""
+    t, s, b = float(args.tokens), args.context, float(args.batch)
+    rows = b * t
+    ab = ACTIVATION_BYTES
+    scores = b * hq * t * keys
+    op = Operator(
+        name="attention",
+        flops=4.0 * scores * hd + 5.0 * scores,
+        compute_s=gemm_compute_time(hw, t, keys, hd, 2.0 * b * hq)
+        + 5.0 * scores / (hw.vec_flops * hw.compute_efficiency),
+        act_bytes=rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab
+        + (b * t * t if args.tree and args.tokens > 1 else 0.0),
+        kv_read_bytes=b * s * 2.0 * hkv * hd * kb,
+    )
+    if hw.gpu is None:
+        return op
+    return _with_kernel(op, gk.attention_time(
+        hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, batch=b, q_heads=hq, kv_heads=hkv,
+        tokens=t, keys=keys, head_dim=hd, nbytes=op.act_bytes + op.kv_read_bytes,
+        prefill=args.phase == "prefill", cached=s > 0))
 
 
 def weights_resident(model: ModelSpec, hw: HardwareSpec, tp: int) -> bool:

@@ -25,7 +25,9 @@ MAX_TP: int = 1 << 12
 @dataclass(frozen=True)
 class PassArgs:
     """One forward pass: `tokens` query tokens per row, mean context `context`, `batch`
-    rows, tensor-parallel degree `tp`, `layers` decoder layers evaluated."""
+    rows, tensor-parallel degree `tp`, `layers` decoder layers evaluated; `vocab_parallel`:
+    under tensor parallelism the LM head is split over the vocabulary (its logits then
+    all-gathered), else every device holds the whole LM head (as gpt-fast does)."""
 
     tokens: int
     context: float
@@ -34,6 +36,7 @@ class PassArgs:
     phase: str
     layers: int
     tree: bool
+    vocab_parallel: bool = True
 
 
 def _positive_int(value: object, field: str, minimum: int = 1,
@@ -57,6 +60,7 @@ def check_pass_args(
     phase: str = "decode",
     layers: int | None = None,
     tree: bool = True,
+    vocab_parallel: bool = True,
 ) -> PassArgs:
     """Validate pass arguments (InputError naming the field) and normalise them.
 
@@ -87,4 +91,4 @@ def check_pass_args(
                          field="phase")
     nl = n_layers if layers is None else _positive_int(layers, "layers", 0, n_layers)
     return PassArgs(tok, float(ctx.mean()), b, _positive_int(tp, "tp", maximum=MAX_TP), phase,
-                    nl, bool(tree))
+                    nl, bool(tree), bool(vocab_parallel))

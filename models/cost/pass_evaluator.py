@@ -4,7 +4,9 @@ The model and the device are packed into flat float64 vectors (`pack_model`,
 `pack_hardware`); `_pass_eval` is the whole-pass arithmetic as one compiled scalar
 function (the formulas of `operators`, written out again independently), and
 `_pass_eval_many` loops it over arrays.  Compiled functions are cached on disk
-(``cache=True``), so only the first process pays the compile.
+(``cache=True``), so only the first process pays the compile.  A GPU with a kernel model
+is priced by the compiled twins of `gpu_kernels` and `collectives` below (in this file:
+Numba's on-disk cache of a function is invalidated only by changes to its own file).
 """
 
 from __future__ import annotations
@@ -17,6 +19,18 @@ from numba import njit
 
 from specaccel.schema.errors import InputError
 
+from .gpu_kernels import (
+    DECODE_Q_BLOCK,
+    DEQUANT_FMA_SLOTS,
+    FLASH_Q_BLOCK,
+    GEMM_TILE_M,
+    GEMM_TILE_N,
+    INTEGER_WEIGHT_DTYPES,
+    MMA_ROWS,
+    PARTIAL_BYTES,
+    SPLIT_K_MIN,
+    SPLIT_KV_MIN,
+)
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ACTIVATION_FLOPS, NORM_FLOPS, ModelSpec
 from .pass_args import MAX_BATCH, MAX_ROW_TOKENS, MAX_TP, PHASES
@@ -27,7 +41,8 @@ M_D, M_HEADS, M_KV, M_HD, M_FF, M_VOCAB, M_GATED, M_NEXP, M_TOPK = range(9)
 M_WB, M_KB, M_KIND, M_MHEADS, M_NORMF, M_ACTF, M_WTOTAL = range(9, 16)
 M_NLAYERS, M_NATTN, M_NSSM, M_SSMMLP, M_SSMN, M_SSMCONV, M_SSMDI = range(16, 23)
 M_SSMHEADS, M_SSMGROUPS, M_MAMBA2, M_DTRANK, M_SB = range(23, 28)
-MODEL_VECTOR_LEN = 28
+M_WINT = 28  # 1: integer weights that a GPU GEMM dequantises on the CUDA cores
+MODEL_VECTOR_LEN = 29
 KIND_CODES = {"decoder": 0.0, "eagle": 1.0, "medusa": 2.0}
 
 # -- packed hardware vector -----------------------------------------------------------------
@@ -40,10 +55,16 @@ H_S_PER_DRAM, H_S_PER_SRAM, H_S_PER_VFLOP, H_CORE_PEAK, H_FILL_S = range(22, 27)
 H_SRAMBYTES = 27
 # the accelerator's systolic arrays (`systolic_array`): 1 on an accelerator; dataflow code
 H_ACCEL, H_DATAFLOW = 28, 29
-HW_VECTOR_LEN = 30
+# the GPU kernel model (H_GPU = 0: priced by the tile roofline): SMs, one SM's sustained
+# tensor FLOP/s for GEMMs and for attention, achieved DRAM bandwidth, one SM's DRAM
+# bandwidth, kernel latency; the link's one-shot all-reduce latency
+H_GPU, H_NSM, H_SMRATE, H_ATTNRATE, H_DRAMBW, H_SMBW, H_KLAT, H_ONESHOT = range(30, 38)
+HW_VECTOR_LEN = 38
 
 #: Output columns of the evaluator.
-OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes")
+OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes",
+              "kernels")
+N_OUT = len(OUT_FIELDS)
 
 
 def pack_model(model: ModelSpec) -> np.ndarray:
@@ -63,6 +84,7 @@ def pack_model(model: ModelSpec) -> np.ndarray:
     v[M_SSMHEADS], v[M_SSMGROUPS] = model.ssm_heads, model.ssm_groups
     v[M_MAMBA2] = 1.0 if model.ssm_head_dim > 0 else 0.0
     v[M_DTRANK], v[M_SB] = model.ssm_dt_rank, model.ssm_state_bytes_per_elem
+    v[M_WINT] = 1.0 if model.weight_dtype in INTEGER_WEIGHT_DTYPES else 0.0
     return v
 
 
@@ -87,7 +109,138 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
     v[H_SRAMBYTES] = hw.sram_bytes
     v[H_ACCEL] = 1.0 if hw.kind == "accelerator" else 0.0
     v[H_DATAFLOW] = DATAFLOW_CODES[hw.dataflow]
+    v[H_ONESHOT] = hw.link_oneshot_latency_s
+    g = hw.gpu
+    if g is not None:
+        v[H_GPU], v[H_NSM] = 1.0, g.n_sm
+        v[H_SMRATE] = hw.peak_flops * g.mma_efficiency / g.n_sm
+        v[H_ATTNRATE] = hw.peak_flops * g.attn_efficiency / g.n_sm
+        v[H_DRAMBW] = hw.mem_bw_bytes_s * g.dram_efficiency
+        v[H_SMBW], v[H_KLAT] = g.sm_bw_bytes_s, g.kernel_latency_s
     return v
+
+
+# -- the GPU kernel model and the collectives (see gpu_kernels, collectives) -----------
+_TM0, _TM1, _TM2, _TM3 = (float(x) for x in GEMM_TILE_M)
+_TN0, _TN1, _TN2 = (float(x) for x in GEMM_TILE_N)
+_SPLIT_K_MIN = float(SPLIT_K_MIN)
+_SPLIT_KV_MIN = float(SPLIT_KV_MIN)
+_FLASH_Q = float(FLASH_Q_BLOCK)
+_DECODE_Q = float(DECODE_Q_BLOCK)
+_MMA = float(MMA_ROWS)
+_PB = PARTIAL_BYTES
+
+
+@njit(cache=True)
+def _fill_split(n_sm, ctas, length, minimum):  # pragma: no cover - compiled
+    if ctas >= n_sm:
+        return 1.0
+    return max(1.0, min(math.floor(n_sm / ctas), math.ceil(length / minimum)))
+
+
+@njit(cache=True)
+def _gpu_gemm_config(n_sm, sm_rate, dram_bw, sm_bw, m, n, k, count, nbytes, bm, bn,
+                     split, dq):  # pragma: no cover - compiled
+    ctas = count * math.ceil(m / bm) * math.ceil(n / bn) * split
+    compute = math.ceil(ctas / n_sm) * 2.0 * bm * bn * (k / split) / sm_rate
+    if dq > 0.0:
+        compute = max(compute, count * k * n * math.ceil(m / bm) * dq)
+    extra = 2.0 * _PB * count * m * n * split if split > 1.0 else 0.0
+    memory = (nbytes + extra) / min(dram_bw, min(ctas, n_sm) * sm_bw)
+    return max(compute, memory)
+
+
+@njit(cache=True)
+def _gpu_gemm_s(n_sm, sm_rate, dram_bw, sm_bw, lat, m, n, k, count, nbytes,
+                dq):  # pragma: no cover - compiled
+    """`gpu_kernels.gemm_time`: seconds of the best tile/split, plus the kernel latency.
+    `sm_rate` is one SM's sustained tensor FLOP/s, `dram_bw` the achieved bandwidth."""
+    if m <= 0.0 or n <= 0.0 or k <= 0.0 or count <= 0.0:
+        return 0.0
+    if m <= _TM0:
+        bm = _TM0
+    elif m <= _TM1:
+        bm = _TM1
+    elif m <= _TM2:
+        bm = _TM2
+    else:
+        bm = _TM3
+    best = math.inf
+    for j in range(2):
+        tm = bm if j == 0 else _TM3
+        if j == 1 and bm == _TM3:
+            break
+        for bn in (_TN0, _TN1, _TN2):
+            tiles = count * math.ceil(m / tm) * math.ceil(n / bn)
+            fill = _fill_split(n_sm, tiles, k, _SPLIT_K_MIN)
+            for split in (1.0, fill):
+                t = _gpu_gemm_config(n_sm, sm_rate, dram_bw, sm_bw, m, n, k, count, nbytes,
+                                     tm, bn, split, dq)
+                if t < best:
+                    best = t
+    return best + lat
+
+
+@njit(cache=True)
+def _gpu_attention_s(n_sm, sm_rate, dram_bw, sm_bw, lat, batch, q_heads, kv_heads, tokens,
+                     keys, head_dim, nbytes, prefill, cached):  # pragma: no cover - compiled
+    """`gpu_kernels.attention_time`: ``(seconds, kernels)``; `sm_rate` at the attention
+    efficiency."""
+    if batch <= 0.0 or tokens <= 0.0 or q_heads <= 0.0:
+        return 0.0, 0.0
+    if prefill:
+        q_block = _DECODE_Q if cached else _FLASH_Q
+        rows_all, heads = tokens, q_heads
+    else:
+        rows_all, q_block, heads = tokens * q_heads / kv_heads, _DECODE_Q, kv_heads
+    rows = min(q_block, math.ceil(rows_all / _MMA) * _MMA)
+    base = batch * heads * math.ceil(rows_all / q_block)
+    fill = _fill_split(n_sm, base, keys, _SPLIT_KV_MIN)
+    best, best_k = math.inf, 0.0
+    for split in (1.0, fill):
+        ctas = base * split
+        compute = math.ceil(ctas / n_sm) * 4.0 * rows * (keys / split) * head_dim / sm_rate
+        extra = 0.0
+        kernels = 1.0
+        if split > 1.0:
+            extra = 2.0 * _PB * batch * tokens * q_heads * (head_dim + 1.0) * split
+            kernels = 2.0
+        memory = (nbytes + extra) / min(dram_bw, min(ctas, n_sm) * sm_bw)
+        t = max(compute, memory) + kernels * lat
+        if t < best:
+            best, best_k = t, kernels
+    return best, best_k
+
+
+@njit(cache=True)
+def _gpu_elementwise_s(dram_bw, vec_flops, lat, flops, nbytes):  # pragma: no cover - compiled
+    """`gpu_kernels.elementwise_time` (no work, no kernel: 0)."""
+    if flops <= 0.0 and nbytes <= 0.0:
+        return 0.0
+    return max(flops / vec_flops, nbytes / dram_bw) + lat
+
+
+@njit(cache=True)
+def _allreduce_s(bw, step_lat, oneshot_lat, nbytes, n):  # pragma: no cover - compiled
+    """`collectives.allreduce_s`."""
+    if n <= 1.0:
+        return 0.0
+    t = 2.0 * (n - 1.0) * (step_lat + nbytes / (n * bw))
+    if oneshot_lat > 0.0:
+        t = min(t, oneshot_lat + (n - 1.0) * nbytes / bw)
+        t = min(t, 2.0 * oneshot_lat + 2.0 * (n - 1.0) / n * nbytes / bw)
+    return t
+
+
+@njit(cache=True)
+def _allgather_s(bw, step_lat, oneshot_lat, shard, n):  # pragma: no cover - compiled
+    """`collectives.allgather_s`."""
+    if n <= 1.0:
+        return 0.0
+    t = (n - 1.0) * (step_lat + shard / bw)
+    if oneshot_lat > 0.0:
+        t = min(t, oneshot_lat + (n - 1.0) * shard / bw)
+    return t
 
 
 @njit(cache=True)
@@ -114,10 +267,12 @@ def _gemm_time(hv, m, n, k, count):  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link_bytes,
-             link_s, out):  # pragma: no cover - compiled
+             link_s, out, kernel_s=-1.0, kernels=0.0):  # pragma: no cover - compiled
     """Roofline of one operator, `reps` times, added into out (OUT_FIELDS order).
 
-    `place`: 1 = weights in SRAM, 2 = activations in SRAM, 3 = both, 0 = neither."""
+    `place`: 1 = weights in SRAM, 2 = activations in SRAM, 3 = both, 0 = neither.
+    `kernel_s` >= 0 is the GPU kernel model's time, which replaces the roofline; `kernels`
+    its launches (0 on a device without a kernel model)."""
     dram = kv_bytes
     sram = 0.0
     if place == 1.0 or place == 3.0:
@@ -128,8 +283,11 @@ def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link
         sram += a_bytes
     else:
         dram += a_bytes
-    mem_s = max(dram * hv[H_S_PER_DRAM], sram * hv[H_S_PER_SRAM])
-    lat = max(compute_s, max(mem_s, link_s))
+    if kernel_s >= 0.0:
+        lat = kernel_s
+    else:
+        mem_s = max(dram * hv[H_S_PER_DRAM], sram * hv[H_S_PER_SRAM])
+        lat = max(compute_s, max(mem_s, link_s))
     energy = (flops * hv[H_EFLOP] + dram * hv[H_EDRAM] + sram * hv[H_ESRAM]
               + link_bytes * hv[H_ELINK])
     out[0] += lat * reps
@@ -138,34 +296,56 @@ def _account(hv, place, reps, flops, compute_s, w_bytes, a_bytes, kv_bytes, link
     out[3] += (dram + sram) * reps
     out[4] += dram * reps
     out[5] += link_bytes * reps
+    out[6] += kernels * reps
 
 
 @njit(cache=True)
-def _gemm_op(hv, place, reps, m, n, k, count, wb, out):  # pragma: no cover - compiled
+def _gemm_op(hv, place, reps, m, n, k, count, wb, out,
+             dq=0.0):  # pragma: no cover - compiled
     ab = 2.0
+    w_bytes = count * k * n * wb
+    a_bytes = count * (m * k + m * n) * ab
+    kernel_s, kernels = -1.0, 0.0
+    if hv[H_GPU] != 0.0:
+        kernel_s = _gpu_gemm_s(hv[H_NSM], hv[H_SMRATE], hv[H_DRAMBW], hv[H_SMBW], hv[H_KLAT],
+                              m, n, k, count, w_bytes + a_bytes, dq)
+        kernels = 1.0 if (m > 0.0 and n > 0.0 and k > 0.0 and count > 0.0) else 0.0
     _account(hv, place, reps, 2.0 * m * n * k * count, _gemm_time(hv, m, n, k, count),
-             count * k * n * wb, count * (m * k + m * n) * ab, 0.0, 0.0, 0.0, out)
+             w_bytes, a_bytes, 0.0, 0.0, 0.0, out, kernel_s, kernels)
 
 
 @njit(cache=True)
-def _vector_op(hv, place, reps, flops, w_bytes, a_bytes, out):  # pragma: no cover
+def _vector_op(hv, place, reps, flops, w_bytes, a_bytes, out,
+               kv_bytes=0.0):  # pragma: no cover - compiled
+    kernel_s, kernels = -1.0, 0.0
+    if hv[H_GPU] != 0.0:
+        nbytes = w_bytes + a_bytes + kv_bytes
+        kernel_s = _gpu_elementwise_s(hv[H_DRAMBW], hv[H_VEC], hv[H_KLAT], flops, nbytes)
+        kernels = 1.0 if (flops > 0.0 or nbytes > 0.0) else 0.0
     _account(hv, place, reps, flops, flops * hv[H_S_PER_VFLOP], w_bytes, a_bytes,
-             0.0, 0.0, 0.0, out)
+             kv_bytes, 0.0, 0.0, out, kernel_s, kernels)
+
+
+@njit(cache=True)
+def _link_op(hv, place, reps, flops, link_bytes, link_s, out):  # pragma: no cover
+    kernel_s = link_s if hv[H_GPU] != 0.0 else -1.0
+    _account(hv, place, reps, flops, 0.0, 0.0, 0.0, 0.0, link_bytes, link_s, out, kernel_s,
+             1.0 if hv[H_GPU] != 0.0 else 0.0)
 
 
 @njit(cache=True)
 def _allreduce_op(hv, place, reps, rows, d, tp, out):  # pragma: no cover - compiled
     msg = rows * d * 2.0
-    steps = 2.0 * (tp - 1.0)
-    link_s = steps * (hv[H_LINKLAT] + msg / (tp * hv[H_LINKBW]))
-    _account(hv, place, reps, (tp - 1.0) / tp * rows * d, 0.0, 0.0, 0.0, 0.0,
-             steps / tp * msg, link_s, out)
+    link_s = _allreduce_s(hv[H_LINKBW], hv[H_LINKLAT], hv[H_ONESHOT], msg, tp)
+    _link_op(hv, place, reps, (tp - 1.0) / tp * rows * d, 2.0 * (tp - 1.0) / tp * msg,
+             link_s, out)
 
 
 @njit(cache=True)
 def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     """One Mamba mixer (see operators._ssm_mixer), `reps` times."""
     d = mv[M_D]
+    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
     wb = mv[M_WB]
     ab = 2.0
     sb = mv[M_SB]
@@ -187,27 +367,27 @@ def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     state = di * n + conv_ch * (conv_w - 1.0)
     states_written = 1.0 if phase == 0.0 else t
     _vector_op(hv, place, reps, mv[M_NORMF] * rows * d, d * wb, 2.0 * rows * d * ab, out)
-    _gemm_op(hv, place, reps, rows, n_in, d, 1.0, wb, out)
+    _gemm_op(hv, place, reps, rows, n_in, d, 1.0, wb, out, dq)
     _vector_op(hv, place, reps, 2.0 * rows * conv_ch * conv_w, conv_ch * conv_w * wb,
                2.0 * rows * conv_ch * ab, out)
     if not mamba2:
         r = mv[M_DTRANK]
-        _gemm_op(hv, place, reps, rows, r + 2.0 * n, di, 1.0, wb, out)
-        _gemm_op(hv, place, reps, rows, di, r, 1.0, wb, out)
+        _gemm_op(hv, place, reps, rows, r + 2.0 * n, di, 1.0, wb, out, dq)
+        _gemm_op(hv, place, reps, rows, di, r, 1.0, wb, out, dq)
     scan_flops = scan_per * rows * di * n
-    _account(hv, place, reps, scan_flops, scan_flops * hv[H_S_PER_VFLOP], 0.0,
-             2.0 * rows * di * ab + states_written * b * state * sb, b * state * sb, 0.0, 0.0,
-             out)
-    _gemm_op(hv, place, reps, rows, d, di, 1.0, wb, out)
+    _vector_op(hv, place, reps, scan_flops, 0.0,
+               2.0 * rows * di * ab + states_written * b * state * sb, out, b * state * sb)
+    _gemm_op(hv, place, reps, rows, d, di, 1.0, wb, out, dq)
     if tp > 1.0:
         _allreduce_op(hv, place, reps, rows, d, tp, out)
 
 
 @njit(cache=True)
-def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no cover
-    """One pass; writes OUT_FIELDS into out[0:6]."""
-    for i in range(6):
+def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, vp, out):  # pragma: no cover
+    """One pass; writes OUT_FIELDS into out."""
+    for i in range(N_OUT):
         out[i] = 0.0
+    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
     d = mv[M_D]
     hd = mv[M_HD]
     wb = mv[M_WB]
@@ -216,7 +396,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
     hq = math.ceil(mv[M_HEADS] / tp)
     hkv = math.ceil(mv[M_KV] / tp)
     ff = math.ceil(mv[M_FF] / tp)
-    vocab = math.ceil(mv[M_VOCAB] / tp)
+    vocab = math.ceil(mv[M_VOCAB] / tp) if vp != 0.0 else mv[M_VOCAB]
     rows = b * t
     prefill = phase == 0.0
     keys = s + (t + 1.0) / 2.0 if prefill else s + t
@@ -256,22 +436,29 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         a_on = kv_tree + ssm_tree + peak <= cap
     place = (1.0 if w_on else 0.0) + (2.0 if a_on else 0.0)
 
+    gpu = hv[H_GPU] != 0.0
     if kind != 2.0:  # token embedding rows
-        _account(hv, place, 1.0, 0.0, 0.0, rows * d * wb, rows * d * ab, 0.0, 0.0, 0.0, out)
+        _vector_op(hv, place, 1.0, 0.0, rows * d * wb, rows * d * ab, out)
     if kind == 1.0:  # EAGLE fusion fc
-        _gemm_op(hv, place, 1.0, rows, d, 2.0 * d, 1.0, wb, out)
+        _gemm_op(hv, place, 1.0, rows, d, 2.0 * d, 1.0, wb, out, dq)
     if n_attn > 0.0:
         L = n_attn
         _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
-        _gemm_op(hv, place, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out)
+        _gemm_op(hv, place, L, rows, (hq + 2.0 * hkv) * hd, d, 1.0, wb, out, dq)
         att_flops = 4.0 * b * hq * t * keys * hd + 5.0 * b * hq * t * keys
         att_s = (_gemm_time(hv, t, keys, hd, 2.0 * b * hq)
                  + 5.0 * b * hq * t * keys * hv[H_S_PER_VFLOP])
         mask = b * t * t if (tree != 0.0 and t > 1.0) else 0.0
         att_act = rows * 2.0 * hkv * hd * kb + 2.0 * rows * hq * hd * ab + mask
-        _account(hv, place, L, att_flops, att_s, 0.0, att_act, b * s * 2.0 * hkv * hd * kb,
-                 0.0, 0.0, out)
-        _gemm_op(hv, place, L, rows, d, hq * hd, 1.0, wb, out)
+        att_kv = b * s * 2.0 * hkv * hd * kb
+        kernel_s, kernels = -1.0, 0.0
+        if gpu:
+            kernel_s, kernels = _gpu_attention_s(
+                hv[H_NSM], hv[H_ATTNRATE], hv[H_DRAMBW], hv[H_SMBW], hv[H_KLAT], b, hq, hkv,
+                t, keys, hd, att_act + att_kv, prefill, s > 0.0)
+        _account(hv, place, L, att_flops, att_s, 0.0, att_act, att_kv, 0.0, 0.0, out,
+                 kernel_s, kernels)
+        _gemm_op(hv, place, L, rows, d, hq * hd, 1.0, wb, out, dq)
         if tp > 1.0:
             _allreduce_op(hv, place, L, rows, d, tp, out)
     if n_ssm > 0.0:
@@ -280,37 +467,38 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, out):  # pragma: no c
         L = n_mlp
         _vector_op(hv, place, L, nf * rows * d, d * wb, 2.0 * rows * d * ab, out)
         if n_exp > 1.0:
-            _gemm_op(hv, place, L, rows, n_exp, d, 1.0, wb, out)
-        _gemm_op(hv, place, L, per_expert, up_n, d, touched, wb, out)
-        _vector_op(hv, place, L, mv[M_ACTF] * rows * top_k * ff, 0.0, 0.0, out)
-        _gemm_op(hv, place, L, per_expert, d, ff, touched, wb, out)
+            _gemm_op(hv, place, L, rows, n_exp, d, 1.0, wb, out, dq)
+        _gemm_op(hv, place, L, per_expert, up_n, d, touched, wb, out, dq)
+        act_bytes = rows * top_k * (up_n + ff) * ab if gpu else 0.0
+        _vector_op(hv, place, L, mv[M_ACTF] * rows * top_k * ff, 0.0, act_bytes, out)
+        _gemm_op(hv, place, L, per_expert, d, ff, touched, wb, out, dq)
         if tp > 1.0:
             _allreduce_op(hv, place, L, rows, d, tp, out)
     if kind == 2.0:  # Medusa heads
         heads = mv[M_MHEADS]
-        _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out)
+        _gemm_op(hv, place, 1.0, rows, d, d, heads, wb, out, dq)
         _vector_op(hv, place, 1.0, 5.0 * rows * d * heads, 0.0, 0.0, out)
-        _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out)
+        _gemm_op(hv, place, 1.0, rows, vocab, d, heads, wb, out, dq)
         gathered = rows * heads * vocab
     else:
         _vector_op(hv, place, 1.0, nf * lm_rows * d, d * wb, 2.0 * lm_rows * d * ab, out)
-        _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out)
+        _gemm_op(hv, place, 1.0, lm_rows, vocab, d, 1.0, wb, out, dq)
         gathered = lm_rows * vocab
-    if tp > 1.0:  # all-gather of the vocabulary-sharded logits
+    if tp > 1.0 and vp != 0.0:  # all-gather of the vocabulary-sharded logits
         shard = gathered * ab
-        _account(hv, place, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, (tp - 1.0) * shard,
-                 (tp - 1.0) * (hv[H_LINKLAT] + shard / hv[H_LINKBW]), out)
+        _link_op(hv, place, 1.0, 0.0, (tp - 1.0) * shard,
+                 _allgather_s(hv[H_LINKBW], hv[H_LINKLAT], hv[H_ONESHOT], shard, tp), out)
     out[1] += hv[H_STATIC] * out[0]
 
 
 @njit(cache=True)
-def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree,
+def _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
                     out):  # pragma: no cover - compiled
-    row = np.zeros(6)
+    row = np.zeros(N_OUT)
     for i in range(tokens.shape[0]):
         _pass_eval(mv, hv, tokens[i], context[i], batch[i], tp[i], phase[i], layers[i],
-                   tree[i], row)
-        for j in range(6):
+                   tree[i], vocab_parallel[i], row)
+        for j in range(N_OUT):
             out[j, i] = row[j]
 
 
@@ -345,7 +533,7 @@ def _phase_codes(phase: str | np.ndarray) -> np.ndarray:
     return ph
 
 
-def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
+def _pass_arrays(tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
                  *extra: np.ndarray) -> list[np.ndarray]:
     """Validated, broadcast, contiguous float64 arrays of the pass parameters."""
     arrays = [
@@ -356,6 +544,7 @@ def _pass_arrays(tokens, context, batch, tp, phase, layers, tree,
         _phase_codes(phase),
         _as_array("layers", layers, 0, True),
         np.atleast_1d(np.asarray(tree, dtype=float)),
+        np.atleast_1d(np.asarray(vocab_parallel, dtype=float)),
         *extra,
     ]
     try:
@@ -377,17 +566,18 @@ def pass_costs(
     phase: str | np.ndarray = "decode",
     layers: np.ndarray | int | None = None,
     tree: np.ndarray | bool = True,
+    vocab_parallel: np.ndarray | bool = True,
 ) -> dict[str, np.ndarray]:
     """Costs of many passes at once (Numba): arrays broadcast against each other.
 
     Returns arrays ``latency_s``, ``energy_j``, ``flops``, ``bytes``, ``dram_bytes``,
-    ``link_bytes``, equal (to 1e-9 relative) to `pass_cost` called pass by pass.
+    ``link_bytes``, ``kernels``, equal (to 1e-9 relative) to `pass_cost` called pass by pass.
     `context` is each pass's mean context per row.  Every argument is checked
     (:class:`InputError` naming the field); a caller that evaluates many small arrays
     whose ranges it has checked once uses `PackedPassCosts` (the same kernel, unchecked).
     """
     flat = _pass_arrays(tokens, context, batch, tp, phase,
-                        model.n_layers if layers is None else layers, tree)
+                        model.n_layers if layers is None else layers, tree, vocab_parallel)
     for degree in np.unique(flat[3]):
         model.check_tensor_parallel(int(degree))
     if np.any(flat[5] > model.n_layers):
@@ -398,8 +588,8 @@ def pass_costs(
 
 def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
                          context: np.ndarray, batch: np.ndarray, tp: np.ndarray,
-                         phase: np.ndarray, layers: np.ndarray, tree: np.ndarray
-                         ) -> dict[str, np.ndarray]:
+                         phase: np.ndarray, layers: np.ndarray, tree: np.ndarray,
+                         vocab_parallel: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """`pass_costs` on packed specs and already-validated arrays, without any check.
 
     Parameters
@@ -409,7 +599,8 @@ def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
     tokens, context, batch, tp, phase, layers, tree:
         C-contiguous 1-D float64 arrays of one length, each value in the range
         `pass_costs` accepts (``phase`` as its `PHASES` code, ``layers`` at most the
-        model's, ``tree`` 0 or 1).  Nothing is checked here: a shorter array or a value
+        model's, ``tree`` 0 or 1); ``vocab_parallel`` likewise 0 or 1 (``None``: 1).
+        Nothing is checked here: a shorter array or a value
         out of range gives wrong numbers, not an error.
 
     Returns
@@ -417,8 +608,11 @@ def pass_costs_unchecked(mv: np.ndarray, hv: np.ndarray, tokens: np.ndarray,
     dict
         `OUT_FIELDS` -> arrays, as `pass_costs`.
     """
-    out = np.empty((6, tokens.shape[0]))
-    _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, out)
+    out = np.empty((N_OUT, tokens.shape[0]))
+    if vocab_parallel is None:
+        vocab_parallel = np.ones_like(tokens)
+    _pass_eval_many(mv, hv, tokens, context, batch, tp, phase, layers, tree, vocab_parallel,
+                    out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 
@@ -448,13 +642,14 @@ class PackedPassCosts:
 
     def _constants(self, mv: np.ndarray, key: tuple[int, str, int]
                    ) -> tuple[np.ndarray, ...]:
-        """``(tp, phase, layers, tree)`` arrays of length ``key[2]`` for model ``key[0]``
-        and phase ``key[1]`` (made once, then reused: the kernel only reads them)."""
+        """``(tp, phase, layers, tree, vocab_parallel)`` arrays of length ``key[2]`` for
+        model ``key[0]`` and phase ``key[1]`` (made once, then reused: the kernel only
+        reads them)."""
         got = self._consts.get(key)
         if got is None:
             ones = np.ones(key[2])
             got = self._consts[key] = (ones, ones * float(PHASES[key[1]]),
-                                       ones * mv[M_NLAYERS], ones)
+                                       ones * mv[M_NLAYERS], ones, ones)
         return got
 
     def __call__(self, model: ModelSpec, hw: HardwareSpec, *, tokens: np.ndarray,
@@ -478,14 +673,14 @@ class PackedPassCosts:
 
 @njit(cache=True)
 def _pass_eval_configs(mvs, hvs, model_index, hw_index, tokens, context, batch, tp, phase,
-                       layers, tree, out):  # pragma: no cover - compiled
-    row = np.zeros(6)
+                       layers, tree, vocab_parallel, out):  # pragma: no cover - compiled
+    row = np.zeros(N_OUT)
     for i in range(tokens.shape[0]):
         mv = mvs[int(model_index[i])]
         n_layers = layers[i] if layers[i] >= 0.0 else mv[M_NLAYERS]
         _pass_eval(mv, hvs[int(hw_index[i])], tokens[i], context[i], batch[i], tp[i],
-                   phase[i], n_layers, tree[i], row)
-        for j in range(6):
+                   phase[i], n_layers, tree[i], vocab_parallel[i], row)
+        for j in range(N_OUT):
             out[j, i] = row[j]
 
 
@@ -502,6 +697,7 @@ def pass_costs_configs(
     phase: str | np.ndarray = "decode",
     layers: np.ndarray | int | None = None,
     tree: np.ndarray | bool = True,
+    vocab_parallel: np.ndarray | bool = True,
 ) -> dict[str, np.ndarray]:
     """Costs of passes over many (model, device) configurations in one compiled loop.
 
@@ -519,13 +715,13 @@ def pass_costs_configs(
     if hi.size and hi.max() >= len(hws):
         raise InputError(f"index >= {len(hws)} devices", field="hw_index")
     flat = _pass_arrays(tokens, context, batch, tp, phase, 0 if layers is None else layers,
-                        tree, mi, hi)
+                        tree, vocab_parallel, mi, hi)
     if layers is None:
         flat[5][:] = -1.0  # each model's own depth
-    elif np.any(flat[5] > np.array([m.n_layers for m in models])[flat[7].astype(np.int64)]):
+    elif np.any(flat[5] > np.array([m.n_layers for m in models])[flat[8].astype(np.int64)]):
         raise InputError("every value must be <= its model's layers", field="layers")
-    out = np.empty((6, flat[0].shape[0]))
-    _pass_eval_configs(mvs, hvs, flat[7], flat[8], *flat[:7], out)
+    out = np.empty((N_OUT, flat[0].shape[0]))
+    _pass_eval_configs(mvs, hvs, flat[8], flat[9], *flat[:8], out)
     return {name: out[i] for i, name in enumerate(OUT_FIELDS)}
 
 

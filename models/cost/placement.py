@@ -169,8 +169,11 @@ def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, 
         dp = draft_placement or SINGLE
         if draft_placement is not None:
             base = target_placement.devices
+        # an EAGLE head reads the target's embedding and LM head: they are not its own
+        shared = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
+                  if draft.kind == "eagle" else 0.0)
         for dev, w, kv in device_loads(draft, dp, kv_tokens=draft_kv_tokens, role="draft"):
-            weights = 0.0 if dp.offload else w
+            weights = 0.0 if dp.offload else w - shared / dp.devices
             loads.setdefault(base + dev, []).append((f"{draft.name} weights", weights))
             loads[base + dev].append((f"{draft.name} KV cache", kv))
     for dev in sorted(loads):

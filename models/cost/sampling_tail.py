@@ -8,41 +8,27 @@ target:
 
 * GPU: the software stack's kernels (:class:`~.software_stack.SoftwareStack`): an fp32
   stack first upcasts the bf16/fp16 logits (read 2, write 4 bytes per logit) and the
-  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the stack's
-  per-kernel GPU time and, in eager mode, its host time;
-* accelerator: the sampling unit beside the vector unit streams the logits at one
-  vector width (``vec_flops / 2 / clock`` lanes) per cycle, plus the pipeline latency of
-  the characterised ``argmax_sample`` RTL unit (``4 + ceil(log2 chunk)`` cycles when no
-  characterisation is bundled); the logits are already on chip, so no DRAM traffic.
+  selection kernel reads them (``logits_bytes`` per logit); each kernel costs the
+  device's fixed GPU time per kernel and, in eager mode, the stack's host time;
+* accelerator: the streaming sampling unit (``specaccel.hdl.sampling_unit``) reads
+  ``HardwareSpec.sampling_lanes`` bf16 logits per cycle, one node after another:
+  ``n * ceil(V / W)`` cycles plus its measured latency, from the unit's characterisation
+  (:mod:`.sampling_unit_table`); the logits are already on chip, so no DRAM traffic.  An
+  accelerator without a sampling unit (``sampling_lanes`` None) streams them through the
+  vector unit (``vec_flops / 2 / clock`` lanes a cycle) with the same law.
 """
 
 from __future__ import annotations
 
-import functools
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from .hardware_spec import HardwareSpec
+from .sampling_unit_table import characterised_lanes, sampling_cycles, sampling_timing
 from .software_stack import IDEAL, SoftwareStack
-
-#: Pipeline latency of the argmax/sampling unit without a characterisation row: its
-#: docstring's ``4 + ceil(log2 chunk)`` for the characterised chunk of 4 lanes.
-DEFAULT_SAMPLING_LATENCY_CYCLES = 6.0
-
-
-@functools.cache
-def _sampling_unit_latency_cycles() -> float:
-    try:
-        from .rtl_table import load_characterisation
-
-        rows = load_characterisation()
-    except (ImportError, FileNotFoundError, OSError):
-        return DEFAULT_SAMPLING_LATENCY_CYCLES
-    cycles = [float(r["latency_cycles"]) for r in rows
-              if str(r.get("unit")) == "argmax_sample" and r.get("latency_cycles") not in
-              (None, "")]
-    return max(cycles) if cycles else DEFAULT_SAMPLING_LATENCY_CYCLES
+from .stack_cost import gpu_kernel_s
 
 
 def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
@@ -55,9 +41,15 @@ def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
     """
     n = np.asarray(n_nodes, dtype=np.float64)
     if hw.kind != "gpu":
-        lanes = max(1.0, math.floor(hw.vec_flops / (2.0 * hw.clock_hz)))
-        cycles = n * math.ceil(vocab / lanes) + np.where(n > 0,
-                                                         _sampling_unit_latency_cycles(), 0.0)
+        lanes = getattr(hw, "sampling_lanes", None)
+        if lanes is not None:
+            timing = sampling_timing(int(lanes))
+        else:  # no sampling unit: the vector unit's lanes, the smallest unit's latency
+            base = sampling_timing(min(characterised_lanes()))
+            timing = replace(base, lanes=max(1, math.floor(hw.vec_flops
+                                                             / (2.0 * hw.clock_hz))))
+        per_node = sampling_cycles(timing, n_nodes=1, vocab=vocab) - timing.latency_cycles
+        cycles = n * per_node + np.where(n > 0, float(timing.latency_cycles), 0.0)
         zero = np.zeros_like(n)
         return {"host_s": zero, "gpu_s": cycles / hw.clock_hz, "dram_bytes": zero,
                 "kernels": zero}
@@ -65,6 +57,6 @@ def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
     upcast = stack.logits_bytes == 4.0
     dram = logits * ((2.0 + 4.0 if upcast else 0.0) + stack.logits_bytes)
     kernels = np.where(n > 0, float(stack.tail_ops + (1 if upcast else 0)), 0.0)
-    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * stack.kernel_gpu_s
+    gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * gpu_kernel_s(hw)
     host = kernels * stack.host_op_s
     return {"host_s": host, "gpu_s": gpu, "dram_bytes": dram, "kernels": kernels}

@@ -9,14 +9,13 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
 
 * ``host_op_s`` -- host time to issue one framework operation (Python, the dispatcher,
   the launch call) in eager mode;
-* ``kernel_gpu_s`` -- the GPU time every kernel costs beyond its memory/compute time
-  (launch processing, ramp-up and tail of a short kernel);
 * ``cuda_graphs`` -- model passes are replayed from captured CUDA graphs: the host cost
-  of a pass is one ``graph_launch_s``, and each captured kernel costs ``graph_kernel_s``
-  on the GPU instead of ``kernel_gpu_s``;
+  of a pass is one ``graph_launch_s`` instead of an operation per kernel;
 * kernel counts -- ``layer_kernels`` per decoder layer, ``pass_kernels`` per pass outside
   the layers (embedding, masks and positions, final norm, LM head), ``head_kernels`` per
-  Medusa head, all counted from the stack's code (see `STACKS`);
+  Medusa head, all counted from the stack's code (see `STACKS`).  Every kernel costs the
+  device's own fixed GPU time (the kernel model's ``kernel_latency_s``: launch, first
+  DRAM round trip, drain), the stack's further kernels too;
 * ``attention`` -- ``"eager"`` materialises the score matrix and runs the softmax in fp32
   in separate kernels (`EAGER_SCORE_BYTES` of traffic per score), ``"fused"`` does not
   (FlashAttention-style kernels, whose traffic the kernel model already has);
@@ -68,10 +67,8 @@ class SoftwareStack:
     name: str
     description: str
     host_op_s: float = 0.0
-    kernel_gpu_s: float = 0.0
     cuda_graphs: bool = False
     graph_launch_s: float = 0.0
-    graph_kernel_s: float = 0.0
     sync_s: float = 0.0
     layer_kernels: int = 0
     pass_kernels: int = 0
@@ -95,8 +92,7 @@ class SoftwareStack:
     def __post_init__(self) -> None:
         if not self.name:
             raise InputError("a stack needs a name", field="name")
-        for f in ("host_op_s", "kernel_gpu_s", "graph_launch_s", "graph_kernel_s", "sync_s",
-                  "logits_bytes"):
+        for f in ("host_op_s", "graph_launch_s", "sync_s", "logits_bytes"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v < 0:
@@ -131,11 +127,6 @@ class SoftwareStack:
         """Host time per kernel of a model pass (0 with CUDA graphs: one launch a pass)."""
         return 0.0 if self.cuda_graphs else self.host_op_s
 
-    @property
-    def gpu_per_kernel_s(self) -> float:
-        """GPU time every kernel of a model pass costs beyond its kernel-model time."""
-        return self.graph_kernel_s if self.cuda_graphs else self.kernel_gpu_s
-
     def with_values(self, **changes: object) -> SoftwareStack:
         """A copy with some terms changed (calibration and sweeps)."""
         return replace(self, **changes)
@@ -157,16 +148,10 @@ IDEAL = SoftwareStack(
 #: Bare PyTorch ops cost 5-8 us each from Python (pytorch/pytorch#41383: 5-7 us;
 #: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
 #: nn.Module call path and the Python between them, which this figure includes.
-HF_HOST_OP_S = 14.74e-6
-#: GPU time per eagerly launched kernel beyond its kernel-model time: launch processing
-#: plus the ramp-up and tail of a short kernel.  A chain of back-to-back no-op kernels
-#: enqueued asynchronously runs at 2.6-2.8 us per launch (ahrefs/ocannl#488, launch
-#: probe, RTX 5070 Ti, CUDA 13.3).
-EAGER_KERNEL_GPU_S = 2.7e-6
-#: A CUDA-graph replay: about 15 us of fixed cost plus 0.58 us per captured kernel node
-#: (ahrefs/ocannl#488, same probe).
+HF_HOST_OP_S = 14.82e-6
+#: Host time of a CUDA-graph replay: about 15 us of fixed cost (ahrefs/ocannl#488, a
+#: launch probe on an RTX 5070 Ti, CUDA 13.3: 15 us plus 0.58 us per captured node).
 GRAPH_LAUNCH_S = 15e-6
-GRAPH_KERNEL_S = 0.58e-6
 #: One host<->device synchronisation with a small device-to-host copy: the sync-per-op
 #: time of a small add minus its submit time, 17 - 8 = 9 us on an A100
 #: (flagos-ai/Torch-FL#27); rounded to 10 us.
@@ -234,12 +219,12 @@ REPO_DRAFT_PASS_OPS = 8
 HF_TAIL_OPS = 1
 
 #: gpt-fast (torch.compile, mode "reduce-overhead": Inductor-fused kernels replayed as
-#: CUDA graphs), kernels per layer: RMSNorm 1, fused QKV 1, rotary + KV-cache update 2,
-#: SDPA 1, o_proj 1, residual + RMSNorm 1, w1 and w3 2, SiLU * multiply 1, w2 1,
-#: residual 1.  Total 12; per pass: embedding 1, final norm 1, LM head 1, sampling 2
-#: (inside the graph, on the bf16 logits).
-GPT_FAST_LAYER_KERNELS = 12
-GPT_FAST_PASS_KERNELS = 5
+#: CUDA graphs) launches the kernels the kernel model prices (fused QKV, attention, o_proj,
+#: MLP GEMMs, fused norms and activation): the model's per-kernel latency is fitted on
+#: gpt-fast's own Llama-2-7B decode, so the stack adds no kernels of its own (0 here means
+#: "the kernel model's kernels").
+GPT_FAST_LAYER_KERNELS = 0
+GPT_FAST_PASS_KERNELS = 0
 #: vLLM decode (CUDA graphs, fused RMSNorm+residual, rotary, paged FlashAttention,
 #: SiLU-and-mul kernels): per layer RMSNorm+residual 2, QKV 1, rotary 1, KV-cache write 1,
 #: attention 1, o_proj 1, gate_up 1, SiLU-and-mul 1, down 1.  Total 10; per pass
@@ -260,7 +245,7 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         description="Hugging Face transformers (4.36+) in eager mode with generate(): "
                     "dynamic KV cache (concatenated every pass), SDPA attention, fp32 "
                     "logits; assisted generation drafts with a generate() loop per step",
-        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
         layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
         head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
         attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
@@ -272,14 +257,14 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         fitted=("host_op_s",),
         source="kernel and op counts from transformers 4.37 LlamaForCausalLM and "
                "GenerationMixin (greedy_search, assisted_decoding); host_op_s fitted "
-               "(stack_calibration); kernel, graph and sync figures: see module constants",
+               "(stack_calibration); graph and sync figures: see module constants",
     ),
     SoftwareStack(
         name="hf-static-kv",
         description="the Hugging Face eager model code of the Medusa, EAGLE, Hydra and "
                     "Sequoia repositories: a preallocated KV cache written in place, "
                     "eager attention, fp32 logits, the repository's own decode loop",
-        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
         layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
         head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
         attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
@@ -296,8 +281,8 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         name="hf-static-kv-graphs",
         description="the same eager model code captured once per input shape as CUDA "
                     "graphs (Sequoia's draft engine): unfused kernels, no host launches",
-        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
-        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
         layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
         head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
         attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
@@ -313,8 +298,8 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         description="pytorch-labs/gpt-fast: torch.compile (reduce-overhead) fuses the "
                     "element-wise work and replays each decode step as a CUDA graph; "
                     "static KV cache, SDPA attention, no host synchronisation per token",
-        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
-        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
         layer_kernels=GPT_FAST_LAYER_KERNELS, pass_kernels=GPT_FAST_PASS_KERNELS,
         head_kernels=2, allreduce_kernels=2,
         attention="fused", kv_cache="static", logits_bytes=2.0, tail_ops=0,
@@ -327,8 +312,8 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         description="a serving engine (vLLM): CUDA-graph decode with fused RMSNorm, "
                     "rotary, paged FlashAttention and SiLU-and-mul kernels; a host "
                     "scheduler and input preparation every step",
-        host_op_s=HF_HOST_OP_S, kernel_gpu_s=EAGER_KERNEL_GPU_S, sync_s=SYNC_S,
-        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, graph_kernel_s=GRAPH_KERNEL_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
         layer_kernels=VLLM_LAYER_KERNELS, pass_kernels=VLLM_PASS_KERNELS,
         head_kernels=2, allreduce_kernels=1,
         attention="fused", kv_cache="static", logits_bytes=4.0, tail_ops=VLLM_TAIL_OPS,

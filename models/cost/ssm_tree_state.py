@@ -30,7 +30,7 @@ from specaccel.schema.errors import InputError
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec
-from .operators import Operator
+from .operators import _vector
 from .pass_evaluator import pass_costs
 
 #: Ways to verify a tree on an SSM (module docstring).
@@ -120,12 +120,12 @@ def ssm_state_copy_costs(model: ModelSpec, hw: HardwareSpec, copies: int
     """Latency and energy of `copies` copies of the committed SSM state in HBM.
 
     One operator that reads and writes ``copies x ssm_state_bytes`` in DRAM (where the
-    committed state lives), through the roofline of `operators.Operator`; its energy
+    committed state lives): a copy kernel on a GPU, the roofline elsewhere; its energy
     includes the device's static power over that time, as a pass's does.
     """
     if copies < 0:
         raise InputError(f"must be >= 0, not {copies}", field="copies")
-    op = Operator("ssm_state_copy", kv_read_bytes=2.0 * copies * ssm_state_bytes(model))
+    op = _vector("ssm_state_copy", hw, 0.0, kv_read_bytes=2.0 * copies * ssm_state_bytes(model))
     c = op.cost(hw, weights_resident=False, acts_on_chip=False)
     return {"latency_s": c.latency_s,
             "energy_j": c.energy_j + hw.static_power_w * c.latency_s,

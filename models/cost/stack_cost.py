@@ -5,7 +5,8 @@ kernels it prices, each with its own fixed latency when the model has one.  On a
 software stack (:class:`~.software_stack.SoftwareStack`) the pass launches ``K``
 kernels (`pass_kernel_count`); the ``K - K_model`` the kernel model does not price are
 the small element-wise kernels of an unfused stack (norms in several steps, rotary
-embedding, casts), each costing the stack's per-kernel GPU time.  The pass also moves
+embedding, casts), each costing the device's fixed GPU time per kernel
+(`gpu_kernel_s`).  The pass also moves
 the bytes its unfused kernels add (`stack_extra_bytes`: an eager attention's score
 matrix, a concatenated KV cache), and costs the host ``K`` operations (or one graph
 replay).  The
@@ -30,6 +31,13 @@ from .software_stack import EAGER_SCORE_BYTES, SoftwareStack
 #: multiply and down), and the router's kernels (logits, top-k, softmax).
 MOE_EXPERT_KERNELS = 5
 MOE_ROUTER_KERNELS = 3
+
+
+def gpu_kernel_s(hw: HardwareSpec) -> float:
+    """Fixed GPU time of one kernel on `hw`: the kernel model's ``kernel_latency_s``
+    (launch, first DRAM round trip, drain of the last wave; 0 on a device the kernel
+    model prices without one)."""
+    return float(hw.gpu.kernel_latency_s) if getattr(hw, "gpu", None) is not None else 0.0
 
 
 def pass_kernel_count(stack: SoftwareStack, model: ModelSpec, *, layers: int | None = None,
@@ -90,17 +98,20 @@ def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndar
 
 @njit(cache=True)
 def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per_kernel,
-                     host_one, score_bytes, kv_copy_bytes, s_per_byte, host, gpu, wall,
+                     host_one, score_bytes, kv_copy_bytes, s_per_byte, gpu_const,
+                     gpu_per_row_token, host, gpu, wall,
                      extra):  # pragma: no cover - compiled
     """`pass_on_stack` per pass: `score_bytes` per score element (attention layers x
-    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2)."""
+    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2);
+    `gpu_const` + `gpu_per_row_token` x rows x tokens of placement time."""
     for i in range(kernel.shape[0]):
         keys = context[i] + tokens[i]
         e = batch[i] * (score_bytes * tokens[i] * keys + kv_copy_bytes * keys)
         more = n_k - model_kernels[i]
         if more < 0.0:
             more = 0.0
-        g = kernel[i] + more * gpu_per_kernel + e * s_per_byte
+        g = (kernel[i] + more * gpu_per_kernel + e * s_per_byte + gpu_const
+             + gpu_per_row_token * batch[i] * tokens[i])
         host[i] = host_one
         gpu[i] = g
         wall[i] = g if g > host_one else host_one
@@ -110,13 +121,16 @@ def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per
 def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
                   kernel_s: np.ndarray, tokens: np.ndarray, context: np.ndarray,
                   batch: np.ndarray | float = 1.0, layers: int | None = None,
-                  tp: int = 1, model_kernels: np.ndarray | float = 0.0
-                  ) -> dict[str, np.ndarray]:
+                  tp: int = 1, model_kernels: np.ndarray | float = 0.0,
+                  gpu_const_s: float = 0.0, gpu_per_row_token_s: float = 0.0,
+                  host_extra_s: float = 0.0) -> dict[str, np.ndarray]:
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
 
     `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
-    fixed costs are in it already); the stack's further kernels add its per-kernel GPU
-    time.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
+    fixed costs are in it already); the stack's further kernels add the device's
+    (`gpu_kernel_s`).  A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of
+    every row to the GPU time (pipeline hops, offloaded weights) and `host_extra_s` to
+    the host's.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
     ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
     the wall time is the kernel time.
     """
@@ -132,11 +146,13 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
 
     n_k = pass_kernel_count(stack, model, layers=layers, tp=tp)
     score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
-    host_one = stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s
+    host_one = (stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s) \
+        + host_extra_s
     out = {f: np.empty(n) for f in ("host_s", "gpu_s", "wall_s", "extra_dram_bytes")}
     _stack_pass_many(k, arr(tokens), arr(context), arr(batch), arr(model_kernels), n_k,
-                     stack.gpu_per_kernel_s, host_one, score, kv_copy,
-                     1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), out["host_s"],
+                     gpu_kernel_s(hw), host_one, score, kv_copy,
+                     1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), gpu_const_s,
+                     gpu_per_row_token_s, out["host_s"],
                      out["gpu_s"], out["wall_s"], out["extra_dram_bytes"])
     out["kernels"] = np.full(n, n_k)
     return out
@@ -149,7 +165,7 @@ def ops_on_stack(stack: SoftwareStack, hw: HardwareSpec, ops: np.ndarray | float
     n = np.asarray(ops, dtype=np.float64)
     if hw.kind != "gpu":
         return np.zeros_like(n), np.zeros_like(n)
-    return n * stack.host_op_s, n * stack.kernel_gpu_s
+    return n * stack.host_op_s, n * gpu_kernel_s(hw)
 
 
 def stage_time(host_s: np.ndarray, gpu_s: np.ndarray, syncs: np.ndarray | float,

@@ -30,7 +30,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "replay a decode trace on a hardware configuration (SimPy simulator)",
     "hdl": "RTL: generate Verilog, synthesise, characterise the units",
     "sweep": "design-space sweep from a TOML spec, on local processes or a Dask cluster",
-    "validate": "the cost model's validation table against published measurements",
+    "validate": "the model against published measurements and SCALE-Sim, by section",
     "report": "HTML report (Pareto front, best design, sensitivity, plots) of a sweep",
     "methods": "list the decoding methods and their presets (sources, tau)",
 }

@@ -66,6 +66,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="batch rows (default 1)")
     parser.add_argument("--tp", type=int, default=None, metavar="N",
                         help="tensor-parallel degree (default 1)")
+    parser.add_argument("--stack", default=None, metavar="NAME",
+                        help="software stack around the kernels of a GPU pass: adds its "
+                             "host time, kernel launches and traffic, and reports the "
+                             "pass's wall time on it (default: the kernels alone)")
+    parser.add_argument("--pp", type=int, default=None, metavar="N",
+                        help="pipeline stages: the layers in sequence over N devices "
+                             "(default 1)")
+    parser.add_argument("--offload", action="store_true",
+                        help="weights that do not fit the device cross PCIe every pass")
     parser.add_argument("--layers", type=int, default=None, metavar="L",
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
     parser.add_argument("--no-tree", action="store_true",
@@ -164,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
     if args.gemm is not None:
         from specaccel.cli.cost_gemm import run_gemm
 
+        for flag, given in (("--stack", args.stack is not None), ("--pp", args.pp is not None),
+                            ("--offload", args.offload)):
+            if given:
+                raise InputError("prices a model pass, not --gemm", field=flag)
         return run_gemm(args, hw)
     shape = _block_pass(args) if args.pass_kind == "diffusion-block" else _forward_pass(args)
     model = get_model(args.model or DEFAULT_MODEL, weight_dtype=args.weight_dtype,
@@ -183,25 +196,55 @@ def run(args: argparse.Namespace) -> int:
         "mem_bw_bytes_s": hw.mem_bw_bytes_s, "bw_efficiency": hw.bw_efficiency,
         "compute_efficiency": hw.compute_efficiency, "area_mm2": hw.area_mm2 or None,
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
-        "verify_unit_source": hw.verify_unit_source,
+        "verify_unit_source": hw.verify_unit_source, "kernel_model": hw.kernel_model,
     }
-    _check_fits(result, model, hw, tp)
+    _check_fits(result, model, hw, tp * (args.pp or 1), offload=args.offload)
+    if args.stack is not None or args.pp is not None or args.offload:
+        _on_stack(result, args, model, hw, shape, tp)
     emit(args.json, result, _human)
     return 0
 
 
-def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int) -> None:
-    """Flag a pass whose weights do not fit the device memory (per tensor-parallel shard):
-    its latency is computed but no such device could run it."""
+def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: Any,
+              shape: dict[str, Any], tp: int) -> None:
+    """The pass on a software stack and placement: its wall time, host and GPU time."""
+    import numpy as np
+
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.schema.config_fields import from_mapping
+
+    cfg = from_mapping(DeploymentConfig, {"stack": args.stack or "ideal", "tp": tp,
+                                          "pp": args.pp or 1, "offload": args.offload})
+    dep = cfg.build(hw)
+    batch = result["batch"]
+    ctx = np.asarray([float(result["context"])])
+    r = dep.pass_costs(model, role="target", tokens=np.asarray([float(shape["tokens"])]),
+                       context=ctx, batch=batch, phase=shape["phase"])
+    rows = batch * (1 if shape["phase"] == "prefill" else shape["tokens"])
+    wall = float(r["latency_s"][0])
+    result["deployment"] = {
+        "stack": dep.stack.name, "placement": dep.target_placement.to_dict(),
+        "wall_s": wall, "host_s": float(r["host_s"][0]), "gpu_s": float(r["gpu_s"][0]),
+        "bound": "host" if r["host_s"][0] >= r["gpu_s"][0] else "gpu",
+        "tokens_per_s": rows / wall,
+    }
+
+
+def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int,
+                offload: bool = False) -> None:
+    """Flag a pass whose weights do not fit the device memory (per device of `tp`
+    tensor-parallel shards or pipeline stages; offloaded weights always fit): its latency
+    is computed but no such device could run it."""
     per_device = model.weight_bytes / tp
     cap = getattr(hw, "mem_bytes", None)
-    fits = not cap or per_device <= cap
+    fits = not cap or per_device <= cap or offload
     result["fits_memory"] = fits
     if not fits:
         add_warning(result, "does_not_fit_memory",
                     f"{model.name} needs {per_device / 1e9:.1f} GB of weights per device but "
                     f"{hw.name} has {cap / 1e9:.1f} GB: no such device runs this pass"
-                    + (" (raise --tp)" if model.weight_bytes <= cap * 64 else ""))
+                    + (" (raise --tp or --pp, or --offload)" if model.weight_bytes <= cap * 64
+                       else ""))
 
 
 def _human(r: dict[str, Any]) -> str:
@@ -213,7 +256,17 @@ def _human(r: dict[str, Any]) -> str:
             f"{r['context']:g}, batch {r['batch']}, tp {r['tp']}, layers {r['layers']}\n"
             f"latency {r['latency_s'] * 1e3:.4g} ms   energy {r['energy_j']:.4g} J   "
             f"FLOPs {r['flops']:.4g}   bytes {r['bytes']:.4g}   "
-            f"({r['tokens_per_s']:.4g} tokens/s)\n")
+            f"({r['tokens_per_s']:.4g} tokens/s)\n"
+            f"one decoder layer {r['per_layer']['latency_s'] * 1e3:.4g} ms   once per pass "
+            f"{r['per_pass']['latency_s'] * 1e3:.4g} ms   kernels {r['kernels']:g}\n")
+    d = r.get("deployment")
+    if d:
+        p = d["placement"]
+        head += (f"on stack {d['stack']} (tp {p['tp']}, pp {p['pp']}"
+                 + (", offloaded" if p["offload"] else "") +
+                 f"): wall {d['wall_s'] * 1e3:.4g} ms = max(host {d['host_s'] * 1e3:.4g} ms, "
+                 f"GPU {d['gpu_s'] * 1e3:.4g} ms), {d['bound']}-bound "
+                 f"({d['tokens_per_s']:.4g} tokens/s)\n")
     rows = [[e["name"], e["count"], e["flops"], e["bytes"], e["latency_s"] * 1e3,
              e["energy_j"], e["bound"]] for e in r["breakdown"]]
     return head + table(rows, ["operator", "x", "flops", "bytes", "ms", "J", "bound"])

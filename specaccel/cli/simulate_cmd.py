@@ -10,11 +10,13 @@ from typing import Any
 
 from specaccel.cli import option_rules
 from specaccel.cli.hardware_options import (
+    ACCELERATOR,
     accelerator_from_args,
     add_accelerator_options,
     wants_accelerator,
 )
 from specaccel.cli.output import add_warning, emit, table, to_json
+from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
@@ -69,6 +71,10 @@ def register(subparsers: Any) -> None:
     add_options(serving, ServingConfig, exclude=("arrivals", "rate_per_s"),
                 dest_prefix=SERVING_DEST)
     add_options(p, EngineOptions)
+    deploy = p.add_argument_group(
+        "software stack and placement", "the software around the kernels of a GPU target "
+        "and how target and draft are placed (docs/validation.md#software-stacks)")
+    add_options(deploy, DeploymentConfig, dest_prefix=DEPLOY_DEST)
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
                    help="event (the SimPy event model), fast (a fast path: uncontended "
                         "runs and static batches only) or auto (default: event)")
@@ -78,6 +84,8 @@ def register(subparsers: Any) -> None:
     option_rules.needs(p, "--seed", "--arrivals", "it seeds the Poisson arrivals")
 
 
+DEPLOY_DEST = "deploy_"
+"""Prefix of the argparse destinations of the :class:`DeploymentConfig` options."""
 SERVING_DEST = "serving_"
 """Prefix of the argparse destinations of the :class:`ServingConfig` options."""
 
@@ -115,7 +123,16 @@ def _arrivals(text: str) -> dict[str, Any]:
 
 
 def _hardware(args: argparse.Namespace):
-    """The hardware: a preset by name, or the accelerator of the design options."""
+    """The hardware: a preset by name, or the accelerator of the design options;
+    ``--verify-nodes N`` sizes the accelerator's verify unit (its ``tree_nodes``)."""
+    verify = getattr(args, "verify_nodes", None)
+    if verify is not None:
+        if verify < 1:
+            raise InputError(f"must be >= 1, not {verify}", field="verify-nodes")
+        if args.hw not in (None, ACCELERATOR):
+            raise InputError(f"sizes the accelerator's verify unit; {args.hw} verifies in "
+                             "software", field="verify-nodes")
+        args.accel = [*args.accel, f"tree_nodes={verify}"]
     if wants_accelerator(args):
         return accelerator_from_args(args, args.hw)
     if args.hw is None:
@@ -158,6 +175,17 @@ def _write_timeline(path: str, result) -> None:
                  option="--timeline")
 
 
+def _deployment_line(dep: dict[str, Any]) -> str:
+    """One line naming the stacks and placements of a GPU run."""
+    t, b = dep["target"], dep["baseline"]
+    place = f"tp {t['target_placement']['tp']}, pp {t['target_placement']['pp']}" + (
+        ", offloaded" if t["target_placement"]["offload"] else "")
+    draft = f", draft on {t['draft_stack']}" if t.get("draft_stack") else ""
+    return (f"stack {t['stack']}{draft}, baseline on {b['stack']}; target placed {place}"
+            + (f"; draft on its own {t['draft_placement']['tp']} device(s)"
+               if t.get("draft_placement") else ""))
+
+
 def _human(d: dict[str, Any]) -> str:
     rows = [
         ["tokens/s", d["tokens_per_s"]],
@@ -175,6 +203,9 @@ def _human(d: dict[str, Any]) -> str:
             f"draft {d['draft']} ({d['drafting']}), {d['n_requests']} requests, "
             f"{d['n_steps']} steps, {d['tokens']} tokens")
     lines = []
+    dep = d.get("deployment")
+    if dep and dep.get("hardware_kind") == "gpu":
+        lines.append(_deployment_line(dep))
     pipe = d.get("pipeline")
     if pipe:
         lines.append(f"pipelined: pre-draft hit rate {100 * pipe['hit_rate']:.1f}%, "
@@ -227,8 +258,8 @@ def _write_gantt(path: str, result, window) -> None:
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.sim.config_check import check_replay_size, check_trace_metadata
-    from specaccel.sim.request_sampling import take_requests
-    from specaccel.sim.simulation import resolve_specs, simulate
+    from specaccel.sim.request_sampling import RequestSource
+    from specaccel.sim.simulation import resolve_deployments, resolve_specs, simulate
     from specaccel.workloads.methods import check_simulated
 
     t0 = time.perf_counter()
@@ -244,33 +275,40 @@ def run(args: argparse.Namespace) -> int:
     check_replay_size(trace, file=args.trace)
     if args.requests is not None:
         check_replay_size(trace, file=args.trace, requests=args.requests)
-        trace = take_requests(trace, args.requests)
+    requests = RequestSource(trace, args.requests)    # read a block at a time, not built
     check_trace_metadata(trace, file=args.trace, target=args.target, draft=args.draft)
     hw, target, draft, drafting = resolve_specs(trace, _hardware(args), target=args.target,
                                                 draft=args.draft)
+    deploy = from_mapping(DeploymentConfig,
+                          options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
+    dep, base_dep = resolve_deployments(trace, hw, deploy)
     if draft is None and (args.draft or replay_options.pipelined):
         print(f"note: drafting {drafting.name!r} runs no draft model: "
               + ("--draft is ignored" if args.draft else "")
               + (", " if args.draft and replay_options.pipelined else "")
               + ("--pipelined has nothing to pre-draft (plain replay)"
                  if replay_options.pipelined else ""), file=sys.stderr)
-    print(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw.name}"
+    print(f"simulating {requests.n_steps} steps of {requests.size} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
     runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
-        with ProgressBar(trace.n_requests * runs, "simulating", enabled=wanted(args.json),
+        with ProgressBar(requests.size * runs, "simulating", enabled=wanted(args.json),
                          unit="req"):
             result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
+                              requests=args.requests,
                               baseline=args.baseline, record_timeline=record,
                               engine=args.engine, serving=serving,
                               verify_nodes=replay_options.verify_nodes,
-                              pipelined=replay_options.pipelined)
+                              pipelined=replay_options.pipelined,
+                              deployment=dep, baseline_deployment=base_dep)
     except ValueError as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError(str(exc), field="engine") from None
     out = result.to_dict()
+    out["deployment"] = {"hardware_kind": hw.kind, "target": dep.to_dict(),
+                         "baseline": base_dep.to_dict()}
     _warn_if_too_big(result, out)
     out["trace"] = args.trace
     if args.timeline:

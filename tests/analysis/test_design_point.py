@@ -9,6 +9,7 @@ import pytest
 from specaccel.analysis.design_point import (
     EvalSettings,
     build_hardware,
+    deployment_config,
     evaluate_point,
     evaluator_label,
     fast_path_status,
@@ -18,7 +19,7 @@ from specaccel.analysis.design_point import (
 )
 from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model
 from specaccel.schema.errors import InputError
-from specaccel.sim import fast_path_applicable, simulate
+from specaccel.sim import fast_path_applicable, resolve_deployments, simulate
 from specaccel.workloads import generate_trace
 
 POINT = {"preset": "eagle-vicuna-7b-mtbench", "requests": 2, "steps": 15, "trace_seed": 3,
@@ -106,9 +107,11 @@ def test_recorded_evaluator_is_what_the_simulator_says(point):
                            seed=3)
     for engine, sim_engine in (("auto", "auto"), ("fast", "fast"), ("event", "event")):
         got = evaluate_point(point, EvalSettings(metrics=SETTINGS.metrics, engine=engine))
-        ref = simulate(trace, hw=build_hardware(point), target=get_model("vicuna-7b"),
+        hw = build_hardware(point)
+        dep, base = resolve_deployments(trace, hw, deployment_config(point))  # the trace's
+        ref = simulate(trace, hw=hw, target=get_model("vicuna-7b"),
                        draft=get_model("eagle-head-vicuna-7b"), engine=sim_engine,
-                       **run_options(point))
+                       deployment=dep, baseline_deployment=base, **run_options(point))
         assert got["evaluator"] == evaluator_label(ref.engine)
         assert got["evaluator"] == ("event" if engine == "event" else "fast")
         assert got["tokens_per_s"] == ref.tokens_per_s
@@ -139,3 +142,19 @@ def test_evaluator_labels_of_every_simulator_engine():
         ["fast", "fast", "event", "event", "event"]
     with pytest.raises(ValueError, match="unknown simulator engine"):
         evaluator_label("warp")
+
+
+def test_stack_and_placement_are_sweep_parameters():
+    point = {**POINT, "hardware": "a100-80gb"}
+    settings = EvalSettings(metrics=("tokens_per_s",), engine="fast", baseline=False)
+    own = evaluate_point(point, settings)["tokens_per_s"]  # the preset's stack (EAGLE's)
+    ideal = evaluate_point({**point, "stack": "ideal"}, settings)["tokens_per_s"]
+    tp2 = evaluate_point({**point, "stack": "ideal", "tp": 2}, settings)["tokens_per_s"]
+    assert ideal > own and tp2 > ideal
+    with pytest.raises(InputError) as exc:
+        evaluate_point({**point, "stack": "hf-eager"} | {"hardware": "specaccel-default"},
+                       settings)
+    assert exc.value.field == "stack"
+    with pytest.raises(InputError) as exc:
+        evaluate_point({**point, "tp": 3}, settings)
+    assert exc.value.field == "tp"

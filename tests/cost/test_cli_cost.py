@@ -69,12 +69,46 @@ def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
-def test_validate_json_lists_every_row_and_passes(capsys):
-    code, r = _json(capsys, ["validate", "--json"])
+def test_validate_json_gives_sections_with_roles_and_prediction_only_summaries(capsys):
+    from specaccel.models.cost.validation_table import measurement_rows
+
+    code, r = _json(capsys, ["validate", "--section", "kernels", "--section", "stacks",
+                             "--json"])
+    assert code == 0 and r["stale_calibration_rows"] == []
+    kernels, stacks = r["sections"]
+    assert (kernels["name"], stacks["name"]) == ("kernels", "stacks")
+    assert len(kernels["rows"]) == len(measurement_rows())
+    for sec in (kernels, stacks):
+        pred = [abs(x["error"]) for x in sec["rows"] if x["role"] == "prediction"]
+        assert sec["summary"]["prediction_rows"] == len(pred)
+        assert sec["summary"]["worst_abs_error"] == max(pred)
+    assert [x["id"] for x in stacks["rows"] if x["role"] == "calibration"] == [
+        "medusa1-vicuna-7b-mtbench"]
+
+
+def test_validate_exits_1_on_a_stale_fit(capsys, monkeypatch):
+    from specaccel.models.cost import software_stack
+
+    stale = software_stack.STACKS["hf-static-kv"].with_values(host_op_s=30e-6)
+    monkeypatch.setitem(software_stack.STACKS, "hf-static-kv", stale)  # refit elsewhere
+    monkeypatch.setattr("specaccel.analysis.stack_calibration.fit_parameter",
+                        lambda row, stacks: (row.fits, 30e-6))
+    code, r = _json(capsys, ["validate", "--section", "stacks", "--json"])
+    assert code == 1 and r["stale_calibration_rows"] == ["medusa1-vicuna-7b-mtbench"]
+
+
+def test_validate_kernels_section_lists_every_row_and_refits(capsys):
+    code, r = _json(capsys, ["validate", "--section", "kernels", "--json"])
     assert code == 0
-    assert len(r["rows"]) == 12
-    assert r["median_abs_error"] <= 0.10 and r["worst_abs_error"] <= 0.20
-    assert all(abs(x["error"]) <= x["tolerance"] for x in r["rows"])
+    sec = r["sections"][0]
+    assert len(sec["rows"]) == 34 and sec["summary"]["prediction_rows"] == 29
+    assert {x["role"] for x in sec["rows"]} == {"calibration", "prediction", "reference"}
+    assert sec["summary"]["median_abs_error"] <= 0.05
+    assert sec["summary"]["worst_abs_error"] <= 0.35
+    assert all(abs(x["error"]) <= x["tolerance"] for x in sec["rows"])
+    # every calibrated parameter re-fits to the preset's figure
+    for fit in sec["fits"].values():
+        assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=0.01)
 
 
 def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):
@@ -83,3 +117,28 @@ def test_prefill_context_defaults_to_zero_but_can_be_given(capsys):
                               "1024", "--json"])
     assert fresh["context"] == 0 and chunk["context"] == 1024
     assert chunk["latency_s"] > fresh["latency_s"]
+
+
+def test_cost_on_a_stack_reports_wall_host_and_gpu(capsys):
+    _, plain = _json(capsys, ["cost", "--model", "vicuna-7b", "--json"])
+    assert "deployment" not in plain
+    _, eager = _json(capsys, ["cost", "--model", "vicuna-7b", "--stack", "hf-eager", "--json"])
+    d = eager["deployment"]
+    assert d["stack"] == "hf-eager" and d["bound"] == "host"
+    assert d["wall_s"] == max(d["host_s"], d["gpu_s"]) > plain["latency_s"]
+    _, piped = _json(capsys, ["cost", "--model", "llama-2-70b", "--stack", "vllm", "--pp", "4",
+                              "--json"])
+    assert piped["fits_memory"] and piped["deployment"]["placement"]["pp"] == 4
+    assert piped["deployment"]["wall_s"] > piped["latency_s"]  # three activation hops
+
+
+@pytest.mark.parametrize("argv,field", [
+    (["cost", "--stack", "tensorrt"], "stack"),
+    (["cost", "--stack", "hf-eager", "--hw", "specaccel-default"], "stack"),
+    (["cost", "--model", "llama-2-70b", "--tp", "3", "--stack", "vllm"], "tp"),
+    (["cost", "--gemm", "16x4096x4096", "--stack", "vllm"], "--stack"),
+])
+def test_cost_stack_bad_input_names_the_option(argv, field, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"'{field}'" in err

@@ -87,12 +87,15 @@ def test_block_pass_scales_with_block_size_as_the_roofline_says():
     # small blocks: bound by streaming the weights once (the embedding table is not
     # streamed, only its looked-up rows), nearly flat in block size
     streamed = (LLADA.weight_bytes - LLADA.vocab_size * LLADA.d_model * 2.0)
-    weight_s = streamed / (A100.mem_bw_bytes_s * A100.bw_efficiency)
-    assert np.all(np.abs(lat[:5] / weight_s - 1) < 0.02)
+    weight_s = streamed / (A100.mem_bw_bytes_s * A100.gpu.dram_efficiency)
+    # ... plus each kernel's fixed latency (about 10 kernels per layer)
+    kernels_s = 10 * LLADA.n_layers * A100.gpu.kernel_latency_s
+    assert np.all(lat[:5] > weight_s) and np.all(lat[:5] < weight_s + 1.2 * kernels_s)
+    assert lat[4] / lat[0] < 1.02
     assert np.all(np.diff(lat) > 0)
     # large blocks: bound by compute, latency grows with the FLOPs (quadratic attention)
     compute_s = flops[5:] / (A100.peak_flops * A100.compute_efficiency)
-    assert np.all(lat[5:] >= compute_s) and np.all(lat[5:] / compute_s < 1.15)
+    assert np.all(lat[5:] >= compute_s) and np.all(lat[5:] / compute_s < 1.2)
     assert lat[7] / lat[6] == pytest.approx(flops[7] / flops[6], rel=0.03)
     assert flops[7] / flops[6] > 2.0  # the T^2 attention term
 

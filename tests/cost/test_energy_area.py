@@ -10,7 +10,6 @@ from specaccel.models.cost import (
     get_model,
     pass_cost,
 )
-from specaccel.models.cost.validation_table import derive_a100_factors
 from specaccel.schema.errors import InputError
 
 
@@ -49,9 +48,8 @@ def test_energy_of_a_pass_adds_up_from_its_parts():
     assert c28.energy_j > c.energy_j
 
 
-def test_a100_factors_rederive_from_the_calibration_rows():
-    der = derive_a100_factors()
+def test_gpu_flat_factors_mirror_the_kernel_model():
     hw = get_hardware("a100-80gb")
-    assert der["bw_efficiency"] == pytest.approx(1397 / 2039)
-    assert hw.bw_efficiency == pytest.approx(der["bw_efficiency"], abs=0.005)
-    assert hw.compute_efficiency == pytest.approx(der["compute_efficiency"], abs=0.02)
+    assert hw.bw_efficiency == hw.gpu.dram_efficiency == pytest.approx(0.784)
+    assert hw.compute_efficiency == hw.gpu.mma_efficiency
+    assert hw.roofline().gpu is None and hw.roofline().bw_efficiency == 1.0

@@ -53,13 +53,15 @@ def test_numba_matches_reference_on_random_passes():
         tp = rng.choice(degrees, n)
         layers = rng.integers(0, model.n_layers + 1, n)
         tree = rng.random(n) < 0.5
+        vp = rng.random(n) < 0.7
         phase = rng.choice(PHASES, n)
         fast = pass_costs(model, hw, tokens=tokens, context=context, batch=batch, tp=tp,
-                          phase=phase, layers=layers, tree=tree)
+                          phase=phase, layers=layers, tree=tree, vocab_parallel=vp)
         for i in range(n):
             ref = pass_cost(model, hw, tokens=int(tokens[i]), context=float(context[i]),
                             batch=int(batch[i]), tp=int(tp[i]), phase=str(phase[i]),
-                            layers=int(layers[i]), tree=bool(tree[i]))
+                            layers=int(layers[i]), tree=bool(tree[i]),
+                            vocab_parallel=bool(vp[i]))
             for name in OUT_FIELDS:
                 want = getattr(ref, name)
                 assert fast[name][i] == pytest.approx(want, rel=1e-9, abs=1e-300), (

@@ -1,5 +1,6 @@
 """Hardware presets, the accelerator design, and the verify/tree unit latencies."""
 
+from dataclasses import replace
 
 import pytest
 
@@ -69,9 +70,23 @@ def test_accelerator_times_its_units_from_the_characterisation_table():
     hw = get_hardware("specaccel-default")
     assert hw.verify_unit_source == hw.tree_unit_source == "rtl-characterisation"
     for n in (1, 2, 5, 16, 64, 100):
+        unit = replace(hw, verify_unit_nodes=n)  # a verify unit built for this tree
         verify = request_cycles(hw.verify_unit, n) + request_cycles("kv_compact", n)
-        assert hw.verify_unit_latency_s(n) == pytest.approx(verify / hw.clock_hz)
+        assert unit.verify_unit_latency_s(n) == pytest.approx(verify / hw.clock_hz)
         # the mask unit is node-serial: n cycles for an n-node tree
         assert hw.tree_unit_latency_s(n) == pytest.approx(n / hw.clock_hz)
     with pytest.raises(InputError):
         hw.verify_unit_latency_s(0)
+
+
+def test_a_tree_parallel_unit_takes_its_own_size_whatever_the_tree():
+    from specaccel.models.cost.rtl_table import request_cycles
+
+    hw = get_hardware("specaccel-default")  # a 64-node unit
+    at64 = request_cycles("tree_verify", 64) + request_cycles("kv_compact", 64)
+    assert hw.verify_unit_latency_s(4) == hw.verify_unit_latency_s(64) == pytest.approx(
+        at64 / hw.clock_hz)
+    bigger = replace(hw, verify_unit_nodes=256)
+    assert bigger.verify_unit_latency_s(4) > hw.verify_unit_latency_s(4)
+    serial = replace(hw, verify_unit="tree_verify_serial")
+    assert serial.verify_unit_latency_s(4) < serial.verify_unit_latency_s(64)  # the tree

@@ -460,7 +460,9 @@ for u in UNITS:
 `specaccel-default` clocks its units with the PE array.  Its verify step is the
 `tree_verify` pipeline followed by `kv_compact`; its tree step is `tree_mask`.
 `verify_unit_source` says where the model takes them from: the bundled characterisation
-table (`rtl-characterisation`), scaled to the tree by each unit's latency law."""),
+table (`rtl-characterisation`), scaled to the tree by each unit's latency law.  A
+tree-parallel verify unit's pipeline is that of its size, so the model is asked for a
+unit built for each N."""),
     ("code", """\
 acc = get_hardware("specaccel-default")
 print("verify unit source:", acc.verify_unit_source, "| clock", acc.clock_hz / 1e9, "GHz")
@@ -468,7 +470,8 @@ print(f"{'N':>3}{'RTL verify cyc':>16}{'model verify cyc':>18}{'RTL tree cyc':>1
       f"{'model tree cyc':>16}")
 for n in SIZES:
     rtl_verify = measured["tree_verify", n][0] + measured["kv_compact", n][0]
-    model_verify = acc.verify_unit_latency_s(n) * acc.clock_hz
+    unit = dataclasses.replace(acc, verify_unit_nodes=n)  # a verify unit built for N nodes
+    model_verify = unit.verify_unit_latency_s(n) * acc.clock_hz
     model_tree = acc.tree_unit_latency_s(n) * acc.clock_hz
     print(f"{n:3d}{rtl_verify:16d}{model_verify:18.1f}"
           f"{measured['tree_mask', n][0]:14d}{model_tree:16.1f}")"""),
@@ -562,7 +565,8 @@ for n in SIZES:
     lat, ii = measured["tree_verify", n]
     assert 1 <= ii <= lat  # pipelined: a new tree at least every `lat` cycles
     if acc.verify_unit_source == "rtl-characterisation":  # the model reads these same units
-        model_cycles = acc.verify_unit_latency_s(n) * acc.clock_hz
+        unit = dataclasses.replace(acc, verify_unit_nodes=n)
+        model_cycles = unit.verify_unit_latency_s(n) * acc.clock_hz
         assert np.isclose(model_cycles, lat + measured["kv_compact", n][0]), (n, model_cycles)
 # Bigger trees never take fewer cycles.
 for u in UNITS:

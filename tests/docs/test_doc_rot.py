@@ -225,20 +225,36 @@ def test_characterisation_column_table_matches_the_code():
 
 # ---- validation table ----------------------------------------------------------------
 
-def test_validation_preset_table_is_current():
+def _validation_tables():
     spec = importlib.util.spec_from_file_location(
         "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
     tables = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tables)
-    rows = tables.preset_rows()
-    text = (DOCS / "validation.md").read_text()
-    block = text.split("<!-- preset-table", 1)[1].split("-->", 1)[1]
-    block = block.split("<!-- /preset-table -->", 1)[0].strip()
-    assert block == tables.preset_table_markdown(rows), \
-        "docs/validation.md preset table is stale: run tests/docs/validation_tables.py"
-    from specaccel.workloads import list_presets
+    return tables
 
-    assert [r["preset"] for r in rows] == list_presets()
+
+@pytest.mark.parametrize("name", ("validate-report", "stack-table"))
+def test_validation_page_blocks_are_current(name):
+    tables = _validation_tables()
+    text = (DOCS / "validation.md").read_text()
+    assert tables.block(text, name) == tables.MAKERS[name](), \
+        f"docs/validation.md block {name} is stale: run tests/docs/validation_tables.py --write"
+
+
+def test_cost_model_validation_table_is_current():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "docs_validation_tables", Path(__file__).with_name("validation_tables.py"))
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    text = (DOCS / "cost-model.md").read_text()
+    assert tables.block(text, "kernel-validation") == tables.cost_validation_markdown(), \
+        ("docs/cost-model.md validation table is stale: run "
+         "tests/docs/validation_tables.py --write")
+    assert tables.block(text, "gemm-efficiency") == tables.gemm_efficiency_markdown(), \
+        ("docs/cost-model.md GEMM table is stale: run "
+         "tests/docs/validation_tables.py --write")
 
 
 # ---- extending.md ----------------------------------------------------------------------

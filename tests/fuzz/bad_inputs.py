@@ -406,8 +406,154 @@ def option_cases() -> list[Case]:
     return cases
 
 
+def accel_file(text: str) -> Callable[[Path], None]:
+    return text_file(text)
+
+
+def newer_option_cases() -> list[Case]:
+    """Options that landed after the first catalogue: the method registry (``--method``,
+    ``--tau``, ``methods``), accelerator designs (``--accel``, ``--accel-file``), GEMMs on
+    the array (``cost --gemm``), tensor parallelism and the rest of ``cost``, the
+    simulator's engines and serving options, trace import and the RTL commands."""
+    t = "{t.parquet}"
+    sim = ["simulate", "--trace", t, "--hw", "a100-80gb"]
+    acc = ["simulate", "--trace", t]
+    gen = ["trace", "gen", "--requests", "1", "--steps", "2", "-o", "{out.parquet}"]
+    run = ["run", "--requests", "1", "--steps", "2", "--out", "{ro}"]
+    cost = ["cost", "--model", "llama-2-7b"]
+    synth = ["hdl", "synth", "--unit", "tree_mask"]
+    out = ("out.parquet",)
+    return [
+        # the method registry
+        Case("methods of an unknown method", ["methods", "no-such-method"]),
+        Case("trace gen unknown --method", [*gen, "--method", "no-such-method"], outputs=out),
+        Case("trace gen --preset of another --method",
+             [*gen, "--method", "sequoia", "--preset", "eagle-vicuna-7b-mtbench"],
+             outputs=out),
+        Case("trace gen --tau 0", [*gen, "--tau", "0"], outputs=out),
+        Case("trace gen --tau nan", [*gen, "--tau", "nan"], outputs=out),
+        Case("trace gen --tau above the tree's depth + 1", [*gen, "--tau", "50"],
+             outputs=out),
+        Case("trace gen --tau on a real-text preset",
+             [*gen, "--preset", "chain-thompson", "--tau", "2"], outputs=out),
+        Case("run --tau negative", [*run, "--tau", "-1"], outputs=("ro",)),
+        Case("run unknown --method", [*run, "--method", "bogus"], outputs=("ro",)),
+        # accelerator designs
+        Case("--accel without =", [*acc, "--accel", "array_rows"]),
+        Case("--accel unknown parameter", [*acc, "--accel", "array_rowz=64"]),
+        Case("--accel zero rows", [*acc, "--accel", "array_rows=0"]),
+        Case("--accel not a number", [*acc, "--accel", "array_rows=many"]),
+        Case("--accel unknown dataflow", [*acc, "--accel", "dataflow=diagonal"]),
+        Case("--accel weight SRAM larger than SRAM",
+             [*acc, "--accel", "sram_mib=64", "--accel", "weight_sram_mib=128"]),
+        Case("--accel given twice", [*acc, "--accel", "array_rows=32", "--accel",
+                                     "array_rows=64"]),
+        Case("--accel with a GPU --hw", [*sim, "--accel", "array_rows=64"]),
+        Case("cost --accel with a GPU --hw",
+             [*cost, "--hw", "a100-80gb", "--accel", "array_rows=64"]),
+        Case("--accel-file missing", [*acc, "--accel-file", "{no_such.toml}"]),
+        Case("--accel-file unknown key", [*acc, "--accel-file", "{a.toml}"],
+             files={"a.toml": accel_file("array_rowz = 64\n")}),
+        Case("--accel-file not TOML", [*acc, "--accel-file", "{a.toml}"],
+             files={"a.toml": accel_file("array_rows = = 64\n")}),
+        Case("--accel-file a folder", [*acc, "--accel-file", "{adir}"]),
+        Case("run --accel negative clock", [*run, "--accel", "clock_hz=-1"],
+             outputs=("ro",)),
+        # GEMMs on the array
+        Case("cost --gemm with a zero dimension", ["cost", "--gemm", "0x64x64"]),
+        Case("cost --gemm with two dimensions", ["cost", "--gemm", "64x64"]),
+        Case("cost --gemm not numbers", ["cost", "--gemm", "axbxc"]),
+        Case("cost --gemm astronomically large", ["cost", "--gemm", "1e30x64x64"]),
+        Case("cost --gemm on a GPU", ["cost", "--gemm", "64x64x64", "--hw", "a100-80gb"]),
+        Case("cost --gemm with --model", ["cost", "--gemm", "64x64x64", "--model",
+                                          "llama-2-7b"]),
+        # the rest of cost
+        Case("cost --tp 0", [*cost, "--tp", "0"]),
+        Case("cost --tp negative", [*cost, "--tp", "-2"]),
+        Case("cost --batch 0", [*cost, "--batch", "0"]),
+        Case("cost --context negative", [*cost, "--context", "-5"]),
+        Case("cost --layers beyond the model", [*cost, "--layers", "1000"]),
+        Case("cost --block-size without --pass diffusion-block", [*cost, "--block-size",
+                                                                  "32"]),
+        Case("cost --pass diffusion-block without --block-size",
+             ["cost", "--model", "llada-8b", "--pass", "diffusion-block"]),
+        Case("cost diffusion block larger than the context",
+             ["cost", "--model", "llada-8b", "--pass", "diffusion-block", "--block-size",
+              "32", "--context", "8", "--suffix", "-4"]),
+        # simulator engines and serving
+        Case("simulate --verify-nodes 0", [*sim, "--verify-nodes", "0"]),
+        Case("simulate --verify-nodes smaller than the trees", [*acc, "--hw",
+                                                                "specaccel-default",
+                                                                "--verify-nodes", "3"]),
+        Case("simulate --pipelined in a serving run", [*sim, "--pipelined", "--arrivals",
+                                                       "poisson:5", "--batch", "2"]),
+        Case("simulate --engine fast with Poisson arrivals",
+             [*sim, "--engine", "fast", "--arrivals", "poisson:5", "--batch", "2"]),
+        Case("simulate --kv-capacity smaller than one request", [*sim, "--kv-capacity",
+                                                                 "100"]),
+        Case("simulate --kv-capacity 0", [*sim, "--kv-capacity", "0"]),
+        Case("simulate --batch 0", [*sim, "--batch", "0"]),
+        Case("simulate --requests 0", [*sim, "--arrivals", "poisson:5", "--requests", "0"]),
+        Case("simulate --seed with trace arrivals", [*sim, "--arrivals", "trace", "--seed",
+                                                     "3"]),
+        Case("simulate --token-budget 0", [*sim, "--arrivals", "poisson:5",
+                                           "--token-budget", "0"]),
+        Case("simulate --arrivals poisson:0", [*sim, "--arrivals", "poisson:0"]),
+        Case("simulate --arrivals poisson:abc", [*sim, "--arrivals", "poisson:abc"]),
+        # trace import
+        Case("trace import of a file that is not a log",
+             ["trace", "import", "--format", "spec-bench", "{notes.txt}", "-o",
+              "{out.parquet}"], outputs=out),
+        Case("trace import of an empty file",
+             ["trace", "import", "--format", "spec-bench", "{empty.jsonl}", "-o",
+              "{out.parquet}"], outputs=out, files={"empty.jsonl": text_file("")}),
+        Case("trace import negative --question-tokens",
+             ["trace", "import", "--format", "spec-bench", "{notes.txt}", "-o",
+              "{out.parquet}", "--question-tokens", "-1"], outputs=out),
+        # tree search
+        Case("tree optimize acceptance above 1", [
+            "tree", "optimize", "--acceptance", "1.5,0.2", "--max-nodes", "8",
+            "--draft-time", "0.001", "--target-times", "0.01"]),
+        Case("tree optimize --budgets 0", [
+            "tree", "optimize", "--acceptance", "0.8,0.2", "--max-nodes", "8",
+            "--draft-time", "0.001", "--model", "llama-2-7b", "--budgets", "0"]),
+        # RTL
+        Case("hdl synth --nodes 1", [*synth, "--nodes", "1"]),
+        Case("hdl synth --nodes beyond the cap", [*synth, "--nodes", "100000"]),
+        Case("hdl synth --token-width 0", [*synth, "--nodes", "4", "--token-width", "0"]),
+        Case("hdl synth unknown device", [*synth, "--nodes", "4", "--device", "asic"]),
+        Case("hdl synth --build-dir over the notes",
+             [*synth, "--nodes", "4", "--build-dir", "{notes.txt}"]),
+        Case("hdl characterise duplicate N", ["hdl", "characterise", "--units", "tree_mask",
+                                              "--nodes", "4,4", "-o", "{c.csv}"],
+             outputs=("c.csv",)),
+        Case("hdl characterise unknown unit", ["hdl", "characterise", "--units", "bogus",
+                                               "--nodes", "4"]),
+        Case("hdl generate --nodes not a number", ["hdl", "generate", "--unit", "tree_mask",
+                                                   "--nodes", "four"]),
+        Case("hdl generate --chunk for a unit without lanes",
+             ["hdl", "generate", "--unit", "tree_mask", "--nodes", "4", "--chunk", "8"]),
+        Case("hdl generate --lfsr-seed in greedy mode",
+             ["hdl", "generate", "--unit", "tree_verify", "--nodes", "4", "--lfsr-seed", "7"]),
+        Case("hdl generate --lfsr-seed 0", ["hdl", "generate", "--unit", "tree_verify",
+                                            "--nodes", "4", "--mode", "stochastic",
+                                            "--uniform-source", "lfsr", "--lfsr-seed", "0"]),
+        Case("hdl generate unknown --mode", ["hdl", "generate", "--unit", "tree_verify",
+                                             "--nodes", "4", "--mode", "beam"]),
+        Case("hdl generate --slot-width 0", ["hdl", "generate", "--unit", "kv_compact",
+                                             "--nodes", "4", "--slot-width", "0"]),
+        Case("hdl prove unknown unit", ["hdl", "prove", "--unit", "bogus"]),
+        Case("hdl prove without --unit", ["hdl", "prove"]),
+        Case("hdl prove --json onto nothing", ["hdl", "prove", "--unit", "tree_mask",
+                                               "--nodes", "4"]),
+        Case("hdl characterise --chunk for a unit without lanes",
+             ["hdl", "characterise", "--units", "tree_mask", "--nodes", "4", "--chunk", "8"]),
+    ]
+
+
 def all_cases() -> list[Case]:
-    return [*trace_cases(), *config_cases(), *spec_cases(), *option_cases()]
+    return [*trace_cases(), *config_cases(), *spec_cases(), *option_cases(),
+            *newer_option_cases()]
 
 
 def _run_limited(case: Case, box: Path, memory_bytes: int, seconds: int) -> Outcome:
@@ -416,7 +562,10 @@ def _run_limited(case: Case, box: Path, memory_bytes: int, seconds: int) -> Outc
     import resource
 
     def child(conn) -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        # The data limit (heap and private writable mappings: NumPy's arrays), not the
+        # address space: the WebAssembly runtime of the yowasp synthesis tools reserves
+        # many GiB of address space it never touches, and would fail under RLIMIT_AS.
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
         try:
             r = run_case(case, box)
         except MemoryError:

@@ -12,7 +12,7 @@ from specaccel.sim import (
     compute_step_costs,
     simulate,
 )
-from specaccel.sim.replay import replay
+from specaccel.sim.simpy_replay import replay
 
 
 def random_trace(seed: int, n_requests: int = 4, max_steps: int = 12, vocab: int = 3):

@@ -21,7 +21,7 @@ import pytest
 from specaccel.models.golden import verify_trace
 from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import StepInput, compute_step_costs, simulate
-from specaccel.sim.replay import replay
+from specaccel.sim.simpy_replay import replay
 
 Q = 2.0 ** -12
 
@@ -197,7 +197,7 @@ def test_requests_sharing_the_machine_never_overlap_on_a_unit(toy_hw, target_mod
     import simpy
 
     from specaccel.sim.accelerator_model import Accelerator
-    from specaccel.sim.replay import TraceReplay
+    from specaccel.sim.simpy_replay import TraceReplay
 
     inp = StepInput.of(hand_trace(), hw=toy_hw, target=target_model, draft=draft_model,
                        cost_fn=cost, record_timeline=True)

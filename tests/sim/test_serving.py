@@ -14,8 +14,8 @@ from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import StepInput, compute_step_costs, simulate
 from specaccel.sim.accelerator_model import UNIT_MAPS
 from specaccel.sim.fast_path import closed_loop_makespans, fast_replay
-from specaccel.sim.replay import replay
 from specaccel.sim.serving import ServingConfig, poisson_arrivals, serve
+from specaccel.sim.simpy_replay import replay
 from specaccel.sim.simulation import fast_path_applicable
 
 Q = 2.0 ** -12

@@ -104,7 +104,7 @@ def test_out_of_range_passes_are_refused_before_the_run(workload):
     for fn in (None, pass_costs):     # (mid-run, SimPy re-raises the error as its text)
         inp = StepInput.of(trace, hw=hw, target=target, draft=draft, serving=cfg, cost_fn=fn)
         with pytest.raises(InputError, match="field 'context'"):
-            serve(replace(inp, costs=huge))
+            serve(replace(inp, stream=inp.stream.with_costs(huge)))
     # the draft passes reach context + levels - 1: one below the limit plus 2 levels fails
     edge = replace(costs, context=np.full_like(costs.context, MAX_ROW_TOKENS - 1.0))
     with pytest.raises(InputError, match="attend to") as e:

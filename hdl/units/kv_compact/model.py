@@ -36,6 +36,18 @@ class CompactVectorModel:
                                        "moves": moves, "error": 0})
         return req, resp
 
+    def overflow_vector(self, path, base: int) -> tuple[int, int]:
+        """A valid path whose last slot ``base + path[-1]`` is past ``2**slot_width - 1``:
+        the golden gather indices do not fit the unit's slots, so it answers the error."""
+        gather = kv_compaction([int(v) for v in path], base)
+        if int(max(gather)) < 1 << self.slot_width:
+            raise ValueError("overflow_vector() needs a slot past the slot width")
+        padded = [int(v) for v in path] + [0] * (self.nodes - len(path))
+        req = pack(self.req_layout, {"path": padded, "accepted": len(path) - 1, "base": base})
+        resp = pack(self.resp_layout, {"gather": [0] * self.nodes, "count": 0, "moves": 0,
+                                       "error": 1})
+        return req, resp
+
     def invalid_vector(self, path, accepted: int, base: int) -> tuple[int, int]:
         """A path the golden model rejects (not starting at 0, or not increasing)."""
         try:

@@ -26,7 +26,8 @@ class MaskVectorModel:
         parent = np.asarray(parent)
         n = parent.shape[0]
         mask = tree_attention_mask(parent)
-        pos = position_ids(parent, root_position)
+        # position ids are position_width bits: they wrap as the unit's adder does
+        pos = position_ids(parent, root_position) % (1 << self.position_width)
         rows = [sum(1 << j for j in range(n) if mask[i, j]) for i in range(n)]
         pad = [0] * (self.nodes - n)
         req = pack(self.req_layout, {

@@ -1,0 +1,230 @@
+"""`specaccel validate`: every check of the cost model and the simulator against published
+or independently simulated numbers, in four sections.
+
+=============  ==========================================================================
+section        what is compared
+=============  ==========================================================================
+``kernels``    passes of the kernel model against published decode/prefill measurements
+               (:func:`specaccel.models.cost.validation_table.validation_table`)
+``stacks``     software stacks and placements against measured runs: the Medusa-1
+               MT-bench logs, plain-decoding baselines
+               (:mod:`specaccel.analysis.stack_calibration`)
+``end-to-end`` every calibrated preset with a published speedup, simulated on the
+               hardware and the software stacks its source ran on, against that speedup
+``array``      the accelerator's systolic array against SCALE-Sim's cycles
+               (:mod:`specaccel.models.cost.array_validation`)
+=============  ==========================================================================
+
+Every row says its ``role``: ``calibration`` (a measurement a parameter was fitted to:
+shown, never counted as agreement), ``prediction`` or ``reference`` (a figure that is
+not a measurement).  Each section reports the median and worst |error| over its
+prediction rows.  `report_markdown` is what docs/validation.md carries.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+SECTIONS = ("kernels", "stacks", "end-to-end", "array")
+TITLES = {
+    "kernels": "Kernels and passes: published decode and prefill measurements",
+    "stacks": "Software stacks: measured runs on a stack",
+    "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
+    "array": "The systolic array against SCALE-Sim",
+}
+#: The trace each end-to-end row simulates: requests x steps per request, seed.
+E2E_REQUESTS, E2E_STEPS, E2E_SEED = 8, 64, 0
+#: The hardware of a preset whose source names none.
+E2E_DEFAULT_HARDWARE = "a100-80gb"
+
+
+def _row(section: str, rid: str, role: str, measured: float, predicted: float | None,
+         unit: str, **detail: Any) -> dict[str, Any]:
+    err = (None if predicted is None or not measured
+           else (predicted - measured) / measured)
+    return {"section": section, "id": rid, "role": role, "measured": measured,
+            "predicted": predicted, "error": err, "unit": unit, **detail}
+
+
+def kernels_section() -> list[dict[str, Any]]:
+    return _kernels()[0]
+
+
+def _kernels() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The kernel rows and the re-fitted device parameters
+    (:func:`~specaccel.models.cost.validation_table.validation_table`)."""
+    from specaccel.models.cost.validation_table import validation_table
+
+    table = validation_table()
+    out = []
+    for r in table["rows"]:
+        rid = (f"{r['setup']} {r['hardware']} {r['model']} {r.get('precision', '')} "
+               f"{r['phase']} b{r['batch']}").replace("  ", " ")
+        out.append(_row("kernels", rid, r["role"], float(r["measured"]), float(r["predicted"]),
+                        r["unit"], context=r["context"], tolerance=r["tolerance"]))
+    return out, table["calibration"]
+
+
+def stacks_section() -> list[dict[str, Any]]:
+    from specaccel.analysis.stack_calibration import calibrate
+
+    rep = calibrate()
+    out = []
+    for r in rep["rows"]:
+        if r["role"] == "reference":
+            continue  # a microbenchmark a constant is taken from, not a run to predict
+        out.append(_row("stacks", r["id"], r["role"], r["measured"], r["predicted"],
+                        r["unit"], stack=r["stack"], fits=r["fits"], source=r["source"]))
+    return out
+
+
+def end_to_end_rows() -> list[dict[str, Any]]:
+    """Every calibrated preset with a published speedup, simulated on its source's
+    hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed `E2E_SEED`)."""
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.models.golden import verify_trace
+    from specaccel.sim import simulate_named
+    from specaccel.workloads import generate_trace, get_preset, list_presets
+
+    out = []
+    for name in list_presets():
+        preset = get_preset(name)
+        raw = preset.source.get("speedup", "")
+        if raw in ("", None):
+            continue
+        trace = generate_trace(name, n_requests=E2E_REQUESTS, steps_per_request=E2E_STEPS,
+                               seed=E2E_SEED)
+        hw = trace.metadata.get("hardware", E2E_DEFAULT_HARDWARE)
+        sim = simulate_named(trace, hw, engine="fast", deployment=DeploymentConfig())
+        tau = float(verify_trace(trace).committed.mean())
+        out.append(_row("end-to-end", name, "prediction", float(raw), float(sim.speedup), "x",
+                        hardware=hw, stack=trace.metadata.get("stack", "ideal"),
+                        draft_stack=trace.metadata.get("draft_stack", ""),
+                        baseline_stack=trace.metadata.get("baseline_stack",
+                                                          trace.metadata.get("stack",
+                                                                             "ideal")),
+                        source=preset.source.get("source", ""),
+                        published_tau=preset.published_tau, tau=tau))
+    return out
+
+
+def array_section() -> list[dict[str, Any]]:
+    from specaccel.models.cost.array_validation import array_validation_rows
+
+    return [_row("array", f"{r['label']} {r['m']}x{r['n']}x{r['k']} {r['rows']}x{r['cols']} "
+                 f"{r['dataflow']}", r["kind"], r["scalesim_cycles"], r["specaccel_cycles"],
+                 "cycles", run=r["run"]) for r in array_validation_rows()]
+
+
+BUILDERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
+    "kernels": kernels_section, "stacks": stacks_section, "end-to-end": end_to_end_rows,
+    "array": array_section,
+}
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts by role; median and worst |error| over the prediction rows."""
+    pred = [abs(r["error"]) for r in rows if r["role"] == "prediction"
+            and r["error"] is not None and math.isfinite(r["error"])]
+    worst = max(((abs(r["error"]), r["id"]) for r in rows if r["role"] == "prediction"
+                 and r["error"] is not None), default=(None, None))
+    return {"prediction_rows": len(pred),
+            "calibration_rows": sum(r["role"] == "calibration" for r in rows),
+            "reference_rows": sum(r["role"] == "reference" for r in rows),
+            "median_abs_error": statistics.median(pred) if pred else None,
+            "worst_abs_error": worst[0], "worst_row": worst[1]}
+
+
+def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """The sections asked for, each with its rows and summary."""
+    out = []
+    for name in sections:
+        fits = None
+        if name == "kernels":  # its calibrated parameters, re-fitted, go with it
+            rows, fits = _kernels()
+        else:
+            rows = BUILDERS[name]()
+        sec = {"name": name, "title": TITLES[name], "rows": rows, "summary": summarise(rows)}
+        if fits is not None:
+            sec["fits"] = fits
+        out.append(sec)
+    return {"sections": out}
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "–"
+    return f"{x:.4g}"
+
+
+def summary_line(section: dict[str, Any]) -> str:
+    s = section["summary"]
+    worst = "" if s["worst_row"] is None else f" (`{s['worst_row']}`)"
+    return (f"{s['prediction_rows']} prediction rows: median |error| "
+            f"{_pct(s['median_abs_error'])}, worst {_pct(s['worst_abs_error'])}{worst}; "
+            f"{s['calibration_rows']} calibration rows, {s['reference_rows']} reference rows")
+
+
+_COLUMNS = {
+    "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
+    "stacks": ("id", "stack", "unit", "role", "measured", "predicted", "error", "fits"),
+    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "published_tau",
+                   "tau", "measured", "predicted", "error"),
+}
+_HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
+          "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
+          "id": "row"}
+
+
+_SECTION_HEADS = {"end-to-end": {"measured": "speedup published",
+                                 "predicted": "speedup simulated"}}
+
+
+def _cell(key: str, value: Any) -> str:
+    if key == "error":
+        return "–" if value is None else f"{value * 100:+.1f}%"
+    if isinstance(value, float):
+        return _num(value)
+    if key == "id":
+        return f"`{value}`"
+    return "" if value in (None, "") else str(value)
+
+
+def by_dataflow(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
+    """``(dataflow, rows, median |error|, worst |error|)`` of the array section."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        groups.setdefault(r["id"].rsplit(" ", 1)[1], []).append(abs(r["error"]))
+    return [(df, len(e), statistics.median(e), max(e)) for df, e in sorted(groups.items())]
+
+
+def section_markdown(section: dict[str, Any]) -> str:
+    """A section's table (Markdown; the array's hundreds of rows by dataflow) and its
+    summary line."""
+    if section["name"] == "array":
+        lines = ["| dataflow | rows | median abs error | worst abs error |", "|---|---|---|---|"]
+        lines += [f"| {df} | {n} | {_pct(med)} | {_pct(worst)} |"
+                  for df, n, med, worst in by_dataflow(section["rows"])]
+        return "\n".join(lines) + "\n\n" + summary_line(section) + "\n"
+    cols = _COLUMNS[section["name"]]
+    heads = {**_HEADS, **_SECTION_HEADS.get(section["name"], {})}
+    lines = ["| " + " | ".join(heads.get(c, c) for c in cols) + " |",
+             "|" + "---|" * len(cols)]
+    for r in section["rows"]:
+        lines.append("| " + " | ".join(_cell(c, r.get(c)) for c in cols) + " |")
+    return "\n".join(lines) + "\n\n" + summary_line(section) + "\n"
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The sections as docs/validation.md carries them (between its generated markers)."""
+    parts = []
+    for sec in report["sections"]:
+        parts.append(f"### {sec['title']}\n\n" + section_markdown(sec))
+    return "\n".join(parts)

@@ -1,0 +1,83 @@
+"""Deployments (software stack + placement) reach every engine through the step-cost door."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from specaccel.models.cost import get_hardware, get_model
+from specaccel.models.cost.deployment import Deployment
+from specaccel.models.cost.placement import Placement
+from specaccel.models.cost.software_stack import get_stack
+from specaccel.schema.errors import InputError
+from specaccel.sim import simulate
+from specaccel.sim.options import ServingConfig
+from specaccel.workloads import generate_trace
+
+A100 = get_hardware("a100-80gb")
+V7B, EAGLE7 = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+
+
+@pytest.fixture(scope="module")
+def trace():
+    return generate_trace("eagle-vicuna-7b-mtbench", n_requests=3, steps_per_request=12, seed=2)
+
+
+def _run(trace, dep=None, **kw):
+    return simulate(trace, hw=A100, target=V7B, draft=EAGLE7, deployment=dep, **kw)
+
+
+def test_the_ideal_deployment_changes_nothing(trace):
+    plain = _run(trace, engine="fast")
+    ideal = _run(trace, Deployment(A100), engine="fast")
+    assert ideal.tokens_per_s == plain.tokens_per_s
+    assert ideal.baseline.tokens_per_s == plain.baseline.tokens_per_s
+
+
+def test_every_engine_sees_the_stack(trace):
+    dep = Deployment(A100, get_stack("hf-static-kv"))
+    ideal = _run(trace, engine="fast")
+    event = _run(trace, dep, engine="event")
+    fast = _run(trace, dep, engine="fast")
+    assert fast.tokens_per_s == pytest.approx(event.tokens_per_s, rel=1e-9)
+    assert fast.tokens_per_s < 0.8 * ideal.tokens_per_s  # host-bound eager 7B
+    served = _run(trace, dep, engine="event", baseline=False,
+                  serving=ServingConfig(max_batch=1, prefill=False))
+    assert served.tokens_per_s == pytest.approx(event.tokens_per_s, rel=1e-6)
+    batched = _run(trace, dep, engine="event", baseline=False,
+                   serving=ServingConfig(max_batch=4, prefill=True))
+    ideal_batched = _run(trace, engine="event", baseline=False,
+                         serving=ServingConfig(max_batch=4, prefill=True))
+    assert batched.tokens_per_s < ideal_batched.tokens_per_s
+
+
+def test_the_baseline_runs_on_its_own_stack(trace):
+    dep = Deployment(A100, get_stack("hf-static-kv"))
+    same = _run(trace, dep, engine="fast")
+    slower_base = _run(trace, dep, baseline_deployment=dep.with_stack("hf-eager"),
+                       engine="fast")
+    assert slower_base.tokens_per_s == same.tokens_per_s
+    assert slower_base.baseline.tokens_per_s != same.baseline.tokens_per_s
+
+
+def test_a_70b_target_across_four_gpus_tensor_parallel_or_in_sequence():
+    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=6)
+    l70, head = get_model("llama-2-70b"), get_model("eagle-head-llama-2-70b")
+    with pytest.raises(InputError) as exc:
+        simulate(trace, hw=A100, target=l70, draft=head, engine="fast",
+                 deployment=Deployment(A100, get_stack("hf-static-kv")))
+    assert exc.value.field == "placement" and "a100-80gb #0" in str(exc.value)
+    runs = {}
+    for name, placement in (("tp4", Placement(tp=4)), ("pp4", Placement(pp=4))):
+        dep = Deployment(A100, get_stack("hf-static-kv"), placement)
+        runs[name] = simulate(trace, hw=A100, target=l70, draft=head, engine="fast",
+                              deployment=dep)
+    # tensor parallel splits the weights; layers in sequence read them all one by one
+    assert runs["tp4"].baseline.tokens_per_s > runs["pp4"].baseline.tokens_per_s
+    assert np.isfinite(runs["pp4"].speedup) and runs["pp4"].speedup > 1
+
+
+def test_a_head_for_another_target_is_rejected(trace):
+    with pytest.raises(InputError) as exc:
+        simulate(trace, hw=A100, target=get_model("vicuna-13b"), draft=EAGLE7, engine="fast")
+    assert exc.value.field == "draft" and "hidden size 4096" in str(exc.value)
