@@ -169,15 +169,15 @@ def serving_config(point: dict[str, Any]):
 
 
 def engine_options(point: dict[str, Any]):
-    """The point's :class:`~specaccel.sim.options.EngineOptions` (``pipelined``,
-    ``verify_nodes``) on the defaults."""
+    """The point's :class:`~specaccel.sim.options.EngineOptions` (``pipelined``) on the
+    defaults."""
     cls = point_configs()["engine"]
     return from_mapping(cls, {k: point[k] for k in field_names(cls) if k in point})
 
 
 def run_options(point: dict[str, Any]) -> dict[str, Any]:
     """The simulator options a point asks for besides its trace, hardware and models:
-    ``serving``, ``pipelined`` and ``verify_nodes`` of :func:`specaccel.sim.simulate`.
+    ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
 
     A point that sets a serving parameter (:func:`serving_params`) is a serving run with
     that :func:`serving_config`; any other is the batch-1 closed-loop replay.  The same
@@ -185,8 +185,7 @@ def run_options(point: dict[str, Any]) -> dict[str, Any]:
     fast-path decision is made on what is actually run.
     """
     engine = engine_options(point)
-    return {"serving": serving_config(point), "pipelined": engine.pipelined,
-            "verify_nodes": engine.verify_nodes}
+    return {"serving": serving_config(point), "pipelined": engine.pipelined}
 
 
 def check_point(point: dict[str, Any]) -> None:

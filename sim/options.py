@@ -74,15 +74,13 @@ class ServingConfig(Config):
 @dataclass(frozen=True)
 class EngineOptions(Config):
     """How the steps are replayed besides serving (every field is a ``simulate`` option
-    and a sweep axis)."""
+    and a sweep axis).  The verify unit's size is the accelerator's ``tree_nodes``
+    (``simulate --verify-nodes`` sets it), not an option of the replay."""
 
     pipelined: bool = option(False, help="pipelined speculation: a separate draft engine "
                                          "drafts the next tree while the target verifies "
                                          "the current one; draft and verify contend for HBM "
                                          "(batch-1 replay only)")
-    verify_nodes: int | None = option(None, ge=1, metavar="N",
-                                      help="nodes the verify unit takes in one pass "
-                                           "(default: the hardware's)")
 
 
 ENGINE_CHOICES = ("event", "fast", "auto")

@@ -71,6 +71,10 @@ def register(subparsers: Any) -> None:
     add_options(serving, ServingConfig, exclude=("arrivals", "rate_per_s"),
                 dest_prefix=SERVING_DEST)
     add_options(p, EngineOptions)
+    p.add_argument("--verify-nodes", type=int, metavar="N",
+                   help="size of the accelerator's verify unit in nodes: its cycles and area "
+                        "(the design's tree_nodes; default: the hardware's); GPUs verify in "
+                        "software")
     deploy = p.add_argument_group(
         "software stack and placement", "the software around the kernels of a GPU target "
         "and how target and draft are placed (docs/validation.md#software-stacks)")
@@ -299,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
                               requests=args.requests,
                               baseline=args.baseline, record_timeline=record,
                               engine=args.engine, serving=serving,
-                              verify_nodes=replay_options.verify_nodes,
+                              verify_nodes=args.verify_nodes,
                               pipelined=replay_options.pipelined,
                               deployment=dep, baseline_deployment=base_dep)
     except ValueError as exc:
