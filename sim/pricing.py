@@ -42,7 +42,6 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
-from specaccel.models.cost.sampling_tail import sampling_tail
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 from specaccel.sim.step_costs import (
@@ -330,13 +329,11 @@ class StepPricer:
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
-        if getattr(self.hw, "kind", "gpu") == "accelerator":
-            # the sampling unit picks the target's token at every verified node (one
-            # node a step without a tree); a GPU's selection is in its verify kernels
-            selected = (sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps))
-            verify_s = verify_s + sampling_tail(
-                self.hw, selected.astype(np.float64), int(self.target.model.vocab_size)
-            )["gpu_s"]
+        # a sampling unit picks the target's token at every verified node (one node a
+        # step without a tree); a GPU's selection is in its stack's kernels (zero here)
+        selected = sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps)
+        verify_s = verify_s + self.hw.sampling_unit_latency_s(
+            selected.astype(np.float64), int(self.target.model.vocab_size))
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
                 "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
                 "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,
