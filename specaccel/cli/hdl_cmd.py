@@ -68,13 +68,15 @@ def _unit_name(value: str, option: str = "--unit") -> str:
     return value
 
 
-def _unit_parameters() -> dict[str, tuple[Any, list[str]]]:
-    """Every unit-specific parameter of the registry: (its declaration, the units taking
-    it), by name, in declaration order."""
+def _unit_parameters(tree_sized: bool = False) -> dict[str, tuple[Any, list[str]]]:
+    """Every unit-specific parameter of the registry (of its tree-sized units only, with
+    `tree_sized`): (its declaration, the units taking it), by name, in declaration order."""
     from specaccel.hdl.units import registry
 
     params: dict[str, tuple[Any, list[str]]] = {}
     for unit in registry().values():
+        if tree_sized and not unit.tree_sized:
+            continue
         for param in unit.parameters:
             params.setdefault(param.name, (param, []))[1].append(unit.name)
     return params
@@ -152,12 +154,13 @@ def _build_unit(name: str, nodes: int | None, token_width: int, prob_width: int,
         raise InputError(str(exc), field="unit parameters") from None
 
 
-def _add_parameter_options(p: argparse.ArgumentParser) -> None:
-    """One option per unit-specific parameter of the registry (strings here; each is
-    converted and checked against the chosen units by `_extra`)."""
+def _add_parameter_options(p: argparse.ArgumentParser, tree_sized: bool = False) -> None:
+    """One option per unit-specific parameter of the registry (of its tree-sized units
+    only, with `tree_sized`; strings here; each is converted and checked against the
+    chosen units by `_extra`)."""
     from specaccel.hdl.units import get_unit
 
-    for name, (param, units) in _unit_parameters().items():
+    for name, (param, units) in _unit_parameters(tree_sized).items():
         what = (f"one of {', '.join(param.choices)}" if param.choices is not None
                 else f"integer in [{param.bounds[0]}, {param.bounds[1]}]")
         defaults = {u: get_unit(u).parameter(name).default for u in units}
@@ -392,10 +395,17 @@ def _cmd_characterise(args) -> int:
 
 
 def _cmd_build(args) -> int:
-    from specaccel.hdl.board import build_bitstream
+    from specaccel.hdl.board import BOARD_CORE, build_bitstream
+    from specaccel.hdl.host_link import HostLinkTop
 
+    core = {k: getattr(args, f"core_{k}") for k in BOARD_CORE
+            if getattr(args, f"core_{k}") is not None}
+    try:  # checked before the long build (built for its checks only)
+        HostLinkTop(divisor=4, **{**BOARD_CORE, **core})._MustUse__silence = True
+    except (TypeError, ValueError) as exc:
+        raise InputError(str(exc), field="core parameters") from None
     out = Path(args.build_dir or f"build-{args.board}")
-    result = build_bitstream(args.board, out, seed=args.seed)
+    result = build_bitstream(args.board, out, seed=args.seed, core=core)
 
     def human(r: dict) -> str:
         util = ", ".join(f"{k} {v['used']}/{v['available']}"
@@ -423,7 +433,7 @@ def _cmd_layout(args) -> int:
 
 
 def _register_board(sub) -> None:
-    from specaccel.hdl.board import BOARDS
+    from specaccel.hdl.board import BOARD_CORE, BOARDS
 
     b = sub.add_parser("build", help="build the board's bitstream (core + UART host link)",
                        description="Build the bitstream of the streaming core (N=64 serial "
@@ -433,6 +443,10 @@ def _register_board(sub) -> None:
     b.add_argument("--board", required=True, choices=sorted(BOARDS), help="target board")
     b.add_argument("--build-dir", help="output folder (default build-BOARD)")
     b.add_argument("--seed", type=int, default=1, help="nextpnr placement seed")
+    for name, value in BOARD_CORE.items():  # the core's size: the board's own by default
+        b.add_argument("--" + name.replace("_", "-"), dest=f"core_{name}", type=int,
+                       metavar=name.upper(),
+                       help=f"the core's {name.replace('_', ' ')} (default {value})")
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.set_defaults(func=_cmd_build)
     lay = sub.add_parser("layout", help="export the board core's payload bit maps",
@@ -517,7 +531,7 @@ def register(subparsers) -> None:
                                    "declared sweep)")
     c.add_argument("--token-width", type=int, default=16, help="token id bits")
     c.add_argument("--prob-width", type=int, default=12, help="probability bits")
-    _add_parameter_options(c)
+    _add_parameter_options(c, tree_sized=True)
     c.add_argument("--devices", default=",".join(DEVICES),
                    help=f"comma-separated targets (default {','.join(DEVICES)})")
     c.add_argument("--seeds", default="1,2,3,4,5",
