@@ -133,11 +133,13 @@ def test_hdl_characterise_draws_a_bar_per_design_with_stage_and_eta(tmp_path):
     code, out, err, _ = _run_on_tty(["hdl", "characterise", "--units", "kv_compact",
                                      "--nodes", "2,4", "-o", str(tmp_path / "c.csv")])
     assert code == 0, err
-    # one bar over the designs (unit, N) with the current design's synthesis stage
-    for stage in ("simulating", "verilog", "yosys", "nextpnr"):
-        assert f"characterise: kv_compact N=4: {stage}" in err, stage
-    assert re.search(r"1/2 \[\d\d:\d\d<\d\d:\d\d, ", err)  # an ETA after the first design
-    assert "2/2" in err and "s/design" in err
+    # one bar over the designs (unit, N) of both passes (area, then place and route) with
+    # the current design's stage and device
+    assert "characterise: kv_compact N=4: simulating" in err
+    for stage in ("verilog", "yosys", "nextpnr seed 5"):
+        assert f"characterise: kv_compact N=4 ice40-hx8k: {stage}" in err, stage
+    assert re.search(r"1/4 \[\d\d:\d\d<\d\d:\d\d, ", err)  # an ETA after the first design
+    assert "4/4" in err and "s/design" in err
     # each finished design's result line is printed above the bar
-    assert re.search(r"characterise kv_compact N=2: \d+ LUTs", err)
+    assert re.search(r"characterise kv_compact N=2 ice40-hx8k: unit alone \d+ LUTs", err)
     assert "%|" not in out and "kv_compact  4" in out
