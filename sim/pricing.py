@@ -42,7 +42,7 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
-from specaccel.models.cost.sampling_tail import sampling_tail
+from specaccel.models.cost.sampling_tail import sampling_tail, selected_tokens
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 from specaccel.sim.step_costs import (
@@ -315,28 +315,34 @@ class StepPricer:
     def own_stages(self, sh: StepShapes) -> dict[str, np.ndarray]:
         """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
         per step for the draft, and the hardware's tree-mask and verify units (none
-        when the mode verifies no tree); on an accelerator the verify stage also holds
-        the sampling unit's pass over every selected node's logits."""
+        when the mode verifies no tree).  Every pass's token selection
+        (:func:`~specaccel.models.cost.sampling_tail.selected_tokens` counts, the
+        sampling tail prices: the accelerator's sampling unit, a GPU's logits read) is
+        charged to the stage that needs it: a draft's to the draft, the target's to
+        verification."""
         n_steps = int(sh.n_nodes.shape[0])
+        speculative = sh.drafting.verifies_tree
         target = self.target.passes(sh.target_tokens, sh.context)
+        target_sel, draft_sel = selected_tokens(
+            speculative=speculative, target_tokens=sh.target_tokens,
+            draft=self.draft_model if speculative else None, draft_tokens=sh.draft_tokens)
         if sh.draft_step_of.shape[0]:
-            draft = self.draft.passes(sh.draft_tokens, sh.draft_context).per_step(
-                sh.draft_step_of, n_steps)
+            tail = sampling_tail(self.hw, draft_sel, _vocab(self.draft.model))
+            draft = self.draft.passes(sh.draft_tokens, sh.draft_context)
+            draft = replace(draft, latency_s=draft.latency_s + tail["gpu_s"],
+                            hbm_bytes=draft.hbm_bytes + tail["dram_bytes"]
+                            ).per_step(sh.draft_step_of, n_steps)
         else:
             draft = PassCosts.zeros(n_steps)
-        if sh.drafting.verifies_tree:
+        if speculative:
             tree_s = unit_latencies(self.hw.tree_unit_latency_s, sh.n_nodes)
             verify_s = unit_latencies(self.hw.verify_unit_latency_s, sh.n_nodes)
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
-        if getattr(self.hw, "kind", "gpu") == "accelerator":
-            # the sampling unit picks the target's token at every verified node (one
-            # node a step without a tree); a GPU's selection is in its verify kernels
-            selected = (sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps))
-            verify_s = verify_s + sampling_tail(
-                self.hw, selected.astype(np.float64), int(self.target.model.vocab_size)
-            )["gpu_s"]
+        tail = sampling_tail(self.hw, target_sel, _vocab(self.target.model))
+        verify_s = verify_s + tail["gpu_s"]
+        target = replace(target, hbm_bytes=target.hbm_bytes + tail["dram_bytes"])
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
                 "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
                 "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,
@@ -430,6 +436,11 @@ class StepPricer:
     def _step_draft(costs: StepCosts) -> PassCosts:
         return PassCosts(costs.draft_s, costs.draft_j, costs.draft_flops,
                          costs.draft_hbm_bytes)
+
+
+def _vocab(model: Any) -> int:
+    """The vocabulary a model selects its tokens from (0: a model without one)."""
+    return int(getattr(model, "vocab_size", 0) or 0)
 
 
 def _arrays(p: PassCosts) -> tuple[np.ndarray, ...]:
