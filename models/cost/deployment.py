@@ -141,9 +141,12 @@ class Deployment:
             offload = offload_time_s(self.hw, model, placement,
                                      kv_tokens=float(np.max(s + t)) * float(np.max(batch)),
                                      shared_bytes=shared_bytes, layers=layers)
+        if "kernels" not in raw:
+            raise ValueError("the cost function returned no 'kernels': a software stack "
+                             "needs to know which kernels the pass's time already holds")
         on = pass_on_stack(stack, model, self.hw, kernel_s=kernel, tokens=t, context=s,
                            batch=batch, layers=layers, tp=placement.tp,
-                           model_kernels=raw.get("kernels", 0.0),
+                           model_kernels=raw["kernels"],
                            gpu_const_s=hop_const + offload,
                            gpu_per_row_token_s=hop_per_token,
                            host_extra_s=(placement.pp - 1) * stack.host_per_kernel_s)
