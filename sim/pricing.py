@@ -42,7 +42,7 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
-from specaccel.models.cost.sampling_tail import sampling_tail, selected_tokens
+from specaccel.models.cost.sampling_tail import selected_tokens
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 from specaccel.sim.step_costs import (
@@ -199,6 +199,16 @@ class RoleCost:
                 self.role, self.model, self.device, tokens=np.asarray(tokens),
                 context=np.asarray(context), batch=np.broadcast_to(batch, (n,)),
                 phase=phase), dtype=np.float64))
+        if self.role == "draft" and phase is None:
+            # a draft selects its own tokens, every row's (selected_tokens); the
+            # hardware's selection: an accelerator's sampling unit, nothing on a GPU
+            # (there the stack's kernels select: the deployment's step stages)
+            rows = np.asarray(tokens, dtype=np.float64) * np.broadcast_to(
+                np.asarray(batch, dtype=np.float64), (n,))
+            _, sel = selected_tokens(speculative=True, target_tokens=np.zeros(0),
+                                     draft=self.model, draft_tokens=rows)
+            out = out.add_latency(np.asarray(self.device.sampling_unit_latency_s(
+                sel, int(self.model.vocab_size)), dtype=np.float64))
         return out
 
 
@@ -316,22 +326,18 @@ class StepPricer:
         """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
         per step for the draft, and the hardware's tree-mask and verify units (none
         when the mode verifies no tree).  Every pass's token selection
-        (:func:`~specaccel.models.cost.sampling_tail.selected_tokens` counts, the
-        sampling tail prices: the accelerator's sampling unit, a GPU's logits read) is
-        charged to the stage that needs it: a draft's to the draft, the target's to
-        verification."""
+        (:func:`~specaccel.models.cost.sampling_tail.selected_tokens` counts it, the
+        hardware's ``sampling_unit_latency_s`` prices it: an accelerator's sampling unit;
+        nothing on a GPU, whose stack's kernels select) is charged to the stage that
+        needs it: a draft's to the draft, the target's to verification."""
         n_steps = int(sh.n_nodes.shape[0])
         speculative = sh.drafting.verifies_tree
         target = self.target.passes(sh.target_tokens, sh.context)
-        target_sel, draft_sel = selected_tokens(
-            speculative=speculative, target_tokens=sh.target_tokens,
-            draft=self.draft_model if speculative else None, draft_tokens=sh.draft_tokens)
-        if sh.draft_step_of.shape[0]:
-            tail = sampling_tail(self.hw, draft_sel, _vocab(self.draft.model))
-            draft = self.draft.passes(sh.draft_tokens, sh.draft_context)
-            draft = replace(draft, latency_s=draft.latency_s + tail["gpu_s"],
-                            hbm_bytes=draft.hbm_bytes + tail["dram_bytes"]
-                            ).per_step(sh.draft_step_of, n_steps)
+        target_sel, _ = selected_tokens(speculative=speculative,
+                                        target_tokens=sh.target_tokens)
+        if sh.draft_step_of.shape[0]:  # each pass with its own selection (RoleCost)
+            draft = self.draft.passes(sh.draft_tokens, sh.draft_context).per_step(
+                sh.draft_step_of, n_steps)
         else:
             draft = PassCosts.zeros(n_steps)
         if speculative:
@@ -340,9 +346,8 @@ class StepPricer:
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
-        tail = sampling_tail(self.hw, target_sel, _vocab(self.target.model))
-        verify_s = verify_s + tail["gpu_s"]
-        target = replace(target, hbm_bytes=target.hbm_bytes + tail["dram_bytes"])
+        verify_s = verify_s + self.hw.sampling_unit_latency_s(
+            target_sel, int(self.target.model.vocab_size))
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
                 "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
                 "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,
@@ -436,11 +441,6 @@ class StepPricer:
     def _step_draft(costs: StepCosts) -> PassCosts:
         return PassCosts(costs.draft_s, costs.draft_j, costs.draft_flops,
                          costs.draft_hbm_bytes)
-
-
-def _vocab(model: Any) -> int:
-    """The vocabulary a model selects its tokens from (0: a model without one)."""
-    return int(getattr(model, "vocab_size", 0) or 0)
 
 
 def _arrays(p: PassCosts) -> tuple[np.ndarray, ...]:

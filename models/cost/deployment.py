@@ -167,10 +167,17 @@ class Deployment:
     def selection(self, n_nodes: np.ndarray | float, vocab: int, *, role: str = "target"
                   ) -> dict[str, np.ndarray]:
         """The token-selection tail over `n_nodes` positions' logits (``host_s``,
-        ``gpu_s``, ``dram_bytes``) on `role`'s stack (:func:`~.sampling_tail.sampling_tail`;
-        on the ``ideal`` stack of a GPU the logits read at the DRAM bandwidth)."""
-        return sampling_tail(self.hw, np.asarray(n_nodes, dtype=np.float64), vocab,
-                             self.stack_of(role))
+        ``gpu_s``, ``dram_bytes``) on `role`'s stack (:func:`~.sampling_tail.sampling_tail`).
+        On the ``ideal`` stack it is the hardware's own selection, as the step-cost door
+        charges it (``HardwareSpec.sampling_unit_latency_s``: an accelerator's sampling
+        unit, nothing on a GPU, whose selection kernels belong to a stack)."""
+        stack = self.stack_of(role)
+        n = np.asarray(n_nodes, dtype=np.float64)
+        if stack.is_ideal:
+            zero = np.zeros_like(n)
+            return {"host_s": zero, "gpu_s": self.hw.sampling_unit_latency_s(n, vocab),
+                    "dram_bytes": zero}
+        return sampling_tail(self.hw, n, vocab, stack)
 
     def loop_ops(self, ops: np.ndarray | float, *, role: str = "target"
                  ) -> tuple[np.ndarray, np.ndarray]:

@@ -33,6 +33,8 @@ import math
 import numbers
 from dataclasses import asdict, dataclass, field, replace
 
+import numpy as np
+
 from specaccel.schema.errors import InputError
 
 from .gpu_kernels import GpuKernelSpec
@@ -232,6 +234,21 @@ class HardwareSpec:
         if self.kind == "gpu":
             return GPU_TREE_KERNELS * self.kernel_launch_s
         return _rtl_cycles("tree_mask", n) / self.clock_hz
+
+    def sampling_unit_latency_s(self, n_nodes: np.ndarray, vocab: int) -> np.ndarray:
+        """Time of the accelerator's sampling unit to select a token at each of `n_nodes`
+        verified nodes over `vocab` logits (per element of `n_nodes`).
+
+        Accelerator: the streaming sampling unit's characterised cycles at ``clock_hz``
+        (:func:`~.sampling_tail.sampling_tail`).  GPU: zero here, because a GPU selects
+        tokens with kernels of its software stack, which the stack's cost charges.
+        """
+        n = np.asarray(n_nodes, dtype=np.float64)
+        if self.kind == "gpu":
+            return np.zeros_like(n)
+        from .sampling_tail import sampling_tail  # it prices this spec: imported late
+
+        return sampling_tail(self, n, int(vocab))["gpu_s"]
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = asdict(self)

@@ -37,14 +37,9 @@ def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
 
     Returns arrays (broadcast over `n_nodes`) ``host_s`` (host time to issue the
     kernels), ``gpu_s`` (device time), ``dram_bytes`` and ``kernels``.  The wall time of
-    the tail on its own is ``max(host_s, gpu_s)``.  A model without a vocabulary
-    (`vocab` 0: an abstract model priced by its own cost function) has no logits to
-    select from and costs nothing.
+    the tail on its own is ``max(host_s, gpu_s)``.
     """
     n = np.asarray(n_nodes, dtype=np.float64)
-    if vocab <= 0:
-        zero = np.zeros_like(n)
-        return {"host_s": zero, "gpu_s": zero, "dram_bytes": zero, "kernels": zero}
     if hw.kind != "gpu":
         lanes = getattr(hw, "sampling_lanes", None)
         if lanes is not None:

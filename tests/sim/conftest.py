@@ -22,6 +22,21 @@ class ToyHardware:
     def tree_unit_latency_s(self, n: int) -> float:
         return 3 * Q
 
+    def sampling_unit_latency_s(self, n_nodes, vocab: int):
+        # selects tokens for free, so that hand timelines count the tree and verify units
+        # alone; ToySamplingHardware charges a quantum per node and logit beat
+        return np.zeros_like(np.asarray(n_nodes, dtype=np.float64))
+
+
+@dataclass(frozen=True)
+class ToySamplingHardware(ToyHardware):
+    """The toy accelerator with a sampling unit of `lanes` logits a quantum."""
+    lanes: int = 8
+
+    def sampling_unit_latency_s(self, n_nodes, vocab: int):
+        n = np.asarray(n_nodes, dtype=np.float64)
+        return n * -(-vocab // self.lanes) * Q
+
 
 @dataclass(frozen=True)
 class ToyModel:
@@ -30,6 +45,7 @@ class ToyModel:
     per_token: int      # quanta per query token
     per_context: int    # quanta per context token
     kv_bytes_per_token: float = 1024.0
+    vocab_size: int = 32
 
 
 def toy_latency(model: ToyModel, tokens, context):
