@@ -60,10 +60,10 @@ def point_configs() -> dict[str, type]:
     is a sweep parameter (``[fixed]``, ``[axes]``) with no code here."""
     from specaccel.models.cost import AcceleratorConfig
     from specaccel.models.cost.deployment_config import DeploymentConfig
-    from specaccel.sim.serving import ServingConfig
+    from specaccel.sim.options import EngineOptions, ServingConfig
 
     return {"accelerator": AcceleratorConfig, "serving": ServingConfig,
-            "deployment": DeploymentConfig}
+            "engine": EngineOptions, "deployment": DeploymentConfig}
 
 
 def accelerator_params() -> tuple[str, ...]:
@@ -114,8 +114,9 @@ def deployment_config(point: dict[str, Any]):
 
 def parameter_names() -> frozenset[str]:
     """Every parameter name a point may carry."""
-    return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *accelerator_params(),
-                      *gpu_params(), *serving_params(), *deployment_params()))
+    configured = (name for cls in point_configs().values() for name in field_names(cls))
+    return frozenset((*WORKLOAD_PARAMS, *MODEL_PARAMS, HARDWARE_PARAM, *gpu_params(),
+                      *configured))
 
 
 METRICS: dict[str, str] = {m.name: m.help for m in SIM_METRICS.values()}
@@ -167,6 +168,13 @@ def serving_config(point: dict[str, Any]):
     return from_mapping(point_configs()["serving"], values)
 
 
+def engine_options(point: dict[str, Any]):
+    """The point's :class:`~specaccel.sim.options.EngineOptions` (``pipelined``) on the
+    defaults."""
+    cls = point_configs()["engine"]
+    return from_mapping(cls, {k: point[k] for k in field_names(cls) if k in point})
+
+
 def run_options(point: dict[str, Any]) -> dict[str, Any]:
     """The simulator options a point asks for besides its trace, hardware and models:
     ``serving`` and ``pipelined`` of :func:`specaccel.sim.simulate`.
@@ -176,7 +184,8 @@ def run_options(point: dict[str, Any]) -> dict[str, Any]:
     options go to :func:`fast_path_status` and to the simulation itself, so the
     fast-path decision is made on what is actually run.
     """
-    return {"serving": serving_config(point), "pipelined": False}
+    engine = engine_options(point)
+    return {"serving": serving_config(point), "pipelined": engine.pipelined}
 
 
 def check_point(point: dict[str, Any]) -> None:
@@ -187,7 +196,10 @@ def check_point(point: dict[str, Any]) -> None:
         accel = set(accelerator_params())
         from_mapping(point_configs()["accelerator"],
                      {k: v for k, v in point.items() if k in accel})
-    serving_config(point)
+    serving = serving_config(point)
+    if engine_options(point).pipelined and serving is not None:
+        raise InputError("pipelined speculation is modelled in the batch-1 replay only, "
+                         "and this point is a serving run", field="pipelined")
     deployment_config(point)
 
 
@@ -197,7 +209,8 @@ def fast_path_status(point: dict[str, Any]) -> tuple[bool, str]:
     point's :func:`run_options`."""
     from specaccel.sim import fast_path_applicable
 
-    return fast_path_applicable(**run_options(point))
+    options = run_options(point)
+    return fast_path_applicable(serving=options["serving"], pipelined=options["pipelined"])
 
 
 def fast_path_valid(point: dict[str, Any]) -> bool:

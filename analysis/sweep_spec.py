@@ -55,6 +55,7 @@ import numpy as np
 
 from specaccel.analysis import design_point as dp
 from specaccel.schema import progress
+from specaccel.schema.config_fields import field_names
 from specaccel.schema.errors import InputError
 
 STRATEGIES = ("grid", "random", "successive-halving")
@@ -338,7 +339,8 @@ def _check_points(spec: SweepSpec, loc: _Locator) -> None:
     """Build what every distinct point configures (:func:`.design_point.check_point`), so
     that rules between parameters (``weight_sram_mib <= sram_mib``, Poisson arrivals need
     ``rate_per_s``) fail before the sweep starts, not in the middle."""
-    configured = set(dp.accelerator_params()) | set(dp.serving_params()) | {"hardware"}
+    configured = {"hardware", *(name for cls in dp.point_configs().values()
+                                for name in field_names(cls))}
     seen: set[tuple] = set()
     for i, p in enumerate(spec.points()):
         if i % 4096 == 4095:

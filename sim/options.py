@@ -71,6 +71,18 @@ class ServingConfig(Config):
         return self.max_batch == 1 and not self.prefill
 
 
+@dataclass(frozen=True)
+class EngineOptions(Config):
+    """How the steps are replayed besides serving (every field is a ``simulate`` option
+    and a sweep axis).  The verify unit's size is the accelerator's ``tree_nodes``
+    (``simulate --verify-nodes`` sets it), not an option of the replay."""
+
+    pipelined: bool = option(False, help="pipelined speculation: a separate draft engine "
+                                         "drafts the next tree while the target verifies "
+                                         "the current one; draft and verify contend for HBM "
+                                         "(batch-1 replay only)")
+
+
 ENGINE_CHOICES = ("event", "fast", "auto")
 """What a run may ask for (:mod:`specaccel.sim.engines`): the SimPy event model, a fast
 engine (an error, with the reason, when none is exact for the run), or the fast engine

@@ -158,3 +158,22 @@ def test_bad_serving_parameters_fail_before_the_sweep(fixed, axes, field, reason
     key = field.split(".")[1]
     line = next(i for i, text in enumerate(body.splitlines(), 1) if text.startswith(key))
     assert exc.value.where == (f"line {line}",)
+
+
+def test_engine_options_are_sweep_axes_and_simulate_options(trace_file, capsys):
+    from specaccel.sim.options import EngineOptions
+
+    assert set(field_names(EngineOptions)) <= dp.parameter_names()
+    spec = parse_spec(SERVING_SPEC.format(fixed='hardware = "specaccel-default"',
+                                          axes="pipelined = [false, true]")
+                      .replace('hardware = "a100-80gb"\n', ""), "e.toml")
+    plain, piped = (dp.evaluate_point(p, spec.settings) for p in spec.points())
+    assert plain["evaluator"] == "fast" and piped["evaluator"] == "event"
+    assert piped["tokens_per_s"] != plain["tokens_per_s"]   # drafting overlaps verifying
+    with pytest.raises(InputError, match="batch-1 replay only") as exc:
+        parse_spec(SERVING_SPEC.format(fixed="max_batch = 4", axes="pipelined = [true]"),
+                   "e.toml")
+    assert exc.value.field == "axes.pipelined"
+    got = _json(capsys, ["simulate", "--trace", str(trace_file), "--hw", "specaccel-default",
+                         "--verify-nodes", "64", "--pipelined", "--json"])
+    assert got["engine"].startswith("simpy") or got["engine"] == "pipelined"

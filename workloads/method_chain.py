@@ -17,7 +17,7 @@ import numpy as np
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
 from specaccel.workloads.methods import declare_method, declare_preset
-from specaccel.workloads.presets import FLAT_ALPHA, SPECBENCH, SPECBENCH_PROMPTS, Preset
+from specaccel.workloads.presets import FLAT_ALPHA, SPECBENCH, Preset
 from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal, chain_proposal
 from specaccel.workloads.tree_shapes import chain
@@ -105,15 +105,11 @@ declare_preset(Preset(
     tree=chain(5),
     target_model="vicuna-7b",
     draft_model="vicuna-68m",
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=96,
+    benchmark=SPECBENCH,
     assumptions=(
         "gamma = 5 (Hugging Face assisted generation's default num_assistant_tokens; its "
         "adaptive schedule is not modelled)",
         FLAT_ALPHA,
-        SPECBENCH,
     ),
 ))
 declare_preset(RealTextPreset(

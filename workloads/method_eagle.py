@@ -15,9 +15,8 @@ from specaccel.workloads.method_static_tree import EAGLE_TREE_25, StaticTree
 from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.presets import (
     FLAT_ALPHA,
-    MTBENCH_PROMPTS,
+    MTBENCH,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
     top_reach_tree,
 )
@@ -46,14 +45,8 @@ declare_preset(Preset(
     tree=eagle_default_tree(),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=128,
+    benchmark=MTBENCH,
     assumptions=(
-        "prompt lengths: log-normal, median 120 tokens, sigma 0.7 (MT-Bench first turns "
-        "with the Vicuna system prompt; not measured)",
-        "80 requests = the 80 MT-Bench questions; 128 steps each",
         "rank decay fitted to Medusa Vicuna-7B head top-k accuracy; EAGLE publishes none",
     ),
 ))
@@ -65,11 +58,8 @@ declare_preset(Preset(
     tree=chain(5),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=160,
-    assumptions=("prompt lengths as eagle-vicuna-7b-mtbench",),
+    benchmark=MTBENCH,
+    steps=160,
 ))
 declare_preset(Preset(
     name="eagle-vicuna-7b-mtbench-t1",
@@ -80,10 +70,8 @@ declare_preset(Preset(
     tree=eagle_default_tree(),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="stochastic",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=160,
+    benchmark=MTBENCH,
+    steps=160,
     assumptions=("stochastic: p/q of each node equals its acceptance probability under the "
                  "model (SpecInfer residuals for siblings)",),
 ))
@@ -101,16 +89,14 @@ declare_preset(Preset(
     tree=lambda: top_reach_tree(60, 7, 10, name="eagle3-60-d7"),
     target_model="vicuna-13b",
     draft_model="eagle-head-vicuna-13b",
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SPECBENCH,
+    steps=64,
     assumptions=(
         "static stand-in for the dynamic tree: the 60 draft tokens of highest reach "
         "probability in the depth-7 top-10 tree under a flat alpha = 0.7 model (EAGLE-3's "
         "default 60 tokens, depth 7, top-10; the row states no size)",
         "draft 'eagle-head-vicuna-13b' (one decoder layer) stands in for EAGLE-3's head, "
         "which also fuses low/mid/high target features (slightly more input FLOPs)",
-        FLAT_ALPHA, SPECBENCH,
+        FLAT_ALPHA,
     ),
 ))

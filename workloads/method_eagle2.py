@@ -20,10 +20,9 @@ from specaccel.schema.trace import DraftTree
 from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.presets import (
     FLAT_ALPHA,
-    MTBENCH_PROMPTS,
-    SIX_TASK_PROMPTS,
+    MTBENCH,
+    SIX_TASK,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
     top_reach_tree,
 )
@@ -127,16 +126,10 @@ declare_preset(Preset(
     tree=_eagle2_60,
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=SIX_TASK_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SIX_TASK,
     assumptions=(
         _EAGLE2_STATIC,
         FLAT_ALPHA,
-        "6 tasks (MT-Bench, HumanEval, GSM8K, Alpaca, CNN/DM, Natural Questions) pooled as "
-        "480 requests; prompt lengths log-normal, median 300, sigma 1.0 (CNN/DM articles "
-        "make the tail long; not measured)",
     ),
 ))
 declare_preset(Preset(
@@ -147,11 +140,8 @@ declare_preset(Preset(
     tree=_eagle2_60,
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=128,
-    assumptions=(_EAGLE2_STATIC, FLAT_ALPHA, "prompt lengths as eagle-vicuna-7b-mtbench"),
+    benchmark=MTBENCH,
+    assumptions=(_EAGLE2_STATIC, FLAT_ALPHA),
 ))
 declare_preset(Preset(
     name="eagle2-vicuna-7b-specbench",
@@ -161,13 +151,11 @@ declare_preset(Preset(
     tree=_eagle2_60,
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SPECBENCH,
+    steps=64,
     assumptions=(_EAGLE2_STATIC + "; the leaderboard row does not state the tree size, "
                  "EAGLE-2's default (60 tokens, depth 6, top-10) assumed",
-                 FLAT_ALPHA, SPECBENCH),
+                 FLAT_ALPHA),
 ))
 declare_preset(Preset(
     name="eagle2-vicuna-13b-6task",
@@ -177,16 +165,12 @@ declare_preset(Preset(
     tree=lambda: top_reach_tree(50, 6, 10, name="eagle2-50-d6"),
     target_model="vicuna-13b",
     draft_model="eagle-head-vicuna-13b",
-    verification="greedy",
-    prompt_lengths=SIX_TASK_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SIX_TASK,
     assumptions=(
         "static stand-in for the dynamic tree: the 50 draft tokens of highest reach "
         "probability in the depth-6 top-10 tree under a flat alpha = 0.7 model (the row "
         "gives 50 tokens; depth 6 and top-10 assumed as for 7B)",
         FLAT_ALPHA,
-        "prompt lengths as eagle2-vicuna-7b-6task",
     ),
 ))
 declare_preset(RealTextPreset(

@@ -62,7 +62,6 @@ from specaccel.workloads.presets import (
     DRAFT_FREE,
     FLAT_ALPHA,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
 )
 from specaccel.workloads.real_text_presets import RealTextPreset
@@ -239,16 +238,13 @@ declare_preset(Preset(
     tree=k_by_depth(7, 4),
     target_model="vicuna-7b",
     draft_model=None,
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=96,
+    benchmark=SPECBENCH,
     assumptions=(
         "tree: the verification branch only, G = 7 pooled n-grams of N - 1 = 4 tokens as "
         "7 root branches of 4 (29 nodes); the W (N - 1) - 1 = 27 lookahead-branch tokens of "
         "the same pass are not drafts: verification ignores them, the target pass is "
         "charged for them (extra_query_tokens_per_step)",
-        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+        DRAFT_FREE, FLAT_ALPHA,
     ),
     extra_query_tokens_per_step=7 * (5 - 1) - 1,
 ))

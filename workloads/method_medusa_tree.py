@@ -31,9 +31,8 @@ from specaccel.workloads.method_static_tree import MEDUSA_MC_SIM_7B_63, StaticTr
 from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.presets import (
     FLAT_ALPHA,
-    MTBENCH_PROMPTS,
+    MTBENCH,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
 )
 from specaccel.workloads.real_text_presets import RealTextPreset
@@ -172,15 +171,11 @@ declare_preset(Preset(
     tree=medusa_default_tree(),
     target_model="vicuna-7b",
     draft_model="medusa-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=128,
+    benchmark=MTBENCH,
     assumptions=(
         "tree: Medusa's mc_sim_7b_63 (63 drafts + root = 64 nodes)",
         "flat alpha profile (the source gives only tau; head accuracies of Medusa-1 fix "
         "only the rank decay)",
-        "prompt lengths as eagle-vicuna-7b-mtbench",
     ),
 ))
 declare_preset(Preset(
@@ -191,15 +186,13 @@ declare_preset(Preset(
     tree=medusa_default_tree(),
     target_model="vicuna-7b",
     draft_model="medusa-vicuna-7b",
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SPECBENCH,
+    steps=64,
     assumptions=(
         "tree: Medusa's mc_sim_7b_63 stands in for Hydra's own sparse tree (the row "
         "gives no size)",
         "draft 'medusa-vicuna-7b' stands in for Hydra's sequentially dependent heads "
         "(similar size); 'per-level' because each head waits for the previous level",
-        FLAT_ALPHA, SPECBENCH,
+        FLAT_ALPHA,
     ),
 ))

@@ -20,7 +20,7 @@ Drafting is ``draft-free``: no draft pass; the 71 prompt tokens ride in every ve
 from __future__ import annotations
 
 from specaccel.workloads.methods import declare_method, declare_preset
-from specaccel.workloads.presets import MTBENCH_PROMPTS, Preset
+from specaccel.workloads.presets import MTBENCH, Preset
 from specaccel.workloads.tree_shapes import from_choices
 
 PPD_TREE_105 = (
@@ -50,16 +50,12 @@ declare_preset(Preset(
     tree=from_choices(PPD_TREE_105, name="ppd-105-d3"),
     target_model="vicuna-7b",
     draft_model=None,
-    verification="greedy",
-    prompt_lengths=MTBENCH_PROMPTS,
-    n_requests=80,
-    steps_per_request=128,
+    benchmark=MTBENCH,
     assumptions=(
         "published tau: the expected accept length of PPD's tree file, not a measured mean",
         "the dynamic tree (PPD picks the tree by how many prompt tokens were accepted) is "
         "stood in by its deepest (depth-3) tree every step",
-        "flat alpha profile calibrated to the tree's tau; prompt lengths as "
-        "eagle-vicuna-7b-mtbench",
+        "flat alpha profile calibrated to the tree's tau",
     ),
     extra_query_tokens_per_step=PPD_PROMPT_TOKENS_105,
 ))

@@ -22,7 +22,6 @@ from specaccel.workloads.presets import (
     DRAFT_FREE,
     FLAT_ALPHA,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
 )
 from specaccel.workloads.real_text_presets import RealTextPreset
@@ -96,14 +95,11 @@ declare_preset(Preset(
     tree=chain(10),
     target_model="vicuna-7b",
     draft_model=None,
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=96,
+    benchmark=SPECBENCH,
     assumptions=(
         "chain of 10 copied tokens (Hugging Face prompt_lookup_num_tokens default); every "
         "step is assumed to find a match (misses show up as a low alpha)",
-        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+        DRAFT_FREE, FLAT_ALPHA,
     ),
 ))
 declare_preset(RealTextPreset(

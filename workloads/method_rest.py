@@ -13,7 +13,6 @@ from specaccel.workloads.presets import (
     DRAFT_FREE,
     FLAT_ALPHA,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
     top_reach_tree,
 )
@@ -35,14 +34,11 @@ declare_preset(Preset(
     tree=lambda: top_reach_tree(63, 5, 8, name="rest-63-d5"),
     target_model="vicuna-7b",
     draft_model=None,
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=96,
+    benchmark=SPECBENCH,
     assumptions=(
         "tree: REST's trie of retrieved continuations (up to 64 nodes) stood in by the 63 "
         "tokens of highest reach probability in a depth-5 top-8 tree (flat alpha = 0.7)",
         DRAFT_FREE.replace("the lookup", "the datastore lookup"),
-        FLAT_ALPHA, SPECBENCH,
+        FLAT_ALPHA,
     ),
 ))

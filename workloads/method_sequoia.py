@@ -14,7 +14,7 @@ from __future__ import annotations
 from specaccel.models.sequoia import sequoia_table
 from specaccel.workloads.acceptance_model import AcceptanceModel
 from specaccel.workloads.methods import declare_method, declare_preset
-from specaccel.workloads.presets import C4_PROMPTS, FLAT_ALPHA, SHAPE_ALPHA, Preset
+from specaccel.workloads.presets import C4, FLAT_ALPHA, SHAPE_ALPHA, Preset
 from specaccel.workloads.tree_shapes import TreeShape, from_parents
 
 SEQUOIA_WIDTH = 8
@@ -38,66 +38,34 @@ declare_method(
                                       "height and at most 8 children per node",
     sources=("Chen et al. 2024, Sequoia (NeurIPS 2024)",))
 
-_SEQUOIA_TREE = ("tree: Sequoia's DP tree ({n} nodes with the root, height <= {d}, <= 8 "
-                 "children) for the rank acceptance of a flat alpha = 0.7 model")
+def _sequoia_preset(target: str, size: str, nodes: int, depth: int, temperature: str,
+                    *notes: str) -> Preset:
+    """The Sequoia preset of the C4 row for `target` (``Llama2-7B``), its `nodes`-node
+    depth-`depth` tree at `temperature`, with a 68M draft."""
+    mode = "greedy" if temperature == "0" else f"temperature {temperature} (stochastic)"
+    suffix = "" if temperature == "0" else "-t" + temperature.replace(".", "")
+    return Preset(
+        name=f"sequoia-llama2-{size}-{nodes}n-d{depth}-c4{suffix}",
+        description=f"Sequoia on Llama-2-{size.upper()} with a 68M draft, C4, {mode}, "
+                    f"{nodes}-node depth-{depth} tree",
+        method="sequoia",
+        source_row=("sequoia", target, f"JF68M {nodes} nodes depth {depth}", "C4",
+                    temperature),
+        tree=lambda: sequoia_tree(nodes, depth, name=f"sequoia-{nodes}-d{depth}"),
+        target_model=f"llama-2-{size}",
+        draft_model="llama-68m",
+        benchmark=C4,
+        assumptions=(
+            f"tree: Sequoia's DP tree ({nodes} nodes with the root, height <= {depth}, <= 8 "
+            "children) for the rank acceptance of a flat alpha = 0.7 model, not Sequoia's "
+            "measured acceptance vector", *notes, FLAT_ALPHA),
+    )
 
-declare_preset(Preset(
-    name="sequoia-llama2-7b-128n-d10-c4",
-    description="Sequoia on Llama-2-7B with a 68M draft, C4, greedy, 128-node depth-10 tree "
-                "(tau 5.08)",
-    method="sequoia",
-    source_row=("sequoia", "Llama2-7B", "JF68M 128 nodes depth 10", "C4", "0"),
-    tree=lambda: sequoia_tree(128, 10, name="sequoia-128-d10"),
-    target_model="llama-2-7b",
-    draft_model="llama-68m",
-    verification="greedy",
-    prompt_lengths=C4_PROMPTS,
-    n_requests=200,
-    steps_per_request=32,
-    assumptions=(
-        _SEQUOIA_TREE.format(n=128, d=10) + ", not Sequoia's measured acceptance vector",
-        FLAT_ALPHA,
-        "prompt lengths as specinfer-llama2-7b-c4",
-    ),
-))
-declare_preset(Preset(
-    name="sequoia-llama2-13b-64n-d9-c4",
-    description="Sequoia on Llama-2-13B with a 68M draft, C4, greedy, 64-node depth-9 tree "
-                "(tau 4.20)",
-    method="sequoia",
-    source_row=("sequoia", "Llama2-13B", "JF68M 64 nodes depth 9", "C4", "0"),
-    tree=lambda: sequoia_tree(64, 9, name="sequoia-64-d9"),
-    target_model="llama-2-13b",
-    draft_model="llama-68m",
-    verification="greedy",
-    prompt_lengths=C4_PROMPTS,
-    n_requests=200,
-    steps_per_request=32,
-    assumptions=(
-        _SEQUOIA_TREE.format(n=64, d=9),
-        FLAT_ALPHA,
-        "prompt lengths as specinfer-llama2-7b-c4",
-    ),
-))
-declare_preset(Preset(
-    name="sequoia-llama2-7b-128n-d7-c4-t06",
-    description="Sequoia on Llama-2-7B with a 68M draft, C4, temperature 0.6 (stochastic), "
-                "128-node depth-7 tree (tau 3.92)",
-    method="sequoia",
-    source_row=("sequoia", "Llama2-7B", "JF68M 128 nodes depth 7", "C4", "0.6"),
-    tree=lambda: sequoia_tree(128, 7, name="sequoia-128-d7"),
-    target_model="llama-2-7b",
-    draft_model="llama-68m",
-    verification="stochastic",
-    prompt_lengths=C4_PROMPTS,
-    n_requests=200,
-    steps_per_request=32,
-    assumptions=(
-        _SEQUOIA_TREE.format(n=128, d=7),
-        "stochastic: p/q of each node equals its acceptance probability under the model "
-        "(SpecInfer residuals for siblings); Sequoia's sampling-without-replacement "
-        "verification is not modelled",
-        FLAT_ALPHA,
-        "prompt lengths as specinfer-llama2-7b-c4",
-    ),
-))
+
+declare_preset(_sequoia_preset("Llama2-7B", "7b", 128, 10, "0"))
+declare_preset(_sequoia_preset("Llama2-13B", "13b", 64, 9, "0"))
+declare_preset(_sequoia_preset(
+    "Llama2-7B", "7b", 128, 7, "0.6",
+    "stochastic: p/q of each node equals its acceptance probability under the model "
+    "(SpecInfer residuals for siblings); Sequoia's sampling-without-replacement "
+    "verification is not modelled"))

@@ -28,7 +28,7 @@ import numpy as np
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree
 from specaccel.workloads.methods import declare_method, declare_preset
-from specaccel.workloads.presets import C4_PROMPTS, FLAT_ALPHA, Preset
+from specaccel.workloads.presets import C4, FLAT_ALPHA, Preset
 from specaccel.workloads.real_text_presets import RealTextPreset
 from specaccel.workloads.recorder_ngram import NextTokenModel, Proposal
 from specaccel.workloads.tree_shapes import k_by_depth
@@ -150,14 +150,10 @@ declare_preset(Preset(
     tree=k_by_depth(5, 8),
     target_model="llama-2-7b",
     draft_model="llama-68m",
-    verification="greedy",
-    prompt_lengths=C4_PROMPTS,
-    n_requests=200,
-    steps_per_request=32,
+    benchmark=C4,
     assumptions=(
         "5x8 read as 5 ranked branches at the root, each a chain of 8 (41 nodes)",
         FLAT_ALPHA,
-        "prompt length 128 and 128 generated tokens (Sequoia's C4 setup); 200 requests",
     ),
 ))
 declare_preset(RealTextPreset(

@@ -24,7 +24,6 @@ from specaccel.workloads.presets import (
     DRAFT_FREE,
     FLAT_ALPHA,
     SPECBENCH,
-    SPECBENCH_PROMPTS,
     Preset,
 )
 from specaccel.workloads.real_text_presets import RealTextPreset
@@ -116,14 +115,12 @@ declare_preset(Preset(
     tree=from_choices(bfs_template([8, 4, 2, 2, 1, 1]), name="token-recycling-8-4-2-2-1-1"),
     target_model="vicuna-7b",
     draft_model=None,
-    verification="greedy",
-    prompt_lengths=SPECBENCH_PROMPTS,
-    n_requests=480,
-    steps_per_request=64,
+    benchmark=SPECBENCH,
+    steps=64,
     assumptions=(
         "tree: the BFS template of method_token_recycling (branching 8,4,2,2,1,1 along the "
         "rank-0 path) stands in for the paper's 80-node template",
-        DRAFT_FREE, FLAT_ALPHA, SPECBENCH,
+        DRAFT_FREE, FLAT_ALPHA,
     ),
 ))
 declare_preset(RealTextPreset(

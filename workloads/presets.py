@@ -45,15 +45,34 @@ calibration scale sets its level, so the start value does not change the result.
 DEFAULT_PRESET = "eagle-vicuna-7b-mtbench"
 """The preset that ``specaccel run`` replays by default."""
 
-MTBENCH_PROMPTS = PromptLengths(median=120, sigma=0.7, low=16, high=2048)
-"""MT-Bench first turns with the Vicuna system prompt (log-normal; not measured)."""
-SPECBENCH_PROMPTS = PromptLengths(median=250, sigma=0.9, low=16, high=4096)
-"""Spec-Bench questions (log-normal, median 250; not measured)."""
-C4_PROMPTS = PromptLengths(median=128)
-"""Sequoia's C4 setup: 128-token prompts."""
-SIX_TASK_PROMPTS = PromptLengths(median=300, sigma=1.0, low=16, high=4096)
-"""EAGLE-2's six tasks pooled (CNN/DM articles make the tail long; not measured)."""
-SPECBENCH = "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250"
+@dataclass(frozen=True)
+class Benchmark:
+    """The requests of a benchmark as a calibrated preset generates them: prompt lengths,
+    how many requests, how many steps each by default, and what of that is assumed."""
+
+    name: str
+    prompt_lengths: PromptLengths
+    n_requests: int
+    steps_per_request: int
+    note: str
+
+
+MTBENCH = Benchmark(
+    "MT-Bench", PromptLengths(median=120, sigma=0.7, low=16, high=2048), 80, 128,
+    "80 requests = the 80 MT-Bench questions; prompt lengths log-normal, median 120, "
+    "sigma 0.7 (first turns with the Vicuna system prompt; not measured)")
+SPECBENCH = Benchmark(
+    "Spec-Bench", PromptLengths(median=250, sigma=0.9, low=16, high=4096), 480, 96,
+    "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250, "
+    "sigma 0.9 (not measured)")
+C4 = Benchmark(
+    "C4", PromptLengths(median=128), 200, 32,
+    "prompt length 128 and 128 generated tokens (Sequoia's C4 setup); 200 requests")
+SIX_TASK = Benchmark(
+    "6-task mean", PromptLengths(median=300, sigma=1.0, low=16, high=4096), 480, 64,
+    "6 tasks (MT-Bench, HumanEval, GSM8K, Alpaca, CNN/DM, Natural Questions) pooled as 480 "
+    "requests; prompt lengths log-normal, median 300, sigma 1.0 (CNN/DM articles make the "
+    "tail long; not measured)")
 FLAT_ALPHA = "flat alpha profile (the source gives only tau)"
 DRAFT_FREE = ("draft-free method: drafting 'draft-free', no draft model (no draft pass, "
               "no draft weights or KV cache); each step is the tree-mask unit, the "
@@ -84,12 +103,11 @@ class Preset(WorkloadPreset):
     target_model, draft_model:
         Model names the cost model knows; ``draft_model`` is ``None`` for a draft-free
         method (no draft model exists).
-    verification:
-        ``"greedy"`` (temperature 0) or ``"stochastic"``.
-    prompt_lengths:
-        Prompt-length distribution.
-    n_requests, steps_per_request:
-        Default sizes of a generated trace.
+    benchmark:
+        The requests (:class:`Benchmark`: prompt lengths, default sizes); verification
+        is greedy at the source row's temperature 0, stochastic otherwise.
+    steps:
+        Steps per request when not the benchmark's default.
     rank_decay, confidence_spread:
         β and w of the acceptance model.
     assumptions:
@@ -112,15 +130,30 @@ class Preset(WorkloadPreset):
     tree: TreeShape | Callable[[], TreeShape] = field(compare=False)
     target_model: str
     draft_model: str | None
-    verification: str
-    prompt_lengths: PromptLengths
-    n_requests: int
-    steps_per_request: int
+    benchmark: Benchmark
+    steps: int | None = None
     rank_decay: float = RANK_DECAY
     confidence_spread: float = DEFAULT_CONFIDENCE_SPREAD
     assumptions: tuple[str, ...] = field(default=())
     extra_query_tokens_per_step: int = 0
     tau: float | None = None
+
+    @property
+    def verification(self) -> str:
+        """``"greedy"`` at the source row's temperature 0, else ``"stochastic"``."""
+        return "greedy" if self.source_row[4] in ("0", "") else "stochastic"
+
+    @property
+    def prompt_lengths(self) -> PromptLengths:
+        return self.benchmark.prompt_lengths
+
+    @property
+    def n_requests(self) -> int:
+        return self.benchmark.n_requests
+
+    @property
+    def steps_per_request(self) -> int:
+        return self.steps if self.steps is not None else self.benchmark.steps_per_request
 
     @cached_property
     def shape(self) -> TreeShape:
@@ -200,7 +233,7 @@ class Preset(WorkloadPreset):
             "prompt_lengths": self.prompt_lengths.to_dict(),
             "n_requests": self.n_requests,
             "steps_per_request": self.steps_per_request,
-            "assumptions": list(self.assumptions),
+            "assumptions": [*self.assumptions, self.benchmark.note],
         }
 
     def trace_metadata(self, seed: int) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
-from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
+from specaccel.sim.options import ENGINE_CHOICES, EngineOptions, ServingConfig
 
 
 def register(subparsers: Any) -> None:
@@ -70,6 +70,7 @@ def register(subparsers: Any) -> None:
                          help="N requests (the trace's, repeated cyclically if it has fewer)")
     add_options(serving, ServingConfig, exclude=("arrivals", "rate_per_s"),
                 dest_prefix=SERVING_DEST)
+    add_options(p, EngineOptions)
     p.add_argument("--verify-nodes", type=int, metavar="N",
                    help="size of the accelerator's verify unit in nodes: its cycles and area "
                         "(the design's tree_nodes; default: the hardware's); GPUs verify in "
@@ -78,10 +79,6 @@ def register(subparsers: Any) -> None:
         "software stack and placement", "the software around the kernels of a GPU target "
         "and how target and draft are placed (docs/validation.md#software-stacks)")
     add_options(deploy, DeploymentConfig, dest_prefix=DEPLOY_DEST)
-    p.add_argument("--pipelined", action="store_true",
-                   help="pipelined speculation: a separate draft engine drafts the next tree "
-                        "while the target verifies the current one; draft and verify "
-                        "contend for HBM (batch-1 replay only)")
     p.add_argument("--engine", choices=ENGINE_CHOICES, default="event",
                    help="event (the SimPy event model), fast (a fast path: uncontended "
                         "runs and static batches only) or auto (default: event)")
@@ -272,6 +269,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     serving = _serving_config(args)
     window = _gantt_window(args.gantt_window)
+    replay_options = from_mapping(EngineOptions, options_from_args(EngineOptions, args))
     if args.timeline:
         check_output_file(args.timeline, kind="json", option="--timeline")
     if args.gantt:
@@ -288,12 +286,12 @@ def run(args: argparse.Namespace) -> int:
     deploy = from_mapping(DeploymentConfig,
                           options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
     dep, base_dep = resolve_deployments(trace, hw, deploy)
-    if draft is None and (args.draft or args.pipelined):
+    if draft is None and (args.draft or replay_options.pipelined):
         print(f"note: drafting {drafting.name!r} runs no draft model: "
               + ("--draft is ignored" if args.draft else "")
-              + (", " if args.draft and args.pipelined else "")
+              + (", " if args.draft and replay_options.pipelined else "")
               + ("--pipelined has nothing to pre-draft (plain replay)"
-                 if args.pipelined else ""), file=sys.stderr)
+                 if replay_options.pipelined else ""), file=sys.stderr)
     print(f"simulating {requests.n_steps} steps of {requests.size} requests on {hw.name}"
           + (" (serving)" if serving else ""), file=sys.stderr)
     record = bool(args.timeline or args.gantt)
@@ -305,7 +303,8 @@ def run(args: argparse.Namespace) -> int:
                               requests=args.requests,
                               baseline=args.baseline, record_timeline=record,
                               engine=args.engine, serving=serving,
-                              verify_nodes=args.verify_nodes, pipelined=args.pipelined,
+                              verify_nodes=args.verify_nodes,
+                              pipelined=replay_options.pipelined,
                               deployment=dep, baseline_deployment=base_dep)
     except ValueError as exc:
         if isinstance(exc, InputError):

@@ -19,7 +19,8 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 TABLES: tuple[tuple[str, str, str], ...] = (
     ("config-format.md", "accelerator-fields",
      "specaccel.models.cost.accelerator:AcceleratorConfig"),
-    ("config-format.md", "serving-fields", "specaccel.sim.serving:ServingConfig"),
+    ("config-format.md", "serving-fields", "specaccel.sim.options:ServingConfig"),
+    ("config-format.md", "engine-fields", "specaccel.sim.options:EngineOptions"),
 )
 
 
