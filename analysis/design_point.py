@@ -375,7 +375,6 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
     """
     from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
-    from specaccel.workloads.methods import check_simulated
 
     if settings.engine == "fast":
         ok, why = fast_path_status(point)
@@ -391,7 +390,6 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
                    None if steps is None else int(steps),
                    int(point.get("trace_seed", 0)), point.get("tree"),
                    None if tau is None else float(tau))
-    check_simulated(trace.metadata)
     hw = build_hardware(point)
     target_name = point.get("target") or trace.metadata.get("target_model")
     draft_name = point.get("draft") or trace.metadata.get("draft_model")

@@ -55,6 +55,26 @@ NODE_DTYPES: dict[str, Any] = {
     "uniform": np.float64,
 }
 
+STEP_METADATA = ("exit_layer", "tokens_per_step", "step_seconds")
+"""Metadata lists that hold one value per step of the trace (the exit layer of an
+early-exit or self-drafting step, ...).  A trace of some of the requests keeps the values
+of the steps it keeps (:func:`metadata_of_steps`)."""
+
+
+def metadata_of_steps(metadata: dict[str, Any], steps: np.ndarray, n_steps: int
+                      ) -> dict[str, Any]:
+    """`metadata` of a trace of `n_steps` steps, for a trace of its steps `steps` (global
+    indices, in order): each :data:`STEP_METADATA` list of one value per step is indexed,
+    everything else kept.  `metadata` itself when it holds no such list."""
+    keys = [k for k in STEP_METADATA
+            if isinstance(metadata.get(k), list) and len(metadata[k]) == n_steps]
+    if not keys:
+        return metadata
+    out = dict(metadata)
+    for k in keys:
+        out[k] = np.asarray(metadata[k])[np.asarray(steps, dtype=np.int64)].tolist()
+    return out
+
 
 @dataclass(frozen=True)
 class DraftTree:
@@ -254,8 +274,10 @@ class Trace:
         for r in idx:
             parts.append((self.request_id[r], int(self.prompt_len[r]),
                           [self.step(s) for s in self.request_steps(r)]))
+        steps = np.array([s for r in idx for s in self.request_steps(r)], dtype=np.int64)
         return Trace.from_trees(parts, verification=self.verification,
-                                arrival_s=self.arrival_s[idx], metadata=self.metadata)
+                                arrival_s=self.arrival_s[idx],
+                                metadata=metadata_of_steps(self.metadata, steps, self.n_steps))
 
     def equals(self, other: Trace) -> bool:
         """Exact equality of contents (NaN uniforms compare equal)."""

@@ -23,6 +23,7 @@ import numpy as np
 from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.drafting import DraftingMode, drafting_mode
 from specaccel.models.cost.step_stages import step_stages
+from specaccel.schema.errors import InputError
 from specaccel.sim.pricing import StepPricer, StepShapes
 
 
@@ -69,6 +70,9 @@ def deployment_pricer(deployment: Deployment, target: Any, draft: Any,
     pricer = StepPricer.build(deployment.hw, target, draft, mode)
     if deployment.is_ideal:
         return pricer
+    if not mode.standard_steps:
+        raise InputError(f"drafting {mode.name!r} is priced by the kernels alone: a "
+                         "software stack's step model does not run its passes", field="stack")
     return replace(
         pricer,
         target=replace(pricer.target, kernel=DeploymentKernel(deployment, "target")),

@@ -24,7 +24,12 @@ layer, pipeline hops, offloaded weights over PCIe).  The target and the draft ha
 stacks.  A per-step cost that is not a model pass — the sampling/argmax tail over the
 vocabulary per verified node, KV bookkeeping — is a :class:`StepTerm` added to one
 stage of every step.  Either kind is given to :meth:`StepPricer.build` and reaches every
-engine, the autoregressive baseline included, with no change to any engine.
+engine, the autoregressive baseline included, with no change to any engine.  What a
+method runs in a step is its drafting mode's: the draft passes (over some of the
+target's layers for a self-draft), and the target's work when it is not one pass over
+the tree (:meth:`~specaccel.models.cost.drafting.DraftingMode.target_work`: an early
+exit's partial pass and state propagation, a diffusion LM's block pass) — a pass may run
+some of the layers, without the LM head (:meth:`RoleCost.passes`).
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from specaccel.models.cost.drafting import (
     DraftingMode,
     DraftPasses,
     StepTrees,
+    TargetWork,
     drafting_mode,
     drafting_of,
 )
@@ -135,7 +141,10 @@ class StepShapes:
 
     Per step: tree size, query tokens of the target pass, context, accepted and
     committed tokens, number of draft passes; per draft pass (step-major): its step,
-    query tokens and context; and the drafting mode.
+    query tokens, context and layers (``None``: the draft model's every layer); the
+    drafting mode; and the target's work when the mode states it
+    (:meth:`~specaccel.models.cost.drafting.DraftingMode.target_work`; ``None``: the one
+    pass over ``target_tokens``).
     """
 
     n_nodes: np.ndarray
@@ -148,6 +157,8 @@ class StepShapes:
     draft_tokens: np.ndarray
     draft_context: np.ndarray
     drafting: DraftingMode
+    draft_layers: np.ndarray | None = None
+    target_work: TargetWork | None = None
 
 
 class StepStages(Protocol):
@@ -185,11 +196,26 @@ class RoleCost:
     terms: tuple[PassTerm, ...] = ()
 
     def passes(self, tokens: np.ndarray, context: np.ndarray, batch: Any = 1,
-               phase: str | None = None) -> PassCosts:
-        """Costs of the passes with these shapes (arrays of one entry per pass)."""
-        kw = {} if phase is None else {"phase": phase}
+               phase: str | None = None, *, layers: np.ndarray | None = None,
+               head: bool = True, tree: bool = True) -> PassCosts:
+        """Costs of the passes with these shapes (arrays of one entry per pass).
+
+        `layers`: decoder layers each pass runs (``None``: all); without its `head` a
+        pass is its layers alone (the kernel's pass less the same pass over no layer:
+        the embedding and the LM head); `tree`: attention reads a tree mask.
+        """
+        kw: dict[str, Any] = {} if phase is None else {"phase": phase}
+        if layers is not None:
+            kw["layers"] = layers
+        if not tree:
+            kw["tree"] = False
         raw = self.kernel(self.model, self.device, tokens=tokens, context=context,
                           batch=batch, **kw)
+        if not head:
+            bare = self.kernel(self.model, self.device, tokens=tokens, context=context,
+                               batch=batch, **{**kw, "layers": np.zeros_like(tokens)})
+            raw = {f: np.asarray(v, dtype=np.float64) - np.asarray(bare[f], dtype=np.float64)
+                   for f, v in raw.items() if f in bare}
         n = int(np.asarray(tokens).shape[0])
         out = PassCosts.from_kernel(raw, n, self.role,
                                     float(getattr(self.device, "static_power_w", 0.0)))
@@ -249,13 +275,15 @@ class StepPricer:
         if cost_fn is None:
             from specaccel.models.cost import pass_costs as cost_fn
         mode = drafting_mode(drafting)
+        if mode.self_drafts:         # the draft passes run the target's own layers
+            draft = target
         for term in step_terms:
             if term.stage not in STAGES:
                 raise ValueError(f"a step term's stage must be one of {STAGES}, "
                                  f"not {term.stage!r}")
         return cls(hw=hw, target=RoleCost("target", target, hw, cost_fn, tuple(pass_terms)),
                    draft=(RoleCost("draft", draft, hw, cost_fn, tuple(pass_terms))
-                          if mode.runs_draft_model else None),
+                          if mode.runs_draft_model or mode.self_drafts else None),
                    drafting=mode, step_terms=tuple(step_terms), stages=stages,
                    default_kernel=default)
 
@@ -291,25 +319,60 @@ class StepPricer:
         """The drafting mode's draft passes of every step of `trace`."""
         return self.drafting.draft_passes(StepTrees.of_trace(trace, committed))
 
+    def outcome(self, trace: Any) -> TraceOutcome:
+        """What every step of `trace` commits: the golden outcome, as the drafting mode
+        commits it (:meth:`~specaccel.models.cost.drafting.DraftingMode.committed_outcome`)."""
+        return self.drafting.committed_outcome(trace, verify_trace(trace))
+
     def shapes(self, trace: Any, outcome: TraceOutcome) -> StepShapes:
         """What the steps of `trace` (a block of whole requests) run, before pricing.
 
         The target's pass runs over the tree plus the trace's
-        ``extra_query_tokens_per_step`` at context ``S_s``; the draft passes are the
-        drafting mode's.
+        ``extra_query_tokens_per_step`` at context ``S_s``, unless the drafting mode
+        states the target's work; the draft passes are the drafting mode's.
         """
         accepted = np.asarray(outcome.accepted, dtype=np.int64)
         committed = accepted + 1
         n_nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
         context = step_contexts(trace, committed)
-        passes = self.draft_passes(trace, committed)
+        trees = StepTrees.of_trace(trace, committed)
+        passes = self.drafting.draft_passes(trees)
         step_of, d_tokens, d_ctx = passes.flat(context)
         # query tokens of the target pass: the tree, plus tokens that ride in the same
         # pass without being drafts (lookahead decoding's Jacobi window)
-        return StepShapes(n_nodes=n_nodes, target_tokens=n_nodes + extra_query_tokens(trace),
+        target_tokens = n_nodes + extra_query_tokens(trace)
+        work = self.drafting.target_work(trees, target_tokens, context, self.target.model,
+                                         self.target.device)
+        return StepShapes(n_nodes=n_nodes, target_tokens=target_tokens,
                           context=context, accepted=accepted, committed=committed,
                           draft_passes=passes.per_step(), draft_step_of=step_of,
-                          draft_tokens=d_tokens, draft_context=d_ctx, drafting=self.drafting)
+                          draft_tokens=d_tokens, draft_context=d_ctx, drafting=self.drafting,
+                          draft_layers=passes.flat_layers(), target_work=work)
+
+    def _target_stage(self, sh: StepShapes) -> tuple[PassCosts, np.ndarray]:
+        """The target's costs of every step and the rows of logits each selects from."""
+        work = sh.target_work
+        n_steps = int(sh.n_nodes.shape[0])
+        if work is None:
+            selected = sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps)
+            return self.target.passes(sh.target_tokens, sh.context), selected
+        total = PassCosts.zeros(n_steps)
+        for p in work.passes:
+            idx = np.flatnonzero(p.used)
+            if not idx.shape[0]:
+                continue
+            got = self.target.passes(p.tokens[idx], p.context[idx], phase=p.phase,
+                                     layers=None if p.layers is None else p.layers[idx],
+                                     head=p.head, tree=p.tree).per_step(idx, n_steps)
+            total = PassCosts(*(a + b for a, b in zip(_arrays(total), _arrays(got),
+                                                      strict=True)))
+        if work.extra is not None:
+            e = work.extra
+            total = PassCosts(total.latency_s + e["latency_s"], total.energy_j + e["energy_j"],
+                              total.flops + e["flops"], total.hbm_bytes + e["hbm_bytes"])
+        selected = (work.selected if work.selected is not None
+                    else sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps))
+        return total, selected
 
     def own_stages(self, sh: StepShapes) -> dict[str, np.ndarray]:
         """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
@@ -317,9 +380,10 @@ class StepPricer:
         when the mode verifies no tree); on an accelerator the verify stage also holds
         the sampling unit's pass over every selected node's logits."""
         n_steps = int(sh.n_nodes.shape[0])
-        target = self.target.passes(sh.target_tokens, sh.context)
+        target, selected = self._target_stage(sh)
         if sh.draft_step_of.shape[0]:
-            draft = self.draft.passes(sh.draft_tokens, sh.draft_context).per_step(
+            draft = self.draft.passes(sh.draft_tokens, sh.draft_context,
+                                      layers=sh.draft_layers).per_step(
                 sh.draft_step_of, n_steps)
         else:
             draft = PassCosts.zeros(n_steps)
@@ -330,8 +394,8 @@ class StepPricer:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
         # a sampling unit picks the target's token at every verified node (one node a
-        # step without a tree); a GPU's selection is in its stack's kernels (zero here)
-        selected = sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps)
+        # step without a tree, or the rows the mode names); a GPU's selection is in its
+        # stack's kernels (zero here)
         verify_s = verify_s + self.hw.sampling_unit_latency_s(
             selected.astype(np.float64), int(self.target.model.vocab_size))
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
@@ -345,7 +409,7 @@ class StepPricer:
         :meth:`shapes` priced by the door's `stages` (default :meth:`own_stages`), then
         the step terms added to their stages."""
         if outcome is None:
-            outcome = verify_trace(trace)
+            outcome = self.outcome(trace)
         sh = self.shapes(trace, outcome)
         st = dict(self.own_stages(sh) if self.stages is None else self.stages(self, sh))
         for term in self.step_terms:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from specaccel.schema.trace import Trace
+from specaccel.schema.trace import Trace, metadata_of_steps
 
 
 def _gather_ranges(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -56,7 +56,7 @@ def take_requests(trace: Trace, n_requests: int, start: int = 0) -> Trace:
         nodes={k: np.asarray(v)[nodes] for k, v in trace.nodes.items()},
         recorded_accepted=np.asarray(trace.recorded_accepted)[steps],
         verification=trace.verification,
-        metadata=dict(trace.metadata),
+        metadata=dict(metadata_of_steps(trace.metadata, steps, trace.n_steps)),
     )
 
 
@@ -76,7 +76,7 @@ def slice_requests(trace: Trace, a: int, b: int) -> Trace:
         nodes={k: np.asarray(v)[n0:n1] for k, v in trace.nodes.items()},
         recorded_accepted=np.asarray(trace.recorded_accepted)[s0:s1],
         verification=trace.verification,
-        metadata=trace.metadata,
+        metadata=metadata_of_steps(trace.metadata, np.arange(s0, s1), trace.n_steps),
     )
 
 

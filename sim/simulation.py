@@ -82,6 +82,9 @@ def simulate(
     opts = replace(options or SimOptions(), **option_fields)
     opts.validate()
     mode = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
+    if opts.serving is not None and not mode.standard_steps:
+        raise InputError(f"drafting {mode.name!r} is priced for the batch-1 replay only: "
+                         "batching its rows is not modelled", field="serving")
     if deployment is None and baseline_deployment is not None:
         raise ValueError("a baseline deployment needs a deployment")
     if deployment is not None:

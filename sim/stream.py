@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from specaccel.models.cost.drafting import DraftPasses
+from specaccel.models.cost.drafting import DraftPasses, drafting_of
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.sim.autoregressive import autoregressive_trace
 from specaccel.sim.pricing import StepPricer
@@ -191,10 +191,14 @@ class StepStream:
 
     def _price(self) -> Iterator[StepBlock]:
         for first, trace in self.source.blocks(self.block_steps):
-            outcome = verify_trace(trace)
             if self.is_baseline:
+                # plain decoding of what the speculative run commits (its mode's rule)
+                outcome = drafting_of(trace.metadata).committed_outcome(trace,
+                                                                        verify_trace(trace))
                 trace = autoregressive_trace(trace, outcome)
                 outcome = verify_trace(trace)
+            else:
+                outcome = self.pricer.outcome(trace)
             yield StepBlock(first, trace, outcome, self.pricer.step_costs(trace, outcome))
 
     def blocks(self) -> Iterator[StepBlock]:

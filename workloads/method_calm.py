@@ -133,12 +133,10 @@ declare_method(
     "calm",
     description="early exit without verification (lossy): each token leaves the stack at "
                 "the first exit layer whose confidence reaches a threshold",
-    drafting="none", tree_policy="no draft tree: one token per step from its exit layer "
-                                 "(stored as a two-node tree for the golden model)",
-    sources=("Schuster et al. 2022, CALM (NeurIPS 2022)",),
-    not_simulated="a step is a partial pass over the token's exit layers plus the state "
-                  "propagation to the skipped ones, which no drafting mode of the simulator "
-                  "charges yet; early_exit_token_costs prices it")
+    drafting="early-exit", tree_policy="no draft tree: one token per step from its exit "
+                                       "layer (stored as a two-node tree for the golden "
+                                       "model)",
+    sources=("Schuster et al. 2022, CALM (NeurIPS 2022)",))
 
 
 @dataclass(frozen=True)

@@ -181,13 +181,10 @@ declare_method(
     "diffusion-llm",
     description="a masked diffusion LM commits several tokens per bidirectional refinement "
                 "step of a block (Fast-dLLM, dParallel, APD rules)",
-    drafting="none", tree_policy="no draft tree: each refinement step's committed tokens "
-                                 "are stored as an accepted chain",
+    drafting="block-diffusion", tree_policy="no draft tree: each refinement step's committed "
+                                            "tokens are stored as an accepted chain",
     sources=("Wu et al. 2025, Fast-dLLM (arXiv 2505.22618)",
-             "Nie et al. 2025, LLaDA (arXiv 2502.09992)"),
-    not_simulated="a step is a bidirectional pass over a block with a block cache, which no "
-                  "drafting mode of the simulator charges yet; trace_seconds "
-                  "(diffusion_decode_costs) prices it")
+             "Nie et al. 2025, LLaDA (arXiv 2502.09992)"))
 
 
 @dataclass(frozen=True)

@@ -278,26 +278,20 @@ def chains_trace(alpha: np.ndarray, gamma: np.ndarray, n_requests: int, seed: in
 
 
 # ---------------------------------------------------------------------- presets
-_NOT_SIMULATED = ("a self-draft shares the target's weights and (early exit) its KV cache, "
-                  "which no drafting mode of the simulator charges yet; "
-                  "self_spec_costs / del_schedule price it")
-
 declare_method(
     "self-speculation",
     description="the target drafts for itself with a subset of its layers: an early exit "
                 "(LayerSkip) or a skip set (SWIFT, CLaSp)",
-    drafting="per-level", tree_policy="a chain of gamma self-drafts (gamma: the best "
+    drafting="self-draft", tree_policy="a chain of gamma self-drafts (gamma: the best "
                                       "modelled speedup)",
     sources=("Elhoushi et al. 2024, LayerSkip (ACL 2024)",
-             "Xia et al. 2025, SWIFT (ICLR 2025; arXiv 2410.06916)"),
-    not_simulated=_NOT_SIMULATED)
+             "Xia et al. 2025, SWIFT (ICLR 2025; arXiv 2410.06916)"))
 declare_method(
     "del",
     description="self-speculation whose exit layer and draft length are chosen every step "
                 "from the acceptance the previous step showed",
-    drafting="per-level", tree_policy="a chain; exit layer and gamma per step",
-    sources=("Entezari Zarch et al. 2025, DEL (COLM 2025; arXiv 2504.05598)",),
-    not_simulated=_NOT_SIMULATED)
+    drafting="self-draft", tree_policy="a chain; exit layer and gamma per step",
+    sources=("Entezari Zarch et al. 2025, DEL (COLM 2025; arXiv 2504.05598)",))
 
 
 @dataclass(frozen=True)

@@ -64,10 +64,6 @@ class Method:
         best-first tree of a dynamic method, ...).
     sources:
         The papers (author year, venue or arXiv id).
-    not_simulated:
-        Empty when the simulator prices the method's steps through its drafting mode;
-        otherwise why it cannot yet and what prices the method instead (``simulate``,
-        ``run`` and sweeps refuse its traces with this reason).
     """
 
     name: str
@@ -75,7 +71,6 @@ class Method:
     drafting: DraftingMode
     tree_policy: str
     sources: tuple[str, ...]
-    not_simulated: str = ""
 
     def presets(self) -> list[WorkloadPreset]:
         """The method's presets, by name."""
@@ -91,30 +86,18 @@ class Method:
     def describe(self) -> dict[str, Any]:
         return {"method": self.name, "description": self.description,
                 "drafting": self.drafting.name, "tree_policy": self.tree_policy,
-                "sources": list(self.sources), "simulated": not self.not_simulated,
+                "sources": list(self.sources),
                 "presets": [p.name for p in self.presets()]}
 
 
 def declare_method(name: str, *, description: str, drafting: str, tree_policy: str,
-                   sources: tuple[str, ...], not_simulated: str = "") -> Method:
+                   sources: tuple[str, ...]) -> Method:
     """Declare a method (in its module); `drafting` names a mode of
     :data:`specaccel.models.cost.drafting.DRAFTING_MODES`."""
     from specaccel.models.cost.drafting import drafting_mode
 
     return METHODS.register(name, Method(name, description, drafting_mode(drafting),
-                                         tree_policy, tuple(sources), not_simulated))
-
-
-def check_simulated(metadata: dict[str, Any]) -> None:
-    """:class:`InputError` when a trace's method is one the simulator cannot price yet
-    (:attr:`Method.not_simulated`); traces of other or unknown methods pass."""
-    name = metadata.get("method")
-    if not isinstance(name, str) or name not in METHODS:
-        return
-    reason = METHODS.get(name).not_simulated
-    if reason:
-        raise InputError(f"method {name!r} is not priced by the simulator: {reason}",
-                         where=("metadata",), field="method")
+                                         tree_policy, tuple(sources)))
 
 
 def declare_preset(preset: WorkloadPreset) -> WorkloadPreset:

@@ -10,7 +10,16 @@ of :mod:`specaccel.workloads` declares it, and the simulator resolves the name o
 * :attr:`~DraftingMode.verifies_tree` — the step builds a tree and verifies it (the
   tree-mask unit, the target's verify pass over the tree, the verify unit);
 * :meth:`~DraftingMode.draft_passes` — the draft passes of every step of a block, given
-  the steps' tree shapes (:class:`StepTrees`).
+  the steps' tree shapes (:class:`StepTrees`);
+* :meth:`~DraftingMode.target_work` — what the target runs in every step when that is not
+  the one pass over the tree (:class:`TargetWork`: passes over some of its layers, a
+  bidirectional pass over a block, work that is no pass);
+* :meth:`~DraftingMode.committed_outcome` — what a step commits, when that is not what
+  the golden model accepted (a lossy method).
+
+A mode whose draft is a subset of the target's own layers (:attr:`~DraftingMode.self_drafts`)
+runs no separate draft model: its draft passes are the target's, over the layers each
+pass runs (:attr:`DraftPasses.layers`), and its weights are the target's.
 
 Draft passes are described per step and per *pass slot* ``d = 1 .. L``: slot ``d`` runs
 over ``tokens[s, d-1]`` query tokens at context ``S_s + context_offset[d-1]`` when
@@ -23,7 +32,7 @@ A new drafting mode is one subclass (or instance) of :class:`DraftingMode` added
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -129,12 +138,18 @@ class StepTrees:
         ``(R + 1,)`` steps of request ``r`` of the block (starting at 0).
     committed:
         ``(S,)`` tokens each step commits (its golden outcome's accepted + 1).
+    prompt_len:
+        ``(R,)`` prompt tokens of every request (``None``: not known).
+    metadata:
+        The trace's metadata (its per-step lists hold this block's steps).
     """
 
     step_node_offsets: np.ndarray
     parent: np.ndarray
     request_step_offsets: np.ndarray
     committed: np.ndarray
+    prompt_len: np.ndarray | None = None
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
     _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -143,7 +158,34 @@ class StepTrees:
         return cls(np.asarray(trace.step_node_offsets, dtype=np.int64),
                    np.asarray(trace.nodes["parent"]),
                    np.asarray(trace.request_step_offsets, dtype=np.int64),
-                   np.asarray(committed, dtype=np.int64))
+                   np.asarray(committed, dtype=np.int64),
+                   np.asarray(trace.prompt_len, dtype=np.int64), trace.metadata)
+
+    @property
+    def n_nodes(self) -> np.ndarray:
+        """``(S,)`` nodes of every step's tree."""
+        return np.diff(self.step_node_offsets)
+
+    def committed_before(self) -> np.ndarray:
+        """``(S,)`` tokens the request committed before each step."""
+        cum = np.concatenate([[0], np.cumsum(self.committed, dtype=np.int64)])
+        off = self.request_step_offsets
+        return cum[:-1] - np.repeat(cum[off[:-1]], np.diff(off))
+
+    def step_values(self, key: str, *, low: int, high: int) -> np.ndarray:
+        """``(S,)`` the integer per-step list ``metadata[key]`` (one value per step, each
+        in ``low .. high``); :class:`InputError` naming ``metadata.<key>`` otherwise."""
+        raw = self.metadata.get(key)
+        n = self.n_steps
+        if not isinstance(raw, list) or len(raw) != n:
+            raise InputError(f"must be a list of one integer per step ({n})",
+                             where=("metadata",), field=key)
+        a = np.asarray(raw)
+        if a.size and (not np.issubdtype(a.dtype, np.integer) or a.min() < low
+                       or a.max() > high):
+            raise InputError(f"every value must be an integer in {low}..{high}",
+                             where=("metadata",), field=key)
+        return a.astype(np.int64).reshape(n)
 
     @property
     def n_steps(self) -> int:
@@ -177,11 +219,15 @@ class DraftPasses:
         ``(S, L)`` whether the step runs that slot.
     context_offset:
         ``(L,)`` the slot's context is the step's context plus this.
+    layers:
+        ``(S, L)`` decoder layers the slot's pass runs (a self-draft's subset of the
+        target's); ``None``: every layer of the draft model.
     """
 
     tokens: np.ndarray
     used: np.ndarray
     context_offset: np.ndarray
+    layers: np.ndarray | None = None
 
     @classmethod
     def none(cls, n_steps: int) -> DraftPasses:
@@ -205,6 +251,64 @@ class DraftPasses:
         ctx = np.asarray(context, dtype=np.int64)[:, None] + self.context_offset[None, :]
         return step_of, self.tokens[use], np.broadcast_to(ctx, use.shape)[use]
 
+    def flat_layers(self) -> np.ndarray | None:
+        """Layers of every used pass, step-major (``None``: every layer)."""
+        return None if self.layers is None else self.layers[self.used]
+
+
+@dataclass(frozen=True)
+class TargetPass:
+    """One pass of the target in the steps that run it (arrays of one value per step).
+
+    Attributes
+    ----------
+    tokens:
+        ``(S,)`` query tokens.
+    context:
+        ``(S,)`` tokens already in the KV cache.
+    used:
+        ``(S,)`` whether the step runs this pass.
+    layers:
+        ``(S,)`` decoder layers the pass runs (``None``: all).
+    head:
+        Whether the pass runs the embedding and the LM head; without them it only
+        computes hidden states and KV (its cost is the layers' alone).
+    phase:
+        The kernel's phase (``None``: the door's default for a target pass).
+    tree:
+        Whether attention reads a tree mask; a bidirectional pass over a block reads none.
+    """
+
+    tokens: np.ndarray
+    context: np.ndarray
+    used: np.ndarray
+    layers: np.ndarray | None = None
+    head: bool = True
+    phase: str | None = None
+    tree: bool = True
+
+
+@dataclass(frozen=True)
+class TargetWork:
+    """What the target runs in every step of a block, when a mode says so.
+
+    Attributes
+    ----------
+    passes:
+        The target's passes (:class:`TargetPass`).
+    extra:
+        Work of every step that is no model pass (CALM's KV propagation to the skipped
+        layers): ``latency_s``, dynamic ``energy_j``, ``flops`` and ``hbm_bytes``, one
+        value per step each; ``None``: none.
+    selected:
+        ``(S,)`` rows of logits every step selects its tokens from (the accelerator's
+        sampling unit); ``None``: the tree's nodes.
+    """
+
+    passes: tuple[TargetPass, ...]
+    extra: dict[str, np.ndarray] | None = None
+    selected: np.ndarray | None = None
+
 
 @dataclass(frozen=True)
 class DraftingMode:
@@ -221,16 +325,37 @@ class DraftingMode:
         unit walks it.
     help:
         One line for docs and ``--help``.
+    self_drafts:
+        The draft passes run a subset of the *target's* layers (its weights, its KV
+        cache): no separate draft model.
+    standard_steps:
+        Its steps are one target pass over the tree, and draft passes over a draft
+        model's every layer: engines that batch rows (serving, static batches) and a
+        software stack's step model price them.  Otherwise only the step-cost door's own
+        batch-1 stages do.
     """
 
     name: str
     runs_draft_model: bool
     verifies_tree: bool
     help: str
+    self_drafts: bool = False
+    standard_steps: bool = True
 
     def draft_passes(self, trees: StepTrees) -> DraftPasses:
         """The draft passes of every step of `trees`: none, unless a mode says otherwise."""
         return DraftPasses.none(trees.n_steps)
+
+    def target_work(self, trees: StepTrees, tokens: np.ndarray, context: np.ndarray,
+                    model: Any, device: Any) -> TargetWork | None:
+        """What the target runs in every step, given the door's target pass (`tokens`
+        query tokens at `context`, one per step); ``None``: that one pass over every layer
+        (unless a mode says otherwise)."""
+        return None
+
+    def committed_outcome(self, trace: Any, outcome: Any) -> Any:
+        """What every step commits: the golden `outcome` (unless a mode says otherwise)."""
+        return outcome
 
     def __str__(self) -> str:
         return self.name
@@ -282,6 +407,161 @@ class ParallelMask(DraftingMode):
                            np.zeros(1, np.int64))
 
 
+MAX_LAYERS = 1 << 16
+"""Bound of a layer index before the model is known (the cost model checks the model's)."""
+
+
+@dataclass(frozen=True)
+class SelfDraft(DraftingMode):
+    """The target drafts with a subset of its own layers (LayerSkip, DEL, SWIFT, CLaSp).
+
+    The layers come from the trace: ``metadata["exit_layer"]`` (one early-exit layer ``E``
+    per step: the first ``E`` layers, DEL) or ``metadata["draft_layers"]`` (the indices
+    of the kept layers, every step).  Draft: one pass per tree level over that level's
+    expanded nodes (the first over the root) at context ``S_s + d - 1``, through the kept
+    layers and the shared LM head.  Verify: an early exit reuses the draft's KV of layers
+    ``1..E`` (``metadata["kv_reuse"]``, default true for the first ``E`` layers), so the
+    target runs layers ``E+1..L`` over the tree with its LM head, and layers ``1..E``
+    without the head over the leaves, which no draft pass consumed; any other layer set
+    is verified by the full pass over the tree.
+    """
+
+    def _exits(self, trees: StepTrees, n_layers: int = MAX_LAYERS
+               ) -> tuple[np.ndarray, bool]:
+        """Draft layers of every step and whether verification reuses their KV."""
+        meta = trees.metadata
+        if "exit_layer" in meta:
+            layers = trees.step_values("exit_layer", low=1, high=n_layers)
+            prefix = True
+        elif "draft_layers" in meta:
+            kept = meta["draft_layers"]
+            if (not isinstance(kept, list) or not kept
+                    or not all(isinstance(k, int) and 0 <= k < n_layers for k in kept)
+                    or len(set(kept)) != len(kept)):
+                raise InputError(f"must be a list of distinct layer indices in "
+                                 f"0..{n_layers - 1}", where=("metadata",),
+                                 field="draft_layers")
+            layers = np.full(trees.n_steps, len(kept), dtype=np.int64)
+            prefix = sorted(kept) == list(range(len(kept)))
+        else:
+            raise InputError("a self-drafting trace names its draft layers: exit_layer "
+                             "(one per step) or draft_layers", where=("metadata",),
+                             field="draft_layers")
+        reuse = meta.get("kv_reuse", prefix)
+        if not isinstance(reuse, bool) or (reuse and not prefix):
+            raise InputError("must be true or false, and true only for the first layers",
+                             where=("metadata",), field="kv_reuse")
+        return layers, reuse
+
+    def draft_passes(self, trees: StepTrees) -> DraftPasses:
+        levels = trees.levels
+        width = levels.expanded_at.shape[1]
+        slots = np.arange(1, width, dtype=np.int64)
+        used = slots[None, :] <= levels.depth[:, None]
+        tokens = levels.expanded_at[:, :-1].astype(np.int64)
+        layers = np.broadcast_to(self._exits(trees)[0][:, None], tokens.shape).copy()
+        return DraftPasses(tokens, used, slots - 1, layers)
+
+    def target_work(self, trees: StepTrees, tokens: np.ndarray, context: np.ndarray,
+                    model: Any, device: Any) -> TargetWork | None:
+        n_layers = int(model.n_layers)
+        exits, reuse = self._exits(trees, n_layers)
+        if not reuse:
+            return None
+        n = trees.n_nodes
+        drafted = n > 1
+        leaves = np.where(drafted, n - trees.levels.expanded_at.sum(axis=1), 0)
+        upper = TargetPass(tokens, context, np.ones(n.shape[0], bool),
+                           layers=np.where(drafted, n_layers - exits, n_layers))
+        lower = TargetPass(leaves, context + trees.levels.depth, drafted, layers=exits,
+                           head=False)
+        return TargetWork((upper, lower))
+
+
+@dataclass(frozen=True)
+class EarlyExit(DraftingMode):
+    """Each token leaves the target at its exit layer, unverified (CALM; lossy).
+
+    A step is one token: its pass over the first ``E`` layers with the LM head
+    (``metadata["exit_layer"]``, one per step), plus CALM's state propagation: the exit
+    state is copied to the ``L - E`` skipped layers, which compute their K/V from it
+    (:func:`~specaccel.models.cost.early_exit_pass.kv_propagation_layer_costs` per layer).
+    The step's tree is the root and the exit token; the golden verdict on the exit token
+    measures its agreement with the full model, and the step commits the exit token alone.
+    """
+
+    def target_work(self, trees: StepTrees, tokens: np.ndarray, context: np.ndarray,
+                    model: Any, device: Any) -> TargetWork | None:
+        from specaccel.models.cost.early_exit_pass import kv_propagation_layer_costs
+
+        n_layers = int(model.n_layers)
+        exits = trees.step_values("exit_layer", low=1, high=n_layers)
+        one = np.ones(exits.shape[0], dtype=np.int64)
+        per_layer = kv_propagation_layer_costs(model, device)
+        skipped = (n_layers - exits).astype(np.float64)
+        return TargetWork((TargetPass(one, context, one.astype(bool), layers=exits),),
+                          extra={k: skipped * v for k, v in per_layer.items()},
+                          selected=one)
+
+    def committed_outcome(self, trace: Any, outcome: Any) -> Any:
+        off = np.asarray(trace.step_node_offsets, dtype=np.int64)
+        if np.any(np.diff(off) != 2):
+            raise InputError("an early-exit step is a two-node tree: the root and the exit "
+                             "token", field="step_node_offsets")
+        exit_token = np.asarray(trace.nodes["token"], dtype=np.int64)[off[:-1] + 1]
+        return replace(outcome, accepted=np.zeros_like(outcome.accepted),
+                       bonus_token=exit_token)
+
+
+@dataclass(frozen=True)
+class BlockDiffusion(DraftingMode):
+    """A masked diffusion LM refines a block of masked tokens, one bidirectional pass a
+    step (LLaDA with Fast-dLLM's block cache).
+
+    From the trace: ``metadata["block_size"]``, ``["gen_len"]`` and ``["cache"]`` (a
+    scheme of :mod:`~specaccel.models.cost.diffusion_block_pass`); a step commits the
+    tokens its pass unmasked (its tree: an accepted chain), a request ``gen_len`` tokens.
+    The first step of a block is the full pass over prompt + ``gen_len`` tokens that
+    refills the block cache and gives that step's logits; the others are the cache
+    scheme's block pass.  Every pass: all query tokens see every key, no tree mask,
+    logits for every query row; the tokens are selected over the block's masked positions.
+    """
+
+    def target_work(self, trees: StepTrees, tokens: np.ndarray, context: np.ndarray,
+                    model: Any, device: Any) -> TargetWork | None:
+        from specaccel.models.cost.diffusion_block_pass import block_pass_shape, check_cache
+
+        meta = trees.metadata
+        sizes = {}
+        for key in ("block_size", "gen_len"):
+            v = meta.get(key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InputError("must be a positive integer", where=("metadata",), field=key)
+            sizes[key] = v
+        b, gen = sizes["block_size"], sizes["gen_len"]
+        if gen % b:
+            raise InputError(f"gen_len {gen} must be a multiple of block_size {b}",
+                             where=("metadata",), field="block_size")
+        try:
+            cache = check_cache(meta.get("cache"))
+        except InputError as exc:
+            raise InputError(exc.reason, where=("metadata",), field="cache") from None
+        before = trees.committed_before()
+        block, done = before // b, before % b
+        if np.any(done + trees.committed > b) or np.any(block >= gen // b):
+            raise InputError(f"a step commits tokens of one block of {b} and a request "
+                             f"{gen} tokens", where=("metadata",), field="block_size")
+        if trees.prompt_len is None:
+            raise ValueError("block diffusion needs the requests' prompt lengths")
+        prompt = np.repeat(trees.prompt_len, np.diff(trees.request_step_offsets))
+        q, ctx = block_pass_shape(b, prompt + block * b, gen - (block + 1) * b, cache)
+        first = done == 0
+        q = np.where(first, prompt + gen, q)
+        ctx = np.where(first, 0.0, ctx)
+        return TargetWork((TargetPass(q, ctx, np.ones(q.shape[0], bool), phase="verify",
+                                      tree=False),), selected=b - done)
+
+
 DRAFTING_MODES: dict[str, DraftingMode] = {m.name: m for m in (
     PerLevel("per-level", runs_draft_model=True, verifies_tree=True,
              help="one draft pass per tree level over that level's expanded nodes "
@@ -291,6 +571,19 @@ DRAFTING_MODES: dict[str, DraftingMode] = {m.name: m for m in (
     ParallelMask("parallel", runs_draft_model=True, verifies_tree=True,
                  help="one draft pass over the previous step's commits plus a mask token "
                       "per tree level (PARD, ParallelSpec)"),
+    SelfDraft("self-draft", runs_draft_model=False, verifies_tree=True, self_drafts=True,
+              standard_steps=False,
+              help="the target drafts with a subset of its own layers, one pass per tree "
+                   "level; an early exit's KV is reused by verification (LayerSkip, DEL, "
+                   "SWIFT)"),
+    EarlyExit("early-exit", runs_draft_model=False, verifies_tree=False,
+              standard_steps=False,
+              help="each token leaves the target at its exit layer, its state propagated "
+                   "to the skipped layers' KV, and is committed unverified (CALM)"),
+    BlockDiffusion("block-diffusion", runs_draft_model=False, verifies_tree=False,
+                   standard_steps=False,
+                   help="a diffusion LM unmasks tokens of a block by bidirectional passes "
+                        "over it, with a block KV cache (LLaDA, Fast-dLLM)"),
     DraftingMode("draft-free", runs_draft_model=False, verifies_tree=True,
                  help="the tree comes from a lookup that runs no model (prompt lookup, "
                       "REST, lookahead, token recycling); the lookup is not charged"),

@@ -56,6 +56,26 @@ def kv_propagation_operators(model: ModelSpec, hw: HardwareSpec, *, batch: int =
     return [norm, _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab, kv_write, dq)]
 
 
+def kv_propagation_layer_costs(model: ModelSpec, hw: HardwareSpec, *, batch: int = 1
+                               ) -> dict[str, float]:
+    """Cost of propagating `batch` exited tokens' state to one skipped attention layer
+    (:func:`kv_propagation_operators` on the roofline, with the placement of weights and
+    activations of a one-token pass): ``latency_s``, dynamic ``energy_j`` (no static
+    power), ``flops`` and ``hbm_bytes``."""
+    _check_model(model)
+    args: PassArgs = check_pass_args(model.n_layers, tokens=1, context=0.0, batch=batch)
+    resident = weights_resident(model, hw, 1)
+    on_chip = activations_on_chip(model, hw, args, resident)
+    out = {"latency_s": 0.0, "energy_j": 0.0, "flops": 0.0, "hbm_bytes": 0.0}
+    for op in kv_propagation_operators(model, hw, batch=args.batch):
+        c = op.cost(hw, resident, on_chip)
+        out["latency_s"] += c.latency_s
+        out["energy_j"] += c.energy_j
+        out["flops"] += c.flops
+        out["hbm_bytes"] += c.dram_bytes
+    return out
+
+
 def _check_model(model: ModelSpec) -> None:
     if model.kind != "decoder":
         raise InputError(f"early exit needs a decoder model, not a {model.kind!r} head",
@@ -96,13 +116,9 @@ def early_exit_token_costs(model: ModelSpec, hw: HardwareSpec,
                          field="exit_layer")
     e = e.astype(np.int64)
     args: PassArgs = check_pass_args(model.n_layers, tokens=1, context=context, batch=batch)
-    resident = weights_resident(model, hw, 1)
-    on_chip = activations_on_chip(model, hw, args, resident)
-    lat = energy = 0.0
-    for op in kv_propagation_operators(model, hw, batch=batch):
-        c = op.cost(hw, resident, on_chip)
-        lat += c.latency_s
-        energy += c.energy_j + hw.static_power_w * c.latency_s
+    layer = kv_propagation_layer_costs(model, hw, batch=args.batch)
+    lat = float(layer["latency_s"])
+    energy = float(layer["energy_j"]) + hw.static_power_w * lat
     exit_pass = pass_costs(model, hw, tokens=1, context=args.context, batch=batch, layers=e)
     skipped = (model.n_layers - e).astype(np.float64)
     return {"latency_s": exit_pass["latency_s"] + skipped * lat,

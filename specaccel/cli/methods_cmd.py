@@ -60,8 +60,6 @@ def _human(result: dict[str, Any]) -> str:
     for m in result["methods"]:
         head = (f"{m['method']} — {m['description']}\n  drafting {m['drafting']}; "
                 f"tree: {m['tree_policy']}\n  sources: {'; '.join(m['sources'])}")
-        if not m["simulated"]:
-            head += "\n  (not priced by the simulator yet: trace gen and sweeps only)"
         rows = [[p["preset"], p["kind"], _num(p["published_tau"]), _num(p["model_tau"]),
                  _num(p["published_speedup"]), p["source"] or "-"] for p in m["presets"]]
         body = table(rows, ["preset", "kind", "tau published", "tau model",

@@ -123,13 +123,11 @@ def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.report import build_report, format_report
     from specaccel.sim import resolve_deployments, resolve_specs, simulate
     from specaccel.workloads import write_trace
-    from specaccel.workloads.methods import check_simulated
 
     options = from_mapping(WorkloadOptions, options_from_args(WorkloadOptions, args))
     deploy = from_mapping(DeploymentConfig,
                           options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
     preset = options.resolve()
-    check_simulated({"method": preset.method})
     accelerator = accelerator_from_args(args, None) if wants_accelerator(args) else None
     out = _prepare_out_dir(args.out)
     t0 = time.perf_counter()

@@ -264,7 +264,6 @@ def run(args: argparse.Namespace) -> int:
     from specaccel.sim.config_check import check_replay_size, check_trace_metadata
     from specaccel.sim.request_sampling import RequestSource
     from specaccel.sim.simulation import resolve_deployments, resolve_specs, simulate
-    from specaccel.workloads.methods import check_simulated
 
     t0 = time.perf_counter()
     serving = _serving_config(args)
@@ -275,7 +274,6 @@ def run(args: argparse.Namespace) -> int:
     if args.gantt:
         check_output_file(args.gantt, kind="png", option="--gantt")
     trace = _load_trace(args.trace)
-    check_simulated(trace.metadata)
     check_replay_size(trace, file=args.trace)
     if args.requests is not None:
         check_replay_size(trace, file=args.trace, requests=args.requests)

@@ -64,7 +64,9 @@ def test_the_mode_table():
     free, none = DRAFTING_MODES["draft-free"], DRAFTING_MODES["none"]
     assert free.verifies_tree and not free.runs_draft_model
     assert not none.verifies_tree and not none.runs_draft_model
-    assert [m.name for m in DRAFTING_MODES.values() if not m.verifies_tree] == ["none"]
+    # besides plain decoding, only the modes that commit without a verified tree
+    assert [m.name for m in DRAFTING_MODES.values() if not m.verifies_tree] == [
+        "early-exit", "block-diffusion", "none"]
 
 
 # ---------------------------------------------------------------------------- step costs

@@ -83,20 +83,6 @@ def test_simulated_python_families_replay_on_the_simulator(method):
     get_model(trace.metadata["target_model"])            # names the cost model knows
 
 
-@pytest.mark.parametrize("method", ["self-speculation", "del", "calm", "diffusion-llm"])
-def test_unpriced_families_are_refused_with_the_reason(method, capsys, tmp_path):
-    preset = get_method(method).default_preset()
-    path = tmp_path / "t.parquet"
-    argv = ["trace", "gen", "--method", method, "--requests", "2", "-o", str(path)]
-    assert main(argv + (["--steps", "4"] if preset.sized_by_steps else [])) == 0
-    capsys.readouterr()
-    assert main(["simulate", "--trace", str(path), "--hw", "a100-80gb"]) == 2
-    err = capsys.readouterr().err
-    assert "field 'method'" in err and "not priced by the simulator" in err
-    assert main(["run", "--out", str(tmp_path / "o"), "--method", method]) == 2
-    assert "not priced by the simulator" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize("tau", [2.2, 4.6])
 def test_tau_recalibrates_the_acceptance_model(tau):
     trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=8, steps_per_request=200,
