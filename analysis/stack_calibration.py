@@ -174,7 +174,7 @@ def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
                          target_tokens=np.full(n, MEDUSA_TREE_TOKENS), context=ctx,
                          accepted=np.concatenate(acc_all),
                          draft_step_of=np.arange(n), draft_tokens=np.ones(n),
-                         draft_context=ctx, draft_selects=heads.medusa_heads)
+                         draft_context=ctx)
     step_s = stages["draft_s"] + stages["tree_s"] + stages["target_s"] + stages["verify_s"]
     pr = np.asarray(prompts, dtype=np.float64)
     prefill = dep.pass_costs(target, role="target", tokens=pr, context=np.zeros_like(pr),

@@ -142,10 +142,14 @@ def poisson_run(b: Bench) -> None:
                        baseline=with_baseline, requests=n_big)
         t = time.perf_counter() - t0
         extra = f", speedup {res.speedup:.2f}" if with_baseline else ""
+        # offered load: arrivals x tokens per request; above the served rate the queue
+        # grows for the whole run (TTFT of minutes is queueing, not a slow step)
+        offered = cfg.rate_per_s * res.tokens / n_big
         print(f"[4] {n_big}-request Poisson 4/s run, batch <= 32, "
               f"{'with' if with_baseline else 'no'} baseline: {t:6.1f} s wall   "
               f"(target < 60 s); {res.n_steps} steps, {res.tokens_per_s:.0f} "
-              f"tokens/s, TTFT P99 {res.serving['ttft_s']['p99']:.2f} s, TPOT P50 "
+              f"tokens/s served of {offered:.0f} offered, TTFT P99 "
+              f"{res.serving['ttft_s']['p99']:.2f} s, TPOT P50 "
               f"{res.serving['tpot_s']['p50'] * 1e3:.1f} ms{extra}")
 
 

@@ -45,11 +45,9 @@ def main() -> None:
     from specaccel.models.cost.placement import Placement
     from specaccel.models.cost.software_stack import get_stack
     from specaccel.models.golden import verify_trace
+    from specaccel.sim import StepInput, StepPricer, replay
     from specaccel.sim.deployment_pricing import deployment_pricer
     from specaccel.sim.fast_path import fast_replay
-    from specaccel.sim.pricing import StepPricer
-    from specaccel.sim.replay import replay
-    from specaccel.sim.step_input import StepInput
     from specaccel.workloads import generate_trace
 
     n = 50_000 if args.quick else args.passes
@@ -85,7 +83,8 @@ def main() -> None:
           f"({t_plain / t_stacked:.2f} of the kernels' rate)")
 
     for name, pricer in (("kernels alone", plain), ("hf-static-kv", stacked)):
-        inp = StepInput.build(trace, pricer, outcome=outcome)
+        inp = StepInput.build(trace, pricer, block_steps=1 << 40)
+        inp.stream.whole()                                      # priced before timing
         t_replay = best_of(lambda inp=inp: replay(inp), repeat=1 if args.quick else 2)
         t_fast = best_of(lambda inp=inp: fast_replay(inp))
         print(f"replay   SimPy, {name:<15} {trace.n_steps / t_replay:12,.0f} steps/s"

@@ -50,15 +50,12 @@ class DeploymentStages:
     deployment: Deployment
 
     def __call__(self, pricer: StepPricer, sh: StepShapes) -> dict[str, np.ndarray]:
-        draft = pricer.draft_model
-        selects = float(draft.medusa_heads) if draft is not None and \
-            getattr(draft, "kind", "") == "medusa" else 1.0
-        out = step_stages(self.deployment, target=pricer.target.model, draft=draft,
-                          speculative=sh.drafting.verifies_tree, n_nodes=sh.n_nodes,
-                          target_tokens=sh.target_tokens, context=sh.context,
-                          accepted=sh.accepted, draft_step_of=sh.draft_step_of,
-                          draft_tokens=sh.draft_tokens, draft_context=sh.draft_context,
-                          draft_selects=selects)
+        out = step_stages(self.deployment, target=pricer.target.model,
+                          draft=pricer.draft_model, speculative=sh.drafting.verifies_tree,
+                          n_nodes=sh.n_nodes, target_tokens=sh.target_tokens,
+                          context=sh.context, accepted=sh.accepted,
+                          draft_step_of=sh.draft_step_of, draft_tokens=sh.draft_tokens,
+                          draft_context=sh.draft_context)
         out.pop("draft_passes", None)
         return out
 

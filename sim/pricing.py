@@ -48,6 +48,7 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
+from specaccel.models.cost.sampling_tail import selected_tokens
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
 from specaccel.sim.step_costs import (
@@ -224,6 +225,16 @@ class RoleCost:
                 self.role, self.model, self.device, tokens=np.asarray(tokens),
                 context=np.asarray(context), batch=np.broadcast_to(batch, (n,)),
                 phase=phase), dtype=np.float64))
+        if self.role == "draft" and phase is None:
+            # a draft selects its own tokens, every row's (selected_tokens); the
+            # hardware's selection: an accelerator's sampling unit, nothing on a GPU
+            # (there the stack's kernels select: the deployment's step stages)
+            rows = np.asarray(tokens, dtype=np.float64) * np.broadcast_to(
+                np.asarray(batch, dtype=np.float64), (n,))
+            _, sel = selected_tokens(speculative=True, target_tokens=np.zeros(0),
+                                     draft=self.model, draft_tokens=rows)
+            out = out.add_latency(np.asarray(self.device.sampling_unit_latency_s(
+                sel, int(self.model.vocab_size)), dtype=np.float64))
         return out
 
 
@@ -353,8 +364,9 @@ class StepPricer:
         """The target's costs of every step and the rows of logits each selects from."""
         work = sh.target_work
         n_steps = int(sh.n_nodes.shape[0])
+        selected, _ = selected_tokens(speculative=sh.drafting.verifies_tree,
+                                      target_tokens=sh.target_tokens)
         if work is None:
-            selected = sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps)
             return self.target.passes(sh.target_tokens, sh.context), selected
         total = PassCosts.zeros(n_steps)
         for p in work.passes:
@@ -370,18 +382,21 @@ class StepPricer:
             e = work.extra
             total = PassCosts(total.latency_s + e["latency_s"], total.energy_j + e["energy_j"],
                               total.flops + e["flops"], total.hbm_bytes + e["hbm_bytes"])
-        selected = (work.selected if work.selected is not None
-                    else sh.n_nodes if sh.drafting.verifies_tree else np.ones(n_steps))
+        if work.selected is not None:  # the rows the mode names
+            selected = np.asarray(work.selected, dtype=np.float64)
         return total, selected
 
     def own_stages(self, sh: StepShapes) -> dict[str, np.ndarray]:
         """The door's own stage prices (:data:`STAGE_FIELDS`): the role's passes, summed
         per step for the draft, and the hardware's tree-mask and verify units (none
-        when the mode verifies no tree); on an accelerator the verify stage also holds
-        the sampling unit's pass over every selected node's logits."""
+        when the mode verifies no tree).  Every pass's token selection
+        (:func:`~specaccel.models.cost.sampling_tail.selected_tokens` counts it, the
+        hardware's ``sampling_unit_latency_s`` prices it: an accelerator's sampling unit;
+        nothing on a GPU, whose stack's kernels select) is charged to the stage that
+        needs it: a draft's to the draft, the target's to verification."""
         n_steps = int(sh.n_nodes.shape[0])
-        target, selected = self._target_stage(sh)
-        if sh.draft_step_of.shape[0]:
+        target, target_sel = self._target_stage(sh)
+        if sh.draft_step_of.shape[0]:  # each pass with its own selection (RoleCost)
             draft = self.draft.passes(sh.draft_tokens, sh.draft_context,
                                       layers=sh.draft_layers).per_step(
                 sh.draft_step_of, n_steps)
@@ -393,11 +408,8 @@ class StepPricer:
         else:
             tree_s = np.zeros(n_steps)
             verify_s = np.zeros(n_steps)
-        # a sampling unit picks the target's token at every verified node (one node a
-        # step without a tree, or the rows the mode names); a GPU's selection is in its
-        # stack's kernels (zero here)
         verify_s = verify_s + self.hw.sampling_unit_latency_s(
-            selected.astype(np.float64), int(self.target.model.vocab_size))
+            target_sel, int(self.target.model.vocab_size))
         return {"draft_s": draft.latency_s, "draft_j": draft.energy_j,
                 "draft_flops": draft.flops, "draft_hbm_bytes": draft.hbm_bytes,
                 "tree_s": tree_s, "target_s": target.latency_s, "target_j": target.energy_j,

@@ -141,9 +141,12 @@ class Deployment:
             offload = offload_time_s(self.hw, model, placement,
                                      kv_tokens=float(np.max(s + t)) * float(np.max(batch)),
                                      shared_bytes=shared_bytes, layers=layers)
+        if "kernels" not in raw:
+            raise ValueError("the cost function returned no 'kernels': a software stack "
+                             "needs to know which kernels the pass's time already holds")
         on = pass_on_stack(stack, model, self.hw, kernel_s=kernel, tokens=t, context=s,
                            batch=batch, layers=layers, tp=placement.tp,
-                           model_kernels=raw.get("kernels", 0.0),
+                           model_kernels=raw["kernels"],
                            gpu_const_s=hop_const + offload,
                            gpu_per_row_token_s=hop_per_token,
                            host_extra_s=(placement.pp - 1) * stack.host_per_kernel_s)
@@ -164,12 +167,16 @@ class Deployment:
     def selection(self, n_nodes: np.ndarray | float, vocab: int, *, role: str = "target"
                   ) -> dict[str, np.ndarray]:
         """The token-selection tail over `n_nodes` positions' logits (``host_s``,
-        ``gpu_s``, ``dram_bytes``); nothing on the ``ideal`` stack of a GPU."""
+        ``gpu_s``, ``dram_bytes``) on `role`'s stack (:func:`~.sampling_tail.sampling_tail`).
+        On the ``ideal`` stack it is the hardware's own selection, as the step-cost door
+        charges it (``HardwareSpec.sampling_unit_latency_s``: an accelerator's sampling
+        unit, nothing on a GPU, whose selection kernels belong to a stack)."""
         stack = self.stack_of(role)
         n = np.asarray(n_nodes, dtype=np.float64)
-        if self.hw.kind == "gpu" and stack.is_ideal:
+        if stack.is_ideal:
             zero = np.zeros_like(n)
-            return {"host_s": zero, "gpu_s": zero, "dram_bytes": zero}
+            return {"host_s": zero, "gpu_s": self.hw.sampling_unit_latency_s(n, vocab),
+                    "dram_bytes": zero}
         return sampling_tail(self.hw, n, vocab, stack)
 
     def loop_ops(self, ops: np.ndarray | float, *, role: str = "target"

@@ -60,3 +60,23 @@ def sampling_tail(hw: HardwareSpec, n_nodes: np.ndarray | float, vocab: int,
     gpu = dram / (hw.mem_bw_bytes_s * hw.bw_efficiency) + kernels * gpu_kernel_s(hw)
     host = kernels * stack.host_op_s
     return {"host_s": host, "gpu_s": gpu, "dram_bytes": dram, "kernels": kernels}
+
+
+def selected_tokens(*, speculative: bool, target_tokens: np.ndarray,
+                    draft: object | None = None, draft_tokens: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """How many tokens each step's target pass and each draft pass select.
+
+    The one rule every pricing path uses: plain decoding selects one token a step; a
+    speculative step's target selects at every query position of its pass (every
+    verified node, and the positions that ride along, such as lookahead's Jacobi window,
+    whose logits the method reads too); a draft pass selects at each of its query
+    tokens, a Medusa pass once per head.  Returns ``(per step, per draft pass)``.
+    """
+    t = np.asarray(target_tokens, dtype=np.float64)
+    target = t.copy() if speculative else np.ones_like(t)
+    if draft is None or draft_tokens is None:
+        return target, np.zeros(0)
+    heads = float(getattr(draft, "medusa_heads", 1) or 1) \
+        if getattr(draft, "kind", "") == "medusa" else 1.0
+    return target, np.asarray(draft_tokens, dtype=np.float64) * heads

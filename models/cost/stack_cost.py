@@ -120,18 +120,24 @@ def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per
 
 def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
                   kernel_s: np.ndarray, tokens: np.ndarray, context: np.ndarray,
-                  batch: np.ndarray | float = 1.0, layers: int | None = None,
-                  tp: int = 1, model_kernels: np.ndarray | float = 0.0,
+                  model_kernels: np.ndarray | float,
+                  batch: np.ndarray | float = 1.0, layers: int | None = None, tp: int = 1,
                   gpu_const_s: float = 0.0, gpu_per_row_token_s: float = 0.0,
                   host_extra_s: float = 0.0) -> dict[str, np.ndarray]:
     """Host time, GPU time and wall time of passes whose kernels take `kernel_s`.
 
     `model_kernels` is how many kernels the kernel model priced in `kernel_s` (their
     fixed costs are in it already); the stack's further kernels add the device's
-    (`gpu_kernel_s`).  A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of
-    every row to the GPU time (pipeline hops, offloaded weights) and `host_extra_s` to
-    the host's.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s, gpu_s)``),
-    ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
+    (`gpu_kernel_s`).  It has no default: a kernel's fixed GPU time is charged once, by
+    whichever model priced it.  The launch is not a GPU term: the host's issue time
+    (``host_op_s`` per kernel, or one graph replay) overlaps the GPU's work, and the
+    pass takes the longer of the two -- the host runs ahead of the GPU through the
+    launch queue, so neither side waits for the other's every kernel.
+
+    A placement adds `gpu_const_s` plus `gpu_per_row_token_s` per query token of every
+    row to the GPU time (pipeline hops, offloaded weights) and `host_extra_s` to the
+    host's.  Returns arrays ``host_s``, ``gpu_s``, ``wall_s`` (= ``max(host_s,
+    gpu_s)``), ``extra_dram_bytes`` and ``kernels``.  On an accelerator (or the ``ideal`` stack)
     the wall time is the kernel time.
     """
     k = np.ascontiguousarray(kernel_s, dtype=np.float64).reshape(-1)

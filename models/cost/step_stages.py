@@ -15,7 +15,9 @@ those steps) on a :class:`~.deployment.Deployment`:
 ``target``
     The target's pass over the tree (plus tokens that ride along), on the placement.
 ``verify``
-    Token selection over the verified nodes' logits (:mod:`.sampling_tail`), the
+    Token selection over the logits of the target pass's query positions (the verified
+    nodes and what rides along; :func:`~.sampling_tail.selected_tokens` counts them,
+    :mod:`.sampling_tail` prices them), the
     acceptance test and the KV commit (``verify_ops`` and the accepted tokens' KV moved
     in place), then ``spec_step_syncs`` synchronisations; on an accelerator the verify
     unit's cycles plus the sampling unit, on the ``ideal`` stack the GPU's verify
@@ -38,6 +40,7 @@ import numpy as np
 
 from .deployment import Deployment
 from .model_spec import ModelSpec
+from .sampling_tail import selected_tokens
 from .stack_cost import stage_time
 
 #: Fields of `step_stages`' result, each an array over steps.
@@ -75,7 +78,6 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
                 draft_step_of: np.ndarray | None = None,
                 draft_tokens: np.ndarray | None = None,
                 draft_context: np.ndarray | None = None,
-                draft_selects: float = 1.0,
                 cost_fn: Any = None) -> dict[str, np.ndarray]:
     """Price every step's stages on `dep` (module docstring); arrays of `STAGE_FIELDS`.
 
@@ -90,8 +92,6 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
         before the step, accepted drafts.
     draft_step_of, draft_tokens, draft_context:
         Per draft pass: its step, query tokens and context.
-    draft_selects:
-        Selections per draft query token (a Medusa pass selects once per head).
     cost_fn:
         The kernel model (default :func:`~.pass_evaluator.pass_costs`).
     """
@@ -105,6 +105,9 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
 
     t_raw = dep.pass_costs(target, role="target", tokens=target_tokens, context=context,
                            cost_fn=cost_fn)
+    target_sel, draft_sel = selected_tokens(
+        speculative=speculative, target_tokens=target_tokens,
+        draft=draft if speculative else None, draft_tokens=draft_tokens)
     t_dyn = _dynamic(t_raw, static_w)
     out: dict[str, np.ndarray] = {
         "target_s": t_dyn["latency_s"], "target_j": t_dyn["energy_j"],
@@ -121,8 +124,7 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
         d_raw = dep.pass_costs(draft, role="draft", tokens=draft_tokens,
                                context=draft_context, cost_fn=cost_fn)
         d_dyn = _dynamic(d_raw, static_w)
-        d_tokens = np.asarray(draft_tokens, dtype=np.float64)
-        sel = dep.selection(d_tokens * draft_selects, draft.vocab_size, role="draft")
+        sel = dep.selection(draft_sel, draft.vocab_size, role="draft")
         loop_h, loop_g = dep.loop_ops(d_stack.draft_pass_ops, role="draft")
         host = d_raw["host_s"] + sel["host_s"] + loop_h
         gpu = d_raw["gpu_s"] + sel["gpu_s"] + loop_g
@@ -148,14 +150,14 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
         out["draft_passes"] = np.bincount(draft_step_of, minlength=n_steps).astype(np.int64)
 
     # -- tree and verification ------------------------------------------------------------
-    verified = n_nodes.astype(np.float64) if speculative else np.ones(n_steps)
-    sel = dep.selection(verified, target.vocab_size, role="target")
+    sel = dep.selection(target_sel, target.vocab_size, role="target")
+    out["target_hbm_bytes"] = out["target_hbm_bytes"] + sel["dram_bytes"]
     if not speculative:
         out["tree_s"] = np.zeros(n_steps)
         ops_h, ops_g = dep.loop_ops(t_stack.ar_step_ops)
         out["verify_s"] = (stage_time(sel["host_s"] + ops_h, sel["gpu_s"] + ops_g,
                                       t_stack.ar_step_syncs, t_stack)
-                           if stack_units else np.zeros(n_steps))
+                           if stack_units else sel["gpu_s"])
         return out
     if stack_units:
         tree_h, tree_g = dep.loop_ops(t_stack.tree_ops)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from specaccel.models.cost import get_hardware, get_model, pass_costs
+from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.software_stack import (
     EAGER_SCORE_BYTES,
     HF_LAYER_KERNELS,
@@ -79,35 +80,76 @@ def test_extra_bytes_eager_scores_and_concatenated_cache():
 def test_host_bound_and_gpu_bound_passes():
     hf = get_stack("hf-static-kv")
     t, s = np.array([1.0]), np.array([256.0])
-    k7 = pass_costs(V7B, A100, tokens=1, context=256)["latency_s"]
-    p7 = pass_on_stack(hf, V7B, A100, kernel_s=k7, tokens=t, context=s)
+    r7 = pass_costs(V7B, A100, tokens=1, context=256)
+    k7, mk7 = r7["latency_s"], r7["kernels"]
+    p7 = pass_on_stack(hf, V7B, A100, kernel_s=k7, tokens=t, context=s, model_kernels=mk7)
     n7 = pass_kernel_count(hf, V7B)
     assert p7["host_s"][0] == pytest.approx(n7 * hf.host_op_s)
     assert p7["host_s"][0] > p7["gpu_s"][0]  # eager 7B at batch 1 waits for the host
     assert p7["wall_s"][0] == p7["host_s"][0]
     big = get_model("vicuna-33b")
-    k33 = pass_costs(big, A100, tokens=64, context=256)["latency_s"]
-    p33 = pass_on_stack(hf, big, A100, kernel_s=k33, tokens=np.array([64.0]), context=s)
+    r33 = pass_costs(big, A100, tokens=64, context=256)
+    k33 = r33["latency_s"]
+    p33 = pass_on_stack(hf, big, A100, kernel_s=k33, tokens=np.array([64.0]), context=s,
+                        model_kernels=r33["kernels"])
     assert p33["gpu_s"][0] > p33["host_s"][0]  # the 33B tree pass keeps the GPU busy
     assert p33["gpu_s"][0] > k33[0]
     graphs = get_stack("gpt-fast")
-    pg = pass_on_stack(graphs, V7B, A100, kernel_s=k7, tokens=t, context=s)
+    pg = pass_on_stack(graphs, V7B, A100, kernel_s=k7, tokens=t, context=s, model_kernels=mk7)
     assert pg["host_s"][0] == graphs.graph_launch_s
     assert pg["gpu_s"][0] == pytest.approx(k7[0])  # the kernel model's own kernels
     vllm = get_stack("vllm")
-    model_k = pass_costs(V7B, A100, tokens=1, context=256)["kernels"]
-    pv = pass_on_stack(vllm, V7B, A100, kernel_s=k7, tokens=t, context=s,
-                       model_kernels=model_k)
-    extra = max(pass_kernel_count(vllm, V7B) - model_k[0], 0)
+    pv = pass_on_stack(vllm, V7B, A100, kernel_s=k7, tokens=t, context=s, model_kernels=mk7)
+    extra = max(pass_kernel_count(vllm, V7B) - mk7[0], 0)
     assert pv["gpu_s"][0] == pytest.approx(k7[0] + extra * gpu_kernel_s(A100))
+
+
+@pytest.mark.parametrize("stack_name", ["hf-eager", "hf-static-kv", "hf-static-kv-graphs",
+                                        "gpt-fast", "vllm"])
+def test_a_kernels_fixed_time_and_its_launch_are_each_charged_once(stack_name):
+    """The kernel model's kernels carry their fixed GPU time (fitted under CUDA graphs,
+    where no host launch shows); a stack adds that time only for the kernels the model
+    did not price, and the host's launches overlap the GPU's work (the longer side sets
+    the pass), so nothing is counted twice."""
+    stack = get_stack(stack_name)
+    t, s = np.array([1.0, 26.0]), np.array([256.0, 600.0])
+    raw = pass_costs(V7B, A100, tokens=t, context=s)
+    p = pass_on_stack(stack, V7B, A100, kernel_s=raw["latency_s"], tokens=t, context=s,
+                      model_kernels=raw["kernels"])
+    n = pass_kernel_count(stack, V7B)
+    unpriced = np.maximum(n - raw["kernels"], 0.0)
+    extra_s = p["extra_dram_bytes"] / (A100.mem_bw_bytes_s * A100.bw_efficiency)
+    assert np.allclose(p["gpu_s"], raw["latency_s"] + unpriced * gpu_kernel_s(A100) + extra_s,
+                       rtol=1e-12)
+    host = stack.graph_launch_s if stack.cuda_graphs else n * stack.host_op_s
+    assert np.allclose(p["host_s"], host, rtol=1e-12)
+    assert np.allclose(p["wall_s"], np.maximum(p["host_s"], p["gpu_s"]), rtol=1e-12)
+    assert np.all(p["wall_s"] < p["host_s"] + p["gpu_s"])  # overlapped, never summed
+    # the deployment path hands the kernel model's count over: the same pass
+    dep = Deployment(A100, stack)
+    got = dep.pass_costs(V7B, role="target", tokens=t, context=s)
+    assert np.allclose(got["latency_s"], p["wall_s"], rtol=1e-12)
+
+
+def test_a_cost_function_that_does_not_count_its_kernels_is_refused_on_a_stack():
+    def no_count(model, hw, **kw):
+        out = dict(pass_costs(model, hw, **kw))
+        del out["kernels"]
+        return out
+
+    dep = Deployment(A100, get_stack("hf-eager"))
+    with pytest.raises(ValueError, match="kernels"):
+        dep.pass_costs(V7B, role="target", tokens=np.ones(1), context=np.ones(1),
+                       cost_fn=no_count)
 
 
 def test_ideal_stack_and_accelerators_are_the_kernel_model():
     k = np.array([1e-3, 2e-3])
     p = pass_on_stack(get_stack("hf-eager"), V7B, get_hardware("specaccel-default"),
-                      kernel_s=k, tokens=np.ones(2), context=np.ones(2))
+                      kernel_s=k, tokens=np.ones(2), context=np.ones(2), model_kernels=0.0)
     assert np.array_equal(p["wall_s"], k)
-    q = pass_on_stack(IDEAL, V7B, A100, kernel_s=k, tokens=np.ones(2), context=np.ones(2))
+    q = pass_on_stack(IDEAL, V7B, A100, kernel_s=k, tokens=np.ones(2), context=np.ones(2),
+                      model_kernels=0.0)
     assert np.array_equal(q["wall_s"], k)
 
 

@@ -18,8 +18,10 @@ from specaccel.models.cost.stack_cost import pass_kernel_count
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
-from specaccel.sim.pricing import compute_step_costs
-from specaccel.sim.step_costs import step_contexts
+from specaccel.sim.autoregressive import autoregressive_trace
+from specaccel.sim.deployment_pricing import DeploymentStages
+from specaccel.sim.pricing import StepPricer
+from specaccel.sim.step_costs import step_contexts, unit_latencies
 from specaccel.workloads import generate_trace
 
 A100 = get_hardware("a100-80gb")
@@ -43,29 +45,88 @@ def _stages(trace, dep, target, draft, drafting):
                        draft_context=dc)
 
 
+ALL_STAGE_FIELDS = ("draft_s", "draft_j", "draft_flops", "draft_hbm_bytes", "tree_s",
+                    "target_s", "target_j", "target_flops", "target_hbm_bytes", "verify_s")
+
+
+def _both_paths(hw, trace, target, draft, drafting):
+    """The same steps priced by the simulator's own stages and by the deployment's
+    `step_stages` on the ideal deployment (the door with `DeploymentStages`)."""
+    mode = drafting_mode(drafting)
+    own = StepPricer.build(hw, target, draft, mode)
+    dep = replace(own, stages=DeploymentStages(Deployment(hw)))
+    return own, dep
+
+
 @pytest.mark.parametrize("hw_name", ["a100-80gb", "specaccel-default"])
-def test_the_ideal_deployment_gives_the_simulators_step_costs(hw_name):
+@pytest.mark.parametrize("preset,draft_name,drafting", [
+    ("eagle-vicuna-7b-mtbench", "eagle-head-vicuna-7b", "per-level"),
+    ("medusa2-vicuna-7b-mtbench", "medusa-vicuna-7b", "single-pass"),
+])
+def test_both_pricing_paths_charge_the_same_work_on_a_tree_and_a_plain_step(
+        hw_name, preset, draft_name, drafting):
     hw = get_hardware(hw_name)
-    trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=2, steps_per_request=8, seed=1)
-    draft = get_model("eagle-head-vicuna-7b")
-    ref = compute_step_costs(trace, target_model=V7B, draft_model=draft, hw=hw)
-    got = _stages(trace, Deployment(hw), V7B, draft, "per-level")
-    for f in ("target_s", "tree_s", "target_j", "draft_j", "target_flops"):
-        assert np.allclose(got[f], getattr(ref, f), rtol=1e-12), f
-    # the accelerator's sampling unit selects every drafted and every verified token; a
-    # GPU's ideal stack charges no selection
-    on_acc = hw.kind != "gpu"
-    out = verify_trace(trace)
-    so, dt, _ = draft_pass_shapes(trace, out.committed.astype(np.int64),
-                                  step_contexts(trace, out.committed), "per-level")
-    d_sel = np.bincount(so, weights=sampling_tail(hw, dt.astype(float), 32000)["gpu_s"],
-                        minlength=trace.n_steps)
-    v_sel = sampling_tail(hw, np.diff(trace.step_node_offsets).astype(float), 32000)["gpu_s"]
-    assert np.allclose(got["draft_s"], ref.draft_s + (d_sel if on_acc else 0.0), rtol=1e-12)
-    # the simulator's own verify stage already holds the accelerator's sampling unit
-    assert np.allclose(got["verify_s"], ref.verify_s, rtol=1e-12)
-    if on_acc:
-        assert np.all(ref.verify_s > v_sel) and np.all(v_sel > 0)
+    trace = generate_trace(preset, n_requests=2, steps_per_request=8, seed=1)
+    own, dep = _both_paths(hw, trace, V7B, get_model(draft_name), drafting)
+    for a, b in ((own, dep), (own.baseline(), dep.baseline())):
+        if a.drafting.verifies_tree:
+            t = trace
+        else:  # plain decoding of the same committed tokens
+            t = autoregressive_trace(trace, verify_trace(trace))
+        ca, cb = a.step_costs(t), b.step_costs(t)
+        for f in ALL_STAGE_FIELDS:
+            assert np.allclose(getattr(ca, f), getattr(cb, f), rtol=1e-12, atol=0), \
+                (a.drafting.name, f)
+
+
+def test_every_pass_pays_its_own_token_selection():
+    """A draft selects its tokens (a Medusa pass once per head), the target one token per
+    verified node, plain decoding one a step: each charged once, where it is needed (the
+    accelerator's sampling unit here; on a GPU the stack's kernels, below)."""
+    hw = get_hardware("specaccel-default")
+    trace = generate_trace("medusa2-vicuna-7b-mtbench", n_requests=2, steps_per_request=8,
+                           seed=1)
+    heads = get_model("medusa-vicuna-7b")
+    pricer = StepPricer.build(hw, V7B, heads, "single-pass")
+    free = StepPricer.build(hw, V7B, heads, "single-pass",
+                            cost_fn=lambda *a, **k: _zero_tail_kernel(*a, **k))
+    c = pricer.step_costs(trace)
+    n = np.diff(trace.step_node_offsets).astype(float)
+    v_sel = sampling_tail(hw, n, V7B.vocab_size)["gpu_s"]
+    d_sel = sampling_tail(hw, np.full(n.shape, float(heads.medusa_heads)),
+                          heads.vocab_size)["gpu_s"]
+    assert np.all(v_sel > 0) and np.all(d_sel > 0)
+    base = free.step_costs(trace)  # the same steps with passes that cost nothing
+    assert np.allclose(base.draft_s, d_sel, rtol=1e-12)
+    assert np.allclose(c.verify_s - unit_latencies(hw.verify_unit_latency_s, c.n_nodes),
+                       v_sel, rtol=1e-9)
+    ar = pricer.baseline().step_costs(autoregressive_trace(trace, verify_trace(trace)))
+    one = sampling_tail(hw, 1.0, V7B.vocab_size)["gpu_s"]
+    assert np.allclose(ar.verify_s, one, rtol=1e-12) and np.all(ar.draft_s == 0)
+
+
+def test_on_a_gpu_stack_the_selection_is_the_stacks_kernels_for_every_pass():
+    hf = get_stack("hf-static-kv")
+    heads = get_model("medusa-vicuna-7b")
+    dep = Deployment(A100, hf)
+    n = np.array([64.0])
+    st = step_stages(dep, target=V7B, draft=heads, speculative=True, n_nodes=n.astype(int),
+                     target_tokens=n, context=np.array([300.0]), accepted=np.array([2]),
+                     draft_step_of=np.zeros(1, dtype=np.int64), draft_tokens=np.ones(1),
+                     draft_context=np.array([300.0]))
+    no_tail = step_stages(Deployment(A100, hf.with_values(tail_ops=0, logits_bytes=2.0)),
+                          target=V7B, draft=heads, speculative=True, n_nodes=n.astype(int),
+                          target_tokens=n, context=np.array([300.0]),
+                          accepted=np.array([2]), draft_step_of=np.zeros(1, dtype=np.int64),
+                          draft_tokens=np.ones(1), draft_context=np.array([300.0]))
+    assert st["verify_s"][0] > no_tail["verify_s"][0]   # the target's 64 selections
+    assert st["draft_s"][0] > no_tail["draft_s"][0]     # the heads' own selections
+    assert Deployment(A100).selection(n, V7B.vocab_size)["gpu_s"][0] == 0.0
+
+
+def _zero_tail_kernel(model, device, *, tokens, **_):
+    n = np.asarray(tokens).shape[0]
+    return {f: np.zeros(n) for f in ("latency_s", "energy_j", "flops", "bytes")}
 
 
 def test_a_stack_on_an_accelerator_or_a_pipeline_there_is_an_input_error():

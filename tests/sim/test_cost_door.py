@@ -128,16 +128,25 @@ def test_a_step_term_reaches_every_engine(run, seed, toy_hw, toy_gpu, target_mod
 @pytest.mark.parametrize("run", sorted(RUNS))
 def test_the_hardware_sampling_unit_reaches_every_engine(run, target_model, draft_model,
                                                          batch_cost):
-    """An accelerator's sampling unit selects a token at every verified node: with
-    ``ceil(V / lanes)`` quanta a node it must give every engine the numbers of a verify
-    unit that much slower per node, and the baseline one selection a step."""
+    """An accelerator's sampling unit selects a token at every verified node and at every
+    token a draft pass drafts: with ``ceil(V / lanes)`` quanta a selection it must give
+    every engine the numbers of a verify unit that much slower per node and of draft
+    passes that much longer per drafted token (every row's), and the baseline one
+    selection a step."""
     options, engine = RUNS[run]
     sampler = ToySamplingHardware(lanes=8)             # vocab 32: 4 quanta a node
     per_node = -(-target_model.vocab_size // sampler.lanes)
+
+    def draft_selects(role, model, device, *, tokens, context, batch, phase):
+        if role != "draft" or phase is not None:
+            return np.zeros(np.asarray(tokens).shape[0])
+        return np.asarray(tokens, dtype=np.float64) * batch * per_node * Q
+
     tr = trace(20)
     kw = dict(target=target_model, draft=draft_model, cost_fn=batch_cost, **options)
     got = simulate(tr, hw=sampler, **kw)
-    want = simulate(tr, hw=SlowerVerify(ToyHardware(), per_node=per_node), **kw)
+    want = simulate(tr, hw=SlowerVerify(ToyHardware(), per_node=per_node),
+                    pass_terms=(draft_selects,), **kw)
     assert got.engine == engine
     assert _numbers(got) == _numbers(want)
     if "serving" not in options:
