@@ -23,10 +23,16 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 
-from .gpu_kernels import dequant_seconds_per_weight
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, NORM_FLOPS, ModelSpec
-from .operators import Operator, _gemm, _vector, activations_on_chip, weights_resident
+from .operators import (
+    Operator,
+    _gemm,
+    _vector,
+    activations_on_chip,
+    dequant_s,
+    weights_resident,
+)
 from .pass_args import PassArgs, check_pass_args
 from .pass_evaluator import pass_costs
 
@@ -46,7 +52,7 @@ def kv_propagation_operators(model: ModelSpec, hw: HardwareSpec, *, batch: int =
     norm = _vector("kv_prop_norm", hw, NORM_FLOPS[model.norm] * rows * d, d * wb,
                    2.0 * rows * d * ab)
     kv_write = rows * kv_n * model.kv_bytes_per_elem
-    dq = dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
+    dq = dequant_s(model, hw)
     return [norm, _gemm("kv_prop_proj", hw, rows, kv_n, d, 1.0, wb, ab, kv_write, dq)]
 
 

@@ -28,10 +28,13 @@ the larger of its compute time and its memory time:
   is faster, as the libraries' heuristics choose; a tree-verify pass also reads its
   mask.
   Its tensor-core work runs at ``attn_efficiency`` (the softmax is inside that figure).
-* **Weight-only integer quantisation** (int8/int4 weights, bf16 compute): every weight is
-  converted on the CUDA cores once per CTA row of tiles (`DEQUANT_FMA_SLOTS` FMA slots
-  each, at half ``vec_flops``); the GEMM's compute is the larger of that and its MMA
-  time, which is what keeps an int8 decode GEMM from halving the bf16 time.
+* **Weight-only integer quantisation** (int8/int4 weights, bf16 compute): each CTA
+  converts the weights of its tile on its SM's CUDA cores (``dequant_fma_slots`` FP32-FMA
+  issue slots per weight, one SM issuing ``vec_flops / 2 / n_sm`` of them a second), so
+  the conversion runs in the same waves as the CTAs; a GEMM's compute is the larger of
+  that and its MMA time.  This CUDA-core work is what keeps an int8 decode GEMM from
+  halving the bf16 time: gpt-fast's int8 Llama-2-7B streams 1069 GB/s where bf16
+  streams 1397 (its README), MI250x 700 vs 1029.
 * **Element-wise and reduction kernels** (`elementwise_time`: norms, the gated
   activation, embedding gather, SSM conv/scan): bytes at the achieved DRAM bandwidth,
   FLOPs on the CUDA cores.
@@ -66,10 +69,13 @@ MMA_ROWS = 16
 PARTIAL_BYTES = 4.0
 #: Weight dtypes stored as integers that a weight-only GEMM dequantises on the CUDA cores.
 INTEGER_WEIGHT_DTYPES = ("int8", "int4")
-#: CUDA-core work to dequantise one integer weight, in FP32-FMA slots: the int-to-float
-#: conversion issues at a quarter of the FMA rate (16 vs 64 results per clock per SM on
-#: compute capability 8.x/9.0, CUDA C++ Programming Guide, "Throughput of Native
-#: Arithmetic Instructions") = 4, extracting the byte 1, packing to bf16 1.
+#: CUDA-core work to dequantise one integer weight, in FP32-FMA issue slots, from the
+#: instruction rates alone: the int-to-float conversion issues at a quarter of the FMA
+#: rate (16 vs 64 results per clock per SM on compute capability 8.x, CUDA C++
+#: Programming Guide, "Throughput of Native Arithmetic Instructions") = 4, extracting the
+#: byte 1, packing to bf16 1.  It is the floor of `GpuKernelSpec.dequant_fma_slots`; a
+#: real kernel also issues address arithmetic, the scale and the loop, so the A100's
+#: figure is fitted (`hardware_presets`).
 DEQUANT_FMA_SLOTS = 6.0
 
 
@@ -89,6 +95,7 @@ class GpuKernelSpec:
     sm_bw_bytes_s: float
     kernel_latency_s: float
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    dequant_fma_slots: float = DEQUANT_FMA_SLOTS
 
     def __post_init__(self) -> None:
         if self.n_sm < 1:
@@ -97,7 +104,7 @@ class GpuKernelSpec:
             v = getattr(self, name)
             if not (0 < v <= 1):
                 raise InputError(f"must be in (0, 1], not {v!r}", field=name)
-        for name in ("sm_bw_bytes_s",):
+        for name in ("sm_bw_bytes_s", "dequant_fma_slots"):
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise InputError(f"must be a positive number, not {v!r}", field=name)
@@ -137,14 +144,16 @@ def gemm_config_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: flo
                      n: float, k: float, count: float, nbytes: float, bm: int, bn: int,
                      split: int, dequant_s_per_weight: float = 0.0) -> tuple[float, float]:
     """``(compute_s, memory_s)`` of `count` ``m x n x k`` GEMMs moving `nbytes` with CTA
-    tile ``bm x bn`` and the reduction split `split` ways (`dequant_s_per_weight`: CUDA-core
-    seconds to dequantise one weight, 0 for float weights)."""
+    tile ``bm x bn`` and the reduction split `split` ways (`dequant_s_per_weight`: seconds
+    for one SM's CUDA cores to dequantise one weight, 0 for float weights)."""
     n_sm = g.n_sm
     ctas = count * math.ceil(m / bm) * math.ceil(n / bn) * split
     sm_rate = peak_flops * g.mma_efficiency / n_sm
     compute = math.ceil(ctas / n_sm) * 2.0 * bm * bn * (k / split) / sm_rate
     if dequant_s_per_weight > 0.0:
-        compute = max(compute, count * k * n * math.ceil(m / bm) * dequant_s_per_weight)
+        # each CTA converts its bn x k/split weight tile; the CTAs run in waves
+        dequant = math.ceil(ctas / n_sm) * bn * (k / split) * dequant_s_per_weight
+        compute = max(compute, dequant)
     extra = 2.0 * PARTIAL_BYTES * count * m * n * split if split > 1 else 0.0
     memory = (nbytes + extra) / _dram_bw(peak_bw, g, min(ctas, n_sm))
     return compute, memory
@@ -163,7 +172,7 @@ def gemm_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float, n: 
               dequant_s_per_weight: float = 0.0) -> KernelTime:
     """One kernel running `count` independent ``m x n x k`` GEMMs that move `nbytes` of
     DRAM traffic (weights, input and output rows): the best CTA tile and split-K
-    (`dequant_s_per_weight`: see `dequant_seconds_per_weight`)."""
+    (`dequant_s_per_weight`: see `dequant_sm_seconds`)."""
     if m <= 0 or n <= 0 or k <= 0 or count <= 0:
         return KernelTime(0.0, 0.0, 0.0, 0.0)
     bm_small = _tile_m(m)
@@ -179,11 +188,12 @@ def gemm_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float, n: 
     return KernelTime(best[0] + g.kernel_latency_s, best[1], best[2], 1.0)
 
 
-def dequant_seconds_per_weight(weight_dtype: str, vec_flops: float) -> float:
-    """CUDA-core seconds to dequantise one weight of `weight_dtype` (0 unless integer)."""
+def dequant_sm_seconds(weight_dtype: str, vec_flops: float, g: GpuKernelSpec) -> float:
+    """Seconds for one SM's CUDA cores to dequantise one weight of `weight_dtype` (0 unless
+    an integer dtype): ``dequant_fma_slots`` FMA issue slots at ``vec_flops / 2 / n_sm``."""
     if weight_dtype not in INTEGER_WEIGHT_DTYPES:
         return 0.0
-    return DEQUANT_FMA_SLOTS / (0.5 * vec_flops)
+    return g.dequant_fma_slots * g.n_sm / (0.5 * vec_flops)
 
 
 def gemm_efficiency(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float,

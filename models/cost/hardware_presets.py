@@ -113,6 +113,10 @@ SHAPE_FRACTION = A100_MMA_FITTED / MAMF["a100"]
 DRAM_STREAM = {"a100": 1700 / 2039, "hopper": 0.90}
 A100_DRAM_FITTED = 0.784
 STREAM_FRACTION = A100_DRAM_FITTED / DRAM_STREAM["a100"]
+#: CUDA-core FMA issue slots to dequantise one integer weight in a weight-only GEMM
+#: (`gpu_kernels`): fitted on gpt-fast Llama-2-7B int8 decode on one A100 (calibration
+#: row), above the 6 slots the conversion instruction rates alone give.
+A100_DEQUANT_FITTED = 6.45
 _A100_SRC = {
     "mma_efficiency": "fitted on the TensorRT-LLM Llama-2-7B 2048-token prefill "
                       "(calibration row): 0.82 of the A100's MAMF, 271.2 of 312 TFLOPS "
@@ -124,6 +128,9 @@ _A100_SRC = {
                        "achievable on an A100-80GB at 330 W",
     "sm_bw_bytes_s": "Little's law: 64 KiB in flight per SM / 600 ns",
     "kernel_latency_s": "fitted on gpt-fast Llama-2-7B decode (calibration row)",
+    "dequant_fma_slots": "fitted on gpt-fast Llama-2-7B int8 decode (calibration row); "
+                         "the conversion instruction rates alone give 6 (CUDA C++ "
+                         "Programming Guide, arithmetic instruction throughput)",
 }
 _HOPPER_SRC = {
     **_A100_SRC,
@@ -135,6 +142,7 @@ _HOPPER_SRC = {
                        "3615 GB/s coalesced read of 4000 on a GH200 (mredenti/PowerCapping)",
     "kernel_latency_s": "the A100's fitted figure (a front-end and DRAM-latency property; "
                         "no H100 row to fit)",
+    "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
 _ADA_SRC = {
     **_A100_SRC,
@@ -144,28 +152,31 @@ _ADA_SRC = {
     "attn_efficiency": "estimate: FlashAttention-2 on Ada, taken below its A100 figure "
                        "(no public measurement found)",
     "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
+    "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
 _HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
 _ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
 _HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
 _LAT = KERNEL_LATENCY_S
+_DQ = A100_DEQUANT_FITTED
 GPU_KERNELS: dict[str, GpuKernelSpec] = {
     "a100-40gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
                                {**_A100_SRC, "dram_efficiency": "the A100-80GB's "
-                                "achieved fraction (same HBM controller)"}),
+                                "achieved fraction (same HBM controller)"}, _DQ),
     "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
-                               _A100_SRC),
-    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT, _HOPPER_SRC),
+                               _A100_SRC, _DQ),
+    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT, _HOPPER_SRC,
+                              _DQ),
     "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT,
                           {**_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the "
-                           "same memory controller); no H200 measurement found"}),
+                           "same memory controller); no H200 measurement found"}, _DQ),
     "l4": GpuKernelSpec(58, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                         {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
                          "81 % of its bandwidth floor with launch overhead that CUDA graphs "
-                         "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}),
+                         "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
     "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                          {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
-                          "fraction (no L40 measurement found)"}),
+                          "fraction (no L40 measurement found)"}, _DQ),
 }
 
 #: (achieved-bandwidth factor, compute-efficiency factor) of devices without a kernel

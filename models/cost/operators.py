@@ -121,12 +121,20 @@ def _with_kernel(op: Operator, kt: gk.KernelTime) -> Operator:
     return replace(op, kernel_s=kt.seconds, kernel_bound=kt.bound, kernels=kt.kernels)
 
 
+def dequant_s(model: ModelSpec, hw: HardwareSpec) -> float:
+    """Seconds for one SM of a GPU to dequantise one of `model`'s weights (0 for float
+    weights and off a GPU; `gpu_kernels.dequant_sm_seconds`)."""
+    if hw.gpu is None:
+        return 0.0
+    return gk.dequant_sm_seconds(model.weight_dtype, hw.vec_flops, hw.gpu)
+
+
 def _gemm(name: str, hw: HardwareSpec, m: float, n: float, k: float, count: float,
           wb: float, ab: float, extra_act_bytes: float = 0.0, dequant: float = 0.0
           ) -> Operator:
     """A GEMM ``(m x k) @ (k x n)``, `count` times, each with its own weights
     (`extra_act_bytes`: more output traffic, e.g. K/V written to the cache; `dequant`:
-    seconds to dequantise one integer weight on a GPU, `gpu_kernels`)."""
+    seconds for one SM to dequantise one integer weight on a GPU, `dequant_s`)."""
     op = Operator(
         name=name,
         flops=2.0 * m * n * k * count,
@@ -205,7 +213,7 @@ def _ssm_mixer(model: ModelSpec, hw: HardwareSpec, args: PassArgs) -> list[Opera
     t, b, tp = float(args.tokens), float(args.batch), args.tp
     d = float(model.d_model)
     wb, ab, sb = model.weight_bytes_per_param, ACTIVATION_BYTES, model.ssm_state_bytes_per_elem
-    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
+    dq = dequant_s(model, hw)
     rows = b * t
     n = float(model.ssm_state)
     di = float(math.ceil(model.ssm_d_inner / tp))
@@ -250,7 +258,7 @@ def build_operators(model: ModelSpec, hw: HardwareSpec,
     t, s, b, tp = float(args.tokens), args.context, float(args.batch), args.tp
     d, hd = float(model.d_model), float(model.head_dim)
     wb, kb, ab = model.weight_bytes_per_param, model.kv_bytes_per_elem, ACTIVATION_BYTES
-    dq = gk.dequant_seconds_per_weight(model.weight_dtype, hw.vec_flops)
+    dq = dequant_s(model, hw)
     hq = float(math.ceil(model.n_heads / tp))
     hkv = float(math.ceil(model.n_kv_heads / tp))
     ff = float(math.ceil(model.d_ff / tp))

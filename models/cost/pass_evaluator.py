@@ -21,7 +21,6 @@ from specaccel.schema.errors import InputError
 
 from .gpu_kernels import (
     DECODE_Q_BLOCK,
-    DEQUANT_FMA_SLOTS,
     FLASH_Q_BLOCK,
     GEMM_TILE_M,
     GEMM_TILE_N,
@@ -57,9 +56,11 @@ H_SRAMBYTES = 27
 H_ACCEL, H_DATAFLOW = 28, 29
 # the GPU kernel model (H_GPU = 0: priced by the tile roofline): SMs, one SM's sustained
 # tensor FLOP/s for GEMMs and for attention, achieved DRAM bandwidth, one SM's DRAM
-# bandwidth, kernel latency; the link's one-shot all-reduce latency
+# bandwidth, kernel latency; the link's one-shot all-reduce latency; seconds for one SM to
+# dequantise one integer weight
 H_GPU, H_NSM, H_SMRATE, H_ATTNRATE, H_DRAMBW, H_SMBW, H_KLAT, H_ONESHOT = range(30, 38)
-HW_VECTOR_LEN = 38
+H_DQ = 38
+HW_VECTOR_LEN = 39
 
 #: Output columns of the evaluator.
 OUT_FIELDS = ("latency_s", "energy_j", "flops", "bytes", "dram_bytes", "link_bytes",
@@ -117,6 +118,7 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
         v[H_ATTNRATE] = hw.peak_flops * g.attn_efficiency / g.n_sm
         v[H_DRAMBW] = hw.mem_bw_bytes_s * g.dram_efficiency
         v[H_SMBW], v[H_KLAT] = g.sm_bw_bytes_s, g.kernel_latency_s
+        v[H_DQ] = g.dequant_fma_slots * g.n_sm / (0.5 * hw.vec_flops)
     return v
 
 
@@ -144,7 +146,7 @@ def _gpu_gemm_config(n_sm, sm_rate, dram_bw, sm_bw, m, n, k, count, nbytes, bm, 
     ctas = count * math.ceil(m / bm) * math.ceil(n / bn) * split
     compute = math.ceil(ctas / n_sm) * 2.0 * bm * bn * (k / split) / sm_rate
     if dq > 0.0:
-        compute = max(compute, count * k * n * math.ceil(m / bm) * dq)
+        compute = max(compute, math.ceil(ctas / n_sm) * bn * (k / split) * dq)
     extra = 2.0 * _PB * count * m * n * split if split > 1.0 else 0.0
     memory = (nbytes + extra) / min(dram_bw, min(ctas, n_sm) * sm_bw)
     return max(compute, memory)
@@ -345,7 +347,7 @@ def _allreduce_op(hv, place, reps, rows, d, tp, out):  # pragma: no cover - comp
 def _ssm_mixer(mv, hv, place, reps, t, b, tp, phase, out):  # pragma: no cover
     """One Mamba mixer (see operators._ssm_mixer), `reps` times."""
     d = mv[M_D]
-    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
+    dq = hv[H_DQ] if mv[M_WINT] != 0.0 else 0.0
     wb = mv[M_WB]
     ab = 2.0
     sb = mv[M_SB]
@@ -387,7 +389,7 @@ def _pass_eval(mv, hv, t, s, b, tp, phase, n_layers, tree, vp, out):  # pragma: 
     """One pass; writes OUT_FIELDS into out."""
     for i in range(N_OUT):
         out[i] = 0.0
-    dq = DEQUANT_FMA_SLOTS / (0.5 * hv[H_VEC]) if mv[M_WINT] != 0.0 else 0.0
+    dq = hv[H_DQ] if mv[M_WINT] != 0.0 else 0.0
     d = mv[M_D]
     hd = mv[M_HD]
     wb = mv[M_WB]

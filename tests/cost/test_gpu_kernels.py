@@ -1,5 +1,7 @@
 """The GPU kernel model and the collectives: shape effects a flat factor cannot have."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -10,7 +12,7 @@ from specaccel.models.cost.collectives import (
     allreduce_time,
     ring_allreduce_s,
 )
-from specaccel.models.cost.gpu_kernels import gemm_efficiency, gemm_time
+from specaccel.models.cost.gpu_kernels import dequant_sm_seconds, gemm_efficiency, gemm_time
 from specaccel.models.cost.hardware_presets import LINKS
 from specaccel.schema.errors import InputError
 
@@ -137,3 +139,57 @@ def test_bad_collective_and_link_inputs():
         allreduce_time(LINKS["nvlink3"], -1.0, 2)
     with pytest.raises(InputError, match="bw_bytes_s"):
         LinkSpec("x", 0.0, 1e-6, 0.0)
+
+
+def _decode_s(model, hw=A100, tokens=1):
+    return pass_cost(model, hw, tokens=tokens, context=105).latency_s
+
+
+def test_int8_weight_only_decode_is_slower_than_half_bf16_yet_faster_than_bf16():
+    bf16 = _decode_s(get_model("llama-2-7b"))
+    int8 = _decode_s(get_model("llama-2-7b", weight_dtype="int8"))
+    # half the weight bytes, but every weight is converted on the CUDA cores
+    assert 0.6 * bf16 < int8 < 0.75 * bf16
+    # without the conversion work the GEMMs would stream at the bf16 kernels' rate
+    free = replace(A100, gpu=replace(A100.gpu, dequant_fma_slots=1e-3))
+    int8_free = _decode_s(get_model("llama-2-7b", weight_dtype="int8"), free)
+    assert int8_free < 0.6 * bf16 < int8
+    up = {e["name"]: e for e in pass_cost(get_model("llama-2-7b", weight_dtype="int8"), A100,
+                                          tokens=1, context=105).breakdown}["mlp_up"]
+    assert up["bound"] == "compute"          # conversion-bound on the CUDA cores
+
+
+def test_dequantisation_runs_in_the_waves_of_the_ctas():
+    g = A100.gpu
+    dq = dequant_sm_seconds("int8", A100.vec_flops, g)
+    assert dequant_sm_seconds("bf16", A100.vec_flops, g) == 0.0
+    # one SM converts dequant_fma_slots weights per FMA issue slot of its own
+    assert dq == pytest.approx(g.dequant_fma_slots / (A100.vec_flops / 2 / g.n_sm))
+
+    def conv(n):  # an int8 GEMV with the conversion as its only cost
+        t = gemm_time(A100.peak_flops, 1e30, replace(g, kernel_latency_s=0.0), 1, n, 4096,
+                      1.0, 4096 * n, dq)
+        return t.compute_s
+    # filling the SMs: the time follows the weights; one CTA column more than fits the
+    # SMs costs a partial wave, never less than the weights over all SMs
+    full = conv(64 * g.n_sm)
+    assert full == pytest.approx(64 * 4096 * dq, rel=1e-9)
+    assert conv(64 * g.n_sm + 64) > full
+    assert conv(64 * g.n_sm + 64) >= (64 * g.n_sm + 64) * 4096 * dq / g.n_sm
+
+
+def test_int8_prefill_is_tensor_core_bound_like_bf16():
+    # at 2048 rows the conversion of each weight tile is shared by 128 rows of MMA
+    bf16 = pass_cost(get_model("llama-2-7b"), A100, tokens=2048, context=0,
+                     phase="prefill").latency_s
+    int8 = pass_cost(get_model("llama-2-7b", weight_dtype="int8"), A100, tokens=2048,
+                     context=0, phase="prefill").latency_s
+    assert bf16 * 0.97 < int8 <= bf16 * 1.05
+
+
+def test_numba_prices_int8_like_the_reference():
+    m = get_model("llama-2-70b", weight_dtype="int8")
+    for tp, tokens in ((1, 1), (8, 1), (2, 16)):
+        ref = pass_cost(m, A100, tokens=tokens, context=105, tp=tp).latency_s
+        fast = pass_costs(m, A100, tokens=tokens, context=np.array([105]), tp=tp)
+        assert fast["latency_s"][0] == pytest.approx(ref, rel=1e-9)
