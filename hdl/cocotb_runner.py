@@ -194,6 +194,10 @@ class BenchConfig:
     small:
         Knob overrides for the default test command; the full `knobs` then run only
         under ``pytest -m slow``.  Empty: the configuration is small already.
+    slow_only:
+        The configuration runs only under ``pytest -m slow``: its build alone is long
+        (a large unit compiled by the simulator), and a smaller configuration of the
+        same unit stands for it in the default test command.
     simulator:
         ``"icarus"`` or ``"verilator"``; None: ``$SPECACCEL_SIM`` or Icarus.
     """
@@ -202,6 +206,7 @@ class BenchConfig:
     knobs: dict = field(default_factory=dict)
     small: dict = field(default_factory=dict)
     simulator: str | None = None
+    slow_only: bool = False
 
     def name(self) -> str:
         parts = [f"{k}{v}" if isinstance(v, int) else str(v) for k, v in self.params.items()]

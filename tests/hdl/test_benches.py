@@ -1,7 +1,8 @@
 """Every registered unit's cocotb bench, in every configuration its ``bench.py`` declares.
 
 The default test command runs each configuration in its small form; ``pytest -m slow``
-runs the full one (thousands of vectors, whole traces).  Each bench's ``check`` judges the
+runs the full one (thousands of vectors, whole traces) and the configurations whose
+build alone is long (``slow_only``).  Each bench's ``check`` judges the
 figures it measured (latency against the unit's declared law, initiation interval)."""
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from specaccel.hdl.units import registry
 def _cases():
     for name, unit in registry().items():
         for config in unit.bench.CONFIGS:
+            if config.slow_only:
+                yield pytest.param(name, config, True, id=f"{name}-{config.name()}-full",
+                                   marks=pytest.mark.slow)
+                continue
             yield pytest.param(name, config, False, id=f"{name}-{config.name()}")
             if config.small:
                 yield pytest.param(name, config, True, id=f"{name}-{config.name()}-full",
