@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import math
 import pkgutil
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -127,7 +128,7 @@ def check_sizes(n_requests: int, steps_per_request: int, seed: int) -> None:
         raise InputError(f"must be a non-negative integer, not {seed}", field="seed")
 
 
-class WorkloadPreset:
+class WorkloadPreset(ABC):
     """What every preset offers (the preset kinds derive from it; they are frozen
     dataclasses with at least ``name``, ``description``, ``method``, ``source_row`` and
     ``assumptions`` fields and default sizes ``n_requests``, ``steps_per_request``).
@@ -172,8 +173,9 @@ class WorkloadPreset:
         """The τ this preset's model expects (``None`` when only a run can tell)."""
         return None
 
+    @abstractmethod
     def make_trace(self, n_requests: int, steps_per_request: int, seed: int) -> Trace:
-        raise NotImplementedError
+        """A trace of `n_requests` requests (sizes already checked) from `seed`."""
 
     def with_tau(self, tau: float) -> WorkloadPreset:
         """This preset recalibrated so that its expected τ is `tau`."""
