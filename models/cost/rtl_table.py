@@ -23,12 +23,12 @@ how to time them from the table alone.
 
 from __future__ import annotations
 
-import csv
 import functools
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from specaccel.models.cost.characterisation_csv import parse_characterisation_csv
 from specaccel.models.cost.rtl_latency import LatencyLaw
 from specaccel.schema.errors import InputError
 
@@ -51,24 +51,9 @@ AREA_DEVICE = "ice40-hx8k"
 def parse_table(text: str, source: str) -> list[dict[str, Any]]:
     """Rows of characterisation CSV `text` (``#`` lines are comments); `source` names it
     in errors."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"missing columns {', '.join(missing)}", file=source)
-    rows = []
-    for i, raw in enumerate(reader, start=1):
-        row: dict[str, Any] = dict(raw)
-        for col in _INT_COLUMNS + _FLOAT_COLUMNS:
-            val = (raw.get(col) or "").strip()
-            try:
-                if val == "":
-                    row[col] = None
-                else:
-                    row[col] = int(val) if col in _INT_COLUMNS else float(val)
-            except ValueError:
-                raise InputError(f"not a number: {val!r}", file=source,
-                                 where=(f"row {i}",), field=col) from None
+    rows = parse_characterisation_csv(text, source, columns=COLUMNS, ints=_INT_COLUMNS,
+                                      floats=_FLOAT_COLUMNS)
+    for i, row in enumerate(rows, start=1):
         if row["pnr"] not in PNR_RESULTS:
             raise InputError(f"must be one of {', '.join(PNR_RESULTS)}, not {row['pnr']!r}",
                              file=source, where=(f"row {i}",), field="pnr")
@@ -77,7 +62,6 @@ def parse_table(text: str, source: str) -> list[dict[str, Any]]:
         except ValueError as exc:
             raise InputError(str(exc), file=source, where=(f"row {i}",),
                              field="latency_law") from None
-        rows.append(row)
     return rows
 
 

@@ -21,7 +21,6 @@ picked candidate), which is tested.  :mod:`.sampling_tail` charges it to the ver
 
 from __future__ import annotations
 
-import csv
 import functools
 import math
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from specaccel.schema.errors import InputError
+
+from .characterisation_csv import parse_characterisation_csv
 
 __all__ = ["BUNDLED", "COLUMNS", "SamplingTiming", "characterised_lanes",
            "load_sampling_table", "sampling_cycles", "sampling_timing",
@@ -57,25 +58,11 @@ AREA_DEVICE = "ice40-hx8k"
 
 def parse_sampling_table(text: str, source: str) -> list[dict[str, Any]]:
     """Rows of a sampling characterisation CSV (``#`` lines are comments)."""
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    reader = csv.DictReader(lines)
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise InputError(f"missing columns {', '.join(missing)}", file=source)
-    rows = []
-    for i, raw in enumerate(reader, start=1):
-        row: dict[str, Any] = dict(raw)
-        for col in _INT + _FLOAT:
-            val = (raw.get(col) or "").strip()
-            try:
-                row[col] = None if val == "" else (int(val) if col in _INT else float(val))
-            except ValueError:
-                raise InputError(f"not a number: {val!r}", file=source, where=(f"row {i}",),
-                                 field=col) from None
+    rows = parse_characterisation_csv(text, source, columns=COLUMNS, ints=_INT, floats=_FLOAT)
+    for i, row in enumerate(rows, start=1):
         if row["kind"] not in ("unit", "cycles"):
             raise InputError(f"kind must be 'unit' or 'cycles', not {row['kind']!r}",
                              file=source, where=(f"row {i}",), field="kind")
-        rows.append(row)
     return rows
 
 
