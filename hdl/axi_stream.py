@@ -16,6 +16,8 @@ marking the bytes that carry payload.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from amaranth.hdl import Module, Shape, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -35,18 +37,29 @@ def beats_per_word(word_bits: int, data_bytes: int) -> int:
     return -(-word_bits // (8 * data_bytes))
 
 
-class WordToAxis(wiring.Component):
-    """Payload words (``inp``) to AXI-Stream beats (``out``), one beat per cycle."""
+class _WordAdapter(wiring.Component):
+    """What both adapters share: a `word_bits` payload word carried in beats of
+    `data_bytes` bytes (``beats`` of them).  `members` makes the signature's members from
+    the two widths once they are checked."""
 
-    def __init__(self, *, word_bits: int, data_bytes: int) -> None:
+    def __init__(self, *, word_bits: int, data_bytes: int,
+                 members: Callable[[int, int], dict]) -> None:
         with validating(self):
             check_int("word_bits", word_bits, 1, 1 << 16)
             check_int("data_bytes", data_bytes, 1, 64)
         self.word_bits = word_bits
         self.data_bytes = data_bytes
         self.beats = beats_per_word(word_bits, data_bytes)
-        super().__init__({"inp": In(stream.Signature(word_bits)),
-                          "out": Out(stream.Signature(axis_layout(data_bytes)))})
+        super().__init__(members(word_bits, data_bytes))
+
+
+class WordToAxis(_WordAdapter):
+    """Payload words (``inp``) to AXI-Stream beats (``out``), one beat per cycle."""
+
+    def __init__(self, *, word_bits: int, data_bytes: int) -> None:
+        super().__init__(word_bits=word_bits, data_bytes=data_bytes, members=lambda w, d: {
+            "inp": In(stream.Signature(w)),
+            "out": Out(stream.Signature(axis_layout(d)))})
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -74,19 +87,14 @@ class WordToAxis(wiring.Component):
         return m
 
 
-class AxisToWord(wiring.Component):
+class AxisToWord(_WordAdapter):
     """AXI-Stream beats (``inp``) to payload words (``out``); ``error`` beside each word
     says the packet was not exactly the word's length."""
 
     def __init__(self, *, word_bits: int, data_bytes: int) -> None:
-        with validating(self):
-            check_int("word_bits", word_bits, 1, 1 << 16)
-            check_int("data_bytes", data_bytes, 1, 64)
-        self.word_bits = word_bits
-        self.data_bytes = data_bytes
-        self.beats = beats_per_word(word_bits, data_bytes)
-        super().__init__({"inp": In(stream.Signature(axis_layout(data_bytes))),
-                          "out": Out(stream.Signature(word_bits)), "error": Out(1)})
+        super().__init__(word_bits=word_bits, data_bytes=data_bytes, members=lambda w, d: {
+            "inp": In(stream.Signature(axis_layout(d))),
+            "out": Out(stream.Signature(w)), "error": Out(1)})
 
     def elaborate(self, platform) -> Module:
         m = Module()
