@@ -269,7 +269,11 @@ def write_csv(rows: Iterable[dict[str, Any]], path: str | Path | None = None,
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+        row = {k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS}
+        latency = row["latency_cycles"]  # whole cycles (a table read back holds floats)
+        if isinstance(latency, float) and latency.is_integer():
+            row["latency_cycles"] = int(latency)
+        writer.writerow(row)
     text = buf.getvalue()
     if path is not None:
         Path(path).write_text(text)
