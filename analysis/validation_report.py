@@ -76,8 +76,11 @@ def stacks_section() -> list[dict[str, Any]]:
     for r in rep["rows"]:
         if r["role"] == "reference":
             continue  # a microbenchmark a constant is taken from, not a run to predict
+        runs = (f"{min(r['runs']):.2f}–{max(r['runs']):.2f} ({len(r['runs'])} runs)"
+                if r["runs"] else "")
         out.append(_row("stacks", r["id"], r["role"], r["measured"], r["predicted"],
-                        r["unit"], stack=r["stack"], fits=r["fits"], source=r["source"]))
+                        r["unit"], stack=r["stack"], fits=r["fits"], source=r["source"],
+                        runs=runs))
     return out
 
 
@@ -174,13 +177,14 @@ def summary_line(section: dict[str, Any]) -> str:
 
 _COLUMNS = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
-    "stacks": ("id", "stack", "unit", "role", "measured", "predicted", "error", "fits"),
+    "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error",
+               "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "published_tau",
                    "tau", "measured", "predicted", "error"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
-          "id": "row"}
+          "id": "row", "runs": "timing runs"}
 
 
 _SECTION_HEADS = {"end-to-end": {"measured": "speedup published",
