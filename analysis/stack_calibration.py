@@ -16,7 +16,11 @@ Row kinds the predictor understands (column ``kind``):
     A Medusa-1 MT-bench answer log (``specaccel/data/mtbench-medusa-turns.csv``, the
     per-turn totals of the logs in FasterDecoding/Medusa): every turn is priced as the
     prefill of its prompt plus ``idxs + 1`` tree steps of 64 tokens on the row's stack,
-    and tokens/s is the log's new tokens over the summed predicted time.
+    and tokens/s is the log's new tokens over the summed predicted time.  The repository
+    holds three timing runs of the same decode per size
+    (``specaccel/data/mtbench-medusa-runs.csv``); the row's measured figure is their mean
+    and their range is reported beside it: the run-to-run spread is the measurement's own
+    uncertainty.
 ``ar-decode``
     Plain decoding of the row's model at batch 1 on the row's stack and placement
     (tokens/s, at the row's context or `DEFAULT_CONTEXT`).
@@ -52,6 +56,10 @@ from specaccel.schema.errors import InputError
 
 MEASUREMENTS = "stack-measurements.csv"
 MEDUSA_TURNS = "mtbench-medusa-turns.csv"
+MEDUSA_RUNS = "mtbench-medusa-runs.csv"
+#: The log files of one model size: the first timing run, then its two repeats (the same
+#: decode, timed again: same tokens and steps, other wall times).
+MEDUSA_RUN_FILES = ("", "-1", "-2")
 ROLES = ("calibration", "prediction", "reference")
 #: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
 #: text, not token counts); a turn's prompt is the earlier turns' new tokens plus this
@@ -127,6 +135,49 @@ def summarise_mtbench_logs(log_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def summarise_mtbench_runs(log_dir: Path) -> list[dict[str, Any]]:
+    """Per-run totals of the Medusa-1 MT-bench answer logs in `log_dir` (the rows of
+    ``mtbench-medusa-runs.csv``): model, run, new_tokens, steps, wall_time_s."""
+    rows = []
+    for size in ("7b", "13b", "33b"):
+        for run, suffix in enumerate(MEDUSA_RUN_FILES):
+            path = Path(log_dir) / (f"medusa-vicuna-{size}-v1.3{suffix}-temperature-0.0-"
+                                    "posterior_threshold-0.09-posterior_alpha-0.3.jsonl")
+            new = steps = 0
+            wall = 0.0
+            for line in path.read_text().splitlines():
+                c = json.loads(line)["choices"][0]
+                new += sum(c["new_tokens"])
+                steps += sum(i + 1 for i in c["idxs"])
+                wall += sum(c["wall_time"])
+            rows.append({"model": f"vicuna-{size}", "run": run, "new_tokens": new,
+                         "steps": steps, "wall_time_s": round(wall, 6)})
+    return rows
+
+
+def write_runs_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    buf = io.StringIO()
+    buf.write("# per-run totals of FasterDecoding/Medusa (commit 4681013) llm_judge/data/mt_bench/"
+              "model_answer/medusa-vicuna-{7b,13b,33b}-v1.3{,-1,-2}-temperature-0.0-"
+              "posterior_threshold-0.09-posterior_alpha-0.3.jsonl (Apache-2.0): run 0 is the "
+              "file without a suffix, runs 1 and 2 the same decode timed again; written by "
+              "specaccel.analysis.stack_calibration.summarise_mtbench_runs\n")
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    Path(path).write_text(buf.getvalue())
+
+
+def medusa_runs(model: str) -> list[float]:
+    """Tokens/s of each bundled timing run of `model`'s Medusa-1 log."""
+    runs = [float(r["new_tokens"]) / float(r["wall_time_s"])
+            for r in _csv_rows(MEDUSA_RUNS) if r["model"] == model]
+    if not runs:
+        raise InputError(f"no Medusa-1 timing runs for {model!r}", file=MEDUSA_RUNS,
+                         field="model")
+    return runs
+
+
 def write_turns_csv(rows: list[dict[str, Any]], path: Path) -> None:
     buf = io.StringIO()
     buf.write("# per-turn totals of FasterDecoding/Medusa llm_judge/data/mt_bench/model_answer/"
@@ -181,8 +232,9 @@ def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
                              phase="prefill")["latency_s"]
     turn_s = np.bincount(np.concatenate(turn_of), weights=step_s, minlength=len(turns)) + prefill
     new = float(sum(t["new_tokens"] for t in turns))
-    wall = float(sum(t["wall_time_s"] for t in turns))
-    return {"measured": new / wall, "predicted": new / float(turn_s.sum()),
+    runs = medusa_runs(model_name)
+    return {"measured": statistics.fmean(runs), "runs": runs,
+            "predicted": new / float(turn_s.sum()),
             "step_ms": float(step_s.mean() * 1e3), "turns": len(turns)}
 
 
@@ -263,7 +315,8 @@ def calibrate() -> dict[str, Any]:
     for row in rows:
         pred = predict_row(row, stacks)
         err = None if pred is None else (pred - row.measured) / row.measured
-        results.append({**row.to_dict(), "predicted": pred, "error": err})
+        runs = medusa_runs(row.model) if row.kind == "medusa-log" else []
+        results.append({**row.to_dict(), "predicted": pred, "error": err, "runs": runs})
     errs = [abs(r["error"]) for r in results if r["role"] == "prediction"]
     return {
         "fitted": fitted,
@@ -290,5 +343,8 @@ if __name__ == "__main__":  # pragma: no cover - exercised by the test of `calib
     if len(sys.argv) == 3 and sys.argv[1] == "--write-turns":
         write_turns_csv(summarise_mtbench_logs(Path(sys.argv[2])),
                         Path(str(resources.files("specaccel.data").joinpath(MEDUSA_TURNS))))
+    elif len(sys.argv) == 3 and sys.argv[1] == "--write-runs":
+        write_runs_csv(summarise_mtbench_runs(Path(sys.argv[2])),
+                       Path(str(resources.files("specaccel.data").joinpath(MEDUSA_RUNS))))
     else:
         _print(calibrate())

@@ -22,6 +22,7 @@ import abc
 import fcntl
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -169,6 +170,25 @@ class _Processes(_Backend):
 MAX_LOCAL_WORKERS = 256
 
 
+def _refused_at_once(address: str) -> None:
+    """Raise ConnectionRefusedError if nothing listens at a ``tcp://HOST:PORT`` address.
+
+    Dask's client retries a refused connection until its timeout (10 s, then a message
+    about a time-out); a port where no scheduler listens is said at once, as refused.
+    Other addresses (and any other outcome) are left to the client."""
+    scheme, _, rest = address.partition("://")
+    host, _, port = rest.rpartition(":")
+    if scheme != "tcp" or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+    except ConnectionRefusedError:
+        raise ConnectionRefusedError(
+            f"nothing listens at {address} (connection refused)") from None
+    except OSError:  # unreachable, an unknown host, ...: the client says what it finds
+        return
+
+
 class _Dask(_Backend):
     def __init__(self, address: str) -> None:
         try:
@@ -178,6 +198,7 @@ class _Dask(_Backend):
                              field="scheduler") from None
         self.name = f"dask {address}"
         try:
+            _refused_at_once(address)
             self.client = Client(address, timeout="10s")
         except (OSError, TimeoutError, ValueError) as exc:  # ValueError: a malformed address
             raise InputError(f"cannot connect to the Dask scheduler: {exc}",

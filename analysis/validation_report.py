@@ -76,21 +76,34 @@ def stacks_section() -> list[dict[str, Any]]:
     for r in rep["rows"]:
         if r["role"] == "reference":
             continue  # a microbenchmark a constant is taken from, not a run to predict
+        runs = (f"{min(r['runs']):.2f}–{max(r['runs']):.2f} ({len(r['runs'])} runs)"
+                if r["runs"] else "")
         out.append(_row("stacks", r["id"], r["role"], r["measured"], r["predicted"],
-                        r["unit"], stack=r["stack"], fits=r["fits"], source=r["source"]))
+                        r["unit"], stack=r["stack"], fits=r["fits"], source=r["source"],
+                        runs=runs))
     return out
 
 
-def end_to_end_rows() -> list[dict[str, Any]]:
-    """Every calibrated preset with a published speedup, simulated on its source's
-    hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed `E2E_SEED`)."""
+def implied_step_s(published_speedup: float, tokens_per_step: float,
+                   baseline_tokens_per_s: float) -> float:
+    """The speculative step time a published speedup implies, on the simulated baseline:
+    ``tokens per step / speedup`` baseline steps.  Against the simulated step it turns a
+    speedup error into time per step: the cost the model lacks (positive) or has too
+    much of (negative), if its baseline is right."""
+    return tokens_per_step / published_speedup / baseline_tokens_per_s
+
+
+def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Every calibrated preset with a published speedup (or those of `names`), simulated
+    on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
+    `E2E_SEED`)."""
     from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.models.golden import verify_trace
     from specaccel.sim import simulate_named
     from specaccel.workloads import generate_trace, get_preset, list_presets
 
     out = []
-    for name in list_presets():
+    for name in names if names is not None else list_presets():
         preset = get_preset(name)
         raw = preset.source.get("speedup", "")
         if raw in ("", None):
@@ -100,7 +113,11 @@ def end_to_end_rows() -> list[dict[str, Any]]:
         hw = trace.metadata.get("hardware", E2E_DEFAULT_HARDWARE)
         sim = simulate_named(trace, hw, engine="fast", deployment=DeploymentConfig())
         tau = float(verify_trace(trace).committed.mean())
+        step_s = sim.makespan_s / sim.n_steps
+        implied_s = implied_step_s(float(raw), sim.tokens / sim.n_steps,
+                                   sim.baseline.tokens_per_s)
         out.append(_row("end-to-end", name, "prediction", float(raw), float(sim.speedup), "x",
+                        step_ms=step_s * 1e3, implied_step_ms=implied_s * 1e3,
                         hardware=hw, stack=trace.metadata.get("stack", "ideal"),
                         draft_stack=trace.metadata.get("draft_stack", ""),
                         baseline_stack=trace.metadata.get("baseline_stack",
@@ -174,13 +191,15 @@ def summary_line(section: dict[str, Any]) -> str:
 
 _COLUMNS = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
-    "stacks": ("id", "stack", "unit", "role", "measured", "predicted", "error", "fits"),
+    "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error",
+               "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "published_tau",
-                   "tau", "measured", "predicted", "error"),
+                   "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
-          "id": "row"}
+          "id": "row", "runs": "timing runs",
+          "step_ms": "step ms", "implied_step_ms": "step ms implied"}
 
 
 _SECTION_HEADS = {"end-to-end": {"measured": "speedup published",

@@ -109,6 +109,11 @@ def simulate(
     spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
     result = build_result(spec, run_engine(spec, opts.engine))
     del spec         # what an engine kept of every step (a serving run's costs) goes now
+    if deployment is not None:  # the busiest device of the placements, not one device
+        peak = float(result.kv_cache["peak_tokens"])
+        result.memory_footprint = deployment.memory_footprint(
+            target, pricer.draft_model, kv_tokens=peak,
+            draft_kv_tokens=peak if pricer.draft_model is not None else 0.0)
     if opts.baseline:
         ar = StepInput.build(source, base_pricer, baseline=True, **run)
         result.baseline = build_result(ar, run_engine(ar, opts.engine))

@@ -132,7 +132,7 @@ def test_within_names_the_unit_of_inner_stages():
 def test_hdl_characterise_draws_a_bar_per_design_with_stage_and_eta(tmp_path):
     code, out, err, _ = _run_on_tty(["hdl", "characterise", "--units", "kv_compact",
                                      "--nodes", "2,4", "--devices", "ice40-hx8k",
-                                     "--seeds", "1,2", "-o", str(tmp_path / "c.csv")])
+                                     "--seeds", "2", "-o", str(tmp_path / "c.csv")])
     assert code == 0, err
     # one bar over the designs (unit, N) of both passes (area, then place and route) with
     # the current design's stage and device

@@ -26,7 +26,7 @@ from specaccel.schema.errors import InputError
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ModelSpec
-from .placement import SINGLE, Placement, check_fit, offload_time_s
+from .placement import SINGLE, Placement, check_fit, device_memory, offload_time_s
 from .sampling_tail import sampling_tail
 from .software_stack import IDEAL, SoftwareStack, get_stack
 from .stack_cost import ops_on_stack, pass_on_stack
@@ -96,6 +96,27 @@ class Deployment:
         """InputError when a placement cannot split a model or does not fit a device."""
         check_fit(self.hw, target, self.target_placement, kv_tokens=kv_tokens, draft=draft,
                   draft_placement=self.draft_placement, draft_kv_tokens=draft_kv_tokens)
+
+    def memory_footprint(self, target: ModelSpec, draft: ModelSpec | None, *,
+                         kv_tokens: float, draft_kv_tokens: float = 0.0
+                         ) -> dict[str, float | bool | int | None]:
+        """Peak memory of the busiest device of the placements (weights and KV cache of
+        `kv_tokens`, without the reserve) against one device's capacity; the same keys
+        as a single device's footprint, plus ``devices`` and ``busiest_device``."""
+        loads = device_memory(target, self.target_placement, kv_tokens=kv_tokens,
+                              draft=draft, draft_placement=self.draft_placement,
+                              draft_kv_tokens=draft_kv_tokens)
+        per_dev = {d: sum(b for _, b in parts) for d, parts in loads.items()}
+        busiest = max(per_dev, key=lambda d: per_dev[d])
+        weights = sum(b for parts in loads.values() for what, b in parts
+                      if what.endswith(" weights"))
+        kv = sum(b for parts in loads.values() for what, b in parts
+                 if what.endswith(" KV cache"))
+        cap = float(self.hw.mem_bytes)
+        return {"weights_bytes": weights, "kv_peak_bytes": kv,
+                "peak_bytes": per_dev[busiest], "capacity_bytes": cap,
+                "fits": per_dev[busiest] <= cap, "devices": len(per_dev),
+                "busiest_device": busiest}
 
     # -- prices ---------------------------------------------------------------------------
     def pass_costs(self, model: ModelSpec, *, role: str, tokens: np.ndarray,

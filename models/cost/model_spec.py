@@ -327,9 +327,10 @@ def check_draft_matches(target: ModelSpec, draft: ModelSpec) -> None:
         raise InputError(f"draft {draft.name} has a vocabulary of {draft.vocab_size} tokens "
                          f"but target {target.name} has {target.vocab_size}", field="draft")
     if draft.kind in ("eagle", "medusa") and draft.d_model != target.d_model:
-        raise InputError(f"draft {draft.name} is a {draft.kind} head of hidden size "
+        kind = {"eagle": "an EAGLE", "medusa": "a Medusa"}[draft.kind]
+        raise InputError(f"draft {draft.name} is {kind} head of hidden size "
                          f"{draft.d_model} but target {target.name} has hidden size "
                          f"{target.d_model}", field="draft")
     if target.kind != "decoder":
-        raise InputError(f"target {target.name} is a {target.kind} head, not a model",
+        raise InputError(f"target {target.name} is a draft head ({target.kind}), not a model",
                          field="target")

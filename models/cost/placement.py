@@ -150,14 +150,14 @@ def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, 
     return kept / total if total else 1.0
 
 
-def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, *,
-              kv_tokens: float, draft: ModelSpec | None = None,
-              draft_placement: Placement | None = None, draft_kv_tokens: float = 0.0) -> None:
-    """InputError naming the device and the bytes when a placement does not fit.
+def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: float,
+                  draft: ModelSpec | None = None, draft_placement: Placement | None = None,
+                  draft_kv_tokens: float = 0.0) -> dict[int, list[tuple[str, float]]]:
+    """What each device holds: ``{device: [(what, bytes), ...]}`` (without the reserve).
 
     The target's devices are ``0 .. tp*pp-1``; a draft with its own placement uses the
     next devices, one without shares the target's device 0.  With ``offload`` a model's
-    weights may exceed its devices (they stream), but its KV cache may not.
+    weights stream from the host and hold no device memory; its KV cache does.
     """
     loads: dict[int, list[tuple[str, float]]] = {}
     for dev, w, kv in device_loads(target, target_placement, kv_tokens=kv_tokens):
@@ -176,6 +176,16 @@ def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, 
             weights = 0.0 if dp.offload else w - shared / dp.devices
             loads.setdefault(base + dev, []).append((f"{draft.name} weights", weights))
             loads[base + dev].append((f"{draft.name} KV cache", kv))
+    return loads
+
+
+def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, *,
+              kv_tokens: float, draft: ModelSpec | None = None,
+              draft_placement: Placement | None = None, draft_kv_tokens: float = 0.0) -> None:
+    """InputError naming the device and the bytes when a placement does not fit
+    (`device_memory` plus `RESERVED_BYTES` on each device)."""
+    loads = device_memory(target, target_placement, kv_tokens=kv_tokens, draft=draft,
+                          draft_placement=draft_placement, draft_kv_tokens=draft_kv_tokens)
     for dev in sorted(loads):
         need = sum(b for _, b in loads[dev]) + RESERVED_BYTES
         if need > hw.mem_bytes:

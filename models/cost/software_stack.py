@@ -144,11 +144,12 @@ IDEAL = SoftwareStack(
 
 # -- measured and counted figures, with their sources ---------------------------------------
 #: Host time per eager framework operation, fitted to the Medusa-1 Vicuna-7B MT-bench
-#: log (one A100, Hugging Face eager; `stack_calibration`): the step is host-bound there.
+#: log (one A100, Hugging Face eager; `stack_calibration`; the mean of its three timing
+#: runs, which spread 94.7-102.7 tokens/s): the step is host-bound there.
 #: Bare PyTorch ops cost 5-8 us each from Python (pytorch/pytorch#41383: 5-7 us;
 #: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
 #: nn.Module call path and the Python between them, which this figure includes.
-HF_HOST_OP_S = 14.82e-6
+HF_HOST_OP_S = 15.05e-6
 #: Host time of a CUDA-graph replay: about 15 us of fixed cost (ahrefs/ocannl#488, a
 #: launch probe on an RTX 5070 Ti, CUDA 13.3: 15 us plus 0.58 us per captured node).
 GRAPH_LAUNCH_S = 15e-6

@@ -113,7 +113,8 @@ def published_reference(preset_name: str | None) -> dict[str, Any] | None:
 def _warn_if_too_big(result) -> None:
     fp = result.memory_footprint
     if fp.get("fits") is False:
-        print(f"warning: {result.hardware}: weights + peak KV need "
+        dev = f" #{fp['busiest_device']}" if fp.get("devices", 1) > 1 else ""
+        print(f"warning: {result.hardware}{dev}: weights + peak KV need "
               f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
               " GB (the simulation assumes they fit)", file=sys.stderr)
 

@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(passes against published decode/prefill measurements), stacks (software "
             "stacks and placements against measured runs: the Medusa-1 logs, plain "
             "decoding baselines), end-to-end (every preset with a published speedup, "
-            "simulated on the hardware and stacks its source ran on) and array (the "
+            "simulated on the hardware and stacks its source ran on, with the simulated "
+            "step time beside the step time the published speedup implies on the "
+            "simulated baseline) and array (the "
             "systolic array against SCALE-Sim).  Every row is marked calibration (a "
             "parameter was fitted to it; never counted as agreement), prediction or "
             "reference; each section gives the median and worst |error| over its "
@@ -55,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
 
 _SHOWN = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
-    "stacks": ("id", "stack", "unit", "role", "measured", "predicted", "error"),
+    "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "tau", "measured",
-                   "predicted", "error"),
+                   "predicted", "error", "step_ms", "implied_step_ms"),
 }
 
 

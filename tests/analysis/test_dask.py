@@ -101,13 +101,15 @@ def test_the_documented_local_cluster_runs_a_sweep_bit_identical_to_local_proces
         proc = subprocess.run([str(BIN / sweep[0]), *sweep[1:]], cwd=tmp_path,
                               capture_output=True, text=True, timeout=600)
     finally:
-        for p in reversed(procs):  # workers first, then the scheduler
+        # the workers first, each gone before the scheduler is stopped (workers whose
+        # scheduler went away first spend ~8 s trying to reach it before they exit)
+        for p in reversed(procs):
             p.terminate()
-        for p in procs:
             try:
                 p.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 p.kill()
+                p.wait()
         for log in logs:
             log.close()
     assert proc.returncode == 0, proc.stderr

@@ -30,6 +30,26 @@ def test_bundled_turns_are_the_medusa_logs_totals():
         assert float(b["wall_time_s"]) == f["wall_time_s"]
 
 
+def test_timing_runs_are_one_decode_timed_again_and_rows_carry_their_mean():
+    """Runs 1 and 2 repeat run 0's decode: same tokens and steps (the per-turn file's
+    totals); only the wall time differs.  A Medusa-log row's measured figure is the mean
+    of its runs' tokens/s."""
+    runs = sc._csv_rows(sc.MEDUSA_RUNS)
+    assert len(runs) == 9
+    rows = {r.model: r for r in sc.load_rows() if r.kind == "medusa-log"}
+    for model, row in rows.items():
+        turns = sc.medusa_turns(model)
+        mine = [r for r in runs if r["model"] == model]
+        assert [int(r["run"]) for r in mine] == [0, 1, 2]
+        for r in mine:
+            assert int(r["new_tokens"]) == sum(t["new_tokens"] for t in turns)
+            assert int(r["steps"]) == sum(t["idxs"] + 1 for t in turns)
+        assert float(mine[0]["wall_time_s"]) == pytest.approx(
+            sum(t["wall_time_s"] for t in turns), abs=1e-5)
+        assert row.measured == pytest.approx(statistics.fmean(sc.medusa_runs(model)),
+                                             abs=0.005)
+
+
 def test_every_row_has_a_role_and_a_source():
     rows = sc.load_rows()
     assert {r.role for r in rows} == {"calibration", "prediction", "reference"}
@@ -58,7 +78,8 @@ def test_median_and_worst_count_prediction_rows_only(report):
 def test_medusa_log_prediction_prices_prefill_and_every_step():
     dep = Deployment(sc.get_hardware("a100-80gb"), get_stack("hf-static-kv"))
     r = sc.predict_medusa_log("vicuna-7b", dep)
-    assert r["turns"] == 160 and r["measured"] == pytest.approx(101.30, abs=0.01)
+    assert r["turns"] == 160 and r["measured"] == pytest.approx(99.54, abs=0.01)
+    assert [round(x, 2) for x in r["runs"]] == [101.30, 102.65, 94.66]
     slower = Deployment(dep.hw, STACKS["hf-static-kv"].with_values(host_op_s=2 * HF_HOST_OP_S))
     assert sc.predict_medusa_log("vicuna-7b", slower)["predicted"] < 0.6 * r["predicted"]
 

@@ -75,6 +75,17 @@ def test_a_70b_target_across_four_gpus_tensor_parallel_or_in_sequence():
     # tensor parallel splits the weights; layers in sequence read them all one by one
     assert runs["tp4"].baseline.tokens_per_s > runs["pp4"].baseline.tokens_per_s
     assert np.isfinite(runs["pp4"].speedup) and runs["pp4"].speedup > 1
+    # memory is reported for the busiest device of the placement, not the whole model on one
+    for name, run in runs.items():
+        fp = run.memory_footprint
+        assert fp["devices"] == 4 and fp["fits"] is True, name
+        assert fp["weights_bytes"] > A100.mem_bytes > fp["peak_bytes"], name
+    tp = runs["tp4"].memory_footprint
+    quarter = (l70.weight_bytes + l70.kv_bytes_per_token
+               * runs["tp4"].kv_cache["peak_tokens"]) / 4
+    # device 0 holds a quarter of the target and the head (whose LM head is the target's)
+    assert quarter < tp["peak_bytes"] < quarter + head.weight_bytes
+    assert runs["pp4"].memory_footprint["busiest_device"] == 0  # the embedding's stage
 
 
 def test_a_head_for_another_target_is_rejected(trace):
