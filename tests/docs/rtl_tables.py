@@ -149,7 +149,8 @@ def sampling_block(_rows_unused: list[dict]) -> str:
             for v in (32000, 128256):
                 c = sampling_cycles(sampling_timing(r["lanes"]), n_nodes=1, vocab=v)
                 cells.append(f"{c:,.0f} / {c / f:,.1f}")
-            lines.append(f"| {r['lanes']} | {LABEL[r['device']]} | {f:.1f} | "
+            seeds = "" if r["pnr_seeds"] == 5 else f" ({r['pnr_seeds']} seeds)"
+            lines.append(f"| {r['lanes']} | {LABEL[r['device']]} | {f:.1f}{seeds} | "
                          + " | ".join(cells) + " |")
     return "\n".join(lines)
 
