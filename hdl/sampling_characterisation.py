@@ -284,6 +284,7 @@ def main(argv=None) -> int:  # pragma: no cover - command-line wrapper
     ap.add_argument("--devices", default="ice40-hx8k,ecp5,xilinx-7")
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--max-top-k", type=int, default=8)
+    ap.add_argument("--vocabs", default=",".join(map(str, VOCABS)))
     ap.add_argument("--build-root", default="sampling-build")
     ap.add_argument("--merge-into", metavar="TABLE",
                     help="join the rows with those of this existing table (merge_rows)")
@@ -293,6 +294,9 @@ def main(argv=None) -> int:  # pragma: no cover - command-line wrapper
     command = f"{COMMAND} --lanes {a.lanes} --devices {a.devices} --seeds {a.seeds}"
     if a.max_top_k != 8:
         command += f" --max-top-k {a.max_top_k}"
+    vocabs = [int(v) for v in a.vocabs.split(",")]
+    if tuple(vocabs) != VOCABS:
+        command += f" --vocabs {a.vocabs}"
     commands = [c for c in commands if c != command] + [command]
 
     def write(rows) -> None:
@@ -302,7 +306,7 @@ def main(argv=None) -> int:  # pragma: no cover - command-line wrapper
     rows = characterise([int(x) for x in a.lanes.split(",")], max_top_k=a.max_top_k,
                         devices=a.devices.split(","),
                         seeds=[int(s) for s in a.seeds.split(",")],
-                        build_root=a.build_root,
+                        vocabs=vocabs, build_root=a.build_root,
                         progress=lambda s: print(s, file=sys.stderr, flush=True),
                         on_rows=write)
     write(rows)

@@ -326,11 +326,18 @@ def _cmd_characterise(args) -> int:
 
     units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
              else list(_tree_sized_units()))
+    if SAMPLING_UNIT in units:
+        if len(units) > 1:
+            raise InputError(f"{SAMPLING_UNIT} has a table of its own (lanes x vocabulary); "
+                             "characterise it alone", field="--units")
+        return _characterise_sampling(args)
     for unit in units:
         if unit not in _tree_sized_units():
-            raise InputError(f"{unit} is not built for a tree size N; its characterisation "
-                             "is python -m specaccel.hdl.sampling_characterisation",
-                             field="--units")
+            raise InputError(f"{unit} is not built for a tree size N", field="--units")
+    if args.vocabs is not None:
+        raise InputError(f"only with --units {SAMPLING_UNIT}", field="--vocabs")
+    args.token_width = 16 if args.token_width is None else args.token_width
+    args.prob_width = 12 if args.prob_width is None else args.prob_width
     nodes = None if args.nodes is None else _node_list(args.nodes)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
@@ -405,6 +412,118 @@ def _cmd_characterise(args) -> int:
 
     emit(args.json, result, human)
     return 0
+
+
+#: The unit whose characterisation sweeps lanes and vocabularies instead of N
+#: (:mod:`specaccel.hdl.sampling_characterisation`, its own table).
+SAMPLING_UNIT = "sampling"
+#: The lanes a sampling characterisation sweeps when --lanes is not given.
+SAMPLING_LANES = "4,8,16,32,64"
+
+
+def _characterise_sampling(args) -> int:
+    """`hdl characterise --units sampling`: cycles per vocabulary and the unit's area and
+    Fmax per lane count W (``--lanes`` lists the sweep) into the sampling table."""
+    from specaccel.analysis.progress_bar import ProgressBar, wanted
+    from specaccel.hdl import sampling_characterisation as sc
+    from specaccel.hdl.units import get_unit
+
+    for option, value in (("--nodes", args.nodes), ("--token-width", args.token_width),
+                          ("--prob-width", args.prob_width), ("--note", args.note)):
+        if value is not None:
+            raise InputError(f"does not apply to unit {SAMPLING_UNIT}", field=option)
+    unit = get_unit(SAMPLING_UNIT)
+    for name, (param, _) in _unit_parameters(tree_sized=True).items():
+        if name not in ("lanes", "max_top_k") and getattr(args, name, None) is not None:
+            raise InputError(f"does not apply to unit {SAMPLING_UNIT}", field=param.option)
+    lanes_param, k_param = unit.parameter("lanes"), unit.parameter("max_top_k")
+    try:
+        lanes = [lanes_param.convert(v) for v in (args.lanes or SAMPLING_LANES).split(",")]
+    except ValueError as exc:
+        raise InputError(str(exc), field="--lanes") from None
+    try:
+        max_top_k = (k_param.default if args.max_top_k is None
+                     else k_param.convert(args.max_top_k))
+    except ValueError as exc:
+        raise InputError(str(exc), field="--max-top-k") from None
+    if len(set(lanes)) != len(lanes):
+        raise InputError("lists a lane count more than once", field="--lanes")
+    for w in lanes:  # every design is checked before the long run
+        try:
+            _build_unit(SAMPLING_UNIT, None, 16, 12,
+                        {"lanes": w, "max_top_k": max_top_k})._MustUse__silence = True
+        except InputError as exc:
+            raise InputError(exc.reason, field="--lanes") from None
+    vocabs = _vocab_list(args.vocabs) if args.vocabs else list(sc.VOCABS)
+    devices = _device_list(args.devices)
+    seeds = _seed_list(args.seeds)
+    if args.output:
+        check_output_file(args.output, kind="csv", option="--output")
+    if args.build_dir:
+        check_output_dir(args.build_dir, option="--build-dir")
+    if args.merge_into and not args.output:
+        raise InputError("needs --output (the joined table is written there)",
+                         field="--merge-into")
+    old, commands = sc.read_table(args.merge_into) if args.merge_into else ([], [])
+    command = (f"{sc.COMMAND} --lanes {','.join(map(str, lanes))} --devices "
+               f"{','.join(devices)} --seeds {','.join(map(str, seeds))}"
+               + (f" --max-top-k {max_top_k}" if max_top_k != k_param.default else "")
+               + (f" --vocabs {','.join(map(str, vocabs))}"
+                  if vocabs != list(sc.VOCABS) else ""))
+    commands = [c for c in commands if c != command] + [command]
+
+    def save(rows: list) -> None:
+        if args.output:
+            rows = sc.merge_rows(old, rows)
+            with atomic_target(args.output, option="--output") as tmp:
+                sc.write_csv(rows, tmp, sc.table_note(rows, commands))
+
+    with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="step") as bar:
+        rows = sc.characterise(lanes, max_top_k=max_top_k, devices=devices, seeds=seeds,
+                               vocabs=vocabs, build_root=args.build_dir,
+                               progress=bar.write, on_rows=save)
+    save(rows)
+    result = {"rows": rows, "output": args.output}
+
+    def human(r: dict) -> str:
+        cyc = [x for x in r["rows"] if x["kind"] == "cycles"]
+        units = [x for x in r["rows"] if x["kind"] == "unit"]
+        lines = [table([[x["lanes"], x["vocab"], x["top_k"], x["cycles"]] for x in cyc],
+                       ["W", "vocabulary", "top_k", "cycles (2 nodes)"]),
+                 table([[x["lanes"], x["device"], x["bare_luts"], x["bare_ffs"],
+                         x["bare_brams"], _fmax_cell(x)] for x in units],
+                       ["W", "device", "LUTs", "FFs", "BRAMs", "Fmax MHz"]),
+                 "LUTs, FFs, BRAMs: the unit alone; Fmax: the unit in the harness, median "
+                 "(min-max) over the seeds"]
+        if r["output"]:
+            lines.append(f"wrote {r['output']}")
+        return "\n".join(lines)
+
+    emit(args.json, result, human)
+    return 0
+
+
+def _vocab_list(text: str) -> list[int]:
+    """--vocabs: vocabulary sizes in [2, 2**18] (the unit's 18-bit token index)."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"must be comma-separated integers, not {text!r}",
+                         field="--vocabs") from None
+    if not values or len(set(values)) != len(values):
+        raise InputError("must list distinct vocabulary sizes", field="--vocabs")
+    for v in values:
+        if not 2 <= v <= 1 << 18:
+            raise InputError(f"must be in [2, 262144], not {v}", field="--vocabs")
+    return values
+
+
+def _fmax_cell(x: dict) -> str:
+    if x.get("fmax_median_mhz") is None:
+        return {"not run": "-"}.get(x["pnr"], x["pnr"])
+    if x["pnr_seeds"] == 1:
+        return f"{x['fmax_median_mhz']:.1f}"
+    return f"{x['fmax_median_mhz']:.1f} ({x['fmax_min_mhz']:.1f}-{x['fmax_max_mhz']:.1f})"
 
 
 def _cmd_build(args) -> int:
@@ -537,14 +656,24 @@ def register(subparsers) -> None:
                        description="For each unit, N and device: latency and II measured "
                                    "in simulation, the unit's own area, its Fmax in the "
                                    "harness over the seeds; writes the table the "
-                                   "simulator reads.")
+                                   "simulator reads.  --units sampling sweeps the "
+                                   "sampling unit's lane counts instead (--lanes 4,8,...; "
+                                   "cycles per vocabulary, area and Fmax per W) into its "
+                                   "own table.")
     c.add_argument("--units", help="comma-separated unit names (default: every unit built "
                                    "for a tree size N)")
     c.add_argument("--nodes", help="comma-separated N values (default: each unit's "
                                    "declared sweep)")
-    c.add_argument("--token-width", type=int, default=16, help="token id bits")
-    c.add_argument("--prob-width", type=int, default=12, help="probability bits")
+    c.add_argument("--token-width", type=int, help="token id bits (default 16)")
+    c.add_argument("--prob-width", type=int, help="probability bits (default 12)")
     _add_parameter_options(c, tree_sized=True)
+    for action in c._actions:  # the sampling unit sweeps its lanes
+        if "--lanes" in action.option_strings:
+            action.help += (f"; with --units {SAMPLING_UNIT}: the lane counts to sweep, "
+                            f"comma-separated (default {SAMPLING_LANES})")
+    c.add_argument("--vocabs", help=f"with --units {SAMPLING_UNIT}: vocabulary sizes whose "
+                                    "request cycles are measured, comma-separated "
+                                    "(default 32000,128256)")
     c.add_argument("--devices", default=",".join(DEVICES),
                    help=f"comma-separated targets (default {','.join(DEVICES)})")
     c.add_argument("--seeds", default="1,2,3,4,5",

@@ -51,7 +51,16 @@ def test_generate_is_reproducible_and_path_free(tmp_path):
      "'--max-top-k': only with --mode stochastic"),
     (("generate", "--unit", "tree_verify_serial", "--nodes", "4", "--uniform-source",
       "lfsr"), "'--uniform-source': only with --mode stochastic"),
-    (("characterise", "--units", "sampling"), "sampling_characterisation"),
+    # the sampling unit sweeps lanes into a table of its own
+    (("characterise", "--units", "sampling,tree_mask"), "characterise it alone"),
+    (("characterise", "--units", "sampling", "--nodes", "4"), "'--nodes': does not apply"),
+    (("characterise", "--units", "sampling", "--lanes", "3"),
+     "'--lanes': lanes must be a power of two"),
+    (("characterise", "--units", "sampling", "--lanes", "4,4"), "'--lanes': lists"),
+    (("characterise", "--units", "sampling", "--vocabs", "1"), "'--vocabs': must be in"),
+    (("characterise", "--units", "sampling", "--mode", "greedy"), "'--mode': does not"),
+    (("characterise", "--units", "kv_compact", "--vocabs", "64"),
+     "'--vocabs': only with --units sampling"),
     (("characterise", "--units", "kv_compact", "--nodes", "4", "--merge-into", "t.csv"),
      "'--merge-into': needs --output"),
 ])
@@ -234,3 +243,30 @@ def test_every_unit_measures_its_declared_latency(name):
 
     latency, ii = measure_cycles(name, nodes=4)
     assert latency == get_unit(name).law().cycles(nodes=4) and ii >= 1
+
+
+def test_characterise_sweeps_the_sampling_units_lanes_into_its_table(tmp_path):
+    """`hdl characterise --units sampling` measures request cycles per vocabulary and the
+    unit's area per lane count, and joins them with an existing sampling table (small
+    form: W=1, a 16-token vocabulary, yosys counts only)."""
+    from specaccel.models.cost.sampling_unit_table import load_sampling_table
+
+    bundled = REPO / "specaccel" / "data" / "sampling-characterisation.csv"
+    out = tmp_path / "t.csv"
+    r = _cli("characterise", "--units", "sampling", "--lanes", "1", "--vocabs", "16",
+             "--devices", "xilinx-7", "--seeds", "1", "--build-dir", str(tmp_path / "b"),
+             "--merge-into", str(bundled), "-o", str(out), "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["rows"]
+    cycles = {(x["vocab"], x["top_k"]): x["cycles"] for x in rows if x["kind"] == "cycles"}
+    # two greedy requests: n * ceil(V / W) beats + log2(W) + 5
+    assert cycles[16, 1] == 2 * 16 + 0 + 5
+    assert cycles[16, 8] > cycles[16, 1]  # the top-8 tail scans its candidates
+    (unit,) = [x for x in rows if x["kind"] == "unit"]
+    assert unit["device"] == "xilinx-7" and unit["bare_luts"] > 100 and unit["pnr"] == "not run"
+    joined = load_sampling_table(out)
+    old = load_sampling_table(bundled)
+    assert len(joined) == len(old) + 3  # the bundled rows kept, the new W=1 rows added
+    assert {(x["kind"], x["lanes"]) for x in old} < {(x["kind"], x["lanes"]) for x in joined}
+    header = [ln for ln in out.read_text().splitlines() if ln.startswith("#")]
+    assert any("--lanes 1 --devices xilinx-7 --seeds 1 --vocabs 16" in ln for ln in header)
