@@ -17,7 +17,10 @@ Every measured latency must equal the unit's declared latency law, which is writ
 beside it (``latency_law``) with the unit's ``role``.
 
 With a build folder (``build_root``) every measurement and tool run is remembered there,
-so a long sweep that is interrupted resumes when started again with the same folder.
+so a long sweep that is interrupted resumes when started again with the same folder.  A
+long characterisation runs in parts (a few units, sizes or devices at a time);
+:func:`merge_rows` joins a part's rows with an existing table's (``specaccel hdl
+characterise --merge-into TABLE``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from specaccel.models.cost.rtl_table import COLUMNS, load_characterisation
 from specaccel.schema import progress
 
 __all__ = ["COLUMNS", "characterise", "fit_exponent", "fit_lut_exponent",
-           "load_characterisation", "measure_cycles", "write_csv"]
+           "load_characterisation", "measure_cycles", "merge_rows", "write_csv"]
 
 
 def measure_cycles(name: str, *, nodes: int, token_width: int = 16, prob_width: int = 12,
@@ -227,6 +230,30 @@ def fit_lut_exponent(rows: Iterable[dict[str, Any]], unit: str,
     return fit_exponent(rows, unit, "bare_luts", device)
 
 
+def _knows(r: dict[str, Any]) -> int:
+    """How much a row knows: placed (over more seeds) > does not fit > failed > not run."""
+    if r["pnr"] == "placed":
+        return 3 + int(r["pnr_seeds"] or 0)
+    return {"does not fit": 2, "failed": 1}.get(r["pnr"], 0)
+
+
+def merge_rows(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]]
+               ) -> list[dict[str, Any]]:
+    """The rows of `old` with those of `new` in their place (same unit, N and device),
+    unless the new row knows less (:func:`_knows`: a design not placed in this part does
+    not replace its placed row, nor fewer seeds more).  Sorted by unit, N and device."""
+    from specaccel.hdl.synthesis import DEVICES
+
+    merged = {(r["unit"], int(r["nodes"]), r["device"]): r for r in old}
+    for r in new:
+        k = (r["unit"], int(r["nodes"]), r["device"])
+        if k not in merged or _knows(r) >= _knows(merged[k]):
+            merged[k] = r
+    order = {d: i for i, d in enumerate(DEVICES)}
+    return [merged[k] for k in sorted(merged, key=lambda k: (k[0], k[1],
+                                                             order.get(k[2], len(order))))]
+
+
 # ---- CSV ----------------------------------------------------------------------------------
 
 def write_csv(rows: Iterable[dict[str, Any]], path: str | Path | None = None,
@@ -242,7 +269,11 @@ def write_csv(rows: Iterable[dict[str, Any]], path: str | Path | None = None,
     writer = csv.DictWriter(buf, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     for r in rows:
-        writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS})
+        row = {k: ("" if r.get(k) is None else r.get(k)) for k in COLUMNS}
+        latency = row["latency_cycles"]  # whole cycles (a table read back holds floats)
+        if isinstance(latency, float) and latency.is_integer():
+            row["latency_cycles"] = int(latency)
+        writer.writerow(row)
     text = buf.getvalue()
     if path is not None:
         Path(path).write_text(text)

@@ -80,4 +80,11 @@ PROOFS: list[Proof] = [
     Proof("sampling W=1 top-2 stream rules", "sampling",
           lambda: stream_rules("sampling", lanes=1, max_top_k=2, vocab=16),
           depth=20, fault="su-out-handshake"),
+    # the core with a greedy sampling unit (no top-k tail, so induction closes); a commit
+    # needs a whole tree through the sampling, verify and compaction units, so its fault
+    # shows only 14 cycles after reset
+    Proof("streaming_core N=2 W=1 greedy stream rules", "streaming_core",
+          lambda: stream_rules("streaming_core", nodes=2, lanes=1, max_top_k=1,
+                               token_width=1, slot_width=1),
+          induction=4, fault="score-commit-pop", fault_depth=14),
 ] + _unit_proofs()

@@ -45,6 +45,7 @@ _SIM = {
     "argmax_sample": ["hdl/test_argmax_unit.py"],
     "spec_decode_core": ["hdl/test_tree_units_amaranth.py::test_spec_decode_core_matches_golden"],
     "sampling": ["hdl/test_sampling_unit.py"],
+    "streaming_core": ["hdl/test_benches.py -k streaming_core"],
 }
 _KILL_STAGES = {unit: [[t] for t in tests]
                 + [[f"hdl/test_formal.py -k test_proof_holds and {unit}-"]]
@@ -150,6 +151,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "fifo.r_en.eq(self.out.ready)", "fifo.r_en.eq(1)"),
     # spec_decode_core
     Mutant("core-commit-pop", "spec_decode_core", "handshake",
+           "results.r_en.eq(self.commit.valid & self.commit.ready)",
+           "results.r_en.eq(self.commit.valid)"),
+    # streaming_core
+    Mutant("score-commit-pop", "streaming_core", "handshake",
            "results.r_en.eq(self.commit.valid & self.commit.ready)",
            "results.r_en.eq(self.commit.valid)"),
     # the streaming sampling unit

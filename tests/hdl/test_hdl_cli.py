@@ -52,6 +52,8 @@ def test_generate_is_reproducible_and_path_free(tmp_path):
     (("generate", "--unit", "tree_verify_serial", "--nodes", "4", "--uniform-source",
       "lfsr"), "'--uniform-source': only with --mode stochastic"),
     (("characterise", "--units", "sampling"), "sampling_characterisation"),
+    (("characterise", "--units", "kv_compact", "--nodes", "4", "--merge-into", "t.csv"),
+     "'--merge-into': needs --output"),
 ])
 def test_bad_usage_exits_2_with_one_line(args, text):
     r = _cli(*args)
@@ -129,6 +131,23 @@ def _rows():
         {**base, "unit": "tree_verify", "nodes": 64, "latency_cycles": 9,
          "fmax_median_mhz": 80.0, "bare_luts": 6400, "harness_luts": 8000},
     ]
+
+
+def test_merged_parts_keep_what_each_measured():
+    """A part's row replaces one that knows less (not placed < failed < does not fit <
+    placed over fewer seeds), never one that knows more; nothing else is lost."""
+    from specaccel.hdl.characterisation import merge_rows
+
+    placed, fewer, old_only = _rows()
+    not_run = {**placed, "pnr": "not run", "pnr_seeds": 0, "fmax_median_mhz": None}
+    fewer = {**fewer, "pnr_seeds": 1, "fmax_median_mhz": 90.0}
+    other = {**placed, "device": "ecp5", "fmax_median_mhz": 130.0}
+    merged = merge_rows([placed, _rows()[1], old_only], [not_run, fewer, other])
+    by = {(r["nodes"], r["device"]): r["fmax_median_mhz"] for r in merged}
+    assert by == {(4, "ice40-hx8k"): 120.0, (4, "ecp5"): 130.0, (16, "ice40-hx8k"): 100.0,
+                  (64, "ice40-hx8k"): 80.0}
+    assert [(r["nodes"], r["device"]) for r in merged][:2] == [(4, "ice40-hx8k"), (4, "ecp5")]
+    assert merge_rows([not_run], [placed]) == [placed]
 
 
 def test_request_cycles_follow_the_rows_and_the_law(tmp_path):

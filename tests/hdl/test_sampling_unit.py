@@ -130,3 +130,66 @@ def test_greedy_mode_answers_the_argmax_whatever_top_k_says():
 def test_parameters_are_checked(kwargs):
     with pytest.raises(TypeError):
         SamplingUnit(**kwargs)
+
+
+def _unit_row(lanes, device, pnr, seeds=0, fmax=None):
+    return {"kind": "unit", "lanes": lanes, "max_top_k": 8, "token_width": 18, "vocab": None,
+            "top_k": None, "device": device, "pnr": pnr, "pnr_seeds": seeds,
+            "fmax_median_mhz": fmax, "bare_luts": 100}
+
+
+def test_merged_rows_keep_what_each_part_measured():
+    """A part's rows replace those that know less, never those that know more; the header
+    says what the rows hold."""
+    from specaccel.hdl.sampling_characterisation import merge_rows, table_note
+
+    old = [_unit_row(4, "ecp5", "not run"), _unit_row(4, "ice40-hx8k", "placed", 5, 60.0),
+           _unit_row(32, "ice40-hx8k", "does not fit"),
+           {"kind": "cycles", "lanes": 4, "max_top_k": 8, "vocab": 32000, "top_k": 1,
+            "device": "", "cycles": 16007}]
+    new = [_unit_row(4, "ecp5", "placed", 5, 83.0), _unit_row(4, "ice40-hx8k", "not run"),
+           _unit_row(8, "ecp5", "placed", 1, 80.0)]
+    rows = merge_rows(old, new)
+    by = {(r["kind"], r["lanes"], r["device"]): r for r in rows}
+    assert len(rows) == 5 and rows[0]["kind"] == "cycles"
+    assert by["unit", 4, "ecp5"]["fmax_median_mhz"] == 83.0
+    assert by["unit", 4, "ice40-hx8k"]["fmax_median_mhz"] == 60.0  # not lost to "not run"
+    assert by["unit", 32, "ice40-hx8k"]["pnr"] == "does not fit"
+    # one seed does not replace five
+    again = merge_rows(rows, [_unit_row(4, "ecp5", "placed", 1, 70.0)])
+    assert {(r["lanes"], r["device"]): r for r in again}[4, "ecp5"]["pnr_seeds"] == 5
+    note = table_note(rows, ["python -m specaccel.hdl.sampling_characterisation --lanes 4"])
+    last = note.splitlines()[-1]
+    assert "ice40-hx8k: placed W=4 over 5 seeds; does not fit W=32" in last
+    assert "ecp5: placed W=4 over 5 seeds; W=8 over 1 seed" in last
+
+
+def test_bundled_table_says_what_is_placed():
+    """Every unit row of the bundled table is placed (with its Fmax over its seeds), does
+    not fit, or is declared not run; its header's last line is made from the rows."""
+    from importlib import resources
+
+    from specaccel.hdl.sampling_characterisation import table_note
+    from specaccel.hdl.synthesis import CAPACITY_LUTS, PNR
+    from specaccel.models.cost.sampling_unit_table import load_sampling_table
+
+    text = resources.files("specaccel.data").joinpath(
+        "sampling-characterisation.csv").read_text()
+    rows = load_sampling_table()
+    header = [ln[2:] for ln in text.splitlines() if ln.startswith("# ")]
+    assert header[-1] == table_note(rows, []).splitlines()[-1]
+    units = [r for r in rows if r["kind"] == "unit"]
+    assert {r["lanes"] for r in units} == {4, 8, 16, 32, 64}
+    for r in units:
+        if r["device"] not in PNR:
+            assert r["pnr"] == "not run" and r["fmax_median_mhz"] is None
+        elif r["pnr"] == "placed":
+            assert r["pnr_seeds"] >= 1
+            assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
+            # the harness adds registers; its LUT4s may be fewer than the unit's alone on
+            # the ECP5, whose area mapping (-nowidelut) gives up the wide-LUT muxes
+            assert r["harness_ffs"] > r["bare_ffs"] and r["harness_luts"] > 0
+        else:
+            assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
+            if r["pnr"] == "does not fit":
+                assert r["bare_luts"] > CAPACITY_LUTS[r["device"]]

@@ -159,3 +159,14 @@ def test_a_unit_larger_than_the_device_is_not_placed(tmp_path, monkeypatch):
     r = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path)
     assert r["pnr"] == "does not fit" and "more than the 10" in r["pnr_error"]
     assert r["fmax_median_mhz"] is None and not (tmp_path / "harness").exists()
+
+
+@pytest.mark.slow
+def test_a_design_whose_abc9_step_dies_is_mapped_by_the_classic_abc(tmp_path):
+    """The YoWASP yosys ends synth_ecp5's ABC9 step on the streaming core with exit 1 and no
+    message; the design is mapped by the classic ABC and the row says so."""
+    r = synthesise_unit("streaming_core", nodes=16, device="ecp5", build_dir=tmp_path,
+                        place=False)
+    assert r["bare_luts"] > 1000 and r["bare_ffs"] > 1000
+    assert "classic abc" in r["tool_versions"] and "unit alone" in r["tool_versions"]
+    assert (tmp_path / "bare" / "yosys-abc9.log").exists()
