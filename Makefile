@@ -82,10 +82,24 @@ iverilog:
 run: $(RUN_STAMP)
 	$(VENV)/bin/specaccel run --out $(OUT)
 
+# The runtime-only check (a fresh venv, then every documented command: about 3 minutes of
+# one core) shares nothing with pytest but the source tree, so it runs beside it on the
+# other core, in a session of its own that make test stops when it is interrupted; its
+# report follows pytest's, and make test fails if either fails.
+# PYTEST_ARGS: extra pytest arguments (e.g. -x).
+RUNTIME_LOG ?= $(VENV)/runtime-check.log
+PYTEST_ARGS ?=
 test: setup
 	$(PY) -m ruff check .
-	$(MAKE) --no-print-directory runtime-check
-	$(PY) -m pytest
+	@rm -f $(RUNTIME_LOG).pgid; \
+	setsid -w sh -c 'echo $$$$ > $(RUNTIME_LOG).pgid; \
+	  exec $(MAKE) --no-print-directory runtime-check' > $(RUNTIME_LOG) 2>&1 & runtime=$$!; \
+	trap 'kill -TERM -$$(cat $(RUNTIME_LOG).pgid) 2>/dev/null; exit 130' INT TERM; \
+	echo "make runtime-check: runs beside pytest (its report follows; log $(RUNTIME_LOG))"; \
+	$(PY) -m pytest $(PYTEST_ARGS); tests=$$?; \
+	wait $$runtime; checked=$$?; \
+	echo "== make runtime-check: exit $$checked"; cat $(RUNTIME_LOG); \
+	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$checked
 
 lint: $(TEST_STAMP)
 	$(PY) -m ruff check .

@@ -170,8 +170,9 @@ class _Processes(_Backend):
 MAX_LOCAL_WORKERS = 256
 
 
-def _refused_at_once(address: str) -> None:
-    """Raise ConnectionRefusedError if nothing listens at a ``tcp://HOST:PORT`` address.
+def _refused_at_once(address: str, timeout_s: float = 10.0) -> None:
+    """Raise ConnectionRefusedError if nothing listens at a ``tcp://HOST:PORT`` address,
+    TimeoutError if it does not answer within `timeout_s` (the client's own wait).
 
     Dask's client retries a refused connection until its timeout (10 s, then a message
     about a time-out); a port where no scheduler listens is said at once, as refused.
@@ -181,11 +182,13 @@ def _refused_at_once(address: str) -> None:
     if scheme != "tcp" or not port.isdigit():
         return
     try:
-        socket.create_connection((host.strip("[]"), int(port)), timeout=10).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
     except ConnectionRefusedError:
         raise ConnectionRefusedError(
             f"nothing listens at {address} (connection refused)") from None
-    except OSError:  # unreachable, an unknown host, ...: the client says what it finds
+    except TimeoutError:  # the client would wait as long again
+        raise TimeoutError(f"no answer from {address} within {timeout_s:g} s") from None
+    except OSError:  # an unknown host, no route, ...: the client says what it finds
         return
 
 

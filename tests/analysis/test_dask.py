@@ -143,6 +143,21 @@ def test_a_scheduler_that_is_not_there_is_a_clean_exit_2(tmp_path):
     assert "Traceback" not in proc.stderr and not (tmp_path / "o").exists()
 
 
+def test_an_address_that_does_not_answer_is_said_after_the_wait():
+    from specaccel.analysis.sweep_runner import _refused_at_once
+
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(0)
+        address = f"tcp://127.0.0.1:{server.getsockname()[1]}"
+        # the one connection the queue holds: the next one is left unanswered
+        with socket.create_connection(server.getsockname(), timeout=5):
+            with pytest.raises(TimeoutError, match=f"no answer from {address} within 0.5 s"):
+                _refused_at_once(address, timeout_s=0.5)
+    with pytest.raises(ConnectionRefusedError, match="nothing listens at"):
+        _refused_at_once(address)  # closed now
+
+
 @pytest.mark.parametrize("program", ["dask", "specaccel"])
 def test_the_documented_programs_are_in_this_environment(program):
     # the page says `dask` is in the same virtual environment as `specaccel`

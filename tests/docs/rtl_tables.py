@@ -47,8 +47,9 @@ def _area(r: dict) -> str:
 def _fmax(r: dict) -> str:
     if r["fmax_median_mhz"] is None:
         return {"does not fit": "does not fit", "not run": "—"}.get(r["pnr"], r["pnr"])
+    seeds = "" if r["pnr_seeds"] == 5 else f", {r['pnr_seeds']} seeds"
     return (f"{r['fmax_median_mhz']:.1f} ({r['fmax_min_mhz']:.1f}–"
-            f"{r['fmax_max_mhz']:.1f})")
+            f"{r['fmax_max_mhz']:.1f}){seeds}")
 
 
 def _placed(r: dict) -> str:
@@ -80,9 +81,10 @@ def fmax_block(rows: list[dict], units: tuple[str, ...] | None = None) -> str:
         lines.append(f"| {unit} | {n} | {r0['latency_cycles']:g} / {r0['ii_cycles']:g} | "
                      + " | ".join(f"{_placed(idx[unit, n, f])} | {_fmax(idx[unit, n, f])}"
                                   for f in placed) + " |")
-    seeds = sorted({r["pnr_seeds"] for r in rows if r["pnr"] == "placed"})
+    mine = [r for r in rows if units is None or r["unit"] in units]
+    seeds = sorted({r["pnr_seeds"] for r in mine if r["pnr"] == "placed"})
     lines += ["", f"Seeds per placed design: {', '.join(map(str, seeds))}; "
-              "tools: " + "; ".join(sorted({r["tool_versions"] for r in rows
+              "tools: " + "; ".join(sorted({r["tool_versions"] for r in mine
                                              if r["device"] in placed})) + "."]
     return "\n".join(lines)
 
@@ -123,17 +125,11 @@ def sampling_block(_rows_unused: list[dict]) -> str:
         f"{LABEL[f]} LUT / FF / carry / BRAM" for f in FAMILIES) + " | "
         + " | ".join(f"{LABEL[f]} Fmax MHz, median (min–max)" for f in FAMILIES[:2]) + " |",
         "|---|---|" + "---|" * (len(FAMILIES) + 2)]
-    def fmax(r: dict) -> str:  # a row placed over fewer than five seeds says how many
-        text = _fmax(r)
-        if r["pnr"] == "placed" and r["pnr_seeds"] != 5:
-            text += f", {r['pnr_seeds']} seed{'s' * (r['pnr_seeds'] != 1)}"
-        return text
-
     for w in lanes:
         r0 = idx[w, FAMILIES[0]]
         lines.append(f"| {w} | {r0['latency_cycles']} / {r0['tail_cycles']} | "
                      + " | ".join(_area(idx[w, f]) for f in FAMILIES) + " | "
-                     + " | ".join(fmax(idx[w, f]) for f in FAMILIES[:2]) + " |")
+                     + " | ".join(_fmax(idx[w, f]) for f in FAMILIES[:2]) + " |")
     placed = [r for r in rows if r["pnr"] == "placed"]
     if placed:
         lines += ["", "Seeds 1–5 per placed row unless it says fewer; tools: " + "; ".join(

@@ -219,8 +219,11 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
         assert request_cycles(r["unit"], r["nodes"]) == r["latency_cycles"]
         if r["device"] not in PNR:
             assert r["pnr"] == "not run" and r["harness_luts"] is None
-        elif r["pnr"] == "placed":  # median and range over every seed
-            assert r["pnr_seeds"] == len(DEFAULT_SEEDS)
+        elif r["pnr"] == "placed":  # median and range over the seeds (fewer: said above)
+            assert 1 <= r["pnr_seeds"] <= len(DEFAULT_SEEDS)
+            if r["pnr_seeds"] < len(DEFAULT_SEEDS):
+                assert (f"--units {r['unit']} --nodes {r['nodes']} --devices {r['device']} "
+                        f"--seeds {','.join(map(str, DEFAULT_SEEDS[:r['pnr_seeds']]))}") in text
             assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
             # the placed design is the unit plus its harness
             assert r["harness_luts"] > r["bare_luts"] and r["harness_ffs"] > r["bare_ffs"]
