@@ -263,13 +263,14 @@ def _check_size(args) -> None:
               file=sys.stderr, flush=True)
 
 
-def _fmax_text(r: dict) -> str:
-    if r["fmax_median_mhz"] is None:
-        return {"not run": "n/a (not placed for this family)"}.get(r["pnr"], r["pnr"])
+def _fmax_text(r: dict, *, unit: str = "", not_run: str = "-") -> str:
+    """A row's Fmax: the median, and its range over several seeds; else its pnr status."""
+    if r.get("fmax_median_mhz") is None:
+        return {"not run": not_run}.get(r["pnr"], r["pnr"])
+    text = f"{r['fmax_median_mhz']:.1f}{unit}"
     if r["pnr_seeds"] == 1:
-        return f"{r['fmax_median_mhz']:.1f} MHz"
-    return (f"{r['fmax_median_mhz']:.1f} MHz ({r['fmax_min_mhz']:.1f}-"
-            f"{r['fmax_max_mhz']:.1f})")
+        return text
+    return f"{text} ({r['fmax_min_mhz']:.1f}-{r['fmax_max_mhz']:.1f})"
 
 
 def _cmd_synth(args) -> int:
@@ -290,11 +291,12 @@ def _cmd_synth(args) -> int:
                             **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
+        fmax = _fmax_text(r, unit=" MHz", not_run="n/a (not placed for this family)")
         lines = [f"{_design(args)} on {r['device']} ({r['part']})",
                  table([["unit alone (yosys)", r["bare_luts"], r["bare_ffs"], r["bare_carry"],
                          r["bare_brams"], r["bare_dsps"], "-"]]
                        + ([["in the harness (placed)", r["harness_luts"], r["harness_ffs"],
-                            "", "", "", _fmax_text(r)]] if r["harness_luts"] is not None
+                            "", "", "", fmax]] if r["harness_luts"] is not None
                           else []),
                        ["", "LUTs", "FFs", "carry", "BRAMs", "DSPs", "Fmax"])]
         if r["pnr"] == "placed":
@@ -385,19 +387,11 @@ def _cmd_characterise(args) -> int:
     exponents = {d: {u: fit_lut_exponent(rows, u, d) for u in units} for d in devices}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
 
-    def fmax(x: dict) -> str:
-        if x["fmax_median_mhz"] is None:
-            return {"not run": "-"}.get(x["pnr"], x["pnr"])
-        if x["pnr_seeds"] == 1:
-            return f"{x['fmax_median_mhz']:.1f}"
-        return (f"{x['fmax_median_mhz']:.1f} ({x['fmax_min_mhz']:.1f}-"
-                f"{x['fmax_max_mhz']:.1f})")
-
     def human(r: dict) -> str:
         lines = [table([[x["unit"], x["nodes"], x["device"], x["latency_cycles"],
                          x["ii_cycles"], x["bare_luts"], x["bare_ffs"], x["bare_carry"],
                          x["bare_brams"], "-" if x["harness_luts"] is None
-                         else x["harness_luts"], fmax(x)] for x in r["rows"]],
+                         else x["harness_luts"], _fmax_text(x)] for x in r["rows"]],
                        ["unit", "N", "device", "latency", "II", "LUTs", "FFs", "carry",
                         "BRAMs", "harness LUTs", "Fmax MHz"])]
         lines.append("LUTs, FFs, carry, BRAMs: the unit alone; Fmax: the unit in the "
@@ -491,7 +485,7 @@ def _characterise_sampling(args) -> int:
         lines = [table([[x["lanes"], x["vocab"], x["top_k"], x["cycles"]] for x in cyc],
                        ["W", "vocabulary", "top_k", "cycles (2 nodes)"]),
                  table([[x["lanes"], x["device"], x["bare_luts"], x["bare_ffs"],
-                         x["bare_brams"], _fmax_cell(x)] for x in units],
+                         x["bare_brams"], _fmax_text(x)] for x in units],
                        ["W", "device", "LUTs", "FFs", "BRAMs", "Fmax MHz"]),
                  "LUTs, FFs, BRAMs: the unit alone; Fmax: the unit in the harness, median "
                  "(min-max) over the seeds"]
@@ -516,14 +510,6 @@ def _vocab_list(text: str) -> list[int]:
         if not 2 <= v <= 1 << 18:
             raise InputError(f"must be in [2, 262144], not {v}", field="--vocabs")
     return values
-
-
-def _fmax_cell(x: dict) -> str:
-    if x.get("fmax_median_mhz") is None:
-        return {"not run": "-"}.get(x["pnr"], x["pnr"])
-    if x["pnr_seeds"] == 1:
-        return f"{x['fmax_median_mhz']:.1f}"
-    return f"{x['fmax_median_mhz']:.1f} ({x['fmax_min_mhz']:.1f}-{x['fmax_max_mhz']:.1f})"
 
 
 def _cmd_build(args) -> int:
