@@ -43,12 +43,16 @@ class StreamLog:
         return self.output_cycles[self.first]
 
 
-async def reset(dut, cycles: int = 2, *, inp: str = "req") -> None:
-    """Start a 100 MHz clock and hold the synchronous reset for `cycles` cycles (input
-    stream `inp` idle)."""
+async def reset(dut, cycles: int = 2, *, inp: str | tuple[str, ...] = "req",
+                out: tuple[str, ...] = ()) -> None:
+    """Start a 100 MHz clock and hold the synchronous reset for `cycles` cycles: the input
+    stream(s) `inp` idle, the output stream(s) `out` not ready."""
     Clock(dut.clk, 10, unit="ns").start(start_high=False)
     dut.rst.value = 1
-    getattr(dut, f"{inp}__valid").value = 0
+    for name in (inp,) if isinstance(inp, str) else inp:
+        getattr(dut, f"{name}__valid").value = 0
+    for name in out:
+        getattr(dut, f"{name}__ready").value = 0
     await ClockCycles(dut.clk, cycles)
     await FallingEdge(dut.clk)
     dut.rst.value = 0

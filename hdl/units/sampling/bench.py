@@ -30,19 +30,6 @@ def _settings() -> dict:
     return cfg
 
 
-async def _reset(dut) -> None:
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, FallingEdge
-
-    Clock(dut.clk, 10, unit="ns").start(start_high=False)
-    dut.rst.value = 1
-    dut.inp__valid.value = 0
-    dut.out__ready.value = 0
-    await ClockCycles(dut.clk, 2)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-
-
 @cocotb.test()
 async def sampling_matches_golden(dut):
     """Burst (latency, one beat a cycle), a long request, then directed and random requests
@@ -87,7 +74,9 @@ async def sampling_matches_golden(dut):
         check(reqs, log.outputs["out"], "run")
         return log
 
-    await _reset(dut)
+    from specaccel.hdl.cocotb_stream import reset
+
+    await reset(dut, inp="inp", out=("out",))
 
     # burst: greedy requests of several beats back to back, nothing stalls
     burst = [SamplingRequest(bf16.from_float(nprng.normal(0, 3, 8 * lanes + 1)), 1)

@@ -29,20 +29,6 @@ def _settings() -> dict:
     return cfg
 
 
-async def _reset(dut) -> None:
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, FallingEdge
-
-    Clock(dut.clk, 10, unit="ns").start(start_high=False)
-    dut.rst.value = 1
-    dut.node__valid.value = 0
-    dut.logits__valid.value = 0
-    dut.commit__ready.value = 0
-    await ClockCycles(dut.clk, 2)
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-
-
 @cocotb.test()
 async def streaming_core_matches_golden(dut):
     """Burst (latency), then directed and random steps under back-pressure; every commit
@@ -74,7 +60,9 @@ async def streaming_core_matches_golden(dut):
         assert not bad, f"{len(bad)} commits differ from the golden model's, first: {bad[:2]}"
         return log
 
-    await _reset(dut)
+    from specaccel.hdl.cocotb_stream import reset
+
+    await reset(dut, inp=("node", "logits"), out=("commit",))
 
     # burst: full-size greedy steps back to back, nothing stalls
     burst = [model.vector(model.random_step(nprng, n=cfg["nodes"], greedy=True))
