@@ -316,6 +316,18 @@ def _cmd_synth(args) -> int:
 READY_TEXT = "stream neighbours are register stages (ready = ~full | drain)"
 
 
+def _check_table_outputs(args) -> None:
+    """--output, --build-dir and --merge-into of a characterisation, checked before the
+    long run (a joined table needs a file to be written to)."""
+    if args.output:
+        check_output_file(args.output, kind="csv", option="--output")
+    if args.build_dir:
+        check_output_dir(args.build_dir, option="--build-dir")
+    if args.merge_into and not args.output:
+        raise InputError("needs --output (the joined table is written there)",
+                         field="--merge-into")
+
+
 def _cmd_characterise(args) -> int:
     from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.characterisation import (
@@ -350,14 +362,7 @@ def _cmd_characterise(args) -> int:
         for n in get_unit(unit).sweep_nodes if nodes is None else nodes:
             _build_unit(unit, n, args.token_width, args.prob_width,
                         extra)._MustUse__silence = True
-    if args.output:
-        check_output_file(args.output, kind="csv", option="--output")
-    if args.build_dir:
-        check_output_dir(args.build_dir, option="--build-dir")
-
-    if args.merge_into and not args.output:
-        raise InputError("needs --output (the joined table is written there)",
-                         field="--merge-into")
+    _check_table_outputs(args)
     old_rows, old_header = [], []
     if args.merge_into:
         old_rows = load_characterisation(args.merge_into)
@@ -451,13 +456,7 @@ def _characterise_sampling(args) -> int:
     vocabs = _vocab_list(args.vocabs) if args.vocabs else list(sc.VOCABS)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
-    if args.output:
-        check_output_file(args.output, kind="csv", option="--output")
-    if args.build_dir:
-        check_output_dir(args.build_dir, option="--build-dir")
-    if args.merge_into and not args.output:
-        raise InputError("needs --output (the joined table is written there)",
-                         field="--merge-into")
+    _check_table_outputs(args)
     old, commands = sc.read_table(args.merge_into) if args.merge_into else ([], [])
     command = (f"{sc.COMMAND} --lanes {','.join(map(str, lanes))} --devices "
                f"{','.join(devices)} --seeds {','.join(map(str, seeds))}"
