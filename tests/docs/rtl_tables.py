@@ -53,7 +53,10 @@ def _fmax(r: dict) -> str:
 
 
 def _placed(r: dict) -> str:
-    return "—" if r["harness_luts"] is None else f"{r['harness_luts']:,}"
+    """The placed design's (unit + harness) LUTs / FFs: yosys' counts of the netlist that
+    is placed, or that does not fit."""
+    return ("—" if r["harness_luts"] is None
+            else f"{r['harness_luts']:,} / {r['harness_ffs']:,}")
 
 
 def area_block(rows: list[dict], units: tuple[str, ...] | None = None) -> str:
@@ -69,12 +72,13 @@ def area_block(rows: list[dict], units: tuple[str, ...] | None = None) -> str:
 
 
 def fmax_block(rows: list[dict], units: tuple[str, ...] | None = None) -> str:
-    """Cycles, and the placed design (unit + harness) on iCE40 and ECP5: LUTs and Fmax
-    median (min–max)."""
+    """Cycles, and the placed design (unit + harness) on iCE40 and ECP5: LUTs / FFs and
+    Fmax median (min–max), or "does not fit"."""
     idx = _index(rows)
     placed = FAMILIES[:2]
     lines = ["| unit | N | latency / II (cycles) | " + " | ".join(
-        f"{LABEL[f]} placed LUTs | {LABEL[f]} Fmax MHz, median (min–max)" for f in placed)
+        f"{LABEL[f]} placed LUTs / FFs | {LABEL[f]} Fmax MHz, median (min–max)"
+        for f in placed)
         + " |", "|---|---|---|" + "---|---|" * len(placed)]
     for unit, n in _designs(rows, units):
         r0 = idx[unit, n, placed[0]]

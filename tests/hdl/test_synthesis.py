@@ -161,6 +161,30 @@ def test_a_unit_larger_than_the_device_is_not_placed(tmp_path, monkeypatch):
     assert r["fmax_median_mhz"] is None and not (tmp_path / "harness").exists()
 
 
+def test_a_harness_larger_than_the_device_is_not_placed(tmp_path, monkeypatch):
+    """The design placed is the unit in its harness: when the unit alone fits but the
+    harness has more flip-flops than the device, the result says "does not fit" with the
+    harness's own counts, and nextpnr is not run."""
+    import specaccel.hdl.synthesis as synthesis
+
+    alone = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path,
+                            place=False)
+    capacity = alone["bare_ffs"] + 1  # the unit alone fits, its harness does not
+    monkeypatch.setitem(synthesis.CAPACITY_FFS, "ice40-hx8k", capacity)
+    r = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path)
+    assert r["pnr"] == "does not fit" and r["fmax_median_mhz"] is None
+    assert r["bare_ffs"] < capacity < r["harness_ffs"] and r["harness_luts"] > r["bare_luts"]
+    assert r["pnr_error"] == (f"the placed design has {r['harness_ffs']:,} FFs, more than "
+                              f"the {capacity:,} of the iCE40HX8K-CT256")
+    assert (tmp_path / "harness" / "design.json").exists()
+    assert not list((tmp_path / "harness").glob("nextpnr-*"))
+    # the same LUTs or flip-flops at the capacity fit
+    assert synthesis.over_capacity("ice40-hx8k", 7680, capacity) is None
+    assert synthesis.over_capacity("ice40-hx8k", 7681, capacity + 1) == (
+        f"7,681 LUTs, more than the 7,680 and {capacity + 1:,} FFs, more than the "
+        f"{capacity:,} of the iCE40HX8K-CT256")
+
+
 @pytest.mark.slow
 def test_a_design_whose_abc9_step_dies_is_mapped_by_the_classic_abc(tmp_path):
     """The YoWASP yosys ends synth_ecp5's ABC9 step on the streaming core with exit 1 and no
