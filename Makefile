@@ -82,12 +82,18 @@ iverilog:
 run: $(RUN_STAMP)
 	$(VENV)/bin/specaccel run --out $(OUT)
 
+# pytest runs in PYTEST_WORKERS processes (pytest-xdist; 0: one process, as plain `pytest`
+# does).  --dist loadgroup hands out tests one by one, except that the tests of one
+# xdist_group mark run on one worker (those that share a session artefact, such as the
+# bitstream of tests/conftest.py, which is then built once).  The RTL coverage report is
+# merged across the workers (tests/hdl/coverage_report.py).
 # The runtime-only check (a fresh venv, then every documented command: about 3 minutes of
-# one core) shares nothing with pytest but the source tree, so it runs beside it on the
-# other core, in a session of its own that make test stops when it is interrupted; its
-# report follows pytest's, and make test fails if either fails.
+# one core) shares nothing with pytest but the source tree, so it runs beside it, in a
+# session of its own that make test stops when it is interrupted; its report follows
+# pytest's, and make test fails if either fails.
 # PYTEST_ARGS: extra pytest arguments (e.g. -x).
 RUNTIME_LOG ?= $(VENV)/runtime-check.log
+PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 test: setup
 	$(PY) -m ruff check .
@@ -96,7 +102,7 @@ test: setup
 	  exec $(MAKE) --no-print-directory runtime-check' > $(RUNTIME_LOG) 2>&1 & runtime=$$!; \
 	trap 'kill -TERM -$$(cat $(RUNTIME_LOG).pgid) 2>/dev/null; exit 130' INT TERM; \
 	echo "make runtime-check: runs beside pytest (its report follows; log $(RUNTIME_LOG))"; \
-	$(PY) -m pytest $(PYTEST_ARGS); tests=$$?; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS); tests=$$?; \
 	wait $$runtime; checked=$$?; \
 	echo "== make runtime-check: exit $$checked"; cat $(RUNTIME_LOG); \
 	if [ $$tests -ne 0 ]; then exit $$tests; fi; exit $$checked

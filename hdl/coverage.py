@@ -28,6 +28,7 @@ simulation until every bin is hit.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ import numpy as np
 from specaccel.hdl.stochastic_fixed_point import StochasticValues
 from specaccel.schema.trace import DraftTree
 
-__all__ = ["Coverage", "sample", "sample_stalls", "steer", "tree_features", "verify_bins"]
+__all__ = ["Coverage", "merge", "sample", "sample_stalls", "steer", "tree_features", "verify_bins"]
 
 BOUNDARIES = ("uq=p*2^w", "uq=p*2^w-1", "u=0", "u=max", "q=0", "q=max", "p=0", "p=max")
 
@@ -70,14 +71,48 @@ class Coverage:
         return (f"coverage {self.name}: {self.hit_bins}/{len(self.bins)} bins "
                 f"({self.percent:.1f} %){notes}")
 
+    @property
+    def file_name(self) -> str:
+        """The name of its JSON file (:meth:`write`)."""
+        return self.name.replace(" ", "_").replace("=", "") + ".json"
+
     def write(self, folder: Path) -> Path:
         """Write ``<name>.json`` (every bin and its hits) into `folder`; returns the file."""
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / (self.name.replace(" ", "_").replace("=", "") + ".json")
+        path = folder / self.file_name
         path.write_text(json.dumps({"name": self.name, "hit": self.hit_bins,
                                     "bins": len(self.bins), "percent": self.percent,
                                     **self.notes, "counts": self.bins}, indent=1))
         return path
+
+    @classmethod
+    def read(cls, path: Path) -> Coverage:
+        """The Coverage that :meth:`write` wrote to `path`."""
+        data = json.loads(Path(path).read_text())
+        notes = {k: v for k, v in data.items()
+                 if k not in ("name", "hit", "bins", "percent", "counts")}
+        return cls(data["name"], dict(data["counts"]), notes)
+
+
+def merge(parts: Iterable[Coverage]) -> list[Coverage]:
+    """One Coverage per configuration name, from parts of it (e.g. the same configuration
+    covered in several processes): the hits of each bin are summed, and so are numeric
+    notes (a single part is returned as it is).  Parts of one name must have the same bins.
+    Sorted by name."""
+    by_name: dict[str, Coverage] = {}
+    for part in parts:
+        have = by_name.get(part.name)
+        if have is None:
+            by_name[part.name] = Coverage(part.name, dict(part.bins), dict(part.notes))
+            continue
+        if set(have.bins) != set(part.bins):
+            raise ValueError(f"coverage {part.name}: parts with different bins")
+        for b, n in part.bins.items():
+            have.bins[b] += n
+        for k, v in part.notes.items():
+            numeric = isinstance(v, int | float) and isinstance(have.notes.get(k), int | float)
+            have.notes[k] = have.notes[k] + v if numeric else v
+    return [by_name[k] for k in sorted(by_name)]
 
 
 def verify_bins(*, nodes: int, mode: str, latency: int, serial: bool) -> list[str]:

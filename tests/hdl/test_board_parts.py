@@ -185,6 +185,7 @@ def test_board_top_elaborates():
 TINY_CORE = dict(nodes=4, lanes=2, max_top_k=1, token_width=4, slot_width=8)
 
 
+@pytest.mark.xdist_group("board_build")  # with the doc test that builds it (tests/conftest.py)
 @pytest.mark.parametrize("board, core, min_bytes", [
     ("ulx3s-12f", TINY_CORE, 50_000),
     pytest.param("ulx3s-85f", None, 100_000, marks=pytest.mark.slow)])

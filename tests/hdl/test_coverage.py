@@ -5,7 +5,7 @@ Each configuration starts with random trees under random back-pressure; whenever
 has answered everything sent so far, the bins still unhit (sampled from the unit's own
 responses and handshakes) get vectors aimed at them, until every bin is hit or the round
 budget runs out.  The test fails below 100 %; the report is written by the
-``coverage_report`` fixture (tests/hdl/conftest.py)."""
+``coverage_report`` fixture (tests/hdl/coverage_report.py), merged over the xdist workers."""
 
 import numpy as np
 import pytest
