@@ -12,7 +12,7 @@ CALIBRATION_TOLERANCE = 0.01
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from specaccel.analysis.validation_report import SECTIONS
+    from specaccel.analysis.validation_report import E2E_TAU_TOLERANCE, SECTIONS
 
     parser = subparsers.add_parser(
         "validate",
@@ -29,7 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "parameter was fitted to it; never counted as agreement), prediction or "
             "reference; each section gives the median and worst |error| over its "
             "prediction rows.  Exit 1 when a calibration row is no longer reproduced "
-            f"within {CALIBRATION_TOLERANCE:.0%} (a stale fit)."
+            f"within {CALIBRATION_TOLERANCE:.0%} (a stale fit), or when an end-to-end "
+            "row's trace does not commit its published tau within "
+            f"{E2E_TAU_TOLERANCE:.1%}."
         ),
     )
     parser.add_argument("--section", action="append", choices=SECTIONS, default=None,
@@ -39,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from specaccel.analysis.validation_report import SECTIONS, validation_report
+    from specaccel.analysis.validation_report import SECTIONS, tau_off_rows, validation_report
 
     chosen = tuple(s for s in SECTIONS if args.section is None or s in args.section)
     result = validation_report(chosen)
@@ -51,14 +53,18 @@ def run(args: argparse.Namespace) -> int:
               if abs(fit["fitted"] - fit["preset_value"])
               > CALIBRATION_TOLERANCE * abs(fit["preset_value"])]
     result["stale_calibration_rows"] = stale
+    off = [r for sec in result["sections"] if sec["name"] == "end-to-end"
+           for r in tau_off_rows(sec["rows"])]
+    result["tau_off_rows"] = off
     emit(args.json, result, _human)
-    return 1 if stale else 0
+    return 1 if stale or off else 0
 
 
 _SHOWN = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
-    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "tau", "measured",
+    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "published_tau", "tau",
+                   "measured",
                    "predicted", "error", "step_ms", "implied_step_ms"),
 }
 
@@ -82,4 +88,6 @@ def _human(r: dict[str, Any]) -> str:
         out.append("")
     if r["stale_calibration_rows"]:
         out.append("stale calibration rows: " + ", ".join(r["stale_calibration_rows"]))
+    if r["tau_off_rows"]:
+        out.append("traces off their published tau: " + ", ".join(r["tau_off_rows"]))
     return "\n".join(out)

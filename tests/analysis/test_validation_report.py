@@ -22,3 +22,28 @@ def test_a_row_reads_its_speedup_error_as_the_ratio_of_step_times():
     assert row["implied_step_ms"] / row["step_ms"] == pytest.approx(ratio, rel=1e-9)
     # an A100 step of a 7B target on the Hugging Face stack lasts tens of milliseconds
     assert 10.0 < row["step_ms"] < 100.0
+
+
+def test_tau_off_rows_names_a_trace_that_misses_its_published_tau():
+    rows = [{"id": "a", "tau": 1.90, "published_tau": 1.75},
+            {"id": "b", "tau": 4.36, "published_tau": 4.34}]
+    assert vr.tau_off_rows(rows) == ["a (trace 1.900 vs published 1.75)"]
+
+
+def test_every_end_to_end_trace_commits_its_published_tau():
+    """τ is an input of these rows: with the validation's trace size every preset's trace
+    realises it, so a speedup error is not the trace's sampling error."""
+    rows = vr.end_to_end_rows()
+    assert len(rows) >= 17
+    assert vr.tau_off_rows(rows) == []
+
+
+def test_validate_exits_1_when_a_trace_is_too_short_to_realise_its_tau(monkeypatch, capsys):
+    """8 x 64 steps: prompt lookup's trace commits 1.90 tokens a step, not its 1.75."""
+    from specaccel.cli import main
+
+    monkeypatch.setattr(vr, "E2E_REQUESTS", 8)
+    assert main(["validate", "--section", "end-to-end"]) == 1
+    out = capsys.readouterr().out
+    assert "traces off their published tau: " in out
+    assert "prompt-lookup-vicuna-7b-specbench (trace 1.896 vs published 1.75)" in out
