@@ -20,16 +20,18 @@ import pytest
 from specaccel.workloads import generate_trace, write_trace
 
 
-def _run_on_tty(argv: list[str], timeout: float = 300) -> tuple[int, str, str, float]:
-    """Run the CLI with stderr on a pseudo-terminal (120 columns); stdout on a pipe.
-    Returns (exit code, stdout, stderr as seen on the terminal, seconds to first stderr)."""
+def _run_on_tty(argv: list[str], timeout: float = 300,
+                cwd: Path | None = None) -> tuple[int, str, str, float]:
+    """Run the CLI (in `cwd`) with stderr on a pseudo-terminal (120 columns); stdout on a
+    pipe.  Returns (exit code, stdout, stderr as seen on the terminal, seconds to first
+    stderr)."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "SPECACCEL_PROGRESS"}
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "specaccel.cli", *argv],
                             stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL,
-                            env=env)
+                            env=env, cwd=cwd)
     os.close(slave)
     chunks, first = [], None
     while True:
@@ -93,8 +95,10 @@ def test_sweep_shows_its_point_check_with_total_and_eta(tmp_path):
                     "clock_hz = { start = 500000000, stop = 599000000, step = 1000000 }\n"
                     '[[workloads]]\npreset = "eagle-vicuna-7b-mtbench"\nrequests = 1\n'
                     "steps = 2\n")
-    code, out, err, _ = _run_on_tty(["sweep", str(spec), "--out", str(tmp_path / "o"),
-                                     "--workers", "1"])
+    # relative paths: the bar's description holds the spec's path, and a long one (a
+    # deep base temp, e.g. an xdist worker's) would push the total past the 120 columns
+    code, out, err, _ = _run_on_tty(["sweep", spec.name, "--out", "o", "--workers", "1"],
+                                    cwd=tmp_path)
     assert code == 2 and "already holds sweep results" in err
     assert "checking points" in err
     assert "/20000" in err  # the total: 200 x 100 points
