@@ -179,6 +179,22 @@ declare_preset(Preset(
     ),
 ))
 declare_preset(Preset(
+    name="medusa1-vicuna-7b-specbench",
+    description="Medusa-1 on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 2.31)",
+    method="medusa-1",
+    source_row=_MEDUSA_1_ROW,
+    tree=medusa_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="medusa-vicuna-7b",
+    benchmark=SPECBENCH,
+    steps=64,
+    assumptions=(
+        "tree: Medusa's mc_sim_7b_63 (63 drafts + root = 64 nodes), the Medusa "
+        "repository's default, which Spec-Bench's inference_medusa.py keeps",
+        FLAT_ALPHA,
+    ),
+))
+declare_preset(Preset(
     name="hydra-vicuna-7b-specbench",
     description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
     method="hydra",

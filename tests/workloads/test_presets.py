@@ -29,6 +29,7 @@ REQUIRED = {
     "eagle2-vicuna-13b-6task": 4.65,
     "eagle3-vicuna-13b-specbench": 5.71,
     "medusa2-vicuna-7b-mtbench": 3.47,
+    "medusa1-vicuna-7b-specbench": 2.31,
     "hydra-vicuna-7b-specbench": 3.26,
     "token-recycling-vicuna-7b-specbench": 2.73,
     "lookahead-vicuna-7b-specbench": 1.64,
