@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCE_FOLDERS = ("specaccel", "schema", "workloads", "models", "sim", "hdl", "analysis")
 
 
-def _deptry(*args: str) -> subprocess.CompletedProcess:
+def _deptry(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     exe = shutil.which("deptry", path=str(Path(sys.executable).parent)) or "deptry"
-    return subprocess.run([exe, *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([exe, *args], cwd=cwd, capture_output=True, text=True,
                           timeout=300)
 
 
@@ -41,15 +41,22 @@ def test_tests_and_benchmarks_import_only_declared_packages():
 
 
 def test_the_check_finds_an_undeclared_import(tmp_path):
-    """The check is real: a module importing an undeclared package fails it."""
-    bad = ROOT / "analysis" / "_deptry_probe.py"
-    bad.write_text("import requests_toolbelt_not_declared  # noqa: F401\n")
-    try:
-        proc = _deptry(*SOURCE_FOLDERS)
-    finally:
-        bad.unlink()
+    """The check is real: a module importing an undeclared package fails it, one importing
+    a declared one passes.  The probe module lives beside a copy of pyproject.toml in
+    tmp_path, never in the source tree, which other tests (in other pytest workers) read
+    at the same time."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    probe = tmp_path / "analysis" / "_deptry_probe.py"
+    probe.parent.mkdir()
+    probe.write_text("import numpy  # noqa: F401\n")
+    # DEP002 (a declared dependency nobody imports) is for the whole source, not one module
+    ok = _deptry("analysis", "--ignore", "DEP002", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    probe.write_text("import requests_toolbelt_not_declared  # noqa: F401\n")
+    proc = _deptry("analysis", "--ignore", "DEP002", cwd=tmp_path)
     assert proc.returncode != 0
     assert "DEP001" in proc.stdout + proc.stderr
+    assert "requests_toolbelt_not_declared" in proc.stdout + proc.stderr
 
 
 #: the test-extra packages the library may import, and the modules allowed to: the
