@@ -225,12 +225,11 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
                 assert (f"--units {r['unit']} --nodes {r['nodes']} --devices {r['device']} "
                         f"--seeds {','.join(map(str, DEFAULT_SEEDS[:r['pnr_seeds']]))}") in text
             assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
-            # the placed design is the unit plus its harness: more flip-flops always; more
-            # LUT4s on the iCE40, while on the ECP5 the placed design may use wide-LUT muxes
-            # (PFUMX/L6MUX21) that the unit's own area (`-nowidelut`) spells out as LUT4s
-            assert r["harness_ffs"] > r["bare_ffs"]
-            if r["device"] == "ice40-hx8k":
-                assert r["harness_luts"] > r["bare_luts"]
+            # the placed design is the unit plus its harness, so it has more flip-flops; its
+            # LUT4s can be fewer than the unit's alone (on the ECP5 it is mapped with
+            # wide-LUT muxes, which the unit's own area, `-nowidelut`, spells out as LUT4s;
+            # and the two netlists are optimised separately), as for the sampling unit
+            assert r["harness_ffs"] > r["bare_ffs"] and r["harness_luts"] > 0
         else:  # too big for the device, or not placed yet (the table's header says so)
             assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
             if r["pnr"] == "not run":

@@ -186,8 +186,10 @@ def test_bundled_table_says_what_is_placed():
         elif r["pnr"] == "placed":
             assert r["pnr_seeds"] >= 1
             assert 10 < r["fmax_min_mhz"] <= r["fmax_median_mhz"] <= r["fmax_max_mhz"] < 500
-            # the harness adds registers; its LUT4s may be fewer than the unit's alone on
-            # the ECP5, whose area mapping (-nowidelut) gives up the wide-LUT muxes
+            # the harness adds registers; its LUT4s may be fewer than the unit's alone (on
+            # the ECP5 the area mapping, -nowidelut, gives up the wide-LUT muxes; on both
+            # families the two netlists are optimised separately: W = 8 on the iCE40 places
+            # 4,796 LUT4s against the unit's 4,799)
             assert r["harness_ffs"] > r["bare_ffs"] and r["harness_luts"] > 0
         else:
             assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
