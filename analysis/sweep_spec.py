@@ -617,6 +617,7 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
                 params[k] = w[k]
         if "preset" in w:
             _check_preset_size(w, loc, i)
+            _check_model_pair(w, loc, i)
         params["trace_seed"] = _int_at_least(w.get("seed", 0), 0, loc, "workloads", "seed")
         params["workload"] = name
         if any(o.name == name for o in out):
@@ -641,6 +642,29 @@ def _workload_preset(w: dict[str, Any], loc: _Locator, i: int) -> str:
     except InputError as exc:
         raise loc.error(exc.reason, "workloads", exc.field or key, index=i) from None
     return preset.name
+
+
+def _check_model_pair(w: dict[str, Any], loc: _Locator, i: int) -> None:
+    """Refuse (at parse time) a preset workload whose draft cannot draft for its target:
+    a ``target`` or ``draft`` that replaces the preset's own must still make a pair
+    (same vocabulary; a head of the target's width)."""
+    if "target" not in w and "draft" not in w:
+        return
+    from specaccel.models.cost.model_presets import get_model
+    from specaccel.models.cost.model_spec import check_draft_matches
+    from specaccel.workloads import get_preset
+
+    preset = get_preset(w["preset"])
+    draft = w.get("draft", preset.draft_model)
+    if draft is None:
+        return
+    try:
+        check_draft_matches(get_model(w.get("target", preset.target_model)), get_model(draft))
+    except InputError as exc:
+        field = "draft" if "draft" in w else "target"
+        raise loc.error(exc.reason + ("" if "draft" in w else
+                                      f" (preset {preset.name}'s draft; set 'draft')"),
+                        "workloads", field, index=i) from None
 
 
 def _check_preset_size(w: dict[str, Any], loc: _Locator, i: int) -> None:

@@ -32,6 +32,7 @@ _L2_7B = _llama("llama-2-7b", 32, 4096, 32, 32, 11008, 32000, "meta-llama/Llama-
 _L2_13B = _llama("llama-2-13b", 40, 5120, 40, 40, 13824, 32000, "meta-llama/Llama-2-13b-hf")
 _L68M = _llama("llama-68m", 2, 768, 12, 12, 3072, 32000, "JackFram/llama-68m")
 _L2_70B = _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, "meta-llama/Llama-2-70b-hf")
+_L3_8B = _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, "meta-llama/Meta-Llama-3-8B")
 _L3_70B = _llama("llama-3-70b", 80, 8192, 64, 8, 28672, 128256, "meta-llama/Meta-Llama-3-70B")
 _V33B = _llama("vicuna-33b", 60, 6656, 52, 52, 17920, 32000, "lmsys/vicuna-33b-v1.3")
 
@@ -44,7 +45,7 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
         replace(_L2_7B, name="vicuna-7b", source="lmsys/vicuna-7b-v1.3 (LLaMA-7B shape)"),
         replace(_L2_13B, name="vicuna-13b", source="lmsys/vicuna-13b-v1.3 (LLaMA-13B shape)"),
         _V33B,
-        _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, "meta-llama/Meta-Llama-3-8B"),
+        _L3_8B,
         _L3_70B,
         _L68M,
         replace(_L68M, name="vicuna-68m", source="double7/vicuna-68m (llama-68m shape)"),
@@ -61,6 +62,9 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
         replace(_L2_70B, name="eagle-head-llama-2-70b", n_layers=1, kind="eagle",
                 source="yuhuili/EAGLE-llama2-chat-70B: 1 layer (GQA 8 KV heads, d_ff 28672) "
                        "+ fc 2d->d, 0.99B parameters, target LM head"),
+        replace(_L3_8B, name="eagle-head-llama-3-8b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-LLaMA3-Instruct-8B: 1 layer + fc 2d->d, vocabulary "
+                       "128256, target LM head"),
         replace(_L3_70B, name="eagle-head-llama-3-70b", n_layers=1, kind="eagle",
                 source="yuhuili/EAGLE-LLaMA3-Instruct-70B: 1 layer + fc 2d->d, vocabulary "
                        "128256, target LM head"),

@@ -276,11 +276,12 @@ def _fmax_text(r: dict, *, unit: str = "", not_run: str = "-") -> str:
 def _cmd_synth(args) -> int:
     from specaccel.analysis.progress_bar import ProgressBar, wanted
     from specaccel.hdl.synthesis import synthesise_unit
+    from specaccel.hdl.unused_designs import built_only_to_check
 
     seeds = _seed_list(args.seeds)
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
-    _build(args)._MustUse__silence = True  # built only to validate before the long run
+    built_only_to_check(_build(args))  # built only to validate before the long run
     _check_size(args)
     print(f"synthesising {_design(args)} for {args.device} ...", file=sys.stderr)
     with ProgressBar(None, _design(args), enabled=wanted(args.json),
@@ -337,6 +338,7 @@ def _cmd_characterise(args) -> int:
         merge_rows,
         write_csv,
     )
+    from specaccel.hdl.unused_designs import built_only_to_check
 
     units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
              else list(_tree_sized_units()))
@@ -360,8 +362,8 @@ def _cmd_characterise(args) -> int:
 
     for unit in units:  # validate every unit's parameters before the long run
         for n in get_unit(unit).sweep_nodes if nodes is None else nodes:
-            _build_unit(unit, n, args.token_width, args.prob_width,
-                        extra)._MustUse__silence = True
+            built_only_to_check(_build_unit(unit, n, args.token_width, args.prob_width,
+                                            extra))
     _check_table_outputs(args)
     old_rows, old_header = [], []
     if args.merge_into:
@@ -421,6 +423,7 @@ SAMPLING_LANES = "4,8,16,32,64"
 
 
 def _characterise_sampling(args) -> int:
+    from specaccel.hdl.unused_designs import built_only_to_check
     """`hdl characterise --units sampling`: cycles per vocabulary and the unit's area and
     Fmax per lane count W (``--lanes`` lists the sweep) into the sampling table."""
     from specaccel.analysis.progress_bar import ProgressBar, wanted
@@ -449,8 +452,8 @@ def _characterise_sampling(args) -> int:
         raise InputError("lists a lane count more than once", field="--lanes")
     for w in lanes:  # every design is checked before the long run
         try:
-            _build_unit(SAMPLING_UNIT, None, 16, 12,
-                        {"lanes": w, "max_top_k": max_top_k})._MustUse__silence = True
+            built_only_to_check(_build_unit(SAMPLING_UNIT, None, 16, 12,
+                                            {"lanes": w, "max_top_k": max_top_k}))
         except InputError as exc:
             raise InputError(exc.reason, field="--lanes") from None
     vocabs = _vocab_list(args.vocabs) if args.vocabs else list(sc.VOCABS)
@@ -514,11 +517,12 @@ def _vocab_list(text: str) -> list[int]:
 def _cmd_build(args) -> int:
     from specaccel.hdl.board import BOARD_CORE, build_bitstream
     from specaccel.hdl.host_link import HostLinkTop
+    from specaccel.hdl.unused_designs import built_only_to_check
 
     core = {k: getattr(args, f"core_{k}") for k in BOARD_CORE
             if getattr(args, f"core_{k}") is not None}
     try:  # checked before the long build (built for its checks only)
-        HostLinkTop(divisor=4, **{**BOARD_CORE, **core})._MustUse__silence = True
+        built_only_to_check(HostLinkTop(divisor=4, **{**BOARD_CORE, **core}))
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc), field="core parameters") from None
     out = Path(args.build_dir or f"build-{args.board}")
@@ -539,8 +543,10 @@ def _cmd_build(args) -> int:
 def _cmd_layout(args) -> int:
     from specaccel.hdl.board import BAUD, BOARD_CORE, export_layout
     from specaccel.hdl.host_link import HostLinkTop
+    from specaccel.hdl.unused_designs import built_only_to_check
 
-    text_json, text_h = export_layout(HostLinkTop(divisor=round(25e6 / BAUD), **BOARD_CORE))
+    text_json, text_h = export_layout(built_only_to_check(
+        HostLinkTop(divisor=round(25e6 / BAUD), **BOARD_CORE)))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     (out / "specaccel.layout.json").write_text(text_json)

@@ -149,3 +149,22 @@ def test_trace_file_workloads(tmp_path):
     assert err.field == "axes.tree" and "trace file" in err.reason
     err = _error(tmp_path, body.replace('trace = "t.parquet"', 'trace = "missing.parquet"'))
     assert err.field == "workloads[0].trace" and err.where == ("line 12",)
+
+
+def test_a_workload_whose_draft_cannot_draft_for_its_target_is_refused_at_parse_time(
+        tmp_path):
+    """A 128k-vocabulary target under a preset whose EAGLE head has 32k tokens: refused
+    before the sweep runs, on the field the user set; with a matching head it loads."""
+    body = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"',
+                            'preset = "eagle-vicuna-7b-mtbench"\ntarget = "llama-3-8b"')
+    err = _error(tmp_path, body)
+    assert err.field == "workloads[0].target"
+    assert "vocabulary of 32000 tokens but target llama-3-8b has 128256" in err.reason
+    assert "set 'draft'" in err.reason
+    err = _error(tmp_path, body.replace('target = "llama-3-8b"',
+                                        'target = "llama-3-8b"\ndraft = "eagle-head-vicuna-13b"'))
+    assert err.field == "workloads[0].draft" and "vocabulary" in err.reason
+    ok = body.replace('target = "llama-3-8b"',
+                      'target = "llama-3-8b"\ndraft = "eagle-head-llama-3-8b"')
+    spec = load_spec(write_spec(tmp_path, ok, "ok.toml"))
+    assert {p["draft"] for p in spec.points()} == {"eagle-head-llama-3-8b"}
