@@ -544,7 +544,7 @@ def synthesise_component(name: str, build: Callable[[], Any], *, key: Any = None
     harness_text = _verilog(("harness", name, key), lambda: (harness_verilog(build()),))[0]
     placed = synthesise(harness_text, device=device, build_dir=work / "harness",
                         seeds=seeds, timeout=timeout)
-    nextpnr_full = placed.pnr == "failed" and _does_not_fit(placed.pnr_error or "")
+    nextpnr_full = placed.pnr == "failed" and does_not_fit(placed.pnr_error or "")
     out.update({
         "harness_luts": placed.luts, "harness_ffs": placed.ffs, "harness_io": placed.io,
         "fmax_by_seed": placed.fmax_by_seed, "pnr_seeds": len(placed.fmax_by_seed),
@@ -589,9 +589,13 @@ def _verilog(key: tuple, make: Callable[[], tuple]) -> tuple:
     return _VERILOG[key]
 
 
-def _does_not_fit(error: str) -> bool:
-    """Whether a nextpnr error says the design is larger than the device."""
+def does_not_fit(error: str) -> bool:
+    """Whether a nextpnr error says the design is larger than the device.  Besides the
+    packers' own messages, nextpnr-ice40's analytic placer reports a design packed into
+    more logic cells than the part has (e.g. 7,765 of the HX8K's 7,680: a LUT and a
+    flip-flop that cannot share a cell, carry chains legalised) as "Failed to expand
+    region" of the whole chip."""
     text = error.lower()
     return any(s in text for s in ("unable to place", "no bels remaining", "too many",
                                    "failed to place", "not enough", "exceeds",
-                                   "design uses", "insufficient"))
+                                   "design uses", "insufficient", "failed to expand region"))

@@ -15,6 +15,7 @@ from specaccel.hdl.harness import HARNESS_PORTS, ShiftRegisterHarness, unit_port
 from specaccel.hdl.synthesis import (
     ToolError,
     count_resources,
+    does_not_fit,
     parse_fmax,
     parse_stat,
     synthesise,
@@ -101,6 +102,17 @@ def test_parse_fmax_takes_the_slowest_clock():
     assert parse_fmax(report) == 97.25
     with pytest.raises(ToolError, match="no achieved Fmax"):
         parse_fmax({"fmax": {}})
+
+
+def test_nextpnr_errors_that_mean_the_design_is_too_big():
+    # nextpnr-ice40 0.11, spec_decode_core N=16 in its harness: packed into 7,765 of the
+    # HX8K's 7,680 logic cells although yosys counted 5,881 LUTs and 3,496 flip-flops
+    assert does_not_fit("Info: Running main analytical placer, max placement attempts per "
+                        "cell = 7593304. | ERROR: Failed to expand region (0, 0) |_> "
+                        "(33, 33) of 7765 ICESTORM_LCs | 1 warning, 1 error")
+    assert does_not_fit("ERROR: Unable to place cell 'x', no BELs remaining to implement cell")
+    assert not does_not_fit("ERROR: Max frequency for clock 'clk': 12.00 MHz (FAIL at 48.00 MHz)")
+    assert not does_not_fit("ERROR: syntax error in design.json")
 
 
 def test_unknown_device_is_rejected():
