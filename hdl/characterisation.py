@@ -194,7 +194,7 @@ def _synthesis_columns(s: dict[str, Any]) -> dict[str, Any]:
     """The table columns of a :func:`~specaccel.hdl.synthesis.synthesise_unit` result."""
     return {**{k: s[k] for k in ("bare_luts", "bare_ffs", "bare_carry", "bare_brams",
                                  "bare_dsps", "harness_luts", "harness_ffs", "pnr_seeds",
-                                 "pnr", "tool_versions")},
+                                 "pnr", "pnr_error", "tool_versions")},
             **{k: _round(s[k]) for k in ("fmax_median_mhz", "fmax_min_mhz",
                                          "fmax_max_mhz")}}
 

@@ -382,7 +382,9 @@ def _cmd_characterise(args) -> int:
         if args.output:
             with atomic_target(args.output, option="--output") as tmp:
                 write_csv(merge_rows(old_rows, rows) if args.merge_into else rows, tmp,
-                          header_note=header)
+                          header_note="\n".join([header, *(
+                              line for line in _packed_too_big(rows)
+                              if line not in old_header)]))
 
     # one bar over the designs (unit, N), with the current design's stage and an ETA
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
@@ -413,6 +415,27 @@ def _cmd_characterise(args) -> int:
 
     emit(args.json, result, human)
     return 0
+
+
+#: The header line of a design that nextpnr found too big although yosys' LUT and
+#: flip-flop counts are each within the device (cells that cannot pair a LUT with a
+#: flip-flop, legalised carry chains); the table test accepts 'does not fit' for it.
+PACKED_TOO_BIG = "does not fit as packed by nextpnr: {unit} N={nodes} {device} ({why})"
+
+
+def _packed_too_big(rows: list) -> list[str]:
+    """Header lines for the rows nextpnr, not the counts, found too big."""
+    from specaccel.hdl.synthesis import over_capacity
+
+    out = []
+    for r in rows:
+        if r["pnr"] == "does not fit" and r.get("harness_luts") is not None \
+                and not over_capacity(r["device"], r["harness_luts"], r["harness_ffs"]):
+            why = (r.get("pnr_error") or "").split(" | ")
+            out.append(PACKED_TOO_BIG.format(
+                unit=r["unit"], nodes=r["nodes"], device=r["device"],
+                why=next((w.strip() for w in why if "ERROR" in w), why[-1].strip())))
+    return out
 
 
 #: The unit whose characterisation sweeps lanes and vocabularies instead of N
