@@ -144,7 +144,7 @@ def characterise(lanes_list, *, max_top_k: int = 8,
         say(f"sampling W={lanes} {device}: {text}")
         return {k: res[k] for k in ("bare_luts", "bare_ffs", "bare_carry", "bare_brams",
                                     "bare_dsps", "harness_luts", "harness_ffs", "pnr_seeds",
-                                    "pnr", "tool_versions")} | {
+                                    "pnr", "pnr_error", "tool_versions")} | {
             k: None if res[k] is None else round(res[k], 2)
             for k in ("fmax_median_mhz", "fmax_min_mhz", "fmax_max_mhz")}
 
@@ -230,10 +230,12 @@ def table_note(rows: list[dict[str, Any]], commands: list[str]) -> str:
     """The table's header: :data:`SEMANTICS`, the commands that made its rows, and what
     the unit rows hold on each placed device, made from the rows (so it cannot claim a
     measurement the table lacks)."""
-    from .synthesis import PNR
+    from .synthesis import PNR, packed_too_big
 
     units = [r for r in rows if r["kind"] == "unit"]
-    lines = [SEMANTICS, *commands]
+    lines = [SEMANTICS, *commands, *(
+        line for line in packed_too_big(units, lambda r: f"sampling W={r['lanes']}")
+        if line not in commands)]
     parts = []
     for device in PNR:
         on = [r for r in units if r["device"] == device]
@@ -259,9 +261,12 @@ def read_table(path: str | Path) -> tuple[list[dict[str, Any]], list[str]]:
     lines of its header."""
     from specaccel.models.cost.sampling_unit_table import load_sampling_table
 
+    from .synthesis import PACKED_TOO_BIG
+
     rows = load_sampling_table(path)
+    packed = "# " + PACKED_TOO_BIG.split("{")[0]
     commands = [ln[2:].strip() for ln in Path(path).read_text().splitlines()
-                if ln.startswith("# " + COMMAND)]
+                if ln.startswith("# " + COMMAND) or ln.startswith(packed)]
     return rows, commands
 
 

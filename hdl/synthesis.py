@@ -450,6 +450,28 @@ def over_capacity(device: str, luts: int, ffs: int) -> str | None:
     return f"{' and '.join(over)} of the {PARTS[device]}" if over else None
 
 
+#: The header line of a characterisation table for a design that nextpnr found too big
+#: although yosys' LUT and flip-flop counts each fit the device (cells that cannot pair a
+#: LUT with a flip-flop, legalised carry chains); the tables' tests accept its 'does not
+#: fit' by this line.
+PACKED_TOO_BIG = "does not fit as packed by nextpnr: {design} {device} ({why})"
+
+
+def packed_too_big(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str]
+                   ) -> list[str]:
+    """`PACKED_TOO_BIG` lines for the rows that nextpnr, not the counts, found too big
+    (``design(row)`` names the design, e.g. ``"spec_decode_core N=16"``)."""
+    out = []
+    for r in rows:
+        if r.get("pnr") == "does not fit" and r.get("harness_luts") is not None \
+                and not over_capacity(r["device"], r["harness_luts"], r["harness_ffs"]):
+            why = (r.get("pnr_error") or "").split(" | ")
+            out.append(PACKED_TOO_BIG.format(
+                design=design(r), device=r["device"],
+                why=next((w.strip() for w in why if "ERROR" in w), why[-1].strip())))
+    return out
+
+
 def harness_verilog(unit) -> str:
     """Verilog of `unit` inside the pin-light harness, top module ``top``."""
     return amaranth_verilog.convert(ShiftRegisterHarness(unit), name=HARNESS_TOP,

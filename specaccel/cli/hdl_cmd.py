@@ -417,25 +417,11 @@ def _cmd_characterise(args) -> int:
     return 0
 
 
-#: The header line of a design that nextpnr found too big although yosys' LUT and
-#: flip-flop counts are each within the device (cells that cannot pair a LUT with a
-#: flip-flop, legalised carry chains); the table test accepts 'does not fit' for it.
-PACKED_TOO_BIG = "does not fit as packed by nextpnr: {unit} N={nodes} {device} ({why})"
-
-
 def _packed_too_big(rows: list) -> list[str]:
-    """Header lines for the rows nextpnr, not the counts, found too big."""
-    from specaccel.hdl.synthesis import over_capacity
+    """The table header's lines for the designs nextpnr, not the counts, found too big."""
+    from specaccel.hdl.synthesis import packed_too_big
 
-    out = []
-    for r in rows:
-        if r["pnr"] == "does not fit" and r.get("harness_luts") is not None \
-                and not over_capacity(r["device"], r["harness_luts"], r["harness_ffs"]):
-            why = (r.get("pnr_error") or "").split(" | ")
-            out.append(PACKED_TOO_BIG.format(
-                unit=r["unit"], nodes=r["nodes"], device=r["device"],
-                why=next((w.strip() for w in why if "ERROR" in w), why[-1].strip())))
-    return out
+    return packed_too_big(rows, lambda r: f"{r['unit']} N={r['nodes']}")
 
 
 #: The unit whose characterisation sweeps lanes and vocabularies instead of N
