@@ -472,6 +472,17 @@ def packed_too_big(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]]
     return out
 
 
+def too_big_is_stated(row: dict[str, Any], table_text: str, design: str) -> bool:
+    """Whether a characterisation table justifies `row`'s 'does not fit': its counts (the
+    harness's, else the unit's alone) exceed the device, or the table's header names
+    `design` on the row's device as packed too big by nextpnr (`PACKED_TOO_BIG`)."""
+    packed = "# " + PACKED_TOO_BIG.split("{why}")[0].format(design=design,
+                                                              device=row["device"])
+    counts = ((row["harness_luts"], row["harness_ffs"]) if row["harness_luts"] is not None
+              else (row["bare_luts"], row["bare_ffs"]))
+    return packed in table_text or over_capacity(row["device"], *counts) is not None
+
+
 def harness_verilog(unit) -> str:
     """Verilog of `unit` inside the pin-light harness, top module ``top``."""
     return amaranth_verilog.convert(ShiftRegisterHarness(unit), name=HARNESS_TOP,

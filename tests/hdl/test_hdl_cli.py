@@ -198,7 +198,7 @@ def test_load_rejects_bad_table(tmp_path):
 def test_bundled_table_is_real_and_matches_the_declared_units():
     from importlib import resources
 
-    from specaccel.hdl.synthesis import DEFAULT_SEEDS, DEVICES, PNR, over_capacity
+    from specaccel.hdl.synthesis import DEFAULT_SEEDS, DEVICES, PNR, too_big_is_stated
     from specaccel.hdl.units import registry
     from specaccel.models.cost.rtl_table import request_cycles
 
@@ -234,13 +234,9 @@ def test_bundled_table_is_real_and_matches_the_declared_units():
             assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
             if r["pnr"] == "not run":
                 assert r["harness_luts"] is None
-            if r["pnr"] == "does not fit":  # the placed design, else the unit alone;
-                # or nextpnr packed the harness into more cells than the part has
-                packed = (f"# does not fit as packed by nextpnr: {r['unit']} N={r['nodes']} "
-                          f"{r['device']} (") in text
-                assert packed or over_capacity(r["device"], *(
-                    (r["harness_luts"], r["harness_ffs"]) if r["harness_luts"] is not None
-                    else (r["bare_luts"], r["bare_ffs"])))
+            if r["pnr"] == "does not fit":  # the placed design, else the unit alone; or
+                # nextpnr packed the harness into more cells than the part has (header)
+                assert too_big_is_stated(r, text, f"{r['unit']} N={r['nodes']}")
     assert "not yet placed" in text  # an unplaced row is declared, not silent
     # the node-serial verify unit (the accelerator's default) is placed at every size on
     # both placed families
@@ -303,3 +299,18 @@ def test_a_design_nextpnr_packed_too_big_is_named_in_the_table_header():
     assert _packed_too_big(rows) == [
         "does not fit as packed by nextpnr: spec_decode_core N=16 ice40-hx8k (ERROR: Failed "
         "to expand region (0, 0) |_> (33, 33) of 7765 ICESTORM_LCs)"]
+
+
+def test_a_does_not_fit_label_needs_counts_over_the_device_or_the_packed_header_line():
+    from specaccel.hdl.synthesis import too_big_is_stated
+
+    row = {"unit": "spec_decode_core", "nodes": 16, "device": "ice40-hx8k",
+           "harness_luts": 5881, "harness_ffs": 3496, "bare_luts": 5132, "bare_ffs": 1998}
+    line = ("# does not fit as packed by nextpnr: spec_decode_core N=16 ice40-hx8k "
+            "(ERROR: Failed to expand region)\n")
+    assert too_big_is_stated(row, line, "spec_decode_core N=16")
+    assert not too_big_is_stated(row, "", "spec_decode_core N=16")
+    assert not too_big_is_stated(row, line.replace("N=16", "N=32"), "spec_decode_core N=16")
+    assert too_big_is_stated(dict(row, harness_ffs=9496), "", "spec_decode_core N=16")
+    assert too_big_is_stated(dict(row, harness_luts=None, bare_luts=21788), "",
+                             "spec_decode_core N=16")

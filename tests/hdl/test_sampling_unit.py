@@ -170,7 +170,7 @@ def test_bundled_table_says_what_is_placed():
     from importlib import resources
 
     from specaccel.hdl.sampling_characterisation import table_note
-    from specaccel.hdl.synthesis import PNR, over_capacity
+    from specaccel.hdl.synthesis import PNR, too_big_is_stated
     from specaccel.models.cost.sampling_unit_table import load_sampling_table
 
     text = resources.files("specaccel.data").joinpath(
@@ -193,10 +193,6 @@ def test_bundled_table_says_what_is_placed():
             assert r["harness_ffs"] > r["bare_ffs"] and r["harness_luts"] > 0
         else:
             assert r["pnr"] in ("does not fit", "not run") and r["fmax_median_mhz"] is None
-            if r["pnr"] == "does not fit":  # the placed design, else the unit alone;
-                # or nextpnr packed the harness into more cells than the part has
-                packed = (f"# does not fit as packed by nextpnr: sampling W={r['lanes']} "
-                          f"{r['device']} (") in text
-                assert packed or over_capacity(r["device"], *(
-                    (r["harness_luts"], r["harness_ffs"]) if r["harness_luts"] is not None
-                    else (r["bare_luts"], r["bare_ffs"])))
+            if r["pnr"] == "does not fit":  # the placed design, else the unit alone; or
+                # nextpnr packed the harness into more cells than the part has (header)
+                assert too_big_is_stated(r, text, f"sampling W={r['lanes']}")
