@@ -92,11 +92,18 @@ LINKS: dict[str, LinkSpec] = {
 
 #: The GPU kernel model's parameters per preset (see `gpu_kernels` and
 #: docs/cost-model.md).  ``KERNEL_LATENCY_S`` is fitted (calibration row: gpt-fast
-#: Llama-2-7B decode on one A100, `validation_table.CALIBRATION`) and, being a property
-#: of the front end and the DRAM round trip, used for every GPU.  ``SM_BW`` is Little's
+#: Llama-2-7B decode on one A100, `validation_table.CALIBRATION`) and used for every GPU
+#: without a row of its own.  The H100 has one: ``H100_KERNEL_LATENCY_S`` is fitted on
+#: torchao's Llama-3.1-8B bf16 decode on an H100 (calibration row), and its int8
+#: weight-only row is predicted with it (-3.9 %).  Fitting the DRAM efficiency to the
+#: same row instead (0.676 of peak) predicts that int8 row 10.2 % too fast: the H100
+#: loses its time per kernel, not per byte, as Chen (2026, arXiv:2605.30571) finds
+#: for batch-1 decode on it (CUDA graphs cut its step by 1.26x, the L4's by 1.03x).
+#: ``SM_BW`` is Little's
 #: law: the 64 KiB a 4-stage 128x128x32 bf16 cp.async pipeline keeps in flight per SM
 #: over a ~600 ns loaded DRAM latency.
 KERNEL_LATENCY_S = 4.74e-6
+H100_KERNEL_LATENCY_S = 9.91e-6
 SM_BW = 64 * 1024 / 600e-9
 #: Best-shape GEMM efficiency (MAMF: the maximum achievable matmul FLOPS over a brute-force
 #: shape search, stas00/ml-engineering) per device.  The GEMMs of a transformer layer run
@@ -140,8 +147,8 @@ _HOPPER_SRC = {
                        "(Shah et al. 2024, arXiv:2407.08608)",
     "dram_efficiency": "the A100's fitted fraction (0.95) of the Hopper streaming figure, "
                        "3615 GB/s coalesced read of 4000 on a GH200 (mredenti/PowerCapping)",
-    "kernel_latency_s": "the A100's fitted figure (a front-end and DRAM-latency property; "
-                        "no H100 row to fit)",
+    "kernel_latency_s": "fitted on torchao Llama-3.1-8B bf16 decode on an H100 "
+                        "(calibration row; pytorch/ao torchao/quantization/README.md)",
     "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
 _ADA_SRC = {
@@ -165,11 +172,14 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                                 "achieved fraction (same HBM controller)"}, _DQ),
     "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
                                _A100_SRC, _DQ),
-    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT, _HOPPER_SRC,
-                              _DQ),
-    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW, _LAT,
+    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
+                              H100_KERNEL_LATENCY_S, _HOPPER_SRC, _DQ),
+    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
+                          H100_KERNEL_LATENCY_S,
                           {**_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the "
-                           "same memory controller); no H200 measurement found"}, _DQ),
+                           "same memory controller); no H200 measurement found",
+                           "kernel_latency_s": "the H100's fitted figure (the same SMs "
+                           "and front end; no H200 row to fit)"}, _DQ),
     "l4": GpuKernelSpec(58, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                         {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
                          "81 % of its bandwidth floor with launch overhead that CUDA graphs "

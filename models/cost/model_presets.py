@@ -73,6 +73,10 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                        "medusa_num_layers 1 (Llama-3.1-70B has the Llama-3-70B shape)"),
         ModelSpec("gpt-3-175b", 96, 12288, 96, 96, 128, 49152, 50257, mlp_gated=False,
                   activation="gelu", norm="layer", source="Brown et al. 2020, Table 2.1"),
+        ModelSpec("gpt-j-6b", 28, 4096, 16, 16, 256, 16384, 50400, mlp_gated=False,
+                  activation="gelu", norm="layer",
+                  source="EleutherAI/gpt-j-6b (attention and MLP in parallel from one "
+                         "LayerNorm: the same GEMMs; rotary on 64 of 256 head dims)"),
         ModelSpec("opt-125m", 12, 768, 12, 12, 64, 3072, 50272, mlp_gated=False,
                   activation="relu", norm="layer", source="facebook/opt-125m"),
         ModelSpec("opt-6.7b", 32, 4096, 32, 32, 128, 16384, 50272, mlp_gated=False,

@@ -69,6 +69,8 @@ CALIBRATION: dict[tuple[str, ...], tuple[str, str]] = {
         ("a100-80gb", "dram_efficiency"),
     ("gpt-fast", "A100-80GB (330 W cap)", "Llama-2-7B", "int8"):
         ("a100-80gb", "dequant_fma_slots"),
+    ("torchao", "H100", "Llama-3-8B", "bf16"):
+        ("h100-sxm", "kernel_latency_s"),
 }
 #: Fitting order and bisection bounds (each fit holds the others at their current value;
 #: the sequence runs `_ROUNDS` times, which settles every figure to <0.5 %).
@@ -228,11 +230,11 @@ def _row_key(r: dict[str, str]) -> tuple[str, ...]:
     return key if key in CALIBRATION else (*key, r["context_or_prompt"])
 
 
-def _calibration_row(parameter: str) -> dict[str, str]:
+def _calibration_row(preset: str, parameter: str) -> dict[str, str]:
     for r in measurement_rows():
-        if r["role"] == "calibration" and CALIBRATION.get(_row_key(r), ("", ""))[1] == parameter:
+        if r["role"] == "calibration" and CALIBRATION.get(_row_key(r)) == (preset, parameter):
             return r
-    raise KeyError(parameter)
+    raise KeyError((preset, parameter))
 
 
 def _with_parameter(hw: HardwareSpec, parameter: str, value: float) -> HardwareSpec:
@@ -258,24 +260,29 @@ def _fit(row: dict[str, str], hw: HardwareSpec, parameter: str, lo: float,
 
 
 def fit_calibration() -> dict[str, dict[str, Any]]:
-    """Re-fit every calibrated parameter from its row (`_FITS` order, `_ROUNDS` times).
-    Returns
-    ``parameter -> {preset, row, fitted, preset_value}``; the presets carry the fitted
-    figures rounded."""
+    """Re-fit every calibrated parameter from its row, preset by preset (`_FITS` order,
+    `_ROUNDS` times).  Returns ``name -> {preset, row, fitted, preset_value}``, where the
+    name is the parameter for the A100 (whose fits the other presets' derived figures
+    start from) and ``"<preset> <parameter>"`` for another preset's own fit; the presets
+    carry the fitted figures rounded."""
     out: dict[str, dict[str, Any]] = {}
-    preset = get_hardware("a100-80gb")
-    hw = preset
-    for _ in range(_ROUNDS):
-        for parameter, lo, hi in _FITS:
-            row = _calibration_row(parameter)
-            fitted = _fit(row, hw, parameter, lo, hi)
-            preset_value = (preset.link_oneshot_latency_s
-                            if parameter == "link_oneshot_latency_s"
-                            else getattr(preset.gpu, parameter))
-            out[parameter] = {"preset": preset.name,
-                              "row": f"{row['setup']}, {row['hardware']}, {row['model']} "
-                                     f"{row['precision']} {row['phase']} "
-                                     f"{row['context_or_prompt']}",
-                              "fitted": fitted, "preset_value": preset_value}
-            hw = _with_parameter(hw, parameter, fitted)
+    presets = list(dict.fromkeys(p for p, _ in CALIBRATION.values()))
+    for preset_name in presets:
+        preset = get_hardware(preset_name)
+        hw = preset
+        fits = [f for f in _FITS if (preset_name, f[0]) in CALIBRATION.values()]
+        for _ in range(_ROUNDS if len(fits) > 1 else 1):
+            for parameter, lo, hi in fits:
+                row = _calibration_row(preset_name, parameter)
+                fitted = _fit(row, hw, parameter, lo, hi)
+                preset_value = (preset.link_oneshot_latency_s
+                                if parameter == "link_oneshot_latency_s"
+                                else getattr(preset.gpu, parameter))
+                name = parameter if preset_name == "a100-80gb" else f"{preset_name} {parameter}"
+                out[name] = {"preset": preset.name,
+                             "row": f"{row['setup']}, {row['hardware']}, {row['model']} "
+                                    f"{row['precision']} {row['phase']} "
+                                    f"{row['context_or_prompt']}",
+                             "fitted": fitted, "preset_value": preset_value}
+                hw = _with_parameter(hw, parameter, fitted)
     return out
