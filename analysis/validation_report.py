@@ -181,6 +181,10 @@ def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
         sec = {"name": name, "title": TITLES[name], "rows": rows, "summary": summarise(rows)}
         if fits is not None:
             sec["fits"] = fits
+        if name == "end-to-end":
+            sec["by_source"] = [{"source": k, "rows": n, "median_abs_error": med,
+                                 "worst_abs_error": worst}
+                                for k, n, med, worst in by_source(rows)]
         out.append(sec)
     return {"sections": out}
 
@@ -238,6 +242,32 @@ def by_dataflow(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float
     return [(df, len(e), statistics.median(e), max(e)) for df, e in sorted(groups.items())]
 
 
+#: The end-to-end rows' two kinds of source: the leaderboard that ran every method on one
+#: machine against Hugging Face's generate(), and each method's own paper or repository.
+SPEC_BENCH_SOURCE = "Spec-Bench leaderboard"
+
+
+def by_source(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
+    """``(source, rows, median |error|, worst |error|)`` of the end-to-end prediction
+    rows: the Spec-Bench leaderboard apart from the methods' own papers."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r["role"] != "prediction" or r["error"] is None:
+            continue
+        key = (SPEC_BENCH_SOURCE if str(r.get("source", "")).startswith(SPEC_BENCH_SOURCE)
+               else "the methods' own papers")
+        groups.setdefault(key, []).append(abs(r["error"]))
+    return [(k, len(e), statistics.median(e), max(e)) for k, e in sorted(groups.items())]
+
+
+def by_source_lines(section: dict[str, Any]) -> list[str]:
+    """One line per source group of the end-to-end section (none for other sections)."""
+    if section["name"] != "end-to-end":
+        return []
+    return [f"{name}: {n} rows, median |error| {_pct(med)}, worst {_pct(worst)}"
+            for name, n, med, worst in by_source(section["rows"])]
+
+
 def section_markdown(section: dict[str, Any]) -> str:
     """A section's table (Markdown; the array's hundreds of rows by dataflow) and its
     summary line."""
@@ -252,7 +282,9 @@ def section_markdown(section: dict[str, Any]) -> str:
              "|" + "---|" * len(cols)]
     for r in section["rows"]:
         lines.append("| " + " | ".join(_cell(c, r.get(c)) for c in cols) + " |")
-    return "\n".join(lines) + "\n\n" + summary_line(section) + "\n"
+    groups = "".join(f"\n* {line}" for line in by_source_lines(section))
+    return ("\n".join(lines) + "\n\n" + summary_line(section) + "\n"
+            + (groups[1:] + "\n" if groups else ""))
 
 
 def report_markdown(report: dict[str, Any]) -> str:

@@ -143,7 +143,7 @@ declare_preset(Preset(
     benchmark=MTBENCH,
     assumptions=(_EAGLE2_STATIC, FLAT_ALPHA),
 ))
-declare_preset(Preset(
+_EAGLE2_SPECBENCH = declare_preset(Preset(
     name="eagle2-vicuna-7b-specbench",
     description="EAGLE-2 on Vicuna-7B, Spec-Bench, greedy, 60-token depth-6 tree (tau 4.34)",
     method="eagle-2",
@@ -157,6 +157,7 @@ declare_preset(Preset(
                  "EAGLE-2's default (60 tokens, depth 6, top-10) assumed",
                  FLAT_ALPHA),
 ))
+declare_preset(_EAGLE2_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "eagle-head-vicuna-13b"))
 declare_preset(Preset(
     name="eagle2-vicuna-13b-6task",
     description="EAGLE-2 on Vicuna-13B, 6-task mean, greedy, 50-token depth-6 tree (tau 4.65)",

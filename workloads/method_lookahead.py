@@ -229,7 +229,7 @@ declare_method(
                                        "(a trie or chains); the window's tokens ride along",
     sources=("Fu et al. 2024, Lookahead Decoding (ICML 2024)",))
 
-declare_preset(Preset(
+_LOOKAHEAD_SPECBENCH = declare_preset(Preset(
     name="lookahead-vicuna-7b-specbench",
     description="Lookahead decoding on Vicuna-7B, Spec-Bench, greedy, G=7 4-token "
                 "candidates (tau 1.64)",
@@ -248,6 +248,7 @@ declare_preset(Preset(
     ),
     extra_query_tokens_per_step=7 * (5 - 1) - 1,
 ))
+declare_preset(_LOOKAHEAD_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(RealTextPreset(
     "lookahead-w7n5g7", "lookahead", "Jacobi window W=7, n-gram N=5, G=7 guesses",
     lambda m: Lookahead(m.target, W=7, N=5, G=7),

@@ -178,7 +178,7 @@ declare_preset(Preset(
         "only the rank decay)",
     ),
 ))
-declare_preset(Preset(
+_MEDUSA1_SPECBENCH = declare_preset(Preset(
     name="medusa1-vicuna-7b-specbench",
     description="Medusa-1 on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 2.31)",
     method="medusa-1",
@@ -194,7 +194,8 @@ declare_preset(Preset(
         FLAT_ALPHA,
     ),
 ))
-declare_preset(Preset(
+declare_preset(_MEDUSA1_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))
+_HYDRA_SPECBENCH = declare_preset(Preset(
     name="hydra-vicuna-7b-specbench",
     description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
     method="hydra",
@@ -212,3 +213,4 @@ declare_preset(Preset(
         FLAT_ALPHA,
     ),
 ))
+declare_preset(_HYDRA_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))

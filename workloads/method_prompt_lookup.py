@@ -86,7 +86,7 @@ declare_method(
     sources=("Saxena 2023, prompt lookup decoding (GitHub apoorvumang/prompt-lookup-"
              "decoding)",))
 
-declare_preset(Preset(
+_PROMPT_LOOKUP_SPECBENCH = declare_preset(Preset(
     name="prompt-lookup-vicuna-7b-specbench",
     description="Prompt lookup decoding on Vicuna-7B, Spec-Bench, greedy, chain of 10 "
                 "(tau 1.75)",
@@ -102,6 +102,7 @@ declare_preset(Preset(
         DRAFT_FREE, FLAT_ALPHA,
     ),
 ))
+declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(RealTextPreset(
     "prompt-lookup", "prompt-lookup", "copy up to 10 tokens after a 3..1-gram match",
     lambda m: PromptLookup(3, 10),

@@ -25,7 +25,7 @@ declare_method(
                                        "tokens of highest reach probability in a top-k tree)",
     sources=("He et al. 2024, REST (NAACL 2024)",))
 
-declare_preset(Preset(
+_REST_SPECBENCH = declare_preset(Preset(
     name="rest-vicuna-7b-specbench",
     description="REST on Vicuna-7B, Spec-Bench, greedy, 63-token retrieval trie stand-in "
                 "(tau 1.82)",
@@ -42,3 +42,4 @@ declare_preset(Preset(
         FLAT_ALPHA,
     ),
 ))
+declare_preset(_REST_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))

@@ -105,7 +105,7 @@ declare_method(
                                        "from the adjacency matrix",
     sources=("Luo et al. 2024, Turning Trash into Treasure (arXiv 2408.08696)",))
 
-declare_preset(Preset(
+_TOKEN_RECYCLING_SPECBENCH = declare_preset(Preset(
     name="token-recycling-vicuna-7b-specbench",
     description="Token Recycling on Vicuna-7B, Spec-Bench, greedy, BFS template tree "
                 "(tau 2.73)",
@@ -123,6 +123,7 @@ declare_preset(Preset(
         DRAFT_FREE, FLAT_ALPHA,
     ),
 ))
+declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(RealTextPreset(
     "token-recycling-k8", "token-recycling",
     "adjacency matrix of target top-8, BFS template tree (8,4,2,2,1,1)",

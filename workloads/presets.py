@@ -20,6 +20,7 @@ sampling noise (the tests check 5 %).
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -211,6 +212,18 @@ class Preset(WorkloadPreset):
         except ValueError as exc:
             raise InputError(f"{exc} (preset {self.name})", field="tau") from None
         return shaped
+
+    def for_target(self, label: str, target_model: str, draft_model: str | None) -> Preset:
+        """The same method, tree and benchmark measured by the same source on another
+        target: `label` is the target as the source row names it (``"Vicuna-13B"``); the
+        name, description and source row follow (the row must be in acceptance.csv)."""
+        key: SourceKey = (self.source_row[0], label, *self.source_row[2:])  # type: ignore[assignment]
+        tau = published_row(key)["tau"]
+        description = re.sub(r"\(tau [0-9.]+\)", f"(tau {tau})",
+                             self.description.replace(self.source_row[1], label))
+        return replace(self, name=self.name.replace(self.target_model, target_model),
+                       description=description, source_row=key, target_model=target_model,
+                       draft_model=draft_model)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary of the preset and its calibration."""

@@ -70,7 +70,7 @@ _SHOWN = {
 
 
 def _human(r: dict[str, Any]) -> str:
-    from specaccel.analysis.validation_report import by_dataflow, summary_line
+    from specaccel.analysis.validation_report import by_dataflow, by_source_lines, summary_line
 
     out = []
     for sec in r["sections"]:
@@ -85,6 +85,7 @@ def _human(r: dict[str, Any]) -> str:
                      else x.get(c, "") for c in cols] for x in sec["rows"]]
             out.append(table(rows, [c.replace("predicted", "specaccel") for c in cols]))
         out.append(summary_line(sec).replace("`", ""))
+        out += [f"  {line}" for line in by_source_lines(sec)]
         out.append("")
     if r["stale_calibration_rows"]:
         out.append("stale calibration rows: " + ", ".join(r["stale_calibration_rows"]))

@@ -47,3 +47,17 @@ def test_validate_exits_1_when_a_trace_is_too_short_to_realise_its_tau(monkeypat
     out = capsys.readouterr().out
     assert "traces off their published tau: " in out
     assert "prompt-lookup-vicuna-7b-specbench (trace 1.896 vs published 1.75)" in out
+
+
+def test_end_to_end_rows_are_summarised_by_source():
+    rows = [{"role": "prediction", "error": e, "source": s} for e, s in (
+        (0.30, "Spec-Bench leaderboard"), (-0.10, "Spec-Bench leaderboard (A100; 13B)"),
+        (0.20, "Spec-Bench leaderboard"), (0.05, "EAGLE-2 Table 1"),
+        (-0.07, "Medusa Table 2"))]
+    rows.append({"role": "calibration", "error": 0.9, "source": "EAGLE-2 Table 1"})
+    got = {k: (n, med, worst) for k, n, med, worst in vr.by_source(rows)}
+    assert got[vr.SPEC_BENCH_SOURCE] == (3, pytest.approx(0.20), pytest.approx(0.30))
+    assert got["the methods' own papers"] == (2, pytest.approx(0.06), pytest.approx(0.07))
+    lines = vr.by_source_lines({"name": "end-to-end", "rows": rows})
+    assert lines[0] == "Spec-Bench leaderboard: 3 rows, median |error| 20.0%, worst 30.0%"
+    assert vr.by_source_lines({"name": "kernels", "rows": rows}) == []

@@ -38,9 +38,19 @@ REQUIRED = {
     "sequoia-llama2-7b-128n-d10-c4": 5.08,
     "sequoia-llama2-13b-64n-d9-c4": 4.20,
     "sequoia-llama2-7b-128n-d7-c4-t06": 3.92,
+    # the Spec-Bench leaderboard's Vicuna-13B rows (Preset.for_target of the 7B presets)
+    "speculative-sampling-vicuna-13b-68m-specbench": 2.19,
+    "medusa1-vicuna-13b-specbench": 2.39,
+    "hydra-vicuna-13b-specbench": 3.35,
+    "eagle2-vicuna-13b-specbench": 4.43,
+    "token-recycling-vicuna-13b-specbench": 2.73,
+    "lookahead-vicuna-13b-specbench": 1.63,
+    "prompt-lookup-vicuna-13b-specbench": 1.67,
+    "rest-vicuna-13b-specbench": 1.82,
 }
 MODEL_NAMES = {"vicuna-7b", "vicuna-13b", "llama-2-7b", "llama-2-13b", "eagle-head-vicuna-7b",
-               "eagle-head-vicuna-13b", "medusa-vicuna-7b", "vicuna-68m", "llama-68m"}
+               "eagle-head-vicuna-13b", "medusa-vicuna-7b", "medusa-vicuna-13b", "vicuna-68m",
+               "llama-68m"}
 
 
 def test_required_presets_exist_with_published_tau():
@@ -150,3 +160,17 @@ def test_bad_sizes_are_input_errors():
         generate_trace(DEFAULT_PRESET, n_requests=0)
     with pytest.raises(InputError, match="steps"):
         generate_trace(DEFAULT_PRESET, steps_per_request=-1)
+
+
+def test_for_target_moves_a_preset_to_the_same_sources_row_for_another_target():
+    seven = get_preset("medusa1-vicuna-7b-specbench")
+    moved = seven.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b")
+    assert moved.name == "medusa1-vicuna-13b-specbench"
+    assert moved.source_row == ("medusa-1", "Vicuna-13B", "63-node sparse tree",
+                                "Spec-Bench", "0")
+    assert moved.published_tau == 2.39 and moved.source["speedup"] == "1.80"
+    assert "Vicuna-13B" in moved.description and "(tau 2.39)" in moved.description
+    assert moved.shape.n_nodes == seven.shape.n_nodes  # same method and tree
+    # a target the source never measured is an error naming the table
+    with pytest.raises(InputError, match="acceptance.csv"):
+        seven.for_target("Vicuna-70B", "llama-2-70b", "medusa-vicuna-13b")
