@@ -96,7 +96,7 @@ declare_method(
                                       "the draft's top probability stays above a threshold)",
     sources=("Leviathan et al. 2023 (ICML)", "Chen et al. 2023 (arXiv 2302.01318)"))
 
-_SPECULATIVE_SAMPLING_68M_SPECBENCH = declare_preset(Preset(
+_SPS_68M_SPECBENCH = declare_preset(Preset(
     name="speculative-sampling-vicuna-7b-68m-specbench",
     description="Speculative sampling, Vicuna-7B with Vicuna-68M, chain, Spec-Bench, greedy "
                 "(tau 2.28)",
@@ -112,7 +112,7 @@ _SPECULATIVE_SAMPLING_68M_SPECBENCH = declare_preset(Preset(
         FLAT_ALPHA,
     ),
 ))
-declare_preset(_SPECULATIVE_SAMPLING_68M_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "vicuna-68m"))
+declare_preset(_SPS_68M_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "vicuna-68m"))
 declare_preset(RealTextPreset(
     "chain-g5", "speculative-sampling", "draft 5 tokens greedily (EAGLE Table 5's γ=5 chain)",
     lambda m: FixedChain(m.draft_lm, 5),
