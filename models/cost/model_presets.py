@@ -35,6 +35,8 @@ _L2_70B = _llama("llama-2-70b", 80, 8192, 64, 8, 28672, 32000, "meta-llama/Llama
 _L3_8B = _llama("llama-3-8b", 32, 4096, 32, 8, 14336, 128256, "meta-llama/Meta-Llama-3-8B")
 _L3_70B = _llama("llama-3-70b", 80, 8192, 64, 8, 28672, 128256, "meta-llama/Meta-Llama-3-70B")
 _V33B = _llama("vicuna-33b", 60, 6656, 52, 52, 17920, 32000, "lmsys/vicuna-33b-v1.3")
+_QWEN25_7B = _llama("qwen2.5-7b", 28, 3584, 28, 4, 18944, 152064,
+                    "Qwen/Qwen2.5-7B (untied embeddings; the q/k/v biases are not priced)")
 
 MODEL_PRESETS: dict[str, ModelSpec] = {
     m.name: m
@@ -47,6 +49,7 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
         _V33B,
         _L3_8B,
         _L3_70B,
+        _QWEN25_7B,
         _L68M,
         replace(_L68M, name="vicuna-68m", source="double7/vicuna-68m (llama-68m shape)"),
         replace(_L2_7B, name="eagle-head-vicuna-7b", n_layers=1, kind="eagle",
