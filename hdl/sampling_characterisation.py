@@ -234,8 +234,8 @@ def table_note(rows: list[dict[str, Any]], commands: list[str]) -> str:
 
     units = [r for r in rows if r["kind"] == "unit"]
     lines = [SEMANTICS, *commands, *(
-        line for line in packed_too_big(units, lambda r: f"sampling W={r['lanes']}")
-        if line not in commands)]
+        line for line in packed_too_big(units, lambda r: f"sampling W={r['lanes']}",
+                                        stated=commands))]
     parts = []
     for device in PNR:
         on = [r for r in units if r["device"] == device]

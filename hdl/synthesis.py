@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
@@ -457,12 +457,19 @@ def over_capacity(device: str, luts: int, ffs: int) -> str | None:
 PACKED_TOO_BIG = "does not fit as packed by nextpnr: {design} {device} ({why})"
 
 
-def packed_too_big(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str]
-                   ) -> list[str]:
+def packed_too_big(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str],
+                   stated: Iterable[str] = ()) -> list[str]:
     """`PACKED_TOO_BIG` lines for the rows that nextpnr, not the counts, found too big
-    (``design(row)`` names the design, e.g. ``"spec_decode_core N=16"``)."""
+    (``design(row)`` names the design, e.g. ``"spec_decode_core N=16"``), leaving out
+    designs a line of `stated` (a table's header being merged into) already names: rows
+    read back from a table no longer carry nextpnr's message."""
+    stated = list(stated)
     out = []
     for r in rows:
+        prefix = PACKED_TOO_BIG.split(" ({why})")[0].format(design=design(r),
+                                                             device=r["device"])
+        if any(line.startswith(prefix + " (") for line in stated):
+            continue
         if r.get("pnr") == "does not fit" and r.get("harness_luts") is not None \
                 and not over_capacity(r["device"], r["harness_luts"], r["harness_ffs"]):
             why = (r.get("pnr_error") or "").split(" | ")

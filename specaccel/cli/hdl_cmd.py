@@ -383,8 +383,7 @@ def _cmd_characterise(args) -> int:
             with atomic_target(args.output, option="--output") as tmp:
                 write_csv(merge_rows(old_rows, rows) if args.merge_into else rows, tmp,
                           header_note="\n".join([header, *(
-                              line for line in _packed_too_big(rows)
-                              if line not in old_header)]))
+                              line for line in _packed_too_big(rows, old_header))]))
 
     # one bar over the designs (unit, N), with the current design's stage and an ETA
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
@@ -417,11 +416,11 @@ def _cmd_characterise(args) -> int:
     return 0
 
 
-def _packed_too_big(rows: list) -> list[str]:
+def _packed_too_big(rows: list, stated: list[str]) -> list[str]:
     """The table header's lines for the designs nextpnr, not the counts, found too big."""
     from specaccel.hdl.synthesis import packed_too_big
 
-    return packed_too_big(rows, lambda r: f"{r['unit']} N={r['nodes']}")
+    return packed_too_big(rows, lambda r: f"{r['unit']} N={r['nodes']}", stated=stated)
 
 
 #: The unit whose characterisation sweeps lanes and vocabularies instead of N

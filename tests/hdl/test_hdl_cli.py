@@ -296,9 +296,14 @@ def test_a_design_nextpnr_packed_too_big_is_named_in_the_table_header():
         {"unit": "tree_mask", "nodes": 8, "device": "ice40-hx8k", "pnr": "placed",
          "harness_luts": 361, "harness_ffs": 495, "pnr_error": None},
     ]
-    assert _packed_too_big(rows) == [
-        "does not fit as packed by nextpnr: spec_decode_core N=16 ice40-hx8k (ERROR: Failed "
-        "to expand region (0, 0) |_> (33, 33) of 7765 ICESTORM_LCs)"]
+    line = ("does not fit as packed by nextpnr: spec_decode_core N=16 ice40-hx8k (ERROR: "
+            "Failed to expand region (0, 0) |_> (33, 33) of 7765 ICESTORM_LCs)")
+    assert _packed_too_big(rows, []) == [line]
+    # merging into a table whose header already names the design adds no second line,
+    # even from a row read back from that table (which no longer has nextpnr's message)
+    read_back = [{**rows[0], "pnr_error": None}]
+    assert _packed_too_big(read_back, ["produced by: ...", line]) == []
+    assert _packed_too_big(read_back, ["produced by: ..."]) != []
 
 
 def test_a_does_not_fit_label_needs_counts_over_the_device_or_the_packed_header_line():
