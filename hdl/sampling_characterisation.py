@@ -230,12 +230,13 @@ def table_note(rows: list[dict[str, Any]], commands: list[str]) -> str:
     """The table's header: :data:`SEMANTICS`, the commands that made its rows, and what
     the unit rows hold on each placed device, made from the rows (so it cannot claim a
     measurement the table lacks)."""
-    from .synthesis import PNR, packed_too_big
+    from .synthesis import PNR, packed_too_big, timed_out_seeds
 
     units = [r for r in rows if r["kind"] == "unit"]
     lines = [SEMANTICS, *commands, *(
         line for line in packed_too_big(units, lambda r: f"sampling W={r['lanes']}",
-                                        stated=commands))]
+                                        stated=commands)),
+        *timed_out_seeds(units, lambda r: f"sampling W={r['lanes']}")]
     parts = []
     for device in PNR:
         on = [r for r in units if r["device"] == device]

@@ -147,6 +147,8 @@ class SynthResult:
         ``"placed"``; ``"does not fit"`` (yosys' counts exceed the device,
         :func:`over_capacity`: nextpnr is not run); ``"failed"`` (``pnr_error`` says why,
         e.g. nextpnr ran out of cells: the yosys counts are still valid); or ``"not run"``.
+        A seed that reaches the time limit is left out of ``fmax_by_seed`` and named in
+        ``pnr_error`` (:data:`SEEDS_TIMED_OUT`); when no seed finishes, ``"failed"``.
     mapper : str
         The LUT mapping: ``"abc9"`` (yosys' default), or ``"abc"`` where ABC9 failed
         (:data:`CLASSIC_ABC`; ``tool_versions`` then says so).
@@ -427,14 +429,24 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
         if too_big:
             pnr, pnr_error = "does not fit", f"the placed design has {too_big}"
         elif place:
+            timed_out: list[int] = []
             for seed in seeds:
-                r = _place_and_route(device, work, seed, target_mhz, timeout)
+                try:
+                    r = _place_and_route(device, work, seed, target_mhz, timeout)
+                except ToolError as exc:
+                    if "timed out" not in str(exc):
+                        raise
+                    timed_out.append(int(seed))  # not remembered: a rerun tries it again
+                    continue
                 if "error" in r:
                     pnr, pnr_error = "failed", r["error"]
                     break
                 fmax[int(seed)] = float(r["fmax"])
             else:
-                pnr = "placed"
+                pnr = "placed" if fmax else "failed"
+                if timed_out:
+                    pnr_error = SEEDS_TIMED_OUT.format(
+                        seeds=", ".join(map(str, timed_out)), limit=timeout)
     mapper = yosys.get("mapper", "abc9")
     versions = tool_versions(device) + (f" ({CLASSIC_ABC_NOTE})" if mapper == "abc" else "")
     return SynthResult(device=device, io=yosys["io"], cells=cells, fmax_by_seed=fmax,
@@ -455,6 +467,17 @@ def over_capacity(device: str, luts: int, ffs: int) -> str | None:
 #: LUT with a flip-flop, legalised carry chains); the tables' tests accept its 'does not
 #: fit' by this line.
 PACKED_TOO_BIG = "does not fit as packed by nextpnr: {design} {device} ({why})"
+#: ``pnr_error`` of a placement whose listed seeds reached the per-tool time limit (the
+#: others are its Fmax); a characterisation table's header repeats it per design.
+SEEDS_TIMED_OUT = "seeds with no result within the {limit:.0f} s limit: {seeds}"
+
+
+def timed_out_seeds(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str]
+                    ) -> list[str]:
+    """Header lines for the rows some of whose seeds reached the time limit."""
+    marker = SEEDS_TIMED_OUT.split("{")[0]
+    return [f"{design(r)} {r['device']}: {r['pnr_error']}" for r in rows
+            if str(r.get("pnr_error") or "").startswith(marker)]
 
 
 def packed_too_big(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str],

@@ -382,8 +382,8 @@ def _cmd_characterise(args) -> int:
         if args.output:
             with atomic_target(args.output, option="--output") as tmp:
                 write_csv(merge_rows(old_rows, rows) if args.merge_into else rows, tmp,
-                          header_note="\n".join([header, *(
-                              line for line in _packed_too_big(rows, old_header))]))
+                          header_note="\n".join([header, *_packed_too_big(rows, old_header),
+                                                  *_timed_out(rows)]))
 
     # one bar over the designs (unit, N), with the current design's stage and an ETA
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="design") as bar:
@@ -414,6 +414,13 @@ def _cmd_characterise(args) -> int:
 
     emit(args.json, result, human)
     return 0
+
+
+def _timed_out(rows: list) -> list[str]:
+    """The table header's lines for the designs with seeds that reached the time limit."""
+    from specaccel.hdl.synthesis import timed_out_seeds
+
+    return timed_out_seeds(rows, lambda r: f"{r['unit']} N={r['nodes']}")
 
 
 def _packed_too_big(rows: list, stated: list[str]) -> list[str]:

@@ -206,3 +206,27 @@ def test_a_design_whose_abc9_step_dies_is_mapped_by_the_classic_abc(tmp_path):
     assert r["bare_luts"] > 1000 and r["bare_ffs"] > 1000
     assert "classic abc" in r["tool_versions"] and "unit alone" in r["tool_versions"]
     assert (tmp_path / "bare" / "yosys-abc9.log").exists()
+
+
+def test_a_seed_that_reaches_the_time_limit_is_left_out_and_named(tmp_path):
+    """A seed whose nextpnr run reaches the limit does not stop the others: the Fmax is
+    over the seeds that finished, and ``pnr_error`` names the one that did not (a table's
+    header repeats it).  Seed 1 is placed first and remembered; seed 2 then gets a limit
+    no nextpnr run can meet."""
+    from specaccel.hdl.synthesis import SEEDS_TIMED_OUT, timed_out_seeds
+
+    first = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path,
+                            seeds=(1,))
+    assert first["pnr"] == "placed" and first["pnr_error"] is None
+    r = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path,
+                        seeds=(1, 2), timeout=0.001)
+    assert r["pnr"] == "placed" and r["pnr_seeds"] == 1
+    assert r["fmax_median_mhz"] == first["fmax_median_mhz"]
+    assert r["pnr_error"] == SEEDS_TIMED_OUT.format(seeds="2", limit=0.001)
+    row = {**r, "unit": "kv_compact", "nodes": 2}
+    assert timed_out_seeds([row, first], lambda x: f"kv_compact N={x['nodes']}") == [
+        f"kv_compact N=2 ice40-hx8k: {r['pnr_error']}"]
+    # no seed finishing at all is a failed placement, not a placed one
+    none = synthesise_unit("kv_compact", nodes=2, device="ice40-hx8k", build_dir=tmp_path,
+                           seeds=(3,), timeout=0.001)
+    assert none["pnr"] == "failed" and none["pnr_seeds"] == 0 and "3" in none["pnr_error"]
