@@ -443,7 +443,7 @@ def synthesise(verilog: str, *, device: str = "ice40-hx8k", top: str = HARNESS_T
                     break
                 fmax[int(seed)] = float(r["fmax"])
             else:
-                pnr = "placed" if fmax else "failed"
+                pnr = "failed" if timed_out and not fmax else "placed"
                 if timed_out:
                     pnr_error = SEEDS_TIMED_OUT.format(
                         seeds=", ".join(map(str, timed_out)), limit=timeout)
