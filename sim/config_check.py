@@ -94,15 +94,37 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
 
 
 def trace_kv_tokens(trace) -> float:
-    """The most KV-cache tokens one request of `trace` holds: its prompt plus, at most,
-    one token per drafted node of every step (an upper bound of what it commits) --
-    computed without verifying the trace."""
+    """The most KV-cache tokens one request of `trace` holds, an upper bound computed
+    without verifying the trace: its prompt, plus what each step can commit (a path of
+    its tree: the deepest node's depth and the root), plus the nodes of one tree whose
+    KV a verify pass writes before the rejected ones are dropped -- and never more than
+    the prompt plus every drafted node."""
     off = np.asarray(trace.request_step_offsets, dtype=np.int64)
     if off.shape[0] < 2 or not trace.n_steps:
         return float(np.max(trace.prompt_len, initial=0))
-    nodes = np.diff(np.asarray(trace.step_node_offsets, dtype=np.int64))
-    per_req = np.add.reduceat(nodes, off[:-1]) * (np.diff(off) > 0)
+    starts = np.asarray(trace.step_node_offsets, dtype=np.int64)
+    nodes = np.diff(starts)
+    has_steps = np.diff(off) > 0
+    first = np.minimum(off[:-1], nodes.shape[0] - 1)  # a request with no steps counts 0
+    every_node = np.add.reduceat(nodes, first) * has_steps
+    depth = _step_max_depths(np.asarray(trace.nodes["parent"], dtype=np.int64), starts)
+    paths = np.add.reduceat(depth + 1, first) * has_steps
+    widest = np.maximum.reduceat(nodes, first) * has_steps
+    per_req = np.minimum(every_node, paths + widest)
     return float(np.max(np.asarray(trace.prompt_len) + per_req))
+
+
+def _step_max_depths(parent: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """The depth of each step's deepest node (root 0), from the steps' local parent
+    pointers, by following every node's ancestors a level at a time."""
+    step_of = np.repeat(np.arange(starts.shape[0] - 1), np.diff(starts))
+    up = np.where(parent >= 0, starts[step_of] + parent, -1)
+    depth = np.zeros(parent.shape[0], dtype=np.int64)
+    ancestor = up
+    while np.any(ancestor >= 0):
+        depth += ancestor >= 0
+        ancestor = np.where(ancestor >= 0, up[np.maximum(ancestor, 0)], -1)
+    return np.maximum.reduceat(depth, starts[:-1]) if depth.shape[0] else depth
 
 
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
@@ -124,8 +146,9 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
     if isinstance(target, ModelSpec) and isinstance(running, ModelSpec):
         check_draft_matches(target, running)
     if deployment is not None:
-        deployment.check(target, running, kv_tokens=trace_kv_tokens(trace),
-                         draft_kv_tokens=trace_kv_tokens(trace) if running is not None
+        kv_tokens = trace_kv_tokens(trace)
+        deployment.check(target, running, kv_tokens=kv_tokens,
+                         draft_kv_tokens=kv_tokens if running is not None
                          and running.kind == "decoder" else 0.0)
     else:
         check_weights_fit(hw, target, running)

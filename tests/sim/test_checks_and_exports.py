@@ -238,3 +238,20 @@ def test_committed_kv_is_written_back_from_sram_on_the_accelerator_only(hw_name)
     assert res.hbm_bytes["kv_writeback"] == pytest.approx(expected)
     parts = sum(v for k, v in res.hbm_bytes.items() if k != "total")
     assert res.hbm_bytes["total"] == pytest.approx(parts)
+
+
+def test_kv_bound_is_a_path_a_step_plus_one_tree_not_every_drafted_node():
+    """A request holds at most its prompt, what each step can commit (the deepest path
+    and the root) and one tree's nodes; a 64-node tree a step for 64 steps is not 4096
+    tokens of KV.  Never above the prompt plus every drafted node; no steps: the prompt."""
+    from specaccel.sim.config_check import trace_kv_tokens
+
+    wide = DraftTree.build([-1, 0, 0, 1], [1, 2, 3, 4], [2, 4, 0, 0])  # depth 2, 4 nodes
+    chain = DraftTree.build([-1, 0], [1, 2], [2, 0])  # depth 1, 2 nodes
+    trace = Trace.from_trees([("a", 100, [wide] * 10 + [chain]), ("b", 7, []),
+                              ("c", 300, [chain] * 3)])
+    # a: 10 x (2 + 1) + 1 x (1 + 1) + 4 = 36 < 42 drafted; c: min(3 x 2 + 2, 6) = 6
+    assert trace_kv_tokens(trace) == 306.0
+    assert trace_kv_tokens(Trace.from_trees([("a", 100, [wide] * 10 + [chain])])) == 136.0
+    assert trace_kv_tokens(Trace.from_trees([("x", 9, [])])) == 9.0
+    assert trace_kv_tokens(Trace.from_trees([("x", 9, [chain]), ("y", 50, [])])) == 50.0
