@@ -370,11 +370,11 @@ def _cmd_characterise(args) -> int:
         old_rows = load_characterisation(args.merge_into)
         old_header = [ln[2:] for ln in Path(args.merge_into).read_text().splitlines()
                       if ln.startswith("# ")]
-    note = args.note or ("specaccel hdl characterise --units " + ",".join(units)
-                         + ("" if nodes is None else
-                            " --nodes " + ",".join(str(n) for n in nodes))
-                         + " --devices " + ",".join(devices)
-                         + " --seeds " + ",".join(map(str, seeds)))
+    note = ("specaccel hdl characterise --units " + ",".join(units)
+            + ("" if nodes is None else " --nodes " + ",".join(str(n) for n in nodes))
+            + " --devices " + ",".join(devices)
+            + " --seeds " + ",".join(map(str, seeds))
+            + (f" ({args.note})" if args.note else ""))
     header = "\n".join([*old_header, f"joined with the rows of: {note}"] if old_header
                        else [f"produced by: {note}"])
 
@@ -687,7 +687,8 @@ def register(subparsers) -> None:
     c.add_argument("--build-dir", help="keep the tool files under this folder; a run "
                                        "started again with the same folder resumes")
     c.add_argument("-o", "--output", help="CSV file to write")
-    c.add_argument("--note", help="comment written at the top of the CSV")
+    c.add_argument("--note", help="comment written at the top of the CSV after the "
+                                  "command that made the rows")
     c.add_argument("--merge-into", metavar="TABLE",
                    help="join the rows with those of this existing table (a row that "
                         "knows more is kept) and keep its header")

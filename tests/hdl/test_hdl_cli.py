@@ -319,3 +319,19 @@ def test_a_does_not_fit_label_needs_counts_over_the_device_or_the_packed_header_
     assert too_big_is_stated(dict(row, harness_ffs=9496), "", "spec_decode_core N=16")
     assert too_big_is_stated(dict(row, harness_luts=None, bare_luts=21788), "",
                              "spec_decode_core N=16")
+
+
+def test_a_merge_note_follows_the_command_that_made_the_rows(tmp_path):
+    """The header line of rows joined into a table names the command, then the note (why
+    those seeds, what was stopped): the provenance is never replaced by the comment."""
+    bundled = REPO / "specaccel" / "data" / "rtl-characterisation.csv"
+    out = tmp_path / "t.csv"
+    r = _cli("characterise", "--units", "kv_compact", "--nodes", "4", "--devices",
+             "xilinx-7", "--seeds", "1", "--build-dir", str(tmp_path / "b"),
+             "--merge-into", str(bundled), "-o", str(out), "--note", "seed 2 stopped")
+    assert r.returncode == 0, r.stderr
+    header = [ln for ln in out.read_text().splitlines() if ln.startswith("#")]
+    assert header[-1] == ("# joined with the rows of: specaccel hdl characterise --units "
+                          "kv_compact --nodes 4 --devices xilinx-7 --seeds 1 (seed 2 stopped)")
+    assert header[:-1] == [ln for ln in bundled.read_text().splitlines()
+                           if ln.startswith("#")]
