@@ -11,6 +11,7 @@ section        what is compared
                (:mod:`specaccel.analysis.stack_calibration`)
 ``end-to-end`` every calibrated preset with a published speedup, simulated on the
                hardware and the software stacks its source ran on, against that speedup
+               (a speedup a stack parameter is fitted to is a calibration row)
 ``array``      the accelerator's systolic array against SCALE-Sim's cycles
                (:mod:`specaccel.models.cost.array_validation`)
 =============  ==========================================================================
@@ -107,6 +108,15 @@ def tau_off_rows(rows: list[dict[str, Any]]) -> list[str]:
             and abs(r["tau"] / r["published_tau"] - 1.0) > E2E_TAU_TOLERANCE]
 
 
+def calibration_presets() -> dict[str, str]:
+    """Presets whose published speedup fits a stack parameter (the ``preset-speedup``
+    calibration rows of ``stack-measurements.csv``): name -> the parameter fitted."""
+    from specaccel.analysis.stack_calibration import load_rows
+
+    return {r.model: r.fits for r in load_rows()
+            if r.kind == "preset-speedup" and r.role == "calibration"}
+
+
 def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Every calibrated preset with a published speedup (or those of `names`), simulated
     on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
@@ -117,6 +127,7 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     from specaccel.workloads import generate_trace, get_preset, list_presets
 
     out = []
+    fitted = calibration_presets()
     for name in names if names is not None else list_presets():
         preset = get_preset(name)
         raw = preset.source.get("speedup", "")
@@ -130,7 +141,9 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
         step_s = sim.makespan_s / sim.n_steps
         implied_s = implied_step_s(float(raw), sim.tokens / sim.n_steps,
                                    sim.baseline.tokens_per_s)
-        out.append(_row("end-to-end", name, "prediction", float(raw), float(sim.speedup), "x",
+        role = "calibration" if name in fitted else "prediction"
+        out.append(_row("end-to-end", name, role, float(raw), float(sim.speedup), "x",
+                        fits=fitted.get(name, ""),
                         step_ms=step_s * 1e3, implied_step_ms=implied_s * 1e3,
                         hardware=hw, stack=trace.metadata.get("stack", "ideal"),
                         draft_stack=trace.metadata.get("draft_stack", ""),
@@ -211,8 +224,9 @@ _COLUMNS = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error",
                "fits"),
-    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "published_tau",
-                   "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms"),
+    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
+                   "published_tau", "tau", "measured", "predicted", "error", "step_ms",
+                   "implied_step_ms"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",

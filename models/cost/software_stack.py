@@ -31,13 +31,18 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
   verified logits (:mod:`.sampling_tail`); ``draft_pass_ops`` and
   ``draft_pass_syncs`` per draft pass (the draft loop's token selection; a loop that
   checks every drafted token on the host, as Hugging Face assisted generation does,
-  synchronises each time); ``draft_call_ops`` once per step to enter the draft loop.
+  synchronises each time); ``draft_call_ops`` once per step to enter the draft loop;
+  ``commit_layer_ops`` per decoder layer per step and ``commit_token_ops`` per decoder
+  layer per accepted token, for a loop that commits the accepted tokens' KV layer by
+  layer from Python (LADE's lookahead loop does; the others commit in a few operations
+  counted in ``verify_ops``).
 
 How these terms become time is in :mod:`.stack_cost`.  ``ideal`` is the stack with all
 terms zero: the kernels alone (the accelerator's only stack).
 
 Every number carries its source in `STACKS` and in ``specaccel/data/stack-measurements.csv``;
-the one fitted number (the Hugging Face stacks' ``host_op_s``) is refitted by
+the two fitted numbers (the host time per op of the repositories' Hugging Face model code
+and of Hugging Face transformers' own ``generate()``) are refitted by
 :mod:`.stack_calibration`, whose rows are marked calibration there.
 """
 
@@ -86,6 +91,8 @@ class SoftwareStack:
     draft_pass_ops: int = 0
     draft_pass_syncs: int = 0
     draft_call_ops: int = 0
+    commit_layer_ops: int = 0
+    commit_token_ops: int = 0
     fitted: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
 
@@ -99,7 +106,8 @@ class SoftwareStack:
                 raise InputError(f"must be a finite number >= 0, not {v!r}", field=f)
         for f in ("layer_kernels", "pass_kernels", "head_kernels", "allreduce_kernels",
                   "tail_ops", "ar_step_ops", "ar_step_syncs", "tree_ops", "verify_ops",
-                  "spec_step_syncs", "draft_pass_ops", "draft_pass_syncs", "draft_call_ops"):
+                  "spec_step_syncs", "draft_pass_ops", "draft_pass_syncs", "draft_call_ops",
+                  "commit_layer_ops", "commit_token_ops"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise InputError(f"must be an integer >= 0, not {v!r}", field=f)
@@ -150,6 +158,17 @@ IDEAL = SoftwareStack(
 #: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
 #: nn.Module call path and the Python between them, which this figure includes.
 HF_HOST_OP_S = 15.05e-6
+#: Host time per eager framework operation of Hugging Face transformers 4.37's own Llama
+#: code and ``generate()`` (SDPA attention, the dynamic cache), on the same host: fitted
+#: to Spec-Bench's Medusa-1 Vicuna-7B speedup over ``generate()`` (1.71x on one A100),
+#: whose Medusa side runs the repository code `HF_HOST_OP_S` was fitted on.  The kernels
+#: counted per layer (46 here, 49 there) do not carry the difference; the host time per
+#: kernel does.  Why it differs is not measured here; the likely cause is the Python
+#: around each kernel: the repositories' model code (copied from transformers 4.28)
+#: passes every layer's K and V through a cache object whose length is a CPU tensor
+#: (``narrow``, ``add_`` and ``item()`` calls beside each copy kernel), where 4.37
+#: concatenates onto its cache and calls one SDPA kernel.
+HF_GENERATE_HOST_OP_S = 12.52e-6
 #: Host time of a CUDA-graph replay: about 15 us of fixed cost (ahrefs/ocannl#488, a
 #: launch probe on an RTX 5070 Ti, CUDA 13.3: 15 us plus 0.58 us per captured node).
 GRAPH_LAUNCH_S = 15e-6
@@ -218,6 +237,32 @@ HF_GENERATE_CALL_OPS = 20
 REPO_DRAFT_PASS_OPS = 8
 #: Token selection over the verified nodes' logits: argmax (greedy) 1.
 HF_TAIL_OPS = 1
+#: LADE's lookahead loop (hao-ai-lab/LookaheadDecoding, the copy Spec-Bench runs in
+#: model/lade: decoding.py jacobi_greedy_search_multilevel, models/llama.py), which
+#: replaces generate()'s greedy loop and the model's mask, per step with a guess pool
+#: (levels N = 5, window 7, guess size N - 1 = 4).  The attention mask of the lookahead
+#: and verification branches, rebuilt every step (j_make_causal_mask_multilevel and the
+#: padding mask): full, arange, compare 4; the first column 1; the guess block's diagonal
+#: 2 and three diagonal_scatter of a mask made on the host (tensor, repeat, scatter,
+#: copy back: 5 each) 15; per level a masked fill (4 levels: 8) and per level below it a
+#: diagonal fill (6 x 2 = 12); the past-context zeros and concatenation 2; the padding
+#: mask expanded, inverted, filled and added 5 = 49.  The inputs: the window's and
+#: guesses' tokens and positions copied from Python lists 2, concatenations 4, the
+#: padding mask 2 = 8.  Tree: 57 operations.
+LADE_TREE_OPS = 57
+#: Verify: generate()'s input preparation 5, the argmax on the lookahead and guess
+#: logits 2, the unfinished-sequence arithmetic 3, the attention mask and input ids
+#: extended 3, the stopping test 2 = 15; four synchronisations: the last position id,
+#: the next token and the two argmax results read into Python (``item()``,
+#: ``tolist()``).  The n-gram pool is updated in pure Python (a few dictionary and list
+#: operations per window position), not counted.
+LADE_VERIFY_OPS = 15
+LADE_SPEC_SYNCS = 4
+#: LADE commits the accepted tokens' KV layer by layer: per layer two slices of K and V
+#: (2), and per accepted token and layer K and V each copied by an indexed assignment
+#: (two index views and the copy kernel: 3 x 2 = 6).
+LADE_COMMIT_LAYER_OPS = 2
+LADE_COMMIT_TOKEN_OPS = 6
 
 #: gpt-fast (torch.compile, mode "reduce-overhead": Inductor-fused kernels replayed as
 #: CUDA graphs) launches the kernels the kernel model prices (fused QKV, attention, o_proj,
@@ -246,7 +291,7 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         description="Hugging Face transformers (4.36+) in eager mode with generate(): "
                     "dynamic KV cache (concatenated every pass), SDPA attention, fp32 "
                     "logits; assisted generation drafts with a generate() loop per step",
-        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+        host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
         layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
         head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
         attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
@@ -258,7 +303,26 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         fitted=("host_op_s",),
         source="kernel and op counts from transformers 4.37 LlamaForCausalLM and "
                "GenerationMixin (greedy_search, assisted_decoding); host_op_s fitted "
-               "(stack_calibration); graph and sync figures: see module constants",
+               "to Spec-Bench's Medusa-1 Vicuna-7B speedup (stack_calibration); graph "
+               "and sync figures: see module constants",
+    ),
+    SoftwareStack(
+        name="lade",
+        description="LADE's lookahead decoding on Hugging Face transformers (4.36+): "
+                    "generate()'s model code with the lookahead attention mask rebuilt "
+                    "every step, the n-gram pool in Python, the KV committed layer by layer",
+        host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
+        layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+        attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+        ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
+        tree_ops=LADE_TREE_OPS, verify_ops=LADE_VERIFY_OPS, spec_step_syncs=LADE_SPEC_SYNCS,
+        commit_layer_ops=LADE_COMMIT_LAYER_OPS, commit_token_ops=LADE_COMMIT_TOKEN_OPS,
+        fitted=("host_op_s",),
+        source="op counts from Spec-Bench model/lade (decoding.py "
+               "jacobi_greedy_search_multilevel, models/llama.py "
+               "j_make_causal_mask_multilevel, jforward_multilevel); host_op_s is "
+               "generate()'s (the same transformers code on the same host)",
     ),
     SoftwareStack(
         name="hf-static-kv",

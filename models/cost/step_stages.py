@@ -18,8 +18,9 @@ those steps) on a :class:`~.deployment.Deployment`:
     Token selection over the logits of the target pass's query positions (the verified
     nodes and what rides along; :func:`~.sampling_tail.selected_tokens` counts them,
     :mod:`.sampling_tail` prices them), the
-    acceptance test and the KV commit (``verify_ops`` and the accepted tokens' KV moved
-    in place), then ``spec_step_syncs`` synchronisations; on an accelerator the verify
+    acceptance test and the KV commit (``verify_ops``, ``commit_layer_ops`` and
+    ``commit_token_ops`` per layer, and the accepted tokens' KV moved in place), then
+    ``spec_step_syncs`` synchronisations; on an accelerator the verify
     unit's cycles plus the sampling unit, on the ``ideal`` stack the GPU's verify
     kernels (``HardwareSpec.verify_unit_latency_s``).
 
@@ -162,7 +163,10 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
     if stack_units:
         tree_h, tree_g = dep.loop_ops(t_stack.tree_ops)
         out["tree_s"] = np.full(n_steps, float(np.maximum(tree_h, tree_g)))
-        ver_h, ver_g = dep.loop_ops(t_stack.verify_ops)
+        ver_ops = t_stack.verify_ops + target.n_layers * (
+            t_stack.commit_layer_ops
+            + t_stack.commit_token_ops * np.asarray(accepted, dtype=np.float64))
+        ver_h, ver_g = dep.loop_ops(ver_ops)
         commit = np.zeros(n_steps)
         if t_stack.kv_cache == "static":  # the accepted tokens' KV gathered into place
             tp = dep.placement_of("target").tp

@@ -63,9 +63,8 @@ def run(args: argparse.Namespace) -> int:
 _SHOWN = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
-    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "published_tau", "tau",
-                   "measured",
-                   "predicted", "error", "step_ms", "implied_step_ms"),
+    "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
+                   "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms"),
 }
 
 

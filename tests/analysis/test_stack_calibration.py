@@ -10,7 +10,12 @@ import pytest
 
 from specaccel.analysis import stack_calibration as sc
 from specaccel.models.cost.deployment import Deployment
-from specaccel.models.cost.software_stack import HF_HOST_OP_S, STACKS, get_stack
+from specaccel.models.cost.software_stack import (
+    HF_GENERATE_HOST_OP_S,
+    HF_HOST_OP_S,
+    STACKS,
+    get_stack,
+)
 
 LOGS = Path("/work/shared/data/mtbench-medusa")
 
@@ -58,14 +63,35 @@ def test_every_row_has_a_role_and_a_source():
     assert not any(r.fits for r in rows if r.role != "calibration")
 
 
-def test_the_fit_reproduces_its_row_and_is_what_the_stacks_carry(report):
-    assert set(report["fitted"]) == {"hf-static-kv.host_op_s"}
-    value = report["fitted"]["hf-static-kv.host_op_s"]
-    assert value == pytest.approx(HF_HOST_OP_S, rel=0.005)
+def test_the_fits_reproduce_their_rows_and_are_what_the_stacks_carry(report):
+    assert set(report["fitted"]) == {"hf-static-kv.host_op_s", "hf-eager.host_op_s"}
+    assert report["fitted"]["hf-static-kv.host_op_s"] == pytest.approx(HF_HOST_OP_S, rel=0.005)
+    assert report["fitted"]["hf-eager.host_op_s"] == pytest.approx(HF_GENERATE_HOST_OP_S,
+                                                                    rel=0.005)
     cal = [r for r in report["rows"] if r["role"] == "calibration"]
-    assert all(abs(r["error"]) < 1e-3 for r in cal)
-    # one physical figure: every Hugging Face stack that names the field takes it
-    assert {"hf-eager", "hf-static-kv"} <= set(sc.shared_fit_targets("hf-static-kv.host_op_s"))
+    assert len(cal) == 2 and all(abs(r["error"]) < 1e-3 for r in cal)
+    # one physical figure: every stack running the repositories' model code takes it
+    assert set(sc.shared_fit_targets("hf-static-kv.host_op_s")) == {
+        "hf-static-kv", "hf-static-kv-graphs"}
+    # generate()'s figure: LADE's loop runs on the same transformers code
+    assert sc.shared_fit_targets("hf-eager.host_op_s") == ["hf-eager", "lade"]
+
+
+def test_a_speedup_row_fits_the_baseline_stack_in_either_direction():
+    """A speedup grows with its baseline's host time (tokens/s fall with the stack's own):
+    the bisection reads the direction from the bracket and lands on the measured ratio."""
+    row = next(r for r in sc.load_rows() if r.kind == "preset-speedup")
+    slower = dict(STACKS, **{"hf-eager": STACKS["hf-eager"].with_values(host_op_s=20e-6)})
+    faster = dict(STACKS, **{"hf-eager": STACKS["hf-eager"].with_values(host_op_s=10e-6)})
+    assert sc.predict_row(row, slower) > row.measured > sc.predict_row(row, faster)
+    assert sc.predict_row(row) == pytest.approx(row.measured, rel=2e-3)
+    # the registry is restored after a prediction with other stacks
+    assert STACKS["hf-eager"].host_op_s == HF_GENERATE_HOST_OP_S
+
+
+def test_a_speedup_row_naming_a_preset_without_a_published_speedup_is_an_input_error():
+    with pytest.raises(sc.InputError, match="no published speedup"):
+        sc.predict_preset_speedup("ppd-vicuna-7b-mtbench")
 
 
 def test_median_and_worst_count_prediction_rows_only(report):

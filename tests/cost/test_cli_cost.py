@@ -83,7 +83,7 @@ def test_validate_json_gives_sections_with_roles_and_prediction_only_summaries(c
         assert sec["summary"]["prediction_rows"] == len(pred)
         assert sec["summary"]["worst_abs_error"] == max(pred)
     assert [x["id"] for x in stacks["rows"] if x["role"] == "calibration"] == [
-        "medusa1-vicuna-7b-mtbench"]
+        "medusa1-vicuna-7b-mtbench", "specbench-medusa1-vicuna-7b-speedup"]
 
 
 def test_validate_exits_1_on_a_stale_fit(capsys, monkeypatch):
@@ -94,7 +94,8 @@ def test_validate_exits_1_on_a_stale_fit(capsys, monkeypatch):
     monkeypatch.setattr("specaccel.analysis.stack_calibration.fit_parameter",
                         lambda row, stacks: (row.fits, 30e-6))
     code, r = _json(capsys, ["validate", "--section", "stacks", "--json"])
-    assert code == 1 and r["stale_calibration_rows"] == ["medusa1-vicuna-7b-mtbench"]
+    assert code == 1 and r["stale_calibration_rows"] == [
+        "medusa1-vicuna-7b-mtbench", "specbench-medusa1-vicuna-7b-speedup"]
 
 
 def test_validate_kernels_section_lists_every_row_and_refits(capsys):
