@@ -113,6 +113,7 @@ _SPS_68M_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_SPS_68M_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "vicuna-68m"))
+declare_preset(_SPS_68M_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "vicuna-68m"))
 declare_preset(RealTextPreset(
     "chain-g5", "speculative-sampling", "draft 5 tokens greedily (EAGLE Table 5's γ=5 chain)",
     lambda m: FixedChain(m.draft_lm, 5),

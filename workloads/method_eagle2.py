@@ -158,6 +158,7 @@ _EAGLE2_SPECBENCH = declare_preset(Preset(
                  FLAT_ALPHA),
 ))
 declare_preset(_EAGLE2_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "eagle-head-vicuna-13b"))
+declare_preset(_EAGLE2_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "eagle-head-vicuna-33b"))
 declare_preset(Preset(
     name="eagle2-vicuna-13b-6task",
     description="EAGLE-2 on Vicuna-13B, 6-task mean, greedy, 50-token depth-6 tree (tau 4.65)",

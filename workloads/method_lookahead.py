@@ -249,6 +249,7 @@ _LOOKAHEAD_SPECBENCH = declare_preset(Preset(
     extra_query_tokens_per_step=7 * (5 - 1) - 1,
 ))
 declare_preset(_LOOKAHEAD_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
+declare_preset(_LOOKAHEAD_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
 declare_preset(RealTextPreset(
     "lookahead-w7n5g7", "lookahead", "Jacobi window W=7, n-gram N=5, G=7 guesses",
     lambda m: Lookahead(m.target, W=7, N=5, G=7),

@@ -195,6 +195,7 @@ _MEDUSA1_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_MEDUSA1_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))
+declare_preset(_MEDUSA1_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "medusa-vicuna-33b"))
 _HYDRA_SPECBENCH = declare_preset(Preset(
     name="hydra-vicuna-7b-specbench",
     description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
@@ -214,3 +215,4 @@ _HYDRA_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_HYDRA_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))
+declare_preset(_HYDRA_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "medusa-vicuna-33b"))

@@ -103,6 +103,7 @@ _PROMPT_LOOKUP_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
+declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
 declare_preset(RealTextPreset(
     "prompt-lookup", "prompt-lookup", "copy up to 10 tokens after a 3..1-gram match",
     lambda m: PromptLookup(3, 10),

@@ -43,3 +43,4 @@ _REST_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_REST_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
+declare_preset(_REST_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))

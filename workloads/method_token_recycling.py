@@ -124,6 +124,7 @@ _TOKEN_RECYCLING_SPECBENCH = declare_preset(Preset(
     ),
 ))
 declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
+declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
 declare_preset(RealTextPreset(
     "token-recycling-k8", "token-recycling",
     "adjacency matrix of target top-8, BFS template tree (8,4,2,2,1,1)",

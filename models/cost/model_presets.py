@@ -62,6 +62,8 @@ MODEL_PRESETS: dict[str, ModelSpec] = {
                 source="FasterDecoding/medusa-vicuna-13b-v1.3: 5 heads, 1 block each"),
         replace(_V33B, name="medusa-vicuna-33b", n_layers=0, kind="medusa", medusa_heads=5,
                 source="FasterDecoding/medusa-vicuna-33b-v1.3: 5 heads, 1 block each"),
+        replace(_V33B, name="eagle-head-vicuna-33b", n_layers=1, kind="eagle",
+                source="yuhuili/EAGLE-Vicuna-33B-v1.3: 1 layer + fc 2d->d, target LM head"),
         replace(_L2_70B, name="eagle-head-llama-2-70b", n_layers=1, kind="eagle",
                 source="yuhuili/EAGLE-llama2-chat-70B: 1 layer (GQA 8 KV heads, d_ff 28672) "
                        "+ fc 2d->d, 0.99B parameters, target LM head"),

@@ -47,10 +47,19 @@ REQUIRED = {
     "lookahead-vicuna-13b-specbench": 1.63,
     "prompt-lookup-vicuna-13b-specbench": 1.67,
     "rest-vicuna-13b-specbench": 1.82,
+    # and its Vicuna-33B rows
+    "speculative-sampling-vicuna-33b-68m-specbench": 2.01,
+    "medusa1-vicuna-33b-specbench": 2.33,
+    "hydra-vicuna-33b-specbench": 3.24,
+    "eagle2-vicuna-33b-specbench": 4.05,
+    "token-recycling-vicuna-33b-specbench": 2.62,
+    "lookahead-vicuna-33b-specbench": 1.61,
+    "prompt-lookup-vicuna-33b-specbench": 1.54,
+    "rest-vicuna-33b-specbench": 1.80,
 }
 MODEL_NAMES = {"vicuna-7b", "vicuna-13b", "llama-2-7b", "llama-2-13b", "eagle-head-vicuna-7b",
                "eagle-head-vicuna-13b", "medusa-vicuna-7b", "medusa-vicuna-13b", "vicuna-68m",
-               "llama-68m"}
+               "llama-68m", "vicuna-33b", "eagle-head-vicuna-33b", "medusa-vicuna-33b"}
 
 
 def test_required_presets_exist_with_published_tau():
