@@ -37,14 +37,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--section", action="append", choices=SECTIONS, default=None,
                         help="only this section (repeatable; default: all)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="also draw every row's error to this PNG, a panel per "
+                             "section (calibration rows hollow, +-5 %% and +-10 %% "
+                             "shaded)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from specaccel.analysis.validation_report import SECTIONS, tau_off_rows, validation_report
 
+    if args.plot:  # before the long run: a path that cannot take the PNG is an error now
+        from specaccel.schema.output_path import check_output_file
+
+        check_output_file(args.plot, kind="png", option="--plot")
     chosen = tuple(s for s in SECTIONS if args.section is None or s in args.section)
     result = validation_report(chosen)
+    if args.plot:
+        from specaccel.analysis.validation_plot import plot_validation
+
+        plot_validation(result, args.plot)
     stale = [r["id"] for sec in result["sections"] for r in sec["rows"]
              if r["role"] == "calibration" and r["error"] is not None
              and abs(r["error"]) > CALIBRATION_TOLERANCE]

@@ -143,3 +143,28 @@ def test_cost_stack_bad_input_names_the_option(argv, field, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"'{field}'" in err
+
+
+def test_validate_plot_draws_the_rows_it_reports(capsys, tmp_path):
+    """--plot writes one PNG whose embedded digest is that of the rows printed, a panel
+    per section asked for; a path that cannot take it fails before the long run."""
+    from PIL import Image
+
+    from specaccel.analysis.validation_plot import plotted_rows, rows_digest
+
+    png = tmp_path / "v.png"
+    code, r = _json(capsys, ["validate", "--section", "stacks", "--json", "--plot", str(png)])
+    assert code == 0
+    with Image.open(png) as img:
+        assert img.format == "PNG" and img.size[0] == 850 and img.size[1] > 250
+        assert img.text["Description"] == "rows sha256 " + rows_digest(r)
+    rows = plotted_rows(r)
+    assert {s for s, *_ in rows} == {"stacks"}
+    assert {(i, role) for _, i, role, _ in rows} >= {
+        ("medusa1-vicuna-7b-mtbench", "calibration"), ("chen2026-h100-qwen2.5-7b-2048",
+                                                        "prediction")}
+    for bad, reason in ((tmp_path / "no" / "v.png", "does not exist"),
+                        (tmp_path / "v.txt", "expected a .png")):
+        assert main(["validate", "--section", "array", "--plot", str(bad)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "'--plot'" in err and reason in err

@@ -242,6 +242,15 @@ def test_validation_page_blocks_are_current(name):
         f"docs/validation.md block {name} is stale: run tests/docs/validation_tables.py --write"
 
 
+def test_validation_figure_was_drawn_from_the_current_rows():
+    from specaccel.analysis.validation_plot import rows_digest
+
+    tables = _validation_tables()
+    assert tables.figure_digest() == rows_digest(tables.report()), \
+        "docs/validation.png is stale: run tests/docs/validation_tables.py --write"
+    assert "(validation.png)" in (DOCS / "validation.md").read_text()
+
+
 def test_cost_model_validation_table_is_current():
     import importlib.util
 

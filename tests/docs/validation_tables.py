@@ -4,7 +4,9 @@ docs/validation.md:
 
 * ``validate-report``: the sections of `specaccel validate`
   (:func:`specaccel.analysis.validation_report.validation_report`, as Markdown);
-* ``stack-table``: the software stacks of the registry with their physical terms.
+* ``stack-table``: the software stacks of the registry with their physical terms;
+* docs/validation.png, every row's error (`specaccel validate --plot`), which carries
+  the digest of the rows it was drawn from.
 
 docs/cost-model.md: `cost_validation_markdown` (the kernels/passes block) and
 `gemm_efficiency_markdown` (the GEMM-efficiency table; docs/gemm-efficiency.png).
@@ -18,15 +20,45 @@ the pages in place::
 from __future__ import annotations
 
 import sys
+from functools import cache
 from pathlib import Path
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-def report_markdown() -> str:
-    from specaccel.analysis.validation_report import report_markdown, validation_report
+@cache
+def report() -> dict:
+    """`specaccel validate`'s report, computed once per process."""
+    from specaccel.analysis.validation_report import validation_report
 
-    return report_markdown(validation_report()).strip()
+    return validation_report()
+
+
+def report_markdown() -> str:
+    from specaccel.analysis.validation_report import report_markdown
+
+    return report_markdown(report()).strip()
+
+
+#: The figure of every row's error that docs/validation.md shows.
+FIGURE = DOCS / "validation.png"
+
+
+def figure_digest(path: Path = FIGURE) -> str | None:
+    """The rows digest a stored figure was drawn from (its PNG ``Description``)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        text = img.text.get("Description", "")
+    return text.removeprefix("rows sha256 ") or None
+
+
+def _commit(stack) -> str:
+    """A layer-by-layer KV commit's operations, as they add to the verify ops."""
+    if not (stack.commit_layer_ops or stack.commit_token_ops):
+        return ""
+    return (f" + per layer {stack.commit_layer_ops} and {stack.commit_token_ops} per "
+            "accepted token")
 
 
 def stack_table_markdown() -> str:
@@ -44,7 +76,7 @@ def stack_table_markdown() -> str:
         out.append(
             f"| `{s.name}` | {s.host_op_s * 1e6:.4g} | {graphs} | "
             f"{s.layer_kernels} | {s.pass_kernels} | "
-            f"{s.attention} | {s.kv_cache} | {s.tree_ops} + {s.verify_ops}; "
+            f"{s.attention} | {s.kv_cache} | {s.tree_ops} + {s.verify_ops}{_commit(s)}; "
             f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
             f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
     return "\n".join(out)
@@ -155,6 +187,9 @@ if __name__ == "__main__":
         for name, make in MAKERS.items():
             text = replace_block(text, name, make())
         (DOCS / "validation.md").write_text(text)
+        from specaccel.analysis.validation_plot import plot_validation
+
+        plot_validation(report(), FIGURE)
         text = replace_block((DOCS / "cost-model.md").read_text(), "kernel-validation",
                              cost_validation_markdown())
         text = replace_block(text, "gemm-efficiency", gemm_efficiency_markdown())

@@ -1,0 +1,115 @@
+"""One PNG of `specaccel validate`: every row's error, a panel per section.
+
+Each row is a point at its signed error (model minus measurement, in per cent of the
+measurement), rows listed by name; calibration rows are hollow (a parameter was fitted
+to them, so their error says nothing), predictions filled, coloured by source where a
+section has sources (the end-to-end section: the Spec-Bench leaderboard or the methods'
+own papers).  Shaded bands mark ±5 % and ±10 %.  The array section, hundreds of rows,
+is a histogram of its errors.  The rows the plot draws are hashed into the PNG's
+``Description`` text so that a stored figure can be checked against the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+from specaccel.analysis.validation_report import SPEC_BENCH_SOURCE  # noqa: E402
+from specaccel.schema.output_path import atomic_target  # noqa: E402
+
+#: Colours of the predictions by source (end-to-end) and of every other prediction.
+SOURCE_COLOURS = {SPEC_BENCH_SOURCE: "#e15759", "papers": "#4e79a7", "": "#4e79a7"}
+#: Height of one listed row, inches.
+ROW_INCHES = 0.17
+
+
+def _group(row: dict[str, Any]) -> str:
+    if row["section"] != "end-to-end":
+        return ""
+    return (SPEC_BENCH_SOURCE if str(row.get("source", "")).startswith(SPEC_BENCH_SOURCE)
+            else "papers")
+
+
+def plotted_rows(report: dict[str, Any]) -> list[tuple[str, str, str, float]]:
+    """``(section, id, role, error %)`` of every row with an error, as plotted."""
+    return [(sec["name"], str(r["id"]), r["role"], round(100.0 * r["error"], 3))
+            for sec in report["sections"] for r in sec["rows"]
+            if r.get("error") is not None]
+
+
+def rows_digest(report: dict[str, Any]) -> str:
+    """SHA-256 of `plotted_rows` (what a stored figure was drawn from)."""
+    text = json.dumps(plotted_rows(report), separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _strip(ax, sec: dict[str, Any]) -> None:
+    rows = [r for r in sec["rows"] if r.get("error") is not None]
+    rows.sort(key=lambda r: r["error"])
+    y = range(len(rows))
+    ax.axvspan(-10, 10, color="#eeeeee", zorder=0)
+    ax.axvspan(-5, 5, color="#dddddd", zorder=0)
+    ax.axvline(0, color="#888888", lw=0.8, zorder=1)
+    for i, r in zip(y, rows, strict=True):
+        colour = SOURCE_COLOURS[_group(r)]
+        hollow = r["role"] != "prediction"
+        ax.plot(100.0 * r["error"], i, "o", ms=4.5, zorder=2, mec=colour,
+                mfc="white" if hollow else colour)
+    ax.set_yticks(list(y), [str(r["id"]) for r in rows], fontsize=6)
+    ax.set_ylim(-0.8, len(rows) - 0.2)
+    worst = max((abs(100.0 * r["error"]) for r in rows), default=10.0)
+    lim = max(12.0, 1.1 * worst)
+    ax.set_xlim(-lim, lim)
+    ax.set_xlabel("model − measured (% of measured)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def _histogram(ax, sec: dict[str, Any]) -> None:
+    errors = [100.0 * r["error"] for r in sec["rows"] if r.get("error") is not None]
+    ax.hist(errors, bins=40, color=SOURCE_COLOURS[""])
+    ax.set_xlabel("model − SCALE-Sim (% of SCALE-Sim cycles)", fontsize=8)
+    ax.set_ylabel("rows", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+def _title(sec: dict[str, Any]) -> str:
+    s = sec["summary"]
+    if s["median_abs_error"] is None:
+        return sec["title"]
+    return (f"{sec['title']}\n{s['prediction_rows']} predictions: median "
+            f"{100 * s['median_abs_error']:.1f} %, worst {100 * s['worst_abs_error']:.1f} %")
+
+
+def plot_validation(report: dict[str, Any], path: Path) -> Path:
+    """Draw `report` (:func:`~.validation_report.validation_report`) to the PNG `path`."""
+    sections = [s for s in report["sections"] if s["rows"]]
+    heights = [2.2 if s["name"] == "array"
+               else 1.0 + ROW_INCHES * sum(r.get("error") is not None for r in s["rows"])
+               for s in sections]
+    fig, axes = plt.subplots(len(sections), 1, figsize=(8.5, sum(heights) + 0.6),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    for ax, sec in zip(axes[:, 0], sections, strict=True):
+        (_histogram if sec["name"] == "array" else _strip)(ax, sec)
+        ax.set_title(_title(sec), fontsize=9, loc="left")
+    handles = [plt.Line2D([], [], ls="", marker="o", mfc=c, mec=c, label=lab)
+               for lab, c in (("prediction", SOURCE_COLOURS[""]),
+                              ("prediction, Spec-Bench leaderboard",
+                               SOURCE_COLOURS[SPEC_BENCH_SOURCE]))]
+    handles.append(plt.Line2D([], [], ls="", marker="o", mfc="white", mec="#555555",
+                              label="calibration or reference (not a prediction)"))
+    fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=3, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.6)))
+    try:
+        with atomic_target(path, option="--plot") as tmp:  # never half a PNG at `path`
+            fig.savefig(tmp, dpi=100, format="png",
+                        metadata={"Description": "rows sha256 " + rows_digest(report)})
+    finally:
+        plt.close(fig)
+    return Path(path)
