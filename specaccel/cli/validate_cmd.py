@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from specaccel.analysis.validation_plot import plot_validation
 
-        plot_validation(result, args.plot)
+        result["plot"] = str(plot_validation(result, args.plot))
     stale = [r["id"] for sec in result["sections"] for r in sec["rows"]
              if r["role"] == "calibration" and r["error"] is not None
              and abs(r["error"]) > CALIBRATION_TOLERANCE]
@@ -102,4 +102,6 @@ def _human(r: dict[str, Any]) -> str:
         out.append("stale calibration rows: " + ", ".join(r["stale_calibration_rows"]))
     if r["tau_off_rows"]:
         out.append("traces off their published tau: " + ", ".join(r["tau_off_rows"]))
+    if r.get("plot"):
+        out.append(f"wrote {r['plot']}")
     return "\n".join(out)

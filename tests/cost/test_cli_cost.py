@@ -154,7 +154,7 @@ def test_validate_plot_draws_the_rows_it_reports(capsys, tmp_path):
 
     png = tmp_path / "v.png"
     code, r = _json(capsys, ["validate", "--section", "stacks", "--json", "--plot", str(png)])
-    assert code == 0
+    assert code == 0 and r["plot"] == str(png)
     with Image.open(png) as img:
         assert img.format == "PNG" and img.size[0] == 850 and img.size[1] > 250
         assert img.text["Description"] == "rows sha256 " + rows_digest(r)
