@@ -284,46 +284,45 @@ VLLM_TAIL_OPS = 2
 #: sampler output copied back (one synchronisation).  Counted from the engine's step.
 VLLM_STEP_OPS = 12
 
+HF_EAGER = SoftwareStack(
+    name="hf-eager",
+    description="Hugging Face transformers (4.36+) in eager mode with generate(): "
+                "dynamic KV cache (concatenated every pass), SDPA attention, fp32 "
+                "logits; assisted generation drafts with a generate() loop per step",
+    host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
+    layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+    head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+    attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+    ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
+    tree_ops=HF_ASSISTED_TREE_OPS, verify_ops=HF_ASSISTED_VERIFY_OPS,
+    spec_step_syncs=1,
+    draft_pass_ops=HF_AR_STEP_OPS, draft_pass_syncs=1,
+    draft_call_ops=HF_GENERATE_CALL_OPS,
+    fitted=("host_op_s",),
+    source="kernel and op counts from transformers 4.37 LlamaForCausalLM and "
+           "GenerationMixin (greedy_search, assisted_decoding); host_op_s fitted "
+           "to Spec-Bench's Medusa-1 Vicuna-7B speedup (stack_calibration); graph "
+           "and sync figures: see module constants",
+)
+#: LADE's loop on the same transformers model code as `HF_EAGER` (and the same host).
+LADE = replace(
+    HF_EAGER,
+    name="lade",
+    description="LADE's lookahead decoding on Hugging Face transformers (4.36+): "
+                "generate()'s model code with the lookahead attention mask rebuilt "
+                "every step, the n-gram pool in Python, the KV committed layer by layer",
+    tree_ops=LADE_TREE_OPS, verify_ops=LADE_VERIFY_OPS, spec_step_syncs=LADE_SPEC_SYNCS,
+    commit_layer_ops=LADE_COMMIT_LAYER_OPS, commit_token_ops=LADE_COMMIT_TOKEN_OPS,
+    source="op counts from Spec-Bench model/lade (decoding.py "
+           "jacobi_greedy_search_multilevel, models/llama.py j_make_causal_mask_multilevel, "
+           "jforward_multilevel); the model code, its kernels and host_op_s are "
+           "generate()'s (hf-eager)",
+)
+
 STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
     IDEAL,
-    SoftwareStack(
-        name="hf-eager",
-        description="Hugging Face transformers (4.36+) in eager mode with generate(): "
-                    "dynamic KV cache (concatenated every pass), SDPA attention, fp32 "
-                    "logits; assisted generation drafts with a generate() loop per step",
-        host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
-        layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
-        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-        attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
-        ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
-        tree_ops=HF_ASSISTED_TREE_OPS, verify_ops=HF_ASSISTED_VERIFY_OPS,
-        spec_step_syncs=1,
-        draft_pass_ops=HF_AR_STEP_OPS, draft_pass_syncs=1,
-        draft_call_ops=HF_GENERATE_CALL_OPS,
-        fitted=("host_op_s",),
-        source="kernel and op counts from transformers 4.37 LlamaForCausalLM and "
-               "GenerationMixin (greedy_search, assisted_decoding); host_op_s fitted "
-               "to Spec-Bench's Medusa-1 Vicuna-7B speedup (stack_calibration); graph "
-               "and sync figures: see module constants",
-    ),
-    SoftwareStack(
-        name="lade",
-        description="LADE's lookahead decoding on Hugging Face transformers (4.36+): "
-                    "generate()'s model code with the lookahead attention mask rebuilt "
-                    "every step, the n-gram pool in Python, the KV committed layer by layer",
-        host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
-        layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
-        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-        attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
-        ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
-        tree_ops=LADE_TREE_OPS, verify_ops=LADE_VERIFY_OPS, spec_step_syncs=LADE_SPEC_SYNCS,
-        commit_layer_ops=LADE_COMMIT_LAYER_OPS, commit_token_ops=LADE_COMMIT_TOKEN_OPS,
-        fitted=("host_op_s",),
-        source="op counts from Spec-Bench model/lade (decoding.py "
-               "jacobi_greedy_search_multilevel, models/llama.py "
-               "j_make_causal_mask_multilevel, jforward_multilevel); host_op_s is "
-               "generate()'s (the same transformers code on the same host)",
-    ),
+    HF_EAGER,
+    LADE,
     SoftwareStack(
         name="hf-static-kv",
         description="the Hugging Face eager model code of the Medusa, EAGLE, Hydra and "
