@@ -35,7 +35,11 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
   ``commit_layer_ops`` per decoder layer per step and ``commit_token_ops`` per decoder
   layer per accepted token, for a loop that commits the accepted tokens' KV layer by
   layer from Python (LADE's lookahead loop does; the others commit in a few operations
-  counted in ``verify_ops``).
+  counted in ``verify_ops``);
+* host work on CPU tensors -- ``tree_cpu_ops`` per step and ``tree_node_cpu_ops`` per
+  drafted node of the step's tree, each ``cpu_op_s`` of host time and no kernel: a loop
+  that builds the tree's mask and paths on the host (EAGLE-2's and EAGLE-3's re-ranked
+  tree is rebuilt this way every step).
 
 How these terms become time is in :mod:`.stack_cost`.  ``ideal`` is the stack with all
 terms zero: the kernels alone (the accelerator's only stack).
@@ -93,13 +97,16 @@ class SoftwareStack:
     draft_call_ops: int = 0
     commit_layer_ops: int = 0
     commit_token_ops: int = 0
+    cpu_op_s: float = 0.0
+    tree_cpu_ops: int = 0
+    tree_node_cpu_ops: int = 0
     fitted: tuple[str, ...] = ()
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         if not self.name:
             raise InputError("a stack needs a name", field="name")
-        for f in ("host_op_s", "graph_launch_s", "sync_s", "logits_bytes"):
+        for f in ("host_op_s", "graph_launch_s", "sync_s", "logits_bytes", "cpu_op_s"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v < 0:
@@ -107,7 +114,8 @@ class SoftwareStack:
         for f in ("layer_kernels", "pass_kernels", "head_kernels", "allreduce_kernels",
                   "tail_ops", "ar_step_ops", "ar_step_syncs", "tree_ops", "verify_ops",
                   "spec_step_syncs", "draft_pass_ops", "draft_pass_syncs", "draft_call_ops",
-                  "commit_layer_ops", "commit_token_ops"):
+                  "commit_layer_ops", "commit_token_ops", "tree_cpu_ops",
+                  "tree_node_cpu_ops"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise InputError(f"must be an integer >= 0, not {v!r}", field=f)
@@ -169,6 +177,11 @@ HF_HOST_OP_S = 15.05e-6
 #: (``narrow``, ``add_`` and ``item()`` calls beside each copy kernel), where 4.37
 #: concatenates onto its cache and calls one SDPA kernel.
 HF_GENERATE_HOST_OP_S = 12.52e-6
+#: Host time of one eager operation on a small CPU tensor or a view (the dispatcher and
+#: the Python call, no kernel): 2.37 us for an indexed assignment into a 100-element CPU
+#: tensor with torch 2.0.1 (pytorch/pytorch#104028); about 2 us for ``x * x``
+#: (pytorch/pytorch#41383, a maintainer's figure).
+CPU_OP_S = 2.4e-6
 #: Host time of a CUDA-graph replay: about 15 us of fixed cost (ahrefs/ocannl#488, a
 #: launch probe on an RTX 5070 Ti, CUDA 13.3: 15 us plus 0.58 us per captured node).
 GRAPH_LAUNCH_S = 15e-6
@@ -319,28 +332,67 @@ LADE = replace(
            "generate()'s (hf-eager)",
 )
 
+HF_STATIC_KV = SoftwareStack(
+    name="hf-static-kv",
+    description="the Hugging Face eager model code of the Medusa, EAGLE, Hydra and "
+                "Sequoia repositories: a preallocated KV cache written in place, "
+                "eager attention, fp32 logits, the repository's own decode loop",
+    host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+    layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
+    head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
+    attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+    ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
+    tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
+    draft_pass_ops=REPO_DRAFT_PASS_OPS, draft_pass_syncs=1,
+    fitted=("host_op_s",),
+    source="kernel counts from FasterDecoding/Medusa medusa/model/modeling_llama_kv.py "
+           "and kv_cache.py; loop ops from medusa/model/utils.py (generate_candidates, "
+           "tree_decoding, evaluate_posterior, update_inference_inputs); host_op_s "
+           "fitted (stack_calibration)",
+)
+#: EAGLE-2's and EAGLE-3's step on the same repository code (Spec-Bench model/eagle2 and
+#: model/eagle3, cnets.py ``topK_genrate``, the copies of SafeAILab/EAGLE).  After the draft
+#: levels the tree is re-ranked and rebuilt every step:
+#: GPU operations (a kernel each): the levels' scores and tokens concatenated 2, the top
+#: ``total_tokens`` 1 and their sort 1, the tokens gathered and the root prepended 2, the
+#: parents concatenated, divided and gathered 3, ``searchsorted`` and its offset 2, the
+#: roots masked through a boolean index 2, plus one 1, the parent list, the unique parents
+#: and their list copied to the host 3, the positions copied back 1 = 18;
+#: synchronisations 4 (the boolean index, two ``tolist()`` and ``unique``).  On CPU
+#: tensors: the mask ``eye(T + 1)`` and its first column, per drafted node a row
+#: ``add_`` of its parent's row (two views and the add: 3), then the positions (sum,
+#: offset, cast, two views), the depth (max, add, ``item()``), the paths' table (zeros,
+#: offset, two ``tolist()``, ``tensor``) and four views = 20 per step and 3 per node.  The
+#: paths are walked in pure Python (a list membership test per node), not counted.  The
+#: draft loop per level: positions and parents offsets 2, log-softmax 1, two top-k 2,
+#: the cumulative scores 1, the parents' index 1, hidden states and tokens gathered 2, the
+#: tree mask gathered and extended 1 = 10 operations beside the head's pass.
+EAGLE2_TREE_OPS = 18
+EAGLE2_TREE_CPU_OPS = 20
+EAGLE2_TREE_NODE_CPU_OPS = 3
+EAGLE2_TREE_SYNCS = 4
+EAGLE2_DRAFT_PASS_OPS = 10
+EAGLE2 = replace(
+    HF_STATIC_KV,
+    name="eagle2",
+    description="EAGLE-2/EAGLE-3's loop on the repositories' Hugging Face model code "
+                "(hf-static-kv): the draft tree re-ranked and rebuilt every step, its "
+                "mask built on the host node by node",
+    tree_ops=EAGLE2_TREE_OPS, cpu_op_s=CPU_OP_S, tree_cpu_ops=EAGLE2_TREE_CPU_OPS,
+    tree_node_cpu_ops=EAGLE2_TREE_NODE_CPU_OPS,
+    spec_step_syncs=REPO_SPEC_SYNCS + EAGLE2_TREE_SYNCS,
+    draft_pass_ops=EAGLE2_DRAFT_PASS_OPS,
+    source="op counts from Spec-Bench model/eagle2/cnets.py and model/eagle3/cnets.py "
+           "(topK_genrate); the model code, its kernels, the verify loop and host_op_s "
+           "are hf-static-kv's; cpu_op_s from pytorch/pytorch#104028",
+)
+
 STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
     IDEAL,
     HF_EAGER,
     LADE,
-    SoftwareStack(
-        name="hf-static-kv",
-        description="the Hugging Face eager model code of the Medusa, EAGLE, Hydra and "
-                    "Sequoia repositories: a preallocated KV cache written in place, "
-                    "eager attention, fp32 logits, the repository's own decode loop",
-        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
-        layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
-        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-        attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
-        ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
-        tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
-        draft_pass_ops=REPO_DRAFT_PASS_OPS, draft_pass_syncs=1,
-        fitted=("host_op_s",),
-        source="kernel counts from FasterDecoding/Medusa medusa/model/modeling_llama_kv.py "
-               "and kv_cache.py; loop ops from medusa/model/utils.py (generate_candidates, "
-               "tree_decoding, evaluate_posterior, update_inference_inputs); host_op_s "
-               "fitted (stack_calibration)",
-    ),
+    HF_STATIC_KV,
+    EAGLE2,
     SoftwareStack(
         name="hf-static-kv-graphs",
         description="the same eager model code captured once per input shape as CUDA "

@@ -10,8 +10,9 @@ those steps) on a :class:`~.deployment.Deployment`:
     pass as its own stage; otherwise the host and the GPU overlap across all of them.
 ``tree``
     Building the candidate tree's input, mask and positions: ``tree_ops`` on a GPU
-    stack; the tree-mask unit on an accelerator, or on the ``ideal`` stack the GPU's
-    launch-bound tree kernels (``HardwareSpec.tree_unit_latency_s``).
+    stack with its host work on CPU tensors (``tree_cpu_ops``, ``tree_node_cpu_ops``
+    per drafted node); the tree-mask unit on an accelerator, or on the ``ideal`` stack
+    the GPU's launch-bound tree kernels (``HardwareSpec.tree_unit_latency_s``).
 ``target``
     The target's pass over the tree (plus tokens that ride along), on the placement.
 ``verify``
@@ -162,7 +163,10 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
         return out
     if stack_units:
         tree_h, tree_g = dep.loop_ops(t_stack.tree_ops)
-        out["tree_s"] = np.full(n_steps, float(np.maximum(tree_h, tree_g)))
+        drafted = np.maximum(n_nodes - 1, 0).astype(np.float64)
+        tree_cpu_s = t_stack.cpu_op_s * (t_stack.tree_cpu_ops
+                                         + t_stack.tree_node_cpu_ops * drafted)
+        out["tree_s"] = np.maximum(tree_h + tree_cpu_s, tree_g)
         ver_ops = t_stack.verify_ops + target.n_layers * (
             t_stack.commit_layer_ops
             + t_stack.commit_token_ops * np.asarray(accepted, dtype=np.float64))

@@ -72,7 +72,7 @@ def test_the_fits_reproduce_their_rows_and_are_what_the_stacks_carry(report):
     assert len(cal) == 2 and all(abs(r["error"]) < 1e-3 for r in cal)
     # one physical figure: every stack running the repositories' model code takes it
     assert set(sc.shared_fit_targets("hf-static-kv.host_op_s")) == {
-        "hf-static-kv", "hf-static-kv-graphs"}
+        "hf-static-kv", "eagle2", "hf-static-kv-graphs"}
     # generate()'s figure: LADE's loop runs on the same transformers code
     assert sc.shared_fit_targets("hf-eager.host_op_s") == ["hf-eager", "lade"]
 

@@ -171,6 +171,30 @@ def test_a_layer_by_layer_kv_commit_costs_host_ops_per_layer_and_accepted_token(
         V7B.n_layers * lade.commit_layer_ops * lade.host_op_s)
 
 
+def test_a_tree_rebuilt_on_the_host_costs_cpu_ops_per_step_and_per_drafted_node():
+    """EAGLE-2 rebuilds its re-ranked tree's mask row by row on CPU tensors: the tree
+    stage grows by tree_node_cpu_ops x cpu_op_s per drafted node, plus tree_cpu_ops per
+    step, on top of its GPU operations (host-bound: the GPU has only small kernels)."""
+    eagle2 = get_stack("eagle2")
+    assert (eagle2.tree_cpu_ops, eagle2.tree_node_cpu_ops) == (20, 3)
+    assert eagle2.cpu_op_s == pytest.approx(2.4e-6)
+    dep = Deployment(A100, eagle2)
+    args = dict(target=V7B, draft=None, speculative=True, n_nodes=np.array([11, 61]),
+                target_tokens=np.array([11.0, 61.0]), context=np.array([300.0, 300.0]),
+                accepted=np.array([2, 2]))
+    st = step_stages(dep, **args)
+    per_node = eagle2.tree_node_cpu_ops * eagle2.cpu_op_s
+    assert st["tree_s"][1] - st["tree_s"][0] == pytest.approx(50 * per_node)
+    gpu_only = eagle2.with_values(tree_cpu_ops=0, tree_node_cpu_ops=0)
+    flat = step_stages(Deployment(A100, gpu_only), **args)
+    assert flat["tree_s"][0] == pytest.approx(eagle2.tree_ops * eagle2.host_op_s)
+    assert st["tree_s"][0] - flat["tree_s"][0] == pytest.approx(
+        (eagle2.tree_cpu_ops + 10 * eagle2.tree_node_cpu_ops) * eagle2.cpu_op_s)
+    # the stack of the other repositories builds no tree on the host
+    hf = get_stack("hf-static-kv")
+    assert (hf.tree_cpu_ops, hf.tree_node_cpu_ops, hf.cpu_op_s) == (0, 0, 0.0)
+
+
 def test_synchronised_draft_passes_cost_more_than_overlapped_ones():
     hf = get_stack("hf-static-kv")
     draft = get_model("vicuna-68m")

@@ -61,6 +61,14 @@ def _commit(stack) -> str:
             "accepted token")
 
 
+def _cpu(stack) -> str:
+    """Host work on CPU tensors while the tree is built, as it adds to the tree ops."""
+    if not (stack.tree_cpu_ops or stack.tree_node_cpu_ops):
+        return ""
+    return (f" (and on CPU tensors {stack.tree_cpu_ops} + {stack.tree_node_cpu_ops} per "
+            f"drafted node, {stack.cpu_op_s * 1e6:.2g} µs each)")
+
+
 def stack_table_markdown() -> str:
     """One row per software stack: its physical terms (per-op and per-kernel times in
     microseconds)."""
@@ -76,7 +84,7 @@ def stack_table_markdown() -> str:
         out.append(
             f"| `{s.name}` | {s.host_op_s * 1e6:.4g} | {graphs} | "
             f"{s.layer_kernels} | {s.pass_kernels} | "
-            f"{s.attention} | {s.kv_cache} | {s.tree_ops} + {s.verify_ops}{_commit(s)}; "
+            f"{s.attention} | {s.kv_cache} | {s.tree_ops}{_cpu(s)} + {s.verify_ops}{_commit(s)}; "
             f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
             f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
     return "\n".join(out)
