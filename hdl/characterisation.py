@@ -87,7 +87,7 @@ def characterise(units: Iterable[str], nodes: Iterable[int] | None = None, *,
                  seeds: Iterable[int] = (1,), build_root: str | Path | None = None,
                  report: Callable[[str], None] | None = None,
                  on_row: Callable[[list[dict[str, Any]]], None] | None = None,
-                 **extra: Any) -> list[dict[str, Any]]:
+                 timeout: float = 3600.0, **extra: Any) -> list[dict[str, Any]]:
     """One row per (unit, N, device): measured cycles plus synthesis results.
 
     Parameters
@@ -118,6 +118,9 @@ def characterise(units: Iterable[str], nodes: Iterable[int] | None = None, *,
     on_row : callable, optional
         Called with the rows so far after each (unit, N) of each pass (the CLI rewrites
         its CSV, so a long sweep that is interrupted keeps what it finished).
+    timeout : float
+        Time limit of each yosys or nextpnr run, seconds (a seed over it is left out of
+        the row and named in its ``pnr_error``; a rerun tries it again).
     **extra
         Unit-specific parameters (e.g. ``mode="stochastic"``), given to every unit.
     """
@@ -142,7 +145,7 @@ def characterise(units: Iterable[str], nodes: Iterable[int] | None = None, *,
         with progress.within(f"{name} N={n} {device}"):
             s = synthesise_unit(name, nodes=n, token_width=token_width,
                                 prob_width=prob_width, device=device, seeds=seeds,
-                                place=place, build_dir=work, **extra)
+                                place=place, build_dir=work, timeout=timeout, **extra)
         if report:
             report(f"characterise {name} N={n} {device}: " + _summary(s))
         return s

