@@ -210,8 +210,9 @@ def medusa_turns(model: str) -> list[dict[str, Any]]:
              "wall_time_s": float(r["wall_time_s"])} for r in rows]
 
 
-def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
-    """Predicted vs logged tokens/s of the Medusa-1 log of `model_name` on `dep`."""
+def _medusa_log_turns(model_name: str, dep: Deployment) -> dict[str, np.ndarray]:
+    """Every turn of `model_name`'s Medusa-1 log priced on `dep`: per turn its steps,
+    mean context, simulated step time (summed), simulated prefill and logged wall time."""
     turns = medusa_turns(model_name)
     target = get_model(model_name)
     heads = get_model(f"medusa-{model_name}")
@@ -239,12 +240,45 @@ def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
     pr = np.asarray(prompts, dtype=np.float64)
     prefill = dep.pass_costs(target, role="target", tokens=pr, context=np.zeros_like(pr),
                              phase="prefill")["latency_s"]
-    turn_s = np.bincount(np.concatenate(turn_of), weights=step_s, minlength=len(turns)) + prefill
-    new = float(sum(t["new_tokens"] for t in turns))
+    which = np.concatenate(turn_of)
+    return {"steps": np.asarray(steps, dtype=np.float64),
+            "mean_context": np.array([c.mean() for c in ctx_all]),
+            "step_s": np.bincount(which, weights=step_s, minlength=len(turns)),
+            "prefill_s": np.asarray(prefill, dtype=np.float64),
+            "wall_s": np.array([t["wall_time_s"] for t in turns]),
+            "new_tokens": np.array([t["new_tokens"] for t in turns], dtype=np.float64)}
+
+
+def predict_medusa_log(model_name: str, dep: Deployment) -> dict[str, float]:
+    """Predicted vs logged tokens/s of the Medusa-1 log of `model_name` on `dep`."""
+    t = _medusa_log_turns(model_name, dep)
     runs = medusa_runs(model_name)
     return {"measured": statistics.fmean(runs), "runs": runs,
-            "predicted": new / float(turn_s.sum()),
-            "step_ms": float(step_s.mean() * 1e3), "turns": len(turns)}
+            "predicted": float(t["new_tokens"].sum() / (t["step_s"] + t["prefill_s"]).sum()),
+            "step_ms": float(t["step_s"].sum() / t["steps"].sum() * 1e3),
+            "turns": len(t["steps"])}
+
+
+def medusa_log_context_fit(model_name: str, dep: Deployment) -> dict[str, float]:
+    """Time per step against context, measured and simulated, over the turns of
+    `model_name`'s Medusa-1 log: a least-squares line ``a + b x context`` through each
+    turn's time per step at its mean context.  The measured time per step is the turn's
+    wall time less the simulated prefill of its prompt, over its steps.
+
+    The slopes test the terms that grow with the context (attention over the tree, KV
+    reads) apart from the constant ones (weights, kernels, host).  Returns
+    ``measured_ms``, ``measured_us_per_token``, ``simulated_ms``,
+    ``simulated_us_per_token``.
+    """
+    t = _medusa_log_turns(model_name, dep)
+    x = t["mean_context"]
+    design = np.vstack([np.ones_like(x), x]).T
+    measured = (t["wall_s"] - t["prefill_s"]) / t["steps"]
+    simulated = t["step_s"] / t["steps"]
+    (ma, mb), (sa, sb) = (np.linalg.lstsq(design, y, rcond=None)[0]
+                          for y in (measured, simulated))
+    return {"measured_ms": float(ma * 1e3), "measured_us_per_token": float(mb * 1e6),
+            "simulated_ms": float(sa * 1e3), "simulated_us_per_token": float(sb * 1e6)}
 
 
 def predict_ar(model_name: str, dep: Deployment, context: int) -> float:

@@ -33,7 +33,7 @@ from specaccel.workloads.published import published_number
 from specaccel.workloads.real_text_presets import record_preset
 from specaccel.workloads.recorder_ngram import RecordConfig, record_trace, train_models
 
-MTBENCH = Path("/work/shared/data/mtbench-medusa")
+MTBENCH = Path(__file__).resolve().parents[1] / "tests" / "data" / "mtbench-medusa"
 
 
 def lag1(x: np.ndarray) -> float:

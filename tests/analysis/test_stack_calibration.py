@@ -17,7 +17,7 @@ from specaccel.models.cost.software_stack import (
     get_stack,
 )
 
-LOGS = Path("/work/shared/data/mtbench-medusa")
+LOGS = Path(__file__).resolve().parents[1] / "data" / "mtbench-medusa"
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +118,24 @@ def test_an_unknown_role_is_an_input_error(tmp_path, monkeypatch):
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert exc.value.field == "role"
+
+
+def test_the_medusa_logs_time_per_step_grows_with_context_as_simulated():
+    """A prediction of the terms that grow with the context, apart from the constant
+    ones: each turn's time per step against its mean context.  On Vicuna-33B the step
+    is GPU-bound, and the eager attention over the 64-token tree and the KV reads give
+    the slope; on Vicuna-7B the host bounds the step, so time per step does not grow
+    with the context, measured or simulated.  No row of this test was fitted: the host
+    time per op fitted on the 7B log's tokens/s sets neither slope."""
+    rows = {r.model: r for r in sc.load_rows() if r.kind == "medusa-log"}
+    big = sc.medusa_log_context_fit("vicuna-33b", sc.deployment_for(rows["vicuna-33b"]))
+    assert big["measured_us_per_token"] > 3.0  # the log itself: clearly GPU-bound
+    assert big["simulated_us_per_token"] == pytest.approx(big["measured_us_per_token"],
+                                                          rel=0.10)
+    small = sc.medusa_log_context_fit("vicuna-7b", sc.deployment_for(rows["vicuna-7b"]))
+    assert abs(small["measured_us_per_token"]) < 0.5
+    assert abs(small["simulated_us_per_token"]) < 0.5
+    # the line through the turns is the time per step the tokens/s row divides by
+    assert small["simulated_ms"] == pytest.approx(
+        sc.predict_medusa_log("vicuna-7b", sc.deployment_for(rows["vicuna-7b"]))["step_ms"],
+        rel=0.02)

@@ -15,7 +15,7 @@ from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.workloads.importers import import_answers, imported_summary
 
-MTBENCH = Path("/work/shared/data/mtbench-medusa")
+MTBENCH = Path(__file__).resolve().parents[1] / "data" / "mtbench-medusa"
 MT7B = MTBENCH / "medusa-vicuna-7b-v1.3-temperature-0.0.jsonl"
 SPEC = Path(__file__).parent / "data" / "spec_bench_answers.jsonl"
 
