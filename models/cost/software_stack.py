@@ -19,6 +19,12 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
 * ``attention`` -- ``"eager"`` materialises the score matrix and runs the softmax in fp32
   in separate kernels (`EAGER_SCORE_BYTES` of traffic per score), ``"fused"`` does not
   (FlashAttention-style kernels, whose traffic the kernel model already has);
+* ``elementwise`` -- ``"unfused"``: the layer's element-wise work runs as the framework
+  writes it, one kernel per operation, each reading and writing its tensors (the RMSNorm
+  in fp32 in six kernels, the rotary embedding in five per tensor, separate residual adds,
+  a SiLU apart from its multiply, a layout copy of the attention output): the bytes
+  beyond the kernel model's fused kernels are `unfused_token_bytes` per query token;
+  ``"fused"``: the kernel model's own kernels (compiled or hand-fused stacks);
 * ``kv_cache`` -- ``"concat"``: every pass concatenates the new KV onto the whole cache
   (Hugging Face's dynamic cache: the cache is read and written again, per layer);
   ``"static"``: the new KV is written in place into a preallocated cache;
@@ -58,6 +64,7 @@ from dataclasses import asdict, dataclass, field, replace
 from specaccel.schema.errors import InputError
 
 ATTENTION_KINDS = ("eager", "fused")
+ELEMENTWISE_KINDS = ("fused", "unfused")
 KV_CACHE_KINDS = ("concat", "static")
 
 #: Bytes moved per attention score element by an eager (unfused) attention of an fp16
@@ -67,6 +74,23 @@ KV_CACHE_KINDS = ("concat", "static")
 #: (8), the cast back to fp16 reads fp32 and writes fp16 (6), the value matmul reads it
 #: (2): 32 bytes.
 EAGER_SCORE_BYTES = 32.0
+#: Bytes per element of the hidden state that Hugging Face's ``LlamaRMSNorm`` moves beyond
+#: one fused norm (read 2, write 2): cast to fp32 (2 + 4), square (4 + 4), mean (4), scale
+#: (4 + 4), cast back (4 + 2), the weight (2 + 2) = 36, less the fused 4.
+UNFUSED_RMSNORM_BYTES = 32.0
+#: Bytes per query or key element of the rotary embedding as ``apply_rotary_pos_emb``
+#: runs it (the kernel model has none: a fused stack applies it inside a kernel that
+#: reads its input anyway): x * cos (2 + 2), the negated half (1 + 1 per element), the
+#: concatenation (2 + 2), * sin (2 + 2), the sum (4 + 2) = 20.
+UNFUSED_ROTARY_BYTES = 20.0
+#: Bytes per element of a residual add run on its own (read 4, write 2); two per layer.
+UNFUSED_RESIDUAL_BYTES = 6.0
+#: Bytes per element of the attention output's layout copy (transpose then reshape:
+#: read 2, write 2).
+UNFUSED_LAYOUT_BYTES = 4.0
+#: Bytes per intermediate element of a gated MLP whose SiLU runs apart from the multiply
+#: (SiLU read 2 and write 2, beyond the fused activation's read 4 and write 2).
+UNFUSED_GATE_BYTES = 4.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +108,7 @@ class SoftwareStack:
     head_kernels: int = 0
     allreduce_kernels: int = 0
     attention: str = "fused"
+    elementwise: str = "fused"
     kv_cache: str = "static"
     logits_bytes: float = 2.0
     tail_ops: int = 0
@@ -122,6 +147,9 @@ class SoftwareStack:
         if self.attention not in ATTENTION_KINDS:
             raise InputError(f"unknown attention {self.attention!r}; choose one of "
                              f"{', '.join(ATTENTION_KINDS)}", field="attention")
+        if self.elementwise not in ELEMENTWISE_KINDS:
+            raise InputError(f"unknown elementwise {self.elementwise!r}; choose one of "
+                             f"{', '.join(ELEMENTWISE_KINDS)}", field="elementwise")
         if self.kv_cache not in KV_CACHE_KINDS:
             raise InputError(f"unknown kv_cache {self.kv_cache!r}; choose one of "
                              f"{', '.join(KV_CACHE_KINDS)}", field="kv_cache")
@@ -165,7 +193,7 @@ IDEAL = SoftwareStack(
 #: Bare PyTorch ops cost 5-8 us each from Python (pytorch/pytorch#41383: 5-7 us;
 #: flagos-ai/Torch-FL#27, A100: 8 us per add submitted); a model's ops also pay the
 #: nn.Module call path and the Python between them, which this figure includes.
-HF_HOST_OP_S = 15.05e-6
+HF_HOST_OP_S = 15.04e-6
 #: Host time per eager framework operation of Hugging Face transformers 4.37's own Llama
 #: code and ``generate()`` (SDPA attention, the dynamic cache), on the same host: fitted
 #: to Spec-Bench's Medusa-1 Vicuna-7B speedup over ``generate()`` (1.71x on one A100),
@@ -176,7 +204,7 @@ HF_HOST_OP_S = 15.05e-6
 #: passes every layer's K and V through a cache object whose length is a CPU tensor
 #: (``narrow``, ``add_`` and ``item()`` calls beside each copy kernel), where 4.37
 #: concatenates onto its cache and calls one SDPA kernel.
-HF_GENERATE_HOST_OP_S = 12.52e-6
+HF_GENERATE_HOST_OP_S = 12.51e-6
 #: Host time of one eager operation on a small CPU tensor or a view (the dispatcher and
 #: the Python call, no kernel): 2.37 us for an indexed assignment into a 100-element CPU
 #: tensor with torch 2.0.1 (pytorch/pytorch#104028); about 2 us for ``x * x``
@@ -305,7 +333,8 @@ HF_EAGER = SoftwareStack(
     host_op_s=HF_GENERATE_HOST_OP_S, sync_s=SYNC_S,
     layer_kernels=HF_SDPA_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
     head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-    attention="fused", kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+    attention="fused", elementwise="unfused",
+    kv_cache="concat", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
     ar_step_ops=HF_AR_STEP_OPS, ar_step_syncs=1,
     tree_ops=HF_ASSISTED_TREE_OPS, verify_ops=HF_ASSISTED_VERIFY_OPS,
     spec_step_syncs=1,
@@ -340,7 +369,8 @@ HF_STATIC_KV = SoftwareStack(
     host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
     layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
     head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-    attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+    attention="eager", elementwise="unfused",
+    kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
     ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
     tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
     draft_pass_ops=REPO_DRAFT_PASS_OPS, draft_pass_syncs=1,
@@ -401,7 +431,8 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
         layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
         head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-        attention="eager", kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
+        attention="eager", elementwise="unfused",
+    kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
         ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
         tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
         draft_pass_ops=REPO_DRAFT_PASS_OPS,

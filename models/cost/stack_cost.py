@@ -8,7 +8,8 @@ the small element-wise kernels of an unfused stack (norms in several steps, rota
 embedding, casts), each costing the device's fixed GPU time per kernel
 (`gpu_kernel_s`).  The pass also moves
 the bytes its unfused kernels add (`stack_extra_bytes`: an eager attention's score
-matrix, a concatenated KV cache), and costs the host ``K`` operations (or one graph
+matrix, a concatenated KV cache, the element-wise kernels' own traffic per token), and
+costs the host ``K`` operations (or one graph
 replay).  The
 host issues kernels asynchronously, so the host and the GPU overlap: a stage that ends
 in no synchronisation takes ``max(host, gpu)`` -- the GPU waits for the host when the
@@ -25,7 +26,15 @@ from numba import njit
 
 from .hardware_spec import HardwareSpec
 from .model_spec import ModelSpec
-from .software_stack import EAGER_SCORE_BYTES, SoftwareStack
+from .software_stack import (
+    EAGER_SCORE_BYTES,
+    UNFUSED_GATE_BYTES,
+    UNFUSED_LAYOUT_BYTES,
+    UNFUSED_RESIDUAL_BYTES,
+    UNFUSED_RMSNORM_BYTES,
+    UNFUSED_ROTARY_BYTES,
+    SoftwareStack,
+)
 
 #: Kernels an additional active expert adds to an MoE layer (its gate, up, activation,
 #: multiply and down), and the router's kernels (logits, top-k, softmax).
@@ -62,13 +71,40 @@ def pass_kernel_count(stack: SoftwareStack, model: ModelSpec, *, layers: int | N
     return n_layers * per_layer + stack.pass_kernels + extra
 
 
+def unfused_token_bytes(stack: SoftwareStack, model: ModelSpec, *,
+                        layers: int | None = None, tp: int = 1) -> float:
+    """Bytes per query token (per row) that the unfused element-wise kernels of a pass of
+    `model` on `stack` move beyond the kernel model's fused ones (0 unless
+    ``stack.elementwise == "unfused"``).  Per attention block: two RMSNorms over the
+    hidden state (`UNFUSED_RMSNORM_BYTES` each, RMS-normed models), two residual adds
+    (`UNFUSED_RESIDUAL_BYTES` each) and the attention output's layout copy
+    (`UNFUSED_LAYOUT_BYTES`) on the hidden state, which every tensor-parallel rank holds
+    whole; the rotary embedding over its query and key heads (`UNFUSED_ROTARY_BYTES`);
+    a gated SiLU MLP's separate activation over its intermediate elements
+    (`UNFUSED_GATE_BYTES`, per active expert).  Layers without attention (state-space
+    mixers) are not counted."""
+    if stack.elementwise != "unfused" or model.kind == "medusa" or model.n_layers == 0:
+        return 0.0
+    n_layers = model.n_layers if layers is None else int(layers)
+    n_attn = model.n_attn_layers * n_layers / model.n_layers
+    norm = 2.0 * UNFUSED_RMSNORM_BYTES if model.norm == "rms" else 0.0
+    hidden = (norm + 2.0 * UNFUSED_RESIDUAL_BYTES + UNFUSED_LAYOUT_BYTES) * model.d_model
+    rotary = UNFUSED_ROTARY_BYTES * model.head_dim * (
+        math.ceil(model.n_heads / tp) + math.ceil(model.n_kv_heads / tp))
+    gate = 0.0
+    if model.mlp_gated and model.activation == "silu":
+        gate = UNFUSED_GATE_BYTES * math.ceil(model.d_ff / tp) * model.experts_per_token
+    return n_attn * (hidden + rotary + gate)
+
+
 def _extra_byte_rates(stack: SoftwareStack, model: ModelSpec, *, layers: int | None = None,
-                      tp: int = 1) -> tuple[float, float]:
-    """``(bytes per score element, bytes per cached token)`` a pass of `model` moves on
-    `stack` beyond the kernel model, per row (`stack_extra_bytes`)."""
+                      tp: int = 1) -> tuple[float, float, float]:
+    """``(bytes per score element, bytes per cached token, bytes per query token)`` a
+    pass of `model` moves on `stack` beyond the kernel model, per row
+    (`stack_extra_bytes`)."""
     n_layers = model.n_layers if layers is None else int(layers)
     if model.kind == "medusa" or model.n_layers == 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     n_attn = model.n_attn_layers * n_layers / model.n_layers
     score = kv_copy = 0.0
     if stack.attention == "eager":
@@ -77,7 +113,7 @@ def _extra_byte_rates(stack: SoftwareStack, model: ModelSpec, *, layers: int | N
         kv_token = 2.0 * math.ceil(model.n_kv_heads / tp) * model.head_dim \
             * model.kv_bytes_per_elem
         kv_copy = n_attn * 2.0 * kv_token
-    return score, kv_copy
+    return score, kv_copy, unfused_token_bytes(stack, model, layers=layers, tp=tp)
 
 
 def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndarray,
@@ -88,25 +124,29 @@ def stack_extra_bytes(stack: SoftwareStack, model: ModelSpec, *, tokens: np.ndar
     * eager attention: `EAGER_SCORE_BYTES` per score element (``heads x tokens x keys``
       per row and attention layer, keys = context + tokens);
     * a concatenated KV cache: the layer's whole cache read and written again
-      (``2 x (context + tokens)`` tokens of KV per row and attention layer).
+      (``2 x (context + tokens)`` tokens of KV per row and attention layer);
+    * unfused element-wise kernels: `unfused_token_bytes` per query token of every row.
     """
     t = np.asarray(tokens, dtype=np.float64)
     keys = np.asarray(context, dtype=np.float64) + t
-    score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
-    return np.asarray(batch, dtype=np.float64) * (score * t * keys + kv_copy * keys)
+    score, kv_copy, per_token = _extra_byte_rates(stack, model, layers=layers, tp=tp)
+    return np.asarray(batch, dtype=np.float64) * (score * t * keys + kv_copy * keys
+                                                   + per_token * t)
 
 
 @njit(cache=True)
 def _stack_pass_many(kernel, tokens, context, batch, model_kernels, n_k, gpu_per_kernel,
-                     host_one, score_bytes, kv_copy_bytes, s_per_byte, gpu_const,
-                     gpu_per_row_token, host, gpu, wall,
+                     host_one, score_bytes, kv_copy_bytes, token_bytes, s_per_byte,
+                     gpu_const, gpu_per_row_token, host, gpu, wall,
                      extra):  # pragma: no cover - compiled
     """`pass_on_stack` per pass: `score_bytes` per score element (attention layers x
-    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2);
-    `gpu_const` + `gpu_per_row_token` x rows x tokens of placement time."""
+    heads folded in), `kv_copy_bytes` per cached token (layers x KV per token x 2),
+    `token_bytes` per query token; `gpu_const` + `gpu_per_row_token` x rows x tokens of
+    placement time."""
     for i in range(kernel.shape[0]):
         keys = context[i] + tokens[i]
-        e = batch[i] * (score_bytes * tokens[i] * keys + kv_copy_bytes * keys)
+        e = batch[i] * (score_bytes * tokens[i] * keys + kv_copy_bytes * keys
+                        + token_bytes * tokens[i])
         more = n_k - model_kernels[i]
         if more < 0.0:
             more = 0.0
@@ -151,12 +191,12 @@ def pass_on_stack(stack: SoftwareStack, model: ModelSpec, hw: HardwareSpec, *,
         return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=np.float64), (n,)))
 
     n_k = pass_kernel_count(stack, model, layers=layers, tp=tp)
-    score, kv_copy = _extra_byte_rates(stack, model, layers=layers, tp=tp)
+    score, kv_copy, per_token = _extra_byte_rates(stack, model, layers=layers, tp=tp)
     host_one = (stack.graph_launch_s if stack.cuda_graphs else n_k * stack.host_op_s) \
         + host_extra_s
     out = {f: np.empty(n) for f in ("host_s", "gpu_s", "wall_s", "extra_dram_bytes")}
     _stack_pass_many(k, arr(tokens), arr(context), arr(batch), arr(model_kernels), n_k,
-                     gpu_kernel_s(hw), host_one, score, kv_copy,
+                     gpu_kernel_s(hw), host_one, score, kv_copy, per_token,
                      1.0 / (hw.mem_bw_bytes_s * hw.bw_efficiency), gpu_const_s,
                      gpu_per_row_token_s, out["host_s"],
                      out["gpu_s"], out["wall_s"], out["extra_dram_bytes"])

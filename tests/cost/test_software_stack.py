@@ -24,6 +24,7 @@ from specaccel.models.cost.stack_cost import (
     pass_on_stack,
     stack_extra_bytes,
     stage_time,
+    unfused_token_bytes,
 )
 from specaccel.schema.errors import InputError
 
@@ -66,15 +67,49 @@ def test_kernel_counts_follow_the_model_kind_and_tensor_parallelism():
     assert pass_kernel_count(get_stack("vllm"), V7B) < pass_kernel_count(hf, V7B) / 3
 
 
+#: Bytes per token and layer of Vicuna-7B's unfused element-wise kernels, by hand: two
+#: fp32 RMSNorms (32 each beyond a fused norm), two residual adds (6 each) and the layout
+#: copy (4) over 4096 elements; the rotary embedding (20) over 32 + 32 heads of 128; the
+#: separate SiLU (4) over 11008 intermediate elements.
+V7B_UNFUSED_PER_LAYER = (2 * 32 + 2 * 6 + 4) * 4096 + 20 * 64 * 128 + 4 * 11008
+
+
 def test_extra_bytes_eager_scores_and_concatenated_cache():
     t, s = np.array([64.0]), np.array([1000.0])
     eager_static = get_stack("hf-static-kv")
     scores = 32 * 32 * 64 * 1064 * EAGER_SCORE_BYTES  # layers x heads x tokens x keys
-    assert stack_extra_bytes(eager_static, V7B, tokens=t, context=s)[0] == pytest.approx(scores)
+    unfused = 32 * 64 * V7B_UNFUSED_PER_LAYER  # layers x tokens x bytes
+    assert stack_extra_bytes(eager_static, V7B, tokens=t, context=s)[0] == pytest.approx(
+        scores + unfused)
     concat = get_stack("hf-eager")  # SDPA attention: no score traffic, but the cache is copied
     kv = 32 * 2.0 * 1064 * (2 * 32 * 128 * 2)
-    assert stack_extra_bytes(concat, V7B, tokens=t, context=s)[0] == pytest.approx(kv)
+    assert stack_extra_bytes(concat, V7B, tokens=t, context=s)[0] == pytest.approx(
+        kv + unfused)
     assert stack_extra_bytes(get_stack("gpt-fast"), V7B, tokens=t, context=s)[0] == 0.0
+
+
+def test_unfused_element_wise_traffic_grows_with_the_tokens_and_splits_by_rank():
+    """Hugging Face's layer runs its norms, rotary embedding, residual adds and SiLU as
+    separate kernels, each reading and writing its tensor: bytes per query token that a
+    fused stack does not move.  Tensor parallelism splits the heads and the intermediate
+    width; every rank normalises the whole hidden state."""
+    hf = get_stack("hf-static-kv")
+    assert hf.elementwise == "unfused" and get_stack("vllm").elementwise == "fused"
+    assert unfused_token_bytes(hf, V7B) == pytest.approx(32 * V7B_UNFUSED_PER_LAYER)
+    assert unfused_token_bytes(hf, V7B, layers=8) == pytest.approx(8 * V7B_UNFUSED_PER_LAYER)
+    tp2 = (2 * 32 + 2 * 6 + 4) * 4096 + 20 * 32 * 128 + 4 * 5504
+    assert unfused_token_bytes(hf, V7B, tp=2) == pytest.approx(32 * tp2)
+    assert unfused_token_bytes(hf, get_model("medusa-vicuna-7b")) == 0.0
+    assert unfused_token_bytes(get_stack("gpt-fast"), V7B) == 0.0
+    with pytest.raises(InputError, match="elementwise"):
+        hf.with_values(elementwise="half")
+    # the GPU time of a 64-token pass grows by those bytes at the achieved bandwidth
+    dep = Deployment(A100, hf)
+    fused = Deployment(A100, hf.with_values(elementwise="fused"))
+    args = dict(role="target", tokens=np.array([64.0]), context=np.array([500.0]))
+    extra_s = (dep.pass_costs(V7B, **args)["gpu_s"] - fused.pass_costs(V7B, **args)["gpu_s"])
+    assert extra_s[0] == pytest.approx(64 * 32 * V7B_UNFUSED_PER_LAYER
+                                       / (A100.mem_bw_bytes_s * A100.bw_efficiency))
 
 
 def test_host_bound_and_gpu_bound_passes():

@@ -75,16 +75,18 @@ def stack_table_markdown() -> str:
     from specaccel.models.cost.software_stack import STACKS
 
     out = ["| stack | host per op (µs) | CUDA graphs | "
-           "kernels per layer | per pass | attention | KV cache | loop ops per step "
-           "(tree + verify; plain) | syncs per step (spec; plain; per draft pass) | fitted |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "kernels per layer | per pass | attention | element-wise | KV cache | loop ops "
+           "per step (tree + verify; plain) | syncs per step (spec; plain; per draft pass) "
+           "| fitted |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in STACKS.values():
         graphs = (f"yes ({s.graph_launch_s * 1e6:g} µs a replay)" if s.cuda_graphs
                   else "no")
         out.append(
             f"| `{s.name}` | {s.host_op_s * 1e6:.4g} | {graphs} | "
             f"{s.layer_kernels} | {s.pass_kernels} | "
-            f"{s.attention} | {s.kv_cache} | {s.tree_ops}{_cpu(s)} + {s.verify_ops}{_commit(s)}; "
+            f"{s.attention} | {s.elementwise} | {s.kv_cache} | "
+            f"{s.tree_ops}{_cpu(s)} + {s.verify_ops}{_commit(s)}; "
             f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
             f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
     return "\n".join(out)
