@@ -380,6 +380,16 @@ HF_STATIC_KV = SoftwareStack(
            "tree_decoding, evaluate_posterior, update_inference_inputs); host_op_s "
            "fitted (stack_calibration)",
 )
+#: The same model code captured as CUDA graphs (Sequoia's draft engine).
+HF_STATIC_KV_GRAPHS = replace(
+    HF_STATIC_KV,
+    name="hf-static-kv-graphs",
+    description="the same eager model code captured once per input shape as CUDA "
+                "graphs (Sequoia's draft engine): unfused kernels, no host launches",
+    cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S, draft_pass_syncs=0,
+    source="Infini-AI-Lab/Sequoia Engine/Engine.py (capture_graph, "
+           "GraphInferenceEngine); counts as hf-static-kv",
+)
 #: EAGLE-2's and EAGLE-3's step on the same repository code (Spec-Bench model/eagle2 and
 #: model/eagle3, cnets.py ``topK_genrate``, the copies of SafeAILab/EAGLE).  After the draft
 #: levels the tree is re-ranked and rebuilt every step:
@@ -423,23 +433,7 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
     LADE,
     HF_STATIC_KV,
     EAGLE2,
-    SoftwareStack(
-        name="hf-static-kv-graphs",
-        description="the same eager model code captured once per input shape as CUDA "
-                    "graphs (Sequoia's draft engine): unfused kernels, no host launches",
-        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
-        cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
-        layer_kernels=HF_LAYER_KERNELS, pass_kernels=HF_PASS_KERNELS,
-        head_kernels=HF_MEDUSA_HEAD_KERNELS, allreduce_kernels=2,
-        attention="eager", elementwise="unfused",
-    kv_cache="static", logits_bytes=4.0, tail_ops=HF_TAIL_OPS,
-        ar_step_ops=REPO_AR_STEP_OPS, ar_step_syncs=1,
-        tree_ops=REPO_TREE_OPS, verify_ops=REPO_VERIFY_OPS, spec_step_syncs=REPO_SPEC_SYNCS,
-        draft_pass_ops=REPO_DRAFT_PASS_OPS,
-        fitted=("host_op_s",),
-        source="Infini-AI-Lab/Sequoia Engine/Engine.py (capture_graph, "
-               "GraphInferenceEngine); counts as hf-static-kv",
-    ),
+    HF_STATIC_KV_GRAPHS,
     SoftwareStack(
         name="gpt-fast",
         description="pytorch-labs/gpt-fast: torch.compile (reduce-overhead) fuses the "
