@@ -120,6 +120,15 @@ def test_tp_must_split_the_heads(capsys):
     _fails(["cost", "--tp", "3"], capsys, "'tp'", "32 attention heads")
 
 
+@pytest.mark.parametrize(("option", "field", "role"), [
+    ("--tp", "'tp'", "target"), ("--draft-tp", "'draft_tp'", "draft")])
+def test_simulate_refuses_a_split_before_it_starts(d, capsys, option, field, role):
+    """The one line names the option of the model that cannot be split; nothing (not
+    even the "simulating ..." line) comes before it."""
+    _fails(["simulate", "--trace", str(d / "t.parquet"), "--hw", "a100-80gb", option, "5"],
+           capsys, field, f"attention heads of {role}")
+
+
 @pytest.mark.parametrize(("argv", "option"), [
     (["cost", "--hw", "a100-80gb", "--accel", "array_cores=2"], "--accel"),
     (["simulate", "--trace", "{t}", "--hw", "a100-80gb", "--gantt-window", "0,1"],

@@ -67,16 +67,18 @@ class Placement:
         return self.tp * self.pp
 
     def check_model(self, model: ModelSpec, *, role: str = "target") -> None:
-        """InputError when `model` cannot be split this way (heads, layers)."""
+        """InputError when `model` cannot be split this way (heads, layers); it names the
+        option of `role` (``tp`` or ``draft_tp``, ``pp``)."""
+        tp_field = "tp" if role == "target" else f"{role}_tp"
         if self.tp > 1 and model.kind != "medusa":
             if model.n_heads % self.tp:
                 raise InputError(f"tensor parallel degree {self.tp} does not divide the "
                                  f"{model.n_heads} attention heads of {role} {model.name}",
-                                 field="tp")
+                                 field=tp_field)
             if model.n_kv_heads % self.tp and self.tp % model.n_kv_heads:
                 raise InputError(f"tensor parallel degree {self.tp} does not divide (nor is a "
                                  f"multiple of) the {model.n_kv_heads} KV heads of {role} "
-                                 f"{model.name}", field="tp")
+                                 f"{model.name}", field=tp_field)
         if self.pp > 1 and self.pp > max(model.n_layers, 1):
             raise InputError(f"{self.pp} pipeline stages for the {model.n_layers} layers of "
                              f"{role} {model.name}", field="pp")

@@ -286,6 +286,10 @@ def run(args: argparse.Namespace) -> int:
     deploy = from_mapping(DeploymentConfig,
                           options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
     dep, base_dep = resolve_deployments(trace, hw, deploy)
+    # a placement that cannot split a model is refused before the run starts
+    dep.target_placement.check_model(target, role="target")
+    if draft is not None:
+        dep.placement_of("draft").check_model(draft, role="draft")
     if draft is None and (args.draft or replay_options.pipelined):
         print(f"note: drafting {drafting.name!r} runs no draft model: "
               + ("--draft is ignored" if args.draft else "")
