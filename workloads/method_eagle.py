@@ -50,6 +50,24 @@ declare_preset(Preset(
         "rank decay fitted to Medusa Vicuna-7B head top-k accuracy; EAGLE publishes none",
     ),
 ))
+_EAGLE_SPECBENCH = declare_preset(Preset(
+    name="eagle-vicuna-7b-specbench",
+    description="EAGLE on Vicuna-7B, Spec-Bench, greedy, 25-token static tree (tau 3.58)",
+    method="eagle",
+    source_row=("eagle", "Vicuna-7B", "25-node static tree", "Spec-Bench", "0"),
+    tree=eagle_default_tree(),
+    target_model="vicuna-7b",
+    draft_model="eagle-head-vicuna-7b",
+    benchmark=SPECBENCH,
+    steps=64,
+    assumptions=(
+        "tree: EAGLE-1's 25-token static tree, the default of Spec-Bench's "
+        "inference_eagle.py (model/eagle/choices.py, under Medusa's name mc_sim_7b_63)",
+        FLAT_ALPHA,
+    ),
+))
+declare_preset(_EAGLE_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "eagle-head-vicuna-13b"))
+declare_preset(_EAGLE_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "eagle-head-vicuna-33b"))
 declare_preset(Preset(
     name="eagle-vicuna-7b-chain5-mtbench",
     description="EAGLE on Vicuna-7B, MT-Bench, greedy, chain of 5 drafts (tau 3.20)",

@@ -52,6 +52,10 @@ REQUIRED = {
     "medusa1-vicuna-33b-specbench": 2.33,
     "hydra-vicuna-33b-specbench": 3.24,
     "eagle2-vicuna-33b-specbench": 4.05,
+    # EAGLE-1 on the same leaderboard, at all three sizes
+    "eagle-vicuna-7b-specbench": 3.58,
+    "eagle-vicuna-13b-specbench": 3.64,
+    "eagle-vicuna-33b-specbench": 3.39,
     "token-recycling-vicuna-33b-specbench": 2.62,
     "lookahead-vicuna-33b-specbench": 1.61,
     "prompt-lookup-vicuna-33b-specbench": 1.54,
