@@ -29,6 +29,8 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
+from specaccel.analysis.source_spread import load_remeasured, spread, spread_line
+
 SECTIONS = ("kernels", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
@@ -198,6 +200,7 @@ def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
             sec["by_source"] = [{"source": k, "rows": n, "median_abs_error": med,
                                  "worst_abs_error": worst}
                                 for k, n, med, worst in by_source(rows)]
+            sec["source_spread"] = spread(load_remeasured())
         out.append(sec)
     return {"sections": out}
 
@@ -275,11 +278,15 @@ def by_source(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]
 
 
 def by_source_lines(section: dict[str, Any]) -> list[str]:
-    """One line per source group of the end-to-end section (none for other sections)."""
+    """One line per source group of the end-to-end section (none for other sections),
+    and the spread of Spec-Bench's own re-measurement when the section carries it."""
     if section["name"] != "end-to-end":
         return []
-    return [f"{name}: {n} rows, median |error| {_pct(med)}, worst {_pct(worst)}"
-            for name, n, med, worst in by_source(section["rows"])]
+    lines = [f"{name}: {n} rows, median |error| {_pct(med)}, worst {_pct(worst)}"
+             for name, n, med, worst in by_source(section["rows"])]
+    if section.get("source_spread"):
+        lines.append(spread_line(section["source_spread"]))
+    return lines
 
 
 def section_markdown(section: dict[str, Any]) -> str:
