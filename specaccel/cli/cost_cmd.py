@@ -155,6 +155,10 @@ def _forward_pass(args: argparse.Namespace) -> dict[str, Any]:
     phase = args.phase or "decode"
     prefill = phase == "prefill"
     tokens = args.tokens if args.tokens is not None else (512 if prefill else 1)
+    if args.no_tree and (prefill or tokens <= 1):
+        raise InputError("only for a pass over several query tokens (--tokens N > 1, "
+                         "not --phase prefill): a one-token or prefill pass has no tree mask",
+                         field="--no-tree")
     if args.context is None:
         context: int | list[int] = 0 if prefill else 1024
     else:
@@ -183,6 +187,8 @@ def run(args: argparse.Namespace) -> int:
                       kv_dtype=args.kv_dtype)
     tokens, prefill = shape["tokens"], shape["phase"] == "prefill"
     tp = 1 if args.tp is None else args.tp
+    if args.pp is not None and args.pp < 1:
+        raise InputError(f"must be an integer >= 1, not {args.pp}", field="--pp")
     cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
                      batch=1 if args.batch is None else args.batch, tp=tp,
                      phase=shape["phase"], layers=args.layers, tree=shape["tree"])
@@ -198,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
         "verify_unit_latency_s": hw.verify_unit_latency_s(max(tokens, 1)),
         "verify_unit_source": hw.verify_unit_source, "kernel_model": hw.kernel_model,
     }
-    _check_fits(result, model, hw, tp * (args.pp or 1), offload=args.offload)
+    pp = 1 if args.pp is None else args.pp
+    _check_fits(result, model, hw, tp * pp, offload=args.offload)
     if args.stack is not None or args.pp is not None or args.offload:
         _on_stack(result, args, model, hw, shape, tp)
     emit(args.json, result, _human)
@@ -214,8 +221,13 @@ def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: 
     from specaccel.schema.config_fields import from_mapping
 
     cfg = from_mapping(DeploymentConfig, {"stack": args.stack or "ideal", "tp": tp,
-                                          "pp": args.pp or 1, "offload": args.offload})
+                                          "pp": 1 if args.pp is None else args.pp,
+                                          "offload": args.offload})
     dep = cfg.build(hw)
+    try:
+        dep.target_placement.check_model(model)
+    except InputError as exc:
+        raise InputError(exc.reason, field=f"--{exc.field}") from None
     batch = result["batch"]
     ctx = np.asarray([float(result["context"])])
     r = dep.pass_costs(model, role="target", tokens=np.asarray([float(shape["tokens"])]),

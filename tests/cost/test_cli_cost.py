@@ -138,6 +138,13 @@ def test_cost_on_a_stack_reports_wall_host_and_gpu(capsys):
     (["cost", "--stack", "hf-eager", "--hw", "specaccel-default"], "stack"),
     (["cost", "--model", "llama-2-70b", "--tp", "3", "--stack", "vllm"], "tp"),
     (["cost", "--gemm", "16x4096x4096", "--stack", "vllm"], "--stack"),
+    # a stage count is checked with or without a stack, against the model's layers
+    (["cost", "--pp", "0"], "--pp"),
+    (["cost", "--pp", "33"], "--pp"),
+    (["cost", "--model", "llama-2-70b", "--stack", "vllm", "--pp", "81"], "--pp"),
+    # no tree mask to drop on a one-token or prefill pass
+    (["cost", "--no-tree"], "--no-tree"),
+    (["cost", "--phase", "prefill", "--no-tree"], "--no-tree"),
 ])
 def test_cost_stack_bad_input_names_the_option(argv, field, capsys):
     assert main(argv) == 2
@@ -168,3 +175,11 @@ def test_validate_plot_draws_the_rows_it_reports(capsys, tmp_path):
         assert main(["validate", "--section", "array", "--plot", str(bad)]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "'--plot'" in err and reason in err
+
+
+def test_no_tree_drops_the_tree_mask_of_a_verify_pass(capsys):
+    """A 64-token verify pass reads a 64 x 64 mask per row; --no-tree (a chain) does not."""
+    argv = ["cost", "--phase", "verify", "--tokens", "64", "--json"]
+    _, tree = _json(capsys, argv)
+    _, chain = _json(capsys, argv + ["--no-tree"])
+    assert tree["bytes"] - chain["bytes"] == pytest.approx(32 * 64 * 64)
