@@ -48,9 +48,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--target", metavar="NAME",
                    help="target model (default: the trace's metadata target_model)")
     p.add_argument("--draft", metavar="NAME",
-                   help="draft model (default: the trace's metadata draft_model; not "
-                        "needed, and ignored, when the trace's drafting is 'draft-free' "
-                        "or 'none')")
+                   help="draft model (default: the trace's metadata draft_model; "
+                        "refused when the trace's drafting is 'draft-free' or 'none', "
+                        "which run none)")
     p.add_argument("--baseline", action="store_true",
                    help="also simulate plain autoregressive decoding and report the speedup")
     p.add_argument("--timeline", metavar="FILE",
@@ -86,6 +86,8 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
     option_rules.needs(p, "--gantt-window", "--gantt", "it sets the Gantt chart's window")
     option_rules.needs(p, "--seed", "--arrivals", "it seeds the Poisson arrivals")
+    option_rules.needs(p, "--baseline-stack", "--baseline",
+                       "it sets the stack of the baseline that --baseline simulates")
 
 
 DEPLOY_DEST = "deploy_"
@@ -290,19 +292,15 @@ def run(args: argparse.Namespace) -> int:
     dep.target_placement.check_model(target, role="target")
     if draft is not None:
         dep.placement_of("draft").check_model(draft, role="draft")
-    if draft is None and (args.draft or replay_options.pipelined):
-        print(f"note: drafting {drafting.name!r} runs no draft model: "
-              + ("--draft is ignored" if args.draft else "")
-              + (", " if args.draft and replay_options.pipelined else "")
-              + ("--pipelined has nothing to pre-draft (plain replay)"
-                 if replay_options.pipelined else ""), file=sys.stderr)
-    print(f"simulating {requests.n_steps} steps of {requests.size} requests on {hw.name}"
-          + (" (serving)" if serving else ""), file=sys.stderr)
+    if draft is None:
+        _refuse_draft_options(args, drafting.name)
+    header = _Header(f"simulating {requests.n_steps} steps of {requests.size} requests on "
+                     f"{hw.name}" + (" (serving)" if serving else ""))
     record = bool(args.timeline or args.gantt)
     runs = 2 if args.baseline else 1  # the baseline replays every request again
     try:
         with ProgressBar(requests.size * runs, "simulating", enabled=wanted(args.json),
-                         unit="req"):
+                         unit="req") as bar, header.on_first_progress(bar):
             result = simulate(trace, hw=hw, target=target, draft=draft, drafting=drafting,
                               requests=args.requests,
                               baseline=args.baseline, record_timeline=record,
@@ -325,6 +323,62 @@ def run(args: argparse.Namespace) -> int:
     if args.gantt:
         _write_gantt(args.gantt, result, window)
         out["gantt_file"] = args.gantt
+    header.announce(None)
     print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     emit(args.json, out, _human)
     return 0
+
+
+#: Options that only a trace whose drafting runs a draft model can use: (destination,
+#: option, what it does).
+_DRAFT_OPTIONS = (
+    ("draft", "--draft", "names the draft model"),
+    ("pipelined", "--pipelined", "pre-drafts the next tree on a draft engine"),
+    (SERVING_DEST + "overlap_draft", "--overlap-draft",
+     "drafts one micro-batch while the other verifies"),
+    (DEPLOY_DEST + "draft_stack", "--draft-stack", "sets the draft's software stack"),
+    (DEPLOY_DEST + "draft_tp", "--draft-tp", "places the draft on its own devices"),
+)
+
+
+def _refuse_draft_options(args: argparse.Namespace, drafting: str) -> None:
+    """A draft option given for a trace whose drafting runs no draft model is an error."""
+    for dest, flag, what in _DRAFT_OPTIONS:
+        if option_rules.given(args, dest):
+            raise InputError(f"it {what}, but the trace's drafting {drafting!r} runs no "
+                             "draft model", field=flag)
+
+
+class _Header:
+    """The run's first stderr line, printed once the simulation has started (its first
+    finished request) or when it ends -- never before an input error, so a refused run
+    prints only its error line."""
+
+    def __init__(self, line: str) -> None:
+        self.line = line
+        self.bar: Any = None
+        self.done = False
+
+    def announce(self, bar: Any) -> None:
+        """Print the line (above `bar`, or the bar the scope was given) unless printed."""
+        if self.done:
+            return
+        self.done = True
+        bar = bar or self.bar
+        if bar is not None:
+            bar.write(self.line)
+        else:
+            print(self.line, file=sys.stderr, flush=True)
+
+    def on_first_progress(self, bar: Any) -> Any:
+        """A scope in which the library's progress reaches `bar` after this header."""
+        from specaccel.schema import progress
+
+        self.bar = bar
+
+        def listen(n: int, stage: str | None) -> None:
+            if n:
+                self.announce(bar)
+            bar.listen(n, stage)
+
+        return progress.listening(listen)

@@ -112,7 +112,7 @@ def test_cli_rejects_a_tree_larger_than_the_accelerators_unit(_cli, tmp_path):
     write_trace(_star_trace(65), path)
     p = _cli("--trace", str(path), "--hw", "specaccel-default")
     assert p.returncode == 2 and p.stdout == ""
-    last = p.stderr.strip().splitlines()[-1]     # progress lines come before the error
+    (last,) = p.stderr.strip().splitlines()     # no progress line before the error
     assert "Traceback" not in p.stderr and last.startswith("specaccel: error: ")
     assert "field 'verify_unit_nodes'" in last and "65-node tree" in last
     gpu = _cli("--trace", str(path), "--hw", "a100-80gb", "--json")
@@ -219,12 +219,16 @@ def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, 
     (["--batch", "0"], "batch"),
     (["--verify-nodes", "8"], "verify-nodes"),
     (["--engine", "fast", "--batch", "4"], "engine"),
+    (["--token-budget", "5"], "token_budget"),
+    (["--pipelined", "--batch", "2"], "pipelined"),
+    (["--baseline-stack", "vllm"], "--baseline-stack"),
 ])
 def test_cli_rejects_bad_serving_input_with_one_line(_cli, trace_file, args, field):
+    """The error is the only line: the run's "simulating ..." line comes once it runs."""
     p = _cli("--trace", trace_file, "--hw", "specaccel-default", *args)
     assert p.returncode == 2, p.stderr
-    lines = p.stderr.strip().splitlines()
-    assert f"field {field!r}" in lines[-1] and "Traceback" not in p.stderr
+    (line,) = p.stderr.strip().splitlines()
+    assert f"field {field!r}" in line and line.startswith("specaccel: error: ")
 
 
 @pytest.mark.parametrize("hw_name", ["specaccel-default", "a100-80gb"])

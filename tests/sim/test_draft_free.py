@@ -295,13 +295,16 @@ def test_a_draft_free_preset_simulates_without_draft_on_the_cli(tmp_path, capsys
     assert (out["drafting"], out["draft"]) == ("draft-free", "none")
     assert out["mean_draft_passes_per_step"] == 0 and out["speedup"] > 1.0
     assert out["energy_j"]["draft"] == 0.0
-    # a named draft is ignored, with a note on stderr, and changes nothing
-    assert main(["simulate", "--trace", str(path), "--hw", "a100-80gb", "--baseline",
-                 "--engine", "fast", "--draft", "vicuna-68m", "--json"]) == 0
-    cap = capsys.readouterr()
-    again = json.loads(cap.out)
-    assert "--draft is ignored" in cap.err
-    assert again["tokens_per_s"] == out["tokens_per_s"]
+    # the options only a draft uses are refused, each by name, before the run starts
+    for extra, flag in ((["--draft", "vicuna-68m"], "--draft"), (["--pipelined"], "--pipelined"),
+                        (["--draft-stack", "vllm"], "--draft-stack"),
+                        (["--draft-tp", "2"], "--draft-tp"),
+                        (["--overlap-draft", "--batch", "2"], "--overlap-draft")):
+        assert main(["simulate", "--trace", str(path), "--hw", "a100-80gb",
+                     *extra]) == 2, flag
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"field '{flag}'" in err
+        assert "runs no draft model" in err
 
 
 def test_real_text_draft_free_recordings_say_so():
