@@ -56,6 +56,21 @@ def _shared_options(args) -> None:
             setattr(args, name, default)
 
 
+def _shared_widths(args, units: list[str]) -> None:
+    """--token-width and --prob-width of a characterisation: given, every unit must take
+    it (as a unit-specific option must); not given, the shared default."""
+    from specaccel.hdl.units import get_unit
+
+    for name in ("token_width", "prob_width"):
+        if getattr(args, name) is None:
+            setattr(args, name, SHARED_DEFAULTS[name])
+            continue
+        for unit in units:
+            if name not in get_unit(unit).takes:
+                raise InputError(f"does not apply to unit {unit}",
+                                 field="--" + name.replace("_", "-"))
+
+
 def _design(args) -> str:
     """The unit and its size, for messages."""
     return args.unit if args.nodes is None else f"{args.unit} N={args.nodes}"
@@ -175,10 +190,19 @@ def _add_unit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--unit", required=True, help=f"unit name ({', '.join(_units())})")
     p.add_argument("--nodes", type=int,
                    help="tree size N (nodes per tree; required by the tree-sized units)")
-    p.add_argument("--token-width", type=int, help="token id bits (default 16)")
+    p.add_argument("--token-width", type=int,
+                   help=f"token id bits (default 16; units: {_taking('token_width')})")
     p.add_argument("--prob-width", type=int,
-                   help="fixed-point probability bits (default 12)")
+                   help="fixed-point probability bits (default 12; units: "
+                        f"{_taking('prob_width')})")
     _add_parameter_options(p)
+
+
+def _taking(shared: str) -> str:
+    """The units that take the shared parameter `shared`, for a help text."""
+    from specaccel.hdl.units import registry
+
+    return ", ".join(name for name, unit in registry().items() if shared in unit.takes)
 
 
 def _cmd_generate(args) -> int:
@@ -247,11 +271,12 @@ def _device_list(text: str) -> list[str]:
     return values
 
 
-def estimated_luts(unit: str, nodes: int, token_width: int = 16,
+def estimated_luts(unit: str, nodes: int, token_width: int | None = 16,
                    device: str = "ice40-hx8k") -> float | None:
     """LUTs of `unit` alone at `nodes` on `device` by the bundled characterisation table:
     the measured row of the nearest size, scaled by the fitted power law LUTs ~ N^e (and
-    linearly in the token width); ``None`` when the table has no row of the unit there."""
+    linearly in the token width, for a unit that takes one: `token_width` None means it
+    does not); ``None`` when the table has no row of the unit there."""
     from specaccel.hdl.characterisation import fit_lut_exponent
     from specaccel.models.cost.rtl_table import load_characterisation
 
@@ -261,8 +286,8 @@ def estimated_luts(unit: str, nodes: int, token_width: int = 16,
         return None
     near = min(rows, key=lambda r: abs(math.log(int(r["nodes"]) / nodes)))
     exponent = fit_lut_exponent(rows, unit, device) or 1.0
-    return (int(near["bare_luts"]) * (nodes / int(near["nodes"])) ** exponent
-            * token_width / int(near["token_width"]))
+    width = 1.0 if token_width is None else token_width / int(near["token_width"])
+    return int(near["bare_luts"]) * (nodes / int(near["nodes"])) ** exponent * width
 
 
 def _check_size(args) -> None:
@@ -306,8 +331,9 @@ def _cmd_synth(args) -> int:
     print(f"synthesising {_design(args)} for {args.device} ...", file=sys.stderr)
     with ProgressBar(None, _design(args), enabled=wanted(args.json),
                      unit="stage"):
-        r = synthesise_unit(args.unit, nodes=args.nodes, token_width=args.token_width,
-                            prob_width=args.prob_width, device=args.device,
+        widths = {name: SHARED_DEFAULTS[name] if getattr(args, name) is None  # not taken
+                  else getattr(args, name) for name in ("token_width", "prob_width")}
+        r = synthesise_unit(args.unit, nodes=args.nodes, **widths, device=args.device,
                             build_dir=args.build_dir, seeds=seeds, timeout=timeout,
                             **_extra(args, [args.unit]))
 
@@ -372,8 +398,7 @@ def _cmd_characterise(args) -> int:
             raise InputError(f"{unit} is not built for a tree size N", field="--units")
     if args.vocabs is not None:
         raise InputError(f"only with --units {SAMPLING_UNIT}", field="--vocabs")
-    args.token_width = 16 if args.token_width is None else args.token_width
-    args.prob_width = 12 if args.prob_width is None else args.prob_width
+    _shared_widths(args, units)
     nodes = None if args.nodes is None else _node_list(args.nodes)
     devices = _device_list(args.devices)
     seeds = _seed_list(args.seeds)
@@ -693,8 +718,10 @@ def register(subparsers) -> None:
                                    "for a tree size N)")
     c.add_argument("--nodes", help="comma-separated N values (default: each unit's "
                                    "declared sweep)")
-    c.add_argument("--token-width", type=int, help="token id bits (default 16)")
-    c.add_argument("--prob-width", type=int, help="probability bits (default 12)")
+    c.add_argument("--token-width", type=int,
+                   help=f"token id bits (default 16; units: {_taking('token_width')})")
+    c.add_argument("--prob-width", type=int,
+                   help=f"probability bits (default 12; units: {_taking('prob_width')})")
     _add_parameter_options(c, tree_sized=True)
     for action in c._actions:  # the sampling unit sweeps its lanes
         if "--lanes" in action.option_strings:

@@ -107,6 +107,12 @@ def test_synth_json_generic_device(tmp_path):
      "--tool-timeout"),
     (("characterise", "--units", "kv_compact", "--tool-timeout", "nan"), "--tool-timeout"),
     (("characterise", "--units", "sampling", "--tool-timeout", "-1"), "--tool-timeout"),
+    # the mask and compaction units carry no token ids or probabilities
+    (("generate", "--unit", "tree_mask", "--nodes", "8", "--token-width", "8"),
+     "--token-width"),
+    (("generate", "--unit", "kv_compact", "--nodes", "8", "--prob-width", "10"),
+     "--prob-width"),
+    (("characterise", "--token-width", "8"), "--token-width"),
 ])
 def test_bad_seeds_and_devices_exit_2(args, field):
     r = _cli(*args)

@@ -90,7 +90,7 @@ def test_unknown_unit_name():
     (TreeMaskUnit, dict(nodes=8, position_width=0)),
     (TreeMaskUnit, dict(nodes=200)),
     (KVCompactUnit, dict(nodes=8, slot_width=33)),
-    (KVCompactUnit, dict(nodes=8, token_width=0)),
+    (KVCompactUnit, dict(nodes=1)),
     (SpecDecodeCore, dict(nodes=8, slot_width=0)),
     (SpecDecodeCore, dict(nodes=8, mode="sampling")),
 ])

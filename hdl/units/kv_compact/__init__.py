@@ -7,6 +7,7 @@ UNIT = RtlUnit(
     name="kv_compact",
     summary="KV-cache gather indices of an accepted path, one path per cycle",
     role="compaction",
+    takes=("nodes",),  # no token ids or probabilities pass through it
     gateware="KVCompactUnit",
     latency_law=lambda p: LatencyLaw(constant=1),
     parameters=(UnitParameter("slot_width", 16, "bits of a KV-cache slot index",

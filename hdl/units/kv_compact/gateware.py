@@ -16,7 +16,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from specaccel.hdl.layouts import kv_compact_request_layout, kv_compact_response_layout
-from specaccel.hdl.unit_parameters import check_int, check_tree_parameters, validating
+from specaccel.hdl.unit_parameters import NODES_RANGE, check_int, validating
 
 __all__ = ["KVCompactUnit"]
 
@@ -41,10 +41,9 @@ class KVCompactUnit(wiring.Component):
         ``gather`` (zero past ``count``), ``count`` = accepted + 1, ``moves``, ``error``.
     """
 
-    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
-                 slot_width: int = 16) -> None:
+    def __init__(self, *, nodes: int, slot_width: int = 16) -> None:
         with validating(self):
-            check_tree_parameters(nodes, token_width, prob_width)
+            check_int("nodes", nodes, *NODES_RANGE)
             check_int("slot_width", slot_width, 1, 32)
         self.nodes = nodes
         self.slot_width = slot_width

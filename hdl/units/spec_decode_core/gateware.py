@@ -90,10 +90,8 @@ class SpecDecodeCore(wiring.Component):
             self.verify = TreeVerifyUnit(nodes=nodes, token_width=token_width,
                                          prob_width=prob_width, mode=mode,
                                          uniform_source=uniform_source, lfsr_seed=lfsr_seed)
-            self.tree_mask = TreeMaskUnit(nodes=nodes, token_width=token_width,
-                                          prob_width=prob_width, position_width=position_width)
-            self.compact = KVCompactUnit(nodes=nodes, token_width=token_width,
-                                         prob_width=prob_width, slot_width=slot_width)
+            self.tree_mask = TreeMaskUnit(nodes=nodes, position_width=position_width)
+            self.compact = KVCompactUnit(nodes=nodes, slot_width=slot_width)
         self.nodes, self.token_width, self.prob_width = nodes, token_width, prob_width
         self.position_width, self.slot_width = position_width, slot_width
         self.request_layout = core_request_layout(self.verify.request_layout,

@@ -90,8 +90,7 @@ class StreamingSpecDecodeCore(wiring.Component):
             self.sampling = SamplingUnit(lanes=lanes, max_top_k=max_top_k,
                                          vocab=1 << token_width)
             self.verify = TreeVerifySerialUnit(nodes=nodes, token_width=token_width)
-            self.compact = KVCompactUnit(nodes=nodes, token_width=token_width,
-                                         slot_width=slot_width)
+            self.compact = KVCompactUnit(nodes=nodes, slot_width=slot_width)
         self.nodes, self.lanes, self.max_top_k = nodes, lanes, max_top_k
         self.token_width, self.slot_width = token_width, slot_width
         self.header_layout = node_header_layout(nodes=nodes, token_width=token_width,

@@ -7,6 +7,7 @@ UNIT = RtlUnit(
     name="tree_mask",
     summary="ancestor mask rows and position ids of a tree, one node per cycle",
     role="mask",
+    takes=("nodes",),  # no token ids or probabilities pass through it
     gateware="TreeMaskUnit",
     latency_law=lambda p: LatencyLaw(per_node=1),
     parameters=(UnitParameter("position_width", 16, "bits of a position id", bounds=(1, 32)),),

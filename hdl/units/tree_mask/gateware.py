@@ -28,7 +28,7 @@ from specaccel.hdl.layouts import (
     tree_mask_request_layout,
     tree_mask_response_layout,
 )
-from specaccel.hdl.unit_parameters import check_int, check_tree_parameters, validating
+from specaccel.hdl.unit_parameters import NODES_RANGE, check_int, validating
 
 __all__ = ["TreeMaskUnit"]
 
@@ -53,10 +53,9 @@ class TreeMaskUnit(wiring.Component):
         ``mask`` rows, ``position`` ids (zero past ``n_nodes``), ``error``.
     """
 
-    def __init__(self, *, nodes: int, token_width: int = 16, prob_width: int = 12,
-                 position_width: int = 16) -> None:
+    def __init__(self, *, nodes: int, position_width: int = 16) -> None:
         with validating(self):
-            check_tree_parameters(nodes, token_width, prob_width)
+            check_int("nodes", nodes, *NODES_RANGE)
             check_int("position_width", position_width, 1, 32)
         self.nodes = nodes
         self.position_width = position_width
