@@ -60,11 +60,12 @@ def read_trace(path: str | Path) -> Trace:
     return trace
 
 
-def write_trace(trace: Trace, path: str | Path) -> None:
+def write_trace(trace: Trace, path: str | Path, *, option: str | None = None) -> None:
     """Validate `trace` and write it to `path` in the format of its suffix, atomically
-    (a temporary file beside it, renamed over it when complete)."""
+    (a temporary file beside it, renamed over it when complete); a write error names
+    `option`, the command-line option that gave the path."""
     p = Path(path)
     writer = _WRITERS[trace_format(p)]
     validate_trace(trace)
-    with atomic_target(p) as tmp:
+    with atomic_target(p, option=option) as tmp:
         writer(trace, tmp)

@@ -248,3 +248,16 @@ def test_impossible_number_warns_and_flags(capsys):
 def test_simulate_has_a_size_cap(d, capsys):
     _fails(["simulate", "--trace", str(d / "t.parquet"), "--hw", "a100-80gb",
             "--requests", str(10**9)], capsys, "'requests'", "at most")
+
+
+@pytest.mark.parametrize(("argv", "field"), [
+    # one request's steps alone overflow a trace: --steps is the cause, not --requests
+    (["trace", "gen", "--steps", "1000000000", "-o", "{d}/big.parquet"], "'steps'"),
+    (["trace", "gen", "--requests", "100000000", "-o", "{d}/big.parquet"], "'requests'"),
+    # a path that cannot be created names the option that gave it
+    (["trace", "gen", "--requests", "1", "--steps", "1", "-o", "/proc/x.parquet"],
+     "'--output'"),
+    (["methods", ""], "'method'"),
+])
+def test_the_error_names_the_option_at_fault(d, capsys, argv, field):
+    _fails([a.replace("{d}", str(d)) for a in argv], capsys, field)

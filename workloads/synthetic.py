@@ -217,12 +217,15 @@ def _sample_chunk(shape: TreeShape, plan: _ShapePlan, model: AcceptanceModel, s:
 
 
 def check_trace_size(n_requests: int, steps_per_request: int, nodes_per_step: int) -> None:
-    """Raise InputError (field ``requests``) if the trace would exceed `MAX_TRACE_NODES`."""
+    """Raise InputError if the trace would exceed `MAX_TRACE_NODES`: field ``steps`` when
+    one request's steps alone exceed it, else ``requests``."""
     total = n_requests * steps_per_request * nodes_per_step
     if total > MAX_TRACE_NODES:
+        one_request = steps_per_request * nodes_per_step > MAX_TRACE_NODES
         raise InputError(f"{n_requests} requests x {steps_per_request} steps x "
                          f"{nodes_per_step} nodes = {total} nodes is more than the "
-                         f"{MAX_TRACE_NODES} a trace may hold", field="requests")
+                         f"{MAX_TRACE_NODES} a trace may hold",
+                         field="steps" if one_request else "requests")
 
 
 def synthesize_trace(shape: TreeShape, model: AcceptanceModel, *, n_requests: int,

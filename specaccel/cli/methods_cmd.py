@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from specaccel.cli.output import emit, table
+from specaccel.schema.errors import InputError
 
 
 def register(subparsers: Any) -> None:
@@ -51,6 +52,9 @@ def _summary(preset: Any) -> dict[str, Any]:
 
 
 def list_methods(as_json: bool, only: str | None = None) -> int:
+    if only is not None and not only.strip():
+        raise InputError("an empty method name; give none to list every method",
+                         field="method")
     emit(as_json, listing(only), _human)
     return 0
 

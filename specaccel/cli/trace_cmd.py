@@ -184,7 +184,7 @@ def _gen(args: argparse.Namespace) -> int:
     options = from_mapping(WorkloadOptions, values)
     preset = options.resolve()
     trace = options.generate()
-    write_trace(trace, args.output)
+    write_trace(trace, args.output, option="--output")
     from specaccel.models.golden import verify_trace
 
     committed = verify_trace(trace).committed
@@ -262,7 +262,7 @@ def _export(args: argparse.Namespace) -> int:
         raise InputError("is the input file; write the export to another path",
                          file=args.output, field="--output")
     trace = read_trace(args.file)
-    write_trace(trace, args.output)
+    write_trace(trace, args.output, option="--output")
     result = {"file": args.file, "output": args.output, "requests": trace.n_requests,
               "steps": trace.n_steps, "nodes": trace.n_nodes}
     emit(args.json, result, lambda r: (
