@@ -323,6 +323,10 @@ def run(args: argparse.Namespace) -> int:
     if args.gantt:
         _write_gantt(args.gantt, result, window)
         out["gantt_file"] = args.gantt
+        if window is not None and window[0] >= result.makespan_s:
+            add_warning(out, "gantt_window_after_run",
+                        f"the Gantt window starts at {window[0]:g} s, after the run's end at "
+                        f"{result.makespan_s:.4g} s: the chart is empty")
     header.announce(None)
     print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     emit(args.json, out, _human)

@@ -259,3 +259,16 @@ def test_kv_bound_is_a_path_a_step_plus_one_tree_not_every_drafted_node():
     assert trace_kv_tokens(Trace.from_trees([("a", 100, [wide] * 10 + [chain])])) == 136.0
     assert trace_kv_tokens(Trace.from_trees([("x", 9, [])])) == 9.0
     assert trace_kv_tokens(Trace.from_trees([("x", 9, [chain]), ("y", 50, [])])) == 50.0
+
+
+def test_a_gantt_window_after_the_run_is_flagged(_cli, trace_file, tmp_path):
+    """The chart is drawn (the run is not lost) and the result says why it is empty."""
+    png = tmp_path / "late.png"
+    p = _cli("--trace", trace_file, "--hw", "a100-80gb", "--gantt",
+             str(png), "--gantt-window", "100,200", "--json")
+    assert p.returncode == 0 and png.exists()
+    (w,) = json.loads(p.stdout)["warnings"]
+    assert w["code"] == "gantt_window_after_run" and "100 s" in w["message"]
+    inside = _cli("--trace", trace_file, "--hw", "a100-80gb", "--gantt",
+                  str(png), "--gantt-window", "0,0.01", "--json")
+    assert "warnings" not in json.loads(inside.stdout)
