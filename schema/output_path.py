@@ -13,6 +13,8 @@ Every command that writes a file or a folder goes through this module
 * :func:`atomic_write` / :func:`atomic_target` — the bytes land in a temporary file
   beside the target and are renamed over it, so a crash or a full disk leaves the old file
   or the new one, never half of either.
+* :func:`staged_dir` — the same for the several files a command writes into a folder:
+  they land in a temporary folder and move into place only when all are written.
 
 Every problem is an :class:`~specaccel.schema.errors.InputError` naming the path and the
 option, so the command line reports it with exit code 2 before any minutes of work.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -250,6 +253,50 @@ def atomic_write(path: str | Path, data: str | bytes, *, option: str | None = No
     with atomic_target(path, option=option) as tmp:
         tmp.write_bytes(raw)
     return Path(path)
+
+
+@contextlib.contextmanager
+def staged_dir(path: str | Path, *, option: str | None = None) -> Iterator[Path]:
+    """A temporary folder to write the files of the output folder `path` into.
+
+    When the block ends normally the files move into `path`; when it raises, the
+    temporary folder is removed and `path` is as it was (or still absent).  Check `path`
+    with :func:`check_output_dir` first.  The temporary folder lies in `path` itself if it
+    exists, else in its nearest existing parent, so every move is a rename on one file
+    system.  Errors of the moves become :class:`InputError` naming `path`.
+    """
+    p = Path(path)
+    home = p.absolute()
+    while not home.is_dir() and home != home.parent:
+        home = home.parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{p.name or 'out'}.", suffix=".tmp", dir=home))
+    except OSError as exc:
+        raise _fail(f"cannot write ({exc.strerror})", path, option) from None
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    try:
+        _publish(tmp, p)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _fail(f"cannot write ({exc.strerror or exc})", path, option) from None
+
+
+def _publish(tmp: Path, p: Path) -> None:
+    """Move the files of the folder `tmp` into `p`: a new `p` is `tmp` renamed (it appears
+    whole); in an existing `p` each file replaces its namesake, and the files of `p` that
+    `tmp` does not hold stay."""
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(tmp, 0o777 & ~_UMASK)
+        os.rename(tmp, p)
+        return
+    for f in sorted(tmp.iterdir()):
+        os.replace(f, p / f.name)
+    tmp.rmdir()
 
 
 def _read_umask() -> int:
