@@ -108,3 +108,32 @@ def test_bad_spec_is_exit_2_with_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "line 7" in err and "axes.hbm_stacks" in err and "must be > 0" in err
+
+
+TINY = """
+[sweep]
+name = "tiny"
+metrics = ["tokens_per_s", "area_mm2"]
+
+[axes]
+array_rows = [32, 64]
+
+[[workloads]]
+preset = "eagle-vicuna-7b-mtbench"
+requests = 1
+steps = 2
+"""
+
+
+def test_resume_with_another_spec_is_exit_2_and_keeps_the_folder(tmp_path, capsys):
+    out = tmp_path / "res"
+    spec = write_spec(tmp_path, TINY)
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = write_spec(tmp_path, TINY.replace("[32, 64]", "[32, 128]"), "other.toml")
+    assert main(["sweep", str(other), "--out", str(out), "--resume", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"specaccel: error: {out / 'sweep.toml'}: the spec differs")
+    assert "\n" not in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
