@@ -210,6 +210,8 @@ def check_output_dir(path: str | Path, *, option: str | None = None,
     except OSError as exc:
         raise _fail(f"cannot reach the path ({exc.strerror})", path, option) from None
     if st is not None:
+        if stat.S_ISREG(st.st_mode):
+            raise _fail("is a file, not a folder", path, option)
         if not stat.S_ISDIR(st.st_mode):
             raise _fail("exists and is not a folder", path, option)
         if not os.access(p, os.W_OK | os.X_OK):

@@ -62,6 +62,30 @@ def test_generate_overwrites_its_own_verilog_but_not_a_hand_written_file(tmp_pat
     assert b"module tree_mask" in own.read_bytes()
 
 
+def test_layout_overwrites_its_own_files_but_not_a_hand_written_header(tmp_path, capsys):
+    from specaccel.cli import main
+
+    out = tmp_path / "lay"
+    for _ in range(2):                       # the second run replaces the first's output
+        assert main(["hdl", "layout", "-o", str(out)]) == 0
+    capsys.readouterr()
+    header = out / "specaccel.h"
+    header.write_text("/* my own header */\n")
+    before = (out / "specaccel.layout.json").read_bytes()
+    _refused(["hdl", "layout", "-o", str(out)], capsys, f"{header}: field '--output'",
+             "refusing to overwrite")
+    assert header.read_text() == "/* my own header */\n"
+    assert (out / "specaccel.layout.json").read_bytes() == before
+
+
+def test_layout_into_a_file_is_exit_2_naming_the_option(tmp_path, capsys):
+    f = tmp_path / "hv.v"
+    f.write_text("keep")
+    _refused(["hdl", "layout", "-o", str(f)], capsys,
+             f"{f}: field '--output': is a file, not a folder")
+    assert f.read_text() == "keep"
+
+
 @pytest.mark.parametrize("args, text", [
     (("generate", "--unit", "nope", "--nodes", "4"), "--unit"),
     (("generate", "--unit", "tree_verify", "--nodes", "0"), "--nodes"),
