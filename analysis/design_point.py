@@ -424,3 +424,10 @@ def metric_is_numeric(name: str) -> bool:
     """Whether a metric is a number (usable in Pareto fronts and constraints)."""
     return SIM_METRICS[name].numeric
 
+
+def metric_sense(name: str) -> str | None:
+    """``"max"`` or ``"min"``: the way the metrics registry says a metric is better;
+    ``None`` for a metric better neither way (a property of the design) or unknown."""
+    metric = SIM_METRICS.get(name)
+    return {"higher": "max", "lower": "min"}.get(metric.direction) if metric else None
+

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from specaccel.analysis import sweep_plots
-from specaccel.analysis.design_point import METRICS
+from specaccel.analysis.design_point import METRICS, metric_sense
 from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask_by
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
@@ -88,21 +88,33 @@ def _plain(v: Any) -> Any:
 
 
 def parse_objectives(text: str) -> dict[str, str]:
-    """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``."""
+    """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``; a metric
+    given without ``:max``/``:min`` takes the direction of the metrics registry."""
     out: dict[str, str] = {}
-    items = text.split(",")
-    for item in items:
-        name, _, sense = item.strip().partition(":")
-        sense = sense or "min"
-        if not name or sense not in ("max", "min"):
-            raise InputError(f"expected METRIC:max or METRIC:min, not {item.strip()!r}",
-                             field="--pareto")
+    for item in text.split(","):
+        name, sense = _objective(item.strip())
         if name in out:
             raise InputError(f"metric {name!r} is given twice", field="--pareto")
         out[name] = sense
     if not 2 <= len(out) <= 3:
         raise InputError(f"give 2 or 3 metrics, not {len(out)}", field="--pareto")
     return out
+
+
+def _objective(item: str) -> tuple[str, str]:
+    """``(metric, sense)`` of one ``METRIC:max``, ``METRIC:min`` or ``METRIC`` item; a bare
+    metric is better the way :func:`~.design_point.metric_sense` says, and one better
+    neither way (a tree size, a bandwidth) must say which end the front keeps."""
+    name, colon, sense = item.partition(":")
+    if name and not colon:
+        sense = metric_sense(name) or ""
+    if not name or sense not in ("max", "min"):
+        why = "" if colon or not name else (
+            " (it is better neither higher nor lower: say which)" if name in METRICS
+            else f" (no metric {name!r} is known)")
+        raise InputError(f"expected METRIC:max or METRIC:min, not {item!r}{why}",
+                         field="--pareto")
+    return name, sense
 
 
 def _workload_column(df: pd.DataFrame) -> str | None:

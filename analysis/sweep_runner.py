@@ -24,6 +24,7 @@ import math
 import os
 import socket
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import numpy as np
 
 from specaccel.analysis import design_point as dp
 from specaccel.analysis.progress_bar import ProgressBar
-from specaccel.analysis.results_store import MANIFEST, ResultsStore, load_results
+from specaccel.analysis.results_store import MANIFEST, SPEC_COPY, ResultsStore, load_results
 from specaccel.analysis.sweep_spec import SweepSpec, point_key
 from specaccel.schema.errors import InputError
 from specaccel.schema.progress import advance as report_progress
@@ -383,10 +384,11 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
             raise InputError(f"holds results of a sweep with other columns "
                              f"({', '.join(store.columns)}); use another --out",
                              file=str(root))
-        store.save_spec(spec.text, spec_meta(spec))
         summary = SweepSummary(out_dir=str(root), recovery=vars(store.recovery),
                                backend=backend.name)
         if spec.search.strategy == "successive-halving":
+            _check_resumed_spec(root, spec, store.done_keys(), None)
+            store.save_spec(spec.text, spec_meta(spec))
             _successive_halving(spec, store, backend, evaluate, progress, summary,
                                 chunk_size)
         else:
@@ -394,6 +396,8 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
                              unit="pt"):
                 keyed = _keyed(first, spec.settings)
             done = store.done_keys()
+            _check_resumed_spec(root, spec, done, {k for k, _ in keyed})
+            store.save_spec(spec.text, spec_meta(spec))
             todo = [kp for kp in keyed if kp[0] not in done]
             summary.total = len(keyed)
             summary.skipped = len(keyed) - len(todo)
@@ -409,6 +413,41 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
         if created and [p.name for p in root.iterdir()] == [LOCK]:
             (root / LOCK).unlink()
             root.rmdir()
+
+
+def _check_resumed_spec(root: Path, spec: SweepSpec, done: set[str],
+                        keys: set[str] | None) -> None:
+    """Refuse to continue the results in `root` (keys `done`) with a spec that does not
+    describe them: the folder would hold the points of two sweeps under the new spec.
+
+    A grid or sampled sweep (`keys`: the keys of the new spec's points) may go on with a
+    spec whose points include every stored one, as when an axis grows; a
+    successive-halving sweep (`keys` None), whose later rungs follow from the results,
+    only with the TOML content it started with (``DIR/sweep.toml``).
+    """
+    stored = root / SPEC_COPY
+    if keys is not None:
+        foreign = len(done - keys)
+        if not foreign:
+            return
+        why = (f"{foreign} of the {len(done)} stored points are not points of the new spec "
+               "(a changed axis, workload, metric or trace file)")
+    else:
+        if not done or _same_toml(stored, spec.text):
+            return
+        why = "a successive-halving sweep resumes only with the spec it started with"
+    raise InputError(f"the spec differs from the one these results were made with: {why}; "
+                     "resume with that spec or choose another --out",
+                     file=str(stored if stored.exists() else root))
+
+
+def _same_toml(path: Path, text: str) -> bool:
+    """Whether the TOML file `path` holds the same content as `text` (comments, layout
+    and key order aside); an unreadable file holds none."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8")) == tomllib.loads(text)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
 
 
 def spec_meta(spec: SweepSpec) -> dict[str, Any]:

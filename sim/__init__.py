@@ -26,7 +26,7 @@ _WHERE = {
     "build_result": "result", "ENGINE_CHOICES": "options", "ServingConfig": "options",
     "SimOptions": "options", "StepPricer": "pricing", "compute_step_costs": "pricing",
     "replay": "simpy_replay", "fast_path_applicable": "engines", "resolve_specs": "simulation",
-    "resolve_deployments": "simulation",
+    "resolve_deployments": "simulation", "check_run": "simulation",
     "simulate": "simulation", "simulate_named": "simulation", "StepCosts": "step_costs",
     "StepInput": "step_input",
 }

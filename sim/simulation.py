@@ -30,7 +30,7 @@ from specaccel.sim.result import SimResult, build_result
 from specaccel.sim.step_costs import CostFn
 from specaccel.sim.step_input import StepInput
 
-__all__ = ["fast_path_applicable", "resolve_deployments", "resolve_specs", "simulate",
+__all__ = ["check_run", "fast_path_applicable", "resolve_deployments", "resolve_specs", "simulate",
            "simulate_named"]
 
 
@@ -80,6 +80,46 @@ def simulate(
         ``result.engine`` names the engine that produced the numbers.
     """
     opts = replace(options or SimOptions(), **option_fields)
+    pricer, base_pricer = _checked_pricers(
+        trace, hw, target, draft, drafting, opts, cost_fn=cost_fn,
+        pass_terms=pass_terms, step_terms=step_terms, stages=stages,
+        deployment=deployment, baseline_deployment=baseline_deployment)
+    source = RequestSource(trace, opts.requests)
+    run = {"serving": opts.serving, "unit_map": opts.unit_map, "pipelined": opts.pipelined}
+    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
+    result = build_result(spec, run_engine(spec, opts.engine))
+    del spec         # what an engine kept of every step (a serving run's costs) goes now
+    if deployment is not None:  # the busiest device of the placements, not one device
+        peak = float(result.kv_cache["peak_tokens"])
+        result.memory_footprint = deployment.memory_footprint(
+            target, pricer.draft_model, kv_tokens=peak,
+            draft_kv_tokens=peak if pricer.draft_model is not None else 0.0)
+    if opts.baseline:
+        ar = StepInput.build(source, base_pricer, baseline=True, **run)
+        result.baseline = build_result(ar, run_engine(ar, opts.engine))
+    return result
+
+
+def check_run(trace, *, hw: Any, target: Any, draft: Any,
+              drafting: str | DraftingMode | None = None, deployment: Any = None,
+              baseline_deployment: Any = None, options: SimOptions | None = None,
+              **option_fields: Any) -> None:
+    """The checks :func:`simulate` makes before it replays anything (options, drafting
+    mode against serving and stack, placements, memory, tree size), without the replay:
+    raises :class:`InputError` where :func:`simulate` would.  Arguments as there."""
+    opts = replace(options or SimOptions(), **option_fields)
+    _checked_pricers(trace, hw, target, draft, drafting, opts, deployment=deployment,
+                     baseline_deployment=baseline_deployment)
+
+
+def _checked_pricers(trace, hw: Any, target: Any, draft: Any,
+                     drafting: str | DraftingMode | None, opts: SimOptions, *,
+                     cost_fn: CostFn | None = None, pass_terms: tuple[PassTerm, ...] = (),
+                     step_terms: tuple[StepTerm, ...] = (), stages: StepStages | None = None,
+                     deployment: Any = None, baseline_deployment: Any = None
+                     ) -> tuple[StepPricer, StepPricer]:
+    """The run's step-cost doors (speculative, baseline) once the options and the
+    configuration pass every up-front check."""
     opts.validate()
     mode = drafting_of(trace.metadata) if drafting is None else drafting_mode(drafting)
     if opts.serving is not None and not mode.standard_steps:
@@ -104,20 +144,7 @@ def simulate(
     if opts.check:
         check_config(trace, hw, target, pricer.draft_model, drafting=mode,
                      verify_nodes=opts.verify_nodes, deployment=deployment)
-    source = RequestSource(trace, opts.requests)
-    run = {"serving": opts.serving, "unit_map": opts.unit_map, "pipelined": opts.pipelined}
-    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
-    result = build_result(spec, run_engine(spec, opts.engine))
-    del spec         # what an engine kept of every step (a serving run's costs) goes now
-    if deployment is not None:  # the busiest device of the placements, not one device
-        peak = float(result.kv_cache["peak_tokens"])
-        result.memory_footprint = deployment.memory_footprint(
-            target, pricer.draft_model, kv_tokens=peak,
-            draft_kv_tokens=peak if pricer.draft_model is not None else 0.0)
-    if opts.baseline:
-        ar = StepInput.build(source, base_pricer, baseline=True, **run)
-        result.baseline = build_result(ar, run_engine(ar, opts.engine))
-    return result
+    return pricer, base_pricer
 
 
 def _lookup(getter, name: str, field: str):

@@ -122,3 +122,51 @@ def test_simulate_cli_equals_the_library_and_rejects_bad_names(text_run, tmp_pat
     assert main(["simulate", "--trace", trace_file, "--hw", "a100-80gb", "--draft",
                  "no-such-model"]) == 2
     assert "no-such-model" in capsys.readouterr().err
+
+
+def _files(folder):
+    """Every entry of `folder` (hidden ones too) with its bytes."""
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_run_refuses_a_bad_split_before_it_writes(text_run, tmp_path, capsys):
+    """--tp 3 fails the split check of the A100 run: an earlier run's folder keeps its
+    files and a new folder is not made; the simulation never starts."""
+    import shutil
+
+    _, _, done = text_run
+    old = tmp_path / "old"
+    shutil.copytree(done, old)
+    before = _files(old)
+    small = ["--requests", "1", "--steps", "2"]
+    for out in (old, tmp_path / "new" / "sub"):
+        assert main(["run", "--out", str(out), "--tp", "3", *small]) == 2
+        err = capsys.readouterr().err
+        assert err.strip().splitlines()[-1].startswith("specaccel: error: field 'tp': ")
+        assert "simulating" not in err and "Traceback" not in err
+    assert _files(old) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+def test_run_failing_while_writing_leaves_the_folder_as_it_was(text_run, tmp_path,
+                                                               monkeypatch, capsys):
+    """The outputs move into the folder only once all are written: a failure on the
+    last plot leaves neither a new trace nor a temporary folder behind."""
+    import shutil
+
+    from specaccel.analysis import plots
+    from specaccel.schema.errors import InputError
+
+    def fail(report, out_dir):
+        plots.plot_throughput(report, out_dir / "throughput.png")
+        raise InputError("no room for the plots", field="--out")
+
+    _, _, done = text_run
+    old = tmp_path / "old"
+    shutil.copytree(done, old)
+    before = _files(old)
+    monkeypatch.setattr(plots, "write_run_plots", fail)
+    assert main(["run", "--out", str(old), "--requests", "1", "--steps", "2"]) == 2
+    assert "no room for the plots" in capsys.readouterr().err
+    assert _files(old) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]

@@ -607,14 +607,28 @@ def _cmd_layout(args) -> int:
     from specaccel.hdl.host_link import HostLinkTop
     from specaccel.hdl.unused_designs import built_only_to_check
 
-    text_json, text_h = export_layout(built_only_to_check(
+    files = _layout_files(args.output)
+    texts = export_layout(built_only_to_check(
         HostLinkTop(divisor=round(25e6 / BAUD), **BOARD_CORE)))
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "specaccel.layout.json").write_text(text_json)
-    (out / "specaccel.h").write_text(text_h)
-    print(f"{out / 'specaccel.layout.json'}\n{out / 'specaccel.h'}")
+    check_output_dir(args.output, option="--output", create=True)
+    for path, text in zip(files, texts, strict=True):
+        atomic_write(path, text, option="--output")
+    print("\n".join(str(path) for path in files))
     return 0
+
+
+#: The files of ``hdl layout`` in its folder, by kind (in the order export_layout gives).
+LAYOUT_FILES = {"specaccel.layout.json": "json", "specaccel.h": "c-header"}
+
+
+def _layout_files(folder: str) -> list[Path]:
+    """The paths ``hdl layout`` writes in `folder`, checked before any work: the folder is
+    one (or can become one) and a file already there is one of its own kind."""
+    out = check_output_dir(folder, option="--output")
+    for name, kind in LAYOUT_FILES.items():
+        if (out / name).exists() or (out / name).is_symlink():
+            check_output_file(out / name, kind=kind, option="--output")
+    return [out / name for name in LAYOUT_FILES]
 
 
 def _register_board(sub) -> None:

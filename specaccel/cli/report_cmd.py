@@ -24,7 +24,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", metavar="FILE", help="report path (default DIR/report.html)")
     p.add_argument("--pareto", metavar="M1:max,M2:min[,M3:min]",
                    help="2 or 3 metrics for the Pareto front (default: tokens_per_s:max, "
-                        "energy_per_token_j:min, area_mm2:min where kept)")
+                        "energy_per_token_j:min, area_mm2:min where kept); a metric without "
+                        ":max or :min is better the way it is declared (tokens_per_s max, "
+                        "area_mm2 min)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=run)
 

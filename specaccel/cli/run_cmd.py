@@ -24,7 +24,12 @@ from specaccel.cli.hardware_options import (
 from specaccel.cli.output import emit, to_json
 from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
-from specaccel.schema.output_path import atomic_write, check_output_dir, check_output_file
+from specaccel.schema.output_path import (
+    atomic_write,
+    check_output_dir,
+    check_output_file,
+    staged_dir,
+)
 from specaccel.workloads.workload_options import WorkloadOptions
 
 RUN_HARDWARE = ("a100-80gb", "specaccel-default")
@@ -72,13 +77,14 @@ RUN_FILES = {"report.json": "json", "trace.parquet": "parquet", "throughput.png"
              "accepted_histogram.png": "png"}
 
 
-def _prepare_out_dir(path: str) -> Path:
-    """The output folder, checked (and every file that will land in it) before any work."""
+def _check_out_dir(path: str) -> Path:
+    """The output folder, checked (and every file that will land in it) before any work;
+    nothing is created yet (:func:`_write_outputs` does, once the run has succeeded)."""
     out = check_output_dir(path, option="--out")
     for name, kind in RUN_FILES.items():
         if (out / name).exists() or (out / name).is_symlink():
             check_output_file(out / name, kind=kind, option="--out")
-    return check_output_dir(path, option="--out", create=True)
+    return out
 
 
 def workload_summary(trace) -> dict[str, Any]:
@@ -119,44 +125,71 @@ def _warn_if_too_big(result) -> None:
               " GB (the simulation assumes they fit)", file=sys.stderr)
 
 
-def run(args: argparse.Namespace) -> int:
+def _planned_runs(trace, accelerator, deploy: DeploymentConfig) -> list[dict[str, Any]]:
+    """The arguments of :func:`simulate` for each hardware of :data:`RUN_HARDWARE`, each
+    passed through the checks the simulation makes (placements, memory, tree size), so a
+    bad option is refused before any hardware is simulated or any file written."""
+    from specaccel.sim import check_run, resolve_deployments, resolve_specs
+
+    plans = []
+    for hw in RUN_HARDWARE:
+        hw_spec, target, draft, drafting = resolve_specs(
+            trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
+        plan: dict[str, Any] = {"hw": hw_spec, "target": target, "draft": draft,
+                                "drafting": drafting}
+        if hw_spec.kind == "gpu":
+            dep, base = resolve_deployments(trace, hw_spec, deploy)
+            plan.update(deployment=dep, baseline_deployment=base)
+        check_run(trace, **plan, baseline=True)
+        plans.append(plan)
+    return plans
+
+
+def _simulate_all(trace, plans: list[dict[str, Any]]) -> list[Any]:
+    """The speculative run and its autoregressive baseline on each planned hardware."""
+    from specaccel.sim import simulate
+
+    results = []
+    for name, plan in zip(RUN_HARDWARE, plans, strict=True):
+        t_hw = time.perf_counter()
+        _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {name} "
+             "(speculative and autoregressive)")
+        results.append(simulate(trace, **plan, baseline=True))
+        _warn_if_too_big(results[-1])
+        _log(f"  {name}: {time.perf_counter() - t_hw:.1f} s")
+    return results
+
+
+def _write_outputs(out: Path, trace, report: dict[str, Any], t0: float) -> None:
+    """The trace, the plots and report.json (its wall time counted from `t0`) into `out`,
+    all or nothing: they are written into a temporary folder and moved into `out`
+    together, so a failure leaves an existing folder as it was and no new folder behind."""
     from specaccel.analysis.plots import write_run_plots
-    from specaccel.analysis.report import build_report, format_report
-    from specaccel.sim import resolve_deployments, resolve_specs, simulate
     from specaccel.workloads import write_trace
+
+    with staged_dir(out, option="--out") as tmp:
+        write_trace(trace, tmp / "trace.parquet")
+        report["plots"] = [p.name for p in write_run_plots(report, tmp)]
+        report["wall_time_s"] = time.perf_counter() - t0
+        atomic_write(tmp / "report.json", to_json(report) + "\n", option="--out")
+
+
+def run(args: argparse.Namespace) -> int:
+    from specaccel.analysis.report import build_report, format_report
 
     options = from_mapping(WorkloadOptions, options_from_args(WorkloadOptions, args))
     deploy = from_mapping(DeploymentConfig,
                           options_from_args(DeploymentConfig, args, dest_prefix=DEPLOY_DEST))
     preset = options.resolve()
     accelerator = accelerator_from_args(args, None) if wants_accelerator(args) else None
-    out = _prepare_out_dir(args.out)
+    out = _check_out_dir(args.out)
     t0 = time.perf_counter()
 
     _log(f"generating workload {preset.name} (seed {options.seed})")
     trace = options.generate()
-    write_trace(trace, out / "trace.parquet")
-    results = []
-    for hw in RUN_HARDWARE:
-        t_hw = time.perf_counter()
-        _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {hw} "
-             "(speculative and autoregressive)")
-        hw_spec, target, draft, drafting = resolve_specs(
-            trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
-        deps = {}
-        if hw_spec.kind == "gpu":
-            dep, base = resolve_deployments(trace, hw_spec, deploy)
-            deps = {"deployment": dep, "baseline_deployment": base}
-        results.append(simulate(trace, hw=hw_spec, target=target, draft=draft,
-                                drafting=drafting, baseline=True, **deps))
-        _warn_if_too_big(results[-1])
-        _log(f"  {hw}: {time.perf_counter() - t_hw:.1f} s")
-
+    results = _simulate_all(trace, _planned_runs(trace, accelerator, deploy))
     report = build_report(results, workload=workload_summary(trace), out_dir=str(out))
-    plots = write_run_plots(report, out)
-    report["plots"] = [p.name for p in plots]
-    report["wall_time_s"] = time.perf_counter() - t0
-    atomic_write(out / "report.json", to_json(report) + "\n", option="--out")
+    _write_outputs(out, trace, report, t0)
 
     def human(rep: dict[str, Any]) -> str:
         return (format_report(rep) + "\n\nwrote report.json, trace.parquet, "

@@ -108,3 +108,70 @@ def test_bad_spec_is_exit_2_with_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert "line 7" in err and "axes.hbm_stacks" in err and "must be > 0" in err
+
+
+TINY = """
+[sweep]
+name = "tiny"
+metrics = ["tokens_per_s", "area_mm2"]
+
+[axes]
+array_rows = [32, 64]
+
+[[workloads]]
+preset = "eagle-vicuna-7b-mtbench"
+requests = 1
+steps = 2
+"""
+
+
+def test_resume_with_another_spec_is_exit_2_and_keeps_the_folder(tmp_path, capsys):
+    out = tmp_path / "res"
+    spec = write_spec(tmp_path, TINY)
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    other = write_spec(tmp_path, TINY.replace("[32, 64]", "[32, 128]"), "other.toml")
+    assert main(["sweep", str(other), "--out", str(out), "--resume", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"specaccel: error: {out / 'sweep.toml'}: the spec differs")
+    assert "\n" not in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("tokens_per_s,area_mm2", {"tokens_per_s": "max", "area_mm2": "min"}),
+    ("speedup,energy_per_token_j,power_w:max",
+     {"speedup": "max", "energy_per_token_j": "min", "power_w": "max"}),
+])
+def test_a_bare_pareto_metric_is_better_the_way_the_registry_says(text, want):
+    from specaccel.analysis.html_report import parse_objectives
+
+    assert parse_objectives(text) == want
+
+
+@pytest.mark.parametrize(("text", "piece"), [
+    ("tokens_per_s,mean_nodes_per_step", "not 'mean_nodes_per_step' (it is better neither"),
+    ("tokens_per_s,nope", "not 'nope' (no metric 'nope' is known)"),
+])
+def test_a_bare_pareto_metric_without_a_direction_is_refused(text, piece):
+    from specaccel.analysis.html_report import parse_objectives
+    from specaccel.schema.errors import InputError
+
+    with pytest.raises(InputError, match="expected METRIC:max or METRIC:min") as err:
+        parse_objectives(text)
+    assert piece in str(err.value) and err.value.field == "--pareto"
+
+
+def test_report_front_over_bare_metrics_maximises_tokens_per_s(tmp_path, capsys):
+    """tokens_per_s given bare was minimised: the front held the slowest designs."""
+    out = tmp_path / "res"
+    spec = write_spec(tmp_path, TINY)
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--json", "--pareto", "tokens_per_s,area_mm2"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["objectives"] == {"tokens_per_s": "max", "area_mm2": "min"}
+    df = analyse_sweep(out).frame
+    assert sorted(rep["pareto_keys"]) == sorted(
+        df.loc[pareto_mask(df, rep["objectives"]), "key"])

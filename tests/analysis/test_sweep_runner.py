@@ -46,6 +46,38 @@ def test_resume_skips_done_points_and_refuses_without_resume(tmp_path, toy_spec)
     assert len(load_results(out).frame) == 30
 
 
+
+def test_resume_refuses_a_spec_that_does_not_hold_the_stored_points(tmp_path, toy_spec):
+    """A changed axis value would leave points of two sweeps under the new spec: refused,
+    naming the stored spec, with the folder untouched."""
+    out = tmp_path / "out"
+    run_sweep(toy_spec, out, workers=1, evaluate=toy_evaluate)
+    other = load_spec(write_spec(tmp_path, TOY_SPEC.replace("[16, 32, 64, 128]",
+                                                            "[16, 32, 64, 256]"), "o.toml"))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    with pytest.raises(InputError, match="the spec differs") as err:
+        run_sweep(other, out, workers=1, evaluate=toy_evaluate, resume=True)
+    assert err.value.file == str(out / "sweep.toml")
+    assert "6 of the 24 stored points" in str(err.value)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_successive_halving_resumes_only_with_its_own_spec(tmp_path):
+    body = TOY_SPEC.replace("[constraints]\narea_mm2 = 60\n", "").replace(
+        "clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 0.8e9, high = 1.6e9 }")
+    body += ('\n[search]\nstrategy = "successive-halving"\nsamples = 3\nseed = 1\n'
+             'eta = 3\nmin_steps = 2\nobjective = "tokens_per_s"\n')
+    spec = load_spec(write_spec(tmp_path, body))
+    run_sweep(spec, tmp_path / "sh", workers=1, evaluate=toy_evaluate)
+    # the same content, laid out otherwise, resumes
+    same = load_spec(write_spec(tmp_path, "# again\n" + body, "same.toml"))
+    assert run_sweep(same, tmp_path / "sh", workers=1, evaluate=toy_evaluate,
+                     resume=True).evaluated == 0
+    other = load_spec(write_spec(tmp_path, body.replace("seed = 1", "seed = 2"), "o.toml"))
+    with pytest.raises(InputError, match="the spec differs"):
+        run_sweep(other, tmp_path / "sh", workers=1, evaluate=toy_evaluate, resume=True)
+
+
 _CALLS = {"n": 0}
 
 

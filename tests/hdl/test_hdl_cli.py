@@ -36,6 +36,56 @@ def test_generate_is_reproducible_and_path_free(tmp_path):
         assert bad not in text
 
 
+
+def _refused(argv, capsys, *pieces):
+    from specaccel.cli import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err, err
+    for piece in pieces:
+        assert piece in err, err
+
+
+def test_generate_overwrites_its_own_verilog_but_not_a_hand_written_file(tmp_path, capsys):
+    from specaccel.cli import main
+
+    unit = ["hdl", "generate", "--unit", "tree_mask", "--nodes", "4", "-o"]
+    notes = tmp_path / "notes.v"
+    notes.write_text("// my notes on the mask unit\n")
+    _refused([*unit, str(notes)], capsys, f"{notes}: field '--output': holds a text file",
+             "refusing to overwrite")
+    assert notes.read_text() == "// my notes on the mask unit\n"
+    own = tmp_path / "mask.v"
+    for _ in range(2):                       # the second run replaces the first's output
+        assert main([*unit, str(own)]) == 0
+    assert b"module tree_mask" in own.read_bytes()
+
+
+def test_layout_overwrites_its_own_files_but_not_a_hand_written_header(tmp_path, capsys):
+    from specaccel.cli import main
+
+    out = tmp_path / "lay"
+    for _ in range(2):                       # the second run replaces the first's output
+        assert main(["hdl", "layout", "-o", str(out)]) == 0
+    capsys.readouterr()
+    header = out / "specaccel.h"
+    header.write_text("/* my own header */\n")
+    before = (out / "specaccel.layout.json").read_bytes()
+    _refused(["hdl", "layout", "-o", str(out)], capsys, f"{header}: field '--output'",
+             "refusing to overwrite")
+    assert header.read_text() == "/* my own header */\n"
+    assert (out / "specaccel.layout.json").read_bytes() == before
+
+
+def test_layout_into_a_file_is_exit_2_naming_the_option(tmp_path, capsys):
+    f = tmp_path / "hv.v"
+    f.write_text("keep")
+    _refused(["hdl", "layout", "-o", str(f)], capsys,
+             f"{f}: field '--output': is a file, not a folder")
+    assert f.read_text() == "keep"
+
+
 @pytest.mark.parametrize("args, text", [
     (("generate", "--unit", "nope", "--nodes", "4"), "--unit"),
     (("generate", "--unit", "tree_verify", "--nodes", "0"), "--nodes"),
