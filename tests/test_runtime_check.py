@@ -62,5 +62,6 @@ def test_specaccels_own_warning_line_is_not_a_stray_warning(tmp_path):
 
 
 def test_the_progress_and_log_lines_of_a_run_are_not_warnings():
-    lines = "generating workload eagle-vicuna-7b-mtbench (seed 0)\n  a100-80gb: 0.7 s\n"
+    lines = ("generated workload eagle-vicuna-7b-mtbench (seed 0): 80 requests, 10240 steps\n"
+             "  a100-80gb: 0.7 s\n")
     assert check.stray_warnings(lines) == []

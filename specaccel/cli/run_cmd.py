@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from specaccel.cli import option_rules
 from specaccel.cli.hardware_options import (
     ACCELERATOR,
     accelerator_from_args,
@@ -24,6 +25,7 @@ from specaccel.cli.hardware_options import (
 from specaccel.cli.output import emit, to_json
 from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
+from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import (
     atomic_write,
     check_output_dir,
@@ -145,6 +147,14 @@ def _planned_runs(trace, accelerator, deploy: DeploymentConfig) -> list[dict[str
     return plans
 
 
+def _refuse_draft_placement(args: argparse.Namespace, preset: str) -> None:
+    """--draft-stack or --draft-tp for a workload that runs no draft model is an error."""
+    for dest, flag in (("draft_stack", "--draft-stack"), ("draft_tp", "--draft-tp")):
+        if option_rules.given(args, DEPLOY_DEST + dest):
+            raise InputError(f"workload {preset} runs no draft model to place",
+                             field=flag)
+
+
 def _simulate_all(trace, plans: list[dict[str, Any]]) -> list[Any]:
     """The speculative run and its autoregressive baseline on each planned hardware."""
     from specaccel.sim import simulate
@@ -185,9 +195,13 @@ def run(args: argparse.Namespace) -> int:
     out = _check_out_dir(args.out)
     t0 = time.perf_counter()
 
-    _log(f"generating workload {preset.name} (seed {options.seed})")
     trace = options.generate()
-    results = _simulate_all(trace, _planned_runs(trace, accelerator, deploy))
+    plans = _planned_runs(trace, accelerator, deploy)
+    if plans[0]["draft"] is None:
+        _refuse_draft_placement(args, preset.name)
+    _log(f"generated workload {preset.name} (seed {options.seed}): {trace.n_requests} "
+         f"requests, {trace.n_steps} steps")
+    results = _simulate_all(trace, plans)
     report = build_report(results, workload=workload_summary(trace), out_dir=str(out))
     _write_outputs(out, trace, report, t0)
 
