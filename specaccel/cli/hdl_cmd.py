@@ -587,7 +587,8 @@ def _cmd_build(args) -> int:
         built_only_to_check(HostLinkTop(divisor=4, **{**BOARD_CORE, **core}))
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc), field="core parameters") from None
-    out = Path(args.build_dir or f"build-{args.board}")
+    # the folder, and the layout files the build writes into it, checked before the build
+    out = _layout_files(args.build_dir or f"build-{args.board}", option="--build-dir")[0].parent
     result = build_bitstream(args.board, out, seed=args.seed, core=core)
 
     def human(r: dict) -> str:
@@ -621,13 +622,14 @@ def _cmd_layout(args) -> int:
 LAYOUT_FILES = {"specaccel.layout.json": "json", "specaccel.h": "c-header"}
 
 
-def _layout_files(folder: str) -> list[Path]:
-    """The paths ``hdl layout`` writes in `folder`, checked before any work: the folder is
-    one (or can become one) and a file already there is one of its own kind."""
-    out = check_output_dir(folder, option="--output")
+def _layout_files(folder: str, option: str = "--output") -> list[Path]:
+    """The paths ``hdl layout`` (and ``hdl build``, named by `option`) writes in `folder`,
+    checked before any work: the folder is one (or can become one) and a file already
+    there is one of its own kind."""
+    out = check_output_dir(folder, option=option)
     for name, kind in LAYOUT_FILES.items():
         if (out / name).exists() or (out / name).is_symlink():
-            check_output_file(out / name, kind=kind, option="--output")
+            check_output_file(out / name, kind=kind, option=option)
     return [out / name for name in LAYOUT_FILES]
 
 

@@ -86,6 +86,22 @@ def test_layout_into_a_file_is_exit_2_naming_the_option(tmp_path, capsys):
     assert f.read_text() == "keep"
 
 
+def test_build_checks_its_folder_and_layout_files_before_building(tmp_path, capsys):
+    """A file as --build-dir, or a hand-written header where the build puts its own, is
+    refused before the minutes of synthesis and place-and-route start."""
+    f = tmp_path / "notes"
+    f.write_text("keep")
+    _refused(["hdl", "build", "--board", "ulx3s-85f", "--build-dir", str(f)], capsys,
+             f"{f}: field '--build-dir': is a file, not a folder")
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "specaccel.h").write_text("my notes")
+    _refused(["hdl", "build", "--board", "ulx3s-85f", "--build-dir", str(folder)], capsys,
+             "field '--build-dir': holds a text file")
+    assert (folder / "specaccel.h").read_text() == "my notes"
+    assert sorted(p.name for p in folder.iterdir()) == ["specaccel.h"]
+
+
 @pytest.mark.parametrize("args, text", [
     (("generate", "--unit", "nope", "--nodes", "4"), "--unit"),
     (("generate", "--unit", "tree_verify", "--nodes", "0"), "--nodes"),
