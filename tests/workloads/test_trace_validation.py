@@ -60,6 +60,8 @@ def test_generated_traces_are_valid(greedy, stochastic):
     ("target_prob", 2, 1.5, "target_prob[2] = 1.5 is not a probability"),
     ("draft_prob", 6, np.nan, "draft_prob[6] is NaN"),
     ("uniform", 6, 1.0, "uniform[6] = 1.0 is not in [0, 1)"),
+    ("token", 3, -7, "token[3] = -7 is not a token id"),
+    ("target_token", 0, -1, "target_token[0] = -1 is not a token id"),
 ])
 def test_node_errors_name_request_step_field(greedy, field, index, value, text):
     bad = copy.deepcopy(greedy)
