@@ -159,6 +159,11 @@ def test_jsonl_errors_name_line_request_step(tmp_path, traces):
     with pytest.raises(InputError, match="empty file"):
         read_trace(tmp_path / "empty.jsonl")
 
+    (tmp_path / "blank.jsonl").write_text("\n".join([*lines[:2], "  ", *lines[2:]]) + "\n")
+    with pytest.raises(InputError) as exc:
+        read_trace(tmp_path / "blank.jsonl")
+    assert exc.value.where == ("line 3",) and "blank line" in exc.value.reason
+
 
 def test_paths_and_suffixes(tmp_path, traces):
     with pytest.raises(InputError, match="no such file"):
