@@ -13,7 +13,9 @@ milliseconds):
   (``token``, ``target_token``) are >= 0; probabilities are
   finite and in [0, 1]; in stochastic traces every non-root node has a uniform in
   [0, 1) and ``draft_prob > 0``; uniforms, where present, are in [0, 1);
-* recorded accepted lengths are -1 (not recorded) or in ``[0, nodes − 1]``.
+* recorded accepted lengths are -1 (not recorded) or in ``[0, nodes − 1]``;
+* the metadata holds only known keys, each of its kind, and ``metadata.tree`` agrees
+  with the trees (:mod:`~specaccel.schema.trace_metadata`).
 
 The error is an :class:`~specaccel.schema.errors.InputError` naming the file, ``request <id>``,
 ``step <k>`` (within the request), the field and the reason.  Among node-level problems
@@ -28,6 +30,7 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
+from specaccel.schema.trace_metadata import check_metadata
 
 
 def validate_trace(trace: Trace, file: str | None = None) -> None:
@@ -54,6 +57,8 @@ def validate_trace(trace: Trace, file: str | None = None) -> None:
     _check_requests(trace, fail)
     _check_nodes(trace, file)
     _check_recorded(trace, file)
+    largest = int(np.diff(np.asarray(trace.step_node_offsets)).max())
+    check_metadata(trace.metadata, largest, file)
     extra_query_tokens(trace, file)
 
 
