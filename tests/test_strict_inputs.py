@@ -92,12 +92,13 @@ def test_empty_trace_is_an_error_not_nan(d, capsys):
     _fails(["trace", "validate", path], capsys, "no requests")
 
 
-def test_trace_validate_checks_what_simulate_reads(d, capsys):
+@pytest.mark.parametrize("key", ["drafting", "hardware", "stack"])
+def test_trace_validate_checks_what_simulate_reads(d, capsys, key):
     def edit(lines):
-        lines[0]["metadata"]["drafting"] = "bogus"
+        lines[0]["metadata"][key] = "bogus"
         return lines
-    path = _jsonl(d, "drafting.jsonl", edit)
-    one = _fails(["trace", "validate", path], capsys, "metadata.drafting")
+    path = _jsonl(d, f"{key}.jsonl", edit)
+    one = _fails(["trace", "validate", path], capsys, f"metadata.{key}", "'bogus'")
     two = _fails(["simulate", "--trace", path, "--hw", "a100-80gb"], capsys)
     assert one == two  # the same check, the same words
 
