@@ -108,6 +108,9 @@ def test_trace_validate_checks_what_simulate_reads(d, capsys, key):
     ({"num_key_value_heads": 0}, "num_key_value_heads"),
     ({"num_key_value_heads": 5}, "num_key_value_heads"),       # 5 does not divide 32
     ({"intermediate_size": 0}, "intermediate_size"),
+    ({"intermediate_size": None}, "intermediate_size"),        # no 4 x hidden rule for llama
+    ({"model_type": "nosuch"}, "model_type"),                  # it selects gating
+    ({"model_type": None}, "model_type"),
 ])
 def test_impossible_model_shapes(tmp_path, capsys, change, field):
     cfg = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
