@@ -27,6 +27,7 @@ from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask_by
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
+from specaccel.schema.config_fields import split_list
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
 
@@ -90,8 +91,7 @@ def _plain(v: Any) -> Any:
 def parse_objectives(text: str) -> dict[str, str]:
     """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``."""
     out: dict[str, str] = {}
-    items = text.split(",")
-    for item in items:
+    for item in split_list(text, option="--pareto"):
         name, _, sense = item.strip().partition(":")
         sense = sense or "min"
         if not name or sense not in ("max", "min"):

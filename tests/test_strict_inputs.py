@@ -149,6 +149,43 @@ def test_orphaned_and_conflicting_options(d, capsys, argv, option):
     _fails(argv, capsys, f"'{option}'")
 
 
+@pytest.mark.parametrize(("argv", "option"), [
+    (["cost", "--context", "1,,2", "--batch", "2"], "--context"),
+    (["cost", "--context", "1024,", "--batch", "2"], "--context"),
+    # a bad option read later, before any synthesis, fails should the list be accepted
+    (["hdl", "characterise", "--nodes", "4,,8", "--devices", "bogus", "-o", "{d}/c.csv"],
+     "--nodes"),
+    (["hdl", "characterise", "--nodes", "4", "--seeds", "1,,2", "--tool-timeout", "0",
+      "-o", "{d}/c.csv"], "--seeds"),
+    (["hdl", "characterise", "--nodes", "4", "--devices", "ecp5,,bogus", "-o", "{d}/c.csv"],
+     "--devices"),
+    (["simulate", "--trace", "{d}/t.parquet", "--hw", "a100-80gb", "--gantt", "{d}/g.png",
+      "--gantt-window", "0,,1"], "gantt-window"),
+    (["report", "{d}", "--pareto", "tokens_per_s:max,,speedup:max"], "--pareto"),
+])
+def test_an_empty_list_item_is_an_error_not_dropped(d, capsys, argv, option):
+    """Every comma-separated option reads through one helper (split_list): `1,,2` was
+    read as `1,2`."""
+    argv = [a.replace("{d}", str(d)) for a in argv]
+    _fails(argv, capsys, option, "is empty")
+
+
+@pytest.mark.parametrize(("lists", "option"), [
+    (["--acceptance", "0.6,,0.2", "--target-times", "0.01"], "--acceptance"),
+    (["--acceptance", "0.6,0.2", "--budgets", ",4,8", "--target-times", "0.01,0.02"],
+     "--budgets"),
+    (["--acceptance", "0.6,0.2", "--budgets", "4,8", "--target-times", "0.01,,0.02"],
+     "--target-times"),
+])
+def test_an_empty_tree_list_item_is_a_usage_error(capsys, lists, option):
+    """tree optimize's lists are argparse types: the same helper, argparse's one line."""
+    with pytest.raises(SystemExit) as exc:
+        main(["tree", "optimize", "--max-nodes", "8", "--draft-time", "0.001", *lists])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "\n" not in err
+    assert f"argument {option}: item" in err and "is empty" in err
+
+
 def test_the_default_of_an_option_is_not_an_orphan(d, capsys):
     """`cost --accel` alone is fine: --hw holds its default, nobody gave it."""
     assert main(["cost", "--accel", "array_cores=2", "--json"]) == 0
