@@ -315,12 +315,12 @@ def _trace(preset: str | None, trace_file: str | None, requests: int | None,
                          f"{p.kind}", field="tree")
     if tau is not None:
         p = p.with_tau(tau)
-    meta = {**p.trace_metadata(seed), "tree": tree}
+    # synthesize_trace records the shape as metadata.tree (its name, nodes and levels)
     return synthesize_trace(
         tree_shape(tree, p.name), p.model(), seed=seed, verification=p.verification,
         n_requests=p.n_requests if requests is None else int(requests),
         steps_per_request=p.steps_per_request if steps is None else int(steps),
-        prompt_lengths=p.prompt_lengths, metadata=meta)
+        prompt_lengths=p.prompt_lengths, metadata=p.trace_metadata(seed))
 
 
 @functools.lru_cache(maxsize=32)

@@ -27,6 +27,7 @@ from specaccel.analysis.pareto import best_design, feasible_mask, pareto_mask_by
 from specaccel.analysis.results_store import load_results, read_sweep_meta
 from specaccel.analysis.sensitivity import sensitivity_table
 from specaccel.analysis.sweep_spec import Constraint
+from specaccel.schema.config_fields import split_list
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
 
@@ -91,7 +92,7 @@ def parse_objectives(text: str) -> dict[str, str]:
     """``"tokens_per_s:max,energy_per_token_j:min"`` -> ``{metric: sense}``; a metric
     given without ``:max``/``:min`` takes the direction of the metrics registry."""
     out: dict[str, str] = {}
-    for item in text.split(","):
+    for item in split_list(text, option="--pareto"):
         name, sense = _objective(item.strip())
         if name in out:
             raise InputError(f"metric {name!r} is given twice", field="--pareto")

@@ -21,6 +21,7 @@ naming the field.  From the same declaration:
 * :func:`from_mapping` builds a config from a mapping (a TOML table, a sweep point) and
   rejects unknown keys by name; :func:`read_toml` reads a design file;
 * :func:`parse_assignments` reads ``KEY=VALUE`` items (``--accel array_rows=32``);
+* :func:`split_list` / :func:`parse_list` read comma-separated option values;
 * :func:`add_options` / :func:`options_from_args` turn the fields into argparse options
   and back (errors name the option);
 * :func:`docs_table` writes the Markdown table of the fields for the docs.
@@ -320,6 +321,33 @@ def parse_assignments(cls: type, items: Iterable[str], *, flag: str) -> dict[str
             raise InputError(f"sets {key} twice", field=flag)
         out[key] = field_spec(cls, key).parse(text)
     return out
+
+
+def split_list(text: str, *, option: str) -> list[str]:
+    """The stripped items of the comma-separated value of `option` (``--context 1,2``).
+
+    Every list option reads its value through this function, so they all agree: an empty
+    item (``1,,2``, a leading or trailing comma) or an empty value is an error naming
+    `option`, never an item silently dropped.
+    """
+    items = [item.strip() for item in str(text).split(",")]
+    if items == [""]:
+        raise InputError("is empty: give a comma-separated list", field=option)
+    if "" in items:
+        raise InputError(f"item {items.index('') + 1} of {text!r} is empty", field=option)
+    return items
+
+
+def parse_list(text: str, convert: Callable[[str], Any], *, option: str,
+               what: str) -> list[Any]:
+    """:func:`split_list`, each item converted by `convert` (``int``, ``float``); an item
+    it refuses (``ValueError``) is an error naming `option` and `what` the items are."""
+    items = split_list(text, option=option)
+    try:
+        return [convert(item) for item in items]
+    except ValueError:
+        raise InputError(f"must be comma-separated {what}, not {text!r}",
+                         field=option) from None
 
 
 def read_toml(path: str | Path, *, table: str | None = None) -> dict[str, Any]:

@@ -170,7 +170,8 @@ class Trace:
     verification:
         ``"greedy"`` or ``"stochastic"``: which rule decides acceptance.
     metadata:
-        Free-form provenance: generator, preset, seed, model names, source file.
+        Provenance (generator, preset, seed, model names, source file) and the settings
+        the simulator reads; a closed set of keys (:mod:`.trace_metadata`).
     """
 
     request_id: list[str]

@@ -93,9 +93,15 @@ def read_jsonl(path: str | Path) -> Trace:
             lines = fh.read().splitlines()
         except UnicodeDecodeError as exc:
             raise InputError(f"not UTF-8 text ({exc.reason})", file=file) from None
-    records = [(n + 1, text) for n, text in enumerate(lines) if text.strip()]
-    if not records:
+    if not any(text.strip() for text in lines):
         raise InputError("empty file: expected a header line", file=file)
+    # One record per line: a blank line is no record, so it is an error like any other
+    # line that is not a JSON object (a hand edit that split or lost a request).
+    blank = next((n for n, text in enumerate(lines) if not text.strip()), None)
+    if blank is not None:
+        raise InputError("blank line (a trace holds one JSON record per line)", file=file,
+                         where=(f"line {blank + 1}",))
+    records = [(n + 1, text) for n, text in enumerate(lines)]
     # Every line is JSON before anything is counted: a garbage line is reported as
     # bad JSON on its line, not as a request-count mismatch.
     parsed = [(lineno, _parse(text, file, lineno)) for lineno, text in records]

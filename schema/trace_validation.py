@@ -9,10 +9,13 @@ milliseconds):
 * offsets start at 0, never decrease and end at the column lengths; every request has
   a step and every step a node (the root);
 * request ids are unique; prompt lengths are positive; arrival times finite and >= 0;
-* per node: ``parent`` is -1 at the root and in ``[0, i)`` elsewhere; probabilities are
+* per node: ``parent`` is -1 at the root and in ``[0, i)`` elsewhere; token ids
+  (``token``, ``target_token``) are >= 0; probabilities are
   finite and in [0, 1]; in stochastic traces every non-root node has a uniform in
   [0, 1) and ``draft_prob > 0``; uniforms, where present, are in [0, 1);
-* recorded accepted lengths are -1 (not recorded) or in ``[0, nodes − 1]``.
+* recorded accepted lengths are -1 (not recorded) or in ``[0, nodes − 1]``;
+* the metadata holds only known keys, each of its kind, and ``metadata.tree`` agrees
+  with the trees (:mod:`~specaccel.schema.trace_metadata`).
 
 The error is an :class:`~specaccel.schema.errors.InputError` naming the file, ``request <id>``,
 ``step <k>`` (within the request), the field and the reason.  Among node-level problems
@@ -27,6 +30,7 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 from specaccel.schema.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
+from specaccel.schema.trace_metadata import check_metadata
 
 
 def validate_trace(trace: Trace, file: str | None = None) -> None:
@@ -53,6 +57,8 @@ def validate_trace(trace: Trace, file: str | None = None) -> None:
     _check_requests(trace, fail)
     _check_nodes(trace, file)
     _check_recorded(trace, file)
+    largest = int(np.diff(np.asarray(trace.step_node_offsets)).max())
+    check_metadata(trace.metadata, largest, file)
     extra_query_tokens(trace, file)
 
 
@@ -180,6 +186,11 @@ def _check_nodes(trace: Trace, file: str | None) -> None:
                    lambda g, i: f"parent[0] must be -1 (the root), not {int(parent[g])}"))
     checks.append((~is_root & ((parent < 0) | (parent >= local)), "parent",
                    lambda g, i: f"parent[{i}] must be in [0, {i}), not {int(parent[g])}"))
+    for name in ("token", "target_token"):  # token ids index a vocabulary: never negative
+        ids = np.asarray(nodes[name], dtype=np.int64)
+        checks.append((ids < 0, name,
+                       lambda g, i, ids=ids, name=name:
+                       f"{name}[{i}] = {int(ids[g])} is not a token id (must be >= 0)"))
     for name in ("draft_prob", "target_prob"):
         col = np.asarray(nodes[name], dtype=np.float64)
         checks.append((np.isnan(col), name,

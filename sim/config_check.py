@@ -193,7 +193,8 @@ def check_trace_metadata(trace, *, file: str | None = None, target: str | None =
     ``specaccel simulate`` accepts: ``drafting`` is a known mode, and the models the
     trace names (``target_model``, ``draft_model`` where the mode runs a draft model) are
     strings naming a model preset or a ``config.json`` -- unless `target` / `draft`
-    (the ``--target`` / ``--draft`` options) replace them.
+    (the ``--target`` / ``--draft`` options) replace them; the stacks and the hardware
+    it names are presets.
     """
     from specaccel.models.cost import get_model
 
@@ -227,3 +228,10 @@ def check_trace_metadata(trace, *, file: str | None = None, target: str | None =
         if name is not None and name not in list_stacks():
             raise InputError(f"unknown stack {name!r}; choose one of {', '.join(list_stacks())}",
                              file=file, field=f"metadata.{key}")
+    from specaccel.models.cost import list_hardware
+
+    for key in ("hardware", "hw"):  # the device the source ran on (the default of reports)
+        name = meta.get(key)
+        if name is not None and name not in list_hardware():
+            raise InputError(f"unknown hardware {name!r}; choose one of "
+                             f"{', '.join(list_hardware())}", file=file, field=f"metadata.{key}")

@@ -19,6 +19,8 @@ from specaccel.schema.config_fields import (
     option,
     options_from_args,
     parse_assignments,
+    parse_list,
+    split_list,
 )
 from specaccel.schema.errors import InputError
 from specaccel.schema.registry import Registry
@@ -178,3 +180,20 @@ def test_registry_loads_lazily_and_lists_names_on_a_miss():
     assert exc.value.field == "widget" and "choose one of: a, b" in exc.value.reason
     with pytest.raises(ValueError, match="declared twice"):
         reg.register("a", 3)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("1,,2", "item 2 of '1,,2' is empty"), (",1", "item 1 of ',1' is empty"),
+    ("1, ", "item 2 of '1, ' is empty"), ("", "is empty"), (" ", "is empty"),
+])
+def test_split_list_refuses_empty_items(text, reason):
+    with pytest.raises(InputError) as exc:
+        split_list(text, option="--things")
+    assert exc.value.field == "--things" and reason in exc.value.reason
+
+
+def test_parse_list_converts_and_names_the_option():
+    assert split_list(" a , b ", option="--x") == ["a", "b"]
+    assert parse_list("1, 2,3", int, option="--n", what="integers") == [1, 2, 3]
+    with pytest.raises(InputError, match="must be comma-separated integers, not '1,x'"):
+        parse_list("1,x", int, option="--n", what="integers")

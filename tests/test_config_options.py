@@ -102,6 +102,27 @@ def test_run_takes_an_accelerator_design(tmp_path, capsys):
     assert report["hardware"][0]["hardware"] == "a100-80gb"
 
 
+@pytest.mark.parametrize("name, text, reason", [
+    ("empty.toml", "", "empty file"),
+    ("comments.toml", "# only a comment\n\n", "empty file"),
+    ("design.jsonl", "", "an accelerator design is a .toml file, not '.jsonl'"),
+    ("design.parquet", "array_rows = 32\n", "a .toml file, not '.parquet'"),
+])
+@pytest.mark.parametrize("command", ["cost", "simulate", "run"])
+def test_an_accelerator_file_that_sets_nothing_or_is_not_toml_is_refused(
+        trace_file, capsys, tmp_path, name, text, reason, command):
+    """An empty design file used to mean the default accelerator, silently."""
+    design = tmp_path / name
+    design.write_text(text)
+    argv = {"cost": ["cost"], "simulate": ["simulate", "--trace", str(trace_file)],
+            "run": ["run", "--out", str(tmp_path / "o")]}[command]
+    capsys.readouterr()
+    assert main([*argv, "--accel-file", str(design)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"specaccel: error: {design}: ") and reason in err, err
+    assert "\n" not in err
+
+
 SERVING_SPEC = """
 [sweep]
 metrics = ["tokens_per_s", "ttft_p50_s", "tpot_p50_s"]

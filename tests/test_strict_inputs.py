@@ -92,12 +92,13 @@ def test_empty_trace_is_an_error_not_nan(d, capsys):
     _fails(["trace", "validate", path], capsys, "no requests")
 
 
-def test_trace_validate_checks_what_simulate_reads(d, capsys):
+@pytest.mark.parametrize("key", ["drafting", "hardware", "stack"])
+def test_trace_validate_checks_what_simulate_reads(d, capsys, key):
     def edit(lines):
-        lines[0]["metadata"]["drafting"] = "bogus"
+        lines[0]["metadata"][key] = "bogus"
         return lines
-    path = _jsonl(d, "drafting.jsonl", edit)
-    one = _fails(["trace", "validate", path], capsys, "metadata.drafting")
+    path = _jsonl(d, f"{key}.jsonl", edit)
+    one = _fails(["trace", "validate", path], capsys, f"metadata.{key}", "'bogus'")
     two = _fails(["simulate", "--trace", path, "--hw", "a100-80gb"], capsys)
     assert one == two  # the same check, the same words
 
@@ -107,6 +108,9 @@ def test_trace_validate_checks_what_simulate_reads(d, capsys):
     ({"num_key_value_heads": 0}, "num_key_value_heads"),
     ({"num_key_value_heads": 5}, "num_key_value_heads"),       # 5 does not divide 32
     ({"intermediate_size": 0}, "intermediate_size"),
+    ({"intermediate_size": None}, "intermediate_size"),        # no 4 x hidden rule for llama
+    ({"model_type": "nosuch"}, "model_type"),                  # it selects gating
+    ({"model_type": None}, "model_type"),
 ])
 def test_impossible_model_shapes(tmp_path, capsys, change, field):
     cfg = {"model_type": "llama", "hidden_size": 4096, "num_hidden_layers": 32,
@@ -143,6 +147,43 @@ def test_simulate_refuses_a_split_before_it_starts(d, capsys, option, field, rol
 def test_orphaned_and_conflicting_options(d, capsys, argv, option):
     argv = [a.replace("{t}", str(d / "t.parquet")) for a in argv]
     _fails(argv, capsys, f"'{option}'")
+
+
+@pytest.mark.parametrize(("argv", "option"), [
+    (["cost", "--context", "1,,2", "--batch", "2"], "--context"),
+    (["cost", "--context", "1024,", "--batch", "2"], "--context"),
+    # a bad option read later, before any synthesis, fails should the list be accepted
+    (["hdl", "characterise", "--nodes", "4,,8", "--devices", "bogus", "-o", "{d}/c.csv"],
+     "--nodes"),
+    (["hdl", "characterise", "--nodes", "4", "--seeds", "1,,2", "--tool-timeout", "0",
+      "-o", "{d}/c.csv"], "--seeds"),
+    (["hdl", "characterise", "--nodes", "4", "--devices", "ecp5,,bogus", "-o", "{d}/c.csv"],
+     "--devices"),
+    (["simulate", "--trace", "{d}/t.parquet", "--hw", "a100-80gb", "--gantt", "{d}/g.png",
+      "--gantt-window", "0,,1"], "gantt-window"),
+    (["report", "{d}", "--pareto", "tokens_per_s:max,,speedup:max"], "--pareto"),
+])
+def test_an_empty_list_item_is_an_error_not_dropped(d, capsys, argv, option):
+    """Every comma-separated option reads through one helper (split_list): `1,,2` was
+    read as `1,2`."""
+    argv = [a.replace("{d}", str(d)) for a in argv]
+    _fails(argv, capsys, option, "is empty")
+
+
+@pytest.mark.parametrize(("lists", "option"), [
+    (["--acceptance", "0.6,,0.2", "--target-times", "0.01"], "--acceptance"),
+    (["--acceptance", "0.6,0.2", "--budgets", ",4,8", "--target-times", "0.01,0.02"],
+     "--budgets"),
+    (["--acceptance", "0.6,0.2", "--budgets", "4,8", "--target-times", "0.01,,0.02"],
+     "--target-times"),
+])
+def test_an_empty_tree_list_item_is_a_usage_error(capsys, lists, option):
+    """tree optimize's lists are argparse types: the same helper, argparse's one line."""
+    with pytest.raises(SystemExit) as exc:
+        main(["tree", "optimize", "--max-nodes", "8", "--draft-time", "0.001", *lists])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "\n" not in err
+    assert f"argument {option}: item" in err and "is empty" in err
 
 
 def test_the_default_of_an_option_is_not_an_orphan(d, capsys):

@@ -270,7 +270,8 @@ def _records_to_trace(records: list[TurnRecord], meta: dict[str, Any],
 
 
 def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs",
-                   question_tokens: int = 128) -> Trace:
+                   question_tokens: int = 128, target_model: str | None = None,
+                   draft_model: str | None = None, drafting: str | None = None) -> Trace:
     """Import an answer file of format `fmt` (one of :data:`FORMATS`) as a trace.
 
     Parameters
@@ -285,6 +286,11 @@ def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs",
     question_tokens:
         Assumed tokens per user question (with the chat template) for the prompt-length
         estimate; must be >= 1.
+    target_model, draft_model, drafting:
+        The models and drafting mode the log was recorded with, written to the metadata
+        keys of those names when given: the logs do not name them in a form the cost
+        model reads, and the simulator needs them (``specaccel trace import`` requires
+        ``--target`` to write a trace).
 
     Raises
     ------
@@ -309,6 +315,8 @@ def import_answers(path: str | Path, fmt: str, *, steps_from: str = "idxs",
                  "token_ids": "placeholders (logs hold text)",
                  "prompt_len": f"estimated: earlier turns' new_tokens + {question_tokens} "
                                "assumed tokens per question asked"})
+    given = {"target_model": target_model, "draft_model": draft_model, "drafting": drafting}
+    meta.update({k: v for k, v in given.items() if v is not None})
     return _records_to_trace(records, meta, question_tokens)
 
 

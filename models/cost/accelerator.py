@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from specaccel.schema.config_fields import (
@@ -190,10 +191,18 @@ def accelerator_design(path: str | None = None, overrides: Mapping[str, Any] | N
     """An accelerator design: the fields of a TOML design file at `path` (top-level keys
     are :class:`AcceleratorConfig` fields, plus an optional ``name``), then `overrides`;
     defaults for the rest.  Unknown keys and bad values are :class:`InputError`\\ s naming
-    the file, line and field."""
+    the file, line and field; so are a file that is not ``.toml`` and one that sets
+    nothing (an empty file would otherwise silently mean the default design)."""
     base = AcceleratorConfig()
     if path is not None:
+        suffix = Path(path).suffix.lower()
+        if suffix != ".toml":
+            raise InputError(f"an accelerator design is a .toml file, not "
+                             f"{suffix or '(no suffix)'!r}", file=str(path))
         data = read_toml(path)
+        if not data:
+            raise InputError("empty file: an accelerator design sets at least one parameter "
+                             "(docs/config-format.md)", file=str(path))
         name = data.get("name", base.name)
         if not isinstance(name, str) or not name:
             raise InputError(f"must be a non-empty string, not {name!r}", file=str(path),

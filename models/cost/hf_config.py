@@ -1,5 +1,6 @@
-"""Load a `ModelSpec` from a Hugging Face ``config.json`` (Llama, Mistral, Mixtral, OPT,
-GPT-2/GPT-J/GPT-NeoX style key names; Mamba and Mamba-2)."""
+"""Load a `ModelSpec` from a Hugging Face ``config.json`` (``model_type`` llama, mistral,
+mixtral, qwen2, gemma, phi3, opt, gpt_neox, gpt2, gptj; mamba and mamba2).  Unknown
+top-level keys are ignored: Hugging Face configs carry many that do not shape the model."""
 
 from __future__ import annotations
 
@@ -18,7 +19,22 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "n_heads": ("num_attention_heads", "n_head"),
     "vocab_size": ("vocab_size",),
 }
-_GATED_TYPES = {"llama", "mistral", "mixtral", "qwen2", "gemma", "phi3"}
+#: The ``model_type``\ s read, each with whether its MLP is gated (SwiGLU/GeGLU) and the
+#: key Hugging Face names its feed-forward width by.  ``model_type`` selects behaviour
+#: (gating, the Mamba reader), so any other type is an error, not a guess.
+_MODEL_TYPES: dict[str, tuple[bool, str]] = {
+    "llama": (True, "intermediate_size"), "mistral": (True, "intermediate_size"),
+    "mixtral": (True, "intermediate_size"), "qwen2": (True, "intermediate_size"),
+    "gemma": (True, "intermediate_size"), "phi3": (True, "intermediate_size"),
+    "opt": (False, "ffn_dim"), "gpt_neox": (False, "intermediate_size"),
+    "gpt2": (False, "n_inner"), "gptj": (False, "n_inner"),
+}
+_SSM_TYPES = ("mamba", "mamba2")
+#: Width keys whose absence (or null) Hugging Face itself reads as 4 x the hidden size
+#: (GPT-2's and GPT-J's MLP: ``n_inner if n_inner is not None else 4 * n_embd``).  The
+#: other config classes fill a missing width with a fixed class default (LlamaConfig's
+#: 11008, OPT's 3072, ...) that says nothing about this model: that is an error.
+_FOUR_X_KEYS = ("n_inner",)
 _DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}
 
 
@@ -54,6 +70,34 @@ def _weight_dtype(cfg: dict[str, Any], path: str) -> str:
     return _DTYPES[name]
 
 
+def _model_type(cfg: dict[str, Any], path: str) -> str:
+    """``model_type``, one of the types read (it selects gating and the Mamba reader)."""
+    known = [*_MODEL_TYPES, *_SSM_TYPES]
+    value = cfg.get("model_type")
+    if value is None:
+        raise InputError(f"missing: it selects the architecture; one of {', '.join(known)}",
+                         file=path, field="model_type")
+    if value not in known:
+        raise InputError(f"unknown model_type {value!r}; one of {', '.join(known)}",
+                         file=path, field="model_type")
+    return str(value)
+
+
+def _ff_width(cfg: dict[str, Any], model_type: str, d: int, path: str) -> int:
+    """The feed-forward width: the first width key given, else 4 x `d` where Hugging Face
+    derives it so (:data:`_FOUR_X_KEYS`), else an error naming the type's key."""
+    key = next((k for k in ("intermediate_size", "ffn_dim", "n_inner")
+                if cfg.get(k) is not None), None)
+    if key is not None:
+        return _int(cfg[key], path, key, 1)
+    own = _MODEL_TYPES[model_type][1]
+    if own in _FOUR_X_KEYS:
+        return 4 * d
+    raise InputError(f"missing: a {model_type} config has no rule deriving the feed-forward "
+                     "width from the hidden size (Hugging Face would use its class default, "
+                     "not this model's)", file=path, field=own)
+
+
 def load_hf_config(path: str | Path) -> ModelSpec:
     """Read ``config.json`` at `path` into a `ModelSpec` (InputError on bad content)."""
     p = str(path)
@@ -65,8 +109,8 @@ def load_hf_config(path: str | Path) -> ModelSpec:
         raise InputError(f"not a readable JSON file ({exc})", file=p) from None
     if not isinstance(cfg, dict):
         raise InputError("top level must be a JSON object", file=p)
-    model_type = str(cfg.get("model_type", ""))
-    if model_type in ("mamba", "mamba2"):
+    model_type = _model_type(cfg, p)
+    if model_type in _SSM_TYPES:
         return _load_mamba(cfg, p, model_type)
     # every size must be >= 1 here: a head count of 0 would divide by zero below
     vals = {k: _int(_first(cfg, keys, p, k), p, keys[0], 1) for k, keys in _KEYS.items()}
@@ -79,13 +123,11 @@ def load_hf_config(path: str | Path) -> ModelSpec:
         raise InputError(f"{heads} attention heads do not divide the hidden size {d} (and "
                          "no head_dim is given)", file=p, field="num_attention_heads")
     head_dim = _int(_given(cfg, "head_dim", d // heads), p, "head_dim", 1)
-    ff_key = next((k for k in ("intermediate_size", "ffn_dim", "n_inner")
-                   if cfg.get(k) is not None), "intermediate_size")
-    d_ff = _int(_given(cfg, ff_key, 4 * d), p, ff_key, 1)
+    d_ff = _ff_width(cfg, model_type, d, p)
     act_name = str(cfg.get("hidden_act") or cfg.get("activation_function") or "silu").lower()
     activation = "silu" if "silu" in act_name or "swish" in act_name else (
         "relu" if "relu" in act_name else "gelu")
-    gated = model_type in _GATED_TYPES
+    gated = _MODEL_TYPES[model_type][0]
     norm = "rms" if "rms_norm_eps" in cfg else "layer"
     n_experts = _int(_given(cfg, "num_local_experts", 1), p, "num_local_experts", 1)
     per_tok = _int(_given(cfg, "num_experts_per_tok", 1), p, "num_experts_per_tok", 1)

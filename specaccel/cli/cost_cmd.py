@@ -100,12 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _context(text: str) -> int | list[int]:
-    try:
-        vals = [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise InputError(f"not an integer list: {text!r}", field="--context") from None
-    if not vals:
-        raise InputError("empty", field="--context")
+    from specaccel.schema.config_fields import parse_list
+
+    vals = parse_list(text, int, option="--context", what="integers")
     return vals[0] if len(vals) == 1 else vals
 
 

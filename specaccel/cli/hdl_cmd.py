@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from specaccel.cli.output import emit, table
+from specaccel.schema.config_fields import parse_list, split_list
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import (
     atomic_target,
@@ -133,13 +134,7 @@ def _nodes(value: int, option: str = "--nodes") -> int:
 
 
 def _node_list(text: str) -> list[int]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"must be comma-separated integers, not {text!r}",
-                         field="--nodes") from None
-    if not values:
-        raise InputError("must list at least one N", field="--nodes")
+    values = parse_list(text, int, option="--nodes", what="integers")
     twice = sorted({v for v in values if values.count(v) > 1})
     if twice:  # each (unit, N) is one CSV row; a repeat would synthesise it again
         raise InputError(f"lists N={', '.join(map(str, twice))} more than once",
@@ -235,12 +230,8 @@ def _add_timeout_option(p) -> None:
 
 
 def _seed_list(text: str) -> tuple[int, ...]:
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"must be comma-separated integers, not {text!r}",
-                         field="--seeds") from None
-    if not values or any(v < 0 for v in values) or len(set(values)) != len(values):
+    values = parse_list(text, int, option="--seeds", what="integers")
+    if any(v < 0 for v in values) or len(set(values)) != len(values):
         raise InputError(f"must list distinct non-negative seeds, not {text!r}",
                          field="--seeds")
     return tuple(values)
@@ -261,9 +252,9 @@ def _tool_timeout(value: float) -> float:
 def _device_list(text: str) -> list[str]:
     from specaccel.hdl.synthesis import DEVICES
 
-    values = [v.strip() for v in text.split(",") if v.strip()]
+    values = split_list(text, option="--devices")
     bad = [v for v in values if v not in DEVICES]
-    if bad or not values:
+    if bad:
         raise InputError(f"must be comma-separated devices of {', '.join(DEVICES)}, not "
                          f"{text!r}", field="--devices")
     if len(set(values)) != len(values):
@@ -386,7 +377,8 @@ def _cmd_characterise(args) -> int:
     )
     from specaccel.hdl.unused_designs import built_only_to_check
 
-    units = ([_unit_name(u, "--units") for u in args.units.split(",")] if args.units
+    units = ([_unit_name(u, "--units") for u in split_list(args.units, option="--units")]
+             if args.units
              else list(_tree_sized_units()))
     if SAMPLING_UNIT in units:
         if len(units) > 1:
@@ -501,7 +493,8 @@ def _characterise_sampling(args) -> int:
             raise InputError(f"does not apply to unit {SAMPLING_UNIT}", field=param.option)
     lanes_param, k_param = unit.parameter("lanes"), unit.parameter("max_top_k")
     try:
-        lanes = [lanes_param.convert(v) for v in (args.lanes or SAMPLING_LANES).split(",")]
+        lanes = [lanes_param.convert(v) for v in split_list(args.lanes or SAMPLING_LANES,
+                                                             option="--lanes")]
     except ValueError as exc:
         raise InputError(str(exc), field="--lanes") from None
     try:
@@ -563,12 +556,8 @@ def _characterise_sampling(args) -> int:
 
 def _vocab_list(text: str) -> list[int]:
     """--vocabs: vocabulary sizes in [2, 2**18] (the unit's 18-bit token index)."""
-    try:
-        values = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"must be comma-separated integers, not {text!r}",
-                         field="--vocabs") from None
-    if not values or len(set(values)) != len(values):
+    values = parse_list(text, int, option="--vocabs", what="integers")
+    if len(set(values)) != len(values):
         raise InputError("must list distinct vocabulary sizes", field="--vocabs")
     for v in values:
         if not 2 <= v <= 1 << 18:

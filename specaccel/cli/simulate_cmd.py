@@ -17,7 +17,12 @@ from specaccel.cli.hardware_options import (
 )
 from specaccel.cli.output import add_warning, emit, table, to_json
 from specaccel.models.cost.deployment_config import DeploymentConfig
-from specaccel.schema.config_fields import add_options, from_mapping, options_from_args
+from specaccel.schema.config_fields import (
+    add_options,
+    from_mapping,
+    options_from_args,
+    parse_list,
+)
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
 from specaccel.sim.options import ENGINE_CHOICES, EngineOptions, ServingConfig
@@ -150,11 +155,10 @@ def _hardware(args: argparse.Namespace):
 def _gantt_window(text: str | None) -> tuple[float, float] | None:
     if text is None:
         return None
-    try:
-        a, b = (float(x) for x in text.split(","))
-    except ValueError:
-        raise InputError(f"must be T0,T1 in seconds, not {text!r}",
-                         field="gantt-window") from None
+    values = parse_list(text, float, option="gantt-window", what="seconds")
+    if len(values) != 2:
+        raise InputError(f"must be T0,T1 in seconds, not {text!r}", field="gantt-window")
+    a, b = values
     if not b > a:
         raise InputError(f"T1 must be > T0, not {text!r}", field="gantt-window")
     return a, b

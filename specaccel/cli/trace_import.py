@@ -9,8 +9,11 @@ import argparse
 import sys
 from typing import Any
 
+from specaccel.cli.option_rules import needs
 from specaccel.cli.output import emit, table
+from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import check_trace_output
+from specaccel.schema.trace import Trace
 from specaccel.workloads.importers import FORMATS, STEPS_FROM, import_answers, imported_summary
 
 
@@ -39,9 +42,20 @@ def register_import(trace_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--question-tokens", type=int, default=128, metavar="N",
                    help="assumed tokens per user question for the prompt-length estimate "
                         "(logs hold no prompts; default 128)")
+    p.add_argument("--target", metavar="NAME",
+                   help="the target model the log was recorded with (a model preset or a "
+                        "config.json); required with -o: simulate and trace validate need "
+                        "it and the log does not name it")
+    p.add_argument("--draft", metavar="NAME",
+                   help="the draft model (required with -o when the drafting mode runs one)")
+    p.add_argument("--drafting", metavar="MODE",
+                   help="how the method drafted (per-level, single-pass, draft-free, ...; "
+                        "default per-level, the trace schema's)")
     p.add_argument("--per-request", action="store_true",
                    help="list every request (turn) in the human output")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    for option in ("--target", "--draft", "--drafting"):
+        needs(p, option, "--output", "they are written into the trace")
     p.set_defaults(func=run_import)
     return p
 
@@ -67,15 +81,38 @@ def _human(result: dict[str, Any], per_request: bool) -> str:
     return "\n".join(lines)
 
 
+#: The option that sets each metadata key the simulator's check may refuse.
+_OPTION_OF = {"metadata.target_model": "--target", "metadata.draft_model": "--draft",
+              "metadata.drafting": "--drafting"}
+
+
+def _check_replayable(trace: Trace) -> None:
+    """Refuse to write a trace that ``trace validate`` would reject: the simulator's
+    metadata check, its errors blamed on the option that sets the key."""
+    from specaccel.sim.config_check import check_trace_metadata
+
+    try:
+        check_trace_metadata(trace)
+    except InputError as exc:
+        raise InputError(exc.reason, field=_OPTION_OF.get(exc.field or "", exc.field)
+                         ) from None
+
+
 def run_import(args: argparse.Namespace) -> int:
     if args.output:
         check_trace_output(args.output, option="--output")
+        if args.target is None:
+            raise InputError("required with --output: the log does not name the target "
+                             "model, and simulate and trace validate need it",
+                             field="--target")
     trace = import_answers(args.file, args.log_format, steps_from=args.steps_from,
-                           question_tokens=args.question_tokens)
+                           question_tokens=args.question_tokens, target_model=args.target,
+                           draft_model=args.draft, drafting=args.drafting)
     result = imported_summary(trace)
     if args.output:
         from specaccel.schema.trace_io import write_trace
 
+        _check_replayable(trace)
         write_trace(trace, args.output)
         print(f"wrote {trace.n_steps} steps to {args.output}", file=sys.stderr)
         result["output"] = args.output

@@ -14,6 +14,7 @@ from specaccel.cli.output import add_warning, emit, table
 from specaccel.models import theory
 from specaccel.models.golden import node_depth
 from specaccel.models.sequoia import choose_tree, sequoia_table
+from specaccel.schema.config_fields import parse_list
 from specaccel.schema.errors import InputError
 
 SPEEDUP_DEFINITION = (
@@ -44,26 +45,21 @@ Without --target-times, verify times come from the cost model for --model/--hw.
 """
 
 
-def _float_list(text: str) -> list[float]:
+def _list(text: str, convert: Any, what: str) -> list[Any]:
+    """The shared list parsing (an empty item is an error), as an argparse type: argparse
+    names the option in the error."""
     try:
-        values = [float(x) for x in text.split(",") if x.strip() != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of numbers: {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("empty list")
-    return values
+        return parse_list(text, convert, option="value", what=what)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
+
+
+def _float_list(text: str) -> list[float]:
+    return _list(text, float, "numbers")
 
 
 def _int_list(text: str) -> list[int]:
-    try:
-        values = [int(x) for x in text.split(",") if x.strip() != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a comma-separated list of integers: {text!r}") from None
-    if not values:
-        raise argparse.ArgumentTypeError("empty list")
-    return values
+    return _list(text, int, "integers")
 
 
 def register(subparsers: Any) -> None:

@@ -131,6 +131,28 @@ def test_hf_config_loads_llama_and_opt_shapes(tmp_path):
         load_hf_config(p)
 
 
+@pytest.mark.parametrize(("model_type", "width_key", "derived"), [
+    ("gpt2", "n_inner", True), ("gptj", "n_inner", True),      # HF: None means 4 x n_embd
+    ("llama", "intermediate_size", False), ("mistral", "intermediate_size", False),
+    ("qwen2", "intermediate_size", False), ("mixtral", "intermediate_size", False),
+    ("gpt_neox", "intermediate_size", False), ("opt", "ffn_dim", False),
+])
+def test_hf_config_without_a_ffn_width_follows_hugging_face(tmp_path, model_type,
+                                                             width_key, derived):
+    """A missing feed-forward width is 4 x hidden only where Hugging Face derives it so;
+    elsewhere HF would silently use its config class's default: an error here."""
+    p = tmp_path / "config.json"
+    p.write_text(json.dumps({"model_type": model_type, "num_hidden_layers": 2,
+                             "hidden_size": 256, "num_attention_heads": 4,
+                             "vocab_size": 1000, width_key: None, "unused_hf_key": 1}))
+    if derived:
+        assert load_hf_config(p).d_ff == 4 * 256
+    else:
+        with pytest.raises(InputError, match=f"field '{width_key}': missing") as exc:
+            load_hf_config(p)
+        assert exc.value.file == str(p)
+
+
 def test_accelerator_keeps_tree_kv_on_chip_only_while_it_fits():
     m = get_model("llama-2-7b")
     small = pass_cost(m, ACC, tokens=64, context=1000, phase="verify")

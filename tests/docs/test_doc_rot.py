@@ -143,6 +143,15 @@ def test_trace_schema_node_fields_match_the_code():
         assert np.dtype(NODE_DTYPES[name]).name == dtype, name
 
 
+def test_trace_schema_metadata_keys_match_the_code():
+    from specaccel.schema.trace_metadata import METADATA_KEYS
+
+    text = (DOCS / "trace-schema.md").read_text()
+    block = text.split("<!-- metadata-keys", 1)[1].split("<!-- /metadata-keys -->", 1)[0]
+    listed = re.findall(r"`(\w+)`", block.split("-->", 1)[1])
+    assert sorted(listed) == sorted(METADATA_KEYS)
+
+
 def test_trace_schema_version_matches_the_code():
     from specaccel.workloads import SCHEMA_VERSION
 

@@ -150,7 +150,8 @@ def test_trace_import_through_the_cli(tmp_path, capsys):
 
     out = tmp_path / "mt7b.parquet"
     assert main(["trace", "import", str(MT7B), "--format", "mtbench-answers", "-o", str(out),
-                 "--json"]) == 0
+                 "--target", "vicuna-7b", "--drafting", "single-pass", "--draft",
+                 "medusa-vicuna-7b", "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)  # stdout holds only the JSON object
     back = read_trace(out)  # validated on read
     assert back.n_steps == summary["n_steps"] == sum(i for _, i, _ in _turns_by_hand(MT7B))
@@ -160,6 +161,52 @@ def test_trace_import_through_the_cli(tmp_path, capsys):
     assert main(["trace", "import", str(tmp_path / "nope.jsonl"), "--format",
                  "spec-bench"]) == 2
     assert "nope.jsonl: no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fmt", "log", "extra"), [
+    ("mtbench-answers", MT7B, ["--steps-from", "idxs+1", "--drafting", "single-pass",
+                               "--draft", "medusa-vicuna-7b"]),
+    ("spec-bench", SPEC, ["--draft", "eagle-head-vicuna-7b"]),
+    ("spec-bench", SPEC, ["--drafting", "draft-free"]),
+])
+@pytest.mark.parametrize("suffix", [".parquet", ".jsonl"])
+def test_an_imported_trace_always_passes_trace_validate(tmp_path, capsys, fmt, log, extra,
+                                                        suffix):
+    """import writes only what its own validator accepts: the metadata that simulate and
+    trace validate need comes from --target/--draft/--drafting."""
+    from specaccel.cli import main
+
+    out = str(tmp_path / f"imp{suffix}")
+    assert main(["trace", "import", str(log), "--format", fmt, "-o", out, "--target",
+                 "vicuna-7b", *extra]) == 0
+    assert main(["trace", "validate", out]) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("argv", "field", "piece"), [
+    ([], "--target", "required with --output"),
+    (["--target", "nosuch"], "--target", "unknown model 'nosuch'"),
+    (["--target", "vicuna-7b"], "--draft", "missing"),                 # per-level drafts
+    (["--target", "vicuna-7b", "--draft", "nosuch"], "--draft", "unknown model"),
+    (["--target", "vicuna-7b", "--drafting", "bogus"], "--drafting", "unknown drafting"),
+])
+def test_import_refuses_to_write_a_trace_validate_would_reject(tmp_path, capsys, argv,
+                                                               field, piece):
+    from specaccel.cli import main
+
+    out = tmp_path / "imp.parquet"
+    assert main(["trace", "import", str(SPEC), "--format", "spec-bench", "-o", str(out),
+                 *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"field {field!r}" in err and piece in err and "\n" not in err
+    assert not out.exists()
+
+
+def test_model_options_need_an_output(capsys):
+    from specaccel.cli import main
+
+    assert main(["trace", "import", str(SPEC), "--format", "spec-bench", "--target",
+                 "vicuna-7b"]) == 2
+    assert "does nothing without --output" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("fmt", "steps_key"), [("mtbench-answers", "idxs"),

@@ -16,6 +16,7 @@ from specaccel.models.cost.drafting import DraftingMode
 from specaccel.models.golden import verify_trace
 from specaccel.schema.errors import InputError
 from specaccel.sim import simulate_named
+from specaccel.sim.config_check import check_trace_metadata
 from specaccel.workloads import (
     METHODS,
     PRESETS,
@@ -65,6 +66,7 @@ def test_every_preset_generates_a_valid_labelled_trace(name, real_text):
     sizes = SMALL if preset.sized_by_steps else {"n_requests": 2}
     trace = preset.generate(seed=3, **sizes)
     validate_trace(trace)
+    check_trace_metadata(trace)  # the names trace validate checks: models, stacks, hardware
     meta = trace.metadata
     assert meta["preset"] == name and meta["method"] == preset.method
     assert meta["drafting"] == get_method(preset.method).drafting.name

@@ -31,7 +31,7 @@ def _mixed_trace():
                 recorded_accepted=int(rng.integers(-1, 1))))
         requests.append((f"q{r}-ü/{r}", int(rng.integers(1, 500)), trees))
     return Trace.from_trees(requests, verification="stochastic", arrival_s=[0.0, 0.125, 1e-9],
-                            metadata={"source": "hand", "nested": {"a": [1, 2.5, None]}})
+                            metadata={"source": "hand", "policy": {"a": [1, 2.5, None]}})
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +159,11 @@ def test_jsonl_errors_name_line_request_step(tmp_path, traces):
     with pytest.raises(InputError, match="empty file"):
         read_trace(tmp_path / "empty.jsonl")
 
+    (tmp_path / "blank.jsonl").write_text("\n".join([*lines[:2], "  ", *lines[2:]]) + "\n")
+    with pytest.raises(InputError) as exc:
+        read_trace(tmp_path / "blank.jsonl")
+    assert exc.value.where == ("line 3",) and "blank line" in exc.value.reason
+
 
 def test_paths_and_suffixes(tmp_path, traces):
     with pytest.raises(InputError, match="no such file"):
@@ -182,9 +187,11 @@ def test_numpy_metadata_is_written_as_plain_json_by_both_formats(tmp_path, suffi
     """NumPy scalars/arrays in metadata become JSON numbers/lists (one shared encoder);
     anything else JSON cannot hold is refused, in both formats."""
     trace = generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2, seed=0)
-    trace.metadata = {"n": np.int32(7), "x": np.float64(0.25), "v": np.arange(3)}
+    trace.metadata = {"seed": np.int32(7), "alpha": np.float64(0.25),
+                      "draft_passes": np.arange(3)}
     write_trace(trace, tmp_path / f"t{suffix}")
-    assert read_trace(tmp_path / f"t{suffix}").metadata == {"n": 7, "x": 0.25, "v": [0, 1, 2]}
-    trace.metadata = {"bad": object()}
+    assert read_trace(tmp_path / f"t{suffix}").metadata == {
+        "seed": 7, "alpha": 0.25, "draft_passes": [0, 1, 2]}
+    trace.metadata = {"policy": {"bad": object()}}
     with pytest.raises(TypeError, match="metadata value of type object"):
         write_trace(trace, tmp_path / f"u{suffix}")

@@ -60,6 +60,8 @@ def test_generated_traces_are_valid(greedy, stochastic):
     ("target_prob", 2, 1.5, "target_prob[2] = 1.5 is not a probability"),
     ("draft_prob", 6, np.nan, "draft_prob[6] is NaN"),
     ("uniform", 6, 1.0, "uniform[6] = 1.0 is not in [0, 1)"),
+    ("token", 3, -7, "token[3] = -7 is not a token id"),
+    ("target_token", 0, -1, "target_token[0] = -1 is not a token id"),
 ])
 def test_node_errors_name_request_step_field(greedy, field, index, value, text):
     bad = copy.deepcopy(greedy)
@@ -150,3 +152,35 @@ def test_million_node_trace_finds_an_error_in_the_last_step():
     big.nodes["parent"][-1] = 30
     err = _error(big)
     assert err.where == ("request r00399", "step 99") and err.field == "parent"
+
+
+@pytest.mark.parametrize("edit, field, text", [
+    (lambda m: m.update(bogus=1), "metadata.bogus", "unknown key"),
+    (lambda m: m["tree"].update(bogus=1), "metadata.tree.bogus", "unknown key"),
+    (lambda m: m["tree"].update(nodes=3), "metadata.tree.nodes",
+     "is 3, but the trace's largest tree has 26 nodes"),
+    (lambda m: m["tree"].update(draft_tokens=7), "metadata.tree.draft_tokens", "drafts 25"),
+    (lambda m: m["tree"].update(level_sizes=[1, 4, 8]), "metadata.tree.level_sizes",
+     "add up to 13"),
+    (lambda m: m["tree"].update(depth=2), "metadata.tree.level_sizes", "has 6 levels"),
+    (lambda m: m.update(published_tau="abc"), "metadata.published_tau",
+     "must be a number or null, not 'abc'"),
+    (lambda m: m.update(published_tau=0.5), "metadata.published_tau", "must be >= 1"),
+    (lambda m: m.update(seed=-1), "metadata.seed", "must be >= 0"),
+    (lambda m: m.update(seed=True), "metadata.seed", "must be an integer"),
+    (lambda m: m.update(drafting=3), "metadata.drafting", "must be a string"),
+    (lambda m: m.update(calibration_scale=float("nan")), "metadata.calibration_scale",
+     "finite"),
+])
+def test_metadata_keys_are_a_closed_set_of_checked_values(greedy, edit, field, text):
+    bad = copy.deepcopy(greedy)
+    edit(bad.metadata)
+    err = _error(bad)
+    assert err.field == field and text in err.reason
+    assert err.message.startswith(f"t.parquet: field '{field}'")
+
+
+def test_metadata_that_is_not_an_object_is_an_error(greedy):
+    bad = copy.deepcopy(greedy)
+    bad.metadata = [1, 2]
+    assert _error(bad).field == "metadata"
