@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from specaccel.cli.option_rules import needs
+from specaccel.cli.option_rules import excludes, given, needs
 from specaccel.cli.output import emit, table
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import check_trace_output
@@ -56,6 +56,7 @@ def register_import(trace_subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     for option in ("--target", "--draft", "--drafting"):
         needs(p, option, "--output", "they are written into the trace")
+    excludes(p, "--per-request", "--json", "the JSON object lists every request")
     p.set_defaults(func=run_import)
     return p
 
@@ -99,6 +100,9 @@ def _check_replayable(trace: Trace) -> None:
 
 
 def run_import(args: argparse.Namespace) -> int:
+    if given(args, "steps_from") and args.log_format != "mtbench-answers":
+        raise InputError(f"only with --format mtbench-answers: {args.log_format} logs record "
+                         "every step", field="--steps-from")
     if args.output:
         check_trace_output(args.output, option="--output")
         if args.target is None:
@@ -113,7 +117,7 @@ def run_import(args: argparse.Namespace) -> int:
         from specaccel.schema.trace_io import write_trace
 
         _check_replayable(trace)
-        write_trace(trace, args.output)
+        write_trace(trace, args.output, option="--output")
         print(f"wrote {trace.n_steps} steps to {args.output}", file=sys.stderr)
         result["output"] = args.output
     emit(args.json, result, lambda r: _human(r, args.per_request))

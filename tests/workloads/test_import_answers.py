@@ -209,6 +209,18 @@ def test_model_options_need_an_output(capsys):
     assert "does nothing without --output" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("extra", "field"), [
+    (["--steps-from", "idxs+1"], "--steps-from"),   # Spec-Bench logs record every step
+    (["--per-request", "--json"], "--per-request"),  # the JSON lists every request anyway
+])
+def test_import_options_that_do_nothing_here_are_refused(capsys, extra, field):
+    from specaccel.cli import main
+
+    assert main(["trace", "import", str(SPEC), "--format", "spec-bench", *extra]) == 2
+    err = capsys.readouterr().err
+    assert f"field '{field}'" in err and err.count("\n") == 1
+
+
 @pytest.mark.parametrize(("fmt", "steps_key"), [("mtbench-answers", "idxs"),
                                                 ("spec-bench", "decoding_steps")])
 @pytest.mark.parametrize("column", ["new_tokens", "wall_time"])
