@@ -31,8 +31,9 @@ from specaccel.schema.config_fields import split_list
 from specaccel.schema.errors import InputError
 from specaccel.schema.output_path import atomic_write, check_output_file
 
-DEFAULT_OBJECTIVES = (("tokens_per_s", "max"), ("energy_per_token_j", "min"),
-                      ("area_mm2", "min"), ("power_w", "min"), ("speedup", "max"))
+#: The metrics a report's Pareto front is taken over when none are asked for (the first
+#: three with finite values); each is better the way the metrics registry declares.
+DEFAULT_FRONT = ("tokens_per_s", "energy_per_token_j", "area_mm2", "power_w", "speedup")
 
 
 @dataclass
@@ -168,7 +169,7 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
     axes = [a for a in meta.get("axes", []) if a in df.columns]
     if objectives is None:
         objectives = {}
-        for m, sense in DEFAULT_OBJECTIVES:
+        for m, sense in ((m, metric_sense(m)) for m in DEFAULT_FRONT):
             finite = m in numeric and bool(np.isfinite(df[m].to_numpy(float)).any())
             if finite and len(objectives) < 3:
                 objectives[m] = sense
