@@ -166,7 +166,8 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
         df = df[full].reset_index(drop=True)
     metrics = [m for m in meta.get("metrics", METRICS) if m in df.columns]
     numeric = _numeric_metrics(df, metrics)
-    axes = [a for a in meta.get("axes", []) if a in df.columns]
+    _check_meta_columns(meta, df, root)
+    axes = list(meta.get("axes", []))
     if objectives is None:
         objectives = {}
         for m, sense in ((m, metric_sense(m)) for m in DEFAULT_FRONT):
@@ -177,6 +178,10 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
         if m not in numeric:
             raise InputError(f"no numeric metric {m!r} in the results "
                              f"(have: {', '.join(numeric)})", field="--pareto")
+        if not np.isfinite(df[m].to_numpy(float)).any():
+            raise InputError(f"{m} has no finite value in these results (a metric this "
+                             "hardware does not have), so no front can be taken over it",
+                             field="--pareto")
     constraints = [Constraint(c["metric"], c.get("min"), c.get("max"))
                    for c in meta.get("constraints", []) if c["metric"] in df.columns]
     feasible = feasible_mask(df, constraints)
@@ -193,6 +198,17 @@ def analyse_sweep(root: str | Path, *, objectives: Mapping[str, str] | None = No
                          feasible=feasible, front=front, best=best, sensitivity=sens,
                          duplicates_dropped=loaded.duplicates_dropped,
                          short_rung_points=partial)
+
+
+def _check_meta_columns(meta: dict[str, Any], df: pd.DataFrame, root: Path) -> None:
+    """The axes and metrics ``sweep.json`` names are columns of the results: a sweep
+    stores every point's axis values and metrics, so a name that is none is a
+    hand-edited or foreign file, not something to skip."""
+    for key in ("axes", "metrics"):
+        missing = [c for c in meta.get(key, []) if c not in df.columns]
+        if missing:
+            raise InputError(f"names {missing[0]!r}, which is no column of the results",
+                             file=str(root / "sweep.json"), field=key)
 
 
 # ---------------------------------------------------------------------------- HTML

@@ -260,16 +260,48 @@ def read_manifest(root: str | Path) -> dict[str, Any] | None:
     if not isinstance(m, dict) or m.get("format") != FORMAT:
         found = m.get("format") if isinstance(m, dict) else type(m).__name__
         raise InputError(f"unsupported manifest format {found!r}", file=str(path))
-    if not isinstance(m.get("columns"), list):
-        raise InputError("must be a list of column names", file=str(path), field="columns")
+    unknown = sorted(set(m) - MANIFEST_KEYS)
+    if unknown:
+        raise InputError("unknown key (the store writes format, columns, parts, types)",
+                         file=str(path), field=unknown[0])
+    columns = m.get("columns")
+    if not (isinstance(columns, list) and all(isinstance(c, str) and c for c in columns)
+            and "key" in columns and len(set(columns)) == len(columns)):
+        raise InputError("must be a list of distinct column names including 'key'",
+                         file=str(path), field="columns")
+    types = m.get("types")
+    if types is not None and not (isinstance(types, dict) and set(types) == set(columns)
+                                  and all(t in COLUMN_TYPES for t in types.values())):
+        raise InputError("must give one known type for every column", file=str(path),
+                         field="types")
     parts = m.get("parts")
     if not isinstance(parts, list) or not all(
-        isinstance(q, dict) and isinstance(q.get("file"), str) and isinstance(q.get("keys"), list)
+        isinstance(q, dict) and set(q) == {"file", "keys"} and isinstance(q["file"], str)
+        and isinstance(q["keys"], list) and all(isinstance(k, str) for k in q["keys"])
         for q in parts
     ):
         raise InputError("must be a list of {file, keys} objects", file=str(path),
                          field="parts")
     return m
+
+
+#: The keys of a manifest the store writes.
+MANIFEST_KEYS = frozenset({"format", "columns", "parts", "types"})
+
+
+def _check_part(table: pa.Table, path: Path, columns: list[str], keys: list[str]) -> None:
+    """A part file holds exactly the manifest's columns and the keys it lists for it."""
+    if set(table.column_names) != set(columns):
+        extra = sorted(set(table.column_names) - set(columns))
+        missing = sorted(set(columns) - set(table.column_names))
+        raise InputError("its columns are not the manifest's ("
+                         + ", ".join(filter(None, (
+                             f"not listed: {', '.join(extra)}" if extra else "",
+                             f"missing: {', '.join(missing)}" if missing else "")))
+                         + ")", file=str(path), field="columns")
+    if sorted(table.column("key").to_pylist()) != sorted(keys):
+        raise InputError("its point keys are not the ones manifest.json lists for it",
+                         file=str(path), field="keys")
 
 
 def _read_part(path: Path) -> pa.Table:
@@ -293,7 +325,16 @@ def read_sweep_meta(root: str | Path) -> dict[str, Any]:
         raise InputError(f"unreadable sweep metadata: {exc}", file=str(path)) from None
     if not isinstance(meta, dict):
         raise InputError("must hold a JSON object", file=str(path))
+    unknown = sorted(set(meta) - SWEEP_META_KEYS)
+    if unknown:
+        raise InputError("unknown key (a sweep writes " + ", ".join(sorted(SWEEP_META_KEYS))
+                         + ")", file=str(path), field=unknown[0])
     return meta
+
+
+#: The keys of the ``sweep.json`` a sweep writes (`sweep_runner.spec_meta`).
+SWEEP_META_KEYS = frozenset({"name", "axes", "metrics", "strategy", "objective", "maximize",
+                             "engine", "constraints"})
 
 
 def stored_count(root: str | Path) -> int:
@@ -323,7 +364,11 @@ def load_results(root: str | Path) -> LoadedResults:
     if manifest is None:
         raise InputError("not a results directory (no manifest.json)", file=str(root))
     columns = list(manifest["columns"])
-    tables = [_read_part(root / PARTS / p["file"]) for p in manifest["parts"]]
+    tables = []
+    for part in manifest["parts"]:
+        path = root / PARTS / part["file"]
+        tables.append(_read_part(path))
+        _check_part(tables[-1], path, columns, part["keys"])
     if tables:
         # One Arrow table first, so pandas dtypes do not depend on how rows were batched.
         df = pa.concat_tables(tables, promote_options="permissive").to_pandas()

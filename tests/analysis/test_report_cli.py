@@ -175,3 +175,40 @@ def test_report_front_over_bare_metrics_maximises_tokens_per_s(tmp_path, capsys)
     df = analyse_sweep(out).frame
     assert sorted(rep["pareto_keys"]) == sorted(
         df.loc[pareto_mask(df, rep["objectives"]), "key"])
+
+
+GPU_SPEC = """
+[sweep]
+name = "gpu"
+
+[fixed]
+hardware = "a100-80gb"
+
+[axes]
+tree = ["chain-3", "eagle-25"]
+
+[[workloads]]
+preset = "eagle-vicuna-7b-mtbench"
+requests = 1
+steps = 4
+"""
+
+
+def test_report_refuses_what_the_results_cannot_answer(tmp_path, capsys):
+    """A front over a metric the hardware lacks (a GPU has no area), and a sweep.json
+    naming an axis or key the results do not have, are errors, not empty output."""
+    out = tmp_path / "res"
+    assert main(["sweep", str(write_spec(tmp_path, GPU_SPEC)), "--out", str(out),
+                 "--workers", "1", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["report", str(out), "--pareto", "tokens_per_s:max,area_mm2:min"]) == 2
+    err = capsys.readouterr().err
+    assert "field '--pareto'" in err and "area_mm2 has no finite value" in err
+    meta_path = out / "sweep.json"
+    meta = json.loads(meta_path.read_text())
+    for edited, field in (({**meta, "axes": ["tree", "bogus_axis"]}, "axes"),
+                          ({**meta, "bogus": 1}, "bogus")):
+        meta_path.write_text(json.dumps(edited))
+        assert main(["report", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"sweep.json: field '{field}'" in err and err.count("\n") == 1

@@ -93,3 +93,37 @@ def test_frames_bit_identical_compares_float_bits_and_list_cells():
     assert not frames_bit_identical(a, a[["tree", "x"]])
     assert not frames_bit_identical(a, a.iloc[:1])
     assert not frames_bit_identical(a, a.astype({"x": "float32"}))
+
+
+def _edit_manifest(root, edit):
+    m = json.loads((root / "manifest.json").read_text())
+    edit(m)
+    (root / "manifest.json").write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize(("edit", "field"), [
+    (lambda m: m.update(bogus=1), "bogus"),                       # a key the store never writes
+    (lambda m: m["columns"].remove("key"), "columns"),            # every point has a key
+    (lambda m: m["columns"].append("a"), "columns"),              # a column twice
+    (lambda m: m["parts"][0].update(rows=2), "parts"),            # an unknown part entry key
+])
+def test_a_manifest_the_store_never_writes_is_refused(tmp_path, edit, field):
+    ResultsStore(tmp_path, columns=COLS).append(_recs(["x", "y"]))
+    _edit_manifest(tmp_path, edit)
+    with pytest.raises(InputError) as e:
+        load_results(tmp_path)
+    assert e.value.field == field and e.value.file.endswith("manifest.json")
+
+
+def test_a_part_that_disagrees_with_the_manifest_names_itself(tmp_path):
+    """Columns or keys other than the manifest lists: the part is not this store's."""
+    ResultsStore(tmp_path, columns=COLS).append(_recs(["x", "y"]))
+    _edit_manifest(tmp_path, lambda m: m["parts"][0].update(keys=["x", "z"]))
+    with pytest.raises(InputError) as e:
+        load_results(tmp_path)
+    assert e.value.field == "keys" and e.value.file.endswith(".parquet")
+    _edit_manifest(tmp_path, lambda m: (m["parts"][0].update(keys=["x", "y"]),
+                                        m["columns"].append("extra")))
+    with pytest.raises(InputError, match="missing: extra") as e:
+        load_results(tmp_path)
+    assert e.value.field == "columns"
