@@ -153,6 +153,16 @@ class SequoiaTable:
         return np.asarray(parent, dtype=np.int64)
 
 
+    def height(self, budget: int, depth: int | None = None) -> int:
+        """Height of the best tree of :meth:`tree` (its deepest node; below `depth` when
+        deeper nodes add nothing, e.g. the root alone under zero acceptance)."""
+        parent = self.tree(budget, depth)
+        level = np.zeros(parent.size, dtype=np.int64)
+        for i in range(1, parent.size):  # breadth first: a parent precedes its children
+            level[i] = level[parent[i]] + 1
+        return int(level.max())
+
+
 def sequoia_table(rank_acceptance, max_nodes: int, max_depth: int | None = None
                   ) -> SequoiaTable:
     """Solve the dynamic program for trees of up to `max_nodes` nodes and height `max_depth`.
@@ -250,8 +260,9 @@ def choose_tree(table: SequoiaTable, budgets, verify_times_s, draft_time_s: floa
         hi = min(d_max, b - 1)
         for d in range(min(1, hi), hi + 1):  # depth 0 only when nothing else fits
             f = table.expected_tokens(b, d)
-            step = d * draft_time_s + t
-            cand = TreeChoice(budget=b, depth=d, nodes=table.best_size(b, d), expected_tokens=f,
+            h = table.height(b, d)  # the tree's own height: one draft pass per level
+            step = h * draft_time_s + t
+            cand = TreeChoice(budget=b, depth=h, nodes=table.best_size(b, d), expected_tokens=f,
                               verify_time_s=t, step_time_s=step, time_per_token_s=step / f,
                               speedup=baseline_time_s * f / step)
             if top is None or cand.time_per_token_s < top.time_per_token_s:

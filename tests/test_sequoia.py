@@ -108,6 +108,20 @@ def test_value_grows_with_budget_and_depth():
     assert table.expected_tokens(128) < 1 + R_TEST.sum() / (1 - R_TEST.sum())  # geometric bound
 
 
+def test_a_tree_is_charged_the_draft_passes_of_its_own_height():
+    """Under zero acceptance every budget's best tree is the root alone: no level is
+    drafted, so the step is the verify pass and the speedup 1 (not a drafted level
+    charged for a tree that has none)."""
+    table = sequoia_table(np.zeros(2), 8, 4)
+    assert table.height(8, 3) == 0 and table.best_size(8, 3) == 1
+    best, _ = choose_tree(table, [8], [1e-2], draft_time_s=1e-3, baseline_time_s=1e-2)
+    assert (best.depth, best.nodes, best.step_time_s) == (0, 1, pytest.approx(1e-2))
+    assert best.speedup == pytest.approx(1.0)
+    # a tree that does use its depth is charged all of it
+    full = sequoia_table(np.array([0.9]), 8, 7)     # a chain: one rank, height 7
+    assert full.height(8, 7) == int(node_depth(full.tree(8, 7)).max()) >= 2
+
+
 def test_hardware_choice_trades_depth_against_draft_time():
     table = sequoia_table(R_TEST, 128, 16)
     budgets = [16, 32, 64, 128]
@@ -203,6 +217,10 @@ def test_cli_marginal_form_and_human_output(capsys):
      "--target-times", "1"],
     ["--acceptance", "0.9,0.5", "--acceptance-form", "marginal", "--max-nodes", "8",
      "--draft-time", "0", "--target-times", "1"],
+    ["--acceptance", "0.6", "--max-nodes", "8", "--draft-time", "0", "--budgets", "4,4",
+     "--target-times", "1,1"],                                  # a budget twice
+    ["--acceptance", "0.6", "--max-nodes", "8", "--draft-time", "0", "--target-times", "1",
+     "--baseline-time", "1e300"],                               # no pass lasts 1e300 s
 ])
 def test_cli_bad_input_exit_2_one_line(argv, capsys):
     code, out, err = _cli(["tree", "optimize", *argv, "--json"], capsys)

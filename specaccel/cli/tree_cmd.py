@@ -45,6 +45,11 @@ Without --target-times, verify times come from the cost model for --model/--hw.
 """
 
 
+#: The longest forward pass a time option may give, seconds: an hour is far beyond any
+#: decode or verify pass (a 70B pass offloaded over PCIe takes seconds).
+MAX_PASS_TIME_S = 3600.0
+
+
 def _list(text: str, convert: Any, what: str) -> list[Any]:
     """The shared list parsing (an empty item is an error), as an argparse type: argparse
     names the option in the error."""
@@ -150,7 +155,14 @@ def optimize(args: argparse.Namespace) -> dict[str, Any]:
         raise InputError(f"must be >= 1, not {args.max_depth}", field="max_depth")
     if not (args.draft_time >= 0 and np.isfinite(args.draft_time)):
         raise InputError(f"must be finite and >= 0, not {args.draft_time}", field="draft_time")
+    for value, field in ((args.draft_time, "draft_time"), (args.baseline_time, "baseline_time"),
+                         *((t, "target_times") for t in args.target_times or ())):
+        if value is not None and value > MAX_PASS_TIME_S:
+            raise InputError(f"{value:g} s for one forward pass; at most {MAX_PASS_TIME_S:g}",
+                             field=field)
     budgets = args.budgets if args.budgets is not None else [args.max_nodes]
+    if len(set(budgets)) != len(budgets):
+        raise InputError(f"a budget is listed twice: {budgets}", field="budgets")
     bad = [b for b in budgets if not 1 <= b <= args.max_nodes]
     if bad:
         raise InputError(f"budget {bad[0]} is outside [1, --max-nodes={args.max_nodes}]",
