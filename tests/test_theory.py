@@ -139,3 +139,17 @@ def test_cli_bad_values_exit_2_one_line(argv, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert len(captured.err.strip().splitlines()) == 1
+
+
+def test_an_optimum_at_the_search_bound_is_said_to_be_one():
+    """With alpha = 1 the speedup grows with gamma towards 1 / c: the searched optimum is
+    the bound, and the result says so rather than calling it optimal."""
+    from specaccel.cli.theory_cmd import _human, compute
+
+    capped = compute(1.0, 10, 0.1)
+    assert capped["optimal_gamma"] == theory.MAX_GAMMA and capped["optimal_at_search_bound"]
+    assert "the search bound --max-gamma 64" in _human(capped)
+    inner = compute(0.8, 4, 0.1)
+    assert inner["optimal_gamma"] == 6 and inner["optimal_at_search_bound"] is False
+    assert "search bound" not in _human(inner)
+    assert compute(0.8, 4, None)["optimal_at_search_bound"] is None

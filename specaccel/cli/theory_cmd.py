@@ -55,6 +55,7 @@ def compute(alpha: float, gamma: int, cost_ratio: float | None,
         "optimal_gamma": None,
         "optimal_speedup": None,
         "optimal_expected_tokens_per_step": None,
+        "optimal_at_search_bound": None,
         "formulas": {
             "expected_tokens_per_step": "(1 - alpha^(gamma+1)) / (1 - alpha)",
             "speedup": "expected_tokens_per_step / (gamma * cost_ratio + 1)",
@@ -67,6 +68,10 @@ def compute(alpha: float, gamma: int, cost_ratio: float | None,
         result["optimal_gamma"] = g_opt
         result["optimal_speedup"] = theory.speedup(alpha, g_opt, cost_ratio)
         result["optimal_expected_tokens_per_step"] = theory.expected_tokens_per_step(alpha, g_opt)
+        # the search stopped while the speedup still grew: the optimum lies beyond it
+        result["optimal_at_search_bound"] = bool(
+            g_opt == max_gamma
+            and theory.speedup(alpha, max_gamma + 1, cost_ratio) > result["optimal_speedup"])
     return result
 
 
@@ -75,8 +80,10 @@ def _human(r: dict[str, Any]) -> str:
     rows = [["expected tokens per step", r["expected_tokens_per_step"]],
             ["expected accepted drafts", r["expected_accepted_drafts"]]]
     if r["speedup"] is not None:
+        bound = (f" (the search bound --max-gamma {inp['max_gamma']}: the speedup still "
+                 "grows beyond it)") if r["optimal_at_search_bound"] else ""
         rows += [["speedup", r["speedup"]],
-                 ["optimal gamma", r["optimal_gamma"]],
+                 ["optimal gamma", f"{r['optimal_gamma']}{bound}"],
                  ["speedup at optimal gamma", r["optimal_speedup"]]]
     head = f"alpha={inp['alpha']} gamma={inp['gamma']}"
     if inp["cost_ratio"] is not None:
