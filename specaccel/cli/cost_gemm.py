@@ -31,7 +31,14 @@ def parse_gemm(text: str) -> tuple[int, int, int]:
     m, n, k = (int(g) for g in match.groups())
     if min(m, n, k) < 1:
         raise InputError(f"M, N and K must be >= 1, not {text!r}", field="--gemm")
+    if max(m, n, k) > MAX_GEMM_DIM:
+        raise InputError(f"M, N and K must be <= {MAX_GEMM_DIM}, not {text!r}", field="--gemm")
     return m, n, k
+
+
+#: Largest GEMM dimension ``--gemm`` takes: 16M, above a prefill of a million tokens and
+#: the widest vocabulary (256k) of any model here.
+MAX_GEMM_DIM = 1 << 24
 
 
 def run_gemm(args: argparse.Namespace, hw: HardwareSpec) -> int:

@@ -27,6 +27,10 @@ _GIVEN = "_options_given"
 _RULES = "_option_rules"
 
 
+#: Actions that keep one value: given twice, the first would be silently dropped.
+_SINGLE = (argparse._StoreAction, argparse._StoreConstAction)
+
+
 def _tracking(base: type[argparse.Action]) -> type[argparse.Action]:
     class Tracking(base):  # type: ignore[misc, valid-type]
         def __call__(self, parser: Any, namespace: Any, values: Any,
@@ -35,6 +39,8 @@ def _tracking(base: type[argparse.Action]) -> type[argparse.Action]:
             if not isinstance(given, set):
                 given = set()
                 setattr(namespace, _GIVEN, given)
+            if self.dest in given and issubclass(base, _SINGLE) and self.option_strings:
+                raise argparse.ArgumentError(self, "given twice (it takes one value)")
             given.add(self.dest)
             super().__call__(parser, namespace, values, option_string)
 

@@ -62,6 +62,7 @@ def test_human_output_names_every_term(capsys):
     (["--gemm", "64x4096x4096", "--tokens", "4"], "--tokens"),
     (["--gemm", "64x4096x4096", "--no-tree"], "--no-tree"),
     (["--gemm", "64x4096x4096", "--accel", "dataflow=rs"], "dataflow"),
+    (["--gemm", "99999999999999999999x4x4"], "--gemm"),        # beyond any real GEMM
 ])
 def test_bad_gemm_options_exit_2_naming_the_option(capsys, argv, field):
     extra = [] if any(a.startswith("--hw") for a in argv) else ["--hw", "specaccel-default"]
@@ -70,3 +71,12 @@ def test_bad_gemm_options_exit_2_naming_the_option(capsys, argv, field):
     assert main(["cost", *argv, *extra]) == 2
     err = capsys.readouterr().err
     assert field in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_an_option_given_twice_is_a_usage_error(capsys):
+    """A single-valued option given twice kept the last value silently (which GEMM?)."""
+    with pytest.raises(SystemExit) as exc:
+        main(["cost", "--gemm", "4x4x4", "--gemm", "8x8x8", "--hw", "specaccel-default"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "\n" not in err
+    assert "argument --gemm: given twice" in err
