@@ -578,6 +578,9 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
     if not isinstance(raw, list) or not all(isinstance(w, dict) for w in raw):
         raise loc.error("must be an array of tables ([[workloads]])", None, "workloads",
                         field="workloads")
+    if not raw:   # `workloads = []`: a sweep of no points, for want of a workload
+        raise loc.error("at least one [[workloads]] entry is needed, not none",
+                        None, "workloads", field="workloads")
     out: list[Workload] = []
     for i, w in enumerate(raw):
         for k in w:

@@ -99,6 +99,14 @@ def test_structural_errors(tmp_path):
     assert err.field == "workloads[0].colour" and err.where == ("line 15",)
 
 
+def test_an_empty_workloads_array_is_blamed_on_workloads(tmp_path):
+    """`workloads = []` is a spec without a workload, not an empty axis."""
+    no_wl = TOY_SPEC[:TOY_SPEC.index("[[workloads]]")]
+    err = _error(tmp_path, "workloads = []\n" + no_wl)
+    assert err.field == "workloads" and err.where == ("line 1",)
+    assert "at least one [[workloads]] entry" in err.reason
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_spec(tmp_path / "nope.toml")
