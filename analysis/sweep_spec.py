@@ -336,26 +336,94 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
 
 
 def _check_points(spec: SweepSpec, loc: _Locator) -> None:
-    """Build what every distinct point configures (:func:`.design_point.check_point`), so
-    that rules between parameters (``weight_sram_mib <= sram_mib``, Poisson arrivals need
-    ``rate_per_s``) fail before the sweep starts, not in the middle."""
+    """Check every point before the sweep starts, not in the middle of it.
+
+    Two checks: what a point configures (:func:`.design_point.check_point`: rules between
+    parameters such as ``weight_sram_mib <= sram_mib``, Poisson arrivals need
+    ``rate_per_s``), once per distinct configuration; and what its simulation checks
+    before it replays (:func:`.design_point.check_simulation`: the engine, the draft
+    against the target, placements and memory, the tree against the verify unit), once
+    per distinct point, a workload's points together so that each trace is built once.
+    """
     configured = {"hardware", *(name for cls in dp.point_configs().values()
                                 for name in field_names(cls))}
     seen: set[tuple] = set()
-    for i, p in enumerate(spec.points()):
-        if i % 4096 == 4095:
-            progress.advance(4096)
-        over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
-        if over in seen:
-            continue
-        seen.add(over)
-        try:
-            dp.check_point(dict(over))
-        except InputError as exc:
-            table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
-            desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
-            raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
-                            exc.field, field=f"{table}.{exc.field}") from None
+    by_workload: dict[tuple, dict[tuple, dict[str, Any]]] = {}
+    for p in spec.points():
+        distinct = tuple(sorted((k, repr(v)) for k, v in p.items() if k != "workload"))
+        by_workload.setdefault(_workload_key(p), {}).setdefault(distinct, p)
+    done = 0
+    for points in by_workload.values():
+        for p in points.values():
+            done += 1
+            if done % 4096 == 0:
+                progress.advance(4096)
+            over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
+            if over not in seen:
+                seen.add(over)
+                _check_configuration(spec, loc, over)
+            try:
+                with progress.within("checking points"):
+                    dp.check_simulation(p, spec.settings)
+            except InputError as exc:
+                raise _point_error(spec, loc, p, exc) from None
+
+
+def _check_configuration(spec: SweepSpec, loc: _Locator, over: tuple) -> None:
+    try:
+        dp.check_point(dict(over))
+    except InputError as exc:
+        table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
+        desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
+        raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
+                        exc.field, field=f"{table}.{exc.field}") from None
+
+
+def _workload_key(point: dict[str, Any]) -> tuple:
+    """What a point's trace is made of (points with equal keys replay the same trace)."""
+    return tuple(repr(point.get(k)) for k in dp.WORKLOAD_PARAMS if k != "workload")
+
+
+#: The spec parameters an error of a point's simulation check may be about, by the
+#: field the simulator names, most specific first (a name not listed stands for itself).
+_BLAME = {
+    "verify_unit_nodes": ("tree_nodes", "tree"),
+    "draft": ("draft", "target"),
+    "target": ("target", "draft"),
+    "hw": ("hardware", "hbm_stacks", "hbm_gb_per_stack", "mem_bytes"),
+    "placement": ("tp", "pp", "offload", "draft_tp", "hardware", "hbm_stacks",
+                  "hbm_gb_per_stack", "mem_bytes"),
+    "kv_capacity": ("kv_capacity_tokens",),
+}
+#: [[workloads]] keys whose point parameter has another name.
+_WORKLOAD_KEY_OF = {"trace_file": "trace", "trace_seed": "seed"}
+
+
+def _point_error(spec: SweepSpec, loc: _Locator, point: dict[str, Any],
+                 exc: InputError) -> InputError:
+    """`exc` of a point's simulation check, at the spec entry that set what it is about:
+    ``sweep.engine``, else an axis, a [fixed] key or a key of the point's workload; the
+    workload entry itself when the spec sets none of them (a preset's own model or tree
+    on the default hardware).  The reason starts with the point's axis values."""
+    values = [f"{a.name} = {point[a.name]!r}" for a in spec.axes]
+    if len(spec.workloads) > 1:
+        values.insert(0, f"workload = {point['workload']!r}")
+    reason = f"invalid design point ({', '.join(values)}): {exc.reason}" if values else \
+        exc.reason
+    if exc.field == "engine":
+        return loc.error(reason, "sweep", "engine")
+    i = next(n for n, w in enumerate(spec.workloads) if w.name == point["workload"])
+    workload = spec.workloads[i]
+    serving = dp.serving_params() if exc.field == "serving" else ()
+    for name in (*_BLAME.get(str(exc.field), ()), *serving, str(exc.field)):
+        if any(a.name == name for a in spec.axes):
+            return loc.error(reason, "axes", name)
+        if name in spec.fixed:
+            return loc.error(reason, "fixed", name)
+        key = _WORKLOAD_KEY_OF.get(name, name)
+        if name in workload.params and key in WORKLOAD_KEYS:
+            return loc.error(reason, "workloads", key, index=i)
+    return loc.error(reason, "workloads", None, index=i, field=f"workloads[{i}]")
 
 
 def _count(spec: SweepSpec) -> int:

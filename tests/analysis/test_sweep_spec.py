@@ -120,6 +120,30 @@ def test_rules_between_parameters_are_checked_per_point(tmp_path):
     assert "sram_mib = 64" in err.reason and "weight_sram_mib must be <= sram_mib" in err.reason
 
 
+@pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
+    # the fast path cannot run a serving point with prefill
+    ('batch_size = 5', 'batch_size = 5\nengine = "fast"', 5, "sweep.engine",
+     "(max_batch = 2, array_rows = 16, sram_mib = 96, clock_hz = 800000000.0): the fast "
+     "path is not exact"),
+    # the preset's 26-node tree does not fit a 4-node verify unit
+    ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = [0.8e9, 1.2e9]\ntree_nodes = [32, 4]", 10,
+     "axes.tree_nodes", "tree_nodes = 4): the trace has a 26-node tree"),
+    # the preset's EAGLE head is 4096 wide, llama-2-70b 8192
+    ("clock_hz = [0.8e9, 1.2e9]", 'clock_hz = [0.8e9, 1.2e9]\ntarget = ["llama-2-70b"]', 10,
+     "axes.target", "target = 'llama-2-70b'): draft eagle-head-vicuna-7b is an EAGLE head"),
+])
+def test_what_the_simulation_checks_is_checked_per_point_up_front(tmp_path, old, new, line,
+                                                                   field, reason):
+    """The simulator's own up-front checks run on every point when the spec loads, and a
+    failure names the spec entry and the point, not an internal field mid-sweep."""
+    body = TOY_SPEC.replace(old, new)
+    if "fast" in new:
+        body = body.replace("[axes]", "[axes]\nmax_batch = [2]")
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert reason in err.reason
+
+
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "sweeps").glob("*.toml"))
 
 
