@@ -52,6 +52,15 @@ WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "tra
                    "tree", "tau")
 MODEL_PARAMS = ("target", "draft")
 HARDWARE_PARAM = "hardware"
+#: Parameters that only a workload whose drafting runs a draft model uses, with what they
+#: do (the sweep's counterpart of the draft options ``simulate`` refuses on such a trace).
+DRAFT_PARAMS = {
+    "draft": "names the draft model",
+    "pipelined": "pre-drafts the next tree on a draft engine",
+    "overlap_draft": "drafts one micro-batch while the other verifies",
+    "draft_stack": "sets the draft's software stack",
+    "draft_tp": "places the draft on its own devices",
+}
 DEFAULT_HARDWARE = "specaccel-default"
 
 

@@ -110,10 +110,14 @@ class Axis:
 
 @dataclass(frozen=True)
 class Workload:
-    """One workload: a preset (synthetic, seeded) or a trace file, plus its parameters."""
+    """One workload: a preset (synthetic, seeded) or a trace file, plus its parameters;
+    `drafting` names its drafting mode and `runs_draft_model` says whether that mode runs
+    a draft model (``"draft-free"`` does not)."""
 
     name: str
     params: dict[str, Any]
+    drafting: str
+    runs_draft_model: bool
 
 
 @dataclass(frozen=True)
@@ -315,6 +319,7 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                 raise loc.error("successive halving shortens traces: it needs preset "
                                 "workloads", "workloads", "trace", index=i)
     _check_hardware(fixed, axes, loc)
+    _check_draft_params(fixed, axes, workloads, loc)
     constraints = tuple(_constraint(k, v, settings, loc)
                         for k, v in _table(doc, "constraints", loc).items())
     spec = SweepSpec(path=path, name=str(sweep.get("name", Path(path).stem)), axes=axes,
@@ -663,20 +668,17 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
             w = dict(w, preset=_workload_preset(w, loc, i))
             params["preset"] = w["preset"]
             name = str(w.get("name", w["preset"]))
+            drafting = _preset_drafting(w["preset"])
         else:
-            from specaccel.workloads import read_trace
-
             tf = Path(str(w["trace"]))
             tf = tf if tf.is_absolute() else base / tf
-            try:
-                read_trace(tf)
-            except InputError as exc:
-                raise loc.error(f"{exc.message}", "workloads", "trace", index=i) from None
-            except OSError as exc:
-                raise loc.error(f"cannot read trace: {exc}", "workloads", "trace",
-                                index=i) from None
+            drafting = _trace_drafting(tf, loc, i)
             params["trace_file"] = str(tf)
             name = str(w.get("name", tf.stem))
+        if "draft" in w and not drafting.runs_draft_model:
+            raise loc.error(f"it {dp.DRAFT_PARAMS['draft']}, but the workload's drafting "
+                            f"{drafting.name!r} runs no draft model", "workloads", "draft",
+                            index=i)
         for k in ("requests", "steps", "tree", "tau", "target", "draft"):
             if k in w:
                 if "trace" in w and k in ("requests", "steps", "tree", "tau"):
@@ -695,8 +697,45 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
             raise loc.error(f"two workloads are named {name!r}; give each a 'name'",
                             "workloads", "name" if "name" in w else None, index=i,
                             field=f"workloads[{i}].name")
-        out.append(Workload(name, params))
+        out.append(Workload(name, params, drafting.name, drafting.runs_draft_model))
     return tuple(out)
+
+
+def _preset_drafting(preset: str):
+    """The drafting mode (a DraftingMode) of a preset's traces: its method's."""
+    from specaccel.workloads import get_preset
+
+    return get_preset(preset).method_entry().drafting
+
+
+def _trace_drafting(path: Path, loc: _Locator, i: int):
+    """Read the trace file of workload `i` (errors at its ``trace`` key) and return its
+    drafting mode."""
+    from specaccel.models.cost.drafting import drafting_of
+    from specaccel.workloads import read_trace
+
+    try:
+        return drafting_of(read_trace(path).metadata)
+    except InputError as exc:
+        raise loc.error(f"{exc.message}", "workloads", "trace", index=i) from None
+    except OSError as exc:
+        raise loc.error(f"cannot read trace: {exc}", "workloads", "trace", index=i) from None
+
+
+def _check_draft_params(fixed: dict[str, Any], axes: tuple[Axis, ...],
+                        workloads: tuple[Workload, ...], loc: _Locator) -> None:
+    """Refuse a draft parameter (:data:`.design_point.DRAFT_PARAMS`) in [fixed] or [axes]
+    when no workload of the sweep runs a draft model: it would do nothing at any point.
+    (With one workload that does, it applies there; the simulator ignores it on the
+    others, as on a draft-free trace.)"""
+    if any(w.runs_draft_model for w in workloads):
+        return
+    modes = ", ".join(sorted({repr(w.drafting) for w in workloads}))
+    for table, names in (("fixed", list(fixed)), ("axes", [a.name for a in axes])):
+        for k in names:
+            if k in dp.DRAFT_PARAMS:
+                raise loc.error(f"it {dp.DRAFT_PARAMS[k]}, but the sweep's workloads "
+                                f"(drafting {modes}) run no draft model", table, k)
 
 
 def _workload_preset(w: dict[str, Any], loc: _Locator, i: int) -> str:

@@ -200,3 +200,42 @@ def test_a_workload_whose_draft_cannot_draft_for_its_target_is_refused_at_parse_
                       'target = "llama-3-8b"\ndraft = "eagle-head-llama-3-8b"')
     spec = load_spec(write_spec(tmp_path, ok, "ok.toml"))
     assert {p["draft"] for p in spec.points()} == {"eagle-head-llama-3-8b"}
+
+
+DRAFT_FREE = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"',
+                              'preset = "prompt-lookup-vicuna-7b-specbench"')
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
+    ("[axes]", "[axes]\noverlap_draft = [true, false]", 7, "axes.overlap_draft",
+     "it drafts one micro-batch while the other verifies"),
+    ("[axes]", '[axes]\ndraft = ["llama-68m", "vicuna-68m"]', 7, "axes.draft",
+     "it names the draft model"),
+    ("[axes]", "[fixed]\npipelined = true\n\n[axes]", 7, "fixed.pipelined",
+     "it pre-drafts the next tree"),
+])
+def test_draft_parameters_on_draft_free_workloads_are_refused(tmp_path, old, new, line,
+                                                              field, reason):
+    """What simulate refuses on a draft-free trace, a sweep refuses when no workload
+    runs a draft model: the entry would do nothing at any point."""
+    err = _error(tmp_path, DRAFT_FREE.replace(old, new))
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert reason in err.reason
+    assert "the sweep's workloads (drafting 'draft-free') run no draft model" in err.reason
+    # with a workload that runs a draft model too, the entry applies there
+    mixed = TOY_SPEC.replace(old, new) + DRAFT_FREE[DRAFT_FREE.index("[[workloads]]"):
+                                                   DRAFT_FREE.index("[constraints]")]
+    assert len(load_spec(write_spec(tmp_path, mixed, "mixed.toml")).workloads) == 2
+
+
+def test_a_draft_for_a_draft_free_trace_workload_is_refused(tmp_path):
+    from specaccel.workloads import generate_trace, write_trace
+
+    write_trace(generate_trace("prompt-lookup-vicuna-7b-specbench", n_requests=1,
+                               steps_per_request=2), tmp_path / "pl.parquet")
+    body = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"\nrequests = 2\nsteps = 10',
+                            'trace = "pl.parquet"\ndraft = "llama-68m"')
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == ("workloads[0].draft", ("line 13",)), err.message
+    assert err.reason == ("it names the draft model, but the workload's drafting "
+                          "'draft-free' runs no draft model")
