@@ -307,6 +307,7 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         if a.name in fixed:
             raise loc.error("is both fixed and an axis", "axes", a.name)
     workloads = _workloads(doc.get("workloads"), loc, base)
+    _check_set_once(fixed, axes, workloads, loc)
     if any("trace_file" in w.params for w in workloads):
         for table, names in (("fixed", list(fixed)), ("axes", [a.name for a in axes])):
             for k in names:
@@ -699,6 +700,28 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
                             field=f"workloads[{i}].name")
         out.append(Workload(name, params, drafting.name, drafting.runs_draft_model))
     return tuple(out)
+
+
+#: The parameters a [[workloads]] entry may set that [fixed] and [axes] may set too.
+_WORKLOAD_SETTINGS = ("requests", "steps", "tree", "tau", "target", "draft")
+
+
+def _check_set_once(fixed: dict[str, Any], axes: tuple[Axis, ...],
+                    workloads: tuple[Workload, ...], loc: _Locator) -> None:
+    """Refuse a parameter set both by a [[workloads]] entry and in [fixed] or [axes]: a
+    point takes [fixed] and the axes over the workload's value, so one of the two
+    settings would be dropped without a word."""
+    for i, w in enumerate(workloads):
+        for k in _WORKLOAD_SETTINGS:
+            if k not in w.params:
+                continue
+            table = "fixed" if k in fixed else "axes" if any(a.name == k for a in axes) \
+                else None
+            if table is not None:
+                no = loc.line("workloads", k, i)
+                raise loc.error(f"is also set by [[workloads]] entry {i} (workloads[{i}]."
+                                f"{k}{f', line {no}' if no else ''}); set it in one place",
+                                table, k)
 
 
 def _preset_drafting(preset: str):

@@ -239,3 +239,18 @@ def test_a_draft_for_a_draft_free_trace_workload_is_refused(tmp_path):
     assert (err.field, err.where) == ("workloads[0].draft", ("line 13",)), err.message
     assert err.reason == ("it names the draft model, but the workload's drafting "
                           "'draft-free' runs no draft model")
+
+
+@pytest.mark.parametrize(("old", "new", "field", "line", "other"), [
+    ("[axes]", '[fixed]\ntree = "chain-3"\n\n[axes]', "fixed.tree", 7, "tree, line 18"),
+    ("[axes]", "[axes]\nsteps = [5, 20]", "axes.steps", 7, "steps, line 15"),
+])
+def test_a_setting_given_in_a_workload_and_in_fixed_or_axes_is_refused(tmp_path, old, new,
+                                                                        field, line, other):
+    """[fixed] and the axes override a workload's value in every point: giving both
+    would drop one silently."""
+    body = TOY_SPEC.replace(old, new).replace("steps = 10", 'steps = 10\ntree = "chain-4"')
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert err.reason == (f"is also set by [[workloads]] entry 0 (workloads[0].{other}); "
+                          "set it in one place")
