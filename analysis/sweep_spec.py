@@ -302,7 +302,9 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         if k not in names or k in RESERVED_AXES:
             raise loc.error(_unknown_param(k), "fixed", k)
         _check_value(k, v, loc, "fixed", k)
-    axes = tuple(_axis(k, v, search, loc) for k, v in _table(doc, "axes", loc).items())
+    raw_axes = _table(doc, "axes", loc)
+    axes = tuple(_axis(k, v, search, loc) for k, v in raw_axes.items())
+    _check_search_seed(_table(doc, "search", loc), raw_axes, loc)
     for a in axes:
         if a.name in fixed:
             raise loc.error("is both fixed and an axis", "axes", a.name)
@@ -515,8 +517,26 @@ def _search(t: dict[str, Any], settings: dp.EvalSettings, loc: _Locator) -> Sear
         raise loc.error("must be true or false", "search", "maximize")
     eta = _int_at_least(t.get("eta", 3), 2, loc, "search", "eta")
     min_steps = _int_at_least(t.get("min_steps", 10), 1, loc, "search", "min_steps")
+    for k in ("eta", "min_steps"):
+        if k in t and strategy != "successive-halving":
+            raise loc.error(f"is for strategy = \"successive-halving\" (its rungs), not "
+                            f"{strategy!r}", "search", k)
     return Search(strategy=strategy, samples=samples, seed=seed, objective=objective,
                   maximize=maximize, eta=eta, min_steps=min_steps)
+
+
+def _check_search_seed(search: dict[str, Any], axes: dict[str, Any], loc: _Locator
+                       ) -> None:
+    """Refuse [search] seed in a grid sweep where nothing draws from it: a grid takes
+    every value, and only a {low, high, samples} axis without a seed of its own draws
+    its values from [search] seed."""
+    if "seed" not in search or search.get("strategy", "grid") != "grid":
+        return
+    if any(isinstance(v, dict) and "samples" in v and "seed" not in v
+           for v in axes.values()):
+        return
+    raise loc.error("a grid sweep draws nothing from it (only a {low, high, samples} axis "
+                    "without its own seed does)", "search", "seed")
 
 
 def _is_num(v: Any) -> bool:
@@ -625,6 +645,9 @@ def _axis(name: str, v: Any, search: Search, loc: _Locator) -> Axis:
         if search.strategy == "grid":
             raise loc.error("a random axis in a grid sweep needs 'samples' (or use "
                             "[search] strategy = \"random\")", "axes", name)
+        if "seed" in v:
+            raise loc.error("'seed' seeds the axis's 'samples' values; without samples "
+                            "each design draws its value from [search] seed", "axes", name)
         return axis
     raise loc.error("must be a list, {start, stop, step} or {low, high, ...}", "axes", name)
 

@@ -254,3 +254,34 @@ def test_a_setting_given_in_a_workload_and_in_fixed_or_axes_is_refused(tmp_path,
     assert (err.field, err.where) == (field, (f"line {line}",)), err.message
     assert err.reason == (f"is also set by [[workloads]] entry 0 (workloads[0].{other}); "
                           "set it in one place")
+
+
+RANDOM = TOY_SPEC.replace("[constraints]", '[search]\nstrategy = "random"\nsamples = 4\n\n'
+                          "[constraints]")
+
+
+@pytest.mark.parametrize(("body", "field", "reason"), [
+    (RANDOM.replace("samples = 4", "samples = 4\neta = 3"), "search.eta",
+     'is for strategy = "successive-halving" (its rungs), not \'random\''),
+    (RANDOM.replace("samples = 4", "samples = 4\nmin_steps = 3"), "search.min_steps",
+     'is for strategy = "successive-halving" (its rungs), not \'random\''),
+    (TOY_SPEC.replace("[constraints]", "[search]\nseed = 4\n\n[constraints]"),
+     "search.seed", "a grid sweep draws nothing from it"),
+    (RANDOM.replace("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 0.8e9, high = 1.6e9, "
+                    "seed = 3 }"), "axes.clock_hz", "'seed' seeds the axis's 'samples'"),
+])
+def test_search_settings_the_strategy_does_not_use_are_refused(tmp_path, body, field, reason):
+    err = _error(tmp_path, body)
+    assert err.field == field and err.where and reason in err.reason, err.message
+
+
+def test_search_settings_the_strategy_uses_load(tmp_path):
+    """[search] seed seeds a grid's sampled axis; `samples` on a random sweep's
+    {low, high} axis draws every design's value from that many seeded values."""
+    sampled = "clock_hz = { low = 0.8e9, high = 1.6e9, samples = 3 }"
+    grid = TOY_SPEC.replace("clock_hz = [0.8e9, 1.2e9]", sampled).replace(
+        "[constraints]", "[search]\nseed = 4\n\n[constraints]")
+    assert len(load_spec(write_spec(tmp_path, grid, "g.toml")).points()) == 36
+    rnd = RANDOM.replace("clock_hz = [0.8e9, 1.2e9]", sampled).replace("samples = 4",
+                                                                       "samples = 30")
+    assert len({p["clock_hz"] for p in load_spec(write_spec(tmp_path, rnd)).points()}) <= 3
