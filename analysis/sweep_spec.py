@@ -395,7 +395,8 @@ def _workload_key(point: dict[str, Any]) -> tuple:
 #: The spec parameters an error of a point's simulation check may be about, by the
 #: field the simulator names, most specific first (a name not listed stands for itself).
 _BLAME = {
-    "verify_unit_nodes": ("tree_nodes", "tree"),
+    "verify_unit_nodes": ("tree_nodes", "tree"),   # the hardware spec's name of tree_nodes
+    "tree_nodes": ("tree_nodes", "tree"),
     "draft": ("draft", "target"),
     "target": ("target", "draft"),
     "hw": ("hardware", "hbm_stacks", "hbm_gb_per_stack", "mem_bytes"),

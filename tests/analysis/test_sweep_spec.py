@@ -128,6 +128,9 @@ def test_rules_between_parameters_are_checked_per_point(tmp_path):
     # the preset's 26-node tree does not fit a 4-node verify unit
     ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = [0.8e9, 1.2e9]\ntree_nodes = [32, 4]", 10,
      "axes.tree_nodes", "tree_nodes = 4): the trace has a 26-node tree"),
+    # a swept tree larger than the default 64-node verify unit
+    ("clock_hz = [0.8e9, 1.2e9]", 'clock_hz = [0.8e9, 1.2e9]\ntree = ["chain-3", "4-ary-4"]',
+     10, "axes.tree", "tree = '4-ary-4'): the trace has a 341-node tree"),
     # the preset's EAGLE head is 4096 wide, llama-2-70b 8192
     ("clock_hz = [0.8e9, 1.2e9]", 'clock_hz = [0.8e9, 1.2e9]\ntarget = ["llama-2-70b"]', 10,
      "axes.target", "target = 'llama-2-70b'): draft eagle-head-vicuna-7b is an EAGLE head"),
