@@ -350,19 +350,19 @@ def _check_points(spec: SweepSpec, loc: _Locator) -> None:
     parameters such as ``weight_sram_mib <= sram_mib``, Poisson arrivals need
     ``rate_per_s``), once per distinct configuration; and what its simulation checks
     before it replays (:func:`.design_point.check_simulation`: the engine, the draft
-    against the target, placements and memory, the tree against the verify unit), once
-    per distinct point, a workload's points together so that each trace is built once.
+    against the target, placements and memory, the tree against the verify unit), on
+    every point (they are distinct but for repeated random draws), a workload's points
+    together so that each trace is built once.
     """
     configured = {"hardware", *(name for cls in dp.point_configs().values()
                                 for name in field_names(cls))}
     seen: set[tuple] = set()
-    by_workload: dict[tuple, dict[tuple, dict[str, Any]]] = {}
+    by_workload: dict[tuple, list[dict[str, Any]]] = {}
     for p in spec.points():
-        distinct = tuple(sorted((k, repr(v)) for k, v in p.items() if k != "workload"))
-        by_workload.setdefault(_workload_key(p), {}).setdefault(distinct, p)
+        by_workload.setdefault(_workload_key(p), []).append(p)
     done = 0
     for points in by_workload.values():
-        for p in points.values():
+        for p in points:
             done += 1
             if done % 4096 == 0:
                 progress.advance(4096)
