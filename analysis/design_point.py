@@ -52,6 +52,15 @@ WORKLOAD_PARAMS = ("workload", "preset", "trace_file", "requests", "steps", "tra
                    "tree", "tau")
 MODEL_PARAMS = ("target", "draft")
 HARDWARE_PARAM = "hardware"
+#: Parameters that only a workload whose drafting runs a draft model uses, with what they
+#: do (the sweep's counterpart of the draft options ``simulate`` refuses on such a trace).
+DRAFT_PARAMS = {
+    "draft": "names the draft model",
+    "pipelined": "pre-drafts the next tree on a draft engine",
+    "overlap_draft": "drafts one micro-batch while the other verifies",
+    "draft_stack": "sets the draft's software stack",
+    "draft_tp": "places the draft on its own devices",
+}
 DEFAULT_HARDWARE = "specaccel-default"
 
 
@@ -373,15 +382,47 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         (``"fast"`` or ``"event"``).  Missing values (e.g. ``speedup`` without a
         baseline) are NaN.
     """
-    from specaccel.models.cost.drafting import drafting_of
     from specaccel.sim import simulate
+
+    trace, run = simulation_inputs(point, settings)
+    result = simulate(trace, **run).to_dict()
+    flat = result["metrics"]
+    out: dict[str, Any] = {}
+    for m in settings.metrics:
+        v = flat[m]
+        if not metric_is_numeric(m):
+            out[m] = list(v)
+        else:
+            out[m] = math.nan if v is None else float(v)
+    out["evaluator"] = evaluator_label(str(result["engine"]))
+    return out
+
+
+def check_simulation(point: dict[str, Any], settings: EvalSettings) -> None:
+    """The checks :func:`evaluate_point`'s simulation makes before it replays anything
+    (:func:`specaccel.sim.check_run`: options, placements, memory, the draft against the
+    target, the tree against the verify unit), without the replay; :class:`InputError`
+    where the evaluation would raise one."""
+    from specaccel.sim import check_run
+
+    trace, run = simulation_inputs(point, settings)
+    check_run(trace, **run)
+
+
+def simulation_inputs(point: dict[str, Any], settings: EvalSettings
+                      ) -> tuple[Any, dict[str, Any]]:
+    """The trace of `point` and the keyword arguments of :func:`specaccel.sim.simulate`
+    that run it with `settings` (hardware, models, drafting, deployments, engine,
+    baseline, serving and pipelining); :class:`InputError` for an engine the point
+    cannot use or a model the workload does not name."""
+    from specaccel.models.cost.drafting import drafting_of
+    from specaccel.sim import resolve_deployments
 
     if settings.engine == "fast":
         ok, why = fast_path_status(point)
         if not ok:
             raise InputError(f"the fast path is not exact for this point ({why})",
                              field="engine")
-
     steps = point.get("steps")
     requests = point.get("requests")
     tau = point.get("tau")
@@ -402,22 +443,10 @@ def evaluate_point(point: dict[str, Any], settings: EvalSettings) -> dict[str, A
         raise InputError("the workload names no draft model; set 'draft'", field="draft")
     target = _model(str(target_name))
     draft = _model(str(draft_name)) if draft_name and runs_draft else None
-    from specaccel.sim import resolve_deployments
-
     dep, base = resolve_deployments(trace, hw, deployment_config(point))
-    result = simulate(trace, hw=hw, target=target, draft=draft, baseline=settings.baseline,
-                      drafting=drafting, engine=settings.engine, deployment=dep,
-                      baseline_deployment=base, **run_options(point)).to_dict()
-    flat = result["metrics"]
-    out: dict[str, Any] = {}
-    for m in settings.metrics:
-        v = flat[m]
-        if not metric_is_numeric(m):
-            out[m] = list(v)
-        else:
-            out[m] = math.nan if v is None else float(v)
-    out["evaluator"] = evaluator_label(str(result["engine"]))
-    return out
+    return trace, {"hw": hw, "target": target, "draft": draft, "drafting": drafting,
+                   "baseline": settings.baseline, "engine": settings.engine,
+                   "deployment": dep, "baseline_deployment": base, **run_options(point)}
 
 
 def metric_is_numeric(name: str) -> bool:

@@ -52,7 +52,8 @@ COLUMN_TYPES: dict[str, pa.DataType] = {
 }
 """Column types a store can declare (names as in the manifest)."""
 _PART_RE = re.compile(r"^part-(\d{6,})\.parquet$")
-_TMP_PREFIX = ".tmp-"
+TMP_PREFIX = ".tmp-"
+"""Name prefix of the temporary files of atomic writes (deleted on the next open)."""
 
 
 def _fsync_dir(path: Path) -> None:
@@ -65,7 +66,7 @@ def _fsync_dir(path: Path) -> None:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` atomically: temp file in the same folder, fsync, replace."""
-    tmp = path.parent / f"{_TMP_PREFIX}{os.getpid()}-{path.name}"
+    tmp = path.parent / f"{TMP_PREFIX}{os.getpid()}-{path.name}"
     with open(tmp, "wb") as f:
         f.write(data)
         f.flush()
@@ -160,7 +161,7 @@ class ResultsStore:
         rec = Recovery()
         for d in (self.root, self.parts_dir):
             for p in d.iterdir():
-                if p.name.startswith(_TMP_PREFIX):
+                if p.name.startswith(TMP_PREFIX):
                     p.unlink()
                     rec.temp_files_removed += 1
         listed = {p["file"] for p in self._manifest["parts"]}
@@ -223,7 +224,7 @@ class ResultsStore:
         table = pa.table({c: [r.get(c) for r in fresh] for c in cols}, schema=self._schema())
         name = self._next_part_name()
         final = self.parts_dir / name
-        tmp = self.parts_dir / f"{_TMP_PREFIX}{os.getpid()}-{name}"
+        tmp = self.parts_dir / f"{TMP_PREFIX}{os.getpid()}-{name}"
         with open(tmp, "wb") as f:
             pq.write_table(table, f)
             f.flush()

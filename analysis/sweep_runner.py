@@ -35,7 +35,15 @@ import numpy as np
 
 from specaccel.analysis import design_point as dp
 from specaccel.analysis.progress_bar import ProgressBar
-from specaccel.analysis.results_store import MANIFEST, SPEC_COPY, ResultsStore, load_results
+from specaccel.analysis.results_store import (
+    MANIFEST,
+    PARTS,
+    SPEC_COPY,
+    SPEC_META,
+    TMP_PREFIX,
+    ResultsStore,
+    load_results,
+)
 from specaccel.analysis.sweep_spec import SweepSpec, point_key
 from specaccel.schema.errors import InputError
 from specaccel.schema.progress import advance as report_progress
@@ -363,7 +371,7 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
     root = Path(out_dir)
     if root.exists() and not root.is_dir():
         raise InputError("exists and is not a directory", file=str(root))
-    created = not root.exists()
+    made = _store_files_missing(root)
     lock = _Lock(root)
     backend: _Backend | None = None
     try:
@@ -407,12 +415,52 @@ def run_sweep(spec: SweepSpec, out_dir: str | Path, *, workers: int | None = Non
     finally:
         if backend is not None:
             backend.close()
+        emptied = _remove_if_nothing_stored(root, made)
         lock.release()
-        # a run refused before it stored anything (no scheduler, bad --out) leaves no
-        # folder behind that it made itself
-        if created and [p.name for p in root.iterdir()] == [LOCK]:
-            (root / LOCK).unlink()
-            root.rmdir()
+        if emptied:
+            _remove_lock_and_folder(root, made)
+
+
+#: What a run creates in its results folder, besides the part files.
+_STORE_FILES = (LOCK, MANIFEST, SPEC_COPY, SPEC_META, PARTS)
+
+
+def _store_files_missing(root: Path) -> list[str]:
+    """The names of :data:`_STORE_FILES` that `root` lacks (all of them, and the folder
+    itself as ``""``, when it does not exist)."""
+    if not root.exists():
+        return ["", *_STORE_FILES]
+    return [name for name in _STORE_FILES if not (root / name).exists()]
+
+
+def _remove_if_nothing_stored(root: Path, made: list[str]) -> bool:
+    """Remove the store files a run that stored no point made (`made`: what was missing
+    before it), so that a run refused or failed before its first commit leaves nothing
+    that blocks the next sweep to the same --out ("holds results of a sweep with other
+    columns"); True when it did.  A store that existed before, even one without points,
+    and every folder with a part file in it stay as they are."""
+    parts = root / PARTS
+    if parts.is_dir() and any(not p.name.startswith(TMP_PREFIX) for p in parts.iterdir()):
+        return False
+    if MANIFEST not in made and (root / MANIFEST).exists():
+        return False
+    if PARTS in made and parts.is_dir():
+        for tmp in parts.iterdir():   # a batch whose write failed before its rename
+            tmp.unlink()
+        parts.rmdir()
+    for name in (MANIFEST, SPEC_COPY, SPEC_META):
+        if name in made:
+            (root / name).unlink(missing_ok=True)
+    return True
+
+
+def _remove_lock_and_folder(root: Path, made: list[str]) -> None:
+    """After :func:`_remove_if_nothing_stored` and the lock's release: the lock file and
+    the folder too, when the run made them and the folder holds nothing else."""
+    if LOCK in made:
+        (root / LOCK).unlink(missing_ok=True)
+    if "" in made and not any(root.iterdir()):
+        root.rmdir()
 
 
 def _check_resumed_spec(root: Path, spec: SweepSpec, done: set[str],

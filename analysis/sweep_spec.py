@@ -110,10 +110,14 @@ class Axis:
 
 @dataclass(frozen=True)
 class Workload:
-    """One workload: a preset (synthetic, seeded) or a trace file, plus its parameters."""
+    """One workload: a preset (synthetic, seeded) or a trace file, plus its parameters;
+    `drafting` names its drafting mode and `runs_draft_model` says whether that mode runs
+    a draft model (``"draft-free"`` does not)."""
 
     name: str
     params: dict[str, Any]
+    drafting: str
+    runs_draft_model: bool
 
 
 @dataclass(frozen=True)
@@ -298,11 +302,14 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
         if k not in names or k in RESERVED_AXES:
             raise loc.error(_unknown_param(k), "fixed", k)
         _check_value(k, v, loc, "fixed", k)
-    axes = tuple(_axis(k, v, search, loc) for k, v in _table(doc, "axes", loc).items())
+    raw_axes = _table(doc, "axes", loc)
+    axes = tuple(_axis(k, v, search, loc) for k, v in raw_axes.items())
+    _check_search_seed(_table(doc, "search", loc), raw_axes, loc)
     for a in axes:
         if a.name in fixed:
             raise loc.error("is both fixed and an axis", "axes", a.name)
     workloads = _workloads(doc.get("workloads"), loc, base)
+    _check_set_once(fixed, axes, workloads, loc)
     if any("trace_file" in w.params for w in workloads):
         for table, names in (("fixed", list(fixed)), ("axes", [a.name for a in axes])):
             for k in names:
@@ -315,6 +322,7 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                 raise loc.error("successive halving shortens traces: it needs preset "
                                 "workloads", "workloads", "trace", index=i)
     _check_hardware(fixed, axes, loc)
+    _check_draft_params(fixed, axes, workloads, loc)
     constraints = tuple(_constraint(k, v, settings, loc)
                         for k, v in _table(doc, "constraints", loc).items())
     spec = SweepSpec(path=path, name=str(sweep.get("name", Path(path).stem)), axes=axes,
@@ -336,26 +344,95 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
 
 
 def _check_points(spec: SweepSpec, loc: _Locator) -> None:
-    """Build what every distinct point configures (:func:`.design_point.check_point`), so
-    that rules between parameters (``weight_sram_mib <= sram_mib``, Poisson arrivals need
-    ``rate_per_s``) fail before the sweep starts, not in the middle."""
+    """Check every point before the sweep starts, not in the middle of it.
+
+    Two checks: what a point configures (:func:`.design_point.check_point`: rules between
+    parameters such as ``weight_sram_mib <= sram_mib``, Poisson arrivals need
+    ``rate_per_s``), once per distinct configuration; and what its simulation checks
+    before it replays (:func:`.design_point.check_simulation`: the engine, the draft
+    against the target, placements and memory, the tree against the verify unit), on
+    every point (they are distinct but for repeated random draws), a workload's points
+    together so that each trace is built once.
+    """
     configured = {"hardware", *(name for cls in dp.point_configs().values()
                                 for name in field_names(cls))}
     seen: set[tuple] = set()
-    for i, p in enumerate(spec.points()):
-        if i % 4096 == 4095:
-            progress.advance(4096)
-        over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
-        if over in seen:
-            continue
-        seen.add(over)
-        try:
-            dp.check_point(dict(over))
-        except InputError as exc:
-            table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
-            desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
-            raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
-                            exc.field, field=f"{table}.{exc.field}") from None
+    by_workload: dict[tuple, list[dict[str, Any]]] = {}
+    for p in spec.points():
+        by_workload.setdefault(_workload_key(p), []).append(p)
+    done = 0
+    for points in by_workload.values():
+        for p in points:
+            done += 1
+            if done % 4096 == 0:
+                progress.advance(4096)
+            over = tuple(sorted((k, v) for k, v in p.items() if k in configured))
+            if over not in seen:
+                seen.add(over)
+                _check_configuration(spec, loc, over)
+            try:
+                with progress.within("checking points"):
+                    dp.check_simulation(p, spec.settings)
+            except InputError as exc:
+                raise _point_error(spec, loc, p, exc) from None
+
+
+def _check_configuration(spec: SweepSpec, loc: _Locator, over: tuple) -> None:
+    try:
+        dp.check_point(dict(over))
+    except InputError as exc:
+        table = "axes" if any(a.name == exc.field for a in spec.axes) else "fixed"
+        desc = ", ".join(f"{k} = {v!r}" for k, v in over if k != "hardware")
+        raise loc.error(f"invalid design point ({desc}): {exc.reason}", table,
+                        exc.field, field=f"{table}.{exc.field}") from None
+
+
+def _workload_key(point: dict[str, Any]) -> tuple:
+    """What a point's trace is made of (points with equal keys replay the same trace)."""
+    return tuple(repr(point.get(k)) for k in dp.WORKLOAD_PARAMS if k != "workload")
+
+
+#: The spec parameters an error of a point's simulation check may be about, by the
+#: field the simulator names, most specific first (a name not listed stands for itself).
+_BLAME = {
+    "verify_unit_nodes": ("tree_nodes", "tree"),   # the hardware spec's name of tree_nodes
+    "tree_nodes": ("tree_nodes", "tree"),
+    "draft": ("draft", "target"),
+    "target": ("target", "draft"),
+    "hw": ("hardware", "hbm_stacks", "hbm_gb_per_stack", "mem_bytes"),
+    "placement": ("tp", "pp", "offload", "draft_tp", "hardware", "hbm_stacks",
+                  "hbm_gb_per_stack", "mem_bytes"),
+    "kv_capacity": ("kv_capacity_tokens",),
+}
+#: [[workloads]] keys whose point parameter has another name.
+_WORKLOAD_KEY_OF = {"trace_file": "trace", "trace_seed": "seed"}
+
+
+def _point_error(spec: SweepSpec, loc: _Locator, point: dict[str, Any],
+                 exc: InputError) -> InputError:
+    """`exc` of a point's simulation check, at the spec entry that set what it is about:
+    ``sweep.engine``, else an axis, a [fixed] key or a key of the point's workload; the
+    workload entry itself when the spec sets none of them (a preset's own model or tree
+    on the default hardware).  The reason starts with the point's axis values."""
+    values = [f"{a.name} = {point[a.name]!r}" for a in spec.axes]
+    if len(spec.workloads) > 1:
+        values.insert(0, f"workload = {point['workload']!r}")
+    reason = f"invalid design point ({', '.join(values)}): {exc.reason}" if values else \
+        exc.reason
+    if exc.field == "engine":
+        return loc.error(reason, "sweep", "engine")
+    i = next(n for n, w in enumerate(spec.workloads) if w.name == point["workload"])
+    workload = spec.workloads[i]
+    serving = dp.serving_params() if exc.field == "serving" else ()
+    for name in (*_BLAME.get(str(exc.field), ()), *serving, str(exc.field)):
+        if any(a.name == name for a in spec.axes):
+            return loc.error(reason, "axes", name)
+        if name in spec.fixed:
+            return loc.error(reason, "fixed", name)
+        key = _WORKLOAD_KEY_OF.get(name, name)
+        if name in workload.params and key in WORKLOAD_KEYS:
+            return loc.error(reason, "workloads", key, index=i)
+    return loc.error(reason, "workloads", None, index=i, field=f"workloads[{i}]")
 
 
 def _count(spec: SweepSpec) -> int:
@@ -441,8 +518,26 @@ def _search(t: dict[str, Any], settings: dp.EvalSettings, loc: _Locator) -> Sear
         raise loc.error("must be true or false", "search", "maximize")
     eta = _int_at_least(t.get("eta", 3), 2, loc, "search", "eta")
     min_steps = _int_at_least(t.get("min_steps", 10), 1, loc, "search", "min_steps")
+    for k in ("eta", "min_steps"):
+        if k in t and strategy != "successive-halving":
+            raise loc.error(f"is for strategy = \"successive-halving\" (its rungs), not "
+                            f"{strategy!r}", "search", k)
     return Search(strategy=strategy, samples=samples, seed=seed, objective=objective,
                   maximize=maximize, eta=eta, min_steps=min_steps)
+
+
+def _check_search_seed(search: dict[str, Any], axes: dict[str, Any], loc: _Locator
+                       ) -> None:
+    """Refuse [search] seed in a grid sweep where nothing draws from it: a grid takes
+    every value, and only a {low, high, samples} axis without a seed of its own draws
+    its values from [search] seed."""
+    if "seed" not in search or search.get("strategy", "grid") != "grid":
+        return
+    if any(isinstance(v, dict) and "samples" in v and "seed" not in v
+           for v in axes.values()):
+        return
+    raise loc.error("a grid sweep draws nothing from it (only a {low, high, samples} axis "
+                    "without its own seed does)", "search", "seed")
 
 
 def _is_num(v: Any) -> bool:
@@ -551,6 +646,9 @@ def _axis(name: str, v: Any, search: Search, loc: _Locator) -> Axis:
         if search.strategy == "grid":
             raise loc.error("a random axis in a grid sweep needs 'samples' (or use "
                             "[search] strategy = \"random\")", "axes", name)
+        if "seed" in v:
+            raise loc.error("'seed' seeds the axis's 'samples' values; without samples "
+                            "each design draws its value from [search] seed", "axes", name)
         return axis
     raise loc.error("must be a list, {start, stop, step} or {low, high, ...}", "axes", name)
 
@@ -578,6 +676,9 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
     if not isinstance(raw, list) or not all(isinstance(w, dict) for w in raw):
         raise loc.error("must be an array of tables ([[workloads]])", None, "workloads",
                         field="workloads")
+    if not raw:   # `workloads = []`: a sweep of no points, for want of a workload
+        raise loc.error("at least one [[workloads]] entry is needed, not none",
+                        None, "workloads", field="workloads")
     out: list[Workload] = []
     for i, w in enumerate(raw):
         for k in w:
@@ -592,20 +693,17 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
             w = dict(w, preset=_workload_preset(w, loc, i))
             params["preset"] = w["preset"]
             name = str(w.get("name", w["preset"]))
+            drafting = _preset_drafting(w["preset"])
         else:
-            from specaccel.workloads import read_trace
-
             tf = Path(str(w["trace"]))
             tf = tf if tf.is_absolute() else base / tf
-            try:
-                read_trace(tf)
-            except InputError as exc:
-                raise loc.error(f"{exc.message}", "workloads", "trace", index=i) from None
-            except OSError as exc:
-                raise loc.error(f"cannot read trace: {exc}", "workloads", "trace",
-                                index=i) from None
+            drafting = _trace_drafting(tf, loc, i)
             params["trace_file"] = str(tf)
             name = str(w.get("name", tf.stem))
+        if "draft" in w and not drafting.runs_draft_model:
+            raise loc.error(f"it {dp.DRAFT_PARAMS['draft']}, but the workload's drafting "
+                            f"{drafting.name!r} runs no draft model", "workloads", "draft",
+                            index=i)
         for k in ("requests", "steps", "tree", "tau", "target", "draft"):
             if k in w:
                 if "trace" in w and k in ("requests", "steps", "tree", "tau"):
@@ -624,8 +722,67 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
             raise loc.error(f"two workloads are named {name!r}; give each a 'name'",
                             "workloads", "name" if "name" in w else None, index=i,
                             field=f"workloads[{i}].name")
-        out.append(Workload(name, params))
+        out.append(Workload(name, params, drafting.name, drafting.runs_draft_model))
     return tuple(out)
+
+
+#: The parameters a [[workloads]] entry may set that [fixed] and [axes] may set too.
+_WORKLOAD_SETTINGS = ("requests", "steps", "tree", "tau", "target", "draft")
+
+
+def _check_set_once(fixed: dict[str, Any], axes: tuple[Axis, ...],
+                    workloads: tuple[Workload, ...], loc: _Locator) -> None:
+    """Refuse a parameter set both by a [[workloads]] entry and in [fixed] or [axes]: a
+    point takes [fixed] and the axes over the workload's value, so one of the two
+    settings would be dropped without a word."""
+    for i, w in enumerate(workloads):
+        for k in _WORKLOAD_SETTINGS:
+            if k not in w.params:
+                continue
+            table = "fixed" if k in fixed else "axes" if any(a.name == k for a in axes) \
+                else None
+            if table is not None:
+                no = loc.line("workloads", k, i)
+                raise loc.error(f"is also set by [[workloads]] entry {i} (workloads[{i}]."
+                                f"{k}{f', line {no}' if no else ''}); set it in one place",
+                                table, k)
+
+
+def _preset_drafting(preset: str):
+    """The drafting mode (a DraftingMode) of a preset's traces: its method's."""
+    from specaccel.workloads import get_preset
+
+    return get_preset(preset).method_entry().drafting
+
+
+def _trace_drafting(path: Path, loc: _Locator, i: int):
+    """Read the trace file of workload `i` (errors at its ``trace`` key) and return its
+    drafting mode."""
+    from specaccel.models.cost.drafting import drafting_of
+    from specaccel.workloads import read_trace
+
+    try:
+        return drafting_of(read_trace(path).metadata)
+    except InputError as exc:
+        raise loc.error(f"{exc.message}", "workloads", "trace", index=i) from None
+    except OSError as exc:
+        raise loc.error(f"cannot read trace: {exc}", "workloads", "trace", index=i) from None
+
+
+def _check_draft_params(fixed: dict[str, Any], axes: tuple[Axis, ...],
+                        workloads: tuple[Workload, ...], loc: _Locator) -> None:
+    """Refuse a draft parameter (:data:`.design_point.DRAFT_PARAMS`) in [fixed] or [axes]
+    when no workload of the sweep runs a draft model: it would do nothing at any point.
+    (With one workload that does, it applies there; the simulator ignores it on the
+    others, as on a draft-free trace.)"""
+    if any(w.runs_draft_model for w in workloads):
+        return
+    modes = ", ".join(sorted({repr(w.drafting) for w in workloads}))
+    for table, names in (("fixed", list(fixed)), ("axes", [a.name for a in axes])):
+        for k in names:
+            if k in dp.DRAFT_PARAMS:
+                raise loc.error(f"it {dp.DRAFT_PARAMS[k]}, but the sweep's workloads "
+                                f"(drafting {modes}) run no draft model", table, k)
 
 
 def _workload_preset(w: dict[str, Any], loc: _Locator, i: int) -> str:

@@ -212,3 +212,20 @@ def test_report_refuses_what_the_results_cannot_answer(tmp_path, capsys):
         assert main(["report", str(out)]) == 2
         err = capsys.readouterr().err
         assert f"sweep.json: field '{field}'" in err and err.count("\n") == 1
+
+
+def test_a_point_the_simulator_refuses_stops_the_sweep_before_it_writes(tmp_path, capsys):
+    """A 4-node verify unit for the preset's 26-node tree: one line naming the spec's line
+    and axis, no results folder, so a later sweep to the same --out runs."""
+    out = tmp_path / "res"
+    bad = write_spec(tmp_path, TINY.replace("array_rows = [32, 64]", "tree_nodes = [4]"),
+                     "bad.toml")
+    assert main(["sweep", str(bad), "--out", str(out), "--workers", "1", "--json"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"specaccel: error: {bad}: line 6: field 'axes.tree_nodes': invalid design "
+                   "point (tree_nodes = 4): the trace has a 26-node tree but the verify unit "
+                   "of specaccel-default takes at most 4 nodes")
+    assert not out.exists()
+    good = write_spec(tmp_path, TINY)
+    assert main(["sweep", str(good), "--out", str(out), "--workers", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stored"] == 2

@@ -101,6 +101,28 @@ def test_a_failed_run_keeps_finished_points_and_resume_completes(tmp_path, toy_s
     assert len(res.frame) == 24 and res.duplicates_dropped == 0
 
 
+def _failing_evaluate(point, settings):
+    raise RuntimeError("simulated failure")
+
+
+def test_a_run_that_stores_no_point_leaves_nothing_that_blocks_the_next(tmp_path, toy_spec):
+    """A failure before the first commit removes what the run made (the folder, or the
+    store files in a folder the user made), so another sweep may use that --out."""
+    out = tmp_path / "out"
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        run_sweep(toy_spec, out, workers=1, evaluate=_failing_evaluate)
+    assert not out.exists()
+    mine = tmp_path / "mine"
+    (mine / "notes").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        run_sweep(toy_spec, mine, workers=1, evaluate=_failing_evaluate)
+    assert [p.name for p in mine.iterdir()] == ["notes"]
+    other = load_spec(write_spec(tmp_path, TOY_SPEC.replace("clock_hz = [0.8e9, 1.2e9]\n", ""),
+                                 "o.toml"))
+    assert run_sweep(other, out, workers=1, evaluate=toy_evaluate).evaluated == 12
+    assert run_sweep(other, mine, workers=1, evaluate=toy_evaluate).evaluated == 12
+
+
 def test_process_pool_gives_the_serial_table(tmp_path, toy_spec):
     a = run_sweep(toy_spec, tmp_path / "serial", workers=1, evaluate=toy_evaluate)
     b = run_sweep(toy_spec, tmp_path / "pool", workers=2, evaluate=sweep_helpers.toy_evaluate,

@@ -99,6 +99,14 @@ def test_structural_errors(tmp_path):
     assert err.field == "workloads[0].colour" and err.where == ("line 15",)
 
 
+def test_an_empty_workloads_array_is_blamed_on_workloads(tmp_path):
+    """`workloads = []` is a spec without a workload, not an empty axis."""
+    no_wl = TOY_SPEC[:TOY_SPEC.index("[[workloads]]")]
+    err = _error(tmp_path, "workloads = []\n" + no_wl)
+    assert err.field == "workloads" and err.where == ("line 1",)
+    assert "at least one [[workloads]] entry" in err.reason
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         load_spec(tmp_path / "nope.toml")
@@ -110,6 +118,33 @@ def test_rules_between_parameters_are_checked_per_point(tmp_path):
     err = _error(tmp_path, body)
     assert err.field == "axes.weight_sram_mib" or err.field == "fixed.weight_sram_mib"
     assert "sram_mib = 64" in err.reason and "weight_sram_mib must be <= sram_mib" in err.reason
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
+    # the fast path cannot run a serving point with prefill
+    ('batch_size = 5', 'batch_size = 5\nengine = "fast"', 5, "sweep.engine",
+     "(max_batch = 2, array_rows = 16, sram_mib = 96, clock_hz = 800000000.0): the fast "
+     "path is not exact"),
+    # the preset's 26-node tree does not fit a 4-node verify unit
+    ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = [0.8e9, 1.2e9]\ntree_nodes = [32, 4]", 10,
+     "axes.tree_nodes", "tree_nodes = 4): the trace has a 26-node tree"),
+    # a swept tree larger than the default 64-node verify unit
+    ("clock_hz = [0.8e9, 1.2e9]", 'clock_hz = [0.8e9, 1.2e9]\ntree = ["chain-3", "4-ary-4"]',
+     10, "axes.tree", "tree = '4-ary-4'): the trace has a 341-node tree"),
+    # the preset's EAGLE head is 4096 wide, llama-2-70b 8192
+    ("clock_hz = [0.8e9, 1.2e9]", 'clock_hz = [0.8e9, 1.2e9]\ntarget = ["llama-2-70b"]', 10,
+     "axes.target", "target = 'llama-2-70b'): draft eagle-head-vicuna-7b is an EAGLE head"),
+])
+def test_what_the_simulation_checks_is_checked_per_point_up_front(tmp_path, old, new, line,
+                                                                   field, reason):
+    """The simulator's own up-front checks run on every point when the spec loads, and a
+    failure names the spec entry and the point, not an internal field mid-sweep."""
+    body = TOY_SPEC.replace(old, new)
+    if "fast" in new:
+        body = body.replace("[axes]", "[axes]\nmax_batch = [2]")
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert reason in err.reason
 
 
 EXAMPLES = sorted((Path(__file__).parents[2] / "examples" / "sweeps").glob("*.toml"))
@@ -168,3 +203,88 @@ def test_a_workload_whose_draft_cannot_draft_for_its_target_is_refused_at_parse_
                       'target = "llama-3-8b"\ndraft = "eagle-head-llama-3-8b"')
     spec = load_spec(write_spec(tmp_path, ok, "ok.toml"))
     assert {p["draft"] for p in spec.points()} == {"eagle-head-llama-3-8b"}
+
+
+DRAFT_FREE = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"',
+                              'preset = "prompt-lookup-vicuna-7b-specbench"')
+
+
+@pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
+    ("[axes]", "[axes]\noverlap_draft = [true, false]", 7, "axes.overlap_draft",
+     "it drafts one micro-batch while the other verifies"),
+    ("[axes]", '[axes]\ndraft = ["llama-68m", "vicuna-68m"]', 7, "axes.draft",
+     "it names the draft model"),
+    ("[axes]", "[fixed]\npipelined = true\n\n[axes]", 7, "fixed.pipelined",
+     "it pre-drafts the next tree"),
+])
+def test_draft_parameters_on_draft_free_workloads_are_refused(tmp_path, old, new, line,
+                                                              field, reason):
+    """What simulate refuses on a draft-free trace, a sweep refuses when no workload
+    runs a draft model: the entry would do nothing at any point."""
+    err = _error(tmp_path, DRAFT_FREE.replace(old, new))
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert reason in err.reason
+    assert "the sweep's workloads (drafting 'draft-free') run no draft model" in err.reason
+    # with a workload that runs a draft model too, the entry applies there
+    mixed = TOY_SPEC.replace(old, new) + DRAFT_FREE[DRAFT_FREE.index("[[workloads]]"):
+                                                   DRAFT_FREE.index("[constraints]")]
+    assert len(load_spec(write_spec(tmp_path, mixed, "mixed.toml")).workloads) == 2
+
+
+def test_a_draft_for_a_draft_free_trace_workload_is_refused(tmp_path):
+    from specaccel.workloads import generate_trace, write_trace
+
+    write_trace(generate_trace("prompt-lookup-vicuna-7b-specbench", n_requests=1,
+                               steps_per_request=2), tmp_path / "pl.parquet")
+    body = TOY_SPEC.replace('preset = "eagle-vicuna-7b-mtbench"\nrequests = 2\nsteps = 10',
+                            'trace = "pl.parquet"\ndraft = "llama-68m"')
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == ("workloads[0].draft", ("line 13",)), err.message
+    assert err.reason == ("it names the draft model, but the workload's drafting "
+                          "'draft-free' runs no draft model")
+
+
+@pytest.mark.parametrize(("old", "new", "field", "line", "other"), [
+    ("[axes]", '[fixed]\ntree = "chain-3"\n\n[axes]', "fixed.tree", 7, "tree, line 18"),
+    ("[axes]", "[axes]\nsteps = [5, 20]", "axes.steps", 7, "steps, line 15"),
+])
+def test_a_setting_given_in_a_workload_and_in_fixed_or_axes_is_refused(tmp_path, old, new,
+                                                                        field, line, other):
+    """[fixed] and the axes override a workload's value in every point: giving both
+    would drop one silently."""
+    body = TOY_SPEC.replace(old, new).replace("steps = 10", 'steps = 10\ntree = "chain-4"')
+    err = _error(tmp_path, body)
+    assert (err.field, err.where) == (field, (f"line {line}",)), err.message
+    assert err.reason == (f"is also set by [[workloads]] entry 0 (workloads[0].{other}); "
+                          "set it in one place")
+
+
+RANDOM = TOY_SPEC.replace("[constraints]", '[search]\nstrategy = "random"\nsamples = 4\n\n'
+                          "[constraints]")
+
+
+@pytest.mark.parametrize(("body", "field", "reason"), [
+    (RANDOM.replace("samples = 4", "samples = 4\neta = 3"), "search.eta",
+     'is for strategy = "successive-halving" (its rungs), not \'random\''),
+    (RANDOM.replace("samples = 4", "samples = 4\nmin_steps = 3"), "search.min_steps",
+     'is for strategy = "successive-halving" (its rungs), not \'random\''),
+    (TOY_SPEC.replace("[constraints]", "[search]\nseed = 4\n\n[constraints]"),
+     "search.seed", "a grid sweep draws nothing from it"),
+    (RANDOM.replace("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 0.8e9, high = 1.6e9, "
+                    "seed = 3 }"), "axes.clock_hz", "'seed' seeds the axis's 'samples'"),
+])
+def test_search_settings_the_strategy_does_not_use_are_refused(tmp_path, body, field, reason):
+    err = _error(tmp_path, body)
+    assert err.field == field and err.where and reason in err.reason, err.message
+
+
+def test_search_settings_the_strategy_uses_load(tmp_path):
+    """[search] seed seeds a grid's sampled axis; `samples` on a random sweep's
+    {low, high} axis draws every design's value from that many seeded values."""
+    sampled = "clock_hz = { low = 0.8e9, high = 1.6e9, samples = 3 }"
+    grid = TOY_SPEC.replace("clock_hz = [0.8e9, 1.2e9]", sampled).replace(
+        "[constraints]", "[search]\nseed = 4\n\n[constraints]")
+    assert len(load_spec(write_spec(tmp_path, grid, "g.toml")).points()) == 36
+    rnd = RANDOM.replace("clock_hz = [0.8e9, 1.2e9]", sampled).replace("samples = 4",
+                                                                       "samples = 30")
+    assert len({p["clock_hz"] for p in load_spec(write_spec(tmp_path, rnd)).points()}) <= 3
