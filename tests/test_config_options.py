@@ -62,6 +62,9 @@ def test_simulate_accel_is_the_library_on_that_design(trace_file, capsys, tmp_pa
     (["--hw", "a100-80gb", "--batch", "0"], "field 'batch': must be >= 1, not 0"),
     (["--hw", "a100-80gb", "--token-budget", "many"], "field 'token-budget': must be a number"),
     (["--hw", "a100-80gb", "--kv-capacity", "-5"], "field 'kv-capacity': must be >= 1"),
+    # the NaN energy of an absurd design came with numpy's RuntimeWarning
+    (["--accel", "leakage_w_per_mm2=1e308", "--accel", "array_cores=1000000"],
+     "field 'leakage_w_per_mm2': must be <= 1, not 1e+308"),
 ])
 def test_bad_hardware_and_serving_options_are_one_line_exit_2(trace_file, capsys, tmp_path,
                                                                argv, text):
@@ -72,6 +75,22 @@ def test_bad_hardware_and_serving_options_are_one_line_exit_2(trace_file, capsys
     assert main(["simulate", "--trace", str(trace_file), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert text in err and "\n" not in err
+
+
+@pytest.mark.parametrize("item, text", [
+    # each priced a pass at inf (0 tokens/s) with exit 0
+    ("bw_efficiency=1e-320", "field 'bw_efficiency': must be >= 0.01, not 1e-320"),
+    ("compute_efficiency=5e-324", "field 'compute_efficiency': must be >= 0.01"),
+    ("clock_hz=1e-300", "field 'clock_hz': must be >= 1e+06, not 1e-300"),
+    ("hbm_gbs_per_stack=1e-308", "field 'hbm_gbs_per_stack': must be >= 1"),
+    # named the derived 'sram_bw_bytes_s' (= this x clock_hz) that overflowed
+    ("sram_bytes_per_cycle=1e300", "field 'sram_bytes_per_cycle': must be <= 1e+08"),
+])
+def test_an_accelerator_value_out_of_its_range_is_refused_naming_it(capsys, item, text):
+    capsys.readouterr()
+    assert main(["cost", "--accel", item]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and text in out.err and out.err.count("\n") == 1, out.err
 
 
 def test_serving_options_build_the_serving_config(trace_file, capsys):

@@ -120,6 +120,38 @@ def test_cli_rejects_a_tree_larger_than_the_accelerators_unit(_cli, tmp_path):
     assert json.loads(gpu.stdout)["mean_nodes_per_step"] == 65
 
 
+@pytest.mark.parametrize("corner", ["low", "high", "slow"])
+def test_designs_at_the_ends_of_the_accelerators_ranges_simulate_without_warnings(corner):
+    """The pricing subtracts static power x latency from every pass's energy: an
+    absurd design (leakage 1e308 W/mm^2) made that inf - inf, a RuntimeWarning and a NaN
+    energy.  At the ends of the parameters' ranges every number stays finite."""
+    import math
+    import warnings
+
+    from specaccel.models.cost import AcceleratorConfig, get_model
+    from specaccel.schema.config_fields import config_fields
+
+    numbers = [f for f in config_fields(AcceleratorConfig)
+               if f.kind in (int, float) and f.allowed() is None]
+    low = {f.name: f.ge if f.ge is not None else math.ulp(f.gt) for f in numbers}
+    high = {f.name: f.le for f in numbers}
+    # the weights fit the memory and the trace's trees the verify unit
+    fits = {k: high[k] for k in ("hbm_stacks", "hbm_gb_per_stack", "tree_nodes")}
+    design = {"low": {**low, **fits}, "high": high,
+              "slow": {**low, **fits, "leakage_w_per_mm2": high["leakage_w_per_mm2"],
+                       "array_cores": high["array_cores"]}}
+    hw = AcceleratorConfig(**design[corner]).build()
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for serving in (None, ServingConfig(max_batch=2)):
+            got = simulate(trace, hw=hw, target=target, draft=draft, serving=serving)
+            for value in (got.makespan_s, got.tokens_per_s, got.baseline.makespan_s,
+                          *got.energy_j.values(), *got.energy_per_token_j.values()):
+                assert 0 < value < math.inf
+
+
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
     s = BoundedSeries(8)
     for i in range(1000):
