@@ -152,6 +152,27 @@ def test_designs_at_the_ends_of_the_accelerators_ranges_simulate_without_warning
                 assert 0 < value < math.inf
 
 
+@pytest.mark.parametrize("serving", [None, ServingConfig(max_batch=2)])
+def test_a_pass_priced_at_inf_is_an_error_before_any_nan(serving):
+    """A device beyond the accelerator's ranges (a hand-made spec whose bandwidth
+    underflows) prices passes at inf: the pricing door refuses them, naming the device,
+    instead of subtracting static energy from them (inf - inf: a RuntimeWarning and NaN)
+    and reporting the run."""
+    import warnings
+
+    from specaccel.models.cost import AcceleratorConfig, get_model
+
+    hw = replace(AcceleratorConfig().build(), mem_bw_bytes_s=1e-300)
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="passes of .* on specaccel-default: latency_s "
+                                             "came out inf, not a finite number") as e:
+            simulate(trace, hw=hw, target=get_model("vicuna-7b"),
+                     draft=get_model("eagle-head-vicuna-7b"), serving=serving)
+    assert e.value.field == "hw"
+
+
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
     s = BoundedSeries(8)
     for i in range(1000):
