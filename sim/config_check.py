@@ -72,14 +72,16 @@ def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> Non
     """:class:`InputError` when a tree of `max_nodes` nodes exceeds the verify unit.
 
     `nodes` overrides the verify unit's size (:func:`verify_unit_nodes`).  The error
-    names the field that set the limit: ``verify_unit_nodes`` (the hardware's) or
-    ``verify-nodes`` (the override, as the CLI option is called).
+    names the parameter that set the limit as the user sets it: the accelerator's
+    ``tree_nodes`` (``--accel tree_nodes=N``, a design file, a sweep axis; the hardware
+    spec's ``verify_unit_nodes`` is built from it) or ``verify-nodes`` (the override, as
+    the CLI option is called).
     """
     limit = nodes if nodes is not None else verify_unit_nodes(hw)
     if limit is not None and max_nodes > limit:
         raise InputError(f"the trace has a {max_nodes}-node tree but the verify unit of "
                          f"{getattr(hw, 'name', 'the hardware')} takes at most {limit} nodes",
-                         field="verify_unit_nodes" if nodes is None else "verify-nodes")
+                         field="tree_nodes" if nodes is None else "verify-nodes")
 
 
 def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float

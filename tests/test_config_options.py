@@ -62,6 +62,9 @@ def test_simulate_accel_is_the_library_on_that_design(trace_file, capsys, tmp_pa
     (["--hw", "a100-80gb", "--batch", "0"], "field 'batch': must be >= 1, not 0"),
     (["--hw", "a100-80gb", "--token-budget", "many"], "field 'token-budget': must be a number"),
     (["--hw", "a100-80gb", "--kv-capacity", "-5"], "field 'kv-capacity': must be >= 1"),
+    # the verify unit's size is the parameter the user set, not the spec's field
+    (["--accel", "tree_nodes=4"], "field 'tree_nodes': the trace has a 26-node tree"),
+    (["--verify-nodes", "4"], "field 'verify-nodes': the trace has a 26-node tree"),
     # the NaN energy of an absurd design came with numpy's RuntimeWarning
     (["--accel", "leakage_w_per_mm2=1e308", "--accel", "array_cores=1000000"],
      "field 'leakage_w_per_mm2': must be <= 1, not 1e+308"),
@@ -119,6 +122,14 @@ def test_run_takes_an_accelerator_design(tmp_path, capsys):
                     target=get_model("vicuna-7b"), draft=get_model("eagle-head-vicuna-7b"))
     assert report["hardware"][1]["tokens_per_s"] == want.tokens_per_s
     assert report["hardware"][0]["hardware"] == "a100-80gb"
+
+
+def test_run_names_the_tree_nodes_the_user_set(tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["run", "--out", str(tmp_path / "o"), "--requests", "1", "--steps", "2",
+                 "--accel", "tree_nodes=4"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'tree_nodes': the trace has a 26-node tree" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name, text, reason", [

@@ -43,7 +43,7 @@ def test_a_tree_larger_than_the_verify_unit_is_rejected(toy_hw, toy_gpu):
     assert verify_unit_nodes(toy_hw) == 64 and verify_unit_nodes(toy_gpu) is None
     with pytest.raises(InputError, match="65-node tree .* at most 64 nodes") as e:
         check_config(trace, toy_hw, None, None, drafting="per-level")
-    assert e.value.field == "verify_unit_nodes"
+    assert e.value.field == "tree_nodes"    # the accelerator's parameter, as the user sets it
     check_config(trace, toy_gpu, None, None, drafting="per-level")   # software verify
     check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=65)
     with pytest.raises(InputError, match="at most 16 nodes") as e:
@@ -97,7 +97,7 @@ def test_tree_size_limit_follows_the_accelerators_tree_nodes():
     with pytest.raises(InputError, match="100-node tree .* at most 64 nodes") as e:
         simulate(trace, hw=AcceleratorConfig().build(), target=target, draft=draft,
                  baseline=False)
-    assert e.value.field == "verify_unit_nodes"
+    assert e.value.field == "tree_nodes"    # the accelerator's parameter, as the user sets it
     for hw in (AcceleratorConfig(tree_nodes=128).build(), get_hardware("h100-sxm")):
         got = simulate(trace, hw=hw, target=target, draft=draft, baseline=False)
         ref = simulate(trace, hw=hw, target=target, draft=draft, baseline=False, check=False)
@@ -114,7 +114,7 @@ def test_cli_rejects_a_tree_larger_than_the_accelerators_unit(_cli, tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     (last,) = p.stderr.strip().splitlines()     # no progress line before the error
     assert "Traceback" not in p.stderr and last.startswith("specaccel: error: ")
-    assert "field 'verify_unit_nodes'" in last and "65-node tree" in last
+    assert "field 'tree_nodes'" in last and "65-node tree" in last
     gpu = _cli("--trace", str(path), "--hw", "a100-80gb", "--json")
     assert gpu.returncode == 0, gpu.stderr
     assert json.loads(gpu.stdout)["mean_nodes_per_step"] == 65
