@@ -95,6 +95,51 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     return int((float(cap) - w) // kv_bytes_per_token)
 
 
+def check_kv_capacity(hw: Any, target: Any, draft: Any, capacity: int,
+                      deployment: Any = None) -> None:
+    """:class:`InputError` naming ``kv_capacity_tokens`` when a KV cache of `capacity`
+    target tokens does not fit the memory left after the weights.
+
+    On one device that is :func:`kv_capacity_tokens` (the capacity a serving run takes
+    when none is given); with a `deployment`, every device of the target's placement
+    must hold its weights (and the draft's, where it shares them) and its share of the
+    cache (tensor-parallel shards and pipeline stages split it).  Nothing is checked
+    when the specs do not give the sizes or the target keeps no KV cache.
+    """
+    from specaccel.sim.step_costs import kv_bytes_per_token
+
+    per_token = kv_bytes_per_token(target)
+    if deployment is None:
+        cap, w = getattr(hw, "mem_bytes", None), weights_bytes(target, draft)
+        if cap is None or w is None or per_token <= 0:
+            return
+        devices = {0: (float(w), per_token)}
+    else:
+        from specaccel.models.cost.placement import device_memory
+
+        loads = device_memory(target, deployment.target_placement, kv_tokens=1.0, draft=draft,
+                              draft_placement=deployment.draft_placement)
+        cap = deployment.hw.mem_bytes
+        devices = {d: (sum(b for what, b in parts if what.endswith(" weights")),
+                       sum(b for what, b in parts if what == f"{target.name} KV cache"))
+                   for d, parts in loads.items()}
+    fits = {d: (float(cap) - w) // kv for d, (w, kv) in devices.items() if kv > 0}
+    if not fits:
+        return
+    dev = min(fits, key=lambda d: fits[d])
+    limit = max(int(fits[dev]), 0)
+    if capacity <= limit:
+        return
+    w, kv = devices[dev]
+    where = getattr(hw, "name", "the device") + (f" #{dev}" if len(devices) > 1 else "")
+    need = capacity * kv
+    raise InputError(f"{capacity} tokens of KV cache need "
+                     f"{_gb(need) if need < 1e12 else f'{need / 1e12:.4g} TB'} on {where} "
+                     f"({kv:.6g} B a token), but it has {_gb(max(float(cap) - w, 0.0))} left "
+                     f"after {_gb(w)} of weights: at most {limit} tokens fit",
+                     field="kv_capacity_tokens")
+
+
 def trace_kv_tokens(trace) -> float:
     """The most KV-cache tokens one request of `trace` holds, an upper bound computed
     without verifying the trace: its prompt, plus what each step can commit (a path of
@@ -130,7 +175,8 @@ def _step_max_depths(parent: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
-                 verify_nodes: int | None = None, deployment: Any = None) -> None:
+                 verify_nodes: int | None = None, deployment: Any = None,
+                 kv_capacity: int | None = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
     The draft's weights count only when `drafting` runs a draft model, and the draft
@@ -139,7 +185,9 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
     ``"draft-free"``).  With a `deployment` (a
     :class:`~specaccel.models.cost.deployment.Deployment`), memory is checked per device
     of its placements (weights and the KV cache of the longest request), naming the
-    device and the bytes; otherwise the weights against the one device's memory.
+    device and the bytes; otherwise the weights against the one device's memory.  A
+    serving run's `kv_capacity` (tokens, when given) must fit the memory left after the
+    weights (:func:`check_kv_capacity`).
     """
     from specaccel.models.cost.model_spec import ModelSpec, check_draft_matches
 
@@ -154,6 +202,8 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
                          and running.kind == "decoder" else 0.0)
     else:
         check_weights_fit(hw, target, running)
+    if kv_capacity is not None:
+        check_kv_capacity(hw, target, running, kv_capacity, deployment)
     if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)

@@ -62,6 +62,14 @@ def test_simulate_accel_is_the_library_on_that_design(trace_file, capsys, tmp_pa
     (["--hw", "a100-80gb", "--batch", "0"], "field 'batch': must be >= 1, not 0"),
     (["--hw", "a100-80gb", "--token-budget", "many"], "field 'token-budget': must be a number"),
     (["--hw", "a100-80gb", "--kv-capacity", "-5"], "field 'kv-capacity': must be >= 1"),
+    # more KV cache than the memory left after the weights ran as if it "fits"
+    (["--hw", "a100-80gb", "--kv-capacity", "100000000"],
+     "field 'kv-capacity': 100000000 tokens of KV cache need 52.43 TB on a100-80gb "
+     "(524288 B a token), but it has 66.05 GB left after 13.95 GB of weights: at most "
+     "125982 tokens fit"),
+    # the capacity given is what is too small, not the memory
+    (["--hw", "a100-80gb", "--kv-capacity", "1"],
+     "field 'kv-capacity': one request needs"),
     # the verify unit's size is the parameter the user set, not the spec's field
     (["--accel", "tree_nodes=4"], "field 'tree_nodes': the trace has a 26-node tree"),
     (["--verify-nodes", "4"], "field 'verify-nodes': the trace has a 26-node tree"),

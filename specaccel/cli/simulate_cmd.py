@@ -116,6 +116,19 @@ def _serving_config(args: argparse.Namespace):
     return from_mapping(ServingConfig, values)
 
 
+def _named_as_option(exc: InputError) -> InputError:
+    """`exc` naming the option the user gave where the simulator named a field of the
+    serving config (``kv_capacity_tokens`` is ``--kv-capacity``, ``rate_per_s`` comes
+    from ``--arrivals``), as :func:`options_from_args` names them."""
+    from specaccel.schema.config_fields import field_names, field_spec
+
+    if exc.field not in field_names(ServingConfig):
+        return exc
+    option = ("arrivals" if exc.field == "rate_per_s"
+              else field_spec(ServingConfig, exc.field).option_field)
+    return InputError(exc.reason, file=exc.file, where=exc.where, field=option)
+
+
 def _arrivals(text: str) -> dict[str, Any]:
     """``arrivals`` and ``rate_per_s`` of ``--arrivals poisson:RATE|trace``."""
     if text == "trace":
@@ -314,7 +327,7 @@ def run(args: argparse.Namespace) -> int:
                               deployment=dep, baseline_deployment=base_dep)
     except ValueError as exc:
         if isinstance(exc, InputError):
-            raise
+            raise _named_as_option(exc) from None
         raise InputError(str(exc), field="engine") from None
     out = result.to_dict()
     out["deployment"] = {"hardware_kind": hw.kind, "target": dep.to_dict(),

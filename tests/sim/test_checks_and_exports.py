@@ -173,6 +173,37 @@ def test_a_pass_priced_at_inf_is_an_error_before_any_nan(serving):
     assert e.value.field == "hw"
 
 
+def test_a_kv_capacity_must_fit_the_memory_left_after_the_weights():
+    from specaccel.models.cost import get_hardware, get_model
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.sim.simulation import check_run, resolve_deployments
+    from specaccel.sim.step_costs import kv_bytes_per_token
+
+    hw = get_hardware("a100-80gb")
+    trace = generate_trace(DEFAULT_PRESET, n_requests=1, steps_per_request=2, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    default = kv_capacity_tokens(hw, target, draft, kv_bytes_per_token(target))
+
+    def check(tokens, **deployment):
+        dep, base = resolve_deployments(trace, hw, DeploymentConfig(**deployment))
+        check_run(trace, hw=hw, target=target, draft=draft, deployment=dep,
+                  baseline_deployment=base,
+                  serving=ServingConfig(kv_capacity_tokens=tokens))
+
+    check(default)            # what a serving run takes when none is given
+    # the device holds the draft's weights less the embedding it shares with the target:
+    # a little more than the default fits, not 10**8 tokens
+    with pytest.raises(InputError, match=r"need 52\.43 TB .* at most 125982 tokens") as e:
+        check(10**8)
+    assert e.value.field == "kv_capacity_tokens"
+    with pytest.raises(InputError, match="at most 125982 tokens"):
+        check(125983)
+    # two tensor-parallel shards hold half the cache each: twice the default fits
+    check(2 * default, tp=2)
+    with pytest.raises(InputError, match=r"on a100-80gb #0 .* at most 277670 tokens"):
+        check(277671, tp=2)
+
+
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
     s = BoundedSeries(8)
     for i in range(1000):
@@ -272,7 +303,7 @@ def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, 
     (["--batch", "0"], "batch"),
     (["--verify-nodes", "8"], "verify-nodes"),
     (["--engine", "fast", "--batch", "4"], "engine"),
-    (["--token-budget", "5"], "token_budget"),
+    (["--token-budget", "5"], "token-budget"),     # the option, not the config's field
     (["--pipelined", "--batch", "2"], "pipelined"),
     (["--baseline-stack", "vllm"], "--baseline-stack"),
 ])
