@@ -203,7 +203,7 @@ def test_a_serving_axis_makes_serving_points():
 
 @pytest.mark.parametrize("fixed, axes, field, reason", [
     ("", "rate_per_s = [5.0, 10.0]", "axes.rate_per_s", "arrivals = poisson"),
-    ('arrivals = "poisson"', "rate_per_s = [5.0, -1.0]", "axes.rate_per_s", "must be > 0"),
+    ('arrivals = "poisson"', "rate_per_s = [5.0, -1.0]", "axes.rate_per_s", "must be >= 1e-06"),
     ('arrivals = "uniform"', "max_batch = [1]", "fixed.arrivals", "unknown arrivals"),
     ("seed = 3", "array_rows = [1]", "fixed.seed", "sets no serving parameter"),
 ])

@@ -136,13 +136,15 @@ def _arrivals(text: str) -> dict[str, Any]:
     kind, _, value = text.partition(":")
     if kind != "poisson":
         raise InputError(f"must be poisson:RATE or trace, not {text!r}", field="arrivals")
+    from specaccel.schema.config_fields import field_spec
+
     try:
-        rate = float(value)
-    except ValueError:
+        rate = field_spec(ServingConfig, "rate_per_s").parse(value)
+    except InputError as exc:    # the range is the config's; the option is --arrivals
+        raise InputError(f"the Poisson rate {exc.reason}", field="arrivals") from None
+    if rate is None:
         raise InputError(f"the Poisson rate must be a number, not {value!r}",
-                         field="arrivals") from None
-    if not rate > 0 or rate == float("inf"):
-        raise InputError(f"the Poisson rate must be > 0, not {value}", field="arrivals")
+                         field="arrivals")
     return {"arrivals": "poisson", "rate_per_s": rate}
 
 

@@ -204,6 +204,31 @@ def test_a_kv_capacity_must_fit_the_memory_left_after_the_weights():
         check(277671, tp=2)
 
 
+def test_latency_percentiles_are_right_at_the_slowest_poisson_rate():
+    """At 1e-300 requests/s the arrivals came ~1e300 s apart, where a float64 clock
+    steps by ~1e284 s: every latency percentile came out 0.  The rate's range and the
+    arrivals' span keep the clock fine enough: requests that never overlap have the
+    same latencies whether they arrive 1e3 or 1e6 s apart."""
+    from specaccel.models.cost import get_hardware, get_model
+    from specaccel.sim.step_input import poisson_arrivals
+
+    with pytest.raises(InputError, match="must be >= 1e-06") as e:
+        ServingConfig(arrivals="poisson", rate_per_s=1e-300)
+    assert e.value.field == "rate_per_s"
+    with pytest.raises(InputError, match="span .* beyond the 1e\\+09 s") as e:
+        poisson_arrivals(100_000, 1e-5, 0)       # about 1e10 s
+    assert e.value.field == "rate_per_s"
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    got = {rate: simulate(trace, hw=get_hardware("a100-80gb"), target=target, draft=draft,
+                          baseline=False,
+                          serving=ServingConfig(arrivals="poisson", rate_per_s=rate)).serving
+           for rate in (1e-3, 1e-6)}
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        slow, fast = got[1e-6][key], got[1e-3][key]
+        assert slow["p50"] > 0 and slow == pytest.approx(fast, rel=1e-6), key
+
+
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
     s = BoundedSeries(8)
     for i in range(1000):
@@ -304,6 +329,8 @@ def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, 
     (["--verify-nodes", "8"], "verify-nodes"),
     (["--engine", "fast", "--batch", "4"], "engine"),
     (["--token-budget", "5"], "token-budget"),     # the option, not the config's field
+    (["--arrivals", "poisson:1e-300"], "arrivals"),   # ran 1.7e300 s, every latency 0
+    (["--arrivals", "poisson:1e-6", "--requests", "5000"], "arrivals"),  # ~5e9 s
     (["--pipelined", "--batch", "2"], "pipelined"),
     (["--baseline-stack", "vllm"], "--baseline-stack"),
 ])
