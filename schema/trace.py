@@ -45,6 +45,13 @@ SCHEMA_VERSION = 1
 
 VERIFICATION_MODES = ("greedy", "stochastic")
 
+MAX_ARRIVAL_S = 1e9
+"""The latest arrival time (seconds, about 32 years) of a request, in a trace or drawn
+from Poisson arrivals.  The simulator's clock is a float64 of seconds since the first
+possible arrival: at 1e9 s it still resolves 0.12 us, so latencies of microseconds keep
+their digits; at 1e300 s a whole request's latency is below one step of the clock and
+every percentile came out 0."""
+
 NODE_FIELDS = ("parent", "token", "draft_prob", "target_prob", "target_token", "uniform")
 NODE_DTYPES: dict[str, Any] = {
     "parent": np.int32,

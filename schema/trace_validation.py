@@ -8,7 +8,8 @@ milliseconds):
 * the trace has at least one request;
 * offsets start at 0, never decrease and end at the column lengths; every request has
   a step and every step a node (the root);
-* request ids are unique; prompt lengths are positive; arrival times finite and >= 0;
+* request ids are unique; prompt lengths are positive; arrival times finite and in
+  ``[0, MAX_ARRIVAL_S]``;
 * per node: ``parent`` is -1 at the root and in ``[0, i)`` elsewhere; token ids
   (``token``, ``target_token``) are >= 0; probabilities are
   finite and in [0, 1]; in stochastic traces every non-root node has a uniform in
@@ -29,7 +30,13 @@ from collections.abc import Callable
 import numpy as np
 
 from specaccel.schema.errors import InputError
-from specaccel.schema.trace import NODE_FIELDS, SCHEMA_VERSION, VERIFICATION_MODES, Trace
+from specaccel.schema.trace import (
+    MAX_ARRIVAL_S,
+    NODE_FIELDS,
+    SCHEMA_VERSION,
+    VERIFICATION_MODES,
+    Trace,
+)
 from specaccel.schema.trace_metadata import check_metadata
 
 
@@ -152,6 +159,12 @@ def _check_requests(trace: Trace, fail: Callable[..., None]) -> None:
         r = int(bad[0])
         fail(f"arrival time must be finite and >= 0, not {float(arrival[r])!r}", "arrival_s",
              (f"request {trace.request_id[r]}",))
+    late = np.flatnonzero(arrival > MAX_ARRIVAL_S)
+    if late.size:
+        r = int(late[0])
+        fail(f"arrival time must be <= {MAX_ARRIVAL_S:g} s (about 32 years: the simulator's "
+             f"clock would not resolve its latencies), not {float(arrival[r])!r}",
+             "arrival_s", (f"request {trace.request_id[r]}",))
 
 
 # ---------------------------------------------------------------------------- location

@@ -72,14 +72,16 @@ def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> Non
     """:class:`InputError` when a tree of `max_nodes` nodes exceeds the verify unit.
 
     `nodes` overrides the verify unit's size (:func:`verify_unit_nodes`).  The error
-    names the field that set the limit: ``verify_unit_nodes`` (the hardware's) or
-    ``verify-nodes`` (the override, as the CLI option is called).
+    names the parameter that set the limit as the user sets it: the accelerator's
+    ``tree_nodes`` (``--accel tree_nodes=N``, a design file, a sweep axis; the hardware
+    spec's ``verify_unit_nodes`` is built from it) or ``verify-nodes`` (the override, as
+    the CLI option is called).
     """
     limit = nodes if nodes is not None else verify_unit_nodes(hw)
     if limit is not None and max_nodes > limit:
         raise InputError(f"the trace has a {max_nodes}-node tree but the verify unit of "
                          f"{getattr(hw, 'name', 'the hardware')} takes at most {limit} nodes",
-                         field="verify_unit_nodes" if nodes is None else "verify-nodes")
+                         field="tree_nodes" if nodes is None else "verify-nodes")
 
 
 def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float
@@ -91,6 +93,51 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
     if cap is None or w is None or kv_bytes_per_token <= 0:
         return None
     return int((float(cap) - w) // kv_bytes_per_token)
+
+
+def check_kv_capacity(hw: Any, target: Any, draft: Any, capacity: int,
+                      deployment: Any = None) -> None:
+    """:class:`InputError` naming ``kv_capacity_tokens`` when a KV cache of `capacity`
+    target tokens does not fit the memory left after the weights.
+
+    On one device that is :func:`kv_capacity_tokens` (the capacity a serving run takes
+    when none is given); with a `deployment`, every device of the target's placement
+    must hold its weights (and the draft's, where it shares them) and its share of the
+    cache (tensor-parallel shards and pipeline stages split it).  Nothing is checked
+    when the specs do not give the sizes or the target keeps no KV cache.
+    """
+    from specaccel.sim.step_costs import kv_bytes_per_token
+
+    per_token = kv_bytes_per_token(target)
+    if deployment is None:
+        cap, w = getattr(hw, "mem_bytes", None), weights_bytes(target, draft)
+        if cap is None or w is None or per_token <= 0:
+            return
+        devices = {0: (float(w), per_token)}
+    else:
+        from specaccel.models.cost.placement import device_memory
+
+        loads = device_memory(target, deployment.target_placement, kv_tokens=1.0, draft=draft,
+                              draft_placement=deployment.draft_placement)
+        cap = deployment.hw.mem_bytes
+        devices = {d: (sum(b for what, b in parts if what.endswith(" weights")),
+                       sum(b for what, b in parts if what == f"{target.name} KV cache"))
+                   for d, parts in loads.items()}
+    fits = {d: (float(cap) - w) // kv for d, (w, kv) in devices.items() if kv > 0}
+    if not fits:
+        return
+    dev = min(fits, key=lambda d: fits[d])
+    limit = max(int(fits[dev]), 0)
+    if capacity <= limit:
+        return
+    w, kv = devices[dev]
+    where = getattr(hw, "name", "the device") + (f" #{dev}" if len(devices) > 1 else "")
+    need = capacity * kv
+    raise InputError(f"{capacity} tokens of KV cache need "
+                     f"{_gb(need) if need < 1e12 else f'{need / 1e12:.4g} TB'} on {where} "
+                     f"({kv:.6g} B a token), but it has {_gb(max(float(cap) - w, 0.0))} left "
+                     f"after {_gb(w)} of weights: at most {limit} tokens fit",
+                     field="kv_capacity_tokens")
 
 
 def trace_kv_tokens(trace) -> float:
@@ -128,7 +175,8 @@ def _step_max_depths(parent: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | DraftingMode,
-                 verify_nodes: int | None = None, deployment: Any = None) -> None:
+                 verify_nodes: int | None = None, deployment: Any = None,
+                 kv_capacity: int | None = None) -> None:
     """All the up-front checks of a (trace, hardware, models) configuration.
 
     The draft's weights count only when `drafting` runs a draft model, and the draft
@@ -137,7 +185,9 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
     ``"draft-free"``).  With a `deployment` (a
     :class:`~specaccel.models.cost.deployment.Deployment`), memory is checked per device
     of its placements (weights and the KV cache of the longest request), naming the
-    device and the bytes; otherwise the weights against the one device's memory.
+    device and the bytes; otherwise the weights against the one device's memory.  A
+    serving run's `kv_capacity` (tokens, when given) must fit the memory left after the
+    weights (:func:`check_kv_capacity`).
     """
     from specaccel.models.cost.model_spec import ModelSpec, check_draft_matches
 
@@ -152,6 +202,8 @@ def check_config(trace, hw: Any, target: Any, draft: Any, *, drafting: str | Dra
                          and running.kind == "decoder" else 0.0)
     else:
         check_weights_fit(hw, target, running)
+    if kv_capacity is not None:
+        check_kv_capacity(hw, target, running, kv_capacity, deployment)
     if mode.verifies_tree and trace.n_steps:
         max_nodes = int(np.diff(np.asarray(trace.step_node_offsets)).max())
         check_tree_fits(hw, max_nodes, nodes=verify_nodes)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from specaccel.schema.errors import InputError
 from specaccel.sim.fast_path import fast_replay
 from specaccel.sim.log import ReplayLog
 from specaccel.sim.options import ENGINE_CHOICES, ServingConfig
@@ -152,4 +153,12 @@ def choose_engine(inp: StepInput, choice: str) -> Engine:
 
 def run_engine(inp: StepInput, choice: str) -> ReplayLog:
     """Run `inp` on the engine :func:`choose_engine` picks."""
-    return choose_engine(inp, choice).run(inp)
+    try:
+        return choose_engine(inp, choice).run(inp)
+    except InputError as exc:
+        # SimPy re-raises an error of a process as a copy made from its message alone,
+        # the original as its cause: raise the original, which still names its field
+        cause = exc.__cause__
+        if isinstance(cause, InputError) and str(cause) == str(exc):
+            raise cause from None
+        raise

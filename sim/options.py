@@ -38,7 +38,10 @@ class ServingConfig(Config):
     arrivals: str = option("trace", choices=ARRIVALS,
                            help="`trace` (the trace's arrival times) or `poisson` (at "
                                 "`rate_per_s`)")
-    rate_per_s: float | None = option(None, gt=0, unit="requests/s",
+    # from one request in ~12 days to a million a second (the busiest services serve
+    # thousands a second); slower rates put the arrivals so far apart that the clock no
+    # longer resolves a request's latency (step_input.poisson_arrivals)
+    rate_per_s: float | None = option(None, ge=1e-6, le=1e6, unit="requests/s",
                                       help="Poisson arrival rate (arrivals = poisson)")
     seed: int = option(0, ge=0, metavar="S", help="seed of the Poisson arrivals")
     prefill: bool = option(True, help="simulate prefill passes (off: prompts already "

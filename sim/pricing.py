@@ -48,6 +48,7 @@ from specaccel.models.cost.drafting import (
     drafting_mode,
     drafting_of,
 )
+from specaccel.models.cost.hardware_spec import check_finite_costs
 from specaccel.models.cost.sampling_tail import selected_tokens
 from specaccel.models.golden import TraceOutcome, verify_trace
 from specaccel.schema.trace_validation import extra_query_tokens
@@ -81,9 +82,11 @@ class PassCosts:
         return cls(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
 
     @classmethod
-    def from_kernel(cls, raw: dict[str, Any], n: int, what: str, static_w: float
-                    ) -> PassCosts:
-        """Check a cost function's output for `n` passes and make it dynamic HBM costs."""
+    def from_kernel(cls, raw: dict[str, Any], n: int, what: str, device: Any,
+                    model: Any = None) -> PassCosts:
+        """Check a cost function's output for `n` passes of `model` on `device` (its
+        fields present, one value a pass, every value finite) and make it dynamic HBM
+        costs (``device.static_power_w`` x latency taken off the energy)."""
         out = {}
         for f in COST_FIELDS:
             if f not in raw:
@@ -93,6 +96,10 @@ class PassCosts:
                 raise ValueError(f"cost function returned {a.shape[0]} {f!r} for {n} "
                                  f"{what} passes")
             out[f] = a
+        # before the subtraction below, which would make inf - inf a NaN and a warning
+        check_finite_costs(out, hw=device, what=f"the {what} passes"
+                           + (f" of {model.name}" if hasattr(model, "name") else ""))
+        static_w = float(getattr(device, "static_power_w", 0.0))
         hbm = (np.asarray(raw["dram_bytes"], dtype=np.float64).reshape(-1)
                if "dram_bytes" in raw else out["bytes"])
         return cls(out["latency_s"], out["energy_j"] - static_w * out["latency_s"],
@@ -218,8 +225,7 @@ class RoleCost:
             raw = {f: np.asarray(v, dtype=np.float64) - np.asarray(bare[f], dtype=np.float64)
                    for f, v in raw.items() if f in bare}
         n = int(np.asarray(tokens).shape[0])
-        out = PassCosts.from_kernel(raw, n, self.role,
-                                    float(getattr(self.device, "static_power_w", 0.0)))
+        out = PassCosts.from_kernel(raw, n, self.role, self.device, self.model)
         for term in self.terms:
             out = out.add_latency(np.asarray(term(
                 self.role, self.model, self.device, tokens=np.asarray(tokens),

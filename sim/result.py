@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from specaccel.models.cost.hardware_spec import check_finite_costs
 from specaccel.sim.accelerator_model import ROLES
 from specaccel.sim.log import ReplayLog
 from specaccel.sim.metrics import metric_values
@@ -264,6 +265,11 @@ def build_result(inp: StepInput, log: ReplayLog) -> SimResult:
     makespan = log.makespan_s
     tokens = totals.committed
     energy, per_token = _energy(hw, log, tokens)
+    # every pass was checked at the pricing door; the terms added on top of the passes
+    # (links, host, units) and the sums must not overflow either
+    check_finite_costs({"makespan_s": makespan, **{f"energy_j.{k}": v
+                                                   for k, v in energy.items()}},
+                       hw=hw, what="the simulated run")
     utilisation, hbm_bytes = _traffic(hw, log, tokens)
     mean_nodes = totals.mean(totals.n_nodes)
     return SimResult(

@@ -451,9 +451,12 @@ def check_serving_input(inp: StepInput) -> None:
         has = np.diff(costs.request_step_offsets) > 0
         need = max(int((costs.context[last[has]] + costs.n_nodes[last[has]]).max(initial=0)),
                    int(costs.prompt_len.max(initial=0)))
+        if need > cap and config.kv_capacity_tokens is not None:
+            raise InputError(f"one request needs {need} tokens of KV cache, more than a "
+                             f"capacity of {cap} holds", field="kv_capacity_tokens")
         if need > cap:
             raise InputError(f"one request needs {need} tokens of KV cache but only {cap} "
-                             "fit the memory left after the weights", field="kv_capacity")
+                             "fit the memory left after the weights", field="hw")
     if config.token_budget < int(costs.n_nodes.max(initial=1)):
         raise InputError(f"must be at least the largest tree ({int(costs.n_nodes.max())} "
                          f"nodes), not {config.token_budget}", field="token_budget")

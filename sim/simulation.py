@@ -143,7 +143,9 @@ def _checked_pricers(trace, hw: Any, target: Any, draft: Any,
         base_pricer = pricer.baseline()
     if opts.check:
         check_config(trace, hw, target, pricer.draft_model, drafting=mode,
-                     verify_nodes=opts.verify_nodes, deployment=deployment)
+                     verify_nodes=opts.verify_nodes, deployment=deployment,
+                     kv_capacity=None if opts.serving is None
+                     else opts.serving.kv_capacity_tokens)
     return pricer, base_pricer
 
 

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 
 from specaccel.models.cost.drafting import drafting_of
+from specaccel.schema.errors import InputError
+from specaccel.schema.trace import MAX_ARRIVAL_S
 from specaccel.sim.accelerator_model import unit_map_for
 from specaccel.sim.config_check import kv_capacity_tokens
 from specaccel.sim.options import ServingConfig
@@ -26,9 +28,19 @@ from specaccel.sim.stream import BLOCK_STEPS, StepBlock, StepStream
 
 
 def poisson_arrivals(n: int, rate_per_s: float, seed: int) -> np.ndarray:
-    """`n` arrival times of a Poisson process at `rate_per_s` (first at its first gap)."""
+    """`n` arrival times of a Poisson process at `rate_per_s` (first at its first gap).
+
+    :class:`InputError` naming ``rate_per_s`` when the last comes after
+    :data:`~specaccel.schema.trace.MAX_ARRIVAL_S` (the clock would no longer resolve
+    the requests' latencies), as a trace's arrival times may not.
+    """
     rng = np.random.default_rng(seed)
-    return np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
+    arrival = np.cumsum(rng.exponential(1.0 / rate_per_s, size=n))
+    if n and arrival[-1] > MAX_ARRIVAL_S:
+        raise InputError(f"{n} Poisson arrivals at {rate_per_s:g}/s span {arrival[-1]:.3g} s, "
+                         f"beyond the {MAX_ARRIVAL_S:g} s (about 32 years) a run may span; "
+                         "raise the rate or simulate fewer requests", field="rate_per_s")
+    return arrival
 
 
 @dataclass(frozen=True)

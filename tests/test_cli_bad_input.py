@@ -199,7 +199,7 @@ CASES = [
     # sweep specs and options
     (["sweep", "{spec_key}", "--out", "{missing}"], "line 2: field 'sweep.nmae': unknown key"),
     (["sweep", "{spec_type}", "--out", "{missing}"], "field 'axes.array_rows': must be a num"),
-    (["sweep", "{spec_value}", "--out", "{missing}"], "field 'axes.array_rows': must be > 0"),
+    (["sweep", "{spec_value}", "--out", "{missing}"], "field 'axes.array_rows': must be >= 1"),
     (["sweep", "{spec_nan}", "--out", "{missing}"], "field 'axes.sram_mib'"),
     (["sweep", "{spec_syntax}", "--out", "{missing}"], "invalid TOML"),
     (["sweep", "{spec_empty}", "--out", "{missing}"], "field 'workloads'"),

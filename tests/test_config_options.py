@@ -62,6 +62,20 @@ def test_simulate_accel_is_the_library_on_that_design(trace_file, capsys, tmp_pa
     (["--hw", "a100-80gb", "--batch", "0"], "field 'batch': must be >= 1, not 0"),
     (["--hw", "a100-80gb", "--token-budget", "many"], "field 'token-budget': must be a number"),
     (["--hw", "a100-80gb", "--kv-capacity", "-5"], "field 'kv-capacity': must be >= 1"),
+    # more KV cache than the memory left after the weights ran as if it "fits"
+    (["--hw", "a100-80gb", "--kv-capacity", "100000000"],
+     "field 'kv-capacity': 100000000 tokens of KV cache need 52.43 TB on a100-80gb "
+     "(524288 B a token), but it has 66.05 GB left after 13.95 GB of weights: at most "
+     "125982 tokens fit"),
+    # the capacity given is what is too small, not the memory
+    (["--hw", "a100-80gb", "--kv-capacity", "1"],
+     "field 'kv-capacity': one request needs"),
+    # the verify unit's size is the parameter the user set, not the spec's field
+    (["--accel", "tree_nodes=4"], "field 'tree_nodes': the trace has a 26-node tree"),
+    (["--verify-nodes", "4"], "field 'verify-nodes': the trace has a 26-node tree"),
+    # the NaN energy of an absurd design came with numpy's RuntimeWarning
+    (["--accel", "leakage_w_per_mm2=1e308", "--accel", "array_cores=1000000"],
+     "field 'leakage_w_per_mm2': must be <= 1, not 1e+308"),
 ])
 def test_bad_hardware_and_serving_options_are_one_line_exit_2(trace_file, capsys, tmp_path,
                                                                argv, text):
@@ -72,6 +86,22 @@ def test_bad_hardware_and_serving_options_are_one_line_exit_2(trace_file, capsys
     assert main(["simulate", "--trace", str(trace_file), *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert text in err and "\n" not in err
+
+
+@pytest.mark.parametrize("item, text", [
+    # each priced a pass at inf (0 tokens/s) with exit 0
+    ("bw_efficiency=1e-320", "field 'bw_efficiency': must be >= 0.01, not 1e-320"),
+    ("compute_efficiency=5e-324", "field 'compute_efficiency': must be >= 0.01"),
+    ("clock_hz=1e-300", "field 'clock_hz': must be >= 1e+06, not 1e-300"),
+    ("hbm_gbs_per_stack=1e-308", "field 'hbm_gbs_per_stack': must be >= 1"),
+    # named the derived 'sram_bw_bytes_s' (= this x clock_hz) that overflowed
+    ("sram_bytes_per_cycle=1e300", "field 'sram_bytes_per_cycle': must be <= 1e+08"),
+])
+def test_an_accelerator_value_out_of_its_range_is_refused_naming_it(capsys, item, text):
+    capsys.readouterr()
+    assert main(["cost", "--accel", item]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and text in out.err and out.err.count("\n") == 1, out.err
 
 
 def test_serving_options_build_the_serving_config(trace_file, capsys):
@@ -100,6 +130,14 @@ def test_run_takes_an_accelerator_design(tmp_path, capsys):
                     target=get_model("vicuna-7b"), draft=get_model("eagle-head-vicuna-7b"))
     assert report["hardware"][1]["tokens_per_s"] == want.tokens_per_s
     assert report["hardware"][0]["hardware"] == "a100-80gb"
+
+
+def test_run_names_the_tree_nodes_the_user_set(tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["run", "--out", str(tmp_path / "o"), "--requests", "1", "--steps", "2",
+                 "--accel", "tree_nodes=4"]) == 2
+    err = capsys.readouterr().err
+    assert "field 'tree_nodes': the trace has a 26-node tree" in err and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("name, text, reason", [
@@ -165,7 +203,7 @@ def test_a_serving_axis_makes_serving_points():
 
 @pytest.mark.parametrize("fixed, axes, field, reason", [
     ("", "rate_per_s = [5.0, 10.0]", "axes.rate_per_s", "arrivals = poisson"),
-    ('arrivals = "poisson"', "rate_per_s = [5.0, -1.0]", "axes.rate_per_s", "must be > 0"),
+    ('arrivals = "poisson"', "rate_per_s = [5.0, -1.0]", "axes.rate_per_s", "must be >= 1e-06"),
     ('arrivals = "uniform"', "max_batch = [1]", "fixed.arrivals", "unknown arrivals"),
     ("seed = 3", "array_rows = [1]", "fixed.seed", "sets no serving parameter"),
 ])

@@ -50,41 +50,61 @@ class AcceleratorConfig(Config):
     """
 
     name: str = "specaccel-default"
+    # Every number has bounds a real design could have, generous by orders of magnitude
+    # around today's chips (the comment on each says where its range comes from).  Within
+    # them every latency, energy and area the cost model computes is a finite number
+    # (tests/cost/test_energy_area.py prices the corners), so a typo such as 1e-300 is
+    # refused here, naming the parameter, instead of printing inf or NaN.
     node_nm: int = option(7, help="process node: energy per op and area scale with it",
                           unit="nm", choices=tuple(sorted(energy.ENERGY_SCALE)),
                           what="process node (nm)")
+    # FPGA prototypes run at ~100 MHz, GPUs and TPUs at 1-2 GHz
     clock_hz: float = option(1.2e9, help="clock of the PE array, vector unit and the "
-                             "tree/verify units", unit="Hz", gt=0)
-    array_cores: int = option(8, help="independent systolic arrays", gt=0)
-    array_rows: int = option(64, help="rows of each array", gt=0)
-    array_cols: int = option(128, help="columns of each array", gt=0)
+                             "tree/verify units", unit="Hz", ge=1e6, le=1e10)
+    # a TPU v4 chip has 8 matrix units of 128 x 128 (v6e: 256 x 256), an H100 132 SMs
+    array_cores: int = option(8, help="independent systolic arrays", ge=1, le=1024)
+    array_rows: int = option(64, help="rows of each array", ge=1, le=1024)
+    array_cols: int = option(128, help="columns of each array", ge=1, le=1024)
     dataflow: str = option("os", help="`os` (output-stationary), `ws` (weight-stationary) "
                            "or `is` (input-stationary) systolic arrays", choices=DATAFLOWS)
+    # an H100 has 16896 FP32 lanes
     vector_lanes: int = option(2048, help="lanes of the vector unit (element-wise work, GEMV)",
-                               gt=0)
-    sram_mib: float = option(96.0, help="on-chip SRAM", unit="MiB", gt=0)
+                               ge=1, le=1_000_000)
+    # from a microcontroller NPU's 64 KiB to a wafer-scale chip's 44 GB (Cerebras WSE-3)
+    sram_mib: float = option(96.0, help="on-chip SRAM", unit="MiB", ge=1 / 16, le=65536)
     weight_sram_mib: float = option(72.0, help="part of the SRAM that may hold weights "
-                                    "(<= `sram_mib`)", unit="MiB", gt=0)
+                                    "(<= `sram_mib`)", unit="MiB", gt=0, le=65536)
+    # an H100's shared memory moves ~18 kB a cycle, the WSE-3's SRAM ~20 MB a cycle
     sram_bytes_per_cycle: float = option(8192.0, help="SRAM bandwidth per cycle",
-                                         unit="B/cycle", gt=0)
-    hbm_stacks: int = option(5, help="HBM stacks", gt=0)
-    hbm_gbs_per_stack: float = option(409.6, help="bandwidth per stack", unit="GB/s", gt=0)
-    hbm_gb_per_stack: float = option(16.0, help="capacity per stack", unit="GB", gt=0)
-    bw_efficiency: float = option(0.85, help="achieved / peak HBM bandwidth", gt=0, le=1)
+                                         unit="B/cycle", ge=1, le=1e8)
+    # B200 and MI300X carry 8 stacks; HBM1 moves 128 GB/s a stack, HBM4 about 2 TB/s;
+    # a stack holds 1 GB (HBM1) to 64 GB (HBM4)
+    hbm_stacks: int = option(5, help="HBM stacks", ge=1, le=64)
+    hbm_gbs_per_stack: float = option(409.6, help="bandwidth per stack", unit="GB/s", ge=1,
+                                      le=1e4)
+    hbm_gb_per_stack: float = option(16.0, help="capacity per stack", unit="GB", ge=0.125,
+                                     le=1024)
+    # measured efficiencies are 0.3-0.95; below 1 % the design is not doing the work
+    bw_efficiency: float = option(0.85, help="achieved / peak HBM bandwidth", ge=0.01, le=1)
     compute_efficiency: float = option(0.95, help="achieved / modelled matrix throughput",
-                                       gt=0, le=1)
+                                       ge=0.01, le=1)
     precision: str = option("bf16", help="MAC precision: `bf16`, or `int8`/`fp8` (W8A8)",
                             choices=PRECISIONS, what="array precision")
+    # from a PCIe 3 lane (~1 GB/s) to NVLink 5 (1.8 TB/s); a step takes ~1 us on NVLink,
+    # tens of us over Ethernet
     link_bw_bytes_s: float = option(300e9, help="chip-to-chip link bandwidth (tensor "
-                                    "parallel)", unit="B/s", gt=0)
+                                    "parallel)", unit="B/s", ge=1e8, le=1e14)
     link_step_latency_s: float = option(1e-6, help="latency of one all-reduce step", unit="s",
-                                        gt=0)
+                                        ge=1e-9, le=1e-2)
+    # logic at 7 nm leaks ~0.01-0.1 W/mm^2; ~1 W/mm^2 is all a chip can be cooled at
     leakage_w_per_mm2: float = option(0.03, help="static power per mm² of logic",
-                                      unit="W/mm²", gt=0)
+                                      unit="W/mm²", ge=1e-5, le=1)
+    # an HBM stack draws a few watts when idle
     hbm_background_w_per_stack: float = option(3.0, help="background power per HBM stack",
-                                               unit="W", gt=0)
+                                               unit="W", ge=0.01, le=100)
+    # the largest tree the sweeps and Sequoia build (4096 nodes)
     tree_nodes: int = option(64, help="largest tree the verify and tree units take",
-                             unit="nodes", gt=0)
+                             unit="nodes", ge=1, le=4096)
     verify_unit: str = option(
         "tree_verify", choices=VERIFY_UNITS, what="verify unit",
         help="RTL verify unit: `tree_verify` (a whole tree per cycle, ceil(log2 N) + 3 "

@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -261,6 +263,26 @@ class HardwareSpec:
         out: dict[str, object] = asdict(self)
         out["verify_unit_source"] = self.verify_unit_source
         return out
+
+
+def check_finite_costs(costs: Mapping[str, Any], *, hw: Any, what: str,
+                       field: str = "hw") -> None:
+    """:class:`InputError` naming `field` when a cost in `costs` (a number or an array of
+    them, by name) is not a finite number.
+
+    An accelerator's parameters are bounded so that its costs stay finite
+    (:class:`~.accelerator.AcceleratorConfig`), but a hand-made `HardwareSpec` or a cost
+    function may still give inf or NaN: that must never be printed as a result.  `what`
+    says whose costs they are ("the target passes of vicuna-7b").
+    """
+    for name, value in costs.items():
+        a = np.asarray(value, dtype=np.float64)
+        bad = a[~np.isfinite(a)]
+        if bad.size:
+            raise InputError(f"{what} on {getattr(hw, 'name', hw)}: {name} came out "
+                             f"{float(bad.flat[0])!r}, not a finite number; the device's "
+                             "parameters (bandwidth, clock, efficiencies, power) are beyond "
+                             "what the cost model prices", field=field)
 
 
 def _check_nodes(n_nodes: int) -> int:

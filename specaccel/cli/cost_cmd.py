@@ -19,6 +19,7 @@ from specaccel.models.cost import (
     pass_cost,
 )
 from specaccel.models.cost.diffusion_block_pass import CACHE_SCHEMES, block_pass_shape
+from specaccel.models.cost.hardware_spec import check_finite_costs
 from specaccel.models.cost.model_spec import DTYPE_BYTES
 from specaccel.models.cost.pass_args import PHASES
 from specaccel.schema.errors import InputError
@@ -189,6 +190,9 @@ def run(args: argparse.Namespace) -> int:
     cost = pass_cost(model, hw, tokens=tokens, context=shape["context"],
                      batch=1 if args.batch is None else args.batch, tp=tp,
                      phase=shape["phase"], layers=args.layers, tree=shape["tree"])
+    check_finite_costs({"latency_s": cost.latency_s, "energy_j": cost.energy_j}, hw=hw,
+                       what=f"a {shape['phase']} pass of {model.name}",
+                       field=_hardware_option(args))
     result = cost.to_dict()
     result.update(shape["report"])
     rows = cost.meta["batch"] * (1 if prefill else tokens)
@@ -207,6 +211,11 @@ def run(args: argparse.Namespace) -> int:
         _on_stack(result, args, model, hw, shape, tp)
     emit(args.json, result, _human)
     return 0
+
+
+def _hardware_option(args: argparse.Namespace) -> str:
+    """The option that chose the hardware, for an error about its costs."""
+    return "--accel" if wants_accelerator(args) else "--hw"
 
 
 def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: Any,
@@ -230,6 +239,9 @@ def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: 
     r = dep.pass_costs(model, role="target", tokens=np.asarray([float(shape["tokens"])]),
                        context=ctx, batch=batch, phase=shape["phase"])
     rows = batch * (1 if shape["phase"] == "prefill" else shape["tokens"])
+    check_finite_costs({"latency_s": r["latency_s"]}, hw=hw,
+                       what=f"the pass of {model.name} on stack {dep.stack.name}",
+                       field=_hardware_option(args))
     wall = float(r["latency_s"][0])
     result["deployment"] = {
         "stack": dep.stack.name, "placement": dep.target_placement.to_dict(),

@@ -8,7 +8,7 @@ from typing import Any
 
 from specaccel.cli.output import emit
 from specaccel.models.cost.gemm_cost import accelerator_gemm_cost
-from specaccel.models.cost.hardware_spec import HardwareSpec
+from specaccel.models.cost.hardware_spec import HardwareSpec, check_finite_costs
 from specaccel.schema.errors import InputError
 
 _GEMM_RE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*$")
@@ -50,6 +50,8 @@ def run_gemm(args: argparse.Namespace, hw: HardwareSpec) -> int:
                          field="--no-tree")
     m, n, k = parse_gemm(args.gemm)
     result = accelerator_gemm_cost(hw, m, n, k, weight_dtype=args.weight_dtype or "bf16")
+    check_finite_costs({"latency_s": result["latency_s"]}, hw=hw, what=f"GEMM {m}x{n}x{k}",
+                       field="--accel" if args.accel or args.accel_file else "--hw")
     emit(args.json, result, _human)
     return 0
 

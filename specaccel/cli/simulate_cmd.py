@@ -116,6 +116,19 @@ def _serving_config(args: argparse.Namespace):
     return from_mapping(ServingConfig, values)
 
 
+def _named_as_option(exc: InputError) -> InputError:
+    """`exc` naming the option the user gave where the simulator named a field of the
+    serving config (``kv_capacity_tokens`` is ``--kv-capacity``, ``rate_per_s`` comes
+    from ``--arrivals``), as :func:`options_from_args` names them."""
+    from specaccel.schema.config_fields import field_names, field_spec
+
+    if exc.field not in field_names(ServingConfig):
+        return exc
+    option = ("arrivals" if exc.field == "rate_per_s"
+              else field_spec(ServingConfig, exc.field).option_field)
+    return InputError(exc.reason, file=exc.file, where=exc.where, field=option)
+
+
 def _arrivals(text: str) -> dict[str, Any]:
     """``arrivals`` and ``rate_per_s`` of ``--arrivals poisson:RATE|trace``."""
     if text == "trace":
@@ -123,13 +136,15 @@ def _arrivals(text: str) -> dict[str, Any]:
     kind, _, value = text.partition(":")
     if kind != "poisson":
         raise InputError(f"must be poisson:RATE or trace, not {text!r}", field="arrivals")
+    from specaccel.schema.config_fields import field_spec
+
     try:
-        rate = float(value)
-    except ValueError:
+        rate = field_spec(ServingConfig, "rate_per_s").parse(value)
+    except InputError as exc:    # the range is the config's; the option is --arrivals
+        raise InputError(f"the Poisson rate {exc.reason}", field="arrivals") from None
+    if rate is None:
         raise InputError(f"the Poisson rate must be a number, not {value!r}",
-                         field="arrivals") from None
-    if not rate > 0 or rate == float("inf"):
-        raise InputError(f"the Poisson rate must be > 0, not {value}", field="arrivals")
+                         field="arrivals")
     return {"arrivals": "poisson", "rate_per_s": rate}
 
 
@@ -314,7 +329,7 @@ def run(args: argparse.Namespace) -> int:
                               deployment=dep, baseline_deployment=base_dep)
     except ValueError as exc:
         if isinstance(exc, InputError):
-            raise
+            raise _named_as_option(exc) from None
         raise InputError(str(exc), field="engine") from None
     out = result.to_dict()
     out["deployment"] = {"hardware_kind": hw.kind, "target": dep.to_dict(),

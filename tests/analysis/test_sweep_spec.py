@@ -55,7 +55,7 @@ def _error(tmp_path, body: str) -> InputError:
 
 @pytest.mark.parametrize(("old", "new", "line", "field", "reason"), [
     ("array_rows = [16, 32, 64, 128]", "array_rows = [16, -32]", 7, "axes.array_rows",
-     "must be > 0"),
+     "must be >= 1, not -32"),
     ("array_rows = [16, 32, 64, 128]", "pe_rows = [16, 32]", 7, "axes.pe_rows",
      "unknown parameter"),
     ('metrics = ["tokens_per_s"', 'metrics = ["tokens_per_sec"', 3, "sweep.metrics",
@@ -67,7 +67,7 @@ def _error(tmp_path, body: str) -> InputError:
      "workloads[0].preset", "no-such-preset"),
     ("sram_mib = { start = 96, stop = 160, step = 32 }",
      "sram_mib = { start = 160, stop = 96, step = 32 }", 8, "axes.sram_mib", "start <= stop"),
-    ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 1, high = 2 }", 9, "axes.clock_hz",
+    ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 1e9, high = 2e9 }", 9, "axes.clock_hz",
      "needs 'samples'"),
     ("batch_size = 5", "batch_size = 0", 4, "sweep.batch_size", ">= 1"),
 ])

@@ -183,3 +183,21 @@ def test_no_tree_drops_the_tree_mask_of_a_verify_pass(capsys):
     _, tree = _json(capsys, argv)
     _, chain = _json(capsys, argv + ["--no-tree"])
     assert tree["bytes"] - chain["bytes"] == pytest.approx(32 * 64 * 64)
+
+
+def test_a_cost_that_is_not_finite_is_an_error_not_a_number(monkeypatch, capsys):
+    """An accelerator's ranges keep its costs finite; a device the ranges do not cover
+    (here a preset whose bandwidth underflows) must not print 'latency inf ms' with
+    exit 0 either."""
+    from dataclasses import replace
+
+    import specaccel.cli.cost_cmd as cost_cmd
+
+    slow = replace(get_hardware("a100-80gb"), mem_bw_bytes_s=1e-300)
+    monkeypatch.setattr(cost_cmd, "get_hardware", lambda name: slow)
+    capsys.readouterr()
+    assert main(["cost"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1
+    assert out.err.startswith("specaccel: error: field '--hw': ")
+    assert "latency_s came out inf, not a finite number" in out.err

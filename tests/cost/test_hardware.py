@@ -1,11 +1,14 @@
 """Hardware presets, the accelerator design, and the verify/tree unit latencies."""
 
+import math
+import warnings
 from dataclasses import replace
 
 import pytest
 
-from specaccel.models.cost import AcceleratorConfig, get_hardware
+from specaccel.models.cost import AcceleratorConfig, get_hardware, get_model, pass_cost
 from specaccel.models.cost import hardware_spec as hs
+from specaccel.schema.config_fields import config_fields
 from specaccel.schema.errors import InputError
 
 
@@ -49,7 +52,7 @@ def test_accelerator_rejects_bad_parameters():
                          ({"clock_hz": float("inf")}, "must be a finite number"),
                          ({"array_rows": 32.5}, "must be an integer"),
                          ({"bw_efficiency": 1.2}, "must be <= 1"),
-                         ({"hbm_stacks": 0}, "must be > 0")]:
+                         ({"hbm_stacks": 0}, "must be >= 1")]:
         with pytest.raises(InputError, match=text) as exc:
             AcceleratorConfig(**kwargs)
         assert exc.value.field == next(iter(kwargs))
@@ -90,3 +93,57 @@ def test_a_tree_parallel_unit_takes_its_own_size_whatever_the_tree():
     assert bigger.verify_unit_latency_s(4) > hw.verify_unit_latency_s(4)
     serial = replace(hw, verify_unit="tree_verify_serial")
     assert serial.verify_unit_latency_s(4) < serial.verify_unit_latency_s(64)  # the tree
+
+
+def _numbers():
+    """The numeric fields of the accelerator (those without a list of choices)."""
+    return [s for s in config_fields(AcceleratorConfig)
+            if s.kind in (int, float) and s.allowed() is None]
+
+
+def accelerator_corners() -> dict[str, dict[str, float]]:
+    """Designs at the corners of the accelerator's ranges: every number at its lowest or
+    highest allowed value, and the two mixes that push latency and energy furthest (the
+    slowest, leakiest design; the fastest with the least static power)."""
+    low = {s.name: s.ge if s.ge is not None else math.ulp(s.gt) for s in _numbers()}
+    high = {s.name: s.le for s in _numbers()}
+    big = ("array_cores", "array_rows", "array_cols", "vector_lanes", "sram_mib",
+           "weight_sram_mib", "hbm_stacks", "hbm_gb_per_stack", "tree_nodes",
+           "link_step_latency_s", "leakage_w_per_mm2", "hbm_background_w_per_stack")
+    still = ("leakage_w_per_mm2", "hbm_background_w_per_stack", "link_step_latency_s",
+             "sram_mib", "weight_sram_mib")
+    return {"low": low, "high": high,
+            "slow": {**low, **{k: high[k] for k in big}},
+            "fast": {**high, **{k: low[k] for k in still}}}
+
+
+def test_every_accelerator_number_has_a_physical_range():
+    for spec in _numbers():
+        assert (spec.ge is not None or spec.gt is not None) and spec.le is not None, spec.name
+    # the audit's values, each refused naming the parameter the user set
+    for name, value in [("bw_efficiency", 1e-320), ("compute_efficiency", 5e-324),
+                        ("clock_hz", 1e-300), ("hbm_gbs_per_stack", 1e-308),
+                        ("leakage_w_per_mm2", 1e308), ("array_cores", 1_000_000),
+                        ("sram_bytes_per_cycle", 1e300)]:
+        with pytest.raises(InputError) as exc:
+            AcceleratorConfig(**{name: value})
+        assert exc.value.field == name
+
+
+@pytest.mark.parametrize("corner", ["low", "high", "slow", "fast"])
+@pytest.mark.parametrize("extra", [{}, {"node_nm": 45, "dataflow": "ws"},
+                                   {"node_nm": 3, "precision": "int8", "dataflow": "is",
+                                    "verify_unit": "tree_verify_serial", "sampling_lanes": 4}])
+def test_the_corners_of_the_ranges_price_finite_numbers_without_warnings(corner, extra):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hw = AcceleratorConfig(**accelerator_corners()[corner], **extra).build()
+        for value in (hw.peak_flops, hw.mem_bw_bytes_s, hw.sram_bw_bytes_s, hw.area_mm2,
+                      hw.static_power_w):
+            assert 0 < value < math.inf
+        for model in ("llama-2-70b", "mamba-2.8b"):
+            for shape in (dict(tokens=1, context=1024, batch=1, phase="decode"),
+                          dict(tokens=64, context=(1 << 24) - 64, batch=1, phase="verify"),
+                          dict(tokens=512, context=0, batch=1024, phase="prefill")):
+                cost = pass_cost(get_model(model), hw, **shape)
+                assert 0 < cost.latency_s < math.inf and 0 < cost.energy_j < math.inf

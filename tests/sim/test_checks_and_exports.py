@@ -43,7 +43,7 @@ def test_a_tree_larger_than_the_verify_unit_is_rejected(toy_hw, toy_gpu):
     assert verify_unit_nodes(toy_hw) == 64 and verify_unit_nodes(toy_gpu) is None
     with pytest.raises(InputError, match="65-node tree .* at most 64 nodes") as e:
         check_config(trace, toy_hw, None, None, drafting="per-level")
-    assert e.value.field == "verify_unit_nodes"
+    assert e.value.field == "tree_nodes"    # the accelerator's parameter, as the user sets it
     check_config(trace, toy_gpu, None, None, drafting="per-level")   # software verify
     check_config(trace, toy_hw, None, None, drafting="per-level", verify_nodes=65)
     with pytest.raises(InputError, match="at most 16 nodes") as e:
@@ -97,7 +97,7 @@ def test_tree_size_limit_follows_the_accelerators_tree_nodes():
     with pytest.raises(InputError, match="100-node tree .* at most 64 nodes") as e:
         simulate(trace, hw=AcceleratorConfig().build(), target=target, draft=draft,
                  baseline=False)
-    assert e.value.field == "verify_unit_nodes"
+    assert e.value.field == "tree_nodes"    # the accelerator's parameter, as the user sets it
     for hw in (AcceleratorConfig(tree_nodes=128).build(), get_hardware("h100-sxm")):
         got = simulate(trace, hw=hw, target=target, draft=draft, baseline=False)
         ref = simulate(trace, hw=hw, target=target, draft=draft, baseline=False, check=False)
@@ -114,10 +114,119 @@ def test_cli_rejects_a_tree_larger_than_the_accelerators_unit(_cli, tmp_path):
     assert p.returncode == 2 and p.stdout == ""
     (last,) = p.stderr.strip().splitlines()     # no progress line before the error
     assert "Traceback" not in p.stderr and last.startswith("specaccel: error: ")
-    assert "field 'verify_unit_nodes'" in last and "65-node tree" in last
+    assert "field 'tree_nodes'" in last and "65-node tree" in last
     gpu = _cli("--trace", str(path), "--hw", "a100-80gb", "--json")
     assert gpu.returncode == 0, gpu.stderr
     assert json.loads(gpu.stdout)["mean_nodes_per_step"] == 65
+
+
+@pytest.mark.parametrize("corner", ["low", "high", "slow"])
+def test_designs_at_the_ends_of_the_accelerators_ranges_simulate_without_warnings(corner):
+    """The pricing subtracts static power x latency from every pass's energy: an
+    absurd design (leakage 1e308 W/mm^2) made that inf - inf, a RuntimeWarning and a NaN
+    energy.  At the ends of the parameters' ranges every number stays finite."""
+    import math
+    import warnings
+
+    from specaccel.models.cost import AcceleratorConfig, get_model
+    from specaccel.schema.config_fields import config_fields
+
+    numbers = [f for f in config_fields(AcceleratorConfig)
+               if f.kind in (int, float) and f.allowed() is None]
+    low = {f.name: f.ge if f.ge is not None else math.ulp(f.gt) for f in numbers}
+    high = {f.name: f.le for f in numbers}
+    # the weights fit the memory and the trace's trees the verify unit
+    fits = {k: high[k] for k in ("hbm_stacks", "hbm_gb_per_stack", "tree_nodes")}
+    design = {"low": {**low, **fits}, "high": high,
+              "slow": {**low, **fits, "leakage_w_per_mm2": high["leakage_w_per_mm2"],
+                       "array_cores": high["array_cores"]}}
+    hw = AcceleratorConfig(**design[corner]).build()
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for serving in (None, ServingConfig(max_batch=2)):
+            got = simulate(trace, hw=hw, target=target, draft=draft, serving=serving)
+            for value in (got.makespan_s, got.tokens_per_s, got.baseline.makespan_s,
+                          *got.energy_j.values(), *got.energy_per_token_j.values()):
+                assert 0 < value < math.inf
+
+
+@pytest.mark.parametrize("serving", [None, ServingConfig(max_batch=2)])
+def test_a_pass_priced_at_inf_is_an_error_before_any_nan(serving):
+    """A device beyond the accelerator's ranges (a hand-made spec whose bandwidth
+    underflows) prices passes at inf: the pricing door refuses them, naming the device,
+    instead of subtracting static energy from them (inf - inf: a RuntimeWarning and NaN)
+    and reporting the run."""
+    import warnings
+
+    from specaccel.models.cost import AcceleratorConfig, get_model
+
+    hw = replace(AcceleratorConfig().build(), mem_bw_bytes_s=1e-300)
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match="passes of .* on specaccel-default: latency_s "
+                                             "came out inf, not a finite number") as e:
+            simulate(trace, hw=hw, target=get_model("vicuna-7b"),
+                     draft=get_model("eagle-head-vicuna-7b"), serving=serving)
+    assert e.value.field == "hw"
+
+
+def test_a_kv_capacity_must_fit_the_memory_left_after_the_weights():
+    from specaccel.models.cost import get_hardware, get_model
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.sim.simulation import check_run, resolve_deployments
+    from specaccel.sim.step_costs import kv_bytes_per_token
+
+    hw = get_hardware("a100-80gb")
+    trace = generate_trace(DEFAULT_PRESET, n_requests=1, steps_per_request=2, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    default = kv_capacity_tokens(hw, target, draft, kv_bytes_per_token(target))
+
+    def check(tokens, **deployment):
+        dep, base = resolve_deployments(trace, hw, DeploymentConfig(**deployment))
+        check_run(trace, hw=hw, target=target, draft=draft, deployment=dep,
+                  baseline_deployment=base,
+                  serving=ServingConfig(kv_capacity_tokens=tokens))
+
+    check(default)            # what a serving run takes when none is given
+    # the device holds the draft's weights less the embedding it shares with the target:
+    # a little more than the default fits, not 10**8 tokens
+    with pytest.raises(InputError, match=r"need 52\.43 TB .* at most 125982 tokens") as e:
+        check(10**8)
+    assert e.value.field == "kv_capacity_tokens"
+    with pytest.raises(InputError, match="at most 125982 tokens"):
+        check(125983)
+    # two tensor-parallel shards hold half the cache each: twice the default fits
+    check(2 * default, tp=2)
+    with pytest.raises(InputError, match=r"on a100-80gb #0 .* at most 277670 tokens"):
+        check(277671, tp=2)
+
+
+def test_latency_percentiles_are_right_at_the_slowest_poisson_rate():
+    """At 1e-300 requests/s the arrivals came ~1e300 s apart, where a float64 clock
+    steps by ~1e284 s: every latency percentile came out 0.  The rate's range and the
+    arrivals' span keep the clock fine enough: requests that never overlap have the
+    same latencies whether they arrive 1e3 or 1e6 s apart."""
+    from specaccel.models.cost import get_hardware, get_model
+    from specaccel.sim.step_input import poisson_arrivals
+
+    with pytest.raises(InputError, match="must be >= 1e-06") as e:
+        ServingConfig(arrivals="poisson", rate_per_s=1e-300)
+    assert e.value.field == "rate_per_s"
+    with pytest.raises(InputError, match="span .* beyond the 1e\\+09 s") as e:
+        poisson_arrivals(100_000, 1e-5, 0)       # about 1e10 s
+    assert e.value.field == "rate_per_s"
+    trace = generate_trace(DEFAULT_PRESET, n_requests=2, steps_per_request=3, seed=0)
+    target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
+    got = {rate: simulate(trace, hw=get_hardware("a100-80gb"), target=target, draft=draft,
+                          baseline=False,
+                          serving=ServingConfig(arrivals="poisson", rate_per_s=rate)).serving
+           for rate in (1e-3, 1e-6)}
+    for key in ("ttft_s", "tpot_s", "e2e_s"):
+        slow, fast = got[1e-6][key], got[1e-3][key]
+        assert slow["p50"] > 0 and slow == pytest.approx(fast, rel=1e-6), key
 
 
 def test_bounded_series_keeps_evenly_spread_points_and_stays_bounded():
@@ -219,7 +328,9 @@ def test_cli_serving_run_prints_percentiles_and_writes_timeline_and_gantt(_cli, 
     (["--batch", "0"], "batch"),
     (["--verify-nodes", "8"], "verify-nodes"),
     (["--engine", "fast", "--batch", "4"], "engine"),
-    (["--token-budget", "5"], "token_budget"),
+    (["--token-budget", "5"], "token-budget"),     # the option, not the config's field
+    (["--arrivals", "poisson:1e-300"], "arrivals"),   # ran 1.7e300 s, every latency 0
+    (["--arrivals", "poisson:1e-6", "--requests", "5000"], "arrivals"),  # ~5e9 s
     (["--pipelined", "--batch", "2"], "pipelined"),
     (["--baseline-stack", "vllm"], "--baseline-stack"),
 ])

@@ -144,6 +144,15 @@ def test_structural_errors(greedy):
     bad.arrival_s[1] = np.nan
     assert _error(bad).field == "arrival_s"
 
+    # finite, but so late that the simulator's float64 clock cannot resolve a latency
+    bad = copy.deepcopy(greedy)
+    bad.arrival_s[2] = 1e300
+    err = _error(bad)
+    assert (err.where, err.field) == (("request r00002",), "arrival_s")
+    assert "must be <= 1e+09 s" in err.reason
+    bad.arrival_s[2] = 1e9                     # the limit itself is a valid arrival
+    validate_trace(bad)
+
 
 def test_million_node_trace_finds_an_error_in_the_last_step():
     big = generate_trace("eagle-vicuna-7b-mtbench", n_requests=400, steps_per_request=100, seed=0)
