@@ -107,7 +107,7 @@ def test_bad_spec_is_exit_2_with_line(tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert "line 7" in err and "axes.hbm_stacks" in err and "must be > 0" in err
+    assert "line 7" in err and "axes.hbm_stacks" in err and "must be >= 1" in err
 
 
 TINY = """
