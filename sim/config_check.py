@@ -84,15 +84,37 @@ def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> Non
                          field="tree_nodes" if nodes is None else "verify-nodes")
 
 
-def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float
-                       ) -> int | None:
-    """Tokens of target KV cache that fit the memory left after the weights
-    (``None`` when the specs do not give the sizes)."""
+def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: float,
+                       deployment: Any = None) -> int | None:
+    """Tokens of target KV cache that fit the memory left after the weights (``None``
+    when the specs do not give the sizes): on one device, or with a `deployment` on
+    every device of its placements, each holding its share of weights and cache."""
+    if deployment is not None:
+        limits = _device_kv_limits(target, draft, deployment)
+        return None if not limits else max(int(min(limits.values())), 0)
     cap = getattr(hw, "mem_bytes", None)
     w = weights_bytes(target, draft)
     if cap is None or w is None or kv_bytes_per_token <= 0:
         return None
     return int((float(cap) - w) // kv_bytes_per_token)
+
+
+def _device_loads(target: Any, draft: Any, deployment: Any) -> dict[int, tuple[float, float]]:
+    """Per device of the deployment's placements: (weight bytes, target KV bytes a token)."""
+    from specaccel.models.cost.placement import device_memory
+
+    loads = device_memory(target, deployment.target_placement, kv_tokens=1.0, draft=draft,
+                          draft_placement=deployment.draft_placement)
+    return {d: (sum(b for what, b in parts if what.endswith(" weights")),
+                sum(b for what, b in parts if what == f"{target.name} KV cache"))
+            for d, parts in loads.items()}
+
+
+def _device_kv_limits(target: Any, draft: Any, deployment: Any) -> dict[int, float]:
+    """Target KV tokens each device holding part of the cache has room for."""
+    cap = float(deployment.hw.mem_bytes)
+    return {d: (cap - w) // kv for d, (w, kv) in _device_loads(target, draft, deployment).items()
+            if kv > 0}
 
 
 def check_kv_capacity(hw: Any, target: Any, draft: Any, capacity: int,
@@ -115,14 +137,8 @@ def check_kv_capacity(hw: Any, target: Any, draft: Any, capacity: int,
             return
         devices = {0: (float(w), per_token)}
     else:
-        from specaccel.models.cost.placement import device_memory
-
-        loads = device_memory(target, deployment.target_placement, kv_tokens=1.0, draft=draft,
-                              draft_placement=deployment.draft_placement)
         cap = deployment.hw.mem_bytes
-        devices = {d: (sum(b for what, b in parts if what.endswith(" weights")),
-                       sum(b for what, b in parts if what == f"{target.name} KV cache"))
-                   for d, parts in loads.items()}
+        devices = _device_loads(target, draft, deployment)
     fits = {d: (float(cap) - w) // kv for d, (w, kv) in devices.items() if kv > 0}
     if not fits:
         return

@@ -86,7 +86,8 @@ def simulate(
         deployment=deployment, baseline_deployment=baseline_deployment)
     source = RequestSource(trace, opts.requests)
     run = {"serving": opts.serving, "unit_map": opts.unit_map, "pipelined": opts.pipelined}
-    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline, **run)
+    spec = StepInput.build(source, pricer, record_timeline=opts.record_timeline,
+                           deployment=deployment, **run)
     result = build_result(spec, run_engine(spec, opts.engine))
     del spec         # what an engine kept of every step (a serving run's costs) goes now
     if deployment is not None:  # the busiest device of the placements, not one device
@@ -95,7 +96,8 @@ def simulate(
             target, pricer.draft_model, kv_tokens=peak,
             draft_kv_tokens=peak if pricer.draft_model is not None else 0.0)
     if opts.baseline:
-        ar = StepInput.build(source, base_pricer, baseline=True, **run)
+        ar = StepInput.build(source, base_pricer, baseline=True,
+                             deployment=baseline_deployment or deployment, **run)
         result.baseline = build_result(ar, run_engine(ar, opts.engine))
     return result
 

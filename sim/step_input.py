@@ -107,7 +107,8 @@ class StepInput:
     def build(cls, requests: Any, pricer: StepPricer, *,
               serving: ServingConfig | None = None, unit_map: dict[str, str] | None = None,
               pipelined: bool = False, record_timeline: bool = False,
-              baseline: bool = False, block_steps: int = BLOCK_STEPS) -> StepInput:
+              baseline: bool = False, block_steps: int = BLOCK_STEPS,
+              deployment: Any = None) -> StepInput:
         """The input of a run of `requests` (a trace, or a
         :class:`~.request_sampling.RequestSource`) priced by `pricer` — or, with
         `baseline`, of plain autoregressive decoding of the same committed tokens.
@@ -115,7 +116,9 @@ class StepInput:
         `unit_map` defaults to the hardware's; an accelerator gets a separate draft
         engine for pipelined speculation (when a draft model runs) and for overlapped
         micro-batches.  The KV capacity is ``serving.kv_capacity_tokens`` when set, else
-        the memory left after the weights.
+        the memory left after the weights: on the one device, or on every device of the
+        `deployment`'s placements (tensor-parallel shards and pipeline stages each hold
+        their share of weights and cache).
         """
         source = requests if isinstance(requests, RequestSource) else RequestSource(requests)
         stream = StepStream(source, pricer, block_steps=block_steps, baseline=baseline)
@@ -131,7 +134,7 @@ class StepInput:
             cap = serving.kv_capacity_tokens
         else:
             cap = kv_capacity_tokens(pricer.hw, pricer.target.model, pricer.draft_model,
-                                     pricer.kv_bytes_per_token)
+                                     pricer.kv_bytes_per_token, deployment=deployment)
         return cls(stream=stream, arrival_s=arrival, unit_map=dict(unit_map),
                    kv_capacity=cap, serving=serving, pipelined=pipelined,
                    record_timeline=record_timeline)

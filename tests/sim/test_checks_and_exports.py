@@ -202,6 +202,13 @@ def test_a_kv_capacity_must_fit_the_memory_left_after_the_weights():
     check(2 * default, tp=2)
     with pytest.raises(InputError, match=r"on a100-80gb #0 .* at most 277670 tokens"):
         check(277671, tp=2)
+    # and a serving run without a capacity takes exactly that limit of its placement
+    dep, _ = resolve_deployments(trace, hw, DeploymentConfig(tp=2))
+    assert kv_capacity_tokens(hw, target, draft, kv_bytes_per_token(target),
+                              deployment=dep) == 277670
+    run = simulate(trace, hw=hw, target=target, draft=draft, deployment=dep,
+                   serving=ServingConfig(max_batch=2), engine="event")
+    assert run.serving["kv_capacity_tokens"] == 277670
 
 
 def test_latency_percentiles_are_right_at_the_slowest_poisson_rate():
