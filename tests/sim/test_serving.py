@@ -330,3 +330,13 @@ def test_static_batch_fast_path_equals_the_serving_loop_on_real_models(hw_name):
     assert simulate_named(trace, hw_name, engine="auto", baseline=False,
                           serving=ServingConfig(max_batch=4, prefill=False)
                           ).engine == "simpy-serving"
+
+
+def test_a_wait_below_the_clocks_rounding_is_no_wait():
+    """An admission a few units in the last place after its arrival (the clock adding a
+    timeout) is reported as no queueing, not as 3.6e-13 s; a real wait is kept."""
+    from specaccel.sim.serving import waited
+
+    arrival = np.array([1000.0, 1000.0, 5.0])
+    admit = np.array([np.nextafter(np.nextafter(1000.0, 2e3), 2e3), 1000.5, 5.0])
+    assert waited(admit, arrival).tolist() == [0.0, 0.5, 0.0]
