@@ -9,21 +9,21 @@ the stage name move even while one long step (a synthesis tool) runs.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 from typing import Any
 
 from specaccel.schema import progress
+from specaccel.schema.environment import env_switch
 
 
 def wanted(as_json: bool = False) -> bool:
     """Whether to draw progress: never with ``--json``; else when stderr is a terminal
-    (``SPECACCEL_PROGRESS`` = 1 or 0 overrides)."""
-    forced = os.environ.get("SPECACCEL_PROGRESS")
-    if forced in ("0", "1"):
-        return forced == "1"
-    return not as_json and sys.stderr.isatty()
+    (``SPECACCEL_PROGRESS`` = 1 or 0 overrides that)."""
+    forced = env_switch("SPECACCEL_PROGRESS")
+    if as_json:
+        return False
+    return sys.stderr.isatty() if forced is None else forced
 
 
 class ProgressBar:

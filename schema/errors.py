@@ -40,13 +40,15 @@ class InputError(ValueError):
     @property
     def message(self) -> str:
         parts: list[str] = []
-        if self.file is not None:
-            parts.append(str(self.file))
+        if self.file is not None:  # a name with a newline or a control character: quoted
+            name = str(self.file)
+            parts.append(name if name.isprintable() else repr(name))
         parts.extend(self.where)
         if self.field is not None:
             parts.append(f"field {self.field!r}")
         prefix = ": ".join(parts)
-        return f"{prefix}: {self.reason}" if prefix else self.reason
+        text = f"{prefix}: {self.reason}" if prefix else self.reason
+        return text.replace("\n", "\\n")  # one line, whatever a reason quotes
 
     def at(self, *, file: str | None = None, where: tuple[str, ...] = ()) -> InputError:
         """Return a copy located in `file` and/or prefixed by `where`."""

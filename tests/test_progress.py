@@ -148,3 +148,21 @@ def test_hdl_characterise_draws_a_bar_per_design_with_stage_and_eta(tmp_path):
     # each finished design's result line is printed above the bar
     assert re.search(r"characterise kv_compact N=2 ice40-hx8k: unit alone \d+ LUTs", err)
     assert "%|" not in out and "kv_compact  4" in out
+
+
+def test_the_switches_take_1_or_0_and_json_never_draws(monkeypatch, capsys):
+    """SPECACCEL_PROGRESS=1 used to draw a bar even with --json; 'yes' was read as unset
+    and SPECACCEL_DEBUG=0 as on.  Anything but 1 or 0 is now refused by name."""
+    from specaccel.analysis.progress_bar import wanted
+    from specaccel.cli import main
+
+    monkeypatch.setenv("SPECACCEL_PROGRESS", "1")
+    assert wanted(False) and not wanted(True)
+    monkeypatch.setenv("SPECACCEL_PROGRESS", "0")
+    assert not wanted(False)
+    for name in ("SPECACCEL_PROGRESS", "SPECACCEL_DEBUG"):
+        monkeypatch.setenv(name, "yes")
+        assert main(["theory", "--alpha", "0.8", "--gamma", "4", "--cost-ratio", "0.1"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"field '{name}'" in err and "not 'yes'" in err
+        monkeypatch.delenv(name)

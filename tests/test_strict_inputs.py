@@ -302,3 +302,29 @@ def test_simulate_has_a_size_cap(d, capsys):
 ])
 def test_the_error_names_the_option_at_fault(d, capsys, argv, field):
     _fails([a.replace("{d}", str(d)) for a in argv], capsys, field)
+
+
+def test_export_never_writes_a_trace_validate_refuses(d, capsys):
+    """The metadata check of trace validate runs before an export writes anything."""
+    def no_target(lines):
+        lines[0]["metadata"]["target_model"] = ""
+        return lines
+
+    bad = _jsonl(d, "no_target.jsonl", no_target)
+    out = d / "exported.parquet"
+    _fails(["trace", "export", bad, "-o", str(out)], capsys, "'metadata.target_model'")
+    assert not out.exists()
+    _fails(["trace", "validate", bad], capsys, "'metadata.target_model'")
+
+
+def test_an_error_is_one_line_whatever_the_file_name(capsys):
+    """A file name with a newline is quoted, so the error stays on its one line."""
+    line = _fails(["trace", "info", "a\nb.jsonl"], capsys, "no such file")
+    assert line.startswith("specaccel: error: 'a\\nb.jsonl': ")
+
+
+def test_a_flag_given_twice_is_not_said_to_take_a_value(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["cost", "--json", "--json"])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.endswith("argument --json: given twice")

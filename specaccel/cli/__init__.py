@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
 from specaccel.cli import option_rules
+from specaccel.schema.environment import env_switch
 from specaccel.schema.errors import InputError
 
 COMMANDS: dict[str, str] = {
@@ -92,7 +92,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help(sys.stderr)
         return 2
+    debug = False
     try:
+        debug = bool(env_switch("SPECACCEL_DEBUG"))
+        env_switch("SPECACCEL_PROGRESS")  # read by the commands that draw progress
         option_rules.check_rules(args)
         code = args.func(args)
     except InputError as exc:
@@ -104,7 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as exc:  # a failure of the run: one line unless asked for more
-        if os.environ.get("SPECACCEL_DEBUG"):
+        if debug:
             raise
         print(
             f"specaccel: failed: {type(exc).__name__}: {exc} "

@@ -161,7 +161,16 @@ def _build_unit(name: str, nodes: int | None, token_width: int, prob_width: int,
     except (TypeError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise
-        raise InputError(str(exc), field="unit parameters") from None
+        raise _parameter_error(str(exc)) from None
+
+
+def _parameter_error(text: str) -> InputError:
+    """A unit constructor's check (``"prob_width must be ..."``) as an error of the option
+    that sets that parameter (``--prob-width``), when the message starts with one."""
+    name, _, rest = text.partition(" ")
+    if rest and (name in SHARED_DEFAULTS or name in _unit_parameters()):
+        return InputError(rest, field="--" + name.replace("_", "-"))
+    return InputError(text, field="unit parameters")
 
 
 def _add_parameter_options(p: argparse.ArgumentParser, tree_sized: bool = False) -> None:

@@ -40,7 +40,9 @@ def _tracking(base: type[argparse.Action]) -> type[argparse.Action]:
                 given = set()
                 setattr(namespace, _GIVEN, given)
             if self.dest in given and issubclass(base, _SINGLE) and self.option_strings:
-                raise argparse.ArgumentError(self, "given twice (it takes one value)")
+                flag = issubclass(base, argparse._StoreConstAction)
+                raise argparse.ArgumentError(
+                    self, "given twice" + ("" if flag else " (it takes one value)"))
             given.add(self.dest)
             super().__call__(parser, namespace, values, option_string)
 

@@ -160,7 +160,8 @@ def _simulate_all(trace, plans: list[dict[str, Any]]) -> list[Any]:
     from specaccel.sim import simulate
 
     results = []
-    for name, plan in zip(RUN_HARDWARE, plans, strict=True):
+    for plan in plans:
+        name = plan["hw"].name  # an --accel or --accel-file design goes by its own name
         t_hw = time.perf_counter()
         _log(f"simulating {trace.n_steps} steps of {trace.n_requests} requests on {name} "
              "(speculative and autoregressive)")

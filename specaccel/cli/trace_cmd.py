@@ -261,7 +261,10 @@ def _export(args: argparse.Namespace) -> int:
     if Path(args.output).resolve() == Path(args.file).resolve():
         raise InputError("is the input file; write the export to another path",
                          file=args.output, field="--output")
+    from specaccel.sim.config_check import check_trace_metadata
+
     trace = read_trace(args.file)
+    check_trace_metadata(trace, file=args.file)  # never write a trace validate refuses
     write_trace(trace, args.output, option="--output")
     result = {"file": args.file, "output": args.output, "requests": trace.n_requests,
               "steps": trace.n_steps, "nodes": trace.n_nodes}

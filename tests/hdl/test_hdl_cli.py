@@ -179,6 +179,10 @@ def test_synth_json_generic_device(tmp_path):
     (("generate", "--unit", "kv_compact", "--nodes", "8", "--prob-width", "10"),
      "--prob-width"),
     (("characterise", "--token-width", "8"), "--token-width"),
+    # a unit constructor's own check names the option that set the parameter
+    (("generate", "--unit", "tree_verify", "--nodes", "4", "--token-width", "0"),
+     "field '--token-width'"),
+    (("generate", "--unit", "sampling", "--lanes", "3"), "field '--lanes'"),
 ])
 def test_bad_seeds_and_devices_exit_2(args, field):
     r = _cli(*args)
