@@ -154,11 +154,12 @@ def check_output_file(path: str | Path, *, kind: str, option: str | None = None,
     """
     p = _plain(path, option)
     wanted = suffixes if suffixes is not None else KIND_SUFFIXES[kind]
+    names = " or ".join(wanted)
     if os.fspath(path).endswith(("/", os.sep)):
-        raise _fail(f"names a folder; give a {kind} file name", path, option)
+        raise _fail(f"names a folder; give a {names} file name", path, option)
     if p.suffix.lower() not in wanted:
-        raise _fail(f"expected a {' or '.join(wanted)} file name for the {kind} output, "
-                    f"not {p.suffix or '(no suffix)'!r}", path, option)
+        raise _fail(f"expected a {names} file name, not {p.suffix or '(no suffix)'!r}",
+                    path, option)
     if len(p.name.encode()) > 255:
         raise _fail("the file name is longer than 255 bytes", path, option)
     try:
@@ -171,7 +172,7 @@ def check_output_file(path: str | Path, *, kind: str, option: str | None = None,
         raise _fail(f"cannot reach the path ({exc.strerror})", path, option) from None
     if st is not None:
         if stat.S_ISDIR(st.st_mode):
-            raise _fail(f"is a folder; give a {kind} file name", path, option)
+            raise _fail(f"is a folder; give a {names} file name", path, option)
         if stat.S_ISLNK(st.st_mode):
             raise _fail("is a symbolic link; give the path of the file itself", path, option)
         if not stat.S_ISREG(st.st_mode):
