@@ -169,7 +169,7 @@ def _parameter_error(text: str) -> InputError:
     that sets that parameter (``--prob-width``), when the message starts with one."""
     name, _, rest = text.partition(" ")
     if rest and (name in SHARED_DEFAULTS or name in _unit_parameters()):
-        return InputError(rest, field="--" + name.replace("_", "-"))
+        return InputError(text, field="--" + name.replace("_", "-"))
     return InputError(text, field="unit parameters")
 
 
