@@ -294,6 +294,8 @@ def parse_spec(text: str, path: str = "<spec>", *, base_dir: Path | None = None
                             None, k, field=k)
     sweep = _table(doc, "sweep", loc)
     _only(sweep, SWEEP_KEYS, "sweep", loc)
+    if "name" in sweep and not (isinstance(sweep["name"], str) and sweep["name"].strip()):
+        raise loc.error(f"must be a non-empty string, not {sweep['name']!r}", "sweep", "name")
     settings = _settings(sweep, loc)
     search = _search(_table(doc, "search", loc), settings, loc)
     fixed = _table(doc, "fixed", loc)
@@ -488,9 +490,10 @@ def _settings(sweep: dict[str, Any], loc: _Locator) -> dp.EvalSettings:
     return dp.EvalSettings(metrics=tuple(metrics), engine=engine, baseline=baseline)
 
 
-def _int_at_least(v: Any, lo: int, loc: _Locator, table: str, key: str) -> int:
+def _int_at_least(v: Any, lo: int, loc: _Locator, table: str, key: str,
+                  index: int | None = None) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise loc.error(f"must be an integer >= {lo}, not {v!r}", table, key)
+        raise loc.error(f"must be an integer >= {lo}, not {v!r}", table, key, index=index)
     return v
 
 
@@ -716,7 +719,8 @@ def _workloads(raw: Any, loc: _Locator, base: Path) -> tuple[Workload, ...]:
         if "preset" in w:
             _check_preset_size(w, loc, i)
             _check_model_pair(w, loc, i)
-        params["trace_seed"] = _int_at_least(w.get("seed", 0), 0, loc, "workloads", "seed")
+        params["trace_seed"] = _int_at_least(w.get("seed", 0), 0, loc, "workloads", "seed",
+                                             index=i)
         params["workload"] = name
         if any(o.name == name for o in out):
             raise loc.error(f"two workloads are named {name!r}; give each a 'name'",

@@ -222,7 +222,7 @@ def _parse(text: str, file: str, lineno: int) -> dict[str, Any]:
 
 
 def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON (write null for a missing uniform)")
+    raise ValueError(f"{name} is not JSON (a missing value is null)")
 
 
 def _known_keys(obj: dict[str, Any], known: frozenset[str], file: str,

@@ -70,6 +70,8 @@ def _error(tmp_path, body: str) -> InputError:
     ("clock_hz = [0.8e9, 1.2e9]", "clock_hz = { low = 1e9, high = 2e9 }", 9, "axes.clock_hz",
      "needs 'samples'"),
     ("batch_size = 5", "batch_size = 0", 4, "sweep.batch_size", ">= 1"),
+    ("steps = 10", "steps = 10\nseed = -1", 15, "workloads[0].seed", ">= 0, not -1"),
+    ('name = "toy"', "name = 5", 2, "sweep.name", "a non-empty string, not 5"),
 ])
 def test_schema_errors_name_line_and_field(tmp_path, old, new, line, field, reason):
     assert old in TOY_SPEC
