@@ -5,7 +5,8 @@ measurement), rows listed by name; calibration rows are hollow (a parameter was 
 to them, so their error says nothing), predictions filled, coloured by source where a
 section has sources (the end-to-end section: the Spec-Bench leaderboard or the methods'
 own papers).  Shaded bands mark ±5 % and ±10 %.  The array section, hundreds of rows,
-is a histogram of its errors.  The rows the plot draws are hashed into the PNG's
+is a histogram of its errors; the GEMM section plots each row's error against its
+tokens (excluded rows hollow).  The rows the plot draws are hashed into the PNG's
 ``Description`` text so that a stored figure can be checked against the report.
 """
 
@@ -79,6 +80,26 @@ def _histogram(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
+def _versus_tokens(ax, sec: dict[str, Any]) -> None:
+    ax.axhspan(-10, 10, color="#eeeeee", zorder=0)
+    ax.axhspan(-5, 5, color="#dddddd", zorder=0)
+    ax.axhline(0, color="#888888", lw=0.8, zorder=1)
+    colour = SOURCE_COLOURS[""]
+    for r in sec["rows"]:
+        if r.get("error") is None:
+            continue
+        ax.plot(r["m"], 100.0 * r["error"], "o", ms=4, zorder=2, mec=colour,
+                mfc="white" if r["role"] != "prediction" else colour)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("tokens (GEMM rows M)", fontsize=8)
+    ax.set_ylabel("model − measured (%)", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+#: How a section is drawn when not as a strip of named rows, and its panel height.
+_PANELS = {"array": (_histogram, 2.2), "gemm": (_versus_tokens, 3.0)}
+
+
 def _title(sec: dict[str, Any]) -> str:
     s = sec["summary"]
     if s["median_abs_error"] is None:
@@ -90,20 +111,20 @@ def _title(sec: dict[str, Any]) -> str:
 def plot_validation(report: dict[str, Any], path: Path) -> Path:
     """Draw `report` (:func:`~.validation_report.validation_report`) to the PNG `path`."""
     sections = [s for s in report["sections"] if s["rows"]]
-    heights = [2.2 if s["name"] == "array"
+    heights = [_PANELS[s["name"]][1] if s["name"] in _PANELS
                else 1.0 + ROW_INCHES * sum(r.get("error") is not None for r in s["rows"])
                for s in sections]
     fig, axes = plt.subplots(len(sections), 1, figsize=(8.5, sum(heights) + 0.6),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     for ax, sec in zip(axes[:, 0], sections, strict=True):
-        (_histogram if sec["name"] == "array" else _strip)(ax, sec)
+        _PANELS.get(sec["name"], (_strip, 0.0))[0](ax, sec)
         ax.set_title(_title(sec), fontsize=9, loc="left")
     handles = [plt.Line2D([], [], ls="", marker="o", mfc=c, mec=c, label=lab)
                for lab, c in (("prediction", SOURCE_COLOURS[""]),
                               ("prediction, Spec-Bench leaderboard",
                                SOURCE_COLOURS[SPEC_BENCH_SOURCE]))]
     handles.append(plt.Line2D([], [], ls="", marker="o", mfc="white", mec="#555555",
-                              label="calibration or reference (not a prediction)"))
+                              label="calibration, reference or excluded (not a prediction)"))
     fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=3, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (sum(heights) + 0.6)))
     try:

@@ -1,11 +1,13 @@
 """`specaccel validate`: every check of the cost model and the simulator against published
-or independently simulated numbers, in four sections.
+or independently simulated numbers, in five sections.
 
 =============  ==========================================================================
 section        what is compared
 =============  ==========================================================================
 ``kernels``    passes of the kernel model against published decode/prefill measurements
                (:func:`specaccel.models.cost.validation_table.validation_table`)
+``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100, shape by
+               shape (:mod:`specaccel.models.cost.gemm_validation`)
 ``stacks``     software stacks and placements against measured runs: the Medusa-1
                MT-bench logs, plain-decoding baselines
                (:mod:`specaccel.analysis.stack_calibration`)
@@ -17,8 +19,9 @@ section        what is compared
 =============  ==========================================================================
 
 Every row says its ``role``: ``calibration`` (a measurement a parameter was fitted to:
-shown, never counted as agreement), ``prediction`` or ``reference`` (a figure that is
-not a measurement).  Each section reports the median and worst |error| over its
+shown, never counted as agreement), ``prediction``, ``reference`` (a figure that is
+not a measurement) or ``excluded`` (a measurement that cannot test the model, with its
+reason; not counted).  Each section reports the median and worst |error| over its
 prediction rows.  `report_markdown` is what docs/validation.md carries.
 """
 
@@ -31,9 +34,10 @@ from typing import Any
 
 from specaccel.analysis.source_spread import load_remeasured, spread, spread_line
 
-SECTIONS = ("kernels", "stacks", "end-to-end", "array")
+SECTIONS = ("kernels", "gemm", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
+    "gemm": "GEMMs: measured fp16 linear layers on an A100, shape by shape",
     "stacks": "Software stacks: measured runs on a stack",
     "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
     "array": "The systolic array against SCALE-Sim",
@@ -74,6 +78,13 @@ def _kernels() -> tuple[list[dict[str, Any]], dict[str, Any]]:
         out.append(_row("kernels", rid, r["role"], float(r["measured"]), float(r["predicted"]),
                         r["unit"], context=r["context"], tolerance=r["tolerance"]))
     return out, table["calibration"]
+
+
+def gemm_section() -> list[dict[str, Any]]:
+    from specaccel.models.cost.gemm_validation import gemm_validation_rows
+
+    return [_row("gemm", r["label"], r["role"], r["measured_s"] * 1e6, r["predicted_s"] * 1e6,
+                 "us", m=r["m"], reason=r["reason"]) for r in gemm_validation_rows()]
 
 
 def stacks_section() -> list[dict[str, Any]]:
@@ -166,7 +177,8 @@ def array_section() -> list[dict[str, Any]]:
 
 
 BUILDERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
-    "kernels": kernels_section, "stacks": stacks_section, "end-to-end": end_to_end_rows,
+    "kernels": kernels_section, "gemm": gemm_section, "stacks": stacks_section,
+    "end-to-end": end_to_end_rows,
     "array": array_section,
 }
 
@@ -180,6 +192,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return {"prediction_rows": len(pred),
             "calibration_rows": sum(r["role"] == "calibration" for r in rows),
             "reference_rows": sum(r["role"] == "reference" for r in rows),
+            "excluded_rows": sum(r["role"] == "excluded" for r in rows),
             "median_abs_error": statistics.median(pred) if pred else None,
             "worst_abs_error": worst[0], "worst_row": worst[1]}
 
@@ -220,11 +233,13 @@ def summary_line(section: dict[str, Any]) -> str:
     worst = "" if s["worst_row"] is None else f" (`{s['worst_row']}`)"
     return (f"{s['prediction_rows']} prediction rows: median |error| "
             f"{_pct(s['median_abs_error'])}, worst {_pct(s['worst_abs_error'])}{worst}; "
-            f"{s['calibration_rows']} calibration rows, {s['reference_rows']} reference rows")
+            f"{s['calibration_rows']} calibration rows, {s['reference_rows']} reference rows"
+            + (f", {s['excluded_rows']} excluded rows" if s["excluded_rows"] else ""))
 
 
 _COLUMNS = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
+    "gemm": ("id", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error",
                "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
@@ -277,6 +292,22 @@ def by_source(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]
     return [(k, len(e), statistics.median(e), max(e)) for k, e in sorted(groups.items())]
 
 
+def by_reason(rows: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
+    """``(reason, rows, median signed error)`` of a section's excluded rows."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r["role"] == "excluded":
+            groups.setdefault(r.get("reason") or "unstated", []).append(r["error"])
+    return [(k, len(e), statistics.median(e)) for k, e in sorted(groups.items())]
+
+
+def excluded_lines(section: dict[str, Any]) -> list[str]:
+    """One line per reason a row of the section is excluded."""
+    return [f"excluded, {reason}: {n} rows (the model {_pct(abs(med))} "
+            f"{'slower' if med > 0 else 'faster'} at the median; not counted)"
+            for reason, n, med in by_reason(section["rows"])]
+
+
 def by_source_lines(section: dict[str, Any]) -> list[str]:
     """One line per source group of the end-to-end section (none for other sections),
     and the spread of Spec-Bench's own re-measurement when the section carries it."""
@@ -302,8 +333,11 @@ def section_markdown(section: dict[str, Any]) -> str:
     lines = ["| " + " | ".join(heads.get(c, c) for c in cols) + " |",
              "|" + "---|" * len(cols)]
     for r in section["rows"]:
+        if r["role"] == "excluded":  # counted by reason below the table
+            continue
         lines.append("| " + " | ".join(_cell(c, r.get(c)) for c in cols) + " |")
-    groups = "".join(f"\n* {line}" for line in by_source_lines(section))
+    groups = "".join(f"\n* {line}" for line in by_source_lines(section)
+                     + excluded_lines(section))
     return ("\n".join(lines) + "\n\n" + summary_line(section) + "\n"
             + (groups[1:] + "\n" if groups else ""))
 

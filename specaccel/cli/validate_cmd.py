@@ -19,7 +19,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the model against published measurements and SCALE-Sim, by section",
         description=(
             "Compare the model with what it did not derive from, in sections: kernels "
-            "(passes against published decode/prefill measurements), stacks (software "
+            "(passes against published decode/prefill measurements), gemm (the GPU "
+            "GEMM model against measured fp16 linear layers on an A100, shape by shape; "
+            "rows bound by the host loop or by compute on zero-valued inputs are shown "
+            "as excluded, with their reason), stacks (software "
             "stacks and placements against measured runs: the Medusa-1 logs, plain "
             "decoding baselines), end-to-end (every preset with a published speedup, "
             "simulated on the hardware and stacks its source ran on, with the simulated "
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 _SHOWN = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
+    "gemm": ("id", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
                    "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms"),
@@ -81,7 +85,12 @@ _SHOWN = {
 
 
 def _human(r: dict[str, Any]) -> str:
-    from specaccel.analysis.validation_report import by_dataflow, by_source_lines, summary_line
+    from specaccel.analysis.validation_report import (
+        by_dataflow,
+        by_source_lines,
+        excluded_lines,
+        summary_line,
+    )
 
     out = []
     for sec in r["sections"]:
@@ -93,10 +102,11 @@ def _human(r: dict[str, Any]) -> str:
                              ["dataflow", "rows", "median |error|", "worst |error|"]))
         else:
             rows = [[("" if x.get(c) is None else f"{x[c] * 100:+.1f}%") if c == "error"
-                     else x.get(c, "") for c in cols] for x in sec["rows"]]
+                     else x.get(c, "") for c in cols] for x in sec["rows"]
+                    if x["role"] != "excluded"]
             out.append(table(rows, [c.replace("predicted", "specaccel") for c in cols]))
         out.append(summary_line(sec).replace("`", ""))
-        out += [f"  {line}" for line in by_source_lines(sec)]
+        out += [f"  {line}" for line in by_source_lines(sec) + excluded_lines(sec)]
         out.append("")
     if r["stale_calibration_rows"]:
         out.append("stale calibration rows: " + ", ".join(r["stale_calibration_rows"]))
