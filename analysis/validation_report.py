@@ -281,13 +281,16 @@ SPEC_BENCH_SOURCE = "Spec-Bench leaderboard"
 
 def by_source(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]:
     """``(source, rows, median |error|, worst |error|)`` of the end-to-end prediction
-    rows: the Spec-Bench leaderboard apart from the methods' own papers."""
+    rows: each Spec-Bench table (its A100 table, its RTX 3090 table) apart from the
+    methods' own papers."""
     groups: dict[str, list[float]] = {}
     for r in rows:
         if r["role"] != "prediction" or r["error"] is None:
             continue
-        key = (SPEC_BENCH_SOURCE if str(r.get("source", "")).startswith(SPEC_BENCH_SOURCE)
-               else "the methods' own papers")
+        key = "the methods' own papers"
+        if str(r.get("source", "")).startswith(SPEC_BENCH_SOURCE):
+            hw = r.get("hardware") or E2E_DEFAULT_HARDWARE
+            key = SPEC_BENCH_SOURCE + ("" if hw == E2E_DEFAULT_HARDWARE else f" on {hw}")
         groups.setdefault(key, []).append(abs(r["error"]))
     return [(k, len(e), statistics.median(e), max(e)) for k, e in sorted(groups.items())]
 

@@ -148,7 +148,7 @@ def main() -> None:
                         "mc_sim_7b_63": expected_tau(MEDUSA_MC_SIM_7B_63, acc)}
     out["medusa_accuracy_tree_tau"] = medusa
     out["medusa_published_tau_specbench_7b"] = published_number(
-        ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0"), "tau")
+        ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0", "A100"), "tau")
     out["total_seconds"] = time.perf_counter() - t0
     if args.json:
         print(json.dumps(out, indent=2))

@@ -101,7 +101,7 @@ _SPS_68M_SPECBENCH = declare_preset(Preset(
     description="Speculative sampling, Vicuna-7B with Vicuna-68M, chain, Spec-Bench, greedy "
                 "(tau 2.28)",
     method="speculative-sampling",
-    source_row=("speculative-sampling", "Vicuna-7B", "Vicuna-68M chain", "Spec-Bench", "0"),
+    source_row=("speculative-sampling", "Vicuna-7B", "Vicuna-68M chain", "Spec-Bench", "0", "A100"),
     tree=chain(5),
     target_model="vicuna-7b",
     draft_model="vicuna-68m",
@@ -114,6 +114,7 @@ _SPS_68M_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_SPS_68M_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "vicuna-68m"))
 declare_preset(_SPS_68M_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "vicuna-68m"))
+declare_preset(_SPS_68M_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(RealTextPreset(
     "chain-g5", "speculative-sampling", "draft 5 tokens greedily (EAGLE Table 5's γ=5 chain)",
     lambda m: FixedChain(m.draft_lm, 5),

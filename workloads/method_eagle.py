@@ -54,7 +54,7 @@ _EAGLE_SPECBENCH = declare_preset(Preset(
     name="eagle-vicuna-7b-specbench",
     description="EAGLE on Vicuna-7B, Spec-Bench, greedy, 25-token static tree (tau 3.58)",
     method="eagle",
-    source_row=("eagle", "Vicuna-7B", "25-node static tree", "Spec-Bench", "0"),
+    source_row=("eagle", "Vicuna-7B", "25-node static tree", "Spec-Bench", "0", "A100"),
     tree=eagle_default_tree(),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
@@ -68,6 +68,7 @@ _EAGLE_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_EAGLE_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "eagle-head-vicuna-13b"))
 declare_preset(_EAGLE_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "eagle-head-vicuna-33b"))
+declare_preset(_EAGLE_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(Preset(
     name="eagle-vicuna-7b-chain5-mtbench",
     description="EAGLE on Vicuna-7B, MT-Bench, greedy, chain of 5 drafts (tau 3.20)",
@@ -103,7 +104,7 @@ declare_preset(Preset(
     name="eagle3-vicuna-13b-specbench",
     description="EAGLE-3 on Vicuna-13B, Spec-Bench, greedy, 60-token depth-7 tree (tau 5.71)",
     method="eagle-3",
-    source_row=("eagle-3", "Vicuna-13B", "dynamic", "Spec-Bench", "0"),
+    source_row=("eagle-3", "Vicuna-13B", "dynamic", "Spec-Bench", "0", "A100"),
     tree=lambda: top_reach_tree(60, 7, 10, name="eagle3-60-d7"),
     target_model="vicuna-13b",
     draft_model="eagle-head-vicuna-13b",

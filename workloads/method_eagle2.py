@@ -147,7 +147,7 @@ _EAGLE2_SPECBENCH = declare_preset(Preset(
     name="eagle2-vicuna-7b-specbench",
     description="EAGLE-2 on Vicuna-7B, Spec-Bench, greedy, 60-token depth-6 tree (tau 4.34)",
     method="eagle-2",
-    source_row=("eagle-2", "Vicuna-7B", "dynamic", "Spec-Bench", "0"),
+    source_row=("eagle-2", "Vicuna-7B", "dynamic", "Spec-Bench", "0", "A100"),
     tree=_eagle2_60,
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
@@ -159,6 +159,7 @@ _EAGLE2_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_EAGLE2_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "eagle-head-vicuna-13b"))
 declare_preset(_EAGLE2_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "eagle-head-vicuna-33b"))
+declare_preset(_EAGLE2_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(Preset(
     name="eagle2-vicuna-13b-6task",
     description="EAGLE-2 on Vicuna-13B, 6-task mean, greedy, 50-token depth-6 tree (tau 4.65)",

@@ -234,7 +234,7 @@ _LOOKAHEAD_SPECBENCH = declare_preset(Preset(
     description="Lookahead decoding on Vicuna-7B, Spec-Bench, greedy, G=7 4-token "
                 "candidates (tau 1.64)",
     method="lookahead",
-    source_row=("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"),
+    source_row=("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0", "A100"),
     tree=k_by_depth(7, 4),
     target_model="vicuna-7b",
     draft_model=None,
@@ -250,7 +250,8 @@ _LOOKAHEAD_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_LOOKAHEAD_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(_LOOKAHEAD_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
+declare_preset(_LOOKAHEAD_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(RealTextPreset(
     "lookahead-w7n5g7", "lookahead", "Jacobi window W=7, n-gram N=5, G=7 guesses",
     lambda m: Lookahead(m.target, W=7, N=5, G=7),
-    ("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0"), draft_model=None))
+    ("lookahead", "Vicuna-7B", "N=5 W=7 G=7", "Spec-Bench", "0", "A100"), draft_model=None))

@@ -154,7 +154,7 @@ def _medusa_greedy(models: RealTextModels) -> DraftPolicy:
     return StaticTree(models.draft_lm, greedy_medusa_tree(acc, 63), label="medusa-greedy-63")
 
 
-_MEDUSA_1_ROW = ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0")
+_MEDUSA_1_ROW = ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0", "A100")
 declare_preset(RealTextPreset(
     "medusa-63", "medusa-1", "Medusa-1's 63-node sparse tree mc_sim_7b_63",
     lambda m: StaticTree(m.draft_lm, MEDUSA_MC_SIM_7B_63, "medusa-63"), _MEDUSA_1_ROW,
@@ -196,11 +196,12 @@ _MEDUSA1_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_MEDUSA1_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))
 declare_preset(_MEDUSA1_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "medusa-vicuna-33b"))
+declare_preset(_MEDUSA1_SPECBENCH.for_hardware("RTX 3090"))
 _HYDRA_SPECBENCH = declare_preset(Preset(
     name="hydra-vicuna-7b-specbench",
     description="Hydra on Vicuna-7B, Spec-Bench, greedy, 63-token sparse tree (tau 3.26)",
     method="hydra",
-    source_row=("hydra", "Vicuna-7B", "tree", "Spec-Bench", "0"),
+    source_row=("hydra", "Vicuna-7B", "tree", "Spec-Bench", "0", "A100"),
     tree=medusa_default_tree(),
     target_model="vicuna-7b",
     draft_model="medusa-vicuna-7b",
@@ -216,3 +217,4 @@ _HYDRA_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_HYDRA_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b"))
 declare_preset(_HYDRA_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", "medusa-vicuna-33b"))
+declare_preset(_HYDRA_SPECBENCH.for_hardware("RTX 3090"))

@@ -91,7 +91,7 @@ _PROMPT_LOOKUP_SPECBENCH = declare_preset(Preset(
     description="Prompt lookup decoding on Vicuna-7B, Spec-Bench, greedy, chain of 10 "
                 "(tau 1.75)",
     method="prompt-lookup",
-    source_row=("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"),
+    source_row=("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0", "A100"),
     tree=chain(10),
     target_model="vicuna-7b",
     draft_model=None,
@@ -104,7 +104,8 @@ _PROMPT_LOOKUP_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
+declare_preset(_PROMPT_LOOKUP_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(RealTextPreset(
     "prompt-lookup", "prompt-lookup", "copy up to 10 tokens after a 3..1-gram match",
     lambda m: PromptLookup(3, 10),
-    ("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0"), draft_model=None))
+    ("prompt-lookup", "Vicuna-7B", "prompt n-gram", "Spec-Bench", "0", "A100"), draft_model=None))

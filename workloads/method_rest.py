@@ -30,7 +30,7 @@ _REST_SPECBENCH = declare_preset(Preset(
     description="REST on Vicuna-7B, Spec-Bench, greedy, 63-token retrieval trie stand-in "
                 "(tau 1.82)",
     method="rest",
-    source_row=("rest", "Vicuna-7B", "retrieval datastore", "Spec-Bench", "0"),
+    source_row=("rest", "Vicuna-7B", "retrieval datastore", "Spec-Bench", "0", "A100"),
     tree=lambda: top_reach_tree(63, 5, 8, name="rest-63-d5"),
     target_model="vicuna-7b",
     draft_model=None,
@@ -44,3 +44,4 @@ _REST_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_REST_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(_REST_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
+declare_preset(_REST_SPECBENCH.for_hardware("RTX 3090"))

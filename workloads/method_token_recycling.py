@@ -111,7 +111,7 @@ _TOKEN_RECYCLING_SPECBENCH = declare_preset(Preset(
                 "(tau 2.73)",
     method="token-recycling",
     source_row=("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree",
-                "Spec-Bench", "0"),
+                "Spec-Bench", "0", "A100"),
     tree=from_choices(bfs_template([8, 4, 2, 2, 1, 1]), name="token-recycling-8-4-2-2-1-1"),
     target_model="vicuna-7b",
     draft_model=None,
@@ -125,9 +125,11 @@ _TOKEN_RECYCLING_SPECBENCH = declare_preset(Preset(
 ))
 declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_target("Vicuna-13B", "vicuna-13b", None))
 declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_target("Vicuna-33B", "vicuna-33b", None))
+declare_preset(_TOKEN_RECYCLING_SPECBENCH.for_hardware("RTX 3090"))
 declare_preset(RealTextPreset(
     "token-recycling-k8", "token-recycling",
     "adjacency matrix of target top-8, BFS template tree (8,4,2,2,1,1)",
     lambda m: TokenRecycling(m.target, k=8),
-    ("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree", "Spec-Bench", "0"),
+    ("token-recycling", "Vicuna-7B", "adjacency matrix k=8 template tree", "Spec-Bench", "0",
+     "A100"),
     draft_model=None))

@@ -35,7 +35,12 @@ from specaccel.workloads.acceptance_model import (
     calibrate,
 )
 from specaccel.workloads.methods import PRESETS, WorkloadPreset, get_workload_preset
-from specaccel.workloads.published import SourceKey, deployment_of, published_row
+from specaccel.workloads.published import (
+    HARDWARE_PRESETS,
+    SourceKey,
+    deployment_of,
+    published_row,
+)
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.tree_shapes import TreeShape, from_choices
 
@@ -97,7 +102,8 @@ class Preset(WorkloadPreset):
         preset's).
     source_row:
         Key of the row of ``acceptance.csv``: ``(method, target, draft_or_tree, benchmark,
-        temperature)``.
+        temperature)``, and its ``hardware`` where the source measured the same setting on
+        several machines (:data:`~specaccel.workloads.published.SourceKey`).
     tree:
         The draft tree of every step, or a function building it on first use
         (:attr:`shape`).
@@ -224,6 +230,21 @@ class Preset(WorkloadPreset):
         return replace(self, name=self.name.replace(self.target_model, target_model),
                        description=description, source_row=key, target_model=target_model,
                        draft_model=draft_model)
+
+    def for_hardware(self, label: str) -> Preset:
+        """The same method, target, tree and benchmark measured by the same source on
+        another machine: `label` is the machine as the source row names it (``"RTX
+        3090"``).  The preset is calibrated to that row's τ, its traces name that
+        machine's hardware preset, and its name ends with the preset's name."""
+        key: SourceKey = (*self.source_row[:5], label)
+        row = published_row(key)
+        hw = HARDWARE_PRESETS.get(label)
+        if hw is None:
+            raise InputError(f"no hardware preset for {label!r}", field="hardware",
+                             file="acceptance.csv")
+        description = re.sub(r"\(tau [0-9.]+\)", f"(tau {row['tau']})", self.description)
+        return replace(self, name=f"{self.name}-{hw}", description=f"{description}, {label}",
+                       source_row=key)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-friendly summary of the preset and its calibration."""

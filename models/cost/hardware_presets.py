@@ -36,6 +36,7 @@ CSV_NAMES: dict[str, str] = {
     "H200": "h200",
     "L4": "l4",
     "L40": "l40",
+    "RTX-3090": "rtx-3090",
     "TPUv4": "tpuv4",
 }
 
@@ -54,10 +55,11 @@ class DeviceFacts:
     kernel_launch_s: float
 
 
-#: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5
-#: TFLOP/s.  Links: A100 NVLink3, H100/H200 NVLink4, L4 and L40 PCIe 4.0 x16 (no NVLink),
-#: TPU v4 ICI.  A launch-bound small CUDA kernel costs ~5 us (launch + completion), the
-#: figure for the software verify step.
+#: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5,
+#: RTX 3090 35.6 TFLOP/s.  Links: A100 NVLink3, H100/H200 NVLink4, L4, L40 and RTX 3090
+#: PCIe 4.0 x16 (the 3090's NVLink bridge is an add-on, not modelled), TPU v4 ICI.  A
+#: launch-bound small CUDA kernel costs ~5 us (launch + completion), the figure for the
+#: software verify step.
 DEVICE_FACTS: dict[str, DeviceFacts] = {
     "a100-40gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
     "a100-80gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
@@ -65,6 +67,7 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
     "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
     "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, "pcie4", 5e-6),
     "l40": DeviceFacts(142, 128, 16, 0.0, "os", 90.5e12, "pcie4", 5e-6),
+    "rtx-3090": DeviceFacts(82, 128, 16, 0.0, "os", 35.6e12, "pcie4", 5e-6),
     "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, "ici", 5e-6),
 }
 
@@ -161,6 +164,25 @@ _ADA_SRC = {
     "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
     "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
+#: GA102 (RTX 3090, A10): the DRAM fraction a batch-1 fp16 GEMM streams at on the A10,
+#: the GA102 part with a public per-shape measurement: a 4096 x 12288 layer at one token
+#: moves its 100.7 MB in 217.1 us (robertgshaw2-neuralmagic/vllm-benchmarking,
+#: layer_benchmarking/results_a10/results.csv), 0.79 of the A10's 600 GB/s once the
+#: kernel's fixed latency is taken off.  The 3090's GDDR6X sits on the same memory
+#: controller; no 3090 measurement was found.
+GA102_DRAM = 100.7e6 / (217.1e-6 - KERNEL_LATENCY_S) / 600e9
+_GA102_SRC = {
+    **_A100_SRC,
+    "mma_efficiency": "the A100's fitted fraction of peak (0.71): the same SM generation; "
+                      "no public GEMM throughput of the 3090 found (its 71 TFLOPS peak is "
+                      "GeForce's fp32-accumulate rate, half its fp16-accumulate one)",
+    "attn_efficiency": "the A100's FlashAttention-2 figure (the same SM generation; no "
+                       "3090 measurement found)",
+    "dram_efficiency": "0.79 of peak: a batch-1 fp16 GEMM on the A10, the same GA102 "
+                       "die (vllm-benchmarking's A10 table; hardware_presets.GA102_DRAM)",
+    "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
+    "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
+}
 _HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
 _ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
 _HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
@@ -184,6 +206,8 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                         {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
                          "81 % of its bandwidth floor with launch overhead that CUDA graphs "
                          "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
+    "rtx-3090": GpuKernelSpec(82, A100_MMA_FITTED, 0.73, GA102_DRAM, SM_BW, _LAT,
+                              _GA102_SRC, _DQ),
     "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                          {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
                           "fraction (no L40 measurement found)"}, _DQ),

@@ -35,7 +35,7 @@ from .model_spec import ACTIVATION_BYTES, ModelSpec
 #: 4.0 x16 = 31.5 GB/s, 5.0 x16 = 63 GB/s).
 HOST_LINK_BW: dict[str, float] = {
     "a100-40gb": 31.5e9, "a100-80gb": 31.5e9, "h100-sxm": 63e9, "h200": 63e9,
-    "l4": 31.5e9, "l40": 31.5e9, "l40s": 31.5e9,
+    "l4": 31.5e9, "l40": 31.5e9, "l40s": 31.5e9, "rtx-3090": 31.5e9,
 }
 #: Fraction of the host link a pinned host-to-device weight copy achieves: DeepSpeed
 #: ZeRO-Inference streams Llama-2-70B's 138 GB over PCIe 4.0 in 5.3 s per token

@@ -55,7 +55,11 @@ def test_end_to_end_rows_are_summarised_by_source():
         (0.20, "Spec-Bench leaderboard"), (0.05, "EAGLE-2 Table 1"),
         (-0.07, "Medusa Table 2"))]
     rows.append({"role": "calibration", "error": 0.9, "source": "EAGLE-2 Table 1"})
+    rows.append({"role": "prediction", "error": 0.12, "hardware": "rtx-3090",
+                 "source": "Spec-Bench leaderboard (RTX 3090; Vicuna-7B-v1.3)"})
     got = {k: (n, med, worst) for k, n, med, worst in vr.by_source(rows)}
+    assert got[vr.SPEC_BENCH_SOURCE + " on rtx-3090"] == (1, pytest.approx(0.12),
+                                                          pytest.approx(0.12))
     assert got[vr.SPEC_BENCH_SOURCE] == (3, pytest.approx(0.20), pytest.approx(0.30))
     assert got["the methods' own papers"] == (2, pytest.approx(0.06), pytest.approx(0.07))
     lines = vr.by_source_lines({"name": "end-to-end", "rows": rows})

@@ -78,8 +78,10 @@ def test_published_tau_comes_from_the_bundled_csv_row():
         resources.files("specaccel.data").joinpath("acceptance.csv").read_text().splitlines()))
     for name in list_presets():
         p = get_preset(name)
+        key = (r_key := p.source_row)[:5]
         row = next(r for r in rows if (r["method"], r["target"], r["draft_or_tree"],
-                                       r["benchmark"], r["temperature"]) == p.source_row)
+                                       r["benchmark"], r["temperature"]) == key
+                   and (len(r_key) == 5 or r["hardware"] == r_key[5]))
         assert float(row["tau"]) == p.published_tau
 
 
@@ -180,10 +182,37 @@ def test_for_target_moves_a_preset_to_the_same_sources_row_for_another_target():
     moved = seven.for_target("Vicuna-13B", "vicuna-13b", "medusa-vicuna-13b")
     assert moved.name == "medusa1-vicuna-13b-specbench"
     assert moved.source_row == ("medusa-1", "Vicuna-13B", "63-node sparse tree",
-                                "Spec-Bench", "0")
+                                "Spec-Bench", "0", "A100")
     assert moved.published_tau == 2.39 and moved.source["speedup"] == "1.80"
     assert "Vicuna-13B" in moved.description and "(tau 2.39)" in moved.description
     assert moved.shape.n_nodes == seven.shape.n_nodes  # same method and tree
     # a target the source never measured is an error naming the table
     with pytest.raises(InputError, match="acceptance.csv"):
         seven.for_target("Vicuna-70B", "llama-2-70b", "medusa-vicuna-13b")
+
+
+def test_for_hardware_moves_a_preset_to_the_same_sources_row_on_another_machine():
+    a100 = get_preset("medusa1-vicuna-7b-specbench")
+    rtx = get_preset("medusa1-vicuna-7b-specbench-rtx-3090")
+    assert rtx == a100.for_hardware("RTX 3090")
+    assert rtx.source_row == ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench",
+                              "0", "RTX 3090")
+    assert (rtx.published_tau, rtx.source["speedup"]) == (2.32, "1.44")
+    assert (a100.published_tau, a100.source["speedup"]) == (2.31, "1.71")
+    assert rtx.trace_metadata(0)["hardware"] == "rtx-3090"
+    assert a100.trace_metadata(0)["hardware"] == "a100-80gb"
+    assert "(tau 2.32)" in rtx.description and rtx.description.endswith("RTX 3090")
+    assert rtx.shape.n_nodes == a100.shape.n_nodes
+
+
+def test_a_setting_measured_on_two_machines_needs_its_hardware_in_the_key():
+    from specaccel.schema.errors import InputError
+    from specaccel.workloads.published import published_row
+
+    with pytest.raises(InputError, match="measured on A100, RTX 3090: add the hardware"):
+        published_row(("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0"))
+    # a setting measured once keeps its five-part key
+    assert published_row(("medusa-1", "Vicuna-13B", "63-node sparse tree", "Spec-Bench",
+                          "0"))["speedup"] == "1.80"
+    with pytest.raises(InputError, match="no row .* 'TPUv4'"):
+        get_preset("medusa1-vicuna-7b-specbench").for_hardware("TPUv4")
