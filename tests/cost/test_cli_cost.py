@@ -102,7 +102,7 @@ def test_validate_kernels_section_lists_every_row_and_refits(capsys):
     code, r = _json(capsys, ["validate", "--section", "kernels", "--json"])
     assert code == 0
     sec = r["sections"][0]
-    assert len(sec["rows"]) == 44 and sec["summary"]["prediction_rows"] == 37
+    assert len(sec["rows"]) == 48 and sec["summary"]["prediction_rows"] == 41
     assert {x["role"] for x in sec["rows"]} == {"calibration", "prediction", "reference"}
     assert sec["summary"]["median_abs_error"] <= 0.05
     assert sec["summary"]["worst_abs_error"] <= 0.35
