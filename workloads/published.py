@@ -18,8 +18,8 @@ from importlib import resources
 from specaccel.schema.errors import InputError
 
 SourceKey = tuple[str, ...]
-"""``(method, target, draft_or_tree, benchmark, temperature)`` of an acceptance.csv row,
-plus its ``hardware`` where those five are shared by rows of several machines."""
+"""``(method, target, draft_or_tree, benchmark, temperature, hardware)`` of an
+acceptance.csv row; the first five alone name a row that no other machine shares."""
 
 KEY_COLUMNS = ("method", "target", "draft_or_tree", "benchmark", "temperature")
 #: The hardware preset of each ``hardware`` value of the table (the A100s of these papers
@@ -45,35 +45,49 @@ def deployment_of(row: dict[str, str]) -> dict[str, str]:
     return out
 
 
-@cache
-def published_rows() -> dict[SourceKey, dict[str, str]]:
-    """Every row of the bundled acceptance.csv once, by its :data:`SourceKey`: its five
-    key columns, and its hardware as a sixth part where other rows share the five."""
-    text = resources.files("specaccel.data").joinpath("acceptance.csv").read_text()
-    rows = list(csv.DictReader(text.splitlines()))
-    shared: dict[SourceKey, int] = {}
-    for r in rows:
-        five = tuple(r[c] for c in KEY_COLUMNS)
-        shared[five] = shared.get(five, 0) + 1
+def index_rows(rows: list[dict[str, str]]) -> dict[SourceKey, dict[str, str]]:
+    """`rows` by their six-part key (the five key columns and the hardware); two rows
+    with the same six parts are an error of the table."""
     out: dict[SourceKey, dict[str, str]] = {}
     for r in rows:
-        five = tuple(r[c] for c in KEY_COLUMNS)
-        out[five if shared[five] == 1 else (*five, r["hardware"])] = r
+        key = (*(r[c] for c in KEY_COLUMNS), r["hardware"])
+        if key in out:
+            raise InputError(f"two rows for {key}", file="acceptance.csv")
+        out[key] = r
+    return out
+
+
+@cache
+def published_rows() -> dict[SourceKey, dict[str, str]]:
+    """Every row of the bundled acceptance.csv once, by its six-part :data:`SourceKey`."""
+    text = resources.files("specaccel.data").joinpath("acceptance.csv").read_text()
+    return index_rows(list(csv.DictReader(text.splitlines())))
+
+
+@cache
+def _by_five() -> dict[SourceKey, list[SourceKey]]:
+    out: dict[SourceKey, list[SourceKey]] = {}
+    for key in published_rows():
+        out.setdefault(key[:5], []).append(key)
     return out
 
 
 def published_row(key: SourceKey) -> dict[str, str]:
-    """The row named by `key` (a sixth part, the hardware, may name a row its five
-    identify alone); :class:`InputError` if the bundled table has none."""
-    rows = published_rows()
+    """The row named by `key`: six parts, or five where they name one row only;
+    :class:`InputError` if the bundled table has none (or, for five parts shared by
+    several machines, more than one)."""
     key = tuple(key)
-    if key in rows:
+    rows = published_rows()
+    if len(key) == 6 and key in rows:
         return rows[key]
-    if len(key) == 6 and key[:5] in rows and rows[key[:5]]["hardware"] == key[5]:
-        return rows[key[:5]]
-    machines = sorted(k[5] for k in rows if len(k) == 6 and k[:5] == key)
-    hint = f" (measured on {', '.join(machines)}: add the hardware to the key)" \
-        if machines else ""
+    matches = _by_five().get(key[:5], [])
+    if len(key) == 5 and len(matches) == 1:
+        return rows[matches[0]]
+    hint = ""
+    if len(matches) > 1 or (len(key) == 6 and matches):
+        machines = ", ".join(sorted(k[5] for k in matches))
+        hint = (f" (measured on {machines}: add the hardware to the key)" if len(key) == 5
+                else f" (measured on {machines} only)")
     raise InputError(f"no row {key} in the bundled acceptance.csv{hint}",
                      file="acceptance.csv")
 

@@ -9,10 +9,11 @@ fitted to the table.
 Two kinds of row cannot test the kernel model, and are shown as ``excluded`` with their
 reason instead of being counted:
 
-* ``host-bound`` -- the measured time is below `HOST_BOUND_S`.  The benchmark times a
-  Python loop of layer calls, so a row can be no faster than the host issues them: the
-  layers with 1024 outputs take 19-23 us a call from 4 to 64 tokens whatever their input
-  width, 4096 to 8192 (8 to 17 MB of weights).  The kernel time is hidden below it.
+* ``host-bound`` -- the kernel the model prices is shorter than `HOST_FLOOR_S`, the time
+  the benchmark's Python loop takes to issue one call.  A row can be no faster than the
+  host issues it: the layers with 1024 outputs take 19-23 us a call from 4 to 64 tokens
+  whatever their input width, 4096 to 8192 (8 to 17 MB of weights), so their kernels
+  are hidden below the loop.
 * ``compute-bound on zeros`` -- the GEMM's arithmetic intensity (FLOPs over DRAM bytes)
   lies above the device's ridge point (peak FLOP/s over peak bytes/s), so its time is the
   tensor cores' rate.  The benchmark multiplies inputs of zeros: the multipliers do not
@@ -22,30 +23,27 @@ reason instead of being counted:
   compute rate is that of real data.
 
 The remaining rows -- memory-bound GEMMs of decode, verify and short prefill passes (up to
-128 tokens), timed on the GPU -- are predictions.
+128 tokens) whose kernels outlast the loop -- are predictions.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import statistics
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from .characterisation_csv import parse_characterisation_csv
 from .gpu_kernels import gemm_time
 from .hardware_presets import get_hardware
+from .model_spec import DTYPE_BYTES
 
 TABLE = "gemm-measurements.csv"
 #: The device the table was measured on (its header says why the 80 GB part).
 HARDWARE = "a100-80gb"
-#: Bytes per fp16 element (weights, input and output rows).
-FP16_BYTES = 2.0
-#: Below this measured time a call is bound by the host loop that issues it (1.5 x the
-#: 20 us the 1024-output layers take whatever their weight; module docstring).
-HOST_BOUND_S = 30e-6
-ROLES = ("prediction", "excluded")
+#: Time the benchmark's loop takes to issue one layer call: the 1024-output layers take
+#: 19-23 us a call from 4 to 64 tokens whatever their weight (module docstring).
+HOST_FLOOR_S = 20e-6
+_COLUMNS = ("in_features", "out_features", "batch_size", "seq_len", "tokens_per_s")
 
 
 @dataclass(frozen=True)
@@ -69,9 +67,9 @@ class GemmMeasurement:
 
     @property
     def nbytes(self) -> float:
-        """DRAM traffic of the GEMM: the weight, the input rows and the output rows."""
+        """DRAM traffic of the GEMM: the fp16 weight, input rows and output rows."""
         m, k, n = self.tokens, self.in_features, self.out_features
-        return FP16_BYTES * (k * n + m * k + m * n)
+        return DTYPE_BYTES["fp16"] * (k * n + m * k + m * n)
 
     @property
     def flops(self) -> float:
@@ -81,15 +79,15 @@ class GemmMeasurement:
 def load_measurements() -> list[GemmMeasurement]:
     """The stored table (lines starting with ``#`` are its source notes)."""
     text = resources.files("specaccel.data").joinpath(TABLE).read_text()
-    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
-    return [GemmMeasurement(int(r["in_features"]), int(r["out_features"]),
-                            int(r["batch_size"]), int(r["seq_len"]), float(r["tokens_per_s"]))
-            for r in csv.DictReader(io.StringIO(body))]
+    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_COLUMNS[:4],
+                                      floats=_COLUMNS[4:])
+    return [GemmMeasurement(*(r[c] for c in _COLUMNS)) for r in rows]
 
 
-def exclusion(row: GemmMeasurement, ridge_flops_per_byte: float) -> str:
-    """Why `row` cannot test the kernel model ("" when it can; module docstring)."""
-    if row.seconds < HOST_BOUND_S:
+def exclusion(row: GemmMeasurement, kernel_s: float, ridge_flops_per_byte: float) -> str:
+    """Why `row`, whose kernel the model prices at `kernel_s`, cannot test the kernel
+    model ("" when it can; module docstring)."""
+    if kernel_s < HOST_FLOOR_S:
         return "host-bound"
     if row.flops / row.nbytes > ridge_flops_per_byte:
         return "compute-bound on zeros"
@@ -106,7 +104,7 @@ def gemm_validation_rows() -> list[dict[str, Any]]:
     for r in load_measurements():
         m, n, k = r.tokens, r.out_features, r.in_features
         t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k, 1.0, r.nbytes)
-        reason = exclusion(r, ridge)
+        reason = exclusion(r, t.seconds, ridge)
         setting = (f"decode batch {r.batch_size}" if r.seq_len == 1
                    else f"prefill {r.seq_len} tokens")
         out.append({
@@ -116,17 +114,3 @@ def gemm_validation_rows() -> list[dict[str, Any]]:
             "role": "excluded" if reason else "prediction", "reason": reason,
         })
     return out
-
-
-def gemm_validation_summary(rows: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """Median and worst |error| of the prediction rows; the excluded rows by reason."""
-    rows = gemm_validation_rows() if rows is None else rows
-    pred = [r for r in rows if r["role"] == "prediction"]
-    errs = [abs(r["error"]) for r in pred]
-    reasons: dict[str, int] = {}
-    for r in rows:
-        if r["reason"]:
-            reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
-    return {"prediction_rows": len(pred),
-            "median_abs_error": statistics.median(errs) if errs else None,
-            "worst_abs_error": max(errs) if errs else None, "excluded": reasons}

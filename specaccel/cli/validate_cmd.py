@@ -29,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "step time beside the step time the published speedup implies on the "
             "simulated baseline) and array (the "
             "systolic array against SCALE-Sim).  Every row is marked calibration (a "
-            "parameter was fitted to it; never counted as agreement), prediction or "
-            "reference; each section gives the median and worst |error| over its "
+            "parameter was fitted to it; never counted as agreement), prediction, "
+            "reference or excluded (a measurement that cannot test the model, listed by "
+            "reason); each section gives the median and worst |error| over its "
             "prediction rows.  Exit 1 when a calibration row is no longer reproduced "
             f"within {CALIBRATION_TOLERANCE:.0%} (a stale fit), or when an end-to-end "
             "row's trace does not commit its published tau within "
@@ -42,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--plot", metavar="PNG",
                         help="also draw every row's error to this PNG, a panel per "
-                             "section (calibration rows hollow, +-5 %% and +-10 %% "
+                             "section (calibration, reference and excluded rows hollow; "
+                             "the GEMM rows against their tokens; +-5 %% and +-10 %% "
                              "shaded)")
     parser.set_defaults(func=run)
 

@@ -209,10 +209,37 @@ def test_a_setting_measured_on_two_machines_needs_its_hardware_in_the_key():
     from specaccel.schema.errors import InputError
     from specaccel.workloads.published import published_row
 
+    five = ("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0")
     with pytest.raises(InputError, match="measured on A100, RTX 3090: add the hardware"):
-        published_row(("medusa-1", "Vicuna-7B", "63-node sparse tree", "Spec-Bench", "0"))
-    # a setting measured once keeps its five-part key
-    assert published_row(("medusa-1", "Vicuna-13B", "63-node sparse tree", "Spec-Bench",
-                          "0"))["speedup"] == "1.80"
+        published_row(five)
+    assert published_row((*five, "RTX 3090"))["speedup"] == "1.44"
+    with pytest.raises(InputError, match="measured on A100, RTX 3090 only"):
+        published_row((*five, "H100"))
+    # a setting measured once keeps its five-part key, and its six-part one works too
+    thirteen = ("medusa-1", "Vicuna-13B", "63-node sparse tree", "Spec-Bench", "0")
+    assert published_row(thirteen) is published_row((*thirteen, "A100"))
     with pytest.raises(InputError, match="no row .* 'TPUv4'"):
         get_preset("medusa1-vicuna-7b-specbench").for_hardware("TPUv4")
+
+
+def test_every_row_of_the_table_is_indexed_once_by_its_own_key():
+    from specaccel.schema.errors import InputError
+    from specaccel.workloads.published import KEY_COLUMNS, index_rows, published_rows
+
+    rows = list(csv.DictReader(resources.files("specaccel.data").joinpath(
+        "acceptance.csv").read_text().splitlines()))
+    index = published_rows()
+    assert len(index) == len(rows)
+    for r in rows:
+        assert index[(*(r[c] for c in KEY_COLUMNS), r["hardware"])] is not None
+    with pytest.raises(InputError, match="two rows for"):
+        index_rows([rows[0], dict(rows[0])])
+
+
+def test_a_machine_without_a_hardware_preset_is_refused(monkeypatch):
+    from specaccel.schema.errors import InputError
+    from specaccel.workloads.published import HARDWARE_PRESETS
+
+    monkeypatch.delitem(HARDWARE_PRESETS, "RTX 3090")
+    with pytest.raises(InputError, match="no hardware preset for 'RTX 3090'"):
+        get_preset("medusa1-vicuna-7b-specbench").for_hardware("RTX 3090")
