@@ -183,3 +183,22 @@ def test_run_refuses_draft_placement_for_a_workload_without_draft(tmp_path, caps
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"field '{flag}'" in line and "runs no draft model" in line
     assert not out.exists()
+
+
+def test_run_simulates_the_gpu_the_presets_source_measured_on(tmp_path, capsys):
+    """A preset measured on the RTX 3090 is replayed on the rtx-3090 preset, so its
+    simulated speedup stands beside the published one of the same machine; a preset whose
+    source names no GPU preset keeps the A100."""
+    from specaccel.cli.run_cmd import run_hardware
+    from specaccel.workloads import generate_trace
+
+    code = main(["run", "--preset", "medusa1-vicuna-7b-specbench-rtx-3090", "--requests",
+                 "2", "--steps", "8", "--out", str(tmp_path / "o"), "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [h["hardware"] for h in report["hardware"]] == ["rtx-3090", "specaccel-default"]
+    assert report["workload"]["published"]["hardware"] == "RTX 3090"
+    plain = generate_trace("eagle-vicuna-7b-mtbench", n_requests=1, steps_per_request=2)
+    assert run_hardware(plain) == ("a100-80gb", "specaccel-default")
+    plain.metadata["hardware"] = "specaccel-default"  # not a GPU: the A100 stands in
+    assert run_hardware(plain) == ("a100-80gb", "specaccel-default")

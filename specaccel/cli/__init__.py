@@ -22,7 +22,7 @@ from specaccel.schema.environment import env_switch
 from specaccel.schema.errors import InputError
 
 COMMANDS: dict[str, str] = {
-    "run": "replay the default workload on an A100 and on the default accelerator; report",
+    "run": "replay the default workload on a GPU and on the default accelerator; report",
     "trace": "generate, inspect, validate and convert decode traces",
     "cost": "latency/energy of one forward pass (model, hardware, phase, batch, context)",
     "theory": "closed forms: expected tokens per step, speedup, optimal gamma",

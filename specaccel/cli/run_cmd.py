@@ -1,8 +1,9 @@
 """`specaccel run`: the main job — replay the default workload on a GPU and on the accelerator.
 
 Generates the bundled default workload (an EAGLE-on-Vicuna-7B tree-speculation preset),
-replays it with the SimPy simulator on the A100-80GB preset and on the default
-accelerator preset, each against plain autoregressive decoding on the same hardware,
+replays it with the SimPy simulator on a GPU -- the one the preset's source measured on,
+the A100-80GB for the default workload -- and on the default accelerator preset, each
+against plain autoregressive decoding on the same hardware,
 prints a report and writes ``report.json``, ``trace.parquet`` and PNG plots into the
 output folder.
 """
@@ -34,8 +35,19 @@ from specaccel.schema.output_path import (
 )
 from specaccel.workloads.workload_options import WorkloadOptions
 
-RUN_HARDWARE = ("a100-80gb", "specaccel-default")
-"""The hardware presets that `specaccel run` compares."""
+RUN_GPU = "a100-80gb"
+"""The GPU `specaccel run` simulates when the workload's source names no GPU preset."""
+
+
+def run_hardware(trace) -> tuple[str, str]:
+    """The hardware presets `specaccel run` compares: the GPU the workload's source ran
+    on (``trace.metadata["hardware"]``; the A100-80GB when it names no GPU) and the
+    accelerator."""
+    from specaccel.models.cost import get_hardware, list_hardware
+
+    named = trace.metadata.get("hardware")
+    gpu = named if named in list_hardware() and get_hardware(named).kind == "gpu" else RUN_GPU
+    return gpu, ACCELERATOR
 
 
 DEPLOY_DEST = "deploy_"
@@ -45,12 +57,14 @@ DEPLOY_DEST = "deploy_"
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "run",
-        help="replay the default workload on an A100 and on the default accelerator; report",
+        help="replay the default workload on a GPU and on the default accelerator; report",
         description=(
             "Generate the bundled default workload (EAGLE tree speculation calibrated to "
             "Vicuna-7B on MT-Bench; --preset or --method for another), replay it with the "
-            "SimPy simulator on the A100-80GB preset and on the default specaccel "
-            "accelerator (or the --accel design), each against plain autoregressive "
+            "SimPy simulator on the GPU its source measured on (the A100-80GB preset for "
+            "the default workload and where the source names none) and on the default "
+            "specaccel accelerator (or the --accel design), each against plain "
+            "autoregressive "
             "decoding on the same hardware, print the report and write report.json, "
             "trace.parquet and PNG plots into the output folder."
         ),
@@ -60,7 +74,7 @@ def register(subparsers: Any) -> None:
     add_options(p, WorkloadOptions)
     add_accelerator_options(p)
     deploy = p.add_argument_group(
-        "software stack and placement of the A100 run",
+        "software stack and placement of the GPU run",
         "the software around the kernels and how target and draft are placed (default: the "
         "stack the workload's source ran on); the accelerator runs its kernels alone")
     add_options(deploy, DeploymentConfig, dest_prefix=DEPLOY_DEST)
@@ -128,13 +142,13 @@ def _warn_if_too_big(result) -> None:
 
 
 def _planned_runs(trace, accelerator, deploy: DeploymentConfig) -> list[dict[str, Any]]:
-    """The arguments of :func:`simulate` for each hardware of :data:`RUN_HARDWARE`, each
+    """The arguments of :func:`simulate` for each hardware of :func:`run_hardware`, each
     passed through the checks the simulation makes (placements, memory, tree size), so a
     bad option is refused before any hardware is simulated or any file written."""
     from specaccel.sim import check_run, resolve_deployments, resolve_specs
 
     plans = []
-    for hw in RUN_HARDWARE:
+    for hw in run_hardware(trace):
         hw_spec, target, draft, drafting = resolve_specs(
             trace, accelerator if accelerator is not None and hw == ACCELERATOR else hw)
         plan: dict[str, Any] = {"hw": hw_spec, "target": target, "draft": draft,
