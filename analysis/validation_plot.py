@@ -6,7 +6,10 @@ to them, so their error says nothing), predictions filled, coloured by source wh
 section has sources (the end-to-end section: the Spec-Bench leaderboard or the methods'
 own papers).  Shaded bands mark ±5 % and ±10 %.  The array section, hundreds of rows,
 is a histogram of its errors; the GEMM section plots each row's error against its
-tokens (excluded rows hollow).  The rows the plot draws are hashed into the PNG's
+tokens (excluded rows hollow).  Below the end-to-end strip a second panel plots each of
+its rows' error against the share of the simulated step the GPU sets (its
+``gpu_share``): the rows to the right of the dashed line are GPU-bound.  The rows the
+plot draws are hashed into the PNG's
 ``Description`` text so that a stored figure can be checked against the report.
 """
 
@@ -22,7 +25,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
 
-from specaccel.analysis.validation_report import SPEC_BENCH_SOURCE  # noqa: E402
+from specaccel.analysis.validation_report import (  # noqa: E402
+    GPU_BOUND_SHARE,
+    SPEC_BENCH_SOURCE,
+)
 from specaccel.schema.output_path import atomic_target  # noqa: E402
 
 #: Colours of the predictions by source (end-to-end) and of every other prediction.
@@ -96,6 +102,26 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
+def _versus_gpu_share(ax, sec: dict[str, Any]) -> None:
+    ax.axhspan(-10, 10, color="#eeeeee", zorder=0)
+    ax.axhspan(-5, 5, color="#dddddd", zorder=0)
+    ax.axhline(0, color="#888888", lw=0.8, zorder=1)
+    ax.axvline(100.0 * GPU_BOUND_SHARE, color="#888888", lw=0.8, ls="--", zorder=1)
+    for r in sec["rows"]:
+        if r.get("error") is None or r.get("gpu_share") is None:
+            continue
+        colour = SOURCE_COLOURS[_group(r)]
+        ax.plot(100.0 * r["gpu_share"], 100.0 * r["error"], "o", ms=4.5, zorder=2,
+                mec=colour, mfc="white" if r["role"] != "prediction" else colour)
+    ax.set_xlabel("share of the simulated step the GPU sets (%; right of the dashed line: "
+                  "GPU-bound)", fontsize=8)
+    ax.set_ylabel("model − measured (%)", fontsize=8)
+    ax.tick_params(labelsize=7)
+
+
+#: Height of the end-to-end panel of error against the GPU's share of the step.
+GPU_SHARE_INCHES = 2.6
+
 #: How a section is drawn when not as a strip of named rows, and its panel height.
 _PANELS = {"array": (_histogram, 2.2), "gemm": (_versus_tokens, 3.0)}
 
@@ -110,15 +136,21 @@ def _title(sec: dict[str, Any]) -> str:
 
 def plot_validation(report: dict[str, Any], path: Path) -> Path:
     """Draw `report` (:func:`~.validation_report.validation_report`) to the PNG `path`."""
-    sections = [s for s in report["sections"] if s["rows"]]
-    heights = [_PANELS[s["name"]][1] if s["name"] in _PANELS
-               else 1.0 + ROW_INCHES * sum(r.get("error") is not None for r in s["rows"])
-               for s in sections]
-    fig, axes = plt.subplots(len(sections), 1, figsize=(8.5, sum(heights) + 0.6),
+    panels: list[tuple[Any, dict[str, Any], str, float]] = []
+    for sec in (s for s in report["sections"] if s["rows"]):
+        draw, height = _PANELS.get(sec["name"], (_strip, 0.0))
+        if sec["name"] not in _PANELS:
+            height = 1.0 + ROW_INCHES * sum(r.get("error") is not None for r in sec["rows"])
+        panels.append((draw, sec, _title(sec), height))
+        if any(r.get("gpu_share") is not None for r in sec["rows"]):
+            panels.append((_versus_gpu_share, sec, "End to end: error against the GPU's "
+                           "share of the step", GPU_SHARE_INCHES))
+    heights = [p[3] for p in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8.5, sum(heights) + 0.6),
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
-    for ax, sec in zip(axes[:, 0], sections, strict=True):
-        _PANELS.get(sec["name"], (_strip, 0.0))[0](ax, sec)
-        ax.set_title(_title(sec), fontsize=9, loc="left")
+    for ax, (draw, sec, title, _) in zip(axes[:, 0], panels, strict=True):
+        draw(ax, sec)
+        ax.set_title(title, fontsize=9, loc="left")
     handles = [plt.Line2D([], [], ls="", marker="o", mfc=c, mec=c, label=lab)
                for lab, c in (("prediction", SOURCE_COLOURS[""]),
                               ("prediction, Spec-Bench leaderboard",

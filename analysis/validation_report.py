@@ -130,10 +130,28 @@ def calibration_presets() -> dict[str, str]:
             if r.kind == "preset-speedup" and r.role == "calibration"}
 
 
+def gpu_share(trace: Any, hw: str, config: Any, step_s: float) -> float:
+    """The share of a simulated step its GPU sets: the mean step of `trace` on `hw` with
+    the deployment of `config` issued by an infinitely fast host
+    (:meth:`~specaccel.models.cost.deployment.Deployment.without_host`), over `step_s`,
+    the mean step with the real host.  1 when the host hides entirely behind the GPU
+    (or the stack has no host time); the host-bound part of the step is what is
+    missing from 1."""
+    from specaccel.sim import simulate
+    from specaccel.sim.simulation import resolve_deployments, resolve_specs
+
+    hw_spec, target, draft, drafting = resolve_specs(trace, hw)
+    dep, base = resolve_deployments(trace, hw_spec, config)
+    sim = simulate(trace, hw=hw_spec, target=target, draft=draft, drafting=drafting,
+                   deployment=dep.without_host(), baseline_deployment=base.without_host(),
+                   engine="fast")
+    return sim.makespan_s / sim.n_steps / step_s
+
+
 def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Every calibrated preset with a published speedup (or those of `names`), simulated
     on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
-    `E2E_SEED`)."""
+    `E2E_SEED`), with the share of its step the GPU sets (`gpu_share`)."""
     from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.models.golden import verify_trace
     from specaccel.sim import simulate_named
@@ -149,7 +167,8 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
         trace = generate_trace(name, n_requests=E2E_REQUESTS, steps_per_request=E2E_STEPS,
                                seed=E2E_SEED)
         hw = trace.metadata.get("hardware", E2E_DEFAULT_HARDWARE)
-        sim = simulate_named(trace, hw, engine="fast", deployment=DeploymentConfig())
+        config = DeploymentConfig()
+        sim = simulate_named(trace, hw, engine="fast", deployment=config)
         tau = float(verify_trace(trace).committed.mean())
         step_s = sim.makespan_s / sim.n_steps
         implied_s = implied_step_s(float(raw), sim.tokens / sim.n_steps,
@@ -158,6 +177,7 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
         out.append(_row("end-to-end", name, role, float(raw), float(sim.speedup), "x",
                         fits=fitted.get(name, ""),
                         step_ms=step_s * 1e3, implied_step_ms=implied_s * 1e3,
+                        gpu_share=gpu_share(trace, hw, config, step_s),
                         hardware=hw, stack=trace.metadata.get("stack", "ideal"),
                         draft_stack=trace.metadata.get("draft_stack", ""),
                         baseline_stack=trace.metadata.get("baseline_stack",
@@ -213,6 +233,9 @@ def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
             sec["by_source"] = [{"source": k, "rows": n, "median_abs_error": med,
                                  "worst_abs_error": worst}
                                 for k, n, med, worst in by_source(rows)]
+            sec["by_regime"] = [{"regime": k, "rows": n, "median_abs_error": med,
+                                 "worst_abs_error": worst, "median_error": signed}
+                                for k, n, med, worst, signed in by_regime(rows)]
             sec["source_spread"] = spread(load_remeasured())
         out.append(sec)
     return {"sections": out}
@@ -244,12 +267,13 @@ _COLUMNS = {
                "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
                    "published_tau", "tau", "measured", "predicted", "error", "step_ms",
-                   "implied_step_ms"),
+                   "implied_step_ms", "gpu_share"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
           "id": "row", "runs": "timing runs",
-          "step_ms": "step ms", "implied_step_ms": "step ms implied"}
+          "step_ms": "step ms", "implied_step_ms": "step ms implied",
+          "gpu_share": "GPU share"}
 
 
 _SECTION_HEADS = {"end-to-end": {"measured": "speedup published",
@@ -295,6 +319,25 @@ def by_source(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float]]
     return [(k, len(e), statistics.median(e), max(e)) for k, e in sorted(groups.items())]
 
 
+#: A step whose GPU sets at least this share of it (`gpu_share`) is GPU-bound: a faster
+#: host would shorten it by a tenth at most.
+GPU_BOUND_SHARE = 0.9
+
+
+def by_regime(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float, float]]:
+    """``(regime, rows, median |error|, worst |error|, median signed error)`` of the
+    end-to-end prediction rows, by what sets their simulated step: ``GPU-bound`` (the
+    GPU sets at least `GPU_BOUND_SHARE` of it) or ``host-bound``."""
+    groups: dict[str, list[float]] = {}
+    for r in rows:
+        if r["role"] != "prediction" or r["error"] is None or r.get("gpu_share") is None:
+            continue
+        key = "GPU-bound" if r["gpu_share"] >= GPU_BOUND_SHARE else "host-bound"
+        groups.setdefault(key, []).append(r["error"])
+    return [(k, len(e), statistics.median(map(abs, e)), max(map(abs, e)),
+             statistics.median(e)) for k, e in sorted(groups.items())]
+
+
 def by_reason(rows: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
     """``(reason, rows, median signed error)`` of a section's excluded rows."""
     groups: dict[str, list[float]] = {}
@@ -318,6 +361,11 @@ def by_source_lines(section: dict[str, Any]) -> list[str]:
         return []
     lines = [f"{name}: {n} rows, median |error| {_pct(med)}, worst {_pct(worst)}"
              for name, n, med, worst in by_source(section["rows"])]
+    share = f"{GPU_BOUND_SHARE * 100:.0f}%"
+    lines += [f"{name} steps (the GPU sets {'at least' if name == 'GPU-bound' else 'less than'}"
+              f" {share} of the simulated step): {n} rows, median |error| {_pct(med)}, "
+              f"worst {_pct(worst)}, median signed error {signed * 100:+.1f}%"
+              for name, n, med, worst, signed in by_regime(section["rows"])]
     if section.get("source_spread"):
         lines.append(spread_line(section["source_spread"]))
     return lines

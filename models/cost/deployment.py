@@ -74,6 +74,14 @@ class Deployment:
             return self.draft_stack or self.stack
         return self.stack
 
+    def without_host(self) -> Deployment:
+        """This deployment with an infinitely fast host (`SoftwareStack.without_host`):
+        a step on it lasts as long as its GPU work and its GPU's fixed costs alone, so
+        its time over the real step's is the share of the step the GPU sets."""
+        return replace(self, stack=self.stack.without_host(),
+                       draft_stack=(None if self.draft_stack is None
+                                    else self.draft_stack.without_host()))
+
     def placement_of(self, role: str) -> Placement:
         if role == "draft":
             return self.draft_placement or SINGLE

@@ -64,6 +64,9 @@ from dataclasses import asdict, dataclass, field, replace
 from specaccel.schema.errors import InputError
 
 ATTENTION_KINDS = ("eager", "fused")
+#: The stack's terms that are host time: per framework operation, per operation on a CPU
+#: tensor, per synchronisation, per CUDA-graph replay.
+HOST_TERMS = ("host_op_s", "cpu_op_s", "sync_s", "graph_launch_s")
 ELEMENTWISE_KINDS = ("fused", "unfused")
 KV_CACHE_KINDS = ("concat", "static")
 
@@ -174,6 +177,12 @@ class SoftwareStack:
     def with_values(self, **changes: object) -> SoftwareStack:
         """A copy with some terms changed (calibration and sweeps)."""
         return replace(self, **changes)
+
+    def without_host(self) -> SoftwareStack:
+        """The same stack issued by an infinitely fast host: every `HOST_TERMS` time 0,
+        the GPU's work (its kernels, their traffic) unchanged.  What remains of a step on
+        it is the part the GPU sets (`Deployment.without_host`)."""
+        return replace(self, **{t: 0.0 for t in HOST_TERMS})
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)

@@ -82,7 +82,8 @@ _SHOWN = {
     "gemm": ("id", "unit", "role", "measured", "predicted", "error"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
-                   "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms"),
+                   "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms",
+                   "gpu_share"),
 }
 
 

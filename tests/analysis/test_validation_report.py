@@ -65,3 +65,39 @@ def test_end_to_end_rows_are_summarised_by_source():
     lines = vr.by_source_lines({"name": "end-to-end", "rows": rows})
     assert lines[0] == "Spec-Bench leaderboard: 3 rows, median |error| 20.0%, worst 30.0%"
     assert vr.by_source_lines({"name": "kernels", "rows": rows}) == []
+
+
+def _share(preset: str, stack: str) -> float:
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.sim import simulate_named
+    from specaccel.workloads import generate_trace
+
+    trace = generate_trace(preset, n_requests=8, steps_per_request=16, seed=0)
+    config = DeploymentConfig(stack=stack, baseline_stack=stack)
+    sim = simulate_named(trace, "a100-80gb", engine="fast", deployment=config)
+    return vr.gpu_share(trace, "a100-80gb", config, sim.makespan_s / sim.n_steps)
+
+
+def test_the_gpu_share_of_a_step_is_what_remains_with_an_instant_host():
+    """On the ideal stack there is no host time: the share is exactly 1.  Medusa-1 on the
+    Hugging Face stack is host-bound on a 7B target (the host's 49 operations a layer
+    outlast the layer's kernels) and GPU-bound on a 33B one (60 layers of 6656-wide
+    weights)."""
+    assert _share("medusa1-vicuna-7b-specbench", "ideal") == 1.0
+    small = _share("medusa1-vicuna-7b-specbench", "hf-static-kv")
+    large = _share("medusa1-vicuna-33b-specbench", "hf-static-kv")
+    assert 0.5 < small < vr.GPU_BOUND_SHARE <= large <= 1.0
+
+
+def test_end_to_end_rows_are_summarised_by_regime():
+    rows = [{"role": "prediction", "error": e, "gpu_share": g} for e, g in (
+        (0.30, 0.99), (0.10, 0.95), (-0.20, 0.90), (0.02, 0.70), (-0.06, 0.89))]
+    rows.append({"role": "calibration", "error": 0.5, "gpu_share": 0.99})
+    got = {k: rest for k, *rest in vr.by_regime(rows)}
+    assert got["GPU-bound"] == [3, pytest.approx(0.20), pytest.approx(0.30),
+                                pytest.approx(0.10)]
+    assert got["host-bound"] == [2, pytest.approx(0.04), pytest.approx(0.06),
+                                 pytest.approx(-0.02)]
+    lines = vr.by_source_lines({"name": "end-to-end", "rows": rows})
+    assert ("GPU-bound steps (the GPU sets at least 90% of the simulated step): 3 rows, "
+            "median |error| 20.0%, worst 30.0%, median signed error +10.0%") in lines
