@@ -171,11 +171,20 @@ _ADA_SRC = {
 #: kernel's fixed latency is taken off.  The 3090's GDDR6X sits on the same memory
 #: controller; no 3090 measurement was found.
 GA102_DRAM = 100.7e6 / (217.1e-6 - KERNEL_LATENCY_S) / 600e9
+#: Best fp16 square ``torch.mm`` (1024 to 10240, random data) in a public table of such
+#: measurements (zzc0721/torch-performance-test-data, database.md): the RTX 3090 at
+#: 75.48, 75.64 and 75.88 TFLOP/s from three contributors -- above its 71 TFLOP/s
+#: datasheet peak, which GeForce quotes at a 1695 MHz boost clock -- and the
+#: A100-SXM4-80GB at 258.74 TFLOP/s of its 312.  The 3090's per-tile fraction is the
+#: A100's fitted one over the A100's share of its peak in that table, times the 3090's.
+TORCH_MM_FP16_SHARE = {"a100": 258.74 / 312, "ga102": 75.64 / 71}
+GA102_MMA = A100_MMA_FITTED / TORCH_MM_FP16_SHARE["a100"] * TORCH_MM_FP16_SHARE["ga102"]
 _GA102_SRC = {
     **_A100_SRC,
-    "mma_efficiency": "the A100's fitted fraction of peak (0.71): the same SM generation; "
-                      "no public GEMM throughput of the 3090 found (its 71 TFLOPS peak is "
-                      "GeForce's fp32-accumulate rate, half its fp16-accumulate one)",
+    "mma_efficiency": "the A100's fitted fraction scaled by the two GPUs' best fp16 "
+                      "torch.mm on random data in one public table (3090 75.64 of 71 "
+                      "TFLOPS, GeForce's fp32-accumulate peak at its rated boost clock; "
+                      "A100 258.74 of 312; zzc0721/torch-performance-test-data): 0.91",
     "attn_efficiency": "the A100's FlashAttention-2 figure (the same SM generation; no "
                        "3090 measurement found)",
     "dram_efficiency": "0.79 of peak: a batch-1 fp16 GEMM on the A10, the same GA102 "
@@ -206,7 +215,7 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                         {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
                          "81 % of its bandwidth floor with launch overhead that CUDA graphs "
                          "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
-    "rtx-3090": GpuKernelSpec(82, A100_MMA_FITTED, 0.73, GA102_DRAM, SM_BW, _LAT,
+    "rtx-3090": GpuKernelSpec(82, GA102_MMA, 0.73, GA102_DRAM, SM_BW, _LAT,
                               _GA102_SRC, _DQ),
     "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                          {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
