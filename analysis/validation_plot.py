@@ -86,10 +86,15 @@ def _histogram(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
-def _versus_tokens(ax, sec: dict[str, Any]) -> None:
+def _error_bands(ax) -> None:
+    """The ±10 % and ±5 % bands and the zero line of a panel with the error upwards."""
     ax.axhspan(-10, 10, color="#eeeeee", zorder=0)
     ax.axhspan(-5, 5, color="#dddddd", zorder=0)
     ax.axhline(0, color="#888888", lw=0.8, zorder=1)
+
+
+def _versus_tokens(ax, sec: dict[str, Any]) -> None:
+    _error_bands(ax)
     colour = SOURCE_COLOURS[""]
     for r in sec["rows"]:
         if r.get("error") is None:
@@ -103,9 +108,7 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
 
 
 def _versus_gpu_share(ax, sec: dict[str, Any]) -> None:
-    ax.axhspan(-10, 10, color="#eeeeee", zorder=0)
-    ax.axhspan(-5, 5, color="#dddddd", zorder=0)
-    ax.axhline(0, color="#888888", lw=0.8, zorder=1)
+    _error_bands(ax)
     ax.axvline(100.0 * GPU_BOUND_SHARE, color="#888888", lw=0.8, ls="--", zorder=1)
     for r in sec["rows"]:
         if r.get("error") is None or r.get("gpu_share") is None:
