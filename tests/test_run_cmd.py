@@ -202,3 +202,22 @@ def test_run_simulates_the_gpu_the_presets_source_measured_on(tmp_path, capsys):
     assert run_hardware(plain) == ("a100-80gb", "specaccel-default")
     plain.metadata["hardware"] = "specaccel-default"  # not a GPU: the A100 stands in
     assert run_hardware(plain) == ("a100-80gb", "specaccel-default")
+
+
+def test_a_preset_whose_tree_outgrows_the_default_accelerator_says_how_to_size_it(
+        tmp_path, capsys):
+    """Token Recycling's 71-node trees exceed the default accelerator's 64-node verify
+    unit: `run` refuses before simulating or writing, in one line that names the
+    accelerator parameter to raise, and runs once it is raised."""
+    out = tmp_path / "o"
+    args = ["run", "--preset", "token-recycling-vicuna-7b-specbench", "--requests", "2",
+            "--steps", "8", "--out", str(out), "--json"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "71-node tree" in err
+    assert err.endswith("set the accelerator's tree_nodes to at least 71 (--accel "
+                        "tree_nodes=71 on the command line)")
+    assert not out.exists()
+    assert main([*args, "--accel", "tree_nodes=71"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [h["hardware"] for h in report["hardware"]] == ["a100-80gb", "specaccel-default"]
