@@ -1,4 +1,5 @@
-"""One PNG of `specaccel validate`: every row's error, a panel per section.
+"""One PNG of `specaccel validate`: every row's error, a panel per section (two for the
+end-to-end section).
 
 Each row is a point at its signed error (model minus measurement, in per cent of the
 measurement), rows listed by name; calibration rows are hollow (a parameter was fitted
@@ -51,9 +52,19 @@ def plotted_rows(report: dict[str, Any]) -> list[tuple[str, str, str, float]]:
             if r.get("error") is not None]
 
 
+def plotted_shares(report: dict[str, Any]) -> list[tuple[str, float]]:
+    """``(id, GPU share %)`` of every row the GPU-share panel draws, to 0.1 %."""
+    return [(str(r["id"]), round(100.0 * r["gpu_share"], 1))
+            for sec in report["sections"] for r in sec["rows"]
+            if r.get("error") is not None and r.get("gpu_share") is not None]
+
+
 def rows_digest(report: dict[str, Any]) -> str:
-    """SHA-256 of `plotted_rows` (what a stored figure was drawn from)."""
-    text = json.dumps(plotted_rows(report), separators=(",", ":"))
+    """SHA-256 of `plotted_rows` and, when a panel draws them, `plotted_shares` (what a
+    stored figure was drawn from)."""
+    shares = plotted_shares(report)
+    drawn: Any = [plotted_rows(report), shares] if shares else plotted_rows(report)
+    text = json.dumps(drawn, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

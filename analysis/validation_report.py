@@ -136,7 +136,8 @@ def gpu_share(trace: Any, hw: str, config: Any, step_s: float) -> float:
     (:meth:`~specaccel.models.cost.deployment.Deployment.without_host`), over `step_s`,
     the mean step with the real host.  1 when the host hides entirely behind the GPU
     (or the stack has no host time); the host-bound part of the step is what is
-    missing from 1."""
+    missing from 1.  A synchronisation's round trip counts as host time here (the
+    stack's ``sync_s``, a few of about 10 µs in a step of tens of milliseconds)."""
     from specaccel.sim import simulate
     from specaccel.sim.simulation import resolve_deployments, resolve_specs
 

@@ -79,8 +79,8 @@ def check_tree_fits(hw: Any, max_nodes: int, *, nodes: int | None = None) -> Non
     """
     limit = nodes if nodes is not None else verify_unit_nodes(hw)
     if limit is not None and max_nodes > limit:
-        remedy = (f"; set the accelerator's tree_nodes to at least {max_nodes} (--accel "
-                  f"tree_nodes={max_nodes} on the command line)" if nodes is None else "")
+        remedy = (f"; set the accelerator's tree_nodes to at least {max_nodes}"
+                  if nodes is None else "")
         raise InputError(f"the trace has a {max_nodes}-node tree but the verify unit of "
                          f"{getattr(hw, 'name', 'the hardware')} takes at most {limit} nodes"
                          + remedy, field="tree_nodes" if nodes is None else "verify-nodes")

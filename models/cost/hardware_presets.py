@@ -111,7 +111,9 @@ SM_BW = 64 * 1024 / 600e-9
 #: Best-shape GEMM efficiency (MAMF: the maximum achievable matmul FLOPS over a brute-force
 #: shape search, stas00/ml-engineering) per device.  The GEMMs of a transformer layer run
 #: below it: ``A100_MMA_FITTED`` is fitted on the TensorRT-LLM Llama-2-7B 2048-token
-#: prefill (calibration row), and every GPU takes the same fraction of its MAMF.
+#: prefill (calibration row), and every GPU with a MAMF figure takes the same fraction of
+#: it (the RTX 3090, which has none, scales the A100's by a measured torch.mm rate:
+#: ``GA102_MMA``).
 MAMF = {"a100": 271.2 / 312, "hopper": 794.5 / 989, "ada": 0.92}
 A100_MMA_FITTED = 0.710
 SHAPE_FRACTION = A100_MMA_FITTED / MAMF["a100"]

@@ -225,7 +225,7 @@ def test_a_point_the_simulator_refuses_stops_the_sweep_before_it_writes(tmp_path
     assert err == (f"specaccel: error: {bad}: line 6: field 'axes.tree_nodes': invalid design "
                    "point (tree_nodes = 4): the trace has a 26-node tree but the verify unit "
                    "of specaccel-default takes at most 4 nodes; set the accelerator's "
-                   "tree_nodes to at least 26 (--accel tree_nodes=26 on the command line)")
+                   "tree_nodes to at least 26")
     assert not out.exists()
     good = write_spec(tmp_path, TINY)
     assert main(["sweep", str(good), "--out", str(out), "--workers", "1", "--json"]) == 0

@@ -11,6 +11,7 @@ from specaccel.models.cost.software_stack import (
     EAGER_SCORE_BYTES,
     HF_LAYER_KERNELS,
     HF_PASS_KERNELS,
+    HOST_TERMS,
     IDEAL,
     STACKS,
     SoftwareStack,
@@ -194,3 +195,22 @@ def test_stage_time_overlaps_host_and_gpu_then_synchronises():
     h, g = ops_on_stack(hf, A100, 10)
     assert h == pytest.approx(10 * hf.host_op_s)
     assert g == pytest.approx(10 * A100.gpu.kernel_latency_s) and g > 0
+
+
+def test_an_infinitely_fast_host_keeps_the_gpu_work_and_drops_every_host_term():
+    """`without_host` zeroes exactly the host terms of both roles' stacks: a host-bound
+    pass shrinks to its GPU time, which is unchanged."""
+    dep = Deployment(get_hardware("a100-80gb"), STACKS["hf-static-kv"],
+                     draft_stack=STACKS["eagle2"])
+    free = dep.without_host()
+    for role in ("target", "draft"):
+        stack, bare = dep.stack_of(role), free.stack_of(role)
+        assert all(getattr(stack, t) > 0 for t in ("host_op_s", "sync_s"))
+        assert all(getattr(bare, t) == 0.0 for t in HOST_TERMS)
+        assert bare.with_values(**{t: getattr(stack, t) for t in HOST_TERMS}) == stack
+    one = np.ones(1)
+    real = dep.pass_costs(get_model("vicuna-7b"), role="target", tokens=one, context=one * 512)
+    fast = free.pass_costs(get_model("vicuna-7b"), role="target", tokens=one, context=one * 512)
+    assert real["host_s"][0] > real["gpu_s"][0]  # host-bound on the repository's code
+    assert fast["host_s"][0] == 0.0 and fast["gpu_s"][0] == pytest.approx(real["gpu_s"][0])
+    assert fast["latency_s"][0] == pytest.approx(real["gpu_s"][0])
