@@ -70,6 +70,9 @@ MEDUSA_RUNS = "mtbench-medusa-runs.csv"
 #: decode, timed again: same tokens and steps, other wall times).
 MEDUSA_RUN_FILES = ("", "-1", "-2")
 ROLES = ("calibration", "prediction", "reference")
+#: Units of the measured figures: rates of runs, a speedup, seconds per token of a slow
+#: (offloaded) decode, and the host and kernel microbenchmarks of reference rows.
+UNITS = ("tokens/s", "x", "s/token", "us/op", "us/kernel")
 #: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
 #: text, not token counts); a turn's prompt is the earlier turns' new tokens plus this
 #: for every question asked so far.
@@ -93,6 +96,7 @@ class StackRow:
     model: str
     tp: int
     pp: int
+    offload: bool
     context: int | None
     measured: float
     unit: str
@@ -118,10 +122,17 @@ def load_rows() -> list[StackRow]:
         if r["role"] not in ROLES:
             raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
         ctx = r.get("context", "").strip()
+        offload = r.get("offload", "").strip()
+        if offload not in ("", "0", "1"):
+            raise InputError(f"must be 1, 0 or blank, not {offload!r}", file=where,
+                             field="offload")
+        if r["unit"] not in UNITS:
+            raise InputError(f"unknown unit {r['unit']!r}; choose one of "
+                             f"{', '.join(UNITS)}", file=where, field="unit")
         out.append(StackRow(
             id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
             hardware=r["hardware"], model=r["model"], tp=int(r["tp"] or 1),
-            pp=int(r["pp"] or 1), context=int(ctx) if ctx else None,
+            pp=int(r["pp"] or 1), offload=offload == "1", context=int(ctx) if ctx else None,
             measured=float(r["measured"]), unit=r["unit"], fits=r.get("fits", ""),
             source=r["source"], note=r.get("note", "")))
     return out
@@ -290,14 +301,15 @@ def predict_ar(model_name: str, dep: Deployment, context: int) -> float:
     return 1.0 / float((st["tree_s"] + st["target_s"] + st["verify_s"])[0])
 
 
-_HARDWARE = {"A100-80GB": "a100-80gb", "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm"}
+_HARDWARE = {"A100-80GB": "a100-80gb", "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm",
+             "RTX-4090": "rtx-4090"}
 
 
 def deployment_for(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
                    ) -> Deployment:
     stack = (stacks or {}).get(row.stack) or get_stack(row.stack)
     hw = get_hardware(_HARDWARE.get(row.hardware, row.hardware))
-    return Deployment(hw, stack, Placement(tp=row.tp, pp=row.pp))
+    return Deployment(hw, stack, Placement(tp=row.tp, pp=row.pp, offload=row.offload))
 
 
 @contextmanager
@@ -338,7 +350,8 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
     if row.kind == "medusa-log":
         return predict_medusa_log(row.model, dep)["predicted"]
     if row.kind == "ar-decode":
-        return predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
+        rate = predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
+        return 1.0 / rate if row.unit == "s/token" else rate
     raise InputError(f"unknown kind {row.kind!r}", file=MEASUREMENTS, field="kind")
 
 

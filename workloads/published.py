@@ -22,9 +22,11 @@ SourceKey = tuple[str, ...]
 acceptance.csv row; the first five alone name a row that no other machine shares."""
 
 KEY_COLUMNS = ("method", "target", "draft_or_tree", "benchmark", "temperature")
-#: The hardware preset of each ``hardware`` value of the table (the A100s of these papers
-#: are the 80 GB SXM part).
-HARDWARE_PRESETS = {"A100": "a100-80gb", "RTX 3090": "rtx-3090", "TPUv4": "tpuv4"}
+#: The hardware preset of each ``hardware`` value of the table.  "A100" is the 80 GB SXM
+#: part; Sequoia's A100 is the 80 GB PCIe card (Sequoia, NeurIPS 2024, Section 4: "L40
+#: and A100(-PCIE 80GB) GPUs"), and the rows measured on it say so.
+HARDWARE_PRESETS = {"A100": "a100-80gb", "A100 PCIe": "a100-80gb-pcie",
+                    "RTX 3090": "rtx-3090", "TPUv4": "tpuv4"}
 #: Columns naming the software stacks the row's measurement ran on: the method's, its
 #: draft's when different, and the autoregressive baseline's it was compared with
 #: (:mod:`specaccel.models.cost.software_stack`); blank where the source does not say.

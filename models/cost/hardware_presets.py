@@ -32,11 +32,13 @@ from .hardware_spec import HardwareSpec
 CSV_NAMES: dict[str, str] = {
     "A100-40GB-SXM": "a100-40gb",
     "A100-80GB-SXM": "a100-80gb",
+    "A100-80GB-PCIe": "a100-80gb-pcie",
     "H100-SXM": "h100-sxm",
     "H200": "h200",
     "L4": "l4",
     "L40": "l40",
     "RTX-3090": "rtx-3090",
+    "RTX-4090": "rtx-4090",
     "TPUv4": "tpuv4",
 }
 
@@ -56,18 +58,21 @@ class DeviceFacts:
 
 
 #: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5,
-#: RTX 3090 35.6 TFLOP/s.  Links: A100 NVLink3, H100/H200 NVLink4, L4, L40 and RTX 3090
-#: PCIe 4.0 x16 (the 3090's NVLink bridge is an add-on, not modelled), TPU v4 ICI.  A
+#: RTX 3090 35.6, RTX 4090 82.6 TFLOP/s.  Links: A100 SXM NVLink3, H100/H200 NVLink4,
+#: the A100 PCIe card, L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16 (the NVLink bridges of
+#: the A100 PCIe and the 3090 are add-ons, not modelled; the 4090 has none), TPU v4 ICI.  A
 #: launch-bound small CUDA kernel costs ~5 us (launch + completion), the figure for the
 #: software verify step.
 DEVICE_FACTS: dict[str, DeviceFacts] = {
     "a100-40gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
     "a100-80gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
+    "a100-80gb-pcie": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "pcie4", 5e-6),
     "h100-sxm": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
     "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
     "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, "pcie4", 5e-6),
     "l40": DeviceFacts(142, 128, 16, 0.0, "os", 90.5e12, "pcie4", 5e-6),
     "rtx-3090": DeviceFacts(82, 128, 16, 0.0, "os", 35.6e12, "pcie4", 5e-6),
+    "rtx-4090": DeviceFacts(128, 128, 16, 0.0, "os", 82.6e12, "pcie4", 5e-6),
     "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, "ici", 5e-6),
 }
 
@@ -205,6 +210,10 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                                 "achieved fraction (same HBM controller)"}, _DQ),
     "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
                                _A100_SRC, _DQ),
+    "a100-80gb-pcie": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW,
+                                    _LAT, {**_A100_SRC, "dram_efficiency": "the A100-80GB "
+                                    "SXM's achieved fraction (the same die and HBM2e "
+                                    "controller; its 300 W cap is not modelled)"}, _DQ),
     "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
                               H100_KERNEL_LATENCY_S, _HOPPER_SRC, _DQ),
     "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
@@ -219,6 +228,10 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                          "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
     "rtx-3090": GpuKernelSpec(82, GA102_MMA, 0.73, GA102_DRAM, SM_BW, _LAT,
                               _GA102_SRC, _DQ),
+    "rtx-4090": GpuKernelSpec(128, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
+                              {**_ADA_SRC, "dram_efficiency": "estimate: the L4's fraction "
+                               "(Ada's memory controller; no RTX 4090 measurement found)"},
+                              _DQ),
     "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
                          {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
                           "fraction (no L40 measurement found)"}, _DQ),

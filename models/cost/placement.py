@@ -12,7 +12,10 @@ A `Placement` spreads one model over ``tp * pp`` devices of one kind:
   (`hop_time_s`);
 * ``offload`` -- weights that do not fit a device stay in host memory and are copied
   over PCIe on every pass (Sequoia's and accelerate's offloading), on the pass's stream,
-  so the copy adds to the pass (`offload_time_s`).
+  so the copy adds to the pass (`offload_time_s`).  What stays is decided per decoder
+  layer, as both engines place whole modules: the embedding, final norm and LM head
+  first, then as many whole layers as fit beside the KV cache and the staging buffers the
+  streamed layers are copied into (`OFFLOAD_STAGING_LAYERS`; `resident_fraction`).
 
 `device_loads` lists the bytes every device holds; `check_fit` rejects a placement that
 does not fit, naming the device and the bytes.  Target and draft are placed separately;
@@ -34,8 +37,9 @@ from .model_spec import ACTIVATION_BYTES, ModelSpec
 #: Host link of each GPU preset: PCIe generation x16, bytes/s per direction (PCI-SIG:
 #: 4.0 x16 = 31.5 GB/s, 5.0 x16 = 63 GB/s).
 HOST_LINK_BW: dict[str, float] = {
-    "a100-40gb": 31.5e9, "a100-80gb": 31.5e9, "h100-sxm": 63e9, "h200": 63e9,
-    "l4": 31.5e9, "l40": 31.5e9, "l40s": 31.5e9, "rtx-3090": 31.5e9,
+    "a100-40gb": 31.5e9, "a100-80gb": 31.5e9, "a100-80gb-pcie": 31.5e9, "h100-sxm": 63e9,
+    "h200": 63e9, "l4": 31.5e9, "l40": 31.5e9, "l40s": 31.5e9, "rtx-3090": 31.5e9,
+    "rtx-4090": 31.5e9,
 }
 #: Fraction of the host link a pinned host-to-device weight copy achieves: DeepSpeed
 #: ZeRO-Inference streams Llama-2-70B's 138 GB over PCIe 4.0 in 5.3 s per token
@@ -44,6 +48,10 @@ HOST_LINK_EFFICIENCY = 0.83
 #: Memory a framework keeps for itself on every device (CUDA context, allocator slack,
 #: activation workspace): 1 GiB.
 RESERVED_BYTES = float(1 << 30)
+#: Layers' worth of device memory an offloading engine copies the streamed layers into:
+#: two, so that the next layer's copy can proceed while the current one computes
+#: (Sequoia's offload engine allocates two layer buffers, Engine/offload_engine.py).
+OFFLOAD_STAGING_LAYERS = 2
 
 
 @dataclass(frozen=True)
@@ -96,15 +104,23 @@ def _stage_layers(model: ModelSpec, pp: int) -> list[int]:
     return [base + (1 if i < rest else 0) for i in range(pp)]
 
 
+def layer_weight_bytes(model: ModelSpec) -> float:
+    """Weight bytes of one decoder layer (the mean over a hybrid's layer kinds)."""
+    if model.n_layers == 0:
+        return 0.0
+    return ((model.n_attn_layers * model.attn_mixer_params + model.n_ssm_layers
+             * model.ssm_mixer_params + model.n_mlp_blocks * model.mlp_params)
+            / model.n_layers * model.weight_bytes_per_param)
+
+
 def weight_bytes_by_stage(model: ModelSpec, pp: int) -> list[float]:
     """Weight bytes of each pipeline stage: its layers, the embedding on the first stage,
     the final norm and LM head on the last."""
     wb = model.weight_bytes_per_param
     if model.n_layers == 0 or pp == 1:
         return [model.weight_bytes] * 1 + [0.0] * (pp - 1)
-    layer = (model.n_attn_layers * model.attn_mixer_params + model.n_ssm_layers
-             * model.ssm_mixer_params + model.n_mlp_blocks * model.mlp_params) / model.n_layers
-    stages = [n * layer * wb for n in _stage_layers(model, pp)]
+    layer = layer_weight_bytes(model)
+    stages = [n * layer for n in _stage_layers(model, pp)]
     other = model.weight_bytes - sum(stages)
     embed = model.vocab_size * model.d_model * wb if model.has_embedding else 0.0
     stages[0] += min(embed, other)
@@ -135,20 +151,43 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.2f} GB"
 
 
+def staging_bytes(model: ModelSpec, placement: Placement) -> float:
+    """Device memory one device of an offloaded `model` holds to copy streamed layers
+    into: `OFFLOAD_STAGING_LAYERS` layers of its shard (0 without offloading)."""
+    if not placement.offload:
+        return 0.0
+    return OFFLOAD_STAGING_LAYERS * layer_weight_bytes(model) / placement.tp
+
+
 def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
                       kv_tokens: float, shared_bytes: float = 0.0) -> float:
     """Fraction of the weights that stays on the devices (1 without offloading).
 
-    With ``offload``, each device keeps what fits beside its KV cache, `shared_bytes`
-    (a draft on device 0) and `RESERVED_BYTES`; the rest streams every pass.
+    With ``offload``, a device that holds its whole share beside its KV cache,
+    `shared_bytes` (a draft on device 0) and `RESERVED_BYTES` keeps it.  Otherwise the
+    streamed layers need their staging buffers (`staging_bytes`); in the room left the
+    device keeps its weights outside the decoder layers (embedding, final norm, LM head)
+    and then whole layers; the rest streams every pass.
     """
     if not placement.offload:
         return 1.0
+    layer = layer_weight_bytes(model) / placement.tp
+    stage_layers = _stage_layers(model, placement.pp) if model.n_layers else \
+        [0] * placement.pp
     kept = total = 0.0
     for dev, w, kv in device_loads(model, placement, kv_tokens=kv_tokens):
-        room = hw.mem_bytes - kv - RESERVED_BYTES - (shared_bytes if dev == 0 else 0.0)
-        kept += min(w, max(room, 0.0))
         total += w
+        room = hw.mem_bytes - kv - RESERVED_BYTES - (shared_bytes if dev == 0 else 0.0)
+        if w <= room:
+            kept += w
+            continue
+        n_layers = stage_layers[dev // placement.tp]
+        other = max(w - n_layers * layer, 0.0)
+        room -= staging_bytes(model, placement)
+        if layer <= 0.0:  # no decoder layers to place whole: keep what fits
+            kept += min(w, max(room, 0.0))
+        elif other <= room:
+            kept += other + min(n_layers, math.floor((room - other) / layer)) * layer
     return kept / total if total else 1.0
 
 
@@ -159,13 +198,17 @@ def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: 
 
     The target's devices are ``0 .. tp*pp-1``; a draft with its own placement uses the
     next devices, one without shares the target's device 0.  With ``offload`` a model's
-    weights stream from the host and hold no device memory; its KV cache does.
+    weights are counted as streamed from the host (its resident layers fill whatever
+    memory is left: `resident_fraction`); its KV cache and staging buffers are held.
     """
     loads: dict[int, list[tuple[str, float]]] = {}
     for dev, w, kv in device_loads(target, target_placement, kv_tokens=kv_tokens):
         weights = 0.0 if target_placement.offload else w
         loads.setdefault(dev, []).append((f"{target.name} weights", weights))
         loads[dev].append((f"{target.name} KV cache", kv))
+        if target_placement.offload:
+            loads[dev].append((f"{target.name} offload staging",
+                               staging_bytes(target, target_placement)))
     if draft is not None:
         base = 0
         dp = draft_placement or SINGLE
@@ -178,6 +221,9 @@ def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: 
             weights = 0.0 if dp.offload else w - shared / dp.devices
             loads.setdefault(base + dev, []).append((f"{draft.name} weights", weights))
             loads[base + dev].append((f"{draft.name} KV cache", kv))
+            if dp.offload:
+                loads[base + dev].append((f"{draft.name} offload staging",
+                                          staging_bytes(draft, dp)))
     return loads
 
 

@@ -139,3 +139,35 @@ def test_the_medusa_logs_time_per_step_grows_with_context_as_simulated():
     assert small["simulated_ms"] == pytest.approx(
         sc.predict_medusa_log("vicuna-7b", sc.deployment_for(rows["vicuna-7b"]))["step_ms"],
         rel=0.02)
+
+
+def _rows_with(monkeypatch, old: str, new: str) -> None:
+    text = Path(str(sc.resources.files("specaccel.data").joinpath(sc.MEASUREMENTS))).read_text()
+    assert old in text
+    bad = text.replace(old, new, 1)
+    monkeypatch.setattr(sc, "_csv_rows", lambda name: list(csv.DictReader(
+        [ln for ln in bad.splitlines() if ln and not ln.startswith("#")])))
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    (",1,1,1,1024,4.54,s/token,", ",1,1,yes,1024,4.54,s/token,", "offload"),
+    (",1,1,1,1024,4.54,s/token,", ",1,1,1,1024,4.54,min/token,", "unit"),
+])
+def test_a_bad_offload_flag_or_unit_is_an_input_error(monkeypatch, old, new, field):
+    _rows_with(monkeypatch, old, new)
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert exc.value.field == field and sc.MEASUREMENTS in str(exc.value)
+
+
+def test_offloaded_decode_rows_are_predicted_in_seconds_per_token_on_their_placement():
+    rows = {r.id: r for r in sc.load_rows() if r.offload}
+    row = rows["sequoia-offload-baseline-llama-2-70b-rtx-4090"]
+    dep = sc.deployment_for(row)
+    assert dep.target_placement.offload and dep.hw.name == "rtx-4090"
+    seconds = sc.predict_row(row)
+    assert row.unit == "s/token"
+    assert seconds == pytest.approx(1.0 / sc.predict_ar(row.model, dep, 1024))
+    # the copy over PCIe sets the step: on two A100s that hold the model it is > 20x faster
+    on_device = Deployment(sc.get_hardware("a100-80gb"), dep.stack, sc.Placement(tp=2))
+    assert seconds > 20.0 / sc.predict_ar(row.model, on_device, 1024)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -9,13 +12,16 @@ from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.placement import (
     HOST_LINK_BW,
     HOST_LINK_EFFICIENCY,
+    OFFLOAD_STAGING_LAYERS,
     RESERVED_BYTES,
     Placement,
     check_fit,
     device_loads,
     hop_time_s,
+    layer_weight_bytes,
     offload_time_s,
     resident_fraction,
+    staging_bytes,
     weight_bytes_by_stage,
 )
 from specaccel.schema.errors import InputError
@@ -77,12 +83,38 @@ def test_pipeline_hops_and_offloaded_weights_cost_time():
     assert np.allclose(hops, 3 * (A100.link_step_latency_s + msg / A100.link_bw_bytes_s))
     assert hop_time_s(A100, L70, Placement(), t).tolist() == [0.0, 0.0]
     kept = resident_fraction(L70, A100, Placement(offload=True), kv_tokens=1000)
-    room = A100.mem_bytes - L70.kv_bytes_per_token * 1000 - RESERVED_BYTES
-    assert kept == pytest.approx(room / L70.weight_bytes)
     off = offload_time_s(A100, L70, Placement(offload=True), kv_tokens=1000)
     bw = HOST_LINK_BW["a100-80gb"] * HOST_LINK_EFFICIENCY
-    assert off == pytest.approx((L70.weight_bytes - room) / bw)
+    assert off == pytest.approx((1.0 - kept) * L70.weight_bytes / bw)
     assert offload_time_s(A100, L70, Placement(), kv_tokens=1000) == 0.0
     with pytest.raises(InputError) as exc:
         offload_time_s(get_hardware("tpuv4"), L70, Placement(offload=True), kv_tokens=1)
     assert exc.value.field == "offload"
+
+
+def test_offloading_keeps_whole_layers_beside_the_kv_cache_and_two_staging_buffers():
+    layer = layer_weight_bytes(L70)
+    other = L70.weight_bytes - L70.n_layers * layer  # embedding, final norm, LM head
+    assert layer == pytest.approx(L70.weight_bytes_per_param
+                                  * (L70.attn_mixer_params + L70.mlp_params))
+    kv = L70.kv_bytes_per_token * 1000
+    room = A100.mem_bytes - kv - RESERVED_BYTES - OFFLOAD_STAGING_LAYERS * layer
+    layers_kept = math.floor((room - other) / layer)
+    assert 0 < layers_kept < L70.n_layers
+    kept = resident_fraction(L70, A100, Placement(offload=True), kv_tokens=1000)
+    assert kept * L70.weight_bytes == pytest.approx(other + layers_kept * layer)
+    # a device with room for one layer more keeps one layer more
+    bigger = replace(A100, mem_bytes=A100.mem_bytes + layer)
+    more = resident_fraction(L70, bigger, Placement(offload=True), kv_tokens=1000)
+    assert (more - kept) * L70.weight_bytes == pytest.approx(layer)
+    # a model that fits whole keeps everything and needs no staging buffers
+    small = get_model("llama-2-7b")
+    assert resident_fraction(small, A100, Placement(offload=True), kv_tokens=1000) == 1.0
+    # the staging buffers hold memory: a device without room for them is rejected
+    kv_tokens = (A100.mem_bytes - RESERVED_BYTES - layer) / L70.kv_bytes_per_token
+    with pytest.raises(InputError) as exc:
+        check_fit(A100, L70, Placement(offload=True), kv_tokens=kv_tokens)
+    assert "offload staging" in str(exc.value) and exc.value.field == "placement"
+    # tensor-parallel shards stage their shard of a layer
+    assert staging_bytes(L70, Placement(tp=2, offload=True)) == pytest.approx(layer)
+    assert staging_bytes(L70, Placement()) == 0.0
