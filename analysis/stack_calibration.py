@@ -302,7 +302,7 @@ def predict_ar(model_name: str, dep: Deployment, context: int) -> float:
 
 
 _HARDWARE = {"A100-80GB": "a100-80gb", "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm",
-             "RTX-4090": "rtx-4090"}
+             "RTX-2080-Ti": "rtx-2080-ti", "RTX-4090": "rtx-4090"}
 
 
 def deployment_for(row: StackRow, stacks: dict[str, SoftwareStack] | None = None

@@ -37,6 +37,7 @@ CSV_NAMES: dict[str, str] = {
     "H200": "h200",
     "L4": "l4",
     "L40": "l40",
+    "RTX-2080-Ti": "rtx-2080-ti",
     "RTX-3090": "rtx-3090",
     "RTX-4090": "rtx-4090",
     "TPUv4": "tpuv4",
@@ -58,9 +59,10 @@ class DeviceFacts:
 
 
 #: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5,
-#: RTX 3090 35.6, RTX 4090 82.6 TFLOP/s.  Links: A100 SXM NVLink3, H100/H200 NVLink4,
-#: the A100 PCIe card, L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16 (the NVLink bridges of
-#: the A100 PCIe and the 3090 are add-ons, not modelled; the 4090 has none), TPU v4 ICI.  A
+#: RTX 2080 Ti 13.4, RTX 3090 35.6, RTX 4090 82.6 TFLOP/s.  Links: A100 SXM NVLink3,
+#: H100/H200 NVLink4, the A100 PCIe card, L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16,
+#: the RTX 2080 Ti PCIe 3.0 x16 (the NVLink bridges of the A100 PCIe, the 2080 Ti and the
+#: 3090 are add-ons, not modelled; the 4090 has none), TPU v4 ICI.  A
 #: launch-bound small CUDA kernel costs ~5 us (launch + completion), the figure for the
 #: software verify step.
 DEVICE_FACTS: dict[str, DeviceFacts] = {
@@ -71,6 +73,7 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
     "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
     "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, "pcie4", 5e-6),
     "l40": DeviceFacts(142, 128, 16, 0.0, "os", 90.5e12, "pcie4", 5e-6),
+    "rtx-2080-ti": DeviceFacts(68, 128, 16, 0.0, "os", 13.4e12, "pcie3", 5e-6),
     "rtx-3090": DeviceFacts(82, 128, 16, 0.0, "os", 35.6e12, "pcie4", 5e-6),
     "rtx-4090": DeviceFacts(128, 128, 16, 0.0, "os", 82.6e12, "pcie4", 5e-6),
     "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, "ici", 5e-6),
@@ -95,6 +98,10 @@ LINKS: dict[str, LinkSpec] = {
         "PCIe 4.0 x16, 32 GB/s per direction; 26.2 GB/s measured by CUDA bandwidthTest "
         "on an A100 PCIe (jdh4/della-gpu-A100); ring step 5 us; no peer-to-peer "
         "one-shot all-reduce over PCIe (serving stacks fall back to NCCL)"),
+    "pcie3": LinkSpec(
+        "pcie3", 26e9 / 31.5e9 * 15.75e9, 5e-6, 0.0,
+        "PCIe 3.0 x16, 15.75 GB/s per direction, at PCIe 4.0's measured fraction "
+        "(26.2 of 31.5 GB/s); ring step 5 us; no one-shot all-reduce"),
     "ici": LinkSpec("ici", 300e9, 2e-6, 0.0, "TPU v4 ICI: 6 links x 50 GB/s"),
 }
 
@@ -226,6 +233,17 @@ GPU_KERNELS: dict[str, GpuKernelSpec] = {
                         {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
                          "81 % of its bandwidth floor with launch overhead that CUDA graphs "
                          "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
+    "rtx-2080-ti": GpuKernelSpec(68, A100_MMA_FITTED, 0.60, GA102_DRAM, SM_BW, _LAT, {
+        **_A100_SRC,
+        "mma_efficiency": "estimate: the A100's fitted fraction (no Turing GEMM "
+                          "measurement found)",
+        "attn_efficiency": "estimate: below the A100's FlashAttention-2 figure "
+                           "(FlashAttention-2 does not run on Turing; no measurement found)",
+        "dram_efficiency": "estimate: the GDDR6 fraction measured on the A10 "
+                           "(hardware_presets.GA102_DRAM; no 2080 Ti measurement found)",
+        "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
+        "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this "
+                             "part)"}, _DQ),
     "rtx-3090": GpuKernelSpec(82, GA102_MMA, 0.73, GA102_DRAM, SM_BW, _LAT,
                               _GA102_SRC, _DQ),
     "rtx-4090": GpuKernelSpec(128, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,

@@ -35,10 +35,10 @@ from .hardware_spec import HardwareSpec
 from .model_spec import ACTIVATION_BYTES, ModelSpec
 
 #: Host link of each GPU preset: PCIe generation x16, bytes/s per direction (PCI-SIG:
-#: 4.0 x16 = 31.5 GB/s, 5.0 x16 = 63 GB/s).
+#: 3.0 x16 = 15.75 GB/s, 4.0 x16 = 31.5 GB/s, 5.0 x16 = 63 GB/s).
 HOST_LINK_BW: dict[str, float] = {
     "a100-40gb": 31.5e9, "a100-80gb": 31.5e9, "a100-80gb-pcie": 31.5e9, "h100-sxm": 63e9,
-    "h200": 63e9, "l4": 31.5e9, "l40": 31.5e9, "l40s": 31.5e9, "rtx-3090": 31.5e9,
+    "h200": 63e9, "l4": 31.5e9, "l40": 31.5e9, "rtx-2080-ti": 15.75e9, "rtx-3090": 31.5e9,
     "rtx-4090": 31.5e9,
 }
 #: Fraction of the host link a pinned host-to-device weight copy achieves: DeepSpeed
