@@ -72,7 +72,7 @@ MEDUSA_RUN_FILES = ("", "-1", "-2")
 ROLES = ("calibration", "prediction", "reference")
 #: Units of the measured figures: rates of runs, a speedup, seconds per token of a slow
 #: (offloaded) decode, and the host and kernel microbenchmarks of reference rows.
-UNITS = ("tokens/s", "x", "s/token", "us/op", "us/kernel")
+UNITS = ("tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
 #: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
 #: text, not token counts); a turn's prompt is the earlier turns' new tokens plus this
 #: for every question asked so far.
@@ -98,6 +98,7 @@ class StackRow:
     pp: int
     offload: bool
     context: int | None
+    output: int | None
     measured: float
     unit: str
     fits: str
@@ -122,6 +123,10 @@ def load_rows() -> list[StackRow]:
         if r["role"] not in ROLES:
             raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
         ctx = r.get("context", "").strip()
+        output = r.get("output", "").strip()
+        if r["kind"] == "ar-generate" and not (ctx and output and int(output) >= 1):
+            raise InputError("a generate row names its prompt (context) and its output "
+                             "tokens (output >= 1)", file=where, field="output")
         offload = r.get("offload", "").strip()
         if offload not in ("", "0", "1"):
             raise InputError(f"must be 1, 0 or blank, not {offload!r}", file=where,
@@ -133,6 +138,7 @@ def load_rows() -> list[StackRow]:
             id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
             hardware=r["hardware"], model=r["model"], tp=int(r["tp"] or 1),
             pp=int(r["pp"] or 1), offload=offload == "1", context=int(ctx) if ctx else None,
+            output=int(output) if output else None,
             measured=float(r["measured"]), unit=r["unit"], fits=r.get("fits", ""),
             source=r["source"], note=r.get("note", "")))
     return out
@@ -292,17 +298,33 @@ def medusa_log_context_fit(model_name: str, dep: Deployment) -> dict[str, float]
             "simulated_ms": float(sa * 1e3), "simulated_us_per_token": float(sb * 1e6)}
 
 
+def _ar_steps_s(model_name: str, dep: Deployment, context: np.ndarray) -> np.ndarray:
+    """Seconds of one plain decoding step at batch 1 on `dep` at each `context`."""
+    n = context.shape[0]
+    st = step_stages(dep, target=get_model(model_name), draft=None, speculative=False,
+                     n_nodes=np.ones(n, dtype=np.int64), target_tokens=np.ones(n),
+                     context=context.astype(np.float64), accepted=np.zeros(n))
+    return st["tree_s"] + st["target_s"] + st["verify_s"]
+
+
 def predict_ar(model_name: str, dep: Deployment, context: int) -> float:
     """Tokens/s of plain decoding at batch 1 on `dep` at `context`."""
-    target = get_model(model_name)
-    st = step_stages(dep, target=target, draft=None, speculative=False,
-                     n_nodes=np.ones(1, dtype=np.int64), target_tokens=np.ones(1),
-                     context=np.array([float(context)]), accepted=np.zeros(1))
-    return 1.0 / float((st["tree_s"] + st["target_s"] + st["verify_s"])[0])
+    return 1.0 / float(_ar_steps_s(model_name, dep, np.array([float(context)]))[0])
 
 
-_HARDWARE = {"A100-80GB": "a100-80gb", "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm",
-             "RTX-2080-Ti": "rtx-2080-ti", "RTX-4090": "rtx-4090"}
+def predict_generate_s(model_name: str, dep: Deployment, prompt: int, output: int) -> float:
+    """Seconds per token of a timed generation at batch 1 on `dep`: the `prompt` prefilled
+    (which yields the first token), then ``output - 1`` decode steps, over `output`."""
+    pr = np.array([float(prompt)])
+    prefill = dep.pass_costs(get_model(model_name), role="target", tokens=pr,
+                             context=np.zeros(1), phase="prefill")["latency_s"]
+    steps = _ar_steps_s(model_name, dep, prompt + np.arange(1.0, float(output)))
+    return (float(prefill[0]) + float(steps.sum())) / output
+
+
+_HARDWARE = {"A100-80GB": "a100-80gb", "A100-80GB-PCIe": "a100-80gb-pcie",
+             "A100-40GB": "a100-40gb", "H100-SXM": "h100-sxm", "RTX-2080-Ti": "rtx-2080-ti",
+             "RTX-4090": "rtx-4090"}
 
 
 def deployment_for(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
@@ -352,6 +374,9 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
     if row.kind == "ar-decode":
         rate = predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
         return 1.0 / rate if row.unit == "s/token" else rate
+    if row.kind == "ar-generate":
+        seconds = predict_generate_s(row.model, dep, row.context or 0, row.output or 1)
+        return seconds * {"s/token": 1.0, "ms/token": 1e3}.get(row.unit, 1.0)
     raise InputError(f"unknown kind {row.kind!r}", file=MEASUREMENTS, field="kind")
 
 

@@ -150,8 +150,8 @@ def _rows_with(monkeypatch, old: str, new: str) -> None:
 
 
 @pytest.mark.parametrize(("old", "new", "field"), [
-    (",1,1,1,1024,4.54,s/token,", ",1,1,yes,1024,4.54,s/token,", "offload"),
-    (",1,1,1,1024,4.54,s/token,", ",1,1,1,1024,4.54,min/token,", "unit"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,yes,1024,,4.54,s/token,", "offload"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,4.54,min/token,", "unit"),
 ])
 def test_a_bad_offload_flag_or_unit_is_an_input_error(monkeypatch, old, new, field):
     _rows_with(monkeypatch, old, new)
@@ -171,3 +171,24 @@ def test_offloaded_decode_rows_are_predicted_in_seconds_per_token_on_their_place
     # the copy over PCIe sets the step: on two A100s that hold the model it is > 20x faster
     on_device = Deployment(sc.get_hardware("a100-80gb"), dep.stack, sc.Placement(tp=2))
     assert seconds > 20.0 / sc.predict_ar(row.model, on_device, 1024)
+
+
+def test_a_generate_row_prices_its_prompt_prefill_and_the_decode_steps_after_it():
+    row = next(r for r in sc.load_rows() if r.id == "sequoia-baseline-vicuna-33b-a100-pcie")
+    assert (row.kind, row.context, row.output, row.unit) == ("ar-generate", 128, 32, "ms/token")
+    dep = sc.deployment_for(row)
+    assert dep.hw.name == "a100-80gb-pcie"
+    ms = sc.predict_row(row)
+    prefill = float(dep.pass_costs(sc.get_model(row.model), role="target",
+                                   tokens=sc.np.array([128.0]), context=sc.np.zeros(1),
+                                   phase="prefill")["latency_s"][0])
+    steps = [1.0 / sc.predict_ar(row.model, dep, 128 + i) for i in range(1, 32)]
+    assert ms == pytest.approx(1e3 * (prefill + sum(steps)) / 32, rel=1e-9)
+    assert prefill > max(steps)  # the prompt's pass is the longest of the 32
+
+
+def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
+    _rows_with(monkeypatch, ",128,32,24.2,ms/token,", ",128,,24.2,ms/token,")
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert exc.value.field == "output"
