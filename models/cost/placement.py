@@ -159,9 +159,36 @@ def staging_bytes(model: ModelSpec, placement: Placement) -> float:
     return OFFLOAD_STAGING_LAYERS * layer_weight_bytes(model) / placement.tp
 
 
-def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
-                      kv_tokens: float, shared_bytes: float = 0.0) -> float:
-    """Fraction of the weights that stays on the devices (1 without offloading).
+@dataclass(frozen=True)
+class OffloadPlan:
+    """What an offloaded model keeps on its devices and what it streams every pass.
+
+    ``resident_bytes`` and ``streamed_bytes`` add up to the model's weights (over all
+    devices); ``resident_layers`` counts the whole decoder layers kept, out of ``layers``
+    (a tensor-parallel group keeps the same layers on every shard); ``staging_bytes`` is
+    what each streaming device sets aside to copy layers into.
+    """
+
+    resident_bytes: float
+    streamed_bytes: float
+    resident_layers: int
+    layers: int
+    staging_bytes: float
+
+    @property
+    def resident_fraction(self) -> float:
+        total = self.resident_bytes + self.streamed_bytes
+        return self.resident_bytes / total if total else 1.0
+
+    def to_dict(self) -> dict[str, float | int]:
+        return {"resident_bytes": self.resident_bytes, "streamed_bytes": self.streamed_bytes,
+                "resident_layers": self.resident_layers, "layers": self.layers,
+                "staging_bytes": self.staging_bytes}
+
+
+def offload_plan(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
+                 kv_tokens: float, shared_bytes: float = 0.0) -> OffloadPlan:
+    """What `model` keeps on and streams to its devices (all resident without offload).
 
     With ``offload``, a device that holds its whole share beside its KV cache,
     `shared_bytes` (a draft on device 0) and `RESERVED_BYTES` keeps it.  Otherwise the
@@ -170,25 +197,42 @@ def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, 
     and then whole layers; the rest streams every pass.
     """
     if not placement.offload:
-        return 1.0
+        return OffloadPlan(model.weight_bytes, 0.0, model.n_layers, model.n_layers, 0.0)
     layer = layer_weight_bytes(model) / placement.tp
     stage_layers = _stage_layers(model, placement.pp) if model.n_layers else \
         [0] * placement.pp
     kept = total = 0.0
+    layers_kept = list(stage_layers)
+    streaming = False
     for dev, w, kv in device_loads(model, placement, kv_tokens=kv_tokens):
         total += w
         room = hw.mem_bytes - kv - RESERVED_BYTES - (shared_bytes if dev == 0 else 0.0)
         if w <= room:
             kept += w
             continue
-        n_layers = stage_layers[dev // placement.tp]
+        streaming = True
+        stage = dev // placement.tp
+        n_layers = stage_layers[stage]
         other = max(w - n_layers * layer, 0.0)
         room -= staging_bytes(model, placement)
         if layer <= 0.0:  # no decoder layers to place whole: keep what fits
             kept += min(w, max(room, 0.0))
-        elif other <= room:
-            kept += other + min(n_layers, math.floor((room - other) / layer)) * layer
-    return kept / total if total else 1.0
+            continue
+        n = 0  # without room for the weights outside the layers, everything streams
+        if other <= room:
+            n = min(n_layers, math.floor((room - other) / layer))
+            kept += other + n * layer
+        layers_kept[stage] = min(layers_kept[stage], n)
+    return OffloadPlan(kept, total - kept, sum(layers_kept), model.n_layers,
+                       staging_bytes(model, placement) if streaming else 0.0)
+
+
+def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
+                      kv_tokens: float, shared_bytes: float = 0.0) -> float:
+    """Fraction of the weights that stays on the devices (`offload_plan`; 1 without
+    offloading)."""
+    return offload_plan(model, hw, placement, kv_tokens=kv_tokens,
+                        shared_bytes=shared_bytes).resident_fraction
 
 
 def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: float,

@@ -249,6 +249,14 @@ def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: 
         "bound": "host" if r["host_s"][0] >= r["gpu_s"][0] else "gpu",
         "tokens_per_s": rows / wall,
     }
+    if dep.target_placement.offload:
+        from specaccel.models.cost.placement import host_link_bw, offload_plan, offload_time_s
+
+        kv_tokens = float(ctx[0] + shape["tokens"]) * float(batch)
+        plan = offload_plan(model, hw, dep.target_placement, kv_tokens=kv_tokens)
+        result["deployment"]["offload"] = {
+            **plan.to_dict(), "host_link_bytes_s": host_link_bw(hw),
+            "copy_s": offload_time_s(hw, model, dep.target_placement, kv_tokens=kv_tokens)}
 
 
 def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int,
@@ -288,6 +296,14 @@ def _human(r: dict[str, Any]) -> str:
                  f"): wall {d['wall_s'] * 1e3:.4g} ms = max(host {d['host_s'] * 1e3:.4g} ms, "
                  f"GPU {d['gpu_s'] * 1e3:.4g} ms), {d['bound']}-bound "
                  f"({d['tokens_per_s']:.4g} tokens/s)\n")
+        off = d.get("offload")
+        if off:
+            head += (f"offload: keeps {off['resident_layers']} of {off['layers']} layers "
+                     f"({off['resident_bytes'] / 1e9:.4g} GB of weights) on the device, "
+                     f"{off['staging_bytes'] / 1e9:.3g} GB of staging buffers; copies "
+                     f"{off['streamed_bytes'] / 1e9:.4g} GB per pass at "
+                     f"{off['host_link_bytes_s'] / 1e9:.3g} GB/s: "
+                     f"{off['copy_s'] * 1e3:.4g} ms\n")
     rows = [[e["name"], e["count"], e["flops"], e["bytes"], e["latency_s"] * 1e3,
              e["energy_j"], e["bound"]] for e in r["breakdown"]]
     return head + table(rows, ["operator", "x", "flops", "bytes", "ms", "J", "bound"])

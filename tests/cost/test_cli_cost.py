@@ -201,3 +201,28 @@ def test_a_cost_that_is_not_finite_is_an_error_not_a_number(monkeypatch, capsys)
     assert out.out == "" and out.err.count("\n") == 1
     assert out.err.startswith("specaccel: error: field '--hw': ")
     assert "latency_s came out inf, not a finite number" in out.err
+
+
+def test_cost_of_an_offloaded_pass_says_what_stays_and_what_crosses_the_link(capsys):
+    from specaccel.models.cost.placement import Placement, host_link_bw, offload_plan
+
+    code, r = _json(capsys, ["cost", "--model", "llama-2-70b", "--hw", "rtx-4090",
+                             "--offload", "--context", "1024", "--json"])
+    assert code == 0
+    d = r["deployment"]
+    off = d["offload"]
+    plan = offload_plan(get_model("llama-2-70b"), get_hardware("rtx-4090"),
+                        Placement(offload=True), kv_tokens=1025)
+    assert off["resident_layers"] == plan.resident_layers and 0 < off["resident_layers"] < 80
+    assert off["resident_bytes"] + off["streamed_bytes"] == pytest.approx(
+        get_model("llama-2-70b").weight_bytes)
+    assert off["copy_s"] == pytest.approx(off["streamed_bytes"]
+                                          / host_link_bw(get_hardware("rtx-4090")))
+    assert d["wall_s"] > off["copy_s"]  # the copy adds to the pass's kernels
+    assert main(["cost", "--model", "llama-2-70b", "--hw", "rtx-4090", "--offload"]) == 0
+    text = capsys.readouterr().out
+    assert f"offload: keeps {off['resident_layers']} of 80 layers" in text
+    # a model that fits keeps every layer and copies nothing
+    small = _json(capsys, ["cost", "--model", "llama-2-7b", "--hw", "rtx-4090", "--offload",
+                           "--json"])[1]["deployment"]["offload"]
+    assert small["resident_layers"] == 32 and small["streamed_bytes"] == 0.0

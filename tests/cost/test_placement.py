@@ -19,6 +19,7 @@ from specaccel.models.cost.placement import (
     device_loads,
     hop_time_s,
     layer_weight_bytes,
+    offload_plan,
     offload_time_s,
     resident_fraction,
     staging_bytes,
@@ -103,6 +104,10 @@ def test_offloading_keeps_whole_layers_beside_the_kv_cache_and_two_staging_buffe
     assert 0 < layers_kept < L70.n_layers
     kept = resident_fraction(L70, A100, Placement(offload=True), kv_tokens=1000)
     assert kept * L70.weight_bytes == pytest.approx(other + layers_kept * layer)
+    plan = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000)
+    assert (plan.resident_layers, plan.layers) == (layers_kept, L70.n_layers)
+    assert plan.staging_bytes == pytest.approx(OFFLOAD_STAGING_LAYERS * layer)
+    assert plan.resident_bytes + plan.streamed_bytes == pytest.approx(L70.weight_bytes)
     # a device with room for one layer more keeps one layer more
     bigger = replace(A100, mem_bytes=A100.mem_bytes + layer)
     more = resident_fraction(L70, bigger, Placement(offload=True), kv_tokens=1000)
