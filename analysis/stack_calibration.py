@@ -73,6 +73,12 @@ ROLES = ("calibration", "prediction", "reference")
 #: Units of the measured figures: rates of runs, a speedup, seconds per token of a slow
 #: (offloaded) decode, and the host and kernel microbenchmarks of reference rows.
 UNITS = ("tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
+#: The units each kind of row may be measured in.
+KIND_UNITS: dict[str, tuple[str, ...]] = {
+    "medusa-log": ("tokens/s",), "preset-speedup": ("x",),
+    "ar-decode": ("tokens/s", "s/token"), "ar-generate": ("s/token", "ms/token"),
+    "reference": UNITS,
+}
 #: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
 #: text, not token counts); a turn's prompt is the earlier turns' new tokens plus this
 #: for every question asked so far.
@@ -115,31 +121,61 @@ def _csv_rows(name: str) -> list[dict[str, str]]:
     return list(csv.DictReader(lines))
 
 
+def _int_cell(r: dict[str, str], name: str, where: str, minimum: int) -> int | None:
+    """The integer in column `name` (None when blank): InputError when it is not one or is
+    below `minimum`."""
+    text = (r.get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"must be an integer, not {text!r}", file=where, field=name) from None
+    if value < minimum:
+        raise InputError(f"must be >= {minimum}, not {value}", file=where, field=name)
+    return value
+
+
 def load_rows() -> list[StackRow]:
-    """The rows of ``stack-measurements.csv``, checked."""
+    """The rows of ``stack-measurements.csv``, checked (each error names the row's line
+    in the file and the column)."""
     out = []
-    for i, r in enumerate(_csv_rows(MEASUREMENTS), start=2):
-        where = f"{MEASUREMENTS} row {i}"
+    text = resources.files("specaccel.data").joinpath(MEASUREMENTS).read_text()
+    lines = [n for n, ln in enumerate(text.splitlines(), start=1)
+             if ln.strip() and not ln.startswith("#")][1:]  # each row's line, past the header
+    for k, r in enumerate(_csv_rows(MEASUREMENTS)):
+        where = f"{MEASUREMENTS} line {lines[k] if k < len(lines) else k + 2}"
         if r["role"] not in ROLES:
             raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
-        ctx = r.get("context", "").strip()
-        output = r.get("output", "").strip()
-        if r["kind"] == "ar-generate" and not (ctx and output and int(output) >= 1):
-            raise InputError("a generate row names its prompt (context) and its output "
-                             "tokens (output >= 1)", file=where, field="output")
-        offload = r.get("offload", "").strip()
+        if r["kind"] not in KIND_UNITS:
+            raise InputError(f"unknown kind {r['kind']!r}; choose one of "
+                             f"{', '.join(KIND_UNITS)}", file=where, field="kind")
+        if r["unit"] not in KIND_UNITS[r["kind"]]:
+            raise InputError(f"a {r['kind']} row is measured in "
+                             f"{' or '.join(KIND_UNITS[r['kind']])}, not {r['unit']!r}",
+                             file=where, field="unit")
+        ctx = _int_cell(r, "context", where, 1 if r["kind"] == "ar-generate" else 0)
+        output = _int_cell(r, "output", where, 1)
+        if (r["kind"] == "ar-generate") != (output is not None) or \
+                (r["kind"] == "ar-generate" and ctx is None):
+            raise InputError("a generate row, and only a generate row, names its output "
+                             "tokens; it names its prompt in context", file=where,
+                             field="output")
+        offload = (r.get("offload") or "").strip()
         if offload not in ("", "0", "1"):
             raise InputError(f"must be 1, 0 or blank, not {offload!r}", file=where,
                              field="offload")
-        if r["unit"] not in UNITS:
-            raise InputError(f"unknown unit {r['unit']!r}; choose one of "
-                             f"{', '.join(UNITS)}", file=where, field="unit")
+        try:
+            measured = float(r["measured"])
+        except ValueError:
+            raise InputError(f"must be a number, not {r['measured']!r}", file=where,
+                             field="measured") from None
         out.append(StackRow(
             id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
-            hardware=r["hardware"], model=r["model"], tp=int(r["tp"] or 1),
-            pp=int(r["pp"] or 1), offload=offload == "1", context=int(ctx) if ctx else None,
-            output=int(output) if output else None,
-            measured=float(r["measured"]), unit=r["unit"], fits=r.get("fits", ""),
+            hardware=r["hardware"], model=r["model"],
+            tp=_int_cell(r, "tp", where, 1) or 1, pp=_int_cell(r, "pp", where, 1) or 1,
+            offload=offload == "1", context=ctx, output=output,
+            measured=measured, unit=r["unit"], fits=r.get("fits", ""),
             source=r["source"], note=r.get("note", "")))
     return out
 
@@ -375,8 +411,8 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
         rate = predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
         return 1.0 / rate if row.unit == "s/token" else rate
     if row.kind == "ar-generate":
-        seconds = predict_generate_s(row.model, dep, row.context or 0, row.output or 1)
-        return seconds * {"s/token": 1.0, "ms/token": 1e3}.get(row.unit, 1.0)
+        seconds = predict_generate_s(row.model, dep, row.context or 1, row.output or 1)
+        return seconds * {"s/token": 1.0, "ms/token": 1e3}[row.unit]
     raise InputError(f"unknown kind {row.kind!r}", file=MEASUREMENTS, field="kind")
 
 

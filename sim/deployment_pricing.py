@@ -22,6 +22,7 @@ import numpy as np
 
 from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.drafting import DraftingMode, drafting_mode
+from specaccel.models.cost.placement import draft_bytes_on_target_device
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.schema.errors import InputError
 from specaccel.sim.pricing import StepPricer, StepShapes
@@ -34,13 +35,15 @@ class DeploymentKernel:
 
     deployment: Deployment
     role: str
+    shared_bytes: float = 0.0  # another model's weights on this role's device 0
 
     def __call__(self, model: Any, device: Any, *, tokens: Any, context: Any,
                  batch: Any = 1, phase: str | None = None, **_: Any) -> dict[str, np.ndarray]:
         t = np.atleast_1d(np.asarray(tokens, dtype=np.float64))
         c = np.broadcast_to(np.asarray(context, dtype=np.float64), t.shape)
         return self.deployment.pass_costs(model, role=self.role, tokens=t, context=c,
-                                          batch=batch, phase=phase)
+                                          batch=batch, phase=phase,
+                                          shared_bytes=self.shared_bytes)
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,9 @@ def deployment_pricer(deployment: Deployment, target: Any, draft: Any,
                          "software stack's step model does not run its passes", field="stack")
     return replace(
         pricer,
-        target=replace(pricer.target, kernel=DeploymentKernel(deployment, "target")),
+        target=replace(pricer.target, kernel=DeploymentKernel(
+            deployment, "target",
+            draft_bytes_on_target_device(draft, deployment.draft_placement))),
         draft=(None if pricer.draft is None
                else replace(pricer.draft, kernel=DeploymentKernel(deployment, "draft"))),
         stages=DeploymentStages(deployment), default_kernel=False)

@@ -113,7 +113,7 @@ class Deployment:
         as a single device's footprint, plus ``devices`` and ``busiest_device``."""
         loads = device_memory(target, self.target_placement, kv_tokens=kv_tokens,
                               draft=draft, draft_placement=self.draft_placement,
-                              draft_kv_tokens=draft_kv_tokens)
+                              draft_kv_tokens=draft_kv_tokens, hw=self.hw)
         per_dev = {d: sum(b for _, b in parts) for d, parts in loads.items()}
         busiest = max(per_dev, key=lambda d: per_dev[d])
         weights = sum(b for parts in loads.values() for what, b in parts

@@ -46,7 +46,9 @@ class DeploymentConfig(Config):
                      help="pipeline stages of the target: layers in sequence over N devices, "
                           "as device_map='auto' places a model at batch 1")
     offload: bool = option(False, help="weights that do not fit the target's devices stay "
-                                       "in host memory and cross PCIe every pass")
+                                       "in host memory and cross PCIe every pass (the "
+                                       "devices keep the embedding, the LM head and whole "
+                                       "layers beside two layers of staging)")
     draft_tp: int | None = option(None, ge=1, le=4096, metavar="N",
                                   help="the draft on its own N tensor-parallel devices "
                                        "(default: beside the target on its device 0)")

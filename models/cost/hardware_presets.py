@@ -29,6 +29,12 @@ from .collectives import LinkSpec
 from .gpu_kernels import GpuKernelSpec
 from .hardware_spec import HardwareSpec
 
+#: Bytes of one "GB" of a GPU's memory capacity: the datasheets' capacities are binary
+#: (nvidia-smi reports an 80 GB A100's memory as 81,920 MiB).  The ECC reserve that some
+#: GDDR parts (L4, L40) set aside when ECC is on is not modelled.  Bandwidths and FLOP
+#: rates stay decimal.
+GIB = float(1 << 30)
+
 CSV_NAMES: dict[str, str] = {
     "A100-40GB-SXM": "a100-40gb",
     "A100-80GB-SXM": "a100-80gb",
@@ -100,8 +106,8 @@ LINKS: dict[str, LinkSpec] = {
         "one-shot all-reduce over PCIe (serving stacks fall back to NCCL)"),
     "pcie3": LinkSpec(
         "pcie3", 26e9 / 31.5e9 * 15.75e9, 5e-6, 0.0,
-        "PCIe 3.0 x16, 15.75 GB/s per direction, at PCIe 4.0's measured fraction "
-        "(26.2 of 31.5 GB/s); ring step 5 us; no one-shot all-reduce"),
+        "PCIe 3.0 x16, 15.75 GB/s per direction, at the fraction of it the PCIe 4.0 "
+        "link's 26 GB/s is of 31.5; ring step 5 us; no one-shot all-reduce"),
     "ici": LinkSpec("ici", 300e9, 2e-6, 0.0, "TPU v4 ICI: 6 links x 50 GB/s"),
 }
 
@@ -310,7 +316,7 @@ def _csv_presets() -> dict[str, HardwareSpec]:
             peak_flops=peak,
             vec_flops=facts.vec_flops,
             mem_bw_bytes_s=bw,
-            mem_bytes=float(row["mem_gb"]) * 1e9,
+            mem_bytes=float(row["mem_gb"]) * GIB,
             clock_hz=clock,
             n_cores=facts.n_cores,
             tile_m=facts.tile,

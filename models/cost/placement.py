@@ -164,16 +164,21 @@ class OffloadPlan:
     """What an offloaded model keeps on its devices and what it streams every pass.
 
     ``resident_bytes`` and ``streamed_bytes`` add up to the model's weights (over all
-    devices); ``resident_layers`` counts the whole decoder layers kept, out of ``layers``
-    (a tensor-parallel group keeps the same layers on every shard); ``staging_bytes`` is
-    what each streaming device sets aside to copy layers into.
+    devices); ``copy_bytes`` is what crosses the host link on the critical path (the
+    stages one after the other, the slowest shard of each tensor-parallel group);
+    ``resident_layers`` counts the whole decoder layers kept, out of ``layers`` (the
+    fewest any shard of a stage keeps); ``staging_bytes`` is what a streaming device sets
+    aside to copy layers into; ``per_device`` is ``(kept, streamed, staging)`` bytes of
+    each device in `device_loads` order.
     """
 
     resident_bytes: float
     streamed_bytes: float
+    copy_bytes: float
     resident_layers: int
     layers: int
     staging_bytes: float
+    per_device: tuple[tuple[float, float, float], ...]
 
     @property
     def resident_fraction(self) -> float:
@@ -182,8 +187,16 @@ class OffloadPlan:
 
     def to_dict(self) -> dict[str, float | int]:
         return {"resident_bytes": self.resident_bytes, "streamed_bytes": self.streamed_bytes,
-                "resident_layers": self.resident_layers, "layers": self.layers,
-                "staging_bytes": self.staging_bytes}
+                "copy_bytes": self.copy_bytes, "resident_layers": self.resident_layers,
+                "layers": self.layers, "staging_bytes": self.staging_bytes}
+
+
+def _outside_layers_bytes(model: ModelSpec, placement: Placement, stage: int,
+                          weights: float) -> float:
+    """Weight bytes of one shard of `stage` outside its decoder layers (embedding on the
+    first stage, final norm and LM head on the last)."""
+    n = _stage_layers(model, placement.pp)[stage] if model.n_layers else 0
+    return max(weights - n * layer_weight_bytes(model) / placement.tp, 0.0)
 
 
 def offload_plan(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
@@ -191,40 +204,47 @@ def offload_plan(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
     """What `model` keeps on and streams to its devices (all resident without offload).
 
     With ``offload``, a device that holds its whole share beside its KV cache,
-    `shared_bytes` (a draft on device 0) and `RESERVED_BYTES` keeps it.  Otherwise the
-    streamed layers need their staging buffers (`staging_bytes`); in the room left the
-    device keeps its weights outside the decoder layers (embedding, final norm, LM head)
-    and then whole layers; the rest streams every pass.
+    `shared_bytes` (what another model holds on device 0: a draft beside the target) and
+    `RESERVED_BYTES` keeps it.  Otherwise the streamed layers need their staging buffers
+    (`staging_bytes`); in the room left the device keeps its weights outside the decoder
+    layers (embedding, final norm, LM head) and then whole layers; the rest streams every
+    pass.  A device without room even for those (`check_fit` refuses it) keeps nothing.
     """
+    loads = device_loads(model, placement, kv_tokens=kv_tokens)
     if not placement.offload:
-        return OffloadPlan(model.weight_bytes, 0.0, model.n_layers, model.n_layers, 0.0)
+        return OffloadPlan(model.weight_bytes, 0.0, 0.0, model.n_layers, model.n_layers,
+                           0.0, tuple((w, 0.0, 0.0) for _, w, _ in loads))
     layer = layer_weight_bytes(model) / placement.tp
     stage_layers = _stage_layers(model, placement.pp) if model.n_layers else \
         [0] * placement.pp
-    kept = total = 0.0
     layers_kept = list(stage_layers)
-    streaming = False
-    for dev, w, kv in device_loads(model, placement, kv_tokens=kv_tokens):
-        total += w
+    stage_copy = [0.0] * placement.pp
+    per_device = []
+    for dev, w, kv in loads:
+        stage = dev // placement.tp
         room = hw.mem_bytes - kv - RESERVED_BYTES - (shared_bytes if dev == 0 else 0.0)
         if w <= room:
-            kept += w
+            per_device.append((w, 0.0, 0.0))
             continue
-        streaming = True
-        stage = dev // placement.tp
-        n_layers = stage_layers[stage]
-        other = max(w - n_layers * layer, 0.0)
-        room -= staging_bytes(model, placement)
+        staging = staging_bytes(model, placement)
+        room -= staging
+        other = _outside_layers_bytes(model, placement, stage, w)
         if layer <= 0.0:  # no decoder layers to place whole: keep what fits
-            kept += min(w, max(room, 0.0))
-            continue
-        n = 0  # without room for the weights outside the layers, everything streams
-        if other <= room:
-            n = min(n_layers, math.floor((room - other) / layer))
-            kept += other + n * layer
+            kept = min(w, max(room, 0.0))
+            n = 0
+        elif other <= room:
+            n = min(stage_layers[stage], math.floor((room - other) / layer))
+            kept = other + n * layer
+        else:
+            kept, n = 0.0, 0
         layers_kept[stage] = min(layers_kept[stage], n)
-    return OffloadPlan(kept, total - kept, sum(layers_kept), model.n_layers,
-                       staging_bytes(model, placement) if streaming else 0.0)
+        stage_copy[stage] = max(stage_copy[stage], w - kept)
+        per_device.append((kept, w - kept, staging))
+    kept_all = sum(k for k, _, _ in per_device)
+    streamed_all = sum(x for _, x, _ in per_device)
+    return OffloadPlan(kept_all, streamed_all, sum(stage_copy), sum(layers_kept),
+                       model.n_layers, max((st for _, _, st in per_device), default=0.0),
+                       tuple(per_device))
 
 
 def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, *,
@@ -235,39 +255,60 @@ def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, 
                         shared_bytes=shared_bytes).resident_fraction
 
 
+def draft_bytes_on_target_device(draft: ModelSpec | None,
+                                 draft_placement: Placement | None) -> float:
+    """Weight bytes a draft without a placement of its own holds on the target's device
+    0 (an EAGLE head's embedding and LM head are the target's, not its own)."""
+    if draft is None or draft_placement is not None:
+        return 0.0
+    shared = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
+              if draft.kind == "eagle" else 0.0)
+    return max(draft.weight_bytes - shared, 0.0)
+
+
 def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: float,
                   draft: ModelSpec | None = None, draft_placement: Placement | None = None,
-                  draft_kv_tokens: float = 0.0) -> dict[int, list[tuple[str, float]]]:
+                  draft_kv_tokens: float = 0.0, hw: HardwareSpec | None = None
+                  ) -> dict[int, list[tuple[str, float]]]:
     """What each device holds: ``{device: [(what, bytes), ...]}`` (without the reserve).
 
     The target's devices are ``0 .. tp*pp-1``; a draft with its own placement uses the
-    next devices, one without shares the target's device 0.  With ``offload`` a model's
-    weights are counted as streamed from the host (its resident layers fill whatever
-    memory is left: `resident_fraction`); its KV cache and staging buffers are held.
+    next devices, one without shares the target's device 0.  An offloaded model holds
+    its KV cache and, without `hw`, the least it needs: its weights outside the decoder
+    layers and the staging buffers of the streamed layers (`check_fit` tests that).
+    With `hw` it holds what `offload_plan` keeps there, staging only where layers stream.
     """
     loads: dict[int, list[tuple[str, float]]] = {}
-    for dev, w, kv in device_loads(target, target_placement, kv_tokens=kv_tokens):
-        weights = 0.0 if target_placement.offload else w
-        loads.setdefault(dev, []).append((f"{target.name} weights", weights))
-        loads[dev].append((f"{target.name} KV cache", kv))
-        if target_placement.offload:
-            loads[dev].append((f"{target.name} offload staging",
-                               staging_bytes(target, target_placement)))
+
+    def place(model: ModelSpec, placement: Placement, base: int, kv_tokens_: float,
+              own_shared: float, role: str, shared_on_0: float) -> None:
+        plan = (offload_plan(model, hw, placement, kv_tokens=kv_tokens_,
+                             shared_bytes=shared_on_0)
+                if hw is not None and placement.offload else None)
+        for i, (dev, w, kv) in enumerate(device_loads(model, placement, kv_tokens=kv_tokens_,
+                                                     role=role)):
+            if not placement.offload:
+                weights, staging = w - own_shared / placement.devices, 0.0
+            elif plan is not None:
+                weights, _, staging = plan.per_device[i]
+            else:
+                weights = _outside_layers_bytes(model, placement, dev // placement.tp, w)
+                staging = staging_bytes(model, placement)
+            parts = loads.setdefault(base + dev, [])
+            parts.append((f"{model.name} weights", weights))
+            parts.append((f"{model.name} KV cache", kv))
+            if staging > 0.0:
+                parts.append((f"{model.name} offload staging", staging))
+
+    shared = draft_bytes_on_target_device(draft, draft_placement)
+    place(target, target_placement, 0, kv_tokens, 0.0, "target", shared)
     if draft is not None:
-        base = 0
         dp = draft_placement or SINGLE
-        if draft_placement is not None:
-            base = target_placement.devices
+        base = target_placement.devices if draft_placement is not None else 0
         # an EAGLE head reads the target's embedding and LM head: they are not its own
-        shared = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
-                  if draft.kind == "eagle" else 0.0)
-        for dev, w, kv in device_loads(draft, dp, kv_tokens=draft_kv_tokens, role="draft"):
-            weights = 0.0 if dp.offload else w - shared / dp.devices
-            loads.setdefault(base + dev, []).append((f"{draft.name} weights", weights))
-            loads[base + dev].append((f"{draft.name} KV cache", kv))
-            if dp.offload:
-                loads[base + dev].append((f"{draft.name} offload staging",
-                                          staging_bytes(draft, dp)))
+        own = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
+               if draft.kind == "eagle" else 0.0)
+        place(draft, dp, base, draft_kv_tokens, own, "draft", 0.0)
     return loads
 
 
@@ -282,9 +323,13 @@ def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, 
         need = sum(b for _, b in loads[dev]) + RESERVED_BYTES
         if need > hw.mem_bytes:
             parts = ", ".join(f"{what} {_gb(b)}" for what, b in loads[dev] if b > 0)
+            hint = ("an offloaded model still holds its KV cache, its weights outside the "
+                    "layers and two layers of staging; use more devices (--tp/--pp) or a "
+                    "shorter context" if any("offload staging" in what for what, _ in loads[dev])
+                    else "use more devices (--tp/--pp) or --offload")
             raise InputError(f"{hw.name} #{dev} needs {_gb(need)} ({parts}, reserved "
-                             f"{_gb(RESERVED_BYTES)}) but has {_gb(hw.mem_bytes)}; use more "
-                             "devices (--tp/--pp) or --offload", field="placement")
+                             f"{_gb(RESERVED_BYTES)}) but has {_gb(hw.mem_bytes)}; {hint}",
+                             field="placement")
 
 
 def hop_time_s(hw: HardwareSpec, model: ModelSpec, placement: Placement,
@@ -314,17 +359,17 @@ def offload_time_s(hw: HardwareSpec, model: ModelSpec, placement: Placement, *,
     """Seconds per pass to copy the non-resident weights in (0 without offloading).
 
     Devices of a tensor-parallel group copy their shards in parallel over their own
-    links; pipeline stages one after the other.  `layers` < all (an early exit) copies
-    only the evaluated layers' share.
+    links, so the slowest shard sets the time; pipeline stages copy one after the other
+    (`OffloadPlan.copy_bytes`).  `layers` < all (an early exit) copies only the evaluated
+    layers' share.
     """
     if not placement.offload:
         return 0.0
-    kept = resident_fraction(model, hw, placement, kv_tokens=kv_tokens,
-                             shared_bytes=shared_bytes)
-    streamed = (1.0 - kept) * model.weight_bytes
+    copy = offload_plan(model, hw, placement, kv_tokens=kv_tokens,
+                        shared_bytes=shared_bytes).copy_bytes
     if layers is not None and model.n_layers:
-        streamed *= layers / model.n_layers
-    return streamed / placement.tp / host_link_bw(hw)
+        copy *= layers / model.n_layers
+    return copy / host_link_bw(hw)
 
 
 def devices_needed(model: ModelSpec, hw: HardwareSpec) -> int:

@@ -75,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="pipeline stages: the layers in sequence over N devices "
                              "(default 1)")
     parser.add_argument("--offload", action="store_true",
-                        help="weights that do not fit the device cross PCIe every pass")
+                        help="weights that do not fit the device stay in host memory: the "
+                             "device keeps the embedding, the LM head and whole layers in "
+                             "what the KV cache and two layers of staging leave, and the rest "
+                             "crosses PCIe every pass")
     parser.add_argument("--layers", type=int, default=None, metavar="L",
                         help="decoder layers evaluated (default all; fewer = early-exit draft)")
     parser.add_argument("--no-tree", action="store_true",
@@ -257,13 +260,19 @@ def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: 
         result["deployment"]["offload"] = {
             **plan.to_dict(), "host_link_bytes_s": host_link_bw(hw),
             "copy_s": offload_time_s(hw, model, dep.target_placement, kv_tokens=kv_tokens)}
+        try:  # what an offloaded model cannot stream: its KV cache, staging, embedding
+            dep.check(model, None, kv_tokens=kv_tokens)
+        except InputError as exc:
+            result["fits_memory"] = False
+            add_warning(result, "does_not_fit_memory",
+                        f"{exc.reason}: no such device runs this pass")
 
 
 def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int,
                 offload: bool = False) -> None:
     """Flag a pass whose weights do not fit the device memory (per device of `tp`
-    tensor-parallel shards or pipeline stages; offloaded weights always fit): its latency
-    is computed but no such device could run it."""
+    tensor-parallel shards or pipeline stages; an offloaded pass is checked with its
+    placement, `_on_stack`): its latency is computed but no such device could run it."""
     per_device = model.weight_bytes / tp
     cap = getattr(hw, "mem_bytes", None)
     fits = not cap or per_device <= cap or offload

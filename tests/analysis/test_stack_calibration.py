@@ -118,6 +118,7 @@ def test_an_unknown_role_is_an_input_error(tmp_path, monkeypatch):
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert exc.value.field == "role"
+    assert f"{sc.MEASUREMENTS} line 6" in str(exc.value)  # the first row, past the notes
 
 
 def test_the_medusa_logs_time_per_step_grows_with_context_as_simulated():
@@ -192,3 +193,21 @@ def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert exc.value.field == "output"
+
+
+@pytest.mark.parametrize(("old", "new", "field"), [
+    (",128,32,24.2,ms/token,", ",128,32.0,24.2,ms/token,", "output"),
+    (",128,32,24.2,ms/token,", ",0,32,24.2,ms/token,", "context"),
+    (",128,32,24.2,ms/token,", ",128,32,24.2,tokens/s,", "unit"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,5,4.54,s/token,", "output"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,4.54,ms/token,", "unit"),
+    (",1,1,1,1024,,4.54,s/token,", ",x,1,1,1024,,4.54,s/token,", "tp"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,fast,s/token,", "measured"),
+    ("ar-generate,prediction", "ar-generated,prediction", "kind"),
+])
+def test_a_bad_cell_is_one_input_error_naming_the_line_and_column(monkeypatch, old, new, field):
+    _rows_with(monkeypatch, old, new)
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert exc.value.field == field and f"{sc.MEASUREMENTS} line " in str(exc.value)
+    assert "\n" not in str(exc.value)

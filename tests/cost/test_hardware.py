@@ -16,7 +16,7 @@ def test_gpu_presets_come_from_the_csv():
     a100 = get_hardware("a100-80gb")
     assert a100.kind == "gpu"
     assert a100.peak_flops == 312e12 and a100.mem_bw_bytes_s == 2039e9
-    assert a100.mem_bytes == 80e9 and a100.clock_hz == 1410e6
+    assert a100.mem_bytes == 80 * 2**30 and a100.clock_hz == 1410e6  # 81,920 MiB
     assert a100.sram_bytes == 40 * 1024**2
     assert get_hardware("h200").clock_hz == get_hardware("h100-sxm").clock_hz  # "as H100"
     assert get_hardware("h200").sram_bytes == get_hardware("h100-sxm").sram_bytes

@@ -17,6 +17,7 @@ from specaccel.models.cost.placement import (
     Placement,
     check_fit,
     device_loads,
+    device_memory,
     hop_time_s,
     layer_weight_bytes,
     offload_plan,
@@ -62,7 +63,7 @@ def test_70b_does_not_fit_one_a100_and_the_error_names_device_and_bytes():
         check_fit(A100, L70, Placement(), kv_tokens=4096)
     msg = str(exc.value)
     assert exc.value.field == "placement"
-    assert "a100-80gb #0" in msg and "llama-2-70b weights 137.95 GB" in msg and "80.00 GB" in msg
+    assert "a100-80gb #0" in msg and "llama-2-70b weights 137.95 GB" in msg and "85.90 GB" in msg
     check_fit(A100, L70, Placement(tp=2), kv_tokens=4096)
     check_fit(A100, L70, Placement(pp=4), kv_tokens=4096)
     check_fit(A100, L70, Placement(offload=True), kv_tokens=4096)  # weights stream
@@ -71,9 +72,9 @@ def test_70b_does_not_fit_one_a100_and_the_error_names_device_and_bytes():
 def test_a_draft_shares_device_zero_unless_it_has_its_own_placement():
     target, draft = get_model("vicuna-33b"), get_model("vicuna-7b")
     with pytest.raises(InputError) as exc:
-        check_fit(A100, target, Placement(), kv_tokens=2048, draft=draft)
+        check_fit(A100, target, Placement(), kv_tokens=8192, draft=draft)
     assert "vicuna-7b weights" in str(exc.value) and "#0" in str(exc.value)
-    check_fit(A100, target, Placement(), kv_tokens=2048, draft=draft,
+    check_fit(A100, target, Placement(), kv_tokens=8192, draft=draft,
               draft_placement=Placement())  # the draft on device 1
 
 
@@ -123,3 +124,57 @@ def test_offloading_keeps_whole_layers_beside_the_kv_cache_and_two_staging_buffe
     # tensor-parallel shards stage their shard of a layer
     assert staging_bytes(L70, Placement(tp=2, offload=True)) == pytest.approx(layer)
     assert staging_bytes(L70, Placement()) == 0.0
+
+
+def test_an_offloaded_model_holds_its_weights_outside_the_layers_and_its_staging():
+    layer = layer_weight_bytes(L70)
+    other = L70.weight_bytes - L70.n_layers * layer
+    held = dict(device_memory(L70, Placement(offload=True), kv_tokens=1000)[0])
+    assert held["llama-2-70b weights"] == pytest.approx(other)
+    assert held["llama-2-70b offload staging"] == pytest.approx(OFFLOAD_STAGING_LAYERS * layer)
+    # with the device known, it holds what the plan keeps: a 13B fits whole, no staging
+    l13 = get_model("llama-2-13b")
+    fits = dict(device_memory(l13, Placement(offload=True), kv_tokens=1000, hw=A100)[0])
+    assert fits["llama-2-13b weights"] == pytest.approx(l13.weight_bytes)
+    assert "llama-2-13b offload staging" not in fits
+    plan = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000)
+    kept = dict(device_memory(L70, Placement(offload=True), kv_tokens=1000, hw=A100)[0])
+    assert kept["llama-2-70b weights"] == pytest.approx(plan.resident_bytes)
+    # a device without room for the weights outside the layers is refused, not emptied
+    small = replace(A100, mem_bytes=RESERVED_BYTES + OFFLOAD_STAGING_LAYERS * layer + other / 2)
+    assert offload_plan(L70, small, Placement(offload=True), kv_tokens=1).resident_bytes == 0
+    with pytest.raises(InputError) as exc:
+        check_fit(small, L70, Placement(offload=True), kv_tokens=1)
+    assert "weights" in str(exc.value) and "an offloaded model still holds" in str(exc.value)
+
+
+def test_a_draft_beside_an_offloaded_target_leaves_it_less_room_and_the_slowest_shard_copies():
+    from specaccel.models.cost.deployment import Deployment
+    from specaccel.models.cost.placement import draft_bytes_on_target_device
+    from specaccel.models.cost.step_stages import step_stages
+
+    draft = get_model("llama-2-7b")
+    shared = draft_bytes_on_target_device(draft, None)
+    assert shared == draft.weight_bytes
+    assert draft_bytes_on_target_device(draft, Placement()) == 0.0  # on its own device
+    alone = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000)
+    beside = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000,
+                          shared_bytes=shared)
+    assert beside.resident_layers < alone.resident_layers
+    # the step prices the target with the draft on its device
+    dep = Deployment(A100, target_placement=Placement(offload=True))
+    one = np.ones(1)
+
+    def target_s(d):
+        return step_stages(dep, target=L70, draft=d, speculative=False,
+                           n_nodes=np.ones(1, dtype=np.int64), target_tokens=one,
+                           context=np.array([999.0]), accepted=np.zeros(1))["target_s"][0]
+
+    bw = HOST_LINK_BW["a100-80gb"] * HOST_LINK_EFFICIENCY
+    assert target_s(draft) - target_s(None) == pytest.approx(
+        (beside.copy_bytes - alone.copy_bytes) / bw, rel=1e-6)
+    # tensor-parallel shards copy in parallel: device 0, sharing with the draft, is slowest
+    tp2 = offload_plan(L70, A100, Placement(tp=2, offload=True), kv_tokens=1000,
+                       shared_bytes=30e9)
+    streamed = [x for _, x, _ in tp2.per_device]
+    assert streamed[0] > streamed[1] and tp2.copy_bytes == pytest.approx(streamed[0])

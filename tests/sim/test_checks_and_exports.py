@@ -193,22 +193,22 @@ def test_a_kv_capacity_must_fit_the_memory_left_after_the_weights():
     check(default)            # what a serving run takes when none is given
     # the device holds the draft's weights less the embedding it shares with the target:
     # a little more than the default fits, not 10**8 tokens
-    with pytest.raises(InputError, match=r"need 52\.43 TB .* at most 125982 tokens") as e:
+    with pytest.raises(InputError, match=r"need 52\.43 TB .* at most 137234 tokens") as e:
         check(10**8)
     assert e.value.field == "kv_capacity_tokens"
-    with pytest.raises(InputError, match="at most 125982 tokens"):
-        check(125983)
+    with pytest.raises(InputError, match="at most 137234 tokens"):
+        check(137235)
     # two tensor-parallel shards hold half the cache each: twice the default fits
     check(2 * default, tp=2)
-    with pytest.raises(InputError, match=r"on a100-80gb #0 .* at most 277670 tokens"):
-        check(277671, tp=2)
+    with pytest.raises(InputError, match=r"on a100-80gb #0 .* at most 300174 tokens"):
+        check(300175, tp=2)
     # and a serving run without a capacity takes exactly that limit of its placement
     dep, _ = resolve_deployments(trace, hw, DeploymentConfig(tp=2))
     assert kv_capacity_tokens(hw, target, draft, kv_bytes_per_token(target),
-                              deployment=dep) == 277670
+                              deployment=dep) == 300174
     run = simulate(trace, hw=hw, target=target, draft=draft, deployment=dep,
                    serving=ServingConfig(max_batch=2), engine="event")
-    assert run.serving["kv_capacity_tokens"] == 277670
+    assert run.serving["kv_capacity_tokens"] == 300174
 
 
 def test_latency_percentiles_are_right_at_the_slowest_poisson_rate():
