@@ -151,12 +151,23 @@ def _gb(x: float) -> str:
     return f"{x / 1e9:.2f} GB"
 
 
+def largest_layer_bytes(model: ModelSpec) -> float:
+    """Weight bytes of the largest decoder layer (a hybrid's attention and state-space
+    layers differ; the rest have one size)."""
+    kinds = []
+    if model.n_attn_layers:
+        kinds.append(model.attn_mixer_params + model.mlp_params)
+    if model.n_ssm_layers:
+        kinds.append(model.ssm_mixer_params + (model.mlp_params if model.ssm_has_mlp else 0))
+    return max(kinds, default=0.0) * model.weight_bytes_per_param
+
+
 def staging_bytes(model: ModelSpec, placement: Placement) -> float:
     """Device memory one device of an offloaded `model` holds to copy streamed layers
-    into: `OFFLOAD_STAGING_LAYERS` layers of its shard (0 without offloading)."""
+    into: `OFFLOAD_STAGING_LAYERS` of its largest layer's shard (0 without offloading)."""
     if not placement.offload:
         return 0.0
-    return OFFLOAD_STAGING_LAYERS * layer_weight_bytes(model) / placement.tp
+    return OFFLOAD_STAGING_LAYERS * largest_layer_bytes(model) / placement.tp
 
 
 @dataclass(frozen=True)

@@ -178,3 +178,15 @@ def test_a_draft_beside_an_offloaded_target_leaves_it_less_room_and_the_slowest_
                        shared_bytes=30e9)
     streamed = [x for _, x, _ in tp2.per_device]
     assert streamed[0] > streamed[1] and tp2.copy_bytes == pytest.approx(streamed[0])
+
+
+def test_a_hybrid_stages_its_largest_layer():
+    hybrid = get_model("mamba2-hybrid-8b")
+    assert 0 < hybrid.n_ssm_layers < hybrid.n_layers
+    wb = hybrid.weight_bytes_per_param
+    attn = (hybrid.attn_mixer_params + hybrid.mlp_params) * wb
+    ssm = (hybrid.ssm_mixer_params + (hybrid.mlp_params if hybrid.ssm_has_mlp else 0)) * wb
+    assert attn != ssm
+    assert staging_bytes(hybrid, Placement(offload=True)) == pytest.approx(
+        OFFLOAD_STAGING_LAYERS * max(attn, ssm))
+    assert max(attn, ssm) > layer_weight_bytes(hybrid)  # above the mean layer
