@@ -45,6 +45,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 import sys
 from collections.abc import Iterator
@@ -59,7 +60,7 @@ import numpy as np
 from specaccel.models.cost import get_hardware, get_model, software_stack
 from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.placement import Placement
-from specaccel.models.cost.software_stack import STACKS, SoftwareStack, get_stack
+from specaccel.models.cost.software_stack import HOST_TERMS, STACKS, SoftwareStack, get_stack
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.schema.errors import InputError
 
@@ -73,6 +74,9 @@ ROLES = ("calibration", "prediction", "reference")
 #: Units of the measured figures: rates of runs, a speedup, seconds per token of a slow
 #: (offloaded) decode, and the host and kernel microbenchmarks of reference rows.
 UNITS = ("tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
+#: The columns of the file.
+COLUMNS = ("id", "kind", "role", "stack", "hardware", "model", "tp", "pp", "offload",
+           "context", "output", "measured", "unit", "fits", "source", "note")
 #: The units each kind of row may be measured in.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "medusa-log": ("tokens/s",), "preset-speedup": ("x",),
@@ -143,7 +147,12 @@ def load_rows() -> list[StackRow]:
     text = resources.files("specaccel.data").joinpath(MEASUREMENTS).read_text()
     lines = [n for n, ln in enumerate(text.splitlines(), start=1)
              if ln.strip() and not ln.startswith("#")][1:]  # each row's line, past the header
-    for k, r in enumerate(_csv_rows(MEASUREMENTS)):
+    rows = _csv_rows(MEASUREMENTS)
+    missing = [c for c in COLUMNS if rows and c not in rows[0]]
+    if missing:
+        raise InputError(f"the header lacks the columns {', '.join(missing)}",
+                         file=MEASUREMENTS, field=missing[0])
+    for k, r in enumerate(rows):
         where = f"{MEASUREMENTS} line {lines[k] if k < len(lines) else k + 2}"
         if r["role"] not in ROLES:
             raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
@@ -168,14 +177,21 @@ def load_rows() -> list[StackRow]:
         try:
             measured = float(r["measured"])
         except ValueError:
-            raise InputError(f"must be a number, not {r['measured']!r}", file=where,
-                             field="measured") from None
+            measured = math.nan
+        if not (math.isfinite(measured) and measured > 0):
+            raise InputError(f"must be a positive number, not {r['measured']!r}", file=where,
+                             field="measured")
+        fits = (r.get("fits") or "").strip()
+        stack_name, _, param = fits.partition(".")
+        if fits and (stack_name not in STACKS or param not in HOST_TERMS):
+            raise InputError(f"must name a stack's fitted host term (stack.term, e.g. "
+                             f"hf-eager.host_op_s), not {fits!r}", file=where, field="fits")
         out.append(StackRow(
             id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
             hardware=r["hardware"], model=r["model"],
             tp=_int_cell(r, "tp", where, 1) or 1, pp=_int_cell(r, "pp", where, 1) or 1,
             offload=offload == "1", context=ctx, output=output,
-            measured=measured, unit=r["unit"], fits=r.get("fits", ""),
+            measured=measured, unit=r["unit"], fits=fits,
             source=r["source"], note=r.get("note", "")))
     return out
 

@@ -53,7 +53,9 @@ def weights_bytes(*models: Any) -> float | None:
 
 
 def _gb(x: float) -> str:
-    return f"{x / 1e9:.2f} GB"
+    from specaccel.models.cost.hardware_spec import gib
+
+    return gib(x)
 
 
 def check_weights_fit(hw: Any, target: Any, draft: Any) -> None:
@@ -102,12 +104,13 @@ def kv_capacity_tokens(hw: Any, target: Any, draft: Any, kv_bytes_per_token: flo
 
 
 def _device_loads(target: Any, draft: Any, deployment: Any) -> dict[int, tuple[float, float]]:
-    """Per device of the deployment's placements: (weight bytes, target KV bytes a token)."""
+    """Per device of the deployment's placements: (bytes held apart from the KV cache --
+    weights, an offloaded model's staging buffers --, target KV bytes a token)."""
     from specaccel.models.cost.placement import device_memory
 
     loads = device_memory(target, deployment.target_placement, kv_tokens=1.0, draft=draft,
                           draft_placement=deployment.draft_placement)
-    return {d: (sum(b for what, b in parts if what.endswith(" weights")),
+    return {d: (sum(b for what, b in parts if not what.endswith(" KV cache")),
                 sum(b for what, b in parts if what == f"{target.name} KV cache"))
             for d, parts in loads.items()}
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.drafting import DraftingMode, drafting_mode
-from specaccel.models.cost.placement import draft_bytes_on_target_device
+from specaccel.models.cost.placement import draft_on_target_device
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.schema.errors import InputError
 from specaccel.sim.pricing import StepPricer, StepShapes
@@ -36,6 +36,7 @@ class DeploymentKernel:
     deployment: Deployment
     role: str
     shared_bytes: float = 0.0  # another model's weights on this role's device 0
+    shared_bytes_per_token: float = 0.0  # and its KV cache per token
 
     def __call__(self, model: Any, device: Any, *, tokens: Any, context: Any,
                  batch: Any = 1, phase: str | None = None, **_: Any) -> dict[str, np.ndarray]:
@@ -43,7 +44,8 @@ class DeploymentKernel:
         c = np.broadcast_to(np.asarray(context, dtype=np.float64), t.shape)
         return self.deployment.pass_costs(model, role=self.role, tokens=t, context=c,
                                           batch=batch, phase=phase,
-                                          shared_bytes=self.shared_bytes)
+                                          shared_bytes=self.shared_bytes,
+                                          shared_bytes_per_token=self.shared_bytes_per_token)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,7 @@ def deployment_pricer(deployment: Deployment, target: Any, draft: Any,
         pricer,
         target=replace(pricer.target, kernel=DeploymentKernel(
             deployment, "target",
-            draft_bytes_on_target_device(draft, deployment.draft_placement))),
+            *draft_on_target_device(pricer.draft_model, deployment.draft_placement))),
         draft=(None if pricer.draft is None
                else replace(pricer.draft, kernel=DeploymentKernel(deployment, "draft"))),
         stages=DeploymentStages(deployment), default_kernel=False)

@@ -276,7 +276,7 @@ def test_output_paths_checked_before_work(d, tmp_path, capsys, argv, piece):
 def test_impossible_number_warns_and_flags(capsys):
     assert main(["cost", "--model", "llama-2-70b", "--hw", "l4"]) == 0
     out = capsys.readouterr().out
-    assert out.strip().splitlines()[-1].startswith("warning: llama-2-70b needs 138.0 GB")
+    assert out.strip().splitlines()[-1].startswith("warning: llama-2-70b needs 128.5 GiB")
     assert main(["cost", "--model", "llama-2-70b", "--hw", "l4", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["fits_memory"] is False

@@ -130,13 +130,15 @@ class Deployment:
     def pass_costs(self, model: ModelSpec, *, role: str, tokens: np.ndarray,
                    context: np.ndarray, batch: np.ndarray | int = 1,
                    phase: str | None = None, layers: int | None = None,
-                   shared_bytes: float = 0.0, cost_fn: Any = None) -> dict[str, np.ndarray]:
+                   shared_bytes: float = 0.0, shared_bytes_per_token: float = 0.0,
+                   cost_fn: Any = None) -> dict[str, np.ndarray]:
         """Passes of `model` in `role` on this deployment.
 
         Returns the kernel model's arrays (``energy_j``, ``flops``, ``bytes``,
         ``dram_bytes``, ``link_bytes``) with ``latency_s`` the pass's wall time, plus
-        ``kernel_s``, ``host_s`` and ``gpu_s``.  `shared_bytes` is memory another model
-        holds on this role's device 0 (for the offload budget).
+        ``kernel_s``, ``host_s`` and ``gpu_s``.  `shared_bytes` plus `shared_bytes_per_token`
+        per token of the pass's KV cache is memory another model (a draft beside the
+        target) holds on this role's device 0, for the offload budget.
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -167,9 +169,10 @@ class Deployment:
             hop_per_token = ((placement.pp - 1) * model.d_model * ACTIVATION_BYTES
                              / self.hw.link_bw_bytes_s)
         if placement.offload:
-            offload = offload_time_s(self.hw, model, placement,
-                                     kv_tokens=float(np.max(s + t)) * float(np.max(batch)),
-                                     shared_bytes=shared_bytes, layers=layers)
+            kv_tokens = float(np.max(s + t)) * float(np.max(batch))
+            offload = offload_time_s(self.hw, model, placement, kv_tokens=kv_tokens,
+                                     shared_bytes=shared_bytes
+                                     + shared_bytes_per_token * kv_tokens, layers=layers)
         if "kernels" not in raw:
             raise ValueError("the cost function returned no 'kernels': a software stack "
                              "needs to know which kernels the pass's time already holds")

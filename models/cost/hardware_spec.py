@@ -42,6 +42,11 @@ from specaccel.schema.errors import InputError
 from .gpu_kernels import GpuKernelSpec
 from .systolic_array import DATAFLOWS
 
+
+def gib(nbytes: float, digits: int = 2) -> str:
+    """A memory amount as device memory is sized, in GiB (``"80.00 GiB"``)."""
+    return f"{nbytes / 2**30:.{digits}f} GiB"
+
 HARDWARE_KINDS = ("gpu", "accelerator")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 
-from .hardware_spec import HardwareSpec
+from .hardware_spec import HardwareSpec, gib
 from .model_spec import ACTIVATION_BYTES, ModelSpec
 
 #: Host link of each GPU preset: PCIe generation x16, bytes/s per direction (PCI-SIG:
@@ -148,7 +148,7 @@ def device_loads(model: ModelSpec, placement: Placement, *, kv_tokens: float,
 
 
 def _gb(x: float) -> str:
-    return f"{x / 1e9:.2f} GB"
+    return gib(x)
 
 
 def largest_layer_bytes(model: ModelSpec) -> float:
@@ -266,15 +266,22 @@ def resident_fraction(model: ModelSpec, hw: HardwareSpec, placement: Placement, 
                         shared_bytes=shared_bytes).resident_fraction
 
 
-def draft_bytes_on_target_device(draft: ModelSpec | None,
-                                 draft_placement: Placement | None) -> float:
-    """Weight bytes a draft without a placement of its own holds on the target's device
-    0 (an EAGLE head's embedding and LM head are the target's, not its own)."""
-    if draft is None or draft_placement is not None:
+def _eagle_shared_bytes(draft: ModelSpec) -> float:
+    """Bytes of the target's embedding and LM head that an EAGLE head reads and does not
+    hold itself (0 for other drafts)."""
+    if draft.kind != "eagle":
         return 0.0
-    shared = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
-              if draft.kind == "eagle" else 0.0)
-    return max(draft.weight_bytes - shared, 0.0)
+    return 2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
+
+
+def draft_on_target_device(draft: ModelSpec | None,
+                           draft_placement: Placement | None) -> tuple[float, float]:
+    """``(weight bytes, KV bytes per token)`` a draft without a placement of its own holds
+    on the target's device 0 (``(0, 0)`` for a draft on its own devices, or none)."""
+    if draft is None or draft_placement is not None:
+        return 0.0, 0.0
+    return max(draft.weight_bytes - _eagle_shared_bytes(draft), 0.0), \
+        float(draft.kv_bytes_per_token)
 
 
 def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: float,
@@ -298,27 +305,31 @@ def device_memory(target: ModelSpec, target_placement: Placement, *, kv_tokens: 
                 if hw is not None and placement.offload else None)
         for i, (dev, w, kv) in enumerate(device_loads(model, placement, kv_tokens=kv_tokens_,
                                                      role=role)):
+            outside = _outside_layers_bytes(model, placement, dev // placement.tp, w)
+            stage_buf = staging_bytes(model, placement)
             if not placement.offload:
                 weights, staging = w - own_shared / placement.devices, 0.0
-            elif plan is not None:
+            elif plan is not None and plan.per_device[i][0] > 0.0:
                 weights, _, staging = plan.per_device[i]
-            else:
-                weights = _outside_layers_bytes(model, placement, dev // placement.tp, w)
-                staging = staging_bytes(model, placement)
+            elif outside + stage_buf < w:  # the least it must hold to stream its layers
+                weights, staging = outside, stage_buf
+            else:  # streaming would need more than its whole share
+                weights, staging = w, 0.0
             parts = loads.setdefault(base + dev, [])
             parts.append((f"{model.name} weights", weights))
             parts.append((f"{model.name} KV cache", kv))
             if staging > 0.0:
                 parts.append((f"{model.name} offload staging", staging))
 
-    shared = draft_bytes_on_target_device(draft, draft_placement)
-    place(target, target_placement, 0, kv_tokens, 0.0, "target", shared)
+    weights_0, kv_rate_0 = draft_on_target_device(draft, draft_placement)
+    place(target, target_placement, 0, kv_tokens, 0.0, "target",
+          weights_0 + kv_rate_0 * draft_kv_tokens)
     if draft is not None:
         dp = draft_placement or SINGLE
         base = target_placement.devices if draft_placement is not None else 0
-        # an EAGLE head reads the target's embedding and LM head: they are not its own
-        own = (2.0 * draft.vocab_size * draft.d_model * draft.weight_bytes_per_param
-               if draft.kind == "eagle" else 0.0)
+        # an EAGLE head beside the target reads the target's embedding and LM head; on
+        # devices of its own it holds copies
+        own = _eagle_shared_bytes(draft) if draft_placement is None else 0.0
         place(draft, dp, base, draft_kv_tokens, own, "draft", 0.0)
     return loads
 

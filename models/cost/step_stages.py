@@ -42,7 +42,7 @@ import numpy as np
 
 from .deployment import Deployment
 from .model_spec import ModelSpec
-from .placement import draft_bytes_on_target_device
+from .placement import draft_on_target_device
 from .sampling_tail import selected_tokens
 from .stack_cost import stage_time
 
@@ -106,10 +106,12 @@ def step_stages(dep: Deployment, *, target: ModelSpec, draft: ModelSpec | None,
     on_gpu = hw.kind == "gpu"
     stack_units = on_gpu and not t_stack.is_ideal
 
-    # a draft beside the target on its device 0 leaves an offloaded target less room
+    # a draft beside the target on its device 0 (weights and KV cache) leaves an
+    # offloaded target less room
+    beside, beside_per_token = draft_on_target_device(draft, dep.draft_placement)
     t_raw = dep.pass_costs(target, role="target", tokens=target_tokens, context=context,
-                           cost_fn=cost_fn,
-                           shared_bytes=draft_bytes_on_target_device(draft, dep.draft_placement))
+                           cost_fn=cost_fn, shared_bytes=beside,
+                           shared_bytes_per_token=beside_per_token)
     target_sel, draft_sel = selected_tokens(
         speculative=speculative, target_tokens=target_tokens,
         draft=draft if speculative else None, draft_tokens=draft_tokens)

@@ -19,7 +19,7 @@ from specaccel.models.cost import (
     pass_cost,
 )
 from specaccel.models.cost.diffusion_block_pass import CACHE_SCHEMES, block_pass_shape
-from specaccel.models.cost.hardware_spec import check_finite_costs
+from specaccel.models.cost.hardware_spec import check_finite_costs, gib
 from specaccel.models.cost.model_spec import DTYPE_BYTES
 from specaccel.models.cost.pass_args import PHASES
 from specaccel.schema.errors import InputError
@@ -279,8 +279,8 @@ def _check_fits(result: dict[str, Any], model: Any, hw: Any, tp: int,
     result["fits_memory"] = fits
     if not fits:
         add_warning(result, "does_not_fit_memory",
-                    f"{model.name} needs {per_device / 1e9:.1f} GB of weights per device but "
-                    f"{hw.name} has {cap / 1e9:.1f} GB: no such device runs this pass"
+                    f"{model.name} needs {gib(per_device, 1)} of weights per device but "
+                    f"{hw.name} has {gib(cap, 1)}: no such device runs this pass"
                     + (" (raise --tp or --pp, or --offload)" if model.weight_bytes <= cap * 64
                        else ""))
 
@@ -308,10 +308,10 @@ def _human(r: dict[str, Any]) -> str:
         off = d.get("offload")
         if off:
             head += (f"offload: keeps {off['resident_layers']} of {off['layers']} layers "
-                     f"({off['resident_bytes'] / 1e9:.4g} GB of weights) on the device, "
-                     f"{off['staging_bytes'] / 1e9:.3g} GB of staging buffers; copies "
-                     f"{off['streamed_bytes'] / 1e9:.4g} GB per pass at "
-                     f"{off['host_link_bytes_s'] / 1e9:.3g} GB/s: "
+                     f"({gib(off['resident_bytes'])} of weights) on the devices, "
+                     f"{gib(off['staging_bytes'])} of staging buffers on each that streams; "
+                     f"copies {off['copy_bytes'] / 1e9:.4g} GB per pass on its slowest path "
+                     f"at {off['host_link_bytes_s'] / 1e9:.3g} GB/s: "
                      f"{off['copy_s'] * 1e3:.4g} ms\n")
     rows = [[e["name"], e["count"], e["flops"], e["bytes"], e["latency_s"] * 1e3,
              e["energy_j"], e["bound"]] for e in r["breakdown"]]

@@ -133,12 +133,14 @@ def published_reference(preset_name: str | None) -> dict[str, Any] | None:
 
 
 def _warn_if_too_big(result) -> None:
+    from specaccel.models.cost.hardware_spec import gib
+
     fp = result.memory_footprint
     if fp.get("fits") is False:
         dev = f" #{fp['busiest_device']}" if fp.get("devices", 1) > 1 else ""
         print(f"warning: {result.hardware}{dev}: weights + peak KV need "
-              f"{fp['peak_bytes'] / 1e9:.1f} GB, more than its {fp['capacity_bytes'] / 1e9:.1f}"
-              " GB (the simulation assumes they fit)", file=sys.stderr)
+              f"{gib(fp['peak_bytes'], 1)}, more than its {gib(fp['capacity_bytes'], 1)}"
+              " (the simulation assumes they fit)", file=sys.stderr)
 
 
 def _planned_runs(trace, accelerator, deploy: DeploymentConfig) -> list[dict[str, Any]]:

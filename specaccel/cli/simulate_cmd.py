@@ -265,13 +265,15 @@ def _human(d: dict[str, Any]) -> str:
 
 
 def _warn_if_too_big(result, out: dict[str, Any]) -> None:
+    from specaccel.models.cost.hardware_spec import gib
+
     fp = result.memory_footprint
     if fp.get("fits") is False and result.serving is None:
         dev = f" #{fp['busiest_device']}" if fp.get("devices", 1) > 1 else ""
         add_warning(out, "does_not_fit_memory",
                     f"{result.hardware}{dev}: weights + peak KV need "
-                    f"{fp['peak_bytes'] / 1e9:.1f} "
-                    f"GB, more than its {fp['capacity_bytes'] / 1e9:.1f} GB (the batch-1 "
+                    f"{gib(fp['peak_bytes'], 1)}, more than its "
+                    f"{gib(fp['capacity_bytes'], 1)} (the batch-1 "
                     "replay does not limit the KV cache)")
 
 

@@ -246,12 +246,13 @@ def run_optimize(args: argparse.Namespace) -> int:
 def _check_fits(result: dict[str, Any], model_name: str, hw_name: str) -> None:
     """Flag verify times of a model whose weights do not fit the device's memory."""
     from specaccel.models.cost import get_hardware, get_model
+    from specaccel.models.cost.hardware_spec import gib
 
     model, hw = get_model(model_name), get_hardware(hw_name)
     cap = getattr(hw, "mem_bytes", None)
     result["fits_memory"] = not cap or model.weight_bytes <= cap
     if not result["fits_memory"]:
         add_warning(result, "does_not_fit_memory",
-                    f"{model.name} needs {model.weight_bytes / 1e9:.1f} GB of weights but "
-                    f"{hw.name} has {cap / 1e9:.1f} GB: the verify times are of a device "
+                    f"{model.name} needs {gib(model.weight_bytes, 1)} of weights but "
+                    f"{hw.name} has {gib(cap, 1)}: the verify times are of a device "
                     "that cannot hold the model")

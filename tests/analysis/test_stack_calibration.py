@@ -204,6 +204,10 @@ def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
     (",1,1,1,1024,,4.54,s/token,", ",x,1,1,1024,,4.54,s/token,", "tp"),
     (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,fast,s/token,", "measured"),
     ("ar-generate,prediction", "ar-generated,prediction", "kind"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,-4.54,s/token,", "measured"),
+    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,nan,s/token,", "measured"),
+    (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eagr.host_op_s,", "fits"),
+    (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eager.host_op,", "fits"),
 ])
 def test_a_bad_cell_is_one_input_error_naming_the_line_and_column(monkeypatch, old, new, field):
     _rows_with(monkeypatch, old, new)
@@ -211,3 +215,10 @@ def test_a_bad_cell_is_one_input_error_naming_the_line_and_column(monkeypatch, o
         sc.load_rows()
     assert exc.value.field == field and f"{sc.MEASUREMENTS} line " in str(exc.value)
     assert "\n" not in str(exc.value)
+
+
+def test_a_header_without_a_column_is_an_input_error_naming_it(monkeypatch):
+    _rows_with(monkeypatch, ",context,output,measured,", ",context,outputs,measured,")
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert exc.value.field == "output" and "lacks the columns output" in str(exc.value)

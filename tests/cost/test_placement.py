@@ -63,7 +63,7 @@ def test_70b_does_not_fit_one_a100_and_the_error_names_device_and_bytes():
         check_fit(A100, L70, Placement(), kv_tokens=4096)
     msg = str(exc.value)
     assert exc.value.field == "placement"
-    assert "a100-80gb #0" in msg and "llama-2-70b weights 137.95 GB" in msg and "85.90 GB" in msg
+    assert "a100-80gb #0" in msg and "llama-2-70b weights 128.48 GiB" in msg and "80.00 GiB" in msg
     check_fit(A100, L70, Placement(tp=2), kv_tokens=4096)
     check_fit(A100, L70, Placement(pp=4), kv_tokens=4096)
     check_fit(A100, L70, Placement(offload=True), kv_tokens=4096)  # weights stream
@@ -150,16 +150,16 @@ def test_an_offloaded_model_holds_its_weights_outside_the_layers_and_its_staging
 
 def test_a_draft_beside_an_offloaded_target_leaves_it_less_room_and_the_slowest_shard_copies():
     from specaccel.models.cost.deployment import Deployment
-    from specaccel.models.cost.placement import draft_bytes_on_target_device
+    from specaccel.models.cost.placement import draft_on_target_device
     from specaccel.models.cost.step_stages import step_stages
 
     draft = get_model("llama-2-7b")
-    shared = draft_bytes_on_target_device(draft, None)
-    assert shared == draft.weight_bytes
-    assert draft_bytes_on_target_device(draft, Placement()) == 0.0  # on its own device
+    shared, per_token = draft_on_target_device(draft, None)
+    assert (shared, per_token) == (draft.weight_bytes, draft.kv_bytes_per_token)
+    assert draft_on_target_device(draft, Placement()) == (0.0, 0.0)  # on its own device
     alone = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000)
     beside = offload_plan(L70, A100, Placement(offload=True), kv_tokens=1000,
-                          shared_bytes=shared)
+                          shared_bytes=shared + per_token * 1000)  # its weights and KV
     assert beside.resident_layers < alone.resident_layers
     # the step prices the target with the draft on its device
     dep = Deployment(A100, target_placement=Placement(offload=True))

@@ -30,7 +30,7 @@ def test_weights_larger_than_memory_are_rejected_before_simulating():
     trace = generate_trace(DEFAULT_PRESET, n_requests=1, steps_per_request=2, seed=0)
     target, draft = get_model("vicuna-7b"), get_model("eagle-head-vicuna-7b")
     with pytest.raises(InputError, match=r"weights of vicuna-7b \+ eagle-head-vicuna-7b "
-                                         r"\(14\.47 GB\) do not fit the 10\.00 GB") as e:
+                                         r"\(13\.48 GiB\) do not fit the 9\.31 GiB") as e:
         simulate(trace, hw=small, target=target, draft=draft)
     assert e.value.field == "hw" and "\n" not in str(e.value)
     # the KV capacity is what is left after the weights
