@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from specaccel.models.cost.drafting import DraftingMode, drafting_mode, drafting_of
+from specaccel.models.cost.hardware_spec import gib
 from specaccel.schema.errors import InputError
 
 
@@ -52,12 +53,6 @@ def weights_bytes(*models: Any) -> float | None:
     return total
 
 
-def _gb(x: float) -> str:
-    from specaccel.models.cost.hardware_spec import gib
-
-    return gib(x)
-
-
 def check_weights_fit(hw: Any, target: Any, draft: Any) -> None:
     """:class:`InputError` when the target + draft weights exceed the device memory."""
     cap = getattr(hw, "mem_bytes", None)
@@ -66,7 +61,7 @@ def check_weights_fit(hw: Any, target: Any, draft: Any) -> None:
         return
     if w > float(cap):
         names = " + ".join(str(getattr(m, "name", m)) for m in (target, draft) if m is not None)
-        raise InputError(f"weights of {names} ({_gb(w)}) do not fit the {_gb(float(cap))} of "
+        raise InputError(f"weights of {names} ({gib(w)}) do not fit the {gib(float(cap))} of "
                          f"memory of {getattr(hw, 'name', 'the hardware')}", field="hw")
 
 
@@ -155,9 +150,9 @@ def check_kv_capacity(hw: Any, target: Any, draft: Any, capacity: int,
     where = getattr(hw, "name", "the device") + (f" #{dev}" if len(devices) > 1 else "")
     need = capacity * kv
     raise InputError(f"{capacity} tokens of KV cache need "
-                     f"{_gb(need) if need < 1e12 else f'{need / 1e12:.4g} TB'} on {where} "
-                     f"({kv:.6g} B a token), but it has {_gb(max(float(cap) - w, 0.0))} left "
-                     f"after {_gb(w)} of weights: at most {limit} tokens fit",
+                     f"{gib(need) if need < 1e12 else f'{need / 1e12:.4g} TB'} on {where} "
+                     f"({kv:.6g} B a token), but it has {gib(max(float(cap) - w, 0.0))} left "
+                     f"after {gib(w)} of weights: at most {limit} tokens fit",
                      field="kv_capacity_tokens")
 
 

@@ -147,10 +147,6 @@ def device_loads(model: ModelSpec, placement: Placement, *, kv_tokens: float,
     return out
 
 
-def _gb(x: float) -> str:
-    return gib(x)
-
-
 def largest_layer_bytes(model: ModelSpec) -> float:
     """Weight bytes of the largest decoder layer (a hybrid's attention and state-space
     layers differ; the rest have one size)."""
@@ -344,13 +340,13 @@ def check_fit(hw: HardwareSpec, target: ModelSpec, target_placement: Placement, 
     for dev in sorted(loads):
         need = sum(b for _, b in loads[dev]) + RESERVED_BYTES
         if need > hw.mem_bytes:
-            parts = ", ".join(f"{what} {_gb(b)}" for what, b in loads[dev] if b > 0)
+            parts = ", ".join(f"{what} {gib(b)}" for what, b in loads[dev] if b > 0)
             hint = ("an offloaded model still holds its KV cache, its weights outside the "
                     "layers and two layers of staging; use more devices (--tp/--pp) or a "
                     "shorter context" if any("offload staging" in what for what, _ in loads[dev])
                     else "use more devices (--tp/--pp) or --offload")
-            raise InputError(f"{hw.name} #{dev} needs {_gb(need)} ({parts}, reserved "
-                             f"{_gb(RESERVED_BYTES)}) but has {_gb(hw.mem_bytes)}; {hint}",
+            raise InputError(f"{hw.name} #{dev} needs {gib(need)} ({parts}, reserved "
+                             f"{gib(RESERVED_BYTES)}) but has {gib(hw.mem_bytes)}; {hint}",
                              field="placement")
 
 
