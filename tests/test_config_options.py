@@ -65,8 +65,8 @@ def test_simulate_accel_is_the_library_on_that_design(trace_file, capsys, tmp_pa
     # more KV cache than the memory left after the weights ran as if it "fits"
     (["--hw", "a100-80gb", "--kv-capacity", "100000000"],
      "field 'kv-capacity': 100000000 tokens of KV cache need 52.43 TB on a100-80gb "
-     "(524288 B a token), but it has 66.05 GB left after 13.95 GB of weights: at most "
-     "125982 tokens fit"),
+     "(524288 B a token), but it has 67.01 GiB left after 12.99 GiB of weights: at most "
+     "137234 tokens fit"),
     # the capacity given is what is too small, not the memory
     (["--hw", "a100-80gb", "--kv-capacity", "1"],
      "field 'kv-capacity': one request needs"),
