@@ -119,10 +119,27 @@ class StackRow:
         return dict(self.__dict__)
 
 
+def _csv_text(name: str) -> str:
+    return resources.files("specaccel.data").joinpath(name).read_text()
+
+
 def _csv_rows(name: str) -> list[dict[str, str]]:
-    text = resources.files("specaccel.data").joinpath(name).read_text()
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.startswith("#")]
-    return list(csv.DictReader(lines))
+    return [row for _, row in _csv_rows_with_lines(name)]
+
+
+def _csv_rows_with_lines(name: str) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a bundled table (``#`` lines are notes) with the line each ends on."""
+    reader = csv.reader(io.StringIO(_csv_text(name)))
+    header: list[str] | None = None
+    out = []
+    for cells in reader:
+        if not cells or not "".join(cells).strip() or cells[0].startswith("#"):
+            continue
+        if header is None:
+            header = cells
+            continue
+        out.append((reader.line_num, dict(zip(header, cells, strict=False))))
+    return out
 
 
 def _int_cell(r: dict[str, str], name: str, where: str, minimum: int) -> int | None:
@@ -144,16 +161,13 @@ def load_rows() -> list[StackRow]:
     """The rows of ``stack-measurements.csv``, checked (each error names the row's line
     in the file and the column)."""
     out = []
-    text = resources.files("specaccel.data").joinpath(MEASUREMENTS).read_text()
-    lines = [n for n, ln in enumerate(text.splitlines(), start=1)
-             if ln.strip() and not ln.startswith("#")][1:]  # each row's line, past the header
-    rows = _csv_rows(MEASUREMENTS)
-    missing = [c for c in COLUMNS if rows and c not in rows[0]]
+    rows = _csv_rows_with_lines(MEASUREMENTS)
+    missing = [c for c in COLUMNS if rows and c not in rows[0][1]]
     if missing:
         raise InputError(f"the header lacks the columns {', '.join(missing)}",
                          file=MEASUREMENTS, field=missing[0])
-    for k, r in enumerate(rows):
-        where = f"{MEASUREMENTS} line {lines[k] if k < len(lines) else k + 2}"
+    for line, r in rows:
+        where = f"{MEASUREMENTS} line {line}"
         if r["role"] not in ROLES:
             raise InputError(f"unknown role {r['role']!r}", file=where, field="role")
         if r["kind"] not in KIND_UNITS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import statistics
 from pathlib import Path
 
@@ -113,8 +112,7 @@ def test_medusa_log_prediction_prices_prefill_and_every_step():
 def test_an_unknown_role_is_an_input_error(tmp_path, monkeypatch):
     text = Path(str(sc.resources.files("specaccel.data").joinpath(sc.MEASUREMENTS))).read_text()
     bad = text.replace(",calibration,", ",guess,", 1)
-    monkeypatch.setattr(sc, "_csv_rows", lambda name: list(csv.DictReader(
-        [ln for ln in bad.splitlines() if ln and not ln.startswith("#")])))
+    monkeypatch.setattr(sc, "_csv_text", lambda name: bad)
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert exc.value.field == "role"
@@ -146,8 +144,7 @@ def _rows_with(monkeypatch, old: str, new: str) -> None:
     text = Path(str(sc.resources.files("specaccel.data").joinpath(sc.MEASUREMENTS))).read_text()
     assert old in text
     bad = text.replace(old, new, 1)
-    monkeypatch.setattr(sc, "_csv_rows", lambda name: list(csv.DictReader(
-        [ln for ln in bad.splitlines() if ln and not ln.startswith("#")])))
+    monkeypatch.setattr(sc, "_csv_text", lambda name: bad)
 
 
 def test_offloaded_decode_rows_are_predicted_in_seconds_per_token_on_their_placement():
@@ -213,3 +210,16 @@ def test_a_header_without_a_column_is_an_input_error_naming_it(monkeypatch):
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert exc.value.field == "output" and "lacks the columns output" in str(exc.value)
+
+
+def test_line_numbers_count_the_notes_and_multi_line_cells(monkeypatch):
+    text = Path(str(sc.resources.files("specaccel.data").joinpath(sc.MEASUREMENTS))).read_text()
+    first = text.index("\nmedusa1-vicuna-13b-mtbench,")
+    # a quoted note over two lines in the row before, and a bad role in this one
+    before = text[:first].replace(",80 questions x 2 turns;", ',"80 questions x 2\nturns;')
+    bad = before.replace("; 63-node tree", '; 63-node tree"') + \
+        text[first:].replace(",prediction,", ",guess,", 1)
+    monkeypatch.setattr(sc, "_csv_text", lambda name: bad)
+    with pytest.raises(sc.InputError) as exc:
+        sc.load_rows()
+    assert f"{sc.MEASUREMENTS} line 8" in str(exc.value)  # 7 without the note's line break
