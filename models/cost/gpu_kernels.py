@@ -40,7 +40,7 @@ the larger of its compute time and its memory time:
   FLOPs on the CUDA cores.
 
 The collectives of tensor parallelism are in `collectives`.  Parameters are physical and
-per device (`hardware_presets.GPU_KERNELS`, each with its source); docs/cost-model.md
+per device (`hardware_presets.DEVICE_FACTS`, each with its source); docs/cost-model.md
 derives them.  `pass_evaluator` implements the same formulas a second time in Numba.
 """
 

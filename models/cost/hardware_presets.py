@@ -1,12 +1,13 @@
 """Hardware presets: the GPUs/TPU of ``specaccel/data/hardware.csv`` plus the
 parameterised accelerator ``specaccel-default``.
 
-Peak bf16 FLOP/s, memory bandwidth, capacity, on-chip SRAM, clock and TDP come from the
-CSV.  What the CSV does not hold is in `DEVICE_FACTS` (datasheet facts: SM count, CUDA-core
-FP32 rate for the vector work, which link joins the devices), `LINKS` (the links'
-achieved bandwidth and latencies), `GPU_KERNELS` (each GPU's kernel-model parameters,
-each with its source) and, for the TPU, which has no kernel model, `EFFICIENCY` (flat
-achieved-bandwidth and compute factors).  docs/cost-model.md derives every figure.
+A preset is declared once, in two halves: its datasheet row in the CSV (peak bf16 and
+int8 rates, memory bandwidth and capacity, on-chip SRAM, clock, TDP, source), whose
+``preset`` column names it, and its `DeviceFacts` in `DEVICE_FACTS` (SM count, CUDA-core
+rate for the vector work, the link joining devices and the link to host memory, and the
+kernel model's parameters with their sources -- or, for the TPU, which has no kernel
+model, flat efficiency factors).  `LINKS` and `HOST_LINKS` hold the links' figures.
+docs/cost-model.md derives every figure.
 GPU energy is derived from TDP: static power 25 % of TDP, energy per FLOP such that the
 peak FLOP rate draws 45 % of TDP, energy per DRAM byte such that peak bandwidth draws
 30 % of TDP.
@@ -35,56 +36,6 @@ from .hardware_spec import HardwareSpec
 #: rates stay decimal.
 GIB = float(1 << 30)
 
-CSV_NAMES: dict[str, str] = {
-    "A100-40GB-SXM": "a100-40gb",
-    "A100-80GB-SXM": "a100-80gb",
-    "A100-80GB-PCIe": "a100-80gb-pcie",
-    "H100-SXM": "h100-sxm",
-    "H200": "h200",
-    "L4": "l4",
-    "L40": "l40",
-    "RTX-2080-Ti": "rtx-2080-ti",
-    "RTX-3090": "rtx-3090",
-    "RTX-4090": "rtx-4090",
-    "TPUv4": "tpuv4",
-}
-
-
-@dataclass(frozen=True)
-class DeviceFacts:
-    """Facts not in hardware.csv (datasheets / architecture papers)."""
-
-    n_cores: int          # SMs (GPU) or matrix units (TPU: 2 TensorCores x 4 MXUs)
-    tile: int             # output tile edge of one core (128 x 128)
-    tile_m_min: int       # smallest M tile a kernel picks (GPU 16; systolic MXU 128)
-    fill_cycles: float    # per-tile fill/drain (systolic MXU: rows + cols; GPU 0)
-    dataflow: str
-    vec_flops: float      # FLOP/s of the non-tensor (vector) path
-    link: str             # key of `LINKS`: the link joining devices of a TP group
-    kernel_launch_s: float
-
-
-#: CUDA-core FP32 rates (datasheets): A100 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5,
-#: RTX 2080 Ti 13.4, RTX 3090 35.6, RTX 4090 82.6 TFLOP/s.  Links: A100 SXM NVLink3,
-#: H100/H200 NVLink4, the A100 PCIe card, L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16,
-#: the RTX 2080 Ti PCIe 3.0 x16 (the NVLink bridges of the A100 PCIe, the 2080 Ti and the
-#: 3090 are add-ons, not modelled; the 4090 has none), TPU v4 ICI.  A
-#: launch-bound small CUDA kernel costs ~5 us (launch + completion), the figure for the
-#: software verify step.
-DEVICE_FACTS: dict[str, DeviceFacts] = {
-    "a100-40gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
-    "a100-80gb": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "nvlink3", 5e-6),
-    "a100-80gb-pcie": DeviceFacts(108, 128, 16, 0.0, "os", 19.5e12, "pcie4", 5e-6),
-    "h100-sxm": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
-    "h200": DeviceFacts(132, 128, 16, 0.0, "os", 67e12, "nvlink4", 5e-6),
-    "l4": DeviceFacts(58, 128, 16, 0.0, "os", 30.3e12, "pcie4", 5e-6),
-    "l40": DeviceFacts(142, 128, 16, 0.0, "os", 90.5e12, "pcie4", 5e-6),
-    "rtx-2080-ti": DeviceFacts(68, 128, 16, 0.0, "os", 13.4e12, "pcie3", 5e-6),
-    "rtx-3090": DeviceFacts(82, 128, 16, 0.0, "os", 35.6e12, "pcie4", 5e-6),
-    "rtx-4090": DeviceFacts(128, 128, 16, 0.0, "os", 82.6e12, "pcie4", 5e-6),
-    "tpuv4": DeviceFacts(8, 128, 128, 256.0, "os", 4.3e12, "ici", 5e-6),
-}
-
 #: Achieved per-direction bandwidth and latencies of the links (`collectives.LinkSpec`).
 #: ``ONESHOT_LATENCY_S`` is fitted (calibration row: gpt-fast Llama-2-7B on 8 A100s,
 #: `validation_table.CALIBRATION`); PCIe and ICI run NCCL's ring only.
@@ -110,6 +61,13 @@ LINKS: dict[str, LinkSpec] = {
         "link's 26 GB/s is of 31.5; ring step 5 us; no one-shot all-reduce"),
     "ici": LinkSpec("ici", 300e9, 2e-6, 0.0, "TPU v4 ICI: 6 links x 50 GB/s"),
 }
+#: Links to host memory, peak bytes/s per direction of an x16 slot (PCI-SIG: 3.0 =
+#: 15.75 GB/s, 4.0 = 31.5 GB/s, 5.0 = 63 GB/s); what a weight copy achieves over them is
+#: `placement.HOST_LINK_EFFICIENCY` of it.
+HOST_LINKS: dict[str, float] = {"pcie3": 15.75e9, "pcie4": 31.5e9, "pcie5": 63e9}
+#: A launch-bound small CUDA kernel costs ~5 us (launch + completion): the figure for the
+#: software verify and tree steps (`HardwareSpec.kernel_launch_s`).
+KERNEL_LAUNCH_S = 5e-6
 
 #: The GPU kernel model's parameters per preset (see `gpu_kernels` and
 #: docs/cost-model.md).  ``KERNEL_LATENCY_S`` is fitted (calibration row: gpt-fast
@@ -215,56 +173,114 @@ _GA102_SRC = {
 _HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
 _ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
 _HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
-_LAT = KERNEL_LATENCY_S
-_DQ = A100_DEQUANT_FITTED
-GPU_KERNELS: dict[str, GpuKernelSpec] = {
-    "a100-40gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
-                               {**_A100_SRC, "dram_efficiency": "the A100-80GB's "
-                                "achieved fraction (same HBM controller)"}, _DQ),
-    "a100-80gb": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW, _LAT,
-                               _A100_SRC, _DQ),
-    "a100-80gb-pcie": GpuKernelSpec(108, A100_MMA_FITTED, 0.73, A100_DRAM_FITTED, SM_BW,
-                                    _LAT, {**_A100_SRC, "dram_efficiency": "the A100-80GB "
-                                    "SXM's achieved fraction (the same die and HBM2e "
-                                    "controller; its 300 W cap is not modelled)"}, _DQ),
-    "h100-sxm": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
-                              H100_KERNEL_LATENCY_S, _HOPPER_SRC, _DQ),
-    "h200": GpuKernelSpec(132, _HOPPER_MMA, 0.75, _HOPPER_DRAM, SM_BW,
-                          H100_KERNEL_LATENCY_S,
-                          {**_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the "
-                           "same memory controller); no H200 measurement found",
-                           "kernel_latency_s": "the H100's fitted figure (the same SMs "
-                           "and front end; no H200 row to fit)"}, _DQ),
-    "l4": GpuKernelSpec(58, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
-                        {**_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches "
-                         "81 % of its bandwidth floor with launch overhead that CUDA graphs "
-                         "cut by only 2.8 % (Chen 2026, arXiv:2605.30571): >= 0.83"}, _DQ),
-    "rtx-2080-ti": GpuKernelSpec(68, A100_MMA_FITTED, 0.60, GA102_DRAM, SM_BW, _LAT, {
-        **_A100_SRC,
-        "mma_efficiency": "estimate: the A100's fitted fraction (no Turing GEMM "
-                          "measurement found)",
-        "attn_efficiency": "estimate: below the A100's FlashAttention-2 figure "
-                           "(FlashAttention-2 does not run on Turing; no measurement found)",
-        "dram_efficiency": "estimate: the GDDR6 fraction measured on the A10 "
-                           "(hardware_presets.GA102_DRAM; no 2080 Ti measurement found)",
-        "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
-        "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this "
-                             "part)"}, _DQ),
-    "rtx-3090": GpuKernelSpec(82, GA102_MMA, 0.73, GA102_DRAM, SM_BW, _LAT,
-                              _GA102_SRC, _DQ),
-    "rtx-4090": GpuKernelSpec(128, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
-                              {**_ADA_SRC, "dram_efficiency": "estimate: the L4's fraction "
-                               "(Ada's memory controller; no RTX 4090 measurement found)"},
-                              _DQ),
-    "l40": GpuKernelSpec(142, _ADA_MMA, 0.60, 0.83, SM_BW, _LAT,
-                         {**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 "
-                          "fraction (no L40 measurement found)"}, _DQ),
-}
+@dataclass(frozen=True, kw_only=True)
+class DeviceFacts:
+    """What one device preset needs beyond its datasheet row in ``hardware.csv``: the
+    facts the datasheet row has no column for, and how its passes are priced.
 
-#: (achieved-bandwidth factor, compute-efficiency factor) of devices without a kernel
-#: model: the TPU v4 takes the A100's former flat factors (no measurement bundled).
-EFFICIENCY: dict[str, tuple[float, float]] = {
-    "tpuv4": (0.685, 0.70),
+    ``kernels`` is a GPU's kernel model (`gpu_kernels`); a device without one (the TPU)
+    gives ``efficiency`` instead, its flat (achieved-bandwidth, compute) factors.
+    ``link`` joins the devices of a tensor-parallel group (a key of `LINKS`);
+    ``host_link`` reaches host memory, for offloading (a key of `HOST_LINKS`, ``None``:
+    no host link is modelled and ``--offload`` is refused).
+    """
+
+    n_cores: int          # SMs (GPU) or matrix units (TPU: 2 TensorCores x 4 MXUs)
+    vec_flops: float      # FLOP/s of the non-tensor (vector) path
+    link: str
+    host_link: str | None
+    kernels: GpuKernelSpec | None = None
+    efficiency: tuple[float, float] | None = None
+    tile: int = 128       # output tile edge of one core (128 x 128)
+    tile_m_min: int = 16  # smallest M tile a kernel picks (GPU 16; systolic MXU 128)
+    fill_cycles: float = 0.0  # per-tile fill/drain (systolic MXU: rows + cols; GPU 0)
+    dataflow: str = "os"
+    kernel_launch_s: float = KERNEL_LAUNCH_S
+
+    def __post_init__(self) -> None:
+        if (self.kernels is None) == (self.efficiency is None):
+            raise ValueError("a device preset gives either a kernel model or flat "
+                             "efficiency factors, not both or neither")
+        if self.kernels is not None and self.kernels.n_sm != self.n_cores:
+            raise ValueError(f"kernel model has {self.kernels.n_sm} SMs, the device "
+                             f"{self.n_cores}")
+        if self.link not in LINKS:
+            raise ValueError(f"unknown link {self.link!r}")
+        if self.host_link is not None and self.host_link not in HOST_LINKS:
+            raise ValueError(f"unknown host link {self.host_link!r}")
+
+
+def _gpu(n_sm: int, vec_flops: float, link: str, host_link: str, *, mma: float,
+         attn: float, dram: float, sources: dict[str, str],
+         kernel_latency_s: float = KERNEL_LATENCY_S) -> DeviceFacts:
+    """A GPU preset's facts: `n_sm` SMs and the kernel model's fractions (`sources`
+    says where each comes from)."""
+    kernels = GpuKernelSpec(n_sm, mma, attn, dram, SM_BW, kernel_latency_s, sources,
+                            A100_DEQUANT_FITTED)
+    return DeviceFacts(n_cores=n_sm, vec_flops=vec_flops, link=link, host_link=host_link,
+                       kernels=kernels)
+
+
+#: Every device preset beside its datasheet row (``hardware.csv``, whose ``preset``
+#: column names the entry).  CUDA-core FP32 rates as the vector path (datasheets): A100
+#: 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5, RTX 2080 Ti 13.4, RTX 3090 35.6, RTX 4090
+#: 82.6 TFLOP/s.  Device links: A100 SXM NVLink3, H100/H200 NVLink4, the A100 PCIe card,
+#: L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16, the RTX 2080 Ti PCIe 3.0 x16 (the NVLink
+#: bridges of the A100 PCIe, the 2080 Ti and the 3090 are add-ons, not modelled; the 4090
+#: has none), TPU v4 ICI.  Host links: PCIe 5.0 x16 on Hopper, 3.0 on the 2080 Ti, 4.0 on
+#: the others; the TPU's host link is not modelled.
+DEVICE_FACTS: dict[str, DeviceFacts] = {
+    "a100-40gb": _gpu(108, 19.5e12, "nvlink3", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+                      dram=A100_DRAM_FITTED, sources={
+                          **_A100_SRC, "dram_efficiency": "the A100-80GB's achieved "
+                          "fraction (same HBM controller)"}),
+    "a100-80gb": _gpu(108, 19.5e12, "nvlink3", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+                      dram=A100_DRAM_FITTED, sources=_A100_SRC),
+    "a100-80gb-pcie": _gpu(108, 19.5e12, "pcie4", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+                           dram=A100_DRAM_FITTED, sources={
+                               **_A100_SRC, "dram_efficiency": "the A100-80GB SXM's "
+                               "achieved fraction (the same die and HBM2e controller; its "
+                               "300 W cap is not modelled)"}),
+    "h100-sxm": _gpu(132, 67e12, "nvlink4", "pcie5", mma=_HOPPER_MMA, attn=0.75,
+                     dram=_HOPPER_DRAM, sources=_HOPPER_SRC,
+                     kernel_latency_s=H100_KERNEL_LATENCY_S),
+    "h200": _gpu(132, 67e12, "nvlink4", "pcie5", mma=_HOPPER_MMA, attn=0.75,
+                 dram=_HOPPER_DRAM, kernel_latency_s=H100_KERNEL_LATENCY_S, sources={
+                     **_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the same "
+                     "memory controller); no H200 measurement found",
+                     "kernel_latency_s": "the H100's fitted figure (the same SMs and front "
+                     "end; no H200 row to fit)"}),
+    "l4": _gpu(58, 30.3e12, "pcie4", "pcie4", mma=_ADA_MMA, attn=0.60, dram=0.83, sources={
+        **_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches 81 % of its "
+        "bandwidth floor with launch overhead that CUDA graphs cut by only 2.8 % (Chen "
+        "2026, arXiv:2605.30571): >= 0.83"}),
+    "l40": _gpu(142, 90.5e12, "pcie4", "pcie4", mma=_ADA_MMA, attn=0.60, dram=0.83,
+                sources={**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 fraction "
+                         "(no L40 measurement found)"}),
+    "rtx-2080-ti": _gpu(68, 13.4e12, "pcie3", "pcie3", mma=A100_MMA_FITTED, attn=0.60,
+                        dram=GA102_DRAM, sources={
+                            **_A100_SRC,
+                            "mma_efficiency": "estimate: the A100's fitted fraction (no "
+                            "Turing GEMM measurement found)",
+                            "attn_efficiency": "estimate: below the A100's FlashAttention-2 "
+                            "figure (FlashAttention-2 does not run on Turing; no "
+                            "measurement found)",
+                            "dram_efficiency": "estimate: the GDDR6 fraction measured on "
+                            "the A10 (hardware_presets.GA102_DRAM; no 2080 Ti measurement "
+                            "found)",
+                            "kernel_latency_s": "the A100's fitted figure (no row to fit "
+                            "on this part)",
+                            "dequant_fma_slots": "the A100's fitted figure (no int8 "
+                            "weight-only row on this part)"}),
+    "rtx-3090": _gpu(82, 35.6e12, "pcie4", "pcie4", mma=GA102_MMA, attn=0.73,
+                     dram=GA102_DRAM, sources=_GA102_SRC),
+    "rtx-4090": _gpu(128, 82.6e12, "pcie4", "pcie4", mma=_ADA_MMA, attn=0.60, dram=0.83,
+                     sources={**_ADA_SRC, "dram_efficiency": "estimate: the L4's fraction "
+                              "(Ada's memory controller; no RTX 4090 measurement found)"}),
+    # 8 MXUs of 128 x 128 (2 TensorCores x 4), systolic; no kernel model: the A100's
+    # former flat factors (no measurement bundled)
+    "tpuv4": DeviceFacts(n_cores=8, vec_flops=4.3e12, link="ici", host_link=None,
+                         efficiency=(0.685, 0.70), tile_m_min=128, fill_cycles=256.0),
 }
 
 GPU_STATIC_TDP_FRACTION = 0.25
@@ -292,18 +308,21 @@ def _csv_presets() -> dict[str, HardwareSpec]:
     out: dict[str, HardwareSpec] = {}
     srams: dict[str, float] = {}
     clocks: dict[str, float] = {}
-    for row in csv.DictReader(io.StringIO(text)):
-        device = row["device"]
-        name = CSV_NAMES.get(device)
-        if name is None:
-            continue
+    rows = list(csv.DictReader(io.StringIO(text)))
+    named = [row["preset"] for row in rows]
+    if sorted(named) != sorted(DEVICE_FACTS):
+        raise RuntimeError(f"hardware.csv's presets {sorted(named)} and DEVICE_FACTS "
+                           f"{sorted(DEVICE_FACTS)} must name the same devices, once each")
+    for row in rows:
+        device, name = row["device"], row["preset"]
         facts = DEVICE_FACTS[name]
         link = LINKS[facts.link]
-        kernels = GPU_KERNELS.get(name)
+        kernels = facts.kernels
         if kernels is not None:
             be, ce = kernels.dram_efficiency, kernels.mma_efficiency
         else:
-            be, ce = EFFICIENCY[name]
+            assert facts.efficiency is not None
+            be, ce = facts.efficiency
         peak = float(row["bf16_tflops_dense"]) * 1e12
         bw = float(row["mem_bw_gbs"]) * 1e9
         tdp = float(row["tdp_w"])
@@ -338,6 +357,7 @@ def _csv_presets() -> dict[str, HardwareSpec]:
             link_bw_bytes_s=link.bw_bytes_s,
             link_step_latency_s=link.step_latency_s,
             link_oneshot_latency_s=link.oneshot_latency_s,
+            host_link_bw_bytes_s=HOST_LINKS[facts.host_link] if facts.host_link else 0.0,
             gpu=kernels,
             tdp_w=tdp,
             kernel_launch_s=facts.kernel_launch_s,
@@ -360,7 +380,12 @@ def _default_accelerator() -> HardwareSpec:
 
 def list_hardware() -> list[str]:
     """Names of the hardware presets."""
-    return [*CSV_NAMES.values(), "specaccel-default"]
+    return [*_csv_presets(), "specaccel-default"]
+
+
+def offload_capable_hardware() -> list[str]:
+    """Names of the presets with a host link, on which weights can be offloaded."""
+    return [name for name, hw in _csv_presets().items() if hw.host_link_bw_bytes_s > 0]
 
 
 def get_hardware(name: str) -> HardwareSpec:

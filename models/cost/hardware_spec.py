@@ -81,6 +81,8 @@ class HardwareSpec:
     DRAM bandwidth and large-GEMM efficiency (for the code that needs one flat figure,
     e.g. the KV-commit gather).  ``link_oneshot_latency_s`` > 0 lets all-reduces use the
     one-shot/two-shot algorithms of `collectives` beside the ring.
+    ``host_link_bw_bytes_s`` is the peak per-direction bandwidth of the link to host
+    memory that offloaded weights are copied over (0: none modelled, no offloading).
 
     ``verify_unit_nodes`` is the largest draft tree (nodes, root included) the verify and
     tree units take in one pass: ``AcceleratorConfig.tree_nodes`` on an accelerator, which
@@ -128,6 +130,7 @@ class HardwareSpec:
     sampling_lanes: int | None = None
     gpu: GpuKernelSpec | None = None
     link_oneshot_latency_s: float = 0.0
+    host_link_bw_bytes_s: float = 0.0
     source: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
@@ -164,9 +167,10 @@ class HardwareSpec:
         if self.gpu is not None and (self.weight_sram_bytes > 0 or self.act_in_sram):
             raise InputError("a GPU's kernel model keeps weights and activations in DRAM; "
                              "set weight_sram_bytes=0 and act_in_sram=False", field="gpu")
-        if not (self.link_oneshot_latency_s >= 0 and math.isfinite(self.link_oneshot_latency_s)):
-            raise InputError(f"must be >= 0, not {self.link_oneshot_latency_s!r}",
-                             field="link_oneshot_latency_s")
+        for fname in ("link_oneshot_latency_s", "host_link_bw_bytes_s"):
+            v = getattr(self, fname)
+            if not (v >= 0 and math.isfinite(v)):
+                raise InputError(f"must be >= 0, not {v!r}", field=fname)
         if self.verify_unit not in verify_units():
             raise InputError(f"unknown verify unit {self.verify_unit!r}; choose one of "
                              f"{', '.join(verify_units())}", field="verify_unit")

@@ -31,16 +31,10 @@ import numpy as np
 
 from specaccel.schema.errors import InputError
 
+from .hardware_presets import offload_capable_hardware
 from .hardware_spec import HardwareSpec, gib
 from .model_spec import ACTIVATION_BYTES, ModelSpec
 
-#: Host link of each GPU preset: PCIe generation x16, bytes/s per direction (PCI-SIG:
-#: 3.0 x16 = 15.75 GB/s, 4.0 x16 = 31.5 GB/s, 5.0 x16 = 63 GB/s).
-HOST_LINK_BW: dict[str, float] = {
-    "a100-40gb": 31.5e9, "a100-80gb": 31.5e9, "a100-80gb-pcie": 31.5e9, "h100-sxm": 63e9,
-    "h200": 63e9, "l4": 31.5e9, "l40": 31.5e9, "rtx-2080-ti": 15.75e9, "rtx-3090": 31.5e9,
-    "rtx-4090": 31.5e9,
-}
 #: Fraction of the host link a pinned host-to-device weight copy achieves: DeepSpeed
 #: ZeRO-Inference streams Llama-2-70B's 138 GB over PCIe 4.0 in 5.3 s per token
 #: (Sequoia, arXiv 2402.12374, Section 1: 26 GB/s = 0.83 of 31.5 GB/s).
@@ -363,12 +357,11 @@ def hop_time_s(hw: HardwareSpec, model: ModelSpec, placement: Placement,
 
 def host_link_bw(hw: HardwareSpec) -> float:
     """Achieved host-to-device bandwidth of `hw` (bytes/s)."""
-    try:
-        raw = HOST_LINK_BW[hw.name]
-    except KeyError:
+    if hw.host_link_bw_bytes_s <= 0:
         raise InputError(f"{hw.name} has no host link in the offload model; offloading is "
-                         f"modelled on {', '.join(HOST_LINK_BW)}", field="offload") from None
-    return raw * HOST_LINK_EFFICIENCY
+                         f"modelled on {', '.join(offload_capable_hardware())}",
+                         field="offload")
+    return hw.host_link_bw_bytes_s * HOST_LINK_EFFICIENCY
 
 
 def offload_time_s(hw: HardwareSpec, model: ModelSpec, placement: Placement, *,

@@ -69,6 +69,13 @@ def test_cost_bad_input_exits_2_with_one_line(argv, capsys):
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+def test_offloading_on_a_device_without_a_host_link_names_the_ones_with_one(capsys):
+    assert main(["cost", "--model", "llama-2-7b", "--hw", "tpuv4", "--offload"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "field 'offload'" in err
+    assert "tpuv4 has no host link" in err and "rtx-2080-ti" in err and "h200" in err
+
+
 def test_validate_json_gives_sections_with_roles_and_prediction_only_summaries(capsys):
     from specaccel.models.cost.validation_table import measurement_rows
 

@@ -147,3 +147,63 @@ def test_the_corners_of_the_ranges_price_finite_numbers_without_warnings(corner,
                           dict(tokens=512, context=0, batch=1024, phase="prefill")):
                 cost = pass_cost(get_model(model), hw, **shape)
                 assert 0 < cost.latency_s < math.inf and 0 < cost.energy_j < math.inf
+
+
+def test_a_preset_is_its_csv_row_and_its_device_facts():
+    """Each preset is declared once: the CSV's ``preset`` column and `DEVICE_FACTS`
+    name the same devices, and the facts' links reach the built spec."""
+    from specaccel.models.cost import hardware_presets as hp
+
+    gpus = [n for n in hp.list_hardware() if n != "specaccel-default"]
+    assert sorted(gpus) == sorted(hp.DEVICE_FACTS)
+    for name in gpus:
+        hw, facts = get_hardware(name), hp.DEVICE_FACTS[name]
+        assert hw.n_cores == facts.n_cores and hw.gpu is facts.kernels
+        assert hw.link_bw_bytes_s == hp.LINKS[facts.link].bw_bytes_s
+        expected = hp.HOST_LINKS[facts.host_link] if facts.host_link else 0.0
+        assert hw.host_link_bw_bytes_s == expected
+    assert get_hardware("h100-sxm").host_link_bw_bytes_s == 63e9  # PCIe 5.0 x16
+    assert get_hardware("rtx-2080-ti").host_link_bw_bytes_s == 15.75e9  # PCIe 3.0 x16
+    assert hp.offload_capable_hardware() == [n for n in gpus if n != "tpuv4"]
+
+
+def test_device_facts_reject_an_incomplete_declaration():
+    from specaccel.models.cost import hardware_presets as hp
+
+    kernels = hp.DEVICE_FACTS["a100-80gb"].kernels
+    with pytest.raises(ValueError, match="either a kernel model or flat"):
+        hp.DeviceFacts(n_cores=108, vec_flops=1e12, link="pcie4", host_link=None)
+    with pytest.raises(ValueError, match="either a kernel model or flat"):
+        hp.DeviceFacts(n_cores=108, vec_flops=1e12, link="pcie4", host_link=None,
+                       kernels=kernels, efficiency=(0.5, 0.5))
+    with pytest.raises(ValueError, match="132 SMs|108 SMs"):
+        hp.DeviceFacts(n_cores=132, vec_flops=1e12, link="pcie4", host_link=None,
+                       kernels=kernels)
+    with pytest.raises(ValueError, match="unknown host link 'pcie9'"):
+        hp.DeviceFacts(n_cores=108, vec_flops=1e12, link="pcie4", host_link="pcie9",
+                       kernels=kernels)
+    with pytest.raises(ValueError, match="unknown link"):
+        hp.DeviceFacts(n_cores=108, vec_flops=1e12, link="usb", host_link=None,
+                       kernels=kernels)
+
+
+def test_a_csv_row_without_device_facts_fails_to_load(monkeypatch):
+    from specaccel.models.cost import hardware_presets as hp
+
+    facts = dict(hp.DEVICE_FACTS)
+    del facts["l40"]
+    monkeypatch.setattr(hp, "DEVICE_FACTS", facts)
+    hp._csv_presets.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="must name the same devices"):
+            hp._csv_presets()
+    finally:
+        monkeypatch.undo()
+        hp._csv_presets.cache_clear()
+    assert "l40" in hp.list_hardware()
+
+
+def test_host_link_bandwidth_is_checked():
+    with pytest.raises(InputError) as e:
+        replace(get_hardware("a100-80gb"), host_link_bw_bytes_s=-1.0)
+    assert e.value.field == "host_link_bw_bytes_s"

@@ -10,7 +10,6 @@ import pytest
 
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.placement import (
-    HOST_LINK_BW,
     HOST_LINK_EFFICIENCY,
     OFFLOAD_STAGING_LAYERS,
     RESERVED_BYTES,
@@ -86,7 +85,7 @@ def test_pipeline_hops_and_offloaded_weights_cost_time():
     assert hop_time_s(A100, L70, Placement(), t).tolist() == [0.0, 0.0]
     kept = resident_fraction(L70, A100, Placement(offload=True), kv_tokens=1000)
     off = offload_time_s(A100, L70, Placement(offload=True), kv_tokens=1000)
-    bw = HOST_LINK_BW["a100-80gb"] * HOST_LINK_EFFICIENCY
+    bw = get_hardware("a100-80gb").host_link_bw_bytes_s * HOST_LINK_EFFICIENCY
     assert off == pytest.approx((1.0 - kept) * L70.weight_bytes / bw)
     assert offload_time_s(A100, L70, Placement(), kv_tokens=1000) == 0.0
     with pytest.raises(InputError) as exc:
@@ -170,7 +169,7 @@ def test_a_draft_beside_an_offloaded_target_leaves_it_less_room_and_the_slowest_
                            n_nodes=np.ones(1, dtype=np.int64), target_tokens=one,
                            context=np.array([999.0]), accepted=np.zeros(1))["target_s"][0]
 
-    bw = HOST_LINK_BW["a100-80gb"] * HOST_LINK_EFFICIENCY
+    bw = get_hardware("a100-80gb").host_link_bw_bytes_s * HOST_LINK_EFFICIENCY
     assert target_s(draft) - target_s(None) == pytest.approx(
         (beside.copy_bytes - alone.copy_bytes) / bw, rel=1e-6)
     # tensor-parallel shards copy in parallel: device 0, sharing with the draft, is slowest

@@ -1,4 +1,5 @@
-"""Tables of the docs generated from the registries (metrics, drafting modes, engines).
+"""Tables of the docs generated from the registries (metrics, drafting modes, engines,
+device presets).
 
 Each table sits between ``<!-- MARKER ... -->`` and ``<!-- /MARKER -->`` in its page and
 is this module's output for that marker; tests/docs/test_doc_rot.py compares them.
@@ -44,11 +45,49 @@ def engine_table() -> str:
     return "\n".join(lines)
 
 
+def _tagged(value: float, source: str) -> str:
+    """`value` with the kind of its source: fitted to a calibration row, or an estimate."""
+    for kind in ("fitted", "estimate"):
+        if source.startswith(kind):
+            return f"{value:.3g} ({kind})"
+    return f"{value:.3g}"
+
+
+def device_table() -> str:
+    from specaccel.models.cost.hardware_presets import DEVICE_FACTS, HOST_LINKS, LINKS
+
+    lines = ["| preset | SMs | mma_efficiency | attn_efficiency | dram_efficiency | "
+             "kernel latency | device link (achieved) | host link (peak) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, facts in DEVICE_FACTS.items():
+        link = LINKS[facts.link]
+        device_link = f"{link.name} {link.bw_bytes_s / 1e9:.0f} GB/s"
+        host = (f"{facts.host_link} {HOST_LINKS[facts.host_link] / 1e9:.1f} GB/s"
+                if facts.host_link else "none")
+        g = facts.kernels
+        if g is None:
+            assert facts.efficiency is not None
+            bw, compute = facts.efficiency
+            lines.append(f"| `{name}` | {facts.n_cores} matrix units | {compute:.3g} (flat) | "
+                         f"- | {bw:.3g} (flat) | - | {device_link} | {host} |")
+            continue
+        src = g.sources
+        lines.append(
+            f"| `{name}` | {g.n_sm} | {_tagged(g.mma_efficiency, src['mma_efficiency'])} | "
+            f"{_tagged(g.attn_efficiency, src['attn_efficiency'])} | "
+            f"{_tagged(g.dram_efficiency, src['dram_efficiency'])} | "
+            f"{_tagged(g.kernel_latency_s * 1e6, src['kernel_latency_s'])} us | "
+            f"{device_link} | {host} |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, tuple[str, str, Callable[[], str]]] = {
     "sweep-metrics": ("config-format.md", "specaccel.sim.metrics.METRICS", metric_table),
     "drafting-modes": ("simulator.md", "specaccel.models.cost.drafting.DRAFTING_MODES",
                        drafting_table),
     "engines": ("simulator.md", "specaccel.sim.engines.ENGINES", engine_table),
+    "device-presets": ("cost-model.md",
+                       "specaccel.models.cost.hardware_presets.DEVICE_FACTS", device_table),
 }
 """Marker → (page, registry, generator)."""
 
