@@ -118,6 +118,26 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
+#: Colours of the devices in the operators panel.
+HARDWARE_COLOURS = {"a100-80gb": "#4e79a7", "h100-sxm": "#f28e2b"}
+
+
+def _operators_versus_tokens(ax, sec: dict[str, Any]) -> None:
+    """The operators section: error against tokens, a colour per device."""
+    _error_bands(ax)
+    for hw, colour in HARDWARE_COLOURS.items():
+        rows = [r for r in sec["rows"] if r.get("hardware") == hw and r.get("error") is not None]
+        if not rows:
+            continue
+        ax.plot([r["m"] for r in rows], [100.0 * r["error"] for r in rows], "o", ms=3,
+                alpha=0.6, color=colour, label=hw, zorder=2)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("tokens (GEMM rows M)", fontsize=8)
+    ax.set_ylabel("model − measured (%)", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left")
+    ax.tick_params(labelsize=7)
+
+
 def _versus_gpu_share(ax, sec: dict[str, Any]) -> None:
     _error_bands(ax)
     ax.axvline(100.0 * GPU_BOUND_SHARE, color="#888888", lw=0.8, ls="--", zorder=1)
@@ -137,7 +157,8 @@ def _versus_gpu_share(ax, sec: dict[str, Any]) -> None:
 GPU_SHARE_INCHES = 2.6
 
 #: How a section is drawn when not as a strip of named rows, and its panel height.
-_PANELS = {"array": (_histogram, 2.2), "gemm": (_versus_tokens, 3.0)}
+_PANELS = {"array": (_histogram, 2.2), "gemm": (_versus_tokens, 3.0),
+           "operators": (_operators_versus_tokens, 3.0)}
 
 
 def _title(sec: dict[str, Any]) -> str:

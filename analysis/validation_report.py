@@ -1,5 +1,5 @@
 """`specaccel validate`: every check of the cost model and the simulator against published
-or independently simulated numbers, in five sections.
+or independently simulated numbers, in six sections.
 
 =============  ==========================================================================
 section        what is compared
@@ -8,6 +8,9 @@ section        what is compared
                (:func:`specaccel.models.cost.validation_table.validation_table`)
 ``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100, shape by
                shape (:mod:`specaccel.models.cost.gemm_validation`)
+``operators``  the GPU GEMM model against Vidur's profiled kernel times of the linear
+               layers of 7B to 70B models on an A100 and an H100, 1 to 4096 tokens
+               (:mod:`specaccel.models.cost.operator_validation`)
 ``stacks``     software stacks and placements against measured runs: the Medusa-1
                MT-bench logs, plain-decoding baselines
                (:mod:`specaccel.analysis.stack_calibration`)
@@ -34,10 +37,11 @@ from typing import Any
 
 from specaccel.analysis.source_spread import load_remeasured, spread, spread_line
 
-SECTIONS = ("kernels", "gemm", "stacks", "end-to-end", "array")
+SECTIONS = ("kernels", "gemm", "operators", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
     "gemm": "GEMMs: measured fp16 linear layers on an A100, shape by shape",
+    "operators": "GEMMs: Vidur's profiled linear layers on the A100 and the H100",
     "stacks": "Software stacks: measured runs on a stack",
     "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
     "array": "The systolic array against SCALE-Sim",
@@ -85,6 +89,14 @@ def gemm_section() -> list[dict[str, Any]]:
 
     return [_row("gemm", r["label"], r["role"], r["measured_s"] * 1e6, r["predicted_s"] * 1e6,
                  "us", m=r["m"], reason=r["reason"]) for r in gemm_validation_rows()]
+
+
+def operators_section() -> list[dict[str, Any]]:
+    from specaccel.models.cost.operator_validation import operator_validation_rows
+
+    return [_row("operators", r["label"], r["role"], r["measured_s"] * 1e6,
+                 r["predicted_s"] * 1e6, "us", m=r["m"], hardware=r["hardware"],
+                 bound=r["bound"]) for r in operator_validation_rows()]
 
 
 def stacks_section() -> list[dict[str, Any]]:
@@ -198,7 +210,8 @@ def array_section() -> list[dict[str, Any]]:
 
 
 BUILDERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
-    "kernels": kernels_section, "gemm": gemm_section, "stacks": stacks_section,
+    "kernels": kernels_section, "gemm": gemm_section, "operators": operators_section,
+    "stacks": stacks_section,
     "end-to-end": end_to_end_rows,
     "array": array_section,
 }
@@ -299,6 +312,41 @@ def by_dataflow(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float
     return [(df, len(e), statistics.median(e), max(e)) for df, e in sorted(groups.items())]
 
 
+#: Token ranges of the operators section's groups: decode and verify passes, short
+#: prefills and large batches, long prefills.
+TOKEN_RANGES = ((1, 64, "1-64"), (65, 256, "65-256"), (257, 1 << 30, "257-4096"))
+
+
+def by_operator_group(rows: list[dict[str, Any]]
+                      ) -> list[tuple[str, str, int, float, float, float]]:
+    """``(hardware, tokens, rows, median |error|, worst |error|, median signed error)`` of
+    the operators section, by device and `TOKEN_RANGES`."""
+    out = []
+    for hw in sorted({r["hardware"] for r in rows}):
+        for lo, hi, label in TOKEN_RANGES:
+            e = [r["error"] for r in rows if r["hardware"] == hw and lo <= r["m"] <= hi]
+            if e:
+                out.append((hw, label, len(e), statistics.median(map(abs, e)),
+                            max(map(abs, e)), statistics.median(e)))
+    return out
+
+
+def grouped_table(section: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
+    """``(headers, rows)`` of a section shown by groups, not row by row (its rows are
+    hundreds): the array by dataflow, the operators by device and tokens; ``None`` for
+    the other sections."""
+    if section["name"] == "array":
+        return (["dataflow", "rows", "median abs error", "worst abs error"],
+                [[df, str(n), _pct(med), _pct(worst)]
+                 for df, n, med, worst in by_dataflow(section["rows"])])
+    if section["name"] == "operators":
+        return (["hardware", "tokens", "rows", "median abs error", "worst abs error",
+                 "median signed error"],
+                [[hw, tokens, str(n), _pct(med), _pct(worst), f"{signed * 100:+.1f}%"]
+                 for hw, tokens, n, med, worst, signed in by_operator_group(section["rows"])])
+    return None
+
+
 #: The end-to-end rows' two kinds of source: the leaderboard that ran every method on one
 #: machine against Hugging Face's generate(), and each method's own paper or repository.
 SPEC_BENCH_SOURCE = "Spec-Bench leaderboard"
@@ -373,12 +421,13 @@ def by_source_lines(section: dict[str, Any]) -> list[str]:
 
 
 def section_markdown(section: dict[str, Any]) -> str:
-    """A section's table (Markdown; the array's hundreds of rows by dataflow) and its
-    summary line."""
-    if section["name"] == "array":
-        lines = ["| dataflow | rows | median abs error | worst abs error |", "|---|---|---|---|"]
-        lines += [f"| {df} | {n} | {_pct(med)} | {_pct(worst)} |"
-                  for df, n, med, worst in by_dataflow(section["rows"])]
+    """A section's table (Markdown; a section of hundreds of rows by its groups,
+    `grouped_table`) and its summary line."""
+    grouped = grouped_table(section)
+    if grouped is not None:
+        heads, body = grouped
+        lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        lines += ["| " + " | ".join(row) + " |" for row in body]
         return "\n".join(lines) + "\n\n" + summary_line(section) + "\n"
     cols = _COLUMNS[section["name"]]
     heads = {**_HEADS, **_SECTION_HEADS.get(section["name"], {})}

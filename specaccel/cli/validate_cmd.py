@@ -22,7 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(passes against published decode/prefill measurements), gemm (the GPU "
             "GEMM model against measured fp16 linear layers on an A100, shape by shape; "
             "rows bound by the host loop or by compute on zero-valued inputs are shown "
-            "as excluded, with their reason), stacks (software "
+            "as excluded, with their reason), operators (the same GEMM model against "
+            "Vidur's profiled kernel times of the linear layers of 7B to 70B models on "
+            "an A100 and an H100, 1 to 4096 tokens, summarised by device and tokens), "
+            "stacks (software "
             "stacks and placements against measured runs: the Medusa-1 logs, plain "
             "decoding baselines), end-to-end (every preset with a published speedup, "
             "simulated on the hardware and stacks its source ran on, with the simulated "
@@ -89,9 +92,9 @@ _SHOWN = {
 
 def _human(r: dict[str, Any]) -> str:
     from specaccel.analysis.validation_report import (
-        by_dataflow,
         by_source_lines,
         excluded_lines,
+        grouped_table,
         summary_line,
     )
 
@@ -99,11 +102,11 @@ def _human(r: dict[str, Any]) -> str:
     for sec in r["sections"]:
         out.append(f"== {sec['title']}")
         cols = _SHOWN.get(sec["name"])
-        if cols is None:  # the array's hundreds of rows: by dataflow
-            out.append(table([[df, n, f"{100 * med:.1f}%", f"{100 * worst:.1f}%"]
-                              for df, n, med, worst in by_dataflow(sec["rows"])],
-                             ["dataflow", "rows", "median |error|", "worst |error|"]))
-        else:
+        grouped = grouped_table(sec)
+        if grouped is not None:  # hundreds of rows: by their groups
+            heads, body = grouped
+            out.append(table(body, [h.replace("abs error", "|error|") for h in heads]))
+        elif cols is not None:
             rows = [[("" if x.get(c) is None else f"{x[c] * 100:+.1f}%") if c == "error"
                      else x.get(c, "") for c in cols] for x in sec["rows"]
                     if x["role"] != "excluded"]
