@@ -7,9 +7,11 @@ to them, so their error says nothing), predictions filled, coloured by source wh
 section has sources (the end-to-end section: the Spec-Bench leaderboard or the methods'
 own papers).  Shaded bands mark ±5 % and ±10 %.  The array section, hundreds of rows,
 is a histogram of its errors; the GEMM section plots each row's error against its
-tokens (excluded rows hollow).  Below the end-to-end strip a second panel plots each of
-its rows' error against the share of the simulated step the GPU sets (its
-``gpu_share``): the rows to the right of the dashed line are GPU-bound.  The rows the
+tokens (excluded rows hollow), the operators section too, a colour and marker per GPU,
+each GPU's points set a little apart along the tokens axis.  Below the end-to-end strip
+a second panel plots each of its rows' error against the share of the simulated step
+the GPU sets (its ``gpu_share``): the rows to the right of the dashed line are
+GPU-bound.  The rows the
 plot draws are hashed into the PNG's
 ``Description`` text so that a stored figure can be checked against the report.
 """
@@ -118,19 +120,20 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
-#: Colours of the devices in the operators panel.
-HARDWARE_COLOURS = {"a100-80gb": "#4e79a7", "h100-sxm": "#f28e2b"}
+#: Colour, marker and offset along the tokens axis (a factor) of each device in the
+#: operators panel: the two devices' points of one token count sit side by side.
+HARDWARE_STYLE = {"a100-80gb": ("#59a14f", "s", 0.92), "h100-sxm": ("#f28e2b", "^", 1.08)}
 
 
 def _operators_versus_tokens(ax, sec: dict[str, Any]) -> None:
     """The operators section: error against tokens, a colour per device."""
     _error_bands(ax)
-    for hw, colour in HARDWARE_COLOURS.items():
+    for hw, (colour, marker, shift) in HARDWARE_STYLE.items():
         rows = [r for r in sec["rows"] if r.get("hardware") == hw and r.get("error") is not None]
         if not rows:
             continue
-        ax.plot([r["m"] for r in rows], [100.0 * r["error"] for r in rows], "o", ms=3,
-                alpha=0.6, color=colour, label=hw, zorder=2)
+        ax.plot([r["m"] * shift for r in rows], [100.0 * r["error"] for r in rows], marker,
+                ms=3.5, ls="", alpha=0.7, color=colour, label=hw, zorder=2)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("tokens (GEMM rows M)", fontsize=8)
     ax.set_ylabel("model − measured (%)", fontsize=8)

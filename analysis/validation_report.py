@@ -341,7 +341,7 @@ def grouped_table(section: dict[str, Any]) -> tuple[list[str], list[list[str]]] 
                  for df, n, med, worst in by_dataflow(section["rows"])])
     if section["name"] == "operators":
         return (["hardware", "tokens", "rows", "median abs error", "worst abs error",
-                 "median signed error"],
+                 "median signed error (+: model slower)"],
                 [[hw, tokens, str(n), _pct(med), _pct(worst), f"{signed * 100:+.1f}%"]
                  for hw, tokens, n, med, worst, signed in by_operator_group(section["rows"])])
     return None

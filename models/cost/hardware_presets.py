@@ -157,6 +157,12 @@ GA102_DRAM = 100.7e6 / (217.1e-6 - KERNEL_LATENCY_S) / 600e9
 #: A100's fitted one over the A100's share of its peak in that table, times the 3090's.
 TORCH_MM_FP16_SHARE = {"a100": 258.74 / 312, "ga102": 75.64 / 71}
 GA102_MMA = A100_MMA_FITTED / TORCH_MM_FP16_SHARE["a100"] * TORCH_MM_FP16_SHARE["ga102"]
+#: What an A100 part without a calibration row of its own takes from the A100-80GB SXM.
+_A100_BORROWED = {
+    "mma_efficiency": "the A100-80GB SXM's fitted figure (the same GA100 SMs)",
+    "kernel_latency_s": "the A100-80GB SXM's fitted figure (the same front end)",
+    "dequant_fma_slots": "the A100-80GB SXM's fitted figure (the same SMs)",
+}
 _GA102_SRC = {
     **_A100_SRC,
     "mma_efficiency": "the A100's fitted fraction scaled by the two GPUs' best fp16 "
@@ -232,13 +238,14 @@ def _gpu(n_sm: int, vec_flops: float, link: str, host_link: str, *, mma: float,
 DEVICE_FACTS: dict[str, DeviceFacts] = {
     "a100-40gb": _gpu(108, 19.5e12, "nvlink3", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
                       dram=A100_DRAM_FITTED, sources={
-                          **_A100_SRC, "dram_efficiency": "the A100-80GB's achieved "
-                          "fraction (same HBM controller)"}),
+                          **_A100_SRC, **_A100_BORROWED, "dram_efficiency": "the "
+                          "A100-80GB's achieved fraction (same HBM controller)"}),
     "a100-80gb": _gpu(108, 19.5e12, "nvlink3", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
                       dram=A100_DRAM_FITTED, sources=_A100_SRC),
     "a100-80gb-pcie": _gpu(108, 19.5e12, "pcie4", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
                            dram=A100_DRAM_FITTED, sources={
-                               **_A100_SRC, "dram_efficiency": "the A100-80GB SXM's "
+                               **_A100_SRC, **_A100_BORROWED,
+                               "dram_efficiency": "the A100-80GB SXM's "
                                "achieved fraction (the same die and HBM2e controller; its "
                                "300 W cap is not modelled)"}),
     "h100-sxm": _gpu(132, 67e12, "nvlink4", "pcie5", mma=_HOPPER_MMA, attn=0.75,

@@ -1,7 +1,8 @@
 """The GPU GEMM model against Vidur's per-operator GPU times (``operator-profiles.csv``).
 
-Vidur profiled every operator of a decoder layer on an A100 and an H100 (80 GB SXM
-parts) with dummy weights and real activations, and committed the kernel time of each
+Vidur profiled every operator of a decoder layer on an A100 and an H100 (80 GB parts;
+the form factor is not recorded, the rows are priced on the SXM presets) with dummy
+weights and random, non-zero inputs, and committed the kernel time of each
 (the table's header gives the source).  The table keeps the four linear layers --
 QKV, attention output, gate-and-up, down -- of Llama-2-7B, CodeLlama-34B (also its
 tensor-parallel half) and Llama-2-70B (its quarter and eighth) at 1 to 4096 tokens.

@@ -358,9 +358,12 @@ def hop_time_s(hw: HardwareSpec, model: ModelSpec, placement: Placement,
 def host_link_bw(hw: HardwareSpec) -> float:
     """Achieved host-to-device bandwidth of `hw` (bytes/s)."""
     if hw.host_link_bw_bytes_s <= 0:
+        capable = offload_capable_hardware()
+        if hw.name in capable:  # a preset whose host link was set to 0
+            raise InputError(f"host_link_bw_bytes_s is 0 on this {hw.name}: no link to "
+                             f"copy offloaded weights over", field="offload")
         raise InputError(f"{hw.name} has no host link in the offload model; offloading is "
-                         f"modelled on {', '.join(offload_capable_hardware())}",
-                         field="offload")
+                         f"modelled on {', '.join(capable)}", field="offload")
     return hw.host_link_bw_bytes_s * HOST_LINK_EFFICIENCY
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model, pass_cost
+from specaccel.schema.errors import InputError
 
 
 def _json(capsys, argv):
@@ -74,6 +75,16 @@ def test_offloading_on_a_device_without_a_host_link_names_the_ones_with_one(caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "field 'offload'" in err
     assert "tpuv4 has no host link" in err and "rtx-2080-ti" in err and "h200" in err
+
+
+def test_offloading_over_a_host_link_set_to_zero_says_so():
+    from dataclasses import replace
+
+    from specaccel.models.cost.placement import host_link_bw
+
+    with pytest.raises(InputError) as e:
+        host_link_bw(replace(get_hardware("a100-80gb"), host_link_bw_bytes_s=0.0))
+    assert e.value.field == "offload" and "host_link_bw_bytes_s is 0" in str(e.value)
 
 
 def test_validate_json_gives_sections_with_roles_and_prediction_only_summaries(capsys):

@@ -24,7 +24,9 @@ import sys
 from pathlib import Path
 
 #: Vidur's GPU directory -> specaccel preset (Vidur's device configs: A100 80 GB, 312
-#: TFLOP/s; H100 80 GB, 1000 TFLOP/s; its network profiles are of DGX nodes, so SXM).
+#: TFLOP/s; H100 80 GB, 1000 TFLOP/s).  Its docs/profiling.md uses one set of A100
+#: compute data for its A100 PCIe and its DGX nodes, so the form factor is not recorded;
+#: the SXM presets are taken.
 GPUS = {"a100": "a100-80gb", "h100": "h100-sxm"}
 #: Vidur's model directory -> (name in the table, tensor-parallel degrees kept).
 MODELS = {
@@ -38,15 +40,16 @@ HEADER = """\
 # GPU time of the linear layers of a decoder layer, profiled by Vidur (microsoft/vidur,
 # commit {commit}, data/profiling/compute/<gpu>/<model>/mlp.csv; Agrawal et al., "Vidur:
 # A Large-Scale Simulation Framework for LLM Inference", MLSys 2024).  Vidur builds each
-# layer from vLLM's tensor-parallel linear layers with dummy weights (uniform, vLLM's
+# layer from Sarathi-Serve's tensor-parallel linear layers with dummy weights (uniform,
 # initialize_dummy_weights) in fp16, feeds it the embeddings of random token ids, and
 # takes each operator's kernel time from a torch.profiler trace (its default
 # record_function method).  median_us is the median over its profiling runs.
 # Operators: attn_pre_proj = the fused QKV projection, attn_post_proj = the attention
 # output projection, mlp_up_proj = the fused gate and up projection, mlp_down_proj = the
 # down projection; in_features x out_features are the shapes one tensor-parallel rank
-# holds.  hardware names the specaccel preset (Vidur's A100 80 GB and H100 80 GB, in DGX
-# nodes: the SXM parts).  Made by tests/data/vidur_operator_profiles.py.
+# holds.  hardware names the specaccel preset the row is priced on (Vidur's A100 80 GB
+# and H100 80 GB; it does not record the form factor: the SXM presets are taken).  Made
+# by tests/data/vidur_operator_profiles.py.
 """
 
 

@@ -46,10 +46,13 @@ def engine_table() -> str:
 
 
 def _tagged(value: float, source: str) -> str:
-    """`value` with the kind of its source: fitted to a calibration row, or an estimate."""
+    """`value` with the kind of its source: fitted to a calibration row of this device,
+    borrowed from another device's fit, or an estimate."""
     for kind in ("fitted", "estimate"):
         if source.startswith(kind):
             return f"{value:.3g} ({kind})"
+    if "fitted" in source:
+        return f"{value:.3g} (another device's fit)"
     return f"{value:.3g}"
 
 
