@@ -2,9 +2,12 @@
 
 A GPU (`HardwareSpec.kind == "gpu"` with a `GpuKernelSpec`) prices each operator as the
 kernel that runs it, not as bytes over one flat bandwidth factor and FLOPs over one flat
-compute factor.  Every kernel costs ``kernel_latency_s`` (the front end launching the
-grid, the first DRAM round trip before data streams, the drain of the last wave) plus
-the larger of its compute time and its memory time:
+compute factor.  Every kernel costs a fixed time, `GpuKernelSpec.fixed_s`, plus the
+larger of its compute time and its memory time.  The fixed time has two parts:
+``kernel_latency_s``, inside the kernel (the first DRAM round trip before data streams,
+the drain of the last wave), and ``launch_gap_s``, between one kernel and the next on
+the device (the front end starting the next grid), which a profiler's kernel time
+leaves out:
 
 * **GEMM** ``M x N x K`` (`gemm_time`): the output is cut into CTA tiles ``BM x BN``
   (``BM`` from 16 up to 128: a short ``M`` -- decode, verify -- takes a short tile);
@@ -96,6 +99,7 @@ class GpuKernelSpec:
     kernel_latency_s: float
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
     dequant_fma_slots: float = DEQUANT_FMA_SLOTS
+    launch_gap_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.n_sm < 1:
@@ -108,9 +112,16 @@ class GpuKernelSpec:
             v = getattr(self, name)
             if not (v > 0 and math.isfinite(v)):
                 raise InputError(f"must be a positive number, not {v!r}", field=name)
-        if not (self.kernel_latency_s >= 0 and math.isfinite(self.kernel_latency_s)):
-            raise InputError(f"must be >= 0, not {self.kernel_latency_s!r}",
-                             field="kernel_latency_s")
+        for name in ("kernel_latency_s", "launch_gap_s"):
+            v = getattr(self, name)
+            if not (v >= 0 and math.isfinite(v)):
+                raise InputError(f"must be >= 0, not {v!r}", field=name)
+
+    @property
+    def fixed_s(self) -> float:
+        """Fixed time one kernel adds to a pass: its own start and drain
+        (``kernel_latency_s``) and the gap before the next (``launch_gap_s``)."""
+        return self.kernel_latency_s + self.launch_gap_s
 
 
 @dataclass(frozen=True)
@@ -185,7 +196,7 @@ def gemm_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, m: float, n: 
                                           bm, bn, split, dequant_s_per_weight)
                 if max(c, mem) < best[0]:
                     best = (max(c, mem), c, mem)
-    return KernelTime(best[0] + g.kernel_latency_s, best[1], best[2], 1.0)
+    return KernelTime(best[0] + g.fixed_s, best[1], best[2], 1.0)
 
 
 def dequant_sm_seconds(weight_dtype: str, vec_flops: float, g: GpuKernelSpec) -> float:
@@ -233,7 +244,7 @@ def attention_time(peak_flops: float, peak_bw: float, g: GpuKernelSpec, *, batch
             extra = 2.0 * PARTIAL_BYTES * batch * tokens * q_heads * (head_dim + 1.0) * split
             kernels = 2.0
         memory = (nbytes + extra) / _dram_bw(peak_bw, g, min(ctas, n_sm))
-        t = max(compute, memory) + kernels * g.kernel_latency_s
+        t = max(compute, memory) + kernels * g.fixed_s
         if t < best.seconds:
             best = KernelTime(t, compute, memory, kernels)
     return best
@@ -247,4 +258,4 @@ def elementwise_time(peak_bw: float, vec_flops: float, g: GpuKernelSpec, flops: 
         return KernelTime(0.0, 0.0, 0.0, 0.0)
     compute = flops / vec_flops
     memory = nbytes / (peak_bw * g.dram_efficiency)
-    return KernelTime(max(compute, memory) + g.kernel_latency_s, compute, memory, 1.0)
+    return KernelTime(max(compute, memory) + g.fixed_s, compute, memory, 1.0)

@@ -72,33 +72,41 @@ KERNEL_LAUNCH_S = 5e-6
 #: The GPU kernel model's parameters per preset (see `gpu_kernels` and
 #: docs/cost-model.md).  ``KERNEL_LATENCY_S`` is fitted (calibration row: gpt-fast
 #: Llama-2-7B decode on one A100, `validation_table.CALIBRATION`) and used for every GPU
-#: without a row of its own.  The H100 has one: ``H100_KERNEL_LATENCY_S`` is fitted on
-#: torchao's Llama-3.1-8B bf16 decode on an H100 (calibration row), and its int8
-#: weight-only row is predicted with it (-3.9 %).  Fitting the DRAM efficiency to the
-#: same row instead (0.676 of peak) predicts that int8 row 10.2 % too fast: the H100
-#: loses its time per kernel, not per byte, as Chen (2026, arXiv:2605.30571) finds
-#: for batch-1 decode on it (CUDA graphs cut its step by 1.26x, the L4's by 1.03x).
+#: without a row of its own; on the A100 it is not split into an in-kernel part and a
+#: gap between kernels (Vidur's A100 kernel profiles put about 4.3 us inside the kernel,
+#: within the fit's reach of the whole).  The H100's is split, each part fitted on its
+#: own measurement: ``H100_KERNEL_LATENCY_S``, inside the kernel, with
+#: ``H100_DRAM_FITTED`` and ``H100_MMA_FITTED`` on Vidur's kernel profiles of
+#: Llama-2-7B's layers (calibration rows, `operator_validation.CALIBRATION`), and
+#: ``H100_LAUNCH_GAP_S``, between kernels, on torchao's Llama-3.1-8B bf16 decode on an
+#: H100 (calibration row); its int8 weight-only row is predicted with them.  The H100
+#: loses time per kernel that its kernels do not show, as Chen (2026, arXiv:2605.30571)
+#: finds for batch-1 decode on it (CUDA graphs cut its step by 1.26x, the L4's by 1.03x).
 #: ``SM_BW`` is Little's
 #: law: the 64 KiB a 4-stage 128x128x32 bf16 cp.async pipeline keeps in flight per SM
 #: over a ~600 ns loaded DRAM latency.
 KERNEL_LATENCY_S = 4.74e-6
-H100_KERNEL_LATENCY_S = 9.91e-6
+H100_KERNEL_LATENCY_S = 5.72e-6
+H100_DRAM_FITTED = 0.902
+H100_MMA_FITTED = 0.777
+H100_LAUNCH_GAP_S = 5.45e-6
 SM_BW = 64 * 1024 / 600e-9
 #: Best-shape GEMM efficiency (MAMF: the maximum achievable matmul FLOPS over a brute-force
 #: shape search, stas00/ml-engineering) per device.  The GEMMs of a transformer layer run
 #: below it: ``A100_MMA_FITTED`` is fitted on the TensorRT-LLM Llama-2-7B 2048-token
-#: prefill (calibration row), and every GPU with a MAMF figure takes the same fraction of
-#: it (the RTX 3090, which has none, scales the A100's by a measured torch.mm rate:
-#: ``GA102_MMA``).
-MAMF = {"a100": 271.2 / 312, "hopper": 794.5 / 989, "ada": 0.92}
+#: prefill (calibration row), and every GPU with a MAMF figure and no fit of its own
+#: takes the same fraction of it (the RTX 3090, which has none, scales the A100's by a
+#: measured torch.mm rate: ``GA102_MMA``).
+MAMF = {"a100": 271.2 / 312, "ada": 0.92}
 A100_MMA_FITTED = 0.710
 SHAPE_FRACTION = A100_MMA_FITTED / MAMF["a100"]
 #: Streaming (copy/read benchmark) fraction of peak DRAM bandwidth per device family:
-#: A100 "about 1700 GB/s" of 2039 (gpt-fast README), Hopper 3615 of 4000 GB/s coalesced
-#: read on a GH200 (mredenti/PowerCapping).  The GEMM kernels of a decode pass stream a
-#: little below it: ``A100_DRAM_FITTED`` is fitted on gpt-fast Llama-2-70B on 2 A100s
-#: (calibration row), and Hopper takes the same fraction of its streaming figure.
-DRAM_STREAM = {"a100": 1700 / 2039, "hopper": 0.90}
+#: A100 "about 1700 GB/s" of 2039 (gpt-fast README).  The GEMM kernels of a decode pass
+#: stream a little below it: ``A100_DRAM_FITTED`` is fitted on gpt-fast Llama-2-70B on 2
+#: A100s (calibration row).  The H100's kernels stream at its streaming figure (0.902 of
+#: peak fitted on Vidur's profiles, beside 3615 of 4000 GB/s coalesced read on a GH200,
+#: mredenti/PowerCapping).
+DRAM_STREAM = {"a100": 1700 / 2039}
 A100_DRAM_FITTED = 0.784
 STREAM_FRACTION = A100_DRAM_FITTED / DRAM_STREAM["a100"]
 #: CUDA-core FMA issue slots to dequantise one integer weight in a weight-only GEMM
@@ -120,16 +128,20 @@ _A100_SRC = {
                          "the conversion instruction rates alone give 6 (CUDA C++ "
                          "Programming Guide, arithmetic instruction throughput)",
 }
+_VIDUR_H100 = ("Vidur's kernel profiles of Llama-2-7B's linear layers on an H100 "
+               "(calibration rows; microsoft/vidur, specaccel/data/operator-profiles.csv)")
 _HOPPER_SRC = {
     **_A100_SRC,
-    "mma_efficiency": "the A100's fitted fraction (0.82) of the MAMF, 794.5 of 989 "
-                      "TFLOPS bf16 on H100 SXM, 'H200 is the same' (stas00/ml-engineering)",
+    "mma_efficiency": f"fitted at 1024 to 4096 tokens on {_VIDUR_H100}; 0.98 of the "
+                      "MAMF, 794.5 of 989 TFLOPS bf16 (stas00/ml-engineering)",
     "attn_efficiency": "FlashAttention-3 forward reaches up to 75 % of peak on H100 "
                        "(Shah et al. 2024, arXiv:2407.08608)",
-    "dram_efficiency": "the A100's fitted fraction (0.95) of the Hopper streaming figure, "
-                       "3615 GB/s coalesced read of 4000 on a GH200 (mredenti/PowerCapping)",
-    "kernel_latency_s": "fitted on torchao Llama-3.1-8B bf16 decode on an H100 "
-                        "(calibration row; pytorch/ao torchao/quantization/README.md)",
+    "dram_efficiency": f"fitted at 1 to 64 tokens on {_VIDUR_H100}; the Hopper streaming "
+                       "figure is 3615 GB/s coalesced read of 4000 on a GH200 "
+                       "(mredenti/PowerCapping)",
+    "kernel_latency_s": f"fitted at 1 to 64 tokens on {_VIDUR_H100}",
+    "launch_gap_s": "fitted on torchao Llama-3.1-8B bf16 decode on an H100 (calibration "
+                    "row; pytorch/ao torchao/quantization/README.md)",
     "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
 _ADA_SRC = {
@@ -176,9 +188,7 @@ _GA102_SRC = {
     "kernel_latency_s": "the A100's fitted figure (no row to fit on this part)",
     "dequant_fma_slots": "the A100's fitted figure (no int8 weight-only row on this part)",
 }
-_HOPPER_MMA = SHAPE_FRACTION * MAMF["hopper"]
 _ADA_MMA = SHAPE_FRACTION * MAMF["ada"]
-_HOPPER_DRAM = STREAM_FRACTION * DRAM_STREAM["hopper"]
 @dataclass(frozen=True, kw_only=True)
 class DeviceFacts:
     """What one device preset needs beyond its datasheet row in ``hardware.csv``: the
@@ -218,11 +228,12 @@ class DeviceFacts:
 
 def _gpu(n_sm: int, vec_flops: float, link: str, host_link: str, *, mma: float,
          attn: float, dram: float, sources: dict[str, str],
-         kernel_latency_s: float = KERNEL_LATENCY_S) -> DeviceFacts:
+         kernel_latency_s: float = KERNEL_LATENCY_S, launch_gap_s: float = 0.0
+         ) -> DeviceFacts:
     """A GPU preset's facts: `n_sm` SMs and the kernel model's fractions (`sources`
     says where each comes from)."""
     kernels = GpuKernelSpec(n_sm, mma, attn, dram, SM_BW, kernel_latency_s, sources,
-                            A100_DEQUANT_FITTED)
+                            A100_DEQUANT_FITTED, launch_gap_s)
     return DeviceFacts(n_cores=n_sm, vec_flops=vec_flops, link=link, host_link=host_link,
                        kernels=kernels)
 
@@ -248,15 +259,22 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
                                "dram_efficiency": "the A100-80GB SXM's "
                                "achieved fraction (the same die and HBM2e controller; its "
                                "300 W cap is not modelled)"}),
-    "h100-sxm": _gpu(132, 67e12, "nvlink4", "pcie5", mma=_HOPPER_MMA, attn=0.75,
-                     dram=_HOPPER_DRAM, sources=_HOPPER_SRC,
-                     kernel_latency_s=H100_KERNEL_LATENCY_S),
-    "h200": _gpu(132, 67e12, "nvlink4", "pcie5", mma=_HOPPER_MMA, attn=0.75,
-                 dram=_HOPPER_DRAM, kernel_latency_s=H100_KERNEL_LATENCY_S, sources={
-                     **_HOPPER_SRC, "dram_efficiency": "the H100's (HBM3e on the same "
+    "h100-sxm": _gpu(132, 67e12, "nvlink4", "pcie5", mma=H100_MMA_FITTED, attn=0.75,
+                     dram=H100_DRAM_FITTED, sources=_HOPPER_SRC,
+                     kernel_latency_s=H100_KERNEL_LATENCY_S,
+                     launch_gap_s=H100_LAUNCH_GAP_S),
+    "h200": _gpu(132, 67e12, "nvlink4", "pcie5", mma=H100_MMA_FITTED, attn=0.75,
+                 dram=H100_DRAM_FITTED, kernel_latency_s=H100_KERNEL_LATENCY_S,
+                 launch_gap_s=H100_LAUNCH_GAP_S, sources={
+                     **_HOPPER_SRC,
+                     "mma_efficiency": "the H100's fitted figure (the same SMs and "
+                     "clocks; 'H200 is the same', stas00/ml-engineering)",
+                     "dram_efficiency": "the H100's fitted figure (HBM3e on the same "
                      "memory controller); no H200 measurement found",
-                     "kernel_latency_s": "the H100's fitted figure (the same SMs and front "
-                     "end; no H200 row to fit)"}),
+                     "kernel_latency_s": "the H100's fitted figure (the same SMs; no H200 "
+                     "profile)",
+                     "launch_gap_s": "the H100's fitted figure (the same front end; no "
+                     "H200 row to fit)"}),
     "l4": _gpu(58, 30.3e12, "pcie4", "pcie4", mma=_ADA_MMA, attn=0.60, dram=0.83, sources={
         **_ADA_SRC, "dram_efficiency": "batch-1 bf16 decode on L4 reaches 81 % of its "
         "bandwidth floor with launch overhead that CUDA graphs cut by only 2.8 % (Chen "

@@ -7,30 +7,54 @@ weights and random, non-zero inputs, and committed the kernel time of each
 QKV, attention output, gate-and-up, down -- of Llama-2-7B, CodeLlama-34B (also its
 tensor-parallel half) and Llama-2-70B (its quarter and eighth) at 1 to 4096 tokens.
 `operator_validation_rows` prices each with `gpu_kernels.gemm_time` on the preset it was
-measured on, as the preset is; nothing was fitted to the table, so every row is a
-prediction.  Unlike the GEMM table of `gemm_validation`, these inputs are not zeros
-and the times are the kernels' own (no Python loop around them), so no row is excluded.
+measured on, less the preset's ``launch_gap_s`` (a profiler's kernel time has no gap
+before the next kernel in it).  Unlike the GEMM table of `gemm_validation`, these
+inputs are not zeros and the times are the kernels' own (no Python loop around them), so
+no row is excluded.
 
-The kernel model's fixed time per kernel (``kernel_latency_s``) covers the launch as well
-as the kernel's own start and drain, because it is fitted to passes timed end to end;
-a profiler's kernel time has no launch in it.  Where a preset's fixed time is mostly
-launch, its short kernels come out slow here.
+Three of the H100's kernel parameters are fitted here, on Llama-2-7B's unsharded layers
+only (`CALIBRATION`; those rows are calibration, every other row a prediction):
+
+* its in-kernel fixed time ``kernel_latency_s`` and its ``dram_efficiency`` on the 24
+  rows of 1 to 64 tokens, whose kernels stream their weights: the least-squares line of
+  time against DRAM bytes (intercept, and the inverse of its slope over the peak
+  bandwidth; `fit_streaming`);
+* its ``mma_efficiency`` on the 12 rows of 1024 to 4096 tokens, whose kernels are
+  compute-bound: the figure at which the model's median signed error over them is zero
+  (`fit_mma`).
+
+The gap between kernels, which these profiles cannot see, is fitted on a whole decode
+pass (`validation_table.CALIBRATION`).  The A100's parameters are fitted on whole passes
+only, so all of its rows are predictions.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
+import numpy as np
+
 from .characterisation_csv import parse_characterisation_csv
-from .gpu_kernels import gemm_time
+from .gpu_kernels import GpuKernelSpec, gemm_time
 from .hardware_presets import get_hardware
+from .hardware_spec import HardwareSpec
 from .model_spec import DTYPE_BYTES
 
 TABLE = "operator-profiles.csv"
 _INTS = ("tp", "tokens", "in_features", "out_features")
 _COLUMNS = ("hardware", "model", *_INTS[:2], "operator", *_INTS[2:], "median_us")
+#: The preset whose kernel parameters are fitted on the profiles, and the rows each fit
+#: uses: (model, tensor-parallel degree, fewest tokens, most tokens).
+FITTED_PRESET = "h100-sxm"
+CALIBRATION: dict[str, tuple[str, int, int, int]] = {
+    "streaming": ("llama-2-7b", 1, 1, 64),
+    "mma_efficiency": ("llama-2-7b", 1, 1024, 4096),
+}
+#: Rounds of the two fits (each holds the other's figure; two settle them to < 0.1 %).
+_ROUNDS = 3
 #: Vidur's operator names and what they are.
 OPERATORS = {"attn_pre_proj": "QKV", "attn_post_proj": "attention out",
              "mlp_up_proj": "gate+up", "mlp_down_proj": "down"}
@@ -74,19 +98,89 @@ def load_profiles() -> list[OperatorProfile]:
     return [OperatorProfile(*(r[c] for c in _COLUMNS)) for r in rows]
 
 
+def calibration_fit(r: OperatorProfile) -> str:
+    """The fit of `CALIBRATION` that row `r` serves ("" for a prediction row)."""
+    if r.hardware != FITTED_PRESET:
+        return ""
+    for name, (model, tp, lo, hi) in CALIBRATION.items():
+        if (r.model, r.tp) == (model, tp) and lo <= r.tokens <= hi:
+            return name
+    return ""
+
+
+def kernel_seconds(hw: HardwareSpec, g: GpuKernelSpec, r: OperatorProfile) -> float:
+    """The model's time of the kernel of row `r` on `hw` with kernel parameters `g`, as a
+    profiler times it (without the gap before the next kernel)."""
+    t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, g, r.tokens, r.out_features,
+                  r.in_features, 1.0, r.nbytes)
+    return t.seconds - g.launch_gap_s
+
+
+def fit_streaming(rows: list[OperatorProfile], peak_bw: float) -> tuple[float, float]:
+    """``(kernel_latency_s, dram_efficiency)``: the least-squares line of the rows'
+    times against their DRAM bytes, its intercept and its bandwidth over `peak_bw`."""
+    x = np.array([r.nbytes for r in rows])
+    y = np.array([r.seconds for r in rows])
+    slope, intercept = np.polyfit(x, y, 1)
+    return float(intercept), float(1.0 / (slope * peak_bw))
+
+
+def fit_mma(rows: list[OperatorProfile], hw: HardwareSpec, g: GpuKernelSpec) -> float:
+    """The ``mma_efficiency`` in [0.3, 1] at which the model's median signed error over
+    `rows` is zero (bisection: a larger figure makes every kernel faster)."""
+    lo, hi = 0.3, 1.0
+    for _ in range(40):
+        mid = 0.5 * (lo + hi)
+        gm = replace(g, mma_efficiency=mid)
+        med = statistics.median(kernel_seconds(hw, gm, r) / r.seconds - 1.0 for r in rows)
+        lo, hi = (mid, hi) if med > 0 else (lo, mid)
+    return 0.5 * (lo + hi)
+
+
+def fit_operator_calibration() -> dict[str, dict[str, Any]]:
+    """Re-fit the `FITTED_PRESET`'s parameters from their rows (`CALIBRATION`).  Returns
+    ``"<preset> <parameter>" -> {preset, row, fitted, preset_value}`` as
+    `validation_table.fit_calibration` does; the preset carries the figures rounded."""
+    hw = get_hardware(FITTED_PRESET)
+    assert hw.gpu is not None
+    profiles = load_profiles()
+    groups = {name: [r for r in profiles if calibration_fit(r) == name]
+              for name in CALIBRATION}
+    g = hw.gpu
+    for _ in range(_ROUNDS):
+        latency, dram = fit_streaming(groups["streaming"], hw.mem_bw_bytes_s)
+        g = replace(g, kernel_latency_s=latency, dram_efficiency=dram)
+        g = replace(g, mma_efficiency=fit_mma(groups["mma_efficiency"], hw, g))
+    out = {}
+    for parameter, fit in (("kernel_latency_s", "streaming"), ("dram_efficiency", "streaming"),
+                           ("mma_efficiency", "mma_efficiency")):
+        model, tp, lo, hi = CALIBRATION[fit]
+        out[f"{FITTED_PRESET} {parameter}"] = {
+            "preset": FITTED_PRESET,
+            "row": f"Vidur's profiles, {model} tp{tp}, {lo}-{hi} tokens "
+                   f"({len(groups[fit])} rows)",
+            "fitted": getattr(g, parameter), "preset_value": getattr(hw.gpu, parameter)}
+    return out
+
+
 def operator_validation_rows() -> list[dict[str, Any]]:
     """One row per profile: ``label``, ``hardware``, ``m``/``n``/``k``, ``measured_s``,
     ``predicted_s``, ``error`` (signed, relative to the measurement), ``bound`` (what
-    bounds the modelled kernel) and ``role`` (always ``prediction``)."""
+    bounds the modelled kernel), ``role`` (``calibration`` for the rows of
+    `CALIBRATION`, else ``prediction``) and ``fits`` (the fit a calibration row
+    serves)."""
     out = []
     for r in load_profiles():
         hw = get_hardware(r.hardware)
+        assert hw.gpu is not None
         m, n, k = r.tokens, r.out_features, r.in_features
         t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k, 1.0, r.nbytes)
+        seconds = t.seconds - hw.gpu.launch_gap_s
+        fit = calibration_fit(r)
         out.append({
             "label": r.label, "hardware": r.hardware, "m": m, "n": n, "k": k,
-            "measured_s": r.seconds, "predicted_s": t.seconds,
-            "error": (t.seconds - r.seconds) / r.seconds, "bound": t.bound,
-            "role": "prediction", "reason": "",
+            "measured_s": r.seconds, "predicted_s": seconds,
+            "error": (seconds - r.seconds) / r.seconds, "bound": t.bound,
+            "role": "calibration" if fit else "prediction", "reason": "", "fits": fit,
         })
     return out

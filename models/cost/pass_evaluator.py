@@ -117,7 +117,7 @@ def pack_hardware(hw: HardwareSpec) -> np.ndarray:
         v[H_SMRATE] = hw.peak_flops * g.mma_efficiency / g.n_sm
         v[H_ATTNRATE] = hw.peak_flops * g.attn_efficiency / g.n_sm
         v[H_DRAMBW] = hw.mem_bw_bytes_s * g.dram_efficiency
-        v[H_SMBW], v[H_KLAT] = g.sm_bw_bytes_s, g.kernel_latency_s
+        v[H_SMBW], v[H_KLAT] = g.sm_bw_bytes_s, g.fixed_s
         v[H_DQ] = g.dequant_fma_slots * g.n_sm / (0.5 * hw.vec_flops)
     return v
 

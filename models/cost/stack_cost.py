@@ -43,10 +43,10 @@ MOE_ROUTER_KERNELS = 3
 
 
 def gpu_kernel_s(hw: HardwareSpec) -> float:
-    """Fixed GPU time of one kernel on `hw`: the kernel model's ``kernel_latency_s``
-    (launch, first DRAM round trip, drain of the last wave; 0 on a device the kernel
-    model prices without one)."""
-    return float(hw.gpu.kernel_latency_s) if getattr(hw, "gpu", None) is not None else 0.0
+    """Fixed GPU time of one kernel on `hw`: the kernel model's `GpuKernelSpec.fixed_s`
+    (first DRAM round trip, drain of the last wave, the gap before the next kernel; 0 on
+    a device the kernel model prices without one)."""
+    return float(hw.gpu.fixed_s) if getattr(hw, "gpu", None) is not None else 0.0
 
 
 def pass_kernel_count(stack: SoftwareStack, model: ModelSpec, *, layers: int | None = None,

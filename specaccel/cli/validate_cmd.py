@@ -67,8 +67,9 @@ def run(args: argparse.Namespace) -> int:
         result["plot"] = str(plot_validation(result, args.plot))
     stale = [r["id"] for sec in result["sections"] for r in sec["rows"]
              if r["role"] == "calibration" and r["error"] is not None
-             and abs(r["error"]) > CALIBRATION_TOLERANCE]
-    stale += [f"{fit['preset']} {name} (row: {fit['row']})" for sec in result["sections"]
+             and not r.get("group_fit") and abs(r["error"]) > CALIBRATION_TOLERANCE]
+    stale += [f"{'' if name.startswith(fit['preset']) else fit['preset'] + ' '}{name} "
+              f"(row: {fit['row']})" for sec in result["sections"]
               for name, fit in sec.get("fits", {}).items()
               if abs(fit["fitted"] - fit["preset_value"])
               > CALIBRATION_TOLERANCE * abs(fit["preset_value"])]

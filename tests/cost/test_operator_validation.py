@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from dataclasses import replace
 
 import pytest
 
@@ -11,7 +12,15 @@ from specaccel.analysis.validation_report import by_operator_group, validation_r
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.gpu_kernels import gemm_time
-from specaccel.models.cost.operator_validation import load_profiles, operator_validation_rows
+from specaccel.models.cost.operator_validation import (
+    OperatorProfile,
+    fit_mma,
+    fit_operator_calibration,
+    fit_streaming,
+    kernel_seconds,
+    load_profiles,
+    operator_validation_rows,
+)
 
 #: CodeLlama-34B is no model preset; its shape from codellama/CodeLlama-34b-Instruct-hf's
 #: config.json: (hidden, heads, KV heads, intermediate).
@@ -51,15 +60,60 @@ def test_every_profile_is_a_tensor_parallel_shard_of_its_model():
     assert first.nbytes == 2.0 * (4096 * 12288 + 4096 + 12288)
 
 
-def test_each_row_is_priced_on_the_preset_it_was_measured_on(rows):
-    assert all(r["role"] == "prediction" for r in rows)
+def test_each_row_is_priced_on_its_preset_as_a_profiler_times_it(rows):
+    """A profiler's kernel time has no gap before the next kernel: the row is the kernel
+    model's time less the preset's launch gap, which a pass does pay."""
+    h100 = get_hardware("h100-sxm")
+    assert h100.gpu.launch_gap_s > 0  # the H100's is fitted on a whole pass
     for r in (rows[0], rows[-1]):
         hw = get_hardware(r["hardware"])
         nbytes = 2.0 * (r["k"] * r["n"] + r["m"] * r["k"] + r["m"] * r["n"])
         t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, r["m"], r["n"], r["k"], 1.0,
                       nbytes)
-        assert r["predicted_s"] == t.seconds
-        assert r["error"] == pytest.approx(t.seconds / r["measured_s"] - 1.0)
+        assert r["predicted_s"] == pytest.approx(t.seconds - hw.gpu.launch_gap_s)
+        assert r["error"] == pytest.approx(r["predicted_s"] / r["measured_s"] - 1.0)
+    assert rows[-1]["hardware"] == "h100-sxm"
+
+
+def test_only_the_fitted_h100_rows_are_calibration(rows):
+    cal = [r for r in rows if r["role"] == "calibration"]
+    assert len(cal) == 5 * 4 + 3 * 4  # 7B at 1-64 tokens (5 counts), at 1024-4096 (3)
+    assert all(r["hardware"] == "h100-sxm" and "llama-2-7b " in r["label"] for r in cal)
+    assert {r["fits"] for r in cal} == {"streaming", "mma_efficiency"}
+    assert all(r["role"] == "prediction" for r in rows if r["hardware"] == "a100-80gb")
+
+
+def test_the_h100_figures_are_the_fits_of_their_rows():
+    fits = fit_operator_calibration()
+    assert set(fits) == {"h100-sxm kernel_latency_s", "h100-sxm dram_efficiency",
+                         "h100-sxm mma_efficiency"}
+    for fit in fits.values():  # the preset carries each figure rounded
+        assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=0.01)
+    assert 0.85 < fits["h100-sxm dram_efficiency"]["fitted"] < 0.95  # streams near 3 TB/s
+
+
+def test_fit_streaming_recovers_a_line_and_fit_mma_a_figure():
+    hw = get_hardware("h100-sxm")
+    peak = hw.mem_bw_bytes_s
+    rows = [OperatorProfile("h100-sxm", "x", 1, 1, "mlp_up_proj", k, n,
+                            (3e-6 + 2.0 * (k * n + k + n) / (0.8 * peak)) * 1e6)
+            for k, n in ((4096, 4096), (4096, 12288), (8192, 28672))]
+    latency, dram = fit_streaming(rows, peak)
+    assert latency == pytest.approx(3e-6, rel=1e-3) and dram == pytest.approx(0.8, rel=1e-3)
+    g = replace(hw.gpu, mma_efficiency=0.6)
+    big = [OperatorProfile("h100-sxm", "x", 1, 4096, "mlp_up_proj", 4096, 22016, 1.0)]
+    big = [replace(big[0], median_us=kernel_seconds(hw, g, big[0]) * 1e6)]
+    assert fit_mma(big, hw, replace(g, mma_efficiency=0.9)) == pytest.approx(0.6, rel=1e-3)
+
+
+def test_validate_exits_1_when_a_fit_of_the_profiles_is_stale(capsys, monkeypatch):
+    stale = {"h100-sxm dram_efficiency": {"preset": "h100-sxm", "row": "rows",
+                                          "fitted": 0.95, "preset_value": 0.902}}
+    monkeypatch.setattr(
+        "specaccel.models.cost.operator_validation.fit_operator_calibration", lambda: stale)
+    assert main(["validate", "--section", "operators", "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["stale_calibration_rows"] == ["h100-sxm dram_efficiency (row: rows)"]
 
 
 def test_a100_decode_and_verify_gemms_are_predicted_within_a_few_percent(rows):
@@ -75,10 +129,11 @@ def test_groups_split_rows_by_device_and_tokens(rows):
     groups = by_operator_group(section_rows)
     assert [(hw, tokens) for hw, tokens, *_ in groups] == [
         (hw, t) for hw in ("a100-80gb", "h100-sxm") for t in ("1-64", "65-256", "257-4096")]
-    assert sum(n for _, _, n, *_ in groups) == len(rows)
+    pred = [r for r in rows if r["role"] == "prediction"]
+    assert sum(n for _, _, n, *_ in groups) == len(pred)
     for hw, tokens, n, med, worst, signed in groups:
         lo, hi = {"1-64": (1, 64), "65-256": (65, 256), "257-4096": (257, 4096)}[tokens]
-        errs = [r["error"] for r in rows if r["hardware"] == hw and lo <= r["m"] <= hi]
+        errs = [r["error"] for r in pred if r["hardware"] == hw and lo <= r["m"] <= hi]
         assert n == len(errs) and med == pytest.approx(statistics.median(map(abs, errs)))
         assert worst == pytest.approx(max(map(abs, errs)))
         assert signed == pytest.approx(statistics.median(errs))
@@ -88,7 +143,8 @@ def test_validate_reports_the_section_by_groups(capsys):
     assert main(["validate", "--section", "operators"]) == 0
     out = capsys.readouterr().out
     assert "Vidur's profiled linear layers" in out and "h100-sxm   257-4096" in out
-    assert "520 prediction rows" in out and "0 calibration rows" in out
+    assert "488 prediction rows" in out and "32 calibration rows" in out
     assert main(["validate", "--section", "operators", "--json"]) == 0
     sec = json.loads(capsys.readouterr().out)["sections"][0]
-    assert sec["name"] == "operators" and sec["summary"]["prediction_rows"] == 520
+    assert sec["name"] == "operators" and sec["summary"]["prediction_rows"] == 488
+    assert set(sec["fits"]) == set(fit_operator_calibration())

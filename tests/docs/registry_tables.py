@@ -60,8 +60,9 @@ def device_table() -> str:
     from specaccel.models.cost.hardware_presets import DEVICE_FACTS, HOST_LINKS, LINKS
 
     lines = ["| preset | SMs | mma_efficiency | attn_efficiency | dram_efficiency | "
-             "kernel latency | device link (achieved) | host link (peak) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "kernel latency (in the kernel) | launch gap (between kernels) | "
+             "device link (achieved) | host link (peak) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, facts in DEVICE_FACTS.items():
         link = LINKS[facts.link]
         device_link = f"{link.name} {link.bw_bytes_s / 1e9:.0f} GB/s"
@@ -72,7 +73,7 @@ def device_table() -> str:
             assert facts.efficiency is not None
             bw, compute = facts.efficiency
             lines.append(f"| `{name}` | {facts.n_cores} matrix units | {compute:.3g} (flat) | "
-                         f"- | {bw:.3g} (flat) | - | {device_link} | {host} |")
+                         f"- | {bw:.3g} (flat) | - | - | {device_link} | {host} |")
             continue
         src = g.sources
         lines.append(
@@ -80,6 +81,7 @@ def device_table() -> str:
             f"{_tagged(g.attn_efficiency, src['attn_efficiency'])} | "
             f"{_tagged(g.dram_efficiency, src['dram_efficiency'])} | "
             f"{_tagged(g.kernel_latency_s * 1e6, src['kernel_latency_s'])} us | "
+            f"{_tagged(g.launch_gap_s * 1e6, src.get('launch_gap_s', ''))} us | "
             f"{device_link} | {host} |")
     return "\n".join(lines)
 
