@@ -122,7 +122,8 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
 
 #: Colour, marker and offset along the tokens axis (a factor) of each device in the
 #: operators panel: the two devices' points of one token count sit side by side.
-HARDWARE_STYLE = {"a100-80gb": ("#59a14f", "s", 0.92), "h100-sxm": ("#f28e2b", "^", 1.08)}
+HARDWARE_STYLE = {"a100-80gb": ("#59a14f", "s", 0.9), "h100-sxm": ("#f28e2b", "^", 1.0),
+                  "a40": ("#b07aa1", "D", 1.1)}
 
 
 def _operators_versus_tokens(ax, sec: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ section        what is compared
 ``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100, shape by
                shape (:mod:`specaccel.models.cost.gemm_validation`)
 ``operators``  the GPU GEMM model against Vidur's profiled kernel times of the linear
-               layers of 7B to 70B models on an A100 and an H100, 1 to 4096 tokens
+               layers of 7B to 70B models on an A100, an H100 and an A40, 1 to 4096 tokens
                (:mod:`specaccel.models.cost.operator_validation`)
 ``stacks``     software stacks and placements against measured runs: the Medusa-1
                MT-bench logs, plain-decoding baselines
@@ -41,7 +41,7 @@ SECTIONS = ("kernels", "gemm", "operators", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
     "gemm": "GEMMs: measured fp16 linear layers on an A100, shape by shape",
-    "operators": "GEMMs: Vidur's profiled linear layers on the A100 and the H100",
+    "operators": "GEMMs: Vidur's profiled linear layers on the A100, the H100 and the A40",
     "stacks": "Software stacks: measured runs on a stack",
     "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
     "array": "The systolic array against SCALE-Sim",

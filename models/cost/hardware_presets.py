@@ -73,9 +73,10 @@ KERNEL_LAUNCH_S = 5e-6
 #: docs/cost-model.md).  ``KERNEL_LATENCY_S`` is fitted (calibration row: gpt-fast
 #: Llama-2-7B decode on one A100, `validation_table.CALIBRATION`) and used for every GPU
 #: without a row of its own; on the A100 it is not split into an in-kernel part and a
-#: gap between kernels (Vidur's A100 kernel profiles put about 4.3 us inside the kernel,
-#: within the fit's reach of the whole).  The H100's is split, each part fitted on its
-#: own measurement: ``H100_KERNEL_LATENCY_S``, inside the kernel, with
+#: gap between kernels (fitted as the H100's are, Vidur's A100 kernel profiles divide the
+#: time between fixed and per-byte parts differently from the whole passes: 6.8 us and
+#: 0.831 against 4.74 us and 0.784, so no gap follows from them).  The H100's is split,
+#: each part fitted on its own measurement: ``H100_KERNEL_LATENCY_S``, inside the kernel, with
 #: ``H100_DRAM_FITTED`` and ``H100_MMA_FITTED`` on Vidur's kernel profiles of
 #: Llama-2-7B's layers (calibration rows, `operator_validation.CALIBRATION`), and
 #: ``H100_LAUNCH_GAP_S``, between kernels, on torchao's Llama-3.1-8B bf16 decode on an
@@ -132,7 +133,7 @@ _VIDUR_H100 = ("Vidur's kernel profiles of Llama-2-7B's linear layers on an H100
                "(calibration rows; microsoft/vidur, specaccel/data/operator-profiles.csv)")
 _HOPPER_SRC = {
     **_A100_SRC,
-    "mma_efficiency": f"fitted at 1024 to 4096 tokens on {_VIDUR_H100}; 0.98 of the "
+    "mma_efficiency": f"fitted at 1024 to 4096 tokens on {_VIDUR_H100}; 0.97 of the "
                       "MAMF, 794.5 of 989 TFLOPS bf16 (stas00/ml-engineering)",
     "attn_efficiency": "FlashAttention-3 forward reaches up to 75 % of peak on H100 "
                        "(Shah et al. 2024, arXiv:2407.08608)",
@@ -240,12 +241,12 @@ def _gpu(n_sm: int, vec_flops: float, link: str, host_link: str, *, mma: float,
 
 #: Every device preset beside its datasheet row (``hardware.csv``, whose ``preset``
 #: column names the entry).  CUDA-core FP32 rates as the vector path (datasheets): A100
-#: 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5, RTX 2080 Ti 13.4, RTX 3090 35.6, RTX 4090
-#: 82.6 TFLOP/s.  Device links: A100 SXM NVLink3, H100/H200 NVLink4, the A100 PCIe card,
-#: L4, L40, RTX 3090 and RTX 4090 PCIe 4.0 x16, the RTX 2080 Ti PCIe 3.0 x16 (the NVLink
-#: bridges of the A100 PCIe, the 2080 Ti and the 3090 are add-ons, not modelled; the 4090
-#: has none), TPU v4 ICI.  Host links: PCIe 5.0 x16 on Hopper, 3.0 on the 2080 Ti, 4.0 on
-#: the others; the TPU's host link is not modelled.
+#: 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5, A40 37.4, RTX 2080 Ti 13.4, RTX 3090 35.6,
+#: RTX 4090 82.6 TFLOP/s.  Device links: A100 SXM NVLink3, H100/H200 NVLink4, the A100
+#: PCIe card, L4, L40, A40, RTX 3090 and RTX 4090 PCIe 4.0 x16, the RTX 2080 Ti PCIe 3.0
+#: x16 (the NVLink bridges of the A100 PCIe, the A40, the 2080 Ti and the 3090 are
+#: add-ons, not modelled; the 4090 has none), TPU v4 ICI.  Host links: PCIe 5.0 x16 on
+#: Hopper, 3.0 on the 2080 Ti, 4.0 on the others; the TPU's host link is not modelled.
 DEVICE_FACTS: dict[str, DeviceFacts] = {
     "a100-40gb": _gpu(108, 19.5e12, "nvlink3", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
                       dram=A100_DRAM_FITTED, sources={
@@ -282,6 +283,14 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
     "l40": _gpu(142, 90.5e12, "pcie4", "pcie4", mma=_ADA_MMA, attn=0.60, dram=0.83,
                 sources={**_ADA_SRC, "dram_efficiency": "estimate: the L4's GDDR6 fraction "
                          "(no L40 measurement found)"}),
+    "a40": _gpu(84, 37.4e12, "pcie4", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+                dram=GA102_DRAM, sources={
+                    **_GA102_SRC,
+                    "mma_efficiency": "estimate: the A100's fitted fraction (a datacenter "
+                    "GA102 runs fp32 accumulate at full rate, so the RTX 3090's torch.mm "
+                    "share does not apply; its 300 W cap is not modelled)",
+                    "dram_efficiency": "the GDDR6 fraction measured on the A10, the same "
+                    "GA102 die and memory (hardware_presets.GA102_DRAM)"}),
     "rtx-2080-ti": _gpu(68, 13.4e12, "pcie3", "pcie3", mma=A100_MMA_FITTED, attn=0.60,
                         dram=GA102_DRAM, sources={
                             **_A100_SRC,

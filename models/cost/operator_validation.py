@@ -1,7 +1,7 @@
 """The GPU GEMM model against Vidur's per-operator GPU times (``operator-profiles.csv``).
 
 Vidur profiled every operator of a decoder layer on an A100 and an H100 (80 GB parts;
-the form factor is not recorded, the rows are priced on the SXM presets) with dummy
+the form factor is not recorded, the rows are priced on the SXM presets) and an A40 with dummy
 weights and random, non-zero inputs, and committed the kernel time of each
 (the table's header gives the source).  The table keeps the four linear layers --
 QKV, attention output, gate-and-up, down -- of Llama-2-7B, CodeLlama-34B (also its
@@ -15,10 +15,10 @@ no row is excluded.
 Three of the H100's kernel parameters are fitted here, on Llama-2-7B's unsharded layers
 only (`CALIBRATION`; those rows are calibration, every other row a prediction):
 
-* its in-kernel fixed time ``kernel_latency_s`` and its ``dram_efficiency`` on the 24
+* its in-kernel fixed time ``kernel_latency_s`` and its ``dram_efficiency`` on the 20
   rows of 1 to 64 tokens, whose kernels stream their weights: the least-squares line of
-  time against DRAM bytes (intercept, and the inverse of its slope over the peak
-  bandwidth; `fit_streaming`);
+  time against DRAM bytes, in seconds and unweighted, so the largest kernels weigh most
+  (intercept, and the inverse of its slope over the peak bandwidth; `fit_streaming`);
 * its ``mma_efficiency`` on the 12 rows of 1024 to 4096 tokens, whose kernels are
   compute-bound: the figure at which the model's median signed error over them is zero
   (`fit_mma`).
@@ -53,8 +53,9 @@ CALIBRATION: dict[str, tuple[str, int, int, int]] = {
     "streaming": ("llama-2-7b", 1, 1, 64),
     "mma_efficiency": ("llama-2-7b", 1, 1024, 4096),
 }
-#: Rounds of the two fits (each holds the other's figure; two settle them to < 0.1 %).
-_ROUNDS = 3
+#: Rounds of the two fits: the MMA fit holds the streaming figures; the streaming fit
+#: does not depend on the MMA figure, so one round settles both.
+_ROUNDS = 1
 #: Vidur's operator names and what they are.
 OPERATORS = {"attn_pre_proj": "QKV", "attn_post_proj": "attention out",
              "mlp_up_proj": "gate+up", "mlp_down_proj": "down"}

@@ -14,8 +14,8 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
 * kernel counts -- ``layer_kernels`` per decoder layer, ``pass_kernels`` per pass outside
   the layers (embedding, masks and positions, final norm, LM head), ``head_kernels`` per
   Medusa head, all counted from the stack's code (see `STACKS`).  Every kernel costs the
-  device's own fixed GPU time (the kernel model's ``kernel_latency_s``: launch, first
-  DRAM round trip, drain), the stack's further kernels too;
+  device's own fixed GPU time (the kernel model's ``fixed_s``: first DRAM round trip,
+  drain, the gap before the next kernel), the stack's further kernels too;
 * ``attention`` -- ``"eager"`` materialises the score matrix and runs the softmax in fp32
   in separate kernels (`EAGER_SCORE_BYTES` of traffic per score), ``"fused"`` does not
   (FlashAttention-style kernels, whose traffic the kernel model already has);

@@ -5,7 +5,7 @@ GPUs and commits the results: ``data/profiling/compute/<gpu>/<model>/mlp.csv``, 
 per (tokens, tensor-parallel degree) with the min/max/mean/median/std GPU time in ms of
 each operator over its profiling runs.  This script keeps the four linear layers (the
 fused QKV projection, the attention output projection, the fused gate-and-up projection,
-the down projection) of three models on the A100 and the H100, at a fixed set of token
+the down projection) of three models on the A100, the H100 and the A40, at a fixed set of token
 counts and tensor-parallel degrees, as their median times in microseconds.  Where a
 (tokens, degree) pair appears twice in Vidur's file, the first row is kept.
 
@@ -24,10 +24,10 @@ import sys
 from pathlib import Path
 
 #: Vidur's GPU directory -> specaccel preset (Vidur's device configs: A100 80 GB, 312
-#: TFLOP/s; H100 80 GB, 1000 TFLOP/s).  Its docs/profiling.md uses one set of A100
-#: compute data for its A100 PCIe and its DGX nodes, so the form factor is not recorded;
-#: the SXM presets are taken.
-GPUS = {"a100": "a100-80gb", "h100": "h100-sxm"}
+#: TFLOP/s; H100 80 GB, 1000 TFLOP/s; A40, 150 TFLOP/s).  Its docs/profiling.md uses one
+#: set of A100 compute data for its A100 PCIe and its DGX nodes, so the form factor is
+#: not recorded; the SXM presets are taken.
+GPUS = {"a100": "a100-80gb", "h100": "h100-sxm", "a40": "a40"}
 #: Vidur's model directory -> (name in the table, tensor-parallel degrees kept).
 MODELS = {
     "meta-llama/Llama-2-7b-hf": ("llama-2-7b", (1,)),
@@ -48,8 +48,8 @@ HEADER = """\
 # output projection, mlp_up_proj = the fused gate and up projection, mlp_down_proj = the
 # down projection; in_features x out_features are the shapes one tensor-parallel rank
 # holds.  hardware names the specaccel preset the row is priced on (Vidur's A100 80 GB
-# and H100 80 GB; it does not record the form factor: the SXM presets are taken).  Made
-# by tests/data/vidur_operator_profiles.py.
+# and H100 80 GB -- it does not record the form factor: the SXM presets are taken -- and
+# its A40).  Made by tests/data/vidur_operator_profiles.py.
 """
 
 
