@@ -46,6 +46,12 @@ HOST_FLOOR_S = 20e-6
 _COLUMNS = ("in_features", "out_features", "batch_size", "seq_len", "tokens_per_s")
 
 
+def fp16_gemm_bytes(m: int, k: int, n: int) -> float:
+    """DRAM traffic of one fp16 ``m x k`` by ``k x n`` GEMM: the weight, the input rows
+    and the output rows, each read or written once."""
+    return DTYPE_BYTES["fp16"] * (k * n + m * k + m * n)
+
+
 @dataclass(frozen=True)
 class GemmMeasurement:
     """One row of the table: ``tokens = batch_size x seq_len`` rows times the weight."""
@@ -67,9 +73,8 @@ class GemmMeasurement:
 
     @property
     def nbytes(self) -> float:
-        """DRAM traffic of the GEMM: the fp16 weight, input rows and output rows."""
-        m, k, n = self.tokens, self.in_features, self.out_features
-        return DTYPE_BYTES["fp16"] * (k * n + m * k + m * n)
+        """DRAM traffic of the GEMM (`fp16_gemm_bytes`)."""
+        return fp16_gemm_bytes(self.tokens, self.in_features, self.out_features)
 
     @property
     def flops(self) -> float:

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 
 from .characterisation_csv import parse_characterisation_csv
-from .gpu_kernels import GpuKernelSpec, gemm_time
+from .gemm_validation import fp16_gemm_bytes
+from .gpu_kernels import GpuKernelSpec, KernelTime, gemm_time
 from .hardware_presets import get_hardware
 from .hardware_spec import HardwareSpec
-from .model_spec import DTYPE_BYTES
 
 TABLE = "operator-profiles.csv"
 _INTS = ("tp", "tokens", "in_features", "out_features")
@@ -53,9 +53,6 @@ CALIBRATION: dict[str, tuple[str, int, int, int]] = {
     "streaming": ("llama-2-7b", 1, 1, 64),
     "mma_efficiency": ("llama-2-7b", 1, 1024, 4096),
 }
-#: Rounds of the two fits: the MMA fit holds the streaming figures; the streaming fit
-#: does not depend on the MMA figure, so one round settles both.
-_ROUNDS = 1
 #: Vidur's operator names and what they are.
 OPERATORS = {"attn_pre_proj": "QKV", "attn_post_proj": "attention out",
              "mlp_up_proj": "gate+up", "mlp_down_proj": "down"}
@@ -80,9 +77,8 @@ class OperatorProfile:
 
     @property
     def nbytes(self) -> float:
-        """DRAM traffic of the GEMM: the fp16 weight, input rows and output rows."""
-        m, k, n = self.tokens, self.in_features, self.out_features
-        return DTYPE_BYTES["fp16"] * (k * n + m * k + m * n)
+        """DRAM traffic of the GEMM (`gemm_validation.fp16_gemm_bytes`)."""
+        return fp16_gemm_bytes(self.tokens, self.in_features, self.out_features)
 
     @property
     def label(self) -> str:
@@ -109,12 +105,17 @@ def calibration_fit(r: OperatorProfile) -> str:
     return ""
 
 
-def kernel_seconds(hw: HardwareSpec, g: GpuKernelSpec, r: OperatorProfile) -> float:
-    """The model's time of the kernel of row `r` on `hw` with kernel parameters `g`, as a
-    profiler times it (without the gap before the next kernel)."""
+def profiled_kernel(hw: HardwareSpec, g: GpuKernelSpec, r: OperatorProfile) -> KernelTime:
+    """The model's kernel of row `r` on `hw` with kernel parameters `g`, timed as a
+    profiler times it: without the gap before the next kernel."""
     t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, g, r.tokens, r.out_features,
                   r.in_features, 1.0, r.nbytes)
-    return t.seconds - g.launch_gap_s
+    return replace(t, seconds=t.seconds - g.launch_gap_s)
+
+
+def kernel_seconds(hw: HardwareSpec, g: GpuKernelSpec, r: OperatorProfile) -> float:
+    """Seconds of `profiled_kernel`."""
+    return profiled_kernel(hw, g, r).seconds
 
 
 def fit_streaming(rows: list[OperatorProfile], peak_bw: float) -> tuple[float, float]:
@@ -147,11 +148,10 @@ def fit_operator_calibration() -> dict[str, dict[str, Any]]:
     profiles = load_profiles()
     groups = {name: [r for r in profiles if calibration_fit(r) == name]
               for name in CALIBRATION}
-    g = hw.gpu
-    for _ in range(_ROUNDS):
-        latency, dram = fit_streaming(groups["streaming"], hw.mem_bw_bytes_s)
-        g = replace(g, kernel_latency_s=latency, dram_efficiency=dram)
-        g = replace(g, mma_efficiency=fit_mma(groups["mma_efficiency"], hw, g))
+    # the streaming line does not depend on the MMA figure; the MMA fit holds the line's
+    latency, dram = fit_streaming(groups["streaming"], hw.mem_bw_bytes_s)
+    g = replace(hw.gpu, kernel_latency_s=latency, dram_efficiency=dram)
+    g = replace(g, mma_efficiency=fit_mma(groups["mma_efficiency"], hw, g))
     out = {}
     for parameter, fit in (("kernel_latency_s", "streaming"), ("dram_efficiency", "streaming"),
                            ("mma_efficiency", "mma_efficiency")):
@@ -174,14 +174,12 @@ def operator_validation_rows() -> list[dict[str, Any]]:
     for r in load_profiles():
         hw = get_hardware(r.hardware)
         assert hw.gpu is not None
-        m, n, k = r.tokens, r.out_features, r.in_features
-        t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k, 1.0, r.nbytes)
-        seconds = t.seconds - hw.gpu.launch_gap_s
+        t = profiled_kernel(hw, hw.gpu, r)
         fit = calibration_fit(r)
         out.append({
-            "label": r.label, "hardware": r.hardware, "m": m, "n": n, "k": k,
-            "measured_s": r.seconds, "predicted_s": seconds,
-            "error": (seconds - r.seconds) / r.seconds, "bound": t.bound,
+            "label": r.label, "hardware": r.hardware, "m": r.tokens, "n": r.out_features,
+            "k": r.in_features, "measured_s": r.seconds, "predicted_s": t.seconds,
+            "error": (t.seconds - r.seconds) / r.seconds, "bound": t.bound,
             "role": "calibration" if fit else "prediction", "reason": "", "fits": fit,
         })
     return out
