@@ -1,5 +1,5 @@
 """`specaccel validate`: every check of the cost model and the simulator against published
-or independently simulated numbers, in six sections.
+or independently simulated numbers, in seven sections.
 
 =============  ==========================================================================
 section        what is compared
@@ -11,6 +11,9 @@ section        what is compared
 ``operators``  the GPU GEMM model against Vidur's profiled kernel times of the linear
                layers of 7B to 70B models on an A100, an H100 and an A40, 1 to 4096 tokens
                (:mod:`specaccel.models.cost.operator_validation`)
+``collectives`` the links' all-reduce bus bandwidth against Vidur's NCCL profiles on an
+               A100 DGX, an H100 DGX and four A100 PCIe cards
+               (:mod:`specaccel.models.cost.collective_validation`)
 ``stacks``     software stacks and placements against measured runs: the Medusa-1
                MT-bench logs, plain-decoding baselines
                (:mod:`specaccel.analysis.stack_calibration`)
@@ -37,11 +40,12 @@ from typing import Any
 
 from specaccel.analysis.source_spread import load_remeasured, spread, spread_line
 
-SECTIONS = ("kernels", "gemm", "operators", "stacks", "end-to-end", "array")
+SECTIONS = ("kernels", "gemm", "operators", "collectives", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
     "gemm": "GEMMs: measured fp16 linear layers on an A100, shape by shape",
     "operators": "GEMMs: Vidur's profiled linear layers on the A100, the H100 and the A40",
+    "collectives": "All-reduce: the links' bus bandwidth against Vidur's NCCL profiles",
     "stacks": "Software stacks: measured runs on a stack",
     "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
     "array": "The systolic array against SCALE-Sim",
@@ -100,6 +104,16 @@ def operators_section() -> list[dict[str, Any]]:
                  r["predicted_s"] * 1e6, "us", m=r["m"], hardware=r["hardware"],
                  bound=r["bound"], fits=r["fits"], group_fit=bool(r["fits"]))
             for r in operator_validation_rows()]
+
+
+def collectives_section() -> list[dict[str, Any]]:
+    from specaccel.models.cost.collective_validation import collective_validation_rows
+
+    return [_row("collectives", r["label"], r["role"], r["measured_bw"] / 1e9,
+                 r["predicted_bw"] / 1e9, "GB/s", hardware=r["hardware"],
+                 devices=r["devices"], intercept_us=r["intercept_s"] * 1e6,
+                 model_intercept_us=r["model_intercept_s"] * 1e6)
+            for r in collective_validation_rows()]
 
 
 def stacks_section() -> list[dict[str, Any]]:
@@ -214,7 +228,7 @@ def array_section() -> list[dict[str, Any]]:
 
 BUILDERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "kernels": kernels_section, "gemm": gemm_section, "operators": operators_section,
-    "stacks": stacks_section,
+    "collectives": collectives_section, "stacks": stacks_section,
     "end-to-end": end_to_end_rows,
     "array": array_section,
 }
@@ -284,6 +298,8 @@ def summary_line(section: dict[str, Any]) -> str:
 _COLUMNS = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
     "gemm": ("id", "unit", "role", "measured", "predicted", "error"),
+    "collectives": ("id", "unit", "role", "measured", "predicted", "error", "intercept_us",
+                    "model_intercept_us"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error",
                "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
@@ -294,7 +310,8 @@ _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
           "id": "row", "runs": "timing runs",
           "step_ms": "step ms", "implied_step_ms": "step ms implied",
-          "gpu_share": "GPU share"}
+          "gpu_share": "GPU share", "intercept_us": "µs per call (line)",
+          "model_intercept_us": "µs per call (model)"}
 
 
 _SECTION_HEADS = {"end-to-end": {"measured": "speedup published",

@@ -25,8 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "as excluded, with their reason), operators (the same GEMM model against "
             "Vidur's profiled kernel times of the linear layers of 7B to 70B models on "
             "an A100, an H100 and an A40, 1 to 4096 tokens, summarised by device and tokens; "
-            "three H100 figures are fitted on 32 of its rows), "
-            "stacks (software "
+            "three H100 figures are fitted on 32 of its rows), collectives (the links' "
+            "all-reduce bus bandwidth, the slope of time against message size from 16 to "
+            "64 MiB, against Vidur's NCCL profiles on an A100 DGX, an H100 DGX and four "
+            "A100 PCIe cards), stacks (software "
             "stacks and placements against measured runs: the Medusa-1 logs, plain "
             "decoding baselines), end-to-end (every preset with a published speedup, "
             "simulated on the hardware and stacks its source ran on, with the simulated "
@@ -88,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
 _SHOWN = {
     "kernels": ("id", "context", "unit", "role", "measured", "predicted", "error"),
     "gemm": ("id", "unit", "role", "measured", "predicted", "error"),
+    "collectives": ("id", "unit", "role", "measured", "predicted", "error", "intercept_us",
+                    "model_intercept_us"),
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
                    "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms",

@@ -1,0 +1,79 @@
+"""Make ``specaccel/data/allreduce-profiles.csv`` from a checkout of microsoft/vidur.
+
+Vidur (Agrawal et al., MLSys 2024) profiles NCCL's all-reduce on its GPU nodes and
+commits the results: ``data/profiling/network/<node>/all_reduce.csv``, one row per
+(workers, workers per node, message size) with the min/max/mean/median/std of the NCCL
+kernel's time in ms. This script keeps the single-node rows (all workers on one node) of
+three nodes at every MiB from 16 MiB to 64 MiB -- sizes where the time of the bytes
+outweighs the per-call time -- as their median times in microseconds. Where a (workers,
+size) pair appears twice in Vidur's file, the first row is kept.
+
+    python tests/data/vidur_allreduce_profiles.py VIDUR > specaccel/data/allreduce-profiles.csv
+
+``VIDUR`` is a checkout of the repository: a bare git directory (the files are read
+with ``git show``) or a work tree.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+from vidur_operator_profiles import _read
+
+#: Vidur's node directory -> (specaccel preset of its GPUs, workers kept).  Vidur's
+#: docs/profiling.md: ``a100_dgx`` is an A100 DGX with 8 80 GB A100s, ``h100_dgx`` an
+#: H100 DGX with 8 H100s (all GPUs of each on NVSwitch), ``a100_pairwise_nvlink`` an
+#: Azure Standard_NC96ads_A100_v4 with 4 80 GB A100 PCIe cards joined in pairs by NVLink
+#: bridges; its 4-worker all-reduce crosses PCIe between the pairs, its 2-worker one
+#: runs over a bridge (the presets do not model the bridges) and is not kept.
+NODES = {
+    "a100_dgx": ("a100-80gb", (2, 4, 8)),
+    "h100_dgx": ("h100-sxm", (2, 4, 8)),
+    "a100_pairwise_nvlink": ("a100-80gb-pcie", (4,)),
+}
+SIZES = tuple(mib << 20 for mib in range(16, 65))
+HEADER = """\
+# GPU time of NCCL's all-reduce within one node, profiled by Vidur (microsoft/vidur,
+# commit {commit}, data/profiling/network/<node>/all_reduce.csv; Agrawal et al., "Vidur:
+# A Large-Scale Simulation Framework for LLM Inference", MLSys 2024).  Vidur runs
+# torch.distributed.all_reduce on an fp16 buffer of size_bytes on every worker (NCCL
+# backend, no CUDA graph: 10 calls and one more after a barrier), and takes the NCCL
+# kernels' time from a torch.profiler trace; median_us is the median over its three
+# profiling runs, as rank 0 saw it.  node is Vidur's name for the machine: a100_dgx an
+# A100 DGX (8 x 80 GB A100 SXM, NVSwitch), h100_dgx an H100 DGX (8 x H100 SXM,
+# NVSwitch), a100_pairwise_nvlink an Azure NC96ads A100 v4 (4 x 80 GB A100 PCIe, NVLink
+# bridges in pairs, PCIe between the pairs: its 4-device rows cross PCIe).  hardware
+# names the specaccel preset the row is priced on.  Made by
+# tests/data/vidur_allreduce_profiles.py.
+"""
+
+
+def main(repo: Path) -> None:
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    out = io.StringIO()
+    out.write(HEADER.format(commit=commit))
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["node", "hardware", "devices", "size_bytes", "median_us"])
+    for node, (preset, workers) in NODES.items():
+        text = _read(repo, f"data/profiling/network/{node}/all_reduce.csv")
+        seen: dict[tuple[int, int], dict[str, str]] = {}
+        for row in csv.DictReader(io.StringIO(text)):
+            if row["num_workers"] != row["devices_per_node"]:
+                continue
+            seen.setdefault((int(row["num_workers"]), int(row["size"])), row)
+        for n in workers:
+            for size in SIZES:
+                us = float(seen[(n, size)]["time_stats.all_reduce.median"]) * 1e3
+                w.writerow([node, preset, n, size, f"{us:.4g}"])
+    sys.stdout.write(out.getvalue())
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: vidur_allreduce_profiles.py VIDUR_CHECKOUT")
+    main(Path(sys.argv[1]))
