@@ -24,6 +24,12 @@ Row kinds the predictor understands (column ``kind``):
 ``ar-decode``
     Plain decoding of the row's model at batch 1 on the row's stack and placement
     (tokens/s, at the row's context or `DEFAULT_CONTEXT`).
+``ar-generate``
+    A timed generation at batch 1 on the row's stack: the prompt (``context``) prefilled,
+    which yields the first token and starts the request (the stack's per-request host
+    time), then ``output - 1`` plain decoding steps.  Measured as time per output token,
+    as output tokens/s, or as prompt tokens/s (a serving engine's prefill benchmark: one
+    output token, the prompt's tokens over the call's time).
 ``preset-speedup``
     The published speedup of the preset named in ``model``, simulated as the end-to-end
     section of ``specaccel validate`` simulates it (its trace, on its source's hardware
@@ -36,8 +42,8 @@ Re-run the calibration and print the report::
 
 The rows are fitted in the order of the table, each with the values fitted before it.
 The fitted values are what :mod:`specaccel.models.cost.software_stack` carries
-(``HF_HOST_OP_S``, ``HF_GENERATE_HOST_OP_S``); `tests/analysis/test_stack_calibration.py`
-holds them equal.
+(``HF_HOST_OP_S``, ``HF_GENERATE_HOST_OP_S``, ``VLLM_REQUEST_HOST_S``);
+`tests/analysis/test_stack_calibration.py` holds them equal.
 """
 
 from __future__ import annotations
@@ -71,16 +77,18 @@ MEDUSA_RUNS = "mtbench-medusa-runs.csv"
 #: decode, timed again: same tokens and steps, other wall times).
 MEDUSA_RUN_FILES = ("", "-1", "-2")
 ROLES = ("calibration", "prediction", "reference")
-#: Units of the measured figures: rates of runs, a speedup, seconds per token of a slow
-#: (offloaded) decode, and the host and kernel microbenchmarks of reference rows.
-UNITS = ("tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
+#: Units of the measured figures: rates of runs (output tokens, or prompt tokens of a
+#: prefill benchmark), a speedup, seconds per token of a slow (offloaded) decode, and the
+#: host and kernel microbenchmarks of reference rows.
+UNITS = ("tokens/s", "prompt tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
 #: The columns of the file.
 COLUMNS = ("id", "kind", "role", "stack", "hardware", "model", "tp", "pp", "offload",
            "context", "output", "measured", "unit", "fits", "source", "note")
 #: The units each kind of row may be measured in.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "medusa-log": ("tokens/s",), "preset-speedup": ("x",),
-    "ar-decode": ("tokens/s", "s/token"), "ar-generate": ("s/token", "ms/token"),
+    "ar-decode": ("tokens/s", "s/token"),
+    "ar-generate": ("s/token", "ms/token", "tokens/s", "prompt tokens/s"),
     "reference": UNITS,
 }
 #: Tokens assumed per MT-bench question asked (the importer's assumption: the logs hold
@@ -441,7 +449,12 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
         rate = predict_ar(row.model, dep, row.context or DEFAULT_CONTEXT)
         return 1.0 / rate if row.unit == "s/token" else rate
     if row.kind == "ar-generate":
-        seconds = predict_generate_s(row.model, dep, row.context or 1, row.output or 1)
+        prompt, output = row.context or 1, row.output or 1
+        seconds = predict_generate_s(row.model, dep, prompt, output)
+        if row.unit == "tokens/s":
+            return 1.0 / seconds
+        if row.unit == "prompt tokens/s":
+            return prompt / (seconds * output)
         return seconds * {"s/token": 1.0, "ms/token": 1e3}[row.unit]
     raise InputError(f"unknown kind {row.kind!r}", file=MEASUREMENTS, field="kind")
 
@@ -449,14 +462,18 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
 #: Bisection of a fit stops when its bracket is this narrow (seconds: 1 ns of host or
 #: device time, far below the figures' own uncertainty).
 FIT_RESOLUTION_S = 1e-9
+#: Upper end of a fit's bracket (seconds): 1 ms for a time per operation, 100 ms for a
+#: time per request.
+FIT_UPPER_S = {"request_host_s": 0.1}
+DEFAULT_FIT_UPPER_S = 1e-3
 
 
 def fit_parameter(row: StackRow, stacks: dict[str, SoftwareStack]) -> tuple[str, float]:
     """Fit the stack parameter named in `row.fits` (``stack.field``) so that `row` is
-    reproduced: bisection on the field over [0, 1 ms].  Every prediction here is
-    monotonic in a host or device time (tokens/s fall as the stack's own time grows; a
-    speedup grows as its baseline stack's time grows); the direction is read from the
-    bracket's ends."""
+    reproduced: bisection on the field over [0, `FIT_UPPER_S`] (1 ms unless named).
+    Every prediction here is monotonic in a host or device time (tokens/s fall as the
+    stack's own time grows; a speedup grows as its baseline stack's time grows); the
+    direction is read from the bracket's ends."""
     stack_name, _, field_name = row.fits.partition(".")
     base = stacks[stack_name]
 
@@ -465,7 +482,7 @@ def fit_parameter(row: StackRow, stacks: dict[str, SoftwareStack]) -> tuple[str,
         trial[stack_name] = base.with_values(**{field_name: value})
         return float(predict_row(row, trial))
 
-    lo, hi = 0.0, 1e-3
+    lo, hi = 0.0, FIT_UPPER_S.get(field_name, DEFAULT_FIT_UPPER_S)
     rising = predicted(hi) > predicted(lo)
     while hi - lo > FIT_RESOLUTION_S:
         mid = 0.5 * (lo + hi)

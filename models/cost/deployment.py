@@ -136,9 +136,11 @@ class Deployment:
 
         Returns the kernel model's arrays (``energy_j``, ``flops``, ``bytes``,
         ``dram_bytes``, ``link_bytes``) with ``latency_s`` the pass's wall time, plus
-        ``kernel_s``, ``host_s`` and ``gpu_s``.  `shared_bytes` plus `shared_bytes_per_token`
+        ``kernel_s``, ``host_s`` and ``gpu_s`` (the pass's wall time is the longer of
+        these two, plus ``request_s``).  `shared_bytes` plus `shared_bytes_per_token`
         per token of the pass's KV cache is memory another model (a draft beside the
-        target) holds on this role's device 0, for the offload budget.
+        target) holds on this role's device 0, for the offload budget.  A prefill at
+        context 0 starts a request: the stack's ``request_host_s`` is its ``request_s``.
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -182,7 +184,12 @@ class Deployment:
                            gpu_const_s=hop_const + offload,
                            gpu_per_row_token_s=hop_per_token,
                            host_extra_s=(placement.pp - 1) * stack.host_per_kernel_s)
-        wall = on["wall_s"]
+        request = np.zeros_like(on["wall_s"])
+        if phase == "prefill" and stack.request_host_s > 0:
+            # a prefill at context 0 is a request's first pass: the engine's host work
+            # on the request runs before and after it, not beside it
+            request[np.broadcast_to(s, request.shape) == 0] = stack.request_host_s
+        wall = on["wall_s"] + request
         extra = on["extra_dram_bytes"]
         out = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in raw.items()}
         out["energy_j"] = (out["energy_j"] + extra * self.hw.e_dram_byte_j
@@ -194,6 +201,7 @@ class Deployment:
         out["kernel_s"] = kernel
         out["host_s"] = on["host_s"]
         out["gpu_s"] = on["gpu_s"]
+        out["request_s"] = request
         return out
 
     def selection(self, n_nodes: np.ndarray | float, vocab: int, *, role: str = "target"

@@ -42,6 +42,11 @@ for the GPU (a synchronisation).  A stack is defined by these physical terms:
   layer per accepted token, for a loop that commits the accepted tokens' KV layer by
   layer from Python (LADE's lookahead loop does; the others commit in a few operations
   counted in ``verify_ops``);
+* ``request_host_s`` -- host time a serving engine spends on a request outside its
+  passes, one after the other with them: accepting it (tokenising the prompt, creating
+  its sequence, scheduling its first step) and returning it (sampling and detokenising
+  its tokens, building its output), charged with the request's first prefill pass (a
+  prefill at context 0, `Deployment.pass_costs`);
 * host work on CPU tensors -- ``tree_cpu_ops`` per step and ``tree_node_cpu_ops`` per
   drafted node of the step's tree, each ``cpu_op_s`` of host time and no kernel: a loop
   that builds the tree's mask and paths on the host (EAGLE-2's and EAGLE-3's re-ranked
@@ -51,8 +56,9 @@ How these terms become time is in :mod:`.stack_cost`.  ``ideal`` is the stack wi
 terms zero: the kernels alone (the accelerator's only stack).
 
 Every number carries its source in `STACKS` and in ``specaccel/data/stack-measurements.csv``;
-the two fitted numbers (the host time per op of the repositories' Hugging Face model code
-and of Hugging Face transformers' own ``generate()``) are refitted by
+the three fitted numbers (the host time per op of the repositories' Hugging Face model
+code and of Hugging Face transformers' own ``generate()``, and vLLM's host time per
+request) are refitted by
 :mod:`.stack_calibration`, whose rows are marked calibration there.
 """
 
@@ -65,8 +71,8 @@ from specaccel.schema.errors import InputError
 
 ATTENTION_KINDS = ("eager", "fused")
 #: The stack's terms that are host time: per framework operation, per operation on a CPU
-#: tensor, per synchronisation, per CUDA-graph replay.
-HOST_TERMS = ("host_op_s", "cpu_op_s", "sync_s", "graph_launch_s")
+#: tensor, per synchronisation, per CUDA-graph replay, per request.
+HOST_TERMS = ("host_op_s", "cpu_op_s", "sync_s", "graph_launch_s", "request_host_s")
 ELEMENTWISE_KINDS = ("fused", "unfused")
 KV_CACHE_KINDS = ("concat", "static")
 
@@ -106,6 +112,7 @@ class SoftwareStack:
     cuda_graphs: bool = False
     graph_launch_s: float = 0.0
     sync_s: float = 0.0
+    request_host_s: float = 0.0
     layer_kernels: int = 0
     pass_kernels: int = 0
     head_kernels: int = 0
@@ -134,7 +141,8 @@ class SoftwareStack:
     def __post_init__(self) -> None:
         if not self.name:
             raise InputError("a stack needs a name", field="name")
-        for f in ("host_op_s", "graph_launch_s", "sync_s", "logits_bytes", "cpu_op_s"):
+        for f in ("host_op_s", "graph_launch_s", "sync_s", "logits_bytes", "cpu_op_s",
+                  "request_host_s"):
             v = getattr(self, f)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v < 0:
@@ -333,6 +341,13 @@ VLLM_TAIL_OPS = 2
 #: preparation (block tables, slot mapping, positions: about 12 tensor ops) and the
 #: sampler output copied back (one synchronisation).  Counted from the engine's step.
 VLLM_STEP_OPS = 12
+#: vLLM's host time per request beyond its passes (``request_host_s``): fitted on one
+#: ``LLM.generate()`` call of a 16-token prompt and one output token on an A100 with a
+#: Llama-2-13B-shaped model (robertgshaw2-neuralmagic/vllm-benchmarking, the calibration
+#: row of `stack_calibration`), the call's time less its prefill pass.  It holds the
+#: engine's Python around one request: tokenising, adding and scheduling it, sampling,
+#: detokenising and returning the token.
+VLLM_REQUEST_HOST_S = 2.10e-3
 
 HF_EAGER = SoftwareStack(
     name="hf-eager",
@@ -462,16 +477,18 @@ STACKS: dict[str, SoftwareStack] = {s.name: s for s in (
         description="a serving engine (vLLM): CUDA-graph decode with fused RMSNorm, "
                     "rotary, paged FlashAttention and SiLU-and-mul kernels; a host "
                     "scheduler and input preparation every step",
-        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S,
+        host_op_s=HF_HOST_OP_S, sync_s=SYNC_S, request_host_s=VLLM_REQUEST_HOST_S,
         cuda_graphs=True, graph_launch_s=GRAPH_LAUNCH_S,
         layer_kernels=VLLM_LAYER_KERNELS, pass_kernels=VLLM_PASS_KERNELS,
         head_kernels=2, allreduce_kernels=1,
         attention="fused", kv_cache="static", logits_bytes=4.0, tail_ops=VLLM_TAIL_OPS,
         ar_step_ops=VLLM_STEP_OPS, ar_step_syncs=1,
         tree_ops=VLLM_STEP_OPS, verify_ops=8, spec_step_syncs=1,
+        fitted=("request_host_s",),
         source="kernel counts from vLLM's LlamaForCausalLM (fused layers) and its model "
-               "runner; host ops counted from the engine step; no public batch-1 "
-               "measurement validates this stack yet",
+               "runner; host ops counted from the engine step; request_host_s fitted on "
+               "one LLM.generate() call on an A100 (robertgshaw2-neuralmagic/"
+               "vllm-benchmarking), the other calls of that benchmark predicted",
     ),
 )}
 

@@ -249,6 +249,7 @@ def _on_stack(result: dict[str, Any], args: argparse.Namespace, model: Any, hw: 
     result["deployment"] = {
         "stack": dep.stack.name, "placement": dep.target_placement.to_dict(),
         "wall_s": wall, "host_s": float(r["host_s"][0]), "gpu_s": float(r["gpu_s"][0]),
+        "request_s": float(r.get("request_s", np.zeros(1))[0]),
         "bound": "host" if r["host_s"][0] >= r["gpu_s"][0] else "gpu",
         "tokens_per_s": rows / wall,
     }
@@ -303,7 +304,11 @@ def _human(r: dict[str, Any]) -> str:
         head += (f"on stack {d['stack']} (tp {p['tp']}, pp {p['pp']}"
                  + (", offloaded" if p["offload"] else "") +
                  f"): wall {d['wall_s'] * 1e3:.4g} ms = max(host {d['host_s'] * 1e3:.4g} ms, "
-                 f"GPU {d['gpu_s'] * 1e3:.4g} ms), {d['bound']}-bound "
+                 f"GPU {d['gpu_s'] * 1e3:.4g} ms)"
+                 + (f" + request {d['request_s'] * 1e3:.4g} ms (the engine's host time "
+                    "per request, before and after its first prefill)"
+                    if d.get("request_s") else "")
+                 + f", {d['bound']}-bound "
                  f"({d['tokens_per_s']:.4g} tokens/s)\n")
         off = d.get("offload")
         if off:

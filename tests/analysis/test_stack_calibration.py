@@ -5,14 +5,17 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from specaccel.analysis import stack_calibration as sc
+from specaccel.models.cost import get_model
 from specaccel.models.cost.deployment import Deployment
 from specaccel.models.cost.software_stack import (
     HF_GENERATE_HOST_OP_S,
     HF_HOST_OP_S,
     STACKS,
+    VLLM_REQUEST_HOST_S,
     get_stack,
 )
 
@@ -63,12 +66,15 @@ def test_every_row_has_a_role_and_a_source():
 
 
 def test_the_fits_reproduce_their_rows_and_are_what_the_stacks_carry(report):
-    assert set(report["fitted"]) == {"hf-static-kv.host_op_s", "hf-eager.host_op_s"}
+    assert set(report["fitted"]) == {"hf-static-kv.host_op_s", "hf-eager.host_op_s",
+                                     "vllm.request_host_s"}
     assert report["fitted"]["hf-static-kv.host_op_s"] == pytest.approx(HF_HOST_OP_S, rel=0.005)
     assert report["fitted"]["hf-eager.host_op_s"] == pytest.approx(HF_GENERATE_HOST_OP_S,
                                                                     rel=0.005)
+    assert report["fitted"]["vllm.request_host_s"] == pytest.approx(VLLM_REQUEST_HOST_S,
+                                                                     rel=0.005)
     cal = [r for r in report["rows"] if r["role"] == "calibration"]
-    assert len(cal) == 2 and all(abs(r["error"]) < 1e-3 for r in cal)
+    assert len(cal) == 3 and all(abs(r["error"]) < 1e-3 for r in cal)
     # one physical figure: every stack running the repositories' model code takes it
     assert set(sc.shared_fit_targets("hf-static-kv.host_op_s")) == {
         "hf-static-kv", "eagle2", "hf-static-kv-graphs"}
@@ -184,7 +190,7 @@ def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
 @pytest.mark.parametrize(("old", "new", "field"), [
     (",128,32,24.2,ms/token,", ",128,32.0,24.2,ms/token,", "output"),
     (",128,32,24.2,ms/token,", ",0,32,24.2,ms/token,", "context"),
-    (",128,32,24.2,ms/token,", ",128,32,24.2,tokens/s,", "unit"),
+    (",128,32,24.2,ms/token,", ",128,32,24.2,x,", "unit"),
     (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,5,4.54,s/token,", "output"),
     (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,4.54,ms/token,", "unit"),
     (",1,1,1,1024,,4.54,s/token,", ",x,1,1,1024,,4.54,s/token,", "tp"),
@@ -223,3 +229,32 @@ def test_line_numbers_count_the_notes_and_multi_line_cells(monkeypatch):
     with pytest.raises(sc.InputError) as exc:
         sc.load_rows()
     assert f"{sc.MEASUREMENTS} line 8" in str(exc.value)  # 7 without the note's line break
+
+
+def test_a_serving_engine_call_pays_the_request_once_with_its_prefill():
+    """vLLM's prefill benchmark: one LLM.generate() call per prompt, one output token.  The
+    call is its prefill pass plus the engine's host time per request (fitted on the
+    16-token call); a decode call pays it once, not per step; a prefill of a later chunk
+    (context > 0) does not pay it."""
+    rows = {r.id: r for r in sc.load_rows()}
+    call = rows["vllm-prefill-call-llama-2-13b-16"]
+    dep = sc.deployment_for(call)
+    model = get_model("llama-2-13b")
+    with_req = dep.pass_costs(model, role="target", tokens=np.array([16.0, 16.0]),
+                              context=np.array([0.0, 512.0]), phase="prefill")
+    bare = Deployment(dep.hw, STACKS["vllm"].with_values(request_host_s=0.0)).pass_costs(
+        model, role="target", tokens=np.array([16.0, 16.0]), context=np.array([0.0, 512.0]),
+        phase="prefill")
+    assert with_req["latency_s"] - bare["latency_s"] == pytest.approx([VLLM_REQUEST_HOST_S, 0])
+    assert list(with_req["request_s"]) == [VLLM_REQUEST_HOST_S, 0.0]
+    assert list(with_req["host_s"]) == list(bare["host_s"])  # not beside the pass's host
+    seconds = float(with_req["latency_s"][0])
+    assert sc.predict_row(call) == pytest.approx(16 / seconds)
+    decode = rows["vllm-decode-call-llama-2-13b-b1"]
+    per_token = sc.predict_generate_s("llama-2-13b", dep, 2, 20)
+    no_req = sc.predict_generate_s("llama-2-13b", Deployment(
+        dep.hw, STACKS["vllm"].with_values(request_host_s=0.0)), 2, 20)
+    assert (per_token - no_req) * 20 == pytest.approx(VLLM_REQUEST_HOST_S)
+    assert sc.predict_row(decode) == pytest.approx(1.0 / per_token)
+    # the fit brackets a time per request up to 100 ms, a time per op up to 1 ms
+    assert sc.FIT_UPPER_S["request_host_s"] == 0.1 and sc.DEFAULT_FIT_UPPER_S == 1e-3

@@ -77,8 +77,8 @@ def stack_table_markdown() -> str:
     out = ["| stack | host per op (µs) | CUDA graphs | "
            "kernels per layer | per pass | attention | element-wise | KV cache | loop ops "
            "per step (tree + verify; plain) | syncs per step (spec; plain; per draft pass) "
-           "| fitted |",
-           "|---|---|---|---|---|---|---|---|---|---|---|"]
+           "| host per request (ms) | fitted |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in STACKS.values():
         graphs = (f"yes ({s.graph_launch_s * 1e6:g} µs a replay)" if s.cuda_graphs
                   else "no")
@@ -88,7 +88,8 @@ def stack_table_markdown() -> str:
             f"{s.attention} | {s.elementwise} | {s.kv_cache} | "
             f"{s.tree_ops}{_cpu(s)} + {s.verify_ops}{_commit(s)}; "
             f"{s.ar_step_ops} | {s.spec_step_syncs}; {s.ar_step_syncs}; "
-            f"{s.draft_pass_syncs} | {', '.join(s.fitted) or '–'} |")
+            f"{s.draft_pass_syncs} | {s.request_host_s * 1e3:.3g} | "
+            f"{', '.join(s.fitted) or '–'} |")
     return "\n".join(out)
 
 

@@ -92,3 +92,24 @@ def test_a_head_for_another_target_is_rejected(trace):
     with pytest.raises(InputError) as exc:
         simulate(trace, hw=A100, target=get_model("vicuna-13b"), draft=EAGLE7, engine="fast")
     assert exc.value.field == "draft" and "hidden size 4096" in str(exc.value)
+
+
+def test_a_serving_run_pays_the_stacks_host_time_per_request_once_each(trace):
+    """On vLLM's stack every request's first prefill chunk carries the engine's host
+    time per request: one request at a time, the run lasts that time per request longer
+    than on the same stack without it, and a run without prefill does not pay it."""
+    vllm = get_stack("vllm")
+    assert vllm.request_host_s > 0
+    bare = vllm.with_values(request_host_s=0.0)
+    cfg = ServingConfig(max_batch=1, prefill=True)
+    with_req = _run(trace, Deployment(A100, vllm), engine="event", baseline=False,
+                    serving=cfg)
+    without = _run(trace, Deployment(A100, bare), engine="event", baseline=False,
+                   serving=cfg)
+    assert with_req.makespan_s - without.makespan_s == pytest.approx(
+        trace.n_requests * vllm.request_host_s, rel=1e-9)
+    cfg = ServingConfig(max_batch=1, prefill=False)
+    assert _run(trace, Deployment(A100, vllm), engine="event", baseline=False,
+                serving=cfg).makespan_s == _run(trace, Deployment(A100, bare),
+                                                 engine="event", baseline=False,
+                                                 serving=cfg).makespan_s
