@@ -25,11 +25,13 @@ Row kinds the predictor understands (column ``kind``):
     Plain decoding of the row's model at batch 1 on the row's stack and placement
     (tokens/s, at the row's context or `DEFAULT_CONTEXT`).
 ``ar-generate``
-    A timed generation at batch 1 on the row's stack: the prompt (``context``) prefilled,
-    which yields the first token and starts the request (the stack's per-request host
-    time), then ``output - 1`` plain decoding steps.  Measured as time per output token,
-    as output tokens/s, or as prompt tokens/s (a serving engine's prefill benchmark: one
-    output token, the prompt's tokens over the call's time).
+    A timed generation of ``batch`` requests (default 1) arriving together on the row's
+    stack, run by the simulator's serving loop (`predict_generate_s`): the prompts
+    (``context`` tokens each) prefilled in one pass, which yields the first tokens and
+    starts the requests (the stack's host time per request), then ``output - 1`` plain
+    decoding steps of the batch.  Measured as time per output token, as output tokens/s,
+    or as prompt tokens/s (a serving engine's prefill benchmark: one output token, the
+    prompts' tokens over the call's time).
 ``preset-speedup``
     The published speedup of the preset named in ``model``, simulated as the end-to-end
     section of ``specaccel validate`` simulates it (its trace, on its source's hardware
@@ -69,6 +71,9 @@ from specaccel.models.cost.placement import Placement
 from specaccel.models.cost.software_stack import HOST_TERMS, STACKS, SoftwareStack, get_stack
 from specaccel.models.cost.step_stages import step_stages
 from specaccel.schema.errors import InputError
+from specaccel.schema.trace import DraftTree, Trace
+from specaccel.sim import simulate
+from specaccel.sim.options import ServingConfig
 
 MEASUREMENTS = "stack-measurements.csv"
 MEDUSA_TURNS = "mtbench-medusa-turns.csv"
@@ -83,7 +88,7 @@ ROLES = ("calibration", "prediction", "reference")
 UNITS = ("tokens/s", "prompt tokens/s", "x", "s/token", "ms/token", "us/op", "us/kernel")
 #: The columns of the file.
 COLUMNS = ("id", "kind", "role", "stack", "hardware", "model", "tp", "pp", "offload",
-           "context", "output", "measured", "unit", "fits", "source", "note")
+           "batch", "context", "output", "measured", "unit", "fits", "source", "note")
 #: The units each kind of row may be measured in.
 KIND_UNITS: dict[str, tuple[str, ...]] = {
     "medusa-log": ("tokens/s",), "preset-speedup": ("x",),
@@ -115,6 +120,7 @@ class StackRow:
     tp: int
     pp: int
     offload: bool
+    batch: int
     context: int | None
     output: int | None
     measured: float
@@ -187,6 +193,10 @@ def load_rows() -> list[StackRow]:
                              file=where, field="unit")
         ctx = _int_cell(r, "context", where, 1 if r["kind"] == "ar-generate" else 0)
         output = _int_cell(r, "output", where, 1)
+        batch = _int_cell(r, "batch", where, 1) or 1
+        if batch > 1 and r["kind"] != "ar-generate":
+            raise InputError("only a generate row runs a batch of requests", file=where,
+                             field="batch")
         if (r["kind"] == "ar-generate") != (output is not None) or \
                 (r["kind"] == "ar-generate" and ctx is None):
             raise InputError("a generate row, and only a generate row, names its output "
@@ -212,7 +222,7 @@ def load_rows() -> list[StackRow]:
             id=r["id"], kind=r["kind"], role=r["role"], stack=r["stack"],
             hardware=r["hardware"], model=r["model"],
             tp=_int_cell(r, "tp", where, 1) or 1, pp=_int_cell(r, "pp", where, 1) or 1,
-            offload=offload == "1", context=ctx, output=output,
+            offload=offload == "1", batch=batch, context=ctx, output=output,
             measured=measured, unit=r["unit"], fits=fits,
             source=r["source"], note=r.get("note", "")))
     return out
@@ -386,14 +396,34 @@ def predict_ar(model_name: str, dep: Deployment, context: int) -> float:
     return 1.0 / float(_ar_steps_s(model_name, dep, np.array([float(context)]))[0])
 
 
-def predict_generate_s(model_name: str, dep: Deployment, prompt: int, output: int) -> float:
-    """Seconds per token of a timed generation at batch 1 on `dep`: the `prompt` prefilled
-    (which yields the first token), then ``output - 1`` decode steps, over `output`."""
-    pr = np.array([float(prompt)])
-    prefill = dep.pass_costs(get_model(model_name), role="target", tokens=pr,
-                             context=np.zeros(1), phase="prefill")["latency_s"]
-    steps = _ar_steps_s(model_name, dep, prompt + np.arange(1.0, float(output)))
-    return (float(prefill[0]) + float(steps.sum())) / output
+def plain_trace(requests: int, prompt: int, steps: int) -> Trace:
+    """`requests` plain-decoding requests arriving together, each a `prompt`-token prompt
+    and `steps` decode steps (root-only trees: one token a step)."""
+    def step(i: int) -> DraftTree:
+        return DraftTree.build([-1], [5 + i % 1000], [5 + (i + 1) % 1000])
+
+    return Trace.from_trees([(f"request-{r}", prompt, [step(r * steps + s)
+                                                       for s in range(steps)])
+                             for r in range(requests)], metadata={"drafting": "none"})
+
+
+def predict_generate_s(model_name: str, dep: Deployment, prompt: int, output: int,
+                       batch: int = 1) -> float:
+    """Seconds per output token of a timed generation of `batch` requests arriving
+    together on `dep`: the simulator's serving loop (at most `batch` rows, prefill on)
+    prefills the prompts in one pass, which yields each request's first token, then runs
+    ``output - 1`` decode steps of the batch; the run's makespan over its output tokens.
+    One output token is the prefill pass alone."""
+    model = get_model(model_name)
+    if output == 1:
+        first = dep.pass_costs(model, role="target", tokens=np.array([float(prompt)]),
+                               context=np.zeros(1), batch=np.array([float(batch)]),
+                               phase="prefill", requests=np.array([float(batch)]))
+        return float(first["latency_s"][0]) / batch
+    run = simulate(plain_trace(batch, prompt, output - 1), hw=dep.hw, target=model,
+                   draft=None, deployment=dep, baseline=False, engine="event",
+                   serving=ServingConfig(max_batch=batch, prefill=True))
+    return run.makespan_s / (batch * output)
 
 
 _HARDWARE = {"A100-80GB": "a100-80gb", "A100-80GB-PCIe": "a100-80gb-pcie",
@@ -450,7 +480,7 @@ def predict_row(row: StackRow, stacks: dict[str, SoftwareStack] | None = None
         return 1.0 / rate if row.unit == "s/token" else rate
     if row.kind == "ar-generate":
         prompt, output = row.context or 1, row.output or 1
-        seconds = predict_generate_s(row.model, dep, prompt, output)
+        seconds = predict_generate_s(row.model, dep, prompt, output, row.batch)
         if row.unit == "tokens/s":
             return 1.0 / seconds
         if row.unit == "prompt tokens/s":

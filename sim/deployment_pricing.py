@@ -16,7 +16,7 @@ A deployment that is the kernel model alone (``Deployment.is_ideal``) gives the 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -37,13 +37,16 @@ class DeploymentKernel:
     role: str
     shared_bytes: float = 0.0  # another model's weights on this role's device 0
     shared_bytes_per_token: float = 0.0  # and its KV cache per token
+    #: It prices the requests a prefill starts (the stack's host time per request).
+    prices_requests: ClassVar[bool] = True
 
     def __call__(self, model: Any, device: Any, *, tokens: Any, context: Any,
-                 batch: Any = 1, phase: str | None = None, **_: Any) -> dict[str, np.ndarray]:
+                 batch: Any = 1, phase: str | None = None, requests: Any = None,
+                 **_: Any) -> dict[str, np.ndarray]:
         t = np.atleast_1d(np.asarray(tokens, dtype=np.float64))
         c = np.broadcast_to(np.asarray(context, dtype=np.float64), t.shape)
         return self.deployment.pass_costs(model, role=self.role, tokens=t, context=c,
-                                          batch=batch, phase=phase,
+                                          batch=batch, phase=phase, requests=requests,
                                           shared_bytes=self.shared_bytes,
                                           shared_bytes_per_token=self.shared_bytes_per_token)
 

@@ -205,14 +205,20 @@ class RoleCost:
 
     def passes(self, tokens: np.ndarray, context: np.ndarray, batch: Any = 1,
                phase: str | None = None, *, layers: np.ndarray | None = None,
-               head: bool = True, tree: bool = True) -> PassCosts:
+               head: bool = True, tree: bool = True,
+               requests: np.ndarray | None = None) -> PassCosts:
         """Costs of the passes with these shapes (arrays of one entry per pass).
 
         `layers`: decoder layers each pass runs (``None``: all); without its `head` a
         pass is its layers alone (the kernel's pass less the same pass over no layer:
-        the embedding and the LM head); `tree`: attention reads a tree mask.
+        the embedding and the LM head); `tree`: attention reads a tree mask;
+        `requests`: how many requests each prefill pass starts, for a kernel that
+        prices a request's own time (``prices_requests``: a software stack's host time
+        per request); others ignore it.
         """
         kw: dict[str, Any] = {} if phase is None else {"phase": phase}
+        if requests is not None and getattr(self.kernel, "prices_requests", False):
+            kw["requests"] = requests
         if layers is not None:
             kw["layers"] = layers
         if not tree:
@@ -490,9 +496,22 @@ class StepPricer:
         return draft, target
 
     def prefill(self, tokens: np.ndarray, context: np.ndarray) -> PassCosts:
-        """Prefill passes of the target: one per chunk of `tokens` at `context`."""
-        return self.target.passes(tokens, context, batch=np.ones_like(tokens),
-                                  phase="prefill")
+        """The prefill chunks of one batch step (`tokens` each at its `context`) as one
+        pass of the target, as a batching engine runs them: every chunk's tokens side by
+        side in each GEMM (the weights are read once), each chunk's attention over its
+        own context.  Priced as a pass of one row per chunk, each of the chunks' mean
+        tokens (rounded) at their mean context (the GEMMs' rows within half a token per
+        chunk; attention's quadratic term under-counted when the chunks differ in
+        length); the chunks at context 0 start their requests (`RoleCost.passes`'
+        `requests`)."""
+        t = np.asarray(tokens, dtype=np.float64)
+        c = np.asarray(context, dtype=np.float64)
+        if t.shape[0] == 0:
+            return PassCosts.zeros(0)
+        return self.target.passes(np.array([max(1.0, float(np.rint(t.mean())))]),
+                                  np.array([c.mean()]),
+                                  batch=np.array([float(t.shape[0])]), phase="prefill",
+                                  requests=np.array([float(np.sum(c == 0))]))
 
     def rows_stage_s(self, per_step: np.ndarray, sched: np.ndarray) -> np.ndarray:
         """A unit stage of batch steps from its rows' batch-1 times (`per_step`, e.g.

@@ -131,6 +131,7 @@ class Deployment:
                    context: np.ndarray, batch: np.ndarray | int = 1,
                    phase: str | None = None, layers: int | None = None,
                    shared_bytes: float = 0.0, shared_bytes_per_token: float = 0.0,
+                   requests: np.ndarray | None = None,
                    cost_fn: Any = None) -> dict[str, np.ndarray]:
         """Passes of `model` in `role` on this deployment.
 
@@ -139,8 +140,9 @@ class Deployment:
         ``kernel_s``, ``host_s`` and ``gpu_s`` (the pass's wall time is the longer of
         these two, plus ``request_s``).  `shared_bytes` plus `shared_bytes_per_token`
         per token of the pass's KV cache is memory another model (a draft beside the
-        target) holds on this role's device 0, for the offload budget.  A prefill at
-        context 0 starts a request: the stack's ``request_host_s`` is its ``request_s``.
+        target) holds on this role's device 0, for the offload budget.  A prefill
+        starts `requests` requests each (default: one when its context is 0), and
+        the stack's ``request_host_s`` for each is its ``request_s``.
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -186,9 +188,12 @@ class Deployment:
                            host_extra_s=(placement.pp - 1) * stack.host_per_kernel_s)
         request = np.zeros_like(on["wall_s"])
         if phase == "prefill" and stack.request_host_s > 0:
-            # a prefill at context 0 is a request's first pass: the engine's host work
-            # on the request runs before and after it, not beside it
-            request[np.broadcast_to(s, request.shape) == 0] = stack.request_host_s
+            # a request's first pass: the engine's host work on the request runs before
+            # and after it, not beside it
+            started = (np.broadcast_to(s, request.shape) == 0 if requests is None
+                       else np.broadcast_to(np.asarray(requests, dtype=np.float64),
+                                            request.shape))
+            request = started * stack.request_host_s
         wall = on["wall_s"] + request
         extra = on["extra_dram_bytes"]
         out = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in raw.items()}

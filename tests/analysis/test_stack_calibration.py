@@ -175,7 +175,9 @@ def test_a_generate_row_prices_its_prompt_prefill_and_the_decode_steps_after_it(
     prefill = float(dep.pass_costs(sc.get_model(row.model), role="target",
                                    tokens=sc.np.array([128.0]), context=sc.np.zeros(1),
                                    phase="prefill")["latency_s"][0])
-    steps = [1.0 / sc.predict_ar(row.model, dep, 128 + i) for i in range(1, 32)]
+    # the serving loop's decode steps: the k-th (k = 0..30) sees the prompt and the k
+    # tokens decoded before it, its own input being the token the step before made
+    steps = [1.0 / sc.predict_ar(row.model, dep, 128 + i) for i in range(31)]
     assert ms == pytest.approx(1e3 * (prefill + sum(steps)) / 32, rel=1e-9)
     assert prefill > max(steps)  # the prompt's pass is the longest of the 32
 
@@ -191,17 +193,19 @@ def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
     (",128,32,24.2,ms/token,", ",128,32.0,24.2,ms/token,", "output"),
     (",128,32,24.2,ms/token,", ",0,32,24.2,ms/token,", "context"),
     (",128,32,24.2,ms/token,", ",128,32,24.2,x,", "unit"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,5,4.54,s/token,", "output"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,4.54,ms/token,", "unit"),
-    (",1,1,1,1024,,4.54,s/token,", ",x,1,1,1024,,4.54,s/token,", "tp"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,fast,s/token,", "measured"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,5,4.54,s/token,", "output"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,,4.54,ms/token,", "unit"),
+    (",1,1,1,,1024,,4.54,s/token,", ",x,1,1,,1024,,4.54,s/token,", "tp"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,,fast,s/token,", "measured"),
     ("ar-generate,prediction", "ar-generated,prediction", "kind"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,yes,1024,,4.54,s/token,", "offload"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,4.54,min/token,", "unit"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,-4.54,s/token,", "measured"),
-    (",1,1,1,1024,,4.54,s/token,", ",1,1,1,1024,,nan,s/token,", "measured"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,yes,,1024,,4.54,s/token,", "offload"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,,4.54,min/token,", "unit"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,,-4.54,s/token,", "measured"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,,1024,,nan,s/token,", "measured"),
     (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eagr.host_op_s,", "fits"),
     (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eager.host_op,", "fits"),
+    (",1,1,,4,2,20,212.54,", ",1,1,,0,2,20,212.54,", "batch"),
+    (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,2,1024,,4.54,s/token,", "batch"),
 ])
 def test_a_bad_cell_is_one_input_error_naming_the_line_and_column(monkeypatch, old, new, field):
     _rows_with(monkeypatch, old, new)

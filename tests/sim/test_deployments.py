@@ -113,3 +113,28 @@ def test_a_serving_run_pays_the_stacks_host_time_per_request_once_each(trace):
                 serving=cfg).makespan_s == _run(trace, Deployment(A100, bare),
                                                  engine="event", baseline=False,
                                                  serving=cfg).makespan_s
+
+
+def test_the_prefill_chunks_of_one_step_are_one_pass():
+    """A batching engine runs a step's prefill chunks in one pass: the weights are read
+    once, not once per chunk.  Eight 2-token prompts cost about one pass of 16 tokens
+    (far less than eight passes), plus vLLM's host time per request for each; a chunk
+    at a later position (context > 0) starts no request."""
+    from specaccel.sim.deployment_pricing import deployment_pricer
+
+    L13 = get_model("llama-2-13b")
+    vllm = get_stack("vllm")
+    pricer = deployment_pricer(Deployment(A100, vllm), L13, None, "none")
+    eight = pricer.prefill(np.full(8, 2), np.zeros(8))
+    one = pricer.prefill(np.array([2]), np.zeros(1))
+    assert eight.latency_s.shape == (1,)
+    req = vllm.request_host_s
+    assert float(eight.latency_s[0]) - 8 * req < 1.05 * (float(one.latency_s[0]) - req)
+    assert float(eight.latency_s[0]) < 0.25 * 8 * float(one.latency_s[0])
+    later = pricer.prefill(np.full(8, 2), np.full(8, 64.0))
+    assert float(eight.latency_s[0]) - float(later.latency_s[0]) == pytest.approx(
+        8 * req, rel=0.02)
+    # the kernel model alone (no stack): the same one pass, no request time
+    bare = deployment_pricer(Deployment(A100), L13, None, "none")
+    assert float(bare.prefill(np.full(8, 2), np.zeros(8)).latency_s[0]) < 1.05 * float(
+        bare.prefill(np.array([2]), np.zeros(1)).latency_s[0])
