@@ -107,13 +107,21 @@ def _error_bands(ax) -> None:
 
 
 def _versus_tokens(ax, sec: dict[str, Any]) -> None:
+    """The GEMM section: error against tokens, a colour and marker per device (the
+    style of the operators panel), rows that are not predictions hollow."""
     _error_bands(ax)
-    colour = SOURCE_COLOURS[""]
+    shown: set[str] = set()
     for r in sec["rows"]:
         if r.get("error") is None:
             continue
-        ax.plot(r["m"], 100.0 * r["error"], "o", ms=4, zorder=2, mec=colour,
-                mfc="white" if r["role"] != "prediction" else colour)
+        hw = r.get("hardware", "")
+        colour, marker, shift = HARDWARE_STYLE.get(hw, (SOURCE_COLOURS[""], "o", 1.0))
+        ax.plot(r["m"] * shift, 100.0 * r["error"], marker, ms=4, zorder=2, mec=colour,
+                mfc="white" if r["role"] != "prediction" else colour,
+                label=hw if hw and hw not in shown else None)
+        shown.add(hw)
+    if shown - {""}:
+        ax.legend(fontsize=7, loc="upper left")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("tokens (GEMM rows M)", fontsize=8)
     ax.set_ylabel("model − measured (%)", fontsize=8)
@@ -123,7 +131,7 @@ def _versus_tokens(ax, sec: dict[str, Any]) -> None:
 #: Colour, marker and offset along the tokens axis (a factor) of each device in the
 #: operators panel: the two devices' points of one token count sit side by side.
 HARDWARE_STYLE = {"a100-80gb": ("#59a14f", "s", 0.9), "h100-sxm": ("#f28e2b", "^", 1.0),
-                  "a40": ("#b07aa1", "D", 1.1)}
+                  "a40": ("#b07aa1", "D", 1.1), "a10": ("#9c755f", "v", 1.1)}
 
 
 def _operators_versus_tokens(ax, sec: dict[str, Any]) -> None:

@@ -6,8 +6,8 @@ section        what is compared
 =============  ==========================================================================
 ``kernels``    passes of the kernel model against published decode/prefill measurements
                (:func:`specaccel.models.cost.validation_table.validation_table`)
-``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100, shape by
-               shape (:mod:`specaccel.models.cost.gemm_validation`)
+``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100 and an
+               A10, shape by shape (:mod:`specaccel.models.cost.gemm_validation`)
 ``operators``  the GPU GEMM model against Vidur's profiled kernel times of the linear
                layers of 7B to 70B models on an A100, an H100 and an A40, 1 to 4096 tokens
                (:mod:`specaccel.models.cost.operator_validation`)
@@ -43,7 +43,7 @@ from specaccel.analysis.source_spread import load_remeasured, spread, spread_lin
 SECTIONS = ("kernels", "gemm", "operators", "collectives", "stacks", "end-to-end", "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
-    "gemm": "GEMMs: measured fp16 linear layers on an A100, shape by shape",
+    "gemm": "GEMMs: measured fp16 linear layers on an A100 and an A10, shape by shape",
     "operators": "GEMMs: Vidur's profiled linear layers on the A100, the H100 and the A40",
     "collectives": "All-reduce: the links' bus bandwidth against Vidur's NCCL profiles",
     "stacks": "Software stacks: measured runs on a stack",
@@ -92,7 +92,8 @@ def gemm_section() -> list[dict[str, Any]]:
     from specaccel.models.cost.gemm_validation import gemm_validation_rows
 
     return [_row("gemm", r["label"], r["role"], r["measured_s"] * 1e6, r["predicted_s"] * 1e6,
-                 "us", m=r["m"], reason=r["reason"]) for r in gemm_validation_rows()]
+                 "us", m=r["m"], hardware=r["hardware"], reason=r["reason"], fits=r["fits"])
+            for r in gemm_validation_rows()]
 
 
 def operators_section() -> list[dict[str, Any]]:
@@ -336,15 +337,15 @@ def by_dataflow(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float
     return [(df, len(e), statistics.median(e), max(e)) for df, e in sorted(groups.items())]
 
 
-#: Token ranges of the operators section's groups: decode and verify passes, short
-#: prefills and large batches, long prefills.
+#: Token ranges of the GEMM and operators sections' groups: decode and verify passes,
+#: short prefills and large batches, long prefills.
 TOKEN_RANGES = ((1, 64, "1-64"), (65, 256, "65-256"), (257, 1 << 30, "257-4096"))
 
 
-def by_operator_group(rows: list[dict[str, Any]]
+def by_device_and_tokens(rows: list[dict[str, Any]]
                       ) -> list[tuple[str, str, int, float, float, float]]:
     """``(hardware, tokens, rows, median |error|, worst |error|, median signed error)`` of
-    the operators section's prediction rows, by device and `TOKEN_RANGES`."""
+    a section's prediction rows (GEMM, operators), by device and `TOKEN_RANGES`."""
     out = []
     pred = [r for r in rows if r["role"] == "prediction"]
     for hw in sorted({r["hardware"] for r in pred}):
@@ -358,17 +359,17 @@ def by_operator_group(rows: list[dict[str, Any]]
 
 def grouped_table(section: dict[str, Any]) -> tuple[list[str], list[list[str]]] | None:
     """``(headers, rows)`` of a section shown by groups, not row by row (its rows are
-    hundreds): the array by dataflow, the operators by device and tokens; ``None`` for
-    the other sections."""
+    hundreds): the array by dataflow, the GEMMs and the operators by device and tokens;
+    ``None`` for the other sections."""
     if section["name"] == "array":
         return (["dataflow", "rows", "median abs error", "worst abs error"],
                 [[df, str(n), _pct(med), _pct(worst)]
                  for df, n, med, worst in by_dataflow(section["rows"])])
-    if section["name"] == "operators":
+    if section["name"] in ("operators", "gemm"):
         return (["hardware", "tokens", "prediction rows", "median abs error", "worst abs error",
                  "median signed error (+: model slower)"],
                 [[hw, tokens, str(n), _pct(med), _pct(worst), f"{signed * 100:+.1f}%"]
-                 for hw, tokens, n, med, worst, signed in by_operator_group(section["rows"])])
+                 for hw, tokens, n, med, worst, signed in by_device_and_tokens(section["rows"])])
     return None
 
 
@@ -413,11 +414,15 @@ def by_regime(rows: list[dict[str, Any]]) -> list[tuple[str, int, float, float, 
 
 
 def by_reason(rows: list[dict[str, Any]]) -> list[tuple[str, int, float]]:
-    """``(reason, rows, median signed error)`` of a section's excluded rows."""
+    """``(reason, rows, median signed error)`` of a section's excluded rows (by device
+    and reason when the section's rows span several devices)."""
+    devices = {r.get("hardware") for r in rows}
     groups: dict[str, list[float]] = {}
     for r in rows:
         if r["role"] == "excluded":
-            groups.setdefault(r.get("reason") or "unstated", []).append(r["error"])
+            reason = r.get("reason") or "unstated"
+            key = f"{r['hardware']}, {reason}" if len(devices) > 1 else reason
+            groups.setdefault(key, []).append(r["error"])
     return [(k, len(e), statistics.median(e)) for k, e in sorted(groups.items())]
 
 

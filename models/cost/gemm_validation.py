@@ -1,10 +1,12 @@
 """The GPU GEMM model against measured linear layers (``gemm-measurements.csv``).
 
-The table holds one public measurement per (layer shape, tokens): the time of one fp16
-``torch.nn.functional.linear`` (one cuBLAS GEMM) on an A100, for the projection shapes of
-Llama-family models from 7B to 70B at 1 to 8192 tokens.  `gemm_validation_rows` prices
-each with `gpu_kernels.gemm_time` on the ``a100-80gb`` preset as it is; nothing was
-fitted to the table.
+The table holds one public measurement per (device, layer shape, tokens): the time of one
+fp16 ``torch.nn.functional.linear`` (one cuBLAS GEMM) on an A100 and on an A10, for the
+projection shapes of Llama-family models from 7B to 70B at 1 to 8192 tokens.
+`gemm_validation_rows` prices each with `gpu_kernels.gemm_time` on its row's preset as
+it is.  One row is a calibration row (`CALIBRATION`): the A10's DRAM fraction
+(`hardware_presets.GA102_DRAM`) is derived from its 4096 x 12288 layer at one token;
+nothing else was fitted to the table.
 
 Two kinds of row cannot test the kernel model, and are shown as ``excluded`` with their
 reason instead of being counted:
@@ -20,7 +22,8 @@ reason instead of being counted:
   toggle, the board stays below its power limit and the clock stays at its boost.  Its
   largest GEMMs reach 290 TFLOP/s, above the 271 TFLOP/s the A100 sustains on random
   data (stas00/ml-engineering's maximum achievable matmul FLOPs), and the model's
-  compute rate is that of real data.
+  compute rate is that of real data.  (The A10's compute-bound rows run slower than the
+  model even so: its 150 W cap, which the model does not have.)
 
 The remaining rows -- memory-bound GEMMs of decode, verify and short prefill passes (up to
 128 tokens) whose kernels outlast the loop -- are predictions.
@@ -38,12 +41,15 @@ from .hardware_presets import get_hardware
 from .model_spec import DTYPE_BYTES
 
 TABLE = "gemm-measurements.csv"
-#: The device the table was measured on (its header says why the 80 GB part).
-HARDWARE = "a100-80gb"
+#: The rows a device figure is derived from: (preset, in_features, out_features, tokens)
+#: -> the figure (``GA102_DRAM`` in `hardware_presets`).
+CALIBRATION: dict[tuple[str, int, int, int], str] = {
+    ("a10", 4096, 12288, 1): "a10 dram_efficiency"}
 #: Time the benchmark's loop takes to issue one layer call: the 1024-output layers take
 #: 19-23 us a call from 4 to 64 tokens whatever their weight (module docstring).
 HOST_FLOOR_S = 20e-6
-_COLUMNS = ("in_features", "out_features", "batch_size", "seq_len", "tokens_per_s")
+_COLUMNS = ("hardware", "in_features", "out_features", "batch_size", "seq_len",
+            "tokens_per_s")
 
 
 def fp16_gemm_bytes(m: int, k: int, n: int) -> float:
@@ -54,8 +60,10 @@ def fp16_gemm_bytes(m: int, k: int, n: int) -> float:
 
 @dataclass(frozen=True)
 class GemmMeasurement:
-    """One row of the table: ``tokens = batch_size x seq_len`` rows times the weight."""
+    """One row of the table: ``tokens = batch_size x seq_len`` rows times the weight, on
+    the preset `hardware`."""
 
+    hardware: str
     in_features: int
     out_features: int
     batch_size: int
@@ -84,8 +92,8 @@ class GemmMeasurement:
 def load_measurements() -> list[GemmMeasurement]:
     """The stored table (lines starting with ``#`` are its source notes)."""
     text = resources.files("specaccel.data").joinpath(TABLE).read_text()
-    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_COLUMNS[:4],
-                                      floats=_COLUMNS[4:])
+    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_COLUMNS[1:5],
+                                      floats=_COLUMNS[5:])
     return [GemmMeasurement(*(r[c] for c in _COLUMNS)) for r in rows]
 
 
@@ -100,22 +108,28 @@ def exclusion(row: GemmMeasurement, kernel_s: float, ridge_flops_per_byte: float
 
 
 def gemm_validation_rows() -> list[dict[str, Any]]:
-    """One row per measurement: ``label``, ``m``/``n``/``k``, ``setting`` (a decode batch
-    or a prefill length), ``measured_s``, ``predicted_s``, ``error`` (signed, relative to
-    the measurement), ``role`` and ``reason`` (why an excluded row is excluded)."""
-    hw = get_hardware(HARDWARE)
-    ridge = hw.peak_flops / hw.mem_bw_bytes_s
+    """One row per measurement: ``label``, ``hardware``, ``m``/``n``/``k``, ``setting``
+    (a decode batch or a prefill length), ``measured_s``, ``predicted_s``, ``error``
+    (signed, relative to the measurement), ``role`` (``calibration`` for the rows of
+    `CALIBRATION`, ``excluded`` or ``prediction``), ``fits`` (the figure a calibration
+    row gives) and ``reason`` (why an excluded row is excluded)."""
     out = []
     for r in load_measurements():
+        hw = get_hardware(r.hardware)
+        if hw.gpu is None:
+            raise ValueError(f"{TABLE}: {r.hardware} has no GPU kernel model")
+        ridge = hw.peak_flops / hw.mem_bw_bytes_s
         m, n, k = r.tokens, r.out_features, r.in_features
         t = gemm_time(hw.peak_flops, hw.mem_bw_bytes_s, hw.gpu, m, n, k, 1.0, r.nbytes)
-        reason = exclusion(r, t.seconds, ridge)
+        fits = CALIBRATION.get((r.hardware, k, n, m), "")
+        reason = "" if fits else exclusion(r, t.seconds, ridge)
         setting = (f"decode batch {r.batch_size}" if r.seq_len == 1
                    else f"prefill {r.seq_len} tokens")
         out.append({
-            "label": f"{k}x{n} M={m} ({setting})", "m": m, "n": n, "k": k,
-            "setting": setting, "measured_s": r.seconds, "predicted_s": t.seconds,
-            "error": (t.seconds - r.seconds) / r.seconds,
-            "role": "excluded" if reason else "prediction", "reason": reason,
+            "label": f"{r.hardware} {k}x{n} M={m} ({setting})", "hardware": r.hardware,
+            "m": m, "n": n, "k": k, "setting": setting, "measured_s": r.seconds,
+            "predicted_s": t.seconds, "error": (t.seconds - r.seconds) / r.seconds,
+            "role": "calibration" if fits else ("excluded" if reason else "prediction"),
+            "fits": fits, "reason": reason,
         })
     return out

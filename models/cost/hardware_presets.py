@@ -241,9 +241,9 @@ def _gpu(n_sm: int, vec_flops: float, link: str, host_link: str, *, mma: float,
 
 #: Every device preset beside its datasheet row (``hardware.csv``, whose ``preset``
 #: column names the entry).  CUDA-core FP32 rates as the vector path (datasheets): A100
-#: 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5, A40 37.4, RTX 2080 Ti 13.4, RTX 3090 35.6,
+#: 19.5, H100/H200 SXM 67, L4 30.3, L40 90.5, A40 37.4, A10 31.2, RTX 2080 Ti 13.4, RTX 3090 35.6,
 #: RTX 4090 82.6 TFLOP/s.  Device links: A100 SXM NVLink3, H100/H200 NVLink4, the A100
-#: PCIe card, L4, L40, A40, RTX 3090 and RTX 4090 PCIe 4.0 x16, the RTX 2080 Ti PCIe 3.0
+#: PCIe card, L4, L40, A40, A10, RTX 3090 and RTX 4090 PCIe 4.0 x16, the RTX 2080 Ti PCIe 3.0
 #: x16 (the NVLink bridges of the A100 PCIe, the A40, the 2080 Ti and the 3090 are
 #: add-ons, not modelled; the 4090 has none), TPU v4 ICI.  Host links: PCIe 5.0 x16 on
 #: Hopper, 3.0 on the 2080 Ti, 4.0 on the others; the TPU's host link is not modelled.
@@ -291,6 +291,16 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
                     "share does not apply; its 300 W cap is not modelled)",
                     "dram_efficiency": "the GDDR6 fraction measured on the A10, the same "
                     "GA102 die and memory (hardware_presets.GA102_DRAM)"}),
+    "a10": _gpu(72, 31.2e12, "pcie4", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+                dram=GA102_DRAM, sources={
+                    **_GA102_SRC,
+                    "mma_efficiency": "estimate: the A100's fitted fraction (a datacenter "
+                    "GA102 runs fp32 accumulate at full rate; its 150 W cap is not "
+                    "modelled, and vllm-benchmarking's compute-bound A10 GEMMs, on zero "
+                    "inputs, run slower than it)",
+                    "dram_efficiency": "fitted on its own 4096 x 12288 one-token GEMM in "
+                    "vllm-benchmarking's A10 table (the GEMM section's calibration row; "
+                    "hardware_presets.GA102_DRAM)"}),
     "rtx-2080-ti": _gpu(68, 13.4e12, "pcie3", "pcie3", mma=A100_MMA_FITTED, attn=0.60,
                         dram=GA102_DRAM, sources={
                             **_A100_SRC,

@@ -20,7 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Compare the model with what it did not derive from, in sections: kernels "
             "(passes against published decode/prefill measurements), gemm (the GPU "
-            "GEMM model against measured fp16 linear layers on an A100, shape by shape; "
+            "GEMM model against measured fp16 linear layers on an A100 and an A10, shape "
+            "by shape; "
             "rows bound by the host loop or by compute on zero-valued inputs are shown "
             "as excluded, with their reason), operators (the same GEMM model against "
             "Vidur's profiled kernel times of the linear layers of 7B to 70B models on "

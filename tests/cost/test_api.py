@@ -18,7 +18,7 @@ NEEDED_MODELS = ["llama-2-7b", "llama-2-13b", "llama-2-70b", "vicuna-7b", "vicun
                  "vicuna-33b", "llama-3-8b", "llama-3-70b", "vicuna-68m", "llama-68m",
                  "eagle-head-vicuna-7b"]
 NEEDED_HW = ["a100-80gb", "a100-80gb-pcie", "a100-40gb", "h100-sxm", "h200", "l4", "l40",
-             "a40", "rtx-2080-ti", "rtx-3090", "rtx-4090", "tpuv4", "specaccel-default"]
+             "a40", "a10", "rtx-2080-ti", "rtx-3090", "rtx-4090", "tpuv4", "specaccel-default"]
 
 
 def test_needed_presets_exist():

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from specaccel.analysis.validation_report import by_operator_group, validation_report
+from specaccel.analysis.validation_report import by_device_and_tokens, validation_report
 from specaccel.cli import main
 from specaccel.models.cost import get_hardware, get_model
 from specaccel.models.cost.gpu_kernels import gemm_time
@@ -159,7 +159,7 @@ def test_the_ga102_dram_fraction_measured_on_the_a10_predicts_the_a40(rows):
 
 def test_groups_split_rows_by_device_and_tokens(rows):
     section_rows = validation_report(("operators",))["sections"][0]["rows"]
-    groups = by_operator_group(section_rows)
+    groups = by_device_and_tokens(section_rows)
     assert [(hw, tokens) for hw, tokens, *_ in groups] == [
         (hw, t) for hw in ("a100-80gb", "a40", "h100-sxm")
         for t in ("1-64", "65-256", "257-4096")]
