@@ -1,28 +1,28 @@
 """`specaccel validate`: every check of the cost model and the simulator against published
 or independently simulated numbers, in seven sections.
 
-=============  ==========================================================================
-section        what is compared
-=============  ==========================================================================
-``kernels``    passes of the kernel model against published decode/prefill measurements
-               (:func:`specaccel.models.cost.validation_table.validation_table`)
-``gemm``       the GPU GEMM model against measured fp16 linear layers on an A100 and an
-               A10, shape by shape (:mod:`specaccel.models.cost.gemm_validation`)
-``operators``  the GPU GEMM model against Vidur's profiled kernel times of the linear
-               layers of 7B to 70B models on an A100, an H100 and an A40, 1 to 4096 tokens
-               (:mod:`specaccel.models.cost.operator_validation`)
-``collectives`` the links' all-reduce bus bandwidth against Vidur's NCCL profiles on an
-               A100 DGX, an H100 DGX and four A100 PCIe cards
-               (:mod:`specaccel.models.cost.collective_validation`)
-``stacks``     software stacks and placements against measured runs: the Medusa-1
-               MT-bench logs, plain-decoding baselines
-               (:mod:`specaccel.analysis.stack_calibration`)
-``end-to-end`` every calibrated preset with a published speedup, simulated on the
-               hardware and the software stacks its source ran on, against that speedup
-               (a speedup a stack parameter is fitted to is a calibration row)
-``array``      the accelerator's systolic array against SCALE-Sim's cycles
-               (:mod:`specaccel.models.cost.array_validation`)
-=============  ==========================================================================
+================  ==========================================================================
+section           what is compared
+================  ==========================================================================
+``kernels``       passes of the kernel model against published decode/prefill measurements
+                  (:func:`specaccel.models.cost.validation_table.validation_table`)
+``gemm``          the GPU GEMM model against measured fp16 linear layers on an A100 and an
+                  A10, shape by shape (:mod:`specaccel.models.cost.gemm_validation`)
+``operators``     the GPU GEMM model against Vidur's profiled kernel times of the linear
+                  layers of 7B to 70B models on an A100, an H100 and an A40, 1 to 4096 tokens
+                  (:mod:`specaccel.models.cost.operator_validation`)
+``collectives``   the links' all-reduce bus bandwidth against Vidur's NCCL profiles on an
+                  A100 DGX, an H100 DGX and four A100 PCIe cards
+                  (:mod:`specaccel.models.cost.collective_validation`)
+``stacks``        software stacks and placements against measured runs: the Medusa-1
+                  MT-bench logs, plain-decoding baselines, vLLM's generate() calls
+                  (:mod:`specaccel.analysis.stack_calibration`)
+``end-to-end``    every calibrated preset with a published speedup, simulated on the
+                  hardware and the software stacks its source ran on, against that speedup
+                  (a speedup a stack parameter is fitted to is a calibration row)
+``array``         the accelerator's systolic array against SCALE-Sim's cycles
+                  (:mod:`specaccel.models.cost.array_validation`)
+================  ==========================================================================
 
 Every row says its ``role``: ``calibration`` (a measurement a parameter was fitted to:
 shown, never counted as agreement), ``prediction``, ``reference`` (a figure that is

@@ -48,8 +48,9 @@ LINKS: dict[str, LinkSpec] = {
         "all-reduce on 8 GPUs is 20-30 us = 14 steps); one-shot latency fitted"),
     "nvlink4": LinkSpec(
         "nvlink4", 292e9, 2e-6, ONESHOT_LATENCY_S,
-        "NVLink4, 450 GB/s per direction at the A100's measured fraction (195/300); "
-        "latencies as NVLink3 (no H100 measurement bundled)"),
+        "NVLink4, 450 GB/s per direction at the A100's measured fraction (195/300), an "
+        "estimate; latencies as NVLink3.  Vidur's NCCL profiles of an H100 DGX (validate's "
+        "collectives section) put its bus bandwidth 1.5-25 % above it"),
     "pcie4": LinkSpec(
         "pcie4", 26e9, 5e-6, 0.0,
         "PCIe 4.0 x16, 32 GB/s per direction; 26.2 GB/s measured by CUDA bandwidthTest "
