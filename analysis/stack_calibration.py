@@ -74,6 +74,7 @@ from specaccel.schema.errors import InputError
 from specaccel.schema.trace import DraftTree, Trace
 from specaccel.sim import simulate
 from specaccel.sim.options import ServingConfig
+from specaccel.sim.serving_costs import MAX_BATCH
 
 MEASUREMENTS = "stack-measurements.csv"
 MEDUSA_TURNS = "mtbench-medusa-turns.csv"
@@ -197,6 +198,13 @@ def load_rows() -> list[StackRow]:
         if batch > 1 and r["kind"] != "ar-generate":
             raise InputError("only a generate row runs a batch of requests", file=where,
                              field="batch")
+        if batch > MAX_BATCH:
+            raise InputError(f"must be at most {MAX_BATCH}, not {batch}", file=where,
+                             field="batch")
+        if batch > 1 and r["unit"] not in ("tokens/s", "prompt tokens/s"):
+            raise InputError("a batch of requests is measured as a rate (tokens/s or "
+                             f"prompt tokens/s), not in {r['unit']!r}", file=where,
+                             field="unit")
         if (r["kind"] == "ar-generate") != (output is not None) or \
                 (r["kind"] == "ar-generate" and ctx is None):
             raise InputError("a generate row, and only a generate row, names its output "

@@ -25,7 +25,8 @@ One **batch step** (one set of SimPy events, not one per request):
 3. *tree* — the tree unit builds each row's mask (rows one after another on the
    accelerator's unit; one batched kernel sequence on a GPU).
 4. *target* — one batched verify pass over all rows (padded to the largest tree), then
-   the prefill chunks as prefill passes (one stage on the target engine; the timeline
+   the prefill chunks, together (`StepPricer.prefill`: one pass for the chunks that
+   start a prompt, one for those that continue one; one stage on the target engine; the timeline
    shows the prefill part as its own ``prefill`` slice, its energy counts as target
    energy); the KV of every tree node is written.
 5. *verify* — the verify unit walks each row's tree (serial rows on the accelerator,
@@ -133,9 +134,12 @@ class ServingSimulation:
              float(target.hbm_bytes[0]))
         if not chunks:
             return d, t, 0.0
+        # a chunk at context 0 starts its request, unless the request was pre-empted
+        # and is prefilled again (the engine has tokenised and admitted it already)
+        starts = np.array([c[2] == 0 and self.preemptions[c[0]] == 0 for c in chunks])
         pl, pe, ph = self.pricer.prefill(np.array([c[1] for c in chunks], dtype=np.int64),
-                                         np.array([c[2] for c in chunks], dtype=np.float64)
-                                         ).totals()
+                                         np.array([c[2] for c in chunks], dtype=np.float64),
+                                         starts).totals()
         return d, (t[0] + pl, t[1] + pe, t[2] + ph), pl
 
     def _unit_time(self, per_step: np.ndarray, rows: np.ndarray) -> float:

@@ -17,8 +17,10 @@ What a serving call passes, and why it stays in range:
 * draft pass of slot ``d``: ``tokens`` = the widest frontier of the rows using it (a
   draft-pass token count), ``context`` = the rows' mean of ``context`` plus the slot's
   context offset (``d - 1`` per tree level);
-* prefill chunk: ``tokens`` = part of one request's prompt (or of its context when it
-  is recomputed after a pre-emption), ``context`` = the part already prefilled.
+* prefill chunks of one step: ``tokens`` = the chunks' mean (each part of one
+  request's prompt, or of its context when it is recomputed after a pre-emption),
+  ``context`` = the chunks' mean part already prefilled, ``batch`` = the chunks (the
+  chunks starting a prompt and those continuing one priced apart, `StepPricer.prefill`).
 """
 
 from __future__ import annotations

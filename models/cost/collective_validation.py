@@ -5,7 +5,7 @@ Vidur profiled NCCL's all-reduce on an A100 DGX, an H100 DGX and four A100 PCIe 
 node's single-node rows from 16 MiB to 64 MiB, every MiB.  Over that range each series
 is close to a straight line in the message size (the residuals' standard deviation is
 1 to 8 us on the NVSwitch nodes but the A100 DGX's eight GPUs, 18 us there, where the
-series steps up by 62 us between 48 and 49 MiB, and 38 us over PCIe, on times of 74 us
+series jumps 62 us from 48 to 49 MiB, and 38 us over PCIe, on times of 74 us
 to 4.3 ms): its slope is what one more byte costs, the link's bandwidth as the
 all-reduce uses it, and its intercept a time per call.
 

@@ -141,8 +141,8 @@ class Deployment:
         these two, plus ``request_s``).  `shared_bytes` plus `shared_bytes_per_token`
         per token of the pass's KV cache is memory another model (a draft beside the
         target) holds on this role's device 0, for the offload budget.  A prefill
-        starts `requests` requests each (default: one when its context is 0), and
-        the stack's ``request_host_s`` for each is its ``request_s``.
+        starts `requests` requests each (default: one per row when its context is 0),
+        and the stack's ``request_host_s`` for each is its ``request_s``.
         """
         if role not in ROLES:
             raise ValueError(f"role must be one of {ROLES}, not {role!r}")
@@ -190,7 +190,9 @@ class Deployment:
         if phase == "prefill" and stack.request_host_s > 0:
             # a request's first pass: the engine's host work on the request runs before
             # and after it, not beside it
-            started = (np.broadcast_to(s, request.shape) == 0 if requests is None
+            started = (np.broadcast_to(s == 0, request.shape)
+                       * np.broadcast_to(np.asarray(batch, dtype=np.float64), request.shape)
+                       if requests is None
                        else np.broadcast_to(np.asarray(requests, dtype=np.float64),
                                             request.shape))
             request = started * stack.request_host_s

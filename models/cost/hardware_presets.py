@@ -50,7 +50,7 @@ LINKS: dict[str, LinkSpec] = {
         "nvlink4", 292e9, 2e-6, ONESHOT_LATENCY_S,
         "NVLink4, 450 GB/s per direction at the A100's measured fraction (195/300), an "
         "estimate; latencies as NVLink3.  Vidur's NCCL profiles of an H100 DGX (validate's "
-        "collectives section) put its bus bandwidth 1.5-25 % above it"),
+        "collectives section) put its bus bandwidth 2 to 33 % above it"),
     "pcie4": LinkSpec(
         "pcie4", 26e9, 5e-6, 0.0,
         "PCIe 4.0 x16, 32 GB/s per direction; 26.2 GB/s measured by CUDA bandwidthTest "
@@ -171,6 +171,13 @@ GA102_DRAM = 100.7e6 / (217.1e-6 - KERNEL_LATENCY_S) / 600e9
 #: A100's fitted one over the A100's share of its peak in that table, times the 3090's.
 TORCH_MM_FP16_SHARE = {"a100": 258.74 / 312, "ga102": 75.64 / 71}
 GA102_MMA = A100_MMA_FITTED / TORCH_MM_FP16_SHARE["a100"] * TORCH_MM_FP16_SHARE["ga102"]
+#: The A10's best fp16 GEMM rate over its 125 TFLOP/s: vllm-benchmarking's A10 layer table
+#: reaches at most 69.0 TFLOP/s (8192 x 10240 at 8192 tokens; every compute-bound row on
+#: zero inputs, which run at least as fast as real data), 0.552 of the datasheet peak at
+#: its 150 W cap.  The A10 takes the A100's fitted fraction of it, as a part with a MAMF
+#: figure does (`SHAPE_FRACTION`).
+A10_BEST_GEMM_SHARE = 2.0 * 8192 * 8192 * 10240 / (8192 / 411319.001192731) / 125e12
+A10_MMA = SHAPE_FRACTION * A10_BEST_GEMM_SHARE
 #: What an A100 part without a calibration row of its own takes from the A100-80GB SXM.
 _A100_BORROWED = {
     "mma_efficiency": "the A100-80GB SXM's fitted figure (the same GA100 SMs)",
@@ -292,13 +299,13 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
                     "share does not apply; its 300 W cap is not modelled)",
                     "dram_efficiency": "the GDDR6 fraction measured on the A10, the same "
                     "GA102 die and memory (hardware_presets.GA102_DRAM)"}),
-    "a10": _gpu(72, 31.2e12, "pcie4", "pcie4", mma=A100_MMA_FITTED, attn=0.73,
+    "a10": _gpu(72, 31.2e12, "pcie4", "pcie4", mma=A10_MMA, attn=0.73,
                 dram=GA102_DRAM, sources={
                     **_GA102_SRC,
-                    "mma_efficiency": "estimate: the A100's fitted fraction (a datacenter "
-                    "GA102 runs fp32 accumulate at full rate; its 150 W cap is not "
-                    "modelled, and vllm-benchmarking's compute-bound A10 GEMMs, on zero "
-                    "inputs, run slower than it)",
+                    "mma_efficiency": "fitted: the A100's fitted fraction (0.82) of the "
+                    "A10's best measured GEMM rate, 69.0 of 125 TFLOPS on zero inputs at "
+                    "its 150 W cap (vllm-benchmarking's A10 table; the GEMM section's "
+                    "calibration row; hardware_presets.A10_MMA)",
                     "dram_efficiency": "fitted on its own 4096 x 12288 one-token GEMM in "
                     "vllm-benchmarking's A10 table (the GEMM section's calibration row; "
                     "hardware_presets.GA102_DRAM)"}),

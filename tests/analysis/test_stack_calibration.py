@@ -205,6 +205,8 @@ def test_a_generate_row_without_its_output_count_is_an_input_error(monkeypatch):
     (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eagr.host_op_s,", "fits"),
     (",1.71,x,hf-eager.host_op_s,", ",1.71,x,hf-eager.host_op,", "fits"),
     (",1,1,,4,2,20,212.54,", ",1,1,,0,2,20,212.54,", "batch"),
+    (",1,1,,4,2,20,212.54,", ",1,1,,2000000,2,20,212.54,", "batch"),
+    (",1,1,,4,2,20,212.54,tokens/s,", ",1,1,,4,2,20,212.54,ms/token,", "unit"),
     (",1,1,1,,1024,,4.54,s/token,", ",1,1,1,2,1024,,4.54,s/token,", "batch"),
 ])
 def test_a_bad_cell_is_one_input_error_naming_the_line_and_column(monkeypatch, old, new, field):

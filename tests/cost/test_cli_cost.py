@@ -248,3 +248,21 @@ def test_cost_of_an_offloaded_pass_says_what_stays_and_what_crosses_the_link(cap
     small = _json(capsys, ["cost", "--model", "llama-2-7b", "--hw", "rtx-4090", "--offload",
                            "--json"])[1]["deployment"]["offload"]
     assert small["resident_layers"] == 32 and small["streamed_bytes"] == 0.0
+
+
+def test_cost_shows_a_serving_stacks_host_time_per_request_apart(capsys):
+    """A prefill at context 0 on vLLM's stack starts a request per row: the engine's host
+    time per request is added to the wall time, shown apart from the overlapped host
+    and GPU times; a decode pass starts none."""
+    from specaccel.models.cost.software_stack import VLLM_REQUEST_HOST_S
+
+    args = ["cost", "--model", "llama-2-13b", "--hw", "a100-80gb", "--stack", "vllm",
+            "--phase", "prefill", "--tokens", "16", "--batch", "8"]
+    code, r = _json(capsys, [*args, "--json"])
+    d = r["deployment"]
+    assert code == 0 and d["request_s"] == pytest.approx(8 * VLLM_REQUEST_HOST_S)
+    assert d["wall_s"] == pytest.approx(max(d["host_s"], d["gpu_s"]) + d["request_s"])
+    assert main(args) == 0
+    assert f"+ request {8 * VLLM_REQUEST_HOST_S * 1e3:.4g} ms" in capsys.readouterr().out
+    code, r = _json(capsys, ["cost", "--model", "llama-2-13b", "--stack", "vllm", "--json"])
+    assert r["deployment"]["request_s"] == 0.0

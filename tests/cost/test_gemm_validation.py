@@ -18,9 +18,11 @@ from specaccel.models.cost.gemm_validation import (
     CALIBRATION,
     HOST_FLOOR_S,
     exclusion,
+    fit_gemm_calibration,
     gemm_validation_rows,
     load_measurements,
 )
+from specaccel.models.cost.hardware_presets import SHAPE_FRACTION
 
 #: stas00/ml-engineering's maximum achievable matmul FLOP/s of an A100 on random data.
 A100_MAMF = 271.2e12
@@ -54,17 +56,24 @@ def test_table_is_the_sources_fp16_rows_converted_to_seconds():
     assert a10.seconds == pytest.approx(217.05e-6, rel=1e-3)
 
 
-def test_the_a10s_dram_fraction_is_its_calibration_row(rows):
-    """The A10's streaming fraction is derived from its own 4096 x 12288 one-token row:
-    the row is calibration (reproduced, not counted), every other A10 row a prediction
-    or excluded."""
+def test_the_a10s_figures_come_from_its_two_calibration_rows(rows):
+    """The A10's streaming fraction is derived from its own 4096 x 12288 one-token row,
+    its MMA fraction from its fastest GEMM (0.552 of its peak at its 150 W cap, on zeros)
+    as the A100's fitted share of its best rate: both rows are calibration (not
+    counted), and `fit_gemm_calibration` derives the preset's figures again."""
     cal = [r for r in rows if r["role"] == "calibration"]
     assert [(r["hardware"], r["k"], r["n"], r["m"]) for r in cal] == list(CALIBRATION)
-    assert cal[0]["fits"] == "a10 dram_efficiency" and abs(cal[0]["error"]) < 1e-3
+    assert [r["fits"] for r in cal] == ["a10 dram_efficiency", "a10 mma_efficiency"]
+    assert abs(cal[0]["error"]) < 1e-3  # the streaming row is priced as measured
     a10 = get_hardware("a10")
     bytes_ = 2.0 * (4096 * 12288 + 4096 + 12288)
     streamed = bytes_ / (cal[0]["measured_s"] - a10.gpu.kernel_latency_s) / a10.mem_bw_bytes_s
     assert a10.gpu.dram_efficiency == pytest.approx(streamed, rel=2e-3)
+    best = 2.0 * 8192 * 8192 * 10240 / cal[1]["measured_s"]
+    assert best / a10.peak_flops == pytest.approx(0.552, abs=1e-3)
+    assert a10.gpu.mma_efficiency == pytest.approx(SHAPE_FRACTION * best / a10.peak_flops)
+    for fit in fit_gemm_calibration().values():
+        assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=1e-3)
 
 
 def test_exclusion_rule_at_its_two_thresholds():
@@ -80,10 +89,10 @@ def test_rows_are_excluded_where_the_physics_says(rows):
     # on the A100 (ridge 153 FLOP/B) the ridge falls between 128 and 256 tokens for these
     # shapes; on the A10 (ridge 208) too, but for its 1024-output layers at 256 tokens
     assert all(r["role"] == "excluded" for r in _a100(rows) if r["m"] >= 256)
-    assert sorted(r["k"] for r in rows if r["m"] >= 256 and r["role"] != "excluded") == [
-        4096, 5120, 7168, 8192]
+    predicted = [r for r in rows if r["m"] >= 256 and r["role"] == "prediction"]
+    assert sorted(r["k"] for r in predicted) == [4096, 5120, 7168, 8192]
     assert all(r["n"] == 1024 and r["m"] == 256 and r["hardware"] == "a10"
-               for r in rows if r["m"] >= 256 and r["role"] != "excluded")
+               for r in predicted)
     assert all(r["reason"] != "compute-bound on zeros" for r in rows if r["m"] <= 128)
     # a host-bound row is one whose modelled kernel is shorter than the loop's floor
     assert all(r["predicted_s"] < HOST_FLOOR_S for r in rows if r["reason"] == "host-bound")
@@ -144,16 +153,17 @@ def test_a_verify_pass_gemm_costs_what_a_decode_gemm_costs(rows):
 def test_the_section_counts_predictions_and_lists_exclusions_by_reason():
     sec = validation_report(("gemm",))["sections"][0]
     s = sec["summary"]
-    assert (s["prediction_rows"], s["excluded_rows"], s["calibration_rows"]) == (204, 179, 1)
+    assert (s["prediction_rows"], s["excluded_rows"], s["calibration_rows"]) == (204, 178, 2)
     assert s["median_abs_error"] == pytest.approx(statistics.median(
         abs(r["error"]) for r in sec["rows"] if r["role"] == "prediction"))
     md = section_markdown(sec)  # by device and tokens, not row by row
     assert "| a10 | 1-64 | 107 |" in md and "| a100-80gb | 1-64 | 72 |" in md
     lines = excluded_lines(sec)
-    assert lines[0].startswith("excluded, a10, compute-bound on zeros: 68 rows (the model ")
-    assert "faster at the median" in lines[0]  # the A10's 150 W cap: not modelled
+    assert lines[0].startswith("excluded, a10, compute-bound on zeros: 67 rows (the model ")
+    assert "slower at the median" in lines[0]  # the model runs real data's clock
     assert lines[1].startswith("excluded, a100-80gb, compute-bound on zeros: 70 rows (the ")
-    assert "slower at the median" in lines[1]  # the model runs real data's clock
+    assert "slower at the median" in lines[1]
+    assert all(f"* {line}" in md for line in lines)  # the docs list them too
     assert lines[2].startswith("excluded, a100-80gb, host-bound: 41 rows (the model ")
     assert "faster at the median" in lines[2]  # the loop, not the kernel, was timed
 
@@ -162,4 +172,13 @@ def test_validate_prints_the_groups_and_counts_exclusions(capsys):
     assert main(["validate", "--section", "gemm"]) == 0
     out = capsys.readouterr().out
     assert "a100-80gb    1-64               72" in out and "a10        65-256" in out
-    assert "204 prediction rows" in out and "179 excluded rows" in out
+    assert "204 prediction rows" in out and "178 excluded rows" in out
+
+
+def test_validate_exits_1_when_a_figure_no_longer_follows_from_its_row(capsys, monkeypatch):
+    stale = fit_gemm_calibration()
+    stale["a10 mma_efficiency"] = {**stale["a10 mma_efficiency"], "fitted": 0.6}
+    monkeypatch.setattr("specaccel.models.cost.gemm_validation.fit_gemm_calibration",
+                        lambda: stale)
+    assert main(["validate", "--section", "gemm"]) == 1
+    assert "a10 mma_efficiency" in capsys.readouterr().out

@@ -120,7 +120,8 @@ def cost_validation_markdown() -> str:
 
 
 #: Devices and row counts of docs/cost-model.md's GEMM-efficiency table.
-GEMM_DEVICES = ("a100-80gb", "h100-sxm", "h200", "l4", "l40", "a40", "rtx-3090", "rtx-4090")
+GEMM_DEVICES = ("a100-80gb", "h100-sxm", "h200", "l4", "l40", "a40", "a10", "rtx-3090",
+                "rtx-4090")
 GEMM_ROWS = (1, 16, 64, 128, 256, 512, 1024, 4096)
 
 
