@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
 import sys
 from pathlib import Path
 
-from vidur_operator_profiles import _read
+from vidur_operator_profiles import _read, table_writer
 
 #: Vidur's node directory -> (specaccel preset of its GPUs, workers kept).  Vidur's
 #: docs/profiling.md: ``a100_dgx`` is an A100 DGX with 8 80 GB A100s, ``h100_dgx`` an
@@ -56,12 +55,8 @@ HEADER = """\
 
 
 def main(repo: Path) -> None:
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
-                            capture_output=True, text=True).stdout.strip()
-    out = io.StringIO()
-    out.write(HEADER.format(commit=commit))
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["node", "hardware", "devices", "size_bytes", "median_us"])
+    out, w = table_writer(repo, HEADER, ["node", "hardware", "devices", "size_bytes",
+                                         "median_us"])
     for node, (preset, workers) in NODES.items():
         text = _read(repo, f"data/profiling/network/{node}/all_reduce.csv")
         seen: dict[tuple[int, int], dict[str, str]] = {}

@@ -22,6 +22,7 @@ import io
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 #: Vidur's GPU directory -> specaccel preset (Vidur's device configs: A100 80 GB, 312
 #: TFLOP/s; H100 80 GB, 1000 TFLOP/s; A40, 150 TFLOP/s).  Its docs/profiling.md uses one
@@ -69,14 +70,22 @@ def _shapes(row: dict[str, str], tp: int) -> dict[str, tuple[int, int]]:
             "mlp_up_proj": (d, 2 * ff // tp), "mlp_down_proj": (ff // tp, d)}
 
 
-def main(repo: Path) -> None:
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
-                            capture_output=True, text=True).stdout.strip()
+def table_writer(repo: Path, header: str, columns: list[str], *, short: bool = False
+                 ) -> tuple[io.StringIO, Any]:
+    """A CSV being written: `header` (its ``{commit}`` the checkout's head, abbreviated
+    when `short`), then the column row.  Shared by the generators of this folder."""
+    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", *(["--short"] * short),
+                             "HEAD"], check=True, capture_output=True, text=True).stdout.strip()
     out = io.StringIO()
-    out.write(HEADER.format(commit=commit))
+    out.write(header.format(commit=commit))
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["hardware", "model", "tp", "tokens", "operator", "in_features",
-                "out_features", "median_us"])
+    w.writerow(columns)
+    return out, w
+
+
+def main(repo: Path) -> None:
+    out, w = table_writer(repo, HEADER, ["hardware", "model", "tp", "tokens", "operator",
+                                         "in_features", "out_features", "median_us"])
     for gpu, preset in GPUS.items():
         for path, (model, degrees) in MODELS.items():
             text = _read(repo, f"data/profiling/compute/{gpu}/{path}/mlp.csv")

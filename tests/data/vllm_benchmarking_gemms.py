@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import csv
 import io
-import subprocess
 import sys
 from pathlib import Path
 
-from vidur_operator_profiles import _read
+from vidur_operator_profiles import _read, table_writer
 
 #: The repository's device directory -> the specaccel preset its rows are priced on.
 DEVICES = {"a100": "a100-80gb", "a10": "a10"}
@@ -42,13 +41,9 @@ HEADER = """\
 
 
 def main(repo: Path) -> None:
-    commit = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                            check=True, capture_output=True, text=True).stdout.strip()
-    out = io.StringIO()
-    out.write(HEADER.format(commit=commit))
-    w = csv.writer(out, lineterminator="\n")
-    w.writerow(["hardware", "in_features", "out_features", "batch_size", "seq_len",
-                "tokens_per_s"])
+    out, w = table_writer(repo, HEADER, ["hardware", "in_features", "out_features",
+                                         "batch_size", "seq_len", "tokens_per_s"],
+                          short=True)
     for gpu, preset in DEVICES.items():
         text = _read(repo, f"layer_benchmarking/results_{gpu}/results.csv")
         for row in csv.DictReader(io.StringIO(text)):
