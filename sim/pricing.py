@@ -497,30 +497,26 @@ class StepPricer:
 
     def prefill(self, tokens: np.ndarray, context: np.ndarray,
                 starts: np.ndarray | None = None) -> PassCosts:
-        """The prefill chunks of one batch step (`tokens` each at its `context`) as a
-        batching engine runs them: every chunk's tokens side by side in each GEMM (the
-        weights are read once), each chunk's attention over its own context.  The
-        chunks that start a prompt (context 0) and those that continue one run as two
-        passes, each a row per chunk at the chunks' mean tokens (rounded) and mean
-        context: the GEMMs' rows within half a token per chunk, the KV read exact,
-        attention exact within a group but for its chunks' spread in length (a
-        continued prompt's long context is not averaged with new prompts').  `starts`
-        marks the chunks that start a request (default: those at context 0; a
-        pre-empted request prefilled again from 0 does not start again); each pays the
-        stack's host time per request (`RoleCost.passes`' `requests`).  One entry per
-        pass (at most two)."""
+        """The prefill chunks of one batch step (`tokens` each at its `context`) as one
+        pass, as a batching engine runs them: every chunk's tokens side by side in each
+        GEMM, so the weights are read once.  Priced as a row per chunk at the chunks'
+        mean tokens (rounded) and mean context: the GEMMs' rows within half a token per
+        chunk and the KV read exact; attention's cross term (each chunk's tokens over its
+        own context) is exact when the chunks' contexts are equal -- a step of new
+        prompts -- and off when a long prompt's last chunk shares the step with new ones
+        (a 4000-token chunk at context 12000 beside three new 8-token prompts: its
+        attention a quarter of what the chunk alone costs).  `starts` marks the chunks
+        that start a request (default: those at context 0); each pays the stack's host
+        time per request (`RoleCost.passes`' `requests`).  One entry."""
         t = np.asarray(tokens, dtype=np.float64)
         c = np.asarray(context, dtype=np.float64)
-        first = c == 0 if starts is None else np.asarray(starts, dtype=bool)
-        groups = [g for g in (c == 0, c > 0) if g.any()]
-        if not groups:
+        if t.shape[0] == 0:
             return PassCosts.zeros(0)
-        mean_t = np.array([max(1.0, float(np.rint(t[g].mean()))) for g in groups])
-        return self.target.passes(mean_t, np.array([c[g].mean() for g in groups]),
-                                  batch=np.array([float(g.sum()) for g in groups]),
-                                  phase="prefill",
-                                  requests=np.array([float((first & g).sum())
-                                                     for g in groups]))
+        first = c == 0 if starts is None else np.asarray(starts, dtype=bool)
+        return self.target.passes(np.array([max(1.0, float(np.rint(t.mean())))]),
+                                  np.array([c.mean()]),
+                                  batch=np.array([float(t.shape[0])]), phase="prefill",
+                                  requests=np.array([float(first.sum())]))
 
     def rows_stage_s(self, per_step: np.ndarray, sched: np.ndarray) -> np.ndarray:
         """A unit stage of batch steps from its rows' batch-1 times (`per_step`, e.g.

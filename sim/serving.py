@@ -25,10 +25,9 @@ One **batch step** (one set of SimPy events, not one per request):
 3. *tree* — the tree unit builds each row's mask (rows one after another on the
    accelerator's unit; one batched kernel sequence on a GPU).
 4. *target* — one batched verify pass over all rows (padded to the largest tree), then
-   the prefill chunks, together (`StepPricer.prefill`: one pass for the chunks that
-   start a prompt, one for those that continue one; one stage on the target engine; the timeline
-   shows the prefill part as its own ``prefill`` slice, its energy counts as target
-   energy); the KV of every tree node is written.
+   the prefill chunks together, as one pass (`StepPricer.prefill`; one stage on the
+   target engine; the timeline shows the prefill part as its own ``prefill`` slice, its
+   energy counts as target energy); the KV of every tree node is written.
 5. *verify* — the verify unit walks each row's tree (serial rows on the accelerator,
    one batched kernel sequence on a GPU).
 6. *commit* — per row the KV of rejected nodes is rolled back; a finished request frees
@@ -97,6 +96,7 @@ class ServingSimulation:
         self.t_first = self.out.request_first_token_s
         self.t_end = np.full(n_req, np.nan)
         self.preemptions = np.zeros(n_req, dtype=np.int64)
+        self.started = np.zeros(n_req, dtype=bool)  # a chunk of the request has run
         self.kv_held = np.zeros(n_req, dtype=np.int64)
         self.prefill_left = np.zeros(n_req, dtype=np.int64)
         self.kv_series = BoundedSeries(1024)
@@ -134,9 +134,10 @@ class ServingSimulation:
              float(target.hbm_bytes[0]))
         if not chunks:
             return d, t, 0.0
-        # a chunk at context 0 starts its request, unless the request was pre-empted
-        # and is prefilled again (the engine has tokenised and admitted it already)
-        starts = np.array([c[2] == 0 and self.preemptions[c[0]] == 0 for c in chunks])
+        # a request's first chunk starts it; a pre-empted request prefilled again from
+        # context 0 does not start again (the engine has tokenised and admitted it)
+        starts = np.array([c[2] == 0 and not self.started[c[0]] for c in chunks])
+        self.started[[c[0] for c in chunks]] = True
         pl, pe, ph = self.pricer.prefill(np.array([c[1] for c in chunks], dtype=np.int64),
                                          np.array([c[2] for c in chunks], dtype=np.float64),
                                          starts).totals()

@@ -19,8 +19,8 @@ What a serving call passes, and why it stays in range:
   context offset (``d - 1`` per tree level);
 * prefill chunks of one step: ``tokens`` = the chunks' mean (each part of one
   request's prompt, or of its context when it is recomputed after a pre-emption),
-  ``context`` = the chunks' mean part already prefilled, ``batch`` = the chunks (the
-  chunks starting a prompt and those continuing one priced apart, `StepPricer.prefill`).
+  ``context`` = the chunks' mean part already prefilled, ``batch`` = the chunks
+  (`StepPricer.prefill`).
 """
 
 from __future__ import annotations

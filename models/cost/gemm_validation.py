@@ -4,10 +4,10 @@ The table holds one public measurement per (device, layer shape, tokens): the ti
 fp16 ``torch.nn.functional.linear`` (one cuBLAS GEMM) on an A100 and on an A10, for the
 projection shapes of Llama-family models from 7B to 70B at 1 to 8192 tokens.
 `gemm_validation_rows` prices each with `gpu_kernels.gemm_time` on its row's preset as
-it is.  Two rows are calibration rows (`CALIBRATION`): the A10's DRAM fraction
+it is.  Three rows are calibration rows (`CALIBRATION`): the A10's DRAM fraction
 (`hardware_presets.GA102_DRAM`) is derived from its 4096 x 12288 layer at one token,
-its MMA fraction (``A10_MMA``) from its fastest GEMM; nothing else was fitted to the
-table.
+its MMA fraction (``A10_MMA``) from its and the A100's fastest GEMM; nothing else was
+fitted to the table.
 
 Two kinds of row cannot test the kernel model, and are shown as ``excluded`` with their
 reason instead of being counted:
@@ -37,17 +37,18 @@ from typing import Any
 
 from .characterisation_csv import parse_characterisation_csv
 from .gpu_kernels import gemm_time
-from .hardware_presets import KERNEL_LATENCY_S, SHAPE_FRACTION, get_hardware
+from .hardware_presets import A100_MMA_FITTED, KERNEL_LATENCY_S, get_hardware
 from .model_spec import DTYPE_BYTES
 
 TABLE = "gemm-measurements.csv"
 #: The rows a device figure is derived from: (preset, in_features, out_features, tokens)
 #: -> the figure (`hardware_presets`: ``GA102_DRAM`` from the A10's one-token
-#: 4096 x 12288 layer, ``A10_MMA`` from its fastest GEMM).  `fit_gemm_calibration`
-#: derives them again.
+#: 4096 x 12288 layer, ``A10_MMA`` from the A10's and the A100's fastest GEMM, the same
+#: shape).  `fit_gemm_calibration` derives them again.
 CALIBRATION: dict[tuple[str, int, int, int], str] = {
     ("a10", 4096, 12288, 1): "a10 dram_efficiency",
-    ("a10", 8192, 10240, 8192): "a10 mma_efficiency"}
+    ("a10", 8192, 10240, 8192): "a10 mma_efficiency",
+    ("a100-80gb", 8192, 10240, 8192): "a10 mma_efficiency"}
 #: Time the benchmark's loop takes to issue one layer call: the 1024-output layers take
 #: 19-23 us a call from 4 to 64 tokens whatever their weight (module docstring).
 HOST_FLOOR_S = 20e-6
@@ -141,27 +142,30 @@ def gemm_validation_rows() -> list[dict[str, Any]]:
 def fit_gemm_calibration() -> dict[str, dict[str, Any]]:
     """Derive the figures of `CALIBRATION` again from the table: the A10's DRAM fraction
     (its one-token 4096 x 12288 layer's bytes over its time less the kernel latency, over
-    the peak bandwidth) and its MMA fraction (`SHAPE_FRACTION` of its fastest GEMM's
-    rate over the peak).  ``"<preset> <parameter>" -> {preset, row, fitted,
-    preset_value}`` as `validation_table.fit_calibration` gives."""
+    the peak bandwidth) and its MMA fraction (the A100's fitted one times the A10's
+    fastest GEMM's share of its peak over the A100's).  ``"<preset> <parameter>" ->
+    {preset, row, fitted, preset_value}`` as `validation_table.fit_calibration` gives."""
     table = {(r.hardware, r.in_features, r.out_features, r.tokens): r
              for r in load_measurements()}
-    out: dict[str, dict[str, Any]] = {}
-    for key, name in CALIBRATION.items():
-        preset, parameter = name.split()
-        hw = get_hardware(preset)
-        assert hw.gpu is not None
-        r = table[key]
-        if parameter == "dram_efficiency":
-            fitted = r.nbytes / (r.seconds - KERNEL_LATENCY_S) / hw.mem_bw_bytes_s
-        else:
-            best = max((m for m in table.values() if m.hardware == preset),
-                       key=lambda m: m.flops / m.seconds)
-            if best is not r:
-                raise ValueError(f"{TABLE}: {preset}'s fastest GEMM is no longer the "
-                                 f"calibration row {key}")
-            fitted = SHAPE_FRACTION * r.flops / r.seconds / hw.peak_flops
-        out[name] = {"preset": preset, "row": f"{r.in_features}x{r.out_features} at "
-                     f"{r.tokens} tokens", "fitted": fitted,
-                     "preset_value": getattr(hw.gpu, parameter)}
-    return out
+
+    def best_share(device: str) -> float:
+        best = max((m for m in table.values() if m.hardware == device),
+                   key=lambda m: m.flops / m.seconds)
+        if CALIBRATION.get((device, best.in_features, best.out_features, best.tokens)) \
+                != "a10 mma_efficiency":
+            raise ValueError(f"{TABLE}: {device}'s fastest GEMM is not its calibration row")
+        return best.flops / best.seconds / get_hardware(device).peak_flops
+
+    a10 = get_hardware("a10")
+    assert a10.gpu is not None
+    r = table[("a10", 4096, 12288, 1)]
+    return {
+        "a10 dram_efficiency": {
+            "preset": "a10", "row": "4096x12288 at 1 token", "preset_value":
+            a10.gpu.dram_efficiency,
+            "fitted": r.nbytes / (r.seconds - KERNEL_LATENCY_S) / a10.mem_bw_bytes_s},
+        "a10 mma_efficiency": {
+            "preset": "a10", "row": "8192x10240 at 8192 tokens, A10 and A100",
+            "preset_value": a10.gpu.mma_efficiency,
+            "fitted": A100_MMA_FITTED * best_share("a10") / best_share("a100-80gb")},
+    }

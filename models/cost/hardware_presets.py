@@ -171,13 +171,16 @@ GA102_DRAM = 100.7e6 / (217.1e-6 - KERNEL_LATENCY_S) / 600e9
 #: A100's fitted one over the A100's share of its peak in that table, times the 3090's.
 TORCH_MM_FP16_SHARE = {"a100": 258.74 / 312, "ga102": 75.64 / 71}
 GA102_MMA = A100_MMA_FITTED / TORCH_MM_FP16_SHARE["a100"] * TORCH_MM_FP16_SHARE["ga102"]
-#: The A10's best fp16 GEMM rate over its 125 TFLOP/s: vllm-benchmarking's A10 layer table
-#: reaches at most 69.0 TFLOP/s (8192 x 10240 at 8192 tokens; every compute-bound row on
-#: zero inputs, which run at least as fast as real data), 0.552 of the datasheet peak at
-#: its 150 W cap.  The A10 takes the A100's fitted fraction of it, as a part with a MAMF
-#: figure does (`SHAPE_FRACTION`).
-A10_BEST_GEMM_SHARE = 2.0 * 8192 * 8192 * 10240 / (8192 / 411319.001192731) / 125e12
-A10_MMA = SHAPE_FRACTION * A10_BEST_GEMM_SHARE
+#: The best fp16 GEMM rate over the dense peak in vllm-benchmarking's layer tables, both
+#: on zero inputs (at least as fast as real data) and of the same GEMM (8192 x 10240 at
+#: 8192 tokens): the A10 69.0 of 125 TFLOP/s (0.552, at its 150 W cap), the A100 290.5
+#: of 312.  The A10's MMA fraction is the A100's fitted one scaled by the two shares, as
+#: the RTX 3090's is by its torch.mm table (``GA102_MMA``).
+ZEROS_GEMM_SHARE = {
+    "a10": 2.0 * 8192 * 8192 * 10240 / (8192 / 411319.001192731) / 125e12,
+    "a100": 2.0 * 8192 * 8192 * 10240 / (8192 / 1731420.741387366) / 312e12,
+}
+A10_MMA = A100_MMA_FITTED / ZEROS_GEMM_SHARE["a100"] * ZEROS_GEMM_SHARE["a10"]
 #: What an A100 part without a calibration row of its own takes from the A100-80GB SXM.
 _A100_BORROWED = {
     "mma_efficiency": "the A100-80GB SXM's fitted figure (the same GA100 SMs)",
@@ -302,10 +305,10 @@ DEVICE_FACTS: dict[str, DeviceFacts] = {
     "a10": _gpu(72, 31.2e12, "pcie4", "pcie4", mma=A10_MMA, attn=0.73,
                 dram=GA102_DRAM, sources={
                     **_GA102_SRC,
-                    "mma_efficiency": "fitted: the A100's fitted fraction (0.82) of the "
-                    "A10's best measured GEMM rate, 69.0 of 125 TFLOPS on zero inputs at "
-                    "its 150 W cap (vllm-benchmarking's A10 table; the GEMM section's "
-                    "calibration row; hardware_presets.A10_MMA)",
+                    "mma_efficiency": "fitted: the A100's fitted fraction scaled by the "
+                    "two GPUs' best GEMM in vllm-benchmarking's layer tables, both on "
+                    "zero inputs (A10 69.0 of 125 TFLOPS at its 150 W cap, A100 290.5 of "
+                    "312; the GEMM section's calibration rows; hardware_presets.A10_MMA)",
                     "dram_efficiency": "fitted on its own 4096 x 12288 one-token GEMM in "
                     "vllm-benchmarking's A10 table (the GEMM section's calibration row; "
                     "hardware_presets.GA102_DRAM)"}),

@@ -22,7 +22,6 @@ from specaccel.models.cost.gemm_validation import (
     gemm_validation_rows,
     load_measurements,
 )
-from specaccel.models.cost.hardware_presets import SHAPE_FRACTION
 
 #: stas00/ml-engineering's maximum achievable matmul FLOP/s of an A100 on random data.
 A100_MAMF = 271.2e12
@@ -56,22 +55,29 @@ def test_table_is_the_sources_fp16_rows_converted_to_seconds():
     assert a10.seconds == pytest.approx(217.05e-6, rel=1e-3)
 
 
-def test_the_a10s_figures_come_from_its_two_calibration_rows(rows):
-    """The A10's streaming fraction is derived from its own 4096 x 12288 one-token row,
-    its MMA fraction from its fastest GEMM (0.552 of its peak at its 150 W cap, on zeros)
-    as the A100's fitted share of its best rate: both rows are calibration (not
-    counted), and `fit_gemm_calibration` derives the preset's figures again."""
+def test_the_a10s_figures_come_from_its_calibration_rows(rows):
+    """The A10's streaming fraction is derived from its own 4096 x 12288 one-token row;
+    its MMA fraction from the A100's fitted one scaled by the two GPUs' fastest GEMM in
+    these tables (the same shape, both on zeros: the A10 0.552 of its peak at its 150 W
+    cap, the A100 0.931).  The three rows are calibration (not counted), and
+    `fit_gemm_calibration` derives the preset's figures again."""
     cal = [r for r in rows if r["role"] == "calibration"]
-    assert [(r["hardware"], r["k"], r["n"], r["m"]) for r in cal] == list(CALIBRATION)
-    assert [r["fits"] for r in cal] == ["a10 dram_efficiency", "a10 mma_efficiency"]
-    assert abs(cal[0]["error"]) < 1e-3  # the streaming row is priced as measured
+    assert sorted((r["hardware"], r["k"], r["n"], r["m"]) for r in cal) == sorted(CALIBRATION)
+    by = {(r["hardware"], r["m"]): r for r in cal}
+    assert by[("a10", 1)]["fits"] == "a10 dram_efficiency"
+    assert abs(by[("a10", 1)]["error"]) < 1e-3  # the streaming row is priced as measured
     a10 = get_hardware("a10")
     bytes_ = 2.0 * (4096 * 12288 + 4096 + 12288)
-    streamed = bytes_ / (cal[0]["measured_s"] - a10.gpu.kernel_latency_s) / a10.mem_bw_bytes_s
+    streamed = (bytes_ / (by[("a10", 1)]["measured_s"] - a10.gpu.kernel_latency_s)
+                / a10.mem_bw_bytes_s)
     assert a10.gpu.dram_efficiency == pytest.approx(streamed, rel=2e-3)
-    best = 2.0 * 8192 * 8192 * 10240 / cal[1]["measured_s"]
-    assert best / a10.peak_flops == pytest.approx(0.552, abs=1e-3)
-    assert a10.gpu.mma_efficiency == pytest.approx(SHAPE_FRACTION * best / a10.peak_flops)
+    flops = 2.0 * 8192 * 8192 * 10240
+    share = {hw: flops / by[(hw, 8192)]["measured_s"] / get_hardware(hw).peak_flops
+             for hw in ("a10", "a100-80gb")}
+    assert share["a10"] == pytest.approx(0.552, abs=1e-3)
+    assert share["a100-80gb"] == pytest.approx(0.931, abs=1e-3)
+    assert a10.gpu.mma_efficiency == pytest.approx(
+        get_hardware("a100-80gb").gpu.mma_efficiency * share["a10"] / share["a100-80gb"])
     for fit in fit_gemm_calibration().values():
         assert fit["fitted"] == pytest.approx(fit["preset_value"], rel=1e-3)
 
@@ -88,7 +94,7 @@ def test_exclusion_rule_at_its_two_thresholds():
 def test_rows_are_excluded_where_the_physics_says(rows):
     # on the A100 (ridge 153 FLOP/B) the ridge falls between 128 and 256 tokens for these
     # shapes; on the A10 (ridge 208) too, but for its 1024-output layers at 256 tokens
-    assert all(r["role"] == "excluded" for r in _a100(rows) if r["m"] >= 256)
+    assert all(r["role"] != "prediction" for r in _a100(rows) if r["m"] >= 256)
     predicted = [r for r in rows if r["m"] >= 256 and r["role"] == "prediction"]
     assert sorted(r["k"] for r in predicted) == [4096, 5120, 7168, 8192]
     assert all(r["n"] == 1024 and r["m"] == 256 and r["hardware"] == "a10"
@@ -121,7 +127,7 @@ def test_the_data_bear_out_the_reasons_for_exclusion():
 def test_memory_bound_gemms_are_predicted_within_the_goal(rows):
     a100 = _a100(rows)
     summary = summarise([{**r, "id": r["label"]} for r in a100])
-    assert (summary["prediction_rows"], summary["excluded_rows"]) == (81, 111)
+    assert (summary["prediction_rows"], summary["excluded_rows"]) == (81, 110)
     assert summary["median_abs_error"] <= 0.03
     # one known miss: cuBLAS runs 5120 x 15360 at 128 tokens (210 us) slower than at 256
     # (202 us); a model taking the best tile cannot follow its library's heuristic there
@@ -135,11 +141,11 @@ def test_memory_bound_gemms_are_predicted_within_the_goal(rows):
 def test_a_verify_pass_gemm_costs_what_a_decode_gemm_costs(rows):
     """What the measurements say of speculative decoding: on the A100, 64 tokens through a
     7B to 70B projection cost at most 6 % more than one, in cuBLAS and in the model.  On
-    the A10 (GA102) cuBLAS pays 5 to 15 % more, the model at most 3 %: a verify pass on a
+    the A10 (GA102) cuBLAS pays 5 to 15 % more, the model at most 4 %: a verify pass on a
     GA102 part is faster in the model than measured (docs/validation.md)."""
     shapes = ((4096, 6144), (4096, 12288), (5120, 5120), (5120, 7168), (5120, 15360),
               (7168, 9216), (8192, 10240))
-    for hw, measured_max, model_max in (("a100-80gb", 1.06, 1.06), ("a10", 1.16, 1.03)):
+    for hw, measured_max, model_max in (("a100-80gb", 1.06, 1.06), ("a10", 1.16, 1.04)):
         for shape in shapes:
             by_m = {r["m"]: r for r in rows if (r["k"], r["n"]) == shape
                     and r["hardware"] == hw and r["setting"].startswith("decode")}
@@ -153,7 +159,7 @@ def test_a_verify_pass_gemm_costs_what_a_decode_gemm_costs(rows):
 def test_the_section_counts_predictions_and_lists_exclusions_by_reason():
     sec = validation_report(("gemm",))["sections"][0]
     s = sec["summary"]
-    assert (s["prediction_rows"], s["excluded_rows"], s["calibration_rows"]) == (204, 178, 2)
+    assert (s["prediction_rows"], s["excluded_rows"], s["calibration_rows"]) == (204, 177, 3)
     assert s["median_abs_error"] == pytest.approx(statistics.median(
         abs(r["error"]) for r in sec["rows"] if r["role"] == "prediction"))
     md = section_markdown(sec)  # by device and tokens, not row by row
@@ -161,7 +167,7 @@ def test_the_section_counts_predictions_and_lists_exclusions_by_reason():
     lines = excluded_lines(sec)
     assert lines[0].startswith("excluded, a10, compute-bound on zeros: 67 rows (the model ")
     assert "slower at the median" in lines[0]  # the model runs real data's clock
-    assert lines[1].startswith("excluded, a100-80gb, compute-bound on zeros: 70 rows (the ")
+    assert lines[1].startswith("excluded, a100-80gb, compute-bound on zeros: 69 rows (the ")
     assert "slower at the median" in lines[1]
     assert all(f"* {line}" in md for line in lines)  # the docs list them too
     assert lines[2].startswith("excluded, a100-80gb, host-bound: 41 rows (the model ")
@@ -172,7 +178,7 @@ def test_validate_prints_the_groups_and_counts_exclusions(capsys):
     assert main(["validate", "--section", "gemm"]) == 0
     out = capsys.readouterr().out
     assert "a100-80gb    1-64               72" in out and "a10        65-256" in out
-    assert "204 prediction rows" in out and "178 excluded rows" in out
+    assert "204 prediction rows" in out and "177 excluded rows" in out
 
 
 def test_validate_exits_1_when_a_figure_no_longer_follows_from_its_row(capsys, monkeypatch):

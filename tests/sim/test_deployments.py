@@ -143,41 +143,42 @@ def test_the_prefill_chunks_of_one_step_are_one_pass():
 def test_a_preempted_request_does_not_start_again():
     """Pre-emption frees a request's KV and prefills it again from context 0; the engine
     does not tokenise or admit it again, so the host time per request is paid once per
-    request however often it is pre-empted."""
+    request however often it is pre-empted -- also when a request was pre-empted before
+    any chunk of it ran (a token budget the decode rows use up)."""
     from specaccel.analysis.stack_calibration import plain_trace
 
-    trace = plain_trace(8, 40, 24)
     vllm = get_stack("vllm")
     bare = vllm.with_values(request_host_s=0.0)
-    cfg = ServingConfig(max_batch=8, prefill=True, kv_capacity_tokens=400)
     L13 = get_model("llama-2-13b")
+    for prompt, steps, cfg in ((40, 24, ServingConfig(max_batch=8, kv_capacity_tokens=400)),
+                               (40, 24, ServingConfig(max_batch=8, kv_capacity_tokens=330,
+                                                      token_budget=9))):
+        trace = plain_trace(8, prompt, steps)
 
-    def run(stack):
-        return simulate(trace, hw=A100, target=L13, draft=None, engine="event",
-                        deployment=Deployment(A100, stack), baseline=False, serving=cfg)
+        def run(stack, trace=trace, cfg=cfg):
+            return simulate(trace, hw=A100, target=L13, draft=None, engine="event",
+                            deployment=Deployment(A100, stack), baseline=False, serving=cfg)
 
-    with_req, without = run(vllm), run(bare)
-    assert with_req.serving["preemptions"] > 0
-    assert with_req.serving["preemptions"] == without.serving["preemptions"]
-    assert with_req.makespan_s - without.makespan_s == pytest.approx(
-        8 * vllm.request_host_s, rel=1e-6)
+        with_req, without = run(vllm), run(bare)
+        assert with_req.serving["preemptions"] > 0
+        assert with_req.serving["preemptions"] == without.serving["preemptions"]
+        assert with_req.makespan_s - without.makespan_s == pytest.approx(
+            8 * vllm.request_host_s, rel=1e-6)
 
 
-def test_prompts_started_and_continued_in_one_step_are_two_passes():
-    """A continued prompt's long context is not averaged with new prompts': the chunks
-    that start a prompt run as one pass, those that continue one as another."""
+def test_a_steps_prefill_chunks_are_one_pass_at_their_mean():
+    """Chunks of one step run as one pass: a row per chunk at their mean tokens
+    (rounded) and mean context, the weights read once; the chunks that start a request
+    pay its host time."""
     from specaccel.sim.deployment_pricing import deployment_pricer
 
     L13 = get_model("llama-2-13b")
     dep = Deployment(A100, get_stack("vllm"))
     pricer = deployment_pricer(dep, L13, None, "none")
     mixed = pricer.prefill(np.array([4000, 8, 8, 8]), np.array([12000.0, 0, 0, 0]))
-    assert mixed.latency_s.shape == (2,)
-    new = dep.pass_costs(L13, role="target", tokens=np.array([8.0]), context=np.zeros(1),
-                         batch=np.array([3.0]), phase="prefill")
-    cont = dep.pass_costs(L13, role="target", tokens=np.array([4000.0]),
-                          context=np.array([12000.0]), phase="prefill")
-    assert float(mixed.latency_s.sum()) == pytest.approx(
-        float(new["latency_s"][0] + cont["latency_s"][0]), rel=1e-9)
-    assert float(new["request_s"][0]) == pytest.approx(3 * get_stack("vllm").request_host_s)
-    assert float(cont["request_s"][0]) == 0.0
+    assert mixed.latency_s.shape == (1,)
+    one = dep.pass_costs(L13, role="target", tokens=np.array([1006.0]),
+                         context=np.array([3000.0]), batch=np.array([4.0]),
+                         phase="prefill", requests=np.array([3.0]))
+    assert float(mixed.latency_s[0]) == pytest.approx(float(one["latency_s"][0]), rel=1e-9)
+    assert float(one["request_s"][0]) == pytest.approx(3 * get_stack("vllm").request_host_s)
