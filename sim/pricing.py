@@ -501,11 +501,11 @@ class StepPricer:
         pass, as a batching engine runs them: every chunk's tokens side by side in each
         GEMM, so the weights are read once.  Priced as a row per chunk at the chunks'
         mean tokens (rounded) and mean context: the GEMMs' rows within half a token per
-        chunk and the KV read exact; attention's cross term (each chunk's tokens over its
-        own context) is exact when the chunks' contexts are equal -- a step of new
-        prompts -- and off when a long prompt's last chunk shares the step with new ones
-        (a 4000-token chunk at context 12000 beside three new 8-token prompts: its
-        attention a quarter of what the chunk alone costs).  `starts` marks the chunks
+        chunk and the KV read exact; attention is exact only for chunks of equal length
+        and context.  Otherwise it is off in either direction: new prompts of 3900 and
+        100 tokens get about half their causal attention, a 4000-token chunk at context
+        12000 beside three new 8-token prompts a quarter, and a 100-token last chunk at
+        context 12000 beside a 3900-token new prompt three times its due.  `starts` marks the chunks
         that start a request (default: those at context 0); each pays the stack's host
         time per request (`RoleCost.passes`' `requests`).  One entry."""
         t = np.asarray(tokens, dtype=np.float64)
