@@ -4,10 +4,13 @@ wrote, with its numeric columns parsed and every fault named by file, row and co
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from importlib import resources
+from typing import Any, TypeVar
 
 from specaccel.schema.errors import InputError
+
+T = TypeVar("T")
 
 
 def parse_characterisation_csv(text: str, source: str, *, columns: Sequence[str],
@@ -40,3 +43,13 @@ def parse_characterisation_csv(text: str, source: str, *, columns: Sequence[str]
                                  field=col) from None
         rows.append(row)
     return rows
+
+
+def load_bundled_table(table: str, row_type: Callable[..., T], *, columns: Sequence[str],
+                       ints: Sequence[str], floats: Sequence[str]) -> list[T]:
+    """The rows of the bundled table ``specaccel/data/<table>`` (``#`` lines are its source
+    notes), each ``row_type(*values of columns)``, parsed as
+    `parse_characterisation_csv` parses them."""
+    text = resources.files("specaccel.data").joinpath(table).read_text()
+    rows = parse_characterisation_csv(text, table, columns=columns, ints=ints, floats=floats)
+    return [row_type(*(r[c] for c in columns)) for r in rows]

@@ -34,12 +34,11 @@ bandwidth that grows with the GPU count (297, 333, 390 GB/s) is not a ring's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from .characterisation_csv import parse_characterisation_csv
+from .characterisation_csv import load_bundled_table
 from .collectives import allreduce_s
 from .hardware_presets import get_hardware
 
@@ -64,10 +63,8 @@ class AllreduceProfile:
 
 def load_profiles() -> list[AllreduceProfile]:
     """The stored table (lines starting with ``#`` are its source notes)."""
-    text = resources.files("specaccel.data").joinpath(TABLE).read_text()
-    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_INTS,
-                                      floats=("median_us",))
-    return [AllreduceProfile(*(r[c] for c in _COLUMNS)) for r in rows]
+    return load_bundled_table(TABLE, AllreduceProfile, columns=_COLUMNS, ints=_INTS,
+                              floats=("median_us",))
 
 
 def bus_factor(devices: int) -> float:

@@ -32,10 +32,9 @@ The remaining rows -- memory-bound GEMMs of decode, verify and short prefill pas
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 
-from .characterisation_csv import parse_characterisation_csv
+from .characterisation_csv import load_bundled_table
 from .gpu_kernels import gemm_time
 from .hardware_presets import A100_MMA_FITTED, KERNEL_LATENCY_S, get_hardware
 from .model_spec import DTYPE_BYTES
@@ -95,10 +94,8 @@ class GemmMeasurement:
 
 def load_measurements() -> list[GemmMeasurement]:
     """The stored table (lines starting with ``#`` are its source notes)."""
-    text = resources.files("specaccel.data").joinpath(TABLE).read_text()
-    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_COLUMNS[1:5],
-                                      floats=_COLUMNS[5:])
-    return [GemmMeasurement(*(r[c] for c in _COLUMNS)) for r in rows]
+    return load_bundled_table(TABLE, GemmMeasurement, columns=_COLUMNS, ints=_COLUMNS[1:5],
+                              floats=_COLUMNS[5:])
 
 
 def exclusion(row: GemmMeasurement, kernel_s: float, ridge_flops_per_byte: float) -> str:

@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, replace
-from importlib import resources
 from typing import Any
 
 import numpy as np
 
-from .characterisation_csv import parse_characterisation_csv
+from .characterisation_csv import load_bundled_table
 from .gemm_validation import fp16_gemm_bytes
 from .gpu_kernels import GpuKernelSpec, KernelTime, gemm_time
 from .hardware_presets import get_hardware
@@ -89,10 +88,8 @@ class OperatorProfile:
 
 def load_profiles() -> list[OperatorProfile]:
     """The stored table (lines starting with ``#`` are its source notes)."""
-    text = resources.files("specaccel.data").joinpath(TABLE).read_text()
-    rows = parse_characterisation_csv(text, TABLE, columns=_COLUMNS, ints=_INTS,
-                                      floats=("median_us",))
-    return [OperatorProfile(*(r[c] for c in _COLUMNS)) for r in rows]
+    return load_bundled_table(TABLE, OperatorProfile, columns=_COLUMNS, ints=_INTS,
+                              floats=("median_us",))
 
 
 def calibration_fit(r: OperatorProfile) -> str:
