@@ -19,7 +19,9 @@ section           what is compared
                   (:mod:`specaccel.analysis.stack_calibration`)
 ``end-to-end``    every calibrated preset with a published speedup, simulated on the
                   hardware and the software stacks its source ran on, against that speedup
-                  (a speedup a stack parameter is fitted to is a calibration row)
+                  (a speedup a stack parameter is fitted to is a calibration row);
+                  Spec-Bench's rows replayed as the benchmark times them
+                  (:mod:`specaccel.analysis.specbench_protocol`)
 ``array``         the accelerator's systolic array against SCALE-Sim's cycles
                   (:mod:`specaccel.models.cost.array_validation`)
 ================  ==========================================================================
@@ -185,7 +187,15 @@ def gpu_share(trace: Any, hw: str, config: Any, step_s: float) -> float:
 def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Every calibrated preset with a published speedup (or those of `names`), simulated
     on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
-    `E2E_SEED`), with the share of its step the GPU sets (`gpu_share`)."""
+    `E2E_SEED`), with the share of its step the GPU sets (`gpu_share`, on that trace).
+
+    A benchmark that times each question (``Benchmark.timed_per_question``: Spec-Bench)
+    is replayed as it measures: its turns, each with its prompt's prefill, priced with
+    the trace's steps (:mod:`~specaccel.analysis.specbench_protocol`); the row's
+    ``step_ms`` is then the mean decode step of those turns, ``implied_step_ms`` the one
+    that gives the published speedup with the same prefills and baseline, and
+    ``prefill_share`` the share of the method's time in prefill."""
+    from specaccel.analysis.specbench_protocol import protocol_times
     from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.models.golden import verify_trace
     from specaccel.sim import simulate_named
@@ -202,16 +212,26 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
                                seed=E2E_SEED)
         hw = trace.metadata.get("hardware", E2E_DEFAULT_HARDWARE)
         config = DeploymentConfig()
-        sim = simulate_named(trace, hw, engine="fast", deployment=config)
         tau = float(verify_trace(trace).committed.mean())
-        step_s = sim.makespan_s / sim.n_steps
-        implied_s = implied_step_s(float(raw), sim.tokens / sim.n_steps,
-                                   sim.baseline.tokens_per_s)
+        sim = simulate_named(trace, hw, engine="fast", deployment=config)
+        trace_step_s = sim.makespan_s / sim.n_steps
+        if preset.benchmark.timed_per_question:
+            times = protocol_times(trace, hw, config, tau=tau)
+            predicted, step_s = times.speedup(), times.step_s
+            implied = times.implied_step_s(float(raw))
+            prefill = times.prefill_share
+        else:
+            predicted, step_s = float(sim.speedup), trace_step_s
+            implied = implied_step_s(float(raw), sim.tokens / sim.n_steps,
+                                     sim.baseline.tokens_per_s)
+            prefill = None
         role = "calibration" if name in fitted else "prediction"
-        out.append(_row("end-to-end", name, role, float(raw), float(sim.speedup), "x",
+        out.append(_row("end-to-end", name, role, float(raw), predicted, "x",
                         fits=fitted.get(name, ""),
-                        step_ms=step_s * 1e3, implied_step_ms=implied_s * 1e3,
-                        gpu_share=gpu_share(trace, hw, config, step_s),
+                        step_ms=step_s * 1e3,
+                        implied_step_ms=None if implied is None else implied * 1e3,
+                        prefill_share=prefill,
+                        gpu_share=gpu_share(trace, hw, config, trace_step_s),
                         hardware=hw, stack=trace.metadata.get("stack", "ideal"),
                         draft_stack=trace.metadata.get("draft_stack", ""),
                         baseline_stack=trace.metadata.get("baseline_stack",
@@ -312,13 +332,14 @@ _COLUMNS = {
                "fits"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
                    "published_tau", "tau", "measured", "predicted", "error", "step_ms",
-                   "implied_step_ms", "gpu_share"),
+                   "implied_step_ms", "prefill_share", "gpu_share"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
           "id": "row", "runs": "timing runs",
           "step_ms": "step ms", "implied_step_ms": "step ms implied",
-          "gpu_share": "GPU share", "intercept_us": "µs per call (line)",
+          "prefill_share": "prefill share", "gpu_share": "GPU share",
+          "intercept_us": "µs per call (line)",
           "model_intercept_us": "µs per call (model)"}
 
 

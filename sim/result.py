@@ -92,9 +92,9 @@ class SimResult:
         replay recorded them (not part of :meth:`to_dict`; see
         :mod:`specaccel.sim.timeline_export`).
     request_times:
-        With a recorded timeline: per request ``arrival``, ``start`` (admission),
-        ``first_token`` and ``end`` times in seconds (``first_token`` is NaN in a
-        batch-1 replay), for the per-request spans of the timeline export.
+        Per request ``arrival``, ``start`` (admission), ``first_token`` and ``end`` times
+        in seconds (``first_token`` is NaN in a batch-1 replay): the per-request spans
+        of the timeline export, and the time each request took.
     hw_spec, verify_pass:
         The hardware spec, and the costs of the run's mean verify pass (``flops``,
         ``hbm_bytes``, ``latency_s``, priced by the run's step-cost door), for the
@@ -298,7 +298,7 @@ def build_result(inp: StepInput, log: ReplayLog) -> SimResult:
         memory_footprint=memory_footprint(hw, target, draft,
                                           log.kv_peak_tokens * log.kv_bytes_per_token),
         timeline=log.timeline,
-        request_times=_request_times(log) if log.timeline is not None else None,
+        request_times=_request_times(log),
         engine=log.engine,
         serving=log.serving,
         pipeline=log.pipeline,

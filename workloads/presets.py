@@ -61,6 +61,11 @@ class Benchmark:
     n_requests: int
     steps_per_request: int
     note: str
+    #: Whether the published speedups of this benchmark time one call per question turn,
+    #: prefill included, and average tokens per second over questions (Spec-Bench's
+    #: evaluation scripts); its turns are then :mod:`.specbench_questions`', and
+    #: ``specaccel validate`` replays them (:mod:`specaccel.analysis.specbench_protocol`).
+    timed_per_question: bool = False
 
 
 MTBENCH = Benchmark(
@@ -68,9 +73,12 @@ MTBENCH = Benchmark(
     "80 requests = the 80 MT-Bench questions; prompt lengths log-normal, median 120, "
     "sigma 0.7 (first turns with the Vicuna system prompt; not measured)")
 SPECBENCH = Benchmark(
-    "Spec-Bench", PromptLengths(median=250, sigma=0.9, low=16, high=4096), 480, 96,
-    "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 250, "
-    "sigma 0.9 (not measured)")
+    "Spec-Bench", PromptLengths(median=157, sigma=1.1, low=16, high=4096), 480, 96,
+    "480 requests = the Spec-Bench questions; prompt lengths log-normal, median 157 "
+    "tokens, sigma 1.1: the median and log-spread of the 560 turns' prompts "
+    "(specbench-turns.csv: the benchmark's template around each question, in Vicuna "
+    "tokens; in truth two groups, short questions and ~800-token articles and passages)",
+    timed_per_question=True)
 C4 = Benchmark(
     "C4", PromptLengths(median=128), 200, 32,
     "prompt length 128 and 128 generated tokens (Sequoia's C4 setup); 200 requests")

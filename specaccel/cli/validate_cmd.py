@@ -32,9 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "A100 PCIe cards), stacks (software stacks and placements against measured "
             "runs: the Medusa-1 logs, plain decoding baselines, vLLM's generate() "
             "calls), end-to-end (every preset with a published speedup, simulated on "
-            "the hardware and stacks its source ran on, with the simulated "
-            "step time beside the step time the published speedup implies on the "
-            "simulated baseline) and array (the "
+            "the hardware and stacks its source ran on -- Spec-Bench's rows question by "
+            "question as the benchmark times them, prefill included --, with the "
+            "simulated step time beside the step time the published speedup implies, "
+            "and the share of the time in prefill) and array (the "
             "systolic array against SCALE-Sim).  Every row is marked calibration (a "
             "parameter was fitted to it; never counted as agreement), prediction, "
             "reference or excluded (a measurement that cannot test the model, listed by "
@@ -96,7 +97,7 @@ _SHOWN = {
     "stacks": ("id", "stack", "unit", "role", "measured", "runs", "predicted", "error"),
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
                    "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms",
-                   "gpu_share"),
+                   "prefill_share", "gpu_share"),
 }
 
 

@@ -1,0 +1,119 @@
+"""Spec-Bench's speedup as the benchmark measures it: per question, prefill included."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from specaccel.analysis import specbench_protocol as sp
+from specaccel.analysis import validation_report as vr
+from specaccel.models.cost.deployment_config import DeploymentConfig
+from specaccel.models.golden import verify_trace
+from specaccel.workloads import generate_trace
+from specaccel.workloads.specbench_questions import specbench_turns, turn_acceptance
+
+
+def _times(**changes: object) -> sp.ProtocolTimes:
+    base = dict(question=np.array([0, 0, 1]), output_tokens=np.array([10.0, 20.0, 5.0]),
+                steps=np.array([3.0, 5.0, 2.0]), prefill_s=np.array([0.1, 0.2, 0.3]),
+                decode_s=np.array([0.3, 0.5, 0.2]),
+                baseline_prefill_s=np.array([0.1, 0.2, 0.3]),
+                baseline_decode_s=np.array([0.9, 1.9, 0.4]))
+    base.update(changes)
+    return sp.ProtocolTimes(**base)
+
+
+def test_the_speedup_is_the_mean_over_questions_of_tokens_per_second():
+    t = _times()
+    # question 0: 30 tokens in 1.1 s (method) and 3.1 s (baseline); question 1: 5 tokens
+    # in 0.5 s and 0.7 s
+    method = (30 / 1.1 + 5 / 0.5) / 2
+    base = (30 / 3.1 + 5 / 0.7) / 2
+    assert t.speedup() == pytest.approx(method / base)
+    # not the ratio of totals: the short question weighs as much as the long one
+    assert t.speedup() != pytest.approx((35 / 1.6) / (35 / 3.8), rel=1e-3)
+    assert t.prefill_share == pytest.approx(0.6 / 1.6)
+    assert t.step_s == pytest.approx(1.0 / 10.0)
+
+
+def test_the_implied_step_gives_back_the_published_speedup():
+    t = _times()
+    for published in (1.2, t.speedup(), 3.0):
+        implied = t.implied_step_s(published)
+        assert t.speedup(implied - t.step_s) == pytest.approx(published, rel=1e-9)
+    # a speedup above what steps of any positive length give is not reachable
+    assert t.implied_step_s(1e6) is None
+
+
+def test_without_prefill_or_spread_it_is_tau_times_the_step_ratio():
+    """The protocol adds exactly two things to the pooled ratio of step times: with no
+    prefill and the same acceptance and step time on every question, it is that ratio."""
+    n = np.array([40.0, 400.0, 8.0])
+    tau, step, ar_step = 2.0, 0.03, 0.02
+    t = sp.ProtocolTimes(question=np.arange(3), output_tokens=n, steps=n / tau,
+                         prefill_s=np.zeros(3), decode_s=n / tau * step,
+                         baseline_prefill_s=np.zeros(3), baseline_decode_s=n * ar_step)
+    assert t.speedup() == pytest.approx(tau * ar_step / step)
+    # a prefill lowers it, and the more the shorter the answer
+    with_prefill = dataclasses.replace(t, prefill_s=np.full(3, 0.2),
+                                       baseline_prefill_s=np.full(3, 0.2))
+    assert with_prefill.speedup() < t.speedup()
+
+
+@pytest.fixture(scope="module")
+def eagle():
+    trace = generate_trace("eagle-vicuna-7b-specbench", n_requests=32, steps_per_request=64,
+                           seed=0)
+    return trace, sp.protocol_times(trace, "a100-80gb", DeploymentConfig())
+
+
+def test_every_turn_is_a_request_with_its_prompt_and_its_steps(eagle):
+    trace, _ = eagle
+    turns = specbench_turns()
+    tau = float(verify_trace(trace).committed.mean())
+    per_turn = turn_acceptance(tau, turns)
+    spec = sp.turn_trace(trace, turns, per_turn)
+    assert spec.n_requests == len(turns.category)
+    assert np.array_equal(spec.prompt_len, turns.prompt_tokens.astype(np.int64))
+    assert np.array_equal(spec.steps_per_request(),
+                          np.rint(turns.decode_tokens / per_turn).astype(np.int64))
+    # the steps are the trace's, in order and cyclically: step k is the trace's k mod S
+    for k in (0, 5, trace.n_steps + 3):
+        a, b = spec.step(k), trace.step(k % trace.n_steps)
+        assert np.array_equal(a.parent, b.parent) and np.array_equal(a.token, b.token)
+    plain = sp.plain_turn_trace(trace, turns)
+    assert np.array_equal(plain.steps_per_request(), turns.decode_tokens.astype(np.int64))
+    assert np.all(plain.nodes_per_step() == 1)
+
+
+def test_the_replay_prices_prefill_and_decoding_of_every_turn(eagle):
+    trace, times = eagle
+    turns = specbench_turns()
+    assert times.prefill_s.shape == turns.prompt_tokens.shape
+    assert np.all(times.prefill_s > 0) and np.all(times.baseline_prefill_s > 0)
+    # a longer prompt takes a longer prefill
+    order = np.argsort(turns.prompt_tokens)
+    assert times.prefill_s[order[-1]] > 3 * times.prefill_s[order[0]]
+    # each turn decodes its steps at the simulated step time
+    assert times.step_s * 1e3 == pytest.approx(30.0, rel=0.15)
+    assert 0.01 < times.prefill_share < 0.2
+    # what the protocol adds lowers the speedup below the pooled ratio of step times
+    pooled = dataclasses.replace(times, prefill_s=np.zeros_like(times.prefill_s),
+                                 baseline_prefill_s=np.zeros_like(times.prefill_s))
+    assert times.speedup() < pooled.speedup()
+
+
+def test_spec_bench_rows_are_replayed_per_question_and_paper_rows_are_not():
+    (bench,) = vr.end_to_end_rows(("hydra-vicuna-7b-specbench",))
+    (paper,) = vr.end_to_end_rows(("eagle2-vicuna-7b-6task",))
+    assert 0.0 < bench["prefill_share"] < 0.2
+    assert paper["prefill_share"] is None
+    # the implied step reproduces the published speedup on the replay
+    trace = generate_trace("hydra-vicuna-7b-specbench", n_requests=vr.E2E_REQUESTS,
+                           steps_per_request=vr.E2E_STEPS, seed=vr.E2E_SEED)
+    times = sp.protocol_times(trace, "a100-80gb", DeploymentConfig())
+    assert times.speedup() == pytest.approx(bench["predicted"], rel=1e-9)
+    extra = bench["implied_step_ms"] / 1e3 - times.step_s
+    assert times.speedup(extra) == pytest.approx(bench["measured"], rel=1e-6)

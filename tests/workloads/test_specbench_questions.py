@@ -1,0 +1,101 @@
+"""The Spec-Bench questions as the benchmark times them: prompts, answers, acceptance."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from specaccel.schema.errors import InputError
+from specaccel.workloads import specbench_questions as sq
+from specaccel.workloads.presets import SPECBENCH
+
+
+def test_the_table_holds_every_turn_of_the_480_questions():
+    t = sq.specbench_turns()
+    assert t.n_questions == 480
+    # the 80 MT-Bench questions have two turns, the 400 others one
+    turns = Counter(np.bincount(t.question).tolist())
+    assert turns == {2: 80, 1: 400}
+    cats = Counter(t.category)
+    for name in ("translation", "summarization", "qa", "math_reasoning", "rag"):
+        assert cats[name] == 80
+
+
+def test_prompts_are_converted_with_each_categorys_own_characters_per_token():
+    rows = sq.load_bundled_table(sq.TURNS_TABLE, sq._Row, columns=sq.COLUMNS,
+                                 ints=[c for c in sq.COLUMNS if c != "category"], floats=())
+    ratio = sq.chars_per_token(rows)
+    # Llama's tokenizer: about 4 characters a token of English prose, fewer where digits
+    # (one token each) and code are common
+    assert 3.8 < ratio["humanities"] < 4.6
+    assert ratio["math_reasoning"] < ratio["humanities"] - 1.0
+    t = sq.specbench_turns()
+    first = rows[0]
+    assert t.prompt_tokens[0] == round(first.prompt_chars / ratio[first.category])
+    # the articles and passages to summarise or answer from are the long prompts
+    cats = np.array(t.category)
+    long = t.prompt_tokens[np.isin(cats, ("summarization", "rag"))]
+    short = t.prompt_tokens[np.isin(cats, ("qa", "translation"))]
+    assert np.median(long) > 5 * np.median(short)
+
+
+def test_the_spec_bench_preset_draws_prompts_like_the_measured_ones():
+    t = sq.specbench_turns()
+    lengths = SPECBENCH.prompt_lengths
+    assert lengths.median == pytest.approx(np.median(t.prompt_tokens), rel=0.02)
+    assert lengths.sigma == pytest.approx(np.std(np.log(t.prompt_tokens)), abs=0.05)
+
+
+@pytest.mark.parametrize("tau", [1.0, 1.6, 2.5, 3.5331, 5.7])
+def test_turn_acceptance_realises_the_pooled_tau(tau):
+    t = sq.specbench_turns()
+    per_turn = sq.turn_acceptance(tau, t)
+    assert sq.pooled_tau(per_turn, t.decode_tokens) == pytest.approx(tau, rel=1e-6)
+    assert np.all(per_turn >= 1.0)
+
+
+def test_eagles_own_profile_is_returned_at_eagles_pooled_tau():
+    t = sq.specbench_turns()
+    pooled = sq.pooled_tau(t.eagle_tau, t.decode_tokens)
+    assert 3.4 < pooled < 3.7  # Spec-Bench's published EAGLE Vicuna-7B τ: 3.58
+    assert np.allclose(sq.turn_acceptance(pooled, t), t.eagle_tau, rtol=1e-6)
+
+
+def _question_mean_tau(t: sq.SpecBenchTurns, per_turn: np.ndarray) -> float:
+    n = np.bincount(t.question, weights=t.decode_tokens)
+    steps = np.bincount(t.question, weights=t.decode_tokens / per_turn)
+    return float(np.mean(n / steps))
+
+
+def test_eagles_profile_carries_to_sps_within_one_percent():
+    """The assumption every other method's rows rest on, tested on the one other method
+    whose steps the table holds: SpS with a 68M draft, whose per-question acceptance
+    correlates with EAGLE's only loosely.  What the benchmark's mean over questions sees
+    -- the unweighted mean of the per-question τ -- comes out the same."""
+    t = sq.specbench_turns()
+    pooled = sq.pooled_tau(t.sps_tau, t.decode_tokens)
+    own = _question_mean_tau(t, t.sps_tau)
+    carried = _question_mean_tau(t, sq.turn_acceptance(pooled, t))
+    assert carried == pytest.approx(own, rel=0.01)
+    # and both are well below the pooled τ: the effect is real
+    assert own < 0.96 * pooled
+
+
+def test_a_tau_below_one_is_refused():
+    with pytest.raises(InputError) as e:
+        sq.turn_acceptance(0.5)
+    assert e.value.field == "tau"
+
+
+def test_a_turn_without_steps_is_refused_naming_the_table_and_field():
+    rows = sq.load_bundled_table(sq.TURNS_TABLE, sq._Row, columns=sq.COLUMNS,
+                                 ints=[c for c in sq.COLUMNS if c != "category"], floats=())
+    bad = [dataclasses.replace(rows[0], eagle_steps=0), *rows[1:]]
+    with pytest.raises(InputError) as e:
+        sq._turns_from(bad)
+    assert e.value.field == "eagle_steps" and e.value.file == sq.TURNS_TABLE
+    with pytest.raises(InputError):
+        sq._turns_from([])
