@@ -55,15 +55,22 @@ class ProtocolTimes:
     baseline_prefill_s: np.ndarray
     baseline_decode_s: np.ndarray
 
-    def speedup(self, extra_step_s: float = 0.0) -> float:
+    def speedup(self, extra_step_s: float = 0.0, questions: np.ndarray | None = None
+                ) -> float:
         """Spec-Bench's speedup: the mean over questions of tokens per second of the method
-        over the baseline's; `extra_step_s` added to every decode step of the method."""
+        over the baseline's; `extra_step_s` added to every decode step of the method;
+        `questions` (a mask over the questions) keeps some of them, as the benchmark's
+        speedup of one task does."""
         q = self.question
         n = np.bincount(q, weights=self.output_tokens)
         method = np.bincount(q, weights=self.prefill_s + self.decode_s
                              + self.steps * extra_step_s)
         base = np.bincount(q, weights=self.baseline_prefill_s + self.baseline_decode_s)
-        return float(np.mean(n / method) / np.mean(n / base))
+        keep = np.ones(n.shape[0], dtype=bool) if questions is None else np.asarray(questions)
+        if keep.shape != n.shape or not keep.any():
+            raise InputError(f"the mask must select some of the {n.shape[0]} questions",
+                             field="questions")
+        return float(np.mean(n[keep] / method[keep]) / np.mean(n[keep] / base[keep]))
 
     @property
     def step_s(self) -> float:

@@ -11,7 +11,8 @@ tokens (excluded rows hollow), the operators section too, a colour and marker pe
 each GPU's points set a little apart along the tokens axis.  Below the end-to-end strip
 a second panel plots each of its rows' error against the share of the simulated step
 the GPU sets (its ``gpu_share``): the rows to the right of the dashed line are
-GPU-bound.  The rows the
+GPU-bound.  The tasks section plots each row's error above its Spec-Bench task, a
+colour per method and a marker per GPU.  The rows the
 plot draws are hashed into the PNG's
 ``Description`` text so that a stored figure can be checked against the report.
 """
@@ -165,12 +166,46 @@ def _versus_gpu_share(ax, sec: dict[str, Any]) -> None:
     ax.tick_params(labelsize=7)
 
 
+#: Colour of each method's rows in the tasks panel, and the offset along the task axis
+#: of each preset's points (by hardware and target).
+TASK_COLOURS = {"eagle": "#4e79a7", "speculative-sampling": "#f28e2b"}
+TASK_OFFSETS = {"7b": -0.2, "13b": 0.0, "33b": 0.2}
+TASK_MARKERS = {"a100-80gb": "o", "rtx-3090": "s"}
+
+
+def _versus_task(ax, sec: dict[str, Any]) -> None:
+    """The tasks section: each row's error above its task, a colour per method, a marker
+    per GPU, the target sizes side by side."""
+    _error_bands(ax)
+    tasks = list(dict.fromkeys(r["task"] for r in sec["rows"]))
+    shown: set[str] = set()
+    for r in sec["rows"]:
+        if r.get("error") is None:
+            continue
+        method = next((m for m in TASK_COLOURS if r["preset"].startswith(m + "-vicuna")), "")
+        size = next((s for s in TASK_OFFSETS if f"-{s}" in r["preset"]), "13b")
+        hw = r.get("hardware", "")
+        label = f"{method} on {hw}"
+        ax.plot(tasks.index(r["task"]) + TASK_OFFSETS[size], 100.0 * r["error"],
+                TASK_MARKERS.get(hw, "D"), ms=4.5, zorder=2,
+                color=TASK_COLOURS.get(method, SOURCE_COLOURS[""]),
+                label=None if label in shown else label)
+        shown.add(label)
+    lo, hi = ax.get_ylim()
+    ax.set_ylim(lo, hi + 0.5 * (hi - lo))  # room for the legend above the points
+    ax.set_xticks(range(len(tasks)), tasks)
+    ax.set_xlabel("task (on each: 7B, 13B, 33B left to right)", fontsize=8)
+    ax.set_ylabel("model − measured (%)", fontsize=8)
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax.tick_params(labelsize=7)
+
+
 #: Height of the end-to-end panel of error against the GPU's share of the step.
 GPU_SHARE_INCHES = 2.6
 
 #: How a section is drawn when not as a strip of named rows, and its panel height.
 _PANELS = {"array": (_histogram, 2.2), "gemm": (_versus_tokens, 3.0),
-           "operators": (_operators_versus_tokens, 3.0)}
+           "operators": (_operators_versus_tokens, 3.0), "tasks": (_versus_task, 2.8)}
 
 
 def _title(sec: dict[str, Any]) -> str:

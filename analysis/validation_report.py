@@ -1,5 +1,5 @@
 """`specaccel validate`: every check of the cost model and the simulator against published
-or independently simulated numbers, in seven sections.
+or independently simulated numbers, in eight sections.
 
 ================  ==========================================================================
 section           what is compared
@@ -22,6 +22,9 @@ section           what is compared
                   (a speedup a stack parameter is fitted to is a calibration row);
                   Spec-Bench's rows replayed as the benchmark times them
                   (:mod:`specaccel.analysis.specbench_protocol`)
+``tasks``         Spec-Bench's speedup on each of its six tasks, for the methods whose
+                  acceptance per question is measured (EAGLE-1, SpS), replayed as the
+                  benchmark times them
 ``array``         the accelerator's systolic array against SCALE-Sim's cycles
                   (:mod:`specaccel.models.cost.array_validation`)
 ================  ==========================================================================
@@ -42,7 +45,8 @@ from typing import Any
 
 from specaccel.analysis.source_spread import load_remeasured, spread, spread_line
 
-SECTIONS = ("kernels", "gemm", "operators", "collectives", "stacks", "end-to-end", "array")
+SECTIONS = ("kernels", "gemm", "operators", "collectives", "stacks", "end-to-end", "tasks",
+            "array")
 TITLES = {
     "kernels": "Kernels and passes: published decode and prefill measurements",
     "gemm": "GEMMs: measured fp16 linear layers on an A100 and an A10, shape by shape",
@@ -50,6 +54,7 @@ TITLES = {
     "collectives": "All-reduce: the links' bus bandwidth against Vidur's NCCL profiles",
     "stacks": "Software stacks: measured runs on a stack",
     "end-to-end": "End to end: preset speedups on their papers' stacks and hardware",
+    "tasks": "Spec-Bench by task: the methods whose acceptance per question is measured",
     "array": "The systolic array against SCALE-Sim",
 }
 #: The trace each end-to-end row simulates: requests x steps per request, seed.  τ is an
@@ -242,6 +247,33 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     return out
 
 
+def tasks_section() -> list[dict[str, Any]]:
+    """Spec-Bench's published speedup of each task (``specbench-tasks.csv``) against the
+    replay of the task's questions (:meth:`~.specbench_protocol.ProtocolTimes.speedup` over
+    them), each preset replayed once with the end-to-end section's trace.  The rows are
+    the methods whose per-question acceptance the turns measure, so a task's acceptance
+    is the method's own, not EAGLE-1's carried over."""
+    from specaccel.analysis.specbench_protocol import protocol_times
+    from specaccel.models.cost.deployment_config import DeploymentConfig
+    from specaccel.workloads import generate_trace
+    from specaccel.workloads.specbench_questions import published_task_speedups, specbench_turns
+
+    task_of = specbench_turns().task
+    replays: dict[str, tuple[Any, str]] = {}
+    out = []
+    for r in published_task_speedups():
+        if r.preset not in replays:
+            trace = generate_trace(r.preset, n_requests=E2E_REQUESTS,
+                                   steps_per_request=E2E_STEPS, seed=E2E_SEED)
+            hw = trace.metadata.get("hardware", E2E_DEFAULT_HARDWARE)
+            replays[r.preset] = (protocol_times(trace, hw, DeploymentConfig()), hw)
+        times, hw = replays[r.preset]
+        out.append(_row("tasks", f"{r.preset} {r.task}", "prediction", r.speedup,
+                        times.speedup(questions=task_of == r.task), "x", preset=r.preset,
+                        task=r.task, hardware=hw))
+    return out
+
+
 def array_section() -> list[dict[str, Any]]:
     from specaccel.models.cost.array_validation import array_validation_rows
 
@@ -254,6 +286,7 @@ BUILDERS: dict[str, Callable[[], list[dict[str, Any]]]] = {
     "kernels": kernels_section, "gemm": gemm_section, "operators": operators_section,
     "collectives": collectives_section, "stacks": stacks_section,
     "end-to-end": end_to_end_rows,
+    "tasks": tasks_section,
     "array": array_section,
 }
 
@@ -333,6 +366,7 @@ _COLUMNS = {
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "source", "role",
                    "published_tau", "tau", "measured", "predicted", "error", "step_ms",
                    "implied_step_ms", "prefill_share", "gpu_share"),
+    "tasks": ("id", "hardware", "task", "role", "measured", "predicted", "error"),
 }
 _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
           "published_tau": "τ published", "tau": "τ", "baseline_stack": "baseline stack",
@@ -344,7 +378,8 @@ _HEADS = {"measured": "measured", "predicted": "specaccel", "error": "error",
 
 
 _SECTION_HEADS = {"end-to-end": {"measured": "speedup published",
-                                 "predicted": "speedup simulated"}}
+                                 "predicted": "speedup simulated"},
+                  "tasks": {"measured": "speedup published", "predicted": "speedup simulated"}}
 
 
 def _cell(key: str, value: Any) -> str:

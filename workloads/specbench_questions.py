@@ -40,6 +40,12 @@ from specaccel.models.cost.characterisation_csv import load_bundled_table
 from specaccel.schema.errors import InputError
 
 TURNS_TABLE = "specbench-turns.csv"
+#: Spec-Bench's speedup on each task of the methods whose acceptance the turns measure.
+TASKS_TABLE = "specbench-tasks.csv"
+#: The tasks of Spec-Bench's speed.py; the eight MT-Bench categories are one task.
+TASKS = ("mt_bench", "translation", "summarization", "qa", "math_reasoning", "rag")
+MT_BENCH_CATEGORIES = frozenset({"writing", "roleplay", "reasoning", "math", "coding",
+                                 "extraction", "stem", "humanities"})
 #: The table's columns.
 COLUMNS = ("question_id", "category", "turn", "prompt_chars", "output_tokens", "output_chars",
            "eagle_tokens", "eagle_steps", "sps_tokens", "sps_steps")
@@ -79,6 +85,14 @@ class SpecBenchTurns:
     @property
     def n_questions(self) -> int:
         return int(self.question.max()) + 1
+
+    @property
+    def task(self) -> np.ndarray:
+        """The Spec-Bench task of each question (`TASKS`)."""
+        out = np.empty(self.n_questions, dtype=object)
+        for q, c in zip(self.question.tolist(), self.category, strict=True):
+            out[q] = "mt_bench" if c in MT_BENCH_CATEGORIES else c
+        return out
 
     @property
     def decode_tokens(self) -> np.ndarray:
@@ -166,3 +180,25 @@ def turn_acceptance(tau: float, turns: SpecBenchTurns | None = None,
         else:
             hi = mid
     return 1.0 + 0.5 * (lo + hi) * (prof - 1.0)
+
+
+@dataclass(frozen=True)
+class TaskSpeedup:
+    """A published speedup of one preset's method on one Spec-Bench task."""
+
+    preset: str
+    task: str
+    speedup: float
+
+
+def published_task_speedups() -> list[TaskSpeedup]:
+    """The bundled per-task speedups (``specbench-tasks.csv``), each task one of `TASKS`."""
+    rows = load_bundled_table(TASKS_TABLE, TaskSpeedup, columns=("preset", "task", "speedup"),
+                              ints=(), floats=("speedup",))
+    for r in rows:
+        if r.task not in TASKS:
+            raise InputError(f"unknown task {r.task!r}; choose one of {', '.join(TASKS)}",
+                             file=TASKS_TABLE, field="task")
+    if not rows:
+        raise InputError("the table has no rows", file=TASKS_TABLE, field="preset")
+    return rows

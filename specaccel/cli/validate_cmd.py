@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "the hardware and stacks its source ran on -- Spec-Bench's rows question by "
             "question as the benchmark times them, prefill included --, with the "
             "simulated step time beside the step time the published speedup implies, "
-            "and the share of the time in prefill) and array (the "
+            "and the share of the time in prefill), tasks (Spec-Bench's speedup on each "
+            "of its six tasks for EAGLE-1 and SpS, whose acceptance per question is "
+            "measured, replayed the same way) and array (the "
             "systolic array against SCALE-Sim).  Every row is marked calibration (a "
             "parameter was fitted to it; never counted as agreement), prediction, "
             "reference or excluded (a measurement that cannot test the model, listed by "
@@ -98,6 +100,7 @@ _SHOWN = {
     "end-to-end": ("id", "hardware", "stack", "baseline_stack", "role", "published_tau",
                    "tau", "measured", "predicted", "error", "step_ms", "implied_step_ms",
                    "prefill_share", "gpu_share"),
+    "tasks": ("id", "hardware", "task", "role", "measured", "predicted", "error"),
 }
 
 

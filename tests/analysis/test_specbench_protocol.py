@@ -11,6 +11,7 @@ from specaccel.analysis import specbench_protocol as sp
 from specaccel.analysis import validation_report as vr
 from specaccel.models.cost.deployment_config import DeploymentConfig
 from specaccel.models.golden import verify_trace
+from specaccel.schema.errors import InputError
 from specaccel.workloads import generate_trace
 from specaccel.workloads.specbench_questions import specbench_turns, turn_acceptance
 
@@ -117,3 +118,28 @@ def test_spec_bench_rows_are_replayed_per_question_and_paper_rows_are_not():
     assert times.speedup() == pytest.approx(bench["predicted"], rel=1e-9)
     extra = bench["implied_step_ms"] / 1e3 - times.step_s
     assert times.speedup(extra) == pytest.approx(bench["measured"], rel=1e-6)
+
+
+def test_a_tasks_speedup_is_the_mean_over_its_own_questions():
+    t = _times()
+    assert t.speedup(questions=np.array([True, True])) == pytest.approx(t.speedup())
+    # question 1 alone: 5 tokens in 0.5 s against 0.7 s
+    assert t.speedup(questions=np.array([False, True])) == pytest.approx(0.7 / 0.5)
+    with pytest.raises(InputError) as e:
+        t.speedup(questions=np.array([False, False]))
+    assert e.value.field == "questions"
+    with pytest.raises(InputError):
+        t.speedup(questions=np.array([True]))
+
+
+def test_the_tasks_section_replays_every_published_task():
+    rows = vr.tasks_section()
+    assert len(rows) == 48 and all(r["role"] == "prediction" for r in rows)
+    eagle = {r["task"]: r["predicted"] for r in rows
+             if r["preset"] == "eagle-vicuna-7b-specbench"}
+    # the replay orders EAGLE-1's tasks as the leaderboard does at their ends: the short
+    # answers after long prompts (translation, RAG) lowest, MT-Bench and maths highest
+    low = sorted(eagle, key=eagle.get)[:2]
+    high = sorted(eagle, key=eagle.get)[-2:]
+    assert set(low) == {"translation", "rag"}
+    assert set(high) == {"mt_bench", "math_reasoning"}

@@ -99,3 +99,30 @@ def test_a_turn_without_steps_is_refused_naming_the_table_and_field():
     assert e.value.field == "eagle_steps" and e.value.file == sq.TURNS_TABLE
     with pytest.raises(InputError):
         sq._turns_from([])
+
+
+def test_each_question_belongs_to_one_of_the_six_tasks():
+    task = sq.specbench_turns().task
+    assert Counter(task.tolist()) == {t: 80 for t in sq.TASKS}
+
+
+def test_the_published_task_speedups_name_presets_and_tasks_that_exist():
+    from specaccel.workloads import get_preset
+
+    rows = sq.published_task_speedups()
+    by_preset: dict[str, set[str]] = {}
+    for r in rows:
+        get_preset(r.preset)  # raises on an unknown preset
+        by_preset.setdefault(r.preset, set()).add(r.task)
+        assert 0.9 < r.speedup < 4.0
+    assert len(by_preset) == 8 and all(tasks == set(sq.TASKS) for tasks in by_preset.values())
+    # only the methods whose own acceptance the turns measure
+    assert {get_preset(p).method for p in by_preset} == set(sq.MEASURED_PROFILES)
+
+
+def test_an_unknown_task_in_the_table_is_refused(monkeypatch):
+    bad = [sq.TaskSpeedup("eagle-vicuna-7b-specbench", "poetry", 2.0)]
+    monkeypatch.setattr(sq, "load_bundled_table", lambda *a, **k: bad)
+    with pytest.raises(InputError) as e:
+        sq.published_task_speedups()
+    assert e.value.field == "task" and e.value.file == sq.TASKS_TABLE
