@@ -194,8 +194,9 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
     `E2E_SEED`), with the share of its step the GPU sets (`gpu_share`, on that trace).
 
-    A benchmark that times each question (``Benchmark.timed_per_question``: Spec-Bench)
-    is replayed as it measures: its turns, each with its prompt's prefill, priced with
+    A benchmark that times each question (``Benchmark.timed_tasks``: Spec-Bench, and
+    MT-Bench as EAGLE's scripts time it) is replayed as it measures: the turns of its
+    questions, each with its prompt's prefill, priced with
     the trace's steps (:mod:`~specaccel.analysis.specbench_protocol`); the row's
     ``step_ms`` is then the mean decode step of those turns, ``implied_step_ms`` the one
     that gives the published speedup with the same prefills and baseline, and
@@ -205,6 +206,7 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     from specaccel.models.golden import verify_trace
     from specaccel.sim import simulate_named
     from specaccel.workloads import generate_trace, get_preset, list_presets
+    from specaccel.workloads.specbench_questions import specbench_turns
 
     out = []
     fitted = calibration_presets()
@@ -220,8 +222,10 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
         tau = float(verify_trace(trace).committed.mean())
         sim = simulate_named(trace, hw, engine="fast", deployment=config)
         trace_step_s = sim.makespan_s / sim.n_steps
-        if preset.benchmark.timed_per_question:
-            times = protocol_times(trace, hw, config, tau=tau)
+        timed = preset.benchmark.timed_tasks
+        if timed:
+            times = protocol_times(trace, hw, config, tau=tau,
+                                   turns=specbench_turns().subset(timed))
             predicted, step_s = times.speedup(), times.step_s
             implied = times.implied_step_s(float(raw))
             prefill = times.prefill_share

@@ -15,7 +15,7 @@ from specaccel.workloads.method_static_tree import EAGLE_TREE_25, StaticTree
 from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.presets import (
     FLAT_ALPHA,
-    MTBENCH,
+    MTBENCH_TIMED_PER_QUESTION,
     SPECBENCH,
     Preset,
     top_reach_tree,
@@ -45,7 +45,7 @@ declare_preset(Preset(
     tree=eagle_default_tree(),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    benchmark=MTBENCH,
+    benchmark=MTBENCH_TIMED_PER_QUESTION,
     assumptions=(
         "rank decay fitted to Medusa Vicuna-7B head top-k accuracy; EAGLE publishes none",
     ),
@@ -77,7 +77,7 @@ declare_preset(Preset(
     tree=chain(5),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    benchmark=MTBENCH,
+    benchmark=MTBENCH_TIMED_PER_QUESTION,
     steps=160,
 ))
 declare_preset(Preset(
@@ -89,7 +89,7 @@ declare_preset(Preset(
     tree=eagle_default_tree(),
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    benchmark=MTBENCH,
+    benchmark=MTBENCH_TIMED_PER_QUESTION,
     steps=160,
     assumptions=("stochastic: p/q of each node equals its acceptance probability under the "
                  "model (SpecInfer residuals for siblings)",),

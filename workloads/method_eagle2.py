@@ -20,7 +20,7 @@ from specaccel.schema.trace import DraftTree
 from specaccel.workloads.methods import declare_method, declare_preset
 from specaccel.workloads.presets import (
     FLAT_ALPHA,
-    MTBENCH,
+    MTBENCH_TIMED_PER_QUESTION,
     SIX_TASK,
     SPECBENCH,
     Preset,
@@ -140,7 +140,7 @@ declare_preset(Preset(
     tree=_eagle2_60,
     target_model="vicuna-7b",
     draft_model="eagle-head-vicuna-7b",
-    benchmark=MTBENCH,
+    benchmark=MTBENCH_TIMED_PER_QUESTION,
     assumptions=(_EAGLE2_STATIC, FLAT_ALPHA),
 ))
 _EAGLE2_SPECBENCH = declare_preset(Preset(

@@ -41,6 +41,7 @@ from specaccel.workloads.published import (
     deployment_of,
     published_row,
 )
+from specaccel.workloads.specbench_questions import TASKS
 from specaccel.workloads.synthetic import PromptLengths, synthesize_trace
 from specaccel.workloads.tree_shapes import TreeShape, from_choices
 
@@ -61,11 +62,19 @@ class Benchmark:
     n_requests: int
     steps_per_request: int
     note: str
-    #: Whether the published speedups of this benchmark time one call per question turn,
-    #: prefill included, and average tokens per second over questions (Spec-Bench's
-    #: evaluation scripts); its turns are then :mod:`.specbench_questions`', and
-    #: ``specaccel validate`` replays them (:mod:`specaccel.analysis.specbench_protocol`).
-    timed_per_question: bool = False
+    #: The Spec-Bench tasks (:data:`~.specbench_questions.TASKS`) whose questions this
+    #: benchmark's published speedups were timed on one call per question turn, prefill
+    #: included, averaging tokens per second over questions (Spec-Bench's and EAGLE's
+    #: evaluation scripts); ``specaccel validate`` replays those turns
+    #: (:mod:`specaccel.analysis.specbench_protocol`).  Empty: timed otherwise, or not
+    #: known to be timed so.
+    timed_tasks: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [t for t in self.timed_tasks if t not in TASKS]
+        if unknown:
+            raise InputError(f"unknown tasks {unknown}; choose from {', '.join(TASKS)}",
+                             field="timed_tasks")
 
 
 MTBENCH = Benchmark(
@@ -78,7 +87,11 @@ SPECBENCH = Benchmark(
     "tokens, sigma 1.1: the median and log-spread of the 560 turns' prompts "
     "(specbench-turns.csv: the benchmark's template around each question, in Vicuna "
     "tokens; in truth two groups, short questions and ~800-token articles and passages)",
-    timed_per_question=True)
+    timed_tasks=TASKS)
+#: MT-Bench as EAGLE's and EAGLE-2's evaluation scripts time it (``speed.py``: one call
+#: per turn, prefill included, the mean over questions): the 80 MT-Bench questions are
+#: Spec-Bench's ``mt_bench`` task, so their turns are replayed.
+MTBENCH_TIMED_PER_QUESTION = replace(MTBENCH, timed_tasks=("mt_bench",))
 C4 = Benchmark(
     "C4", PromptLengths(median=128), 200, 32,
     "prompt length 128 and 128 generated tokens (Sequoia's C4 setup); 200 requests")

@@ -94,6 +94,20 @@ class SpecBenchTurns:
             out[q] = "mt_bench" if c in MT_BENCH_CATEGORIES else c
         return out
 
+    def subset(self, tasks: tuple[str, ...]) -> SpecBenchTurns:
+        """The turns of the questions of `tasks`, their questions numbered again from 0."""
+        keep_q = np.isin(self.task, list(tasks))
+        if not keep_q.any():
+            raise InputError(f"no question belongs to the tasks {list(tasks)}",
+                             field="timed_tasks")
+        keep = keep_q[self.question]
+        _, renumbered = np.unique(self.question[keep], return_inverse=True)
+        return SpecBenchTurns(
+            question=renumbered.astype(np.int64),
+            category=tuple(c for c, k in zip(self.category, keep.tolist(), strict=True) if k),
+            prompt_tokens=self.prompt_tokens[keep], output_tokens=self.output_tokens[keep],
+            eagle_tau=self.eagle_tau[keep], sps_tau=self.sps_tau[keep])
+
     @property
     def decode_tokens(self) -> np.ndarray:
         """Tokens of each turn's answer that decode steps generate (all but the first)."""

@@ -15,9 +15,11 @@ def test_implied_step_is_tokens_per_step_over_speedup_baseline_steps():
 
 def test_a_row_reads_its_speedup_error_as_the_ratio_of_step_times():
     """simulated / published speedup == implied / simulated step: the two columns say the
-    same as the error, in milliseconds of one step."""
-    (row,) = vr.end_to_end_rows(("eagle2-vicuna-7b-mtbench",))
-    assert row["role"] == "prediction" and row["measured"] == 3.62
+    same as the error, in milliseconds of one step (a row pooled over decode steps; a
+    replayed row's implied step is tested in test_specbench_protocol.py)."""
+    (row,) = vr.end_to_end_rows(("eagle2-vicuna-7b-6task",))
+    assert row["role"] == "prediction" and row["measured"] == 3.39
+    assert row["prefill_share"] is None
     ratio = row["predicted"] / row["measured"]
     assert row["implied_step_ms"] / row["step_ms"] == pytest.approx(ratio, rel=1e-9)
     # an A100 step of a 7B target on the Hugging Face stack lasts tens of milliseconds

@@ -126,3 +126,25 @@ def test_an_unknown_task_in_the_table_is_refused(monkeypatch):
     with pytest.raises(InputError) as e:
         sq.published_task_speedups()
     assert e.value.field == "task" and e.value.file == sq.TASKS_TABLE
+
+
+def test_a_subset_keeps_the_turns_of_its_tasks_numbered_again():
+    t = sq.specbench_turns()
+    mt = t.subset(("mt_bench",))
+    assert mt.n_questions == 80 and len(mt.category) == 160
+    assert set(mt.task.tolist()) == {"mt_bench"}
+    # the MT-Bench questions come first in the table: the same turns, in order
+    assert np.array_equal(mt.prompt_tokens, t.prompt_tokens[:160])
+    two = t.subset(("qa", "rag"))
+    assert two.n_questions == 160 and set(two.task.tolist()) == {"qa", "rag"}
+    with pytest.raises(InputError) as e:
+        t.subset(("poetry",))
+    assert e.value.field == "timed_tasks"
+
+
+def test_a_benchmark_timed_on_an_unknown_task_is_refused():
+    from specaccel.workloads.presets import MTBENCH
+
+    with pytest.raises(InputError) as e:
+        dataclasses.replace(MTBENCH, timed_tasks=("poetry",))
+    assert e.value.field == "timed_tasks"
