@@ -19,6 +19,13 @@ own answer length and its own acceptance (`turn_acceptance` on the method's
 preset's draft trees and priced on the preset's deployment; its prefill is the target's
 (and a draft model's, which keeps its own KV cache) prefill pass on the same deployment.
 The baseline is the same turns decoded one token a step on the baseline's deployment.
+The tokens are counted as ``speed.py`` counts them: the method's ``new_tokens`` (the
+end-of-sequence token included), the baseline's answer tokenised again (without it).
+
+Not priced: a prefill's own drafting (EAGLE drafts its first tree in the call that
+prefills; one draft step per turn), and the KV cache of a draft whose stand-in here has
+none (the Medusa-kind heads that stand in for Hydra's, whose prefix layer keeps one
+decoder layer of KV over the prompt: about 1/32 of the target's prefill).
 """
 
 from __future__ import annotations
@@ -44,11 +51,12 @@ from specaccel.workloads.specbench_questions import (
 @dataclass(frozen=True)
 class ProtocolTimes:
     """Per turn of the benchmark: seconds of the method's call and of the baseline's, each
-    split into prefill and decoding; the method's decode steps; the turn's question and
-    output tokens."""
+    split into prefill and decoding; the method's decode steps; the turn's question, its
+    output tokens as the method's count has them and as the baseline's has them."""
 
     question: np.ndarray
     output_tokens: np.ndarray
+    baseline_tokens: np.ndarray
     steps: np.ndarray
     prefill_s: np.ndarray
     decode_s: np.ndarray
@@ -63,6 +71,7 @@ class ProtocolTimes:
         speedup of one task does."""
         q = self.question
         n = np.bincount(q, weights=self.output_tokens)
+        n_base = np.bincount(q, weights=self.baseline_tokens)
         method = np.bincount(q, weights=self.prefill_s + self.decode_s
                              + self.steps * extra_step_s)
         base = np.bincount(q, weights=self.baseline_prefill_s + self.baseline_decode_s)
@@ -70,7 +79,7 @@ class ProtocolTimes:
         if keep.shape != n.shape or not keep.any():
             raise InputError(f"the mask must select some of the {n.shape[0]} questions",
                              field="questions")
-        return float(np.mean(n[keep] / method[keep]) / np.mean(n[keep] / base[keep]))
+        return float(np.mean(n[keep] / method[keep]) / np.mean(n_base[keep] / base[keep]))
 
     @property
     def step_s(self) -> float:
@@ -86,7 +95,8 @@ class ProtocolTimes:
         """The mean decode step with which the speedup would be `published` (the
         simulated step plus one time added to every step; prefill and baseline as
         simulated), or ``None`` when none gives it: the time added is searched from
-        -0.9 x the shortest turn's mean step (every step stays positive) upwards."""
+        -0.9 x the shortest turn's mean step (every turn's mean step stays positive)
+        upwards."""
         busy = self.steps > 0
         shortest = float(np.min(self.decode_s[busy] / self.steps[busy])) if busy.any() else 0.0
         lo, hi = -0.9 * shortest, self.step_s
@@ -153,6 +163,24 @@ def plain_turn_trace(trace: Trace, turns: SpecBenchTurns) -> Trace:
     return _gather_steps(plain, picks, steps, turns.prompt_tokens)
 
 
+def most_committed(trace: Trace) -> float:
+    """The most tokens a step of `trace` can commit: its longest root path's drafts, plus
+    the bonus token."""
+    parent = np.asarray(trace.nodes["parent"], dtype=np.int64)
+    off = np.asarray(trace.step_node_offsets, dtype=np.int64)
+    step_of = np.repeat(np.arange(trace.n_steps, dtype=np.int64), np.diff(off))
+    up = np.where(parent >= 0, parent + off[step_of], -1)
+    depth = np.zeros(parent.shape[0], dtype=np.int64)
+    has_parent = up >= 0
+    while True:  # one level a pass; a tree is as deep as its longest path
+        deeper = depth.copy()
+        deeper[has_parent] = depth[up[has_parent]] + 1
+        if np.array_equal(deeper, depth):
+            break
+        depth = deeper
+    return float(depth.max(initial=0) + 1)
+
+
 def _request_seconds(result: Any) -> np.ndarray:
     times = result.request_times
     return np.asarray(times["end"]) - np.asarray(times["start"])
@@ -165,17 +193,22 @@ def _prefill_s(dep: Any, model: Any, role: str, prompts: np.ndarray) -> np.ndarr
 
 
 def protocol_times(trace: Trace, hw: str | Any, config: Any = None, *,
-                   turns: SpecBenchTurns | None = None, tau: float | None = None
-                   ) -> ProtocolTimes:
+                   turns: SpecBenchTurns | None = None, tau: float | None = None,
+                   flat_acceptance: bool = False) -> ProtocolTimes:
     """Every turn of the benchmark priced on `hw` with `trace`'s method and the
     deployments of `config` (module docstring).  `tau`: the method's pooled τ (default:
-    the τ `trace` commits)."""
+    the τ `trace` commits); `flat_acceptance`: every turn at that τ instead of the
+    method's measured spread (what the spread alone contributes)."""
     t = turns or specbench_turns()
     hw_spec, target, draft, drafting = resolve_specs(trace, hw)
     dep, base = resolve_deployments(trace, hw_spec, config)
     pooled = float(verify_trace(trace).committed.mean()) if tau is None else float(tau)
-    profile = acceptance_profile(str(trace.metadata.get("method", "")), t)
-    spec = turn_trace(trace, t, turn_acceptance(pooled, t, profile))
+    if flat_acceptance:
+        per_turn = np.full(t.output_tokens.shape, pooled)
+    else:
+        profile = acceptance_profile(str(trace.metadata.get("method", "")), t)
+        per_turn = turn_acceptance(pooled, t, profile, most=most_committed(trace))
+    spec = turn_trace(trace, t, per_turn)
     plain = plain_turn_trace(trace, t)
     run = simulate(spec, hw=hw_spec, target=target, draft=draft, drafting=drafting,
                    deployment=dep, baseline=False, engine="fast")
@@ -187,6 +220,7 @@ def protocol_times(trace: Trace, hw: str | Any, config: Any = None, *,
         prefill = prefill + _prefill_s(dep, draft, "draft", prompts)
     return ProtocolTimes(
         question=t.question, output_tokens=t.output_tokens,
+        baseline_tokens=t.baseline_counted_tokens,
         steps=np.diff(spec.request_step_offsets).astype(np.float64),
         prefill_s=prefill, decode_s=_request_seconds(run),
         baseline_prefill_s=_prefill_s(base, target, "target", prompts),

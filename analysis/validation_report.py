@@ -200,7 +200,9 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     the trace's steps (:mod:`~specaccel.analysis.specbench_protocol`); the row's
     ``step_ms`` is then the mean decode step of those turns, ``implied_step_ms`` the one
     that gives the published speedup with the same prefills and baseline, and
-    ``prefill_share`` the share of the method's time in prefill."""
+    ``prefill_share`` the share of the method's time in prefill; ``gpu_share`` stays the
+    synthetic trace's (its steps, not the replay's: what the GPU sets of a decode step,
+    which the replay's turns share)."""
     from specaccel.analysis.specbench_protocol import protocol_times
     from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.models.golden import verify_trace

@@ -31,6 +31,7 @@ the tokens and steps of EAGLE-1 and of SpS on it.  From it:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -44,6 +45,9 @@ TURNS_TABLE = "specbench-turns.csv"
 TASKS_TABLE = "specbench-tasks.csv"
 #: The tasks of Spec-Bench's speed.py; the eight MT-Bench categories are one task.
 TASKS = ("mt_bench", "translation", "summarization", "qa", "math_reasoning", "rag")
+#: The benchmark's ``--max-new-tokens`` (Spec-Bench's inference scripts and EAGLE's):
+#: an answer this long was cut, not ended by the end-of-sequence token.
+MAX_NEW_TOKENS = 1024
 MT_BENCH_CATEGORIES = frozenset({"writing", "roleplay", "reasoning", "math", "coding",
                                  "extraction", "stem", "humanities"})
 #: The table's columns.
@@ -107,6 +111,15 @@ class SpecBenchTurns:
             category=tuple(c for c, k in zip(self.category, keep.tolist(), strict=True) if k),
             prompt_tokens=self.prompt_tokens[keep], output_tokens=self.output_tokens[keep],
             eagle_tau=self.eagle_tau[keep], sps_tau=self.sps_tau[keep])
+
+    @property
+    def baseline_counted_tokens(self) -> np.ndarray:
+        """The baseline's tokens of each turn as the benchmark's ``speed.py`` counts them:
+        its answer's text tokenised again less the start token, so without the
+        end-of-sequence token that ``new_tokens`` (and the method's count) includes --
+        one fewer, unless the answer was cut at `MAX_NEW_TOKENS`."""
+        ended = self.output_tokens < MAX_NEW_TOKENS
+        return self.output_tokens - ended.astype(np.float64)
 
     @property
     def decode_tokens(self) -> np.ndarray:
@@ -174,26 +187,37 @@ def acceptance_profile(method: str, turns: SpecBenchTurns | None = None) -> np.n
 
 
 def turn_acceptance(tau: float, turns: SpecBenchTurns | None = None,
-                    profile: np.ndarray | None = None) -> np.ndarray:
+                    profile: np.ndarray | None = None, most: float = math.inf
+                    ) -> np.ndarray:
     """Tokens per step on each turn for a method of pooled τ `tau`: ``1 + k x (profile -
-    1)``, with `profile` EAGLE-1's per-turn τ by default and ``k`` such that the pooled
-    τ (`pooled_tau`) is `tau`."""
+    1)``, at most `most` (the most a step can commit: the longest path of the method's
+    trees, root included), with `profile` EAGLE-1's per-turn τ by default and ``k`` such
+    that the pooled τ (`pooled_tau`) is `tau`."""
     t = turns or specbench_turns()
     prof = t.eagle_tau if profile is None else np.asarray(profile, dtype=np.float64)
     if not np.isfinite(tau) or tau < 1.0:
         raise InputError(f"must be a number >= 1, not {tau!r}", field="tau")
+    if not tau < most:
+        if tau == 1.0 == most:
+            return np.ones_like(prof)
+        raise InputError(f"tau {tau} is not below the most a step commits, {most}",
+                         field="tau")
+
+    def spread(k: float) -> np.ndarray:
+        return np.minimum(1.0 + k * (prof - 1.0), most)
+
     lo, hi = 0.0, 1.0
-    while pooled_tau(1.0 + hi * (prof - 1.0), t.decode_tokens) < tau:
+    while pooled_tau(spread(hi), t.decode_tokens) < tau:
         hi *= 2.0
         if hi > 1e6:
             raise InputError(f"no acceptance profile reaches tau {tau}", field="tau")
     while hi - lo > _SCALE_RESOLUTION:
         mid = 0.5 * (lo + hi)
-        if pooled_tau(1.0 + mid * (prof - 1.0), t.decode_tokens) < tau:
+        if pooled_tau(spread(mid), t.decode_tokens) < tau:
             lo = mid
         else:
             hi = mid
-    return 1.0 + 0.5 * (lo + hi) * (prof - 1.0)
+    return spread(0.5 * (lo + hi))
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ HF_HOST_OP_S = 15.04e-6
 #: passes every layer's K and V through a cache object whose length is a CPU tensor
 #: (``narrow``, ``add_`` and ``item()`` calls beside each copy kernel), where 4.37
 #: concatenates onto its cache and calls one SDPA kernel.
-HF_GENERATE_HOST_OP_S = 13.54e-6
+HF_GENERATE_HOST_OP_S = 13.28e-6
 #: Host time of one eager operation on a small CPU tensor or a view (the dispatcher and
 #: the Python call, no kernel): 2.37 us for an indexed assignment into a 100-element CPU
 #: tensor with torch 2.0.1 (pytorch/pytorch#104028); about 2 us for ``x * x``

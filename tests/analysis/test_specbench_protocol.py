@@ -18,7 +18,8 @@ from specaccel.workloads.specbench_questions import specbench_turns, turn_accept
 
 def _times(**changes: object) -> sp.ProtocolTimes:
     base = dict(question=np.array([0, 0, 1]), output_tokens=np.array([10.0, 20.0, 5.0]),
-                steps=np.array([3.0, 5.0, 2.0]), prefill_s=np.array([0.1, 0.2, 0.3]),
+                baseline_tokens=np.array([10.0, 20.0, 5.0]), steps=np.array([3.0, 5.0, 2.0]),
+                prefill_s=np.array([0.1, 0.2, 0.3]),
                 decode_s=np.array([0.3, 0.5, 0.2]),
                 baseline_prefill_s=np.array([0.1, 0.2, 0.3]),
                 baseline_decode_s=np.array([0.9, 1.9, 0.4]))
@@ -53,7 +54,8 @@ def test_without_prefill_or_spread_it_is_tau_times_the_step_ratio():
     prefill and the same acceptance and step time on every question, it is that ratio."""
     n = np.array([40.0, 400.0, 8.0])
     tau, step, ar_step = 2.0, 0.03, 0.02
-    t = sp.ProtocolTimes(question=np.arange(3), output_tokens=n, steps=n / tau,
+    t = sp.ProtocolTimes(question=np.arange(3), output_tokens=n, baseline_tokens=n,
+                         steps=n / tau,
                          prefill_s=np.zeros(3), decode_s=n / tau * step,
                          baseline_prefill_s=np.zeros(3), baseline_decode_s=n * ar_step)
     assert t.speedup() == pytest.approx(tau * ar_step / step)
@@ -61,6 +63,26 @@ def test_without_prefill_or_spread_it_is_tau_times_the_step_ratio():
     with_prefill = dataclasses.replace(t, prefill_s=np.full(3, 0.2),
                                        baseline_prefill_s=np.full(3, 0.2))
     assert with_prefill.speedup() < t.speedup()
+    drop = {}
+    for k in range(3):
+        one = np.arange(3) == k
+        drop[n[k]] = with_prefill.speedup(questions=one) / t.speedup(questions=one)
+    assert drop[8.0] < drop[40.0] < drop[400.0] < 1.0
+
+
+def test_the_baseline_is_counted_as_speed_py_counts_it():
+    """speed.py counts the method's new_tokens (end-of-sequence token included) and the
+    baseline's answer retokenised less its start token (no end-of-sequence token)."""
+    t = _times(baseline_tokens=np.array([9.0, 19.0, 4.0]))
+    assert t.speedup() == pytest.approx(((30 / 1.1 + 5 / 0.5) / 2) / ((28 / 3.1 + 4 / 0.7) / 2))
+    turns = specbench_turns()
+    counted = turns.baseline_counted_tokens
+    cut = turns.output_tokens >= 1024
+    assert cut.sum() == 6  # answers cut at --max-new-tokens carry no end token
+    assert np.array_equal(counted[cut], turns.output_tokens[cut])
+    assert np.array_equal(counted[~cut], turns.output_tokens[~cut] - 1)
+    # the first token of every answer comes from the prefill, the rest from steps
+    assert np.array_equal(turns.decode_tokens, turns.output_tokens - 1)
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +96,8 @@ def test_every_turn_is_a_request_with_its_prompt_and_its_steps(eagle):
     trace, _ = eagle
     turns = specbench_turns()
     tau = float(verify_trace(trace).committed.mean())
-    per_turn = turn_acceptance(tau, turns)
+    per_turn = turn_acceptance(tau, turns, most=sp.most_committed(trace))
+    assert per_turn.max() <= sp.most_committed(trace)
     spec = sp.turn_trace(trace, turns, per_turn)
     assert spec.n_requests == len(turns.category)
     assert np.array_equal(spec.prompt_len, turns.prompt_tokens.astype(np.int64))
@@ -87,6 +110,39 @@ def test_every_turn_is_a_request_with_its_prompt_and_its_steps(eagle):
     plain = sp.plain_turn_trace(trace, turns)
     assert np.array_equal(plain.steps_per_request(), turns.decode_tokens.astype(np.int64))
     assert np.all(plain.nodes_per_step() == 1)
+
+
+def _prefill(dep, model, role, prompts):
+    return dep.pass_costs(model, role=role, tokens=prompts, context=np.zeros_like(prompts),
+                          phase="prefill")["latency_s"]
+
+
+def test_each_side_prefills_on_its_own_deployment_with_its_own_models(eagle):
+    """EAGLE's head keeps its own KV cache, so it prefills the prompt too; Medusa's heads
+    read the target's last hidden state and prefill nothing.  Each side's passes are
+    priced on its own deployment (EAGLE's repository code, generate() for the
+    baseline)."""
+    from specaccel.sim.simulation import resolve_deployments, resolve_specs
+
+    prompts = specbench_turns().prompt_tokens
+    trace, times = eagle
+    hw, target, draft, _ = resolve_specs(trace, "a100-80gb")
+    dep, base = resolve_deployments(trace, hw, DeploymentConfig())
+    assert dep.stack_of("target").name == "hf-static-kv"
+    assert base.stack_of("target").name == "hf-eager"
+    assert draft.kind == "eagle"
+    assert np.allclose(times.prefill_s, _prefill(dep, target, "target", prompts)
+                       + _prefill(dep, draft, "draft", prompts), rtol=1e-12)
+    assert np.allclose(times.baseline_prefill_s, _prefill(base, target, "target", prompts),
+                       rtol=1e-12)
+    medusa = generate_trace("medusa1-vicuna-7b-specbench", n_requests=8,
+                            steps_per_request=64, seed=0)
+    m_times = sp.protocol_times(medusa, "a100-80gb", DeploymentConfig())
+    hw, target, heads, _ = resolve_specs(medusa, "a100-80gb")
+    dep, _ = resolve_deployments(medusa, hw, DeploymentConfig())
+    assert heads.kind == "medusa"
+    assert np.allclose(m_times.prefill_s, _prefill(dep, target, "target", prompts),
+                       rtol=1e-12)
 
 
 def test_the_replay_prices_prefill_and_decoding_of_every_turn(eagle):
@@ -162,3 +218,42 @@ def test_eagles_mt_bench_rows_are_replayed_on_the_mt_bench_questions_alone():
     # Medusa's paper row is not known to be timed so: pooled over its decode steps
     (medusa,) = vr.end_to_end_rows(("medusa2-vicuna-7b-mtbench",))
     assert medusa["prefill_share"] is None
+
+
+def test_the_most_a_step_commits_is_its_trees_longest_path_plus_the_bonus():
+    chain = generate_trace("speculative-sampling-vicuna-7b-68m-specbench", n_requests=2,
+                           steps_per_request=4, seed=0)
+    assert sp.most_committed(chain) == 6.0  # γ = 5 drafts and the bonus token
+    eagle3 = generate_trace("eagle3-vicuna-13b-specbench", n_requests=2,
+                            steps_per_request=4, seed=0)
+    assert sp.most_committed(eagle3) == 8.0  # depth-7 trees
+
+
+def test_both_effects_lower_the_speedup_and_neither_alone_makes_all_of_it(eagle):
+    """The two things the protocol adds, one at a time: the prefill, and acceptance that
+    differs from question to question (flat: every turn at the pooled τ)."""
+    trace, spread_prefill = eagle
+    flat_prefill = sp.protocol_times(trace, "a100-80gb", DeploymentConfig(),
+                                     flat_acceptance=True)
+    zero = np.zeros_like(spread_prefill.prefill_s)
+
+    def without_prefill(t: sp.ProtocolTimes) -> float:
+        return dataclasses.replace(t, prefill_s=zero, baseline_prefill_s=zero).speedup()
+
+    flat_only = without_prefill(flat_prefill)
+    assert spread_prefill.speedup() < flat_prefill.speedup() < flat_only
+    assert spread_prefill.speedup() < without_prefill(spread_prefill) < flat_only
+
+
+def test_a_borrowed_profile_moves_the_replayed_speedup_little(monkeypatch):
+    """SpS replayed with its own measured profile and with EAGLE-1's (which every method
+    without a measured profile takes): the speedup differs by under 2 %."""
+    from specaccel.workloads import specbench_questions as sq
+
+    trace = generate_trace("speculative-sampling-vicuna-7b-68m-specbench", n_requests=64,
+                           steps_per_request=64, seed=0)
+    own = sp.protocol_times(trace, "a100-80gb", DeploymentConfig()).speedup()
+    monkeypatch.setattr(sq, "MEASURED_PROFILES", {"eagle": "eagle_tau"})
+    borrowed = sp.protocol_times(trace, "a100-80gb", DeploymentConfig()).speedup()
+    assert borrowed != own
+    assert borrowed == pytest.approx(own, rel=0.02)

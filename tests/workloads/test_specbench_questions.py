@@ -148,3 +148,18 @@ def test_a_benchmark_timed_on_an_unknown_task_is_refused():
     with pytest.raises(InputError) as e:
         dataclasses.replace(MTBENCH, timed_tasks=("poetry",))
     assert e.value.field == "timed_tasks"
+
+
+def test_no_turn_commits_more_than_a_step_can():
+    """Spread by one factor, the easiest turns of a high-τ method would commit more than
+    its trees' longest path; they are held at it, and the rest take up the τ."""
+    t = sq.specbench_turns()
+    free = sq.turn_acceptance(5.71, t)
+    assert free.max() > 8.0
+    held = sq.turn_acceptance(5.71, t, most=8.0)
+    assert held.max() == 8.0
+    assert sq.pooled_tau(held, t.decode_tokens) == pytest.approx(5.71, rel=1e-6)
+    with pytest.raises(InputError) as e:
+        sq.turn_acceptance(8.0, t, most=8.0)
+    assert e.value.field == "tau"
+    assert np.all(sq.turn_acceptance(1.0, t, most=1.0) == 1.0)
