@@ -41,6 +41,7 @@ from specaccel.schema.trace import NODE_FIELDS, Trace, metadata_of_steps
 from specaccel.sim import simulate
 from specaccel.sim.simulation import resolve_deployments, resolve_specs
 from specaccel.workloads.specbench_questions import (
+    MEASURED_PROFILES,
     SpecBenchTurns,
     acceptance_profile,
     specbench_turns,
@@ -76,9 +77,9 @@ class ProtocolTimes:
                              + self.steps * extra_step_s)
         base = np.bincount(q, weights=self.baseline_prefill_s + self.baseline_decode_s)
         keep = np.ones(n.shape[0], dtype=bool) if questions is None else np.asarray(questions)
-        if keep.shape != n.shape or not keep.any():
-            raise InputError(f"the mask must select some of the {n.shape[0]} questions",
-                             field="questions")
+        if keep.dtype != bool or keep.shape != n.shape or not keep.any():
+            raise InputError(f"must be a boolean mask selecting some of the {n.shape[0]} "
+                             "questions", field="questions")
         return float(np.mean(n[keep] / method[keep]) / np.mean(n_base[keep] / base[keep]))
 
     @property
@@ -181,6 +182,18 @@ def most_committed(trace: Trace) -> float:
     return float(depth.max(initial=0) + 1)
 
 
+def turn_ceiling(trace: Trace, method: str, turns: SpecBenchTurns) -> float:
+    """The most tokens a step commits on any turn: the longest path of `trace`'s trees
+    (`most_committed`), or a method's own measured profile's largest turn when that is
+    more -- the stand-in trace of a method can be narrower than what the method ran
+    (Hugging Face assisted generation, Spec-Bench's SpS, grows its number of drafts
+    while they are accepted; its stand-in is a chain of 5)."""
+    most = most_committed(trace)
+    if method in MEASURED_PROFILES:
+        most = max(most, float(acceptance_profile(method, turns).max()))
+    return most
+
+
 def _request_seconds(result: Any) -> np.ndarray:
     times = result.request_times
     return np.asarray(times["end"]) - np.asarray(times["start"])
@@ -206,8 +219,9 @@ def protocol_times(trace: Trace, hw: str | Any, config: Any = None, *,
     if flat_acceptance:
         per_turn = np.full(t.output_tokens.shape, pooled)
     else:
-        profile = acceptance_profile(str(trace.metadata.get("method", "")), t)
-        per_turn = turn_acceptance(pooled, t, profile, most=most_committed(trace))
+        method = str(trace.metadata.get("method", ""))
+        profile = acceptance_profile(method, t)
+        per_turn = turn_acceptance(pooled, t, profile, most=turn_ceiling(trace, method, t))
     spec = turn_trace(trace, t, per_turn)
     plain = plain_turn_trace(trace, t)
     run = simulate(spec, hw=hw_spec, target=target, draft=draft, drafting=drafting,

@@ -186,9 +186,10 @@ def _versus_task(ax, sec: dict[str, Any]) -> None:
         size = next((s for s in TASK_OFFSETS if f"-{s}" in r["preset"]), "13b")
         hw = r.get("hardware", "")
         label = f"{method} on {hw}"
+        colour = TASK_COLOURS.get(method, SOURCE_COLOURS[""])
         ax.plot(tasks.index(r["task"]) + TASK_OFFSETS[size], 100.0 * r["error"],
-                TASK_MARKERS.get(hw, "D"), ms=4.5, zorder=2,
-                color=TASK_COLOURS.get(method, SOURCE_COLOURS[""]),
+                TASK_MARKERS.get(hw, "D"), ms=4.5, zorder=2, mec=colour,
+                mfc=colour if r["role"] == "prediction" else "white",
                 label=None if label in shown else label)
         shown.add(label)
     lo, hi = ax.get_ylim()

@@ -26,7 +26,10 @@ the tokens and steps of EAGLE-1 and of SpS on it.  From it:
   finds summarisation easier than EAGLE does.  Carried to SpS, EAGLE's profile gives
   the unweighted mean of the per-question τ -- what the benchmark's mean over
   questions sees -- within 0.5 % of SpS's own, though the two differ task by task
-  (`tests/workloads/test_specbench_questions.py`).
+  (`tests/workloads/test_specbench_questions.py`).  A turn commits at most what a step of
+  the method can (`turn_acceptance`'s ``most``): the longest path of its trees, or its
+  own profile's largest turn.  The profiles are Vicuna-7B's: the 13B and 33B rows
+  take the same spread.
 """
 
 from __future__ import annotations

@@ -186,6 +186,8 @@ def test_a_tasks_speedup_is_the_mean_over_its_own_questions():
     assert e.value.field == "questions"
     with pytest.raises(InputError):
         t.speedup(questions=np.array([True]))
+    with pytest.raises(InputError):  # indices are not a mask
+        t.speedup(questions=np.array([1, 1]))
 
 
 def test_the_tasks_section_replays_every_published_task():
@@ -257,3 +259,19 @@ def test_a_borrowed_profile_moves_the_replayed_speedup_little(monkeypatch):
     borrowed = sp.protocol_times(trace, "a100-80gb", DeploymentConfig()).speedup()
     assert borrowed != own
     assert borrowed == pytest.approx(own, rel=0.02)
+
+
+def test_a_measured_profile_is_never_clipped_below_its_own_turns():
+    """SpS's stand-in is a chain of 5, but Hugging Face's assisted generation grows its
+    drafts while they are accepted: SpS's own measured turns commit up to 14 tokens a
+    step, and the ceiling follows them.  A method without a measured profile is held to
+    its trees' longest path."""
+    turns = specbench_turns()
+    sps = generate_trace("speculative-sampling-vicuna-7b-68m-specbench", n_requests=2,
+                         steps_per_request=4, seed=0)
+    assert sp.most_committed(sps) == 6.0
+    ceiling = sp.turn_ceiling(sps, "speculative-sampling", turns)
+    assert ceiling == turns.sps_tau.max() > 12.0
+    medusa = generate_trace("medusa1-vicuna-7b-specbench", n_requests=2,
+                            steps_per_request=4, seed=0)
+    assert sp.turn_ceiling(medusa, "medusa-1", turns) == sp.most_committed(medusa)

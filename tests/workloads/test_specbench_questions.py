@@ -116,6 +116,16 @@ def test_the_published_task_speedups_name_presets_and_tasks_that_exist():
         by_preset.setdefault(r.preset, set()).add(r.task)
         assert 0.9 < r.speedup < 4.0
     assert len(by_preset) == 8 and all(tasks == set(sq.TASKS) for tasks in by_preset.values())
+    # one value of each of the leaderboard's four tables, where it sits in Leaderboard.md
+    value = {(r.preset, r.task): r.speedup for r in rows}
+    assert value[("eagle-vicuna-7b-specbench-rtx-3090", "mt_bench")] == 2.31
+    assert value[("eagle-vicuna-7b-specbench", "mt_bench")] == 2.45
+    assert value[("eagle-vicuna-13b-specbench", "mt_bench")] == 2.52
+    assert value[("speculative-sampling-vicuna-33b-68m-specbench", "translation")] == 1.27
+    # a preset's overall speedup (the mean over all questions) lies among its tasks'
+    for preset in by_preset:
+        tasks = [value[(preset, t)] for t in sq.TASKS]
+        assert min(tasks) <= float(get_preset(preset).source["speedup"]) <= max(tasks)
     # only the methods whose own acceptance the turns measure
     assert {get_preset(p).method for p in by_preset} == set(sq.MEASURED_PROFILES)
 
