@@ -189,7 +189,13 @@ def gpu_share(trace: Any, hw: str, config: Any, step_s: float) -> float:
     return sim.makespan_s / sim.n_steps / step_s
 
 
-def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+#: Replays of Spec-Bench presets over all the benchmark's questions, by preset: what
+#: `end_to_end_rows` computed and `tasks_section` reads again, ``(times, hardware)``.
+Replays = dict[str, tuple[Any, str]]
+
+
+def end_to_end_rows(names: tuple[str, ...] | None = None, *, replays: Replays | None = None
+                    ) -> list[dict[str, Any]]:
     """Every calibrated preset with a published speedup (or those of `names`), simulated
     on its source's hardware and stacks (fast engine, `E2E_REQUESTS` x `E2E_STEPS`, seed
     `E2E_SEED`), with the share of its step the GPU sets (`gpu_share`, on that trace).
@@ -208,7 +214,7 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     from specaccel.models.golden import verify_trace
     from specaccel.sim import simulate_named
     from specaccel.workloads import generate_trace, get_preset, list_presets
-    from specaccel.workloads.specbench_questions import specbench_turns
+    from specaccel.workloads.specbench_questions import TASKS, specbench_turns
 
     out = []
     fitted = calibration_presets()
@@ -228,6 +234,8 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
         if timed:
             times = protocol_times(trace, hw, config, tau=tau,
                                    turns=specbench_turns().subset(timed))
+            if replays is not None and set(timed) == set(TASKS):
+                replays[name] = (times, hw)
             predicted, step_s = times.speedup(), times.step_s
             implied = times.implied_step_s(float(raw))
             prefill = times.prefill_share
@@ -253,19 +261,20 @@ def end_to_end_rows(names: tuple[str, ...] | None = None) -> list[dict[str, Any]
     return out
 
 
-def tasks_section() -> list[dict[str, Any]]:
+def tasks_section(*, replays: Replays | None = None) -> list[dict[str, Any]]:
     """Spec-Bench's published speedup of each task (``specbench-tasks.csv``) against the
     replay of the task's questions (:meth:`~.specbench_protocol.ProtocolTimes.speedup` over
     them), each preset replayed once with the end-to-end section's trace.  The rows are
     the methods whose per-question acceptance the turns measure, so a task's acceptance
-    is the method's own, not EAGLE-1's carried over."""
+    is the method's own, not EAGLE-1's carried over.  `replays`: the end-to-end section's
+    replays of the same presets, reused (and added to)."""
     from specaccel.analysis.specbench_protocol import protocol_times
     from specaccel.models.cost.deployment_config import DeploymentConfig
     from specaccel.workloads import generate_trace
     from specaccel.workloads.specbench_questions import published_task_speedups, specbench_turns
 
     task_of = specbench_turns().task
-    replays: dict[str, tuple[Any, str]] = {}
+    replays = {} if replays is None else replays
     out = []
     for r in published_task_speedups():
         if r.preset not in replays:
@@ -314,10 +323,13 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def validation_report(sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     """The sections asked for, each with its rows and summary."""
     out = []
+    replays: Replays = {}  # the end-to-end replays the tasks section reads again
     for name in sections:
         fits = None
         if name == "kernels":  # its calibrated parameters, re-fitted, go with it
             rows, fits = _kernels()
+        elif name in ("end-to-end", "tasks"):
+            rows = BUILDERS[name](replays=replays)
         else:
             rows = BUILDERS[name]()
         if name == "operators":

@@ -275,3 +275,19 @@ def test_a_measured_profile_is_never_clipped_below_its_own_turns():
     medusa = generate_trace("medusa1-vicuna-7b-specbench", n_requests=2,
                             steps_per_request=4, seed=0)
     assert sp.turn_ceiling(medusa, "medusa-1", turns) == sp.most_committed(medusa)
+
+
+def test_the_tasks_section_reads_the_end_to_end_replays_again_unchanged():
+    """The end-to-end section's replay of a Spec-Bench preset covers all its questions,
+    so the tasks section reuses it; the rows are those it would compute itself."""
+    replays: vr.Replays = {}
+    vr.end_to_end_rows(("eagle-vicuna-7b-specbench",), replays=replays)
+    assert set(replays) == {"eagle-vicuna-7b-specbench"}
+    shared = {r["id"]: r["predicted"] for r in vr.tasks_section(replays=replays)}
+    alone = {r["id"]: r["predicted"] for r in vr.tasks_section()}
+    assert shared == alone
+    assert len(replays) == 8  # the tasks section added the presets it replayed itself
+    # a preset replayed on part of the questions (MT-Bench only) is not shared
+    mt: vr.Replays = {}
+    vr.end_to_end_rows(("eagle-vicuna-7b-mtbench",), replays=mt)
+    assert mt == {}
